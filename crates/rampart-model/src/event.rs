@@ -1,0 +1,232 @@
+//! The event envelope: `event.*` metadata, the process context, the container, and one typed payload.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::container::Container;
+use crate::process::{Process, ProcessContext};
+
+macro_rules! event_types {
+    ($($variant:ident => $name:literal,)*) => {
+        /// Every event type a rule can be written for; its SECL prefix is [`EventType::as_str`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum EventType { $($variant,)* }
+
+        impl EventType {
+            /// All event types, in a stable order (the index is usable as a bucket number).
+            pub const ALL: &'static [EventType] = &[$(EventType::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(EventType::$variant => $name,)* }
+            }
+        }
+
+        impl FromStr for EventType {
+            type Err = UnknownEventType;
+            fn from_str(s: &str) -> Result<Self, UnknownEventType> {
+                match s { $($name => Ok(EventType::$variant),)* _ => Err(UnknownEventType(s.to_string())) }
+            }
+        }
+    };
+}
+
+event_types! {
+    Exec => "exec",
+    Fork => "fork",
+    Exit => "exit",
+    Open => "open",
+    Chmod => "chmod",
+    Chown => "chown",
+    Mkdir => "mkdir",
+    Rmdir => "rmdir",
+    Unlink => "unlink",
+    Rename => "rename",
+    Link => "link",
+    Utimes => "utimes",
+    Setxattr => "setxattr",
+    Removexattr => "removexattr",
+    Truncate => "truncate",
+    Chdir => "chdir",
+    Splice => "splice",
+    Mmap => "mmap",
+    Mprotect => "mprotect",
+    Ptrace => "ptrace",
+    Bpf => "bpf",
+    LoadModule => "load_module",
+    UnloadModule => "unload_module",
+    Setuid => "setuid",
+    Setgid => "setgid",
+    Capset => "capset",
+    Signal => "signal",
+    Mount => "mount",
+    Umount => "umount",
+    Prctl => "prctl",
+    MemfdCreate => "memfd_create",
+    Unshare => "unshare",
+    Setns => "setns",
+    Dns => "dns",
+    Connect => "connect",
+    Bind => "bind",
+    Accept => "accept",
+    Imds => "imds",
+}
+
+impl EventType {
+    /// Position in [`EventType::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event type `{0}`")]
+pub struct UnknownEventType(pub String);
+
+/// `event.*`: fields every event has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventMeta {
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    /// Nanoseconds since the epoch.
+    #[serde(default)]
+    pub timestamp: u64,
+    /// Unique, stable id of the event (idempotent reporting keys on it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hostname: String,
+    /// Where the event came from: `ebpf`, `procfs` (start-up snapshot) or `replay`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub origin: String,
+}
+
+/// How a process ended (`exit.cause`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExitCause {
+    Exited,
+    Signaled,
+    Coredumped,
+}
+
+/// `exit.*`: the exit status, or the signal that ended the process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitEvent {
+    pub cause: ExitCause,
+    /// Exit code for `EXITED`, signal number for `SIGNALED`/`COREDUMPED`.
+    pub code: u32,
+}
+
+/// `fork.*`: a new process (the event's process context is the child).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForkEvent {
+    pub parent_pid: u32,
+    pub child_pid: u32,
+}
+
+/// The event-specific payload, serialized under its SECL prefix (`"exec": {…}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventData {
+    /// The process image after exec (the same process as the event's `process`).
+    Exec(Arc<Process>),
+    Fork(ForkEvent),
+    Exit(ExitEvent),
+}
+
+impl EventData {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            EventData::Exec(_) => EventType::Exec,
+            EventData::Fork(_) => EventType::Fork,
+            EventData::Exit(_) => EventType::Exit,
+        }
+    }
+}
+
+/// One decoded, enriched event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub event: EventMeta,
+    pub process: ProcessContext,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<Container>,
+    #[serde(flatten)]
+    pub data: EventData,
+}
+
+impl Event {
+    pub fn new(timestamp: u64, process: ProcessContext, data: EventData) -> Self {
+        Event {
+            event: EventMeta {
+                event_type: data.event_type(),
+                timestamp,
+                id: String::new(),
+                hostname: String::new(),
+                origin: String::new(),
+            },
+            process,
+            container: None,
+            data,
+        }
+    }
+
+    pub fn event_type(&self) -> EventType {
+        self.data.event_type()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::file::FileInfo;
+    use crate::process::ProcessNode;
+
+    #[test]
+    fn event_type_names_round_trip() {
+        for t in EventType::ALL {
+            assert_eq!(t.as_str().parse::<EventType>().unwrap(), *t);
+            assert_eq!(EventType::ALL[t.index()], *t);
+        }
+        assert!("nope".parse::<EventType>().is_err());
+    }
+
+    #[test]
+    fn exec_event_json_nests_by_secl_name() {
+        let mut p = Process { pid: 42, file: FileInfo::from_path("/bin/true"), ..Default::default() };
+        p.set_argv(vec!["true".into(), "a".into(), "b c".into()]);
+        let node = ProcessNode::new(p, None);
+        let ev = Event::new(7, ProcessContext::new(node.clone()), EventData::Exec(node.process.clone()));
+        let json = serde_json::to_value(&ev).unwrap();
+        assert_eq!(json["event"]["type"], "exec");
+        assert_eq!(json["exec"]["file"]["path"], "/bin/true");
+        assert_eq!(json["exec"]["argv"][1], "b c");
+        assert_eq!(json["process"]["pid"], 42);
+        let back: Event = serde_json::from_value(json).unwrap();
+        assert_eq!(back, ev);
+    }
+
+    #[test]
+    fn exit_event_json() {
+        let node = ProcessNode::new(Process::default(), None);
+        let ev = Event::new(
+            1,
+            ProcessContext::new(node),
+            EventData::Exit(ExitEvent { cause: ExitCause::Signaled, code: 9 }),
+        );
+        let json = serde_json::to_value(&ev).unwrap();
+        assert_eq!(json["exit"]["cause"], "SIGNALED");
+        assert_eq!(json["exit"]["code"], 9);
+        assert_eq!(serde_json::from_value::<Event>(json).unwrap(), ev);
+    }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Rampart needs to build and test, only those that are missing.
+# Sourced by scripts/run and scripts/test; safe to run again.
+set -euo pipefail
+
+RAMPART_APT_PACKAGES=(clang llvm libelf-dev zlib1g-dev pkg-config make gcc bpftool podman runc dnsutils python3)
+
+missing=()
+for pkg in "${RAMPART_APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "rampart: installing missing packages: ${missing[*]}" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "rampart: cargo not found; install Rust with rustup (https://rustup.rs) and try again" >&2
+  exit 1
+fi

@@ -1,0 +1,80 @@
+//! Decoded kernel records: what the probe hands the agent, before any enrichment.
+//!
+//! These are owned Rust values built from the ring-buffer records (whose layout the C side owns). The agent's
+//! process cache turns them into [`rampart_model::Event`]s with lineage and container context.
+
+use rampart_model::process::Credentials;
+use rampart_model::{ExitCause, FileInfo};
+
+/// The task that produced a record, as the kernel saw it at the hook.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskInfo {
+    /// Thread-group id (what user space calls the pid).
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// Thread-group id of the real parent.
+    pub ppid: u32,
+    pub comm: String,
+    pub credentials: Credentials,
+    /// cgroup v2 id (kernfs node id) of the task's default-hierarchy cgroup.
+    pub cgroup_id: u64,
+    /// Path of that cgroup relative to the cgroup v2 root, e.g. `/system.slice/ssh.service`.
+    pub cgroup_path: String,
+    /// Controlling terminal name (`pts/0`), empty when none.
+    pub tty_name: String,
+    /// Task start time, nanoseconds since boot (`task->start_time`).
+    pub start_time_boot_ns: u64,
+    /// A kernel thread (no mm).
+    pub is_kthread: bool,
+}
+
+/// A successful execve/execveat, seen at `sched_process_exec` (the new image is in place).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecRecord {
+    /// Nanoseconds since boot.
+    pub timestamp_boot_ns: u64,
+    pub task: TaskInfo,
+    /// The new executable, path resolved from `mm->exe_file` dentries.
+    pub file: FileInfo,
+    /// Full argument vector, argv0 first, bounded.
+    pub argv: Vec<String>,
+    pub args_truncated: bool,
+    /// Environment variable names, bounded.
+    pub envs: Vec<String>,
+    /// `NAME=value` for the few variables whose value is collected (LD_PRELOAD, …).
+    pub envp: Vec<String>,
+    pub envs_truncated: bool,
+    /// The script interpreter when the exec went through a shebang (`binfmt_script`).
+    pub interpreter: Option<FileInfo>,
+}
+
+/// A new task (process or thread), seen at `sched_process_fork`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForkRecord {
+    pub timestamp_boot_ns: u64,
+    pub parent_pid: u32,
+    /// The child; its `tid` differs from its `pid` for a new thread.
+    pub child: TaskInfo,
+}
+
+/// A task leaving, seen at `sched_process_exit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitRecord {
+    pub timestamp_boot_ns: u64,
+    pub pid: u32,
+    pub tid: u32,
+    /// True when the whole thread group is gone (the last thread exited): only then is the process dead.
+    pub group_dead: bool,
+    pub cause: ExitCause,
+    /// Exit code for `EXITED`, signal number otherwise.
+    pub code: u32,
+}
+
+/// One decoded kernel record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeRecord {
+    Exec(ExecRecord),
+    Fork(ForkRecord),
+    Exit(ExitRecord),
+}

@@ -1,1 +1,8 @@
-//! Placeholder crate: filled by its issue.
+//! The agent pipeline: an [`source::EventSource`] yields decoded kernel records, the [`process_cache`] turns
+//! them into enriched [`rampart_model::Event`]s with lineage, and sinks (the `monitor` printer, later the rule
+//! engine and reporter) consume them.
+
+pub mod clock;
+pub mod process_cache;
+pub mod source;
+pub mod users;

@@ -1,0 +1,142 @@
+//! The tiny test image: Debian's static busybox with one symlink per applet, imported with
+//! `podman import` (no registry needed). Built once per machine under a file lock.
+
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use anyhow::{bail, Context, Result};
+
+use crate::lock::FileLock;
+use crate::Podman;
+
+pub const BUSYBOX_IMAGE_NAME: &str = "localhost/rampart-test-busybox";
+pub const BUSYBOX_IMAGE_TAG: &str = "1.0";
+pub const BUSYBOX_IMAGE: &str = "localhost/rampart-test-busybox:1.0";
+
+/// Debian's busybox-static installs here.
+const BUSYBOX: &str = "/bin/busybox";
+
+static READY: OnceLock<()> = OnceLock::new();
+
+impl Podman {
+    /// Makes sure [`BUSYBOX_IMAGE`] exists in the test storage and returns its reference.
+    /// Idempotent and safe when many test processes call it at once.
+    pub fn ensure_busybox_image(&self) -> Result<&'static str> {
+        if READY.get().is_some() {
+            return Ok(BUSYBOX_IMAGE);
+        }
+        let _lock = FileLock::acquire(&self.state_dir().join("image.lock"))?;
+        if !self.image_exists(BUSYBOX_IMAGE)? {
+            self.build_busybox_image()?;
+        }
+        let _ = READY.set(());
+        Ok(BUSYBOX_IMAGE)
+    }
+
+    /// True when `image` is in the test storage.
+    pub fn image_exists(&self, image: &str) -> Result<bool> {
+        let out = self.output(&["image", "exists", image])?;
+        match out.status.code() {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => bail!(
+                "{}",
+                crate::podman::failure_message(&["image", "exists", image], &out)
+            ),
+        }
+    }
+
+    fn build_busybox_image(&self) -> Result<()> {
+        ensure_busybox_static()?;
+        let work = self
+            .state_dir()
+            .join(format!("build-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&work);
+        let result = build_in(self, &work);
+        let _ = std::fs::remove_dir_all(&work);
+        result
+    }
+}
+
+fn build_in(podman: &Podman, work: &Path) -> Result<()> {
+    let rootfs = work.join("rootfs");
+    for dir in ["bin", "etc", "tmp", "proc", "sys", "dev", "root"] {
+        std::fs::create_dir_all(rootfs.join(dir))?;
+    }
+    std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).context("copying busybox")?;
+    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")?;
+    std::fs::write(rootfs.join("etc/group"), "root:x:0:\n")?;
+    let list = Command::new(BUSYBOX)
+        .arg("--list")
+        .output()
+        .context("busybox --list")?;
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        let applet = applet.trim();
+        if !applet.is_empty() && applet != "busybox" && !applet.contains('/') {
+            symlink("busybox", rootfs.join("bin").join(applet))?;
+        }
+    }
+    // Fixed owners, order and times: the same busybox gives the same layer on every machine.
+    let tarball = work.join("rootfs.tar");
+    let tar = Command::new("tar")
+        .args([
+            "--numeric-owner",
+            "--owner=0",
+            "--group=0",
+            "--mtime=@0",
+            "--sort=name",
+            "-C",
+        ])
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&tarball)
+        .arg(".")
+        .output()
+        .context("running tar")?;
+    if !tar.status.success() {
+        bail!(
+            "tar failed: {}",
+            String::from_utf8_lossy(&tar.stderr).trim()
+        );
+    }
+    podman.run(&[
+        "import".as_ref(),
+        "--change".as_ref(),
+        r#"CMD ["/bin/sh"]"#.as_ref(),
+        tarball.as_os_str(),
+        BUSYBOX_IMAGE.as_ref(),
+    ])?;
+    Ok(())
+}
+
+/// Installs Debian's `busybox-static` when the static binary is missing (a dynamic busybox would
+/// need the host's libc inside the image).
+fn ensure_busybox_static() -> Result<()> {
+    if is_static_busybox() {
+        return Ok(());
+    }
+    let out = Command::new("apt-get")
+        .args(["install", "-y", "busybox-static"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .output()
+        .context("running apt-get install -y busybox-static")?;
+    if !out.status.success() || !is_static_busybox() {
+        bail!(
+            "could not install busybox-static (apt-get: {}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+fn is_static_busybox() -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", "busybox-static"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+        && Path::new(BUSYBOX).is_file()
+}

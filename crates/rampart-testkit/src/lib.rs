@@ -1,0 +1,34 @@
+//! Test helpers that run real containers with podman, reproducibly and as root, without touching
+//! the host's podman configuration or storage.
+//!
+//! Every podman call goes through [`Podman::command`], which points `CONTAINERS_CONF` at the
+//! project's `podman/containers.conf` and uses an isolated storage root, so tests neither depend on
+//! nor disturb anything else on the machine.
+//!
+//! ```no_run
+//! use rampart_testkit::Podman;
+//!
+//! let podman = Podman::new()?;
+//! let ctr = podman.run_busybox(&["sleep", "30"])?; // removed on drop
+//! let pid = ctr.pid()?;
+//! let api = podman.start_api_service()?; // Docker Engine API on a temp unix socket, stopped on drop
+//! println!("{} runs as pid {pid}; API at {}", ctr.id(), api.socket_path().display());
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+mod container;
+mod image;
+mod lock;
+mod podman;
+mod service;
+
+pub use container::{ContainerSpec, RunningContainer};
+pub use image::{BUSYBOX_IMAGE, BUSYBOX_IMAGE_NAME, BUSYBOX_IMAGE_TAG};
+pub use podman::Podman;
+pub use service::ApiService;
+
+/// True when the process runs as root: container tests need it and should skip (loudly) otherwise.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::container::Container;
+use crate::events;
 use crate::process::{Process, ProcessContext};
 
 macro_rules! event_types {
@@ -142,6 +143,41 @@ pub enum EventData {
     Exec(Arc<Process>),
     Fork(ForkEvent),
     Exit(ExitEvent),
+    Open(events::OpenEvent),
+    Chmod(events::FileEvent),
+    Chown(events::FileEvent),
+    Mkdir(events::FileEvent),
+    Rmdir(events::FileEvent),
+    Unlink(events::UnlinkEvent),
+    Rename(events::FileEvent),
+    Link(events::FileEvent),
+    Utimes(events::FileEvent),
+    Setxattr(events::FileEvent),
+    Removexattr(events::FileEvent),
+    Truncate(events::FileEvent),
+    Chdir(events::FileEvent),
+    Splice(events::SpliceEvent),
+    Mmap(events::MmapEvent),
+    Mprotect(events::MprotectEvent),
+    Ptrace(events::PtraceEvent),
+    Bpf(events::BpfEvent),
+    LoadModule(events::LoadModuleEvent),
+    UnloadModule(events::UnloadModuleEvent),
+    Setuid(events::SetuidEvent),
+    Setgid(events::SetgidEvent),
+    Capset(events::CapsetEvent),
+    Signal(events::SignalEvent),
+    Mount(events::MountEvent),
+    Umount(events::UmountEvent),
+    Prctl(events::PrctlEvent),
+    MemfdCreate(events::MemfdCreateEvent),
+    Unshare(events::NamespaceEvent),
+    Setns(events::NamespaceEvent),
+    Dns(events::DnsEvent),
+    Connect(events::SocketEvent),
+    Bind(events::SocketEvent),
+    Accept(events::SocketEvent),
+    Imds(events::ImdsEvent),
 }
 
 impl EventData {
@@ -150,6 +186,41 @@ impl EventData {
             EventData::Exec(_) => EventType::Exec,
             EventData::Fork(_) => EventType::Fork,
             EventData::Exit(_) => EventType::Exit,
+            EventData::Open(_) => EventType::Open,
+            EventData::Chmod(_) => EventType::Chmod,
+            EventData::Chown(_) => EventType::Chown,
+            EventData::Mkdir(_) => EventType::Mkdir,
+            EventData::Rmdir(_) => EventType::Rmdir,
+            EventData::Unlink(_) => EventType::Unlink,
+            EventData::Rename(_) => EventType::Rename,
+            EventData::Link(_) => EventType::Link,
+            EventData::Utimes(_) => EventType::Utimes,
+            EventData::Setxattr(_) => EventType::Setxattr,
+            EventData::Removexattr(_) => EventType::Removexattr,
+            EventData::Truncate(_) => EventType::Truncate,
+            EventData::Chdir(_) => EventType::Chdir,
+            EventData::Splice(_) => EventType::Splice,
+            EventData::Mmap(_) => EventType::Mmap,
+            EventData::Mprotect(_) => EventType::Mprotect,
+            EventData::Ptrace(_) => EventType::Ptrace,
+            EventData::Bpf(_) => EventType::Bpf,
+            EventData::LoadModule(_) => EventType::LoadModule,
+            EventData::UnloadModule(_) => EventType::UnloadModule,
+            EventData::Setuid(_) => EventType::Setuid,
+            EventData::Setgid(_) => EventType::Setgid,
+            EventData::Capset(_) => EventType::Capset,
+            EventData::Signal(_) => EventType::Signal,
+            EventData::Mount(_) => EventType::Mount,
+            EventData::Umount(_) => EventType::Umount,
+            EventData::Prctl(_) => EventType::Prctl,
+            EventData::MemfdCreate(_) => EventType::MemfdCreate,
+            EventData::Unshare(_) => EventType::Unshare,
+            EventData::Setns(_) => EventType::Setns,
+            EventData::Dns(_) => EventType::Dns,
+            EventData::Connect(_) => EventType::Connect,
+            EventData::Bind(_) => EventType::Bind,
+            EventData::Accept(_) => EventType::Accept,
+            EventData::Imds(_) => EventType::Imds,
         }
     }
 }
@@ -203,10 +274,18 @@ mod tests {
 
     #[test]
     fn exec_event_json_nests_by_secl_name() {
-        let mut p = Process { pid: 42, file: FileInfo::from_path("/bin/true"), ..Default::default() };
+        let mut p = Process {
+            pid: 42,
+            file: FileInfo::from_path("/bin/true"),
+            ..Default::default()
+        };
         p.set_argv(vec!["true".into(), "a".into(), "b c".into()]);
         let node = ProcessNode::new(p, None);
-        let ev = Event::new(7, ProcessContext::new(node.clone()), EventData::Exec(node.process.clone()));
+        let ev = Event::new(
+            7,
+            ProcessContext::new(node.clone()),
+            EventData::Exec(node.process.clone()),
+        );
         let json = serde_json::to_value(&ev).unwrap();
         assert_eq!(json["event"]["type"], "exec");
         assert_eq!(json["exec"]["file"]["path"], "/bin/true");
@@ -222,7 +301,10 @@ mod tests {
         let ev = Event::new(
             1,
             ProcessContext::new(node),
-            EventData::Exit(ExitEvent { cause: ExitCause::Signaled, code: 9 }),
+            EventData::Exit(ExitEvent {
+                cause: ExitCause::Signaled,
+                code: 9,
+            }),
         );
         let json = serde_json::to_value(&ev).unwrap();
         assert_eq!(json["exit"]["cause"], "SIGNALED");

@@ -7,6 +7,8 @@
 
 pub mod container;
 pub mod event;
+pub mod events;
+pub mod fields;
 pub mod file;
 pub mod process;
 

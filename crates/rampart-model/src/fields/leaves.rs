@@ -1,0 +1,238 @@
+//! Leaf accessors of the two building blocks every event reuses: `F(x)` (a file) and `P(x)` (a process).
+
+use std::sync::Arc;
+
+use super::{FieldType, Sink, Val, ARRAY, LENGTH, PATH};
+use crate::file::FileInfo;
+use crate::process::Process;
+
+pub(crate) type FGet = Arc<dyn Fn(&FileInfo, &mut Sink<'_>) -> bool + Send + Sync>;
+pub(crate) type PGet = Arc<dyn Fn(&Process, &mut Sink<'_>) -> bool + Send + Sync>;
+
+pub(crate) struct Leaf<G> {
+    pub suffix: &'static str,
+    pub ty: FieldType,
+    pub flags: u8,
+    pub get: G,
+}
+
+fn leaf<G>(suffix: &'static str, ty: FieldType, flags: u8, get: G) -> Leaf<G> {
+    Leaf {
+        suffix,
+        ty,
+        flags,
+        get,
+    }
+}
+
+macro_rules! fint {
+    ($e:expr) => {
+        Arc::new(move |f: &FileInfo, s: &mut Sink<'_>| s(Val::Int(($e)(f) as i64))) as FGet
+    };
+}
+macro_rules! pint {
+    ($e:expr) => {
+        Arc::new(move |p: &Process, s: &mut Sink<'_>| s(Val::Int(($e)(p) as i64))) as PGet
+    };
+}
+
+fn fstr(get: fn(&FileInfo) -> &str) -> FGet {
+    Arc::new(move |f: &FileInfo, s: &mut Sink<'_>| s(Val::Str(get(f))))
+}
+fn pstr(get: fn(&Process) -> &str) -> PGet {
+    Arc::new(move |p: &Process, s: &mut Sink<'_>| s(Val::Str(get(p))))
+}
+fn pbool(get: fn(&Process) -> bool) -> PGet {
+    Arc::new(move |p: &Process, s: &mut Sink<'_>| s(Val::Bool(get(p))))
+}
+fn pstrs(get: fn(&Process) -> &[String]) -> PGet {
+    Arc::new(move |p: &Process, s: &mut Sink<'_>| get(p).iter().any(|v| s(Val::Str(v))))
+}
+fn empty_str() -> PGet {
+    Arc::new(|_: &Process, s: &mut Sink<'_>| s(Val::Str("")))
+}
+
+/// `F(x)` leaves, relative to the file prefix (`path`, `name`, …).
+pub(crate) fn file_leaves() -> Vec<Leaf<FGet>> {
+    use FieldType::*;
+    vec![
+        leaf("path", Str, PATH | LENGTH, fstr(|f| &f.path)),
+        leaf("name", Str, LENGTH, fstr(|f| &f.name)),
+        leaf("extension", Str, 0, fstr(|f| f.extension())),
+        leaf("filesystem", Str, 0, fstr(|f| &f.filesystem)),
+        leaf("user", Str, 0, fstr(|f| &f.user)),
+        leaf("group", Str, 0, fstr(|f| &f.group)),
+        leaf("inode", Int, 0, fint!(|f: &FileInfo| f.inode)),
+        leaf("mount_id", Int, 0, fint!(|f: &FileInfo| f.mount_id)),
+        leaf("mode", Int, 0, fint!(|f: &FileInfo| f.mode)),
+        leaf("rights", Int, 0, fint!(|f: &FileInfo| f.rights())),
+        leaf("uid", Int, 0, fint!(|f: &FileInfo| f.uid)),
+        leaf("gid", Int, 0, fint!(|f: &FileInfo| f.gid)),
+        leaf(
+            "change_time",
+            Timestamp,
+            0,
+            fint!(|f: &FileInfo| f.change_time),
+        ),
+        leaf(
+            "modification_time",
+            Timestamp,
+            0,
+            fint!(|f: &FileInfo| f.modification_time),
+        ),
+        leaf(
+            "in_upper_layer",
+            Bool,
+            0,
+            Arc::new(|f: &FileInfo, s: &mut Sink<'_>| s(Val::Bool(f.in_upper_layer))),
+        ),
+    ]
+}
+
+/// `P(x)` leaves except the `file`/`interpreter.file` groups, relative to the process prefix.
+pub(crate) fn process_leaves() -> Vec<Leaf<PGet>> {
+    use FieldType::*;
+    vec![
+        leaf("pid", Int, 0, pint!(|p: &Process| p.pid)),
+        leaf("tid", Int, 0, pint!(|p: &Process| p.tid)),
+        leaf("ppid", Int, 0, pint!(|p: &Process| p.ppid)),
+        leaf("comm", Str, 0, pstr(|p| &p.comm)),
+        leaf("tty_name", Str, 0, pstr(|p| &p.tty_name)),
+        leaf(
+            "created_at",
+            Timestamp,
+            0,
+            pint!(|p: &Process| p.created_at),
+        ),
+        leaf("exec_time", Timestamp, 0, pint!(|p: &Process| p.exec_time)),
+        leaf("uid", Int, 0, pint!(|p: &Process| p.credentials.uid)),
+        leaf("gid", Int, 0, pint!(|p: &Process| p.credentials.gid)),
+        leaf("euid", Int, 0, pint!(|p: &Process| p.credentials.euid)),
+        leaf("egid", Int, 0, pint!(|p: &Process| p.credentials.egid)),
+        leaf("fsuid", Int, 0, pint!(|p: &Process| p.credentials.fsuid)),
+        leaf("fsgid", Int, 0, pint!(|p: &Process| p.credentials.fsgid)),
+        leaf("auid", Int, 0, pint!(|p: &Process| p.credentials.auid)),
+        leaf("user", Str, 0, pstr(|p| &p.credentials.user)),
+        leaf("group", Str, 0, pstr(|p| &p.credentials.group)),
+        leaf("euser", Str, 0, pstr(|p| &p.credentials.euser)),
+        leaf("egroup", Str, 0, pstr(|p| &p.credentials.egroup)),
+        leaf("fsuser", Str, 0, pstr(|p| &p.credentials.fsuser)),
+        leaf("fsgroup", Str, 0, pstr(|p| &p.credentials.fsgroup)),
+        leaf(
+            "cap_effective",
+            Int,
+            0,
+            pint!(|p: &Process| p.credentials.cap_effective),
+        ),
+        leaf(
+            "cap_permitted",
+            Int,
+            0,
+            pint!(|p: &Process| p.credentials.cap_permitted),
+        ),
+        leaf("argv0", Str, 0, pstr(|p| &p.argv0)),
+        leaf("args", Str, 0, pstr(|p| &p.args)),
+        leaf("argv", Str, ARRAY, pstrs(|p| &p.argv)),
+        leaf(
+            "args_flags",
+            Str,
+            ARRAY,
+            Arc::new(|p: &Process, s: &mut Sink<'_>| visit_args_flags(&p.argv, s)),
+        ),
+        leaf(
+            "args_options",
+            Str,
+            ARRAY,
+            Arc::new(|p: &Process, s: &mut Sink<'_>| visit_args_options(&p.argv, s)),
+        ),
+        leaf("args_truncated", Bool, 0, pbool(|p| p.args_truncated)),
+        leaf("envs", Str, ARRAY, pstrs(|p| &p.envs)),
+        leaf("envp", Str, ARRAY, pstrs(|p| &p.envp)),
+        leaf("envs_truncated", Bool, 0, pbool(|p| p.envs_truncated)),
+        leaf("is_thread", Bool, 0, pbool(|p| p.is_thread)),
+        leaf("is_kworker", Bool, 0, pbool(|p| p.is_kworker)),
+        leaf("is_exec", Bool, 0, pbool(|p| p.exec_time != 0)),
+        leaf("cgroup.id", Int, 0, pint!(|p: &Process| p.cgroup.id)),
+        // On cgroup v2 the cgroup id is the inode of the cgroup directory.
+        leaf(
+            "cgroup.file.inode",
+            Int,
+            0,
+            pint!(|p: &Process| p.cgroup.id),
+        ),
+        leaf("cgroup.version", Int, 0, pint!(|_p: &Process| 2)),
+        leaf(
+            "container.id",
+            Str,
+            0,
+            pstr(|p| p.container.as_ref().map_or("", |c| c.id.as_str())),
+        ),
+        // Kubernetes/SSH sessions are not tracked yet: the fields exist (Datadog rules use them) and read "".
+        leaf("user_session.k8s_username", Str, 0, empty_str()),
+        leaf("user_session.k8s_uid", Str, 0, empty_str()),
+        leaf("user_session.ssh_username", Str, 0, empty_str()),
+        leaf("user_session.ssh_client_ip", Str, 0, empty_str()),
+        leaf("user_session.ssh_auth_method", Str, 0, empty_str()),
+    ]
+}
+
+/// `args_flags`: `-ln` gives `l`, `n` (and `ln`), `--recursive` gives `recursive`; `--x=1` is an option.
+pub fn visit_args_flags(argv: &[String], sink: &mut Sink<'_>) -> bool {
+    for arg in argv {
+        let Some(mut name) = arg.strip_prefix('-') else {
+            continue;
+        };
+        let mut short = true;
+        if let Some(long) = name.strip_prefix('-') {
+            name = long;
+            short = false;
+        }
+        if name.is_empty() || name.contains('=') {
+            continue;
+        }
+        if short && name.chars().all(|c| c.is_ascii_alphabetic()) {
+            for (i, c) in name.char_indices() {
+                if sink(Val::Str(&name[i..i + c.len_utf8()])) {
+                    return true;
+                }
+            }
+        }
+        if (!short || name.len() > 1) && sink(Val::Str(name)) {
+            return true;
+        }
+    }
+    false
+}
+
+/// `args_options`: `--width=8`, `--width 8` and `-T 8` give `width=8`, `width=8` and `T=8`.
+pub fn visit_args_options(argv: &[String], sink: &mut Sink<'_>) -> bool {
+    let mut buf = String::new();
+    let mut i = 0;
+    while i < argv.len() {
+        let arg = &argv[i];
+        i += 1;
+        let Some(mut name) = arg.strip_prefix('-') else {
+            continue;
+        };
+        if let Some(long) = name.strip_prefix('-') {
+            name = long;
+        }
+        if name.is_empty() {
+            continue;
+        }
+        if name.contains('=') {
+            if sink(Val::Str(name)) {
+                return true;
+            }
+        } else if let Some(next) = argv.get(i).filter(|n| !n.starts_with('-')) {
+            buf.clear();
+            buf.push_str(name);
+            buf.push('=');
+            buf.push_str(next);
+            if sink(Val::Str(&buf)) {
+                return true;
+            }
+        }
+    }
+    false
+}

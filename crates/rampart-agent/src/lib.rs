@@ -3,6 +3,7 @@
 //! engine and reporter) consume them.
 
 pub mod clock;
+pub mod container;
 pub mod process_cache;
 pub mod source;
 pub mod users;

@@ -1,0 +1,731 @@
+//! Type checking and compilation of a parsed expression into an evaluator tree ([`BNode`]).
+//!
+//! The checker resolves identifiers (field → constant → macro), expands macros, types every comparison,
+//! folds constants, precompiles string matchers (exact sets, globs, regexes) and decides the rule's event
+//! type. Errors carry the byte offset of the offending token.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock};
+
+use rampart_model::fields::{registry, FieldDef, FieldScope, FieldType};
+use rampart_model::{Event, EventType, ProcessContext};
+
+use crate::ast::{parse, BinOp, Kind, Node, UnOp, Warning};
+use crate::consts;
+use crate::error::{Error, Result};
+use crate::eval::{BNode, CmpOp, Cx, FieldOp, IntMatcher, Operand, Piece, Quant, StrMatcher};
+use crate::value::{Const, IpNet};
+use crate::variables::{NoVariables, VarDecl, VarType};
+
+/// A macro: a parsed expression (or list of values) referenced by its id.
+#[derive(Debug, Clone)]
+pub struct Macro {
+    pub id: String,
+    pub ast: Node,
+}
+
+impl Macro {
+    /// A macro from an expression.
+    pub fn parse(id: &str, expression: &str) -> Result<Macro> {
+        Ok(Macro { id: id.to_string(), ast: parse(expression)?.0 })
+    }
+
+    /// A macro from a `values:` list of strings.
+    pub fn values(id: &str, values: &[String]) -> Macro {
+        let items = values.iter().map(|v| Node { kind: Kind::Str(v.clone()), pos: 0 }).collect();
+        Macro { id: id.to_string(), ast: Node { kind: Kind::Array(items), pos: 0 } }
+    }
+}
+
+/// What the compiler resolves names against.
+#[derive(Default)]
+pub struct Env {
+    pub macros: HashMap<String, Macro>,
+    pub vars: HashMap<String, Arc<VarDecl>>,
+}
+
+/// The event type a rule is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleEvent {
+    Linux(EventType),
+    /// Datadog's Windows model: type-checked, never evaluated on Linux.
+    Windows(&'static str),
+}
+
+impl RuleEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            RuleEvent::Linux(t) => t.as_str(),
+            RuleEvent::Windows(w) => w,
+        }
+    }
+}
+
+/// A compiled boolean expression.
+#[derive(Debug)]
+pub struct Compiled {
+    pub(crate) node: BNode,
+    /// `None` for expressions that use only common fields (action filters).
+    pub event: Option<RuleEvent>,
+    /// Every field read.
+    pub fields: BTreeSet<String>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Compiled {
+    /// Evaluates the expression on an event.
+    pub fn eval(&self, cx: &Cx<'_>) -> bool {
+        self.node.eval(cx)
+    }
+}
+
+/// A compiled value expression (the `expression:` of a `set` action).
+#[derive(Debug)]
+pub struct CompiledValue {
+    pub(crate) operand: Operand,
+    pub ty: VarType,
+    pub list: bool,
+    pub fields: BTreeSet<String>,
+}
+
+/// Compiles a boolean rule (or filter) expression.
+pub fn compile(src: &str, env: &Env) -> Result<Compiled> {
+    let (ast, warnings) = parse(src)?;
+    let mut c = Compiler::new(env);
+    let node = c.boolean(&ast)?;
+    let node = c.wrap_register(node);
+    Ok(Compiled { node, event: c.event()?, fields: c.fields, warnings })
+}
+
+/// Compiles a value expression (`"${process.pid}:x"`, `exec.file.path`, `${cgroup.count} + 1`).
+pub fn compile_value(src: &str, env: &Env) -> Result<CompiledValue> {
+    let (ast, _) = parse(src)?;
+    let mut c = Compiler::new(env);
+    let (operand, ty) = c.operand(&ast)?;
+    c.event()?;
+    let vt = match ty.t {
+        T::Int | T::Ts | T::Dur => VarType::Int,
+        T::Str | T::Pattern | T::Regex | T::Ip => VarType::Str,
+        T::Bool => VarType::Bool,
+    };
+    if c.register.is_some() {
+        return Err(Error::new(0, "registers are not allowed in value expressions"));
+    }
+    Ok(CompiledValue { operand, ty: vt, list: ty.multi, fields: c.fields })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum T {
+    Int,
+    Str,
+    Bool,
+    Ip,
+    Ts,
+    Dur,
+    Pattern,
+    Regex,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ty {
+    t: T,
+    multi: bool,
+}
+
+fn ty(t: T) -> Ty {
+    Ty { t, multi: false }
+}
+
+fn tname(t: &Ty) -> String {
+    let base = match t.t {
+        T::Int => "int",
+        T::Str => "string",
+        T::Bool => "bool",
+        T::Ip => "IP",
+        T::Ts => "timestamp",
+        T::Dur => "duration",
+        T::Pattern => "pattern",
+        T::Regex => "regex",
+    };
+    if t.multi {
+        format!("{base} array")
+    } else {
+        base.to_string()
+    }
+}
+
+const MAX_MACRO_DEPTH: usize = 32;
+
+struct Compiler<'e> {
+    env: &'e Env,
+    fields: BTreeSet<String>,
+    linux: Option<(EventType, usize, String)>,
+    windows: Option<(&'static str, usize)>,
+    windows_any: bool,
+    /// (letter, iterator prefix, pos) of the `[X]` register in use.
+    register: Option<(String, String, usize)>,
+    macro_stack: Vec<String>,
+    /// Position errors are reported at while expanding a macro (the macro reference).
+    pos_override: Option<usize>,
+}
+
+impl<'e> Compiler<'e> {
+    fn new(env: &'e Env) -> Self {
+        Compiler {
+            env,
+            fields: BTreeSet::new(),
+            linux: None,
+            windows: None,
+            windows_any: false,
+            register: None,
+            macro_stack: Vec::new(),
+            pos_override: None,
+        }
+    }
+
+    fn err(&self, pos: usize, msg: impl Into<String>) -> Error {
+        let msg = msg.into();
+        match (self.pos_override, self.macro_stack.last()) {
+            (Some(p), Some(m)) => Error::new(p, format!("in macro `{m}`: {msg}")),
+            _ => Error::new(pos, msg),
+        }
+    }
+
+    fn event(&self) -> Result<Option<RuleEvent>> {
+        if let Some((w, pos)) = self.windows {
+            if let Some((t, _, f)) = &self.linux {
+                if t.as_str() != w {
+                    return Err(Error::new(pos, format!("rule mixes event types `{t}` (field `{f}`) and `{w}`")));
+                }
+            }
+            return Ok(Some(RuleEvent::Windows(w)));
+        }
+        Ok(match &self.linux {
+            // A Linux event type plus a Windows-only field (`exec.cmdline`): a Windows rule.
+            Some((t, _, _)) if self.windows_any => Some(RuleEvent::Windows(t.as_str())),
+            Some((t, _, _)) => Some(RuleEvent::Linux(*t)),
+            None => None,
+        })
+    }
+
+    fn wrap_register(&self, node: BNode) -> BNode {
+        match &self.register {
+            Some((_, iterator, _)) => {
+                let len = registry().get(&format!("{iterator}.length")).map(FieldDef::getter);
+                match len {
+                    Some(getter) => BNode::Register {
+                        count: FieldOp {
+                            name: format!("{iterator}.length"),
+                            getter,
+                            reg: false,
+                            path: false,
+                            ci: false,
+                            array: false,
+                        },
+                        body: Box::new(node),
+                    },
+                    None => node,
+                }
+            }
+            None => node,
+        }
+    }
+
+    fn note_scope(&mut self, def: &FieldDef, pos: usize) -> Result<()> {
+        match def.scope {
+            FieldScope::Common => {}
+            FieldScope::Event(t) => match &self.linux {
+                Some((cur, _, f)) if *cur != t => {
+                    return Err(self.err(
+                        pos,
+                        format!("rule mixes event types `{cur}` (field `{f}`) and `{t}` (field `{}`)", def.name),
+                    ))
+                }
+                Some(_) => {}
+                None => self.linux = Some((t, pos, def.name.clone())),
+            },
+            FieldScope::Windows("*") => self.windows_any = true,
+            FieldScope::Windows(w) => {
+                self.windows_any = true;
+                if let Ok(t) = w.parse::<EventType>() {
+                    if matches!(&self.linux, Some((cur, _, _)) if *cur != t) {
+                        return Err(self.err(pos, format!("rule mixes event types (field `{}`)", def.name)));
+                    }
+                    self.linux.get_or_insert((t, pos, def.name.clone()));
+                } else {
+                    match self.windows {
+                        Some((cur, _)) if cur != w => {
+                            return Err(self.err(pos, format!("rule mixes event types `{cur}` and `{w}`")))
+                        }
+                        _ => self.windows = Some((w, pos)),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves a field name, with an optional `[X]` register.
+    fn field(&mut self, name: &str, pos: usize) -> Result<Option<(FieldOp, Ty)>> {
+        let (base, reg) = match name.find('[') {
+            Some(i) => {
+                let close = name[i..].find(']').map(|j| i + j).ok_or_else(|| self.err(pos, "unclosed register"))?;
+                let letter = &name[i + 1..close];
+                (format!("{}{}", &name[..i], &name[close + 1..]), Some((letter.to_string(), name[..i].to_string())))
+            }
+            None => (name.to_string(), None),
+        };
+        let Some(def) = registry().get(&base) else {
+            if reg.is_some() {
+                return Err(self.err(pos, format!("unknown field `{base}`")));
+            }
+            return Ok(None);
+        };
+        if let Some((letter, iter)) = &reg {
+            if def.iterator.as_deref() != Some(iter.as_str()) {
+                return Err(self.err(pos, format!("`{iter}` is not an iterator: registers only apply to iterators")));
+            }
+            match &self.register {
+                Some((l, it, _)) if l != letter || it != iter => {
+                    return Err(self.err(pos, "only one register per rule is supported"));
+                }
+                _ => self.register = Some((letter.clone(), iter.clone(), pos)),
+            }
+        }
+        self.note_scope(def, pos)?;
+        self.fields.insert(base.clone());
+        let t = match def.ty {
+            FieldType::Int => T::Int,
+            FieldType::Str => T::Str,
+            FieldType::Bool => T::Bool,
+            FieldType::Ip => T::Ip,
+            FieldType::Timestamp => T::Ts,
+        };
+        let op = FieldOp {
+            name: base,
+            getter: def.getter(),
+            reg: reg.is_some(),
+            path: def.path,
+            ci: def.case_insensitive,
+            array: def.array,
+        };
+        Ok(Some((op, Ty { t, multi: def.is_multi() && reg.is_none() || def.array })))
+    }
+
+    fn with_macro<R>(&mut self, id: &str, pos: usize, f: impl FnOnce(&mut Self, &Node) -> Result<R>) -> Result<R> {
+        if self.macro_stack.iter().any(|m| m == id) || self.macro_stack.len() >= MAX_MACRO_DEPTH {
+            return Err(self.err(pos, format!("macro `{id}` refers to itself")));
+        }
+        let m = &self.env.macros[id];
+        let saved = self.pos_override;
+        if self.pos_override.is_none() {
+            self.pos_override = Some(pos);
+        }
+        self.macro_stack.push(id.to_string());
+        let r = f(self, &m.ast);
+        self.macro_stack.pop();
+        self.pos_override = saved;
+        r
+    }
+
+    // ---- boolean expressions ----
+
+    fn boolean(&mut self, n: &Node) -> Result<BNode> {
+        match &n.kind {
+            Kind::Paren(x) => self.boolean(x),
+            Kind::Bool(b) => Ok(BNode::Const(*b)),
+            Kind::Binary(BinOp::And, l, r) => Ok(and(self.boolean(l)?, self.boolean(r)?)),
+            Kind::Binary(BinOp::Or, l, r) => Ok(or(self.boolean(l)?, self.boolean(r)?)),
+            Kind::Unary(UnOp::Not, x) => Ok(not(self.boolean(x)?)),
+            Kind::Binary(op, l, r) if is_comparison(*op) => self.comparison(*op, l, r, n.pos),
+            Kind::Ident(name) if !self.env.macros.contains_key(name.as_str()) || registry().get(name).is_some() => {
+                let (o, t) = self.operand(n)?;
+                self.truthy(o, t, n.pos)
+            }
+            Kind::Ident(name) => {
+                let name = name.clone();
+                self.with_macro(&name, n.pos, |c, ast| c.boolean(ast))
+            }
+            Kind::Var(_) => {
+                let (o, t) = self.operand(n)?;
+                self.truthy(o, t, n.pos)
+            }
+            _ => Err(self.err(n.pos, "expected a boolean expression")),
+        }
+    }
+
+    fn truthy(&self, o: Operand, t: Ty, pos: usize) -> Result<BNode> {
+        if t.t != T::Bool {
+            return Err(self.err(pos, format!("a {} is not a boolean condition", tname(&t))));
+        }
+        Ok(match o {
+            Operand::Const(Const::Bool(b)) => BNode::Const(b),
+            o => BNode::Bool { lhs: o, value: true },
+        })
+    }
+
+    // ---- values ----
+
+    fn operand(&mut self, n: &Node) -> Result<(Operand, Ty)> {
+        Ok(match &n.kind {
+            Kind::Paren(x) => self.operand(x)?,
+            Kind::Bool(b) => (Operand::Const(Const::Bool(*b)), ty(T::Bool)),
+            Kind::Int(i) => (Operand::Const(Const::Int(*i)), ty(T::Int)),
+            Kind::Duration(d) => (Operand::Const(Const::Duration(*d)), ty(T::Dur)),
+            Kind::Str(s) if s.contains("${") => (self.interpolation(s, n.pos)?, ty(T::Str)),
+            Kind::Str(s) => (Operand::Const(Const::Str(s.clone())), ty(T::Str)),
+            Kind::Pattern(s) => (Operand::Const(Const::Pattern(s.clone())), ty(T::Pattern)),
+            Kind::Regex(s) => {
+                regex::Regex::new(s).map_err(|e| self.err(n.pos, format!("invalid regex: {e}")))?;
+                (Operand::Const(Const::Regex(s.clone())), ty(T::Regex))
+            }
+            Kind::Ip(ip) => (Operand::Const(Const::Ip(IpNet::host(*ip))), ty(T::Ip)),
+            Kind::Cidr(net) => (Operand::Const(Const::Ip(*net)), ty(T::Ip)),
+            Kind::Ident(name) => self.ident(name, n.pos)?,
+            Kind::Var(name) => self.variable(name, n.pos)?,
+            Kind::Array(items) => self.array(items, n.pos)?,
+            Kind::Unary(op @ (UnOp::Neg | UnOp::BitNot), x) => {
+                let (o, t) = self.operand(x)?;
+                if t.t != T::Int {
+                    return Err(self.err(n.pos, format!("`{}` needs an int, found {}", unop(*op), tname(&t))));
+                }
+                let o = match (op, o) {
+                    (UnOp::Neg, Operand::Const(Const::Int(i))) => Operand::Const(Const::Int(i.wrapping_neg())),
+                    (UnOp::BitNot, Operand::Const(Const::Int(i))) => Operand::Const(Const::Int(!i)),
+                    (UnOp::Neg, o) => Operand::Neg(Box::new(o)),
+                    (_, o) => Operand::BitNot(Box::new(o)),
+                };
+                (o, t)
+            }
+            Kind::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor), l, r) => {
+                let (lo, lt) = self.operand(l)?;
+                let (ro, rt) = self.operand(r)?;
+                let int_like = |t: &Ty| matches!(t.t, T::Int | T::Ts);
+                if !int_like(&lt) || !int_like(&rt) || rt.multi {
+                    return Err(self
+                        .err(n.pos, format!("`{}` needs ints, found {} and {}", op.symbol(), tname(&lt), tname(&rt))));
+                }
+                let o = match (lo, ro) {
+                    (Operand::Const(Const::Int(a)), Operand::Const(Const::Int(b))) => {
+                        Operand::Const(Const::Int(crate::eval::arith(*op, a, b)))
+                    }
+                    (lo, ro) => Operand::Arith(Box::new(lo), *op, Box::new(ro)),
+                };
+                (o, Ty { t: T::Int, multi: lt.multi })
+            }
+            Kind::Unary(UnOp::Not, _) | Kind::Binary(..) => {
+                return Err(self.err(n.pos, "a boolean expression cannot be used as a value here"))
+            }
+        })
+    }
+
+    fn ident(&mut self, name: &str, pos: usize) -> Result<(Operand, Ty)> {
+        if let Some((f, t)) = self.field(name, pos)? {
+            return Ok((Operand::Field(f), t));
+        }
+        if let Some(base) = name.strip_suffix(".length") {
+            if let Some((f, t)) = self.field(base, pos)? {
+                let def = registry().get(&f.name).expect("resolved above");
+                if !(t.t == T::Str || def.array) {
+                    return Err(self.err(pos, format!("`.length` does not apply to `{base}` ({})", tname(&t))));
+                }
+                return Ok((Operand::Length(f), Ty { t: T::Int, multi: def.iterator.is_some() && !def.array }));
+            }
+        }
+        if let Some(v) = consts::lookup(name) {
+            return Ok((Operand::Const(Const::Int(v)), ty(T::Int)));
+        }
+        if self.env.macros.contains_key(name) {
+            return self.with_macro(name, pos, |c, ast| c.operand(ast));
+        }
+        if registry().is_event_prefix(name) {
+            return Err(self.err(pos, format!("`{name}` is an event type, not a field: compare one of its fields")));
+        }
+        let first = name.split(['.', '[']).next().unwrap_or(name);
+        if registry().is_event_prefix(first) || first == "process" || first == "container" {
+            return Err(self.err(pos, format!("unknown field `{name}`")));
+        }
+        Err(self.err(pos, format!("unknown identifier `{name}` (not a field, constant or macro)")))
+    }
+
+    fn variable(&mut self, name: &str, pos: usize) -> Result<(Operand, Ty)> {
+        match name {
+            "process.pid" => return Ok((self.ident("process.pid", pos)?.0, ty(T::Int))),
+            "builtins.uuid4" => return Ok((Operand::Interp(vec![Piece::Uuid]), ty(T::Str))),
+            _ => {}
+        }
+        let Some(decl) = self.env.vars.get(name) else {
+            return Err(self.err(pos, format!("unknown variable `${{{name}}}` (no `set` action declares it)")));
+        };
+        let t = match decl.ty {
+            VarType::Int => T::Int,
+            VarType::Str => T::Str,
+            VarType::Bool => T::Bool,
+        };
+        Ok((Operand::Var(decl.clone()), Ty { t, multi: decl.list }))
+    }
+
+    /// `"…${process.pid}…${process.name}…"`: a string built at evaluation time.
+    fn interpolation(&mut self, s: &str, pos: usize) -> Result<Operand> {
+        let mut pieces = Vec::new();
+        let mut rest = s;
+        while let Some(i) = rest.find("${") {
+            if i > 0 {
+                pieces.push(Piece::Lit(rest[..i].to_string()));
+            }
+            let end = rest[i..].find('}').ok_or_else(|| self.err(pos, "unterminated `${` in string"))? + i;
+            let name = &rest[i + 2..end];
+            pieces.push(match self.variable(name, pos)? {
+                (Operand::Interp(mut p), _) if p.len() == 1 => p.remove(0),
+                (Operand::Var(d), _) => Piece::Var(d),
+                (o, _) => Piece::Value(Box::new(o)),
+            });
+            rest = &rest[end + 1..];
+        }
+        if !rest.is_empty() {
+            pieces.push(Piece::Lit(rest.to_string()));
+        }
+        Ok(Operand::Interp(pieces))
+    }
+
+    fn array(&mut self, items: &[Node], _pos: usize) -> Result<(Operand, Ty)> {
+        let mut out = Vec::new();
+        let mut kind: Option<T> = None;
+        for item in items {
+            let (o, t) = self.operand(item)?;
+            let Operand::Const(c) = o else {
+                return Err(self.err(item.pos, "array elements must be constants"));
+            };
+            let k = match t.t {
+                T::Pattern | T::Regex => T::Str,
+                other => other,
+            };
+            match kind {
+                Some(prev) if prev != k => {
+                    return Err(self.err(item.pos, format!("array mixes {} and {}", tname(&ty(prev)), tname(&t))))
+                }
+                _ => kind = Some(k),
+            }
+            out.push(c);
+        }
+        Ok((Operand::List(out), Ty { t: kind.unwrap_or(T::Str), multi: true }))
+    }
+
+    // ---- comparisons ----
+
+    fn comparison(&mut self, op: BinOp, l: &Node, r: &Node, pos: usize) -> Result<BNode> {
+        let (mut lo, mut lt) = self.operand(l)?;
+        let (mut ro, mut rt) = self.operand(r)?;
+        let mut op = op;
+        // Constant on the left: put the field/variable on the left.
+        if is_const(&lo) && !is_const(&ro) {
+            op = match op {
+                BinOp::In => BinOp::Eq,
+                BinOp::NotIn => BinOp::Ne,
+                BinOp::Lt => BinOp::Gt,
+                BinOp::Le => BinOp::Ge,
+                BinOp::Gt => BinOp::Lt,
+                BinOp::Ge => BinOp::Le,
+                BinOp::AllIn => return Err(self.err(pos, "`allin` needs the field on its left")),
+                other => other,
+            };
+            if matches!(op, BinOp::Eq | BinOp::Ne) && matches!(lo, Operand::List(_)) {
+                return Err(self.err(pos, "an array cannot be compared with `==`"));
+            }
+            std::mem::swap(&mut lo, &mut ro);
+            std::mem::swap(&mut lt, &mut rt);
+        }
+        let negate = matches!(op, BinOp::Ne | BinOp::NotMatch | BinOp::NotIn);
+        let node = self.positive(op, lo, lt, ro, rt, pos)?;
+        let node = if negate { not(node) } else { node };
+        Ok(fold(node))
+    }
+
+    fn positive(&mut self, op: BinOp, lo: Operand, lt: Ty, ro: Operand, rt: Ty, pos: usize) -> Result<BNode> {
+        let quant = if op == BinOp::AllIn { Quant::All } else { Quant::Any };
+        let array_op = matches!(op, BinOp::In | BinOp::NotIn | BinOp::AllIn);
+        if array_op && !rt.multi && !matches!(ro, Operand::Const(_)) {
+            return Err(self.err(pos, format!("`{}` needs an array on its right, found {}", op.symbol(), tname(&rt))));
+        }
+        if !array_op && rt.multi && matches!(ro, Operand::List(_)) {
+            return Err(self.err(pos, format!("`{}` cannot compare with an array: use `in`", op.symbol())));
+        }
+        let mismatch =
+            |c: &Self| c.err(pos, format!("cannot compare {} with {} using `{}`", tname(&lt), tname(&rt), op.symbol()));
+        let consts: Option<Vec<Const>> = match &ro {
+            Operand::Const(c) => Some(vec![c.clone()]),
+            Operand::List(v) => Some(v.clone()),
+            _ => None,
+        };
+        let ordering = matches!(op, BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge);
+        match (lt.t, consts) {
+            (T::Str, Some(items)) => {
+                if ordering {
+                    return Err(mismatch(self));
+                }
+                let (path, ci) = match &lo {
+                    Operand::Field(f) => (f.path, f.ci),
+                    _ => (false, false),
+                };
+                let pattern_op = matches!(op, BinOp::Match | BinOp::NotMatch);
+                let m = StrMatcher::new(&items, pattern_op, path, ci).map_err(|e| self.err(pos, e))?;
+                Ok(BNode::Str { lhs: lo, m, quant })
+            }
+            (T::Int | T::Ts, Some(items)) => {
+                if let [Const::Duration(d)] = items.as_slice() {
+                    if lt.t != T::Ts || !ordering {
+                        return Err(self.err(pos, "durations compare only with timestamps, using < <= > >="));
+                    }
+                    return Ok(BNode::Dur { lhs: lo, op: cmp_op(op), ns: *d });
+                }
+                let mut ints = Vec::with_capacity(items.len());
+                for c in &items {
+                    match c {
+                        Const::Int(i) => ints.push(*i),
+                        _ => return Err(mismatch(self)),
+                    }
+                }
+                let m = match op {
+                    BinOp::Eq | BinOp::Ne | BinOp::In | BinOp::NotIn | BinOp::AllIn => IntMatcher::Set(ints),
+                    _ if ordering && ints.len() == 1 => IntMatcher::Cmp(cmp_op(op), ints[0]),
+                    _ => return Err(mismatch(self)),
+                };
+                Ok(BNode::Int { lhs: lo, m, quant })
+            }
+            (T::Bool, Some(items)) => match (op, items.as_slice()) {
+                (BinOp::Eq | BinOp::Ne, [Const::Bool(b)]) => Ok(BNode::Bool { lhs: lo, value: *b }),
+                _ => Err(mismatch(self)),
+            },
+            (T::Ip, Some(items)) => {
+                if ordering || matches!(op, BinOp::Match | BinOp::NotMatch) {
+                    return Err(mismatch(self));
+                }
+                let mut nets = Vec::new();
+                for c in &items {
+                    match c {
+                        Const::Ip(n) => nets.push(*n),
+                        _ => return Err(mismatch(self)),
+                    }
+                }
+                Ok(BNode::Ip { lhs: lo, nets, quant })
+            }
+            (T::Dur | T::Pattern | T::Regex, _) => Err(mismatch(self)),
+            (_, None) => {
+                // Both sides dynamic (fields, variables, interpolated strings, arithmetic).
+                let compatible = matches!(
+                    (lt.t, rt.t),
+                    (T::Str, T::Str) | (T::Bool, T::Bool) | (T::Ip, T::Ip) | (T::Int | T::Ts, T::Int | T::Ts)
+                );
+                if !compatible || (ordering && !matches!(lt.t, T::Int | T::Ts)) || (op == BinOp::Match) {
+                    return Err(mismatch(self));
+                }
+                let cop = match op {
+                    BinOp::Eq | BinOp::Ne | BinOp::In | BinOp::NotIn | BinOp::AllIn => CmpOp::Eq,
+                    BinOp::NotMatch => return Err(mismatch(self)),
+                    _ => cmp_op(op),
+                };
+                Ok(BNode::Dyn { lhs: lo, op: cop, rhs: ro, quant })
+            }
+        }
+    }
+}
+
+fn unop(op: UnOp) -> &'static str {
+    match op {
+        UnOp::Not => "!",
+        UnOp::Neg => "-",
+        UnOp::BitNot => "^",
+    }
+}
+
+fn is_comparison(op: BinOp) -> bool {
+    use BinOp::*;
+    matches!(op, Eq | Ne | Match | NotMatch | Lt | Le | Gt | Ge | In | NotIn | AllIn)
+}
+
+fn cmp_op(op: BinOp) -> CmpOp {
+    match op {
+        BinOp::Lt => CmpOp::Lt,
+        BinOp::Le => CmpOp::Le,
+        BinOp::Gt => CmpOp::Gt,
+        BinOp::Ge => CmpOp::Ge,
+        _ => CmpOp::Eq,
+    }
+}
+
+fn is_const(o: &Operand) -> bool {
+    matches!(o, Operand::Const(_) | Operand::List(_))
+}
+
+fn and(a: BNode, b: BNode) -> BNode {
+    match (a, b) {
+        (BNode::Const(false), _) | (_, BNode::Const(false)) => BNode::Const(false),
+        (BNode::Const(true), x) | (x, BNode::Const(true)) => x,
+        (BNode::And(mut v), BNode::And(w)) => {
+            v.extend(w);
+            BNode::And(v)
+        }
+        (BNode::And(mut v), x) => {
+            v.push(x);
+            BNode::And(v)
+        }
+        (x, BNode::And(mut v)) => {
+            v.insert(0, x);
+            BNode::And(v)
+        }
+        (x, y) => BNode::And(vec![x, y]),
+    }
+}
+
+fn or(a: BNode, b: BNode) -> BNode {
+    match (a, b) {
+        (BNode::Const(true), _) | (_, BNode::Const(true)) => BNode::Const(true),
+        (BNode::Const(false), x) | (x, BNode::Const(false)) => x,
+        (BNode::Or(mut v), BNode::Or(w)) => {
+            v.extend(w);
+            BNode::Or(v)
+        }
+        (BNode::Or(mut v), x) => {
+            v.push(x);
+            BNode::Or(v)
+        }
+        (x, BNode::Or(mut v)) => {
+            v.insert(0, x);
+            BNode::Or(v)
+        }
+        (x, y) => BNode::Or(vec![x, y]),
+    }
+}
+
+fn not(a: BNode) -> BNode {
+    match a {
+        BNode::Const(b) => BNode::Const(!b),
+        BNode::Not(x) => *x,
+        x => BNode::Not(Box::new(x)),
+    }
+}
+
+/// A node whose operands are all constants is evaluated once, here.
+fn fold(node: BNode) -> BNode {
+    if !node.is_constant() {
+        return node;
+    }
+    static EMPTY: LazyLock<Event> = LazyLock::new(|| {
+        Event::new(
+            0,
+            ProcessContext::default(),
+            rampart_model::EventData::Exit(rampart_model::ExitEvent {
+                cause: rampart_model::ExitCause::Exited,
+                code: 0,
+            }),
+        )
+    });
+    let cx = Cx { event: &EMPTY, vars: &NoVariables, now: 0, reg: None };
+    BNode::Const(node.eval(&cx))
+}
+
+/// Type-checks a macro body: a boolean expression or a value (array, constant, arithmetic).
+pub(crate) fn check_node(ast: &Node, env: &Env) -> Result<()> {
+    let as_bool = Compiler::new(env).boolean(ast).map(|_| ());
+    as_bool.or_else(|e| Compiler::new(env).operand(ast).map(|_| ()).map_err(|_| e))
+}

@@ -1,0 +1,486 @@
+//! The evaluator tree and its interpreter. Nothing here allocates on the hot path: fields are visited in
+//! place, string constants are precompiled matchers, and `&&`/`||` short-circuit.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use rampart_model::fields::{Getter, Sink, Val};
+use rampart_model::Event;
+use regex::Regex;
+
+use crate::ast::BinOp;
+use crate::glob::Glob;
+use crate::value::{Const, IpNet};
+use crate::variables::{ScopeKey, VarDecl, VarValue, VariableStore};
+
+/// What an evaluation reads: the event, the variables, the clock and the bound register.
+#[derive(Clone, Copy)]
+pub struct Cx<'a> {
+    pub event: &'a Event,
+    pub vars: &'a dyn VariableStore,
+    /// "Now" in ns since the epoch, for durations (`created_at < 5s`) and variable TTLs.
+    pub now: u64,
+    pub(crate) reg: Option<usize>,
+}
+
+impl<'a> Cx<'a> {
+    /// An evaluation context whose clock is the event's own timestamp (deterministic replays).
+    pub fn new(event: &'a Event, vars: &'a dyn VariableStore) -> Self {
+        let now = if event.event.timestamp != 0 { event.event.timestamp } else { wall_clock_ns() };
+        Cx { event, vars, now, reg: None }
+    }
+}
+
+pub fn wall_clock_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    #[inline]
+    fn test<T: PartialOrd>(self, a: T, b: T) -> bool {
+        match self {
+            CmpOp::Eq => a == b,
+            CmpOp::Lt => a < b,
+            CmpOp::Le => a <= b,
+            CmpOp::Gt => a > b,
+            CmpOp::Ge => a >= b,
+        }
+    }
+}
+
+/// Any element (`==`, `in`) or every element (`allin`) of a multi-valued operand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quant {
+    Any,
+    All,
+}
+
+/// A field read by an evaluator.
+#[derive(Clone)]
+pub struct FieldOp {
+    pub name: String,
+    pub getter: Getter,
+    /// Bound to the rule's `[X]` register.
+    pub reg: bool,
+    pub path: bool,
+    pub ci: bool,
+    pub array: bool,
+}
+
+impl fmt::Debug for FieldOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.name)
+    }
+}
+
+/// One piece of an interpolated string.
+#[derive(Debug)]
+pub enum Piece {
+    Lit(String),
+    Uuid,
+    Var(Arc<VarDecl>),
+    Value(Box<Operand>),
+}
+
+#[derive(Debug)]
+pub enum Operand {
+    Const(Const),
+    List(Vec<Const>),
+    Field(FieldOp),
+    /// `.length` of a string (per value) or of an array field (element count).
+    Length(FieldOp),
+    Var(Arc<VarDecl>),
+    Interp(Vec<Piece>),
+    Arith(Box<Operand>, BinOp, Box<Operand>),
+    Neg(Box<Operand>),
+    BitNot(Box<Operand>),
+}
+
+pub(crate) fn arith(op: BinOp, a: i64, b: i64) -> i64 {
+    match op {
+        BinOp::Add => a.wrapping_add(b),
+        BinOp::Sub => a.wrapping_sub(b),
+        BinOp::BitAnd => a & b,
+        BinOp::BitOr => a | b,
+        BinOp::BitXor => a ^ b,
+        _ => 0,
+    }
+}
+
+fn const_val(c: &Const) -> Option<Val<'_>> {
+    match c {
+        Const::Int(i) | Const::Duration(i) => Some(Val::Int(*i)),
+        Const::Str(s) | Const::Pattern(s) | Const::Regex(s) => Some(Val::Str(s)),
+        Const::Bool(b) => Some(Val::Bool(*b)),
+        Const::Ip(n) => Some(Val::Ip(n.addr)),
+    }
+}
+
+impl Operand {
+    /// Visits every value; returns `true` if the sink stopped the walk.
+    pub fn visit(&self, cx: &Cx<'_>, sink: &mut Sink<'_>) -> bool {
+        match self {
+            Operand::Field(f) => (f.getter)(cx.event, if f.reg { cx.reg } else { None }, sink),
+            Operand::Const(c) => const_val(c).is_some_and(sink),
+            Operand::List(items) => items.iter().filter_map(const_val).any(sink),
+            Operand::Length(f) => {
+                let reg = if f.reg { cx.reg } else { None };
+                if f.array {
+                    let mut n = 0i64;
+                    (f.getter)(cx.event, reg, &mut |_| {
+                        n += 1;
+                        false
+                    });
+                    sink(Val::Int(n))
+                } else {
+                    (f.getter)(cx.event, reg, &mut |v| match v {
+                        Val::Str(s) => sink(Val::Int(s.len() as i64)),
+                        _ => false,
+                    })
+                }
+            }
+            Operand::Var(decl) => visit_var(decl, cx, sink),
+            Operand::Interp(pieces) => {
+                let s = interpolate(pieces, cx);
+                sink(Val::Str(&s))
+            }
+            Operand::Arith(l, op, r) => {
+                let Some(b) = first_int(r, cx) else { return false };
+                l.visit(cx, &mut |v| match v {
+                    Val::Int(a) => sink(Val::Int(arith(*op, a, b))),
+                    _ => false,
+                })
+            }
+            Operand::Neg(x) => x.visit(cx, &mut |v| match v {
+                Val::Int(a) => sink(Val::Int(a.wrapping_neg())),
+                _ => false,
+            }),
+            Operand::BitNot(x) => x.visit(cx, &mut |v| match v {
+                Val::Int(a) => sink(Val::Int(!a)),
+                _ => false,
+            }),
+        }
+    }
+
+    /// Every value, owned (for `set` actions).
+    pub fn values(&self, cx: &Cx<'_>) -> Vec<VarValue> {
+        let mut out = Vec::new();
+        self.visit(cx, &mut |v| {
+            out.push(VarValue::from_val(v));
+            false
+        });
+        out
+    }
+
+    fn is_constant(&self) -> bool {
+        match self {
+            Operand::Const(_) | Operand::List(_) => true,
+            Operand::Arith(l, _, r) => l.is_constant() && r.is_constant(),
+            Operand::Neg(x) | Operand::BitNot(x) => x.is_constant(),
+            _ => false,
+        }
+    }
+}
+
+fn first_int(o: &Operand, cx: &Cx<'_>) -> Option<i64> {
+    let mut out = None;
+    o.visit(cx, &mut |v| {
+        if let Val::Int(i) = v {
+            out = Some(i);
+        }
+        true
+    });
+    out
+}
+
+fn visit_var(decl: &VarDecl, cx: &Cx<'_>, sink: &mut Sink<'_>) -> bool {
+    let key = ScopeKey::of(decl.scope, cx.event);
+    if let Some(key) = &key {
+        if let Some(stopped) = cx.vars.visit(decl, key, cx.now, sink) {
+            return stopped;
+        }
+    }
+    if decl.list {
+        return false;
+    }
+    match &decl.default {
+        Some(d) => sink(d.as_val()),
+        None => sink(VarValue::zero(decl.ty).as_val()),
+    }
+}
+
+fn interpolate(pieces: &[Piece], cx: &Cx<'_>) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    for p in pieces {
+        match p {
+            Piece::Lit(l) => s.push_str(l),
+            Piece::Uuid => s.push_str(&uuid4()),
+            Piece::Var(d) => {
+                let mut first = true;
+                visit_var(d, cx, &mut |v| {
+                    if !first {
+                        s.push(',');
+                    }
+                    first = false;
+                    push_val(&mut s, v);
+                    false
+                });
+            }
+            Piece::Value(o) => {
+                o.visit(cx, &mut |v| {
+                    push_val(&mut s, v);
+                    true
+                });
+            }
+        }
+    }
+    fn push_val(s: &mut String, v: Val<'_>) {
+        match v {
+            Val::Int(i) => {
+                let _ = write!(s, "{i}");
+            }
+            Val::Str(x) => s.push_str(x),
+            Val::Bool(b) => {
+                let _ = write!(s, "{b}");
+            }
+            Val::Ip(ip) => {
+                let _ = write!(s, "{ip}");
+            }
+        }
+    }
+    s
+}
+
+/// A random (v4) UUID, for `${builtins.uuid4}` correlation keys.
+pub fn uuid4() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let word = || {
+        let mut h = RandomState::new().build_hasher();
+        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+        h.write_u64(wall_clock_ns());
+        h.finish()
+    };
+    let (a, b) = (word(), word());
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&a.to_le_bytes());
+    bytes[8..].copy_from_slice(&b.to_le_bytes());
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+/// A precompiled set of string constants: exact values, globs and regexes.
+#[derive(Debug)]
+pub struct StrMatcher {
+    exact: Exact,
+    pub(crate) globs: Vec<Glob>,
+    regexes: Vec<Regex>,
+    ci: bool,
+}
+
+#[derive(Debug)]
+enum Exact {
+    Few(Vec<String>),
+    Many(HashSet<String>),
+}
+
+impl StrMatcher {
+    /// `pattern_op`: `=~`, where a plain string is a pattern too.
+    pub(crate) fn new(items: &[Const], pattern_op: bool, path: bool, ci: bool) -> Result<Self, String> {
+        let mut exact = Vec::new();
+        let mut globs = Vec::new();
+        let mut regexes = Vec::new();
+        for c in items {
+            match c {
+                Const::Str(s) if pattern_op && s.contains('*') => globs.push(Glob::new(s, path, ci)),
+                Const::Str(s) => exact.push(if ci { s.to_lowercase() } else { s.clone() }),
+                Const::Pattern(p) => {
+                    let g = Glob::new(p, path, ci);
+                    if g.is_literal() {
+                        exact.push(if ci { p.replace("\\*", "*").to_lowercase() } else { p.replace("\\*", "*") });
+                    } else {
+                        globs.push(g);
+                    }
+                }
+                Const::Regex(r) => {
+                    let src = if ci { format!("(?i){r}") } else { r.clone() };
+                    regexes.push(Regex::new(&src).map_err(|e| format!("invalid regex: {e}"))?);
+                }
+                other => return Err(format!("expected a string, found {}", other.type_name())),
+            }
+        }
+        let exact = if exact.len() > 6 { Exact::Many(exact.into_iter().collect()) } else { Exact::Few(exact) };
+        Ok(StrMatcher { exact, globs, regexes, ci })
+    }
+
+    #[inline]
+    pub fn is_match(&self, s: &str) -> bool {
+        let hit = match &self.exact {
+            Exact::Few(v) if self.ci => v.iter().any(|x| x.eq_ignore_ascii_case(s)),
+            Exact::Few(v) => v.iter().any(|x| x == s),
+            Exact::Many(set) if self.ci && s.bytes().any(|b| b.is_ascii_uppercase()) => {
+                set.contains(&s.to_ascii_lowercase())
+            }
+            Exact::Many(set) => set.contains(s),
+        };
+        hit || self.globs.iter().any(|g| g.is_match(s)) || self.regexes.iter().any(|r| r.is_match(s))
+    }
+
+    /// The exact values (for approvers).
+    pub(crate) fn exact_values(&self) -> Vec<&str> {
+        match &self.exact {
+            Exact::Few(v) => v.iter().map(String::as_str).collect(),
+            Exact::Many(s) => s.iter().map(String::as_str).collect(),
+        }
+    }
+
+    pub(crate) fn has_regex(&self) -> bool {
+        !self.regexes.is_empty()
+    }
+}
+
+#[derive(Debug)]
+pub enum IntMatcher {
+    Set(Vec<i64>),
+    Cmp(CmpOp, i64),
+}
+
+impl IntMatcher {
+    #[inline]
+    fn is_match(&self, v: i64) -> bool {
+        match self {
+            IntMatcher::Set(s) => s.contains(&v),
+            IntMatcher::Cmp(op, c) => op.test(v, *c),
+        }
+    }
+}
+
+/// The compiled boolean tree.
+#[derive(Debug)]
+pub enum BNode {
+    Const(bool),
+    And(Vec<BNode>),
+    Or(Vec<BNode>),
+    Not(Box<BNode>),
+    Str {
+        lhs: Operand,
+        m: StrMatcher,
+        quant: Quant,
+    },
+    Int {
+        lhs: Operand,
+        m: IntMatcher,
+        quant: Quant,
+    },
+    Ip {
+        lhs: Operand,
+        nets: Vec<IpNet>,
+        quant: Quant,
+    },
+    Bool {
+        lhs: Operand,
+        value: bool,
+    },
+    /// Timestamp vs duration: `now - ts <op> ns`.
+    Dur {
+        lhs: Operand,
+        op: CmpOp,
+        ns: i64,
+    },
+    /// Two dynamic sides: some lhs value relates to some rhs value (every lhs value for `allin`).
+    Dyn {
+        lhs: Operand,
+        op: CmpOp,
+        rhs: Operand,
+        quant: Quant,
+    },
+    /// `[X]` register: true if the body holds with the register bound to some element.
+    Register {
+        count: FieldOp,
+        body: Box<BNode>,
+    },
+}
+
+/// Applies a quantifier over an operand's values with a predicate.
+#[inline]
+fn quantify(lhs: &Operand, cx: &Cx<'_>, quant: Quant, mut pred: impl FnMut(Val<'_>) -> bool) -> bool {
+    match quant {
+        Quant::Any => lhs.visit(cx, &mut |v| pred(v)),
+        Quant::All => {
+            let mut seen = false;
+            let failed = lhs.visit(cx, &mut |v| {
+                seen = true;
+                !pred(v)
+            });
+            seen && !failed
+        }
+    }
+}
+
+impl BNode {
+    pub fn eval(&self, cx: &Cx<'_>) -> bool {
+        match self {
+            BNode::Const(b) => *b,
+            BNode::And(v) => v.iter().all(|n| n.eval(cx)),
+            BNode::Or(v) => v.iter().any(|n| n.eval(cx)),
+            BNode::Not(n) => !n.eval(cx),
+            BNode::Str { lhs, m, quant } => quantify(lhs, cx, *quant, |v| matches!(v, Val::Str(s) if m.is_match(s))),
+            BNode::Int { lhs, m, quant } => quantify(lhs, cx, *quant, |v| matches!(v, Val::Int(i) if m.is_match(i))),
+            BNode::Ip { lhs, nets, quant } => {
+                quantify(lhs, cx, *quant, |v| matches!(v, Val::Ip(ip) if nets.iter().any(|n| n.contains(&ip))))
+            }
+            BNode::Bool { lhs, value } => lhs.visit(cx, &mut |v| v == Val::Bool(*value)),
+            BNode::Dur { lhs, op, ns } => lhs.visit(cx, &mut |v| match v {
+                Val::Int(ts) => op.test(cx.now as i64 - ts, *ns),
+                _ => false,
+            }),
+            BNode::Dyn { lhs, op, rhs, quant } => quantify(lhs, cx, *quant, |a| {
+                rhs.visit(cx, &mut |b| match (a, b) {
+                    (Val::Int(x), Val::Int(y)) => op.test(x, y),
+                    (Val::Str(x), Val::Str(y)) => *op == CmpOp::Eq && x == y,
+                    (Val::Bool(x), Val::Bool(y)) => *op == CmpOp::Eq && x == y,
+                    (Val::Ip(x), Val::Ip(y)) => *op == CmpOp::Eq && x == y,
+                    _ => false,
+                })
+            }),
+            BNode::Register { count, body } => {
+                let mut n = 0i64;
+                (count.getter)(cx.event, None, &mut |v| {
+                    if let Val::Int(i) = v {
+                        n = i;
+                    }
+                    true
+                });
+                (0..n.max(0) as usize).any(|i| body.eval(&Cx { reg: Some(i), ..*cx }))
+            }
+        }
+    }
+
+    pub(crate) fn is_constant(&self) -> bool {
+        match self {
+            BNode::Const(_) => true,
+            BNode::And(v) | BNode::Or(v) => v.iter().all(BNode::is_constant),
+            BNode::Not(n) => n.is_constant(),
+            BNode::Str { lhs, .. } | BNode::Int { lhs, .. } | BNode::Ip { lhs, .. } | BNode::Bool { lhs, .. } => {
+                lhs.is_constant()
+            }
+            BNode::Dur { .. } | BNode::Register { .. } => false,
+            BNode::Dyn { lhs, rhs, .. } => lhs.is_constant() && rhs.is_constant(),
+        }
+    }
+}

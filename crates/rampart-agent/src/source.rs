@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use rampart_probe::record::ProbeRecord;
+use rampart_probe::Probe;
 
 /// Counters a source keeps about what it could not deliver.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -14,7 +15,7 @@ pub struct SourceStats {
     pub dropped_per_cpu: Vec<u64>,
     /// Records that reached user space but could not be decoded.
     pub malformed: u64,
-    /// Records delivered.
+    /// Records emitted by the kernel (or replayed).
     pub delivered: u64,
 }
 
@@ -27,7 +28,11 @@ impl SourceStats {
 /// A producer of decoded kernel records.
 pub trait EventSource {
     /// Waits up to `timeout` for records, hands each one to `sink`, and returns how many it delivered.
-    fn poll(&mut self, timeout: Duration, sink: &mut dyn FnMut(ProbeRecord)) -> anyhow::Result<usize>;
+    fn poll(
+        &mut self,
+        timeout: Duration,
+        sink: &mut dyn FnMut(ProbeRecord),
+    ) -> anyhow::Result<usize>;
 
     /// Current delivery and drop counters.
     fn stats(&self) -> SourceStats;
@@ -42,7 +47,10 @@ pub struct ReplaySource {
 
 impl ReplaySource {
     pub fn new(records: impl IntoIterator<Item = ProbeRecord>) -> Self {
-        ReplaySource { records: records.into_iter().collect(), delivered: 0 }
+        ReplaySource {
+            records: records.into_iter().collect(),
+            delivered: 0,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -51,7 +59,11 @@ impl ReplaySource {
 }
 
 impl EventSource for ReplaySource {
-    fn poll(&mut self, _timeout: Duration, sink: &mut dyn FnMut(ProbeRecord)) -> anyhow::Result<usize> {
+    fn poll(
+        &mut self,
+        _timeout: Duration,
+        sink: &mut dyn FnMut(ProbeRecord),
+    ) -> anyhow::Result<usize> {
         let n = self.records.len();
         for record in self.records.drain(..) {
             sink(record);
@@ -61,6 +73,33 @@ impl EventSource for ReplaySource {
     }
 
     fn stats(&self) -> SourceStats {
-        SourceStats { delivered: self.delivered, ..Default::default() }
+        SourceStats {
+            delivered: self.delivered,
+            ..Default::default()
+        }
+    }
+}
+
+impl EventSource for Probe {
+    fn poll(
+        &mut self,
+        timeout: Duration,
+        sink: &mut dyn FnMut(ProbeRecord),
+    ) -> anyhow::Result<usize> {
+        Ok(Probe::poll(self, timeout, &mut |record| sink(record))?)
+    }
+
+    fn stats(&self) -> SourceStats {
+        match Probe::stats(self) {
+            Ok(s) => SourceStats {
+                delivered: s.exec_emitted + s.fork_emitted + s.exit_emitted,
+                malformed: s.decode_errors,
+                dropped_per_cpu: s.drops_per_cpu,
+            },
+            Err(e) => {
+                tracing::warn!("cannot read probe counters: {e}");
+                SourceStats::default()
+            }
+        }
     }
 }

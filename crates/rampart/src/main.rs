@@ -1,11 +1,48 @@
-use clap::Parser;
+//! The `rampart` command line: one binary for the agent, the server and the tools around them.
+
+mod agent_setup;
+mod monitor;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
 
 /// Rampart: runtime workload protection for Linux.
 #[derive(Parser)]
-#[command(name = "rampart", version)]
-struct Cli {}
+#[command(name = "rampart", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    Ok(())
+#[derive(Subcommand)]
+enum Command {
+    /// Attach the probes and print rule matches (and events with --events) in the foreground.
+    Monitor(monitor::MonitorArgs),
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Monitor(args) => monitor::run(args).map(|()| ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rampart: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr (stdout carries events), filtered by `RUST_LOG` (default: warnings).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

@@ -32,7 +32,11 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        CacheConfig { max_entries: 65_536, proc_root: PathBuf::from("/proc"), max_lineage: 64 }
+        CacheConfig {
+            max_entries: 65_536,
+            proc_root: PathBuf::from("/proc"),
+            max_lineage: 64,
+        }
     }
 }
 
@@ -85,7 +89,10 @@ impl ProcessCache {
     }
 
     pub fn stats(&self) -> CacheStats {
-        CacheStats { entries: self.entries.len(), ..self.stats.clone() }
+        CacheStats {
+            entries: self.entries.len(),
+            ..self.stats.clone()
+        }
     }
 
     pub fn get(&self, pid: u32) -> Option<&Arc<ProcessNode>> {
@@ -101,7 +108,9 @@ impl ProcessCache {
         let root = self.config.proc_root.clone();
         let mut pending: HashMap<u32, procfs::ProcEntry> = procfs::list_pids(&root)
             .into_iter()
-            .filter_map(|pid| procfs::read_process(&root, pid, self.ticks_per_sec).map(|e| (pid, e)))
+            .filter_map(|pid| {
+                procfs::read_process(&root, pid, self.ticks_per_sec).map(|e| (pid, e))
+            })
             .collect();
         let pids: Vec<u32> = pending.keys().copied().collect();
         let before = self.entries.len();
@@ -200,8 +209,15 @@ impl ProcessCache {
         process.is_thread = true;
         let node = ProcessNode::new(process, self.bounded(parent));
         self.insert(node.clone());
-        let fork = ForkEvent { parent_pid: r.parent_pid, child_pid: r.child.pid };
-        Some(Event::new(timestamp, ProcessContext::new(node), EventData::Fork(fork)))
+        let fork = ForkEvent {
+            parent_pid: r.parent_pid,
+            child_pid: r.child.pid,
+        };
+        Some(Event::new(
+            timestamp,
+            ProcessContext::new(node),
+            EventData::Fork(fork),
+        ))
     }
 
     fn on_exit(&mut self, r: ExitRecord) -> Option<Event> {
@@ -215,12 +231,26 @@ impl ProcessCache {
             }
             None => {
                 self.stats.misses += 1;
-                ProcessNode::new(Process { pid: r.pid, tid: r.tid, ..Default::default() }, None)
+                ProcessNode::new(
+                    Process {
+                        pid: r.pid,
+                        tid: r.tid,
+                        ..Default::default()
+                    },
+                    None,
+                )
             }
         };
         let timestamp = self.clock.to_epoch_ns(r.timestamp_boot_ns);
-        let exit = ExitEvent { cause: r.cause, code: r.code };
-        Some(Event::new(timestamp, ProcessContext::new(node), EventData::Exit(exit)))
+        let exit = ExitEvent {
+            cause: r.cause,
+            code: r.code,
+        };
+        Some(Event::new(
+            timestamp,
+            ProcessContext::new(node),
+            EventData::Exit(exit),
+        ))
     }
 
     /// The process fields a kernel task record carries directly.
@@ -235,7 +265,10 @@ impl ProcessCache {
             tty_name: task.tty_name.clone(),
             created_at: self.clock.to_epoch_ns(task.start_time_boot_ns),
             credentials,
-            cgroup: Cgroup { id: task.cgroup_id, path: task.cgroup_path.clone() },
+            cgroup: Cgroup {
+                id: task.cgroup_id,
+                path: task.cgroup_path.clone(),
+            },
             container: self.container_of(&task.cgroup_path),
             is_kworker: task.is_kthread,
             ..Default::default()
@@ -258,7 +291,11 @@ impl ProcessCache {
         let root = self.config.proc_root.clone();
         let entry = procfs::read_process(&root, pid, self.ticks_per_sec)?;
         self.stats.filled_from_procfs += 1;
-        let parent = if entry.ppid != pid { self.get(entry.ppid).cloned() } else { None };
+        let parent = if entry.ppid != pid {
+            self.get(entry.ppid).cloned()
+        } else {
+            None
+        };
         let node = ProcessNode::new(self.finish_procfs_process(entry), parent);
         self.insert(node.clone());
         Some(node)
@@ -279,7 +316,12 @@ impl ProcessCache {
             kept.push(node.process.clone());
             cur = node.parent.as_ref();
         }
-        kept.into_iter().rev().fold(None, |chain, process| Some(Arc::new(ProcessNode { process, parent: chain })))
+        kept.into_iter().rev().fold(None, |chain, process| {
+            Some(Arc::new(ProcessNode {
+                process,
+                parent: chain,
+            }))
+        })
     }
 
     fn insert(&mut self, node: Arc<ProcessNode>) {
@@ -291,12 +333,23 @@ impl ProcessCache {
             }
         }
         self.next_seq += 1;
-        self.entries.insert(pid, Entry { node, seq: self.next_seq });
+        self.entries.insert(
+            pid,
+            Entry {
+                node,
+                seq: self.next_seq,
+            },
+        );
         self.stats.inserted += 1;
     }
 
     fn evict_oldest(&mut self) {
-        if let Some(pid) = self.entries.iter().min_by_key(|(_, e)| e.seq).map(|(pid, _)| *pid) {
+        if let Some(pid) = self
+            .entries
+            .iter()
+            .min_by_key(|(_, e)| e.seq)
+            .map(|(pid, _)| *pid)
+        {
             self.entries.remove(&pid);
             self.stats.evicted += 1;
         }
@@ -306,7 +359,8 @@ impl ProcessCache {
     pub fn sweep_dead(&mut self) -> usize {
         let root = self.config.proc_root.clone();
         let before = self.entries.len();
-        self.entries.retain(|pid, _| root.join(pid.to_string()).exists());
+        self.entries
+            .retain(|pid, _| root.join(pid.to_string()).exists());
         let swept = before - self.entries.len();
         self.stats.swept += swept as u64;
         swept

@@ -8,13 +8,11 @@ use std::path::Path;
 use rampart_model::process::{Cgroup, Credentials};
 use rampart_model::{FileInfo, Process};
 
-/// Bounds mirroring the probe's, so a seeded process looks like one seen at exec.
-pub const MAX_ARGV_BYTES: usize = 4096;
-pub const MAX_ENV_NAMES: usize = 128;
+use rampart_probe::config::{DEFAULT_ENV_VALUES, MAX_ARGS_BYTES};
 
-/// Environment variables whose values (not just names) are kept, because detections need them.
-pub const ENV_VALUES_KEPT: &[&str] =
-    &["LD_PRELOAD", "LD_LIBRARY_PATH", "GLIBC_TUNABLES", "HISTFILE", "HISTSIZE", "HISTFILESIZE"];
+/// Bounds mirroring the probe's, so a seeded process looks like one seen at exec.
+const MAX_ARGV_BYTES: usize = MAX_ARGS_BYTES as usize;
+const MAX_ENV_NAMES: usize = 128;
 
 /// What /proc tells about one process, plus its parent pid.
 #[derive(Debug, Clone)]
@@ -37,10 +35,20 @@ pub fn read_process(proc_root: &Path, pid: u32, ticks_per_sec: u64) -> Option<Pr
         .unwrap_or(u32::MAX);
 
     let is_kthread = stat.flags & PF_KTHREAD != 0;
-    let file = if is_kthread { FileInfo::default() } else { exe_file(&dir) };
-    let (argv, args_truncated) = split_nul(&fs::read(dir.join("cmdline")).unwrap_or_default(), MAX_ARGV_BYTES);
-    let (envs, envp, envs_truncated) = env_names(&fs::read(dir.join("environ")).unwrap_or_default());
-    let cgroup_path = fs::read_to_string(dir.join("cgroup")).ok().and_then(|s| unified_cgroup_path(&s));
+    let file = if is_kthread {
+        FileInfo::default()
+    } else {
+        exe_file(&dir)
+    };
+    let (argv, args_truncated) = split_nul(
+        &fs::read(dir.join("cmdline")).unwrap_or_default(),
+        MAX_ARGV_BYTES,
+    );
+    let (envs, envp, envs_truncated) =
+        env_names(&fs::read(dir.join("environ")).unwrap_or_default());
+    let cgroup_path = fs::read_to_string(dir.join("cgroup"))
+        .ok()
+        .and_then(|s| unified_cgroup_path(&s));
 
     let mut process = Process {
         pid,
@@ -54,19 +62,29 @@ pub fn read_process(proc_root: &Path, pid: u32, ticks_per_sec: u64) -> Option<Pr
         envs,
         envp,
         envs_truncated,
-        cgroup: Cgroup { id: 0, path: cgroup_path.unwrap_or_default() },
+        cgroup: Cgroup {
+            id: 0,
+            path: cgroup_path.unwrap_or_default(),
+        },
         is_kworker: is_kthread,
         ..Default::default()
     };
     process.set_argv(argv);
     let start_boot_ns = stat.starttime_ticks.saturating_mul(1_000_000_000) / ticks_per_sec.max(1);
-    Some(ProcEntry { process, ppid: stat.ppid, start_boot_ns })
+    Some(ProcEntry {
+        process,
+        ppid: stat.ppid,
+        start_boot_ns,
+    })
 }
 
 /// Every numeric entry of the proc root.
 pub fn list_pids(proc_root: &Path) -> Vec<u32> {
-    let Ok(dir) = fs::read_dir(proc_root) else { return Vec::new() };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect()
+    let Ok(dir) = fs::read_dir(proc_root) else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
 }
 
 const PF_KTHREAD: u64 = 0x0020_0000;
@@ -98,14 +116,26 @@ fn parse_stat(text: &str) -> Option<Stat> {
 }
 
 fn parse_status_credentials(status: &str) -> Credentials {
-    let mut creds = Credentials { auid: u32::MAX, ..Default::default() };
+    let mut creds = Credentials {
+        auid: u32::MAX,
+        ..Default::default()
+    };
     for line in status.lines() {
-        let Some((key, value)) = line.split_once(':') else { continue };
-        let ids: Vec<u32> = value.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let ids: Vec<u32> = value
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
         match key {
             // real, effective, saved, filesystem
-            "Uid" if ids.len() == 4 => (creds.uid, creds.euid, creds.fsuid) = (ids[0], ids[1], ids[3]),
-            "Gid" if ids.len() == 4 => (creds.gid, creds.egid, creds.fsgid) = (ids[0], ids[1], ids[3]),
+            "Uid" if ids.len() == 4 => {
+                (creds.uid, creds.euid, creds.fsuid) = (ids[0], ids[1], ids[3])
+            }
+            "Gid" if ids.len() == 4 => {
+                (creds.gid, creds.egid, creds.fsgid) = (ids[0], ids[1], ids[3])
+            }
             "CapEff" => creds.cap_effective = u64::from_str_radix(value.trim(), 16).unwrap_or(0),
             "CapPrm" => creds.cap_permitted = u64::from_str_radix(value.trim(), 16).unwrap_or(0),
             _ => {}
@@ -116,7 +146,9 @@ fn parse_status_credentials(status: &str) -> Credentials {
 
 fn exe_file(dir: &Path) -> FileInfo {
     let exe = dir.join("exe");
-    let Ok(target) = fs::read_link(&exe) else { return FileInfo::default() };
+    let Ok(target) = fs::read_link(&exe) else {
+        return FileInfo::default();
+    };
     let path = target.to_string_lossy();
     let mut file = FileInfo::from_path(path.strip_suffix(" (deleted)").unwrap_or(&path));
     if let Ok(meta) = fs::metadata(&exe) {
@@ -138,7 +170,15 @@ fn mount_id(path: &Path) -> Option<u32> {
     // SAFETY: statx is plain data; an all-zero value is valid.
     let mut stx: libc::statx = unsafe { std::mem::zeroed() };
     // SAFETY: c_path is NUL-terminated and stx is a valid out-pointer.
-    let rc = unsafe { libc::statx(libc::AT_FDCWD, c_path.as_ptr(), 0, libc::STATX_MNT_ID, &mut stx) };
+    let rc = unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            0,
+            libc::STATX_MNT_ID,
+            &mut stx,
+        )
+    };
     (rc == 0 && stx.stx_mask & libc::STATX_MNT_ID != 0).then_some(stx.stx_mnt_id as u32)
 }
 
@@ -151,7 +191,12 @@ fn split_nul(buf: &[u8], max_bytes: usize) -> (Vec<String>, bool) {
     if buf.is_empty() {
         return (Vec::new(), truncated);
     }
-    (buf.split(|b| *b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect(), truncated)
+    (
+        buf.split(|b| *b == 0)
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect(),
+        truncated,
+    )
 }
 
 /// Environment variable names, and `NAME=value` for the few kept with values.
@@ -162,7 +207,7 @@ fn env_names(buf: &[u8]) -> (Vec<String>, Vec<String>, bool) {
     for entry in buf.split(|b| *b == 0).filter(|s| !s.is_empty()) {
         let text = String::from_utf8_lossy(entry);
         let name = text.split_once('=').map_or(&*text, |(n, _)| n);
-        if ENV_VALUES_KEPT.contains(&name) {
+        if DEFAULT_ENV_VALUES.contains(&name) {
             kept.push(text.to_string());
         }
         if names.len() == MAX_ENV_NAMES {
@@ -176,7 +221,9 @@ fn env_names(buf: &[u8]) -> (Vec<String>, Vec<String>, bool) {
 
 /// The cgroup v2 (unified) path from /proc/PID/cgroup (`0::/path`).
 pub fn unified_cgroup_path(text: &str) -> Option<String> {
-    text.lines().find_map(|l| l.strip_prefix("0::")).map(|p| p.trim_end().to_string())
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(|p| p.trim_end().to_string())
 }
 
 /// Terminal name from `tty_nr` (major/minor encoded as in the kernel's `new_encode_dev`).
@@ -202,7 +249,10 @@ mod tests {
 
     #[test]
     fn stat_with_hostile_comm() {
-        let s = parse_stat("42 (a) b) c) S 7 42 42 34816 42 4194560 1 2 3 4 5 6 7 8 20 0 1 0 12345 0 0").unwrap();
+        let s = parse_stat(
+            "42 (a) b) c) S 7 42 42 34816 42 4194560 1 2 3 4 5 6 7 8 20 0 1 0 12345 0 0",
+        )
+        .unwrap();
         assert_eq!(s.comm, "a) b) c");
         assert_eq!(s.ppid, 7);
         assert_eq!(s.tty_nr, 34816);
@@ -245,10 +295,14 @@ mod tests {
     #[test]
     fn reads_own_process() {
         let me = std::process::id();
-        let entry = read_process(Path::new("/proc"), me, crate::clock::clock_ticks_per_sec()).unwrap();
+        let entry =
+            read_process(Path::new("/proc"), me, crate::clock::clock_ticks_per_sec()).unwrap();
         assert_eq!(entry.process.pid, me);
         assert_eq!(entry.ppid, std::os::unix::process::parent_id());
-        assert_eq!(entry.process.file.path, std::env::current_exe().unwrap().to_string_lossy());
+        assert_eq!(
+            entry.process.file.path,
+            std::env::current_exe().unwrap().to_string_lossy()
+        );
         assert!(entry.process.file.inode > 0);
         assert!(entry.start_boot_ns > 0);
         assert!(!entry.process.argv0.is_empty());
@@ -257,6 +311,9 @@ mod tests {
     #[test]
     fn unified_path_from_hybrid_cgroup_file() {
         let text = "4:memory:/a\n0::/system.slice/x.service\n";
-        assert_eq!(unified_cgroup_path(text).as_deref(), Some("/system.slice/x.service"));
+        assert_eq!(
+            unified_cgroup_path(text).as_deref(),
+            Some("/system.slice/x.service")
+        );
     }
 }

@@ -2,12 +2,24 @@ use super::*;
 use rampart_model::{EventType, ExitCause, FileInfo};
 
 fn cache_with_proc_root(root: &std::path::Path, max_entries: usize) -> ProcessCache {
-    let config = CacheConfig { max_entries, proc_root: root.to_path_buf(), max_lineage: 64 };
-    ProcessCache::new(config, |path| path.strip_prefix("/ctr/").map(str::to_string))
+    let config = CacheConfig {
+        max_entries,
+        proc_root: root.to_path_buf(),
+        max_lineage: 64,
+    };
+    ProcessCache::new(config, |path| {
+        path.strip_prefix("/ctr/").map(str::to_string)
+    })
 }
 
 fn task(pid: u32, tid: u32, ppid: u32) -> TaskInfo {
-    TaskInfo { pid, tid, ppid, comm: format!("c{pid}"), ..Default::default() }
+    TaskInfo {
+        pid,
+        tid,
+        ppid,
+        comm: format!("c{pid}"),
+        ..Default::default()
+    }
 }
 
 fn exec(pid: u32, ppid: u32, path: &str, argv: &[&str]) -> ProbeRecord {
@@ -21,15 +33,30 @@ fn exec(pid: u32, ppid: u32, path: &str, argv: &[&str]) -> ProbeRecord {
 }
 
 fn fork(parent: u32, child: u32, tid: u32) -> ProbeRecord {
-    ProbeRecord::Fork(ForkRecord { timestamp_boot_ns: 1, parent_pid: parent, child: task(child, tid, parent) })
+    ProbeRecord::Fork(ForkRecord {
+        timestamp_boot_ns: 1,
+        parent_pid: parent,
+        child: task(child, tid, parent),
+    })
 }
 
 fn exit(pid: u32, group_dead: bool, cause: ExitCause, code: u32) -> ProbeRecord {
-    ProbeRecord::Exit(ExitRecord { timestamp_boot_ns: 1, pid, tid: pid, group_dead, cause, code })
+    ProbeRecord::Exit(ExitRecord {
+        timestamp_boot_ns: 1,
+        pid,
+        tid: pid,
+        group_dead,
+        cause,
+        code,
+    })
 }
 
 fn lineage(event: &Event) -> Vec<(u32, String)> {
-    event.process.ancestors().map(|p| (p.pid, p.file.path.clone())).collect()
+    event
+        .process
+        .ancestors()
+        .map(|p| (p.pid, p.file.path.clone()))
+        .collect()
 }
 
 #[test]
@@ -42,26 +69,48 @@ fn fork_exec_exit_builds_and_frees_lineage() {
 
     let forked = cache.handle(fork(100, 200, 200)).unwrap();
     assert_eq!(forked.event_type(), EventType::Fork);
-    assert!(forked.process.is_thread, "a fork copy runs its parent's image");
+    assert!(
+        forked.process.is_thread,
+        "a fork copy runs its parent's image"
+    );
     assert_eq!(forked.process.file.path, "/bin/bash");
     assert_eq!(lineage(&forked), [(100, "/bin/bash".to_string())]);
 
     // sh replaces the fork copy: its parent is bash, not the copy.
-    let sh = cache.handle(exec(200, 100, "/bin/sh", &["sh", "-c", "exec /bin/true a \"b c\""])).unwrap();
+    let sh = cache
+        .handle(exec(
+            200,
+            100,
+            "/bin/sh",
+            &["sh", "-c", "exec /bin/true a \"b c\""],
+        ))
+        .unwrap();
     assert!(!sh.process.is_thread);
     assert_eq!(lineage(&sh), [(100, "/bin/bash".to_string())]);
 
     // `exec` inside sh: the new image descends from sh (same pid), then bash.
-    let tru = cache.handle(exec(200, 100, "/usr/bin/true", &["/bin/true", "a", "b c"])).unwrap();
-    assert_eq!(lineage(&tru), [(200, "/bin/sh".to_string()), (100, "/bin/bash".to_string())]);
-    let EventData::Exec(image) = &tru.data else { panic!("not an exec") };
+    let tru = cache
+        .handle(exec(200, 100, "/usr/bin/true", &["/bin/true", "a", "b c"]))
+        .unwrap();
+    assert_eq!(
+        lineage(&tru),
+        [(200, "/bin/sh".to_string()), (100, "/bin/bash".to_string())]
+    );
+    let EventData::Exec(image) = &tru.data else {
+        panic!("not an exec")
+    };
     assert_eq!(image.argv, ["a", "b c"]);
     assert_eq!(image.argv0, "/bin/true");
 
     let gone = cache.handle(exit(200, true, ExitCause::Exited, 0)).unwrap();
-    let EventData::Exit(e) = &gone.data else { panic!("not an exit") };
+    let EventData::Exit(e) = &gone.data else {
+        panic!("not an exit")
+    };
     assert_eq!((e.cause, e.code), (ExitCause::Exited, 0));
-    assert_eq!(gone.process.file.path, "/usr/bin/true", "the exit carries the last image");
+    assert_eq!(
+        gone.process.file.path, "/usr/bin/true",
+        "the exit carries the last image"
+    );
     assert!(cache.get(200).is_none());
     assert_eq!(cache.stats().entries, 1);
 }
@@ -71,8 +120,16 @@ fn threads_update_nothing_visible() {
     let empty = tempfile::tempdir().unwrap();
     let mut cache = cache_with_proc_root(empty.path(), 100);
     cache.handle(exec(100, 1, "/usr/sbin/nginx", &["nginx"]));
-    assert!(cache.handle(fork(100, 100, 101)).is_none(), "a new thread is not a new process");
-    assert!(cache.handle(exit(100, false, ExitCause::Exited, 0)).is_none(), "one thread leaving");
+    assert!(
+        cache.handle(fork(100, 100, 101)).is_none(),
+        "a new thread is not a new process"
+    );
+    assert!(
+        cache
+            .handle(exit(100, false, ExitCause::Exited, 0))
+            .is_none(),
+        "one thread leaving"
+    );
     assert!(cache.get(100).is_some());
 }
 
@@ -86,7 +143,10 @@ fn container_id_comes_from_the_cgroup_path() {
         r.task.cgroup_id = 77;
     }
     let ev = cache.handle(rec).unwrap();
-    assert_eq!(ev.process.container.as_ref().map(|c| c.id.as_str()), Some("abc"));
+    assert_eq!(
+        ev.process.container.as_ref().map(|c| c.id.as_str()),
+        Some("abc")
+    );
     assert_eq!(ev.process.cgroup.id, 77);
 }
 
@@ -94,7 +154,9 @@ fn container_id_comes_from_the_cgroup_path() {
 fn unknown_exit_is_reported_and_counted() {
     let empty = tempfile::tempdir().unwrap();
     let mut cache = cache_with_proc_root(empty.path(), 100);
-    let ev = cache.handle(exit(999, true, ExitCause::Signaled, 9)).unwrap();
+    let ev = cache
+        .handle(exit(999, true, ExitCause::Signaled, 9))
+        .unwrap();
     assert_eq!(ev.process.pid, 999);
     assert_eq!(cache.stats().misses, 1);
 }
@@ -115,7 +177,10 @@ fn full_cache_sweeps_dead_then_evicts_oldest() {
 
     std::fs::remove_dir(root.path().join("2")).unwrap();
     cache.handle(exec(4, 0, "/d", &["d"]));
-    assert!(cache.get(2).is_none(), "pid 2 is gone from /proc: swept, not evicted");
+    assert!(
+        cache.get(2).is_none(),
+        "pid 2 is gone from /proc: swept, not evicted"
+    );
     assert_eq!(cache.stats().swept, 1);
     assert_eq!(cache.stats().evicted, 1);
 }
@@ -123,7 +188,11 @@ fn full_cache_sweeps_dead_then_evicts_oldest() {
 #[test]
 fn exec_loops_keep_a_bounded_lineage() {
     let empty = tempfile::tempdir().unwrap();
-    let config = CacheConfig { max_entries: 10, proc_root: empty.path().to_path_buf(), max_lineage: 5 };
+    let config = CacheConfig {
+        max_entries: 10,
+        proc_root: empty.path().to_path_buf(),
+        max_lineage: 5,
+    };
     let mut cache = ProcessCache::new(config, |_| None);
     let mut last = None;
     for i in 0..20 {
@@ -139,11 +208,16 @@ fn seeding_gives_running_processes_their_ancestors() {
     let mut cache = ProcessCache::new(CacheConfig::default(), |_| None);
     let seeded = cache.seed_from_procfs();
     assert!(seeded > 1);
-    let me = cache.get(std::process::id()).expect("the test process is seeded");
+    let me = cache
+        .get(std::process::id())
+        .expect("the test process is seeded");
     assert_eq!(me.process.ppid, std::os::unix::process::parent_id());
     let parent = me.parent.as_ref().expect("its parent is seeded too");
     assert_eq!(parent.process.pid, std::os::unix::process::parent_id());
-    assert!(me.process.created_at > 1_600_000_000_000_000_000, "epoch ns");
+    assert!(
+        me.process.created_at > 1_600_000_000_000_000_000,
+        "epoch ns"
+    );
     // The chain ends at a process whose parent is 0 (init or kthreadd).
     let root = me.ancestors().last().unwrap();
     assert_eq!(root.ppid, 0);

@@ -321,7 +321,7 @@ impl StrMatcher {
                     let src = if ci { format!("(?i){r}") } else { r.clone() };
                     regexes.push(Regex::new(&src).map_err(|e| format!("invalid regex: {e}"))?);
                 }
-                other => return Err(format!("expected a string, found {}", other.type_name())),
+                other => return Err(format!("cannot compare a string with {}", other.type_name())),
             }
         }
         let exact = if exact.len() > 6 { Exact::Many(exact.into_iter().collect()) } else { Exact::Few(exact) };

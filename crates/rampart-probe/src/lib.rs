@@ -1,4 +1,30 @@
 //! Rampart's kernel side: eBPF programs (C, CO-RE, under `bpf/`), their loader, and the decoding of kernel
 //! records into [`record::ProbeRecord`]s for the agent.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use rampart_probe::{Probe, ProbeConfig};
+//!
+//! let mut probe = Probe::load(ProbeConfig::default())?;
+//! loop {
+//!     probe.poll(Duration::from_millis(50), &mut |record| println!("{record:?}"))?;
+//! }
+//! # Ok::<(), rampart_probe::ProbeError>(())
+//! ```
 
+pub mod config;
+pub mod decode;
+pub mod errors;
+mod liblog;
+mod loader;
+pub mod preflight;
 pub mod record;
+mod skel;
+pub mod stats;
+
+pub use config::ProbeConfig;
+pub use errors::ProbeError;
+pub use loader::Probe;
+pub use preflight::Lockdown;
+pub use record::ProbeRecord;
+pub use stats::ProbeStats;

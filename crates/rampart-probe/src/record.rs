@@ -72,6 +72,8 @@ pub struct ExitRecord {
 }
 
 /// One decoded kernel record.
+// Exec dominates the stream's bytes anyway; boxing it would cost an allocation per exec for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProbeRecord {
     Exec(ExecRecord),

@@ -1,0 +1,91 @@
+//! What the caller can tune before the programs are loaded.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::errors::ProbeError;
+
+/// Environment variables whose value (not only the name) is collected by default.
+pub const DEFAULT_ENV_VALUES: &[&str] = &[
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "GLIBC_TUNABLES",
+    "HISTFILE",
+    "HISTSIZE",
+    "HISTFILESIZE",
+];
+
+/// Kernel-side limit on the allow-list (slots in the BPF program).
+pub const MAX_ENV_VALUES: usize = 8;
+/// Kernel-side bound on the argv block of one exec.
+pub const MAX_ARGS_BYTES: u32 = 4096;
+
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    /// Ring buffer size in bytes: a power of two, at least one page.
+    pub ring_buffer_bytes: u32,
+    /// The kernel wakes the reader once this much data is pending (0: on every record). Below it, records
+    /// wait for the reader's next poll, at most `poll_interval`.
+    pub wakeup_bytes: u64,
+    /// Longest time `Probe::poll` sleeps before looking at the ring without a wake-up.
+    pub poll_interval: Duration,
+    /// Records of this thread group (the agent itself) are not emitted.
+    pub agent_pid: Option<u32>,
+    /// argv entries kept per exec; beyond it `args_truncated` is set.
+    pub max_args: usize,
+    /// Bytes of the argv block read per exec (at most [`MAX_ARGS_BYTES`]).
+    pub max_args_bytes: u32,
+    /// Environment variables whose `NAME=value` lands in `envp` (at most [`MAX_ENV_VALUES`]).
+    pub env_values: Vec<String>,
+    /// Where kernel BTF is expected (checked at start-up).
+    pub btf_path: PathBuf,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            ring_buffer_bytes: 8 << 20,
+            wakeup_bytes: 256 << 10,
+            poll_interval: Duration::from_millis(20),
+            agent_pid: None,
+            max_args: 32,
+            max_args_bytes: MAX_ARGS_BYTES,
+            env_values: DEFAULT_ENV_VALUES.iter().map(|s| s.to_string()).collect(),
+            btf_path: PathBuf::from("/sys/kernel/btf/vmlinux"),
+        }
+    }
+}
+
+impl ProbeConfig {
+    pub(crate) fn validate(&self) -> Result<(), ProbeError> {
+        let ring = self.ring_buffer_bytes;
+        if !ring.is_power_of_two() || ring < 4096 {
+            return Err(ProbeError::Config(format!(
+                "ring_buffer_bytes must be a power of two >= 4096, got {ring}"
+            )));
+        }
+        if self.env_values.len() > MAX_ENV_VALUES {
+            return Err(ProbeError::Config(format!(
+                "at most {MAX_ENV_VALUES} environment variables can keep their value, got {}",
+                self.env_values.len()
+            )));
+        }
+        if self.max_args_bytes == 0 || self.max_args_bytes > MAX_ARGS_BYTES {
+            return Err(ProbeError::Config(format!(
+                "max_args_bytes must be in 1..={MAX_ARGS_BYTES}"
+            )));
+        }
+        if self.poll_interval.is_zero() {
+            return Err(ProbeError::Config("poll_interval must be positive".into()));
+        }
+        Ok(())
+    }
+}
+
+/// FNV-1a 64 of an environment variable name: the BPF program compares names by this hash (the decoder
+/// re-checks the name, so a collision never leaks a value).
+pub(crate) fn env_name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
+}

@@ -1,0 +1,177 @@
+use super::*;
+
+fn bytes_of<T: Pod>(v: &T) -> Vec<u8> {
+    // SAFETY: T is a repr(C) POD value; reading its bytes is fine.
+    unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+}
+
+fn put(dst: &mut [i8], s: &str) {
+    for (d, b) in dst.iter_mut().zip(s.bytes()) {
+        *d = b as i8;
+    }
+}
+
+fn decoder() -> Decoder {
+    Decoder {
+        max_args: 3,
+        env_values: vec!["LD_PRELOAD".into()],
+    }
+}
+
+fn exec_bytes(flags: u32, sections: [&[u8]; 6]) -> Vec<u8> {
+    let mut e = exec_event::default();
+    e.hdr.kind = RECORD_EXEC;
+    e.hdr.timestamp_ns = 42;
+    e.task.pid = 10;
+    e.task.tid = 10;
+    e.task.ppid = 1;
+    put(&mut e.task.comm, "true");
+    e.file.inode = 7;
+    put(&mut e.file.fs_type, "ext4");
+    e.flags = flags;
+    e.argc = 2;
+    let lens: Vec<u16> = sections.iter().map(|s| s.len() as u16).collect();
+    (e.exe_path_len, e.script_path_len, e.cgroup_path_len) = (lens[0], lens[1], lens[2]);
+    (e.args_len, e.envs_len, e.envp_len) = (lens[3], lens[4], lens[5]);
+    let mut out = bytes_of(&e);
+    sections.iter().for_each(|s| out.extend_from_slice(s));
+    out
+}
+
+#[test]
+fn exec_record_sections() {
+    let bytes = exec_bytes(
+        0,
+        [
+            b"/usr/bin/true",
+            b"",
+            b"/user.slice",
+            b"true\0a b\0",
+            b"HOME\0LD_PRELOAD\0",
+            b"LD_PRELOAD=/x.so\0",
+        ],
+    );
+    let ProbeRecord::Exec(r) = decoder().decode(&bytes).unwrap() else {
+        panic!("not an exec")
+    };
+    assert_eq!(r.file.path, "/usr/bin/true");
+    assert_eq!(r.file.name, "true");
+    assert_eq!((r.file.inode, r.file.filesystem.as_str()), (7, "ext4"));
+    assert_eq!(r.argv, ["true", "a b"]);
+    assert!(!r.args_truncated);
+    assert_eq!(r.envs, ["HOME", "LD_PRELOAD"]);
+    assert_eq!(r.envp, ["LD_PRELOAD=/x.so"]);
+    assert_eq!(r.task.cgroup_path, "/user.slice");
+    assert_eq!(r.task.comm, "true");
+    assert_eq!(r.interpreter, None);
+    assert_eq!(r.timestamp_boot_ns, 42);
+}
+
+#[test]
+fn interpreted_exec_swaps_file_and_interpreter() {
+    let bytes = exec_bytes(
+        EXEC_INTERPRETED,
+        [b"/usr/bin/dash", b"/tmp/s.sh", b"/", b"", b"", b""],
+    );
+    let ProbeRecord::Exec(r) = decoder().decode(&bytes).unwrap() else {
+        panic!("not an exec")
+    };
+    assert_eq!(r.file.path, "/tmp/s.sh");
+    assert_eq!(r.file.inode, 0);
+    let interp = r.interpreter.unwrap();
+    assert_eq!((interp.path.as_str(), interp.inode), ("/usr/bin/dash", 7));
+}
+
+#[test]
+fn truncation_flags_and_limits() {
+    let bytes = exec_bytes(
+        EXEC_PATH_TRUNCATED | EXEC_ENVS_TRUNCATED,
+        [
+            b"/deep/file",
+            b"",
+            b"/",
+            b"a\0b\0c\0d\0",
+            b"A\0",
+            b"PATH=/bin\0",
+        ],
+    );
+    let ProbeRecord::Exec(r) = decoder().decode(&bytes).unwrap() else {
+        panic!("not an exec")
+    };
+    assert_eq!(r.file.path, ".../deep/file");
+    assert_eq!(r.argv, ["a", "b", "c"]);
+    assert!(r.args_truncated);
+    assert!(r.envs_truncated);
+    assert!(
+        r.envp.is_empty(),
+        "a value not on the allow-list is dropped"
+    );
+    // an argv block cut mid-string is truncated too
+    let bytes = exec_bytes(0, [b"/x", b"", b"/", b"ab\0cd", b"", b""]);
+    let ProbeRecord::Exec(r) = decoder().decode(&bytes).unwrap() else {
+        panic!("not an exec")
+    };
+    assert_eq!(r.argv, ["ab", "cd"]);
+    assert!(r.args_truncated);
+}
+
+#[test]
+fn corrupt_records_are_errors_not_panics() {
+    let d = decoder();
+    assert!(matches!(d.decode(&[1, 0]), Err(DecodeError::Short { .. })));
+    let mut bytes = exec_bytes(0, [b"/x", b"", b"/", b"", b"", b""]);
+    bytes.truncate(bytes.len() - 1);
+    assert!(matches!(
+        d.decode(&bytes),
+        Err(DecodeError::Sections { .. })
+    ));
+    let mut unknown = exec_bytes(0, [b"", b"", b"", b"", b"", b""]);
+    unknown[0] = 99;
+    assert_eq!(d.decode(&unknown), Err(DecodeError::UnknownKind(99)));
+    for len in 0..size_of::<exec_event>() {
+        assert!(d
+            .decode(&exec_bytes(0, [b"", b"", b"", b"", b"", b""])[..len])
+            .is_err());
+    }
+}
+
+#[test]
+fn exit_status_encoding() {
+    assert_eq!(exit_status(3 << 8), (ExitCause::Exited, 3));
+    assert_eq!(exit_status(9), (ExitCause::Signaled, 9));
+    assert_eq!(exit_status(0x80 | 11), (ExitCause::Coredumped, 11));
+    let mut x = exit_event::default();
+    x.hdr.kind = RECORD_EXIT;
+    (x.pid, x.tid, x.exit_code, x.group_dead) = (5, 6, 15, 1);
+    let ProbeRecord::Exit(r) = decoder().decode(&bytes_of(&x)).unwrap() else {
+        panic!("not an exit")
+    };
+    assert_eq!(
+        (r.pid, r.tid, r.group_dead, r.cause, r.code),
+        (5, 6, true, ExitCause::Signaled, 15)
+    );
+}
+
+#[test]
+fn fork_record() {
+    let mut f = fork_event::default();
+    f.hdr.kind = RECORD_FORK;
+    f.parent_pid = 3;
+    f.child.pid = 4;
+    f.child.tid = 5;
+    f.cgroup_path_len = 2;
+    let mut bytes = bytes_of(&f);
+    bytes.extend_from_slice(b"/a");
+    let ProbeRecord::Fork(r) = decoder().decode(&bytes).unwrap() else {
+        panic!("not a fork")
+    };
+    assert_eq!(
+        (
+            r.parent_pid,
+            r.child.pid,
+            r.child.tid,
+            r.child.cgroup_path.as_str()
+        ),
+        (3, 4, 5, "/a")
+    );
+}

@@ -1,0 +1,258 @@
+//! [`Probe`]: opens, configures, loads and attaches the process programs, and drains their ring buffer.
+
+use std::mem::{ManuallyDrop, MaybeUninit};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
+
+use crate::config::{env_name_hash, ProbeConfig};
+use crate::decode::Decoder;
+use crate::errors::ProbeError;
+use crate::liblog;
+use crate::preflight::{self, Lockdown};
+use crate::record::ProbeRecord;
+use crate::skel::{OpenProcessSkel, ProcessSkel, ProcessSkelBuilder};
+use crate::stats::ProbeStats;
+
+/// Decoded records waiting for the caller of [`Probe::poll`], filled by the ring-buffer callback.
+#[derive(Default)]
+struct Inbox {
+    records: Vec<ProbeRecord>,
+}
+
+/// The loaded and attached process probe (exec, fork, exit).
+pub struct Probe {
+    // Drop order matters (see Drop): the ring buffer, then the skeleton, then the object storage they borrow.
+    ring: ManuallyDrop<RingBuffer<'static>>,
+    skel: ManuallyDrop<ProcessSkel<'static>>,
+    object: NonNull<MaybeUninit<OpenObject>>,
+    inbox: Arc<Mutex<Inbox>>,
+    decode_errors: Arc<AtomicU64>,
+    poll_interval: Duration,
+    lockdown: Lockdown,
+}
+
+// SAFETY: the skeleton and ring buffer are Send (libbpf-rs says so); `object` is owned exclusively by this
+// Probe and only touched again in Drop.
+unsafe impl Send for Probe {}
+
+impl Probe {
+    /// Checks privileges, BTF and lockdown, then loads and attaches the programs.
+    pub fn load(config: ProbeConfig) -> Result<Probe, ProbeError> {
+        config.validate()?;
+        let lockdown = preflight::check_all(&config.btf_path)?;
+
+        // The skeleton borrows its OpenObject for its whole life: give it a stable heap slot that Drop frees
+        // after the skeleton is gone.
+        let object = NonNull::from(Box::leak(Box::new(MaybeUninit::<OpenObject>::uninit())));
+        match Self::load_into(object, &config, lockdown) {
+            Ok(probe) => Ok(probe),
+            Err(e) => {
+                // SAFETY: load_into dropped every borrow of `object` before returning an error.
+                drop(unsafe { Box::from_raw(object.as_ptr()) });
+                Err(e)
+            }
+        }
+    }
+
+    fn load_into(
+        object: NonNull<MaybeUninit<OpenObject>>,
+        config: &ProbeConfig,
+        lockdown: Lockdown,
+    ) -> Result<Probe, ProbeError> {
+        // SAFETY: `object` is a live, exclusively owned allocation that outlives the skeleton (see Drop).
+        let storage: &'static mut MaybeUninit<OpenObject> = unsafe { &mut *object.as_ptr() };
+        let (opened, log) =
+            liblog::with_captured_log(|| ProcessSkelBuilder::default().open(storage));
+        let mut open_skel = opened.map_err(|source| ProbeError::Open { source, log })?;
+        configure(&mut open_skel, config)?;
+
+        let (loaded, log) = liblog::with_captured_log(|| open_skel.load());
+        let mut skel = loaded.map_err(|source| load_error(source, &log, lockdown))?;
+        attach(&mut skel)?;
+
+        let inbox = Arc::new(Mutex::new(Inbox::default()));
+        let decode_errors = Arc::new(AtomicU64::new(0));
+        let decoder = Decoder {
+            max_args: config.max_args,
+            env_values: config.env_values.clone(),
+        };
+        let ring = {
+            let inbox = Arc::clone(&inbox);
+            let errors = Arc::clone(&decode_errors);
+            let mut builder = RingBufferBuilder::new();
+            builder
+                .add(&skel.maps.events, move |bytes: &[u8]| {
+                    match decoder.decode(bytes) {
+                        Ok(record) => inbox
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .records
+                            .push(record),
+                        Err(e) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            tracing::debug!("skipping undecodable kernel record: {e}");
+                        }
+                    }
+                    0
+                })
+                .map_err(ProbeError::RingBuffer)?;
+            builder.build().map_err(ProbeError::RingBuffer)?
+        };
+        Ok(Probe {
+            ring: ManuallyDrop::new(ring),
+            skel: ManuallyDrop::new(skel),
+            object,
+            inbox,
+            decode_errors,
+            poll_interval: config.poll_interval,
+            lockdown,
+        })
+    }
+
+    /// Waits up to `timeout` for records and hands each to `f`; returns how many were delivered.
+    ///
+    /// The kernel wakes the reader only once enough data is pending, so this also looks at the ring every
+    /// `poll_interval` without a wake-up: no record waits longer than that.
+    pub fn poll(
+        &mut self,
+        timeout: Duration,
+        f: &mut impl FnMut(ProbeRecord),
+    ) -> Result<usize, ProbeError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let wait = remaining.min(self.poll_interval);
+            let rc = self.ring.poll_raw(wait);
+            if rc < 0 && rc != -libc::EINTR {
+                return Err(ProbeError::RingBuffer(libbpf_rs::Error::from_raw_os_error(
+                    -rc,
+                )));
+            }
+            let rc = self.ring.consume_raw();
+            if rc < 0 && rc != -libc::EINTR {
+                return Err(ProbeError::RingBuffer(libbpf_rs::Error::from_raw_os_error(
+                    -rc,
+                )));
+            }
+            let records =
+                std::mem::take(&mut self.inbox.lock().unwrap_or_else(|e| e.into_inner()).records);
+            let n = records.len();
+            records.into_iter().for_each(&mut *f);
+            if n > 0 || remaining <= wait {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// Drops (ring buffer full) per CPU and in total, records emitted per type, undecodable records.
+    pub fn stats(&self) -> Result<ProbeStats, ProbeError> {
+        let map = "counters";
+        let values = self
+            .skel
+            .maps
+            .counters
+            .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .map_err(|source| ProbeError::Map { map, source })?
+            .unwrap_or_default();
+        Ok(ProbeStats::from_per_cpu(
+            &values,
+            self.decode_errors.load(Ordering::Relaxed),
+        ))
+    }
+
+    /// The epoll descriptor that becomes readable when the kernel wakes the reader (for async integration;
+    /// still call [`Probe::poll`] at least every `poll_interval`).
+    pub fn epoll_fd(&self) -> i32 {
+        self.ring.epoll_fd()
+    }
+
+    /// The kernel lockdown mode seen at start-up.
+    pub fn lockdown(&self) -> Lockdown {
+        self.lockdown
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        // SAFETY: each field is dropped exactly once, borrowers before the storage they borrow.
+        unsafe {
+            ManuallyDrop::drop(&mut self.ring);
+            ManuallyDrop::drop(&mut self.skel);
+            drop(Box::from_raw(self.object.as_ptr()));
+        }
+    }
+}
+
+fn configure(open_skel: &mut OpenProcessSkel<'_>, config: &ProbeConfig) -> Result<(), ProbeError> {
+    open_skel
+        .maps
+        .events
+        .set_max_entries(config.ring_buffer_bytes)
+        .map_err(|source| ProbeError::Map {
+            map: "events",
+            source,
+        })?;
+    let rodata = open_skel.maps.rodata_data.as_deref_mut().ok_or_else(|| {
+        ProbeError::Config("the BPF object has no .rodata (build problem)".into())
+    })?;
+    rodata.agent_tgid = config.agent_pid.unwrap_or(0);
+    rodata.args_max_bytes = config.max_args_bytes;
+    rodata.wakeup_bytes = config.wakeup_bytes;
+    rodata.env_value_hashes = [0; 8];
+    for (slot, name) in rodata.env_value_hashes.iter_mut().zip(&config.env_values) {
+        *slot = env_name_hash(name);
+    }
+    Ok(())
+}
+
+fn attach(skel: &mut ProcessSkel<'_>) -> Result<(), ProbeError> {
+    let err = |program: &'static str| {
+        move |source| ProbeError::Attach {
+            program: program.into(),
+            source,
+        }
+    };
+    skel.links.handle_exec = Some(
+        skel.progs
+            .handle_exec
+            .attach()
+            .map_err(err("handle_exec"))?,
+    );
+    skel.links.handle_fork = Some(
+        skel.progs
+            .handle_fork
+            .attach()
+            .map_err(err("handle_fork"))?,
+    );
+    skel.links.handle_exit = Some(
+        skel.progs
+            .handle_exit
+            .attach()
+            .map_err(err("handle_exit"))?,
+    );
+    Ok(())
+}
+
+fn load_error(source: libbpf_rs::Error, log: &str, lockdown: Lockdown) -> ProbeError {
+    let program = liblog::failed_program(log).unwrap_or_else(|| "<object>".into());
+    let eperm = source.kind() == libbpf_rs::ErrorKind::PermissionDenied;
+    let hint = match (eperm, lockdown) {
+        (true, Lockdown::Unknown) => {
+            " (EPERM: if the verifier log is empty, kernel lockdown may forbid it; \
+             mount securityfs to let Rampart check /sys/kernel/security/lockdown)"
+        }
+        (true, _) => " (EPERM: libbpf's `ulimit -l` hint is usually wrong on current kernels)",
+        _ => "",
+    };
+    ProbeError::ProgramLoad {
+        program,
+        source,
+        hint,
+        log: liblog::tail(log, 40),
+    }
+}

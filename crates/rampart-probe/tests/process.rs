@@ -1,0 +1,304 @@
+//! Real-kernel tests of the process probe: they need root (CI runs as root) and fail, never skip, without it.
+//! Other processes run on the machine at the same time, so every assertion filters by the pid we spawned.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rampart_model::ExitCause;
+use rampart_probe::record::{ExecRecord, ExitRecord, ForkRecord};
+use rampart_probe::{Probe, ProbeConfig, ProbeRecord};
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+fn load() -> Probe {
+    Probe::load(ProbeConfig::default())
+        .unwrap_or_else(|e| panic!("loading the probe failed (tests need root): {e}"))
+}
+
+/// Records of one process, gathered until its thread group has exited.
+#[derive(Default, Debug)]
+struct Seen {
+    execs: Vec<ExecRecord>,
+    forks: Vec<ForkRecord>,
+    exits: Vec<ExitRecord>,
+}
+
+fn collect(probe: &mut Probe, pid: u32) -> Seen {
+    let mut seen = Seen::default();
+    let start = Instant::now();
+    while !seen.exits.iter().any(|x| x.group_dead && x.tid == pid) {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no exit record for pid {pid} within {DEADLINE:?}; saw {seen:#?}"
+        );
+        probe
+            .poll(Duration::from_millis(50), &mut |r| match r {
+                ProbeRecord::Exec(e) if e.task.pid == pid => seen.execs.push(e),
+                ProbeRecord::Fork(f) if f.child.pid == pid => seen.forks.push(f),
+                ProbeRecord::Exit(x) if x.pid == pid => seen.exits.push(x),
+                _ => {}
+            })
+            .expect("polling the ring buffer");
+    }
+    seen
+}
+
+fn run(probe: &mut Probe, cmd: &mut Command) -> (u32, Seen) {
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning the test command");
+    child.wait().expect("waiting for the test command");
+    let pid = child.id();
+    (pid, collect(probe, pid))
+}
+
+fn canonical(p: impl AsRef<Path>) -> String {
+    std::fs::canonicalize(p)
+        .expect("canonicalize")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn last_exec(seen: &Seen) -> &ExecRecord {
+    seen.execs
+        .last()
+        .unwrap_or_else(|| panic!("no exec record: {seen:#?}"))
+}
+
+#[test]
+fn exec_path_argv_fork_and_exit() {
+    let mut probe = load();
+    let (pid, seen) = run(
+        &mut probe,
+        Command::new("sh").args(["-c", "exec /bin/true a \"b c\""]),
+    );
+    let exec = last_exec(&seen);
+    assert_eq!(
+        exec.file.path,
+        canonical("/bin/true"),
+        "kernel-resolved path of /bin/true"
+    );
+    assert_eq!(exec.file.name, "true");
+    assert!(
+        exec.file.inode != 0 && exec.file.mount_id != 0,
+        "inode and mount id: {:?}",
+        exec.file
+    );
+    assert_eq!(exec.argv, ["/bin/true", "a", "b c"]);
+    assert!(!exec.args_truncated);
+    assert_eq!(exec.task.pid, pid);
+    assert_eq!(exec.task.tid, pid);
+    assert_eq!(
+        exec.task.ppid,
+        std::process::id(),
+        "ppid is the sh's parent (this test)"
+    );
+    assert_eq!(exec.task.comm, "true");
+    assert_eq!(exec.task.credentials.uid, unsafe { libc::getuid() });
+    assert!(
+        exec.task.start_time_boot_ns > 0 && exec.timestamp_boot_ns >= exec.task.start_time_boot_ns
+    );
+    assert!(
+        exec.task.cgroup_path.starts_with('/') && exec.task.cgroup_id != 0,
+        "{:?}",
+        exec.task
+    );
+    assert!(!exec.task.is_kthread);
+    assert_eq!(exec.interpreter, None);
+    // the sh itself was exec'd first, from the same pid
+    assert_eq!(seen.execs.len(), 2, "{:#?}", seen.execs);
+    assert_eq!(seen.execs[0].file.path, canonical("/bin/sh"));
+    assert_eq!(seen.execs[0].argv, ["sh", "-c", "exec /bin/true a \"b c\""]);
+
+    let fork = seen
+        .forks
+        .first()
+        .unwrap_or_else(|| panic!("no fork record for the sh: {seen:#?}"));
+    assert_eq!(fork.parent_pid, std::process::id());
+    assert_eq!(
+        (fork.child.pid, fork.child.tid, fork.child.ppid),
+        (pid, pid, std::process::id())
+    );
+
+    let exit = seen.exits.last().unwrap();
+    assert_eq!((exit.pid, exit.tid, exit.group_dead), (pid, pid, true));
+    assert_eq!((exit.cause, exit.code), (ExitCause::Exited, 0));
+    assert!(exit.timestamp_boot_ns >= exec.timestamp_boot_ns);
+}
+
+#[test]
+fn shebang_script_file_is_script_and_interpreter_is_shell() {
+    let mut probe = load();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("hello.sh");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let (_, seen) = run(&mut probe, &mut Command::new(&script));
+    let exec = last_exec(&seen);
+    assert_eq!(exec.file.path, canonical(&script));
+    assert_eq!(exec.file.name, "hello.sh");
+    let interp = exec
+        .interpreter
+        .as_ref()
+        .unwrap_or_else(|| panic!("no interpreter: {exec:#?}"));
+    assert_eq!(interp.path, canonical("/bin/sh"));
+    assert!(interp.inode != 0);
+    // binfmt_script rewrites argv: interpreter, script, then the original arguments
+    assert_eq!(exec.argv, ["/bin/sh", script.to_str().unwrap()]);
+
+    // a relative name resolves against the cwd
+    let (_, seen) = run(
+        &mut probe,
+        Command::new("./hello.sh").current_dir(dir.path()),
+    );
+    let exec = last_exec(&seen);
+    assert_eq!(exec.file.path, canonical(&script));
+    assert_eq!(
+        exec.interpreter.as_ref().map(|f| f.path.clone()),
+        Some(canonical("/bin/sh"))
+    );
+}
+
+#[test]
+fn exit_code_and_kill_signal() {
+    let mut probe = load();
+    let (_, seen) = run(&mut probe, Command::new("sh").args(["-c", "exit 3"]));
+    let exit = seen.exits.last().unwrap();
+    assert_eq!(
+        (exit.cause, exit.code, exit.group_dead),
+        (ExitCause::Exited, 3, true)
+    );
+
+    let mut child: Child = Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("spawning sleep");
+    let pid = child.id();
+    // wait until sleep is exec'd so the kill hits sleep, not the forked child before exec
+    let start = Instant::now();
+    let mut exec_seen = false;
+    while !exec_seen {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "sleep's exec record never arrived"
+        );
+        probe
+            .poll(Duration::from_millis(50), &mut |r| {
+                exec_seen |= matches!(&r, ProbeRecord::Exec(e) if e.task.pid == pid);
+            })
+            .unwrap();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let seen = collect(&mut probe, pid);
+    let exit = seen.exits.last().unwrap();
+    assert_eq!(
+        (exit.cause, exit.code),
+        (ExitCause::Signaled, libc::SIGKILL as u32)
+    );
+}
+
+#[test]
+fn long_and_deep_path_resolves_fully() {
+    let mut probe = load();
+    let dir = tempfile::tempdir().unwrap();
+    // 40 levels of 12-byte names plus 30 one-letter levels: > 255 bytes and far deeper than a plain loop allows
+    let mut deep = dir.path().to_path_buf();
+    for i in 0..40 {
+        deep.push(format!("level-{i:05}-x"));
+    }
+    for _ in 0..30 {
+        deep.push("d");
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    let bin = deep.join("copied-true");
+    std::fs::copy(canonical("/bin/true"), &bin).unwrap();
+    let expected = canonical(&bin);
+    assert!(
+        expected.len() > 255,
+        "test setup: path is only {} bytes",
+        expected.len()
+    );
+
+    let (_, seen) = run(&mut probe, &mut Command::new(&bin));
+    assert_eq!(last_exec(&seen).file.path, expected);
+}
+
+#[test]
+fn argv_truncation_flag() {
+    let mut probe = load();
+    let args: Vec<String> = (0..100).map(|i| format!("{i:0100}")).collect();
+    let (_, seen) = run(&mut probe, Command::new("/bin/true").args(&args));
+    let exec = last_exec(&seen);
+    assert!(exec.args_truncated);
+    assert_eq!(exec.argv[0], "/bin/true");
+    assert!(
+        exec.argv.len() <= 32 && exec.argv.len() > 1,
+        "{} args kept",
+        exec.argv.len()
+    );
+    assert_eq!(exec.argv[1], args[0]);
+}
+
+#[test]
+fn env_names_values_and_truncation() {
+    let mut probe = load();
+    let (_, seen) = run(
+        &mut probe,
+        Command::new("/bin/true")
+            .env_clear()
+            .env("MY_SECRET", "hunter2")
+            .env("HISTSIZE", "1000")
+            .env("A", ""),
+    );
+    let exec = last_exec(&seen);
+    let mut names = exec.envs.clone();
+    names.sort();
+    assert_eq!(names, ["A", "HISTSIZE", "MY_SECRET"]);
+    assert_eq!(
+        exec.envp,
+        ["HISTSIZE=1000"],
+        "only allow-listed values are kept"
+    );
+    assert!(!exec.envs_truncated);
+
+    let many: Vec<(String, String)> = (0..300)
+        .map(|i| (format!("VARIABLE_NAME_NUMBER_{i:05}"), "v".into()))
+        .collect();
+    let (_, seen) = run(
+        &mut probe,
+        Command::new("/bin/true")
+            .env_clear()
+            .envs(many.iter().cloned()),
+    );
+    let exec = last_exec(&seen);
+    assert!(exec.envs_truncated);
+    assert!(
+        exec.envs.len() > 10 && exec.envs.len() < 300,
+        "{} names kept",
+        exec.envs.len()
+    );
+    assert!(exec
+        .envs
+        .iter()
+        .all(|n| n.starts_with("VARIABLE_NAME_NUMBER_")));
+}
+
+#[test]
+fn stats_count_emits_and_no_drops() {
+    let mut probe = load();
+    run(&mut probe, &mut Command::new("/bin/true"));
+    let stats = probe.stats().unwrap();
+    assert_eq!(stats.drops, 0, "{stats:?}");
+    assert!(!stats.drops_per_cpu.is_empty());
+    assert!(
+        stats.exec_emitted >= 1 && stats.fork_emitted >= 1 && stats.exit_emitted >= 1,
+        "{stats:?}"
+    );
+    assert_eq!(stats.decode_errors, 0);
+}

@@ -23,7 +23,8 @@ pub struct TaskInfo {
     pub cgroup_path: String,
     /// Controlling terminal name (`pts/0`), empty when none.
     pub tty_name: String,
-    /// Task start time, nanoseconds since boot (`task->start_time`).
+    /// Task start time, nanoseconds since boot including suspend (`task->start_boottime`, the clock of
+    /// `bpf_ktime_get_boot_ns` used for every record timestamp).
     pub start_time_boot_ns: u64,
     /// A kernel thread (no mm).
     pub is_kthread: bool,
@@ -35,9 +36,13 @@ pub struct ExecRecord {
     /// Nanoseconds since boot.
     pub timestamp_boot_ns: u64,
     pub task: TaskInfo,
-    /// The new executable, path resolved from `mm->exe_file` dentries.
+    /// The new executable, path resolved from `mm->exe_file` dentries. For an interpreted exec (shebang
+    /// script, binfmt_misc) this is the script: its path is `bprm->filename` made absolute against the
+    /// cwd (no inode: the kernel has released the script's file by then), and the interpreter is below.
+    /// A path longer than 4 KiB keeps its tail behind a `...` prefix.
     pub file: FileInfo,
-    /// Full argument vector, argv0 first, bounded.
+    /// Full argument vector, argv0 first, bounded (4 KiB, `ProbeConfig::max_args`). For a script it is the
+    /// vector binfmt_script built: interpreter, its optional argument, the script, then the original args.
     pub argv: Vec<String>,
     pub args_truncated: bool,
     /// Environment variable names, bounded.
@@ -45,7 +50,8 @@ pub struct ExecRecord {
     /// `NAME=value` for the few variables whose value is collected (LD_PRELOAD, …).
     pub envp: Vec<String>,
     pub envs_truncated: bool,
-    /// The script interpreter when the exec went through a shebang (`binfmt_script`).
+    /// The script interpreter when the exec went through a shebang (`binfmt_script`) or binfmt_misc:
+    /// the binary the kernel really runs (`mm->exe_file`), with inode and mount id.
     pub interpreter: Option<FileInfo>,
 }
 

@@ -3,6 +3,7 @@
 mod agent_setup;
 mod monitor;
 mod render;
+mod rules_cmd;
 
 use std::process::ExitCode;
 
@@ -20,6 +21,8 @@ struct Cli {
 enum Command {
     /// Attach the probes and print rule matches (and events with --events) in the foreground.
     Monitor(monitor::MonitorArgs),
+    /// Check policies (`rules check`) and evaluate them over recorded events (`rules test`).
+    Rules(rules_cmd::RulesCommand),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Monitor(args) => monitor::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Rules(cmd) => rules_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -11,7 +11,9 @@ impl BootClock {
     pub fn now() -> Self {
         let boot = read_clock(libc::CLOCK_BOOTTIME);
         let real = read_clock(libc::CLOCK_REALTIME);
-        BootClock { realtime_minus_boot_ns: real as i128 - boot as i128 }
+        BootClock {
+            realtime_minus_boot_ns: real as i128 - boot as i128,
+        }
     }
 
     /// Epoch nanoseconds for a boot-based timestamp (0 stays 0: "unknown").
@@ -29,7 +31,10 @@ impl BootClock {
 }
 
 fn read_clock(id: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes it.
     unsafe { libc::clock_gettime(id, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -53,9 +58,15 @@ mod tests {
     #[test]
     fn boot_now_maps_close_to_wall_clock() {
         let clock = BootClock::now();
-        let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
         let mapped = clock.to_epoch_ns(BootClock::boot_now_ns());
-        assert!(mapped.abs_diff(wall) < 1_000_000_000, "mapped {mapped} vs wall {wall}");
+        assert!(
+            mapped.abs_diff(wall) < 1_000_000_000,
+            "mapped {mapped} vs wall {wall}"
+        );
         assert_eq!(clock.to_epoch_ns(0), 0);
     }
 }

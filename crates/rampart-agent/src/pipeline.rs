@@ -39,6 +39,10 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(cache: ProcessCache, containers: Box<dyn ContainerLookup + Send>) -> Self {
+        // Containers already running get their runtime lookups queued now, so their first events are complete.
+        for node in cache.nodes().filter(|n| n.process.container.is_some()) {
+            containers.lookup(&node.process.cgroup.path);
+        }
         Pipeline {
             cache,
             containers,

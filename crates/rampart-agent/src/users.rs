@@ -17,14 +17,19 @@ struct IdTable {
 
 impl IdTable {
     fn new(path: impl Into<PathBuf>) -> Self {
-        let mut table = IdTable { path: path.into(), ..Default::default() };
+        let mut table = IdTable {
+            path: path.into(),
+            ..Default::default()
+        };
         table.refresh();
         table
     }
 
     /// Re-reads the file when its modification time changed; keeps the old table if it can't be read.
     fn refresh(&mut self) {
-        let mtime = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let mtime = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok();
         if mtime.is_some() && mtime == self.mtime {
             return;
         }
@@ -44,7 +49,9 @@ fn parse_id_file(text: &str) -> HashMap<u32, String> {
     let mut names = HashMap::new();
     for line in text.lines() {
         let mut cols = line.split(':');
-        let (Some(name), Some(_), Some(id)) = (cols.next(), cols.next(), cols.next()) else { continue };
+        let (Some(name), Some(_), Some(id)) = (cols.next(), cols.next(), cols.next()) else {
+            continue;
+        };
         if name.is_empty() || name.starts_with('#') {
             continue;
         }
@@ -68,7 +75,10 @@ impl UserDirectory {
     }
 
     pub fn from_files(passwd: impl AsRef<Path>, group: impl AsRef<Path>) -> Self {
-        UserDirectory { users: IdTable::new(passwd.as_ref()), groups: IdTable::new(group.as_ref()) }
+        UserDirectory {
+            users: IdTable::new(passwd.as_ref()),
+            groups: IdTable::new(group.as_ref()),
+        }
     }
 
     /// Picks up edits to the files (cheap: one stat each).
@@ -102,7 +112,13 @@ mod tests {
         std::fs::write(&passwd, "root:x:0:0:root:/root:/bin/bash\n# comment\nbad line\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\ndup:x:33:33::/:/bin/sh\n").unwrap();
         std::fs::write(&group, "root:x:0:\nadm:x:4:syslog\n").unwrap();
         let dir_ = UserDirectory::from_files(&passwd, &group);
-        let mut creds = Credentials { uid: 33, euid: 0, fsuid: 1234, gid: 4, ..Default::default() };
+        let mut creds = Credentials {
+            uid: 33,
+            euid: 0,
+            fsuid: 1234,
+            gid: 4,
+            ..Default::default()
+        };
         dir_.name_credentials(&mut creds);
         assert_eq!(creds.user, "www-data");
         assert_eq!(creds.euser, "root");

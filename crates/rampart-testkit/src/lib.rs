@@ -19,11 +19,13 @@
 mod container;
 mod image;
 mod lock;
+pub mod monitor;
 mod podman;
 mod service;
 
 pub use container::{ContainerSpec, RunningContainer};
 pub use image::{BUSYBOX_IMAGE, BUSYBOX_IMAGE_NAME, BUSYBOX_IMAGE_TAG};
+pub use monitor::MonitorProcess;
 pub use podman::Podman;
 pub use service::ApiService;
 

@@ -99,6 +99,11 @@ impl ProcessCache {
         self.entries.get(&pid).map(|e| &e.node)
     }
 
+    /// Every cached process.
+    pub fn nodes(&self) -> impl Iterator<Item = &Arc<ProcessNode>> {
+        self.entries.values().map(|e| &e.node)
+    }
+
     pub fn clock(&self) -> &BootClock {
         &self.clock
     }

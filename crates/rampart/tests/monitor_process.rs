@@ -1,0 +1,232 @@
+//! End-to-end process monitoring: real processes, the real eBPF probe, `rampart monitor --events --json`.
+//! Runs as root (CI does); each test starts its own monitor and filters events by the pids it spawned.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use rampart_testkit::monitor::get;
+use rampart_testkit::MonitorProcess;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn monitor(env: &[(&str, &str)]) -> MonitorProcess {
+    assert!(
+        rampart_testkit::is_root(),
+        "these tests load eBPF programs: run them as root"
+    );
+    MonitorProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_rampart")),
+        &["--events", "--json"],
+        env,
+    )
+    .unwrap()
+}
+
+fn realpath(p: &str) -> String {
+    std::fs::canonicalize(p)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn is(event_type: &str, pid: u32) -> impl Fn(&Value) -> bool + '_ {
+    move |v| v["event"]["type"] == event_type && v["process"]["pid"] == pid
+}
+
+#[test]
+fn exec_carries_path_argv_and_parent_chain() {
+    let m = monitor(&[]);
+    let child = Command::new("/bin/sh")
+        .args(["-c", "exec /bin/true a \"b c\""])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    assert!(child.wait_with_output().unwrap().status.success());
+
+    let exec = m
+        .wait_for(WAIT, |v| {
+            is("exec", pid)(v) && v["exec"]["argv"] == json!(["a", "b c"])
+        })
+        .expect("exec event of /bin/true");
+    assert_eq!(
+        exec["exec"]["file"]["path"],
+        realpath("/bin/true"),
+        "path resolved in the kernel"
+    );
+    assert_eq!(exec["exec"]["file"]["name"], "true");
+    assert_eq!(exec["exec"]["argv0"], "/bin/true");
+    assert_eq!(exec["exec"]["args"], "a b c");
+    assert!(exec["exec"]["file"]["inode"].as_u64().unwrap() > 0);
+    assert_eq!(exec["process"]["ppid"], std::process::id());
+    assert_eq!(exec["process"]["uid"], 0);
+    assert_eq!(exec["process"]["user"], "root");
+
+    // Lineage: the sh image this exec replaced (same pid), then this test process.
+    let ancestors = exec["process"]["ancestors"].as_array().unwrap();
+    assert_eq!(ancestors[0]["pid"], pid);
+    assert_eq!(ancestors[0]["file"]["path"], realpath("/bin/sh"));
+    assert_eq!(
+        ancestors[0]["argv"],
+        json!(["-c", "exec /bin/true a \"b c\""])
+    );
+    assert_eq!(ancestors[1]["pid"], std::process::id());
+    assert_eq!(
+        ancestors[1]["file"]["path"],
+        realpath(&std::env::current_exe().unwrap().to_string_lossy())
+    );
+    assert_eq!(exec["process"]["parent"], ancestors[0]);
+
+    let fork = m
+        .wait_for(WAIT, is("fork", pid))
+        .expect("fork event for the sh child");
+    assert_eq!(fork["fork"]["parent_pid"], std::process::id());
+    let exit = m.wait_for(WAIT, is("exit", pid)).expect("exit event");
+    assert_eq!(exit["exit"], json!({"cause": "EXITED", "code": 0}));
+    assert_eq!(exit["process"]["file"]["path"], realpath("/bin/true"));
+}
+
+#[test]
+fn shebang_script_reports_its_interpreter() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("hello.sh");
+    std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let m = monitor(&[]);
+    let child = Command::new(&script).arg("x").spawn().unwrap();
+    let pid = child.id();
+    child.wait_with_output().unwrap();
+
+    let exec = m
+        .wait_for(WAIT, is("exec", pid))
+        .expect("exec of the script");
+    assert_eq!(
+        exec["exec"]["interpreter"]["file"]["path"],
+        realpath("/bin/sh")
+    );
+    assert_eq!(
+        exec["exec"]["file"]["path"],
+        script.to_string_lossy().as_ref(),
+        "{exec}"
+    );
+}
+
+#[test]
+fn process_started_before_the_agent_has_ancestors_from_procfs() {
+    let dir = tempfile::tempdir().unwrap();
+    let go = dir.path().join("go");
+    // This shell exists before the monitor starts; only /proc can tell the monitor about it.
+    let waiter = Command::new("/bin/sh")
+        .args([
+            "-c",
+            &format!(
+                "while [ ! -e {} ]; do sleep 0.05; done; exec /bin/true pre-existing",
+                go.display()
+            ),
+        ])
+        .spawn()
+        .unwrap();
+    let pid = waiter.id();
+    std::thread::sleep(Duration::from_millis(200));
+    let m = monitor(&[]);
+    std::fs::write(&go, "").unwrap();
+    waiter.wait_with_output().unwrap();
+
+    let exec = m
+        .wait_for(WAIT, |v| {
+            is("exec", pid)(v) && v["exec"]["argv"] == json!(["pre-existing"])
+        })
+        .expect("exec of the pre-existing process");
+    let parent = &exec["process"]["ancestors"][0];
+    assert_eq!(parent["pid"], pid);
+    assert_eq!(parent["file"]["path"], realpath("/bin/sh"));
+    assert_eq!(
+        get(parent, "argv.0"),
+        "-c",
+        "argv of the seeded shell comes from /proc"
+    );
+    assert_eq!(exec["process"]["ancestors"][1]["pid"], std::process::id());
+}
+
+#[test]
+fn exit_codes_and_signals() {
+    let m = monitor(&[]);
+    let code3 = Command::new("/bin/sh")
+        .args(["-c", "exit 3"])
+        .spawn()
+        .unwrap();
+    let pid3 = code3.id();
+    code3.wait_with_output().unwrap();
+    let mut sleeper = Command::new("/bin/sleep").arg("30").spawn().unwrap();
+    let pid9 = sleeper.id();
+    m.wait_for(WAIT, is("exec", pid9)).expect("sleep started");
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+
+    let exited = m.wait_for(WAIT, is("exit", pid3)).expect("exit 3");
+    assert_eq!(exited["exit"], json!({"cause": "EXITED", "code": 3}));
+    let killed = m.wait_for(WAIT, is("exit", pid9)).expect("killed sleep");
+    assert_eq!(killed["exit"], json!({"cause": "SIGNALED", "code": 9}));
+    assert_eq!(killed["process"]["file"]["path"], realpath("/bin/sleep"));
+}
+
+#[test]
+fn drop_counters_are_printed_on_exit() {
+    let m = monitor(&[]);
+    Command::new("/bin/true").status().unwrap();
+    let stderr = m.stop();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("kernel events dropped="))
+        .expect("counters line");
+    assert!(
+        line.contains("dropped=0 "),
+        "a quiet run drops nothing: {line}"
+    );
+}
+
+#[test]
+fn container_process_has_container_id_and_image() {
+    let podman = rampart_testkit::Podman::new().unwrap();
+    let api = podman.start_api_service().unwrap();
+    let ctr = podman.run_busybox(&["sleep", "60"]).unwrap();
+    let sockets = api.socket_path().to_string_lossy().into_owned();
+    let m = monitor(&[("RAMPART_CONTAINER_SOCKETS", &sockets)]);
+
+    // The image details arrive from the runtime API asynchronously: retry the exec until they are in.
+    let mut found = None;
+    for attempt in 0..20 {
+        let marker = format!("ctr-marker-{attempt}");
+        ctr.exec(&["/bin/true", &marker]).unwrap();
+        let ev = m.wait_for(WAIT, |v| {
+            v["event"]["type"] == "exec" && v["exec"]["argv"] == json!([marker])
+        });
+        let ev = ev.expect("exec inside the container");
+        assert_eq!(ev["container"]["id"], ctr.id());
+        assert_eq!(ev["process"]["container"]["id"], ctr.id());
+        assert_eq!(
+            ev["exec"]["file"]["path"], "/bin/busybox",
+            "path as seen inside the container"
+        );
+        if ev["container"]["image"].is_object() {
+            found = Some(ev);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let ev = found.expect("image details resolved through the API socket");
+    assert_eq!(
+        ev["container"]["image"]["name"],
+        rampart_testkit::BUSYBOX_IMAGE_NAME
+    );
+    assert_eq!(
+        ev["container"]["image"]["tag"],
+        rampart_testkit::BUSYBOX_IMAGE_TAG
+    );
+    assert_eq!(ev["container"]["runtime"], "podman");
+    assert!(ev["container"]["tags"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(format!("container_name:{}", ctr.name()))));
+}

@@ -4,7 +4,7 @@
 //! process cache turns them into [`rampart_model::Event`]s with lineage and container context.
 
 use rampart_model::process::Credentials;
-use rampart_model::{ExitCause, FileInfo};
+use rampart_model::{EventData, ExitCause, FileInfo};
 
 /// The task that produced a record, as the kernel saw it at the hook.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,6 +77,16 @@ pub struct ExitRecord {
     pub code: u32,
 }
 
+/// Any other activity of a process (file, network, DNS, kernel): the payload is already the model's
+/// event data; the agent adds the process context from its cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityRecord {
+    pub timestamp_boot_ns: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub data: EventData,
+}
+
 /// One decoded kernel record.
 // Exec dominates the stream's bytes anyway; boxing it would cost an allocation per exec for no gain.
 #[allow(clippy::large_enum_variant)]
@@ -85,4 +95,5 @@ pub enum ProbeRecord {
     Exec(ExecRecord),
     Fork(ForkRecord),
     Exit(ExitRecord),
+    Activity(ActivityRecord),
 }

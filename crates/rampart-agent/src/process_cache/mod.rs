@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rampart_model::process::{Cgroup, Interpreter, ProcessContainer};
 use rampart_model::{Event, EventData, ExitEvent, ForkEvent, Process, ProcessContext, ProcessNode};
-use rampart_probe::record::{ExecRecord, ExitRecord, ForkRecord, ProbeRecord, TaskInfo};
+use rampart_probe::record::{ActivityRecord, ExecRecord, ExitRecord, ForkRecord, ProbeRecord, TaskInfo};
 
 use crate::clock::{clock_ticks_per_sec, BootClock};
 use crate::users::UserDirectory;
@@ -161,6 +161,7 @@ impl ProcessCache {
             ProbeRecord::Exec(r) => Some(self.on_exec(r)),
             ProbeRecord::Fork(r) => self.on_fork(r),
             ProbeRecord::Exit(r) => self.on_exit(r),
+            ProbeRecord::Activity(r) => Some(self.on_activity(r)),
         }
     }
 
@@ -256,6 +257,14 @@ impl ProcessCache {
             ProcessContext::new(node),
             EventData::Exit(exit),
         ))
+    }
+
+    fn on_activity(&mut self, r: ActivityRecord) -> Event {
+        let node = self.lookup_or_fill(r.pid).unwrap_or_else(|| {
+            ProcessNode::new(Process { pid: r.pid, tid: r.tid, ..Default::default() }, None)
+        });
+        let timestamp = self.clock.to_epoch_ns(r.timestamp_boot_ns);
+        Event::new(timestamp, ProcessContext::new(node), r.data)
     }
 
     /// The process fields a kernel task record carries directly.

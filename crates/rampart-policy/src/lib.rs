@@ -107,6 +107,8 @@ pub struct Entry {
     /// Where the expression text starts in the file (line, column, block scalar).
     #[serde(skip)]
     pub expr_start: Option<(usize, usize, bool)>,
+    #[serde(skip)]
+    pub block_lines: Vec<usize>,
 }
 
 impl fmt::Display for Entry {

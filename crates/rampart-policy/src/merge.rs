@@ -7,7 +7,7 @@ use rampart_secl::{ActionKind, ActionSpec, MacroSpec, Origin, RuleError, RuleMet
 use serde_yaml_ng::Value;
 
 use crate::filters::{eval_filter, version_satisfies};
-use crate::locate::{entries, expr_offset, EntryPos};
+use crate::locate::{block_offset, entries, expr_offset, EntryPos};
 use crate::schema::{duration_ns, scalar_string, ActionDef, MacroDef, PolicyDoc, RuleDef};
 use crate::{Entry, EntryKind, LoadOptions, Loaded, PolicyReport, PolicySource, Report, Status};
 
@@ -49,8 +49,8 @@ pub(crate) fn load(sources: &[PolicySource], opts: &LoadOptions) -> Loaded {
         });
         let mpos = entries(&src.text, "macros");
         for (i, v) in doc.macros.iter().enumerate() {
-            let pos = mpos.get(i).copied().unwrap_or_default();
-            let entry = push_entry(&mut report, id_of(v), EntryKind::Macro, src, pos);
+            let pos = mpos.get(i).cloned().unwrap_or_default();
+            let entry = push_entry(&mut report, id_of(v), EntryKind::Macro, src, pos.clone());
             match serde_yaml_ng::from_value::<MacroDef>(v.clone()) {
                 Err(e) => set_error(&mut report, entry, format!("invalid macro: {e}")),
                 Ok(def) => {
@@ -67,8 +67,8 @@ pub(crate) fn load(sources: &[PolicySource], opts: &LoadOptions) -> Loaded {
         }
         let rpos = entries(&src.text, "rules");
         for (i, v) in doc.rules.iter().enumerate() {
-            let pos = rpos.get(i).copied().unwrap_or_default();
-            let entry = push_entry(&mut report, id_of(v), EntryKind::Rule, src, pos);
+            let pos = rpos.get(i).cloned().unwrap_or_default();
+            let entry = push_entry(&mut report, id_of(v), EntryKind::Rule, src, pos.clone());
             let def = match serde_yaml_ng::from_value::<RuleDef>(v.clone()) {
                 Ok(d) => d,
                 Err(e) => {
@@ -183,6 +183,7 @@ fn push_entry(report: &mut Report, id: String, kind: EntryKind, src: &PolicySour
         line: pos.line,
         col: 1,
         expr_start: pos.expr,
+        block_lines: pos.block_lines,
         status: Status::Loaded,
         event_type: None,
         warnings: Vec::new(),
@@ -197,6 +198,7 @@ fn set_error(report: &mut Report, entry: usize, reason: String) {
 /// Positions are kept per entry: the expression start is recomputed from the file when needed.
 fn expr_pos(e: &Entry, src: &str, offset: usize) -> (usize, usize) {
     match e.expr_start {
+        Some(start) if start.2 && !e.block_lines.is_empty() => block_offset(start, &e.block_lines, offset),
         Some(start) => expr_offset(start, src, offset),
         None => (e.line, e.col),
     }
@@ -286,7 +288,7 @@ fn merge_rules(rules: Vec<Candidate<RuleDef>>, report: &mut Report) -> Vec<Candi
             let pick = |f: &str| all || fields.iter().any(|x| x == f) || (fields.is_empty() && f == "expression");
             if pick("expression") && c.def.expression.is_some() {
                 base.def.expression = c.def.expression.clone();
-                base.pos = c.pos;
+                base.pos = c.pos.clone();
                 base.file = c.file.clone();
                 base.entry = c.entry;
             }

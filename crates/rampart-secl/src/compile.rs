@@ -92,7 +92,8 @@ pub struct CompiledValue {
 pub fn compile(src: &str, env: &Env) -> Result<Compiled> {
     let (ast, warnings) = parse(src)?;
     let mut c = Compiler::new(env);
-    let node = c.boolean(&ast)?;
+    let mut node = c.boolean(&ast)?;
+    node.reorder();
     let node = c.wrap_register(node);
     Ok(Compiled { node, event: c.event()?, fields: c.fields, warnings })
 }
@@ -221,6 +222,8 @@ impl<'e> Compiler<'e> {
                             path: false,
                             ci: false,
                             array: false,
+                            multi: false,
+                            scalar: None,
                         },
                         body: Box::new(node),
                     },
@@ -308,6 +311,8 @@ impl<'e> Compiler<'e> {
             path: def.path,
             ci: def.case_insensitive,
             array: def.array,
+            multi: def.is_multi() && reg.is_none(),
+            scalar: if reg.is_none() { def.scalar() } else { None },
         };
         Ok(Some((op, Ty { t, multi: def.is_multi() && reg.is_none() || def.array })))
     }

@@ -1,11 +1,10 @@
 //! The evaluator tree and its interpreter. Nothing here allocates on the hot path: fields are visited in
 //! place, string constants are precompiled matchers, and `&&`/`||` short-circuit.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
-use rampart_model::fields::{Getter, Sink, Val};
+use rampart_model::fields::{Getter, Scalar, Sink, Val};
 use rampart_model::Event;
 use regex::Regex;
 
@@ -75,6 +74,10 @@ pub struct FieldOp {
     pub path: bool,
     pub ci: bool,
     pub array: bool,
+    /// Several values per event (array or iterator without register).
+    pub multi: bool,
+    /// Direct accessor when the field has exactly one value (the fast path).
+    pub scalar: Option<Scalar>,
 }
 
 impl fmt::Debug for FieldOp {
@@ -130,7 +133,10 @@ impl Operand {
     /// Visits every value; returns `true` if the sink stopped the walk.
     pub fn visit(&self, cx: &Cx<'_>, sink: &mut Sink<'_>) -> bool {
         match self {
-            Operand::Field(f) => (f.getter)(cx.event, if f.reg { cx.reg } else { None }, sink),
+            Operand::Field(f) => match &f.scalar {
+                Some(get) => sink(get(cx.event)),
+                None => (f.getter)(cx.event, if f.reg { cx.reg } else { None }, sink),
+            },
             Operand::Const(c) => const_val(c).is_some_and(sink),
             Operand::List(items) => items.iter().filter_map(const_val).any(sink),
             Operand::Length(f) => {
@@ -284,19 +290,28 @@ pub fn uuid4() -> String {
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
+/// String equality that never calls `memcmp` on empty strings: their pointers are dangling, and the
+/// vectorised `memcmp` of some CPUs takes a slow microcode assist on masked loads from unmapped pages.
+#[inline]
+pub(crate) fn str_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.is_empty() || a.as_bytes() == b.as_bytes())
+}
+
 /// A precompiled set of string constants: exact values, globs and regexes.
 #[derive(Debug)]
 pub struct StrMatcher {
     exact: Exact,
+    /// `""` is one of the exact values (kept apart: see [`str_eq`]).
+    empty: bool,
     pub(crate) globs: Vec<Glob>,
-    regexes: Vec<Regex>,
+    pub(crate) regexes: Vec<Regex>,
     ci: bool,
 }
 
 #[derive(Debug)]
 enum Exact {
     Few(Vec<String>),
-    Many(HashSet<String>),
+    Many(crate::fxhash::FxHashSet<String>),
 }
 
 impl StrMatcher {
@@ -324,15 +339,22 @@ impl StrMatcher {
                 other => return Err(format!("cannot compare a string with {}", other.type_name())),
             }
         }
+        let empty = exact.iter().any(String::is_empty);
+        exact.retain(|e| !e.is_empty());
         let exact = if exact.len() > 6 { Exact::Many(exact.into_iter().collect()) } else { Exact::Few(exact) };
-        Ok(StrMatcher { exact, globs, regexes, ci })
+        Ok(StrMatcher { exact, empty, globs, regexes, ci })
     }
 
     #[inline]
     pub fn is_match(&self, s: &str) -> bool {
+        if s.is_empty() {
+            return self.empty
+                || self.globs.iter().any(|g| g.is_match(s))
+                || self.regexes.iter().any(|r| r.is_match(s));
+        }
         let hit = match &self.exact {
-            Exact::Few(v) if self.ci => v.iter().any(|x| x.eq_ignore_ascii_case(s)),
-            Exact::Few(v) => v.iter().any(|x| x == s),
+            Exact::Few(v) if self.ci => v.iter().any(|x| x.len() == s.len() && x.eq_ignore_ascii_case(s)),
+            Exact::Few(v) => v.iter().any(|x| str_eq(x, s)),
             Exact::Many(set) if self.ci && s.bytes().any(|b| b.is_ascii_uppercase()) => {
                 set.contains(&s.to_ascii_lowercase())
             }
@@ -343,10 +365,14 @@ impl StrMatcher {
 
     /// The exact values (for approvers).
     pub(crate) fn exact_values(&self) -> Vec<&str> {
-        match &self.exact {
+        let mut out: Vec<&str> = match &self.exact {
             Exact::Few(v) => v.iter().map(String::as_str).collect(),
             Exact::Many(s) => s.iter().map(String::as_str).collect(),
+        };
+        if self.empty {
+            out.push("");
         }
+        out
     }
 
     pub(crate) fn has_regex(&self) -> bool {
@@ -419,6 +445,10 @@ pub enum BNode {
 /// Applies a quantifier over an operand's values with a predicate.
 #[inline]
 fn quantify(lhs: &Operand, cx: &Cx<'_>, quant: Quant, mut pred: impl FnMut(Val<'_>) -> bool) -> bool {
+    // One value: "any" and "all" agree, and no visitor is needed.
+    if let Operand::Field(FieldOp { scalar: Some(get), .. }) = lhs {
+        return pred(get(cx.event));
+    }
     match quant {
         Quant::Any => lhs.visit(cx, &mut |v| pred(v)),
         Quant::All => {
@@ -452,7 +482,7 @@ impl BNode {
             BNode::Dyn { lhs, op, rhs, quant } => quantify(lhs, cx, *quant, |a| {
                 rhs.visit(cx, &mut |b| match (a, b) {
                     (Val::Int(x), Val::Int(y)) => op.test(x, y),
-                    (Val::Str(x), Val::Str(y)) => *op == CmpOp::Eq && x == y,
+                    (Val::Str(x), Val::Str(y)) => *op == CmpOp::Eq && str_eq(x, y),
                     (Val::Bool(x), Val::Bool(y)) => *op == CmpOp::Eq && x == y,
                     (Val::Ip(x), Val::Ip(y)) => *op == CmpOp::Eq && x == y,
                     _ => false,
@@ -481,6 +511,56 @@ impl BNode {
             }
             BNode::Dur { .. } | BNode::Register { .. } => false,
             BNode::Dyn { lhs, rhs, .. } => lhs.is_constant() && rhs.is_constant(),
+        }
+    }
+}
+
+impl Operand {
+    /// Rough evaluation cost, to run cheap operands first.
+    fn cost(&self) -> u32 {
+        match self {
+            Operand::Const(_) | Operand::List(_) => 0,
+            Operand::Field(f) if f.scalar.is_some() => 1,
+            Operand::Field(f) if f.multi => 8,
+            Operand::Field(_) => 3,
+            Operand::Length(_) => 4,
+            Operand::Var(_) => 12,
+            Operand::Interp(_) => 30,
+            Operand::Arith(l, _, r) => 1 + l.cost() + r.cost(),
+            Operand::Neg(x) | Operand::BitNot(x) => 1 + x.cost(),
+        }
+    }
+}
+
+impl BNode {
+    /// Rough evaluation cost of the node.
+    pub(crate) fn cost(&self) -> u32 {
+        match self {
+            BNode::Const(_) => 0,
+            BNode::And(v) | BNode::Or(v) => v.iter().map(BNode::cost).sum(),
+            BNode::Not(n) => n.cost(),
+            BNode::Str { lhs, m, .. } => {
+                let per_value = 1 + 2 * m.globs.len() as u32 + 6 * m.regexes.len() as u32;
+                lhs.cost() * per_value
+            }
+            BNode::Int { lhs, .. } | BNode::Bool { lhs, .. } | BNode::Dur { lhs, .. } => lhs.cost(),
+            BNode::Ip { lhs, nets, .. } => lhs.cost() * (1 + nets.len() as u32 / 4),
+            BNode::Dyn { lhs, rhs, .. } => lhs.cost() * rhs.cost().max(1),
+            BNode::Register { body, .. } => 8 * body.cost(),
+        }
+    }
+
+    /// Orders the operands of every `&&`/`||` cheapest first. Evaluation has no side effect, so this
+    /// changes only the cost of short-circuiting, never the result.
+    pub(crate) fn reorder(&mut self) {
+        match self {
+            BNode::And(v) | BNode::Or(v) => {
+                v.iter_mut().for_each(BNode::reorder);
+                v.sort_by_key(BNode::cost);
+            }
+            BNode::Not(n) => n.reorder(),
+            BNode::Register { body, .. } => body.reorder(),
+            _ => {}
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct Glob {
     source: String,
     ci: bool,
     kind: Kind,
+    /// Literal text every match starts with (checked first: most candidates fail here).
+    head: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +65,17 @@ impl Glob {
         } else {
             Kind::Flat(pieces(pat, ci))
         };
-        Glob { source: pat.to_string(), ci, kind }
+        let mut g = Glob { source: pat.to_string(), ci, kind, head: String::new() };
+        g.head = g.literal_prefix();
+        if path {
+            // `/etc/**` also matches `/etc`: keep the prefix up to its last separator only.
+            let cut = g.head.rfind('/').unwrap_or(0);
+            g.head.truncate(cut);
+        }
+        if ci {
+            g.head = g.head.to_lowercase();
+        }
+        g
     }
 
     pub fn source(&self) -> &str {
@@ -71,10 +83,20 @@ impl Glob {
     }
 
     pub fn is_match(&self, text: &str) -> bool {
+        let h = self.head.as_bytes();
+        if text.len() < h.len() || !eq_at(text.as_bytes(), 0, h, self.ci) {
+            return false;
+        }
         match &self.kind {
-            Kind::Flat(p) => match_pieces(p, text.as_bytes(), self.ci),
+            Kind::Flat(p) => match_pieces(p, text, self.ci),
             Kind::Path(segs) => match_segments(segs, text, self.ci),
         }
+    }
+
+    /// For a case-sensitive path glob, the directory every match lies in or equals (`/usr/bin` for
+    /// `/usr/bin/apt*`, `/etc` for `/etc/**`), if it has one.
+    pub(crate) fn path_head(&self) -> Option<&str> {
+        (matches!(self.kind, Kind::Path(_)) && !self.ci && !self.head.is_empty()).then_some(self.head.as_str())
     }
 
     /// The literal text before the first wildcard (for prefix approvers).
@@ -113,10 +135,23 @@ fn eq_at(text: &[u8], at: usize, lit: &[u8], ci: bool) -> bool {
         && if ci { text[at..at + lit.len()].eq_ignore_ascii_case(lit) } else { &text[at..at + lit.len()] == lit }
 }
 
-fn find_from(text: &[u8], from: usize, lit: &[u8], ci: bool) -> Option<usize> {
+fn find_from(text: &str, from: usize, lit: &str, ci: bool) -> Option<usize> {
     if lit.is_empty() {
         return Some(from);
     }
+    if !ci {
+        let hay = text.get(from..)?;
+        if hay.len() > 256 {
+            // Long texts: `str::find`'s two-way search is linear.
+            return hay.find(lit).map(|i| i + from);
+        }
+        // Short texts: scanning for the first byte beats setting up a two-way searcher.
+        let (hb, lb) = (hay.as_bytes(), lit.as_bytes());
+        let first = lb[0];
+        let last_start = hb.len().checked_sub(lb.len())?;
+        return (0..=last_start).find(|&i| hb[i] == first && &hb[i..i + lb.len()] == lb).map(|i| i + from);
+    }
+    let (text, lit) = (text.as_bytes(), lit.as_bytes());
     if text.len() < lit.len() {
         return None;
     }
@@ -125,7 +160,7 @@ fn find_from(text: &[u8], from: usize, lit: &[u8], ci: bool) -> Option<usize> {
 
 /// Single-kind wildcard match: literals must appear in order; the first anchors at the start unless a star
 /// precedes it, the last at the end unless a star follows it. Leftmost placement of middle literals is optimal.
-fn match_pieces(p: &[Piece], text: &[u8], ci: bool) -> bool {
+fn match_pieces(p: &[Piece], text: &str, ci: bool) -> bool {
     let n = p.len();
     if n == 0 {
         return text.is_empty();
@@ -134,7 +169,7 @@ fn match_pieces(p: &[Piece], text: &[u8], ci: bool) -> bool {
     let mut i = 0;
     // Anchored head.
     if let Piece::Lit(l) = &p[0] {
-        if !eq_at(text, 0, l.as_bytes(), ci) {
+        if !eq_at(text.as_bytes(), 0, l.as_bytes(), ci) {
             return false;
         }
         pos = l.len();
@@ -147,16 +182,17 @@ fn match_pieces(p: &[Piece], text: &[u8], ci: bool) -> bool {
     let mut end = text.len();
     let mut last = n;
     if let Piece::Lit(l) = &p[n - 1] {
-        if l.len() > end - pos || !eq_at(text, end - l.len(), l.as_bytes(), ci) {
+        if l.len() > end - pos || !eq_at(text.as_bytes(), end - l.len(), l.as_bytes(), ci) {
             return false;
         }
         end -= l.len();
         last = n - 1;
     }
-    let text = &text[..end];
+    // `end` is a char boundary unless a case-insensitive tail matched inside a multi-byte char.
+    let Some(text) = text.get(..end) else { return false };
     for piece in &p[i..last] {
         if let Piece::Lit(l) = piece {
-            match find_from(text, pos, l.as_bytes(), ci) {
+            match find_from(text, pos, l, ci) {
                 Some(at) => pos = at + l.len(),
                 None => return false,
             }
@@ -185,7 +221,7 @@ fn match_segments(segs: &[Seg], text: &str, ci: bool) -> bool {
             }
             (Some(Seg::Pieces(p)), Some(t)) => {
                 let (seg, next) = parts.at(t);
-                if match_pieces(p, seg.as_bytes(), ci) {
+                if match_pieces(p, seg, ci) {
                     si += 1;
                     ti = next;
                     continue;

@@ -13,6 +13,7 @@ use crate::compile::{compile, compile_value, Compiled, CompiledValue, Env, Macro
 use crate::consts;
 use crate::error::Error;
 use crate::eval::{Cx, FieldOp};
+use crate::index::{self, BucketIndex};
 use crate::variables::{ScopeKey, SetOp, VarDecl, VarScope, VarType, VarValue, VariableStore, DEFAULT_LIST_SIZE};
 
 /// Descriptive data of a rule, carried into matches.
@@ -200,6 +201,7 @@ pub struct Match {
 pub struct RuleSet {
     rules: Vec<Arc<Rule>>,
     buckets: Vec<Vec<Arc<Rule>>>,
+    indexes: Vec<BucketIndex>,
     env: Env,
 }
 
@@ -237,7 +239,8 @@ impl RuleSet {
                 report.errors.push(RuleError { id: id.clone(), origin: Origin::Macro, error });
             }
         }
-        let mut set = RuleSet { rules: Vec::new(), buckets: vec![Vec::new(); EventType::ALL.len()], env };
+        let mut set =
+            RuleSet { rules: Vec::new(), buckets: vec![Vec::new(); EventType::ALL.len()], indexes: Vec::new(), env };
         let mut seen = HashMap::new();
         for spec in rules {
             if seen.insert(spec.id.clone(), ()).is_some() {
@@ -253,7 +256,19 @@ impl RuleSet {
                 Err(e) => report.errors.push(e),
             }
         }
+        set.indexes = set.buckets.iter().map(|b| BucketIndex::build(b.iter().map(|r| &r.expr.node))).collect();
         (set, report)
+    }
+
+    /// Calls `f` with each rule of the event's bucket that may match, in rule order.
+    #[inline]
+    fn candidates<'a>(&'a self, event: &Event, mut f: impl FnMut(&'a Arc<Rule>)) {
+        let t = event.event_type().index();
+        let bucket = &self.buckets[t];
+        match self.indexes.get(t).and_then(|i| i.candidates(event)) {
+            Some(bits) => index::for_each(&bits, |i| f(&bucket[i])),
+            None => bucket.iter().for_each(f),
+        }
     }
 
     fn add(&mut self, rule: Rule) {
@@ -369,6 +384,22 @@ impl RuleSet {
         &self.buckets[t.index()]
     }
 
+    /// How rules of type `t` are pre-selected: (rules evaluated for every event, fields the rest are indexed
+    /// on). Diagnostics for policy authors and benchmarks.
+    pub fn index_stats(&self, t: EventType) -> (usize, Vec<&str>) {
+        match self.indexes.get(t.index()) {
+            Some(i) => (i.unindexed, i.fields()),
+            None => (self.buckets[t.index()].len(), Vec::new()),
+        }
+    }
+
+    /// The rules the index selects for `event` (a superset of the matching ones), for diagnostics.
+    pub fn candidates_for(&self, event: &Event) -> Vec<&Arc<Rule>> {
+        let mut out = Vec::new();
+        self.candidates(event, |r| out.push(r));
+        out
+    }
+
     /// Declared variables.
     pub fn variables(&self) -> impl Iterator<Item = &VarDecl> {
         self.env.vars.values().map(|d| &**d)
@@ -376,11 +407,11 @@ impl RuleSet {
 
     /// Appends every rule whose expression matches `event` (no actions run, no allocation unless `out` grows).
     pub fn matching<'a>(&'a self, cx: &Cx<'_>, out: &mut Vec<&'a Arc<Rule>>) {
-        for rule in &self.buckets[cx.event.event_type().index()] {
+        self.candidates(cx.event, |rule| {
             if rule.expr.eval(cx) {
                 out.push(rule);
             }
-        }
+        });
     }
 
     /// Evaluates `event`, runs the `set` actions of each matching rule against `vars` (a later rule of the
@@ -388,12 +419,12 @@ impl RuleSet {
     pub fn evaluate(&self, event: &Event, vars: &dyn VariableStore) -> Vec<Match> {
         let cx = Cx::new(event, vars);
         let mut out = Vec::new();
-        for rule in &self.buckets[event.event_type().index()] {
+        self.candidates(event, |rule| {
             if rule.expr.eval(&cx) {
                 let actions = run_actions(rule, &cx);
                 out.push(Match { rule: rule.clone(), actions });
             }
-        }
+        });
         out
     }
 }

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
-use super::leaves::{file_leaves, process_leaves, FGet, PGet};
-use super::{FieldDef, FieldScope, FieldType, Getter, Sink, Val, ARRAY, CASE_INSENSITIVE, LENGTH, PATH};
+use super::leaves::{file_leaves, one, process_leaves, Get, PGet};
+use super::{FieldDef, FieldScope, FieldType, Getter, Scalar, Sink, Val, ARRAY, CASE_INSENSITIVE, LENGTH, PATH};
 use crate::event::{Event, EventData, EventType};
 use crate::events::{FileTarget, SyscallArgs};
 use crate::file::FileInfo;
@@ -17,6 +17,32 @@ static EMPTY_FILE: LazyLock<FileInfo> = LazyLock::new(FileInfo::default);
 type PSel = Arc<dyn Fn(&Event, Option<usize>, &mut dyn FnMut(&Process) -> bool) -> bool + Send + Sync>;
 type FSel = for<'a> fn(&'a Event) -> Option<&'a FileInfo>;
 type CtxSel = for<'a> fn(&'a Event) -> Option<&'a ProcessContext>;
+/// The one process a non-iterator process group reads from.
+type PDirect = Arc<dyn for<'a> Fn(&'a Event) -> &'a Process + Send + Sync>;
+
+fn pdirect<F>(f: F) -> PDirect
+where
+    F: for<'a> Fn(&'a Event) -> &'a Process + Send + Sync + 'static,
+{
+    Arc::new(f)
+}
+
+fn scalar<F>(f: F) -> Scalar
+where
+    F: for<'a> Fn(&'a Event) -> Val<'a> + Send + Sync + 'static,
+{
+    Arc::new(f)
+}
+
+/// An event-level accessor: direct for one value, visited for several.
+enum Acc {
+    One(Scalar),
+    Many(Getter),
+}
+
+fn from_scalar(f: Scalar) -> Getter {
+    Arc::new(move |e: &Event, _r: Option<usize>, s: &mut Sink<'_>| s(f(e)))
+}
 
 struct Builder {
     fields: HashMap<String, FieldDef>,
@@ -32,6 +58,7 @@ impl Builder {
         flags: u8,
         iterator: Option<&str>,
         getter: Getter,
+        scalar: Option<Scalar>,
     ) {
         let def = FieldDef {
             name: name.clone(),
@@ -43,44 +70,72 @@ impl Builder {
             case_insensitive: flags & CASE_INSENSITIVE != 0,
             has_length: flags & LENGTH != 0,
             getter,
+            scalar,
         };
         self.fields.insert(name, def);
     }
 
     /// A field read straight from the event.
-    fn ev(&mut self, name: &str, ty: FieldType, scope: FieldScope, flags: u8, getter: Getter) {
-        self.add(name.to_string(), ty, scope, flags, None, getter);
+    fn ev(&mut self, name: &str, ty: FieldType, scope: FieldScope, flags: u8, acc: Acc) {
+        let (getter, direct) = match acc {
+            Acc::One(f) => (from_scalar(f.clone()), Some(f)),
+            Acc::Many(g) => (g, None),
+        };
+        self.add(name.to_string(), ty, scope, flags, None, getter, direct);
     }
 
     /// `F(prefix)` read through `sel` (absent file = zero values).
     fn file_group(&mut self, prefix: &str, scope: FieldScope, sel: FSel) {
         for leaf in file_leaves() {
-            let get = leaf.get.clone();
-            let getter: Getter =
-                Arc::new(move |e: &Event, _r: Option<usize>, s: &mut Sink<'_>| get(sel(e).unwrap_or(&EMPTY_FILE), s));
-            self.add(format!("{prefix}.{}", leaf.suffix), leaf.ty, scope, leaf.flags, None, getter);
+            let acc = match leaf.get {
+                Get::One(f) => Acc::One(scalar(move |e| f(sel(e).unwrap_or(&EMPTY_FILE)))),
+                Get::Many(f) => Acc::Many(Arc::new(move |e: &Event, _r: Option<usize>, s: &mut Sink<'_>| {
+                    f(sel(e).unwrap_or(&EMPTY_FILE), s)
+                })),
+            };
+            self.ev(&format!("{prefix}.{}", leaf.suffix), leaf.ty, scope, leaf.flags, acc);
         }
     }
 
-    /// `P(prefix)` (with its `file` and `interpreter.file`) over the processes `sel` visits.
-    fn process_group(&mut self, prefix: &str, scope: FieldScope, iterator: Option<&str>, sel: PSel) {
+    /// `P(prefix)` (with its `file` and `interpreter.file`) over the processes `sel` visits; `direct` reads the
+    /// one process of a non-iterator group.
+    fn process_group(
+        &mut self,
+        prefix: &str,
+        scope: FieldScope,
+        iterator: Option<&str>,
+        sel: PSel,
+        direct: Option<PDirect>,
+    ) {
         let add = |b: &mut Self, suffix: String, ty, flags, get: PGet| {
+            let fast = match (&direct, &get) {
+                (Some(d), Get::One(f)) => {
+                    let (d, f) = (d.clone(), f.clone());
+                    Some(scalar(move |e| f(d(e))))
+                }
+                _ => None,
+            };
             let sel = sel.clone();
-            let getter: Getter =
-                Arc::new(move |e: &Event, r: Option<usize>, s: &mut Sink<'_>| sel(e, r, &mut |p: &Process| get(p, s)));
-            b.add(format!("{prefix}.{suffix}"), ty, scope, flags, iterator, getter);
+            let getter: Getter = Arc::new(move |e: &Event, r: Option<usize>, s: &mut Sink<'_>| {
+                sel(e, r, &mut |p: &Process| get.visit(p, s))
+            });
+            b.add(format!("{prefix}.{suffix}"), ty, scope, flags, iterator, getter, fast);
         };
         for leaf in process_leaves() {
             add(self, leaf.suffix.to_string(), leaf.ty, leaf.flags, leaf.get);
         }
         for leaf in file_leaves() {
-            let get: FGet = leaf.get.clone();
-            let exe: PGet = Arc::new(move |p: &Process, s: &mut Sink<'_>| get(&p.file, s));
+            let exe: PGet = match leaf.get.clone() {
+                Get::One(f) => one(move |p: &Process| f(&p.file)),
+                Get::Many(f) => Get::Many(Arc::new(move |p: &Process, s: &mut Sink<'_>| f(&p.file, s))),
+            };
             add(self, format!("file.{}", leaf.suffix), leaf.ty, leaf.flags, exe);
-            let get: FGet = leaf.get.clone();
-            let interp: PGet = Arc::new(move |p: &Process, s: &mut Sink<'_>| {
-                get(p.interpreter.as_ref().map_or(&EMPTY_FILE, |i| &i.file), s)
-            });
+            let interp: PGet = match leaf.get.clone() {
+                Get::One(f) => one(move |p: &Process| f(p.interpreter.as_ref().map_or(&EMPTY_FILE, |i| &i.file))),
+                Get::Many(f) => Get::Many(Arc::new(move |p: &Process, s: &mut Sink<'_>| {
+                    f(p.interpreter.as_ref().map_or(&EMPTY_FILE, |i| &i.file), s)
+                })),
+            };
             add(self, format!("interpreter.file.{}", leaf.suffix), leaf.ty, leaf.flags, interp);
         }
     }
@@ -88,29 +143,31 @@ impl Builder {
     /// `PC(prefix)`: the process, its parent and its ancestors (an iterator), plus `ancestors.length`.
     fn context(&mut self, prefix: &str, scope: FieldScope, ctx: CtxSel) {
         let current: PSel = Arc::new(move |e, _r, f| f(ctx(e).map_or(&EMPTY_PROCESS, |c| c.process())));
-        self.process_group(prefix, scope, None, current);
+        let direct = pdirect(move |e| ctx(e).map_or(&EMPTY_PROCESS, |c| c.process()));
+        self.process_group(prefix, scope, None, current, Some(direct));
         let parent: PSel = Arc::new(move |e, _r, f| f(ctx(e).and_then(|c| c.parent()).unwrap_or(&EMPTY_PROCESS)));
-        self.process_group(&format!("{prefix}.parent"), scope, None, parent);
+        let direct = pdirect(move |e| ctx(e).and_then(|c| c.parent()).unwrap_or(&EMPTY_PROCESS));
+        self.process_group(&format!("{prefix}.parent"), scope, None, parent, Some(direct));
         let ancestors: PSel = Arc::new(move |e, r, f| match (ctx(e), r) {
             (None, _) => false,
             (Some(c), None) => c.ancestors().any(f),
             (Some(c), Some(i)) => c.ancestors().nth(i).is_some_and(f),
         });
         let it = format!("{prefix}.ancestors");
-        self.process_group(&it, scope, Some(&it), ancestors);
-        let len: Getter = Arc::new(move |e, _r, s| s(Val::Int(ctx(e).map_or(0, |c| c.ancestors().count()) as i64)));
-        self.ev(&format!("{prefix}.ancestors.length"), FieldType::Int, scope, 0, len);
+        self.process_group(&it, scope, Some(&it), ancestors, None);
+        let len = scalar(move |e| Val::Int(ctx(e).map_or(0, |c| c.ancestors().count()) as i64));
+        self.ev(&format!("{prefix}.ancestors.length"), FieldType::Int, scope, 0, Acc::One(len));
     }
 }
 
-fn int(f: fn(&Event) -> i64) -> Getter {
-    Arc::new(move |e, _r, s| s(Val::Int(f(e))))
+fn int(f: fn(&Event) -> i64) -> Acc {
+    Acc::One(scalar(move |e| Val::Int(f(e))))
 }
-fn string(f: for<'a> fn(&'a Event) -> &'a str) -> Getter {
-    Arc::new(move |e, _r, s| s(Val::Str(f(e))))
+fn string(f: for<'a> fn(&'a Event) -> &'a str) -> Acc {
+    Acc::One(scalar(move |e| Val::Str(f(e))))
 }
-fn boolean(f: fn(&Event) -> bool) -> Getter {
-    Arc::new(move |e, _r, s| s(Val::Bool(f(e))))
+fn boolean(f: fn(&Event) -> bool) -> Acc {
+    Acc::One(scalar(move |e| Val::Bool(f(e))))
 }
 
 fn event_ctx(e: &Event) -> Option<&ProcessContext> {
@@ -243,7 +300,7 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         Str,
         common,
         ARRAY,
-        Arc::new(|e, _r, s| e.container.as_ref().is_some_and(|c| c.tags.iter().any(|t| s(Val::Str(t))))),
+        Acc::Many(Arc::new(|e, _r, s| e.container.as_ref().is_some_and(|c| c.tags.iter().any(|t| s(Val::Str(t)))))),
     );
     b.ev("cgroup.id", Int, common, 0, int(|e| e.process.cgroup.id as i64));
     b.ev("cgroup.file.inode", Int, common, 0, int(|e| e.process.cgroup.id as i64));
@@ -253,10 +310,10 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
 
     // Process events.
     let exec: PSel = Arc::new(|e, _r, f| f(exec_process(e)));
-    b.process_group("exec", FieldScope::Event(T::Exec), None, exec);
+    b.process_group("exec", FieldScope::Event(T::Exec), None, exec, Some(pdirect(exec_process)));
     b.ev("exec.syscall.path", Str, FieldScope::Event(T::Exec), PATH, string(|e| exec_process(e).file.path.as_str()));
     let exit: PSel = Arc::new(|e, _r, f| f(e.process.process()));
-    b.process_group("exit", FieldScope::Event(T::Exit), None, exit);
+    b.process_group("exit", FieldScope::Event(T::Exit), None, exit, Some(pdirect(|e| e.process.process())));
     let s = FieldScope::Event(T::Exit);
     b.ev("exit.cause", Int, s, 0, int(|e| payload!(e, Exit, x => x.cause as i64, 0)));
     b.ev("exit.code", Int, s, 0, int(|e| payload!(e, Exit, x => x.code as i64, 0)));
@@ -414,9 +471,9 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         Int,
         s,
         ARRAY,
-        Arc::new(|e, _r, sink| {
+        Acc::Many(Arc::new(|e, _r, sink| {
             payload!(e, Bpf, x => x.prog.as_ref().is_some_and(|p| p.helpers.iter().any(|h| sink(Val::Int(*h as i64)))), false)
-        }),
+        })),
     );
     let s = FieldScope::Event(T::LoadModule);
     b.ev("load_module.name", Str, s, 0, string(|e| payload!(e, LoadModule, x => x.name.as_str(), "")));
@@ -434,7 +491,9 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         Str,
         s,
         ARRAY,
-        Arc::new(|e, _r, sink| payload!(e, LoadModule, x => x.argv.iter().any(|a| sink(Val::Str(a))), false)),
+        Acc::Many(Arc::new(
+            |e, _r, sink| payload!(e, LoadModule, x => x.argv.iter().any(|a| sink(Val::Str(a))), false),
+        )),
     );
     let s = FieldScope::Event(T::UnloadModule);
     b.ev("unload_module.name", Str, s, 0, string(|e| payload!(e, UnloadModule, x => x.name.as_str(), "")));
@@ -480,7 +539,7 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
             Ip,
             scope,
             0,
-            Arc::new(|e, _r, s| s(Val::Ip(sock(e).map_or(std::net::IpAddr::from([0, 0, 0, 0]), |x| x.addr.ip)))),
+            Acc::One(scalar(|e| Val::Ip(sock(e).map_or(std::net::IpAddr::from([0, 0, 0, 0]), |x| x.addr.ip)))),
         );
         b.ev(&format!("{p}.addr.port"), Int, scope, 0, int(|e| sock(e).map_or(0, |x| x.addr.port as i64)));
         b.ev(&format!("{p}.addr.family"), Int, scope, 0, int(|e| sock(e).map_or(0, |x| x.addr.family as i64)));
@@ -492,7 +551,7 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
                 Str,
                 scope,
                 ARRAY | LENGTH | CASE_INSENSITIVE,
-                Arc::new(|e, _r, s| sock(e).is_some_and(|x| x.addr.hostname.iter().any(|h| s(Val::Str(h))))),
+                Acc::Many(Arc::new(|e, _r, s| sock(e).is_some_and(|x| x.addr.hostname.iter().any(|h| s(Val::Str(h)))))),
             );
         }
     }
@@ -540,7 +599,7 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
     }
 
     super::windows::register(&mut |name, ty, scope, flags| {
-        b.ev(name, ty, scope, flags, Arc::new(|_e, _r, s| s(Val::Str(""))));
+        b.ev(name, ty, scope, flags, Acc::One(scalar(|_e| Val::Str(""))));
     });
     b.fields
 }

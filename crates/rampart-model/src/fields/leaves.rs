@@ -6,8 +6,43 @@ use super::{FieldType, Sink, Val, ARRAY, LENGTH, PATH};
 use crate::file::FileInfo;
 use crate::process::Process;
 
-pub(crate) type FGet = Arc<dyn Fn(&FileInfo, &mut Sink<'_>) -> bool + Send + Sync>;
-pub(crate) type PGet = Arc<dyn Fn(&Process, &mut Sink<'_>) -> bool + Send + Sync>;
+/// How a leaf reads its value(s) from a `T` (a file or a process).
+pub(crate) enum Get<T: ?Sized + 'static> {
+    /// Exactly one value: read directly, without a sink (the evaluator's fast path).
+    One(Arc<dyn for<'a> Fn(&'a T) -> Val<'a> + Send + Sync>),
+    /// Any number of values, visited.
+    Many(Arc<dyn Fn(&T, &mut Sink<'_>) -> bool + Send + Sync>),
+}
+
+impl<T: ?Sized + 'static> Clone for Get<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Get::One(f) => Get::One(f.clone()),
+            Get::Many(f) => Get::Many(f.clone()),
+        }
+    }
+}
+
+impl<T: ?Sized + 'static> Get<T> {
+    /// Visits the value(s) of `t`.
+    #[inline]
+    pub(crate) fn visit(&self, t: &T, s: &mut Sink<'_>) -> bool {
+        match self {
+            Get::One(f) => s(f(t)),
+            Get::Many(f) => f(t, s),
+        }
+    }
+}
+
+pub(crate) type FGet = Get<FileInfo>;
+pub(crate) type PGet = Get<Process>;
+
+pub(crate) fn one<T: ?Sized + 'static, F>(f: F) -> Get<T>
+where
+    F: for<'a> Fn(&'a T) -> Val<'a> + Send + Sync + 'static,
+{
+    Get::One(Arc::new(f))
+}
 
 pub(crate) struct Leaf<G> {
     pub suffix: &'static str,
@@ -22,29 +57,29 @@ fn leaf<G>(suffix: &'static str, ty: FieldType, flags: u8, get: G) -> Leaf<G> {
 
 macro_rules! fint {
     ($e:expr) => {
-        Arc::new(move |f: &FileInfo, s: &mut Sink<'_>| s(Val::Int(($e)(f) as i64))) as FGet
+        one(move |f: &FileInfo| Val::Int(($e)(f) as i64))
     };
 }
 macro_rules! pint {
     ($e:expr) => {
-        Arc::new(move |p: &Process, s: &mut Sink<'_>| s(Val::Int(($e)(p) as i64))) as PGet
+        one(move |p: &Process| Val::Int(($e)(p) as i64))
     };
 }
 
 fn fstr(get: fn(&FileInfo) -> &str) -> FGet {
-    Arc::new(move |f: &FileInfo, s: &mut Sink<'_>| s(Val::Str(get(f))))
+    one(move |f: &FileInfo| Val::Str(get(f)))
 }
 fn pstr(get: fn(&Process) -> &str) -> PGet {
-    Arc::new(move |p: &Process, s: &mut Sink<'_>| s(Val::Str(get(p))))
+    one(move |p: &Process| Val::Str(get(p)))
 }
 fn pbool(get: fn(&Process) -> bool) -> PGet {
-    Arc::new(move |p: &Process, s: &mut Sink<'_>| s(Val::Bool(get(p))))
+    one(move |p: &Process| Val::Bool(get(p)))
 }
 fn pstrs(get: fn(&Process) -> &[String]) -> PGet {
-    Arc::new(move |p: &Process, s: &mut Sink<'_>| get(p).iter().any(|v| s(Val::Str(v))))
+    Get::Many(Arc::new(move |p: &Process, s: &mut Sink<'_>| get(p).iter().any(|v| s(Val::Str(v)))))
 }
 fn empty_str() -> PGet {
-    Arc::new(|_: &Process, s: &mut Sink<'_>| s(Val::Str("")))
+    one(|_: &Process| Val::Str(""))
 }
 
 /// `F(x)` leaves, relative to the file prefix (`path`, `name`, …).
@@ -65,7 +100,7 @@ pub(crate) fn file_leaves() -> Vec<Leaf<FGet>> {
         leaf("gid", Int, 0, fint!(|f: &FileInfo| f.gid)),
         leaf("change_time", Timestamp, 0, fint!(|f: &FileInfo| f.change_time)),
         leaf("modification_time", Timestamp, 0, fint!(|f: &FileInfo| f.modification_time)),
-        leaf("in_upper_layer", Bool, 0, Arc::new(|f: &FileInfo, s: &mut Sink<'_>| s(Val::Bool(f.in_upper_layer)))),
+        leaf("in_upper_layer", Bool, 0, one(|f: &FileInfo| Val::Bool(f.in_upper_layer))),
     ]
 }
 
@@ -98,8 +133,18 @@ pub(crate) fn process_leaves() -> Vec<Leaf<PGet>> {
         leaf("argv0", Str, 0, pstr(|p| &p.argv0)),
         leaf("args", Str, 0, pstr(|p| &p.args)),
         leaf("argv", Str, ARRAY, pstrs(|p| &p.argv)),
-        leaf("args_flags", Str, ARRAY, Arc::new(|p: &Process, s: &mut Sink<'_>| visit_args_flags(&p.argv, s))),
-        leaf("args_options", Str, ARRAY, Arc::new(|p: &Process, s: &mut Sink<'_>| visit_args_options(&p.argv, s))),
+        leaf(
+            "args_flags",
+            Str,
+            ARRAY,
+            Get::Many(Arc::new(|p: &Process, s: &mut Sink<'_>| visit_args_flags(&p.argv, s))),
+        ),
+        leaf(
+            "args_options",
+            Str,
+            ARRAY,
+            Get::Many(Arc::new(|p: &Process, s: &mut Sink<'_>| visit_args_options(&p.argv, s))),
+        ),
         leaf("args_truncated", Bool, 0, pbool(|p| p.args_truncated)),
         leaf("envs", Str, ARRAY, pstrs(|p| &p.envs)),
         leaf("envp", Str, ARRAY, pstrs(|p| &p.envp)),

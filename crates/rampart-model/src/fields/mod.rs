@@ -67,6 +67,10 @@ pub type Sink<'s> = dyn FnMut(Val<'_>) -> bool + 's;
 /// Returns `true` when the sink asked to stop.
 pub type Getter = Arc<dyn Fn(&Event, Option<usize>, &mut Sink<'_>) -> bool + Send + Sync>;
 
+/// Direct accessor of a field that has exactly one value per event (no iterator, no array): the
+/// evaluator's fast path, one call instead of a visit.
+pub type Scalar = Arc<dyn for<'a> Fn(&'a Event) -> Val<'a> + Send + Sync>;
+
 pub const ARRAY: u8 = 1;
 pub const PATH: u8 = 2;
 pub const CASE_INSENSITIVE: u8 = 4;
@@ -89,6 +93,7 @@ pub struct FieldDef {
     /// `.length` is allowed on it.
     pub has_length: bool,
     getter: Getter,
+    scalar: Option<Scalar>,
 }
 
 impl fmt::Debug for FieldDef {
@@ -113,6 +118,11 @@ impl FieldDef {
     /// A clone of the accessor, for compiled evaluators that keep it without the definition.
     pub fn getter(&self) -> Getter {
         self.getter.clone()
+    }
+
+    /// The direct accessor of a single-valued field.
+    pub fn scalar(&self) -> Option<Scalar> {
+        self.scalar.clone()
     }
 
     /// Whether the field can yield several values (array or iterator).

@@ -1,0 +1,238 @@
+//! Rule pre-selection: most rules require one scalar field to be in a set of exact values
+//! (`exec.file.name in SHELLS && …`). Each bucket indexes those rules by value, so an event evaluates only the
+//! rules its values can satisfy plus the rules without such a key. Candidates are a stack bitset, walked in
+//! rule order: no allocation, same results and order as evaluating every rule.
+
+use rampart_model::fields::Val;
+use rampart_model::Event;
+
+use crate::eval::{BNode, FieldOp, IntMatcher, Operand, Quant};
+use crate::fxhash::FxHashMap;
+
+/// Buckets up to `64 * WORDS` rules use the index; larger ones are evaluated in full.
+const WORDS: usize = 8;
+pub(crate) const MAX_INDEXED: usize = 64 * WORDS;
+
+pub(crate) type Bits = [u64; WORDS];
+
+struct KeyIndex {
+    field: FieldOp,
+    /// Rules keyed on `""` (kept out of the map: see `eval::str_eq`).
+    empty: Option<Bits>,
+    strs: FxHashMap<String, Bits>,
+    /// Path globs by the directory their matches lie in: probed with every `/`-prefix of the value.
+    dirs: FxHashMap<String, Bits>,
+    ints: FxHashMap<i64, Bits>,
+}
+
+#[derive(Default)]
+pub(crate) struct BucketIndex {
+    enabled: bool,
+    /// Rules evaluated for every event of the bucket.
+    pub(crate) unindexed: usize,
+    always: Bits,
+    keys: Vec<KeyIndex>,
+}
+
+enum Key {
+    /// Exact values and path-glob directories.
+    Str(Vec<String>, Vec<String>),
+    Int(Vec<i64>),
+}
+
+fn leaf_key(node: &BNode) -> Option<(&FieldOp, Key)> {
+    match node {
+        BNode::Str { lhs: Operand::Field(f), m, quant: Quant::Any } if !f.multi && !f.reg && m.regexes.is_empty() => {
+            let dirs: Option<Vec<String>> = m.globs.iter().map(|g| g.path_head().map(str::to_string)).collect();
+            Some((f, Key::Str(m.exact_values().into_iter().map(str::to_string).collect(), dirs?)))
+        }
+        BNode::Int { lhs: Operand::Field(f), m: IntMatcher::Set(v), quant: Quant::Any } if !f.multi && !f.reg => {
+            Some((f, Key::Int(v.clone())))
+        }
+        // `a in X || a in Y` on the same field: the union.
+        BNode::Or(children) => {
+            let mut keys = children.iter().map(leaf_key);
+            let (f, mut acc) = keys.next()??;
+            for k in keys {
+                let (g, k) = k?;
+                if g.name != f.name {
+                    return None;
+                }
+                match (&mut acc, k) {
+                    (Key::Str(a, da), Key::Str(b, db)) => {
+                        a.extend(b);
+                        da.extend(db);
+                    }
+                    (Key::Int(a), Key::Int(b)) => a.extend(b),
+                    _ => return None,
+                }
+            }
+            Some((f, acc))
+        }
+        _ => None,
+    }
+}
+
+/// Keys such that the rule can only match if one of them holds: a conjunction needs one keyed operand, a
+/// disjunction needs every operand keyed (possibly on different fields).
+fn rule_keys(node: &BNode) -> Option<Vec<(&FieldOp, Key)>> {
+    if let Some(k) = leaf_key(node) {
+        return Some(vec![k]);
+    }
+    match node {
+        BNode::And(children) => {
+            children.iter().filter_map(rule_keys).min_by_key(|k| k.iter().map(|(_, k)| k.len()).sum::<usize>())
+        }
+        BNode::Or(children) => {
+            let mut all = Vec::new();
+            for c in children {
+                all.extend(rule_keys(c)?);
+            }
+            Some(all)
+        }
+        _ => None,
+    }
+}
+
+impl Key {
+    fn len(&self) -> usize {
+        match self {
+            Key::Str(v, d) => v.len() + d.len(),
+            Key::Int(v) => v.len(),
+        }
+    }
+}
+
+fn set(bits: &mut Bits, i: usize) {
+    bits[i / 64] |= 1 << (i % 64);
+}
+
+fn or(bits: &mut Bits, other: &Bits) {
+    for (a, b) in bits.iter_mut().zip(other) {
+        *a |= b;
+    }
+}
+
+impl BucketIndex {
+    pub(crate) fn build<'a>(rules: impl ExactSizeIterator<Item = &'a BNode>) -> BucketIndex {
+        let mut idx = BucketIndex { enabled: rules.len() <= MAX_INDEXED, ..Default::default() };
+        if !idx.enabled {
+            return idx;
+        }
+        for (i, node) in rules.enumerate() {
+            let Some(keys) = rule_keys(node) else {
+                set(&mut idx.always, i);
+                idx.unindexed += 1;
+                continue;
+            };
+            for (field, key) in keys {
+                let pos = match idx.keys.iter().position(|k| k.field.name == field.name) {
+                    Some(p) => p,
+                    None => {
+                        idx.keys.push(KeyIndex {
+                            field: field.clone(),
+                            empty: None,
+                            strs: Default::default(),
+                            dirs: Default::default(),
+                            ints: Default::default(),
+                        });
+                        idx.keys.len() - 1
+                    }
+                };
+                let k = &mut idx.keys[pos];
+                match key {
+                    Key::Str(values, dirs) => {
+                        for v in values {
+                            if v.is_empty() {
+                                set(k.empty.get_or_insert([0; WORDS]), i);
+                            } else {
+                                set(k.strs.entry(v).or_default(), i);
+                            }
+                        }
+                        for d in dirs {
+                            set(k.dirs.entry(d).or_default(), i);
+                        }
+                    }
+                    Key::Int(values) => {
+                        for v in values {
+                            set(k.ints.entry(v).or_default(), i);
+                        }
+                    }
+                }
+            }
+        }
+        idx
+    }
+
+    /// Names of the fields the bucket is indexed on.
+    pub(crate) fn fields(&self) -> Vec<&str> {
+        self.keys.iter().map(|k| k.field.name.as_str()).collect()
+    }
+
+    /// The rules worth evaluating for `event`, or `None` when the bucket is not indexed.
+    #[inline]
+    pub(crate) fn candidates(&self, event: &Event) -> Option<Bits> {
+        if !self.enabled {
+            return None;
+        }
+        let mut bits = self.always;
+        for k in &self.keys {
+            let mut probe = |v: Val<'_>| {
+                match v {
+                    Val::Str("") => {
+                        if let Some(b) = &k.empty {
+                            or(&mut bits, b);
+                        }
+                    }
+                    Val::Str(s) if k.field.ci && s.bytes().any(|b| b.is_ascii_uppercase()) => {
+                        if let Some(b) = k.strs.get(&s.to_ascii_lowercase()) {
+                            or(&mut bits, b);
+                        }
+                    }
+                    Val::Str(s) => {
+                        if let Some(b) = k.strs.get(s) {
+                            or(&mut bits, b);
+                        }
+                        if !k.dirs.is_empty() {
+                            let ends = s.match_indices('/').map(|(i, _)| i).chain(std::iter::once(s.len()));
+                            for end in ends.filter(|e| *e > 0) {
+                                if let Some(b) = k.dirs.get(&s[..end]) {
+                                    or(&mut bits, b);
+                                }
+                            }
+                        }
+                    }
+                    Val::Int(i) => {
+                        if let Some(b) = k.ints.get(&i) {
+                            or(&mut bits, b);
+                        }
+                    }
+                    _ => {}
+                }
+                true
+            };
+            match &k.field.scalar {
+                Some(get) => {
+                    probe(get(event));
+                }
+                None => {
+                    (k.field.getter)(event, None, &mut probe);
+                }
+            }
+        }
+        Some(bits)
+    }
+}
+
+/// Calls `f` with each set bit, in increasing order.
+#[inline]
+pub(crate) fn for_each(bits: &Bits, mut f: impl FnMut(usize)) {
+    for (w, word) in bits.iter().enumerate() {
+        let mut x = *word;
+        while x != 0 {
+            let b = x.trailing_zeros() as usize;
+            x &= x - 1;
+            f(w * 64 + b);
+        }
+    }
+}

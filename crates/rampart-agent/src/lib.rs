@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod container;
+pub mod detect;
 pub mod pipeline;
 pub mod process_cache;
 pub mod source;

@@ -1,11 +1,40 @@
 //! Builds the agent's parts for the commands that run one: the kernel source and the enrichment pipeline.
 
+use std::path::PathBuf;
+
 use anyhow::Context;
 use rampart_agent::container::{parse_cgroup_path, ContainerResolver, ResolverConfig};
+use rampart_agent::detect::Detector;
 use rampart_agent::pipeline::Pipeline;
 use rampart_agent::process_cache::{CacheConfig, ProcessCache};
 use rampart_agent::source::EventSource;
+use rampart_policy::{load_paths, LoadOptions};
 use rampart_probe::{Probe, ProbeConfig};
+
+/// Loads the policies and compiles their rules; a broken rule is reported by id and skipped, an unreadable
+/// policy file is an error.
+pub fn detector(policies: &[PathBuf]) -> anyhow::Result<Detector> {
+    let loaded = load_paths(policies, &LoadOptions::default()).context("reading policies")?;
+    for p in loaded.report.policy_errors() {
+        eprintln!(
+            "rampart: policy {} ({}): {}",
+            p.name,
+            p.file,
+            p.error.as_deref().unwrap_or("invalid")
+        );
+    }
+    for e in loaded.report.errors() {
+        eprintln!("rampart: skipped {e}");
+    }
+    let counts = loaded.report.counts();
+    if !policies.is_empty() {
+        eprintln!(
+            "rampart: {} rules loaded, {} failed, {} disabled, {} filtered",
+            counts.loaded, counts.failed, counts.disabled, counts.filtered
+        );
+    }
+    Ok(Detector::new(loaded.ruleset))
+}
 
 /// Loads and attaches the eBPF probes.
 pub fn kernel_source(ring_mib: u32) -> anyhow::Result<Box<dyn EventSource>> {

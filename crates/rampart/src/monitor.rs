@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
+use rampart_agent::detect::Detector;
 use rampart_agent::pipeline::Pipeline;
 use rampart_agent::source::EventSource;
 use rampart_model::Event;
+use rampart_secl::Match;
 
 use crate::render;
 
@@ -54,6 +56,7 @@ impl SignalFlags {
 pub fn run(args: MonitorArgs) -> anyhow::Result<()> {
     let flags = SignalFlags::install()?;
     let started = Instant::now();
+    let mut detector = crate::agent_setup::detector(&args.policies)?;
     let runtime = crate::agent_setup::background_runtime()?;
     let mut source = crate::agent_setup::kernel_source(args.ring_mib)?;
     let mut pipeline = crate::agent_setup::pipeline(&runtime)?;
@@ -69,11 +72,18 @@ pub fn run(args: MonitorArgs) -> anyhow::Result<()> {
     let mut write_error = None;
     while !flags.stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
         pipeline.pump(source.as_mut(), Duration::from_millis(50), &mut |event| {
-            if args.events && write_error.is_none() {
-                if let Err(e) = print_event(&mut out, &event, args.json) {
-                    write_error = Some(e);
-                }
+            let matches = detector.evaluate(&event);
+            if write_error.is_some() {
+                return;
             }
+            let mut result = Ok(());
+            if args.events {
+                result = print_event(&mut out, &event, args.json);
+            }
+            for m in &matches {
+                result = result.and_then(|()| print_match(&mut out, m, &event, args.json));
+            }
+            write_error = result.err();
         })?;
         if let Some(e) = write_error.take() {
             // A closed pipe (`| head`) ends the monitor quietly; anything else is an error.
@@ -84,11 +94,11 @@ pub fn run(args: MonitorArgs) -> anyhow::Result<()> {
         }
         out.flush().ok();
         if flags.report.swap(false, Ordering::Relaxed) {
-            eprintln!("{}", counters(source.as_ref(), &pipeline));
+            eprintln!("{}", counters(source.as_ref(), &pipeline, &detector));
         }
     }
     out.flush().ok();
-    eprintln!("{}", counters(source.as_ref(), &pipeline));
+    eprintln!("{}", counters(source.as_ref(), &pipeline, &detector));
     Ok(())
 }
 
@@ -101,13 +111,30 @@ fn print_event(out: &mut impl Write, event: &Event, json: bool) -> std::io::Resu
     }
 }
 
+fn print_match(out: &mut impl Write, m: &Match, event: &Event, json: bool) -> std::io::Result<()> {
+    if json {
+        serde_json::to_writer(&mut *out, &rampart_policy::to_json(m, event))?;
+        out.write_all(b"\n")
+    } else {
+        let severity = m.rule.meta.severity().unwrap_or("-");
+        writeln!(
+            out,
+            "MATCH {} [{}] {}",
+            render::escape(&m.rule.id),
+            render::escape(severity),
+            render::event_line(event)
+        )
+    }
+}
+
 /// The counters printed on exit and on SIGUSR1: kernel drops first, they matter most.
-fn counters(source: &dyn EventSource, pipeline: &Pipeline) -> String {
+fn counters(source: &dyn EventSource, pipeline: &Pipeline, detector: &Detector) -> String {
     let s = source.stats();
     let c = pipeline.cache_stats();
+    let d = detector.stats();
     format!(
         "rampart: kernel events dropped={} (per cpu {:?}) delivered={} malformed={}; process cache entries={} \
-         inserted={} removed={} evicted={} swept={} misses={}",
+         inserted={} removed={} evicted={} swept={} misses={}; rules evaluated={} matched={} silent={}",
         s.dropped_total(),
         s.dropped_per_cpu,
         s.delivered,
@@ -117,6 +144,9 @@ fn counters(source: &dyn EventSource, pipeline: &Pipeline) -> String {
         c.removed,
         c.evicted,
         c.swept,
-        c.misses
+        c.misses,
+        d.evaluated,
+        d.matched,
+        d.silent
     )
 }

@@ -230,3 +230,55 @@ fn container_process_has_container_id_and_image() {
         .unwrap()
         .contains(&json!(format!("container_name:{}", ctr.name()))));
 }
+
+#[test]
+fn policy_matches_are_printed_with_rule_and_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("test.policy");
+    std::fs::write(
+        &policy,
+        r#"version: 1.0.0
+rules:
+  - id: true_with_marker
+    description: /bin/true run with a marker argument by a shell
+    expression: exec.file.name == "true" && "policy-marker" in exec.argv && process.ancestors.file.name in ["sh", "dash"]
+    tags: {severity: medium, mitre: T1059}
+  - id: broken_rule
+    expression: exec.file.nope == 1
+"#,
+    )
+    .unwrap();
+    assert!(
+        rampart_testkit::is_root(),
+        "these tests load eBPF programs: run them as root"
+    );
+    let m = MonitorProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_rampart")),
+        &["--json", "--policy", policy.to_str().unwrap()],
+        &[],
+    )
+    .unwrap();
+    assert!(
+        m.stderr().contains("broken_rule"),
+        "the broken rule is reported by id: {}",
+        m.stderr()
+    );
+    let child = Command::new("/bin/sh")
+        .args(["-c", "/bin/true policy-marker; /bin/true other"])
+        .spawn()
+        .unwrap();
+    let sh = child.id();
+    child.wait_with_output().unwrap();
+
+    let hit = m
+        .wait_for(WAIT, |v| v["rule"]["id"] == "true_with_marker")
+        .expect("rule match");
+    assert_eq!(hit["rule"]["tags"]["severity"], "medium");
+    assert_eq!(hit["event"]["type"], "exec");
+    assert_eq!(hit["exec"]["argv"], json!(["policy-marker"]));
+    assert_eq!(hit["process"]["ancestors"][0]["pid"], sh);
+    assert!(hit["actions"].is_array());
+    // Only matches are printed without --events, and the other /bin/true did not match.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(m.all(|_| true).len(), 1, "{:?}", m.all(|_| true));
+}

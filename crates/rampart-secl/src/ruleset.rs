@@ -156,9 +156,19 @@ pub struct Rule {
     pub event: RuleEvent,
     pub(crate) expr: Compiled,
     actions: Vec<Action>,
+    /// The expression as written (macros unexpanded), for analyses such as the kernel kill plan.
+    pub source: String,
 }
 
 impl Rule {
+    /// The rule's kill actions: (signal number, scope, whether the action has a filter).
+    pub fn kill_actions(&self) -> impl Iterator<Item = (i32, KillScope, bool)> + '_ {
+        self.actions.iter().filter_map(|a| match &a.def {
+            ActionDef::Kill { number, scope, .. } => Some((*number, *scope, a.filter.is_some())),
+            _ => None,
+        })
+    }
+
     /// The Linux event type (`None` for a Windows rule, which is never evaluated).
     pub fn event_type(&self) -> Option<EventType> {
         match self.event {
@@ -304,7 +314,7 @@ impl RuleSet {
             let def = self.compile_action(&a.kind, event).map_err(|e| err(Origin::Action(i), e))?;
             actions.push(Action { filter, def });
         }
-        Ok(Rule { id: spec.id.clone(), meta: spec.meta.clone(), event, expr, actions })
+        Ok(Rule { id: spec.id.clone(), meta: spec.meta.clone(), event, expr, actions, source: spec.expression.clone() })
     }
 
     fn compile_action(&self, kind: &ActionKind, event: RuleEvent) -> Result<ActionDef, Error> {
@@ -398,6 +408,11 @@ impl RuleSet {
         let mut out = Vec::new();
         self.candidates(event, |r| out.push(r));
         out
+    }
+
+    /// The parsed expression of a macro (a `values:` macro is an array of strings).
+    pub fn macro_ast(&self, id: &str) -> Option<&crate::ast::Node> {
+        self.env.macros.get(id).map(|m| &m.ast)
     }
 
     /// Declared variables.

@@ -149,7 +149,16 @@ pub(crate) fn load(sources: &[PolicySource], opts: &LoadOptions) -> Loaded {
     }
     for rule in ruleset.rules() {
         if let Some(&entry) = by_id.get(&rule.id) {
-            report.entries[entry].event_type = Some(rule.event.name().to_string());
+            // A `fim.write.file.*` rule compiles to one rule per file event: list them all.
+            let t = &mut report.entries[entry].event_type;
+            match t {
+                Some(names) if !names.split(',').any(|n| n == rule.event.name()) => {
+                    names.push(',');
+                    names.push_str(rule.event.name());
+                }
+                Some(_) => {}
+                None => *t = Some(rule.event.name().to_string()),
+            }
         }
     }
 

@@ -100,7 +100,7 @@ fn derive(t: EventType, node: &BNode) -> Option<Constraints> {
             Some(all)
         }
         BNode::Register { body, .. } => derive(t, body),
-        BNode::Str { lhs: Operand::Field(f), m, quant: Quant::Any } if !f.reg || true => {
+        BNode::Str { lhs: Operand::Field(f), m, quant: Quant::Any } => {
             capable(t, &f.name)?;
             if m.has_regex() {
                 return None;

@@ -157,6 +157,22 @@ fn tname(t: &Ty) -> String {
 
 const MAX_MACRO_DEPTH: usize = 32;
 
+/// Datadog event types Rampart has no probe or payload for (yet).
+const UNSUPPORTED_EVENTS: &[&str] = &[
+    "packet",
+    "setsockopt",
+    "selinux",
+    "cgroup_write",
+    "sysctl",
+    "setrlimit",
+    "capabilities",
+    "socket",
+    "network_flow_monitor",
+    "ondemand",
+    "failed_dns",
+    "raw_packet",
+];
+
 struct Compiler<'e> {
     env: &'e Env,
     fields: BTreeSet<String>,
@@ -447,6 +463,12 @@ impl<'e> Compiler<'e> {
             return Err(self.err(pos, format!("`{name}` is an event type, not a field: compare one of its fields")));
         }
         let first = name.split(['.', '[']).next().unwrap_or(name);
+        if UNSUPPORTED_EVENTS.contains(&first) {
+            return Err(self.err(
+                pos,
+                format!("`{name}`: `{first}` events exist in Datadog's model but are not supported by Rampart yet"),
+            ));
+        }
         if registry().is_event_prefix(first) || first == "process" || first == "container" {
             return Err(self.err(pos, format!("unknown field `{name}`")));
         }

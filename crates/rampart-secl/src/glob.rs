@@ -94,9 +94,19 @@ impl Glob {
     }
 
     /// For a case-sensitive path glob, the directory every match lies in or equals (`/usr/bin` for
-    /// `/usr/bin/apt*`, `/etc` for `/etc/**`), if it has one.
-    pub(crate) fn path_head(&self) -> Option<&str> {
-        (matches!(self.kind, Kind::Path(_)) && !self.ci && !self.head.is_empty()).then_some(self.head.as_str())
+    /// `/usr/bin/apt*`, `/etc` for `/etc/**`) and the literal prefix every match starts with, if it has one.
+    pub(crate) fn path_head(&self) -> Option<(String, String)> {
+        if !matches!(self.kind, Kind::Path(_)) || self.ci || self.head.is_empty() {
+            return None;
+        }
+        // Every match starts with the literal prefix (without a trailing `/`: `/etc/**` matches `/etc`).
+        let lit = self.literal_prefix();
+        Some((self.head.clone(), lit.trim_end_matches('/').to_string()))
+    }
+
+    /// For a plain-string glob, the literal text every match starts with (lowercase when case-insensitive).
+    pub(crate) fn flat_head(&self) -> Option<&str> {
+        (matches!(self.kind, Kind::Flat(_)) && !self.head.is_empty()).then_some(self.head.as_str())
     }
 
     /// The literal text before the first wildcard (for prefix approvers).
@@ -131,6 +141,10 @@ impl Glob {
 }
 
 fn eq_at(text: &[u8], at: usize, lit: &[u8], ci: bool) -> bool {
+    // Empty literals never reach `memcmp` (see `eval::str_eq`).
+    if lit.is_empty() {
+        return at <= text.len();
+    }
     text.len() >= at + lit.len()
         && if ci { text[at..at + lit.len()].eq_ignore_ascii_case(lit) } else { &text[at..at + lit.len()] == lit }
 }

@@ -20,8 +20,11 @@ struct KeyIndex {
     /// Rules keyed on `""` (kept out of the map: see `eval::str_eq`).
     empty: Option<Bits>,
     strs: FxHashMap<String, Bits>,
-    /// Path globs by the directory their matches lie in: probed with every `/`-prefix of the value.
-    dirs: FxHashMap<String, Bits>,
+    /// Path globs by the directory their matches lie in (probed with every `/`-prefix of the value), then by
+    /// the literal prefix of the glob (`/usr/bin/apt` for `/usr/bin/apt*`).
+    dirs: FxHashMap<String, Vec<(String, Bits)>>,
+    /// Plain-string globs by the first byte of their literal head, then by the head (`nc` for `nc*`).
+    heads: FxHashMap<u8, Vec<(String, Bits)>>,
     ints: FxHashMap<i64, Bits>,
 }
 
@@ -35,16 +38,23 @@ pub(crate) struct BucketIndex {
 }
 
 enum Key {
-    /// Exact values and path-glob directories.
-    Str(Vec<String>, Vec<String>),
+    /// Exact values, path-glob (directory, literal prefix) pairs, plain-glob heads.
+    Str(Vec<String>, Vec<(String, String)>, Vec<String>),
     Int(Vec<i64>),
 }
 
 fn leaf_key(node: &BNode) -> Option<(&FieldOp, Key)> {
     match node {
         BNode::Str { lhs: Operand::Field(f), m, quant: Quant::Any } if !f.multi && !f.reg && m.regexes.is_empty() => {
-            let dirs: Option<Vec<String>> = m.globs.iter().map(|g| g.path_head().map(str::to_string)).collect();
-            Some((f, Key::Str(m.exact_values().into_iter().map(str::to_string).collect(), dirs?)))
+            let (mut dirs, mut heads) = (Vec::new(), Vec::new());
+            for g in &m.globs {
+                match (f.path, g.path_head(), g.flat_head()) {
+                    (true, Some(d), _) => dirs.push(d),
+                    (false, _, Some(h)) => heads.push(h.to_string()),
+                    _ => return None,
+                }
+            }
+            Some((f, Key::Str(m.exact_values().into_iter().map(str::to_string).collect(), dirs, heads)))
         }
         BNode::Int { lhs: Operand::Field(f), m: IntMatcher::Set(v), quant: Quant::Any } if !f.multi && !f.reg => {
             Some((f, Key::Int(v.clone())))
@@ -59,9 +69,10 @@ fn leaf_key(node: &BNode) -> Option<(&FieldOp, Key)> {
                     return None;
                 }
                 match (&mut acc, k) {
-                    (Key::Str(a, da), Key::Str(b, db)) => {
+                    (Key::Str(a, da, ha), Key::Str(b, db, hb)) => {
                         a.extend(b);
                         da.extend(db);
+                        ha.extend(hb);
                     }
                     (Key::Int(a), Key::Int(b)) => a.extend(b),
                     _ => return None,
@@ -80,9 +91,12 @@ fn rule_keys(node: &BNode) -> Option<Vec<(&FieldOp, Key)>> {
         return Some(vec![k]);
     }
     match node {
-        BNode::And(children) => {
-            children.iter().filter_map(rule_keys).min_by_key(|k| k.iter().map(|(_, k)| k.len()).sum::<usize>())
-        }
+        // The most selective keyed operand: `""` matches most events (`process.container.id == ""` on a host),
+        // so a key with it ranks last.
+        BNode::And(children) => children.iter().filter_map(rule_keys).min_by_key(|k| {
+            let weak = k.iter().any(|(_, key)| matches!(key, Key::Str(v, ..) if v.iter().any(String::is_empty)));
+            (weak, k.iter().map(|(_, k)| k.len()).sum::<usize>())
+        }),
         BNode::Or(children) => {
             let mut all = Vec::new();
             for c in children {
@@ -97,7 +111,7 @@ fn rule_keys(node: &BNode) -> Option<Vec<(&FieldOp, Key)>> {
 impl Key {
     fn len(&self) -> usize {
         match self {
-            Key::Str(v, d) => v.len() + d.len(),
+            Key::Str(v, d, h) => v.len() + d.len() + h.len(),
             Key::Int(v) => v.len(),
         }
     }
@@ -134,6 +148,7 @@ impl BucketIndex {
                             empty: None,
                             strs: Default::default(),
                             dirs: Default::default(),
+                            heads: Default::default(),
                             ints: Default::default(),
                         });
                         idx.keys.len() - 1
@@ -141,7 +156,18 @@ impl BucketIndex {
                 };
                 let k = &mut idx.keys[pos];
                 match key {
-                    Key::Str(values, dirs) => {
+                    Key::Str(values, dirs, heads) => {
+                        for h in heads {
+                            let entries = k.heads.entry(h.as_bytes()[0]).or_default();
+                            match entries.iter_mut().find(|(l, _)| *l == h) {
+                                Some((_, b)) => set(b, i),
+                                None => {
+                                    let mut b = [0; WORDS];
+                                    set(&mut b, i);
+                                    entries.push((h, b));
+                                }
+                            }
+                        }
                         for v in values {
                             if v.is_empty() {
                                 set(k.empty.get_or_insert([0; WORDS]), i);
@@ -149,8 +175,16 @@ impl BucketIndex {
                                 set(k.strs.entry(v).or_default(), i);
                             }
                         }
-                        for d in dirs {
-                            set(k.dirs.entry(d).or_default(), i);
+                        for (dir, lit) in dirs {
+                            let entries = k.dirs.entry(dir).or_default();
+                            match entries.iter_mut().find(|(l, _)| *l == lit) {
+                                Some((_, b)) => set(b, i),
+                                None => {
+                                    let mut b = [0; WORDS];
+                                    set(&mut b, i);
+                                    entries.push((lit, b));
+                                }
+                            }
                         }
                     }
                     Key::Int(values) => {
@@ -188,16 +222,20 @@ impl BucketIndex {
                         if let Some(b) = k.strs.get(&s.to_ascii_lowercase()) {
                             or(&mut bits, b);
                         }
+                        probe_heads(&k.heads, s, true, &mut bits);
                     }
                     Val::Str(s) => {
                         if let Some(b) = k.strs.get(s) {
                             or(&mut bits, b);
                         }
+                        probe_heads(&k.heads, s, k.field.ci, &mut bits);
                         if !k.dirs.is_empty() {
                             let ends = s.match_indices('/').map(|(i, _)| i).chain(std::iter::once(s.len()));
                             for end in ends.filter(|e| *e > 0) {
-                                if let Some(b) = k.dirs.get(&s[..end]) {
-                                    or(&mut bits, b);
+                                for (lit, b) in k.dirs.get(&s[..end]).map_or(&[][..], Vec::as_slice) {
+                                    if s.starts_with(lit.as_str()) {
+                                        or(&mut bits, b);
+                                    }
                                 }
                             }
                         }
@@ -221,6 +259,20 @@ impl BucketIndex {
             }
         }
         Some(bits)
+    }
+}
+
+fn probe_heads(heads: &FxHashMap<u8, Vec<(String, Bits)>>, s: &str, ci: bool, bits: &mut Bits) {
+    if heads.is_empty() {
+        return;
+    }
+    let first = if ci { s.as_bytes()[0].to_ascii_lowercase() } else { s.as_bytes()[0] };
+    for (h, b) in heads.get(&first).map_or(&[][..], Vec::as_slice) {
+        let hit = s.len() >= h.len()
+            && if ci { s.as_bytes()[..h.len()].eq_ignore_ascii_case(h.as_bytes()) } else { s.starts_with(h.as_str()) };
+        if hit {
+            or(bits, b);
+        }
     }
 }
 

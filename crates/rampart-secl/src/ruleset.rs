@@ -261,6 +261,16 @@ impl RuleSet {
                 });
                 continue;
             }
+            if spec.expression.contains(FIM_PREFIX) {
+                // `fim.write.file.*`: one rule per file event type, all with the rule's id.
+                let variants: Result<Vec<Rule>, RuleError> =
+                    fim_variants(spec).iter().map(|v| set.compile_rule(v, &mut report)).collect();
+                match variants {
+                    Ok(vs) => vs.into_iter().for_each(|r| set.add(r)),
+                    Err(e) => report.errors.push(e),
+                }
+                continue;
+            }
             match set.compile_rule(spec, &mut report) {
                 Ok(rule) => set.add(rule),
                 Err(e) => report.errors.push(e),
@@ -442,6 +452,23 @@ impl RuleSet {
         });
         out
     }
+}
+
+const FIM_PREFIX: &str = "fim.write.file.";
+
+/// Expands Datadog's `fim.write.file.*` pseudo-fields into one rule per file-modifying event: `open` for
+/// writing (an implicit `open.flags & (O_CREAT|O_TRUNC|O_APPEND|O_RDWR|O_WRONLY) > 0`), `chmod`, `chown`,
+/// `link`, `unlink`, `utimes`, and `rename` (source or destination).
+fn fim_variants(spec: &RuleSpec) -> Vec<RuleSpec> {
+    let e = &spec.expression;
+    let sub = |prefix: &str| e.replace(FIM_PREFIX, prefix);
+    let mut out =
+        vec![format!("open.flags & (O_CREAT|O_TRUNC|O_APPEND|O_RDWR|O_WRONLY) > 0 && ({})", sub("open.file."))];
+    for t in ["chmod", "chown", "link", "unlink", "utimes"] {
+        out.push(sub(&format!("{t}.file.")));
+    }
+    out.push(format!("({}) || ({})", sub("rename.file."), sub("rename.file.destination.")));
+    out.into_iter().map(|expression| RuleSpec { expression, ..spec.clone() }).collect()
 }
 
 fn c_event(c: &CompiledValue) -> Option<EventType> {

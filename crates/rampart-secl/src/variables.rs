@@ -2,12 +2,14 @@
 //! the [`VariableStore`] the engine reads at evaluation time, and an in-memory store with scopes, append,
 //! size bounds, TTLs and default values.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Mutex;
 
 use rampart_model::fields::{Sink, Val};
 use rampart_model::Event;
+
+use crate::fxhash::FxHashMap;
 
 /// Where a variable lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -191,7 +193,7 @@ struct Slot {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     /// name → scope instance → values (nested so lookups by `&str` allocate nothing).
-    slots: Mutex<HashMap<String, HashMap<ScopeKey, Slot>>>,
+    slots: Mutex<FxHashMap<String, FxHashMap<ScopeKey, Slot>>>,
 }
 
 impl MemoryStore {

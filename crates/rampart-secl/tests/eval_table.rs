@@ -325,7 +325,10 @@ const DNS: &[(&str, bool)] = &[
     (r#"dns.question.name in ["a.org", "b.org", "c.org", "d.org", "e.org", "f.org", "MINING.pool.example.ORG"]"#, true),
 ];
 
-const OTHER: &[(fn() -> Event, &str, bool)] = &[
+/// (fixture, expression, expected).
+type Case = (fn() -> Event, &'static str, bool);
+
+const OTHER: &[Case] = &[
     (chmod_event, "chmod.file.destination.mode & S_ISUID > 0", true),
     (chmod_event, "chmod.file.destination.rights == 04755", true),
     (chmod_event, "chmod.file.destination.rights in [0707, 0717, 04755]", true),

@@ -237,3 +237,30 @@ fn datadog_register_rule() {
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(rs.evaluate(&exec_event(), &MemoryStore::new()).len(), 1);
 }
+
+#[test]
+fn fim_pseudo_fields_expand_to_every_file_event() {
+    let (rs, report) =
+        RuleSet::build(&[], &[rule("pam", r#"fim.write.file.path in [~"/etc/pam.d/**", "/etc/pam.conf"]"#, vec![])]);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let types: Vec<_> = rs.rules().iter().map(|r| r.event_type().unwrap().as_str()).collect();
+    assert_eq!(types, ["open", "chmod", "chown", "link", "unlink", "utimes", "rename"]);
+    assert!(rs.rules().iter().all(|r| r.id == "pam"));
+    // A read-only open does not match; a write does.
+    let mut ev = open_event();
+    if let rampart_model::EventData::Open(o) = &mut ev.data {
+        o.file = rampart_model::events::FileTarget::from_path("/etc/pam.d/sshd");
+        o.flags = 0;
+    }
+    assert!(rs.evaluate(&ev, &MemoryStore::new()).is_empty());
+    if let rampart_model::EventData::Open(o) = &mut ev.data {
+        o.flags = 1;
+    }
+    assert_eq!(rs.evaluate(&ev, &MemoryStore::new()).len(), 1);
+}
+
+#[test]
+fn unsupported_datadog_event_types_say_so() {
+    let (_, report) = RuleSet::build(&[], &[rule("p", r#"packet.filter == "tcp""#, vec![])]);
+    assert!(report.errors[0].error.msg.contains("not supported by Rampart"), "{:?}", report.errors);
+}

@@ -6,12 +6,15 @@ use super::{FieldType, Sink, Val, ARRAY, LENGTH, PATH};
 use crate::file::FileInfo;
 use crate::process::Process;
 
+type OneFn<T> = Arc<dyn for<'a> Fn(&'a T) -> Val<'a> + Send + Sync>;
+type ManyFn<T> = Arc<dyn Fn(&T, &mut Sink<'_>) -> bool + Send + Sync>;
+
 /// How a leaf reads its value(s) from a `T` (a file or a process).
 pub(crate) enum Get<T: ?Sized + 'static> {
     /// Exactly one value: read directly, without a sink (the evaluator's fast path).
-    One(Arc<dyn for<'a> Fn(&'a T) -> Val<'a> + Send + Sync>),
+    One(OneFn<T>),
     /// Any number of values, visited.
-    Many(Arc<dyn Fn(&T, &mut Sink<'_>) -> bool + Send + Sync>),
+    Many(ManyFn<T>),
 }
 
 impl<T: ?Sized + 'static> Clone for Get<T> {
@@ -196,14 +199,15 @@ pub fn visit_args_flags(argv: &[String], sink: &mut Sink<'_>) -> bool {
 
 /// `args_options`: `--width=8`, `--width 8` and `-T 8` give `width=8`, `width=8` and `T=8`.
 pub fn visit_args_options(argv: &[String], sink: &mut Sink<'_>) -> bool {
-    let mut buf = String::new();
+    thread_local! {
+        // `name=value` is built in a reused buffer: no allocation per event.
+        static BUF: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
     let mut i = 0;
     while i < argv.len() {
         let arg = &argv[i];
         i += 1;
-        let Some(mut name) = arg.strip_prefix('-') else {
-            continue;
-        };
+        let Some(mut name) = arg.strip_prefix('-') else { continue };
         if let Some(long) = name.strip_prefix('-') {
             name = long;
         }
@@ -215,11 +219,18 @@ pub fn visit_args_options(argv: &[String], sink: &mut Sink<'_>) -> bool {
                 return true;
             }
         } else if let Some(next) = argv.get(i).filter(|n| !n.starts_with('-')) {
-            buf.clear();
-            buf.push_str(name);
-            buf.push('=');
-            buf.push_str(next);
-            if sink(Val::Str(&buf)) {
+            let stop = BUF.with(|b| match b.try_borrow_mut() {
+                Ok(mut buf) => {
+                    buf.clear();
+                    buf.push_str(name);
+                    buf.push('=');
+                    buf.push_str(next);
+                    sink(Val::Str(&buf))
+                }
+                // Re-entered from the sink: use a fresh buffer.
+                Err(_) => sink(Val::Str(&format!("{name}={next}"))),
+            });
+            if stop {
                 return true;
             }
         }

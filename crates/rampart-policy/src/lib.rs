@@ -11,6 +11,7 @@
 //! let ruleset = loaded.ruleset; // evaluate with ruleset.evaluate(&event, &store)
 //! ```
 
+pub mod default;
 pub mod filters;
 pub mod locate;
 mod merge;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use rampart_secl::RuleSet;
 use serde::Serialize;
 
+pub use default::{default_policy, default_tests};
 pub use filters::{HostInfo, Version};
 pub use rampart_secl::output::{match_json, to_json};
 

@@ -344,6 +344,7 @@ fn rule_spec(def: &RuleDef, policy: &str) -> Result<RuleSpec, String> {
         silent: def.silent,
         every,
         policy: policy.to_string(),
+        remediation: def.remediation.clone(),
     };
     let actions = def.actions.iter().enumerate().map(|(i, a)| action(a).map_err(|e| format!("action #{}: {e}", i + 1)));
     Ok(RuleSpec { id: def.id.clone(), expression, meta, actions: actions.collect::<Result<_, _>>()? })

@@ -51,6 +51,8 @@ pub struct RuleDef {
     pub actions: Vec<ActionDef>,
     pub every: Option<Value>,
     pub silent: bool,
+    /// What to do when the rule matches (Rampart extension).
+    pub remediation: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]

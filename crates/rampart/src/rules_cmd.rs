@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use rampart_model::Event;
-use rampart_policy::{load_paths, Counts, EntryKind, LoadOptions, Loaded, Status};
+use rampart_policy::default::TestTable;
+use rampart_policy::{
+    default_policy, default_tests, load_paths, load_sources, Counts, EntryKind, LoadOptions, Loaded, Status,
+};
 use rampart_secl::MemoryStore;
 
 /// Check policies and try rules on recorded events.
@@ -23,6 +26,22 @@ pub enum RulesSubcommand {
     Check(CheckArgs),
     /// Evaluate policies over recorded events (JSON lines) and print every match as JSON.
     Test(TestArgs),
+    /// List rules without a real-world trigger or benign test case; non-zero exit if any (default: the
+    /// embedded default policy and its test table).
+    Coverage(CoverageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// Policy file or directory (repeatable; default: the embedded default policy).
+    #[arg(long = "policy", value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+    /// Test table (YAML with `cases: {RULE_ID: {trigger, benign}}`; default: the default policy's tests).
+    #[arg(long, value_name = "PATH")]
+    pub tests: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +76,7 @@ pub struct TestArgs {
 pub fn run(cmd: RulesCommand) -> anyhow::Result<ExitCode> {
     match cmd.command {
         RulesSubcommand::Check(a) => check(a, &mut std::io::stdout().lock()),
+        RulesSubcommand::Coverage(a) => coverage(a, &mut std::io::stdout().lock()),
         RulesSubcommand::Test(a) => test(a, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
     }
 }
@@ -85,7 +105,8 @@ fn check(a: CheckArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let report = &loaded.report;
     let failed = report.has_errors();
     if a.json {
-        let doc = serde_json::json!({ "ok": !failed, "counts": report.counts(), "policies": report.policies, "entries": report.entries });
+        let rules: Vec<_> = loaded.ruleset.rules().iter().map(|r| rule_json(r)).collect();
+        let doc = serde_json::json!({ "ok": !failed, "counts": report.counts(), "policies": report.policies, "entries": report.entries, "rules": rules });
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
         for p in report.policy_errors() {
@@ -151,6 +172,66 @@ fn test(a: TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
+/// A loaded rule's descriptive data (what the server and UIs show next to a match).
+fn rule_json(r: &rampart_secl::Rule) -> serde_json::Value {
+    serde_json::json!({
+        "id": r.id,
+        "version": r.meta.version,
+        "event_type": r.event_type().map(|t| t.as_str()),
+        "severity": r.meta.severity(),
+        "description": r.meta.description,
+        "tags": r.meta.tags,
+        "remediation": r.meta.remediation,
+        "policy": r.meta.policy,
+    })
+}
+
+fn coverage(a: CoverageArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let loaded = if a.policies.is_empty() {
+        load_sources(&[default_policy()], &LoadOptions::default())
+    } else {
+        load(&a.policies, None)?
+    };
+    let table = match &a.tests {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            TestTable::parse(&text).map_err(anyhow::Error::msg)?
+        }
+        None => default_tests().map_err(anyhow::Error::msg)?,
+    };
+    // Every rule a policy defines needs tests, including rules that fail to load or are disabled.
+    let mut ids: Vec<&str> = Vec::new();
+    for e in &loaded.report.entries {
+        if e.kind == EntryKind::Rule && !matches!(e.status, Status::Merged { .. }) && !ids.contains(&e.id.as_str()) {
+            ids.push(&e.id);
+        }
+    }
+    let cov = table.coverage(ids);
+    if a.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&cov)?)?;
+    } else {
+        for m in &cov.missing {
+            let what = match (m.trigger, m.benign) {
+                (true, true) => "no trigger and no benign test",
+                (true, false) => "no trigger test",
+                _ => "no benign test",
+            };
+            writeln!(out, "rule {}: {what}", m.id)?;
+        }
+        for id in &cov.unknown {
+            writeln!(out, "test case {id}: no rule with this id")?;
+        }
+        writeln!(
+            out,
+            "{} rules, {} with a trigger and a benign test, {} without",
+            cov.rules,
+            cov.covered,
+            cov.missing.len()
+        )?;
+    }
+    Ok(if cov.is_complete() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +259,53 @@ rules:
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
         p
+    }
+
+    #[test]
+    fn coverage_of_the_default_policy_is_complete() {
+        let mut out = Vec::new();
+        let code = coverage(CoverageArgs { policies: vec![], tests: None, json: false }, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(code, ExitCode::SUCCESS, "{text}");
+        assert!(text.contains(" without") && text.ends_with(", 0 without\n"), "{text}");
+    }
+
+    #[test]
+    fn coverage_lists_rules_without_tests() {
+        let p = write("cov.policy", POLICY);
+        let tests = write(
+            "cov.tests.yaml",
+            "cases:\n  shell_exec: {trigger: 'true', benign: 'true'}\n  mixed: {trigger: 'true'}\n",
+        );
+        let mut out = Vec::new();
+        let code = coverage(CoverageArgs { policies: vec![p], tests: Some(tests), json: false }, &mut out).unwrap();
+        assert_eq!(code, ExitCode::FAILURE);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("rule broken: no trigger and no benign test"), "{text}");
+        assert!(text.contains("rule mixed: no benign test"), "{text}");
+        assert!(!text.contains("rule shell_exec"), "{text}");
+        assert!(text.contains("3 rules, 1 with a trigger and a benign test, 2 without"), "{text}");
+    }
+
+    #[test]
+    fn check_of_the_default_policy_has_no_errors_and_reports_remediation() {
+        let dir = std::env::temp_dir().join(format!("rampart-rules-cmd-default-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("default.policy");
+        std::fs::write(&p, rampart_policy::default::DEFAULT_POLICY).unwrap();
+        let mut out = Vec::new();
+        let code =
+            check(CheckArgs { paths: vec![p], json: true, verbose: false, agent_version: None }, &mut out).unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(code, ExitCode::SUCCESS, "{doc}");
+        assert_eq!(doc["counts"]["failed"], 0);
+        let rules = doc["rules"].as_array().unwrap();
+        assert!(rules.len() >= 80);
+        assert!(
+            rules.iter().all(|r| !r["remediation"].as_str().unwrap().is_empty()),
+            "every default rule has a remediation"
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

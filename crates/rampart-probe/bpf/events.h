@@ -123,4 +123,3 @@ struct exit_event {
 struct counters {
 	__u64 v[CNT_MAX];
 };
-#include "file_events.h"

@@ -4,7 +4,6 @@
 #include "common.h"
 #include "path.h"
 #include "task.h"
-#include "file.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -15,7 +15,6 @@
 pub mod config;
 pub mod decode;
 pub mod errors;
-pub mod file;
 mod liblog;
 mod loader;
 pub mod preflight;

@@ -45,9 +45,7 @@ enum Key {
 
 fn leaf_key(node: &BNode) -> Option<(&FieldOp, Key)> {
     match node {
-        // Multi-valued fields (`exec.envs`, `process.ancestors.comm`) qualify too: with "any element"
-        // semantics, a match needs one of their values in the set, and every value is probed.
-        BNode::Str { lhs: Operand::Field(f), m, quant: Quant::Any } if !f.reg && m.regexes.is_empty() => {
+        BNode::Str { lhs: Operand::Field(f), m, quant: Quant::Any } if !f.multi && !f.reg && m.regexes.is_empty() => {
             let (mut dirs, mut heads) = (Vec::new(), Vec::new());
             for g in &m.globs {
                 match (f.path, g.path_head(), g.flat_head()) {
@@ -58,7 +56,7 @@ fn leaf_key(node: &BNode) -> Option<(&FieldOp, Key)> {
             }
             Some((f, Key::Str(m.exact_values().into_iter().map(str::to_string).collect(), dirs, heads)))
         }
-        BNode::Int { lhs: Operand::Field(f), m: IntMatcher::Set(v), quant: Quant::Any } if !f.reg => {
+        BNode::Int { lhs: Operand::Field(f), m: IntMatcher::Set(v), quant: Quant::Any } if !f.multi && !f.reg => {
             Some((f, Key::Int(v.clone())))
         }
         // `a in X || a in Y` on the same field: the union.
@@ -249,8 +247,7 @@ impl BucketIndex {
                     }
                     _ => {}
                 }
-                // Single-valued fields stop after their value; multi-valued ones probe every value.
-                !k.field.multi
+                true
             };
             match &k.field.scalar {
                 Some(get) => {

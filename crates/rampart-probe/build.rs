@@ -25,4 +25,8 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={f}");
     }
+    // File activity family.
+    for f in ["file.h", "file_events.h", "file_maps.h", "file_syscalls.h"] {
+        println!("cargo:rerun-if-changed=bpf/{f}");
+    }
 }

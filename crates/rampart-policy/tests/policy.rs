@@ -182,3 +182,18 @@ proptest! {
         let _ = serde_json::to_string(&loaded.report).unwrap();
     }
 }
+
+#[test]
+fn directories_load_default_policy_first() {
+    let dir = std::env::temp_dir().join(format!("rampart-policy-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a_custom.policy"), "rules:\n  - id: r\n    disabled: true\n").unwrap();
+    std::fs::write(dir.join("default.policy"), "rules:\n  - id: r\n    expression: exec.pid == 1\n").unwrap();
+    std::fs::write(dir.join("notes.txt"), "ignored").unwrap();
+    let files = rampart_policy::expand_paths(&[dir.clone()]).unwrap();
+    let names: Vec<_> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["default.policy", "a_custom.policy"]);
+    let loaded = rampart_policy::load_paths(&[dir], &opts()).unwrap();
+    assert_eq!(status(&loaded.report, "r"), &Status::Disabled, "the custom policy disabled the default rule");
+    assert!(loaded.ruleset.rules().is_empty());
+}

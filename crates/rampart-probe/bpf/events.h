@@ -123,3 +123,4 @@ struct exit_event {
 struct counters {
 	__u64 v[CNT_MAX];
 };
+#include "file_events.h"

@@ -4,6 +4,7 @@
 #include "common.h"
 #include "path.h"
 #include "task.h"
+#include "file.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

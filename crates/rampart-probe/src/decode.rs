@@ -48,6 +48,9 @@ impl Decoder {
             RECORD_EXEC => self.exec(bytes).map(ProbeRecord::Exec),
             RECORD_FORK => fork(bytes).map(ProbeRecord::Fork),
             RECORD_EXIT => exit(bytes).map(ProbeRecord::Exit),
+            crate::file::RECORD_FILE_FIRST..=crate::file::RECORD_FILE_LAST => {
+                crate::file::decode::decode(bytes).map(ProbeRecord::Activity)
+            }
             other => Err(DecodeError::UnknownKind(other)),
         }
     }

@@ -15,6 +15,7 @@
 pub mod config;
 pub mod decode;
 pub mod errors;
+pub mod file;
 mod liblog;
 mod loader;
 pub mod preflight;

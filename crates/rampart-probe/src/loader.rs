@@ -171,6 +171,15 @@ impl Probe {
         self.ring.epoll_fd()
     }
 
+    pub(crate) fn skel(&self) -> &ProcessSkel<'static> {
+        &self.skel
+    }
+
+    /// For modules that attach programs or write maps at run time (file filters).
+    pub(crate) fn skel_mut(&mut self) -> &mut ProcessSkel<'static> {
+        &mut self.skel
+    }
+
     /// The kernel lockdown mode seen at start-up.
     pub fn lockdown(&self) -> Lockdown {
         self.lockdown

@@ -45,7 +45,9 @@ enum Key {
 
 fn leaf_key(node: &BNode) -> Option<(&FieldOp, Key)> {
     match node {
-        BNode::Str { lhs: Operand::Field(f), m, quant: Quant::Any } if !f.multi && !f.reg && m.regexes.is_empty() => {
+        // Multi-valued fields (`exec.envs`, `process.ancestors.comm`) qualify too: with "any element"
+        // semantics, a match needs one of their values in the set, and every value is probed.
+        BNode::Str { lhs: Operand::Field(f), m, quant: Quant::Any } if !f.reg && m.regexes.is_empty() => {
             let (mut dirs, mut heads) = (Vec::new(), Vec::new());
             for g in &m.globs {
                 match (f.path, g.path_head(), g.flat_head()) {
@@ -56,7 +58,7 @@ fn leaf_key(node: &BNode) -> Option<(&FieldOp, Key)> {
             }
             Some((f, Key::Str(m.exact_values().into_iter().map(str::to_string).collect(), dirs, heads)))
         }
-        BNode::Int { lhs: Operand::Field(f), m: IntMatcher::Set(v), quant: Quant::Any } if !f.multi && !f.reg => {
+        BNode::Int { lhs: Operand::Field(f), m: IntMatcher::Set(v), quant: Quant::Any } if !f.reg => {
             Some((f, Key::Int(v.clone())))
         }
         // `a in X || a in Y` on the same field: the union.
@@ -247,7 +249,8 @@ impl BucketIndex {
                     }
                     _ => {}
                 }
-                true
+                // Single-valued fields stop after their value; multi-valued ones probe every value.
+                !k.field.multi
             };
             match &k.field.scalar {
                 Some(get) => {

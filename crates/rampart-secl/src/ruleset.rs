@@ -194,8 +194,14 @@ impl Rule {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ActionOutcome {
-    /// A variable was set (already applied to the store).
-    Set { name: String, scope: String, values: Vec<VarValue>, append: bool },
+    /// A variable was set (already applied to the store). Values of `private` variables are not reported.
+    Set {
+        name: String,
+        scope: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        values: Vec<VarValue>,
+        append: bool,
+    },
     /// The agent must send `signal` to the scope (the engine does not kill by itself).
     Kill { signal: String, signal_number: i32, scope: KillScope },
     /// The agent must hash the file at `field` (`exec.file`, `open.file`, …).
@@ -537,7 +543,7 @@ fn run_actions(rule: &Rule, cx: &Cx<'_>) -> Vec<ActionOutcome> {
                 out.push(ActionOutcome::Set {
                     name: decl.name.clone(),
                     scope: decl.scope.as_str().to_string(),
-                    values,
+                    values: if decl.private { Vec::new() } else { values },
                     append: *append,
                 });
             }

@@ -1,0 +1,615 @@
+/* File activity (FIM): open, chmod, chown, mkdir, rmdir, unlink, rename, link, utimes, setxattr,
+ * removexattr, truncate, chdir, from one tp_btf/sys_exit program.
+ *
+ * Why sys_exit only: kprobes do not attach on this kernel and fentry/lsm are refused, so the VFS hooks are
+ * out of reach; at sys_exit the arguments are still in the saved user registers, the return value is known,
+ * the user's strings are resident (they were just read by the kernel), and an open's new fd leads to the
+ * struct file whose dentries give the real path. Paths of the other calls are the kernel-resolved path of
+ * their base directory (dirfd, cwd or root) joined with the user's string (see SIDE_TEXT).
+ *
+ * Filtering order, cheapest first: syscall table → per-type mode → open flags and basename approvers (on
+ * the dentry name or the last component, no path walk) → discarder of the parent directory → path walk →
+ * prefix/exact approvers → ring buffer. */
+#pragma once
+
+#include "common.h"
+#include "path.h"
+#include "file_maps.h"
+#include "file_syscalls.h"
+
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+#define S_IFMT_ 00170000
+#define S_IFDIR_ 0040000
+/* The user's string is read here, right after the base directory's path (which ends at PATH_MAX_LEN). */
+#define TAIL_AT (PATH_MAX_LEN + 1)
+#define TAIL_MAX (WORK_PATH_LEN - TAIL_AT)
+#define FNV_OFFSET_ 0xcbf29ce484222325ull
+#define FNV_PRIME_ 0x100000001b3ull
+
+struct file_event _file_event_type = {};
+struct file_counters _file_counters_type = {};
+struct file_policy _file_policy_type = {};
+struct name_masks _name_masks_type = {};
+struct path_key _path_key_type = {};
+struct discarder_key _discarder_key_type = {};
+struct discarder_val _discarder_val_type = {};
+
+static __always_inline __u64 op_arg(struct file_op *op, __u8 idx)
+{
+	if (idx < 6)
+		return op->args[idx & 7];
+	return 0;
+}
+
+static __always_inline struct file *fd_file(struct task_struct *task, long fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **arr;
+	struct file *f = NULL;
+
+	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	arr = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
+	return f;
+}
+
+static __always_inline __u32 bump_revision(void)
+{
+	__u32 zero = 0;
+	__u32 *rev = bpf_map_lookup_elem(&file_revision, &zero);
+	if (!rev)
+		return 0;
+	return __sync_add_and_fetch(rev, 1);
+}
+
+static __always_inline __u32 current_revision(void)
+{
+	__u32 zero = 0;
+	__u32 *rev = bpf_map_lookup_elem(&file_revision, &zero);
+	return rev ? *rev : 0;
+}
+
+/* --- hashing (FNV-1a 64, the same in src/file/filters.rs) ------------------------------------------- */
+
+/* Hash of the last component of work.path[TAIL_AT..TAIL_AT+tail_len), trailing '/' ignored. */
+static long name_hash_step(__u64 i, void *arg)
+{
+	struct work *w = work_buf();
+	struct file_op *op = file_op_buf();
+	char ch;
+
+	if (!w || !op || i >= op->tail_len)
+		return 1;
+	ch = w->path[(TAIL_AT + i) & (WORK_PATH_LEN - 1)];
+	if (ch == '/') {
+		/* a component ends: remember it unless the string ends with slashes */
+		if (op->comp_len) {
+			op->name_hash = op->h;
+			op->name_ok = !(op->comp_dots == op->comp_len && op->comp_len <= 2);
+		}
+		op->h = FNV_OFFSET_;
+		op->comp_len = 0;
+		op->comp_dots = 0;
+		return 0;
+	}
+	op->h = (op->h ^ (__u8)ch) * FNV_PRIME_;
+	op->comp_len++;
+	if (ch == '.')
+		op->comp_dots++;
+	return 0;
+}
+
+static __always_inline void hash_last_component(struct file_op *op)
+{
+	op->h = FNV_OFFSET_;
+	op->comp_len = 0;
+	op->comp_dots = 0;
+	op->name_ok = 0;
+	bpf_loop(TAIL_MAX, name_hash_step, NULL, 0);
+	if (op->comp_len) {
+		op->name_hash = op->h;
+		op->name_ok = !(op->comp_dots == op->comp_len && op->comp_len <= 2);
+	}
+}
+
+/* Rolls FNV-1a over the resolved path, looking up every directory prefix (at each '/') and noting whether
+ * the path is canonical (no "//", "." or ".." components): a non-canonical path cannot be judged. */
+static long path_roll_step(__u64 i, void *arg)
+{
+	struct work *w = work_buf();
+	struct file_op *op = file_op_buf();
+	struct path_key key = {};
+	__u32 *hit;
+	__u32 at;
+	char ch;
+
+	if (!w || !op)
+		return 1;
+	at = op->start + i;
+	if (at >= op->end)
+		return 1;
+	ch = w->path[at & (WORK_PATH_LEN - 1)];
+	op->h = (op->h ^ (__u8)ch) * FNV_PRIME_;
+	if (ch != '/') {
+		op->comp_len++;
+		if (ch == '.')
+			op->comp_dots++;
+		return 0;
+	}
+	if (i > 0 && (op->comp_len == 0 || (op->comp_dots == op->comp_len && op->comp_len <= 2)))
+		op->noncanon = 1;
+	op->comp_len = 0;
+	op->comp_dots = 0;
+	op->h_dir = op->h;
+	key.hash = op->h;
+	key.kind = PATH_KEY_PREFIX;
+	hit = bpf_map_lookup_elem(&file_paths, &key);
+	if (hit)
+		op->prefix_hits |= *hit;
+	return 0;
+}
+
+/* Slots (of `want`) whose path approvers admit work.path[start..end); all of `want` when the path cannot
+ * be judged. Also sets op->h_dir for the discarder decision. */
+static __always_inline __u32 path_admits(struct file_op *op, __u32 want)
+{
+	struct path_key key = {};
+	__u32 *hit, hits;
+
+	op->h = FNV_OFFSET_;
+	op->h_dir = 0;
+	op->comp_len = 0;
+	op->comp_dots = 0;
+	op->noncanon = 0;
+	op->prefix_hits = 0;
+	bpf_loop(WORK_PATH_LEN, path_roll_step, NULL, 0);
+	if (op->comp_len == 0 || (op->comp_dots == op->comp_len && op->comp_len <= 2))
+		op->noncanon = 1; /* trailing '/', "." or ".." */
+	if (op->noncanon || op->truncated)
+		return want;
+	hits = op->prefix_hits;
+	key.hash = op->h;
+	key.kind = PATH_KEY_EXACT;
+	hit = bpf_map_lookup_elem(&file_paths, &key);
+	if (hit)
+		hits |= *hit;
+	return hits & want;
+}
+
+/* --- discarders ------------------------------------------------------------------------------------- */
+
+static __always_inline void parent_key(struct file_op *op, struct discarder_key *k)
+{
+	struct dentry *parent = (void *)op->parent;
+	struct vfsmount *mnt = (void *)op->parent_mnt;
+	struct mount *m = (void *)mnt - bpf_core_field_offset(struct mount, mnt);
+
+	k->inode = BPF_CORE_READ(parent, d_inode, i_ino);
+	k->mount_id = BPF_CORE_READ(m, mnt_id);
+	k->_pad = 0;
+}
+
+/* Slots of `want` discarded for the file's parent directory. */
+static __always_inline __u32 discarded(struct file_op *op, __u32 want)
+{
+	struct discarder_key k;
+	struct discarder_val *v;
+
+	if (!op->parent)
+		return 0;
+	parent_key(op, &k);
+	v = bpf_map_lookup_elem(&file_discarders, &k);
+	if (!v || v->revision != op->rev)
+		return 0;
+	return v->slots & want;
+}
+
+/* The path check failed for `slots` on a canonical path: if no exact path lies in this directory either,
+ * nothing in it can pass these slots' path approvers until the next revision. */
+static __always_inline void learn_discarder(struct file_op *op, __u32 slots)
+{
+	struct path_key pk = {};
+	struct discarder_key k;
+	struct discarder_val nv = {}, *v;
+	__u32 *hit;
+
+	if (!op->parent || !slots || op->noncanon || op->truncated || !op->h_dir)
+		return;
+	pk.hash = op->h_dir;
+	pk.kind = PATH_KEY_DIR;
+	hit = bpf_map_lookup_elem(&file_paths, &pk);
+	if (hit)
+		slots &= ~*hit;
+	if (!slots)
+		return;
+	parent_key(op, &k);
+	v = bpf_map_lookup_elem(&file_discarders, &k);
+	if (v && v->revision == op->rev) {
+		v->slots |= slots;
+	} else {
+		nv.revision = op->rev;
+		nv.slots = slots;
+		bpf_map_update_elem(&file_discarders, &k, &nv, BPF_ANY);
+	}
+	file_count(op->type, FC_DISCARDER_ADDED);
+}
+
+/* --- resolving one side (source or destination) ---------------------------------------------------- */
+
+/* Fills `f` from a dentry and its mount; returns 1 when the file is in an overlayfs upper layer. */
+static __always_inline __u32 fill_dentry_info(struct file_info *f, struct dentry *d, struct vfsmount *vfsmnt)
+{
+	struct inode *inode = BPF_CORE_READ(d, d_inode);
+	struct mount *mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
+	struct super_block *sb = BPF_CORE_READ(vfsmnt, mnt_sb);
+	struct ovl_inode *oi;
+
+	f->inode = BPF_CORE_READ(inode, i_ino);
+	f->mode = BPF_CORE_READ(inode, i_mode);
+	f->uid = BPF_CORE_READ(inode, i_uid.val);
+	f->gid = BPF_CORE_READ(inode, i_gid.val);
+	f->mount_id = BPF_CORE_READ(mnt, mnt_id);
+	f->mtime_ns = 0;
+	f->ctime_ns = 0;
+	if (bpf_core_field_exists(inode->i_mtime_sec)) {
+		f->mtime_ns = BPF_CORE_READ(inode, i_mtime_sec) * 1000000000ull + BPF_CORE_READ(inode, i_mtime_nsec);
+		f->ctime_ns = BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ull + BPF_CORE_READ(inode, i_ctime_nsec);
+	}
+	/* s_type->name is a pointer: read the string it points to */
+	bpf_probe_read_kernel_str(f->fs_type, sizeof(f->fs_type), BPF_CORE_READ(sb, s_type, name));
+	if (!inode || BPF_CORE_READ(sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
+		return 0;
+	oi = (void *)inode - bpf_core_field_offset(struct ovl_inode, vfs_inode);
+	return BPF_CORE_READ(oi, __upperdentry) != NULL;
+}
+
+/* Finds the side's file or base directory and its basename hash; no path walk yet. `dirfd_arg`/`path_arg`
+ * are argument indices (ARG_*), `file` an already known struct file (fd-based calls, open's result). */
+static __always_inline int side_locate(struct file_op *op, struct work *w, struct task_struct *task,
+				       struct file *file, __u8 dirfd_arg, __u8 path_arg)
+{
+	const char *upath = (const char *)op_arg(op, path_arg);
+	struct dentry *d;
+	struct vfsmount *vfsmnt;
+	long dirfd = dirfd_arg == ARG_FDCWD ? AT_FDCWD : (int)op_arg(op, dirfd_arg);
+	long n = 0;
+
+	op->tail_len = 0;
+	op->absolute = 0;
+	op->parent = 0;
+	op->truncated = 0;
+	if (!file && path_arg != ARG_NONE && upath) {
+		n = bpf_probe_read_user_str(&w->path[TAIL_AT], TAIL_MAX, upath);
+		if (n > 1) {
+			op->tail_len = n - 1;
+		} else if (dirfd != AT_FDCWD) {
+			file = fd_file(task, dirfd); /* "" with AT_EMPTY_PATH: the dirfd itself */
+		}
+	} else if (!file && path_arg != ARG_NONE && dirfd != AT_FDCWD) {
+		file = fd_file(task, dirfd); /* utimensat(fd, NULL, ...) */
+	}
+
+	if (op->tail_len == 0) {
+		if (!file)
+			return 0;
+		/* the file itself: path and inode from its dentries */
+		op->side = SIDE_DENTRY;
+		op->dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
+		op->mnt = (__u64)BPF_CORE_READ(file, f_path.mnt);
+		d = (void *)op->dentry;
+		vfsmnt = (void *)op->mnt;
+		if (d != BPF_CORE_READ(vfsmnt, mnt_root)) {
+			op->parent = (__u64)BPF_CORE_READ(d, d_parent);
+			op->parent_mnt = op->mnt;
+		}
+		/* basename: the dentry name, hashed like a one-component tail */
+		n = bpf_probe_read_kernel_str(&w->path[TAIL_AT], NAME_MAX_LEN + 1, BPF_CORE_READ(d, d_name.name));
+		op->tail_len = n > 1 ? n - 1 : 0;
+		hash_last_component(op);
+		op->tail_len = 0;
+		return 1;
+	}
+
+	/* a directory + the user's string */
+	op->side = SIDE_TEXT;
+	op->absolute = w->path[TAIL_AT] == '/';
+	if (op->absolute) {
+		op->dentry = (__u64)BPF_CORE_READ(task, fs, root.dentry);
+		op->mnt = (__u64)BPF_CORE_READ(task, fs, root.mnt);
+	} else if (dirfd == AT_FDCWD) {
+		op->dentry = (__u64)BPF_CORE_READ(task, fs, pwd.dentry);
+		op->mnt = (__u64)BPF_CORE_READ(task, fs, pwd.mnt);
+	} else {
+		file = fd_file(task, dirfd);
+		if (!file)
+			return 0;
+		op->dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
+		op->mnt = (__u64)BPF_CORE_READ(file, f_path.mnt);
+	}
+	hash_last_component(op);
+	/* a single component lies directly in the base directory: that is its parent */
+	op->parent = 0;
+	if (!op->absolute && op->comp_len == op->tail_len) {
+		op->parent = op->dentry;
+		op->parent_mnt = op->mnt;
+	}
+	return 1;
+}
+
+/* Builds the side's absolute path in work.path[start..end). */
+static __always_inline void side_walk(struct file_op *op, struct work *w)
+{
+	struct walk *c = &w->walk;
+	__u32 base_len;
+
+	c->pos = PATH_MAX_LEN;
+	c->truncated = 0;
+	walk_dentries(c, (void *)op->dentry, (void *)op->mnt);
+	base_len = finish_path(w, c);
+	op->truncated = c->truncated;
+	op->start = c->pos;
+	op->end = PATH_MAX_LEN;
+	if (op->side != SIDE_TEXT)
+		return;
+	if (base_len == 1)
+		op->start = PATH_MAX_LEN; /* the base is "/": the tail brings its own leading '/' */
+	if (op->absolute) {
+		/* the root of a chrooted process: "<root>/" + "/etc/x" (normalised in user space) */
+		w->path[PATH_MAX_LEN] = '/';
+		if (base_len == 1)
+			op->start = TAIL_AT;
+	} else {
+		w->path[PATH_MAX_LEN] = '/';
+	}
+	op->end = TAIL_AT + op->tail_len;
+}
+
+/* Copies a section of at most `max` bytes to data[off..] (see `append` in process.bpf.c). */
+static __always_inline __u32 file_append(char *data, __u32 off, const void *src, __u32 len, const __u32 max)
+{
+	if (len > max)
+		len = max;
+	barrier_var(len);
+	len &= 2 * max - 1;
+	if (off > sizeof(((struct file_scratch *)0)->data) - 2 * max)
+		return 0;
+	if (bpf_probe_read_kernel(data + off, len, src))
+		return 0;
+	return len;
+}
+
+/* Appends the walked path of the current side to the record. */
+static __always_inline __u32 side_copy(struct file_op *op, struct work *w, char *data, __u32 off)
+{
+	__u32 len = op->end > op->start ? op->end - op->start : 0;
+	return file_append(data, off, &w->path[op->start & (WORK_PATH_LEN - 1)], len, WORK_PATH_LEN);
+}
+
+/* --- the program -------------------------------------------------------------------------------------- */
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task;
+	struct file_scratch *s;
+	struct file_policy *pol, *dpol;
+	struct file_op *op;
+	struct work *w;
+	struct name_masks *nm;
+	const volatile struct sys_desc *d;
+	struct file *file = NULL;
+	struct dentry *cwd;
+	__u64 nr = regs->orig_ax;
+	__u32 zero = 0, type, slot_bit, dst_bit = 0, dst_slot = 0, want, off = 0, len, flags = 0;
+	__u32 src_admit = 0, dst_admit = 0, pflags;
+	__u8 special;
+
+	if (nr >= SYS_TABLE_LEN)
+		return 0;
+	d = &sys_table[nr];
+	special = d->special;
+	if (special == SP_BUMP) {
+		if (ret == 0)
+			bump_revision();
+		return 0;
+	}
+	if (!d->type)
+		return 0;
+	type = d->type - 1;
+	task = bpf_get_current_task_btf();
+	if (agent_tgid && task->tgid == agent_tgid)
+		return 0;
+	op = file_op_buf();
+	w = work_buf();
+	s = bpf_map_lookup_elem(&file_heap, &zero);
+	if (!op || !w || !s)
+		return 0;
+	op->args[0] = regs->di;
+	op->args[1] = regs->si;
+	op->args[2] = regs->dx;
+	op->args[3] = regs->r10;
+	op->args[4] = regs->r8;
+	op->args[5] = regs->r9;
+
+	/* the event's own flags, known before any path work */
+	if (special == SP_CREAT)
+		flags = O_CREAT | O_WRONLY | O_TRUNC;
+	else if (special == SP_OPENAT2)
+		bpf_probe_read_user(&flags, sizeof(flags), (void *)op_arg(op, 2)); /* open_how.flags, low half */
+	else if (d->flags != ARG_NONE)
+		flags = op_arg(op, d->flags);
+	if (special == SP_UNLINKAT && (flags & AT_REMOVEDIR))
+		type = FILE_EV_RMDIR;
+	if (type >= FILE_EV_COUNT)
+		return 0;
+	op->type = type;
+
+	/* directory renames and removals change what cached discarders mean (paths, inode reuse) */
+	if (ret == 0 && (type == FILE_EV_RMDIR || type == FILE_EV_RENAME))
+		bump_revision();
+
+	pol = bpf_map_lookup_elem(&file_policy, &type);
+	if (!pol || pol->mode == FILE_MODE_OFF)
+		return 0;
+	file_count(type, FC_SEEN);
+	op->rev = current_revision();
+	slot_bit = 1u << type;
+	pflags = pol->flags;
+
+	/* source side: locate, then the cheap approvers */
+	if (special == SP_OPEN && ret >= 0)
+		file = fd_file(task, ret);
+	else if (d->fd != ARG_NONE)
+		file = fd_file(task, (int)op_arg(op, d->fd));
+	if (special == SP_CHDIR && ret == 0) {
+		/* the new cwd: resolved by the kernel already */
+		op->side = SIDE_DENTRY;
+		op->tail_len = 0;
+		op->absolute = 0;
+		op->truncated = 0;
+		op->dentry = (__u64)BPF_CORE_READ(task, fs, pwd.dentry);
+		op->mnt = (__u64)BPF_CORE_READ(task, fs, pwd.mnt);
+		op->parent = 0;
+		cwd = (void *)op->dentry;
+		len = bpf_probe_read_kernel_str(&w->path[TAIL_AT], NAME_MAX_LEN + 1, BPF_CORE_READ(cwd, d_name.name));
+		op->tail_len = (long)len > 1 ? len - 1 : 0;
+		hash_last_component(op);
+		op->tail_len = 0;
+	} else if (!side_locate(op, w, task, file, d->dirfd, d->path)) {
+		return 0;
+	}
+
+	if (pol->mode == FILE_MODE_FILTER) {
+		if ((pflags & FP_FLAGS) && (flags & pol->flags_mask))
+			src_admit = slot_bit;
+		nm = op->name_ok ? bpf_map_lookup_elem(&file_basenames, &op->name_hash) : NULL;
+		if (nm && (pflags & FP_NAME) && (nm->name & slot_bit))
+			src_admit = slot_bit;
+		/* the path check is still possible when the basename gate lets it through */
+		want = 0;
+		if (!src_admit && (pflags & FP_PATH) &&
+		    (!(pflags & FP_GATE) || !op->name_ok || (nm && (nm->path & slot_bit))))
+			want = slot_bit;
+		if (want && discarded(op, want)) {
+			if (d->dst_path == ARG_NONE) {
+				file_count(type, FC_DISCARDER_DROP);
+				return 0;
+			}
+			want = 0;
+		}
+	} else {
+		src_admit = slot_bit;
+		want = 0;
+	}
+	if (!src_admit && !want && d->dst_path == ARG_NONE) {
+		file_count(type, FC_APPROVER_DROP);
+		return 0;
+	}
+
+	/* the record: fixed part */
+	fill_header(&s->ev.hdr, RECORD_FILE_BASE + type);
+	s->ev.pid = task->tgid;
+	s->ev.tid = task->pid;
+	s->ev.retval = ret;
+	s->ev.flags = 0;
+	s->ev.sys_flags = flags;
+	s->ev.sys_mode = 0;
+	if (special == SP_OPENAT2)
+		bpf_probe_read_user(&s->ev.sys_mode, sizeof(s->ev.sys_mode), (void *)op_arg(op, 2) + 8);
+	else if (d->mode != ARG_NONE)
+		s->ev.sys_mode = op_arg(op, d->mode);
+	s->ev.sys_uid = d->uid != ARG_NONE ? op_arg(op, d->uid) : 0;
+	s->ev.sys_gid = d->gid != ARG_NONE ? op_arg(op, d->gid) : 0;
+	s->ev.sys_dirfd = d->dirfd == ARG_FDCWD || d->dirfd == ARG_NONE ? AT_FDCWD : (int)op_arg(op, d->dirfd);
+	__builtin_memset(&s->ev.src, 0, sizeof(s->ev.src));
+	__builtin_memset(&s->ev.dst, 0, sizeof(s->ev.dst));
+	s->ev.dst_path_len = 0;
+	s->ev.sys_path_len = 0;
+	s->ev.sys_dst_path_len = 0;
+	s->ev.xattr_name_len = 0;
+
+	/* source path */
+	side_walk(op, w);
+	if (want) {
+		if (path_admits(op, want))
+			src_admit = slot_bit;
+		else
+			learn_discarder(op, want);
+	}
+	if (op->side == SIDE_DENTRY) {
+		s->ev.flags |= FILE_SRC_RESOLVED;
+		if (fill_dentry_info(&s->ev.src, (void *)op->dentry, (void *)op->mnt))
+			s->ev.flags |= FILE_SRC_UPPER;
+	}
+	if (op->truncated)
+		s->ev.flags |= FILE_SRC_TRUNCATED;
+	len = side_copy(op, w, s->data, off);
+	s->ev.src_path_len = len;
+	off += len;
+
+	/* destination path (rename, link) */
+	if (d->dst_path != ARG_NONE) {
+		dst_slot = type == FILE_EV_RENAME ? FILE_SLOT_RENAME_DST : FILE_SLOT_LINK_DST;
+		dst_bit = 1u << dst_slot;
+		dpol = bpf_map_lookup_elem(&file_policy, &dst_slot);
+		want = 0;
+		if (side_locate(op, w, task, NULL, d->dst_dirfd, d->dst_path)) {
+			if (pol->mode == FILE_MODE_FILTER && dpol) {
+				pflags = dpol->flags;
+				nm = op->name_ok ? bpf_map_lookup_elem(&file_basenames, &op->name_hash) : NULL;
+				if (nm && (pflags & FP_NAME) && (nm->name & dst_bit))
+					dst_admit = dst_bit;
+				if (!dst_admit && (pflags & FP_PATH) &&
+				    (!(pflags & FP_GATE) || !op->name_ok || (nm && (nm->path & dst_bit))))
+					want = dst_bit;
+			}
+			side_walk(op, w);
+			if (want && path_admits(op, want))
+				dst_admit = dst_bit;
+			if (op->truncated)
+				s->ev.flags |= FILE_DST_TRUNCATED;
+			len = side_copy(op, w, s->data, off);
+			s->ev.dst_path_len = len;
+			off += len;
+		}
+		if (!src_admit && !dst_admit) {
+			file_count(type, FC_APPROVER_DROP);
+			return 0;
+		}
+	}
+
+	/* the user's own strings (syscall.path, syscall.destination.path) and the xattr name */
+	if (d->path != ARG_NONE && op_arg(op, d->path) && off <= sizeof(s->data) - 2 * PATH_MAX_LEN) {
+		long n = bpf_probe_read_user_str(s->data + off, PATH_MAX_LEN, (void *)op_arg(op, d->path));
+		if (n > 1) {
+			s->ev.sys_path_len = n - 1;
+			off += n - 1;
+		}
+	}
+	if (d->dst_path != ARG_NONE && op_arg(op, d->dst_path) && off <= sizeof(s->data) - 2 * PATH_MAX_LEN) {
+		long n = bpf_probe_read_user_str(s->data + off, PATH_MAX_LEN, (void *)op_arg(op, d->dst_path));
+		if (n > 1) {
+			s->ev.sys_dst_path_len = n - 1;
+			off += n - 1;
+		}
+	}
+	if (d->name != ARG_NONE && off <= sizeof(s->data) - 2 * XATTR_NAME_MAX_LEN) {
+		long n = bpf_probe_read_user_str(s->data + off, XATTR_NAME_MAX_LEN, (void *)op_arg(op, d->name));
+		if (n > 1) {
+			s->ev.xattr_name_len = n - 1;
+			off += n - 1;
+		}
+	}
+
+	len = sizeof(struct file_event) + off;
+	barrier_var(len);
+	len &= sizeof(*s) - 1;
+	if (bpf_ringbuf_output(&events, s, len, rb_flags())) {
+		count(CNT_DROPS);
+		file_count(type, FC_RING_DROP);
+	} else {
+		file_count(type, FC_SENT);
+	}
+	return 0;
+}

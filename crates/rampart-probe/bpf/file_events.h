@@ -1,0 +1,54 @@
+/* Record layout of the file activity family (record kinds 16..47): kind = RECORD_FILE_BASE + FILE_EV_*.
+ * Included at the end of events.h; decoded by src/file/decode.rs. */
+#pragma once
+
+#define RECORD_FILE_BASE 16
+
+/* File event types (also the counter index and the filter slot of the source side). */
+#define FILE_EV_OPEN 0
+#define FILE_EV_CHMOD 1
+#define FILE_EV_CHOWN 2
+#define FILE_EV_MKDIR 3
+#define FILE_EV_RMDIR 4
+#define FILE_EV_UNLINK 5
+#define FILE_EV_RENAME 6
+#define FILE_EV_LINK 7
+#define FILE_EV_UTIMES 8
+#define FILE_EV_SETXATTR 9
+#define FILE_EV_REMOVEXATTR 10
+#define FILE_EV_TRUNCATE 11
+#define FILE_EV_CHDIR 12
+#define FILE_EV_COUNT 13
+
+#define XATTR_NAME_MAX_LEN 256
+
+/* file_event.flags */
+#define FILE_SRC_RESOLVED 1  /* the source path comes from the file's own dentries; `src` is filled */
+#define FILE_SRC_TRUNCATED 2 /* the source path kept only its tail */
+#define FILE_SRC_UPPER 4     /* the source is in an overlayfs upper layer */
+#define FILE_DST_TRUNCATED 8
+
+/* Followed by: source path, destination path (absolute; when not FILE_SRC_RESOLVED, the kernel-resolved
+ * base directory joined with the user's string, to be normalised), the user's path and destination path
+ * arguments as given, and the xattr name; no NULs, lengths below. */
+struct file_event {
+	struct record_header hdr;
+	__u32 pid;
+	__u32 tid;
+	__s64 retval;
+	__u32 flags;
+	__u32 sys_flags; /* open/unlinkat/renameat2/linkat/... flags argument */
+	__u32 sys_mode;  /* open/creat/mkdir/chmod mode argument */
+	__u32 sys_uid;
+	__u32 sys_gid;
+	__s32 sys_dirfd;
+	struct file_info src;
+	struct file_info dst;
+	__u16 src_path_len;
+	__u16 dst_path_len;
+	__u16 sys_path_len;
+	__u16 sys_dst_path_len;
+	__u16 xattr_name_len;
+	__u16 _pad0;
+	__u32 _pad1;
+};

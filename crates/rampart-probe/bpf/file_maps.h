@@ -1,0 +1,193 @@
+/* File activity: the kernel filter's maps (written by user space, see src/file/filters.rs) and the
+ * per-CPU state of the file program. Record layout and constants are in events.h. */
+#pragma once
+
+#include "common.h"
+
+/* file_policy.mode */
+#define FILE_MODE_OFF 0    /* no rule needs this event type: drop at once */
+#define FILE_MODE_ALL 1    /* some rule cannot be narrowed: send every event */
+#define FILE_MODE_FILTER 2 /* send only events an approver admits */
+
+/* file_policy.flags: which approver kinds a slot has */
+#define FP_NAME 1  /* basenames that admit outright (`*.file.name` values) */
+#define FP_GATE 2  /* every path approver has a literal basename: check it before walking the path */
+#define FP_PATH 4  /* path approvers (directory prefixes / exact paths) checked on the resolved path */
+#define FP_FLAGS 8 /* open flags: admit when flags & flags_mask */
+
+/* Filter slots: one per event type (FILE_EV_*), plus the destination side of rename and link. */
+#define FILE_SLOT_RENAME_DST 13
+#define FILE_SLOT_LINK_DST 14
+#define FILE_SLOTS 16
+
+/* file_paths key kinds */
+#define PATH_KEY_PREFIX 0 /* a directory prefix, trailing '/' included */
+#define PATH_KEY_EXACT 1  /* a whole path */
+#define PATH_KEY_DIR 2    /* the directory (trailing '/') of an exact path: blocks discarders there */
+
+struct file_policy {
+	__u32 mode;
+	__u32 flags;
+	__u32 flags_mask;
+	__u32 _pad;
+};
+
+/* Value of file_basenames: bit `slot` set when that slot's name (resp. path) approvers list the name. */
+struct name_masks {
+	__u32 name;
+	__u32 path;
+};
+
+struct path_key {
+	__u64 hash; /* FNV-1a 64 of the bytes */
+	__u32 kind;
+	__u32 _pad;
+};
+
+/* A directory no rule can match any file directly in, for the slots in `slots`, learnt by the kernel when
+ * the path check fails; valid while `revision` equals file_revision (bumped by policy loads, rmdir,
+ * rename and mount changes). */
+struct discarder_key {
+	__u64 inode;
+	__u32 mount_id;
+	__u32 _pad;
+};
+
+struct discarder_val {
+	__u32 revision;
+	__u32 slots;
+};
+
+struct file_counters {
+	__u64 seen;            /* syscalls of a wanted type that completed */
+	__u64 approver_drop;   /* dropped because no approver admitted them */
+	__u64 discarder_drop;  /* dropped by a cached discarder (before any path walk) */
+	__u64 sent;            /* written to the ring buffer */
+	__u64 ring_drop;       /* lost: ring buffer full */
+	__u64 discarder_added; /* discarders learnt */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FILE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct file_policy);
+} file_policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct name_masks);
+} file_basenames SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct path_key);
+	__type(value, __u32);
+} file_paths SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct discarder_key);
+	__type(value, struct discarder_val);
+} file_discarders SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} file_revision SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FILE_EV_COUNT);
+	__type(key, __u32);
+	__type(value, struct file_counters);
+} file_stats SEC(".maps");
+
+/* Where a side's file comes from. */
+#define SIDE_NONE 0
+#define SIDE_DENTRY 1  /* a dentry (fd, cwd): path and inode from the kernel */
+#define SIDE_TEXT 2    /* a directory's dentry + the user's remaining path, joined (no inode) */
+
+/* The state of one syscall being processed, in a map so that the verifier does not track it per value. */
+struct file_op {
+	__u64 args[6];
+	__u64 dentry;    /* SIDE_DENTRY: the file; SIDE_TEXT: the base directory */
+	__u64 mnt;       /* struct vfsmount * */
+	__u64 parent;    /* the file's parent dentry when known (discarder key), else 0 */
+	__u64 parent_mnt;
+	__u64 name_hash; /* FNV-1a 64 of the basename */
+	__u32 type;
+	__u32 rev;
+	__u32 side;      /* SIDE_* of the side being resolved */
+	__u32 name_ok;   /* name_hash is a real basename (not "." or "..") */
+	__u32 start;     /* resolved path is work.path[start..end) */
+	__u32 end;
+	__u32 tail_len;  /* length of the user string read at work.path[TAIL_AT..] */
+	__u32 absolute;
+	__u32 truncated;
+	__u32 admitted;  /* slots admitted so far (bit per slot) */
+	__u32 candidate; /* slots that still need the path check */
+	/* path roll */
+	__u64 h;
+	__u64 h_dir;
+	__u32 i;
+	__u32 comp_len;
+	__u32 comp_dots;
+	__u32 noncanon;
+	__u32 prefix_hits;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct file_op);
+} file_ops SEC(".maps");
+
+/* The record under construction: 32 KiB exactly (per-CPU value limit, power of two for the size mask). */
+struct file_scratch {
+	struct file_event ev;
+	char data[32768 - sizeof(struct file_event)];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct file_scratch);
+} file_heap SEC(".maps");
+
+static __always_inline struct file_op *file_op_buf(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&file_ops, &zero);
+}
+
+/* Per-CPU slots: plain increments are enough. */
+static __always_inline void file_count(__u32 type, __u32 field)
+{
+	struct file_counters *c = bpf_map_lookup_elem(&file_stats, &type);
+	if (!c)
+		return;
+	switch (field) {
+	case 0: c->seen++; break;
+	case 1: c->approver_drop++; break;
+	case 2: c->discarder_drop++; break;
+	case 3: c->sent++; break;
+	case 4: c->ring_drop++; break;
+	case 5: c->discarder_added++; break;
+	}
+}
+#define FC_SEEN 0
+#define FC_APPROVER_DROP 1
+#define FC_DISCARDER_DROP 2
+#define FC_SENT 3
+#define FC_RING_DROP 4
+#define FC_DISCARDER_ADDED 5

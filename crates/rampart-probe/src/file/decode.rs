@@ -1,0 +1,347 @@
+//! File records (`struct file_event`, bpf/file_events.h) → [`ActivityRecord`]s carrying the model's file
+//! event payloads. Bounds-checked; never panics.
+
+use std::mem::size_of;
+
+use rampart_model::events::{
+    Destination, FileEvent, FileTarget, OpenEvent, SyscallArgs, SyscallPath, UnlinkEvent,
+};
+use rampart_model::{EventData, FileInfo};
+
+use super::{FileKind, RECORD_FILE_FIRST};
+use crate::decode::{DecodeError, TRUNCATED_PATH_MARKER};
+use crate::record::ActivityRecord;
+use crate::skel::types::{file_event, file_info};
+
+// Mirrored from bpf/file_events.h and bpf/file_syscalls.h.
+const FILE_SRC_RESOLVED: u32 = 1;
+const FILE_SRC_TRUNCATED: u32 = 2;
+const FILE_SRC_UPPER: u32 = 4;
+const FILE_DST_TRUNCATED: u32 = 8;
+const O_CREAT: u32 = 0o100;
+const S_IFMT: u32 = 0o170000;
+
+/// Decodes one file record (its kind already known to be in the file range).
+pub fn decode(bytes: &[u8]) -> Result<ActivityRecord, DecodeError> {
+    let need = size_of::<file_event>();
+    if bytes.len() < need {
+        return Err(DecodeError::Short {
+            len: bytes.len(),
+            need,
+        });
+    }
+    // SAFETY: length checked; `file_event` is plain integers (any bit pattern is valid); read_unaligned
+    // copes with the ring buffer's 8-byte alignment.
+    let e: file_event = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+    let kind = e
+        .hdr
+        .kind
+        .checked_sub(RECORD_FILE_FIRST)
+        .and_then(|i| FileKind::from_index(i as usize))
+        .ok_or(DecodeError::UnknownKind(e.hdr.kind))?;
+
+    let mut rest = &bytes[need..];
+    let mut consumed = 0usize;
+    let mut take = |len: u16| -> Result<&[u8], DecodeError> {
+        let len = len as usize;
+        if len > rest.len() {
+            return Err(DecodeError::Sections {
+                len: consumed + rest.len(),
+                need: consumed + len,
+            });
+        }
+        let (head, tail) = rest.split_at(len);
+        rest = tail;
+        consumed += len;
+        Ok(head)
+    };
+    let src_path = take(e.src_path_len)?;
+    let dst_path = take(e.dst_path_len)?;
+    let sys_path = lossy(take(e.sys_path_len)?);
+    let sys_dst_path = lossy(take(e.sys_dst_path_len)?);
+    let xattr_name = lossy(take(e.xattr_name_len)?);
+
+    let resolved = e.flags & FILE_SRC_RESOLVED != 0;
+    let mut file = file_from(
+        path_string(src_path, resolved, e.flags & FILE_SRC_TRUNCATED != 0),
+        resolved.then_some(&e.src),
+    );
+    file.in_upper_layer = e.flags & FILE_SRC_UPPER != 0;
+    let syscall = SyscallArgs {
+        path: sys_path,
+        destination: e
+            .dst_path_len
+            .gt(&0)
+            .then_some(SyscallPath { path: sys_dst_path }),
+        flags: e.sys_flags,
+        mode: e.sys_mode,
+        uid: e.sys_uid,
+        gid: e.sys_gid,
+        dirfd: e.sys_dirfd as i64,
+    };
+    let retval = e.retval;
+    let target = |destination: Option<Destination>| FileTarget {
+        file: file.clone(),
+        destination,
+    };
+    let with_mode = |mode: u32| Destination {
+        file: FileInfo {
+            mode: (file.mode & S_IFMT) | mode,
+            ..Default::default()
+        },
+        namespace: String::new(),
+    };
+    let plain = |destination: Option<Destination>| FileEvent {
+        file: target(destination),
+        retval,
+        syscall: Some(syscall.clone()),
+    };
+
+    let data = match kind {
+        FileKind::Open => EventData::Open(OpenEvent {
+            file: target((e.sys_flags & O_CREAT != 0).then(|| with_mode(e.sys_mode))),
+            flags: e.sys_flags,
+            retval,
+            syscall: Some(syscall.clone()),
+        }),
+        FileKind::Unlink => EventData::Unlink(UnlinkEvent {
+            file: target(None),
+            flags: e.sys_flags,
+            retval,
+            syscall: Some(syscall.clone()),
+        }),
+        FileKind::Chmod => EventData::Chmod(plain(Some(with_mode(e.sys_mode)))),
+        FileKind::Mkdir => EventData::Mkdir(plain(Some(with_mode(e.sys_mode)))),
+        FileKind::Chown => EventData::Chown(plain(Some(Destination {
+            file: FileInfo {
+                uid: e.sys_uid,
+                gid: e.sys_gid,
+                ..Default::default()
+            },
+            namespace: String::new(),
+        }))),
+        FileKind::Rename | FileKind::Link => {
+            let dst = Destination {
+                file: file_from(
+                    path_string(dst_path, false, e.flags & FILE_DST_TRUNCATED != 0),
+                    None,
+                ),
+                namespace: String::new(),
+            };
+            let ev = plain(Some(dst));
+            if kind == FileKind::Rename {
+                EventData::Rename(ev)
+            } else {
+                EventData::Link(ev)
+            }
+        }
+        FileKind::Setxattr | FileKind::Removexattr => {
+            let namespace = xattr_name
+                .split_once('.')
+                .map_or("", |(ns, _)| ns)
+                .to_string();
+            let dst = Destination {
+                file: FileInfo {
+                    name: xattr_name,
+                    ..Default::default()
+                },
+                namespace,
+            };
+            let ev = plain(Some(dst));
+            if kind == FileKind::Setxattr {
+                EventData::Setxattr(ev)
+            } else {
+                EventData::Removexattr(ev)
+            }
+        }
+        FileKind::Rmdir => EventData::Rmdir(plain(None)),
+        FileKind::Utimes => EventData::Utimes(plain(None)),
+        FileKind::Truncate => EventData::Truncate(plain(None)),
+        FileKind::Chdir => EventData::Chdir(plain(None)),
+    };
+    Ok(ActivityRecord {
+        timestamp_boot_ns: e.hdr.timestamp_ns,
+        pid: e.pid,
+        tid: e.tid,
+        data,
+    })
+}
+
+fn file_from(path: String, info: Option<&file_info>) -> FileInfo {
+    let base = FileInfo::from_path(path);
+    match info {
+        Some(f) => FileInfo {
+            inode: f.inode,
+            mount_id: f.mount_id,
+            filesystem: c_string(&f.fs_type),
+            mode: f.mode,
+            uid: f.uid,
+            gid: f.gid,
+            change_time: f.ctime_ns,
+            modification_time: f.mtime_ns,
+            ..base
+        },
+        None => base,
+    }
+}
+
+/// A path from the kernel: dentry-resolved paths are used as they are; a base directory joined with the
+/// user's string is normalised lexically (`.`, `..`, repeated and trailing `/`).
+fn path_string(bytes: &[u8], resolved: bool, truncated: bool) -> String {
+    let path = lossy(bytes);
+    if truncated {
+        return format!("{TRUNCATED_PATH_MARKER}{path}");
+    }
+    if resolved {
+        path
+    } else {
+        normalize(&path)
+    }
+}
+
+/// Lexical normalisation of an absolute path; `..` never climbs above `/`.
+pub fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    for p in &parts {
+        out.push('/');
+        out.push_str(p);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+fn c_string(raw: &[i8]) -> String {
+    let bytes: Vec<u8> = raw
+        .iter()
+        .take_while(|c| **c != 0)
+        .map(|c| *c as u8)
+        .collect();
+    lossy(&bytes)
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalisation() {
+        assert_eq!(normalize("/tmp/a/./b/../c"), "/tmp/a/c");
+        assert_eq!(normalize("//etc//passwd/"), "/etc/passwd");
+        assert_eq!(normalize("/../.."), "/");
+        assert_eq!(normalize("/"), "/");
+    }
+
+    fn record(kind: FileKind, flags: u32, sections: [&[u8]; 5]) -> Vec<u8> {
+        let mut e = file_event::default();
+        e.hdr.kind = RECORD_FILE_FIRST + kind.index() as u32;
+        e.hdr.timestamp_ns = 7;
+        e.pid = 10;
+        e.tid = 11;
+        e.retval = 0;
+        e.flags = flags;
+        e.sys_mode = 0o640;
+        e.sys_flags = O_CREAT | 1;
+        e.src.inode = 99;
+        e.src.mode = 0o100600;
+        e.src_path_len = sections[0].len() as u16;
+        e.dst_path_len = sections[1].len() as u16;
+        e.sys_path_len = sections[2].len() as u16;
+        e.sys_dst_path_len = sections[3].len() as u16;
+        e.xattr_name_len = sections[4].len() as u16;
+        // SAFETY: plain-old-data viewed as bytes.
+        let head = unsafe {
+            std::slice::from_raw_parts(
+                (&e as *const file_event).cast::<u8>(),
+                size_of::<file_event>(),
+            )
+        };
+        let mut out = head.to_vec();
+        for s in sections {
+            out.extend_from_slice(s);
+        }
+        out
+    }
+
+    #[test]
+    fn open_with_creation_mode() {
+        let bytes = record(
+            FileKind::Open,
+            FILE_SRC_RESOLVED,
+            [b"/tmp/x/f", b"", b"f", b"", b""],
+        );
+        let r = decode(&bytes).unwrap();
+        let EventData::Open(o) = r.data else {
+            panic!("{:?}", r.data)
+        };
+        assert_eq!(o.file.file.path, "/tmp/x/f");
+        assert_eq!(o.file.file.name, "f");
+        assert_eq!(o.file.file.inode, 99);
+        assert_eq!(o.file.destination.unwrap().file.mode, 0o100640);
+        assert_eq!(o.syscall.unwrap().path, "f");
+        assert_eq!((r.pid, r.tid, r.timestamp_boot_ns), (10, 11, 7));
+    }
+
+    #[test]
+    fn rename_joins_and_normalises_unresolved_paths() {
+        let bytes = record(
+            FileKind::Rename,
+            0,
+            [
+                b"/tmp/a/../b/old",
+                b"/tmp//c/new",
+                b"../b/old",
+                b"/tmp//c/new",
+                b"",
+            ],
+        );
+        let r = decode(&bytes).unwrap();
+        let EventData::Rename(ev) = r.data else {
+            panic!()
+        };
+        assert_eq!(ev.file.file.path, "/tmp/b/old");
+        assert_eq!(ev.file.file.inode, 0, "no inode for a joined path");
+        assert_eq!(ev.file.destination.unwrap().file.path, "/tmp/c/new");
+        assert_eq!(ev.syscall.unwrap().destination.unwrap().path, "/tmp//c/new");
+    }
+
+    #[test]
+    fn xattr_namespace_and_short_records() {
+        let bytes = record(
+            FileKind::Setxattr,
+            FILE_SRC_RESOLVED,
+            [b"/f", b"", b"/f", b"", b"user.comment"],
+        );
+        let EventData::Setxattr(ev) = decode(&bytes).unwrap().data else {
+            panic!()
+        };
+        let d = ev.file.destination.unwrap();
+        assert_eq!(
+            (d.file.name.as_str(), d.namespace.as_str()),
+            ("user.comment", "user")
+        );
+        assert!(matches!(
+            decode(&bytes[..bytes.len() - 3]),
+            Err(DecodeError::Sections { .. })
+        ));
+        assert!(matches!(
+            decode(&bytes[..8]),
+            Err(DecodeError::Short { .. })
+        ));
+    }
+}

@@ -1,0 +1,314 @@
+//! What the kernel may drop: per file event type a [`Mode`], and in `Filter` mode the approvers of each side
+//! (source, and the destination of rename/link). Built by the caller from the rule engine's approvers; this
+//! module only turns them into the kernel's map entries (see bpf/file_maps.h).
+//!
+//! Kernel representation, chosen to verify cheaply and cost O(path depth) at most:
+//! * names (`*.file.name` values, and the basenames of path approvers) → a hash map keyed by the FNV-1a 64
+//!   hash of the name, value = slot bits; checked on the dentry name / last component, before any path walk;
+//! * path approvers → directory prefixes (the part of each prefix up to its last `/`, a superset that never
+//!   drops a matching event) and exact paths, in one hash map keyed by (hash, kind); the kernel rolls the hash
+//!   over the resolved path and looks it up at every `/`;
+//! * open flags → one OR-ed mask per slot (`flags & mask != 0`).
+//!
+//! Hash collisions only let extra events through (user space evaluates every rule anyway).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::FileKind;
+
+/// What the kernel does with one event type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// No rule needs it: dropped at once (and the program is detached when every type is off).
+    #[default]
+    Off,
+    /// Some rule cannot be narrowed: every event is sent.
+    All,
+    /// Only events some approver admits are sent.
+    Filter,
+}
+
+/// Approvers of one side of an event (one kernel slot). An event passes the side if any entry admits it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SideFilter {
+    /// Basenames that admit on their own (`*.file.name == "x"`).
+    pub names: BTreeSet<String>,
+    /// Path approvers: exact paths and path prefixes (`/etc/` from `~"/etc/*"`).
+    pub exact_paths: BTreeSet<String>,
+    pub prefixes: BTreeSet<String>,
+    /// When every path approver has a literal basename, those basenames: the kernel then rejects other
+    /// names before walking the path. `None`: no such gate.
+    pub path_basenames: Option<BTreeSet<String>>,
+    /// Open flags: admit when `flags & mask != 0` (0: no flag approver).
+    pub flags_mask: u32,
+}
+
+impl SideFilter {
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+            && self.exact_paths.is_empty()
+            && self.prefixes.is_empty()
+            && self.flags_mask == 0
+    }
+}
+
+/// One event type's kernel policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TypeFilter {
+    pub mode: Mode,
+    pub source: SideFilter,
+    /// Rename and link only.
+    pub destination: SideFilter,
+}
+
+impl TypeFilter {
+    pub fn all() -> Self {
+        TypeFilter {
+            mode: Mode::All,
+            ..Default::default()
+        }
+    }
+}
+
+/// The kernel file filter: types absent from `types` are [`Mode::Off`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileFilters {
+    pub types: BTreeMap<FileKind, TypeFilter>,
+}
+
+impl FileFilters {
+    /// Every file event type sent unfiltered (tests, debugging; floods on a busy host).
+    pub fn send_all() -> Self {
+        FileFilters {
+            types: FileKind::ALL
+                .iter()
+                .map(|k| (*k, TypeFilter::all()))
+                .collect(),
+        }
+    }
+
+    pub fn mode(&self, kind: FileKind) -> Mode {
+        self.types.get(&kind).map_or(Mode::Off, |t| t.mode)
+    }
+
+    /// True when some type is not `Off` (the program must be attached).
+    pub fn any_enabled(&self) -> bool {
+        self.types.values().any(|t| t.mode != Mode::Off)
+    }
+}
+
+/// What [`crate::Probe::apply_file_filters`] pushed into the kernel.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilterReport {
+    /// Mode per event type.
+    pub modes: BTreeMap<FileKind, Mode>,
+    pub basenames: usize,
+    pub path_keys: usize,
+    /// The discarder revision after the push (every earlier discarder is void).
+    pub revision: u32,
+    pub attached: bool,
+}
+
+// Mirrored from bpf/file_maps.h.
+pub(crate) const FILE_MODE_OFF: u32 = 0;
+pub(crate) const FILE_MODE_ALL: u32 = 1;
+pub(crate) const FILE_MODE_FILTER: u32 = 2;
+pub(crate) const FP_NAME: u32 = 1;
+pub(crate) const FP_GATE: u32 = 2;
+pub(crate) const FP_PATH: u32 = 4;
+pub(crate) const FP_FLAGS: u32 = 8;
+pub(crate) const PATH_KEY_PREFIX: u32 = 0;
+pub(crate) const PATH_KEY_EXACT: u32 = 1;
+pub(crate) const PATH_KEY_DIR: u32 = 2;
+pub(crate) const FILE_SLOTS: usize = 16;
+
+/// One slot's `struct file_policy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SlotPolicy {
+    pub mode: u32,
+    pub flags: u32,
+    pub flags_mask: u32,
+}
+
+/// The map contents a [`FileFilters`] compiles to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Compiled {
+    pub slots: [SlotPolicy; FILE_SLOTS],
+    /// name hash → (name slot bits, path-basename slot bits)
+    pub basenames: BTreeMap<u64, (u32, u32)>,
+    /// (hash, kind) → slot bits
+    pub paths: BTreeMap<(u64, u32), u32>,
+}
+
+/// FNV-1a 64, as the BPF side computes it.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// The directory part of a prefix, trailing `/` included (`/etc/ssh/sshd_` → `/etc/ssh/`).
+fn dir_prefix(prefix: &str) -> Option<&str> {
+    prefix.rfind('/').map(|i| &prefix[..=i])
+}
+
+impl FileFilters {
+    pub(crate) fn compile(&self) -> Compiled {
+        let mut out = Compiled::default();
+        for (kind, tf) in &self.types {
+            let mode = match tf.mode {
+                Mode::Off => FILE_MODE_OFF,
+                Mode::All => FILE_MODE_ALL,
+                Mode::Filter => FILE_MODE_FILTER,
+            };
+            let mut sides = vec![(kind.index(), &tf.source)];
+            if let Some(d) = kind.destination_slot() {
+                sides.push((d, &tf.destination));
+            }
+            for (slot, side) in sides {
+                let bit = 1u32 << slot;
+                let mut p = SlotPolicy {
+                    mode,
+                    ..Default::default()
+                };
+                if tf.mode == Mode::Filter {
+                    compile_side(side, bit, &mut p, &mut out);
+                }
+                out.slots[slot] = p;
+            }
+        }
+        out
+    }
+}
+
+fn compile_side(side: &SideFilter, bit: u32, p: &mut SlotPolicy, out: &mut Compiled) {
+    if side.flags_mask != 0 {
+        p.flags |= FP_FLAGS;
+        p.flags_mask = side.flags_mask;
+    }
+    for n in &side.names {
+        p.flags |= FP_NAME;
+        out.basenames.entry(fnv1a(n.as_bytes())).or_default().0 |= bit;
+    }
+    let mut path_keys = Vec::new();
+    for e in &side.exact_paths {
+        path_keys.push((fnv1a(e.as_bytes()), PATH_KEY_EXACT));
+        if let Some(dir) = dir_prefix(e) {
+            path_keys.push((fnv1a(dir.as_bytes()), PATH_KEY_DIR));
+        }
+    }
+    for pre in &side.prefixes {
+        match dir_prefix(pre) {
+            Some(dir) => path_keys.push((fnv1a(dir.as_bytes()), PATH_KEY_PREFIX)),
+            // A relative prefix cannot match a kernel path; keep the side permissive rather than wrong.
+            None => path_keys.push((fnv1a(b"/"), PATH_KEY_PREFIX)),
+        }
+    }
+    if path_keys.is_empty() {
+        return;
+    }
+    p.flags |= FP_PATH;
+    for k in path_keys {
+        *out.paths.entry(k).or_default() |= bit;
+    }
+    if let Some(names) = &side.path_basenames {
+        p.flags |= FP_GATE;
+        for n in names {
+            out.basenames.entry(fnv1a(n.as_bytes())).or_default().1 |= bit;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_matches_reference_vectors() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn compiles_sides_into_slots_and_keys() {
+        let mut f = FileFilters::default();
+        f.types.insert(
+            FileKind::Open,
+            TypeFilter {
+                mode: Mode::Filter,
+                source: SideFilter {
+                    exact_paths: ["/etc/shadow".to_string()].into(),
+                    prefixes: ["/etc/ssh/sshd_".to_string()].into(),
+                    path_basenames: None,
+                    flags_mask: 0o1101,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        );
+        f.types.insert(
+            FileKind::Rename,
+            TypeFilter {
+                mode: Mode::Filter,
+                destination: SideFilter {
+                    names: ["authorized_keys".to_string()].into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        );
+        f.types.insert(FileKind::Chmod, TypeFilter::all());
+        let c = f.compile();
+        assert_eq!(
+            c.slots[0],
+            SlotPolicy {
+                mode: FILE_MODE_FILTER,
+                flags: FP_PATH | FP_FLAGS,
+                flags_mask: 0o1101
+            }
+        );
+        assert_eq!(c.slots[1].mode, FILE_MODE_ALL);
+        assert_eq!(
+            c.slots[6],
+            SlotPolicy {
+                mode: FILE_MODE_FILTER,
+                flags: 0,
+                flags_mask: 0
+            }
+        );
+        assert_eq!(
+            c.slots[13],
+            SlotPolicy {
+                mode: FILE_MODE_FILTER,
+                flags: FP_NAME,
+                flags_mask: 0
+            }
+        );
+        assert_eq!(c.slots[2].mode, FILE_MODE_OFF);
+        assert_eq!(c.paths[&(fnv1a(b"/etc/shadow"), PATH_KEY_EXACT)], 1);
+        assert_eq!(c.paths[&(fnv1a(b"/etc/"), PATH_KEY_DIR)], 1);
+        assert_eq!(c.paths[&(fnv1a(b"/etc/ssh/"), PATH_KEY_PREFIX)], 1);
+        assert_eq!(c.basenames[&fnv1a(b"authorized_keys")], (1 << 13, 0));
+    }
+
+    #[test]
+    fn gate_only_with_basenames() {
+        let side = SideFilter {
+            exact_paths: ["/etc/shadow".to_string()].into(),
+            path_basenames: Some(["shadow".to_string()].into()),
+            ..Default::default()
+        };
+        let mut f = FileFilters::default();
+        f.types.insert(
+            FileKind::Unlink,
+            TypeFilter {
+                mode: Mode::Filter,
+                source: side,
+                ..Default::default()
+            },
+        );
+        let c = f.compile();
+        assert_eq!(c.slots[5].flags, FP_PATH | FP_GATE);
+        assert_eq!(c.basenames[&fnv1a(b"shadow")], (0, 1 << 5));
+    }
+}

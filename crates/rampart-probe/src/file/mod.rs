@@ -1,0 +1,141 @@
+//! File activity (FIM): the kernel records of `bpf/file.h`, decoded into the model's file events, and the
+//! in-kernel filter (approvers, discarders, per-type modes) that decides which of them reach user space.
+//!
+//! With no filter applied ([`crate::Probe::apply_file_filters`] never called, or every type `Off`), the file
+//! program is not even attached: file monitoring costs nothing until some rule asks for a file event.
+
+pub mod decode;
+pub mod filters;
+mod maps;
+
+pub use filters::{FileFilters, FilterReport, Mode, SideFilter, TypeFilter};
+pub use maps::FileStats;
+
+use rampart_model::EventType;
+
+/// The file event types the kernel reports, in `FILE_EV_*` order (bpf/file_events.h): the index is the
+/// record kind offset, the counter index and the filter slot of the source side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FileKind {
+    Open,
+    Chmod,
+    Chown,
+    Mkdir,
+    Rmdir,
+    Unlink,
+    Rename,
+    Link,
+    Utimes,
+    Setxattr,
+    Removexattr,
+    Truncate,
+    Chdir,
+}
+
+impl FileKind {
+    pub const ALL: [FileKind; 13] = [
+        FileKind::Open,
+        FileKind::Chmod,
+        FileKind::Chown,
+        FileKind::Mkdir,
+        FileKind::Rmdir,
+        FileKind::Unlink,
+        FileKind::Rename,
+        FileKind::Link,
+        FileKind::Utimes,
+        FileKind::Setxattr,
+        FileKind::Removexattr,
+        FileKind::Truncate,
+        FileKind::Chdir,
+    ];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn from_index(i: usize) -> Option<FileKind> {
+        FileKind::ALL.get(i).copied()
+    }
+
+    pub fn event_type(self) -> EventType {
+        match self {
+            FileKind::Open => EventType::Open,
+            FileKind::Chmod => EventType::Chmod,
+            FileKind::Chown => EventType::Chown,
+            FileKind::Mkdir => EventType::Mkdir,
+            FileKind::Rmdir => EventType::Rmdir,
+            FileKind::Unlink => EventType::Unlink,
+            FileKind::Rename => EventType::Rename,
+            FileKind::Link => EventType::Link,
+            FileKind::Utimes => EventType::Utimes,
+            FileKind::Setxattr => EventType::Setxattr,
+            FileKind::Removexattr => EventType::Removexattr,
+            FileKind::Truncate => EventType::Truncate,
+            FileKind::Chdir => EventType::Chdir,
+        }
+    }
+
+    pub fn from_event_type(t: EventType) -> Option<FileKind> {
+        FileKind::ALL.into_iter().find(|k| k.event_type() == t)
+    }
+
+    /// Rename and link also carry a destination file (with its own approvers).
+    pub fn has_destination(self) -> bool {
+        matches!(self, FileKind::Rename | FileKind::Link)
+    }
+
+    /// The kernel filter slot of the destination side (`FILE_SLOT_*_DST` in bpf/file_maps.h).
+    pub(crate) fn destination_slot(self) -> Option<usize> {
+        match self {
+            FileKind::Rename => Some(13),
+            FileKind::Link => Some(14),
+            _ => None,
+        }
+    }
+}
+
+/// First and last record kinds of the file family (bpf/file_events.h: `RECORD_FILE_BASE + FILE_EV_*`).
+pub const RECORD_FILE_FIRST: u32 = 16;
+pub const RECORD_FILE_LAST: u32 = 47;
+
+/// The file (and destination) of a file event's payload, whatever its type.
+pub fn file_target(data: &rampart_model::EventData) -> Option<&rampart_model::events::FileTarget> {
+    use rampart_model::EventData as D;
+    match data {
+        D::Open(e) => Some(&e.file),
+        D::Unlink(e) => Some(&e.file),
+        D::Chmod(e)
+        | D::Chown(e)
+        | D::Mkdir(e)
+        | D::Rmdir(e)
+        | D::Rename(e)
+        | D::Link(e)
+        | D::Utimes(e)
+        | D::Setxattr(e)
+        | D::Removexattr(e)
+        | D::Truncate(e)
+        | D::Chdir(e) => Some(&e.file),
+        _ => None,
+    }
+}
+
+/// The return value of a file event's payload.
+pub fn retval(data: &rampart_model::EventData) -> Option<i64> {
+    use rampart_model::EventData as D;
+    match data {
+        D::Open(e) => Some(e.retval),
+        D::Unlink(e) => Some(e.retval),
+        D::Chmod(e)
+        | D::Chown(e)
+        | D::Mkdir(e)
+        | D::Rmdir(e)
+        | D::Rename(e)
+        | D::Link(e)
+        | D::Utimes(e)
+        | D::Setxattr(e)
+        | D::Removexattr(e)
+        | D::Truncate(e)
+        | D::Chdir(e) => Some(e.retval),
+        _ => None,
+    }
+}

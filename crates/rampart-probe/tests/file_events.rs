@@ -1,0 +1,189 @@
+//! Real-kernel tests of the file events: each does the real syscall in a temp dir and asserts the record
+//! (kernel-resolved absolute path, inode, return value). Root only; they fail, never skip, without it.
+
+mod file_support;
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use file_support::*;
+use rampart_model::{EventData, EventType};
+use rampart_probe::file::{file_target, FileFilters};
+
+fn cstr(p: &Path) -> CString {
+    CString::new(p.as_os_str().as_bytes()).unwrap()
+}
+
+#[test]
+fn openat_with_a_dirfd_resolves_the_new_file() {
+    let mut rec = load(&FileFilters::send_all());
+    let (_keep, dir) = temp_dir();
+    let dfd = unsafe { libc::open(cstr(&dir).as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY) };
+    assert!(dfd >= 0);
+    let name = CString::new("made-by-openat").unwrap();
+    let fd = unsafe { libc::openat(dfd, name.as_ptr(), libc::O_CREAT | libc::O_WRONLY, 0o640) };
+    assert!(fd >= 0);
+    unsafe {
+        libc::close(fd);
+        libc::close(dfd);
+    }
+    let path = dir.join("made-by-openat");
+    let r = rec.wait_for(EventType::Open, &path);
+    let EventData::Open(open) = &r.data else {
+        unreachable!()
+    };
+    assert_eq!(open.file.file.name, "made-by-openat");
+    assert_eq!(
+        open.file.file.inode,
+        std::fs::metadata(&path).unwrap().ino()
+    );
+    assert_eq!(open.file.file.mode & 0o170000, 0o100000, "a regular file");
+    assert_eq!(open.flags & (libc::O_CREAT as u32), libc::O_CREAT as u32);
+    assert_eq!(
+        open.file.destination.as_ref().unwrap().file.mode & 0o777,
+        0o640
+    );
+    assert!(open.retval >= 0);
+    assert_eq!(open.syscall.as_ref().unwrap().path, "made-by-openat");
+    assert_eq!(r.pid, std::process::id());
+    let fs = &open.file.file.filesystem;
+    assert!(
+        !fs.is_empty() && fs.bytes().all(|b| b.is_ascii_alphanumeric()),
+        "filesystem {fs:?}"
+    );
+}
+
+#[test]
+fn relative_paths_from_another_cwd() {
+    let mut rec = load(&FileFilters::send_all());
+    let (_keep, dir) = temp_dir();
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    let d = dir.display();
+    sh(&format!("cd {d}/sub && : > ../rel-file && rm ../rel-file"));
+    let open = rec.wait_for(EventType::Open, &dir.join("rel-file"));
+    assert!(file_target(&open.data).unwrap().file.inode > 0);
+    // The unlinked file is named by its base directory (the cwd, resolved by the kernel) + "../rel-file".
+    let unlink = rec.wait_for(EventType::Unlink, &dir.join("rel-file"));
+    let EventData::Unlink(u) = &unlink.data else {
+        unreachable!()
+    };
+    assert_eq!(u.retval, 0);
+    assert_eq!(u.file.file.name, "rel-file");
+    assert_eq!(u.syscall.as_ref().unwrap().path, "../rel-file");
+}
+
+#[test]
+fn failed_calls_carry_their_error() {
+    let mut rec = load(&FileFilters::send_all());
+    let (_keep, dir) = temp_dir();
+    let missing = dir.join("does-not-exist");
+    assert!(std::fs::File::open(&missing).is_err());
+    assert!(std::fs::remove_file(&missing).is_err());
+    let open = rec.wait_for(EventType::Open, &missing);
+    let EventData::Open(o) = &open.data else {
+        unreachable!()
+    };
+    assert_eq!(o.retval, -(libc::ENOENT as i64));
+    let unlink = rec.wait_for(EventType::Unlink, &missing);
+    assert_eq!(
+        rampart_probe::file::retval(&unlink.data),
+        Some(-(libc::ENOENT as i64))
+    );
+}
+
+#[test]
+fn rename_across_directories() {
+    let mut rec = load(&FileFilters::send_all());
+    let (_keep, dir) = temp_dir();
+    std::fs::create_dir(dir.join("a")).unwrap();
+    std::fs::create_dir(dir.join("b")).unwrap();
+    std::fs::write(dir.join("a/old"), b"x").unwrap();
+    std::fs::rename(dir.join("a/old"), dir.join("b/new")).unwrap();
+    let r = rec.wait_for(EventType::Rename, &dir.join("a/old"));
+    assert_eq!(dest_of(&r), dir.join("b/new").to_str());
+    let EventData::Rename(ev) = &r.data else {
+        unreachable!()
+    };
+    assert_eq!(ev.retval, 0);
+    assert_eq!(ev.file.destination.as_ref().unwrap().file.name, "new");
+}
+
+#[test]
+fn paths_longer_than_255_bytes() {
+    let mut rec = load(&FileFilters::send_all());
+    let (_keep, dir) = temp_dir();
+    let mut deep = dir.clone();
+    for i in 0..6 {
+        deep.push(format!("{i}-{}", "d".repeat(60)));
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    let file = deep.join("leaf-file");
+    assert!(file.as_os_str().len() > 400);
+    std::fs::write(&file, b"x").unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let open = rec.wait_for(EventType::Open, &file);
+    assert!(file_target(&open.data).unwrap().file.inode > 0);
+    rec.wait_for(EventType::Unlink, &file);
+}
+
+#[test]
+fn symlinked_directory_resolves_to_the_real_path() {
+    let mut rec = load(&FileFilters::send_all());
+    let (_keep, dir) = temp_dir();
+    std::fs::create_dir(dir.join("real")).unwrap();
+    std::os::unix::fs::symlink(dir.join("real"), dir.join("link")).unwrap();
+    std::fs::write(dir.join("link/through-link"), b"x").unwrap();
+    // The kernel walks the opened file's dentries: the real directory, not the symlink.
+    let open = rec.wait_for(EventType::Open, &dir.join("real/through-link"));
+    let EventData::Open(o) = &open.data else {
+        unreachable!()
+    };
+    assert_eq!(
+        o.syscall.as_ref().unwrap().path,
+        dir.join("link/through-link").to_str().unwrap()
+    );
+}
+
+#[test]
+fn bind_mount_paths_are_the_mount_points() {
+    let mut rec = load(&FileFilters::send_all());
+    let (_keep, dir) = temp_dir();
+    std::fs::create_dir(dir.join("src")).unwrap();
+    std::fs::create_dir(dir.join("mnt")).unwrap();
+    let (src, mnt) = (cstr(&dir.join("src")), cstr(&dir.join("mnt")));
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            mnt.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "bind mount: {}", std::io::Error::last_os_error());
+    struct Unmount(CString);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            unsafe { libc::umount2(self.0.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    std::fs::write(dir.join("mnt/via-bind"), b"x").unwrap();
+    let open = rec.wait_for(EventType::Open, &dir.join("mnt/via-bind"));
+    let f = &file_target(&open.data).unwrap().file;
+    assert_eq!(
+        f.inode,
+        std::fs::metadata(dir.join("src/via-bind")).unwrap().ino()
+    );
+    // The same file through the original directory: same inode, another mount.
+    std::fs::write(dir.join("src/via-bind"), b"y").unwrap();
+    let direct = rec.wait_for(EventType::Open, &dir.join("src/via-bind"));
+    let g = &file_target(&direct.data).unwrap().file;
+    assert_eq!(g.inode, f.inode);
+    assert_ne!(
+        g.mount_id, f.mount_id,
+        "the bind mount has its own mount id"
+    );
+}

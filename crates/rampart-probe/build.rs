@@ -25,6 +25,10 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={f}");
     }
+    // Network, DNS and kernel-activity families.
+    for f in ["act_events.h", "act_common.h", "kernel.h", "net.h", "dns.h"] {
+        println!("cargo:rerun-if-changed=bpf/{f}");
+    }
     // File activity family.
     for f in ["file.h", "file_events.h", "file_maps.h", "file_syscalls.h"] {
         println!("cargo:rerun-if-changed=bpf/{f}");

@@ -8,4 +8,5 @@ pub mod detect;
 pub mod pipeline;
 pub mod process_cache;
 pub mod source;
+pub mod targets;
 pub mod users;

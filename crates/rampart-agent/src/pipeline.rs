@@ -64,6 +64,7 @@ impl Pipeline {
     /// Applies one record; returns the enriched event it describes, if any.
     pub fn process(&mut self, record: ProbeRecord) -> Option<Event> {
         let mut event = self.cache.handle(record)?;
+        crate::targets::fill(&mut self.cache, &mut event);
         self.next_event += 1;
         event.event.id = format!("{}-{}", self.run_id, self.next_event);
         event.event.hostname.clone_from(&self.hostname);

@@ -124,3 +124,5 @@ struct counters {
 	__u64 v[CNT_MAX];
 };
 #include "file_events.h"
+
+#include "act_events.h"

@@ -4,6 +4,9 @@
 #include "common.h"
 #include "path.h"
 #include "task.h"
+#include "kernel.h"
+#include "net.h"
+#include "dns.h"
 #include "file.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

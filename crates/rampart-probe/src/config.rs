@@ -39,6 +39,8 @@ pub struct ProbeConfig {
     pub env_values: Vec<String>,
     /// Where kernel BTF is expected (checked at start-up).
     pub btf_path: PathBuf,
+    /// Kernel, network and DNS activity: which event types are hooked and the in-kernel filters.
+    pub activity: crate::kernel::config::ActivityConfig,
 }
 
 impl Default for ProbeConfig {
@@ -52,6 +54,7 @@ impl Default for ProbeConfig {
             max_args_bytes: MAX_ARGS_BYTES,
             env_values: DEFAULT_ENV_VALUES.iter().map(|s| s.to_string()).collect(),
             btf_path: PathBuf::from("/sys/kernel/btf/vmlinux"),
+            activity: Default::default(),
         }
     }
 }

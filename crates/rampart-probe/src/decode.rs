@@ -13,6 +13,9 @@ use crate::skel::types::{exec_event, exit_event, file_info, fork_event, record_h
 const RECORD_EXEC: u32 = 1;
 const RECORD_FORK: u32 = 2;
 const RECORD_EXIT: u32 = 3;
+const RECORD_KACT: u32 = 48;
+const RECORD_SOCK: u32 = 49;
+const RECORD_DNS: u32 = 50;
 const TASK_KTHREAD: u32 = 1;
 const EXEC_INTERPRETED: u32 = 1;
 const EXEC_PATH_TRUNCATED: u32 = 2;
@@ -31,6 +34,8 @@ pub enum DecodeError {
     UnknownKind(u32),
     #[error("variable sections ({need} bytes) overrun the record ({len} bytes)")]
     Sections { len: usize, need: usize },
+    #[error("malformed DNS packet: {0}")]
+    Dns(crate::dns::DnsError),
 }
 
 /// Decoder settings that come from the probe configuration.
@@ -51,6 +56,9 @@ impl Decoder {
             crate::file::RECORD_FILE_FIRST..=crate::file::RECORD_FILE_LAST => {
                 crate::file::decode::decode(bytes).map(ProbeRecord::Activity)
             }
+            RECORD_KACT => crate::kernel::decode(bytes),
+            RECORD_SOCK => crate::net::decode(bytes),
+            RECORD_DNS => crate::dns::decode(bytes),
             other => Err(DecodeError::UnknownKind(other)),
         }
     }

@@ -14,10 +14,13 @@
 
 pub mod config;
 pub mod decode;
+pub mod dns;
 pub mod errors;
 pub mod file;
+pub mod kernel;
 mod liblog;
 mod loader;
+pub mod net;
 pub mod preflight;
 pub mod record;
 mod skel;

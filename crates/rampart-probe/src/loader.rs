@@ -34,6 +34,8 @@ pub struct Probe {
     decode_errors: Arc<AtomicU64>,
     poll_interval: Duration,
     lockdown: Lockdown,
+    /// Links of the kernel, network and DNS activity programs.
+    activity: crate::kernel::attach::ActivityLinks,
 }
 
 // SAFETY: the skeleton and ring buffer are Send (libbpf-rs says so); `object` is owned exclusively by this
@@ -70,10 +72,12 @@ impl Probe {
             liblog::with_captured_log(|| ProcessSkelBuilder::default().open(storage));
         let mut open_skel = opened.map_err(|source| ProbeError::Open { source, log })?;
         configure(&mut open_skel, config)?;
+        let missing = crate::kernel::attach::prepare(&mut open_skel, &config.activity)?;
 
         let (loaded, log) = liblog::with_captured_log(|| open_skel.load());
         let mut skel = loaded.map_err(|source| load_error(source, &log, lockdown))?;
         attach(&mut skel)?;
+        let activity = crate::kernel::attach::attach(&skel, &config.activity, missing)?;
 
         let inbox = Arc::new(Mutex::new(Inbox::default()));
         let decode_errors = Arc::new(AtomicU64::new(0));
@@ -111,6 +115,7 @@ impl Probe {
             decode_errors,
             poll_interval: config.poll_interval,
             lockdown,
+            activity,
         })
     }
 
@@ -159,10 +164,17 @@ impl Probe {
             .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
             .map_err(|source| ProbeError::Map { map, source })?
             .unwrap_or_default();
-        Ok(ProbeStats::from_per_cpu(
-            &values,
-            self.decode_errors.load(Ordering::Relaxed),
-        ))
+        let mut stats = ProbeStats::from_per_cpu(&values, self.decode_errors.load(Ordering::Relaxed));
+        let activity = self
+            .skel
+            .maps
+            .act_counters
+            .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .map_err(|source| ProbeError::Map { map: "act_counters", source })?
+            .unwrap_or_default();
+        stats.activity = crate::kernel::counters::from_per_cpu(&activity);
+        stats.activity_unavailable = self.activity.missing_syscalls.clone();
+        Ok(stats)
     }
 
     /// The epoll descriptor that becomes readable when the kernel wakes the reader (for async integration;

@@ -19,6 +19,11 @@ pub struct ProbeStats {
     pub exit_emitted: u64,
     /// Records that reached user space but could not be decoded (skipped).
     pub decode_errors: u64,
+    /// Kernel, network and DNS activity per kind (`bpf`, `connect`, `dns`, …): seen, filtered in the
+    /// kernel, sent, lost. Kinds that never fired are absent.
+    pub activity: std::collections::BTreeMap<String, crate::kernel::counters::KindCounters>,
+    /// Syscalls of the activity families that have no tracepoint on this kernel (not monitored).
+    pub activity_unavailable: Vec<String>,
 }
 
 impl ProbeStats {

@@ -6,6 +6,7 @@
 //! past the configured limit the oldest entries are evicted (and counted).
 
 pub mod procfs;
+mod updates;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -264,7 +265,9 @@ impl ProcessCache {
             ProcessNode::new(Process { pid: r.pid, tid: r.tid, ..Default::default() }, None)
         });
         let timestamp = self.clock.to_epoch_ns(r.timestamp_boot_ns);
-        Event::new(timestamp, ProcessContext::new(node), r.data)
+        let mut data = r.data;
+        self.apply_activity(&node, r.tid, &mut data);
+        Event::new(timestamp, ProcessContext::new(node), data)
     }
 
     /// The process fields a kernel task record carries directly.

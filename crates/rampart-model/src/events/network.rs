@@ -75,7 +75,7 @@ pub struct DnsQuestion {
     #[serde(rename = "type")]
     pub qtype: u16,
     pub class: u16,
-    /// Total length of the question section, in bytes.
+    /// Size of the DNS message, in bytes (Datadog: "the total DNS request size in bytes").
     #[serde(skip_serializing_if = "is_default")]
     pub length: u16,
     #[serde(skip_serializing_if = "is_default")]
@@ -86,6 +86,26 @@ pub struct DnsQuestion {
 #[serde(default)]
 pub struct DnsResponse {
     pub code: u8,
+    /// The answer section, in packet order (Rampart addition: `dns.response.answers.*`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<DnsAnswer>,
+}
+
+/// One resource record of a response's answer section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DnsAnswer {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub rtype: u16,
+    pub class: u16,
+    pub ttl: u32,
+    /// The address of an `A` or `AAAA` record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<IpAddr>,
+    /// The name a `CNAME`, `NS`, `PTR` (or `MX` exchange) record points to.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub target: String,
 }
 
 /// `dns.*`.

@@ -575,6 +575,38 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         0,
         int(|e| payload!(e, Dns, x => x.response.as_ref().map_or(0, |r| r.code as i64), 0)),
     );
+    // Rampart addition: the answer section of a response, one value per answer.
+    fn dns_answers(e: &Event) -> &[crate::events::DnsAnswer] {
+        payload!(e, Dns, x => x.response.as_ref().map_or(&[][..], |r| r.answers.as_slice()), &[])
+    }
+    b.ev(
+        "dns.response.answers.name",
+        Str,
+        s,
+        ARRAY | CASE_INSENSITIVE,
+        Acc::Many(Arc::new(|e, _r, sink| dns_answers(e).iter().any(|a| sink(Val::Str(&a.name))))),
+    );
+    b.ev(
+        "dns.response.answers.type",
+        Int,
+        s,
+        ARRAY,
+        Acc::Many(Arc::new(|e, _r, sink| dns_answers(e).iter().any(|a| sink(Val::Int(a.rtype as i64))))),
+    );
+    b.ev(
+        "dns.response.answers.address",
+        Ip,
+        s,
+        ARRAY,
+        Acc::Many(Arc::new(|e, _r, sink| dns_answers(e).iter().filter_map(|a| a.address).any(|ip| sink(Val::Ip(ip))))),
+    );
+    b.ev(
+        "dns.response.answers.target",
+        Str,
+        s,
+        ARRAY | CASE_INSENSITIVE,
+        Acc::Many(Arc::new(|e, _r, sink| dns_answers(e).iter().any(|a| sink(Val::Str(&a.target))))),
+    );
     let s = FieldScope::Event(T::Imds);
     b.ev("imds.type", Str, s, 0, string(|e| payload!(e, Imds, x => x.imds_type.as_str(), "")));
     b.ev("imds.cloud_provider", Str, s, 0, string(|e| payload!(e, Imds, x => x.cloud_provider.as_str(), "")));

@@ -264,3 +264,19 @@ fn unsupported_datadog_event_types_say_so() {
     let (_, report) = RuleSet::build(&[], &[rule("p", r#"packet.filter == "tcp""#, vec![])]);
     assert!(report.errors[0].error.msg.contains("not supported by Rampart"), "{:?}", report.errors);
 }
+
+#[test]
+fn rule_sets_are_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<RuleSet>();
+    assert_send_sync::<MemoryStore>();
+    let (rs, _) = RuleSet::build(&[], &[rule("t", r#"exec.file.name == "bash""#, vec![])]);
+    let rs = std::sync::Arc::new(rs);
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let rs = rs.clone();
+            std::thread::spawn(move || rs.evaluate(&exec_event(), &MemoryStore::new()).len())
+        })
+        .collect();
+    assert!(handles.into_iter().all(|h| h.join().unwrap() == 1));
+}

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod container;
 pub mod detect;
+pub mod file_filters;
 pub mod pipeline;
 pub mod process_cache;
 pub mod source;

@@ -536,6 +536,10 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 			src_admit = slot_bit;
 		else
 			learn_discarder(op, want);
+		if (!src_admit && d->dst_path == ARG_NONE) {
+			file_count(type, FC_APPROVER_DROP);
+			return 0;
+		}
 	}
 	if (op->side == SIDE_DENTRY) {
 		s->ev.flags |= FILE_SRC_RESOLVED;

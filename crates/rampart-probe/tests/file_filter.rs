@@ -1,0 +1,164 @@
+//! The kernel file filter drops, before the ring buffer, what no approver admits: activity outside the
+//! watched directory reaches user space zero times, and the kernel's counters say why it was dropped.
+
+mod file_support;
+
+use std::time::Duration;
+
+use file_support::*;
+use rampart_model::EventType;
+use rampart_probe::file::{FileFilters, FileKind, Mode, SideFilter, TypeFilter};
+
+fn filter(kind: FileKind, source: SideFilter) -> FileFilters {
+    let mut f = FileFilters::default();
+    f.types.insert(
+        kind,
+        TypeFilter {
+            mode: Mode::Filter,
+            source,
+            ..Default::default()
+        },
+    );
+    f
+}
+
+#[test]
+fn activity_outside_a_watched_directory_never_reaches_user_space() {
+    let (_keep, dir) = temp_dir();
+    let watched = dir.join("watched");
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&watched).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let prefix = format!("{}/", watched.display());
+    let mut rec = load(&filter(
+        FileKind::Open,
+        SideFilter {
+            prefixes: [prefix.clone()].into(),
+            ..Default::default()
+        },
+    ));
+    let before = rec.probe.file_stats().unwrap().get(FileKind::Open);
+
+    const N: usize = 200;
+    for i in 0..N {
+        std::fs::write(elsewhere.join(format!("f{i}")), b"x").unwrap();
+        let _ = std::fs::read(elsewhere.join(format!("f{i}"))).unwrap();
+    }
+    std::fs::write(watched.join("hit"), b"x").unwrap();
+
+    let hit = rec.wait_for(EventType::Open, &watched.join("hit"));
+    assert_eq!(path_of(&hit), watched.join("hit").to_str());
+    let outside = elsewhere.to_str().unwrap().to_string();
+    let leaked = rec.collect_for(Duration::from_millis(300), |r| {
+        path_of(r).is_some_and(|p| p.starts_with(&outside))
+    });
+    assert!(
+        leaked.is_empty(),
+        "{} events from outside the watched directory reached user space",
+        leaked.len()
+    );
+
+    let after = rec.probe.file_stats().unwrap().get(FileKind::Open);
+    let dropped = (after.approver_drop - before.approver_drop)
+        + (after.discarder_drop - before.discarder_drop);
+    assert!(
+        dropped >= 2 * N as u64,
+        "kernel drops {dropped} < {} opens done outside",
+        2 * N
+    );
+    // After the first miss in `elsewhere` the directory is a discarder: later opens skip the path walk.
+    assert!(after.discarder_added > before.discarder_added, "{after:?}");
+    assert!(
+        after.discarder_drop - before.discarder_drop >= N as u64,
+        "{after:?}"
+    );
+    assert!(after.sent > before.sent);
+}
+
+#[test]
+fn basename_approvers_drop_other_names_before_the_path_walk() {
+    let (_keep, dir) = temp_dir();
+    let target = dir.join("authorized_keys");
+    let side = SideFilter {
+        exact_paths: [target.display().to_string()].into(),
+        path_basenames: Some(["authorized_keys".to_string()].into()),
+        ..Default::default()
+    };
+    let mut rec = load(&filter(FileKind::Unlink, side));
+    for i in 0..50 {
+        let other = dir.join(format!("other{i}"));
+        std::fs::write(&other, b"x").unwrap();
+        std::fs::remove_file(&other).unwrap();
+    }
+    // Same basename elsewhere: passes the name gate, then fails the exact-path check.
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub/authorized_keys"), b"x").unwrap();
+    std::fs::remove_file(dir.join("sub/authorized_keys")).unwrap();
+    std::fs::write(&target, b"x").unwrap();
+    std::fs::remove_file(&target).unwrap();
+
+    rec.wait_for(EventType::Unlink, &target);
+    let d = dir.to_str().unwrap().to_string();
+    let t = target.to_str().unwrap().to_string();
+    let leaked = rec.collect_for(Duration::from_millis(300), |r| {
+        path_of(r).is_some_and(|p| p.starts_with(&d) && p != t)
+    });
+    assert!(leaked.is_empty(), "{leaked:?}");
+    assert!(
+        rec.probe
+            .file_stats()
+            .unwrap()
+            .get(FileKind::Unlink)
+            .approver_drop
+            >= 51
+    );
+}
+
+#[test]
+fn reads_are_dropped_unless_an_approver_asks_for_them() {
+    let (_keep, dir) = temp_dir();
+    let file = dir.join("data");
+    std::fs::write(&file, b"x").unwrap();
+    // `open.flags & (O_CREAT|O_WRONLY|O_RDWR|O_TRUNC) > 0`: writes only.
+    let side = SideFilter {
+        flags_mask: (libc::O_CREAT | libc::O_WRONLY | libc::O_RDWR | libc::O_TRUNC) as u32,
+        ..Default::default()
+    };
+    let mut rec = load(&filter(FileKind::Open, side));
+    for _ in 0..20 {
+        std::fs::read(&file).unwrap();
+    }
+    std::fs::write(&file, b"y").unwrap();
+    let w = rec.wait_for(EventType::Open, &file);
+    let rampart_model::EventData::Open(o) = &w.data else {
+        unreachable!()
+    };
+    assert_ne!(o.flags & libc::O_WRONLY as u32, 0);
+    let p = file.to_str().unwrap().to_string();
+    let reads = rec.collect_for(Duration::from_millis(300), |r| {
+        path_of(r) == Some(p.as_str())
+    });
+    assert!(
+        reads.is_empty(),
+        "read-only opens reached user space: {reads:?}"
+    );
+}
+
+#[test]
+fn off_types_detach_the_program() {
+    let (_keep, dir) = temp_dir();
+    let mut rec = load(&FileFilters::send_all());
+    let report = rec
+        .probe
+        .apply_file_filters(&FileFilters::default())
+        .unwrap();
+    assert!(!report.attached);
+    let before = rec.probe.file_stats().unwrap().total();
+    std::fs::write(dir.join("x"), b"x").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        rec.probe.file_stats().unwrap().total().seen,
+        before.seen,
+        "no file syscall is even seen"
+    );
+}

@@ -21,6 +21,7 @@ fn main() {
         "bpf/events.h",
         "bpf/path.h",
         "bpf/task.h",
+        "bpf/kill.h",
         "bpf/vmlinux.h",
     ] {
         println!("cargo:rerun-if-changed={f}");

@@ -8,6 +8,8 @@ pub mod detect;
 pub mod file_filters;
 pub mod pipeline;
 pub mod process_cache;
+pub mod protect;
+pub mod runtime;
 pub mod source;
 pub mod targets;
 pub mod users;

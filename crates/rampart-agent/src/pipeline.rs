@@ -3,10 +3,11 @@
 //! One code path after decoding, whatever the [`crate::source::EventSource`]: the kernel in production,
 //! recorded records in tests.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rampart_model::{Container, Event};
+use rampart_model::{Container, Event, EventType, KernelKill};
 use rampart_probe::record::ProbeRecord;
 
 use crate::container::ContainerResolver;
@@ -35,6 +36,8 @@ pub struct Pipeline {
     run_id: String,
     next_event: u64,
     last_housekeeping: Instant,
+    /// Kills the kernel performed at exec, waiting for the exec record of the same process (which follows).
+    pending_kernel_kills: HashMap<u32, KernelKill>,
 }
 
 impl Pipeline {
@@ -50,6 +53,7 @@ impl Pipeline {
             run_id: run_id(),
             next_event: 0,
             last_housekeeping: Instant::now(),
+            pending_kernel_kills: HashMap::new(),
         }
     }
 
@@ -63,8 +67,20 @@ impl Pipeline {
 
     /// Applies one record; returns the enriched event it describes, if any.
     pub fn process(&mut self, record: ProbeRecord) -> Option<Event> {
+        if let ProbeRecord::KernelKill(k) = &record {
+            let kill = KernelKill {
+                slot: k.slot,
+                signal: k.signal,
+                result: k.result,
+            };
+            self.pending_kernel_kills.insert(k.pid, kill);
+            return None;
+        }
         let mut event = self.cache.handle(record)?;
         crate::targets::fill(&mut self.cache, &mut event);
+        if event.event_type() == EventType::Exec {
+            event.event.kernel_kill = self.pending_kernel_kills.remove(&event.process.pid);
+        }
         self.next_event += 1;
         event.event.id = format!("{}-{}", self.run_id, self.next_event);
         event.event.hostname.clone_from(&self.hostname);
@@ -92,6 +108,8 @@ impl Pipeline {
         })?;
         if self.last_housekeeping.elapsed() >= HOUSEKEEPING_EVERY {
             self.cache.sweep_dead();
+            // A kill whose exec record was lost (ring buffer full) must not wait forever.
+            self.pending_kernel_kills.clear();
             self.cache.refresh_user_names();
             self.last_housekeeping = Instant::now();
         }

@@ -109,6 +109,20 @@ pub struct EventMeta {
     /// Where the event came from: `ebpf`, `procfs` (start-up snapshot) or `replay`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub origin: String,
+    /// A kill the kernel already performed for this event (Active Protection at exec). Reported through the
+    /// matches' actions, so it is not serialized here.
+    #[serde(skip)]
+    pub kernel_kill: Option<KernelKill>,
+}
+
+/// A signal the kernel sent at the hook, before the process ran any code of its new image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelKill {
+    /// The kernel kill slot (maps to a rule through the agent's kill plan).
+    pub slot: u32,
+    pub signal: u32,
+    /// The helper's return value: 0 when the signal was sent.
+    pub result: i32,
 }
 
 /// How a process ended (`exit.cause`).
@@ -245,6 +259,7 @@ impl Event {
                 id: String::new(),
                 hostname: String::new(),
                 origin: String::new(),
+                kernel_kill: None,
             },
             process,
             container: None,

@@ -13,6 +13,8 @@ pub mod file;
 pub mod process;
 
 pub use container::Container;
-pub use event::{Event, EventData, EventMeta, EventType, ExitCause, ExitEvent, ForkEvent};
+pub use event::{
+    Event, EventData, EventMeta, EventType, ExitCause, ExitEvent, ForkEvent, KernelKill,
+};
 pub use file::FileInfo;
 pub use process::{Ancestors, Credentials, Process, ProcessContext, ProcessNode};

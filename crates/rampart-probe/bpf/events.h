@@ -6,6 +6,7 @@
 #define RECORD_EXEC 1
 #define RECORD_FORK 2
 #define RECORD_EXIT 3
+#define RECORD_KILL 8 /* struct kill_event, in kill.h */
 
 #define COMM_LEN 16
 #define TTY_LEN 64

@@ -8,6 +8,7 @@
 #include "net.h"
 #include "dns.h"
 #include "file.h"
+#include "kill.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -6,8 +6,10 @@ use std::mem::size_of;
 use rampart_model::process::Credentials;
 use rampart_model::{ExitCause, FileInfo};
 
-use crate::record::{ExecRecord, ExitRecord, ForkRecord, ProbeRecord, TaskInfo};
-use crate::skel::types::{exec_event, exit_event, file_info, fork_event, record_header, task_info};
+use crate::record::{ExecRecord, ExitRecord, ForkRecord, KernelKillRecord, ProbeRecord, TaskInfo};
+use crate::skel::types::{
+    exec_event, exit_event, file_info, fork_event, kill_event, record_header, task_info,
+};
 
 // Constants mirrored from bpf/events.h (#defines do not reach BTF).
 const RECORD_EXEC: u32 = 1;
@@ -16,6 +18,7 @@ const RECORD_EXIT: u32 = 3;
 const RECORD_KACT: u32 = 48;
 const RECORD_SOCK: u32 = 49;
 const RECORD_DNS: u32 = 50;
+const RECORD_KILL: u32 = 8;
 const TASK_KTHREAD: u32 = 1;
 const EXEC_INTERPRETED: u32 = 1;
 const EXEC_PATH_TRUNCATED: u32 = 2;
@@ -59,6 +62,7 @@ impl Decoder {
             RECORD_KACT => crate::kernel::decode(bytes),
             RECORD_SOCK => crate::net::decode(bytes),
             RECORD_DNS => crate::dns::decode(bytes),
+            RECORD_KILL => kill(bytes).map(ProbeRecord::KernelKill),
             other => Err(DecodeError::UnknownKind(other)),
         }
     }
@@ -136,6 +140,18 @@ fn exit(bytes: &[u8]) -> Result<ExitRecord, DecodeError> {
         group_dead: x.group_dead != 0,
         cause,
         code,
+    })
+}
+
+fn kill(bytes: &[u8]) -> Result<KernelKillRecord, DecodeError> {
+    let k: kill_event = read_pod(bytes)?;
+    Ok(KernelKillRecord {
+        timestamp_boot_ns: k.hdr.timestamp_ns,
+        pid: k.pid,
+        tid: k.tid,
+        slot: k.slot,
+        signal: k.signal,
+        result: k.result,
     })
 }
 
@@ -268,6 +284,7 @@ impl Pod for record_header {}
 impl Pod for exec_event {}
 impl Pod for fork_event {}
 impl Pod for exit_event {}
+impl Pod for kill_event {}
 
 fn read_pod<T: Pod>(bytes: &[u8]) -> Result<T, DecodeError> {
     let need = size_of::<T>();

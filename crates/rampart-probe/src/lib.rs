@@ -18,6 +18,7 @@ pub mod dns;
 pub mod errors;
 pub mod file;
 pub mod kernel;
+pub mod kill;
 mod liblog;
 mod loader;
 pub mod net;

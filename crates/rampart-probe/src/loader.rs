@@ -36,6 +36,8 @@ pub struct Probe {
     lockdown: Lockdown,
     /// Links of the kernel, network and DNS activity programs.
     activity: crate::kernel::attach::ActivityLinks,
+    /// Kill slots currently armed in the kernel (see `kill.rs`).
+    pub(crate) kill_slots_armed: u32,
 }
 
 // SAFETY: the skeleton and ring buffer are Send (libbpf-rs says so); `object` is owned exclusively by this
@@ -116,6 +118,7 @@ impl Probe {
             poll_interval: config.poll_interval,
             lockdown,
             activity,
+            kill_slots_armed: 0,
         })
     }
 
@@ -238,6 +241,14 @@ fn attach(skel: &mut ProcessSkel<'_>) -> Result<(), ProbeError> {
             source,
         }
     };
+    // The kill program must run before handle_exec (tracepoint probes run in attach order): its record then
+    // precedes the exec record of the same process.
+    skel.links.handle_exec_kill = Some(
+        skel.progs
+            .handle_exec_kill
+            .attach()
+            .map_err(err("handle_exec_kill"))?,
+    );
     skel.links.handle_exec = Some(
         skel.progs
             .handle_exec

@@ -87,6 +87,19 @@ pub struct ActivityRecord {
     pub data: EventData,
 }
 
+/// A kill the kernel performed at exec (Active Protection, `bpf/kill.h`); it precedes the exec record of
+/// the same process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelKillRecord {
+    pub timestamp_boot_ns: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub slot: u32,
+    pub signal: u32,
+    /// `bpf_send_signal`'s return value (0 = sent).
+    pub result: i32,
+}
+
 /// One decoded kernel record.
 // Exec dominates the stream's bytes anyway; boxing it would cost an allocation per exec for no gain.
 #[allow(clippy::large_enum_variant)]
@@ -96,4 +109,5 @@ pub enum ProbeRecord {
     Fork(ForkRecord),
     Exit(ExitRecord),
     Activity(ActivityRecord),
+    KernelKill(KernelKillRecord),
 }

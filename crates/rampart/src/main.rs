@@ -1,6 +1,5 @@
 //! The `rampart` command line: one binary for the agent, the server and the tools around them.
 
-mod agent_setup;
 mod monitor;
 mod render;
 mod rules_cmd;

@@ -1,4 +1,4 @@
-//! `rampart monitor`: attach the probes, enrich every event, print events and rule matches.
+//! `rampart monitor`: run the agent in the foreground and print events and rule matches.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use rampart_agent::detect::Detector;
-use rampart_agent::pipeline::Pipeline;
-use rampart_agent::source::EventSource;
+use rampart_agent::protect::{DisarmNotice, KillReport};
+use rampart_agent::runtime::{disarm_json, match_json, Agent, AgentOptions, Output};
 use rampart_model::Event;
 use rampart_secl::Match;
 
@@ -33,6 +32,27 @@ pub struct MonitorArgs {
     /// Stop after this long (e.g. `30s`); runs until interrupted otherwise.
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<humantime::Duration>,
+    /// Report what `kill` actions would do, but send no signal (in the kernel or from user space).
+    #[arg(long)]
+    pub no_kill: bool,
+    /// An executable Active Protection must never kill, besides init, systemd, sshd and Rampart (repeatable).
+    #[arg(long = "protect", value_name = "PATH")]
+    pub protected: Vec<PathBuf>,
+    /// Disarm a kill rule that would kill more than this many distinct executables (or containers) per minute.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub disarm_after: usize,
+}
+
+impl MonitorArgs {
+    fn agent_options(&self) -> AgentOptions {
+        AgentOptions {
+            policies: self.policies.clone(),
+            ring_mib: self.ring_mib,
+            no_kill: self.no_kill,
+            protected: self.protected.clone(),
+            disarm_after: self.disarm_after,
+        }
+    }
 }
 
 /// Signals the monitor reacts to, set from signal handlers and read by the event loop.
@@ -53,100 +73,97 @@ impl SignalFlags {
     }
 }
 
+/// Prints to stdout: JSON lines or human-readable lines.
+struct Printer<W: Write> {
+    out: W,
+    json: bool,
+    events: bool,
+}
+
+impl<W: Write> Printer<W> {
+    fn line(&mut self, value: &serde_json::Value) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, value)?;
+        self.out.write_all(b"\n")
+    }
+}
+
+impl<W: Write> Output for Printer<W> {
+    fn wants_events(&self) -> bool {
+        self.events
+    }
+
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        if self.json {
+            serde_json::to_writer(&mut self.out, event)?;
+            self.out.write_all(b"\n")
+        } else {
+            writeln!(self.out, "{}", render::event_line(event))
+        }
+    }
+
+    fn matched(&mut self, m: &Match, kills: &[KillReport], event: &Event) -> std::io::Result<()> {
+        if self.json {
+            return self.line(&match_json(m, kills, event));
+        }
+        let severity = m.rule.meta.severity().unwrap_or("-");
+        let mut line = format!(
+            "MATCH {} [{}] {}",
+            render::escape(&m.rule.id),
+            render::escape(severity),
+            render::event_line(event)
+        );
+        for k in kills {
+            line.push_str(&format!(" kill={:?} pids={:?}", k.outcome, k.pids));
+        }
+        writeln!(self.out, "{line}")
+    }
+
+    fn disarmed(&mut self, notice: &DisarmNotice) -> std::io::Result<()> {
+        if self.json {
+            return self.line(&disarm_json(notice));
+        }
+        writeln!(
+            self.out,
+            "DISARMED {}: {}",
+            render::escape(&notice.rule),
+            render::escape(&notice.reason)
+        )
+    }
+}
+
 pub fn run(args: MonitorArgs) -> anyhow::Result<()> {
     let flags = SignalFlags::install()?;
     let started = Instant::now();
-    let mut detector = crate::agent_setup::detector(&args.policies)?;
-    let runtime = crate::agent_setup::background_runtime()?;
-    let mut source = crate::agent_setup::kernel_source(args.ring_mib)?;
-    let mut pipeline = crate::agent_setup::pipeline(&runtime)?;
+    let mut agent = Agent::start(&args.agent_options())?;
     eprintln!(
         "rampart: monitoring ({} processes seeded, probes attached in {} ms); SIGUSR1 prints counters",
-        pipeline.cache_stats().seeded,
+        agent.pipeline().cache_stats().seeded,
         started.elapsed().as_millis()
     );
 
     let deadline = args.duration.map(|d| Instant::now() + Duration::from(d));
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut write_error = None;
+    let mut printer = Printer {
+        out: std::io::BufWriter::new(stdout.lock()),
+        json: args.json,
+        events: args.events,
+    };
     while !flags.stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
-        pipeline.pump(source.as_mut(), Duration::from_millis(50), &mut |event| {
-            let matches = detector.evaluate(&event);
-            if write_error.is_some() {
-                return;
-            }
-            let mut result = Ok(());
-            if args.events {
-                result = print_event(&mut out, &event, args.json);
-            }
-            for m in &matches {
-                result = result.and_then(|()| print_match(&mut out, m, &event, args.json));
-            }
-            write_error = result.err();
-        })?;
-        if let Some(e) = write_error.take() {
+        if let Err(e) = agent.step(Duration::from_millis(50), &mut printer) {
             // A closed pipe (`| head`) ends the monitor quietly; anything else is an error.
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
                 break;
             }
-            return Err(e).context("writing to stdout");
+            return Err(e).context("monitoring");
         }
-        out.flush().ok();
+        printer.out.flush().ok();
         if flags.report.swap(false, Ordering::Relaxed) {
-            eprintln!("{}", counters(source.as_ref(), &pipeline, &detector));
+            eprintln!("{}", agent.counters());
         }
     }
-    out.flush().ok();
-    eprintln!("{}", counters(source.as_ref(), &pipeline, &detector));
+    printer.out.flush().ok();
+    eprintln!("{}", agent.counters());
     Ok(())
-}
-
-fn print_event(out: &mut impl Write, event: &Event, json: bool) -> std::io::Result<()> {
-    if json {
-        serde_json::to_writer(&mut *out, event)?;
-        out.write_all(b"\n")
-    } else {
-        writeln!(out, "{}", render::event_line(event))
-    }
-}
-
-fn print_match(out: &mut impl Write, m: &Match, event: &Event, json: bool) -> std::io::Result<()> {
-    if json {
-        serde_json::to_writer(&mut *out, &rampart_policy::to_json(m, event))?;
-        out.write_all(b"\n")
-    } else {
-        let severity = m.rule.meta.severity().unwrap_or("-");
-        writeln!(
-            out,
-            "MATCH {} [{}] {}",
-            render::escape(&m.rule.id),
-            render::escape(severity),
-            render::event_line(event)
-        )
-    }
-}
-
-/// The counters printed on exit and on SIGUSR1: kernel drops first, they matter most.
-fn counters(source: &dyn EventSource, pipeline: &Pipeline, detector: &Detector) -> String {
-    let s = source.stats();
-    let c = pipeline.cache_stats();
-    let d = detector.stats();
-    format!(
-        "rampart: kernel events dropped={} (per cpu {:?}) delivered={} malformed={}; process cache entries={} \
-         inserted={} removed={} evicted={} swept={} misses={}; rules evaluated={} matched={} silent={}",
-        s.dropped_total(),
-        s.dropped_per_cpu,
-        s.delivered,
-        s.malformed,
-        c.entries,
-        c.inserted,
-        c.removed,
-        c.evicted,
-        c.swept,
-        c.misses,
-        d.evaluated,
-        d.matched,
-        d.silent
-    )
 }

@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use rampart_model::process::{Cgroup, Interpreter, ProcessContainer};
 use rampart_model::{Event, EventData, ExitEvent, ForkEvent, Process, ProcessContext, ProcessNode};
-use rampart_probe::record::{ActivityRecord, ExecRecord, ExitRecord, ForkRecord, ProbeRecord, TaskInfo};
+use rampart_probe::record::{
+    ActivityRecord, ExecRecord, ExitRecord, ForkRecord, ProbeRecord, TaskInfo,
+};
 
 use crate::clock::{clock_ticks_per_sec, BootClock};
 use crate::users::UserDirectory;
@@ -163,6 +165,8 @@ impl ProcessCache {
             ProbeRecord::Fork(r) => self.on_fork(r),
             ProbeRecord::Exit(r) => self.on_exit(r),
             ProbeRecord::Activity(r) => Some(self.on_activity(r)),
+            // Paired with the exec record by the pipeline; nothing to cache.
+            ProbeRecord::KernelKill(_) => None,
         }
     }
 
@@ -262,7 +266,14 @@ impl ProcessCache {
 
     fn on_activity(&mut self, r: ActivityRecord) -> Event {
         let node = self.lookup_or_fill(r.pid).unwrap_or_else(|| {
-            ProcessNode::new(Process { pid: r.pid, tid: r.tid, ..Default::default() }, None)
+            ProcessNode::new(
+                Process {
+                    pid: r.pid,
+                    tid: r.tid,
+                    ..Default::default()
+                },
+                None,
+            )
         });
         let timestamp = self.clock.to_epoch_ns(r.timestamp_boot_ns);
         let mut data = r.data;

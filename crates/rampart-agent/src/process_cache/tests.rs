@@ -233,7 +233,12 @@ fn activity_records_get_the_process_context() {
     cache.handle(exec(200, 100, "/usr/bin/vim", &["vim", "/etc/shadow"]));
     let data = EventData::Chmod(FileEvent::default());
     let ev = cache
-        .handle(ProbeRecord::Activity(ActivityRecord { timestamp_boot_ns: 5, pid: 200, tid: 200, data }))
+        .handle(ProbeRecord::Activity(ActivityRecord {
+            timestamp_boot_ns: 5,
+            pid: 200,
+            tid: 200,
+            data,
+        }))
         .unwrap();
     assert_eq!(ev.event_type(), EventType::Chmod);
     assert_eq!(ev.process.file.path, "/usr/bin/vim");

@@ -1,0 +1,258 @@
+//! The running agent: probes attached, pipeline, rule evaluation and Active Protection in one loop, with an
+//! [`Output`] deciding what happens to events and matches (printed by `monitor`, spooled and reported by
+//! `agent` and `up`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use rampart_model::Event;
+use rampart_policy::{load_paths, LoadOptions, Loaded};
+use rampart_probe::{Probe, ProbeConfig};
+use rampart_secl::ruleset::Match;
+use serde_json::Value;
+
+use crate::container::{parse_cgroup_path, ContainerResolver, ResolverConfig};
+use crate::detect::Detector;
+use crate::pipeline::Pipeline;
+use crate::process_cache::{CacheConfig, ProcessCache};
+use crate::protect::disarmer::DisarmerConfig;
+use crate::protect::{DisarmNotice, Enforcer, KillReport, ProtectConfig};
+use crate::source::EventSource;
+
+/// How to start an agent.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// Policy files or directories, loaded after the default policy.
+    pub policies: Vec<PathBuf>,
+    /// Kernel ring buffer size in MiB.
+    pub ring_mib: u32,
+    /// Report what kill actions would do without sending any signal.
+    pub no_kill: bool,
+    /// Executables never killed (besides the built-in list).
+    pub protected: Vec<PathBuf>,
+    /// Disarm a kill rule past this many distinct executables or containers per minute.
+    pub disarm_after: usize,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        AgentOptions {
+            policies: Vec::new(),
+            ring_mib: 8,
+            no_kill: false,
+            protected: Vec::new(),
+            disarm_after: 5,
+        }
+    }
+}
+
+/// Where the agent's results go.
+pub trait Output {
+    /// Whether [`Output::event`] wants every event (costly: only `monitor --events` does).
+    fn wants_events(&self) -> bool {
+        false
+    }
+
+    fn event(&mut self, _event: &Event) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// A rule matched; `kills` has one report per kill action of the rule, in order.
+    fn matched(&mut self, m: &Match, kills: &[KillReport], event: &Event) -> std::io::Result<()>;
+
+    /// A kill rule stopped killing (the disarmer tripped).
+    fn disarmed(&mut self, notice: &DisarmNotice) -> std::io::Result<()>;
+}
+
+pub struct Agent {
+    probe: Probe,
+    pipeline: Pipeline,
+    detector: Detector,
+    enforcer: Enforcer,
+    /// Background I/O (container runtime lookups); kept alive with the agent.
+    _background: tokio::runtime::Runtime,
+}
+
+impl Agent {
+    /// Loads the policies, attaches the probes, loads the kernel kill plan and seeds the process cache.
+    pub fn start(options: &AgentOptions) -> anyhow::Result<Agent> {
+        let detector = Detector::new(load_policies(&options.policies)?.ruleset);
+        let background = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("rampart-bg")
+            .enable_all()
+            .build()
+            .context("starting the background runtime")?;
+        let config = ProbeConfig {
+            ring_buffer_bytes: options
+                .ring_mib
+                .checked_mul(1 << 20)
+                .context("ring buffer size overflows")?,
+            agent_pid: Some(std::process::id()),
+            ..ProbeConfig::default()
+        };
+        let mut probe = Probe::load(config)?;
+        let mut enforcer = Enforcer::new(ProtectConfig {
+            dry_run: options.no_kill,
+            protected: options.protected.clone(),
+            disarmer: DisarmerConfig {
+                max_executables: options.disarm_after,
+                max_containers: options.disarm_after,
+                ..Default::default()
+            },
+        });
+        if let Some(plan) = enforcer.kernel_plan(detector.rules()) {
+            probe
+                .set_kill_plan(&plan)
+                .context("loading the kernel kill plan")?;
+        }
+        let mut cache = ProcessCache::new(CacheConfig::default(), |path| {
+            parse_cgroup_path(path).map(|c| c.id)
+        });
+        cache.seed_from_procfs();
+        let resolver =
+            ContainerResolver::with_handle(ResolverConfig::default(), background.handle());
+        let pipeline = Pipeline::new(cache, Box::new(resolver));
+        Ok(Agent {
+            probe,
+            pipeline,
+            detector,
+            enforcer,
+            _background: background,
+        })
+    }
+
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    pub fn probe(&self) -> &Probe {
+        &self.probe
+    }
+
+    /// Polls the kernel once (up to `timeout`) and handles everything that arrived. An output error stops
+    /// the outputs for this batch but never the kills, and is returned.
+    pub fn step(&mut self, timeout: Duration, out: &mut dyn Output) -> anyhow::Result<()> {
+        let Agent {
+            probe,
+            pipeline,
+            detector,
+            enforcer,
+            ..
+        } = self;
+        let mut output_error: Option<std::io::Error> = None;
+        let wants_events = out.wants_events();
+        pipeline.pump(probe, timeout, &mut |event| {
+            let matches = detector.evaluate(&event);
+            let reports: Vec<Vec<KillReport>> = matches
+                .iter()
+                .map(|m| enforcer.enforce(&event, m))
+                .collect();
+            if output_error.is_some() {
+                return;
+            }
+            let mut result = if wants_events {
+                out.event(&event)
+            } else {
+                Ok(())
+            };
+            for (m, kills) in matches.iter().zip(&reports) {
+                result = result.and_then(|()| out.matched(m, kills, &event));
+            }
+            output_error = result.err();
+        })?;
+        for slot in enforcer.take_kernel_disarms() {
+            probe
+                .disarm_kill_slot(slot)
+                .context("disarming a kernel kill slot")?;
+        }
+        for notice in enforcer.take_disarm_notices() {
+            if let Err(e) = out.disarmed(&notice) {
+                output_error.get_or_insert(e);
+            }
+        }
+        match output_error {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// One line of counters: kernel drops first, they matter most.
+    pub fn counters(&self) -> String {
+        let s = EventSource::stats(&self.probe);
+        let c = self.pipeline.cache_stats();
+        let d = self.detector.stats();
+        format!(
+            "rampart: kernel events dropped={} (per cpu {:?}) delivered={} malformed={}; process cache entries={} \
+             inserted={} removed={} evicted={} swept={} misses={}; rules evaluated={} matched={} silent={}",
+            s.dropped_total(),
+            s.dropped_per_cpu,
+            s.delivered,
+            s.malformed,
+            c.entries,
+            c.inserted,
+            c.removed,
+            c.evicted,
+            c.swept,
+            c.misses,
+            d.evaluated,
+            d.matched,
+            d.silent
+        )
+    }
+}
+
+/// Loads policies; a broken rule is reported by id and skipped, an unreadable policy file is an error.
+pub fn load_policies(policies: &[PathBuf]) -> anyhow::Result<Loaded> {
+    let loaded = load_paths(policies, &LoadOptions::default()).context("reading policies")?;
+    for p in loaded.report.policy_errors() {
+        eprintln!(
+            "rampart: policy {} ({}): {}",
+            p.name,
+            p.file,
+            p.error.as_deref().unwrap_or("invalid")
+        );
+    }
+    for e in loaded.report.errors() {
+        eprintln!("rampart: skipped {e}");
+    }
+    let counts = loaded.report.counts();
+    eprintln!(
+        "rampart: {} rules loaded, {} failed, {} disabled, {} filtered",
+        counts.loaded, counts.failed, counts.disabled, counts.filtered
+    );
+    Ok(loaded)
+}
+
+/// A match as JSON (DESIGN.md's shape), with each kill action's outcome merged into its `actions` entry.
+pub fn match_json(m: &Match, kills: &[KillReport], event: &Event) -> Value {
+    let mut value = rampart_policy::to_json(m, event);
+    let kill_entries = value["actions"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["type"] == "kill");
+    for (entry, report) in kill_entries.zip(kills) {
+        if let (Some(entry), Ok(Value::Object(fields))) =
+            (entry.as_object_mut(), serde_json::to_value(report))
+        {
+            entry.extend(fields);
+        }
+    }
+    value
+}
+
+/// A disarm notice as a signal-shaped JSON object.
+pub fn disarm_json(notice: &DisarmNotice) -> Value {
+    serde_json::json!({
+        "rule": {"id": "active_protection_disarmed", "tags": {"severity": "high"}},
+        "event": {"type": "active_protection"},
+        "disarmed_rule": notice.rule,
+        "reason": notice.reason,
+    })
+}

@@ -1,0 +1,287 @@
+/* Active Protection at exec: kill a process from the exec hook, before its new image runs any user code.
+ *
+ * User space compiles the kill rules that the kernel can decide exactly (executable basename equal to a
+ * value, or an argument containing a literal) into the maps below; every other kill rule is enforced from
+ * user space after evaluation. This program is attached BEFORE handle_exec, so its kill record precedes the
+ * exec record of the same process in the ring buffer and user space can pair them.
+ *
+ * Never killed here: host pid 1, the agent's own thread group, kernel threads, and executables listed as
+ * protected (by inode and device, so a renamed copy of a protected binary is not protected). */
+#pragma once
+
+#include "common.h"
+
+#define KILL_SLOTS 32
+#define KILL_NAME_LEN 64
+#define KILL_PATTERNS 16
+#define KILL_PATTERN_LEN 32
+#define KILL_ARGS_LEN 4096
+
+/* A kill rule slot: the signal, and whether it is armed (the disarmer clears it). */
+struct kill_slot {
+	__u32 signal;
+	__u32 armed;
+};
+
+/* An argument substring: matches when any argv byte sequence equals bytes[0..len). */
+struct kill_pattern {
+	__u32 slots; /* bitmask of kill slots this pattern belongs to */
+	__u32 len;
+	char bytes[KILL_PATTERN_LEN];
+};
+
+struct kill_config {
+	__u32 armed_slots; /* bitmask; 0 = nothing to do */
+	__u32 npatterns;
+	__u64 first_bytes[4]; /* bitmap of the patterns' first bytes, to skip most positions at once */
+};
+
+struct kill_name_key {
+	char name[KILL_NAME_LEN];
+};
+
+struct kill_exe_key {
+	__u64 inode;
+	__u32 dev; /* kernel encoding: major << 20 | minor */
+	__u32 _pad;
+};
+
+/* Ring-buffer record: the kernel sent `signal` to `pid` for `slot`; `result` is bpf_send_signal's return. */
+struct kill_event {
+	struct record_header hdr;
+	__u32 pid;
+	__u32 tid;
+	__u32 slot;
+	__u32 signal;
+	__s32 result;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kill_config);
+} kill_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KILL_SLOTS);
+	__type(key, __u32);
+	__type(value, struct kill_slot);
+} kill_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, KILL_PATTERNS);
+	__type(key, __u32);
+	__type(value, struct kill_pattern);
+} kill_patterns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct kill_name_key);
+	__type(value, __u32); /* slot bitmask */
+} kill_names SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct kill_exe_key);
+	__type(value, __u8);
+} kill_protected SEC(".maps");
+
+/* Scan state and buffers, in a map for the same verifier reason as struct work. */
+struct kill_scan {
+	__u32 args_len;
+	__u32 start; /* first byte after argv[0]: exec.args and exec.argv exclude argv0 */
+	__u32 pos;
+	__u32 found; /* slot bitmask of matched patterns */
+	__u32 npatterns;
+	struct kill_name_key name;
+	char args[KILL_ARGS_LEN + KILL_PATTERN_LEN]; /* tail headroom: compares never read past the buffer */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kill_scan);
+} kill_scan_map SEC(".maps");
+
+/* Referenced so that libbpf-cargo emits Rust types for them. */
+struct kill_event _kill_event_type = {};
+struct kill_config _kill_config_type = {};
+struct kill_slot _kill_slot_type = {};
+struct kill_pattern _kill_pattern_type = {};
+struct kill_name_key _kill_name_key_type = {};
+struct kill_exe_key _kill_exe_key_type = {};
+
+static __always_inline struct kill_scan *kill_scan_buf(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&kill_scan_map, &zero);
+}
+
+/* Does pattern `i` occur at the current scan position? */
+static long kill_pattern_step(__u64 i, void *arg)
+{
+	struct kill_scan *s = kill_scan_buf();
+	struct kill_pattern *p;
+	__u32 key = i, pos, len;
+
+	if (!s || i >= s->npatterns)
+		return 1;
+	p = bpf_map_lookup_elem(&kill_patterns, &key);
+	if (!p)
+		return 1;
+	len = p->len;
+	pos = s->pos;
+	if (len == 0 || len > KILL_PATTERN_LEN || pos >= KILL_ARGS_LEN || pos + len > s->args_len)
+		return 0;
+	pos &= KILL_ARGS_LEN - 1;
+#pragma unroll
+	for (int j = 0; j < KILL_PATTERN_LEN; j++) {
+		if (j >= len)
+			break;
+		if (s->args[pos + j] != p->bytes[j])
+			return 0;
+	}
+	s->found |= p->slots;
+	return 0;
+}
+
+/* Finds the end of argv[0]. */
+static long kill_argv0_step(__u64 i, void *arg)
+{
+	struct kill_scan *s = kill_scan_buf();
+
+	if (!s || i >= s->args_len)
+		return 1;
+	if (s->args[i & (KILL_ARGS_LEN - 1)] == 0) {
+		s->start = i + 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* One argv position: a cheap first-byte check, then the patterns. */
+static long kill_position_step(__u64 i, void *arg)
+{
+	__u32 zero = 0;
+	struct kill_config *cfg = bpf_map_lookup_elem(&kill_config, &zero);
+	struct kill_scan *s = kill_scan_buf();
+	__u8 b;
+
+	if (!cfg || !s || i >= s->args_len)
+		return 1;
+	if (i < s->start)
+		return 0;
+	b = s->args[i & (KILL_ARGS_LEN - 1)];
+	if (!(cfg->first_bytes[(b >> 6) & 3] & (1ull << (b & 63))))
+		return 0;
+	s->pos = i;
+	bpf_loop(KILL_PATTERNS, kill_pattern_step, NULL, 0);
+	return 0;
+}
+
+static __always_inline void emit_kill(struct task_struct *task, __u32 slot, __u32 signal, long result)
+{
+	struct kill_event *k = bpf_ringbuf_reserve(&events, sizeof(*k), 0);
+
+	if (!k) {
+		count(CNT_DROPS);
+		return;
+	}
+	fill_header(&k->hdr, RECORD_KILL);
+	k->pid = BPF_CORE_READ(task, tgid);
+	k->tid = BPF_CORE_READ(task, pid);
+	k->slot = slot;
+	k->signal = signal;
+	k->result = result;
+	k->_pad = 0;
+	/* a kill is rare and urgent for the reader: wake it now */
+	bpf_ringbuf_submit(k, BPF_RB_FORCE_WAKEUP);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec_kill, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct kill_config *cfg;
+	struct kill_scan *s;
+	struct kill_slot *slot_cfg;
+	struct kill_exe_key exe_key = {};
+	struct file *exe;
+	struct inode *inode;
+	struct mm_struct *mm;
+	__u32 zero = 0, tgid, mask = 0, slot, *names_mask;
+	__u64 start, end, len;
+	long result;
+
+	cfg = bpf_map_lookup_elem(&kill_config, &zero);
+	if (!cfg || !cfg->armed_slots)
+		return 0;
+	tgid = BPF_CORE_READ(task, tgid);
+	if (tgid <= 1 || (agent_tgid && tgid == agent_tgid))
+		return 0;
+	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
+		return 0;
+	mm = BPF_CORE_READ(task, mm);
+	exe = BPF_CORE_READ(mm, exe_file);
+	inode = BPF_CORE_READ(exe, f_inode);
+	exe_key.inode = BPF_CORE_READ(inode, i_ino);
+	exe_key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	if (bpf_map_lookup_elem(&kill_protected, &exe_key))
+		return 0;
+	s = kill_scan_buf();
+	if (!s)
+		return 0;
+
+	/* The executable's basename; a script's name is not the executable's (the interpreter runs), so names
+	 * are only decided here for direct execs. */
+	if (BPF_CORE_READ(bprm, filename) == BPF_CORE_READ(bprm, interp)) {
+		__builtin_memset(&s->name, 0, sizeof(s->name));
+		bpf_probe_read_kernel_str(s->name.name, KILL_NAME_LEN, BPF_CORE_READ(exe, f_path.dentry, d_name.name));
+		names_mask = bpf_map_lookup_elem(&kill_names, &s->name);
+		if (names_mask)
+			mask |= *names_mask;
+	}
+
+	if (cfg->npatterns) {
+		start = BPF_CORE_READ(mm, arg_start);
+		end = BPF_CORE_READ(mm, arg_end);
+		len = end > start ? end - start : 0;
+		if (len > KILL_ARGS_LEN)
+			len = KILL_ARGS_LEN;
+		barrier_var(len);
+		len &= 2 * KILL_ARGS_LEN - 1;
+		if (len && !bpf_probe_read_user(s->args, len, (void *)start)) {
+			s->args_len = len;
+			s->start = len;
+			bpf_loop(KILL_ARGS_LEN, kill_argv0_step, NULL, 0);
+			s->found = 0;
+			s->npatterns = cfg->npatterns;
+			bpf_loop(KILL_ARGS_LEN, kill_position_step, NULL, 0);
+			mask |= s->found;
+		}
+	}
+
+	mask &= cfg->armed_slots;
+	if (!mask)
+		return 0;
+	/* lowest matching slot (no count-trailing-zeros instruction in BPF) */
+	slot = KILL_SLOTS;
+#pragma unroll
+	for (int i = KILL_SLOTS - 1; i >= 0; i--)
+		if (mask & (1u << i))
+			slot = i;
+	if (slot >= KILL_SLOTS)
+		return 0;
+	slot_cfg = bpf_map_lookup_elem(&kill_slots, &slot);
+	if (!slot_cfg || !slot_cfg->armed)
+		return 0;
+	result = bpf_send_signal(slot_cfg->signal);
+	emit_kill(task, slot, slot_cfg->signal, result);
+	return 0;
+}

@@ -1,0 +1,272 @@
+//! Active Protection at exec: the kill rules the kernel decides by itself (see `bpf/kill.h`).
+//!
+//! A [`KernelKillPlan`] lists kill slots (one per rule the kernel can decide exactly: executable basename in a
+//! set, or an argument containing a literal) and the protected executables. [`Probe::set_kill_plan`] writes it
+//! to the maps; [`Probe::disarm_kill_slot`] stops one slot (the disarmer's job).
+
+use std::mem::size_of;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use libbpf_rs::{MapCore, MapFlags};
+
+use crate::errors::ProbeError;
+use crate::loader::Probe;
+use crate::skel::types::{kill_config, kill_exe_key, kill_name_key, kill_pattern, kill_slot};
+
+/// Kernel limits, mirrored from bpf/kill.h.
+pub const MAX_SLOTS: usize = 32;
+pub const MAX_NAME_LEN: usize = 63;
+pub const MAX_PATTERNS: usize = 16;
+pub const MAX_PATTERN_LEN: usize = 32;
+
+/// One rule the kernel enforces: kill with `signal` when the executable's basename is in `names` or an
+/// argument contains one of `arg_substrings`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KillSlotPlan {
+    pub signal: u32,
+    pub names: Vec<String>,
+    pub arg_substrings: Vec<String>,
+}
+
+/// An executable identified by inode and device (as `stat` reports them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExeId {
+    pub inode: u64,
+    pub dev: u64,
+}
+
+impl ExeId {
+    pub fn of(path: &Path) -> std::io::Result<ExeId> {
+        let meta = std::fs::metadata(path)?;
+        Ok(ExeId {
+            inode: meta.ino(),
+            dev: meta.dev(),
+        })
+    }
+
+    /// The device number as the kernel stores it in `super_block.s_dev` (MAJOR << 20 | MINOR).
+    fn kernel_dev(&self) -> u32 {
+        let major = libc::major(self.dev);
+        let minor = libc::minor(self.dev);
+        (major << 20) | minor
+    }
+}
+
+/// Everything the kernel needs to kill at exec.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KernelKillPlan {
+    /// Slot `i` is reported back as `slot: i` in kill records.
+    pub slots: Vec<KillSlotPlan>,
+    pub protected: Vec<ExeId>,
+}
+
+impl KernelKillPlan {
+    /// Checks the plan against the kernel's limits.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.slots.len() > MAX_SLOTS {
+            return Err(format!(
+                "{} kill slots, the kernel holds {MAX_SLOTS}",
+                self.slots.len()
+            ));
+        }
+        let patterns: usize = self.slots.iter().map(|s| s.arg_substrings.len()).sum();
+        if patterns > MAX_PATTERNS {
+            return Err(format!(
+                "{patterns} argument patterns, the kernel holds {MAX_PATTERNS}"
+            ));
+        }
+        for slot in &self.slots {
+            if let Some(n) = slot
+                .names
+                .iter()
+                .find(|n| n.is_empty() || n.len() > MAX_NAME_LEN)
+            {
+                return Err(format!(
+                    "executable name `{n}` must be 1..={MAX_NAME_LEN} bytes"
+                ));
+            }
+            if let Some(p) = slot
+                .arg_substrings
+                .iter()
+                .find(|p| p.is_empty() || p.len() > MAX_PATTERN_LEN)
+            {
+                return Err(format!(
+                    "argument pattern `{p}` must be 1..={MAX_PATTERN_LEN} bytes"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn bytes_of<T>(v: &T) -> &[u8] {
+    // SAFETY: T is a plain-data struct generated from BTF (no padding invariants, no pointers); reading its
+    // bytes is always valid.
+    unsafe { std::slice::from_raw_parts(v as *const T as *const u8, size_of::<T>()) }
+}
+
+fn copy_str(dst: &mut [i8], s: &str) {
+    for (d, b) in dst.iter_mut().zip(s.bytes()) {
+        *d = b as i8;
+    }
+}
+
+impl Probe {
+    /// Replaces the kernel's kill plan. Kills stop first, then the tables are rewritten, then the armed slots
+    /// are switched on, so no exec is judged against half a plan.
+    pub fn set_kill_plan(&mut self, plan: &KernelKillPlan) -> Result<(), ProbeError> {
+        plan.validate().map_err(ProbeError::Config)?;
+        let maps = &self.skel().maps;
+        let map_err = |map: &'static str| move |source| ProbeError::Map { map, source };
+        let zero = 0u32.to_ne_bytes();
+        maps.kill_config
+            .update(&zero, bytes_of(&kill_config::default()), MapFlags::ANY)
+            .map_err(map_err("kill_config"))?;
+
+        for key in maps.kill_names.keys().collect::<Vec<_>>() {
+            maps.kill_names
+                .delete(&key)
+                .map_err(map_err("kill_names"))?;
+        }
+        for key in maps.kill_protected.keys().collect::<Vec<_>>() {
+            maps.kill_protected
+                .delete(&key)
+                .map_err(map_err("kill_protected"))?;
+        }
+
+        let mut names: std::collections::BTreeMap<&str, u32> = Default::default();
+        let mut config = kill_config::default();
+        let mut npatterns = 0u32;
+        for (i, slot) in plan.slots.iter().enumerate() {
+            let bit = 1u32 << i;
+            let value = kill_slot {
+                signal: slot.signal,
+                armed: 1,
+            };
+            maps.kill_slots
+                .update(&(i as u32).to_ne_bytes(), bytes_of(&value), MapFlags::ANY)
+                .map_err(map_err("kill_slots"))?;
+            for name in &slot.names {
+                *names.entry(name).or_default() |= bit;
+            }
+            for pattern in &slot.arg_substrings {
+                let mut p = kill_pattern {
+                    slots: bit,
+                    len: pattern.len() as u32,
+                    ..Default::default()
+                };
+                copy_str(&mut p.bytes, pattern);
+                maps.kill_patterns
+                    .update(&npatterns.to_ne_bytes(), bytes_of(&p), MapFlags::ANY)
+                    .map_err(map_err("kill_patterns"))?;
+                let first = pattern.as_bytes()[0];
+                config.first_bytes[(first >> 6) as usize] |= 1u64 << (first & 63);
+                npatterns += 1;
+            }
+            config.armed_slots |= bit;
+        }
+        for (name, mask) in names {
+            let mut key = kill_name_key::default();
+            copy_str(&mut key.name, name);
+            maps.kill_names
+                .update(bytes_of(&key), &mask.to_ne_bytes(), MapFlags::ANY)
+                .map_err(map_err("kill_names"))?;
+        }
+        for exe in &plan.protected {
+            let key = kill_exe_key {
+                inode: exe.inode,
+                dev: exe.kernel_dev(),
+                ..Default::default()
+            };
+            maps.kill_protected
+                .update(bytes_of(&key), &[1u8], MapFlags::ANY)
+                .map_err(map_err("kill_protected"))?;
+        }
+        config.npatterns = npatterns;
+        maps.kill_config
+            .update(&zero, bytes_of(&config), MapFlags::ANY)
+            .map_err(map_err("kill_config"))?;
+        self.kill_slots_armed = config.armed_slots;
+        Ok(())
+    }
+
+    /// Stops the kernel from killing for `slot` (the rest of the plan stays).
+    pub fn disarm_kill_slot(&mut self, slot: u32) -> Result<(), ProbeError> {
+        if slot as usize >= MAX_SLOTS {
+            return Err(ProbeError::Config(format!("kill slot {slot} out of range")));
+        }
+        self.kill_slots_armed &= !(1u32 << slot);
+        let maps = &self.skel().maps;
+        let zero = 0u32.to_ne_bytes();
+        let current = maps
+            .kill_config
+            .lookup(&zero, MapFlags::ANY)
+            .map_err(|source| ProbeError::Map {
+                map: "kill_config",
+                source,
+            })?
+            .unwrap_or_default();
+        let mut config = kill_config::default();
+        let n = current.len().min(size_of::<kill_config>());
+        // SAFETY: `config` is plain data and `n` bytes fit in it.
+        unsafe {
+            std::ptr::copy_nonoverlapping(current.as_ptr(), &mut config as *mut _ as *mut u8, n)
+        };
+        config.armed_slots = self.kill_slots_armed;
+        maps.kill_config
+            .update(&zero, bytes_of(&config), MapFlags::ANY)
+            .map_err(|source| ProbeError::Map {
+                map: "kill_config",
+                source,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_limits() {
+        let ok = KernelKillPlan {
+            slots: vec![KillSlotPlan {
+                signal: 9,
+                names: vec!["xmrig".into()],
+                arg_substrings: vec!["stratum+tcp://".into()],
+            }],
+            protected: vec![],
+        };
+        assert!(ok.validate().is_ok());
+        let long_name = KernelKillPlan {
+            slots: vec![KillSlotPlan {
+                signal: 9,
+                names: vec!["x".repeat(64)],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert!(long_name.validate().is_err());
+        let too_many = KernelKillPlan {
+            slots: vec![KillSlotPlan {
+                signal: 9,
+                arg_substrings: vec!["a".into(); 17],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert!(too_many
+            .validate()
+            .unwrap_err()
+            .contains("17 argument patterns"));
+    }
+
+    #[test]
+    fn kernel_device_encoding() {
+        let id = ExeId {
+            inode: 1,
+            dev: libc::makedev(8, 1),
+        };
+        assert_eq!(id.kernel_dev(), (8 << 20) | 1);
+    }
+}

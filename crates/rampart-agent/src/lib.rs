@@ -9,6 +9,7 @@ pub mod file_filters;
 pub mod pipeline;
 pub mod process_cache;
 pub mod protect;
+pub mod report;
 pub mod runtime;
 pub mod source;
 pub mod targets;

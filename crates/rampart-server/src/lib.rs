@@ -1,1 +1,141 @@
-//! Placeholder crate: filled by its issue.
+//! Rampart's backend: agents report rule matches (`POST /api/v1/ingest`), the server stores them once each,
+//! groups them into signals, runs backend detection rules over them, and serves a REST API to explore and
+//! triage signals and to manage rules, agents and users. Storage is SQLite (embedded) or PostgreSQL
+//! (replicas share one database: all shared state lives in it).
+
+pub mod api;
+pub mod auth;
+pub mod backend_rules;
+pub mod bootstrap;
+pub mod config;
+pub mod error;
+pub mod ingest;
+pub mod metrics;
+pub mod signals;
+mod sql;
+pub mod state;
+pub mod storage;
+pub mod tls;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+pub use config::ServerConfig;
+pub use state::{AppState, MetricsSource};
+
+/// Connects to the database (running migrations) and loads the backend rules.
+pub async fn build_state(config: ServerConfig) -> anyhow::Result<AppState> {
+    let db = storage::Db::connect(&config.database_url).await?;
+    let (rules, errors) =
+        backend_rules::Registry::load(config.default_backend_rules, &config.backend_rule_files)?;
+    for e in &errors {
+        tracing::warn!("backend rule {} skipped: {}", e.id, e.error);
+        eprintln!("rampart: backend rule {} skipped: {}", e.id, e.error);
+    }
+    Ok(AppState(Arc::new(state::Inner {
+        db,
+        config,
+        metrics: Default::default(),
+        rules,
+        extra_metrics: Default::default(),
+    })))
+}
+
+/// A bound, not yet serving, server.
+pub struct Server {
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl Server {
+    pub async fn bind(config: ServerConfig) -> anyhow::Result<Server> {
+        let tls = match &config.tls {
+            Some(t) => Some(tls::acceptor(&t.cert, &t.key)?),
+            None => None,
+        };
+        let listen = config.listen;
+        let state = build_state(config).await?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        Ok(Server {
+            state,
+            listener,
+            tls,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let app = api::router(self.state.clone());
+        match self.tls {
+            None => axum::serve(self.listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .context("serving HTTP"),
+            Some(acceptor) => serve_tls(self.listener, acceptor, app, shutdown).await,
+        }
+    }
+}
+
+/// HTTPS: accept, handshake in a task per connection (a slow client cannot stall others), serve HTTP/1.1.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    app: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::service::TowerToHyperService;
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, _) = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                acceptor.accept(tcp),
+            )
+            .await
+            {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return tracing::debug!("TLS handshake: {e}"),
+                Err(_) => return tracing::debug!("TLS handshake timed out"),
+            };
+            let service = TowerToHyperService::new(app);
+            if let Err(e) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tls), service)
+                .await
+            {
+                tracing::debug!("connection: {e}");
+            }
+        });
+    }
+}

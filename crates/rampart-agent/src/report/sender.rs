@@ -1,0 +1,425 @@
+//! The reporter's background thread: enroll once, then send sealed batches oldest first, with backoff while
+//! the server is unreachable or failing.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::backoff::Jitter;
+use super::{spool, ReporterConfig, Shared};
+
+#[derive(Serialize, Deserialize)]
+struct Credentials {
+    agent_id: i64,
+    secret: String,
+    server: String,
+}
+
+pub struct Client {
+    http: ureq::Agent,
+    base: String,
+}
+
+/// What became of one send.
+enum Sent {
+    Acked {
+        accepted: u64,
+        duplicates: u64,
+    },
+    /// The credential is no longer valid (agent revoked, server database replaced): enroll again.
+    Unauthorized,
+    TooLarge,
+    Rejected(String),
+    Retry(String),
+}
+
+impl Client {
+    pub fn new(config: &ReporterConfig) -> anyhow::Result<Client> {
+        let mut builder = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(5))
+            .timeout(config.request_timeout)
+            .user_agent(concat!("rampart-agent/", env!("CARGO_PKG_VERSION")));
+        if let Some(ca) = &config.ca_file {
+            builder = builder.tls_config(Arc::new(tls_config(ca)?));
+        }
+        Ok(Client {
+            http: builder.build(),
+            base: config.server_url.clone(),
+        })
+    }
+
+    fn enroll(&self, token: &str, hostname: &str) -> Result<Credentials, String> {
+        let resp = self
+            .http
+            .post(&format!("{}/api/v1/agents/enroll", self.base))
+            .send_json(serde_json::json!({
+                "token": token, "hostname": hostname, "version": env!("CARGO_PKG_VERSION"),
+            }));
+        match resp {
+            Ok(r) => {
+                let v: serde_json::Value = r
+                    .into_json()
+                    .map_err(|e| format!("enrollment answer: {e}"))?;
+                Ok(Credentials {
+                    agent_id: v["agent_id"]
+                        .as_i64()
+                        .ok_or("enrollment answer without agent_id")?,
+                    secret: v["secret"]
+                        .as_str()
+                        .ok_or("enrollment answer without secret")?
+                        .to_string(),
+                    server: self.base.clone(),
+                })
+            }
+            Err(ureq::Error::Status(code, r)) => Err(format!(
+                "enrollment refused ({code}): {}",
+                r.into_string().unwrap_or_default()
+            )),
+            Err(e) => Err(format!("enrollment: {e}")),
+        }
+    }
+
+    fn post_batch(&self, secret: &str, lines: &[Vec<u8>]) -> Sent {
+        let mut json = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum::<usize>() + 16);
+        json.extend_from_slice(b"{\"matches\":[");
+        for (i, l) in lines.iter().enumerate() {
+            if i > 0 {
+                json.push(b',');
+            }
+            json.extend_from_slice(l);
+        }
+        json.extend_from_slice(b"]}");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        if gz.write_all(&json).is_err() {
+            return Sent::Retry("compressing".into());
+        }
+        let body = match gz.finish() {
+            Ok(b) => b,
+            Err(e) => return Sent::Retry(format!("compressing: {e}")),
+        };
+        let resp = self
+            .http
+            .post(&format!("{}/api/v1/ingest", self.base))
+            .set("authorization", &format!("Bearer {secret}"))
+            .set("content-type", "application/json")
+            .set("content-encoding", "gzip")
+            .send_bytes(&body);
+        match resp {
+            Ok(r) => {
+                let v: serde_json::Value = r.into_json().unwrap_or_default();
+                Sent::Acked {
+                    accepted: v["accepted"].as_u64().unwrap_or(0),
+                    duplicates: v["duplicates"].as_u64().unwrap_or(0),
+                }
+            }
+            Err(ureq::Error::Status(401, _)) => Sent::Unauthorized,
+            Err(ureq::Error::Status(413, _)) => Sent::TooLarge,
+            Err(ureq::Error::Status(code, r))
+                if (400..500).contains(&code) && code != 408 && code != 429 =>
+            {
+                Sent::Rejected(format!("{code}: {}", r.into_string().unwrap_or_default()))
+            }
+            Err(ureq::Error::Status(code, r)) => Sent::Retry(format!(
+                "server answered {code}: {}",
+                r.into_string().unwrap_or_default()
+            )),
+            Err(e) => Sent::Retry(e.to_string()),
+        }
+    }
+
+    fn put_rules(
+        &self,
+        secret: &str,
+        rules: &serde_json::Value,
+    ) -> Result<(), (Option<u16>, String)> {
+        self.http
+            .put(&format!("{}/api/v1/agents/rules", self.base))
+            .set("authorization", &format!("Bearer {secret}"))
+            .send_json(rules)
+            .map(|_| ())
+            .map_err(|e| match e {
+                ureq::Error::Status(code, r) => (Some(code), r.into_string().unwrap_or_default()),
+                e => (None, e.to_string()),
+            })
+    }
+}
+
+fn tls_config(ca: &Path) -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(ca).map_err(|e| anyhow::anyhow!("reading {}: {e}", ca.display()))?;
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(cert?)?;
+    }
+    anyhow::ensure!(!roots.is_empty(), "no certificate in {}", ca.display());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+fn credentials_path(dir: &Path) -> PathBuf {
+    dir.join("credentials.json")
+}
+
+fn load_credentials(dir: &Path, server: &str) -> Option<Credentials> {
+    let c: Credentials =
+        serde_json::from_slice(&std::fs::read(credentials_path(dir)).ok()?).ok()?;
+    // A credential is only good for the server that issued it.
+    (c.server == server).then_some(c)
+}
+
+fn save_credentials(dir: &Path, c: &Credentials) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = dir.join("credentials.json.tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(&serde_json::to_vec(c).map_err(std::io::Error::other)?)?;
+    f.sync_all()?;
+    std::fs::rename(tmp, credentials_path(dir))
+}
+
+fn hostname(config: &ReporterConfig) -> String {
+    config.hostname.clone().unwrap_or_else(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into())
+    })
+}
+
+struct State {
+    creds: Option<Credentials>,
+    attempt: u32,
+    next_try: Instant,
+    jitter: Jitter,
+    rules_sent: Option<serde_json::Value>,
+}
+
+impl State {
+    fn failed(&mut self, shared: &Shared, why: &str) {
+        shared.stats.send_failures.fetch_add(1, Ordering::Relaxed);
+        *shared
+            .stats
+            .last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = why.to_string();
+        let delay = shared
+            .config
+            .backoff
+            .delay(self.attempt, self.jitter.next());
+        if self.attempt == 0 || self.attempt.is_multiple_of(10) {
+            tracing::warn!("reporter: {why}; retrying in {delay:?}");
+        }
+        self.attempt = self.attempt.saturating_add(1);
+        self.next_try = Instant::now() + delay;
+    }
+
+    fn succeeded(&mut self) {
+        self.attempt = 0;
+        self.next_try = Instant::now();
+    }
+}
+
+pub fn run(shared: Arc<Shared>, client: Client) {
+    let config = &shared.config;
+    let mut st = State {
+        creds: load_credentials(&config.spool_dir, &config.server_url),
+        attempt: 0,
+        next_try: Instant::now(),
+        jitter: Jitter::new(),
+        rules_sent: None,
+    };
+    loop {
+        // Wait for work, a retry time, the flush interval, or shutdown.
+        let (stop, drain_until) = {
+            let (lock, cvar) = &shared.wake;
+            let mut s = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let wait = st
+                .next_try
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1));
+            if !s.pending && !s.stop {
+                let tick = wait.min(config.flush_interval.max(Duration::from_millis(10)));
+                s = cvar
+                    .wait_timeout(s, tick)
+                    .map(|(g, _)| g)
+                    .unwrap_or_else(|e| e.into_inner().0);
+            }
+            s.pending = false;
+            (s.stop, s.drain_until)
+        };
+        if stop && drain_until.is_none_or(|d| Instant::now() >= d) {
+            return;
+        }
+        // Seal a batch that has waited long enough.
+        if let Ok(mut w) = shared.writer.lock() {
+            if w.spool.active_lines() > 0 && w.spool.active_age() >= config.flush_interval {
+                let _ = w.spool.seal();
+            }
+        }
+        let batches = spool::sealed(&config.spool_dir).unwrap_or_default();
+        shared
+            .stats
+            .pending_batches
+            .store(batches.len() as u64, Ordering::Relaxed);
+        let rules = shared.rules.lock().map(|r| r.clone()).unwrap_or(None);
+        let rules_due = rules.is_some() && rules != st.rules_sent;
+        if (batches.is_empty() && !rules_due) || Instant::now() < st.next_try {
+            if stop && batches.is_empty() {
+                return;
+            }
+            if stop {
+                std::thread::sleep(
+                    st.next_try
+                        .saturating_duration_since(Instant::now())
+                        .min(Duration::from_millis(50)),
+                );
+            }
+            continue;
+        }
+        if st.creds.is_none() {
+            match enroll(&shared, &client) {
+                Ok(c) => st.creds = Some(c),
+                Err(e) => {
+                    st.failed(&shared, &e);
+                    continue;
+                }
+            }
+        }
+        let secret = st
+            .creds
+            .as_ref()
+            .map(|c| c.secret.clone())
+            .unwrap_or_default();
+        if rules_due {
+            match client.put_rules(&secret, rules.as_ref().expect("rules_due")) {
+                Ok(()) => st.rules_sent = rules,
+                Err((Some(401), _)) => {
+                    st.creds = None;
+                    let _ = std::fs::remove_file(credentials_path(&config.spool_dir));
+                    st.failed(&shared, "agent credential refused; enrolling again");
+                    continue;
+                }
+                Err((Some(code), msg)) if (400..500).contains(&code) => {
+                    // Not worth retrying the same metadata: report and move on.
+                    tracing::error!(
+                        "reporter: the server refused the rules metadata ({code}): {msg}"
+                    );
+                    st.rules_sent = rules;
+                }
+                Err((_, msg)) => {
+                    st.failed(&shared, &format!("reporting rules: {msg}"));
+                    continue;
+                }
+            }
+        }
+        let Some(batch) = batches.first() else {
+            continue;
+        };
+        let (lines, torn) = match spool::read_lines(batch) {
+            Ok(x) => x,
+            Err(e) => {
+                st.failed(&shared, &format!("reading {}: {e}", batch.display()));
+                continue;
+            }
+        };
+        if torn > 0 {
+            shared
+                .stats
+                .torn_bytes
+                .fetch_add(torn as u64, Ordering::Relaxed);
+        }
+        if lines.is_empty() {
+            let _ = std::fs::remove_file(batch);
+            continue;
+        }
+        match client.post_batch(&secret, &lines) {
+            Sent::Acked {
+                accepted,
+                duplicates,
+            } => {
+                // Only now is the batch safe to forget.
+                if let Err(e) = std::fs::remove_file(batch) {
+                    tracing::error!("reporter: removing sent batch {}: {e}", batch.display());
+                }
+                shared.stats.batches_sent.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .stats
+                    .matches_sent
+                    .fetch_add(accepted, Ordering::Relaxed);
+                shared
+                    .stats
+                    .matches_duplicate
+                    .fetch_add(duplicates, Ordering::Relaxed);
+                st.succeeded();
+                shared.notify();
+            }
+            Sent::Unauthorized => {
+                st.creds = None;
+                let _ = std::fs::remove_file(credentials_path(&config.spool_dir));
+                st.failed(&shared, "agent credential refused; enrolling again");
+            }
+            Sent::TooLarge => match spool::split(batch) {
+                Ok(true) => shared.notify(),
+                _ => reject(
+                    &shared,
+                    batch,
+                    "a single match is larger than the server accepts",
+                ),
+            },
+            Sent::Rejected(why) => {
+                reject(&shared, batch, &why);
+                st.succeeded();
+            }
+            Sent::Retry(why) => st.failed(&shared, &why),
+        }
+    }
+}
+
+fn enroll(shared: &Shared, client: &Client) -> Result<Credentials, String> {
+    let config = &shared.config;
+    let token = std::fs::read_to_string(&config.token_file).map_err(|e| {
+        format!(
+            "reading the enrollment token {}: {e}",
+            config.token_file.display()
+        )
+    })?;
+    let creds = client.enroll(token.trim(), &hostname(config))?;
+    save_credentials(&config.spool_dir, &creds)
+        .map_err(|e| format!("saving the agent credential: {e}"))?;
+    shared.stats.enrollments.fetch_add(1, Ordering::Relaxed);
+    Ok(creds)
+}
+
+/// A batch the server refuses as invalid would be refused forever: keep it aside (never silently deleted).
+fn reject(shared: &Shared, batch: &Path, why: &str) {
+    shared
+        .stats
+        .batches_rejected
+        .fetch_add(1, Ordering::Relaxed);
+    let to = batch
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("rejected")
+        .join(batch.file_name().unwrap_or_default());
+    let _ = std::fs::rename(batch, &to);
+    let msg = format!(
+        "the server rejected batch {} ({why}); kept in {}",
+        batch.display(),
+        to.display()
+    );
+    eprintln!("rampart: ERROR: {msg}");
+    *shared
+        .stats
+        .last_error
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = msg;
+}

@@ -1,0 +1,204 @@
+//! Users, API tokens, enrollment tokens and sessions.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::extract::{ApiJson, Id};
+use crate::auth::extract::{Admin, Viewer};
+use crate::auth::{store, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::storage::now_ns;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    username: String,
+    password: String,
+}
+
+pub async fn login(
+    State(s): State<AppState>,
+    ApiJson(l): ApiJson<Login>,
+) -> ApiResult<Json<Value>> {
+    if l.username.len() > 64 || l.password.len() > 1024 {
+        return Err(ApiError::unauthorized("wrong user name or password"));
+    }
+    let ttl = s.config.session_ttl.as_nanos() as i64;
+    let (token, expires_at, user) = store::login(&s.db, &l.username, &l.password, ttl).await?;
+    Ok(Json(
+        json!({"token": token, "expires_at": expires_at, "user": user}),
+    ))
+}
+
+pub async fn logout(State(s): State<AppState>, Viewer(c): Viewer) -> ApiResult<StatusCode> {
+    store::logout(&s.db, c.token_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn me(Viewer(c): Viewer) -> Json<Value> {
+    Json(json!({"user_id": c.user_id, "username": c.username, "role": c.role}))
+}
+
+pub async fn list_users(State(s): State<AppState>, _: Admin) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"users": store::list_users(&s.db).await?})))
+}
+
+fn role(s: &str) -> ApiResult<Role> {
+    Role::parse(s).ok_or_else(|| {
+        ApiError::unprocessable(format!("role {s:?}: use admin, responder or viewer"))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    username: String,
+    password: String,
+    role: String,
+}
+
+pub async fn create_user(
+    State(s): State<AppState>,
+    _: Admin,
+    ApiJson(u): ApiJson<NewUser>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let user = store::create_user(&s.db, &u.username, &u.password, role(&u.role)?).await?;
+    Ok((StatusCode::CREATED, Json(json!({"user": user}))))
+}
+
+pub async fn get_user(State(s): State<AppState>, _: Admin, Id(id): Id) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"user": store::get_user(&s.db, id).await?})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    role: Option<String>,
+    password: Option<String>,
+    disabled: Option<bool>,
+}
+
+pub async fn update_user(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+    ApiJson(u): ApiJson<UserUpdate>,
+) -> ApiResult<Json<Value>> {
+    let new_role = u.role.as_deref().map(role).transpose()?;
+    if id == caller.user_id
+        && (new_role.is_some_and(|r| r != Role::Admin) || u.disabled == Some(true))
+    {
+        return Err(ApiError::conflict(
+            "an admin cannot demote or disable itself",
+        ));
+    }
+    let user = store::update_user(&s.db, id, new_role, u.password.as_deref(), u.disabled).await?;
+    Ok(Json(json!({"user": user})))
+}
+
+pub async fn delete_user(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    if id == caller.user_id {
+        return Err(ApiError::conflict("an admin cannot delete itself"));
+    }
+    store::delete_user(&s.db, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_tokens(State(s): State<AppState>, _: Admin) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({"tokens": store::list_api_tokens(&s.db).await?}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    name: String,
+    role: String,
+    /// Lifetime in seconds (none: until revoked).
+    ttl_seconds: Option<u64>,
+    /// Owner (default: the caller).
+    user_id: Option<i64>,
+}
+
+fn expiry(ttl: Option<u64>) -> ApiResult<Option<i64>> {
+    ttl.map(|t| {
+        if t == 0 || t > 10 * 365 * 86400 {
+            return Err(ApiError::unprocessable("ttl_seconds: 1 to 10 years"));
+        }
+        Ok(now_ns() + t as i64 * 1_000_000_000)
+    })
+    .transpose()
+}
+
+pub async fn create_token(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    ApiJson(t): ApiJson<NewToken>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let expires = expiry(t.ttl_seconds)?;
+    let (token, info) = store::create_api_token(
+        &s.db,
+        t.user_id.unwrap_or(caller.user_id),
+        &t.name,
+        role(&t.role)?,
+        expires,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"token": token, "info": info})),
+    ))
+}
+
+pub async fn delete_token(
+    State(s): State<AppState>,
+    _: Admin,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    store::delete_token(&s.db, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_enrollment_tokens(State(s): State<AppState>, _: Admin) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({"enrollment_tokens": store::list_enrollment_tokens(&s.db).await?}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEnrollmentToken {
+    name: String,
+    ttl_seconds: Option<u64>,
+    max_uses: Option<i64>,
+}
+
+pub async fn create_enrollment_token(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    ApiJson(t): ApiJson<NewEnrollmentToken>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let expires = expiry(t.ttl_seconds)?;
+    let (token, id) =
+        store::create_enrollment_token(&s.db, &t.name, Some(caller.user_id), expires, t.max_uses)
+            .await?;
+    Ok((StatusCode::CREATED, Json(json!({"token": token, "id": id}))))
+}
+
+pub async fn revoke_enrollment_token(
+    State(s): State<AppState>,
+    _: Admin,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    store::revoke_enrollment_token(&s.db, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,173 @@
+//! Agents: enrollment, ingest of rule matches, reported rule metadata, and the admin's agent list.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::extract::{ApiBytes, ApiJson, Id};
+use crate::auth::extract::{Admin, Agent, Viewer};
+use crate::auth::store;
+use crate::error::{ApiError, ApiResult};
+use crate::ingest::{self, validate};
+use crate::state::AppState;
+use crate::storage::now_ns;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Enroll {
+    token: String,
+    hostname: String,
+    #[serde(default)]
+    version: String,
+}
+
+/// Public route: the enrollment token in the body is the credential.
+pub async fn enroll(
+    State(s): State<AppState>,
+    ApiJson(e): ApiJson<Enroll>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if e.token.len() > 128 {
+        return Err(ApiError::unauthorized(
+            "invalid, expired, revoked or used-up enrollment token",
+        ));
+    }
+    let result = store::enroll(&s.db, &e.token, &e.hostname, &e.version).await;
+    if result.is_err() {
+        s.metrics.auth_failures.inc();
+    }
+    let (agent, secret) = result?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"agent_id": agent.id, "uid": agent.uid, "secret": secret})),
+    ))
+}
+
+/// Decrements the in-flight gauge however the request ends.
+struct Inflight<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl Drop for Inflight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+pub async fn ingest(
+    State(s): State<AppState>,
+    Agent(agent): Agent,
+    headers: HeaderMap,
+    ApiBytes(body): ApiBytes,
+) -> ApiResult<Json<Value>> {
+    let started = Instant::now();
+    s.metrics.ingest_requests.inc();
+    s.metrics.ingest_inflight.fetch_add(1, Ordering::Relaxed);
+    let _inflight = Inflight(&s.metrics.ingest_inflight);
+    let result = async {
+        let encoding = headers
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok());
+        let json = validate::decode_body(encoding, &body, &s.config.limits)?;
+        let matches = validate::parse_batch(&json, &s.config.limits, &agent.hostname)?;
+        ingest::ingest(&s, &agent, matches).await
+    }
+    .await;
+    s.metrics.ingest_latency.observe(started.elapsed());
+    match result {
+        Ok(outcome) => Ok(Json(json!(outcome))),
+        Err(e) => {
+            if e.status.is_client_error() {
+                s.metrics.ingest_rejected.inc();
+            }
+            Err(e)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleMeta {
+    id: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    severity: String,
+    #[serde(default)]
+    tags: serde_json::Map<String, Value>,
+    #[serde(default)]
+    remediation: String,
+    #[serde(default)]
+    policy: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesReport {
+    rules: Vec<RuleMeta>,
+}
+
+/// An agent reports the metadata of the rules it loaded (description, severity, remediation...).
+pub async fn report_rules(
+    State(s): State<AppState>,
+    _: Agent,
+    ApiJson(r): ApiJson<RulesReport>,
+) -> ApiResult<Json<Value>> {
+    if r.rules.len() > 20_000 {
+        return Err(ApiError::too_large("at most 20000 rules"));
+    }
+    for (i, m) in r.rules.iter().enumerate() {
+        if m.id.is_empty() || m.id.len() > 256 || m.id.chars().any(char::is_control) {
+            return Err(ApiError::unprocessable(format!(
+                "rules[{i}].id: 1-256 bytes, no control characters"
+            )));
+        }
+    }
+    let now = now_ns();
+    let mut w = s.db.begin_write().await?;
+    for m in &r.rules {
+        let t = |s: &str| validate::column_text(s, 8192);
+        let severity = m
+            .tags
+            .get("severity")
+            .and_then(Value::as_str)
+            .filter(|_| m.severity.is_empty())
+            .unwrap_or(&m.severity);
+        sqlx::query(
+            "INSERT INTO agent_rules (rule_id, version, description, severity, tags, remediation, policy, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (rule_id) DO UPDATE SET version = excluded.version, \
+             description = excluded.description, severity = excluded.severity, tags = excluded.tags, \
+             remediation = excluded.remediation, policy = excluded.policy, updated_at = excluded.updated_at",
+        )
+        .bind(&m.id)
+        .bind(t(&m.version))
+        .bind(t(&m.description))
+        .bind(t(severity))
+        .bind(serde_json::to_string(&m.tags).unwrap_or_default())
+        .bind(t(&m.remediation))
+        .bind(t(&m.policy))
+        .bind(now)
+        .execute(&mut *w.tx)
+        .await
+        .map_err(anyhow::Error::from)?;
+    }
+    w.commit().await?;
+    Ok(Json(json!({"stored": r.rules.len()})))
+}
+
+pub async fn list(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"agents": store::list_agents(&s.db).await?})))
+}
+
+pub async fn get(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"agent": store::get_agent(&s.db, id).await?})))
+}
+
+pub async fn revoke(State(s): State<AppState>, _: Admin, Id(id): Id) -> ApiResult<StatusCode> {
+    store::revoke_agent(&s.db, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,60 @@
+//! Health, readiness, the placeholder UI page, metrics and the OpenAPI document.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::auth::extract::Viewer;
+use crate::state::AppState;
+
+pub async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
+    match sqlx::query("SELECT 1").execute(&s.db.pool).await {
+        Ok(_) => (StatusCode::OK, Json(json!({"status": "ready"}))),
+        Err(e) => {
+            tracing::warn!("readiness: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "database unavailable"})),
+            )
+        }
+    }
+}
+
+/// The web UI is not built yet: this page says so and points at the API.
+pub async fn index() -> Html<&'static str> {
+    Html(include_str!("index.html"))
+}
+
+pub async fn openapi() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "no-cache")],
+        Json(super::openapi::document()),
+    )
+}
+
+pub async fn metrics(State(s): State<AppState>, _: Viewer) -> impl IntoResponse {
+    let mut out = String::new();
+    s.metrics
+        .render(&mut out, s.db.pool.size(), s.db.pool.num_idle());
+    let sources = s
+        .extra_metrics
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
+    for source in sources {
+        source(&mut out);
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+}

@@ -1,0 +1,154 @@
+//! The REST API. One table ([`routes`]) lists every route with the role it needs; the router and the
+//! OpenAPI document are both built from it, and the security tests walk it.
+
+mod admin;
+mod agents;
+pub mod extract;
+mod misc;
+pub mod openapi;
+mod rules;
+mod signals;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
+use axum::Router;
+
+use crate::state::AppState;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No credential (health, login, the UI page, the OpenAPI document).
+    Public,
+    /// The enrollment token in the body is the credential.
+    EnrollmentToken,
+    Viewer,
+    Responder,
+    Admin,
+    Agent,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::EnrollmentToken => "enrollment_token",
+            Access::Viewer => "viewer",
+            Access::Responder => "responder",
+            Access::Admin => "admin",
+            Access::Agent => "agent",
+        }
+    }
+}
+
+pub struct RouteDef {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+    pub summary: &'static str,
+    /// What the request body is, if any.
+    pub body: Option<&'static str>,
+    pub handler: MethodRouter<AppState>,
+}
+
+fn r(
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    summary: &'static str,
+    body: Option<&'static str>,
+    handler: MethodRouter<AppState>,
+) -> RouteDef {
+    RouteDef {
+        method,
+        path,
+        access,
+        summary,
+        body,
+        handler,
+    }
+}
+
+/// Every route of the server.
+pub fn routes() -> Vec<RouteDef> {
+    use Access::*;
+    vec![
+        r("GET", "/", Public, "A page pointing at the API (the web UI is not built yet)", None, get(misc::index)),
+        r("GET", "/healthz", Public, "Liveness", None, get(misc::health)),
+        r("GET", "/readyz", Public, "Readiness (database reachable)", None, get(misc::ready)),
+        r("GET", "/api/openapi.json", Public, "This document", None, get(misc::openapi)),
+        r("GET", "/metrics", Viewer, "Prometheus metrics (server, and agent under `rampart up`)", None, get(misc::metrics)),
+        r("POST", "/api/v1/auth/login", Public, "Sign in; returns a session token", Some("{username, password}"), post(admin::login)),
+        r("POST", "/api/v1/auth/logout", Viewer, "End the calling session", None, post(admin::logout)),
+        r("GET", "/api/v1/auth/me", Viewer, "The caller's identity and role", None, get(admin::me)),
+        r("GET", "/api/v1/signals", Viewer, "List signals (filters: state, severity, rule_id, source, hostname, container_id, assignee, q, from, to; limit, offset)", None, get(signals::list)),
+        r("GET", "/api/v1/signals/facets", Viewer, "Counts per state, severity, rule, source, host and container for the filtered signals", None, get(signals::facets)),
+        r("GET", "/api/v1/signals/histogram", Viewer, "Signals per time bucket (`interval`, e.g. 1h) for the filtered signals", None, get(signals::histogram)),
+        r("GET", "/api/v1/signals/{id}", Viewer, "Signal detail: samples, rule and remediation, comments, related signals", None, get(signals::detail)),
+        r("PATCH", "/api/v1/signals/{id}", Responder, "Triage: set state (open, under_review, archived) and/or assignee (user id or null)", Some("{state?, assignee?}"), patch(signals::update)),
+        r("GET", "/api/v1/signals/{id}/related", Viewer, "Related signals: same process tree, container or host within a window", None, get(signals::related)),
+        r("GET", "/api/v1/signals/{id}/comments", Viewer, "Comments on a signal", None, get(signals::comments)),
+        r("POST", "/api/v1/signals/{id}/comments", Responder, "Comment on a signal", Some("{body}"), post(signals::add_comment)),
+        r("GET", "/api/v1/rules", Viewer, "Agent rules' metadata as reported by agents (description, severity, remediation)", None, get(rules::list)),
+        r("GET", "/api/v1/rules/{id}", Viewer, "One agent rule's metadata", None, get(rules::get)),
+        r("GET", "/api/v1/backend-rules", Viewer, "Backend detection rules in force, and custom ones that fail to load", None, get(rules::list_backend)),
+        r("POST", "/api/v1/backend-rules", Admin, "Add or replace custom backend rules (a YAML/JSON rule file; all valid or nothing stored)", Some("rule file: {rules: [...]}"), post(rules::create_backend)),
+        r("POST", "/api/v1/backend-rules/validate", Admin, "Validate a backend rule file without storing it", Some("rule file: {rules: [...]}"), post(rules::validate)),
+        r("GET", "/api/v1/backend-rules/{id}", Viewer, "One backend rule", None, get(rules::get_backend)),
+        r("DELETE", "/api/v1/backend-rules/{id}", Admin, "Delete a custom backend rule", None, delete(rules::delete_backend)),
+        r("POST", "/api/v1/agents/enroll", EnrollmentToken, "Exchange an enrollment token for an agent credential", Some("{token, hostname, version?}"), post(agents::enroll)),
+        r("POST", "/api/v1/ingest", Agent, "Report a batch of rule matches (gzip or identity); idempotent per (agent, event id, rule id)", Some("{matches: [match, ...]} (Content-Encoding: gzip)"), post(agents::ingest)),
+        r("PUT", "/api/v1/agents/rules", Agent, "Report the metadata of the agent's loaded rules", Some("{rules: [{id, version, description, severity, tags, remediation, policy}]}"), put(agents::report_rules)),
+        r("GET", "/api/v1/agents", Viewer, "Enrolled agents", None, get(agents::list)),
+        r("GET", "/api/v1/agents/{id}", Viewer, "One agent", None, get(agents::get)),
+        r("DELETE", "/api/v1/agents/{id}", Admin, "Revoke an agent's credential", None, delete(agents::revoke)),
+        r("GET", "/api/v1/enrollment-tokens", Admin, "Enrollment tokens (without their secrets)", None, get(admin::list_enrollment_tokens)),
+        r("POST", "/api/v1/enrollment-tokens", Admin, "Create an enrollment token (shown once)", Some("{name, ttl_seconds?, max_uses?}"), post(admin::create_enrollment_token)),
+        r("DELETE", "/api/v1/enrollment-tokens/{id}", Admin, "Revoke an enrollment token", None, delete(admin::revoke_enrollment_token)),
+        r("GET", "/api/v1/users", Admin, "Users", None, get(admin::list_users)),
+        r("POST", "/api/v1/users", Admin, "Create a user", Some("{username, password, role}"), post(admin::create_user)),
+        r("GET", "/api/v1/users/{id}", Admin, "One user", None, get(admin::get_user)),
+        r("PATCH", "/api/v1/users/{id}", Admin, "Change a user's role, password or disabled flag", Some("{role?, password?, disabled?}"), patch(admin::update_user)),
+        r("DELETE", "/api/v1/users/{id}", Admin, "Delete a user", None, delete(admin::delete_user)),
+        r("GET", "/api/v1/tokens", Admin, "API tokens (without their secrets)", None, get(admin::list_tokens)),
+        r("POST", "/api/v1/tokens", Admin, "Create an API token with a role (shown once)", Some("{name, role, ttl_seconds?, user_id?}"), post(admin::create_token)),
+        r("DELETE", "/api/v1/tokens/{id}", Admin, "Revoke an API token", None, delete(admin::delete_token)),
+    ]
+}
+
+/// Bodies of routes other than ingest are small.
+const SMALL_BODY: usize = 1 << 20;
+
+pub fn router(state: AppState) -> Router {
+    let ingest_limit = state.config.limits.max_body_bytes;
+    let mut router = Router::new();
+    for def in routes() {
+        let limit = if def.path == "/api/v1/ingest" {
+            ingest_limit
+        } else {
+            SMALL_BODY
+        };
+        router = router.route(def.path, def.handler.layer(DefaultBodyLimit::max(limit)));
+    }
+    router
+        .fallback(|| async { crate::error::ApiError::not_found("no such route") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+async fn count_requests(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let m = &s.metrics;
+    m.http_requests.inc();
+    if resp.status().is_client_error() {
+        m.http_client_errors.inc();
+    } else if resp.status().is_server_error() {
+        m.http_server_errors.inc();
+    }
+    resp
+}

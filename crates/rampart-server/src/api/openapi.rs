@@ -1,0 +1,86 @@
+//! The OpenAPI 3.1 document at `/api/openapi.json`, generated from the route table so that it cannot miss a
+//! route or disagree about who may call it.
+
+use serde_json::{json, Map, Value};
+
+use super::{routes, Access};
+
+fn operation(def: &super::RouteDef) -> Value {
+    let mut op = Map::new();
+    op.insert("summary".into(), json!(def.summary));
+    op.insert(
+        "operationId".into(),
+        json!(format!("{} {}", def.method, def.path)),
+    );
+    op.insert("x-rampart-access".into(), json!(def.access.as_str()));
+    let security = match def.access {
+        Access::Public | Access::EnrollmentToken => json!([]),
+        _ => json!([{"bearer": []}]),
+    };
+    op.insert("security".into(), security);
+    if def.path.contains("{id}") {
+        let numeric = !def.path.contains("rules/");
+        op.insert(
+            "parameters".into(),
+            json!([{"name": "id", "in": "path", "required": true,
+                    "schema": if numeric { json!({"type": "integer"}) } else { json!({"type": "string"}) }}]),
+        );
+    }
+    if let Some(body) = def.body {
+        op.insert(
+            "requestBody".into(),
+            json!({"required": true, "description": body,
+                   "content": {"application/json": {"schema": {"type": "object"}}}}),
+        );
+    }
+    let err = json!({"$ref": "#/components/responses/Error"});
+    let mut responses = Map::new();
+    responses.insert(
+        "200".into(),
+        json!({"description": "success", "content": {"application/json": {}}}),
+    );
+    if def.body.is_some() {
+        responses.insert("400".into(), err.clone());
+        responses.insert("413".into(), err.clone());
+        responses.insert("422".into(), err.clone());
+    }
+    if !matches!(def.access, Access::Public) {
+        responses.insert("401".into(), err.clone());
+    }
+    if matches!(def.access, Access::Responder | Access::Admin) {
+        responses.insert("403".into(), err.clone());
+    }
+    if def.path.contains("{id}") {
+        responses.insert("404".into(), err);
+    }
+    op.insert("responses".into(), Value::Object(responses));
+    Value::Object(op)
+}
+
+pub fn document() -> Value {
+    let mut paths: Map<String, Value> = Map::new();
+    for def in routes() {
+        let entry = paths
+            .entry(def.path.to_string())
+            .or_insert_with(|| json!({}));
+        entry[def.method.to_ascii_lowercase()] = operation(&def);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Rampart API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Signals, rules, agents and users of a Rampart backend. Times are epoch nanoseconds. \
+                Authenticate with `Authorization: Bearer <token>`: a session token from /api/v1/auth/login or an API \
+                token (roles viewer < responder < admin), or an agent credential for agent routes. \
+                `x-rampart-access` gives the role each operation needs."
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {"Error": {"description": "error with a reason", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["error", "message"],
+                "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}}}}}
+        }
+    })
+}

@@ -1,0 +1,147 @@
+//! Rules: agent rule metadata reported by agents, and backend rules (defaults, files, custom ones in the DB).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use super::extract::{ApiBytes, Name};
+use crate::auth::extract::{Admin, Viewer};
+use crate::backend_rules::{self, spec};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+fn agent_rule(r: &sqlx::any::AnyRow) -> ApiResult<Value> {
+    Ok(json!({
+        "id": r.try_get::<String, _>("rule_id")?,
+        "version": r.try_get::<String, _>("version")?,
+        "description": r.try_get::<String, _>("description")?,
+        "severity": r.try_get::<String, _>("severity")?,
+        "tags": serde_json::from_str::<Value>(&r.try_get::<String, _>("tags")?).unwrap_or(Value::Null),
+        "remediation": r.try_get::<String, _>("remediation")?,
+        "policy": r.try_get::<String, _>("policy")?,
+        "updated_at": r.try_get::<i64, _>("updated_at")?,
+    }))
+}
+
+const COLS: &str = "rule_id, version, description, severity, tags, remediation, policy, updated_at";
+
+pub async fn list(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
+    let rows = sqlx::query(&format!("SELECT {COLS} FROM agent_rules ORDER BY rule_id"))
+        .fetch_all(&s.db.pool)
+        .await?;
+    let rules = rows.iter().map(agent_rule).collect::<ApiResult<Vec<_>>>()?;
+    Ok(Json(json!({"rules": rules})))
+}
+
+pub async fn get(State(s): State<AppState>, _: Viewer, Name(id): Name) -> ApiResult<Json<Value>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLS} FROM agent_rules WHERE rule_id = $1"
+    ))
+    .bind(&id)
+    .fetch_optional(&s.db.pool)
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no agent rule {id:?} reported")))?;
+    Ok(Json(json!({"rule": agent_rule(&row)?})))
+}
+
+fn backend_json(r: &spec::BackendRule, origin: &str) -> Value {
+    json!({
+        "id": r.id, "name": r.name, "description": r.description, "method": r.method.as_str(),
+        "origin": origin, "remediation": r.remediation, "spec": r.spec,
+    })
+}
+
+pub async fn list_backend(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
+    let set = s.rules.current(&s.db).await;
+    let rules: Vec<Value> = set
+        .rules
+        .iter()
+        .zip(&set.origins)
+        .map(|(r, o)| backend_json(r, o))
+        .collect();
+    Ok(Json(json!({"rules": rules, "errors": set.errors})))
+}
+
+pub async fn get_backend(
+    State(s): State<AppState>,
+    _: Viewer,
+    Name(id): Name,
+) -> ApiResult<Json<Value>> {
+    let set = s.rules.current(&s.db).await;
+    let i = set
+        .rules
+        .iter()
+        .position(|r| r.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("no backend rule {id:?}")))?;
+    Ok(Json(
+        json!({"rule": backend_json(&set.rules[i], set.origins[i])}),
+    ))
+}
+
+fn yaml_text(body: &[u8]) -> ApiResult<&str> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("the rule file must be UTF-8"))?;
+    if text.contains('\0') {
+        return Err(ApiError::bad_request("the rule file contains NUL"));
+    }
+    Ok(text)
+}
+
+/// Validates a rule file (YAML or JSON) without storing it.
+pub async fn validate(_: Admin, ApiBytes(body): ApiBytes) -> ApiResult<Json<Value>> {
+    let text = yaml_text(&body)?;
+    let (ok, errors) = spec::load_str(text).map_err(ApiError::unprocessable)?;
+    let ids: Vec<&str> = ok.iter().map(|r| r.id.as_str()).collect();
+    Ok(Json(json!({"valid": ids, "errors": errors})))
+}
+
+/// Adds or replaces custom backend rules from a rule file: all rules must be valid, or nothing is stored.
+pub async fn create_backend(
+    State(s): State<AppState>,
+    _: Admin,
+    ApiBytes(body): ApiBytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let text = yaml_text(&body)?;
+    match backend_rules::store_custom(&s.db, text).await {
+        Ok(ids) => {
+            s.rules.invalidate().await;
+            Ok((StatusCode::CREATED, Json(json!({"stored": ids}))))
+        }
+        Err(errors) => {
+            let detail = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.id, e.error))
+                .collect::<Vec<_>>()
+                .join("; ");
+            Err(ApiError::unprocessable(format!(
+                "invalid rules, nothing stored: {detail}"
+            )))
+        }
+    }
+}
+
+pub async fn delete_backend(
+    State(s): State<AppState>,
+    _: Admin,
+    Name(id): Name,
+) -> ApiResult<StatusCode> {
+    let n = sqlx::query("DELETE FROM backend_rules WHERE id = $1")
+        .bind(&id)
+        .execute(&s.db.pool)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        let fixed = s.rules.fixed_ids().contains(&id);
+        return Err(if fixed {
+            ApiError::conflict(format!(
+                "{id:?} is a built-in rule; override it with a custom rule of the same id"
+            ))
+        } else {
+            ApiError::not_found(format!("no custom backend rule {id:?}"))
+        });
+    }
+    s.rules.invalidate().await;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,100 @@
+//! `/api/v1/signals…`: explore and triage signals.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::extract::{ApiJson, ApiQuery, Id};
+use crate::auth::extract::{Responder, Viewer};
+use crate::error::ApiResult;
+use crate::signals::{self, Filters, Update};
+use crate::state::AppState;
+
+pub async fn list(
+    State(s): State<AppState>,
+    _: Viewer,
+    ApiQuery(f): ApiQuery<Filters>,
+) -> ApiResult<Json<Value>> {
+    let (items, total) = signals::list(&s.db, &f).await?;
+    Ok(Json(json!({"signals": items, "total": total})))
+}
+
+pub async fn facets(
+    State(s): State<AppState>,
+    _: Viewer,
+    ApiQuery(f): ApiQuery<Filters>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(signals::facets(&s.db, &f).await?))
+}
+
+pub async fn histogram(
+    State(s): State<AppState>,
+    _: Viewer,
+    ApiQuery(f): ApiQuery<Filters>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(signals::histogram(&s.db, &f).await?))
+}
+
+pub async fn detail(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {
+    let signal = signals::get(&s.db, id).await?;
+    let samples = signals::samples(&s.db, id, s.config.signals.max_samples).await?;
+    let comments = signals::comments(&s.db, id).await?;
+    let window = s.config.signals.related_window.as_nanos() as i64;
+    let related = signals::related::related(&s.db, &signal, window).await?;
+    let rule = signals::rule_info(&s.db, &s.rules, &signal).await?;
+    Ok(Json(json!({
+        "signal": signal,
+        "rule": rule,
+        "remediation": rule.get("remediation").cloned().unwrap_or(Value::Null),
+        "samples": samples,
+        "comments": comments,
+        "related": related,
+    })))
+}
+
+pub async fn related(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {
+    let signal = signals::get(&s.db, id).await?;
+    let window = s.config.signals.related_window.as_nanos() as i64;
+    Ok(Json(
+        json!({"related": signals::related::related(&s.db, &signal, window).await?}),
+    ))
+}
+
+pub async fn update(
+    State(s): State<AppState>,
+    _: Responder,
+    Id(id): Id,
+    ApiJson(u): ApiJson<Update>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({"signal": signals::update(&s.db, id, &u).await?}),
+    ))
+}
+
+pub async fn comments(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {
+    signals::get(&s.db, id).await?;
+    Ok(Json(
+        json!({"comments": signals::comments(&s.db, id).await?}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewComment {
+    body: String,
+}
+
+pub async fn add_comment(
+    State(s): State<AppState>,
+    Responder(caller): Responder,
+    Id(id): Id,
+    ApiJson(c): ApiJson<NewComment>,
+) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
+    let comment =
+        signals::add_comment(&s.db, id, caller.user_id, &caller.username, &c.body).await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(json!({"comment": comment})),
+    ))
+}

@@ -1,0 +1,368 @@
+//! Backend rule evaluation inside the ingest transaction. All state lives in the database (hits, group rows,
+//! learned values, signals), so several replicas evaluate consistently: each (rule, group) is serialised by
+//! upserting its `backend_groups` row (a row lock in PostgreSQL; SQLite has one writer), then the group's
+//! stored hits around the new ones are re-read and evaluated. Late (out-of-order) matches are handled
+//! because windows are evaluated over stored hits by event time, not arrival time.
+
+use std::collections::{BTreeMap, HashSet};
+
+use sqlx::Row;
+
+use super::spec::{field_values, BackendRule, Method};
+use super::RuleSet;
+use crate::config::ServerConfig;
+use crate::ingest::validate::severity_rank;
+use crate::ingest::IncomingMatch;
+use crate::signals::group::add_samples;
+use crate::sql::values_placeholders;
+
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+struct Hit<'a> {
+    rule: &'a BackendRule,
+    query: &'a str,
+    group: String,
+    ts: i64,
+    match_id: i64,
+    m: &'a IncomingMatch,
+}
+
+struct Stored {
+    query: String,
+    ts: i64,
+    match_id: i64,
+}
+
+struct Trigger<'a> {
+    severity: String,
+    first: i64,
+    last: i64,
+    match_ids: Vec<i64>,
+    m: &'a IncomingMatch,
+}
+
+/// Evaluates the rules over newly stored matches; returns how many signals were raised or extended.
+pub async fn evaluate(
+    tx: &mut Tx,
+    rules: &RuleSet,
+    fresh: &[(i64, &IncomingMatch)],
+    now: i64,
+    config: &ServerConfig,
+) -> anyhow::Result<usize> {
+    let mut hits = Vec::new();
+    for (id, m) in fresh {
+        for rule in &rules.rules {
+            let Some(group) = rule.group_key(&m.value, &m.hostname) else {
+                continue;
+            };
+            for q in &rule.queries {
+                if q.matches(&m.rule_id, &m.value) {
+                    hits.push(Hit {
+                        rule,
+                        query: &q.name,
+                        group: group.clone(),
+                        ts: m.ts,
+                        match_id: *id,
+                        m,
+                    });
+                }
+            }
+        }
+    }
+    if hits.is_empty() {
+        return Ok(0);
+    }
+    for chunk in hits.chunks(200) {
+        let sql = format!(
+            "INSERT INTO backend_hits (rule_id, query, group_key, ts, match_id) VALUES {} \
+             ON CONFLICT (rule_id, query, match_id) DO NOTHING",
+            values_placeholders(chunk.len(), 5, 0)
+        );
+        let mut q = sqlx::query(&sql);
+        for h in chunk {
+            q = q
+                .bind(&h.rule.id)
+                .bind(h.query)
+                .bind(&h.group)
+                .bind(h.ts)
+                .bind(h.match_id);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    // Groups in key order: concurrent transactions take the group locks in the same order.
+    let mut groups: BTreeMap<(&str, &str), Vec<&Hit>> = BTreeMap::new();
+    for h in &hits {
+        groups
+            .entry((h.rule.id.as_str(), h.group.as_str()))
+            .or_default()
+            .push(h);
+    }
+    let mut triggers = 0;
+    for ((_, group), new_hits) in groups {
+        let rule = new_hits[0].rule;
+        let min_ts = new_hits.iter().map(|h| h.ts).min().unwrap_or(now);
+        let first_seen: i64 = sqlx::query(
+            "INSERT INTO backend_groups (rule_id, group_key, first_seen) VALUES ($1, $2, $3) \
+             ON CONFLICT (rule_id, group_key) DO UPDATE SET first_seen = CASE WHEN excluded.first_seen < \
+             backend_groups.first_seen THEN excluded.first_seen ELSE backend_groups.first_seen END RETURNING first_seen",
+        )
+        .bind(&rule.id)
+        .bind(group)
+        .bind(min_ts)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("first_seen")?;
+        let found = match rule.method {
+            Method::Threshold | Method::Sequence => {
+                let stored = stored_hits(tx, rule, group, &new_hits).await?;
+                window_trigger(rule, &stored, &new_hits)
+            }
+            Method::NewValue => {
+                new_value_trigger(tx, rule, group, first_seen, &new_hits, now).await?
+            }
+        };
+        if let Some(t) = found {
+            raise(tx, rule, group, t, now, config.signals.max_samples).await?;
+            triggers += 1;
+        }
+    }
+    Ok(triggers)
+}
+
+async fn stored_hits(
+    tx: &mut Tx,
+    rule: &BackendRule,
+    group: &str,
+    new_hits: &[&Hit<'_>],
+) -> anyhow::Result<Vec<Stored>> {
+    let lo = new_hits
+        .iter()
+        .map(|h| h.ts)
+        .min()
+        .unwrap_or(0)
+        .saturating_sub(rule.window_ns);
+    let hi = new_hits
+        .iter()
+        .map(|h| h.ts)
+        .max()
+        .unwrap_or(0)
+        .saturating_add(rule.window_ns);
+    let rows = sqlx::query(
+        "SELECT query, ts, match_id FROM backend_hits WHERE rule_id = $1 AND group_key = $2 AND ts >= $3 AND ts <= $4 \
+         ORDER BY ts, id LIMIT 20000",
+    )
+    .bind(&rule.id)
+    .bind(group)
+    .bind(lo)
+    .bind(hi)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Stored {
+                query: r.try_get("query")?,
+                ts: r.try_get("ts")?,
+                match_id: r.try_get("match_id")?,
+            })
+        })
+        .collect()
+}
+
+fn first_case(rule: &BackendRule, counts: &BTreeMap<String, i64>) -> Option<usize> {
+    rule.cases
+        .iter()
+        .position(|c| c.condition.as_ref().is_none_or(|cond| cond.eval(counts)))
+}
+
+/// Threshold and sequence: the best window of length `window` (anchored at a stored hit) that contains a new
+/// hit and satisfies a case (and, for sequences, holds the steps in order).
+fn window_trigger<'a>(
+    rule: &BackendRule,
+    stored: &[Stored],
+    new_hits: &[&Hit<'a>],
+) -> Option<Trigger<'a>> {
+    let new_ids: HashSet<i64> = new_hits.iter().map(|h| h.match_id).collect();
+    let mut best: Option<(usize, usize, usize)> = None; // (case, start, end exclusive)
+    let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+    let mut j = 0;
+    for i in 0..stored.len() {
+        if i > 0 {
+            *counts.entry(stored[i - 1].query.clone()).or_default() -= 1;
+        }
+        if j < i {
+            j = i;
+            counts.clear();
+        }
+        while j < stored.len() && stored[j].ts - stored[i].ts <= rule.window_ns {
+            *counts.entry(stored[j].query.clone()).or_default() += 1;
+            j += 1;
+        }
+        let window = &stored[i..j];
+        if !window.iter().any(|s| new_ids.contains(&s.match_id)) {
+            continue;
+        }
+        if rule.method == Method::Sequence && !has_sequence(&rule.sequence, window) {
+            continue;
+        }
+        if let Some(case) = first_case(rule, &counts) {
+            if best.is_none_or(|(c, _, _)| case < c) {
+                best = Some((case, i, j));
+            }
+        }
+    }
+    let (case, i, j) = best?;
+    let window = &stored[i..j];
+    let m = new_hits
+        .iter()
+        .rev()
+        .find(|h| window.iter().any(|s| s.match_id == h.match_id))?
+        .m;
+    let mut match_ids: Vec<i64> = window.iter().map(|s| s.match_id).collect();
+    match_ids.dedup();
+    Some(Trigger {
+        severity: rule.cases[case].severity.clone(),
+        first: window[0].ts,
+        last: window[window.len() - 1].ts,
+        match_ids,
+        m,
+    })
+}
+
+/// Whether the steps occur in order within `window` (already bounded in time).
+fn has_sequence(steps: &[String], window: &[Stored]) -> bool {
+    let mut step = 0;
+    for s in window {
+        if s.query == steps[step] {
+            step += 1;
+            if step == steps.len() {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+async fn new_value_trigger<'a>(
+    tx: &mut Tx,
+    rule: &BackendRule,
+    group: &str,
+    group_first_seen: i64,
+    new_hits: &[&Hit<'a>],
+    now: i64,
+) -> anyhow::Result<Option<Trigger<'a>>> {
+    let Some((query, field, learning)) = &rule.new_value else {
+        return Ok(None);
+    };
+    let mut found: Option<Trigger<'a>> = None;
+    for h in new_hits.iter().filter(|h| h.query == query) {
+        for value in field_values(&h.m.value, field).into_iter().take(16) {
+            let value = crate::ingest::validate::column_text(&value, 1024);
+            let inserted = sqlx::query(
+                "INSERT INTO backend_new_values (rule_id, group_key, value, first_seen) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (rule_id, group_key, value) DO NOTHING RETURNING value",
+            )
+            .bind(&rule.id)
+            .bind(group)
+            .bind(&value)
+            .bind(h.ts.min(now))
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some();
+            // Values first seen while the group was still learning are its baseline.
+            if inserted && h.ts - group_first_seen >= *learning && found.is_none() {
+                let counts: BTreeMap<String, i64> = [(query.clone(), 1)].into_iter().collect();
+                if let Some(case) = first_case(rule, &counts) {
+                    found = Some(Trigger {
+                        severity: rule.cases[case].severity.clone(),
+                        first: h.ts,
+                        last: h.ts,
+                        match_ids: vec![h.match_id],
+                        m: h.m,
+                    });
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Extends the group's latest backend signal if it is still alive (keep-alive, max duration), else opens one.
+async fn raise(
+    tx: &mut Tx,
+    rule: &BackendRule,
+    group: &str,
+    t: Trigger<'_>,
+    now: i64,
+    max_samples: i64,
+) -> anyhow::Result<()> {
+    let latest = sqlx::query(
+        "SELECT id, first_seen, last_seen, severity FROM signals WHERE source = 'backend' AND rule_id = $1 \
+         AND group_key = $2 ORDER BY window_start DESC LIMIT 1",
+    )
+    .bind(&rule.id)
+    .bind(group)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let mut signal_id = None;
+    if let Some(r) = latest {
+        let (id, first, last): (i64, i64, i64) = (
+            r.try_get("id")?,
+            r.try_get("first_seen")?,
+            r.try_get("last_seen")?,
+        );
+        let severity: String = r.try_get("severity")?;
+        let alive = t.last - last <= rule.keep_alive_ns
+            && t.first + rule.keep_alive_ns >= first
+            && t.last.max(last) - t.first.min(first) <= rule.max_duration_ns;
+        if alive {
+            let sev = if severity_rank(&t.severity) > severity_rank(&severity) {
+                &t.severity
+            } else {
+                &severity
+            };
+            sqlx::query(
+                "UPDATE signals SET count = count + 1, severity = $1, updated_at = $2, \
+                 first_seen = CASE WHEN $3 < first_seen THEN $3 ELSE first_seen END, \
+                 last_seen = CASE WHEN $4 > last_seen THEN $4 ELSE last_seen END WHERE id = $5",
+            )
+            .bind(sev)
+            .bind(now)
+            .bind(t.first)
+            .bind(t.last)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            signal_id = Some(id);
+        }
+    }
+    let id = match signal_id {
+        Some(id) => id,
+        None => sqlx::query(
+            "INSERT INTO signals (source, rule_id, group_key, window_start, severity, title, hostname, container_id, \
+             process_path, first_seen, last_seen, count, state, created_at, updated_at) \
+             VALUES ('backend', $1, $2, $3, $4, $5, $6, $7, $8, $3, $9, 1, 'open', $10, $10) \
+             ON CONFLICT (source, rule_id, group_key, window_start) DO UPDATE SET count = signals.count + 1, \
+             updated_at = excluded.updated_at RETURNING id",
+        )
+        .bind(&rule.id)
+        .bind(group)
+        .bind(t.first)
+        .bind(&t.severity)
+        .bind(&rule.name)
+        .bind(&t.m.hostname)
+        .bind(&t.m.container_id)
+        .bind(&t.m.process_path)
+        .bind(t.last)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("id")?,
+    };
+    let have: i64 = sqlx::query("SELECT COUNT(*) AS n FROM signal_matches WHERE signal_id = $1")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("n")?;
+    let room = (max_samples - have).max(0) as usize;
+    add_samples(tx, id, t.match_ids.into_iter().take(room)).await
+}

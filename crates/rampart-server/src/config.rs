@@ -1,0 +1,85 @@
+//! Server configuration: where to listen, which database, TLS, and the limits that keep bodies bounded.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// `sqlite://PATH?mode=rwc` or `postgres://user:pass@host:port/db`.
+    pub database_url: String,
+    /// PEM certificate chain and private key: serve HTTPS (rustls) instead of HTTP.
+    pub tls: Option<TlsConfig>,
+    pub limits: Limits,
+    pub signals: SignalConfig,
+    /// How long a login session lasts.
+    pub session_ttl: std::time::Duration,
+    /// Extra backend-rule YAML files, loaded after the embedded defaults.
+    pub backend_rule_files: Vec<PathBuf>,
+    /// Load the backend rules shipped with Rampart.
+    pub default_backend_rules: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body as sent (compressed), in bytes.
+    pub max_body_bytes: usize,
+    /// Largest ingest body after decompression (zip bombs stop here).
+    pub max_decompressed_bytes: usize,
+    /// Most matches in one ingest batch.
+    pub max_batch_matches: usize,
+    /// Largest single match, serialised.
+    pub max_match_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct SignalConfig {
+    /// A match joins the signal of its (rule, group) in the same window of this length.
+    pub window: std::time::Duration,
+    /// Matches kept as samples per signal (all of them count).
+    pub max_samples: i64,
+    /// Signals this close in time can be related.
+    pub related_window: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 10 << 20,
+            max_decompressed_bytes: 64 << 20,
+            max_batch_matches: 10_000,
+            max_match_bytes: 1 << 20,
+        }
+    }
+}
+
+impl Default for SignalConfig {
+    fn default() -> Self {
+        SignalConfig {
+            window: std::time::Duration::from_secs(3600),
+            max_samples: 20,
+            related_window: std::time::Duration::from_secs(3600),
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> ServerConfig {
+        ServerConfig {
+            listen,
+            database_url: database_url.into(),
+            tls: None,
+            limits: Limits::default(),
+            signals: SignalConfig::default(),
+            session_ttl: std::time::Duration::from_secs(12 * 3600),
+            backend_rule_files: Vec::new(),
+            default_backend_rules: true,
+        }
+    }
+}

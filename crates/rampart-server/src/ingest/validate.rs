@@ -1,0 +1,286 @@
+//! Turning an ingest body into validated matches: bounded decompression, strict JSON, and per-match checks.
+//! A batch with any invalid match is refused whole (with the index and reason), so nothing is half-stored.
+
+use std::io::Read;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::config::Limits;
+use crate::error::{ApiError, ApiResult};
+
+/// One rule match as reported by an agent, with the columns the server indexes pulled out.
+#[derive(Debug, Clone)]
+pub struct IncomingMatch {
+    pub event_id: String,
+    pub rule_id: String,
+    pub event_type: String,
+    pub ts: i64,
+    pub hostname: String,
+    pub container_id: String,
+    pub pid: i64,
+    pub process_path: String,
+    /// The pids of the process and its ancestors, as ` 1234 567 ` (space-delimited for `LIKE` lookups).
+    pub lineage: String,
+    pub severity: String,
+    pub title: String,
+    pub body: String,
+    pub value: Value,
+}
+
+pub const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
+
+/// Rank of a severity (unknown ones rank as medium).
+pub fn severity_rank(s: &str) -> usize {
+    SEVERITIES.iter().position(|x| *x == s).unwrap_or(2)
+}
+
+/// Undoes `Content-Encoding` (identity or gzip), refusing to inflate past the limit.
+pub fn decode_body(encoding: Option<&str>, body: &[u8], limits: &Limits) -> ApiResult<Vec<u8>> {
+    let max = limits.max_decompressed_bytes;
+    match encoding.map(str::trim) {
+        None | Some("") | Some("identity") => Ok(body.to_vec()),
+        Some("gzip") => {
+            let mut out = Vec::new();
+            let mut decoder = flate2::read::GzDecoder::new(body).take(max as u64 + 1);
+            decoder
+                .read_to_end(&mut out)
+                .map_err(|e| ApiError::bad_request(format!("body is not valid gzip: {e}")))?;
+            if out.len() > max {
+                return Err(ApiError::too_large(format!(
+                    "body inflates past {max} bytes"
+                )));
+            }
+            Ok(out)
+        }
+        Some(other) => Err(ApiError::new(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            format!("unsupported Content-Encoding {other:?} (use gzip or identity)"),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchBody {
+    matches: Vec<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    agent: Option<Value>,
+}
+
+/// Parses and validates a batch; `agent_hostname` stands in for matches that carry no hostname.
+pub fn parse_batch(
+    json: &[u8],
+    limits: &Limits,
+    agent_hostname: &str,
+) -> ApiResult<Vec<IncomingMatch>> {
+    let body: BatchBody = serde_json::from_slice(json).map_err(|e| {
+        ApiError::bad_request(format!(
+            "body is not a valid batch ({{\"matches\": [...]}}): {e}"
+        ))
+    })?;
+    if body.matches.len() > limits.max_batch_matches {
+        return Err(ApiError::too_large(format!(
+            "{} matches in one batch (at most {})",
+            body.matches.len(),
+            limits.max_batch_matches
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(body.matches.len());
+    for (i, value) in body.matches.into_iter().enumerate() {
+        let m = parse_match(value, limits, agent_hostname)
+            .map_err(|e| ApiError::unprocessable(format!("matches[{i}]: {e}")))?;
+        // A batch may repeat a match (an agent re-spooling): keep the first.
+        if seen.insert((m.event_id.clone(), m.rule_id.clone())) {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
+}
+
+/// An identifier-like string: bounded, non-empty, no control characters.
+fn ident(v: &Value, path: &[&str], max: usize) -> Result<String, String> {
+    let name = path.join(".");
+    let s = match path.iter().try_fold(v, |v, k| v.get(k)) {
+        None | Some(Value::Null) => return Err(format!("{name} is missing")),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(format!("{name} must be a string")),
+    };
+    if s.is_empty() || s.len() > max {
+        return Err(format!("{name} must have 1 to {max} bytes"));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(format!("{name} contains control characters"));
+    }
+    Ok(s.clone())
+}
+
+/// Free text stored in a column: NUL bytes (refused by PostgreSQL) are replaced, length is capped.
+pub fn column_text(s: &str, max: usize) -> String {
+    let mut s: String = s
+        .chars()
+        .map(|c| if c == '\0' { '\u{fffd}' } else { c })
+        .collect();
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+fn parse_match(
+    value: Value,
+    limits: &Limits,
+    agent_hostname: &str,
+) -> Result<IncomingMatch, String> {
+    if !value.is_object() {
+        return Err("must be an object".into());
+    }
+    let rule_id = ident(&value, &["rule", "id"], 256)?;
+    let event_id = ident(&value, &["event", "id"], 256)?;
+    let event_type = ident(&value, &["event", "type"], 64)?;
+    let ts = match value.get("event").and_then(|e| e.get("timestamp")) {
+        Some(Value::Number(n)) => n.as_u64().filter(|t| *t > 0 && *t < i64::MAX as u64),
+        _ => None,
+    }
+    .ok_or("event.timestamp must be a positive integer (epoch nanoseconds)")? as i64;
+    if let Some(tags) = value.get("rule").and_then(|r| r.get("tags")) {
+        if !tags.is_object() && !tags.is_null() {
+            return Err("rule.tags must be an object".into());
+        }
+    }
+    let severity = text(&value, &["rule", "severity"])
+        .or_else(|| text(&value, &["rule", "tags", "severity"]))
+        .map(str::to_ascii_lowercase)
+        .filter(|s| SEVERITIES.contains(&s.as_str()))
+        .unwrap_or_else(|| "medium".into());
+    let title = text(&value, &["rule", "description"]).unwrap_or(&rule_id);
+    let hostname = text(&value, &["event", "hostname"])
+        .filter(|h| !h.is_empty())
+        .unwrap_or(agent_hostname);
+    let container_id = text(&value, &["container", "id"]).unwrap_or("");
+    let process = value.get("process");
+    let pid = process
+        .and_then(|p| p.get("pid"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let process_path = text(&value, &["process", "file", "path"]).unwrap_or("");
+    let mut lineage = String::from(" ");
+    if pid > 0 {
+        lineage.push_str(&format!("{pid} "));
+    }
+    let ancestors = process
+        .and_then(|p| p.get("ancestors"))
+        .and_then(Value::as_array);
+    for a in ancestors.into_iter().flatten().take(64) {
+        if let Some(p) = a.get("pid").and_then(Value::as_i64).filter(|p| *p > 0) {
+            lineage.push_str(&format!("{p} "));
+        }
+    }
+    let body = serde_json::to_string(&value).map_err(|e| e.to_string())?;
+    if body.len() > limits.max_match_bytes {
+        return Err(format!(
+            "{} bytes (at most {})",
+            body.len(),
+            limits.max_match_bytes
+        ));
+    }
+    Ok(IncomingMatch {
+        event_id,
+        title: column_text(title, 1024),
+        hostname: column_text(hostname, 255),
+        container_id: column_text(container_id, 128),
+        process_path: column_text(process_path, 4096),
+        rule_id,
+        event_type,
+        ts,
+        pid,
+        lineage,
+        severity,
+        body,
+        value,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> Value {
+        json!({"rule": {"id": "r1", "tags": {"severity": "high"}, "description": "Rule one"},
+               "event": {"type": "exec", "timestamp": 1_700_000_000_000_000_000u64, "id": "run-1", "hostname": "h1"},
+               "process": {"pid": 42, "file": {"path": "/bin/sh"}, "ancestors": [{"pid": 7}, {"pid": 1}]},
+               "container": {"id": "abc"}})
+    }
+
+    #[test]
+    fn extracts_columns() {
+        let body = serde_json::to_vec(&json!({"matches": [sample(), sample()]})).unwrap();
+        let ms = parse_batch(&body, &Limits::default(), "agent-host").unwrap();
+        assert_eq!(ms.len(), 1, "a repeated match is kept once");
+        let m = &ms[0];
+        assert_eq!(
+            (m.rule_id.as_str(), m.event_id.as_str(), m.severity.as_str()),
+            ("r1", "run-1", "high")
+        );
+        assert_eq!(
+            (m.hostname.as_str(), m.container_id.as_str(), m.pid),
+            ("h1", "abc", 42)
+        );
+        assert_eq!(m.lineage, " 42 7 1 ");
+        assert_eq!(m.title, "Rule one");
+    }
+
+    #[test]
+    fn refuses_bad_matches_with_reasons() {
+        let cases = [
+            (json!({"matches": [{"event": {}}]}), "rule.id is missing"),
+            (json!({"matches": [1]}), "must be an object"),
+            (
+                json!({"matches": [{"rule": {"id": "r"}, "event": {"id": "e", "type": "exec", "timestamp": -1}}]}),
+                "timestamp",
+            ),
+            (
+                json!({"matches": [{"rule": {"id": "r\u{0}"}, "event": {"id": "e", "type": "exec", "timestamp": 1}}]}),
+                "control",
+            ),
+            (json!({"matches": [], "extra": 1}), "unknown field"),
+        ];
+        for (body, want) in cases {
+            let err = parse_batch(&serde_json::to_vec(&body).unwrap(), &Limits::default(), "h")
+                .unwrap_err();
+            assert!(
+                err.message.contains(want),
+                "{} does not mention {want}",
+                err.message
+            );
+        }
+    }
+
+    #[test]
+    fn gzip_bombs_stop_at_the_limit() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&vec![b' '; 2 << 20]).unwrap();
+        let gz = enc.finish().unwrap();
+        let limits = Limits {
+            max_decompressed_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        let err = decode_body(Some("gzip"), &gz, &limits).unwrap_err();
+        assert_eq!(err.status, axum::http::StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(decode_body(Some("gzip"), b"not gzip", &limits).is_err());
+        assert!(decode_body(Some("br"), b"", &limits).is_err());
+    }
+}

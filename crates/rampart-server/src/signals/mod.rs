@@ -1,0 +1,450 @@
+//! Signals: listing with filters, facets, a time histogram, detail (samples, comments, related signals,
+//! remediation), triage (state, assignee) and comments.
+
+pub mod group;
+pub mod related;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use crate::error::{ApiError, ApiResult};
+use crate::storage::{now_ns, Db};
+
+pub const STATES: [&str; 3] = ["open", "under_review", "archived"];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Signal {
+    pub id: i64,
+    pub source: String,
+    pub rule_id: String,
+    pub group_key: String,
+    pub severity: String,
+    pub title: String,
+    pub hostname: String,
+    pub container_id: String,
+    pub process_path: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub count: i64,
+    pub state: String,
+    pub assignee: Option<Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Filters shared by the list, facets and histogram routes. Multi-valued ones take comma-separated values.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filters {
+    pub state: Option<String>,
+    pub severity: Option<String>,
+    pub rule_id: Option<String>,
+    pub source: Option<String>,
+    pub hostname: Option<String>,
+    pub container_id: Option<String>,
+    /// A user id, or `none` for unassigned signals.
+    pub assignee: Option<String>,
+    /// Substring of the title, rule id, host or executable.
+    pub q: Option<String>,
+    /// Signals seen at or after this time (epoch ns).
+    pub from: Option<i64>,
+    /// Signals first seen before this time (epoch ns).
+    pub to: Option<i64>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    /// Histogram bucket width, e.g. `1h`, `5m`.
+    pub interval: Option<String>,
+}
+
+enum Bind {
+    I(i64),
+    S(String),
+}
+
+struct Where {
+    clauses: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Where {
+    fn param(&mut self, b: Bind) -> String {
+        self.binds.push(b);
+        format!("${}", self.binds.len())
+    }
+
+    fn any_of(&mut self, col: &str, values: &str) {
+        let vals: Vec<String> = values
+            .split(',')
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect();
+        if vals.is_empty() {
+            return;
+        }
+        let ps: Vec<String> = vals.into_iter().map(|v| self.param(Bind::S(v))).collect();
+        self.clauses.push(format!("s.{col} IN ({})", ps.join(", ")));
+    }
+
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    fn bind<'q>(
+        &'q self,
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        for b in &self.binds {
+            q = match b {
+                Bind::I(i) => q.bind(*i),
+                Bind::S(s) => q.bind(s.as_str()),
+            };
+        }
+        q
+    }
+}
+
+fn build_where(f: &Filters) -> ApiResult<Where> {
+    let mut w = Where {
+        clauses: Vec::new(),
+        binds: Vec::new(),
+    };
+    if let Some(v) = &f.state {
+        if let Some(bad) = v
+            .split(',')
+            .map(str::trim)
+            .find(|s| !s.is_empty() && !STATES.contains(s))
+        {
+            return Err(ApiError::bad_request(format!(
+                "state {bad:?}: use open, under_review or archived"
+            )));
+        }
+        w.any_of("state", v);
+    }
+    for (col, v) in [
+        ("severity", &f.severity),
+        ("rule_id", &f.rule_id),
+        ("source", &f.source),
+        ("hostname", &f.hostname),
+        ("container_id", &f.container_id),
+    ] {
+        if let Some(v) = v {
+            w.any_of(col, v);
+        }
+    }
+    match f.assignee.as_deref() {
+        None => {}
+        Some("none") => w.clauses.push("s.assignee_id IS NULL".into()),
+        Some(id) => {
+            let id: i64 = id
+                .parse()
+                .map_err(|_| ApiError::bad_request("assignee: a user id or `none`"))?;
+            let p = w.param(Bind::I(id));
+            w.clauses.push(format!("s.assignee_id = {p}"));
+        }
+    }
+    if let Some(q) = f.q.as_deref().filter(|q| !q.is_empty()) {
+        if q.len() > 256 {
+            return Err(ApiError::bad_request("q: at most 256 bytes"));
+        }
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let p = w.param(Bind::S(format!("%{}%", escaped.to_lowercase())));
+        w.clauses.push(format!(
+            "(LOWER(s.title) LIKE {p} ESCAPE '\\' OR LOWER(s.rule_id) LIKE {p} ESCAPE '\\' \
+             OR LOWER(s.hostname) LIKE {p} ESCAPE '\\' OR LOWER(s.process_path) LIKE {p} ESCAPE '\\')"
+        ));
+    }
+    if let Some(from) = f.from {
+        let p = w.param(Bind::I(from));
+        w.clauses.push(format!("s.last_seen >= {p}"));
+    }
+    if let Some(to) = f.to {
+        let p = w.param(Bind::I(to));
+        w.clauses.push(format!("s.first_seen < {p}"));
+    }
+    Ok(w)
+}
+
+const SIGNAL_COLS: &str = "s.id, s.source, s.rule_id, s.group_key, s.severity, s.title, s.hostname, s.container_id, \
+    s.process_path, s.first_seen, s.last_seen, s.count, s.state, s.assignee_id, u.username AS assignee_name, \
+    s.created_at, s.updated_at";
+
+fn signal_from(r: &sqlx::any::AnyRow) -> ApiResult<Signal> {
+    let assignee_id: Option<i64> = r.try_get("assignee_id")?;
+    let assignee_name: Option<String> = r.try_get("assignee_name")?;
+    Ok(Signal {
+        id: r.try_get("id")?,
+        source: r.try_get("source")?,
+        rule_id: r.try_get("rule_id")?,
+        group_key: r.try_get("group_key")?,
+        severity: r.try_get("severity")?,
+        title: r.try_get("title")?,
+        hostname: r.try_get("hostname")?,
+        container_id: r.try_get("container_id")?,
+        process_path: r.try_get("process_path")?,
+        first_seen: r.try_get("first_seen")?,
+        last_seen: r.try_get("last_seen")?,
+        count: r.try_get("count")?,
+        state: r.try_get("state")?,
+        assignee: assignee_id.map(|id| json!({"id": id, "username": assignee_name})),
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub async fn list(db: &Db, f: &Filters) -> ApiResult<(Vec<Signal>, i64)> {
+    let w = build_where(f)?;
+    let limit = f.limit.unwrap_or(50);
+    let offset = f.offset.unwrap_or(0);
+    if !(1..=1000).contains(&limit) || offset < 0 {
+        return Err(ApiError::bad_request("limit: 1-1000; offset: 0 or more"));
+    }
+    let sql = format!(
+        "SELECT {SIGNAL_COLS} FROM signals s LEFT JOIN users u ON u.id = s.assignee_id {} \
+         ORDER BY s.last_seen DESC, s.id DESC LIMIT {limit} OFFSET {offset}",
+        w.sql()
+    );
+    let rows = w.bind(sqlx::query(&sql)).fetch_all(&db.pool).await?;
+    let signals = rows
+        .iter()
+        .map(signal_from)
+        .collect::<ApiResult<Vec<_>>>()?;
+    let count_sql = format!("SELECT COUNT(*) AS n FROM signals s {}", w.sql());
+    let total: i64 = w
+        .bind(sqlx::query(&count_sql))
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("n")?;
+    Ok((signals, total))
+}
+
+/// Counts per value of the facet columns, for the filtered signals.
+pub async fn facets(db: &Db, f: &Filters) -> ApiResult<Value> {
+    let w = build_where(f)?;
+    let mut out = serde_json::Map::new();
+    for col in [
+        "state",
+        "severity",
+        "rule_id",
+        "source",
+        "hostname",
+        "container_id",
+    ] {
+        let sql = format!(
+            "SELECT s.{col} AS v, COUNT(*) AS n FROM signals s {} GROUP BY s.{col} ORDER BY n DESC, v LIMIT 50",
+            w.sql()
+        );
+        let rows = w.bind(sqlx::query(&sql)).fetch_all(&db.pool).await?;
+        let mut values = Vec::new();
+        for r in rows {
+            values.push(
+                json!({"value": r.try_get::<String, _>("v")?, "count": r.try_get::<i64, _>("n")?}),
+            );
+        }
+        out.insert(col.into(), Value::Array(values));
+    }
+    Ok(Value::Object(out))
+}
+
+/// Signals per time bucket (by first seen).
+pub async fn histogram(db: &Db, f: &Filters) -> ApiResult<Value> {
+    let w = build_where(f)?;
+    let interval = match f.interval.as_deref() {
+        Some(s) => humantime::parse_duration(s)
+            .map_err(|e| ApiError::bad_request(format!("interval: {e}")))?,
+        None => std::time::Duration::from_secs(3600),
+    };
+    let ns = interval.as_nanos() as i64;
+    if ns < 1_000_000_000 {
+        return Err(ApiError::bad_request("interval: at least 1s"));
+    }
+    let sql = format!(
+        "SELECT (s.first_seen / {ns}) * {ns} AS b, COUNT(*) AS n FROM signals s {} GROUP BY b ORDER BY b LIMIT 10000",
+        w.sql()
+    );
+    let rows = w.bind(sqlx::query(&sql)).fetch_all(&db.pool).await?;
+    let mut buckets = Vec::new();
+    for r in rows {
+        buckets
+            .push(json!({"start": r.try_get::<i64, _>("b")?, "count": r.try_get::<i64, _>("n")?}));
+    }
+    Ok(json!({"interval_ns": ns, "buckets": buckets}))
+}
+
+pub async fn get(db: &Db, id: i64) -> ApiResult<Signal> {
+    let sql = format!("SELECT {SIGNAL_COLS} FROM signals s LEFT JOIN users u ON u.id = s.assignee_id WHERE s.id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no signal {id}")))?;
+    signal_from(&row)
+}
+
+/// The signal's sample matches (as the agent reported them), oldest first.
+pub async fn samples(db: &Db, id: i64, limit: i64) -> ApiResult<Vec<Value>> {
+    let rows = sqlx::query(
+        "SELECT m.id, m.body, m.received_at FROM signal_matches sm JOIN matches m ON m.id = sm.match_id \
+         WHERE sm.signal_id = $1 ORDER BY m.ts, m.id LIMIT $2",
+    )
+    .bind(id)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let body: String = r.try_get("body")?;
+        out.push(json!({
+            "match_id": r.try_get::<i64, _>("id")?,
+            "received_at": r.try_get::<i64, _>("received_at")?,
+            "match": serde_json::from_str::<Value>(&body).unwrap_or(Value::Null),
+        }));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Update {
+    pub state: Option<String>,
+    /// A user id to assign, or null to unassign (absent: unchanged).
+    #[serde(default, deserialize_with = "present")]
+    pub assignee: Option<Option<i64>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
+}
+
+pub async fn update(db: &Db, id: i64, u: &Update) -> ApiResult<Signal> {
+    if u.state.is_none() && u.assignee.is_none() {
+        return Err(ApiError::bad_request(
+            "nothing to change: give state and/or assignee",
+        ));
+    }
+    get(db, id).await?;
+    let now = now_ns();
+    if let Some(state) = &u.state {
+        if !STATES.contains(&state.as_str()) {
+            return Err(ApiError::unprocessable(format!(
+                "state {state:?}: use open, under_review or archived"
+            )));
+        }
+        sqlx::query("UPDATE signals SET state = $1, updated_at = $2 WHERE id = $3")
+            .bind(state)
+            .bind(now)
+            .bind(id)
+            .execute(&db.pool)
+            .await?;
+    }
+    if let Some(assignee) = u.assignee {
+        if let Some(uid) = assignee {
+            crate::auth::store::get_user(db, uid)
+                .await
+                .map_err(|_| ApiError::unprocessable(format!("assignee: no user {uid}")))?;
+        }
+        sqlx::query("UPDATE signals SET assignee_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(assignee)
+            .bind(now)
+            .bind(id)
+            .execute(&db.pool)
+            .await?;
+    }
+    get(db, id).await
+}
+
+pub async fn add_comment(
+    db: &Db,
+    id: i64,
+    author_id: i64,
+    author: &str,
+    body: &str,
+) -> ApiResult<Value> {
+    if body.trim().is_empty() || body.len() > 10_000 || body.contains('\0') {
+        return Err(ApiError::unprocessable(
+            "comment body: 1-10000 bytes of text, no NUL",
+        ));
+    }
+    get(db, id).await?;
+    let now = now_ns();
+    let row = sqlx::query(
+        "INSERT INTO signal_comments (signal_id, author_id, author, body, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(id)
+    .bind(author_id)
+    .bind(author)
+    .bind(body)
+    .bind(now)
+    .fetch_one(&db.pool)
+    .await?;
+    sqlx::query("UPDATE signals SET updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(
+        json!({"id": row.try_get::<i64, _>("id")?, "signal_id": id, "author": author, "body": body, "created_at": now}),
+    )
+}
+
+pub async fn comments(db: &Db, id: i64) -> ApiResult<Vec<Value>> {
+    let rows = sqlx::query(
+        "SELECT id, author_id, author, body, created_at FROM signal_comments WHERE signal_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(json!({
+            "id": r.try_get::<i64, _>("id")?,
+            "author_id": r.try_get::<Option<i64>, _>("author_id")?,
+            "author": r.try_get::<String, _>("author")?,
+            "body": r.try_get::<String, _>("body")?,
+            "created_at": r.try_get::<i64, _>("created_at")?,
+        }));
+    }
+    Ok(out)
+}
+
+/// What the rule behind a signal says: description, remediation, tags.
+pub async fn rule_info(
+    db: &Db,
+    rules: &crate::backend_rules::Registry,
+    s: &Signal,
+) -> ApiResult<Value> {
+    if s.source == "backend" {
+        let set = rules.current(db).await;
+        return Ok(match set.get(&s.rule_id) {
+            Some(r) => {
+                json!({"id": r.id, "source": "backend", "name": r.name, "description": r.description,
+                              "remediation": r.remediation, "method": r.method.as_str()})
+            }
+            None => json!({"id": s.rule_id, "source": "backend"}),
+        });
+    }
+    let row = sqlx::query("SELECT rule_id, version, description, severity, tags, remediation, policy FROM agent_rules WHERE rule_id = $1")
+        .bind(&s.rule_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(match row {
+        Some(r) => json!({
+            "id": r.try_get::<String, _>("rule_id")?,
+            "source": "agent",
+            "version": r.try_get::<String, _>("version")?,
+            "description": r.try_get::<String, _>("description")?,
+            "severity": r.try_get::<String, _>("severity")?,
+            "tags": serde_json::from_str::<Value>(&r.try_get::<String, _>("tags")?).unwrap_or(Value::Null),
+            "remediation": r.try_get::<String, _>("remediation")?,
+            "policy": r.try_get::<String, _>("policy")?,
+        }),
+        None => json!({"id": s.rule_id, "source": "agent"}),
+    })
+}

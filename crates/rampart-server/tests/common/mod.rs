@@ -1,0 +1,261 @@
+//! Shared test harness: a database (SQLite file or a real PostgreSQL cluster), a running server on a loopback
+//! port, an HTTP client, and generators of agent matches.
+#![allow(dead_code)]
+
+pub mod pg;
+
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use rampart_server::auth::{store, Role};
+use rampart_server::{AppState, Server, ServerConfig};
+use serde_json::{json, Value};
+
+pub enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres(Arc<pg::PgCluster>, String),
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        TestDb::Sqlite(tempfile::tempdir().unwrap())
+    }
+    pub fn postgres() -> TestDb {
+        let c = pg::shared();
+        let url = c.new_database();
+        TestDb::Postgres(c, url)
+    }
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite(d) => rampart_server::storage::sqlite_url(&d.path().join("rampart.db")),
+            TestDb::Postgres(_, url) => url.clone(),
+        }
+    }
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub state: AppState,
+    pub admin: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub fn config(url: &str) -> ServerConfig {
+    ServerConfig::new("127.0.0.1:0".parse().unwrap(), url)
+}
+
+impl TestServer {
+    pub async fn start(db: &TestDb) -> TestServer {
+        Self::start_with(config(&db.url())).await
+    }
+
+    pub async fn start_with(config: ServerConfig) -> TestServer {
+        let server = Server::bind(config).await.expect("server starts");
+        let base = format!("http://{}", server.local_addr());
+        let state = server.state().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .run(async move {
+                    rx.await.ok();
+                })
+                .await
+                .unwrap()
+        });
+        // An admin session for the test (the first server on a database creates the user).
+        let _ = store::create_user(&state.db, "admin", "admin-password-123", Role::Admin).await;
+        let (admin, _, _) =
+            store::login(&state.db, "admin", "admin-password-123", 3_600_000_000_000)
+                .await
+                .unwrap();
+        TestServer {
+            base,
+            state,
+            admin,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).ok();
+        }
+        if let Some(t) = self.task.take() {
+            t.await.ok();
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let body = body.map(|b| serde_json::to_vec(&b).unwrap());
+        call(&format!("{}{path}", self.base), method, token, body, &[]).await
+    }
+
+    /// Enrolls an agent; returns its credential.
+    pub async fn enroll(&self, hostname: &str) -> String {
+        let (s, v) = self
+            .call(
+                "POST",
+                "/api/v1/enrollment-tokens",
+                Some(&self.admin),
+                Some(json!({"name": "test"})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        let (s, v) = self
+            .call(
+                "POST",
+                "/api/v1/agents/enroll",
+                None,
+                Some(json!({"token": v["token"], "hostname": hostname})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v["secret"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a user with `role` and returns a session token for it.
+    pub async fn user_token(&self, name: &str, role: &str) -> String {
+        let (s, v) = self
+            .call(
+                "POST",
+                "/api/v1/users",
+                Some(&self.admin),
+                Some(json!({"username": name, "password": "long-enough-password", "role": role})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        let (s, v) = self
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": name, "password": "long-enough-password"})),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn ingest(&self, agent: &str, matches: &[Value]) -> (u16, Value) {
+        let body = gzip(&serde_json::to_vec(&json!({"matches": matches})).unwrap());
+        call(
+            &format!("{}/api/v1/ingest", self.base),
+            "POST",
+            Some(agent),
+            Some(body),
+            &[("content-encoding", "gzip")],
+        )
+        .await
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        use sqlx::Row;
+        sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            .fetch_one(&self.state.db.pool)
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap()
+    }
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+/// One HTTP request over a fresh connection; returns the status and the JSON body (or the text as a
+/// JSON string).
+pub async fn call(
+    url: &str,
+    method: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
+    // A client per call: pooled connections must not outlive the test's runtime.
+    let client: Client<_, Full<bytes_alias::Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let mut req = hyper::Request::builder().method(method).uri(url);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req
+        .body(Full::new(bytes_alias::Bytes::from(
+            body.unwrap_or_default(),
+        )))
+        .unwrap();
+    let resp = client.request(req).await.expect("request");
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, value)
+}
+
+pub mod bytes_alias {
+    pub use axum::body::Bytes;
+}
+
+pub const T0: i64 = 1_700_000_000_000_000_000;
+
+/// A match as `rampart monitor --json` prints it.
+pub fn mk_match(
+    rule: &str,
+    event_id: &str,
+    ts: i64,
+    host: &str,
+    container: Option<&str>,
+    pid: i64,
+    exe: &str,
+) -> Value {
+    let mut m = json!({
+        "rule": {"id": rule, "version": "1.0.0", "severity": "high",
+                 "tags": {"severity": "high", "category": "test"}, "description": format!("{rule} fired")},
+        "event": {"type": "exec", "timestamp": ts, "id": event_id, "hostname": host, "origin": "ebpf"},
+        "exec": {"file": {"path": exe}},
+        "process": {"pid": pid, "ppid": 1, "file": {"path": exe, "name": exe.rsplit('/').next().unwrap()},
+                    "ancestors": [{"pid": 100, "file": {"path": "/usr/sbin/sshd"}}, {"pid": 1}]},
+        "actions": []
+    });
+    if let Some(c) = container {
+        m["container"] = json!({"id": c, "image": {"name": "nginx", "tag": "1.25"}});
+    }
+    m
+}
+
+/// The same with rule tags (category) and optional kill action.
+pub fn tagged(
+    rule: &str,
+    category: &str,
+    event_id: &str,
+    ts: i64,
+    host: &str,
+    container: Option<&str>,
+    kill: bool,
+) -> Value {
+    let mut m = mk_match(rule, event_id, ts, host, container, 4242, "/usr/bin/thing");
+    m["rule"]["tags"]["category"] = json!(category);
+    if kill {
+        m["actions"] = json!([{"type": "kill", "outcome": "killed"}]);
+    }
+    m
+}

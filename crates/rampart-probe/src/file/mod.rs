@@ -9,7 +9,7 @@ pub mod filters;
 mod maps;
 
 pub use filters::{FileFilters, FilterReport, Mode, SideFilter, TypeFilter};
-pub use maps::FileStats;
+pub use maps::{FileStats, FileTypeStats};
 
 use rampart_model::EventType;
 

@@ -1,0 +1,224 @@
+//! Overhead of file monitoring on a syscall-heavy loop: N × (open O_RDONLY + close) of one file, timed
+//! without Rampart and with the file program attached under different kernel filters. Prints a table.
+//!
+//! `cargo bench -p rampart --bench open_close [-- ITERATIONS]` (root; default 500,000 iterations). The
+//! activity (network/kernel) programs are left out so that the numbers are the file family's alone; a reader
+//! thread drains and decodes the ring buffer as the agent would.
+
+use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rampart_model::EventType;
+use rampart_policy::{load_sources, LoadOptions, PolicySource};
+use rampart_probe::file::{FileFilters, FileKind, Mode, TypeFilter};
+use rampart_probe::kernel::config::ActivityConfig;
+use rampart_probe::{Probe, ProbeConfig};
+
+const RUNS: usize = 3;
+
+fn open_close(path: &CString, n: usize) -> Duration {
+    let start = Instant::now();
+    for _ in 0..n {
+        // SAFETY: a valid NUL-terminated path; the fd is closed at once.
+        unsafe {
+            let fd = libc::open(path.as_ptr(), libc::O_RDONLY);
+            assert!(fd >= 0, "open failed");
+            libc::close(fd);
+        }
+    }
+    start.elapsed()
+}
+
+struct Row {
+    name: String,
+    time: Duration,
+    received: u64,
+    kernel: Option<rampart_probe::file::FileTypeStats>,
+}
+
+/// Median of RUNS loops with the file program under `filters` (None: no probe at all).
+fn measure(name: &str, filters: Option<&FileFilters>, path: &CString, n: usize) -> Row {
+    let Some(filters) = filters else {
+        let mut times: Vec<Duration> = (0..RUNS).map(|_| open_close(path, n)).collect();
+        times.sort();
+        return Row {
+            name: name.into(),
+            time: times[RUNS / 2],
+            received: 0,
+            kernel: None,
+        };
+    };
+    let config = ProbeConfig {
+        activity: ActivityConfig::for_event_types([]),
+        ..ProbeConfig::default()
+    };
+    let mut probe = Probe::load(config).expect("loading the probe (run as root)");
+    probe
+        .apply_file_filters(filters)
+        .expect("applying the file filter");
+    let before = probe.file_stats().unwrap().get(FileKind::Open);
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut received = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                probe
+                    .poll(Duration::from_millis(20), &mut |_| received += 1)
+                    .expect("polling");
+            }
+            probe
+                .poll(Duration::from_millis(50), &mut |_| received += 1)
+                .expect("polling");
+            (probe, received)
+        })
+    };
+    let mut times: Vec<Duration> = (0..RUNS).map(|_| open_close(path, n)).collect();
+    stop.store(true, Ordering::Relaxed);
+    let (probe, received) = reader.join().expect("reader thread");
+    let after = probe.file_stats().unwrap().get(FileKind::Open);
+    times.sort();
+    let d = |a: u64, b: u64| (a - b) / RUNS as u64;
+    let kernel = rampart_probe::file::FileTypeStats {
+        seen: d(after.seen, before.seen),
+        approver_drop: d(after.approver_drop, before.approver_drop),
+        discarder_drop: d(after.discarder_drop, before.discarder_drop),
+        sent: d(after.sent, before.sent),
+        ring_drop: d(after.ring_drop, before.ring_drop),
+        discarder_added: d(after.discarder_added, before.discarder_added),
+    };
+    Row {
+        name: name.into(),
+        time: times[RUNS / 2],
+        received: received / RUNS as u64,
+        kernel: Some(kernel),
+    }
+}
+
+/// The default policy, and the ids of its open rules the approvers cannot narrow (each one alone forces
+/// every open to user space).
+fn default_policy_filters() -> (FileFilters, FileFilters, Vec<String>) {
+    let opts = LoadOptions::default();
+    let base = rampart_policy::default_policy();
+    let full = load_sources(std::slice::from_ref(&base), &opts).ruleset;
+    let open_ids: Vec<String> = full
+        .rules_for(EventType::Open)
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
+    let disable = |ids: &[&String]| PolicySource {
+        name: "bench-overrides".into(),
+        file: "<bench>".into(),
+        text: format!(
+            "version: 1\nrules:\n{}",
+            ids.iter()
+                .map(|id| format!("  - id: {id}\n    disabled: true\n    combine: override\n"))
+                .collect::<String>()
+        ),
+    };
+    let unnarrowable: Vec<String> = open_ids
+        .iter()
+        .filter(|id| {
+            let others: Vec<&String> = open_ids.iter().filter(|o| o != id).collect();
+            let set = load_sources(&[base.clone(), disable(&others)], &opts).ruleset;
+            set.rules_for(EventType::Open).len() == 1 && set.approvers(EventType::Open).is_none()
+        })
+        .cloned()
+        .collect();
+    let refs: Vec<&String> = unnarrowable.iter().collect();
+    let narrowed = load_sources(&[base, disable(&refs)], &opts).ruleset;
+    (
+        rampart_agent::file_filters::compute(&full),
+        rampart_agent::file_filters::compute(&narrowed),
+        unnarrowable,
+    )
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(500_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("bench-file");
+    std::fs::write(&file, b"x").unwrap();
+    let path = CString::new(file.to_str().unwrap()).unwrap();
+
+    let (default, narrowed, unnarrowable) = default_policy_filters();
+    let mut all_opens = FileFilters::default();
+    all_opens.types.insert(FileKind::Open, TypeFilter::all());
+    let mut floor = FileFilters::default();
+    floor.types.insert(
+        FileKind::Open,
+        TypeFilter {
+            mode: Mode::Filter,
+            ..Default::default()
+        },
+    );
+
+    open_close(&path, n / 10); // warm-up
+    let rows = [
+        measure("baseline (no Rampart)", None, &path, n),
+        measure(
+            "Rampart, hook attached, filter admits nothing",
+            Some(&floor),
+            &path,
+            n,
+        ),
+        measure(
+            "Rampart, default policy file rules",
+            Some(&default),
+            &path,
+            n,
+        ),
+        measure(
+            "Rampart, default policy minus the un-narrowable open rules",
+            Some(&narrowed),
+            &path,
+            n,
+        ),
+        measure(
+            "Rampart, every open sent to user space",
+            Some(&all_opens),
+            &path,
+            n,
+        ),
+    ];
+    let base = rows[0].time.as_secs_f64();
+    println!("\nopen/close loop, {n} iterations, median of {RUNS} runs (2 CPUs)\n");
+    println!(
+        "| configuration | open mode | time (s) | × baseline | ns/iter | kernel: sent / approver-dropped / discarder-dropped per run | received |"
+    );
+    println!("|---|---|---:|---:|---:|---|---:|");
+    let modes = [
+        "-".to_string(),
+        "Filter".to_string(),
+        format!("{:?}", default.mode(FileKind::Open)),
+        format!("{:?}", narrowed.mode(FileKind::Open)),
+        "All".to_string(),
+    ];
+    for (row, mode) in rows.iter().zip(modes) {
+        let t = row.time.as_secs_f64();
+        let k = row
+            .kernel
+            .map(|k| format!("{} / {} / {}", k.sent, k.approver_drop, k.discarder_drop))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "| {} | {} | {:.3} | {:.2} | {:.0} | {} | {} |",
+            row.name,
+            mode,
+            t,
+            t / base,
+            t * 1e9 / n as f64,
+            k,
+            row.received
+        );
+    }
+    println!(
+        "\nopen rules of the default policy the approvers cannot narrow: {}",
+        unnarrowable.join(", ")
+    );
+}

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rampart_probe::dns::{parse, parse_tcp, to_event, parser::read_name};
+use rampart_probe::dns::{parse, parse_tcp, parser::read_name, to_event};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(msg) = parse(data) {

@@ -54,9 +54,8 @@ fn start_resolver(ip: &str) {
     thread::spawn(move || {
         for mut conn in tcp.incoming().flatten() {
             let mut len = [0u8; 2];
-            let mut msg = Vec::new();
             if conn.read_exact(&mut len).is_ok() {
-                msg.resize(u16::from_be_bytes(len) as usize, 0);
+                let mut msg = vec![0u8; u16::from_be_bytes(len) as usize];
                 if conn.read_exact(&mut msg).is_ok() {
                     if let Some(r) = reply(&msg) {
                         let mut out = (r.len() as u16).to_be_bytes().to_vec();
@@ -79,7 +78,12 @@ fn dig(server: &str, args: &[&str]) -> u32 {
         .expect("dig (dnsutils) is installed");
     let pid = child.id();
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     assert!(child.wait().unwrap().success(), "dig failed:\n{out}");
     pid
 }
@@ -106,14 +110,28 @@ fn udp_query_and_response_attributed_to_dig() {
     let (query, response) = exchange(&mut probe, pid);
     assert!(query.response.is_none(), "{query:?}");
     assert_eq!(query.question.name, "WWW.rampart.test");
-    assert_eq!((query.question.qtype, query.question.class, query.question.count), (1, 1, 1));
+    assert_eq!(
+        (
+            query.question.qtype,
+            query.question.class,
+            query.question.count
+        ),
+        (1, 1, 1)
+    );
     assert!(query.question.length > 12);
     assert_eq!(response.id, query.id);
     assert_eq!(response.question.name, "WWW.rampart.test");
     let r = response.response.expect("a response");
     assert_eq!(r.code, 0);
     assert_eq!(r.answers.len(), 1, "{r:?}");
-    assert_eq!((r.answers[0].name.as_str(), r.answers[0].rtype, r.answers[0].ttl), ("WWW.rampart.test", 1, 60));
+    assert_eq!(
+        (
+            r.answers[0].name.as_str(),
+            r.answers[0].rtype,
+            r.answers[0].ttl
+        ),
+        ("WWW.rampart.test", 1, 60)
+    );
     assert_eq!(r.answers[0].address, Some(IpAddr::V4(ANSWER)));
 }
 
@@ -123,7 +141,10 @@ fn tcp_query_and_nxdomain() {
     start_resolver("127.0.0.78");
     let pid = dig("127.0.0.78", &["+tcp", "nothing.example", "AAAA"]);
     let (query, response) = exchange(&mut probe, pid);
-    assert_eq!((query.question.name.as_str(), query.question.qtype), ("nothing.example", 28));
+    assert_eq!(
+        (query.question.name.as_str(), query.question.qtype),
+        ("nothing.example", 28)
+    );
     assert_eq!(response.id, query.id);
     let r = response.response.expect("a response");
     assert_eq!(r.code, 3, "NXDOMAIN");
@@ -136,13 +157,19 @@ fn malformed_packets_are_counted_not_fatal() {
     let before = probe.stats().unwrap().decode_errors;
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     // nothing listens on 127.0.0.79:53: the packets only pass the egress hook
-    for junk in [&b"\x12\x34"[..], &[0xffu8; 40][..], b"\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c"] {
+    for junk in [
+        &b"\x12\x34"[..],
+        &[0xffu8; 40][..],
+        b"\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c",
+    ] {
         sock.send_to(junk, "127.0.0.79:53").unwrap();
     }
     let start = std::time::Instant::now();
     let mut errors = before;
     while errors < before + 3 && start.elapsed() < DEADLINE {
-        probe.poll(std::time::Duration::from_millis(50), &mut |_| {}).unwrap();
+        probe
+            .poll(std::time::Duration::from_millis(50), &mut |_| {})
+            .unwrap();
         errors = probe.stats().unwrap().decode_errors;
     }
     assert!(errors >= before + 3, "decode errors {before} -> {errors}");

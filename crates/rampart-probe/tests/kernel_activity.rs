@@ -19,7 +19,11 @@ const PROT_WRITE: i32 = 2;
 const PROT_EXEC: i32 = 4;
 
 fn sleeper() -> std::process::Child {
-    Command::new("sleep").arg("30").stdout(Stdio::null()).spawn().expect("spawning sleep")
+    Command::new("sleep")
+        .arg("30")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawning sleep")
 }
 
 /// A zeroed bpf_attr with `fields` (offset, bytes) written in.
@@ -54,7 +58,11 @@ fn bpf_map_create_and_prog_load() {
         (28, &name16("rampart_tmap")),
     ]);
     let map_fd = sys_bpf(0, &map_attr[..72]);
-    assert!(map_fd >= 0, "BPF_MAP_CREATE failed: {}", std::io::Error::last_os_error());
+    assert!(
+        map_fd >= 0,
+        "BPF_MAP_CREATE failed: {}",
+        std::io::Error::last_os_error()
+    );
     // r0 = 0; exit
     let insns: [u64; 2] = [0x0000_0000_0000_00b7, 0x0000_0000_0000_0095];
     let license = CString::new("GPL").unwrap();
@@ -66,7 +74,11 @@ fn bpf_map_create_and_prog_load() {
         (48, &name16("rampart_tprog")),
     ]);
     let prog_fd = sys_bpf(5, &prog_attr[..72]);
-    assert!(prog_fd >= 0, "BPF_PROG_LOAD failed: {}", std::io::Error::last_os_error());
+    assert!(
+        prog_fd >= 0,
+        "BPF_PROG_LOAD failed: {}",
+        std::io::Error::last_os_error()
+    );
     // SAFETY: closing descriptors this test opened.
     unsafe {
         libc::close(map_fd as i32);
@@ -84,10 +96,16 @@ fn bpf_map_create_and_prog_load() {
     assert_eq!(got.len(), 2, "{got:#?}");
     let (map, prog) = (got[0].clone(), got[1].clone());
     let m = map.map.expect("map details");
-    assert_eq!((m.map_type, m.name.as_str(), map.retval), (2, "rampart_tmap", map_fd));
+    assert_eq!(
+        (m.map_type, m.name.as_str(), map.retval),
+        (2, "rampart_tmap", map_fd)
+    );
     assert!(map.prog.is_none());
     let p = prog.prog.expect("prog details");
-    assert_eq!((p.prog_type, p.name.as_str(), prog.retval), (1, "rampart_tprog", prog_fd));
+    assert_eq!(
+        (p.prog_type, p.name.as_str(), prog.retval),
+        (1, "rampart_tprog", prog_fd)
+    );
     assert_eq!(p.tag.len(), 16, "the kernel's program tag, hex: {p:?}");
     assert!(p.tag.chars().all(|c| c.is_ascii_hexdigit()) && p.tag != "0000000000000000");
 }
@@ -138,7 +156,12 @@ fn ptrace_attach_names_the_tracee() {
         let detach = libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0);
         (attach, detach)
     };
-    assert_eq!((attach, detach), (0, 0), "{}", std::io::Error::last_os_error());
+    assert_eq!(
+        (attach, detach),
+        (0, 0),
+        "{}",
+        std::io::Error::last_os_error()
+    );
     child.kill().ok();
     child.wait().ok();
     let ev = wait_for(&mut probe, "ptrace attach", |a| match &a.data {
@@ -159,8 +182,22 @@ fn mmap_exec_of_a_file_is_reported_and_data_mappings_filtered() {
     let file = std::fs::File::open(&path).unwrap();
     // SAFETY: mapping a file we own, unmapped below.
     let (exec_map, data_map) = unsafe {
-        let x = libc::mmap(std::ptr::null_mut(), 4096, PROT_READ | PROT_EXEC, libc::MAP_PRIVATE, file.as_raw_fd(), 0);
-        let d = libc::mmap(std::ptr::null_mut(), 4096, PROT_READ, libc::MAP_PRIVATE, file.as_raw_fd(), 0);
+        let x = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            PROT_READ | PROT_EXEC,
+            libc::MAP_PRIVATE,
+            file.as_raw_fd(),
+            0,
+        );
+        let d = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            PROT_READ,
+            libc::MAP_PRIVATE,
+            file.as_raw_fd(),
+            0,
+        );
         (x, d)
     };
     assert_ne!(exec_map, libc::MAP_FAILED);
@@ -172,10 +209,15 @@ fn mmap_exec_of_a_file_is_reported_and_data_mappings_filtered() {
     assert_eq!(ev.file.file.path, canonical.to_str().unwrap());
     assert_eq!(ev.file.file.name, "code.bin");
     assert_ne!(ev.file.file.inode, 0);
-    assert_eq!((ev.protection, ev.flags), ((PROT_READ | PROT_EXEC) as u64, libc::MAP_PRIVATE as u64));
+    assert_eq!(
+        (ev.protection, ev.flags),
+        ((PROT_READ | PROT_EXEC) as u64, libc::MAP_PRIVATE as u64)
+    );
     let rest = drain_thread(&mut probe, tid, Duration::from_millis(200));
     assert!(
-        !rest.iter().any(|d| matches!(d, EventData::Mmap(m) if m.retval == data_map as i64)),
+        !rest
+            .iter()
+            .any(|d| matches!(d, EventData::Mmap(m) if m.retval == data_map as i64)),
         "a PROT_READ mapping passes the default filter"
     );
     assert!(probe.stats().unwrap().activity["mmap"].filtered >= 1);
@@ -210,7 +252,12 @@ fn mprotect_to_exec_reports_old_vma_flags() {
     });
     assert_eq!(ev.req_protection, (PROT_READ | PROT_EXEC) as u64);
     // VM_READ | VM_WRITE before the call, not VM_EXEC
-    assert_eq!(ev.vm_protection & 0x7, 0x3, "vm_flags {:#x}", ev.vm_protection);
+    assert_eq!(
+        ev.vm_protection & 0x7,
+        0x3,
+        "vm_flags {:#x}",
+        ev.vm_protection
+    );
     assert_eq!(ev.retval, 0);
     // SAFETY: unmapping what we mapped.
     unsafe { libc::munmap(addr, 4096) };
@@ -230,7 +277,10 @@ fn memfd_create_name_and_flags() {
         EventData::MemfdCreate(m) if a.tid == tid => Some(m.clone()),
         _ => None,
     });
-    assert_eq!((ev.name.as_str(), ev.flags, ev.retval), ("rampart-memfd", libc::MFD_CLOEXEC, fd as i64));
+    assert_eq!(
+        (ev.name.as_str(), ev.flags, ev.retval),
+        ("rampart-memfd", libc::MFD_CLOEXEC, fd as i64)
+    );
 }
 
 #[test]
@@ -245,7 +295,14 @@ fn splice_file_into_pipe_reports_file_and_pipe_flags() {
     let n = unsafe {
         assert_eq!(libc::pipe(p.as_mut_ptr()), 0);
         assert_eq!(libc::write(p[1], b"hello".as_ptr().cast(), 5), 5);
-        libc::splice(file.as_raw_fd(), std::ptr::null_mut(), p[1], std::ptr::null_mut(), 100, 0)
+        libc::splice(
+            file.as_raw_fd(),
+            std::ptr::null_mut(),
+            p[1],
+            std::ptr::null_mut(),
+            100,
+            0,
+        )
     };
     assert_eq!(n, 100);
     let ev = wait_for(&mut probe, "splice", |a| match &a.data {
@@ -258,10 +315,21 @@ fn splice_file_into_pipe_reports_file_and_pipe_flags() {
         libc::close(p[1]);
     }
     assert_eq!(ev.retval, 100);
-    assert_eq!(ev.file.file.path, std::fs::canonicalize(tmp.path()).unwrap().to_str().unwrap());
+    assert_eq!(
+        ev.file.file.path,
+        std::fs::canonicalize(tmp.path()).unwrap().to_str().unwrap()
+    );
     const PIPE_BUF_FLAG_CAN_MERGE: u32 = 0x10;
-    assert_eq!(ev.pipe_entry_flag & PIPE_BUF_FLAG_CAN_MERGE, PIPE_BUF_FLAG_CAN_MERGE, "{ev:?}");
-    assert_eq!(ev.pipe_exit_flag & PIPE_BUF_FLAG_CAN_MERGE, 0, "a spliced page-cache page must not merge");
+    assert_eq!(
+        ev.pipe_entry_flag & PIPE_BUF_FLAG_CAN_MERGE,
+        PIPE_BUF_FLAG_CAN_MERGE,
+        "{ev:?}"
+    );
+    assert_eq!(
+        ev.pipe_exit_flag & PIPE_BUF_FLAG_CAN_MERGE,
+        0,
+        "a spliced page-cache page must not merge"
+    );
 }
 
 #[test]
@@ -273,7 +341,9 @@ fn prctl_set_name_with_truncation() {
     let rc = unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
     assert_eq!(rc, 0);
     let ev = wait_for(&mut probe, "prctl", |a| match &a.data {
-        EventData::Prctl(p) if a.tid == tid && p.option == libc::PR_SET_NAME as u32 => Some(p.clone()),
+        EventData::Prctl(p) if a.tid == tid && p.option == libc::PR_SET_NAME as u32 => {
+            Some(p.clone())
+        }
         _ => None,
     });
     assert_eq!(ev.new_name, "rampart-prctl-n");
@@ -296,7 +366,9 @@ fn kill_and_tgkill_name_signal_and_target() {
     let got = gather(
         &mut probe,
         |a| match &a.data {
-            EventData::Signal(s) if a.tid == tid && s.pid == pid as u32 => Some((s.signal_type, s.retval)),
+            EventData::Signal(s) if a.tid == tid && s.pid == pid as u32 => {
+                Some((s.signal_type, s.retval))
+            }
             _ => None,
         },
         |v| v.len() >= 2,
@@ -326,7 +398,9 @@ os.setreuid(4444, 4444)
     let got = gather(
         &mut probe,
         |a| match &a.data {
-            EventData::Setuid(_) | EventData::Setgid(_) | EventData::Capset(_) if a.pid == pid => Some(a.data.clone()),
+            EventData::Setuid(_) | EventData::Setgid(_) | EventData::Capset(_) if a.pid == pid => {
+                Some(a.data.clone())
+            }
             _ => None,
         },
         |v| v.len() >= 4,
@@ -372,17 +446,25 @@ assert libc.umount2(b"{target}", 0) == 0
     let got = gather(
         &mut probe,
         |a| match &a.data {
-            EventData::Mount(m) if a.pid == pid && m.source.path == "rampart-src" => Some(a.data.clone()),
+            EventData::Mount(m) if a.pid == pid && m.source.path == "rampart-src" => {
+                Some(a.data.clone())
+            }
             EventData::Umount(_) | EventData::Unshare(_) if a.pid == pid => Some(a.data.clone()),
             _ => None,
         },
         |v| v.len() >= 3,
     );
     assert_eq!(got.len(), 3, "{got:#?}");
-    assert!(matches!(&got[0], EventData::Unshare(u) if u.flags == 0x00020000 && u.retval == 0), "{got:#?}");
+    assert!(
+        matches!(&got[0], EventData::Unshare(u) if u.flags == 0x00020000 && u.retval == 0),
+        "{got:#?}"
+    );
     match &got[1] {
         EventData::Mount(m) => {
-            assert_eq!((m.fs_type.as_str(), m.mountpoint.path.as_str(), m.retval), ("tmpfs", target, 0));
+            assert_eq!(
+                (m.fs_type.as_str(), m.mountpoint.path.as_str(), m.retval),
+                ("tmpfs", target, 0)
+            );
         }
         other => panic!("expected mount, got {other:?}"),
     }
@@ -437,7 +519,10 @@ fn module_load_and_unload() {
     let stats = probe.stats().unwrap();
     if !has_modules {
         for s in ["init_module", "finit_module", "delete_module"] {
-            assert!(stats.activity_unavailable.iter().any(|m| m == s), "{s} should be unavailable: {stats:?}");
+            assert!(
+                stats.activity_unavailable.iter().any(|m| m == s),
+                "{s} should be unavailable: {stats:?}"
+            );
         }
         return;
     }
@@ -446,13 +531,22 @@ fn module_load_and_unload() {
     let image = [0u8; 64];
     // SAFETY: invalid requests on purpose: a garbage image and an unknown module name.
     unsafe {
-        assert!(libc::syscall(libc::SYS_init_module, image.as_ptr(), image.len(), args.as_ptr()) < 0);
+        assert!(
+            libc::syscall(
+                libc::SYS_init_module,
+                image.as_ptr(),
+                image.len(),
+                args.as_ptr()
+            ) < 0
+        );
         assert!(libc::syscall(libc::SYS_delete_module, name.as_ptr(), 0) < 0);
     }
     let got = gather(
         &mut probe,
         |a| match &a.data {
-            EventData::LoadModule(_) | EventData::UnloadModule(_) if a.tid == tid => Some(a.data.clone()),
+            EventData::LoadModule(_) | EventData::UnloadModule(_) if a.tid == tid => {
+                Some(a.data.clone())
+            }
             _ => None,
         },
         |v| v.len() >= 2,
@@ -461,15 +555,23 @@ fn module_load_and_unload() {
         panic!("expected init_module then delete_module: {got:#?}");
     };
     assert!(load.loaded_from_memory && load.retval < 0);
-    assert_eq!((load.args.as_str(), load.argv.clone()), ("debug=1 mode=x", vec!["debug=1".to_string(), "mode=x".into()]));
+    assert_eq!(
+        (load.args.as_str(), load.argv.clone()),
+        (
+            "debug=1 mode=x",
+            vec!["debug=1".to_string(), "mode=x".into()]
+        )
+    );
     assert_eq!(unload.name, "rampart_no_such_module");
     assert!(unload.retval < 0);
 }
 
 #[test]
 fn unwanted_event_types_are_not_hooked() {
-    let mut config = ProbeConfig::default();
-    config.activity = ActivityConfig::for_event_types([EventType::MemfdCreate]);
+    let config = ProbeConfig {
+        activity: ActivityConfig::for_event_types([EventType::MemfdCreate]),
+        ..ProbeConfig::default()
+    };
     let mut probe = load_with(config);
     let tid = gettid();
     let name = CString::new("rampart-only").unwrap();
@@ -479,8 +581,19 @@ fn unwanted_event_types_are_not_hooked() {
         libc::prctl(libc::PR_GET_DUMPABLE);
     }
     let seen = drain_thread(&mut probe, tid, Duration::from_millis(300));
-    assert!(seen.iter().any(|d| matches!(d, EventData::MemfdCreate(m) if m.name == "rampart-only")), "{seen:?}");
-    assert!(seen.iter().all(|d| matches!(d, EventData::MemfdCreate(_))), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|d| matches!(d, EventData::MemfdCreate(m) if m.name == "rampart-only")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().all(|d| matches!(d, EventData::MemfdCreate(_))),
+        "{seen:?}"
+    );
     let stats = probe.stats().unwrap();
-    assert!(!stats.activity.contains_key("prctl"), "prctl was hooked: {:?}", stats.activity);
+    assert!(
+        !stats.activity.contains_key("prctl"),
+        "prctl was hooked: {:?}",
+        stats.activity
+    );
 }

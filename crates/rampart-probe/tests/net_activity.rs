@@ -34,7 +34,7 @@ fn sockets(data: Vec<EventData>) -> Vec<(Kind, SocketEvent)> {
         .collect()
 }
 
-fn find<'a>(seen: &'a [(Kind, SocketEvent)], kind: Kind, port: u16) -> &'a SocketEvent {
+fn find(seen: &[(Kind, SocketEvent)], kind: Kind, port: u16) -> &SocketEvent {
     seen.iter()
         .find(|(k, s)| *k == kind && s.addr.port == port)
         .map(|(_, s)| s)
@@ -54,12 +54,26 @@ fn tcp_ipv4_bind_connect_accept() {
 
     let seen = sockets(drain_thread(&mut probe, tid, Duration::from_millis(400)));
     let bind = find(&seen, Kind::Bind, port);
-    assert_eq!((bind.addr.ip, bind.addr.family, bind.protocol, bind.retval), (IpAddr::from([127, 0, 0, 1]), AF_INET, TCP, 0));
+    assert_eq!(
+        (bind.addr.ip, bind.addr.family, bind.protocol, bind.retval),
+        (IpAddr::from([127, 0, 0, 1]), AF_INET, TCP, 0)
+    );
     let connect = find(&seen, Kind::Connect, port);
-    assert_eq!((connect.addr.ip, connect.addr.family, connect.protocol, connect.retval), (IpAddr::from([127, 0, 0, 1]), AF_INET, TCP, 0));
+    assert_eq!(
+        (
+            connect.addr.ip,
+            connect.addr.family,
+            connect.protocol,
+            connect.retval
+        ),
+        (IpAddr::from([127, 0, 0, 1]), AF_INET, TCP, 0)
+    );
     // accept: the peer (the client's ephemeral port), and the new descriptor as the return value
     let accept = find(&seen, Kind::Accept, client_port);
-    assert_eq!((accept.addr.ip, accept.addr.family, accept.protocol), (IpAddr::from([127, 0, 0, 1]), AF_INET, TCP));
+    assert_eq!(
+        (accept.addr.ip, accept.addr.family, accept.protocol),
+        (IpAddr::from([127, 0, 0, 1]), AF_INET, TCP)
+    );
     assert!(accept.retval >= 0);
 }
 
@@ -76,9 +90,15 @@ fn ipv6_and_udp() {
 
     let seen = sockets(drain_thread(&mut probe, tid, Duration::from_millis(400)));
     let bind6 = find(&seen, Kind::Bind, port);
-    assert_eq!((bind6.addr.ip, bind6.addr.family, bind6.protocol), (IpAddr::V6(Ipv6Addr::LOCALHOST), AF_INET6, TCP));
+    assert_eq!(
+        (bind6.addr.ip, bind6.addr.family, bind6.protocol),
+        (IpAddr::V6(Ipv6Addr::LOCALHOST), AF_INET6, TCP)
+    );
     let connect6 = find(&seen, Kind::Connect, port);
-    assert_eq!((connect6.addr.ip, connect6.addr.family, connect6.retval), (IpAddr::V6(Ipv6Addr::LOCALHOST), AF_INET6, 0));
+    assert_eq!(
+        (connect6.addr.ip, connect6.addr.family, connect6.retval),
+        (IpAddr::V6(Ipv6Addr::LOCALHOST), AF_INET6, 0)
+    );
     let ubind = find(&seen, Kind::Bind, udp_port);
     assert_eq!(ubind.protocol, UDP);
     let uconnect = find(&seen, Kind::Connect, 9);
@@ -90,7 +110,11 @@ fn failures_carry_the_error() {
     let mut probe = load();
     let tid = gettid();
     // a port nobody listens on: find one by binding and dropping
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let err = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
     let held = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -101,9 +125,18 @@ fn failures_carry_the_error() {
     assert_eq!(held.accept().unwrap_err().kind(), ErrorKind::WouldBlock);
 
     let seen = sockets(drain_thread(&mut probe, tid, Duration::from_millis(400)));
-    assert_eq!(find(&seen, Kind::Connect, port).retval, -(libc::ECONNREFUSED as i64));
-    let failed_bind = seen.iter().find(|(k, s)| *k == Kind::Bind && s.addr.port == busy && s.retval != 0);
-    assert_eq!(failed_bind.map(|(_, s)| s.retval), Some(-(libc::EADDRINUSE as i64)), "{seen:#?}");
+    assert_eq!(
+        find(&seen, Kind::Connect, port).retval,
+        -(libc::ECONNREFUSED as i64)
+    );
+    let failed_bind = seen
+        .iter()
+        .find(|(k, s)| *k == Kind::Bind && s.addr.port == busy && s.retval != 0);
+    assert_eq!(
+        failed_bind.map(|(_, s)| s.retval),
+        Some(-(libc::EADDRINUSE as i64)),
+        "{seen:#?}"
+    );
     assert!(!seen.iter().any(|(k, _)| *k == Kind::Accept), "{seen:#?}");
     assert!(probe.stats().unwrap().activity["accept"].filtered >= 1);
 }
@@ -119,5 +152,9 @@ fn unix_sockets_are_filtered_in_kernel() {
     let seen = sockets(drain_thread(&mut probe, tid, Duration::from_millis(300)));
     assert!(seen.is_empty(), "{seen:#?}");
     let stats = probe.stats().unwrap();
-    assert!(stats.activity["bind"].filtered >= 1 && stats.activity["connect"].filtered >= 1, "{:?}", stats.activity);
+    assert!(
+        stats.activity["bind"].filtered >= 1 && stats.activity["connect"].filtered >= 1,
+        "{:?}",
+        stats.activity
+    );
 }

@@ -14,7 +14,12 @@ impl ProcessCache {
     /// Names the ids of a credential event (`setuid.user`, …) and, when the call changed the process,
     /// replaces its cached node with an updated copy. `tid` is the calling thread: a thread renaming
     /// itself does not rename its process.
-    pub(super) fn apply_activity(&mut self, node: &Arc<ProcessNode>, tid: u32, data: &mut EventData) {
+    pub(super) fn apply_activity(
+        &mut self,
+        node: &Arc<ProcessNode>,
+        tid: u32,
+        data: &mut EventData,
+    ) {
         let pid = node.process.pid;
         let mut process = (*node.process).clone();
         let creds = &mut process.credentials;
@@ -22,12 +27,20 @@ impl ProcessCache {
             EventData::Setuid(s) => {
                 (creds.uid, creds.euid, creds.fsuid) = (s.uid, s.euid, s.fsuid);
                 self.users.name_credentials(creds);
-                (s.user, s.euser, s.fsuser) = (creds.user.clone(), creds.euser.clone(), creds.fsuser.clone());
+                (s.user, s.euser, s.fsuser) = (
+                    creds.user.clone(),
+                    creds.euser.clone(),
+                    creds.fsuser.clone(),
+                );
             }
             EventData::Setgid(s) => {
                 (creds.gid, creds.egid, creds.fsgid) = (s.gid, s.egid, s.fsgid);
                 self.users.name_credentials(creds);
-                (s.group, s.egroup, s.fsgroup) = (creds.group.clone(), creds.egroup.clone(), creds.fsgroup.clone());
+                (s.group, s.egroup, s.fsgroup) = (
+                    creds.group.clone(),
+                    creds.egroup.clone(),
+                    creds.fsgroup.clone(),
+                );
             }
             EventData::Capset(c) => {
                 (creds.cap_effective, creds.cap_permitted) = (c.cap_effective, c.cap_permitted);
@@ -60,11 +73,20 @@ mod tests {
 
     fn cache() -> (tempfile::TempDir, ProcessCache) {
         let empty = tempfile::tempdir().unwrap();
-        let config = CacheConfig { proc_root: empty.path().into(), ..Default::default() };
+        let config = CacheConfig {
+            proc_root: empty.path().into(),
+            ..Default::default()
+        };
         let mut cache = ProcessCache::new(config, |_| None);
         for (pid, ppid, path) in [(10, 0, "/bin/parent"), (20, 10, "/bin/child")] {
             cache.handle(ProbeRecord::Exec(ExecRecord {
-                task: TaskInfo { pid, tid: pid, ppid, comm: "old".into(), ..Default::default() },
+                task: TaskInfo {
+                    pid,
+                    tid: pid,
+                    ppid,
+                    comm: "old".into(),
+                    ..Default::default()
+                },
                 file: FileInfo::from_path(path),
                 ..Default::default()
             }));
@@ -73,36 +95,77 @@ mod tests {
     }
 
     fn activity(cache: &mut ProcessCache, pid: u32, tid: u32, data: EventData) -> Event {
-        let record = ProbeRecord::Activity(ActivityRecord { timestamp_boot_ns: 1, pid, tid, data });
+        let record = ProbeRecord::Activity(ActivityRecord {
+            timestamp_boot_ns: 1,
+            pid,
+            tid,
+            data,
+        });
         cache.handle(record).unwrap()
     }
 
     #[test]
     fn setuid_names_ids_and_updates_the_process_afterwards() {
         let (_d, mut cache) = cache();
-        let data = EventData::Setuid(SetuidEvent { uid: 0, euid: 0, fsuid: 0, ..Default::default() });
+        let data = EventData::Setuid(SetuidEvent {
+            uid: 0,
+            euid: 0,
+            fsuid: 0,
+            ..Default::default()
+        });
         // give the process a non-root uid first, then switch to root
-        let _ = activity(&mut cache, 20, 20, EventData::Setuid(SetuidEvent { uid: 4444, euid: 4444, fsuid: 4444, ..Default::default() }));
+        let _ = activity(
+            &mut cache,
+            20,
+            20,
+            EventData::Setuid(SetuidEvent {
+                uid: 4444,
+                euid: 4444,
+                fsuid: 4444,
+                ..Default::default()
+            }),
+        );
         assert_eq!(cache.get(20).unwrap().process.credentials.uid, 4444);
         let event = activity(&mut cache, 20, 20, data);
-        assert_eq!(event.process.credentials.uid, 4444, "the event shows the credentials before the call");
+        assert_eq!(
+            event.process.credentials.uid, 4444,
+            "the event shows the credentials before the call"
+        );
         match &event.data {
             EventData::Setuid(s) => assert_eq!(s.user, "root"),
             other => panic!("{other:?}"),
         }
         let now = cache.get(20).unwrap();
-        assert_eq!((now.process.credentials.uid, now.process.credentials.user.as_str()), (0, "root"));
+        assert_eq!(
+            (
+                now.process.credentials.uid,
+                now.process.credentials.user.as_str()
+            ),
+            (0, "root")
+        );
         assert_eq!(now.parent.as_ref().unwrap().process.pid, 10, "lineage kept");
     }
 
     #[test]
     fn capset_and_thread_names() {
         let (_d, mut cache) = cache();
-        activity(&mut cache, 20, 20, EventData::Capset(CapsetEvent { cap_effective: 1, cap_permitted: 3 }));
+        activity(
+            &mut cache,
+            20,
+            20,
+            EventData::Capset(CapsetEvent {
+                cap_effective: 1,
+                cap_permitted: 3,
+            }),
+        );
         let creds = &cache.get(20).unwrap().process.credentials;
         assert_eq!((creds.cap_effective, creds.cap_permitted), (1, 3));
         let rename = |name: &str| {
-            EventData::Prctl(PrctlEvent { option: PR_SET_NAME, new_name: name.into(), ..Default::default() })
+            EventData::Prctl(PrctlEvent {
+                option: PR_SET_NAME,
+                new_name: name.into(),
+                ..Default::default()
+            })
         };
         activity(&mut cache, 20, 21, rename("worker")); // a thread: the process keeps its name
         assert_eq!(cache.get(20).unwrap().process.comm, "old");
@@ -113,14 +176,32 @@ mod tests {
     #[test]
     fn signal_targets_come_from_the_cache() {
         let (_d, mut cache) = cache();
-        let mut event = activity(&mut cache, 20, 20, EventData::Signal(SignalEvent { signal_type: 9, pid: 10, ..Default::default() }));
+        let mut event = activity(
+            &mut cache,
+            20,
+            20,
+            EventData::Signal(SignalEvent {
+                signal_type: 9,
+                pid: 10,
+                ..Default::default()
+            }),
+        );
         crate::targets::fill(&mut cache, &mut event);
         match &event.data {
             EventData::Signal(s) => assert_eq!(s.target.as_ref().unwrap().file.path, "/bin/parent"),
             other => panic!("{other:?}"),
         }
         // a process group (negative pid) has no single target
-        let mut event = activity(&mut cache, 20, 20, EventData::Signal(SignalEvent { signal_type: 9, pid: -10i32 as u32, ..Default::default() }));
+        let mut event = activity(
+            &mut cache,
+            20,
+            20,
+            EventData::Signal(SignalEvent {
+                signal_type: 9,
+                pid: -10i32 as u32,
+                ..Default::default()
+            }),
+        );
         crate::targets::fill(&mut cache, &mut event);
         assert!(matches!(&event.data, EventData::Signal(s) if s.target.is_none()));
     }

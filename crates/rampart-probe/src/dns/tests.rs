@@ -204,12 +204,12 @@ fn oversized_labels_and_names_are_rejected() {
     let p = Msg::new(1, 0, 1, 0).name(&"a".repeat(63)).u16(1).u16(1).0;
     assert_eq!(parse(&p).unwrap().questions[0].name.len(), 63);
 
-    let name = vec!["abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0"; 5].join(".");
+    let name = ["abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0"; 5].join(".");
     let p = Msg::new(1, 0, 1, 0).name(&name).u16(1).u16(1).0;
     assert_eq!(parse(&p), Err(DnsError::NameTooLong));
 
     // 253 characters in presentation form is the longest legal name
-    let ok = vec![
+    let ok = [
         "a".repeat(63),
         "b".repeat(63),
         "c".repeat(63),

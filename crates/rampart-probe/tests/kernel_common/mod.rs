@@ -17,7 +17,8 @@ pub fn load() -> Probe {
 }
 
 pub fn load_with(config: ProbeConfig) -> Probe {
-    Probe::load(config).unwrap_or_else(|e| panic!("loading the probe failed (tests need root): {e}"))
+    Probe::load(config)
+        .unwrap_or_else(|e| panic!("loading the probe failed (tests need root): {e}"))
 }
 
 pub fn gettid() -> u32 {
@@ -26,12 +27,19 @@ pub fn gettid() -> u32 {
 }
 
 /// Polls until `pick` accepts a record (returning its value); panics after DEADLINE naming `what`.
-pub fn wait_for<T>(probe: &mut Probe, what: &str, mut pick: impl FnMut(&ActivityRecord) -> Option<T>) -> T {
+pub fn wait_for<T>(
+    probe: &mut Probe,
+    what: &str,
+    mut pick: impl FnMut(&ActivityRecord) -> Option<T>,
+) -> T {
     let start = Instant::now();
     let mut found = None;
     let mut seen = 0usize;
     while found.is_none() {
-        assert!(start.elapsed() < DEADLINE, "no {what} within {DEADLINE:?} ({seen} activity records seen)");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no {what} within {DEADLINE:?} ({seen} activity records seen)"
+        );
         probe
             .poll(Duration::from_millis(50), &mut |r| {
                 if let ProbeRecord::Activity(a) = r {
@@ -88,7 +96,11 @@ pub fn drain_thread(probe: &mut Probe, tid: u32, d: Duration) -> Vec<EventData> 
 
 /// Runs a python3 script to completion; returns its pid. The script must succeed.
 pub fn python(script: &str) -> u32 {
-    let mut child = Command::new("python3").arg("-c").arg(script).spawn().expect("python3 is installed");
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .spawn()
+        .expect("python3 is installed");
     let pid = child.id();
     let status = child.wait().expect("waiting for python3");
     assert!(status.success(), "python helper failed: {status}\n{script}");

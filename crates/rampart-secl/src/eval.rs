@@ -298,13 +298,58 @@ pub(crate) fn str_eq(a: &str, b: &str) -> bool {
 }
 
 /// A precompiled set of string constants: exact values, globs and regexes.
+/// A regex with the literal prefix any match of an anchored pattern starts with (`[` for `^\[.*\]$`):
+/// checking it first avoids the regex engine for most values.
+#[derive(Debug)]
+pub(crate) struct Re {
+    prefix: String,
+    re: Regex,
+}
+
+impl Re {
+    fn new(src: &str) -> Result<Re, regex::Error> {
+        Ok(Re { prefix: anchored_prefix(src), re: Regex::new(src)? })
+    }
+
+    #[inline]
+    fn is_match(&self, s: &str) -> bool {
+        s.starts_with(self.prefix.as_str()) && self.re.is_match(s)
+    }
+}
+
+/// The literal text right after a leading `^`, up to the first metacharacter (empty when unsure).
+fn anchored_prefix(src: &str) -> String {
+    let Some(rest) = src.strip_prefix('^') else { return String::new() };
+    let mut out = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        let lit = match c {
+            '\\' => match chars.next() {
+                Some(e) if e.is_ascii_punctuation() => e,
+                _ => break,
+            },
+            '.' | '[' | ']' | '(' | ')' | '{' | '}' | '*' | '+' | '?' | '|' | '^' | '$' => break,
+            c if c.is_alphanumeric() || c == ' ' || c == '/' || c == '-' || c == '_' || c == ':' || c == '=' => c,
+            _ => break,
+        };
+        // A quantifier makes the last literal optional.
+        if matches!(chars.peek(), Some('*' | '?' | '{')) {
+            break;
+        }
+        out.push(lit);
+    }
+    out
+}
+
 #[derive(Debug)]
 pub struct StrMatcher {
     exact: Exact,
     /// `""` is one of the exact values (kept apart: see [`str_eq`]).
     empty: bool,
     pub(crate) globs: Vec<Glob>,
-    pub(crate) regexes: Vec<Regex>,
+    pub(crate) regexes: Vec<Re>,
+    /// Many `*literal*` globs, as one literal alternation (a single multi-literal search).
+    contains: Option<Regex>,
     ci: bool,
 }
 
@@ -334,15 +379,26 @@ impl StrMatcher {
                 }
                 Const::Regex(r) => {
                     let src = if ci { format!("(?i){r}") } else { r.clone() };
-                    regexes.push(Regex::new(&src).map_err(|e| format!("invalid regex: {e}"))?);
+                    regexes.push(Re::new(&src).map_err(|e| format!("invalid regex: {e}"))?);
                 }
                 other => return Err(format!("cannot compare a string with {}", other.type_name())),
             }
         }
         let empty = exact.iter().any(String::is_empty);
         exact.retain(|e| !e.is_empty());
+        // `*a*`, `*b*`, …: one pass of a multi-literal searcher instead of one scan per glob.
+        let contains_lits: Vec<&str> = globs.iter().filter_map(Glob::contains_literal).collect();
+        let contains = if contains_lits.len() >= 4 {
+            let alt = contains_lits.iter().map(|l| regex::escape(l)).collect::<Vec<_>>().join("|");
+            let src = if ci { format!("(?i){alt}") } else { alt };
+            let re = Regex::new(&src).map_err(|e| format!("invalid pattern set: {e}"))?;
+            globs.retain(|g| g.contains_literal().is_none());
+            Some(re)
+        } else {
+            None
+        };
         let exact = if exact.len() > 6 { Exact::Many(exact.into_iter().collect()) } else { Exact::Few(exact) };
-        Ok(StrMatcher { exact, empty, globs, regexes, ci })
+        Ok(StrMatcher { exact, empty, globs, regexes, contains, ci })
     }
 
     #[inline]
@@ -351,6 +407,9 @@ impl StrMatcher {
             return self.empty
                 || self.globs.iter().any(|g| g.is_match(s))
                 || self.regexes.iter().any(|r| r.is_match(s));
+        }
+        if self.contains.as_ref().is_some_and(|c| c.is_match(s)) {
+            return true;
         }
         let hit = match &self.exact {
             Exact::Few(v) if self.ci => v.iter().any(|x| x.len() == s.len() && x.eq_ignore_ascii_case(s)),
@@ -375,8 +434,9 @@ impl StrMatcher {
         out
     }
 
+    /// Whether a value can match other than through the exact values and `globs` (regexes, merged `*lit*`).
     pub(crate) fn has_regex(&self) -> bool {
-        !self.regexes.is_empty()
+        !self.regexes.is_empty() || self.contains.is_some()
     }
 }
 
@@ -540,7 +600,8 @@ impl BNode {
             BNode::And(v) | BNode::Or(v) => v.iter().map(BNode::cost).sum(),
             BNode::Not(n) => n.cost(),
             BNode::Str { lhs, m, .. } => {
-                let per_value = 1 + 2 * m.globs.len() as u32 + 6 * m.regexes.len() as u32;
+                let per_value =
+                    1 + 2 * m.globs.len() as u32 + 6 * m.regexes.len() as u32 + 4 * m.contains.is_some() as u32;
                 lhs.cost() * per_value
             }
             BNode::Int { lhs, .. } | BNode::Bool { lhs, .. } | BNode::Dur { lhs, .. } => lhs.cost(),

@@ -109,6 +109,17 @@ impl Glob {
         (matches!(self.kind, Kind::Flat(_)) && !self.head.is_empty()).then_some(self.head.as_str())
     }
 
+    /// `Some(lit)` for a plain `*lit*` glob (substring search).
+    pub(crate) fn contains_literal(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Flat(p) => match p.as_slice() {
+                [Piece::Star, Piece::Lit(l), Piece::Star] => Some(l),
+                _ => None,
+            },
+            Kind::Path(_) => None,
+        }
+    }
+
     /// The literal text before the first wildcard (for prefix approvers).
     pub fn literal_prefix(&self) -> String {
         let mut out = String::new();

@@ -47,7 +47,7 @@ fn leaf_key(node: &BNode) -> Option<(&FieldOp, Key)> {
     match node {
         // Multi-valued fields (`exec.envs`, `process.ancestors.comm`) qualify too: with "any element"
         // semantics, a match needs one of their values in the set, and every value is probed.
-        BNode::Str { lhs: Operand::Field(f), m, quant: Quant::Any } if !f.reg && m.regexes.is_empty() => {
+        BNode::Str { lhs: Operand::Field(f), m, quant: Quant::Any } if !f.reg && !m.has_regex() => {
             let (mut dirs, mut heads) = (Vec::new(), Vec::new());
             for g in &m.globs {
                 match (f.path, g.path_head(), g.flat_head()) {

@@ -453,3 +453,30 @@ fn rule_event_type_is_derived() {
     assert_eq!(c.event, Some(rampart_secl::RuleEvent::Windows("exec")));
     assert!(c.fields.contains("exec.file.name"));
 }
+
+#[test]
+fn regex_prefilters_and_literal_sets_keep_semantics() {
+    let env = env();
+    let ev = exec_event();
+    let cases = [
+        (r#"exec.comm in [r"^\[.*\]$"]"#, false),
+        (r#"exec.comm =~ r"^ba(sh)?$""#, true),
+        (r#"exec.comm =~ r"^bax?sh$""#, true),
+        (r#"exec.comm =~ r"^b*ash$""#, true),
+        (r#"exec.file.path =~ r"^/usr/bin/""#, true),
+        (r#"exec.args in [~"*aa*", ~"*bb*", ~"*cc*", ~"*evil.example*"]"#, true),
+        (r#"exec.args in [~"*aa*", ~"*bb*", ~"*cc*", ~"*dd*"]"#, false),
+        (r#"exec.args in [~"*aa*", ~"*bb*", ~"*cc*", ~"*dd*", "x", ~"-c curl*"]"#, true),
+        (r#"exec.args in [~"*a.a*", ~"*b+b*", ~"*c(c*", ~"*[dd*"]"#, false),
+    ];
+    for (expr, want) in cases {
+        let c = compile(expr, &env).unwrap();
+        assert_eq!(c.eval(&Cx::new(&ev, &rampart_secl::NoVariables)), want, "{expr}");
+    }
+    let mut d = dns_event();
+    if let rampart_model::EventData::Dns(x) = &mut d.data {
+        x.question.name = "a.NICEHASH.com".into();
+    }
+    let c = compile(r#"dns.question.name in [~"*aa*", ~"*bb*", ~"*cc*", ~"*nicehash*"]"#, &env).unwrap();
+    assert!(c.eval(&Cx::new(&d, &rampart_secl::NoVariables)), "case-insensitive literal set");
+}

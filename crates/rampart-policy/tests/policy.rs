@@ -190,7 +190,7 @@ fn directories_load_default_policy_first() {
     std::fs::write(dir.join("a_custom.policy"), "rules:\n  - id: r\n    disabled: true\n").unwrap();
     std::fs::write(dir.join("default.policy"), "rules:\n  - id: r\n    expression: exec.pid == 1\n").unwrap();
     std::fs::write(dir.join("notes.txt"), "ignored").unwrap();
-    let files = rampart_policy::expand_paths(&[dir.clone()]).unwrap();
+    let files = rampart_policy::expand_paths(std::slice::from_ref(&dir)).unwrap();
     let names: Vec<_> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(names, ["default.policy", "a_custom.policy"]);
     let loaded = rampart_policy::load_paths(&[dir], &opts()).unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use rampart_model::Event;
-use rampart_policy::{load_paths, LoadOptions, Loaded};
+use rampart_policy::{expand_paths, load_sources, LoadOptions, Loaded, PolicySource};
 use rampart_probe::{Probe, ProbeConfig};
 use rampart_secl::ruleset::Match;
 use serde_json::Value;
@@ -25,6 +25,8 @@ use crate::source::EventSource;
 pub struct AgentOptions {
     /// Policy files or directories, loaded after the default policy.
     pub policies: Vec<PathBuf>,
+    /// Load Rampart's embedded default policy first.
+    pub default_policy: bool,
     /// Kernel ring buffer size in MiB.
     pub ring_mib: u32,
     /// Report what kill actions would do without sending any signal.
@@ -39,6 +41,7 @@ impl Default for AgentOptions {
     fn default() -> Self {
         AgentOptions {
             policies: Vec::new(),
+            default_policy: true,
             ring_mib: 8,
             no_kill: false,
             protected: Vec::new(),
@@ -77,7 +80,7 @@ pub struct Agent {
 impl Agent {
     /// Loads the policies, attaches the probes, loads the kernel kill plan and seeds the process cache.
     pub fn start(options: &AgentOptions) -> anyhow::Result<Agent> {
-        let detector = Detector::new(load_policies(&options.policies)?.ruleset);
+        let detector = Detector::new(load_policies(&options.policies, options.default_policy)?.ruleset);
         let background = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("rampart-bg")
@@ -107,6 +110,8 @@ impl Agent {
                 .set_kill_plan(&plan)
                 .context("loading the kernel kill plan")?;
         }
+        crate::file_filters::apply(&mut probe, detector.rules())
+            .context("loading the kernel file filters")?;
         let mut cache = ProcessCache::new(CacheConfig::default(), |path| {
             parse_cgroup_path(path).map(|c| c.id)
         });
@@ -207,16 +212,22 @@ impl Agent {
     }
 }
 
-/// Loads policies; a broken rule is reported by id and skipped, an unreadable policy file is an error.
-pub fn load_policies(policies: &[PathBuf]) -> anyhow::Result<Loaded> {
-    let loaded = load_paths(policies, &LoadOptions::default()).context("reading policies")?;
+/// Loads the embedded default policy (unless `with_default` is false or one of `policies` is itself named
+/// `default.policy`, which then replaces it, as in Datadog's agent) followed by `policies`. A broken rule is
+/// reported by id and skipped; an unreadable policy file is an error.
+pub fn load_policies(policies: &[PathBuf], with_default: bool) -> anyhow::Result<Loaded> {
+    let paths = expand_paths(policies).context("reading policies")?;
+    let replaced = paths.iter().any(|p| p.file_stem().is_some_and(|s| s == "default"));
+    let mut sources = Vec::new();
+    if with_default && !replaced {
+        sources.push(rampart_policy::default::default_policy());
+    }
+    for path in &paths {
+        sources.push(PolicySource::read(path).with_context(|| format!("reading {}", path.display()))?);
+    }
+    let loaded = load_sources(&sources, &LoadOptions::default());
     for p in loaded.report.policy_errors() {
-        eprintln!(
-            "rampart: policy {} ({}): {}",
-            p.name,
-            p.file,
-            p.error.as_deref().unwrap_or("invalid")
-        );
+        eprintln!("rampart: policy {} ({}): {}", p.name, p.file, p.error.as_deref().unwrap_or("invalid"));
     }
     for e in loaded.report.errors() {
         eprintln!("rampart: skipped {e}");

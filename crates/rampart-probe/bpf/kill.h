@@ -33,6 +33,8 @@ struct kill_pattern {
 struct kill_config {
 	__u32 armed_slots; /* bitmask; 0 = nothing to do */
 	__u32 npatterns;
+	__u32 argv0_names; /* non-zero when kill_argv0 has entries */
+	__u32 _pad;
 	__u64 first_bytes[4]; /* bitmap of the patterns' first bytes, to skip most positions at once */
 };
 
@@ -84,6 +86,14 @@ struct {
 	__type(key, struct kill_name_key);
 	__type(value, __u32); /* slot bitmask */
 } kill_names SEC(".maps");
+
+/* argv[0] values (exactly as passed to execve), for rules on exec.argv0. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct kill_name_key);
+	__type(value, __u32); /* slot bitmask */
+} kill_argv0 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -248,7 +258,7 @@ int BPF_PROG(handle_exec_kill, struct task_struct *task, pid_t old_pid, struct l
 			mask |= *names_mask;
 	}
 
-	if (cfg->npatterns) {
+	if (cfg->npatterns || cfg->argv0_names) {
 		start = BPF_CORE_READ(mm, arg_start);
 		end = BPF_CORE_READ(mm, arg_end);
 		len = end > start ? end - start : 0;
@@ -260,9 +270,17 @@ int BPF_PROG(handle_exec_kill, struct task_struct *task, pid_t old_pid, struct l
 			s->args_len = len;
 			s->start = len;
 			bpf_loop(KILL_ARGS_LEN, kill_argv0_step, NULL, 0);
+			if (cfg->argv0_names && s->start > 1 && s->start <= KILL_NAME_LEN) {
+				__builtin_memset(&s->name, 0, sizeof(s->name));
+				bpf_probe_read_kernel(s->name.name, (s->start - 1) & (KILL_NAME_LEN - 1), s->args);
+				names_mask = bpf_map_lookup_elem(&kill_argv0, &s->name);
+				if (names_mask)
+					mask |= *names_mask;
+			}
 			s->found = 0;
 			s->npatterns = cfg->npatterns;
-			bpf_loop(KILL_ARGS_LEN, kill_position_step, NULL, 0);
+			if (s->npatterns)
+				bpf_loop(KILL_ARGS_LEN, kill_position_step, NULL, 0);
 			mask |= s->found;
 		}
 	}

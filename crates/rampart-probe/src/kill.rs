@@ -26,6 +26,8 @@ pub const MAX_PATTERN_LEN: usize = 32;
 pub struct KillSlotPlan {
     pub signal: u32,
     pub names: Vec<String>,
+    /// Exact `argv[0]` values.
+    pub argv0: Vec<String>,
     pub arg_substrings: Vec<String>,
 }
 
@@ -129,6 +131,11 @@ impl Probe {
                 .delete(&key)
                 .map_err(map_err("kill_names"))?;
         }
+        for key in maps.kill_argv0.keys().collect::<Vec<_>>() {
+            maps.kill_argv0
+                .delete(&key)
+                .map_err(map_err("kill_argv0"))?;
+        }
         for key in maps.kill_protected.keys().collect::<Vec<_>>() {
             maps.kill_protected
                 .delete(&key)
@@ -136,6 +143,7 @@ impl Probe {
         }
 
         let mut names: std::collections::BTreeMap<&str, u32> = Default::default();
+        let mut argv0: std::collections::BTreeMap<&str, u32> = Default::default();
         let mut config = kill_config::default();
         let mut npatterns = 0u32;
         for (i, slot) in plan.slots.iter().enumerate() {
@@ -149,6 +157,9 @@ impl Probe {
                 .map_err(map_err("kill_slots"))?;
             for name in &slot.names {
                 *names.entry(name).or_default() |= bit;
+            }
+            for name in &slot.argv0 {
+                *argv0.entry(name).or_default() |= bit;
             }
             for pattern in &slot.arg_substrings {
                 let mut p = kill_pattern {
@@ -172,6 +183,14 @@ impl Probe {
             maps.kill_names
                 .update(bytes_of(&key), &mask.to_ne_bytes(), MapFlags::ANY)
                 .map_err(map_err("kill_names"))?;
+        }
+        config.argv0_names = u32::from(!argv0.is_empty());
+        for (name, mask) in argv0 {
+            let mut key = kill_name_key::default();
+            copy_str(&mut key.name, name);
+            maps.kill_argv0
+                .update(bytes_of(&key), &mask.to_ne_bytes(), MapFlags::ANY)
+                .map_err(map_err("kill_argv0"))?;
         }
         for exe in &plan.protected {
             let key = kill_exe_key {
@@ -233,6 +252,7 @@ mod tests {
             slots: vec![KillSlotPlan {
                 signal: 9,
                 names: vec!["xmrig".into()],
+                argv0: vec!["/usr/bin/xmrig".into()],
                 arg_substrings: vec!["stratum+tcp://".into()],
             }],
             protected: vec![],

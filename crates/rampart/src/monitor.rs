@@ -20,6 +20,9 @@ pub struct MonitorArgs {
     /// Policy file to load (repeatable).
     #[arg(long = "policy", value_name = "PATH")]
     pub policies: Vec<PathBuf>,
+    /// Do not load Rampart's embedded default policy (a `--policy` file named `default.policy` replaces it).
+    #[arg(long)]
+    pub no_default_policy: bool,
     /// Print every event, not only rule matches.
     #[arg(long)]
     pub events: bool,
@@ -47,6 +50,7 @@ impl MonitorArgs {
     fn agent_options(&self) -> AgentOptions {
         AgentOptions {
             policies: self.policies.clone(),
+            default_policy: !self.no_default_policy,
             ring_mib: self.ring_mib,
             no_kill: self.no_kill,
             protected: self.protected.clone(),

@@ -254,7 +254,7 @@ rules:
     );
     let m = MonitorProcess::start(
         Path::new(env!("CARGO_BIN_EXE_rampart")),
-        &["--json", "--policy", policy.to_str().unwrap()],
+        &["--json", "--no-default-policy", "--policy", policy.to_str().unwrap()],
         &[],
     )
     .unwrap();

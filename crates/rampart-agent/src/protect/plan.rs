@@ -16,6 +16,7 @@ use rampart_secl::ruleset::{KillScope, Rule, RuleSet};
 #[derive(Debug, Default, PartialEq, Eq)]
 struct KernelCondition {
     names: Vec<String>,
+    argv0: Vec<String>,
     arg_substrings: Vec<String>,
 }
 
@@ -60,6 +61,7 @@ pub fn plan_kills(rules: &RuleSet) -> PlannedKills {
                 out.plan.slots.push(KillSlotPlan {
                     signal: signal as u32,
                     names: c.names,
+                    argv0: c.argv0,
                     arg_substrings: c.arg_substrings,
                 });
                 out.slot_rules.push(rule.id.clone());
@@ -102,6 +104,15 @@ fn collect(node: &Node, rules: &RuleSet, c: &mut KernelCondition) -> Result<(), 
                                     "exec.file.name needs exact names the kernel can hold".into()
                                 )
                             }
+                        }
+                    }
+                    Ok(())
+                }
+                "exec.argv0" if *op != BinOp::Match => {
+                    for v in values {
+                        match v {
+                            Literal::Exact(s) if !s.is_empty() && s.len() <= MAX_NAME_LEN => c.argv0.push(s),
+                            _ => return Err("exec.argv0 needs exact values the kernel can hold".into()),
                         }
                     }
                     Ok(())
@@ -191,7 +202,7 @@ mod tests {
         let rules = [
             kill_rule(
                 "by_name",
-                r#"exec.file.name in miners || exec.file.name == "cpuminer""#,
+                r#"exec.file.name in miners || exec.file.name == "cpuminer" || exec.argv0 in miners"#,
             ),
             kill_rule(
                 "by_args",
@@ -209,6 +220,7 @@ mod tests {
         let planned = plan_kills(&set);
         assert_eq!(planned.slot_rules, ["by_name", "by_args"]);
         assert_eq!(planned.plan.slots[0].names, ["xmrig", "minerd", "cpuminer"]);
+        assert_eq!(planned.plan.slots[0].argv0, ["xmrig", "minerd"]);
         assert_eq!(planned.plan.slots[0].signal, 9);
         assert_eq!(
             planned.plan.slots[1].arg_substrings,

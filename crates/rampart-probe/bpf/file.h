@@ -41,6 +41,20 @@ static __always_inline __u64 op_arg(struct file_op *op, __u8 idx)
 	return 0;
 }
 
+/* Syscall argument `idx` from the saved user registers (x86_64 order). */
+static __always_inline __u64 reg_arg(struct pt_regs *regs, __u8 idx)
+{
+	switch (idx) {
+	case 0: return regs->di;
+	case 1: return regs->si;
+	case 2: return regs->dx;
+	case 3: return regs->r10;
+	case 4: return regs->r8;
+	case 5: return regs->r9;
+	}
+	return 0;
+}
+
 static __always_inline struct file *fd_file(struct task_struct *task, long fd)
 {
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
@@ -72,45 +86,89 @@ static __always_inline __u32 current_revision(void)
 
 /* --- hashing (FNV-1a 64, the same in src/file/filters.rs) ------------------------------------------- */
 
-/* Hash of the last component of work.path[TAIL_AT..TAIL_AT+tail_len), trailing '/' ignored. */
-static long name_hash_step(__u64 i, void *arg)
+/* Hash of a basename held in op->name[0..len): FNV-1a 64 over its zero-padded little-endian 8-byte words,
+ * seeded with the length (src/file/filters.rs `name_hash`). Word-wise and unrolled: no per-byte loop on the
+ * path every open takes. */
+static __always_inline __u64 name_hash(struct file_op *op, __u32 len)
+{
+	__u64 h = FNV_OFFSET_ ^ len;
+	__u32 rem;
+
+#pragma unroll
+	for (int i = 0; i < NAME_WORDS; i++) {
+		if (i * 8 >= len)
+			break;
+		__u64 v = op->name_words[i];
+		rem = len - i * 8;
+		if (rem < 8)
+			v &= (1ull << (rem * 8)) - 1;
+		h = (h ^ v) * FNV_PRIME_;
+	}
+	return h;
+}
+
+/* Copies the basename of a dentry into op->name and hashes it. */
+static __always_inline void dentry_name_hash(struct file_op *op, struct dentry *d)
+{
+	__u32 len = BPF_CORE_READ(d, d_name.len);
+
+	if (len > NAME_MAX_LEN)
+		len = NAME_MAX_LEN;
+	barrier_var(len);
+	len &= NAME_MAX_LEN;
+	op->name_ok = len > 0 && !bpf_probe_read_kernel(op->name_words, len, BPF_CORE_READ(d, d_name.name));
+	op->name_hash = op->name_ok ? name_hash(op, len) : 0;
+}
+
+#define TAIL_CHAR(w, i) ((w)->path[(TAIL_AT + (i)) & (WORK_PATH_LEN - 1)])
+
+/* Scans the user's string forwards, remembering where the last component starts and ends (bpf_loop: one
+ * verified iteration whatever the length). */
+static long tail_scan_step(__u64 i, void *arg)
 {
 	struct work *w = work_buf();
 	struct file_op *op = file_op_buf();
-	char ch;
 
 	if (!w || !op || i >= op->tail_len)
 		return 1;
-	ch = w->path[(TAIL_AT + i) & (WORK_PATH_LEN - 1)];
-	if (ch == '/') {
-		/* a component ends: remember it unless the string ends with slashes */
-		if (op->comp_len) {
-			op->name_hash = op->h;
-			op->name_ok = !(op->comp_dots == op->comp_len && op->comp_len <= 2);
-		}
-		op->h = FNV_OFFSET_;
+	if (TAIL_CHAR(w, i) == '/') {
 		op->comp_len = 0;
-		op->comp_dots = 0;
-		return 0;
+	} else {
+		if (op->comp_len == 0)
+			op->i = i; /* a component starts */
+		op->comp_len++;
+		op->h_dir = op->comp_len; /* length of the last non-empty component so far */
+		op->end = i + 1;
 	}
-	op->h = (op->h ^ (__u8)ch) * FNV_PRIME_;
-	op->comp_len++;
-	if (ch == '.')
-		op->comp_dots++;
 	return 0;
 }
 
-static __always_inline void hash_last_component(struct file_op *op)
+/* Finds the last component of the user's string (work.path[TAIL_AT..+tail_len), trailing '/' ignored),
+ * hashes it, and says whether it is the only component. */
+static __always_inline void tail_name_hash(struct file_op *op, struct work *w)
 {
-	op->h = FNV_OFFSET_;
-	op->comp_len = 0;
-	op->comp_dots = 0;
+	__u32 start, len;
+
 	op->name_ok = 0;
-	bpf_loop(TAIL_MAX, name_hash_step, NULL, 0);
-	if (op->comp_len) {
-		op->name_hash = op->h;
-		op->name_ok = !(op->comp_dots == op->comp_len && op->comp_len <= 2);
-	}
+	op->single = 0;
+	op->comp_len = 0;
+	op->h_dir = 0;
+	op->i = 0;
+	op->end = 0;
+	bpf_loop(TAIL_MAX, tail_scan_step, NULL, 0);
+	start = op->i;
+	len = op->h_dir;
+	if (len == 0 || len > NAME_MAX_LEN || start > TAIL_MAX)
+		return;
+	if (TAIL_CHAR(w, start) == '.' && (len == 1 || (len == 2 && TAIL_CHAR(w, start + 1) == '.')))
+		return; /* "." and "..": the name is not known here */
+	barrier_var(len);
+	len &= NAME_MAX_LEN;
+	if (bpf_probe_read_kernel(op->name_words, len, &w->path[(TAIL_AT + start) & (WORK_PATH_LEN - 1)]))
+		return;
+	op->name_ok = 1;
+	op->name_hash = name_hash(op, len);
+	op->single = start == 0 && op->end == op->tail_len;
 }
 
 /* Rolls FNV-1a over the resolved path, looking up every directory prefix (at each '/') and noting whether
@@ -303,11 +361,7 @@ static __always_inline int side_locate(struct file_op *op, struct work *w, struc
 			op->parent = (__u64)BPF_CORE_READ(d, d_parent);
 			op->parent_mnt = op->mnt;
 		}
-		/* basename: the dentry name, hashed like a one-component tail */
-		n = bpf_probe_read_kernel_str(&w->path[TAIL_AT], NAME_MAX_LEN + 1, BPF_CORE_READ(d, d_name.name));
-		op->tail_len = n > 1 ? n - 1 : 0;
-		hash_last_component(op);
-		op->tail_len = 0;
+		dentry_name_hash(op, d);
 		return 1;
 	}
 
@@ -327,10 +381,10 @@ static __always_inline int side_locate(struct file_op *op, struct work *w, struc
 		op->dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
 		op->mnt = (__u64)BPF_CORE_READ(file, f_path.mnt);
 	}
-	hash_last_component(op);
+	tail_name_hash(op, w);
 	/* a single component lies directly in the base directory: that is its parent */
 	op->parent = 0;
-	if (!op->absolute && op->comp_len == op->tail_len) {
+	if (!op->absolute && op->single) {
 		op->parent = op->dentry;
 		op->parent_mnt = op->mnt;
 	}
@@ -417,9 +471,39 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 	if (!d->type)
 		return 0;
 	type = d->type - 1;
+
+	/* the event's own flags, known before any path work */
+	if (special == SP_CREAT)
+		flags = O_CREAT | O_WRONLY | O_TRUNC;
+	else if (special == SP_OPENAT2)
+		bpf_probe_read_user(&flags, sizeof(flags), (void *)regs->dx); /* open_how.flags, low half */
+	else if (d->flags != ARG_NONE)
+		flags = reg_arg(regs, d->flags);
+	if (special == SP_UNLINKAT && (flags & AT_REMOVEDIR))
+		type = FILE_EV_RMDIR;
+	if (type >= FILE_EV_COUNT)
+		return 0;
+
+	/* directory renames and removals change what cached discarders mean (paths, inode reuse) */
+	if (ret == 0 && (type == FILE_EV_RMDIR || type == FILE_EV_RENAME))
+		bump_revision();
+
+	pol = bpf_map_lookup_elem(&file_policy, &type);
+	if (!pol || pol->mode == FILE_MODE_OFF)
+		return 0;
 	task = bpf_get_current_task_btf();
 	if (agent_tgid && task->tgid == agent_tgid)
 		return 0;
+	file_count(type, FC_SEEN);
+	slot_bit = 1u << type;
+	pflags = pol->flags;
+	/* no name or path approver: the flags decide, before any file is looked at */
+	if (pol->mode == FILE_MODE_FILTER && !(pflags & (FP_NAME | FP_PATH)) && d->dst_path == ARG_NONE &&
+	    !((pflags & FP_FLAGS) && (flags & pol->flags_mask))) {
+		file_count(type, FC_APPROVER_DROP);
+		return 0;
+	}
+
 	op = file_op_buf();
 	w = work_buf();
 	s = bpf_map_lookup_elem(&file_heap, &zero);
@@ -431,31 +515,8 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 	op->args[3] = regs->r10;
 	op->args[4] = regs->r8;
 	op->args[5] = regs->r9;
-
-	/* the event's own flags, known before any path work */
-	if (special == SP_CREAT)
-		flags = O_CREAT | O_WRONLY | O_TRUNC;
-	else if (special == SP_OPENAT2)
-		bpf_probe_read_user(&flags, sizeof(flags), (void *)op_arg(op, 2)); /* open_how.flags, low half */
-	else if (d->flags != ARG_NONE)
-		flags = op_arg(op, d->flags);
-	if (special == SP_UNLINKAT && (flags & AT_REMOVEDIR))
-		type = FILE_EV_RMDIR;
-	if (type >= FILE_EV_COUNT)
-		return 0;
 	op->type = type;
-
-	/* directory renames and removals change what cached discarders mean (paths, inode reuse) */
-	if (ret == 0 && (type == FILE_EV_RMDIR || type == FILE_EV_RENAME))
-		bump_revision();
-
-	pol = bpf_map_lookup_elem(&file_policy, &type);
-	if (!pol || pol->mode == FILE_MODE_OFF)
-		return 0;
-	file_count(type, FC_SEEN);
 	op->rev = current_revision();
-	slot_bit = 1u << type;
-	pflags = pol->flags;
 
 	/* source side: locate, then the cheap approvers */
 	if (special == SP_OPEN && ret >= 0)
@@ -472,10 +533,7 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 		op->mnt = (__u64)BPF_CORE_READ(task, fs, pwd.mnt);
 		op->parent = 0;
 		cwd = (void *)op->dentry;
-		len = bpf_probe_read_kernel_str(&w->path[TAIL_AT], NAME_MAX_LEN + 1, BPF_CORE_READ(cwd, d_name.name));
-		op->tail_len = (long)len > 1 ? len - 1 : 0;
-		hash_last_component(op);
-		op->tail_len = 0;
+		dentry_name_hash(op, cwd);
 	} else if (!side_locate(op, w, task, file, d->dirfd, d->path)) {
 		return 0;
 	}

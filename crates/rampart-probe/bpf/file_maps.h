@@ -109,6 +109,8 @@ struct {
 	__type(value, struct file_counters);
 } file_stats SEC(".maps");
 
+#define NAME_WORDS 32 /* 256 bytes: NAME_MAX_LEN + 1 */
+
 /* Where a side's file comes from. */
 #define SIDE_NONE 0
 #define SIDE_DENTRY 1  /* a dentry (fd, cwd): path and inode from the kernel */
@@ -141,7 +143,9 @@ struct file_op {
 	__u32 comp_dots;
 	__u32 noncanon;
 	__u32 prefix_hits;
-	__u32 _pad;
+	__u32 single;    /* the user's string is a single component */
+	/* the basename being hashed, as 8-byte words (zero-padded by name_hash's mask) */
+	__u64 name_words[NAME_WORDS];
 };
 
 struct {

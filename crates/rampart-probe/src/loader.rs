@@ -177,6 +177,7 @@ impl Probe {
             .unwrap_or_default();
         stats.activity = crate::kernel::counters::from_per_cpu(&activity);
         stats.activity_unavailable = self.activity.missing_syscalls.clone();
+        stats.file = self.file_stats()?;
         Ok(stats)
     }
 

@@ -24,6 +24,8 @@ pub struct ProbeStats {
     pub activity: std::collections::BTreeMap<String, crate::kernel::counters::KindCounters>,
     /// Syscalls of the activity families that have no tracepoint on this kernel (not monitored).
     pub activity_unavailable: Vec<String>,
+    /// File events per type: seen, dropped by approvers / discarders in the kernel, sent, lost.
+    pub file: crate::file::FileStats,
 }
 
 impl ProbeStats {

@@ -162,3 +162,31 @@ fn off_types_detach_the_program() {
         "no file syscall is even seen"
     );
 }
+
+#[test]
+fn name_approvers_admit_by_dentry_name_anywhere() {
+    let (_keep, dir) = temp_dir();
+    let side = SideFilter {
+        names: ["rampart-named-target".to_string()].into(),
+        ..Default::default()
+    };
+    let mut rec = load(&filter(FileKind::Open, side));
+    std::fs::create_dir(dir.join("deep")).unwrap();
+    for i in 0..20 {
+        std::fs::write(dir.join(format!("unnamed{i}")), b"x").unwrap();
+    }
+    std::fs::write(dir.join("deep/rampart-named-target"), b"x").unwrap();
+    let hit = rec.wait_for(EventType::Open, &dir.join("deep/rampart-named-target"));
+    assert!(
+        rampart_probe::file::file_target(&hit.data)
+            .unwrap()
+            .file
+            .inode
+            > 0
+    );
+    let d = dir.to_str().unwrap().to_string();
+    let others = rec.collect_for(Duration::from_millis(300), |r| {
+        path_of(r).is_some_and(|p| p.starts_with(&d) && !p.ends_with("rampart-named-target"))
+    });
+    assert!(others.is_empty(), "{others:?}");
+}

@@ -19,8 +19,21 @@ use rampart_probe::{Probe, ProbeConfig};
 
 const RUNS: usize = 3;
 
-fn open_close(path: &CString, n: usize) -> Duration {
-    let start = Instant::now();
+/// CPU time of the calling thread (user + kernel): the loop's own cost, less sensitive than wall time to
+/// other work on the machine.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// (wall time, thread CPU time) of n open+close.
+fn open_close(path: &CString, n: usize) -> (Duration, Duration) {
+    let (start, cpu) = (Instant::now(), thread_cpu());
     for _ in 0..n {
         // SAFETY: a valid NUL-terminated path; the fd is closed at once.
         unsafe {
@@ -29,12 +42,18 @@ fn open_close(path: &CString, n: usize) -> Duration {
             libc::close(fd);
         }
     }
-    start.elapsed()
+    (start.elapsed(), thread_cpu() - cpu)
+}
+
+fn median(mut runs: Vec<(Duration, Duration)>) -> (Duration, Duration) {
+    runs.sort_by_key(|r| r.1);
+    runs[RUNS / 2]
 }
 
 struct Row {
     name: String,
     time: Duration,
+    cpu: Duration,
     received: u64,
     kernel: Option<rampart_probe::file::FileTypeStats>,
 }
@@ -42,11 +61,11 @@ struct Row {
 /// Median of RUNS loops with the file program under `filters` (None: no probe at all).
 fn measure(name: &str, filters: Option<&FileFilters>, path: &CString, n: usize) -> Row {
     let Some(filters) = filters else {
-        let mut times: Vec<Duration> = (0..RUNS).map(|_| open_close(path, n)).collect();
-        times.sort();
+        let (time, cpu) = median((0..RUNS).map(|_| open_close(path, n)).collect());
         return Row {
             name: name.into(),
-            time: times[RUNS / 2],
+            time,
+            cpu,
             received: 0,
             kernel: None,
         };
@@ -76,11 +95,10 @@ fn measure(name: &str, filters: Option<&FileFilters>, path: &CString, n: usize) 
             (probe, received)
         })
     };
-    let mut times: Vec<Duration> = (0..RUNS).map(|_| open_close(path, n)).collect();
+    let (time, cpu) = median((0..RUNS).map(|_| open_close(path, n)).collect());
     stop.store(true, Ordering::Relaxed);
     let (probe, received) = reader.join().expect("reader thread");
     let after = probe.file_stats().unwrap().get(FileKind::Open);
-    times.sort();
     let d = |a: u64, b: u64| (a - b) / RUNS as u64;
     let kernel = rampart_probe::file::FileTypeStats {
         seen: d(after.seen, before.seen),
@@ -92,7 +110,8 @@ fn measure(name: &str, filters: Option<&FileFilters>, path: &CString, n: usize) 
     };
     Row {
         name: name.into(),
-        time: times[RUNS / 2],
+        time,
+        cpu,
         received: received / RUNS as u64,
         kernel: Some(kernel),
     }
@@ -187,12 +206,12 @@ fn main() {
             n,
         ),
     ];
-    let base = rows[0].time.as_secs_f64();
+    let (base, base_cpu) = (rows[0].time.as_secs_f64(), rows[0].cpu.as_secs_f64());
     println!("\nopen/close loop, {n} iterations, median of {RUNS} runs (2 CPUs)\n");
     println!(
-        "| configuration | open mode | time (s) | × baseline | ns/iter | kernel: sent / approver-dropped / discarder-dropped per run | received |"
+        "| configuration | open mode | wall (s) | × baseline | thread CPU (s) | × baseline | CPU ns/iter | kernel per run: sent / approver-dropped / discarder-dropped | records received |"
     );
-    println!("|---|---|---:|---:|---:|---|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---|---:|");
     let modes = [
         "-".to_string(),
         "Filter".to_string(),
@@ -201,18 +220,20 @@ fn main() {
         "All".to_string(),
     ];
     for (row, mode) in rows.iter().zip(modes) {
-        let t = row.time.as_secs_f64();
+        let (t, c) = (row.time.as_secs_f64(), row.cpu.as_secs_f64());
         let k = row
             .kernel
             .map(|k| format!("{} / {} / {}", k.sent, k.approver_drop, k.discarder_drop))
             .unwrap_or_else(|| "-".into());
         println!(
-            "| {} | {} | {:.3} | {:.2} | {:.0} | {} | {} |",
+            "| {} | {} | {:.3} | {:.2} | {:.3} | {:.2} | {:.0} | {} | {} |",
             row.name,
             mode,
             t,
             t / base,
-            t * 1e9 / n as f64,
+            c,
+            c / base_cpu,
+            c * 1e9 / n as f64,
             k,
             row.received
         );

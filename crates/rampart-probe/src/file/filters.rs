@@ -147,6 +147,16 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// Hash of a basename, as bpf/file.h `name_hash` computes it: FNV-1a 64 seeded with the length, over the
+/// name's zero-padded little-endian 8-byte words.
+pub(crate) fn name_hash(name: &[u8]) -> u64 {
+    name.chunks(8).fold(0xcbf2_9ce4_8422_2325u64 ^ name.len() as u64, |h, chunk| {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        (h ^ u64::from_le_bytes(word)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
 /// The directory part of a prefix, trailing `/` included (`/etc/ssh/sshd_` → `/etc/ssh/`).
 fn dir_prefix(prefix: &str) -> Option<&str> {
     prefix.rfind('/').map(|i| &prefix[..=i])
@@ -188,7 +198,7 @@ fn compile_side(side: &SideFilter, bit: u32, p: &mut SlotPolicy, out: &mut Compi
     }
     for n in &side.names {
         p.flags |= FP_NAME;
-        out.basenames.entry(fnv1a(n.as_bytes())).or_default().0 |= bit;
+        out.basenames.entry(name_hash(n.as_bytes())).or_default().0 |= bit;
     }
     let mut path_keys = Vec::new();
     for e in &side.exact_paths {
@@ -214,7 +224,7 @@ fn compile_side(side: &SideFilter, bit: u32, p: &mut SlotPolicy, out: &mut Compi
     if let Some(names) = &side.path_basenames {
         p.flags |= FP_GATE;
         for n in names {
-            out.basenames.entry(fnv1a(n.as_bytes())).or_default().1 |= bit;
+            out.basenames.entry(name_hash(n.as_bytes())).or_default().1 |= bit;
         }
     }
 }
@@ -288,7 +298,7 @@ mod tests {
         assert_eq!(c.paths[&(fnv1a(b"/etc/shadow"), PATH_KEY_EXACT)], 1);
         assert_eq!(c.paths[&(fnv1a(b"/etc/"), PATH_KEY_DIR)], 1);
         assert_eq!(c.paths[&(fnv1a(b"/etc/ssh/"), PATH_KEY_PREFIX)], 1);
-        assert_eq!(c.basenames[&fnv1a(b"authorized_keys")], (1 << 13, 0));
+        assert_eq!(c.basenames[&name_hash(b"authorized_keys")], (1 << 13, 0));
     }
 
     #[test]
@@ -309,6 +319,6 @@ mod tests {
         );
         let c = f.compile();
         assert_eq!(c.slots[5].flags, FP_PATH | FP_GATE);
-        assert_eq!(c.basenames[&fnv1a(b"shadow")], (0, 1 << 5));
+        assert_eq!(c.basenames[&name_hash(b"shadow")], (0, 1 << 5));
     }
 }

@@ -187,3 +187,57 @@ fn bind_mount_paths_are_the_mount_points() {
         "the bind mount has its own mount id"
     );
 }
+
+#[test]
+fn every_file_event_type_is_reported() {
+    let mut rec = load(&FileFilters::send_all());
+    let (_keep, dir) = temp_dir();
+    let d = dir.display();
+    sh(&format!(
+        "cd {d} && mkdir sub && : > f && chmod 600 f && chown 0:0 f && ln f hard && touch -m f && \
+         truncate -s 0 f && cd sub && cd .. && rm hard && rmdir sub"
+    ));
+    let f = dir.join("f");
+    let name = CString::new("user.rampart").unwrap();
+    let rc =
+        unsafe { libc::setxattr(cstr(&f).as_ptr(), name.as_ptr(), b"v".as_ptr().cast(), 1, 0) };
+    assert_eq!(rc, 0, "setxattr: {}", std::io::Error::last_os_error());
+    let rc = unsafe { libc::removexattr(cstr(&f).as_ptr(), name.as_ptr()) };
+    assert_eq!(rc, 0, "removexattr: {}", std::io::Error::last_os_error());
+
+    rec.wait_for(EventType::Mkdir, &dir.join("sub"));
+    let chmod = rec.wait_for(EventType::Chmod, &f);
+    let EventData::Chmod(c) = &chmod.data else {
+        unreachable!()
+    };
+    assert_eq!(
+        c.file.destination.as_ref().unwrap().file.mode & 0o7777,
+        0o600
+    );
+    let chown = rec.wait_for(EventType::Chown, &f);
+    let EventData::Chown(c) = &chown.data else {
+        unreachable!()
+    };
+    assert_eq!(c.file.destination.as_ref().unwrap().file.uid, 0);
+    let link = rec.wait_for(EventType::Link, &f);
+    assert_eq!(dest_of(&link), dir.join("hard").to_str());
+    rec.wait_for(EventType::Utimes, &f);
+    rec.wait_for(EventType::Truncate, &f);
+    let chdir = rec.wait_for(EventType::Chdir, &dir.join("sub"));
+    assert!(
+        file_target(&chdir.data).unwrap().file.inode > 0,
+        "the new cwd comes from the kernel"
+    );
+    rec.wait_for(EventType::Unlink, &dir.join("hard"));
+    rec.wait_for(EventType::Rmdir, &dir.join("sub"));
+    let set = rec.wait_for(EventType::Setxattr, &f);
+    let EventData::Setxattr(x) = &set.data else {
+        unreachable!()
+    };
+    let dst = x.file.destination.as_ref().unwrap();
+    assert_eq!(
+        (dst.file.name.as_str(), dst.namespace.as_str()),
+        ("user.rampart", "user")
+    );
+    rec.wait_for(EventType::Removexattr, &f);
+}

@@ -156,6 +156,28 @@ fn default_policy_filters() -> (FileFilters, FileFilters, Vec<String>) {
     )
 }
 
+/// A FIM policy the approvers narrow completely: writes under /etc (path prefix), reads of the shadow
+/// files (exact paths), history files by name. Opens elsewhere are dropped in the kernel, most of them by a
+/// discarder before any path walk.
+fn etc_fim_filters() -> FileFilters {
+    let policy = PolicySource {
+        name: "etc-fim".into(),
+        file: "<bench>".into(),
+        text: r#"version: 1.0.0
+rules:
+  - id: etc_written
+    expression: open.file.path =~ "/etc/**" && open.flags & (O_WRONLY|O_RDWR|O_CREAT|O_TRUNC) > 0
+  - id: shadow_read
+    expression: open.file.path in ["/etc/shadow", "/etc/gshadow"]
+  - id: history_opened
+    expression: open.file.name in [".bash_history", ".zsh_history"]
+"#
+        .into(),
+    };
+    let set = load_sources(&[policy], &LoadOptions::default()).ruleset;
+    rampart_agent::file_filters::compute(&set)
+}
+
 fn main() {
     let n: usize = std::env::args()
         .skip(1)
@@ -167,6 +189,7 @@ fn main() {
     let path = CString::new(file.to_str().unwrap()).unwrap();
 
     let (default, narrowed, unnarrowable) = default_policy_filters();
+    let etc = etc_fim_filters();
     let mut all_opens = FileFilters::default();
     all_opens.types.insert(FileKind::Open, TypeFilter::all());
     let mut floor = FileFilters::default();
@@ -200,6 +223,12 @@ fn main() {
             n,
         ),
         measure(
+            "Rampart, FIM rules on /etc (prefix, exact, name approvers)",
+            Some(&etc),
+            &path,
+            n,
+        ),
+        measure(
             "Rampart, every open sent to user space",
             Some(&all_opens),
             &path,
@@ -217,6 +246,7 @@ fn main() {
         "Filter".to_string(),
         format!("{:?}", default.mode(FileKind::Open)),
         format!("{:?}", narrowed.mode(FileKind::Open)),
+        format!("{:?}", etc.mode(FileKind::Open)),
         "All".to_string(),
     ];
     for (row, mode) in rows.iter().zip(modes) {

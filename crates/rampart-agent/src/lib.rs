@@ -6,6 +6,7 @@ pub mod clock;
 pub mod container;
 pub mod detect;
 pub mod file_filters;
+pub mod hash;
 pub mod pipeline;
 pub mod process_cache;
 pub mod protect;

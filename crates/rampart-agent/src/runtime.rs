@@ -8,16 +8,19 @@ use std::time::Duration;
 use anyhow::Context;
 use rampart_model::Event;
 use rampart_policy::{expand_paths, load_sources, LoadOptions, Loaded, PolicySource};
+use rampart_probe::kernel::config::ActivityConfig;
 use rampart_probe::{Probe, ProbeConfig};
-use rampart_secl::ruleset::Match;
+use rampart_secl::ruleset::{ActionOutcome, Match};
+use rampart_secl::RuleSet;
 use serde_json::Value;
 
 use crate::container::{parse_cgroup_path, ContainerResolver, ResolverConfig};
 use crate::detect::Detector;
+use crate::hash::{HashOutcome, Hasher};
 use crate::pipeline::Pipeline;
 use crate::process_cache::{CacheConfig, ProcessCache};
 use crate::protect::disarmer::DisarmerConfig;
-use crate::protect::{DisarmNotice, Enforcer, KillReport, ProtectConfig};
+use crate::protect::{DisarmNotice, Enforcer, KillOutcome, KillReport, ProtectConfig};
 use crate::source::EventSource;
 
 /// How to start an agent.
@@ -27,6 +30,8 @@ pub struct AgentOptions {
     pub policies: Vec<PathBuf>,
     /// Load Rampart's embedded default policy first.
     pub default_policy: bool,
+    /// Hook every kind of kernel activity (for `monitor --events`), not only what the rules use.
+    pub all_activity: bool,
     /// Kernel ring buffer size in MiB.
     pub ring_mib: u32,
     /// Report what kill actions would do without sending any signal.
@@ -42,6 +47,7 @@ impl Default for AgentOptions {
         AgentOptions {
             policies: Vec::new(),
             default_policy: true,
+            all_activity: false,
             ring_mib: 8,
             no_kill: false,
             protected: Vec::new(),
@@ -73,6 +79,7 @@ pub struct Agent {
     pipeline: Pipeline,
     detector: Detector,
     enforcer: Enforcer,
+    hasher: Hasher,
     /// Background I/O (container runtime lookups); kept alive with the agent.
     _background: tokio::runtime::Runtime,
 }
@@ -93,6 +100,7 @@ impl Agent {
                 .checked_mul(1 << 20)
                 .context("ring buffer size overflows")?,
             agent_pid: Some(std::process::id()),
+            activity: activity_config(detector.rules(), options.all_activity),
             ..ProbeConfig::default()
         };
         let mut probe = Probe::load(config)?;
@@ -124,6 +132,7 @@ impl Agent {
             pipeline,
             detector,
             enforcer,
+            hasher: Hasher::new(crate::hash::DEFAULT_MAX_SIZE),
             _background: background,
         })
     }
@@ -143,17 +152,22 @@ impl Agent {
     /// Polls the kernel once (up to `timeout`) and handles everything that arrived. An output error stops
     /// the outputs for this batch but never the kills, and is returned.
     pub fn step(&mut self, timeout: Duration, out: &mut dyn Output) -> anyhow::Result<()> {
-        let Agent {
-            probe,
-            pipeline,
-            detector,
-            enforcer,
-            ..
-        } = self;
+        let Agent { probe, pipeline, detector, enforcer, hasher, .. } = self;
         let mut output_error: Option<std::io::Error> = None;
         let wants_events = out.wants_events();
-        pipeline.pump(probe, timeout, &mut |event| {
+        pipeline.pump(probe, timeout, &mut |mut event| {
             let matches = detector.evaluate(&event);
+            for m in &matches {
+                for a in &m.actions {
+                    if let ActionOutcome::Hash { field } = a {
+                        let report = hasher.hash(field, &event);
+                        if report.outcome != HashOutcome::Done {
+                            tracing::debug!("hash of {field} for rule {}: {:?} {}", m.rule.id, report.outcome, report.detail);
+                        }
+                        crate::hash::attach(&mut event, field, &report);
+                    }
+                }
+            }
             let reports: Vec<Vec<KillReport>> = matches
                 .iter()
                 .map(|m| enforcer.enforce(&event, m))
@@ -167,7 +181,11 @@ impl Agent {
                 Ok(())
             };
             for (m, kills) in matches.iter().zip(&reports) {
-                result = result.and_then(|()| out.matched(m, kills, &event));
+                // Kills are always reported; other matches within the rule's rate.
+                let killed = kills.iter().any(|k| matches!(k.outcome, KillOutcome::Killed | KillOutcome::KilledInKernel));
+                if detector.should_report(m, &event) || (killed && !m.rule.meta.silent) {
+                    result = result.and_then(|()| out.matched(m, kills, &event));
+                }
             }
             output_error = result.err();
         })?;
@@ -194,7 +212,8 @@ impl Agent {
         let d = self.detector.stats();
         format!(
             "rampart: kernel events dropped={} (per cpu {:?}) delivered={} malformed={}; process cache entries={} \
-             inserted={} removed={} evicted={} swept={} misses={}; rules evaluated={} matched={} silent={}",
+             inserted={} removed={} evicted={} swept={} misses={}; rules evaluated={} matched={} silent={} \
+             rate_limited={}",
             s.dropped_total(),
             s.dropped_per_cpu,
             s.delivered,
@@ -207,9 +226,19 @@ impl Agent {
             c.misses,
             d.evaluated,
             d.matched,
-            d.silent
+            d.silent,
+            d.rate_limited
         )
     }
+}
+
+/// Kernel activity hooks for the event types some rule needs (a type no rule uses is not hooked at all), or
+/// for every type when `all` is set.
+fn activity_config(rules: &RuleSet, all: bool) -> ActivityConfig {
+    if all {
+        return ActivityConfig::default();
+    }
+    ActivityConfig::for_event_types(rules.rules().iter().filter_map(|r| r.event_type()))
 }
 
 /// Loads the embedded default policy (unless `with_default` is false or one of `policies` is itself named

@@ -34,6 +34,9 @@ pub struct FileInfo {
     pub modification_time: u64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub in_upper_layer: bool,
+    /// `sha256:…`, `sha1:…`, `md5:…`, filled by the `hash` action.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hashes: Vec<String>,
 }
 
 impl FileInfo {

@@ -640,6 +640,7 @@ fn declare_variables(env: &mut Env, rules: &[RuleSpec], report: &mut BuildReport
                     default,
                     size: s.size.unwrap_or(DEFAULT_LIST_SIZE),
                     private: s.private,
+                    inherited: s.inherited && scope == VarScope::Process,
                 };
                 match env.vars.get(&name) {
                     Some(prev) if prev.ty != decl.ty || prev.list != decl.list => {
@@ -650,6 +651,11 @@ fn declare_variables(env: &mut Env, rules: &[RuleSpec], report: &mut BuildReport
                                 error: Error::new(0, format!("variable `{name}` is set with different types")),
                             });
                         }
+                    }
+                    // One `set` with `inherited: true` makes the process variable inherited.
+                    Some(prev) if decl.inherited && !prev.inherited => {
+                        let merged = VarDecl { inherited: true, ..(**prev).clone() };
+                        env.vars.insert(name, Arc::new(merged));
                     }
                     Some(_) => {}
                     None => {

@@ -118,6 +118,8 @@ pub struct VarDecl {
     pub size: usize,
     /// Private variables are kept out of serialized events.
     pub private: bool,
+    /// A process variable copied to the children the process forks.
+    pub inherited: bool,
 }
 
 /// Default bound of an appended list, as Datadog's.
@@ -210,6 +212,17 @@ impl MemoryStore {
     }
 
     /// Drops every value of a scope instance (a process exited, a container stopped).
+    /// Copies the current values of the variables named in `names` from one scope instance to another
+    /// (process variables inherited by a forked child).
+    pub fn copy_scope(&self, names: &[&str], from: &ScopeKey, to: &ScopeKey) {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        for name in names {
+            let Some(per_var) = slots.get_mut(*name) else { continue };
+            let Some(values) = per_var.get(from).map(|s| s.values.clone()) else { continue };
+            per_var.insert(to.clone(), Slot { values });
+        }
+    }
+
     pub fn forget_scope(&self, key: &ScopeKey) {
         for per_var in self.slots.lock().unwrap_or_else(|e| e.into_inner()).values_mut() {
             per_var.remove(key);
@@ -260,6 +273,7 @@ mod tests {
             default: None,
             size: 3,
             private: false,
+            inherited: false,
         }
     }
 
@@ -289,6 +303,8 @@ mod tests {
         assert!(s.visit(&d, &ScopeKey::Process(2), 0, &mut |_| false).is_none(), "other scope instance unset");
         s.set(&d, k1.clone(), SetOp { values: vec![VarValue::Str("z".into())], append: false, ttl: None, size: 1 }, 13);
         assert_eq!(values(&s, &d, &k1, 13), ["Str(\"z\")"]);
+        s.copy_scope(&["process.seen"], &k1, &ScopeKey::Process(7));
+        assert_eq!(values(&s, &d, &ScopeKey::Process(7), 13), ["Str(\"z\")"], "copied to the child");
         s.forget_scope(&k1);
         assert!(s.get("process.seen", &k1, 13).is_none());
     }

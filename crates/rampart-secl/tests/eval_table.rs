@@ -29,7 +29,7 @@ fn env() -> Env {
     }
     env.macros.insert("BINS".into(), Macro::values("BINS", &["ls".into(), "cat".into()]));
     let decl = |name: &str, scope, ty, list, default: Option<VarValue>| {
-        Arc::new(VarDecl { name: name.into(), scope, ty, list, default, size: 10, private: false })
+        Arc::new(VarDecl { name: name.into(), scope, ty, list, default, size: 10, private: false, inherited: false })
     };
     env.vars.insert("process.marked".into(), decl("process.marked", VarScope::Process, VarType::Bool, false, None));
     env.vars.insert("cgroup.seen".into(), decl("cgroup.seen", VarScope::Cgroup, VarType::Str, true, None));

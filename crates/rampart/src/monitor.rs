@@ -51,6 +51,7 @@ impl MonitorArgs {
         AgentOptions {
             policies: self.policies.clone(),
             default_policy: !self.no_default_policy,
+            all_activity: self.events,
             ring_mib: self.ring_mib,
             no_kill: self.no_kill,
             protected: self.protected.clone(),

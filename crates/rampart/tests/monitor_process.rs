@@ -282,3 +282,28 @@ rules:
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(m.all(|_| true).len(), 1, "{:?}", m.all(|_| true));
 }
+
+#[test]
+fn hash_action_reports_the_executable_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("hash-me");
+    std::fs::copy("/bin/true", &binary).unwrap();
+    let policy = dir.path().join("hash.policy");
+    std::fs::write(
+        &policy,
+        "version: 1.0.0\nrules:\n  - id: hash_test\n    expression: exec.file.name == \"hash-me\"\n    actions:\n      - hash: {}\n",
+    )
+    .unwrap();
+    let m = MonitorProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_rampart")),
+        &["--json", "--no-default-policy", "--policy", policy.to_str().unwrap()],
+        &[],
+    )
+    .unwrap();
+    Command::new(&binary).status().unwrap();
+    let hit = m.wait_for(WAIT, |v| v["rule"]["id"] == "hash_test").expect("match");
+    let sha256 = Command::new("sha256sum").arg(&binary).output().unwrap();
+    let expected = String::from_utf8_lossy(&sha256.stdout).split_whitespace().next().unwrap().to_string();
+    assert_eq!(hit["exec"]["file"]["hashes"][0], format!("sha256:{expected}"), "{hit}");
+    assert!(hit["exec"]["file"]["hashes"][2].as_str().unwrap().starts_with("md5:"));
+}

@@ -104,6 +104,12 @@ pub(crate) fn file_leaves() -> Vec<Leaf<FGet>> {
         leaf("change_time", Timestamp, 0, fint!(|f: &FileInfo| f.change_time)),
         leaf("modification_time", Timestamp, 0, fint!(|f: &FileInfo| f.modification_time)),
         leaf("in_upper_layer", Bool, 0, one(|f: &FileInfo| Val::Bool(f.in_upper_layer))),
+        leaf(
+            "hashes",
+            Str,
+            ARRAY,
+            Get::Many(Arc::new(|f: &FileInfo, s: &mut Sink<'_>| f.hashes.iter().any(|v| s(Val::Str(v))))),
+        ),
     ]
 }
 

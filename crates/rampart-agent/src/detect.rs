@@ -27,7 +27,10 @@ pub struct RateLimit {
 
 impl Default for RateLimit {
     fn default() -> Self {
-        RateLimit { burst: 50.0, per_second: 10.0 }
+        RateLimit {
+            burst: 50.0,
+            per_second: 10.0,
+        }
     }
 }
 
@@ -41,7 +44,11 @@ struct Bucket {
 
 impl Bucket {
     fn new(limit: RateLimit) -> Self {
-        Bucket { tokens: limit.burst, last_ns: 0, limit }
+        Bucket {
+            tokens: limit.burst,
+            last_ns: 0,
+            limit,
+        }
     }
 
     fn take(&mut self, now_ns: u64) -> bool {
@@ -116,13 +123,17 @@ impl Detector {
         if let EventData::Fork(f) = &event.data {
             if !self.inherited.is_empty() {
                 let names: Vec<&str> = self.inherited.iter().map(String::as_str).collect();
-                let (from, to) = (ScopeKey::Process(f.parent_pid), ScopeKey::Process(f.child_pid));
+                let (from, to) = (
+                    ScopeKey::Process(f.parent_pid),
+                    ScopeKey::Process(f.child_pid),
+                );
                 self.variables.copy_scope(&names, &from, &to);
             }
         }
         let matches = self.rules.evaluate(event, &self.variables);
         if let EventData::Exit(_) = &event.data {
-            self.variables.forget_scope(&ScopeKey::Process(event.process.pid));
+            self.variables
+                .forget_scope(&ScopeKey::Process(event.process.pid));
         }
         matches
     }
@@ -135,10 +146,16 @@ impl Detector {
             return false;
         }
         let limit = match m.rule.meta.every {
-            Some(every_ns) if every_ns > 0 => RateLimit { burst: 1.0, per_second: 1e9 / every_ns as f64 },
+            Some(every_ns) if every_ns > 0 => RateLimit {
+                burst: 1.0,
+                per_second: 1e9 / every_ns as f64,
+            },
             _ => self.default_limit,
         };
-        let bucket = self.buckets.entry(m.rule.id.clone()).or_insert_with(|| Bucket::new(limit));
+        let bucket = self
+            .buckets
+            .entry(m.rule.id.clone())
+            .or_insert_with(|| Bucket::new(limit));
         if bucket.take(event.event.timestamp) {
             self.stats.matched += 1;
             true
@@ -157,43 +174,98 @@ mod tests {
     use rampart_secl::ruleset::{ActionKind, ActionSpec, RuleMeta, RuleSpec, SetSpec};
 
     fn rule(id: &str, expression: &str, meta: RuleMeta, actions: Vec<ActionSpec>) -> RuleSpec {
-        RuleSpec { id: id.into(), expression: expression.into(), meta, actions }
+        RuleSpec {
+            id: id.into(),
+            expression: expression.into(),
+            meta,
+            actions,
+        }
     }
 
     fn exec(pid: u32, name: &str, ts: u64) -> Event {
-        let p = Process { pid, file: FileInfo::from_path(format!("/bin/{name}")), ..Default::default() };
+        let p = Process {
+            pid,
+            file: FileInfo::from_path(format!("/bin/{name}")),
+            ..Default::default()
+        };
         let node = ProcessNode::new(p, None);
-        let mut ev = Event::new(ts, ProcessContext::new(node.clone()), EventData::Exec(node.process.clone()));
+        let mut ev = Event::new(
+            ts,
+            ProcessContext::new(node.clone()),
+            EventData::Exec(node.process.clone()),
+        );
         ev.event.timestamp = ts;
         ev
     }
 
     fn fork(parent: u32, child: u32) -> Event {
-        let node = ProcessNode::new(Process { pid: child, ..Default::default() }, None);
-        Event::new(1, ProcessContext::new(node), EventData::Fork(ForkEvent { parent_pid: parent, child_pid: child }))
+        let node = ProcessNode::new(
+            Process {
+                pid: child,
+                ..Default::default()
+            },
+            None,
+        );
+        Event::new(
+            1,
+            ProcessContext::new(node),
+            EventData::Fork(ForkEvent {
+                parent_pid: parent,
+                child_pid: child,
+            }),
+        )
     }
 
     fn reported(d: &mut Detector, ev: &Event) -> Vec<String> {
         let matches = d.evaluate(ev);
-        matches.iter().filter(|m| d.should_report(m, ev)).map(|m| m.rule.id.clone()).collect()
+        matches
+            .iter()
+            .filter(|m| d.should_report(m, ev))
+            .map(|m| m.rule.id.clone())
+            .collect()
     }
 
     #[test]
     fn rate_limit_and_every() {
-        let every = RuleMeta { every: Some(10_000_000_000), ..Default::default() };
+        let every = RuleMeta {
+            every: Some(10_000_000_000),
+            ..Default::default()
+        };
         let rules = [
             rule("every_10s", r#"exec.file.name == "a""#, every, vec![]),
-            rule("limited", r#"exec.file.name == "a""#, RuleMeta::default(), vec![]),
+            rule(
+                "limited",
+                r#"exec.file.name == "a""#,
+                RuleMeta::default(),
+                vec![],
+            ),
         ];
         let (set, report) = RuleSet::build(&[], &rules);
         assert!(report.errors.is_empty());
-        let mut d = Detector::with_rate_limit(set, RateLimit { burst: 2.0, per_second: 1.0 });
+        let mut d = Detector::with_rate_limit(
+            set,
+            RateLimit {
+                burst: 2.0,
+                per_second: 1.0,
+            },
+        );
         let s = 1_000_000_000;
         assert_eq!(reported(&mut d, &exec(1, "a", s)), ["every_10s", "limited"]);
-        assert_eq!(reported(&mut d, &exec(1, "a", s)), ["limited"], "burst of 2");
+        assert_eq!(
+            reported(&mut d, &exec(1, "a", s)),
+            ["limited"],
+            "burst of 2"
+        );
         assert!(reported(&mut d, &exec(1, "a", s)).is_empty());
-        assert_eq!(reported(&mut d, &exec(1, "a", 2 * s)), ["limited"], "one token per second");
-        assert_eq!(reported(&mut d, &exec(1, "a", 12 * s)), ["every_10s", "limited"]);
+        assert_eq!(
+            reported(&mut d, &exec(1, "a", 2 * s)),
+            ["limited"],
+            "one token per second"
+        );
+        assert_eq!(
+            reported(&mut d, &exec(1, "a", 12 * s)),
+            ["every_10s", "limited"]
+        );
         assert_eq!(d.stats().rate_limited, 4);
         assert_eq!(d.rate_limited()["limited"], 1);
         assert_eq!(d.rate_limited()["every_10s"], 3);
@@ -212,8 +284,21 @@ mod tests {
             }),
         };
         let rules = [
-            rule("mark", r#"exec.file.name == "a""#, RuleMeta { silent: true, ..Default::default() }, vec![set_marker]),
-            rule("child_of_marked", r#"exec.file.name == "b" && ${process.marked} == true"#, RuleMeta::default(), vec![]),
+            rule(
+                "mark",
+                r#"exec.file.name == "a""#,
+                RuleMeta {
+                    silent: true,
+                    ..Default::default()
+                },
+                vec![set_marker],
+            ),
+            rule(
+                "child_of_marked",
+                r#"exec.file.name == "b" && ${process.marked} == true"#,
+                RuleMeta::default(),
+                vec![],
+            ),
         ];
         let (set, report) = RuleSet::build(&[], &rules);
         assert!(report.errors.is_empty(), "{:?}", report.errors);

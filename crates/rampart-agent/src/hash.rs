@@ -62,7 +62,12 @@ pub struct Hasher {
 
 impl Hasher {
     pub fn new(max_size: u64) -> Self {
-        Hasher { max_size, cache: HashMap::new(), hashed: 0, cache_hits: 0 }
+        Hasher {
+            max_size,
+            cache: HashMap::new(),
+            hashed: 0,
+            cache_hits: 0,
+        }
     }
 
     /// Hashes the file at `field` (e.g. `exec.file`) of `event`.
@@ -77,10 +82,16 @@ impl Hasher {
             detail,
         };
         if path.is_empty() {
-            return report(HashOutcome::Unavailable, format!("the event has no `{field}.path`"));
+            return report(
+                HashOutcome::Unavailable,
+                format!("the event has no `{field}.path`"),
+            );
         }
         // Through the process's root: the path is as the process saw it (a container's own filesystem).
-        let candidates = [PathBuf::from(format!("/proc/{}/root{path}", event.process.pid)), PathBuf::from(&path)];
+        let candidates = [
+            PathBuf::from(format!("/proc/{}/root{path}", event.process.pid)),
+            PathBuf::from(&path),
+        ];
         let Some(file) = candidates.iter().find_map(|p| std::fs::File::open(p).ok()) else {
             return report(HashOutcome::Unavailable, "cannot open the file".into());
         };
@@ -89,7 +100,10 @@ impl Hasher {
             Err(e) => return report(HashOutcome::Unavailable, e.to_string()),
         };
         if meta.len() > self.max_size {
-            return report(HashOutcome::TooLarge, format!("{} bytes, limit {}", meta.len(), self.max_size));
+            return report(
+                HashOutcome::TooLarge,
+                format!("{} bytes, limit {}", meta.len(), self.max_size),
+            );
         }
         let key = FileKey {
             dev: meta.dev(),
@@ -114,7 +128,14 @@ impl Hasher {
                 Err(e) => return report(HashOutcome::Unavailable, e.to_string()),
             },
         };
-        HashReport { outcome: HashOutcome::Done, path, sha256, sha1, md5, detail: String::new() }
+        HashReport {
+            outcome: HashOutcome::Done,
+            path,
+            sha256,
+            sha1,
+            md5,
+            detail: String::new(),
+        }
     }
 }
 
@@ -144,8 +165,11 @@ pub fn attach(event: &mut Event, field: &str, report: &HashReport) {
         return;
     }
     if let Some(file) = file_mut(event, field) {
-        file.hashes =
-            vec![format!("sha256:{}", report.sha256), format!("sha1:{}", report.sha1), format!("md5:{}", report.md5)];
+        file.hashes = vec![
+            format!("sha256:{}", report.sha256),
+            format!("sha1:{}", report.sha1),
+            format!("md5:{}", report.md5),
+        ];
     }
 }
 
@@ -200,9 +224,17 @@ mod tests {
     use rampart_model::{EventData, FileInfo, Process, ProcessContext, ProcessNode};
 
     fn exec_of(path: &str) -> Event {
-        let p = Process { pid: std::process::id(), file: FileInfo::from_path(path), ..Default::default() };
+        let p = Process {
+            pid: std::process::id(),
+            file: FileInfo::from_path(path),
+            ..Default::default()
+        };
         let node = ProcessNode::new(p, None);
-        Event::new(1, ProcessContext::new(node.clone()), EventData::Exec(node.process.clone()))
+        Event::new(
+            1,
+            ProcessContext::new(node.clone()),
+            EventData::Exec(node.process.clone()),
+        )
     }
 
     #[test]
@@ -213,12 +245,18 @@ mod tests {
         let mut h = Hasher::new(DEFAULT_MAX_SIZE);
         let r = h.hash("exec.file", &exec_of(f.to_str().unwrap()));
         assert_eq!(r.outcome, HashOutcome::Done);
-        assert_eq!(r.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            r.sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_eq!(r.sha1, "a9993e364706816aba3e25717850c26c9cd0d89d");
         let mut ev = exec_of(f.to_str().unwrap());
         attach(&mut ev, "exec.file", &r);
         let json = serde_json::to_value(&ev).unwrap();
-        assert_eq!(json["exec"]["file"]["hashes"][0], format!("sha256:{}", r.sha256));
+        assert_eq!(
+            json["exec"]["file"]["hashes"][0],
+            format!("sha256:{}", r.sha256)
+        );
         assert_eq!(r.md5, "900150983cd24fb0d6963f7d28e17f72");
         h.hash("exec.file", &exec_of(f.to_str().unwrap()));
         assert_eq!((h.hashed, h.cache_hits), (1, 1));
@@ -236,8 +274,17 @@ mod tests {
         let f = dir.path().join("big");
         std::fs::write(&f, vec![0u8; 2048]).unwrap();
         let mut h = Hasher::new(1024);
-        assert_eq!(h.hash("exec.file", &exec_of(f.to_str().unwrap())).outcome, HashOutcome::TooLarge);
-        assert_eq!(h.hash("exec.file", &exec_of("/nonexistent/x")).outcome, HashOutcome::Unavailable);
-        assert_eq!(h.hash("open.file", &exec_of("/bin/true")).outcome, HashOutcome::Unavailable);
+        assert_eq!(
+            h.hash("exec.file", &exec_of(f.to_str().unwrap())).outcome,
+            HashOutcome::TooLarge
+        );
+        assert_eq!(
+            h.hash("exec.file", &exec_of("/nonexistent/x")).outcome,
+            HashOutcome::Unavailable
+        );
+        assert_eq!(
+            h.hash("open.file", &exec_of("/bin/true")).outcome,
+            HashOutcome::Unavailable
+        );
     }
 }

@@ -44,7 +44,11 @@ impl FileInfo {
     pub fn from_path(path: impl Into<String>) -> Self {
         let path = path.into();
         let name = basename(&path).to_string();
-        FileInfo { path, name, ..Default::default() }
+        FileInfo {
+            path,
+            name,
+            ..Default::default()
+        }
     }
 
     /// Permission bits only (what a user passes to chmod), as Datadog's `file.rights`.

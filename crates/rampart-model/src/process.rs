@@ -131,12 +131,17 @@ pub struct ProcessNode {
 
 impl ProcessNode {
     pub fn new(process: Process, parent: Option<Arc<ProcessNode>>) -> Arc<Self> {
-        Arc::new(ProcessNode { process: Arc::new(process), parent })
+        Arc::new(ProcessNode {
+            process: Arc::new(process),
+            parent,
+        })
     }
 
     /// The lineage, direct parent first.
     pub fn ancestors(&self) -> Ancestors<'_> {
-        Ancestors { next: self.parent.as_deref() }
+        Ancestors {
+            next: self.parent.as_deref(),
+        }
     }
 }
 
@@ -208,14 +213,22 @@ struct ContextIn {
 
 impl Serialize for ProcessContext {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        ContextOut { process: self.process(), parent: self.parent(), ancestors: self.ancestors().collect() }
-            .serialize(s)
+        ContextOut {
+            process: self.process(),
+            parent: self.parent(),
+            ancestors: self.ancestors().collect(),
+        }
+        .serialize(s)
     }
 }
 
 impl<'de> Deserialize<'de> for ProcessContext {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let ContextIn { process, parent, mut ancestors } = ContextIn::deserialize(d)?;
+        let ContextIn {
+            process,
+            parent,
+            mut ancestors,
+        } = ContextIn::deserialize(d)?;
         // A recorded event may carry only `parent`; the lineage then starts there.
         if ancestors.is_empty() {
             ancestors.extend(parent);
@@ -224,7 +237,9 @@ impl<'de> Deserialize<'de> for ProcessContext {
         for ancestor in ancestors.into_iter().rev() {
             chain = Some(ProcessNode::new(ancestor, chain));
         }
-        Ok(ProcessContext { node: ProcessNode::new(process, chain) })
+        Ok(ProcessContext {
+            node: ProcessNode::new(process, chain),
+        })
     }
 }
 
@@ -233,7 +248,11 @@ mod tests {
     use super::*;
 
     fn proc(pid: u32, path: &str) -> Process {
-        Process { pid, file: FileInfo::from_path(path), ..Default::default() }
+        Process {
+            pid,
+            file: FileInfo::from_path(path),
+            ..Default::default()
+        }
     }
 
     #[test]

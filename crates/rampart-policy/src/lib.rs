@@ -39,7 +39,11 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { host: HostInfo::detect(), agent_version: None, typecheck_filtered: true }
+        LoadOptions {
+            host: HostInfo::detect(),
+            agent_version: None,
+            typecheck_filtered: true,
+        }
     }
 }
 
@@ -56,7 +60,9 @@ pub struct PolicySource {
 impl PolicySource {
     pub fn read(path: &Path) -> std::io::Result<PolicySource> {
         Ok(PolicySource {
-            name: path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+            name: path
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
             file: path.display().to_string(),
             text: std::fs::read_to_string(path)?,
         })
@@ -119,12 +125,22 @@ impl fmt::Display for Entry {
             EntryKind::Rule => "rule",
             EntryKind::Macro => "macro",
         };
-        write!(f, "{kind} {} ({}:{}:{})", self.id, self.file, self.line, self.col)?;
+        write!(
+            f,
+            "{kind} {} ({}:{}:{})",
+            self.id, self.file, self.line, self.col
+        )?;
         match &self.status {
             Status::Loaded => write!(f, ": loaded"),
             Status::Disabled => write!(f, ": disabled"),
-            Status::Filtered { reason, check: None } => write!(f, ": filtered ({reason})"),
-            Status::Filtered { reason, check: Some(c) } => write!(f, ": filtered ({reason}); would fail: {c}"),
+            Status::Filtered {
+                reason,
+                check: None,
+            } => write!(f, ": filtered ({reason})"),
+            Status::Filtered {
+                reason,
+                check: Some(c),
+            } => write!(f, ": filtered ({reason}); would fail: {c}"),
             Status::Merged { into } => write!(f, ": merged into the definition in {into}"),
             Status::Error { reason } => write!(f, ": {reason}"),
         }
@@ -165,7 +181,9 @@ pub struct Counts {
 impl Report {
     /// Rules and macros in error, and unreadable policies (as entries without a rule).
     pub fn errors(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.iter().filter(|e| matches!(e.status, Status::Error { .. }))
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.status, Status::Error { .. }))
     }
 
     pub fn policy_errors(&self) -> impl Iterator<Item = &PolicyReport> {
@@ -220,7 +238,12 @@ pub fn expand_paths(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.extension().is_some_and(|x| x == "policy"))
                 .collect();
-            files.sort_by_key(|f| (f.file_name().is_none_or(|n| n != "default.policy"), f.clone()));
+            files.sort_by_key(|f| {
+                (
+                    f.file_name().is_none_or(|n| n != "default.policy"),
+                    f.clone(),
+                )
+            });
             out.extend(files);
         } else {
             out.push(p.clone());
@@ -231,6 +254,9 @@ pub fn expand_paths(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 
 /// Reads and loads policy files and directories.
 pub fn load_paths(paths: &[PathBuf], opts: &LoadOptions) -> std::io::Result<Loaded> {
-    let sources = expand_paths(paths)?.iter().map(|p| PolicySource::read(p)).collect::<std::io::Result<Vec<_>>>()?;
+    let sources = expand_paths(paths)?
+        .iter()
+        .map(|p| PolicySource::read(p))
+        .collect::<std::io::Result<Vec<_>>>()?;
     Ok(load_sources(&sources, opts))
 }

@@ -19,23 +19,38 @@ pub struct EntryPos {
 /// Positions of the entries of the top-level sequence `key` (`rules` or `macros`).
 pub fn entries(text: &str, key: &str) -> Vec<EntryPos> {
     let lines: Vec<&str> = text.lines().collect();
-    let Some(start) = lines.iter().position(|l| l.trim_end() == format!("{key}:")) else { return Vec::new() };
+    let Some(start) = lines.iter().position(|l| l.trim_end() == format!("{key}:")) else {
+        return Vec::new();
+    };
     let end = lines
         .iter()
         .enumerate()
         .skip(start + 1)
         .find(|(_, l)| !l.is_empty() && !l.starts_with([' ', '\t', '-', '#']))
         .map_or(lines.len(), |(i, _)| i);
-    let items: Vec<usize> = (start + 1..end).filter(|&i| lines[i].trim_start().starts_with("- ")).collect();
-    let Some(indent) = items.iter().map(|&i| indent_of(lines[i])).min() else { return Vec::new() };
-    let items: Vec<usize> = items.into_iter().filter(|&i| indent_of(lines[i]) == indent).collect();
+    let items: Vec<usize> = (start + 1..end)
+        .filter(|&i| lines[i].trim_start().starts_with("- "))
+        .collect();
+    let Some(indent) = items.iter().map(|&i| indent_of(lines[i])).min() else {
+        return Vec::new();
+    };
+    let items: Vec<usize> = items
+        .into_iter()
+        .filter(|&i| indent_of(lines[i]) == indent)
+        .collect();
     let mut out = Vec::new();
     for (k, &first) in items.iter().enumerate() {
         let last = items.get(k + 1).copied().unwrap_or(end);
-        let mut pos = EntryPos { line: first + 1, expr: None, block_lines: Vec::new() };
+        let mut pos = EntryPos {
+            line: first + 1,
+            expr: None,
+            block_lines: Vec::new(),
+        };
         for (i, line) in lines.iter().enumerate().take(last).skip(first) {
             let body = line.trim_start().trim_start_matches("- ");
-            let Some(value) = body.strip_prefix("expression:") else { continue };
+            let Some(value) = body.strip_prefix("expression:") else {
+                continue;
+            };
             if indent_of(line) > indent + 4 {
                 continue; // a nested key (e.g. an action's `expression`)
             }
@@ -101,12 +116,25 @@ mod tests {
         let text = "version: 1\nmacros:\n  - id: M\n    expression: '[1]'\nrules:\n  - id: a\n    expression: open.file.path == 1\n  - id: b\n    description: x\n    expression: |-\n      exec.file.name\n        == \"x\"\n    actions:\n      - set:\n          name: v\n          expression: \"1\"\n";
         let r = entries(text, "rules");
         assert_eq!(r.len(), 2);
-        assert_eq!(r[0], EntryPos { line: 6, expr: Some((7, 17, false)), block_lines: vec![] });
+        assert_eq!(
+            r[0],
+            EntryPos {
+                line: 6,
+                expr: Some((7, 17, false)),
+                block_lines: vec![]
+            }
+        );
         assert_eq!(r[1].block_lines, [14, 8]);
-        assert_eq!(block_offset(r[1].expr.unwrap(), &r[1].block_lines, 17), (12, 9));
+        assert_eq!(
+            block_offset(r[1].expr.unwrap(), &r[1].block_lines, 17),
+            (12, 9)
+        );
         assert_eq!(r[1].line, 8);
         assert_eq!(r[1].expr, Some((11, 7, true)));
-        assert_eq!(expr_offset(r[1].expr.unwrap(), "exec.file.name\n  == \"x\"", 17), (12, 9));
+        assert_eq!(
+            expr_offset(r[1].expr.unwrap(), "exec.file.name\n  == \"x\"", 17),
+            (12, 9)
+        );
         let m = entries(text, "macros");
         assert_eq!(m[0].expr, Some((4, 18, false)));
     }

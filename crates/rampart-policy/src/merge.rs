@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use rampart_secl::{ActionKind, ActionSpec, MacroSpec, Origin, RuleError, RuleMeta, RuleSet, RuleSpec, SetSpec};
+use rampart_secl::{
+    ActionKind, ActionSpec, MacroSpec, Origin, RuleError, RuleMeta, RuleSet, RuleSpec, SetSpec,
+};
 use serde_yaml_ng::Value;
 
 use crate::filters::{eval_filter, version_satisfies};
@@ -30,8 +32,10 @@ pub(crate) fn load(sources: &[PolicySource], opts: &LoadOptions) -> Loaded {
         let doc: PolicyDoc = match serde_yaml_ng::from_str(&src.text) {
             Ok(d) => d,
             Err(e) => {
-                let at =
-                    e.location().map(|l| format!("{}:{}:{}: ", src.file, l.line(), l.column())).unwrap_or_default();
+                let at = e
+                    .location()
+                    .map(|l| format!("{}:{}:{}: ", src.file, l.line(), l.column()))
+                    .unwrap_or_default();
                 report.policies.push(PolicyReport {
                     name: src.name.clone(),
                     file: src.file.clone(),
@@ -57,10 +61,19 @@ pub(crate) fn load(sources: &[PolicySource], opts: &LoadOptions) -> Loaded {
                     all_macros.push(macro_spec(&def));
                     match filter_reason(&def.filters, def.agent_version.as_deref(), opts) {
                         Err(e) => set_error(&mut report, entry, e),
-                        Ok(Some(reason)) => report.entries[entry].status = Status::Filtered { reason, check: None },
-                        Ok(None) => {
-                            macros.push(Candidate { def, policy: src.name.clone(), file: src.file.clone(), pos, entry })
+                        Ok(Some(reason)) => {
+                            report.entries[entry].status = Status::Filtered {
+                                reason,
+                                check: None,
+                            }
                         }
+                        Ok(None) => macros.push(Candidate {
+                            def,
+                            policy: src.name.clone(),
+                            file: src.file.clone(),
+                            pos,
+                            entry,
+                        }),
                     }
                 }
             }
@@ -76,21 +89,42 @@ pub(crate) fn load(sources: &[PolicySource], opts: &LoadOptions) -> Loaded {
                     continue;
                 }
             };
-            if def.id.is_empty() || !def.id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
-                set_error(&mut report, entry, format!("invalid rule id `{}` (letters, digits and `_` only)", def.id));
+            if def.id.is_empty()
+                || !def
+                    .id
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'_')
+            {
+                set_error(
+                    &mut report,
+                    entry,
+                    format!(
+                        "invalid rule id `{}` (letters, digits and `_` only)",
+                        def.id
+                    ),
+                );
                 continue;
             }
             match filter_reason(&def.filters, def.agent_version.as_deref(), opts) {
                 Err(e) => set_error(&mut report, entry, e),
                 Ok(Some(reason)) => {
-                    report.entries[entry].status = Status::Filtered { reason, check: None };
+                    report.entries[entry].status = Status::Filtered {
+                        reason,
+                        check: None,
+                    };
                     if opts.typecheck_filtered && def.disabled != Some(true) {
                         if let Ok(spec) = rule_spec(&def, &src.name) {
                             filtered.push((entry, spec));
                         }
                     }
                 }
-                Ok(None) => rules.push(Candidate { def, policy: src.name.clone(), file: src.file.clone(), pos, entry }),
+                Ok(None) => rules.push(Candidate {
+                    def,
+                    policy: src.name.clone(),
+                    file: src.file.clone(),
+                    pos,
+                    entry,
+                }),
             }
         }
     }
@@ -115,7 +149,10 @@ pub(crate) fn load(sources: &[PolicySource], opts: &LoadOptions) -> Loaded {
         }
     }
     let (ruleset, build) = RuleSet::build(&macro_specs, &specs);
-    let exprs: HashMap<&str, &str> = specs.iter().map(|s| (s.id.as_str(), s.expression.as_str())).collect();
+    let exprs: HashMap<&str, &str> = specs
+        .iter()
+        .map(|s| (s.id.as_str(), s.expression.as_str()))
+        .collect();
     let macro_entries: HashMap<String, usize> = report
         .entries
         .iter()
@@ -124,15 +161,27 @@ pub(crate) fn load(sources: &[PolicySource], opts: &LoadOptions) -> Loaded {
         .map(|(i, e)| (e.id.clone(), i))
         .collect();
     for err in &build.errors {
-        let target = if err.origin == Origin::Macro { macro_entries.get(&err.id) } else { by_id.get(&err.id) };
+        let target = if err.origin == Origin::Macro {
+            macro_entries.get(&err.id)
+        } else {
+            by_id.get(&err.id)
+        };
         if let Some(&entry) = target {
             if matches!(report.entries[entry].status, Status::Error { .. }) {
                 continue; // keep the first error
             }
             let expr = if err.origin == Origin::Macro {
-                macro_specs.iter().find(|m| m.id == err.id).and_then(|m| m.expression.clone()).unwrap_or_default()
+                macro_specs
+                    .iter()
+                    .find(|m| m.id == err.id)
+                    .and_then(|m| m.expression.clone())
+                    .unwrap_or_default()
             } else {
-                exprs.get(err.id.as_str()).copied().unwrap_or_default().to_string()
+                exprs
+                    .get(err.id.as_str())
+                    .copied()
+                    .unwrap_or_default()
+                    .to_string()
             };
             locate_error(&mut report.entries[entry], err, &expr);
         }
@@ -144,7 +193,8 @@ pub(crate) fn load(sources: &[PolicySource], opts: &LoadOptions) -> Loaded {
                 (_, Some(src)) => expr_pos(e, src, w.warning.pos),
                 _ => (e.line, e.col),
             };
-            e.warnings.push(format!("{}:{l}:{c}: {}", e.file, w.warning.msg));
+            e.warnings
+                .push(format!("{}:{l}:{c}: {}", e.file, w.warning.msg));
         }
     }
     for rule in ruleset.rules() {
@@ -167,7 +217,10 @@ pub(crate) fn load(sources: &[PolicySource], opts: &LoadOptions) -> Loaded {
         let specs: Vec<RuleSpec> = filtered.iter().map(|(_, s)| s.clone()).collect();
         let (checked, build) = RuleSet::build(&all_macros, &specs);
         for (entry, spec) in &filtered {
-            let first = build.errors.iter().find(|e| e.id == spec.id && e.origin != Origin::Macro);
+            let first = build
+                .errors
+                .iter()
+                .find(|e| e.id == spec.id && e.origin != Origin::Macro);
             if let Status::Filtered { check, .. } = &mut report.entries[*entry].status {
                 *check = first.map(|e| e.error.msg.clone());
             }
@@ -183,7 +236,13 @@ fn id_of(v: &Value) -> String {
     v.get("id").map(scalar_string).unwrap_or_default()
 }
 
-fn push_entry(report: &mut Report, id: String, kind: EntryKind, src: &PolicySource, pos: EntryPos) -> usize {
+fn push_entry(
+    report: &mut Report,
+    id: String,
+    kind: EntryKind,
+    src: &PolicySource,
+    pos: EntryPos,
+) -> usize {
     report.entries.push(Entry {
         id,
         kind,
@@ -207,7 +266,9 @@ fn set_error(report: &mut Report, entry: usize, reason: String) {
 /// Positions are kept per entry: the expression start is recomputed from the file when needed.
 fn expr_pos(e: &Entry, src: &str, offset: usize) -> (usize, usize) {
     match e.expr_start {
-        Some(start) if start.2 && !e.block_lines.is_empty() => block_offset(start, &e.block_lines, offset),
+        Some(start) if start.2 && !e.block_lines.is_empty() => {
+            block_offset(start, &e.block_lines, offset)
+        }
         Some(start) => expr_offset(start, src, offset),
         None => (e.line, e.col),
     }
@@ -225,7 +286,9 @@ fn locate_error(e: &mut Entry, err: &RuleError, expr: &str) {
         Origin::ActionFilter(i) => format!("filter of action #{}: ", i + 1),
         _ => String::new(),
     };
-    e.status = Status::Error { reason: format!("{what}{}", err.error.msg) };
+    e.status = Status::Error {
+        reason: format!("{what}{}", err.error.msg),
+    };
 }
 
 /// `Ok(Some(reason))` when filters or the version constraint exclude the entry.
@@ -244,14 +307,20 @@ fn filter_reason(
     if let Some(c) = agent_version {
         let satisfied = version_satisfies(c, opts.agent_version.unwrap_or((u64::MAX, 0, 0)))?;
         if opts.agent_version.is_some() && !satisfied {
-            return Ok(Some(format!("agent_version `{c}` excludes the emulated agent version")));
+            return Ok(Some(format!(
+                "agent_version `{c}` excludes the emulated agent version"
+            )));
         }
     }
     Ok(None)
 }
 
 fn macro_spec(def: &MacroDef) -> MacroSpec {
-    MacroSpec { id: def.id.clone(), expression: def.expression.clone(), values: def.values.clone() }
+    MacroSpec {
+        id: def.id.clone(),
+        expression: def.expression.clone(),
+        values: def.values.clone(),
+    }
 }
 
 fn merge_macros(macros: Vec<Candidate<MacroDef>>, report: &mut Report) -> Vec<MacroSpec> {
@@ -261,18 +330,34 @@ fn merge_macros(macros: Vec<Candidate<MacroDef>>, report: &mut Report) -> Vec<Ma
             None => out.push((c.def, c.policy)),
             Some((base, policy)) => match c.def.combine.as_deref() {
                 Some("override") => {
-                    *base = MacroDef { id: base.id.clone(), ..c.def };
-                    report.entries[c.entry].status = Status::Merged { into: policy.clone() };
+                    *base = MacroDef {
+                        id: base.id.clone(),
+                        ..c.def
+                    };
+                    report.entries[c.entry].status = Status::Merged {
+                        into: policy.clone(),
+                    };
                 }
                 Some("merge") if base.values.is_some() && c.def.values.is_some() => {
-                    base.values.get_or_insert_with(Vec::new).extend(c.def.values.unwrap_or_default());
-                    report.entries[c.entry].status = Status::Merged { into: policy.clone() };
+                    base.values
+                        .get_or_insert_with(Vec::new)
+                        .extend(c.def.values.unwrap_or_default());
+                    report.entries[c.entry].status = Status::Merged {
+                        into: policy.clone(),
+                    };
                 }
-                Some("merge") => set_error(report, c.entry, "`combine: merge` needs `values` on both macros".into()),
+                Some("merge") => set_error(
+                    report,
+                    c.entry,
+                    "`combine: merge` needs `values` on both macros".into(),
+                ),
                 _ => set_error(
                     report,
                     c.entry,
-                    format!("macro `{}` is already defined in policy `{policy}` (use `combine`)", c.def.id),
+                    format!(
+                        "macro `{}` is already defined in policy `{policy}` (use `combine`)",
+                        c.def.id
+                    ),
                 ),
             },
         }
@@ -292,9 +377,16 @@ fn merge_rules(rules: Vec<Candidate<RuleDef>>, report: &mut Report) -> Vec<Candi
         let base = &mut out[i];
         let into = format!("{} ({}:{})", base.policy, base.file, base.pos.line);
         if c.def.combine.as_deref() == Some("override") {
-            let fields = c.def.override_options.as_ref().map(|o| o.fields.clone()).unwrap_or_default();
+            let fields = c
+                .def
+                .override_options
+                .as_ref()
+                .map(|o| o.fields.clone())
+                .unwrap_or_default();
             let all = fields.iter().any(|f| f == "all");
-            let pick = |f: &str| all || fields.iter().any(|x| x == f) || (fields.is_empty() && f == "expression");
+            let pick = |f: &str| {
+                all || fields.iter().any(|x| x == f) || (fields.is_empty() && f == "expression")
+            };
             if pick("expression") && c.def.expression.is_some() {
                 base.def.expression = c.def.expression.clone();
                 base.pos = c.pos.clone();
@@ -319,14 +411,19 @@ fn merge_rules(rules: Vec<Candidate<RuleDef>>, report: &mut Report) -> Vec<Candi
             if base.entry != c.entry {
                 report.entries[c.entry].status = Status::Merged { into };
             }
-        } else if c.def.disabled.is_some() && (c.def.expression.is_none() || c.def.expression == base.def.expression) {
+        } else if c.def.disabled.is_some()
+            && (c.def.expression.is_none() || c.def.expression == base.def.expression)
+        {
             base.def.disabled = c.def.disabled;
             report.entries[c.entry].status = Status::Merged { into };
         } else {
             set_error(
                 report,
                 c.entry,
-                format!("rule id `{}` is already defined in {into} (use `combine: override`)", c.def.id),
+                format!(
+                    "rule id `{}` is already defined in {into} (use `combine: override`)",
+                    c.def.id
+                ),
             );
         }
     }
@@ -334,20 +431,36 @@ fn merge_rules(rules: Vec<Candidate<RuleDef>>, report: &mut Report) -> Vec<Candi
 }
 
 fn rule_spec(def: &RuleDef, policy: &str) -> Result<RuleSpec, String> {
-    let expression = def.expression.clone().ok_or("the rule has no `expression`")?;
+    let expression = def
+        .expression
+        .clone()
+        .ok_or("the rule has no `expression`")?;
     let every = def.every.as_ref().map(duration_ns).transpose()?;
     let meta = RuleMeta {
         version: def.version.as_ref().map(scalar_string).unwrap_or_default(),
         description: def.description.clone(),
-        tags: def.tags.iter().map(|(k, v)| (k.clone(), scalar_string(v))).collect(),
+        tags: def
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), scalar_string(v)))
+            .collect(),
         product_tags: def.product_tags.clone(),
         silent: def.silent,
         every,
         policy: policy.to_string(),
         remediation: def.remediation.clone(),
     };
-    let actions = def.actions.iter().enumerate().map(|(i, a)| action(a).map_err(|e| format!("action #{}: {e}", i + 1)));
-    Ok(RuleSpec { id: def.id.clone(), expression, meta, actions: actions.collect::<Result<_, _>>()? })
+    let actions = def
+        .actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| action(a).map_err(|e| format!("action #{}: {e}", i + 1)));
+    Ok(RuleSpec {
+        id: def.id.clone(),
+        expression,
+        meta,
+        actions: actions.collect::<Result<_, _>>()?,
+    })
 }
 
 fn yaml_to_json(v: &Value) -> Result<serde_json::Value, String> {
@@ -373,18 +486,30 @@ fn action(a: &ActionDef) -> Result<ActionSpec, String> {
         }));
     }
     if let Some(k) = &a.kill {
-        kinds.push(ActionKind::Kill { signal: k.signal.clone(), scope: k.scope.clone().unwrap_or_default() });
+        kinds.push(ActionKind::Kill {
+            signal: k.signal.clone(),
+            scope: k.scope.clone().unwrap_or_default(),
+        });
     }
     if let Some(h) = &a.hash {
-        kinds.push(ActionKind::Hash { field: h.field.clone() });
+        kinds.push(ActionKind::Hash {
+            field: h.field.clone(),
+        });
     }
-    for (name, v) in [("coredump", &a.coredump), ("log", &a.log), ("network_filter", &a.network_filter)] {
+    for (name, v) in [
+        ("coredump", &a.coredump),
+        ("log", &a.log),
+        ("network_filter", &a.network_filter),
+    ] {
         if v.is_some() {
             return Err(format!("the `{name}` action is not supported by Rampart"));
         }
     }
     match kinds.len() {
-        1 => Ok(ActionSpec { filter: a.filter.clone(), kind: kinds.remove(0) }),
+        1 => Ok(ActionSpec {
+            filter: a.filter.clone(),
+            kind: kinds.remove(0),
+        }),
         0 => Err("an action needs one of `set`, `kill` or `hash`".into()),
         _ => Err("an action item holds exactly one action".into()),
     }

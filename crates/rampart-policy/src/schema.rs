@@ -104,7 +104,10 @@ pub fn scalar_string(v: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Null => String::new(),
-        other => serde_yaml_ng::to_string(other).unwrap_or_default().trim().to_string(),
+        other => serde_yaml_ng::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
 }
 
@@ -125,9 +128,13 @@ fn parse_duration(s: &str) -> Result<u64, String> {
     let mut total: u64 = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
         let (num, tail) = rest.split_at(digits);
-        let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(tail.len());
         let (unit, next) = tail.split_at(unit_len);
         let n: f64 = num.parse().map_err(|_| format!("invalid duration `{s}`"))?;
         let mul = match unit {
@@ -157,6 +164,9 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), 250_000_000);
         assert_eq!(parse_duration("42").unwrap(), 42);
         assert!(parse_duration("10 parsecs").is_err());
-        assert_eq!(duration_ns(&Value::from(3600000000000u64)).unwrap(), 3_600_000_000_000);
+        assert_eq!(
+            duration_ns(&Value::from(3600000000000u64)).unwrap(),
+            3_600_000_000_000
+        );
     }
 }

@@ -4,19 +4,30 @@ use proptest::prelude::*;
 use rampart_policy::{load_sources, EntryKind, HostInfo, LoadOptions, PolicySource, Status};
 
 fn src(name: &str, text: &str) -> PolicySource {
-    PolicySource { name: name.into(), file: format!("{name}.policy"), text: text.into() }
+    PolicySource {
+        name: name.into(),
+        file: format!("{name}.policy"),
+        text: text.into(),
+    }
 }
 
 fn opts() -> LoadOptions {
     LoadOptions {
-        host: HostInfo { kernel: (6, 1, 0), ..HostInfo::default() },
+        host: HostInfo {
+            kernel: (6, 1, 0),
+            ..HostInfo::default()
+        },
         agent_version: None,
         typecheck_filtered: true,
     }
 }
 
 fn status<'a>(r: &'a rampart_policy::Report, id: &str) -> &'a Status {
-    &r.entries.iter().find(|e| e.id == id && e.kind == EntryKind::Rule).unwrap().status
+    &r.entries
+        .iter()
+        .find(|e| e.id == id && e.kind == EntryKind::Rule)
+        .unwrap()
+        .status
 }
 
 const BASE: &str = r#"version: 1.2.3
@@ -87,41 +98,80 @@ fn loads_merges_filters_and_reports() {
     let r = &loaded.report;
     assert_eq!(r.policies[0].version, "1.2.3");
     assert_eq!(status(r, "linux_only"), &Status::Loaded);
-    assert!(matches!(status(r, "windows_only"), Status::Filtered { check: None, .. }), "Windows rules type-check");
+    assert!(
+        matches!(
+            status(r, "windows_only"),
+            Status::Filtered { check: None, .. }
+        ),
+        "Windows rules type-check"
+    );
     assert!(matches!(status(r, "old_kernel"), Status::Filtered { .. }));
-    assert_eq!(status(r, "gated"), &Status::Loaded, "no emulated version: accepted");
+    assert_eq!(
+        status(r, "gated"),
+        &Status::Loaded,
+        "no emulated version: accepted"
+    );
     assert_eq!(status(r, "to_disable"), &Status::Disabled);
     assert_eq!(status(r, "tracked"), &Status::Loaded);
     // The broken expression is reported at its line and column inside the folded scalar.
-    let shadow = r.entries.iter().find(|e| e.id == "shadow" && e.policy == "default").unwrap();
+    let shadow = r
+        .entries
+        .iter()
+        .find(|e| e.id == "shadow" && e.policy == "default")
+        .unwrap();
     match &shadow.status {
-        Status::Error { reason } => assert!(reason.contains("unknown field `open.file.nope`"), "{reason}"),
+        Status::Error { reason } => assert!(
+            reason.contains("unknown field `open.file.nope`"),
+            "{reason}"
+        ),
         other => panic!("{other:?}"),
     }
     assert_eq!((shadow.line, shadow.col), (17, 10), "{shadow}");
-    assert!(shadow.to_string().starts_with("rule shadow (default.policy:17:10): unknown field"), "{shadow}");
+    assert!(
+        shadow
+            .to_string()
+            .starts_with("rule shadow (default.policy:17:10): unknown field"),
+        "{shadow}"
+    );
     match status(r, "bad_action") {
-        Status::Error { reason } => assert!(reason.contains("`log` action is not supported"), "{reason}"),
+        Status::Error { reason } => {
+            assert!(reason.contains("`log` action is not supported"), "{reason}")
+        }
         other => panic!("{other:?}"),
     }
     // Custom policy: the override replaced the expression; a conflicting redefinition is an error.
     let custom: Vec<_> = r.entries.iter().filter(|e| e.policy == "custom").collect();
-    assert!(matches!(custom[0].status, Status::Error { .. }) || matches!(custom[0].status, Status::Loaded));
+    assert!(
+        matches!(custom[0].status, Status::Error { .. })
+            || matches!(custom[0].status, Status::Loaded)
+    );
     let conflict = custom.iter().find(|e| e.id == "linux_only").unwrap();
-    assert!(matches!(&conflict.status, Status::Error { reason } if reason.contains("already defined")), "{conflict}");
+    assert!(
+        matches!(&conflict.status, Status::Error { reason } if reason.contains("already defined")),
+        "{conflict}"
+    );
     assert!(
         matches!(&custom.iter().find(|e| e.id == "bad id").unwrap().status, Status::Error { reason } if reason.contains("invalid rule id"))
     );
-    assert!(matches!(custom.iter().find(|e| e.id == "to_disable").unwrap().status, Status::Merged { .. }));
+    assert!(matches!(
+        custom.iter().find(|e| e.id == "to_disable").unwrap().status,
+        Status::Merged { .. }
+    ));
     let rs = &loaded.ruleset;
     let shell = rs.rules().iter().find(|x| x.id == "shell").unwrap();
-    assert!(shell.fields().any(|f| f == "process.uid"), "override applied");
+    assert!(
+        shell.fields().any(|f| f == "process.uid"),
+        "override applied"
+    );
     assert_eq!(shell.meta.tags["severity"], "medium");
     assert_eq!(shell.meta.product_tags.len(), 1);
     let tracked = rs.rules().iter().find(|x| x.id == "tracked").unwrap();
     assert!(tracked.meta.silent);
     assert_eq!(tracked.meta.every, Some(10_000_000_000));
-    assert!(rs.rules().iter().all(|x| x.id != "to_disable" && x.id != "windows_only"));
+    assert!(rs
+        .rules()
+        .iter()
+        .all(|x| x.id != "to_disable" && x.id != "windows_only"));
     let c = r.counts();
     assert_eq!(c.failed, 4, "{:#?}", r.entries);
     assert!(r.has_errors());
@@ -129,14 +179,21 @@ fn loads_merges_filters_and_reports() {
 
 #[test]
 fn agent_version_emulation_filters() {
-    let o = LoadOptions { agent_version: Some((7, 71, 0)), ..opts() };
+    let o = LoadOptions {
+        agent_version: Some((7, 71, 0)),
+        ..opts()
+    };
     let loaded = load_sources(&[src("default", BASE)], &o);
-    assert!(matches!(status(&loaded.report, "gated"), Status::Filtered { .. }));
+    assert!(matches!(
+        status(&loaded.report, "gated"),
+        Status::Filtered { .. }
+    ));
 }
 
 #[test]
 fn override_of_tags_only_keeps_the_expression() {
-    let base = "rules:\n  - id: a\n    expression: exec.file.name == \"a\"\n    tags: {severity: low}\n";
+    let base =
+        "rules:\n  - id: a\n    expression: exec.file.name == \"a\"\n    tags: {severity: low}\n";
     let over = "rules:\n  - id: a\n    combine: override\n    override_options: {fields: [tags]}\n    tags: {severity: high}\n";
     let loaded = load_sources(&[src("base", base), src("over", over)], &opts());
     assert!(!loaded.report.has_errors(), "{:#?}", loaded.report);
@@ -151,9 +208,17 @@ fn macro_merge_and_conflicts() {
     let b = "macros:\n  - id: M\n    values: [b]\n    combine: merge\n  - id: N\n    expression: '[1]'\n";
     let c = "macros:\n  - id: N\n    expression: '[2]'\n";
     let loaded = load_sources(&[src("a", a), src("b", b), src("c", c)], &opts());
-    let n = loaded.report.entries.iter().find(|e| e.id == "N" && e.policy == "c").unwrap();
+    let n = loaded
+        .report
+        .entries
+        .iter()
+        .find(|e| e.id == "N" && e.policy == "c")
+        .unwrap();
     assert!(matches!(&n.status, Status::Error { reason } if reason.contains("already defined")));
-    let mut ev_b = rampart_model::Process { file: rampart_model::FileInfo::from_path("/bin/b"), ..Default::default() };
+    let mut ev_b = rampart_model::Process {
+        file: rampart_model::FileInfo::from_path("/bin/b"),
+        ..Default::default()
+    };
     ev_b.pid = 1;
     let node = rampart_model::ProcessNode::new(ev_b, None);
     let ev = rampart_model::Event::new(
@@ -161,16 +226,30 @@ fn macro_merge_and_conflicts() {
         rampart_model::ProcessContext::new(node.clone()),
         rampart_model::EventData::Exec(node.process.clone()),
     );
-    assert_eq!(loaded.ruleset.evaluate(&ev, &rampart_secl::MemoryStore::new()).len(), 1, "merged values");
+    assert_eq!(
+        loaded
+            .ruleset
+            .evaluate(&ev, &rampart_secl::MemoryStore::new())
+            .len(),
+        1,
+        "merged values"
+    );
 }
 
 #[test]
 fn invalid_yaml_is_a_policy_error_not_a_panic() {
     let loaded = load_sources(
-        &[src("bad", "rules: [\n  - id: x\n"), src("good", "rules:\n  - id: g\n    expression: exec.pid == 1\n")],
+        &[
+            src("bad", "rules: [\n  - id: x\n"),
+            src("good", "rules:\n  - id: g\n    expression: exec.pid == 1\n"),
+        ],
         &opts(),
     );
-    assert!(loaded.report.policies[0].error.as_deref().unwrap().contains("bad.policy:"));
+    assert!(loaded.report.policies[0]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("bad.policy:"));
     assert_eq!(loaded.ruleset.rules().len(), 1);
 }
 
@@ -187,13 +266,28 @@ proptest! {
 fn directories_load_default_policy_first() {
     let dir = std::env::temp_dir().join(format!("rampart-policy-dir-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("a_custom.policy"), "rules:\n  - id: r\n    disabled: true\n").unwrap();
-    std::fs::write(dir.join("default.policy"), "rules:\n  - id: r\n    expression: exec.pid == 1\n").unwrap();
+    std::fs::write(
+        dir.join("a_custom.policy"),
+        "rules:\n  - id: r\n    disabled: true\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("default.policy"),
+        "rules:\n  - id: r\n    expression: exec.pid == 1\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("notes.txt"), "ignored").unwrap();
     let files = rampart_policy::expand_paths(std::slice::from_ref(&dir)).unwrap();
-    let names: Vec<_> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let names: Vec<_> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(names, ["default.policy", "a_custom.policy"]);
     let loaded = rampart_policy::load_paths(&[dir], &opts()).unwrap();
-    assert_eq!(status(&loaded.report, "r"), &Status::Disabled, "the custom policy disabled the default rule");
+    assert_eq!(
+        status(&loaded.report, "r"),
+        &Status::Disabled,
+        "the custom policy disabled the default rule"
+    );
     assert!(loaded.ruleset.rules().is_empty());
 }

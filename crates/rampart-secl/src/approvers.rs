@@ -38,7 +38,10 @@ pub struct Approvers {
 #[derive(Debug, Clone, PartialEq)]
 enum Approval {
     Exact(String),
-    Prefix { prefix: String, basename: Option<String> },
+    Prefix {
+        prefix: String,
+        basename: Option<String>,
+    },
     Int(i64),
     Mask(i64),
 }
@@ -84,14 +87,18 @@ fn capable(t: EventType, field: &str) -> Option<u32> {
 type Constraints = Vec<(String, Approval)>;
 
 fn weight(t: EventType, c: &Constraints) -> u32 {
-    c.iter().map(|(f, _)| capable(t, f).unwrap_or(0)).min().unwrap_or(0)
+    c.iter()
+        .map(|(f, _)| capable(t, f).unwrap_or(0))
+        .min()
+        .unwrap_or(0)
 }
 
 fn derive(t: EventType, node: &BNode) -> Option<Constraints> {
     match node {
-        BNode::And(children) => {
-            children.iter().filter_map(|c| derive(t, c)).max_by_key(|c| (weight(t, c), std::cmp::Reverse(c.len())))
-        }
+        BNode::And(children) => children
+            .iter()
+            .filter_map(|c| derive(t, c))
+            .max_by_key(|c| (weight(t, c), std::cmp::Reverse(c.len()))),
         BNode::Or(children) => {
             let mut all = Vec::new();
             for c in children {
@@ -100,7 +107,11 @@ fn derive(t: EventType, node: &BNode) -> Option<Constraints> {
             Some(all)
         }
         BNode::Register { body, .. } => derive(t, body),
-        BNode::Str { lhs: Operand::Field(f), m, quant: Quant::Any } => {
+        BNode::Str {
+            lhs: Operand::Field(f),
+            m,
+            quant: Quant::Any,
+        } => {
             capable(t, &f.name)?;
             if m.has_regex() {
                 return None;
@@ -122,13 +133,27 @@ fn derive(t: EventType, node: &BNode) -> Option<Constraints> {
             }
             (!out.is_empty()).then_some(out)
         }
-        BNode::Int { lhs: Operand::Field(f), m: IntMatcher::Set(vals), quant: Quant::Any } => {
+        BNode::Int {
+            lhs: Operand::Field(f),
+            m: IntMatcher::Set(vals),
+            quant: Quant::Any,
+        } => {
             capable(t, &f.name)?;
-            Some(vals.iter().map(|v| (f.name.clone(), Approval::Int(*v))).collect())
+            Some(
+                vals.iter()
+                    .map(|v| (f.name.clone(), Approval::Int(*v)))
+                    .collect(),
+            )
         }
         // `field & MASK > 0`, `field & MASK >= 1`, `field & MASK == MASK`.
-        BNode::Int { lhs: Operand::Arith(l, BinOp::BitAnd, r), m, quant: Quant::Any } => {
-            let (Operand::Field(f), Operand::Const(Const::Int(mask))) = (&**l, &**r) else { return None };
+        BNode::Int {
+            lhs: Operand::Arith(l, BinOp::BitAnd, r),
+            m,
+            quant: Quant::Any,
+        } => {
+            let (Operand::Field(f), Operand::Const(Const::Int(mask))) = (&**l, &**r) else {
+                return None;
+            };
             capable(t, &f.name)?;
             let nonzero = match m {
                 IntMatcher::Cmp(CmpOp::Gt, 0) | IntMatcher::Cmp(CmpOp::Ge, 1) => true,
@@ -139,10 +164,14 @@ fn derive(t: EventType, node: &BNode) -> Option<Constraints> {
         }
         // `field & MASK != 0`.
         BNode::Not(inner) => match &**inner {
-            BNode::Int { lhs: Operand::Arith(l, BinOp::BitAnd, r), m: IntMatcher::Set(v), quant: Quant::Any }
-                if v.as_slice() == [0] =>
-            {
-                let (Operand::Field(f), Operand::Const(Const::Int(mask))) = (&**l, &**r) else { return None };
+            BNode::Int {
+                lhs: Operand::Arith(l, BinOp::BitAnd, r),
+                m: IntMatcher::Set(v),
+                quant: Quant::Any,
+            } if v.as_slice() == [0] => {
+                let (Operand::Field(f), Operand::Const(Const::Int(mask))) = (&**l, &**r) else {
+                    return None;
+                };
                 capable(t, &f.name)?;
                 (*mask != 0).then(|| vec![(f.name.clone(), Approval::Mask(*mask))])
             }

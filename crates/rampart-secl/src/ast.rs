@@ -102,11 +102,19 @@ pub struct Warning {
 /// Parses a rule or macro expression.
 pub fn parse(src: &str) -> Result<(Node, Vec<Warning>)> {
     let toks = lex(src)?;
-    let mut p = Parser { toks, i: 0, warnings: Vec::new(), depth: 0 };
+    let mut p = Parser {
+        toks,
+        i: 0,
+        warnings: Vec::new(),
+        depth: 0,
+    };
     let node = p.or()?;
     match &p.peek().tok {
         Tok::Eof => Ok((node, p.warnings)),
-        t => Err(Error::new(p.peek().pos, format!("unexpected {} after the end of the expression", describe(t)))),
+        t => Err(Error::new(
+            p.peek().pos,
+            format!("unexpected {} after the end of the expression", describe(t)),
+        )),
     }
 }
 
@@ -190,7 +198,10 @@ impl Parser {
                 });
             }
             saw_and |= rhs_and;
-            lhs = Node { pos: lhs.pos, kind: Kind::Binary(BinOp::Or, Box::new(lhs), Box::new(rhs)) };
+            lhs = Node {
+                pos: lhs.pos,
+                kind: Kind::Binary(BinOp::Or, Box::new(lhs), Box::new(rhs)),
+            };
         }
         self.depth -= 1;
         Ok(lhs)
@@ -204,7 +215,10 @@ impl Parser {
             self.bump();
             saw = true;
             let rhs = self.comparison()?;
-            lhs = Node { pos: lhs.pos, kind: Kind::Binary(BinOp::And, Box::new(lhs), Box::new(rhs)) };
+            lhs = Node {
+                pos: lhs.pos,
+                kind: Kind::Binary(BinOp::And, Box::new(lhs), Box::new(rhs)),
+            };
         }
         Ok((lhs, saw))
     }
@@ -222,7 +236,9 @@ impl Parser {
             Tok::Op(">=") => BinOp::Ge,
             Tok::Ident(s) if s == "in" => BinOp::In,
             Tok::Ident(s) if s == "allin" => BinOp::AllIn,
-            Tok::Ident(s) if s == "not" && matches!(self.peek_at(1), Tok::Ident(n) if n == "in") => {
+            Tok::Ident(s)
+                if s == "not" && matches!(self.peek_at(1), Tok::Ident(n) if n == "in") =>
+            {
                 self.bump();
                 BinOp::NotIn
             }
@@ -230,10 +246,17 @@ impl Parser {
         };
         self.bump();
         let rhs = self.additive()?;
-        if let Tok::Op(o @ ("==" | "!=" | "=~" | "!~" | "<" | "<=" | ">" | ">=")) = &self.peek().tok {
-            return Err(Error::new(self.peek().pos, format!("comparisons do not chain: parenthesise before `{o}`")));
+        if let Tok::Op(o @ ("==" | "!=" | "=~" | "!~" | "<" | "<=" | ">" | ">=")) = &self.peek().tok
+        {
+            return Err(Error::new(
+                self.peek().pos,
+                format!("comparisons do not chain: parenthesise before `{o}`"),
+            ));
         }
-        Ok(Node { pos: lhs.pos, kind: Kind::Binary(op, Box::new(lhs), Box::new(rhs)) })
+        Ok(Node {
+            pos: lhs.pos,
+            kind: Kind::Binary(op, Box::new(lhs), Box::new(rhs)),
+        })
     }
 
     fn additive(&mut self) -> Result<Node> {
@@ -246,7 +269,10 @@ impl Parser {
             };
             self.bump();
             let rhs = self.bitwise()?;
-            lhs = Node { pos: lhs.pos, kind: Kind::Binary(op, Box::new(lhs), Box::new(rhs)) };
+            lhs = Node {
+                pos: lhs.pos,
+                kind: Kind::Binary(op, Box::new(lhs), Box::new(rhs)),
+            };
         }
     }
 
@@ -261,7 +287,10 @@ impl Parser {
             };
             self.bump();
             let rhs = self.unary()?;
-            lhs = Node { pos: lhs.pos, kind: Kind::Binary(op, Box::new(lhs), Box::new(rhs)) };
+            lhs = Node {
+                pos: lhs.pos,
+                kind: Kind::Binary(op, Box::new(lhs), Box::new(rhs)),
+            };
         }
     }
 
@@ -280,7 +309,10 @@ impl Parser {
         // a unary operator takes the next unary/primary expression.
         let inner = self.unary()?;
         self.depth -= 1;
-        Ok(Node { pos, kind: Kind::Unary(op, Box::new(inner)) })
+        Ok(Node {
+            pos,
+            kind: Kind::Unary(op, Box::new(inner)),
+        })
     }
 
     fn primary(&mut self) -> Result<Node> {
@@ -320,7 +352,12 @@ impl Parser {
                 self.depth -= 1;
                 Kind::Array(items)
             }
-            other => return Err(Error::new(t.pos, format!("expected a value, found {}", describe(&other)))),
+            other => {
+                return Err(Error::new(
+                    t.pos,
+                    format!("expected a value, found {}", describe(&other)),
+                ))
+            }
         };
         Ok(Node { pos: t.pos, kind })
     }
@@ -331,7 +368,10 @@ impl Parser {
             Ok(())
         } else {
             let found = describe(&self.peek().tok);
-            Err(Error::new(self.peek().pos, format!("expected {what} (opened at offset {open}), found {found}")))
+            Err(Error::new(
+                self.peek().pos,
+                format!("expected {what} (opened at offset {open}), found {found}"),
+            ))
         }
     }
 }

@@ -27,13 +27,28 @@ pub struct Macro {
 impl Macro {
     /// A macro from an expression.
     pub fn parse(id: &str, expression: &str) -> Result<Macro> {
-        Ok(Macro { id: id.to_string(), ast: parse(expression)?.0 })
+        Ok(Macro {
+            id: id.to_string(),
+            ast: parse(expression)?.0,
+        })
     }
 
     /// A macro from a `values:` list of strings.
     pub fn values(id: &str, values: &[String]) -> Macro {
-        let items = values.iter().map(|v| Node { kind: Kind::Str(v.clone()), pos: 0 }).collect();
-        Macro { id: id.to_string(), ast: Node { kind: Kind::Array(items), pos: 0 } }
+        let items = values
+            .iter()
+            .map(|v| Node {
+                kind: Kind::Str(v.clone()),
+                pos: 0,
+            })
+            .collect();
+        Macro {
+            id: id.to_string(),
+            ast: Node {
+                kind: Kind::Array(items),
+                pos: 0,
+            },
+        }
     }
 }
 
@@ -95,7 +110,12 @@ pub fn compile(src: &str, env: &Env) -> Result<Compiled> {
     let mut node = c.boolean(&ast)?;
     node.reorder();
     let node = c.wrap_register(node);
-    Ok(Compiled { node, event: c.event()?, fields: c.fields, warnings })
+    Ok(Compiled {
+        node,
+        event: c.event()?,
+        fields: c.fields,
+        warnings,
+    })
 }
 
 /// Compiles a value expression (`"${process.pid}:x"`, `exec.file.path`, `${cgroup.count} + 1`).
@@ -110,9 +130,17 @@ pub fn compile_value(src: &str, env: &Env) -> Result<CompiledValue> {
         T::Bool => VarType::Bool,
     };
     if c.register.is_some() {
-        return Err(Error::new(0, "registers are not allowed in value expressions"));
+        return Err(Error::new(
+            0,
+            "registers are not allowed in value expressions",
+        ));
     }
-    Ok(CompiledValue { operand, ty: vt, list: ty.multi, fields: c.fields })
+    Ok(CompiledValue {
+        operand,
+        ty: vt,
+        list: ty.multi,
+        fields: c.fields,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,7 +240,10 @@ impl<'e> Compiler<'e> {
         if let Some((w, pos)) = self.windows {
             if let Some((t, _, f)) = &self.linux {
                 if t.as_str() != w {
-                    return Err(Error::new(pos, format!("rule mixes event types `{t}` (field `{f}`) and `{w}`")));
+                    return Err(Error::new(
+                        pos,
+                        format!("rule mixes event types `{t}` (field `{f}`) and `{w}`"),
+                    ));
                 }
             }
             return Ok(Some(RuleEvent::Windows(w)));
@@ -228,7 +259,9 @@ impl<'e> Compiler<'e> {
     fn wrap_register(&self, node: BNode) -> BNode {
         match &self.register {
             Some((_, iterator, _)) => {
-                let len = registry().get(&format!("{iterator}.length")).map(FieldDef::getter);
+                let len = registry()
+                    .get(&format!("{iterator}.length"))
+                    .map(FieldDef::getter);
                 match len {
                     Some(getter) => BNode::Register {
                         count: FieldOp {
@@ -257,7 +290,10 @@ impl<'e> Compiler<'e> {
                 Some((cur, _, f)) if *cur != t => {
                     return Err(self.err(
                         pos,
-                        format!("rule mixes event types `{cur}` (field `{f}`) and `{t}` (field `{}`)", def.name),
+                        format!(
+                            "rule mixes event types `{cur}` (field `{f}`) and `{t}` (field `{}`)",
+                            def.name
+                        ),
                     ))
                 }
                 Some(_) => {}
@@ -268,13 +304,18 @@ impl<'e> Compiler<'e> {
                 self.windows_any = true;
                 if let Ok(t) = w.parse::<EventType>() {
                     if matches!(&self.linux, Some((cur, _, _)) if *cur != t) {
-                        return Err(self.err(pos, format!("rule mixes event types (field `{}`)", def.name)));
+                        return Err(self.err(
+                            pos,
+                            format!("rule mixes event types (field `{}`)", def.name),
+                        ));
                     }
                     self.linux.get_or_insert((t, pos, def.name.clone()));
                 } else {
                     match self.windows {
                         Some((cur, _)) if cur != w => {
-                            return Err(self.err(pos, format!("rule mixes event types `{cur}` and `{w}`")))
+                            return Err(
+                                self.err(pos, format!("rule mixes event types `{cur}` and `{w}`"))
+                            )
                         }
                         _ => self.windows = Some((w, pos)),
                     }
@@ -288,9 +329,15 @@ impl<'e> Compiler<'e> {
     fn field(&mut self, name: &str, pos: usize) -> Result<Option<(FieldOp, Ty)>> {
         let (base, reg) = match name.find('[') {
             Some(i) => {
-                let close = name[i..].find(']').map(|j| i + j).ok_or_else(|| self.err(pos, "unclosed register"))?;
+                let close = name[i..]
+                    .find(']')
+                    .map(|j| i + j)
+                    .ok_or_else(|| self.err(pos, "unclosed register"))?;
                 let letter = &name[i + 1..close];
-                (format!("{}{}", &name[..i], &name[close + 1..]), Some((letter.to_string(), name[..i].to_string())))
+                (
+                    format!("{}{}", &name[..i], &name[close + 1..]),
+                    Some((letter.to_string(), name[..i].to_string())),
+                )
             }
             None => (name.to_string(), None),
         };
@@ -302,7 +349,10 @@ impl<'e> Compiler<'e> {
         };
         if let Some((letter, iter)) = &reg {
             if def.iterator.as_deref() != Some(iter.as_str()) {
-                return Err(self.err(pos, format!("`{iter}` is not an iterator: registers only apply to iterators")));
+                return Err(self.err(
+                    pos,
+                    format!("`{iter}` is not an iterator: registers only apply to iterators"),
+                ));
             }
             match &self.register {
                 Some((l, it, _)) if l != letter || it != iter => {
@@ -330,10 +380,21 @@ impl<'e> Compiler<'e> {
             multi: def.is_multi() && reg.is_none(),
             scalar: if reg.is_none() { def.scalar() } else { None },
         };
-        Ok(Some((op, Ty { t, multi: def.is_multi() && reg.is_none() || def.array })))
+        Ok(Some((
+            op,
+            Ty {
+                t,
+                multi: def.is_multi() && reg.is_none() || def.array,
+            },
+        )))
     }
 
-    fn with_macro<R>(&mut self, id: &str, pos: usize, f: impl FnOnce(&mut Self, &Node) -> Result<R>) -> Result<R> {
+    fn with_macro<R>(
+        &mut self,
+        id: &str,
+        pos: usize,
+        f: impl FnOnce(&mut Self, &Node) -> Result<R>,
+    ) -> Result<R> {
         if self.macro_stack.iter().any(|m| m == id) || self.macro_stack.len() >= MAX_MACRO_DEPTH {
             return Err(self.err(pos, format!("macro `{id}` refers to itself")));
         }
@@ -359,7 +420,10 @@ impl<'e> Compiler<'e> {
             Kind::Binary(BinOp::Or, l, r) => Ok(or(self.boolean(l)?, self.boolean(r)?)),
             Kind::Unary(UnOp::Not, x) => Ok(not(self.boolean(x)?)),
             Kind::Binary(op, l, r) if is_comparison(*op) => self.comparison(*op, l, r, n.pos),
-            Kind::Ident(name) if !self.env.macros.contains_key(name.as_str()) || registry().get(name).is_some() => {
+            Kind::Ident(name)
+                if !self.env.macros.contains_key(name.as_str())
+                    || registry().get(name).is_some() =>
+            {
                 let (o, t) = self.operand(n)?;
                 self.truthy(o, t, n.pos)
             }
@@ -381,7 +445,10 @@ impl<'e> Compiler<'e> {
         }
         Ok(match o {
             Operand::Const(Const::Bool(b)) => BNode::Const(b),
-            o => BNode::Bool { lhs: o, value: true },
+            o => BNode::Bool {
+                lhs: o,
+                value: true,
+            },
         })
     }
 
@@ -408,23 +475,39 @@ impl<'e> Compiler<'e> {
             Kind::Unary(op @ (UnOp::Neg | UnOp::BitNot), x) => {
                 let (o, t) = self.operand(x)?;
                 if t.t != T::Int {
-                    return Err(self.err(n.pos, format!("`{}` needs an int, found {}", unop(*op), tname(&t))));
+                    return Err(self.err(
+                        n.pos,
+                        format!("`{}` needs an int, found {}", unop(*op), tname(&t)),
+                    ));
                 }
                 let o = match (op, o) {
-                    (UnOp::Neg, Operand::Const(Const::Int(i))) => Operand::Const(Const::Int(i.wrapping_neg())),
+                    (UnOp::Neg, Operand::Const(Const::Int(i))) => {
+                        Operand::Const(Const::Int(i.wrapping_neg()))
+                    }
                     (UnOp::BitNot, Operand::Const(Const::Int(i))) => Operand::Const(Const::Int(!i)),
                     (UnOp::Neg, o) => Operand::Neg(Box::new(o)),
                     (_, o) => Operand::BitNot(Box::new(o)),
                 };
                 (o, t)
             }
-            Kind::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor), l, r) => {
+            Kind::Binary(
+                op @ (BinOp::Add | BinOp::Sub | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor),
+                l,
+                r,
+            ) => {
                 let (lo, lt) = self.operand(l)?;
                 let (ro, rt) = self.operand(r)?;
                 let int_like = |t: &Ty| matches!(t.t, T::Int | T::Ts);
                 if !int_like(&lt) || !int_like(&rt) || rt.multi {
-                    return Err(self
-                        .err(n.pos, format!("`{}` needs ints, found {} and {}", op.symbol(), tname(&lt), tname(&rt))));
+                    return Err(self.err(
+                        n.pos,
+                        format!(
+                            "`{}` needs ints, found {} and {}",
+                            op.symbol(),
+                            tname(&lt),
+                            tname(&rt)
+                        ),
+                    ));
                 }
                 let o = match (lo, ro) {
                     (Operand::Const(Const::Int(a)), Operand::Const(Const::Int(b))) => {
@@ -432,7 +515,13 @@ impl<'e> Compiler<'e> {
                     }
                     (lo, ro) => Operand::Arith(Box::new(lo), *op, Box::new(ro)),
                 };
-                (o, Ty { t: T::Int, multi: lt.multi })
+                (
+                    o,
+                    Ty {
+                        t: T::Int,
+                        multi: lt.multi,
+                    },
+                )
             }
             Kind::Unary(UnOp::Not, _) | Kind::Binary(..) => {
                 return Err(self.err(n.pos, "a boolean expression cannot be used as a value here"))
@@ -448,9 +537,18 @@ impl<'e> Compiler<'e> {
             if let Some((f, t)) = self.field(base, pos)? {
                 let def = registry().get(&f.name).expect("resolved above");
                 if !(t.t == T::Str || def.array) {
-                    return Err(self.err(pos, format!("`.length` does not apply to `{base}` ({})", tname(&t))));
+                    return Err(self.err(
+                        pos,
+                        format!("`.length` does not apply to `{base}` ({})", tname(&t)),
+                    ));
                 }
-                return Ok((Operand::Length(f), Ty { t: T::Int, multi: def.iterator.is_some() && !def.array }));
+                return Ok((
+                    Operand::Length(f),
+                    Ty {
+                        t: T::Int,
+                        multi: def.iterator.is_some() && !def.array,
+                    },
+                ));
             }
         }
         if let Some(v) = consts::lookup(name) {
@@ -460,7 +558,10 @@ impl<'e> Compiler<'e> {
             return self.with_macro(name, pos, |c, ast| c.operand(ast));
         }
         if registry().is_event_prefix(name) {
-            return Err(self.err(pos, format!("`{name}` is an event type, not a field: compare one of its fields")));
+            return Err(self.err(
+                pos,
+                format!("`{name}` is an event type, not a field: compare one of its fields"),
+            ));
         }
         let first = name.split(['.', '[']).next().unwrap_or(name);
         if UNSUPPORTED_EVENTS.contains(&first) {
@@ -472,7 +573,10 @@ impl<'e> Compiler<'e> {
         if registry().is_event_prefix(first) || first == "process" || first == "container" {
             return Err(self.err(pos, format!("unknown field `{name}`")));
         }
-        Err(self.err(pos, format!("unknown identifier `{name}` (not a field, constant or macro)")))
+        Err(self.err(
+            pos,
+            format!("unknown identifier `{name}` (not a field, constant or macro)"),
+        ))
     }
 
     fn variable(&mut self, name: &str, pos: usize) -> Result<(Operand, Ty)> {
@@ -482,14 +586,23 @@ impl<'e> Compiler<'e> {
             _ => {}
         }
         let Some(decl) = self.env.vars.get(name) else {
-            return Err(self.err(pos, format!("unknown variable `${{{name}}}` (no `set` action declares it)")));
+            return Err(self.err(
+                pos,
+                format!("unknown variable `${{{name}}}` (no `set` action declares it)"),
+            ));
         };
         let t = match decl.ty {
             VarType::Int => T::Int,
             VarType::Str => T::Str,
             VarType::Bool => T::Bool,
         };
-        Ok((Operand::Var(decl.clone()), Ty { t, multi: decl.list }))
+        Ok((
+            Operand::Var(decl.clone()),
+            Ty {
+                t,
+                multi: decl.list,
+            },
+        ))
     }
 
     /// `"…${process.pid}…${process.name}…"`: a string built at evaluation time.
@@ -500,7 +613,10 @@ impl<'e> Compiler<'e> {
             if i > 0 {
                 pieces.push(Piece::Lit(rest[..i].to_string()));
             }
-            let end = rest[i..].find('}').ok_or_else(|| self.err(pos, "unterminated `${` in string"))? + i;
+            let end = rest[i..]
+                .find('}')
+                .ok_or_else(|| self.err(pos, "unterminated `${` in string"))?
+                + i;
             let name = &rest[i + 2..end];
             pieces.push(match self.variable(name, pos)? {
                 (Operand::Interp(mut p), _) if p.len() == 1 => p.remove(0),
@@ -529,13 +645,22 @@ impl<'e> Compiler<'e> {
             };
             match kind {
                 Some(prev) if prev != k => {
-                    return Err(self.err(item.pos, format!("array mixes {} and {}", tname(&ty(prev)), tname(&t))))
+                    return Err(self.err(
+                        item.pos,
+                        format!("array mixes {} and {}", tname(&ty(prev)), tname(&t)),
+                    ))
                 }
                 _ => kind = Some(k),
             }
             out.push(c);
         }
-        Ok((Operand::List(out), Ty { t: kind.unwrap_or(T::Str), multi: true }))
+        Ok((
+            Operand::List(out),
+            Ty {
+                t: kind.unwrap_or(T::Str),
+                multi: true,
+            },
+        ))
     }
 
     // ---- comparisons ----
@@ -568,17 +693,48 @@ impl<'e> Compiler<'e> {
         Ok(fold(node))
     }
 
-    fn positive(&mut self, op: BinOp, lo: Operand, lt: Ty, ro: Operand, rt: Ty, pos: usize) -> Result<BNode> {
-        let quant = if op == BinOp::AllIn { Quant::All } else { Quant::Any };
+    fn positive(
+        &mut self,
+        op: BinOp,
+        lo: Operand,
+        lt: Ty,
+        ro: Operand,
+        rt: Ty,
+        pos: usize,
+    ) -> Result<BNode> {
+        let quant = if op == BinOp::AllIn {
+            Quant::All
+        } else {
+            Quant::Any
+        };
         let array_op = matches!(op, BinOp::In | BinOp::NotIn | BinOp::AllIn);
         if array_op && !rt.multi && !matches!(ro, Operand::Const(_)) {
-            return Err(self.err(pos, format!("`{}` needs an array on its right, found {}", op.symbol(), tname(&rt))));
+            return Err(self.err(
+                pos,
+                format!(
+                    "`{}` needs an array on its right, found {}",
+                    op.symbol(),
+                    tname(&rt)
+                ),
+            ));
         }
         if !array_op && rt.multi && matches!(ro, Operand::List(_)) {
-            return Err(self.err(pos, format!("`{}` cannot compare with an array: use `in`", op.symbol())));
+            return Err(self.err(
+                pos,
+                format!("`{}` cannot compare with an array: use `in`", op.symbol()),
+            ));
         }
-        let mismatch =
-            |c: &Self| c.err(pos, format!("cannot compare {} with {} using `{}`", tname(&lt), tname(&rt), op.symbol()));
+        let mismatch = |c: &Self| {
+            c.err(
+                pos,
+                format!(
+                    "cannot compare {} with {} using `{}`",
+                    tname(&lt),
+                    tname(&rt),
+                    op.symbol()
+                ),
+            )
+        };
         let consts: Option<Vec<Const>> = match &ro {
             Operand::Const(c) => Some(vec![c.clone()]),
             Operand::List(v) => Some(v.clone()),
@@ -595,15 +751,23 @@ impl<'e> Compiler<'e> {
                     _ => (false, false),
                 };
                 let pattern_op = matches!(op, BinOp::Match | BinOp::NotMatch);
-                let m = StrMatcher::new(&items, pattern_op, path, ci).map_err(|e| self.err(pos, e))?;
+                let m =
+                    StrMatcher::new(&items, pattern_op, path, ci).map_err(|e| self.err(pos, e))?;
                 Ok(BNode::Str { lhs: lo, m, quant })
             }
             (T::Int | T::Ts, Some(items)) => {
                 if let [Const::Duration(d)] = items.as_slice() {
                     if lt.t != T::Ts || !ordering {
-                        return Err(self.err(pos, "durations compare only with timestamps, using < <= > >="));
+                        return Err(self.err(
+                            pos,
+                            "durations compare only with timestamps, using < <= > >=",
+                        ));
                     }
-                    return Ok(BNode::Dur { lhs: lo, op: cmp_op(op), ns: *d });
+                    return Ok(BNode::Dur {
+                        lhs: lo,
+                        op: cmp_op(op),
+                        ns: *d,
+                    });
                 }
                 let mut ints = Vec::with_capacity(items.len());
                 for c in &items {
@@ -613,7 +777,9 @@ impl<'e> Compiler<'e> {
                     }
                 }
                 let m = match op {
-                    BinOp::Eq | BinOp::Ne | BinOp::In | BinOp::NotIn | BinOp::AllIn => IntMatcher::Set(ints),
+                    BinOp::Eq | BinOp::Ne | BinOp::In | BinOp::NotIn | BinOp::AllIn => {
+                        IntMatcher::Set(ints)
+                    }
                     _ if ordering && ints.len() == 1 => IntMatcher::Cmp(cmp_op(op), ints[0]),
                     _ => return Err(mismatch(self)),
                 };
@@ -634,16 +800,26 @@ impl<'e> Compiler<'e> {
                         _ => return Err(mismatch(self)),
                     }
                 }
-                Ok(BNode::Ip { lhs: lo, nets, quant })
+                Ok(BNode::Ip {
+                    lhs: lo,
+                    nets,
+                    quant,
+                })
             }
             (T::Dur | T::Pattern | T::Regex, _) => Err(mismatch(self)),
             (_, None) => {
                 // Both sides dynamic (fields, variables, interpolated strings, arithmetic).
                 let compatible = matches!(
                     (lt.t, rt.t),
-                    (T::Str, T::Str) | (T::Bool, T::Bool) | (T::Ip, T::Ip) | (T::Int | T::Ts, T::Int | T::Ts)
+                    (T::Str, T::Str)
+                        | (T::Bool, T::Bool)
+                        | (T::Ip, T::Ip)
+                        | (T::Int | T::Ts, T::Int | T::Ts)
                 );
-                if !compatible || (ordering && !matches!(lt.t, T::Int | T::Ts)) || (op == BinOp::Match) {
+                if !compatible
+                    || (ordering && !matches!(lt.t, T::Int | T::Ts))
+                    || (op == BinOp::Match)
+                {
                     return Err(mismatch(self));
                 }
                 let cop = match op {
@@ -651,7 +827,12 @@ impl<'e> Compiler<'e> {
                     BinOp::NotMatch => return Err(mismatch(self)),
                     _ => cmp_op(op),
                 };
-                Ok(BNode::Dyn { lhs: lo, op: cop, rhs: ro, quant })
+                Ok(BNode::Dyn {
+                    lhs: lo,
+                    op: cop,
+                    rhs: ro,
+                    quant,
+                })
             }
         }
     }
@@ -667,7 +848,10 @@ fn unop(op: UnOp) -> &'static str {
 
 fn is_comparison(op: BinOp) -> bool {
     use BinOp::*;
-    matches!(op, Eq | Ne | Match | NotMatch | Lt | Le | Gt | Ge | In | NotIn | AllIn)
+    matches!(
+        op,
+        Eq | Ne | Match | NotMatch | Lt | Le | Gt | Ge | In | NotIn | AllIn
+    )
 }
 
 fn cmp_op(op: BinOp) -> CmpOp {
@@ -747,7 +931,12 @@ fn fold(node: BNode) -> BNode {
             }),
         )
     });
-    let cx = Cx { event: &EMPTY, vars: &NoVariables, now: 0, reg: None };
+    let cx = Cx {
+        event: &EMPTY,
+        vars: &NoVariables,
+        now: 0,
+        reg: None,
+    };
     BNode::Const(node.eval(&cx))
 }
 

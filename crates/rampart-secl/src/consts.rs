@@ -455,23 +455,49 @@ const MISC: &[(&str, i64)] = &[
 ];
 
 const ERRNO: &[&str] = &[
-    "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF", "ECHILD", "EAGAIN", "ENOMEM",
-    "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST", "EXDEV", "ENODEV", "ENOTDIR", "EISDIR", "EINVAL", "ENFILE",
-    "EMFILE", "ENOTTY", "ETXTBSY", "EFBIG", "ENOSPC", "ESPIPE", "EROFS", "EMLINK", "EPIPE", "EDOM", "ERANGE",
+    "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF", "ECHILD",
+    "EAGAIN", "ENOMEM", "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST", "EXDEV", "ENODEV",
+    "ENOTDIR", "EISDIR", "EINVAL", "ENFILE", "EMFILE", "ENOTTY", "ETXTBSY", "EFBIG", "ENOSPC",
+    "ESPIPE", "EROFS", "EMLINK", "EPIPE", "EDOM", "ERANGE",
 ];
 
 fn table() -> &'static HashMap<&'static str, i64> {
     static T: OnceLock<HashMap<&'static str, i64>> = OnceLock::new();
     T.get_or_init(|| {
         let mut m = HashMap::new();
-        for group in [OPEN_FLAGS, FILE_MODES, PTRACE, PROTECTION, MMAP_FLAGS, ADDRESS_FAMILIES, PROTOCOLS, DNS, MISC] {
+        for group in [
+            OPEN_FLAGS,
+            FILE_MODES,
+            PTRACE,
+            PROTECTION,
+            MMAP_FLAGS,
+            ADDRESS_FAMILIES,
+            PROTOCOLS,
+            DNS,
+            MISC,
+        ] {
             m.extend(group.iter().copied());
         }
         m.extend(SIGNALS.iter().enumerate().map(|(i, s)| (*s, i as i64 + 1)));
-        m.extend(CAPABILITIES.iter().enumerate().map(|(i, s)| (*s, 1i64 << i)));
+        m.extend(
+            CAPABILITIES
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (*s, 1i64 << i)),
+        );
         m.extend(BPF_CMDS.iter().enumerate().map(|(i, s)| (*s, i as i64)));
-        m.extend(BPF_MAP_TYPES.iter().enumerate().map(|(i, s)| (*s, i as i64)));
-        m.extend(BPF_PROG_TYPES.iter().enumerate().map(|(i, s)| (*s, i as i64)));
+        m.extend(
+            BPF_MAP_TYPES
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (*s, i as i64)),
+        );
+        m.extend(
+            BPF_PROG_TYPES
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (*s, i as i64)),
+        );
         // Helper ids share names with commands (BPF_MAP_LOOKUP_ELEM): commands win, as in the kernel's headers.
         for (k, v) in BPF_HELPERS {
             m.entry(k).or_insert(*v);
@@ -488,7 +514,10 @@ pub fn lookup(name: &str) -> Option<i64> {
 
 /// Number of a signal name (`SIGKILL` → 9), for the kill action.
 pub fn signal(name: &str) -> Option<i32> {
-    SIGNALS.iter().position(|s| *s == name).map(|i| i as i32 + 1)
+    SIGNALS
+        .iter()
+        .position(|s| *s == name)
+        .map(|i| i as i32 + 1)
 }
 
 /// Every constant name (for completion and docs).

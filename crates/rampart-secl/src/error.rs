@@ -10,7 +10,10 @@ pub struct Error {
 
 impl Error {
     pub fn new(pos: usize, msg: impl Into<String>) -> Self {
-        Error { pos, msg: msg.into() }
+        Error {
+            pos,
+            msg: msg.into(),
+        }
     }
 }
 

@@ -26,13 +26,24 @@ pub struct Cx<'a> {
 impl<'a> Cx<'a> {
     /// An evaluation context whose clock is the event's own timestamp (deterministic replays).
     pub fn new(event: &'a Event, vars: &'a dyn VariableStore) -> Self {
-        let now = if event.event.timestamp != 0 { event.event.timestamp } else { wall_clock_ns() };
-        Cx { event, vars, now, reg: None }
+        let now = if event.event.timestamp != 0 {
+            event.event.timestamp
+        } else {
+            wall_clock_ns()
+        };
+        Cx {
+            event,
+            vars,
+            now,
+            reg: None,
+        }
     }
 }
 
 pub fn wall_clock_ns() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +172,9 @@ impl Operand {
                 sink(Val::Str(&s))
             }
             Operand::Arith(l, op, r) => {
-                let Some(b) = first_int(r, cx) else { return false };
+                let Some(b) = first_int(r, cx) else {
+                    return false;
+                };
                 l.visit(cx, &mut |v| match v {
                     Val::Int(a) => sink(Val::Int(arith(*op, a, b))),
                     _ => false,
@@ -287,7 +300,14 @@ pub fn uuid4() -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// String equality that never calls `memcmp` on empty strings: their pointers are dangling, and the
@@ -308,7 +328,10 @@ pub(crate) struct Re {
 
 impl Re {
     fn new(src: &str) -> Result<Re, regex::Error> {
-        Ok(Re { prefix: anchored_prefix(src), re: Regex::new(src)? })
+        Ok(Re {
+            prefix: anchored_prefix(src),
+            re: Regex::new(src)?,
+        })
     }
 
     #[inline]
@@ -319,7 +342,9 @@ impl Re {
 
 /// The literal text right after a leading `^`, up to the first metacharacter (empty when unsure).
 fn anchored_prefix(src: &str) -> String {
-    let Some(rest) = src.strip_prefix('^') else { return String::new() };
+    let Some(rest) = src.strip_prefix('^') else {
+        return String::new();
+    };
     let mut out = String::new();
     let mut chars = rest.chars().peekable();
     while let Some(c) = chars.next() {
@@ -329,7 +354,16 @@ fn anchored_prefix(src: &str) -> String {
                 _ => break,
             },
             '.' | '[' | ']' | '(' | ')' | '{' | '}' | '*' | '+' | '?' | '|' | '^' | '$' => break,
-            c if c.is_alphanumeric() || c == ' ' || c == '/' || c == '-' || c == '_' || c == ':' || c == '=' => c,
+            c if c.is_alphanumeric()
+                || c == ' '
+                || c == '/'
+                || c == '-'
+                || c == '_'
+                || c == ':'
+                || c == '=' =>
+            {
+                c
+            }
             _ => break,
         };
         // A quantifier makes the last literal optional.
@@ -361,18 +395,29 @@ enum Exact {
 
 impl StrMatcher {
     /// `pattern_op`: `=~`, where a plain string is a pattern too.
-    pub(crate) fn new(items: &[Const], pattern_op: bool, path: bool, ci: bool) -> Result<Self, String> {
+    pub(crate) fn new(
+        items: &[Const],
+        pattern_op: bool,
+        path: bool,
+        ci: bool,
+    ) -> Result<Self, String> {
         let mut exact = Vec::new();
         let mut globs = Vec::new();
         let mut regexes = Vec::new();
         for c in items {
             match c {
-                Const::Str(s) if pattern_op && s.contains('*') => globs.push(Glob::new(s, path, ci)),
+                Const::Str(s) if pattern_op && s.contains('*') => {
+                    globs.push(Glob::new(s, path, ci))
+                }
                 Const::Str(s) => exact.push(if ci { s.to_lowercase() } else { s.clone() }),
                 Const::Pattern(p) => {
                     let g = Glob::new(p, path, ci);
                     if g.is_literal() {
-                        exact.push(if ci { p.replace("\\*", "*").to_lowercase() } else { p.replace("\\*", "*") });
+                        exact.push(if ci {
+                            p.replace("\\*", "*").to_lowercase()
+                        } else {
+                            p.replace("\\*", "*")
+                        });
                     } else {
                         globs.push(g);
                     }
@@ -381,7 +426,12 @@ impl StrMatcher {
                     let src = if ci { format!("(?i){r}") } else { r.clone() };
                     regexes.push(Re::new(&src).map_err(|e| format!("invalid regex: {e}"))?);
                 }
-                other => return Err(format!("cannot compare a string with {}", other.type_name())),
+                other => {
+                    return Err(format!(
+                        "cannot compare a string with {}",
+                        other.type_name()
+                    ))
+                }
             }
         }
         let empty = exact.iter().any(String::is_empty);
@@ -389,7 +439,11 @@ impl StrMatcher {
         // `*a*`, `*b*`, …: one pass of a multi-literal searcher instead of one scan per glob.
         let contains_lits: Vec<&str> = globs.iter().filter_map(Glob::contains_literal).collect();
         let contains = if contains_lits.len() >= 4 {
-            let alt = contains_lits.iter().map(|l| regex::escape(l)).collect::<Vec<_>>().join("|");
+            let alt = contains_lits
+                .iter()
+                .map(|l| regex::escape(l))
+                .collect::<Vec<_>>()
+                .join("|");
             let src = if ci { format!("(?i){alt}") } else { alt };
             let re = Regex::new(&src).map_err(|e| format!("invalid pattern set: {e}"))?;
             globs.retain(|g| g.contains_literal().is_none());
@@ -397,8 +451,19 @@ impl StrMatcher {
         } else {
             None
         };
-        let exact = if exact.len() > 6 { Exact::Many(exact.into_iter().collect()) } else { Exact::Few(exact) };
-        Ok(StrMatcher { exact, empty, globs, regexes, contains, ci })
+        let exact = if exact.len() > 6 {
+            Exact::Many(exact.into_iter().collect())
+        } else {
+            Exact::Few(exact)
+        };
+        Ok(StrMatcher {
+            exact,
+            empty,
+            globs,
+            regexes,
+            contains,
+            ci,
+        })
     }
 
     #[inline]
@@ -412,14 +477,17 @@ impl StrMatcher {
             return true;
         }
         let hit = match &self.exact {
-            Exact::Few(v) if self.ci => v.iter().any(|x| x.len() == s.len() && x.eq_ignore_ascii_case(s)),
+            Exact::Few(v) if self.ci => v
+                .iter()
+                .any(|x| x.len() == s.len() && x.eq_ignore_ascii_case(s)),
             Exact::Few(v) => v.iter().any(|x| str_eq(x, s)),
             Exact::Many(set) if self.ci && s.bytes().any(|b| b.is_ascii_uppercase()) => {
                 set.contains(&s.to_ascii_lowercase())
             }
             Exact::Many(set) => set.contains(s),
         };
-        hit || self.globs.iter().any(|g| g.is_match(s)) || self.regexes.iter().any(|r| r.is_match(s))
+        hit || self.globs.iter().any(|g| g.is_match(s))
+            || self.regexes.iter().any(|r| r.is_match(s))
     }
 
     /// The exact values (for approvers).
@@ -504,9 +572,17 @@ pub enum BNode {
 
 /// Applies a quantifier over an operand's values with a predicate.
 #[inline]
-fn quantify(lhs: &Operand, cx: &Cx<'_>, quant: Quant, mut pred: impl FnMut(Val<'_>) -> bool) -> bool {
+fn quantify(
+    lhs: &Operand,
+    cx: &Cx<'_>,
+    quant: Quant,
+    mut pred: impl FnMut(Val<'_>) -> bool,
+) -> bool {
     // One value: "any" and "all" agree, and no visitor is needed.
-    if let Operand::Field(FieldOp { scalar: Some(get), .. }) = lhs {
+    if let Operand::Field(FieldOp {
+        scalar: Some(get), ..
+    }) = lhs
+    {
         return pred(get(cx.event));
     }
     match quant {
@@ -529,17 +605,35 @@ impl BNode {
             BNode::And(v) => v.iter().all(|n| n.eval(cx)),
             BNode::Or(v) => v.iter().any(|n| n.eval(cx)),
             BNode::Not(n) => !n.eval(cx),
-            BNode::Str { lhs, m, quant } => quantify(lhs, cx, *quant, |v| matches!(v, Val::Str(s) if m.is_match(s))),
-            BNode::Int { lhs, m, quant } => quantify(lhs, cx, *quant, |v| matches!(v, Val::Int(i) if m.is_match(i))),
-            BNode::Ip { lhs, nets, quant } => {
-                quantify(lhs, cx, *quant, |v| matches!(v, Val::Ip(ip) if nets.iter().any(|n| n.contains(&ip))))
-            }
+            BNode::Str { lhs, m, quant } => quantify(
+                lhs,
+                cx,
+                *quant,
+                |v| matches!(v, Val::Str(s) if m.is_match(s)),
+            ),
+            BNode::Int { lhs, m, quant } => quantify(
+                lhs,
+                cx,
+                *quant,
+                |v| matches!(v, Val::Int(i) if m.is_match(i)),
+            ),
+            BNode::Ip { lhs, nets, quant } => quantify(
+                lhs,
+                cx,
+                *quant,
+                |v| matches!(v, Val::Ip(ip) if nets.iter().any(|n| n.contains(&ip))),
+            ),
             BNode::Bool { lhs, value } => lhs.visit(cx, &mut |v| v == Val::Bool(*value)),
             BNode::Dur { lhs, op, ns } => lhs.visit(cx, &mut |v| match v {
                 Val::Int(ts) => op.test(cx.now as i64 - ts, *ns),
                 _ => false,
             }),
-            BNode::Dyn { lhs, op, rhs, quant } => quantify(lhs, cx, *quant, |a| {
+            BNode::Dyn {
+                lhs,
+                op,
+                rhs,
+                quant,
+            } => quantify(lhs, cx, *quant, |a| {
                 rhs.visit(cx, &mut |b| match (a, b) {
                     (Val::Int(x), Val::Int(y)) => op.test(x, y),
                     (Val::Str(x), Val::Str(y)) => *op == CmpOp::Eq && str_eq(x, y),
@@ -556,7 +650,12 @@ impl BNode {
                     }
                     true
                 });
-                (0..n.max(0) as usize).any(|i| body.eval(&Cx { reg: Some(i), ..*cx }))
+                (0..n.max(0) as usize).any(|i| {
+                    body.eval(&Cx {
+                        reg: Some(i),
+                        ..*cx
+                    })
+                })
             }
         }
     }
@@ -566,9 +665,10 @@ impl BNode {
             BNode::Const(_) => true,
             BNode::And(v) | BNode::Or(v) => v.iter().all(BNode::is_constant),
             BNode::Not(n) => n.is_constant(),
-            BNode::Str { lhs, .. } | BNode::Int { lhs, .. } | BNode::Ip { lhs, .. } | BNode::Bool { lhs, .. } => {
-                lhs.is_constant()
-            }
+            BNode::Str { lhs, .. }
+            | BNode::Int { lhs, .. }
+            | BNode::Ip { lhs, .. }
+            | BNode::Bool { lhs, .. } => lhs.is_constant(),
             BNode::Dur { .. } | BNode::Register { .. } => false,
             BNode::Dyn { lhs, rhs, .. } => lhs.is_constant() && rhs.is_constant(),
         }
@@ -600,8 +700,10 @@ impl BNode {
             BNode::And(v) | BNode::Or(v) => v.iter().map(BNode::cost).sum(),
             BNode::Not(n) => n.cost(),
             BNode::Str { lhs, m, .. } => {
-                let per_value =
-                    1 + 2 * m.globs.len() as u32 + 6 * m.regexes.len() as u32 + 4 * m.contains.is_some() as u32;
+                let per_value = 1
+                    + 2 * m.globs.len() as u32
+                    + 6 * m.regexes.len() as u32
+                    + 4 * m.contains.is_some() as u32;
                 lhs.cost() * per_value
             }
             BNode::Int { lhs, .. } | BNode::Bool { lhs, .. } | BNode::Dur { lhs, .. } => lhs.cost(),

@@ -38,7 +38,9 @@ fn pieces(pat: &str, ci: bool) -> Vec<Piece> {
     let mut chars = pat.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\\' if matches!(chars.peek(), Some('*' | '\\')) => lit.push(chars.next().unwrap_or('\\')),
+            '\\' if matches!(chars.peek(), Some('*' | '\\')) => {
+                lit.push(chars.next().unwrap_or('\\'))
+            }
             '*' => {
                 if !lit.is_empty() {
                     out.push(Piece::Lit(std::mem::take(&mut lit)));
@@ -61,11 +63,26 @@ impl Glob {
     /// Compiles `pat`; `path` selects path semantics, `ci` case-insensitive matching (ASCII folding).
     pub fn new(pat: &str, path: bool, ci: bool) -> Glob {
         let kind = if path {
-            Kind::Path(pat.split('/').map(|s| if s == "**" { Seg::Any } else { Seg::Pieces(pieces(s, ci)) }).collect())
+            Kind::Path(
+                pat.split('/')
+                    .map(|s| {
+                        if s == "**" {
+                            Seg::Any
+                        } else {
+                            Seg::Pieces(pieces(s, ci))
+                        }
+                    })
+                    .collect(),
+            )
         } else {
             Kind::Flat(pieces(pat, ci))
         };
-        let mut g = Glob { source: pat.to_string(), ci, kind, head: String::new() };
+        let mut g = Glob {
+            source: pat.to_string(),
+            ci,
+            kind,
+            head: String::new(),
+        };
         g.head = g.literal_prefix();
         if path {
             // `/etc/**` also matches `/etc`: keep the prefix up to its last separator only.
@@ -127,7 +144,9 @@ impl Glob {
         while let Some(c) = chars.next() {
             match c {
                 '*' => break,
-                '\\' if matches!(chars.peek(), Some('*' | '\\')) => out.push(chars.next().unwrap_or('\\')),
+                '\\' if matches!(chars.peek(), Some('*' | '\\')) => {
+                    out.push(chars.next().unwrap_or('\\'))
+                }
                 c => out.push(c),
             }
         }
@@ -144,9 +163,9 @@ impl Glob {
     pub fn is_literal(&self) -> bool {
         match &self.kind {
             Kind::Flat(p) => p.iter().all(|x| matches!(x, Piece::Lit(_))),
-            Kind::Path(s) => {
-                s.iter().all(|s| matches!(s, Seg::Pieces(p) if p.iter().all(|x| matches!(x, Piece::Lit(_)))))
-            }
+            Kind::Path(s) => s.iter().all(
+                |s| matches!(s, Seg::Pieces(p) if p.iter().all(|x| matches!(x, Piece::Lit(_)))),
+            ),
         }
     }
 }
@@ -157,7 +176,11 @@ fn eq_at(text: &[u8], at: usize, lit: &[u8], ci: bool) -> bool {
         return at <= text.len();
     }
     text.len() >= at + lit.len()
-        && if ci { text[at..at + lit.len()].eq_ignore_ascii_case(lit) } else { &text[at..at + lit.len()] == lit }
+        && if ci {
+            text[at..at + lit.len()].eq_ignore_ascii_case(lit)
+        } else {
+            &text[at..at + lit.len()] == lit
+        }
 }
 
 fn find_from(text: &str, from: usize, lit: &str, ci: bool) -> Option<usize> {
@@ -174,7 +197,9 @@ fn find_from(text: &str, from: usize, lit: &str, ci: bool) -> Option<usize> {
         let (hb, lb) = (hay.as_bytes(), lit.as_bytes());
         let first = lb[0];
         let last_start = hb.len().checked_sub(lb.len())?;
-        return (0..=last_start).find(|&i| hb[i] == first && &hb[i..i + lb.len()] == lb).map(|i| i + from);
+        return (0..=last_start)
+            .find(|&i| hb[i] == first && &hb[i..i + lb.len()] == lb)
+            .map(|i| i + from);
     }
     let (text, lit) = (text.as_bytes(), lit.as_bytes());
     if text.len() < lit.len() {
@@ -214,7 +239,9 @@ fn match_pieces(p: &[Piece], text: &str, ci: bool) -> bool {
         last = n - 1;
     }
     // `end` is a char boundary unless a case-insensitive tail matched inside a multi-byte char.
-    let Some(text) = text.get(..end) else { return false };
+    let Some(text) = text.get(..end) else {
+        return false;
+    };
     for piece in &p[i..last] {
         if let Piece::Lit(l) = piece {
             match find_from(text, pos, l, ci) {

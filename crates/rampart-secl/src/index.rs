@@ -47,7 +47,11 @@ fn leaf_key(node: &BNode) -> Option<(&FieldOp, Key)> {
     match node {
         // Multi-valued fields (`exec.envs`, `process.ancestors.comm`) qualify too: with "any element"
         // semantics, a match needs one of their values in the set, and every value is probed.
-        BNode::Str { lhs: Operand::Field(f), m, quant: Quant::Any } if !f.reg && !m.has_regex() => {
+        BNode::Str {
+            lhs: Operand::Field(f),
+            m,
+            quant: Quant::Any,
+        } if !f.reg && !m.has_regex() => {
             let (mut dirs, mut heads) = (Vec::new(), Vec::new());
             for g in &m.globs {
                 match (f.path, g.path_head(), g.flat_head()) {
@@ -56,11 +60,20 @@ fn leaf_key(node: &BNode) -> Option<(&FieldOp, Key)> {
                     _ => return None,
                 }
             }
-            Some((f, Key::Str(m.exact_values().into_iter().map(str::to_string).collect(), dirs, heads)))
+            Some((
+                f,
+                Key::Str(
+                    m.exact_values().into_iter().map(str::to_string).collect(),
+                    dirs,
+                    heads,
+                ),
+            ))
         }
-        BNode::Int { lhs: Operand::Field(f), m: IntMatcher::Set(v), quant: Quant::Any } if !f.reg => {
-            Some((f, Key::Int(v.clone())))
-        }
+        BNode::Int {
+            lhs: Operand::Field(f),
+            m: IntMatcher::Set(v),
+            quant: Quant::Any,
+        } if !f.reg => Some((f, Key::Int(v.clone()))),
         // `a in X || a in Y` on the same field: the union.
         BNode::Or(children) => {
             let mut keys = children.iter().map(leaf_key);
@@ -96,7 +109,9 @@ fn rule_keys(node: &BNode) -> Option<Vec<(&FieldOp, Key)>> {
         // The most selective keyed operand: `""` matches most events (`process.container.id == ""` on a host),
         // so a key with it ranks last.
         BNode::And(children) => children.iter().filter_map(rule_keys).min_by_key(|k| {
-            let weak = k.iter().any(|(_, key)| matches!(key, Key::Str(v, ..) if v.iter().any(String::is_empty)));
+            let weak = k
+                .iter()
+                .any(|(_, key)| matches!(key, Key::Str(v, ..) if v.iter().any(String::is_empty)));
             (weak, k.iter().map(|(_, k)| k.len()).sum::<usize>())
         }),
         BNode::Or(children) => {
@@ -131,7 +146,10 @@ fn or(bits: &mut Bits, other: &Bits) {
 
 impl BucketIndex {
     pub(crate) fn build<'a>(rules: impl ExactSizeIterator<Item = &'a BNode>) -> BucketIndex {
-        let mut idx = BucketIndex { enabled: rules.len() <= MAX_INDEXED, ..Default::default() };
+        let mut idx = BucketIndex {
+            enabled: rules.len() <= MAX_INDEXED,
+            ..Default::default()
+        };
         if !idx.enabled {
             return idx;
         }
@@ -232,9 +250,13 @@ impl BucketIndex {
                         }
                         probe_heads(&k.heads, s, k.field.ci, &mut bits);
                         if !k.dirs.is_empty() {
-                            let ends = s.match_indices('/').map(|(i, _)| i).chain(std::iter::once(s.len()));
+                            let ends = s
+                                .match_indices('/')
+                                .map(|(i, _)| i)
+                                .chain(std::iter::once(s.len()));
                             for end in ends.filter(|e| *e > 0) {
-                                for (lit, b) in k.dirs.get(&s[..end]).map_or(&[][..], Vec::as_slice) {
+                                for (lit, b) in k.dirs.get(&s[..end]).map_or(&[][..], Vec::as_slice)
+                                {
                                     if s.starts_with(lit.as_str()) {
                                         or(&mut bits, b);
                                     }
@@ -269,10 +291,18 @@ fn probe_heads(heads: &FxHashMap<u8, Vec<(String, Bits)>>, s: &str, ci: bool, bi
     if heads.is_empty() {
         return;
     }
-    let first = if ci { s.as_bytes()[0].to_ascii_lowercase() } else { s.as_bytes()[0] };
+    let first = if ci {
+        s.as_bytes()[0].to_ascii_lowercase()
+    } else {
+        s.as_bytes()[0]
+    };
     for (h, b) in heads.get(&first).map_or(&[][..], Vec::as_slice) {
         let hit = s.len() >= h.len()
-            && if ci { s.as_bytes()[..h.len()].eq_ignore_ascii_case(h.as_bytes()) } else { s.starts_with(h.as_str()) };
+            && if ci {
+                s.as_bytes()[..h.len()].eq_ignore_ascii_case(h.as_bytes())
+            } else {
+                s.starts_with(h.as_str())
+            };
         if hit {
             or(bits, b);
         }

@@ -33,7 +33,9 @@ pub struct Token {
     pub pos: usize,
 }
 
-const OPS: &[&str] = &["==", "!=", "=~", "!~", "<=", ">=", "&&", "||", "<", ">", "!", "&", "|", "^", "+", "-"];
+const OPS: &[&str] = &[
+    "==", "!=", "=~", "!~", "<=", ">=", "&&", "||", "<", ">", "!", "&", "|", "^", "+", "-",
+];
 
 pub fn lex(src: &str) -> Result<Vec<Token>> {
     let b = src.as_bytes();
@@ -69,9 +71,16 @@ pub fn lex(src: &str) -> Result<Vec<Token>> {
                 Tok::Regex(s)
             }
             b'$' if b.get(i + 1) == Some(&b'{') => {
-                let end = src[i..].find('}').ok_or_else(|| Error::new(i, "unterminated variable `${`"))? + i;
+                let end = src[i..]
+                    .find('}')
+                    .ok_or_else(|| Error::new(i, "unterminated variable `${`"))?
+                    + i;
                 let name = src[i + 2..end].trim();
-                if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.') {
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.')
+                {
                     return Err(Error::new(i, format!("invalid variable name `{name}`")));
                 }
                 i = end + 1;
@@ -106,7 +115,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>> {
                     i = n;
                     tok
                 } else if c.is_ascii_alphabetic() || c == b'_' {
-                    while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'.' | b'[' | b']')) {
+                    while i < b.len()
+                        && (b[i].is_ascii_alphanumeric()
+                            || matches!(b[i], b'_' | b'.' | b'[' | b']'))
+                    {
                         // `[` only belongs to an identifier as a register (`ancestors[A]`), not an array after a macro name.
                         if b[i] == b'[' && !is_register(&b[i..]) {
                             break;
@@ -128,7 +140,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>> {
         };
         out.push(Token { tok, pos: start });
     }
-    out.push(Token { tok: Tok::Eof, pos: src.len() });
+    out.push(Token {
+        tok: Tok::Eof,
+        pos: src.len(),
+    });
     Ok(out)
 }
 
@@ -201,7 +216,9 @@ fn number(src: &str, i: usize) -> Result<(Tok, usize)> {
         "d" => 86_400_000_000_000,
         other => return Err(Error::new(u, format!("unknown duration unit `{other}`"))),
     };
-    let ns = value.checked_mul(unit).ok_or_else(|| Error::new(i, "duration overflows"))?;
+    let ns = value
+        .checked_mul(unit)
+        .ok_or_else(|| Error::new(i, "duration overflows"))?;
     Ok((Tok::Duration(ns), j))
 }
 
@@ -229,7 +246,9 @@ fn ip_or_cidr(src: &str, i: usize) -> Option<(Tok, usize)> {
         return Some((Tok::Cidr(net), k));
     }
     // An identifier char right after means this was not an address (e.g. `1.2.3.4abc`).
-    if b.get(j).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+    if b.get(j)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    {
         return None;
     }
     Some((Tok::Ip(ip), j))
@@ -246,7 +265,9 @@ mod tests {
     #[test]
     fn lexes_every_token_kind() {
         assert_eq!(
-            toks(r#"process.ancestors[A].comm == "x\"y" ~"/a/*" r"^b$" 0755 10s ${process.pid} 10.0.0.0/8 ::1 (,)"#),
+            toks(
+                r#"process.ancestors[A].comm == "x\"y" ~"/a/*" r"^b$" 0755 10s ${process.pid} 10.0.0.0/8 ::1 (,)"#
+            ),
             vec![
                 Tok::Ident("process.ancestors[A].comm".into()),
                 Tok::Op("=="),
@@ -265,7 +286,14 @@ mod tests {
             ]
         );
         assert_eq!(toks("MACRO[1]")[0], Tok::Ident("MACRO".into()));
-        assert_eq!(toks("1m 5ms 0x10")[..3], [Tok::Duration(60_000_000_000), Tok::Duration(5_000_000), Tok::Int(16)]);
+        assert_eq!(
+            toks("1m 5ms 0x10")[..3],
+            [
+                Tok::Duration(60_000_000_000),
+                Tok::Duration(5_000_000),
+                Tok::Int(16)
+            ]
+        );
         assert_eq!(toks(r#""\Device\*""#)[0], Tok::Str(r"\Device\*".into()));
     }
 

@@ -39,7 +39,9 @@ pub use compile::{compile, compile_value, Env, Macro, RuleEvent};
 pub use error::{line_col, Error};
 pub use eval::Cx;
 pub use ruleset::{
-    ActionKind, ActionOutcome, ActionSpec, BuildReport, KillScope, MacroSpec, Match, Origin, Rule, RuleError, RuleMeta,
-    RuleSet, RuleSpec, RuleWarning, SetSpec,
+    ActionKind, ActionOutcome, ActionSpec, BuildReport, KillScope, MacroSpec, Match, Origin, Rule,
+    RuleError, RuleMeta, RuleSet, RuleSpec, RuleWarning, SetSpec,
 };
-pub use variables::{MemoryStore, NoVariables, ScopeKey, VarDecl, VarScope, VarType, VarValue, VariableStore};
+pub use variables::{
+    MemoryStore, NoVariables, ScopeKey, VarDecl, VarScope, VarType, VarValue, VariableStore,
+};

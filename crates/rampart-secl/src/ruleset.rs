@@ -14,7 +14,9 @@ use crate::consts;
 use crate::error::Error;
 use crate::eval::{Cx, FieldOp};
 use crate::index::{self, BucketIndex};
-use crate::variables::{ScopeKey, SetOp, VarDecl, VarScope, VarType, VarValue, VariableStore, DEFAULT_LIST_SIZE};
+use crate::variables::{
+    ScopeKey, SetOp, VarDecl, VarScope, VarType, VarValue, VariableStore, DEFAULT_LIST_SIZE,
+};
 
 /// Descriptive data of a rule, carried into matches.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -139,9 +141,21 @@ enum SetSource {
 
 #[derive(Debug)]
 enum ActionDef {
-    Set { decl: Arc<VarDecl>, source: SetSource, append: bool, ttl: Option<u64>, scope_field: Option<FieldOp> },
-    Kill { signal: String, number: i32, scope: KillScope },
-    Hash { field: String },
+    Set {
+        decl: Arc<VarDecl>,
+        source: SetSource,
+        append: bool,
+        ttl: Option<u64>,
+        scope_field: Option<FieldOp>,
+    },
+    Kill {
+        signal: String,
+        number: i32,
+        scope: KillScope,
+    },
+    Hash {
+        field: String,
+    },
 }
 
 #[derive(Debug)]
@@ -203,7 +217,11 @@ pub enum ActionOutcome {
         append: bool,
     },
     /// The agent must send `signal` to the scope (the engine does not kill by itself).
-    Kill { signal: String, signal_number: i32, scope: KillScope },
+    Kill {
+        signal: String,
+        signal_number: i32,
+        scope: KillScope,
+    },
     /// The agent must hash the file at `field` (`exec.file`, `open.file`, …).
     Hash { field: String },
 }
@@ -225,7 +243,9 @@ pub struct RuleSet {
 
 impl std::fmt::Debug for RuleSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RuleSet").field("rules", &self.rules.len()).finish()
+        f.debug_struct("RuleSet")
+            .field("rules", &self.rules.len())
+            .finish()
     }
 }
 
@@ -239,13 +259,20 @@ impl RuleSet {
             let parsed = match (&m.expression, &m.values) {
                 (Some(e), None) => Macro::parse(&m.id, e),
                 (None, Some(v)) => Ok(Macro::values(&m.id, v)),
-                _ => Err(Error::new(0, "a macro needs exactly one of `expression` or `values`")),
+                _ => Err(Error::new(
+                    0,
+                    "a macro needs exactly one of `expression` or `values`",
+                )),
             };
             match parsed {
                 Ok(mac) => {
                     env.macros.insert(m.id.clone(), mac);
                 }
-                Err(error) => report.errors.push(RuleError { id: m.id.clone(), origin: Origin::Macro, error }),
+                Err(error) => report.errors.push(RuleError {
+                    id: m.id.clone(),
+                    origin: Origin::Macro,
+                    error,
+                }),
             }
         }
         declare_variables(&mut env, rules, &mut report);
@@ -254,11 +281,19 @@ impl RuleSet {
         ids.sort();
         for id in ids {
             if let Err(error) = check_macro(&env, id) {
-                report.errors.push(RuleError { id: id.clone(), origin: Origin::Macro, error });
+                report.errors.push(RuleError {
+                    id: id.clone(),
+                    origin: Origin::Macro,
+                    error,
+                });
             }
         }
-        let mut set =
-            RuleSet { rules: Vec::new(), buckets: vec![Vec::new(); EventType::ALL.len()], indexes: Vec::new(), env };
+        let mut set = RuleSet {
+            rules: Vec::new(),
+            buckets: vec![Vec::new(); EventType::ALL.len()],
+            indexes: Vec::new(),
+            env,
+        };
         let mut seen = HashMap::new();
         for spec in rules {
             if seen.insert(spec.id.clone(), ()).is_some() {
@@ -271,8 +306,10 @@ impl RuleSet {
             }
             if spec.expression.contains(FIM_PREFIX) {
                 // `fim.write.file.*`: one rule per file event type, all with the rule's id.
-                let variants: Result<Vec<Rule>, RuleError> =
-                    fim_variants(spec).iter().map(|v| set.compile_rule(v, &mut report)).collect();
+                let variants: Result<Vec<Rule>, RuleError> = fim_variants(spec)
+                    .iter()
+                    .map(|v| set.compile_rule(v, &mut report))
+                    .collect();
                 match variants {
                     Ok(vs) => vs.into_iter().for_each(|r| set.add(r)),
                     Err(e) => report.errors.push(e),
@@ -284,7 +321,11 @@ impl RuleSet {
                 Err(e) => report.errors.push(e),
             }
         }
-        set.indexes = set.buckets.iter().map(|b| BucketIndex::build(b.iter().map(|r| &r.expr.node))).collect();
+        set.indexes = set
+            .buckets
+            .iter()
+            .map(|b| BucketIndex::build(b.iter().map(|r| &r.expr.node)))
+            .collect();
         (set, report)
     }
 
@@ -308,7 +349,11 @@ impl RuleSet {
     }
 
     fn compile_rule(&self, spec: &RuleSpec, report: &mut BuildReport) -> Result<Rule, RuleError> {
-        let err = |origin, error| RuleError { id: spec.id.clone(), origin, error };
+        let err = |origin, error| RuleError {
+            id: spec.id.clone(),
+            origin,
+            error,
+        };
         let expr = compile(&spec.expression, &self.env).map_err(|e| err(Origin::Expression, e))?;
         let Some(event) = expr.event else {
             return Err(err(
@@ -317,7 +362,10 @@ impl RuleSet {
             ));
         };
         for w in &expr.warnings {
-            report.warnings.push(RuleWarning { id: spec.id.clone(), warning: w.clone() });
+            report.warnings.push(RuleWarning {
+                id: spec.id.clone(),
+                warning: w.clone(),
+            });
         }
         let mut actions = Vec::new();
         for (i, a) in spec.actions.iter().enumerate() {
@@ -329,24 +377,37 @@ impl RuleSet {
                 }
                 None => None,
             };
-            let def = self.compile_action(&a.kind, event).map_err(|e| err(Origin::Action(i), e))?;
+            let def = self
+                .compile_action(&a.kind, event)
+                .map_err(|e| err(Origin::Action(i), e))?;
             actions.push(Action { filter, def });
         }
-        Ok(Rule { id: spec.id.clone(), meta: spec.meta.clone(), event, expr, actions, source: spec.expression.clone() })
+        Ok(Rule {
+            id: spec.id.clone(),
+            meta: spec.meta.clone(),
+            event,
+            expr,
+            actions,
+            source: spec.expression.clone(),
+        })
     }
 
     fn compile_action(&self, kind: &ActionKind, event: RuleEvent) -> Result<ActionDef, Error> {
         Ok(match kind {
             ActionKind::Kill { signal, scope } => {
-                let number =
-                    consts::signal(signal).ok_or_else(|| Error::new(0, format!("unknown signal `{signal}`")))?;
+                let number = consts::signal(signal)
+                    .ok_or_else(|| Error::new(0, format!("unknown signal `{signal}`")))?;
                 let scope = match scope.as_str() {
                     "" | "process" => KillScope::Process,
                     "container" => KillScope::Container,
                     "cgroup" => KillScope::Cgroup,
                     other => return Err(Error::new(0, format!("unknown kill scope `{other}`"))),
                 };
-                ActionDef::Kill { signal: signal.clone(), number, scope }
+                ActionDef::Kill {
+                    signal: signal.clone(),
+                    number,
+                    scope,
+                }
             }
             ActionKind::Hash { field } => {
                 let field = match field {
@@ -354,23 +415,28 @@ impl RuleSet {
                     None => match event {
                         RuleEvent::Linux(EventType::Exec) => "exec.file".into(),
                         RuleEvent::Linux(EventType::Open) => "open.file".into(),
-                        _ => return Err(Error::new(0, "`hash` needs a `field` outside exec/open rules")),
+                        _ => {
+                            return Err(Error::new(
+                                0,
+                                "`hash` needs a `field` outside exec/open rules",
+                            ))
+                        }
                     },
                 };
                 let prefix = field.split('.').next().unwrap_or("");
                 let ok_prefix = prefix == "process" || prefix == event.name();
                 if registry().get(&format!("{field}.path")).is_none() || !ok_prefix {
-                    return Err(Error::new(0, format!("`hash` field `{field}` is not a file of this rule's event")));
+                    return Err(Error::new(
+                        0,
+                        format!("`hash` field `{field}` is not a file of this rule's event"),
+                    ));
                 }
                 ActionDef::Hash { field }
             }
             ActionKind::Set(s) => {
-                let decl = self
-                    .env
-                    .vars
-                    .get(&var_name(s))
-                    .cloned()
-                    .ok_or_else(|| Error::new(0, format!("variable `{}` could not be declared", s.name)))?;
+                let decl = self.env.vars.get(&var_name(s)).cloned().ok_or_else(|| {
+                    Error::new(0, format!("variable `{}` could not be declared", s.name))
+                })?;
                 let source = if let Some(v) = &s.value {
                     SetSource::Values(json_values(v).map_err(|m| Error::new(0, m))?.1)
                 } else if let Some(f) = &s.field {
@@ -385,19 +451,33 @@ impl RuleSet {
                     check_event_opt(c_event(&c), event)?;
                     SetSource::Expr(c)
                 } else {
-                    return Err(Error::new(0, "`set` needs one of `value`, `field` or `expression`"));
+                    return Err(Error::new(
+                        0,
+                        "`set` needs one of `value`, `field` or `expression`",
+                    ));
                 };
                 let scope_field = match &s.scope_field {
                     Some(f) => {
                         let c = compile_value(f, &self.env)?;
                         match c.operand {
                             crate::eval::Operand::Field(op) if c.ty == VarType::Int => Some(op),
-                            _ => return Err(Error::new(0, format!("`scope_field` `{f}` is not an int field"))),
+                            _ => {
+                                return Err(Error::new(
+                                    0,
+                                    format!("`scope_field` `{f}` is not an int field"),
+                                ))
+                            }
                         }
                     }
                     None => None,
                 };
-                ActionDef::Set { decl, source, append: s.append, ttl: s.ttl, scope_field }
+                ActionDef::Set {
+                    decl,
+                    source,
+                    append: s.append,
+                    ttl: s.ttl,
+                    scope_field,
+                }
             }
         })
     }
@@ -455,7 +535,10 @@ impl RuleSet {
         self.candidates(event, |rule| {
             if rule.expr.eval(&cx) {
                 let actions = run_actions(rule, &cx);
-                out.push(Match { rule: rule.clone(), actions });
+                out.push(Match {
+                    rule: rule.clone(),
+                    actions,
+                });
             }
         });
         out
@@ -470,31 +553,49 @@ const FIM_PREFIX: &str = "fim.write.file.";
 fn fim_variants(spec: &RuleSpec) -> Vec<RuleSpec> {
     let e = &spec.expression;
     let sub = |prefix: &str| e.replace(FIM_PREFIX, prefix);
-    let mut out =
-        vec![format!("open.flags & (O_CREAT|O_TRUNC|O_APPEND|O_RDWR|O_WRONLY) > 0 && ({})", sub("open.file."))];
+    let mut out = vec![format!(
+        "open.flags & (O_CREAT|O_TRUNC|O_APPEND|O_RDWR|O_WRONLY) > 0 && ({})",
+        sub("open.file.")
+    )];
     for t in ["chmod", "chown", "link", "unlink", "utimes"] {
         out.push(sub(&format!("{t}.file.")));
     }
-    out.push(format!("({}) || ({})", sub("rename.file."), sub("rename.file.destination.")));
-    out.into_iter().map(|expression| RuleSpec { expression, ..spec.clone() }).collect()
+    out.push(format!(
+        "({}) || ({})",
+        sub("rename.file."),
+        sub("rename.file.destination.")
+    ));
+    out.into_iter()
+        .map(|expression| RuleSpec {
+            expression,
+            ..spec.clone()
+        })
+        .collect()
 }
 
 fn c_event(c: &CompiledValue) -> Option<EventType> {
-    c.fields.iter().filter_map(|f| registry().get(f)).find_map(|d| d.event_type())
+    c.fields
+        .iter()
+        .filter_map(|f| registry().get(f))
+        .find_map(|d| d.event_type())
 }
 
 fn check_event_opt(t: Option<EventType>, event: RuleEvent) -> Result<(), Error> {
     match t {
-        Some(t) if RuleEvent::Linux(t) != event && t.as_str() != event.name() => {
-            Err(Error::new(0, format!("uses `{t}` fields in a `{}` rule", event.name())))
-        }
+        Some(t) if RuleEvent::Linux(t) != event && t.as_str() != event.name() => Err(Error::new(
+            0,
+            format!("uses `{t}` fields in a `{}` rule", event.name()),
+        )),
         _ => Ok(()),
     }
 }
 
 fn check_event(c: &Compiled, event: RuleEvent) -> Result<(), Error> {
     match c.event {
-        Some(e) if e != event => Err(Error::new(0, format!("uses `{}` fields in a `{}` rule", e.name(), event.name()))),
+        Some(e) if e != event => Err(Error::new(
+            0,
+            format!("uses `{}` fields in a `{}` rule", e.name(), event.name()),
+        )),
         _ => Ok(()),
     }
 }
@@ -508,11 +609,25 @@ fn run_actions(rule: &Rule, cx: &Cx<'_>) -> Vec<ActionOutcome> {
             }
         }
         match &a.def {
-            ActionDef::Kill { signal, number, scope } => {
-                out.push(ActionOutcome::Kill { signal: signal.clone(), signal_number: *number, scope: *scope })
-            }
-            ActionDef::Hash { field } => out.push(ActionOutcome::Hash { field: field.clone() }),
-            ActionDef::Set { decl, source, append, ttl, scope_field } => {
+            ActionDef::Kill {
+                signal,
+                number,
+                scope,
+            } => out.push(ActionOutcome::Kill {
+                signal: signal.clone(),
+                signal_number: *number,
+                scope: *scope,
+            }),
+            ActionDef::Hash { field } => out.push(ActionOutcome::Hash {
+                field: field.clone(),
+            }),
+            ActionDef::Set {
+                decl,
+                source,
+                append,
+                ttl,
+                scope_field,
+            } => {
                 let key = match scope_field {
                     Some(f) => {
                         let mut pid = None;
@@ -538,7 +653,12 @@ fn run_actions(rule: &Rule, cx: &Cx<'_>) -> Vec<ActionOutcome> {
                 if values.is_empty() {
                     continue;
                 }
-                let op = SetOp { values: values.clone(), append: *append, ttl: *ttl, size: decl.size };
+                let op = SetOp {
+                    values: values.clone(),
+                    append: *append,
+                    ttl: *ttl,
+                    size: decl.size,
+                };
                 cx.vars.set(decl, key, op, cx.now);
                 out.push(ActionOutcome::Set {
                     name: decl.name.clone(),
@@ -568,7 +688,10 @@ fn json_values(v: &serde_json::Value) -> Result<(VarType, Vec<VarValue>), String
     fn one(v: &serde_json::Value) -> Result<VarValue, String> {
         match v {
             serde_json::Value::Bool(b) => Ok(VarValue::Bool(*b)),
-            serde_json::Value::Number(n) => n.as_i64().map(VarValue::Int).ok_or_else(|| format!("`{n}` is not an int")),
+            serde_json::Value::Number(n) => n
+                .as_i64()
+                .map(VarValue::Int)
+                .ok_or_else(|| format!("`{n}` is not an int")),
             serde_json::Value::String(s) => Ok(VarValue::Str(s.clone())),
             other => Err(format!("unsupported variable value `{other}`")),
         }
@@ -590,7 +713,9 @@ fn declare_variables(env: &mut Env, rules: &[RuleSpec], report: &mut BuildReport
     for pass in 0..2 {
         for spec in rules {
             for (i, a) in spec.actions.iter().enumerate() {
-                let ActionKind::Set(s) = &a.kind else { continue };
+                let ActionKind::Set(s) = &a.kind else {
+                    continue;
+                };
                 let name = var_name(s);
                 if env.vars.contains_key(&name) && pass == 1 && s.expression.is_some() {
                     continue;
@@ -620,7 +745,10 @@ fn declare_variables(env: &mut Env, rules: &[RuleSpec], report: &mut BuildReport
                     }
                     continue;
                 };
-                if s.name.is_empty() || registry().get(&name).is_some() || consts::lookup(&s.name).is_some() {
+                if s.name.is_empty()
+                    || registry().get(&name).is_some()
+                    || consts::lookup(&s.name).is_some()
+                {
                     if pass == 1 {
                         report.errors.push(RuleError {
                             id: spec.id.clone(),
@@ -630,8 +758,11 @@ fn declare_variables(env: &mut Env, rules: &[RuleSpec], report: &mut BuildReport
                     }
                     continue;
                 }
-                let default =
-                    s.default_value.as_ref().and_then(|d| json_values(d).ok()).and_then(|(_, v)| v.into_iter().next());
+                let default = s
+                    .default_value
+                    .as_ref()
+                    .and_then(|d| json_values(d).ok())
+                    .and_then(|(_, v)| v.into_iter().next());
                 let decl = VarDecl {
                     name: name.clone(),
                     scope,
@@ -648,13 +779,19 @@ fn declare_variables(env: &mut Env, rules: &[RuleSpec], report: &mut BuildReport
                             report.errors.push(RuleError {
                                 id: spec.id.clone(),
                                 origin: Origin::Action(i),
-                                error: Error::new(0, format!("variable `{name}` is set with different types")),
+                                error: Error::new(
+                                    0,
+                                    format!("variable `{name}` is set with different types"),
+                                ),
                             });
                         }
                     }
                     // One `set` with `inherited: true` makes the process variable inherited.
                     Some(prev) if decl.inherited && !prev.inherited => {
-                        let merged = VarDecl { inherited: true, ..(**prev).clone() };
+                        let merged = VarDecl {
+                            inherited: true,
+                            ..(**prev).clone()
+                        };
                         env.vars.insert(name, Arc::new(merged));
                     }
                     Some(_) => {}
@@ -671,7 +808,10 @@ fn declare_variables(env: &mut Env, rules: &[RuleSpec], report: &mut BuildReport
 fn infer(env: &Env, s: &SetSpec, final_pass: bool) -> Result<Option<(VarType, bool)>, String> {
     if let Some(v) = &s.value {
         let (ty, values) = json_values(v)?;
-        return Ok(Some((ty, s.append || (v.is_array() && values.len() != 1) || v.is_array())));
+        return Ok(Some((
+            ty,
+            s.append || (v.is_array() && values.len() != 1) || v.is_array(),
+        )));
     }
     if let Some(d) = &s.default_value {
         let (ty, _) = json_values(d)?;

@@ -17,7 +17,10 @@ impl IpNet {
     }
 
     pub fn host(addr: IpAddr) -> Self {
-        IpNet { addr, len: if addr.is_ipv4() { 32 } else { 128 } }
+        IpNet {
+            addr,
+            len: if addr.is_ipv4() { 32 } else { 128 },
+        }
     }
 
     pub fn contains(&self, ip: &IpAddr) -> bool {
@@ -32,9 +35,9 @@ impl IpNet {
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(&n.octets(), &a.octets(), self.len),
             (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(&n.octets(), &a.octets(), self.len),
-            (IpAddr::V4(n), IpAddr::V6(a)) => {
-                a.to_ipv4_mapped().is_some_and(|a| prefix_eq(&n.octets(), &a.octets(), self.len))
-            }
+            (IpAddr::V4(n), IpAddr::V6(a)) => a
+                .to_ipv4_mapped()
+                .is_some_and(|a| prefix_eq(&n.octets(), &a.octets(), self.len)),
             (IpAddr::V6(_), IpAddr::V4(_)) => false,
         }
     }
@@ -87,8 +90,14 @@ mod tests {
         assert!(v6.contains(&"fdab::1".parse().unwrap()));
         assert!(!v6.contains(&"fe80::1".parse().unwrap()));
         assert!(IpNet::new("1.2.3.4".parse().unwrap(), 33).is_none());
-        assert!(IpNet::new("0.0.0.0".parse().unwrap(), 0).unwrap().contains(&"8.8.8.8".parse().unwrap()));
-        assert!(IpNet::new("10.0.0.0".parse().unwrap(), 9).unwrap().contains(&"10.127.0.1".parse().unwrap()));
-        assert!(!IpNet::new("10.0.0.0".parse().unwrap(), 9).unwrap().contains(&"10.128.0.1".parse().unwrap()));
+        assert!(IpNet::new("0.0.0.0".parse().unwrap(), 0)
+            .unwrap()
+            .contains(&"8.8.8.8".parse().unwrap()));
+        assert!(IpNet::new("10.0.0.0".parse().unwrap(), 9)
+            .unwrap()
+            .contains(&"10.127.0.1".parse().unwrap()));
+        assert!(!IpNet::new("10.0.0.0".parse().unwrap(), 9)
+            .unwrap()
+            .contains(&"10.128.0.1".parse().unwrap()));
     }
 }

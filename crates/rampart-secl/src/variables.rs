@@ -207,7 +207,12 @@ impl MemoryStore {
     pub fn get(&self, name: &str, key: &ScopeKey, now: u64) -> Option<Vec<VarValue>> {
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let slot = slots.get(name)?.get(key)?;
-        let live: Vec<_> = slot.values.iter().filter(|(_, exp)| *exp > now).map(|(v, _)| v.clone()).collect();
+        let live: Vec<_> = slot
+            .values
+            .iter()
+            .filter(|(_, exp)| *exp > now)
+            .map(|(v, _)| v.clone())
+            .collect();
         (!live.is_empty()).then_some(live)
     }
 
@@ -217,14 +222,23 @@ impl MemoryStore {
     pub fn copy_scope(&self, names: &[&str], from: &ScopeKey, to: &ScopeKey) {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         for name in names {
-            let Some(per_var) = slots.get_mut(*name) else { continue };
-            let Some(values) = per_var.get(from).map(|s| s.values.clone()) else { continue };
+            let Some(per_var) = slots.get_mut(*name) else {
+                continue;
+            };
+            let Some(values) = per_var.get(from).map(|s| s.values.clone()) else {
+                continue;
+            };
             per_var.insert(to.clone(), Slot { values });
         }
     }
 
     pub fn forget_scope(&self, key: &ScopeKey) {
-        for per_var in self.slots.lock().unwrap_or_else(|e| e.into_inner()).values_mut() {
+        for per_var in self
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values_mut()
+        {
             per_var.remove(key);
         }
     }
@@ -242,7 +256,11 @@ impl VariableStore for MemoryStore {
     fn set(&self, decl: &VarDecl, key: ScopeKey, op: SetOp, now: u64) {
         let expiry = op.ttl.map_or(u64::MAX, |t| now.saturating_add(t));
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        let slot = slots.entry(decl.name.clone()).or_default().entry(key).or_default();
+        let slot = slots
+            .entry(decl.name.clone())
+            .or_default()
+            .entry(key)
+            .or_default();
         slot.values.retain(|(_, exp)| *exp > now);
         if op.append {
             for v in op.values {
@@ -255,7 +273,8 @@ impl VariableStore for MemoryStore {
             }
         } else {
             slot.values.clear();
-            slot.values.extend(op.values.into_iter().map(|v| (v, expiry)));
+            slot.values
+                .extend(op.values.into_iter().map(|v| (v, expiry)));
         }
     }
 }
@@ -291,7 +310,12 @@ mod tests {
         let s = MemoryStore::new();
         let d = decl("process.seen", true);
         let k1 = ScopeKey::Process(1);
-        let op = |v: &str, ttl| SetOp { values: vec![VarValue::Str(v.into())], append: true, ttl, size: 3 };
+        let op = |v: &str, ttl| SetOp {
+            values: vec![VarValue::Str(v.into())],
+            append: true,
+            ttl,
+            size: 3,
+        };
         s.set(&d, k1.clone(), op("a", Some(10)), 0);
         s.set(&d, k1.clone(), op("b", None), 5);
         assert_eq!(values(&s, &d, &k1, 6), ["Str(\"a\")", "Str(\"b\")"]);
@@ -299,12 +323,34 @@ mod tests {
         for v in ["c", "d", "e"] {
             s.set(&d, k1.clone(), op(v, None), 12);
         }
-        assert_eq!(s.get("process.seen", &k1, 12).unwrap().len(), 3, "bounded to size");
-        assert!(s.visit(&d, &ScopeKey::Process(2), 0, &mut |_| false).is_none(), "other scope instance unset");
-        s.set(&d, k1.clone(), SetOp { values: vec![VarValue::Str("z".into())], append: false, ttl: None, size: 1 }, 13);
+        assert_eq!(
+            s.get("process.seen", &k1, 12).unwrap().len(),
+            3,
+            "bounded to size"
+        );
+        assert!(
+            s.visit(&d, &ScopeKey::Process(2), 0, &mut |_| false)
+                .is_none(),
+            "other scope instance unset"
+        );
+        s.set(
+            &d,
+            k1.clone(),
+            SetOp {
+                values: vec![VarValue::Str("z".into())],
+                append: false,
+                ttl: None,
+                size: 1,
+            },
+            13,
+        );
         assert_eq!(values(&s, &d, &k1, 13), ["Str(\"z\")"]);
         s.copy_scope(&["process.seen"], &k1, &ScopeKey::Process(7));
-        assert_eq!(values(&s, &d, &ScopeKey::Process(7), 13), ["Str(\"z\")"], "copied to the child");
+        assert_eq!(
+            values(&s, &d, &ScopeKey::Process(7), 13),
+            ["Str(\"z\")"],
+            "copied to the child"
+        );
         s.forget_scope(&k1);
         assert!(s.get("process.seen", &k1, 13).is_none());
     }

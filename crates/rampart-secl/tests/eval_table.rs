@@ -8,7 +8,8 @@ use std::sync::Arc;
 use common::*;
 use rampart_model::Event;
 use rampart_secl::{
-    compile, Cx, Env, Macro, MemoryStore, ScopeKey, VarDecl, VarScope, VarType, VarValue, VariableStore,
+    compile, Cx, Env, Macro, MemoryStore, ScopeKey, VarDecl, VarScope, VarType, VarValue,
+    VariableStore,
 };
 
 fn env() -> Env {
@@ -27,27 +28,94 @@ fn env() -> Env {
     for (id, e) in macros {
         env.macros.insert(id.into(), Macro::parse(id, e).unwrap());
     }
-    env.macros.insert("BINS".into(), Macro::values("BINS", &["ls".into(), "cat".into()]));
+    env.macros.insert(
+        "BINS".into(),
+        Macro::values("BINS", &["ls".into(), "cat".into()]),
+    );
     let decl = |name: &str, scope, ty, list, default: Option<VarValue>| {
-        Arc::new(VarDecl { name: name.into(), scope, ty, list, default, size: 10, private: false, inherited: false })
+        Arc::new(VarDecl {
+            name: name.into(),
+            scope,
+            ty,
+            list,
+            default,
+            size: 10,
+            private: false,
+            inherited: false,
+        })
     };
-    env.vars.insert("process.marked".into(), decl("process.marked", VarScope::Process, VarType::Bool, false, None));
-    env.vars.insert("cgroup.seen".into(), decl("cgroup.seen", VarScope::Cgroup, VarType::Str, true, None));
-    env.vars.insert("counter".into(), decl("counter", VarScope::Global, VarType::Int, false, Some(VarValue::Int(5))));
-    env.vars.insert("container.cid".into(), decl("container.cid", VarScope::Container, VarType::Str, false, None));
+    env.vars.insert(
+        "process.marked".into(),
+        decl(
+            "process.marked",
+            VarScope::Process,
+            VarType::Bool,
+            false,
+            None,
+        ),
+    );
+    env.vars.insert(
+        "cgroup.seen".into(),
+        decl("cgroup.seen", VarScope::Cgroup, VarType::Str, true, None),
+    );
+    env.vars.insert(
+        "counter".into(),
+        decl(
+            "counter",
+            VarScope::Global,
+            VarType::Int,
+            false,
+            Some(VarValue::Int(5)),
+        ),
+    );
+    env.vars.insert(
+        "container.cid".into(),
+        decl(
+            "container.cid",
+            VarScope::Container,
+            VarType::Str,
+            false,
+            None,
+        ),
+    );
     env
 }
 
 fn store(env: &Env) -> MemoryStore {
     let s = MemoryStore::new();
     let set = |name: &str, key: ScopeKey, v: VarValue, append: bool| {
-        let op = rampart_secl::variables::SetOp { values: vec![v], append, ttl: None, size: 10 };
+        let op = rampart_secl::variables::SetOp {
+            values: vec![v],
+            append,
+            ttl: None,
+            size: 10,
+        };
         s.set(&env.vars[name], key, op, T0);
     };
-    set("process.marked", ScopeKey::Process(4242), VarValue::Bool(true), false);
-    set("cgroup.seen", ScopeKey::Cgroup(777), VarValue::Str("/usr/bin/bash".into()), true);
-    set("cgroup.seen", ScopeKey::Cgroup(777), VarValue::Str("/usr/bin/zsh".into()), true);
-    set("container.cid", ScopeKey::Container("abc123".into()), VarValue::Str("abc123".into()), false);
+    set(
+        "process.marked",
+        ScopeKey::Process(4242),
+        VarValue::Bool(true),
+        false,
+    );
+    set(
+        "cgroup.seen",
+        ScopeKey::Cgroup(777),
+        VarValue::Str("/usr/bin/bash".into()),
+        true,
+    );
+    set(
+        "cgroup.seen",
+        ScopeKey::Cgroup(777),
+        VarValue::Str("/usr/bin/zsh".into()),
+        true,
+    );
+    set(
+        "container.cid",
+        ScopeKey::Container("abc123".into()),
+        VarValue::Str("abc123".into()),
+        false,
+    );
     s
 }
 
@@ -59,8 +127,14 @@ const EXEC: &[(&str, bool)] = &[
     (r#"exec.file.name in ["sh", "bash", "zsh"]"#, true),
     (r#"exec.file.name not in ["sh", "zsh"]"#, true),
     (r#"exec.file.name in ["sh", "zsh"]"#, false),
-    (r#"exec.file.name in ["a", "b", "c", "d", "e", "f", "g", "bash"]"#, true),
-    (r#"exec.file.name in ["a", "b", "c", "d", "e", "f", "g", "h"]"#, false),
+    (
+        r#"exec.file.name in ["a", "b", "c", "d", "e", "f", "g", "bash"]"#,
+        true,
+    ),
+    (
+        r#"exec.file.name in ["a", "b", "c", "d", "e", "f", "g", "h"]"#,
+        false,
+    ),
     // Path globs: `*` within a segment, `**` across segments.
     (r#"exec.file.path =~ "/usr/bin/*""#, true),
     (r#"exec.file.path =~ "/usr/*""#, false),
@@ -69,7 +143,10 @@ const EXEC: &[(&str, bool)] = &[
     (r#"exec.file.path == ~"/usr/*/bash""#, true),
     (r#"exec.file.path !~ "/usr/bin/*""#, false),
     (r#"exec.file.path in [~"/usr/sbin/*", ~"/bin/*"]"#, false),
-    (r#"exec.file.path in [~"/usr/sbin/*", ~"/usr/bin/b*"]"#, true),
+    (
+        r#"exec.file.path in [~"/usr/sbin/*", ~"/usr/bin/b*"]"#,
+        true,
+    ),
     (r#"exec.file.path in [~"/usr/bin/bash"]"#, true),
     // Regexes.
     (r#"exec.file.path in [r"^/usr/(s)?bin/ba.h$"]"#, true),
@@ -130,7 +207,10 @@ const EXEC: &[(&str, bool)] = &[
     // Bit operators and bitmasks.
     ("exec.file.mode & S_IXUSR > 0", true),
     ("exec.file.mode & S_ISUID > 0", false),
-    ("exec.file.mode & (S_IXUSR | S_IXGRP | S_IXOTH) == 0111", true),
+    (
+        "exec.file.mode & (S_IXUSR | S_IXGRP | S_IXOTH) == 0111",
+        true,
+    ),
     ("exec.file.rights == 0755", true),
     ("exec.file.mode == 0100755", true),
     ("exec.file.mode & S_IFMT == S_IFREG", true),
@@ -149,7 +229,10 @@ const EXEC: &[(&str, bool)] = &[
     ("not exec.file.in_upper_layer", false),
     ("!!exec.file.in_upper_layer", true),
     ("exec.is_thread == false", true),
-    (r#"exec.file.in_upper_layer && exec.file.name == "bash""#, true),
+    (
+        r#"exec.file.in_upper_layer && exec.file.name == "bash""#,
+        true,
+    ),
     // Durations: "time since".
     ("exec.file.change_time < 30s", true),
     ("exec.file.change_time < 1s", false),
@@ -168,7 +251,10 @@ const EXEC: &[(&str, bool)] = &[
     (r#"process.ancestors.file.name == "systemd""#, true),
     (r#"process.ancestors.file.name == "sshd""#, true),
     (r#"process.ancestors.file.name == "bash""#, false),
-    (r#"process.ancestors.file.name in ["sshd", ~"*cron*"]"#, true),
+    (
+        r#"process.ancestors.file.name in ["sshd", ~"*cron*"]"#,
+        true,
+    ),
     (r#"process.ancestors.file.name not in ["sshd"]"#, false),
     (r#"process.ancestors.file.name not in ["cron"]"#, true),
     (r#"process.ancestors.comm allin ["sshd", "systemd"]"#, true),
@@ -176,12 +262,30 @@ const EXEC: &[(&str, bool)] = &[
     ("process.ancestors.length == 2", true),
     ("process.ancestors.length > 2", false),
     ("process.ancestors.pid == 1", true),
-    (r#"process.ancestors.uid == 0 && process.ancestors.comm == "systemd""#, true),
-    (r#"process.ancestors[A].comm == "sshd" && process.ancestors[A].pid == 1"#, false),
-    (r#"process.ancestors.comm == "sshd" && process.ancestors.pid == 1"#, true),
-    (r#"process.ancestors[A].comm == "sshd" && process.ancestors[A].pid == 100"#, true),
-    (r#"process.ancestors[A].comm == "systemd" && process.ancestors[A].argv in ["-D"]"#, false),
-    (r#"process.ancestors[A].comm == "sshd" && process.ancestors[A].argv in ["-D"]"#, true),
+    (
+        r#"process.ancestors.uid == 0 && process.ancestors.comm == "systemd""#,
+        true,
+    ),
+    (
+        r#"process.ancestors[A].comm == "sshd" && process.ancestors[A].pid == 1"#,
+        false,
+    ),
+    (
+        r#"process.ancestors.comm == "sshd" && process.ancestors.pid == 1"#,
+        true,
+    ),
+    (
+        r#"process.ancestors[A].comm == "sshd" && process.ancestors[A].pid == 100"#,
+        true,
+    ),
+    (
+        r#"process.ancestors[A].comm == "systemd" && process.ancestors[A].argv in ["-D"]"#,
+        false,
+    ),
+    (
+        r#"process.ancestors[A].comm == "sshd" && process.ancestors[A].argv in ["-D"]"#,
+        true,
+    ),
     (r#"process.ancestors.file.path =~ "/usr/sbin/*""#, true),
     ("process.parent.file.path.length == 14", true),
     ("exec.file.path.length == 13", true),
@@ -215,7 +319,10 @@ const EXEC: &[(&str, bool)] = &[
     ("exec.uid == 1000 and exec.gid == 1000", true),
     ("exec.uid == 1 or exec.gid == 1000", true),
     ("exec.uid == 1 || exec.gid == 1 || exec.pid == 4242", true),
-    ("exec.uid == 1000 && (exec.gid == 1 || exec.pid == 4242) && exec.ppid == 100", true),
+    (
+        "exec.uid == 1000 && (exec.gid == 1 || exec.pid == 4242) && exec.ppid == 100",
+        true,
+    ),
     // Constants and constant folding.
     ("1 == 1", true),
     ("1 != 1", false),
@@ -228,7 +335,10 @@ const EXEC: &[(&str, bool)] = &[
     ("S_IXUSR|S_IXGRP|S_IXOTH == 73", true),
     ("^0 == -1", true),
     ("SIGKILL == 9 && SIGTERM == 15", true),
-    ("PTRACE_ATTACH == 16 && PROT_EXEC == 4 && AF_INET6 == 10", true),
+    (
+        "PTRACE_ATTACH == 16 && PROT_EXEC == 4 && AF_INET6 == 10",
+        true,
+    ),
     // Macros.
     ("exec.file.name in SHELLS", true),
     ("exec.file.name in BINS", false),
@@ -284,14 +394,26 @@ const OPEN: &[(&str, bool)] = &[
     ("open.retval == 3", true),
     ("open.retval < 0", false),
     ("open.file.path.length == 11", true),
-    (r#"open.file.path == "/etc/passwd" || open.file.name == "shadow""#, true),
+    (
+        r#"open.file.path == "/etc/passwd" || open.file.name == "shadow""#,
+        true,
+    ),
     (r#"open.file.path in ["/tmp/**", "/*"]"#, false),
     (r#"open.file.path =~ ~"/ETC/*""#, false),
-    (r#"process.file.name == "vim" && open.file.path == "/etc/shadow""#, true),
-    (r#"open.file.path == "/etc/shadow" && process.parent.file.name == "bash""#, true),
+    (
+        r#"process.file.name == "vim" && open.file.path == "/etc/shadow""#,
+        true,
+    ),
+    (
+        r#"open.file.path == "/etc/shadow" && process.parent.file.name == "bash""#,
+        true,
+    ),
     (r#"open.file.path == "/proc/${process.pid}/maps""#, false),
     (r#""/proc/${process.pid}/maps" == "/proc/300/maps""#, true),
-    (r#"process.ancestors.file.name == "sshd" && open.flags & O_CREAT != 0"#, true),
+    (
+        r#"process.ancestors.file.name == "sshd" && open.flags & O_CREAT != 0"#,
+        true,
+    ),
 ];
 
 const CONNECT: &[(&str, bool)] = &[
@@ -322,26 +444,53 @@ const DNS: &[(&str, bool)] = &[
     ("dns.question.name.length > 10", true),
     (r#"dns.question.name in [r"^mining\."]"#, true),
     (r#"dns.question.name != "other.org""#, true),
-    (r#"dns.question.name in ["a.org", "b.org", "c.org", "d.org", "e.org", "f.org", "MINING.pool.example.ORG"]"#, true),
+    (
+        r#"dns.question.name in ["a.org", "b.org", "c.org", "d.org", "e.org", "f.org", "MINING.pool.example.ORG"]"#,
+        true,
+    ),
 ];
 
 /// (fixture, expression, expected).
 type Case = (fn() -> Event, &'static str, bool);
 
 const OTHER: &[Case] = &[
-    (chmod_event, "chmod.file.destination.mode & S_ISUID > 0", true),
+    (
+        chmod_event,
+        "chmod.file.destination.mode & S_ISUID > 0",
+        true,
+    ),
     (chmod_event, "chmod.file.destination.rights == 04755", true),
-    (chmod_event, "chmod.file.destination.rights in [0707, 0717, 04755]", true),
+    (
+        chmod_event,
+        "chmod.file.destination.rights in [0707, 0717, 04755]",
+        true,
+    ),
     (chmod_event, r#"chmod.file.path == "/usr/bin/passwd""#, true),
     (bpf_event, "bpf.cmd == BPF_PROG_LOAD", true),
     (bpf_event, "BPF_PROBE_WRITE_USER in bpf.prog.helpers", true),
     (bpf_event, "BPF_OVERRIDE_RETURN in bpf.prog.helpers", false),
-    (bpf_event, "bpf.prog.helpers in [BPF_SEND_SIGNAL, BPF_PROBE_WRITE_USER]", true),
+    (
+        bpf_event,
+        "bpf.prog.helpers in [BPF_SEND_SIGNAL, BPF_PROBE_WRITE_USER]",
+        true,
+    ),
     (bpf_event, "bpf.prog.helpers allin [1, 36]", true),
-    (ptrace_event, "ptrace.request in [PTRACE_POKETEXT, PTRACE_POKEDATA]", true),
+    (
+        ptrace_event,
+        "ptrace.request in [PTRACE_POKETEXT, PTRACE_POKEDATA]",
+        true,
+    ),
     (ptrace_event, r#"ptrace.tracee.comm == "nginx""#, true),
-    (ptrace_event, r#"ptrace.tracee.parent.comm == "systemd""#, true),
-    (ptrace_event, r#"ptrace.tracee.ancestors.comm == "systemd""#, true),
+    (
+        ptrace_event,
+        r#"ptrace.tracee.parent.comm == "systemd""#,
+        true,
+    ),
+    (
+        ptrace_event,
+        r#"ptrace.tracee.ancestors.comm == "systemd""#,
+        true,
+    ),
     (ptrace_event, "ptrace.request == PTRACE_ATTACH", false),
 ];
 
@@ -351,7 +500,10 @@ const ERRORS: &[(&str, &str)] = &[
     (r#"exec.uid == "x""#, "cannot compare"),
     ("unknown.field == 1", "unknown identifier"),
     ("exec.file.nope == 1", "unknown field"),
-    (r#"open.file.path == "/x" && exec.file.name == "y""#, "mixes event types"),
+    (
+        r#"open.file.path == "/x" && exec.file.name == "y""#,
+        "mixes event types",
+    ),
     ("exec.file.path", "not a boolean"),
     (r#"exec.uid =~ "x*""#, "cannot compare"),
     (r#"exec.file.path < "x""#, "cannot compare"),
@@ -361,7 +513,10 @@ const ERRORS: &[(&str, &str)] = &[
     (r#"exec.file.name in [1, "a"]"#, "mixes"),
     ("${nope} == 1", "unknown variable"),
     (r#"exec.file.name =~ r"(""#, "invalid regex"),
-    (r#"process.ancestors[A].comm == "a" && process.ancestors[B].comm == "b""#, "one register"),
+    (
+        r#"process.ancestors[A].comm == "a" && process.ancestors[B].comm == "b""#,
+        "one register",
+    ),
     (r#"exec.file[A].name == "x""#, "iterator"),
     ("LOOP", "refers to itself"),
     ("exec.file.path == ", "expected a value"),
@@ -379,7 +534,13 @@ const ERRORS: &[(&str, &str)] = &[
     ("exec.uid == 12q", "duration unit"),
 ];
 
-fn run(ev: &Event, cases: &[(&str, bool)], env: &Env, vars: &dyn VariableStore, failures: &mut Vec<String>) -> usize {
+fn run(
+    ev: &Event,
+    cases: &[(&str, bool)],
+    env: &Env,
+    vars: &dyn VariableStore,
+    failures: &mut Vec<String>,
+) -> usize {
     for (expr, want) in cases {
         match compile(expr, env) {
             Ok(c) => {
@@ -407,7 +568,12 @@ fn evaluation_table() {
     for (ev, expr, want) in OTHER {
         n += run(&ev(), &[(expr, *want)], &env, &vars, &mut failures);
     }
-    assert!(failures.is_empty(), "{} of {n} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(n >= 200, "only {n} cases");
 }
 
@@ -417,8 +583,12 @@ fn error_table() {
     let mut failures = Vec::new();
     for (expr, want) in ERRORS {
         match compile(expr, &env) {
-            Ok(_) => failures.push(format!("{expr}: compiled, expected an error containing {want:?}")),
-            Err(e) if !e.msg.contains(want) => failures.push(format!("{expr}: error {:?} lacks {want:?}", e.msg)),
+            Ok(_) => failures.push(format!(
+                "{expr}: compiled, expected an error containing {want:?}"
+            )),
+            Err(e) if !e.msg.contains(want) => {
+                failures.push(format!("{expr}: error {:?} lacks {want:?}", e.msg))
+            }
             Err(_) => {}
         }
     }
@@ -434,7 +604,10 @@ fn error_positions_point_at_the_culprit() {
     assert_eq!(e.pos, 25);
     // Errors inside a macro are reported at the macro reference.
     let mut env2 = Env::default();
-    env2.macros.insert("BAD".into(), Macro::parse("BAD", "exec.uid == \"x\"").unwrap());
+    env2.macros.insert(
+        "BAD".into(),
+        Macro::parse("BAD", "exec.uid == \"x\"").unwrap(),
+    );
     let e = compile("exec.pid == 1 && BAD", &env2).unwrap_err();
     assert_eq!(e.pos, 17);
     assert!(e.msg.contains("in macro `BAD`"), "{}", e.msg);
@@ -444,12 +617,21 @@ fn error_positions_point_at_the_culprit() {
 fn rule_event_type_is_derived() {
     let env = env();
     let c = compile(r#"open.file.path == "/x" && process.uid == 0"#, &env).unwrap();
-    assert_eq!(c.event, Some(rampart_secl::RuleEvent::Linux(rampart_model::EventType::Open)));
+    assert_eq!(
+        c.event,
+        Some(rampart_secl::RuleEvent::Linux(
+            rampart_model::EventType::Open
+        ))
+    );
     let c = compile("process.uid == 0", &env).unwrap();
     assert_eq!(c.event, None);
     let c = compile(r#"set.registry.key_path == "HKEY_X""#, &env).unwrap();
     assert_eq!(c.event, Some(rampart_secl::RuleEvent::Windows("set")));
-    let c = compile(r#"exec.cmdline =~ "*x*" && exec.file.name == "a.exe""#, &env).unwrap();
+    let c = compile(
+        r#"exec.cmdline =~ "*x*" && exec.file.name == "a.exe""#,
+        &env,
+    )
+    .unwrap();
     assert_eq!(c.event, Some(rampart_secl::RuleEvent::Windows("exec")));
     assert!(c.fields.contains("exec.file.name"));
 }
@@ -464,19 +646,42 @@ fn regex_prefilters_and_literal_sets_keep_semantics() {
         (r#"exec.comm =~ r"^bax?sh$""#, true),
         (r#"exec.comm =~ r"^b*ash$""#, true),
         (r#"exec.file.path =~ r"^/usr/bin/""#, true),
-        (r#"exec.args in [~"*aa*", ~"*bb*", ~"*cc*", ~"*evil.example*"]"#, true),
-        (r#"exec.args in [~"*aa*", ~"*bb*", ~"*cc*", ~"*dd*"]"#, false),
-        (r#"exec.args in [~"*aa*", ~"*bb*", ~"*cc*", ~"*dd*", "x", ~"-c curl*"]"#, true),
-        (r#"exec.args in [~"*a.a*", ~"*b+b*", ~"*c(c*", ~"*[dd*"]"#, false),
+        (
+            r#"exec.args in [~"*aa*", ~"*bb*", ~"*cc*", ~"*evil.example*"]"#,
+            true,
+        ),
+        (
+            r#"exec.args in [~"*aa*", ~"*bb*", ~"*cc*", ~"*dd*"]"#,
+            false,
+        ),
+        (
+            r#"exec.args in [~"*aa*", ~"*bb*", ~"*cc*", ~"*dd*", "x", ~"-c curl*"]"#,
+            true,
+        ),
+        (
+            r#"exec.args in [~"*a.a*", ~"*b+b*", ~"*c(c*", ~"*[dd*"]"#,
+            false,
+        ),
     ];
     for (expr, want) in cases {
         let c = compile(expr, &env).unwrap();
-        assert_eq!(c.eval(&Cx::new(&ev, &rampart_secl::NoVariables)), want, "{expr}");
+        assert_eq!(
+            c.eval(&Cx::new(&ev, &rampart_secl::NoVariables)),
+            want,
+            "{expr}"
+        );
     }
     let mut d = dns_event();
     if let rampart_model::EventData::Dns(x) = &mut d.data {
         x.question.name = "a.NICEHASH.com".into();
     }
-    let c = compile(r#"dns.question.name in [~"*aa*", ~"*bb*", ~"*cc*", ~"*nicehash*"]"#, &env).unwrap();
-    assert!(c.eval(&Cx::new(&d, &rampart_secl::NoVariables)), "case-insensitive literal set");
+    let c = compile(
+        r#"dns.question.name in [~"*aa*", ~"*bb*", ~"*cc*", ~"*nicehash*"]"#,
+        &env,
+    )
+    .unwrap();
+    assert!(
+        c.eval(&Cx::new(&d, &rampart_secl::NoVariables)),
+        "case-insensitive literal set"
+    );
 }

@@ -7,18 +7,30 @@ use common::*;
 use rampart_model::EventType;
 use rampart_secl::output::to_json;
 use rampart_secl::{
-    ActionKind, ActionOutcome, ActionSpec, KillScope, MacroSpec, MemoryStore, RuleMeta, RuleSet, RuleSpec, ScopeKey,
-    SetSpec, VarValue,
+    ActionKind, ActionOutcome, ActionSpec, KillScope, MacroSpec, MemoryStore, RuleMeta, RuleSet,
+    RuleSpec, ScopeKey, SetSpec, VarValue,
 };
 
 fn rule(id: &str, expr: &str, actions: Vec<ActionSpec>) -> RuleSpec {
-    let mut meta = RuleMeta { version: "1.0.0".into(), ..Default::default() };
+    let mut meta = RuleMeta {
+        version: "1.0.0".into(),
+        ..Default::default()
+    };
     meta.tags.insert("severity".into(), "high".into());
-    RuleSpec { id: id.into(), expression: expr.into(), meta, actions }
+    RuleSpec {
+        id: id.into(),
+        expression: expr.into(),
+        meta,
+        actions,
+    }
 }
 
 fn set(name: &str, scope: &str) -> SetSpec {
-    SetSpec { name: name.into(), scope: scope.into(), ..Default::default() }
+    SetSpec {
+        name: name.into(),
+        scope: scope.into(),
+        ..Default::default()
+    }
 }
 
 fn act(kind: ActionKind) -> ActionSpec {
@@ -32,7 +44,10 @@ fn set_actions_feed_later_rules_and_report_outcomes() {
             "mark",
             r#"exec.file.name == "bash""#,
             vec![
-                act(ActionKind::Set(SetSpec { value: Some(true.into()), ..set("marked", "process") })),
+                act(ActionKind::Set(SetSpec {
+                    value: Some(true.into()),
+                    ..set("marked", "process")
+                })),
                 act(ActionKind::Set(SetSpec {
                     field: Some("exec.file.path".into()),
                     append: true,
@@ -50,13 +65,24 @@ fn set_actions_feed_later_rules_and_report_outcomes() {
                 })),
                 ActionSpec {
                     filter: Some("process.uid == 0".into()),
-                    kind: ActionKind::Set(SetSpec { value: Some("never".into()), ..set("filtered", "") }),
+                    kind: ActionKind::Set(SetSpec {
+                        value: Some("never".into()),
+                        ..set("filtered", "")
+                    }),
                 },
             ],
         ),
-        rule("chained", "exec.pid == 4242 && ${process.marked} && exec.file.path in ${cgroup.paths}", vec![]),
+        rule(
+            "chained",
+            "exec.pid == 4242 && ${process.marked} && exec.file.path in ${cgroup.paths}",
+            vec![],
+        ),
         rule("counter", "exec.pid == 4242 && ${count} >= 1", vec![]),
-        rule("unset", r#"exec.pid == 4242 && ${filtered} == "never""#, vec![]),
+        rule(
+            "unset",
+            r#"exec.pid == 4242 && ${filtered} == "never""#,
+            vec![],
+        ),
     ];
     let (rs, report) = RuleSet::build(&[], &rules);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
@@ -66,7 +92,11 @@ fn set_actions_feed_later_rules_and_report_outcomes() {
     let ids: Vec<&str> = matches.iter().map(|m| m.rule.id.as_str()).collect();
     assert_eq!(ids, ["mark", "chained", "counter"]);
     let outcomes = &matches[0].actions;
-    assert_eq!(outcomes.len(), 4, "the filtered action did not run: {outcomes:?}");
+    assert_eq!(
+        outcomes.len(),
+        4,
+        "the filtered action did not run: {outcomes:?}"
+    );
     assert!(
         matches!(&outcomes[0], ActionOutcome::Set { name, values, .. } if name == "process.marked" && values == &[VarValue::Bool(true)])
     );
@@ -77,12 +107,22 @@ fn set_actions_feed_later_rules_and_report_outcomes() {
         },
         other => panic!("{other:?}"),
     }
-    assert_eq!(store.get("count", &ScopeKey::Global, T0), Some(vec![VarValue::Int(1)]));
+    assert_eq!(
+        store.get("count", &ScopeKey::Global, T0),
+        Some(vec![VarValue::Int(1)])
+    );
     rs.evaluate(&ev, &store);
-    assert_eq!(store.get("count", &ScopeKey::Global, T0), Some(vec![VarValue::Int(2)]));
+    assert_eq!(
+        store.get("count", &ScopeKey::Global, T0),
+        Some(vec![VarValue::Int(2)])
+    );
     // The appended path expires with its TTL.
-    assert!(store.get("cgroup.paths", &ScopeKey::Cgroup(777), T0 + 5 * SEC).is_some());
-    assert!(store.get("cgroup.paths", &ScopeKey::Cgroup(777), T0 + 11 * SEC).is_none());
+    assert!(store
+        .get("cgroup.paths", &ScopeKey::Cgroup(777), T0 + 5 * SEC)
+        .is_some());
+    assert!(store
+        .get("cgroup.paths", &ScopeKey::Cgroup(777), T0 + 11 * SEC)
+        .is_none());
 }
 
 #[test]
@@ -91,7 +131,10 @@ fn kill_and_hash_actions_are_requests() {
         "kill_it",
         r#"exec.file.name == "bash""#,
         vec![
-            act(ActionKind::Kill { signal: "SIGKILL".into(), scope: "container".into() }),
+            act(ActionKind::Kill {
+                signal: "SIGKILL".into(),
+                scope: "container".into(),
+            }),
             act(ActionKind::Hash { field: None }),
         ],
     )];
@@ -101,21 +144,37 @@ fn kill_and_hash_actions_are_requests() {
     assert_eq!(
         m[0].actions,
         vec![
-            ActionOutcome::Kill { signal: "SIGKILL".into(), signal_number: 9, scope: KillScope::Container },
-            ActionOutcome::Hash { field: "exec.file".into() }
+            ActionOutcome::Kill {
+                signal: "SIGKILL".into(),
+                signal_number: 9,
+                scope: KillScope::Container
+            },
+            ActionOutcome::Hash {
+                field: "exec.file".into()
+            }
         ]
     );
     let bad = vec![
         rule(
             "bad_signal",
             "exec.pid == 1",
-            vec![act(ActionKind::Kill { signal: "SIGNOPE".into(), scope: String::new() })],
+            vec![act(ActionKind::Kill {
+                signal: "SIGNOPE".into(),
+                scope: String::new(),
+            })],
         ),
-        rule("bad_hash", "connect.addr.port == 1", vec![act(ActionKind::Hash { field: None })]),
+        rule(
+            "bad_hash",
+            "connect.addr.port == 1",
+            vec![act(ActionKind::Hash { field: None })],
+        ),
         rule(
             "bad_filter",
             "exec.pid == 1",
-            vec![ActionSpec { filter: Some("open.flags > 0".into()), kind: ActionKind::Hash { field: None } }],
+            vec![ActionSpec {
+                filter: Some("open.flags > 0".into()),
+                kind: ActionKind::Hash { field: None },
+            }],
         ),
     ];
     let (rs, report) = RuleSet::build(&[], &bad);
@@ -127,8 +186,16 @@ fn kill_and_hash_actions_are_requests() {
 #[test]
 fn broken_rules_are_skipped_and_the_rest_loads() {
     let macros = vec![
-        MacroSpec { id: "SHELLS".into(), expression: Some(r#"["sh", "bash"]"#.into()), values: None },
-        MacroSpec { id: "BROKEN".into(), expression: Some("exec.uid == ".into()), values: None },
+        MacroSpec {
+            id: "SHELLS".into(),
+            expression: Some(r#"["sh", "bash"]"#.into()),
+            values: None,
+        },
+        MacroSpec {
+            id: "BROKEN".into(),
+            expression: Some("exec.uid == ".into()),
+            values: None,
+        },
     ];
     let rules = vec![
         rule("ok", "exec.file.name in SHELLS", vec![]),
@@ -138,12 +205,24 @@ fn broken_rules_are_skipped_and_the_rest_loads() {
         rule("open_rule", r#"open.file.name == "shadow""#, vec![]),
     ];
     let (rs, report) = RuleSet::build(&macros, &rules);
-    let errs: Vec<(&str, &str)> = report.errors.iter().map(|e| (e.id.as_str(), e.error.msg.as_str())).collect();
+    let errs: Vec<(&str, &str)> = report
+        .errors
+        .iter()
+        .map(|e| (e.id.as_str(), e.error.msg.as_str()))
+        .collect();
     assert_eq!(errs.len(), 4, "{errs:?}");
-    assert!(errs.iter().any(|(id, m)| *id == "BROKEN" && m.contains("expected a value")));
-    assert!(errs.iter().any(|(id, m)| *id == "bad_type" && m.contains("cannot compare")));
-    assert!(errs.iter().any(|(id, m)| *id == "ok" && m.contains("duplicate")));
-    assert!(errs.iter().any(|(id, m)| *id == "no_event" && m.contains("no event type")));
+    assert!(errs
+        .iter()
+        .any(|(id, m)| *id == "BROKEN" && m.contains("expected a value")));
+    assert!(errs
+        .iter()
+        .any(|(id, m)| *id == "bad_type" && m.contains("cannot compare")));
+    assert!(errs
+        .iter()
+        .any(|(id, m)| *id == "ok" && m.contains("duplicate")));
+    assert!(errs
+        .iter()
+        .any(|(id, m)| *id == "no_event" && m.contains("no event type")));
     assert_eq!(rs.rules().len(), 2);
     assert_eq!(rs.rules_for(EventType::Exec).len(), 1);
     assert_eq!(rs.rules_for(EventType::Open).len(), 1);
@@ -153,7 +232,14 @@ fn broken_rules_are_skipped_and_the_rest_loads() {
 
 #[test]
 fn mixed_chains_warn() {
-    let (_, report) = RuleSet::build(&[], &[rule("w", "exec.pid == 1 && exec.uid == 0 || exec.gid == 0", vec![])]);
+    let (_, report) = RuleSet::build(
+        &[],
+        &[rule(
+            "w",
+            "exec.pid == 1 && exec.uid == 0 || exec.gid == 0",
+            vec![],
+        )],
+    );
     assert_eq!(report.warnings.len(), 1);
     assert!(report.warnings[0].warning.msg.contains("Datadog"));
 }
@@ -161,18 +247,44 @@ fn mixed_chains_warn() {
 #[test]
 fn approvers_narrow_each_event_type() {
     let rules = vec![
-        rule("a", r#"open.file.path == "/etc/shadow" && process.uid != 0"#, vec![]),
-        rule("b", r#"open.file.path in [~"/etc/ssh/**/sshd_config", "/root/.bashrc"]"#, vec![]),
-        rule("c", r#"open.file.name == "authorized_keys" && open.flags & O_CREAT > 0"#, vec![]),
-        rule("d", "open.flags & (O_TRUNC|O_APPEND) != 0 && process.file.name == \"vi\"", vec![]),
-        rule("e", r#"(open.file.path == "/etc/sudoers" || open.file.name == "sudo.conf") && open.retval >= 0"#, vec![]),
-        rule("x", r#"chmod.file.path =~ "/tmp/*" && process.uid == 0"#, vec![]),
+        rule(
+            "a",
+            r#"open.file.path == "/etc/shadow" && process.uid != 0"#,
+            vec![],
+        ),
+        rule(
+            "b",
+            r#"open.file.path in [~"/etc/ssh/**/sshd_config", "/root/.bashrc"]"#,
+            vec![],
+        ),
+        rule(
+            "c",
+            r#"open.file.name == "authorized_keys" && open.flags & O_CREAT > 0"#,
+            vec![],
+        ),
+        rule(
+            "d",
+            "open.flags & (O_TRUNC|O_APPEND) != 0 && process.file.name == \"vi\"",
+            vec![],
+        ),
+        rule(
+            "e",
+            r#"(open.file.path == "/etc/sudoers" || open.file.name == "sudo.conf") && open.retval >= 0"#,
+            vec![],
+        ),
+        rule(
+            "x",
+            r#"chmod.file.path =~ "/tmp/*" && process.uid == 0"#,
+            vec![],
+        ),
         rule("y", "chmod.file.destination.mode & S_ISUID > 0", vec![]),
         rule("z", "bpf.cmd == BPF_PROG_LOAD", vec![]),
     ];
     let (rs, report) = RuleSet::build(&[], &rules);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
-    let open = rs.approvers(EventType::Open).expect("every open rule is narrowed");
+    let open = rs
+        .approvers(EventType::Open)
+        .expect("every open rule is narrowed");
     let path = &open.fields["open.file.path"];
     assert!(
         path.exact.contains("/etc/shadow")
@@ -181,20 +293,40 @@ fn approvers_narrow_each_event_type() {
     );
     assert!(path.prefixes.contains("/etc/ssh/"));
     let basenames = path.basenames.as_ref().unwrap();
-    assert!(basenames.contains("shadow") && basenames.contains("sshd_config") && basenames.contains(".bashrc"));
-    assert!(open.fields["open.file.name"].exact.contains("authorized_keys"));
+    assert!(
+        basenames.contains("shadow")
+            && basenames.contains("sshd_config")
+            && basenames.contains(".bashrc")
+    );
+    assert!(open.fields["open.file.name"]
+        .exact
+        .contains("authorized_keys"));
     assert!(open.fields["open.file.name"].exact.contains("sudo.conf"));
     assert!(open.fields["open.flags"].masks.contains(&(0o1000 | 0o2000)));
     // `/tmp/*` has a prefix but no basename; `y` cannot be narrowed at all.
     assert_eq!(rs.approvers(EventType::Chmod), None);
-    assert_eq!(rs.approvers(EventType::Bpf).unwrap().fields["bpf.cmd"].ints.iter().copied().collect::<Vec<_>>(), [5]);
+    assert_eq!(
+        rs.approvers(EventType::Bpf).unwrap().fields["bpf.cmd"]
+            .ints
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        [5]
+    );
     assert_eq!(rs.approvers(EventType::Exec), None, "no exec rule");
     let (rs, _) = RuleSet::build(&[], &[rule("p", r#"chmod.file.path =~ "/tmp/*""#, vec![])]);
     let chmod = rs.approvers(EventType::Chmod).unwrap();
     assert!(chmod.fields["chmod.file.path"].prefixes.contains("/tmp/"));
     assert_eq!(chmod.fields["chmod.file.path"].basenames, None);
-    let (rs, _) = RuleSet::build(&[], &[rule("q", r#"open.file.path =~ r"^/etc/.*""#, vec![])]);
-    assert_eq!(rs.approvers(EventType::Open), None, "regexes cannot be approvers");
+    let (rs, _) = RuleSet::build(
+        &[],
+        &[rule("q", r#"open.file.path =~ r"^/etc/.*""#, vec![])],
+    );
+    assert_eq!(
+        rs.approvers(EventType::Open),
+        None,
+        "regexes cannot be approvers"
+    );
 }
 
 #[test]
@@ -204,7 +336,10 @@ fn match_json_nests_by_secl_name() {
         &[rule(
             "shadow_write",
             "open.flags & O_CREAT > 0",
-            vec![act(ActionKind::Set(SetSpec { value: Some(1.into()), ..set("n", "process") }))],
+            vec![act(ActionKind::Set(SetSpec {
+                value: Some(1.into()),
+                ..set("n", "process")
+            }))],
         )],
     );
     let ev = open_event();
@@ -227,7 +362,11 @@ fn match_json_nests_by_secl_name() {
 #[test]
 fn datadog_register_rule() {
     let (rs, report) = RuleSet::build(
-        &[MacroSpec { id: "SHELL_NAMES".into(), values: Some(vec!["bash".into()]), expression: None }],
+        &[MacroSpec {
+            id: "SHELL_NAMES".into(),
+            values: Some(vec!["bash".into()]),
+            expression: None,
+        }],
         &[rule(
             "git_cve_2025_48384",
             r#"exec.comm in SHELL_NAMES && process.ancestors[A].comm == "sshd" && process.ancestors[A].argv in ["-D"]"#,
@@ -240,11 +379,24 @@ fn datadog_register_rule() {
 
 #[test]
 fn fim_pseudo_fields_expand_to_every_file_event() {
-    let (rs, report) =
-        RuleSet::build(&[], &[rule("pam", r#"fim.write.file.path in [~"/etc/pam.d/**", "/etc/pam.conf"]"#, vec![])]);
+    let (rs, report) = RuleSet::build(
+        &[],
+        &[rule(
+            "pam",
+            r#"fim.write.file.path in [~"/etc/pam.d/**", "/etc/pam.conf"]"#,
+            vec![],
+        )],
+    );
     assert!(report.errors.is_empty(), "{:?}", report.errors);
-    let types: Vec<_> = rs.rules().iter().map(|r| r.event_type().unwrap().as_str()).collect();
-    assert_eq!(types, ["open", "chmod", "chown", "link", "unlink", "utimes", "rename"]);
+    let types: Vec<_> = rs
+        .rules()
+        .iter()
+        .map(|r| r.event_type().unwrap().as_str())
+        .collect();
+    assert_eq!(
+        types,
+        ["open", "chmod", "chown", "link", "unlink", "utimes", "rename"]
+    );
     assert!(rs.rules().iter().all(|r| r.id == "pam"));
     // A read-only open does not match; a write does.
     let mut ev = open_event();
@@ -262,7 +414,14 @@ fn fim_pseudo_fields_expand_to_every_file_event() {
 #[test]
 fn unsupported_datadog_event_types_say_so() {
     let (_, report) = RuleSet::build(&[], &[rule("p", r#"packet.filter == "tcp""#, vec![])]);
-    assert!(report.errors[0].error.msg.contains("not supported by Rampart"), "{:?}", report.errors);
+    assert!(
+        report.errors[0]
+            .error
+            .msg
+            .contains("not supported by Rampart"),
+        "{:?}",
+        report.errors
+    );
 }
 
 #[test]

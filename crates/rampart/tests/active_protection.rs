@@ -46,7 +46,12 @@ fn start(extra: &[&str]) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("protect.policy");
     std::fs::write(&policy, MINER_POLICY).unwrap();
-    let mut args = vec!["--json", "--no-default-policy", "--policy", policy.to_str().unwrap()];
+    let mut args = vec![
+        "--json",
+        "--no-default-policy",
+        "--policy",
+        policy.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     let monitor =
         MonitorProcess::start(Path::new(env!("CARGO_BIN_EXE_rampart")), &args, &[]).unwrap();
@@ -246,7 +251,12 @@ rules:
     .unwrap();
     let m = MonitorProcess::start(
         Path::new(env!("CARGO_BIN_EXE_rampart")),
-        &["--json", "--no-default-policy", "--policy", policy.to_str().unwrap()],
+        &[
+            "--json",
+            "--no-default-policy",
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
         &[],
     )
     .unwrap();
@@ -280,20 +290,30 @@ rules:
 
 #[test]
 fn default_policy_kills_known_miners_in_the_kernel() {
-    assert!(rampart_testkit::is_root(), "Active Protection tests load eBPF programs: run them as root");
+    assert!(
+        rampart_testkit::is_root(),
+        "Active Protection tests load eBPF programs: run them as root"
+    );
     // No --policy: the embedded default policy alone.
-    let m = MonitorProcess::start(Path::new(env!("CARGO_BIN_EXE_rampart")), &["--json"], &[]).unwrap();
+    let m =
+        MonitorProcess::start(Path::new(env!("CARGO_BIN_EXE_rampart")), &["--json"], &[]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let miner = copy_binary(&dir.path().join("bin"), "/bin/touch", "xmrig");
     let (status, elapsed) = run(&miner, &["ran"], dir.path());
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
     assert!(elapsed < Duration::from_millis(100), "took {elapsed:?}");
     assert!(!dir.path().join("ran").exists());
-    let hit = m.wait_for(WAIT, match_for("miner_known_binary", &miner)).expect("default rule matched");
+    let hit = m
+        .wait_for(WAIT, match_for("miner_known_binary", &miner))
+        .expect("default rule matched");
     assert_eq!(hit["actions"][0]["outcome"], "killed_in_kernel", "{hit}");
 
     let renamed = copy_binary(&dir.path().join("bin"), "/bin/touch", "kworker-helper");
-    let (status, _) = run(&renamed, &["ran2", "-o", "stratum+tcp://203.0.113.5:3333"], dir.path());
+    let (status, _) = run(
+        &renamed,
+        &["ran2", "-o", "stratum+tcp://203.0.113.5:3333"],
+        dir.path(),
+    );
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
     assert!(!dir.path().join("ran2").exists());
 }

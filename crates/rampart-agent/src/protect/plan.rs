@@ -111,8 +111,14 @@ fn collect(node: &Node, rules: &RuleSet, c: &mut KernelCondition) -> Result<(), 
                 "exec.argv0" if *op != BinOp::Match => {
                     for v in values {
                         match v {
-                            Literal::Exact(s) if !s.is_empty() && s.len() <= MAX_NAME_LEN => c.argv0.push(s),
-                            _ => return Err("exec.argv0 needs exact values the kernel can hold".into()),
+                            Literal::Exact(s) if !s.is_empty() && s.len() <= MAX_NAME_LEN => {
+                                c.argv0.push(s)
+                            }
+                            _ => {
+                                return Err(
+                                    "exec.argv0 needs exact values the kernel can hold".into()
+                                )
+                            }
                         }
                     }
                     Ok(())

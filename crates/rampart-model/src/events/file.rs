@@ -29,7 +29,10 @@ pub struct FileTarget {
 
 impl FileTarget {
     pub fn from_path(path: &str) -> Self {
-        FileTarget { file: FileInfo::from_path(path), destination: None }
+        FileTarget {
+            file: FileInfo::from_path(path),
+            destination: None,
+        }
     }
 
     pub fn destination_file(&self) -> Option<&FileInfo> {

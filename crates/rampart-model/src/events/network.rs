@@ -21,7 +21,12 @@ pub struct SockAddr {
 
 impl Default for SockAddr {
     fn default() -> Self {
-        SockAddr { ip: IpAddr::from([0, 0, 0, 0]), port: 0, family: 0, hostname: Vec::new() }
+        SockAddr {
+            ip: IpAddr::from([0, 0, 0, 0]),
+            port: 0,
+            family: 0,
+            hostname: Vec::new(),
+        }
     }
 }
 

@@ -4,7 +4,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use super::leaves::{file_leaves, one, process_leaves, Get, PGet};
-use super::{FieldDef, FieldScope, FieldType, Getter, Scalar, Sink, Val, ARRAY, CASE_INSENSITIVE, LENGTH, PATH};
+use super::{
+    FieldDef, FieldScope, FieldType, Getter, Scalar, Sink, Val, ARRAY, CASE_INSENSITIVE, LENGTH,
+    PATH,
+};
 use crate::event::{Event, EventData, EventType};
 use crate::events::{FileTarget, SyscallArgs};
 use crate::file::FileInfo;
@@ -14,7 +17,8 @@ static EMPTY_PROCESS: LazyLock<Process> = LazyLock::new(Process::default);
 static EMPTY_FILE: LazyLock<FileInfo> = LazyLock::new(FileInfo::default);
 
 /// Visits the processes a process group reads from (one for `process`, several for `process.ancestors`).
-type PSel = Arc<dyn Fn(&Event, Option<usize>, &mut dyn FnMut(&Process) -> bool) -> bool + Send + Sync>;
+type PSel =
+    Arc<dyn Fn(&Event, Option<usize>, &mut dyn FnMut(&Process) -> bool) -> bool + Send + Sync>;
 type FSel = for<'a> fn(&'a Event) -> Option<&'a FileInfo>;
 type CtxSel = for<'a> fn(&'a Event) -> Option<&'a ProcessContext>;
 /// The one process a non-iterator process group reads from.
@@ -89,11 +93,19 @@ impl Builder {
         for leaf in file_leaves() {
             let acc = match leaf.get {
                 Get::One(f) => Acc::One(scalar(move |e| f(sel(e).unwrap_or(&EMPTY_FILE)))),
-                Get::Many(f) => Acc::Many(Arc::new(move |e: &Event, _r: Option<usize>, s: &mut Sink<'_>| {
-                    f(sel(e).unwrap_or(&EMPTY_FILE), s)
-                })),
+                Get::Many(f) => Acc::Many(Arc::new(
+                    move |e: &Event, _r: Option<usize>, s: &mut Sink<'_>| {
+                        f(sel(e).unwrap_or(&EMPTY_FILE), s)
+                    },
+                )),
             };
-            self.ev(&format!("{prefix}.{}", leaf.suffix), leaf.ty, scope, leaf.flags, acc);
+            self.ev(
+                &format!("{prefix}.{}", leaf.suffix),
+                leaf.ty,
+                scope,
+                leaf.flags,
+                acc,
+            );
         }
     }
 
@@ -119,7 +131,15 @@ impl Builder {
             let getter: Getter = Arc::new(move |e: &Event, r: Option<usize>, s: &mut Sink<'_>| {
                 sel(e, r, &mut |p: &Process| get.visit(p, s))
             });
-            b.add(format!("{prefix}.{suffix}"), ty, scope, flags, iterator, getter, fast);
+            b.add(
+                format!("{prefix}.{suffix}"),
+                ty,
+                scope,
+                flags,
+                iterator,
+                getter,
+                fast,
+            );
         };
         for leaf in process_leaves() {
             add(self, leaf.suffix.to_string(), leaf.ty, leaf.flags, leaf.get);
@@ -127,27 +147,51 @@ impl Builder {
         for leaf in file_leaves() {
             let exe: PGet = match leaf.get.clone() {
                 Get::One(f) => one(move |p: &Process| f(&p.file)),
-                Get::Many(f) => Get::Many(Arc::new(move |p: &Process, s: &mut Sink<'_>| f(&p.file, s))),
+                Get::Many(f) => {
+                    Get::Many(Arc::new(move |p: &Process, s: &mut Sink<'_>| f(&p.file, s)))
+                }
             };
-            add(self, format!("file.{}", leaf.suffix), leaf.ty, leaf.flags, exe);
+            add(
+                self,
+                format!("file.{}", leaf.suffix),
+                leaf.ty,
+                leaf.flags,
+                exe,
+            );
             let interp: PGet = match leaf.get.clone() {
-                Get::One(f) => one(move |p: &Process| f(p.interpreter.as_ref().map_or(&EMPTY_FILE, |i| &i.file))),
+                Get::One(f) => one(move |p: &Process| {
+                    f(p.interpreter.as_ref().map_or(&EMPTY_FILE, |i| &i.file))
+                }),
                 Get::Many(f) => Get::Many(Arc::new(move |p: &Process, s: &mut Sink<'_>| {
                     f(p.interpreter.as_ref().map_or(&EMPTY_FILE, |i| &i.file), s)
                 })),
             };
-            add(self, format!("interpreter.file.{}", leaf.suffix), leaf.ty, leaf.flags, interp);
+            add(
+                self,
+                format!("interpreter.file.{}", leaf.suffix),
+                leaf.ty,
+                leaf.flags,
+                interp,
+            );
         }
     }
 
     /// `PC(prefix)`: the process, its parent and its ancestors (an iterator), plus `ancestors.length`.
     fn context(&mut self, prefix: &str, scope: FieldScope, ctx: CtxSel) {
-        let current: PSel = Arc::new(move |e, _r, f| f(ctx(e).map_or(&EMPTY_PROCESS, |c| c.process())));
+        let current: PSel =
+            Arc::new(move |e, _r, f| f(ctx(e).map_or(&EMPTY_PROCESS, |c| c.process())));
         let direct = pdirect(move |e| ctx(e).map_or(&EMPTY_PROCESS, |c| c.process()));
         self.process_group(prefix, scope, None, current, Some(direct));
-        let parent: PSel = Arc::new(move |e, _r, f| f(ctx(e).and_then(|c| c.parent()).unwrap_or(&EMPTY_PROCESS)));
+        let parent: PSel =
+            Arc::new(move |e, _r, f| f(ctx(e).and_then(|c| c.parent()).unwrap_or(&EMPTY_PROCESS)));
         let direct = pdirect(move |e| ctx(e).and_then(|c| c.parent()).unwrap_or(&EMPTY_PROCESS));
-        self.process_group(&format!("{prefix}.parent"), scope, None, parent, Some(direct));
+        self.process_group(
+            &format!("{prefix}.parent"),
+            scope,
+            None,
+            parent,
+            Some(direct),
+        );
         let ancestors: PSel = Arc::new(move |e, r, f| match (ctx(e), r) {
             (None, _) => false,
             (Some(c), None) => c.ancestors().any(f),
@@ -156,7 +200,13 @@ impl Builder {
         let it = format!("{prefix}.ancestors");
         self.process_group(&it, scope, Some(&it), ancestors, None);
         let len = scalar(move |e| Val::Int(ctx(e).map_or(0, |c| c.ancestors().count()) as i64));
-        self.ev(&format!("{prefix}.ancestors.length"), FieldType::Int, scope, 0, Acc::One(len));
+        self.ev(
+            &format!("{prefix}.ancestors.length"),
+            FieldType::Int,
+            scope,
+            0,
+            Acc::One(len),
+        );
     }
 }
 
@@ -178,8 +228,8 @@ fn file_target(e: &Event) -> Option<&FileTarget> {
     use EventData::*;
     match &e.data {
         Open(x) => Some(&x.file),
-        Chmod(x) | Chown(x) | Mkdir(x) | Rmdir(x) | Rename(x) | Link(x) | Utimes(x) | Setxattr(x) | Removexattr(x)
-        | Truncate(x) | Chdir(x) => Some(&x.file),
+        Chmod(x) | Chown(x) | Mkdir(x) | Rmdir(x) | Rename(x) | Link(x) | Utimes(x)
+        | Setxattr(x) | Removexattr(x) | Truncate(x) | Chdir(x) => Some(&x.file),
         Unlink(x) => Some(&x.file),
         Splice(x) => Some(&x.file),
         Mmap(x) => Some(&x.file),
@@ -194,7 +244,9 @@ fn dest_file(e: &Event) -> Option<&FileInfo> {
     file_target(e).and_then(FileTarget::destination_file)
 }
 fn dest_namespace(e: &Event) -> &str {
-    file_target(e).and_then(|t| t.destination.as_ref()).map_or("", |d| d.namespace.as_str())
+    file_target(e)
+        .and_then(|t| t.destination.as_ref())
+        .map_or("", |d| d.namespace.as_str())
 }
 
 fn syscall_args(e: &Event) -> Option<&SyscallArgs> {
@@ -203,8 +255,8 @@ fn syscall_args(e: &Event) -> Option<&SyscallArgs> {
         Open(x) => x.syscall.as_ref(),
         Unlink(x) => x.syscall.as_ref(),
         Mount(x) => x.syscall.as_ref(),
-        Chmod(x) | Chown(x) | Mkdir(x) | Rmdir(x) | Rename(x) | Link(x) | Utimes(x) | Setxattr(x) | Removexattr(x)
-        | Truncate(x) | Chdir(x) => x.syscall.as_ref(),
+        Chmod(x) | Chown(x) | Mkdir(x) | Rmdir(x) | Rename(x) | Link(x) | Utimes(x)
+        | Setxattr(x) | Removexattr(x) | Truncate(x) | Chdir(x) => x.syscall.as_ref(),
         _ => None,
     }
 }
@@ -212,15 +264,17 @@ fn syscall_path(e: &Event) -> &str {
     syscall_args(e).map_or("", |s| s.path.as_str())
 }
 fn syscall_dest_path(e: &Event) -> &str {
-    syscall_args(e).and_then(|s| s.destination.as_ref()).map_or("", |d| d.path.as_str())
+    syscall_args(e)
+        .and_then(|s| s.destination.as_ref())
+        .map_or("", |d| d.path.as_str())
 }
 
 fn retval(e: &Event) -> i64 {
     use EventData::*;
     match &e.data {
         Open(x) => x.retval,
-        Chmod(x) | Chown(x) | Mkdir(x) | Rmdir(x) | Rename(x) | Link(x) | Utimes(x) | Setxattr(x) | Removexattr(x)
-        | Truncate(x) | Chdir(x) => x.retval,
+        Chmod(x) | Chown(x) | Mkdir(x) | Rmdir(x) | Rename(x) | Link(x) | Utimes(x)
+        | Setxattr(x) | Removexattr(x) | Truncate(x) | Chdir(x) => x.retval,
         Unlink(x) => x.retval,
         Splice(x) => x.retval,
         Mmap(x) => x.retval,
@@ -273,21 +327,65 @@ macro_rules! payload {
 pub(super) fn build() -> HashMap<String, FieldDef> {
     use EventType as T;
     use FieldType::*;
-    let mut b = Builder { fields: HashMap::new() };
+    let mut b = Builder {
+        fields: HashMap::new(),
+    };
     let common = FieldScope::Common;
 
     // event.* / container.* / cgroup.*
-    b.ev("event.timestamp", Timestamp, common, 0, int(|e| e.event.timestamp as i64));
-    b.ev("event.hostname", Str, common, 0, string(|e| &e.event.hostname));
+    b.ev(
+        "event.timestamp",
+        Timestamp,
+        common,
+        0,
+        int(|e| e.event.timestamp as i64),
+    );
+    b.ev(
+        "event.hostname",
+        Str,
+        common,
+        0,
+        string(|e| &e.event.hostname),
+    );
     b.ev("event.origin", Str, common, 0, string(|e| &e.event.origin));
     b.ev("event.os", Str, common, 0, string(|_| "linux"));
-    b.ev("event.type", Str, common, 0, string(|e| e.event.event_type.as_str()));
+    b.ev(
+        "event.type",
+        Str,
+        common,
+        0,
+        string(|e| e.event.event_type.as_str()),
+    );
     b.ev("event.async", Bool, common, 0, boolean(|_| false));
     // Service tags come from the workload; until the agent resolves them the field reads "".
     b.ev("event.service", Str, common, 0, string(|_| ""));
-    b.ev("event.source", Str, common, 0, string(|e| if e.event.origin == "procfs" { "snapshot" } else { "runtime" }));
-    b.ev("container.id", Str, common, 0, string(|e| e.container.as_ref().map_or("", |c| c.id.as_str())));
-    b.ev("container.runtime", Str, common, 0, string(|e| e.container.as_ref().map_or("", |c| c.runtime.as_str())));
+    b.ev(
+        "event.source",
+        Str,
+        common,
+        0,
+        string(|e| {
+            if e.event.origin == "procfs" {
+                "snapshot"
+            } else {
+                "runtime"
+            }
+        }),
+    );
+    b.ev(
+        "container.id",
+        Str,
+        common,
+        0,
+        string(|e| e.container.as_ref().map_or("", |c| c.id.as_str())),
+    );
+    b.ev(
+        "container.runtime",
+        Str,
+        common,
+        0,
+        string(|e| e.container.as_ref().map_or("", |c| c.runtime.as_str())),
+    );
     b.ev(
         "container.created_at",
         Timestamp,
@@ -300,23 +398,69 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         Str,
         common,
         ARRAY,
-        Acc::Many(Arc::new(|e, _r, s| e.container.as_ref().is_some_and(|c| c.tags.iter().any(|t| s(Val::Str(t)))))),
+        Acc::Many(Arc::new(|e, _r, s| {
+            e.container
+                .as_ref()
+                .is_some_and(|c| c.tags.iter().any(|t| s(Val::Str(t))))
+        })),
     );
-    b.ev("cgroup.id", Int, common, 0, int(|e| e.process.cgroup.id as i64));
-    b.ev("cgroup.file.inode", Int, common, 0, int(|e| e.process.cgroup.id as i64));
+    b.ev(
+        "cgroup.id",
+        Int,
+        common,
+        0,
+        int(|e| e.process.cgroup.id as i64),
+    );
+    b.ev(
+        "cgroup.file.inode",
+        Int,
+        common,
+        0,
+        int(|e| e.process.cgroup.id as i64),
+    );
     b.ev("cgroup.file.mount_id", Int, common, 0, int(|_| 0));
     b.ev("cgroup.version", Int, common, 0, int(|_| 2));
     b.context("process", common, event_ctx);
 
     // Process events.
     let exec: PSel = Arc::new(|e, _r, f| f(exec_process(e)));
-    b.process_group("exec", FieldScope::Event(T::Exec), None, exec, Some(pdirect(exec_process)));
-    b.ev("exec.syscall.path", Str, FieldScope::Event(T::Exec), PATH, string(|e| exec_process(e).file.path.as_str()));
+    b.process_group(
+        "exec",
+        FieldScope::Event(T::Exec),
+        None,
+        exec,
+        Some(pdirect(exec_process)),
+    );
+    b.ev(
+        "exec.syscall.path",
+        Str,
+        FieldScope::Event(T::Exec),
+        PATH,
+        string(|e| exec_process(e).file.path.as_str()),
+    );
     let exit: PSel = Arc::new(|e, _r, f| f(e.process.process()));
-    b.process_group("exit", FieldScope::Event(T::Exit), None, exit, Some(pdirect(|e| e.process.process())));
+    b.process_group(
+        "exit",
+        FieldScope::Event(T::Exit),
+        None,
+        exit,
+        Some(pdirect(|e| e.process.process())),
+    );
     let s = FieldScope::Event(T::Exit);
-    b.ev("exit.cause", Int, s, 0, int(|e| payload!(e, Exit, x => x.cause as i64, 0)));
-    b.ev("exit.code", Int, s, 0, int(|e| payload!(e, Exit, x => x.code as i64, 0)));
+    b.ev(
+        "exit.cause",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Exit, x => x.cause as i64, 0)),
+    );
+    b.ev(
+        "exit.code",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Exit, x => x.code as i64, 0)),
+    );
 
     // File events: F(<ev>.file), destinations, syscall aliases, retval.
     let file_events = [
@@ -341,10 +485,20 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         let scope = FieldScope::Event(t);
         let p = t.as_str();
         b.file_group(&format!("{p}.file"), scope, target_file);
-        b.ev(&format!("{p}.syscall.path"), Str, scope, PATH, string(syscall_path));
+        b.ev(
+            &format!("{p}.syscall.path"),
+            Str,
+            scope,
+            PATH,
+            string(syscall_path),
+        );
     }
     for t in [T::Rename, T::Link] {
-        b.file_group(&format!("{}.file.destination", t.as_str()), FieldScope::Event(t), dest_file);
+        b.file_group(
+            &format!("{}.file.destination", t.as_str()),
+            FieldScope::Event(t),
+            dest_file,
+        );
         b.ev(
             &format!("{}.syscall.destination.path", t.as_str()),
             Str,
@@ -357,8 +511,20 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
     let dest_rights = |e: &Event| dest_file(e).map_or(0, |f| f.rights() as i64);
     for t in [T::Open, T::Chmod, T::Mkdir] {
         let scope = FieldScope::Event(t);
-        b.ev(&format!("{}.file.destination.mode", t.as_str()), Int, scope, 0, int(dest_mode));
-        b.ev(&format!("{}.file.destination.rights", t.as_str()), Int, scope, 0, int(dest_rights));
+        b.ev(
+            &format!("{}.file.destination.mode", t.as_str()),
+            Int,
+            scope,
+            0,
+            int(dest_mode),
+        );
+        b.ev(
+            &format!("{}.file.destination.rights", t.as_str()),
+            Int,
+            scope,
+            0,
+            int(dest_rights),
+        );
         b.ev(
             &format!("{}.syscall.mode", t.as_str()),
             Int,
@@ -368,12 +534,48 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         );
     }
     let s = FieldScope::Event(T::Chown);
-    b.ev("chown.file.destination.uid", Int, s, 0, int(|e| dest_file(e).map_or(0, |f| f.uid as i64)));
-    b.ev("chown.file.destination.gid", Int, s, 0, int(|e| dest_file(e).map_or(0, |f| f.gid as i64)));
-    b.ev("chown.file.destination.user", Str, s, 0, string(|e| dest_file(e).map_or("", |f| f.user.as_str())));
-    b.ev("chown.file.destination.group", Str, s, 0, string(|e| dest_file(e).map_or("", |f| f.group.as_str())));
-    b.ev("chown.syscall.uid", Int, s, 0, int(|e| syscall_args(e).map_or(0, |s| s.uid as i64)));
-    b.ev("chown.syscall.gid", Int, s, 0, int(|e| syscall_args(e).map_or(0, |s| s.gid as i64)));
+    b.ev(
+        "chown.file.destination.uid",
+        Int,
+        s,
+        0,
+        int(|e| dest_file(e).map_or(0, |f| f.uid as i64)),
+    );
+    b.ev(
+        "chown.file.destination.gid",
+        Int,
+        s,
+        0,
+        int(|e| dest_file(e).map_or(0, |f| f.gid as i64)),
+    );
+    b.ev(
+        "chown.file.destination.user",
+        Str,
+        s,
+        0,
+        string(|e| dest_file(e).map_or("", |f| f.user.as_str())),
+    );
+    b.ev(
+        "chown.file.destination.group",
+        Str,
+        s,
+        0,
+        string(|e| dest_file(e).map_or("", |f| f.group.as_str())),
+    );
+    b.ev(
+        "chown.syscall.uid",
+        Int,
+        s,
+        0,
+        int(|e| syscall_args(e).map_or(0, |s| s.uid as i64)),
+    );
+    b.ev(
+        "chown.syscall.gid",
+        Int,
+        s,
+        0,
+        int(|e| syscall_args(e).map_or(0, |s| s.gid as i64)),
+    );
     for t in [T::Setxattr, T::Removexattr] {
         let scope = FieldScope::Event(t);
         b.ev(
@@ -383,30 +585,138 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
             0,
             string(|e| dest_file(e).map_or("", |f| f.name.as_str())),
         );
-        b.ev(&format!("{}.file.destination.namespace", t.as_str()), Str, scope, 0, string(dest_namespace));
+        b.ev(
+            &format!("{}.file.destination.namespace", t.as_str()),
+            Str,
+            scope,
+            0,
+            string(dest_namespace),
+        );
     }
     let s = FieldScope::Event(T::Open);
-    b.ev("open.flags", Int, s, 0, int(|e| payload!(e, Open, x => x.flags as i64, 0)));
-    b.ev("open.syscall.flags", Int, s, 0, int(|e| syscall_args(e).map_or(0, |s| s.flags as i64)));
+    b.ev(
+        "open.flags",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Open, x => x.flags as i64, 0)),
+    );
+    b.ev(
+        "open.syscall.flags",
+        Int,
+        s,
+        0,
+        int(|e| syscall_args(e).map_or(0, |s| s.flags as i64)),
+    );
     let s = FieldScope::Event(T::Unlink);
-    b.ev("unlink.flags", Int, s, 0, int(|e| payload!(e, Unlink, x => x.flags as i64, 0)));
-    b.ev("unlink.syscall.flags", Int, s, 0, int(|e| syscall_args(e).map_or(0, |s| s.flags as i64)));
-    b.ev("unlink.syscall.dirfd", Int, s, 0, int(|e| syscall_args(e).map_or(0, |s| s.dirfd)));
+    b.ev(
+        "unlink.flags",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Unlink, x => x.flags as i64, 0)),
+    );
+    b.ev(
+        "unlink.syscall.flags",
+        Int,
+        s,
+        0,
+        int(|e| syscall_args(e).map_or(0, |s| s.flags as i64)),
+    );
+    b.ev(
+        "unlink.syscall.dirfd",
+        Int,
+        s,
+        0,
+        int(|e| syscall_args(e).map_or(0, |s| s.dirfd)),
+    );
     let s = FieldScope::Event(T::Splice);
-    b.ev("splice.pipe_entry_flag", Int, s, 0, int(|e| payload!(e, Splice, x => x.pipe_entry_flag as i64, 0)));
-    b.ev("splice.pipe_exit_flag", Int, s, 0, int(|e| payload!(e, Splice, x => x.pipe_exit_flag as i64, 0)));
+    b.ev(
+        "splice.pipe_entry_flag",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Splice, x => x.pipe_entry_flag as i64, 0)),
+    );
+    b.ev(
+        "splice.pipe_exit_flag",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Splice, x => x.pipe_exit_flag as i64, 0)),
+    );
     let s = FieldScope::Event(T::Mmap);
-    b.ev("mmap.protection", Int, s, 0, int(|e| payload!(e, Mmap, x => x.protection as i64, 0)));
-    b.ev("mmap.flags", Int, s, 0, int(|e| payload!(e, Mmap, x => x.flags as i64, 0)));
+    b.ev(
+        "mmap.protection",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Mmap, x => x.protection as i64, 0)),
+    );
+    b.ev(
+        "mmap.flags",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Mmap, x => x.flags as i64, 0)),
+    );
     let s = FieldScope::Event(T::Mount);
-    b.ev("mount.fs_type", Str, s, 0, string(|e| payload!(e, Mount, x => x.fs_type.as_str(), "")));
-    b.ev("mount.mountpoint.path", Str, s, PATH, string(|e| payload!(e, Mount, x => x.mountpoint.path.as_str(), "")));
-    b.ev("mount.source.path", Str, s, PATH, string(|e| payload!(e, Mount, x => x.source.path.as_str(), "")));
-    b.ev("mount.root.path", Str, s, PATH, string(|e| payload!(e, Mount, x => x.root.path.as_str(), "")));
-    b.ev("mount.detached", Bool, s, 0, boolean(|e| payload!(e, Mount, x => x.detached, false)));
-    b.ev("mount.visible", Bool, s, 0, boolean(|e| payload!(e, Mount, x => x.visible, false)));
-    b.ev("mount.syscall.fs_type", Str, s, 0, string(|e| payload!(e, Mount, x => x.fs_type.as_str(), "")));
-    b.ev("mount.syscall.source.path", Str, s, PATH, string(|e| payload!(e, Mount, x => x.source.path.as_str(), "")));
+    b.ev(
+        "mount.fs_type",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, Mount, x => x.fs_type.as_str(), "")),
+    );
+    b.ev(
+        "mount.mountpoint.path",
+        Str,
+        s,
+        PATH,
+        string(|e| payload!(e, Mount, x => x.mountpoint.path.as_str(), "")),
+    );
+    b.ev(
+        "mount.source.path",
+        Str,
+        s,
+        PATH,
+        string(|e| payload!(e, Mount, x => x.source.path.as_str(), "")),
+    );
+    b.ev(
+        "mount.root.path",
+        Str,
+        s,
+        PATH,
+        string(|e| payload!(e, Mount, x => x.root.path.as_str(), "")),
+    );
+    b.ev(
+        "mount.detached",
+        Bool,
+        s,
+        0,
+        boolean(|e| payload!(e, Mount, x => x.detached, false)),
+    );
+    b.ev(
+        "mount.visible",
+        Bool,
+        s,
+        0,
+        boolean(|e| payload!(e, Mount, x => x.visible, false)),
+    );
+    b.ev(
+        "mount.syscall.fs_type",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, Mount, x => x.fs_type.as_str(), "")),
+    );
+    b.ev(
+        "mount.syscall.source.path",
+        Str,
+        s,
+        PATH,
+        string(|e| payload!(e, Mount, x => x.source.path.as_str(), "")),
+    );
     b.ev(
         "mount.syscall.mountpoint.path",
         Str,
@@ -415,22 +725,70 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         string(|e| payload!(e, Mount, x => x.mountpoint.path.as_str(), "")),
     );
     let s = FieldScope::Event(T::Umount);
-    b.ev("umount.mountpoint.path", Str, s, PATH, string(|e| payload!(e, Umount, x => x.mountpoint.path.as_str(), "")));
+    b.ev(
+        "umount.mountpoint.path",
+        Str,
+        s,
+        PATH,
+        string(|e| payload!(e, Umount, x => x.mountpoint.path.as_str(), "")),
+    );
 
     // Kernel events.
     let s = FieldScope::Event(T::Mprotect);
-    b.ev("mprotect.vm_protection", Int, s, 0, int(|e| payload!(e, Mprotect, x => x.vm_protection as i64, 0)));
-    b.ev("mprotect.req_protection", Int, s, 0, int(|e| payload!(e, Mprotect, x => x.req_protection as i64, 0)));
+    b.ev(
+        "mprotect.vm_protection",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Mprotect, x => x.vm_protection as i64, 0)),
+    );
+    b.ev(
+        "mprotect.req_protection",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Mprotect, x => x.req_protection as i64, 0)),
+    );
     let s = FieldScope::Event(T::Ptrace);
-    b.ev("ptrace.request", Int, s, 0, int(|e| payload!(e, Ptrace, x => x.request as i64, 0)));
+    b.ev(
+        "ptrace.request",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Ptrace, x => x.request as i64, 0)),
+    );
     b.context("ptrace.tracee", s, ptrace_tracee);
     let s = FieldScope::Event(T::Signal);
-    b.ev("signal.type", Int, s, 0, int(|e| payload!(e, Signal, x => x.signal_type as i64, 0)));
-    b.ev("signal.pid", Int, s, 0, int(|e| payload!(e, Signal, x => x.pid as i64, 0)));
+    b.ev(
+        "signal.type",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Signal, x => x.signal_type as i64, 0)),
+    );
+    b.ev(
+        "signal.pid",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Signal, x => x.pid as i64, 0)),
+    );
     b.context("signal.target", s, signal_target);
     let s = FieldScope::Event(T::Bpf);
-    b.ev("bpf.cmd", Int, s, 0, int(|e| payload!(e, Bpf, x => x.cmd as i64, 0)));
-    b.ev("bpf.map.type", Int, s, 0, int(|e| payload!(e, Bpf, x => x.map.as_ref().map_or(0, |m| m.map_type as i64), 0)));
+    b.ev(
+        "bpf.cmd",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Bpf, x => x.cmd as i64, 0)),
+    );
+    b.ev(
+        "bpf.map.type",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Bpf, x => x.map.as_ref().map_or(0, |m| m.map_type as i64), 0)),
+    );
     b.ev(
         "bpf.map.name",
         Str,
@@ -476,7 +834,13 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         })),
     );
     let s = FieldScope::Event(T::LoadModule);
-    b.ev("load_module.name", Str, s, 0, string(|e| payload!(e, LoadModule, x => x.name.as_str(), "")));
+    b.ev(
+        "load_module.name",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, LoadModule, x => x.name.as_str(), "")),
+    );
     b.ev(
         "load_module.loaded_from_memory",
         Bool,
@@ -484,8 +848,20 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         0,
         boolean(|e| payload!(e, LoadModule, x => x.loaded_from_memory, false)),
     );
-    b.ev("load_module.args", Str, s, 0, string(|e| payload!(e, LoadModule, x => x.args.as_str(), "")));
-    b.ev("load_module.args_truncated", Bool, s, 0, boolean(|e| payload!(e, LoadModule, x => x.args_truncated, false)));
+    b.ev(
+        "load_module.args",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, LoadModule, x => x.args.as_str(), "")),
+    );
+    b.ev(
+        "load_module.args_truncated",
+        Bool,
+        s,
+        0,
+        boolean(|e| payload!(e, LoadModule, x => x.args_truncated, false)),
+    );
     b.ev(
         "load_module.argv",
         Str,
@@ -496,33 +872,165 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         )),
     );
     let s = FieldScope::Event(T::UnloadModule);
-    b.ev("unload_module.name", Str, s, 0, string(|e| payload!(e, UnloadModule, x => x.name.as_str(), "")));
+    b.ev(
+        "unload_module.name",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, UnloadModule, x => x.name.as_str(), "")),
+    );
     let s = FieldScope::Event(T::Setuid);
-    b.ev("setuid.uid", Int, s, 0, int(|e| payload!(e, Setuid, x => x.uid as i64, 0)));
-    b.ev("setuid.euid", Int, s, 0, int(|e| payload!(e, Setuid, x => x.euid as i64, 0)));
-    b.ev("setuid.fsuid", Int, s, 0, int(|e| payload!(e, Setuid, x => x.fsuid as i64, 0)));
-    b.ev("setuid.user", Str, s, 0, string(|e| payload!(e, Setuid, x => x.user.as_str(), "")));
-    b.ev("setuid.euser", Str, s, 0, string(|e| payload!(e, Setuid, x => x.euser.as_str(), "")));
-    b.ev("setuid.fsuser", Str, s, 0, string(|e| payload!(e, Setuid, x => x.fsuser.as_str(), "")));
+    b.ev(
+        "setuid.uid",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Setuid, x => x.uid as i64, 0)),
+    );
+    b.ev(
+        "setuid.euid",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Setuid, x => x.euid as i64, 0)),
+    );
+    b.ev(
+        "setuid.fsuid",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Setuid, x => x.fsuid as i64, 0)),
+    );
+    b.ev(
+        "setuid.user",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, Setuid, x => x.user.as_str(), "")),
+    );
+    b.ev(
+        "setuid.euser",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, Setuid, x => x.euser.as_str(), "")),
+    );
+    b.ev(
+        "setuid.fsuser",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, Setuid, x => x.fsuser.as_str(), "")),
+    );
     let s = FieldScope::Event(T::Setgid);
-    b.ev("setgid.gid", Int, s, 0, int(|e| payload!(e, Setgid, x => x.gid as i64, 0)));
-    b.ev("setgid.egid", Int, s, 0, int(|e| payload!(e, Setgid, x => x.egid as i64, 0)));
-    b.ev("setgid.fsgid", Int, s, 0, int(|e| payload!(e, Setgid, x => x.fsgid as i64, 0)));
-    b.ev("setgid.group", Str, s, 0, string(|e| payload!(e, Setgid, x => x.group.as_str(), "")));
-    b.ev("setgid.egroup", Str, s, 0, string(|e| payload!(e, Setgid, x => x.egroup.as_str(), "")));
-    b.ev("setgid.fsgroup", Str, s, 0, string(|e| payload!(e, Setgid, x => x.fsgroup.as_str(), "")));
+    b.ev(
+        "setgid.gid",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Setgid, x => x.gid as i64, 0)),
+    );
+    b.ev(
+        "setgid.egid",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Setgid, x => x.egid as i64, 0)),
+    );
+    b.ev(
+        "setgid.fsgid",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Setgid, x => x.fsgid as i64, 0)),
+    );
+    b.ev(
+        "setgid.group",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, Setgid, x => x.group.as_str(), "")),
+    );
+    b.ev(
+        "setgid.egroup",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, Setgid, x => x.egroup.as_str(), "")),
+    );
+    b.ev(
+        "setgid.fsgroup",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, Setgid, x => x.fsgroup.as_str(), "")),
+    );
     let s = FieldScope::Event(T::Capset);
-    b.ev("capset.cap_effective", Int, s, 0, int(|e| payload!(e, Capset, x => x.cap_effective as i64, 0)));
-    b.ev("capset.cap_permitted", Int, s, 0, int(|e| payload!(e, Capset, x => x.cap_permitted as i64, 0)));
+    b.ev(
+        "capset.cap_effective",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Capset, x => x.cap_effective as i64, 0)),
+    );
+    b.ev(
+        "capset.cap_permitted",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Capset, x => x.cap_permitted as i64, 0)),
+    );
     let s = FieldScope::Event(T::Prctl);
-    b.ev("prctl.option", Int, s, 0, int(|e| payload!(e, Prctl, x => x.option as i64, 0)));
-    b.ev("prctl.new_name", Str, s, 0, string(|e| payload!(e, Prctl, x => x.new_name.as_str(), "")));
-    b.ev("prctl.is_name_truncated", Bool, s, 0, boolean(|e| payload!(e, Prctl, x => x.is_name_truncated, false)));
+    b.ev(
+        "prctl.option",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Prctl, x => x.option as i64, 0)),
+    );
+    b.ev(
+        "prctl.new_name",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, Prctl, x => x.new_name.as_str(), "")),
+    );
+    b.ev(
+        "prctl.is_name_truncated",
+        Bool,
+        s,
+        0,
+        boolean(|e| payload!(e, Prctl, x => x.is_name_truncated, false)),
+    );
     let s = FieldScope::Event(T::MemfdCreate);
-    b.ev("memfd_create.name", Str, s, 0, string(|e| payload!(e, MemfdCreate, x => x.name.as_str(), "")));
-    b.ev("memfd_create.flags", Int, s, 0, int(|e| payload!(e, MemfdCreate, x => x.flags as i64, 0)));
-    b.ev("unshare.flags", Int, FieldScope::Event(T::Unshare), 0, int(|e| payload!(e, Unshare, x => x.flags as i64, 0)));
-    b.ev("setns.flags", Int, FieldScope::Event(T::Setns), 0, int(|e| payload!(e, Setns, x => x.flags as i64, 0)));
+    b.ev(
+        "memfd_create.name",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, MemfdCreate, x => x.name.as_str(), "")),
+    );
+    b.ev(
+        "memfd_create.flags",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, MemfdCreate, x => x.flags as i64, 0)),
+    );
+    b.ev(
+        "unshare.flags",
+        Int,
+        FieldScope::Event(T::Unshare),
+        0,
+        int(|e| payload!(e, Unshare, x => x.flags as i64, 0)),
+    );
+    b.ev(
+        "setns.flags",
+        Int,
+        FieldScope::Event(T::Setns),
+        0,
+        int(|e| payload!(e, Setns, x => x.flags as i64, 0)),
+    );
 
     // Network events.
     for t in [T::Connect, T::Bind, T::Accept] {
@@ -539,24 +1047,58 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
             Ip,
             scope,
             0,
-            Acc::One(scalar(|e| Val::Ip(sock(e).map_or(std::net::IpAddr::from([0, 0, 0, 0]), |x| x.addr.ip)))),
+            Acc::One(scalar(|e| {
+                Val::Ip(sock(e).map_or(std::net::IpAddr::from([0, 0, 0, 0]), |x| x.addr.ip))
+            })),
         );
-        b.ev(&format!("{p}.addr.port"), Int, scope, 0, int(|e| sock(e).map_or(0, |x| x.addr.port as i64)));
-        b.ev(&format!("{p}.addr.family"), Int, scope, 0, int(|e| sock(e).map_or(0, |x| x.addr.family as i64)));
-        b.ev(&format!("{p}.addr.is_public"), Bool, scope, 0, boolean(|e| sock(e).is_some_and(|x| x.addr.is_public())));
-        b.ev(&format!("{p}.protocol"), Int, scope, 0, int(|e| sock(e).map_or(0, |x| x.protocol as i64)));
+        b.ev(
+            &format!("{p}.addr.port"),
+            Int,
+            scope,
+            0,
+            int(|e| sock(e).map_or(0, |x| x.addr.port as i64)),
+        );
+        b.ev(
+            &format!("{p}.addr.family"),
+            Int,
+            scope,
+            0,
+            int(|e| sock(e).map_or(0, |x| x.addr.family as i64)),
+        );
+        b.ev(
+            &format!("{p}.addr.is_public"),
+            Bool,
+            scope,
+            0,
+            boolean(|e| sock(e).is_some_and(|x| x.addr.is_public())),
+        );
+        b.ev(
+            &format!("{p}.protocol"),
+            Int,
+            scope,
+            0,
+            int(|e| sock(e).map_or(0, |x| x.protocol as i64)),
+        );
         if t != T::Bind {
             b.ev(
                 &format!("{p}.addr.hostname"),
                 Str,
                 scope,
                 ARRAY | LENGTH | CASE_INSENSITIVE,
-                Acc::Many(Arc::new(|e, _r, s| sock(e).is_some_and(|x| x.addr.hostname.iter().any(|h| s(Val::Str(h)))))),
+                Acc::Many(Arc::new(|e, _r, s| {
+                    sock(e).is_some_and(|x| x.addr.hostname.iter().any(|h| s(Val::Str(h))))
+                })),
             );
         }
     }
     let s = FieldScope::Event(T::Dns);
-    b.ev("dns.id", Int, s, 0, int(|e| payload!(e, Dns, x => x.id as i64, 0)));
+    b.ev(
+        "dns.id",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Dns, x => x.id as i64, 0)),
+    );
     b.ev(
         "dns.question.name",
         Str,
@@ -564,10 +1106,34 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         CASE_INSENSITIVE | LENGTH,
         string(|e| payload!(e, Dns, x => x.question.name.as_str(), "")),
     );
-    b.ev("dns.question.type", Int, s, 0, int(|e| payload!(e, Dns, x => x.question.qtype as i64, 0)));
-    b.ev("dns.question.class", Int, s, 0, int(|e| payload!(e, Dns, x => x.question.class as i64, 0)));
-    b.ev("dns.question.length", Int, s, 0, int(|e| payload!(e, Dns, x => x.question.length as i64, 0)));
-    b.ev("dns.question.count", Int, s, 0, int(|e| payload!(e, Dns, x => x.question.count as i64, 0)));
+    b.ev(
+        "dns.question.type",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Dns, x => x.question.qtype as i64, 0)),
+    );
+    b.ev(
+        "dns.question.class",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Dns, x => x.question.class as i64, 0)),
+    );
+    b.ev(
+        "dns.question.length",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Dns, x => x.question.length as i64, 0)),
+    );
+    b.ev(
+        "dns.question.count",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, Dns, x => x.question.count as i64, 0)),
+    );
     b.ev(
         "dns.response.code",
         Int,
@@ -584,37 +1150,92 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         Str,
         s,
         ARRAY | CASE_INSENSITIVE,
-        Acc::Many(Arc::new(|e, _r, sink| dns_answers(e).iter().any(|a| sink(Val::Str(&a.name))))),
+        Acc::Many(Arc::new(|e, _r, sink| {
+            dns_answers(e).iter().any(|a| sink(Val::Str(&a.name)))
+        })),
     );
     b.ev(
         "dns.response.answers.type",
         Int,
         s,
         ARRAY,
-        Acc::Many(Arc::new(|e, _r, sink| dns_answers(e).iter().any(|a| sink(Val::Int(a.rtype as i64))))),
+        Acc::Many(Arc::new(|e, _r, sink| {
+            dns_answers(e)
+                .iter()
+                .any(|a| sink(Val::Int(a.rtype as i64)))
+        })),
     );
     b.ev(
         "dns.response.answers.address",
         Ip,
         s,
         ARRAY,
-        Acc::Many(Arc::new(|e, _r, sink| dns_answers(e).iter().filter_map(|a| a.address).any(|ip| sink(Val::Ip(ip))))),
+        Acc::Many(Arc::new(|e, _r, sink| {
+            dns_answers(e)
+                .iter()
+                .filter_map(|a| a.address)
+                .any(|ip| sink(Val::Ip(ip)))
+        })),
     );
     b.ev(
         "dns.response.answers.target",
         Str,
         s,
         ARRAY | CASE_INSENSITIVE,
-        Acc::Many(Arc::new(|e, _r, sink| dns_answers(e).iter().any(|a| sink(Val::Str(&a.target))))),
+        Acc::Many(Arc::new(|e, _r, sink| {
+            dns_answers(e).iter().any(|a| sink(Val::Str(&a.target)))
+        })),
     );
     let s = FieldScope::Event(T::Imds);
-    b.ev("imds.type", Str, s, 0, string(|e| payload!(e, Imds, x => x.imds_type.as_str(), "")));
-    b.ev("imds.cloud_provider", Str, s, 0, string(|e| payload!(e, Imds, x => x.cloud_provider.as_str(), "")));
-    b.ev("imds.url", Str, s, 0, string(|e| payload!(e, Imds, x => x.url.as_str(), "")));
-    b.ev("imds.host", Str, s, 0, string(|e| payload!(e, Imds, x => x.host.as_str(), "")));
-    b.ev("imds.user_agent", Str, s, 0, string(|e| payload!(e, Imds, x => x.user_agent.as_str(), "")));
-    b.ev("imds.server", Str, s, 0, string(|e| payload!(e, Imds, x => x.server.as_str(), "")));
-    b.ev("imds.aws.is_imds_v2", Bool, s, 0, boolean(|e| payload!(e, Imds, x => x.aws.is_imds_v2, false)));
+    b.ev(
+        "imds.type",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, Imds, x => x.imds_type.as_str(), "")),
+    );
+    b.ev(
+        "imds.cloud_provider",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, Imds, x => x.cloud_provider.as_str(), "")),
+    );
+    b.ev(
+        "imds.url",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, Imds, x => x.url.as_str(), "")),
+    );
+    b.ev(
+        "imds.host",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, Imds, x => x.host.as_str(), "")),
+    );
+    b.ev(
+        "imds.user_agent",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, Imds, x => x.user_agent.as_str(), "")),
+    );
+    b.ev(
+        "imds.server",
+        Str,
+        s,
+        0,
+        string(|e| payload!(e, Imds, x => x.server.as_str(), "")),
+    );
+    b.ev(
+        "imds.aws.is_imds_v2",
+        Bool,
+        s,
+        0,
+        boolean(|e| payload!(e, Imds, x => x.aws.is_imds_v2, false)),
+    );
     b.ev(
         "imds.aws.security_credentials.type",
         Str,
@@ -625,8 +1246,17 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
 
     // retval on every syscall-backed event.
     for t in EventType::ALL {
-        if !matches!(t, T::Exec | T::Fork | T::Exit | T::Setuid | T::Setgid | T::Capset | T::Dns | T::Imds) {
-            b.ev(&format!("{}.retval", t.as_str()), Int, FieldScope::Event(*t), 0, int(retval));
+        if !matches!(
+            t,
+            T::Exec | T::Fork | T::Exit | T::Setuid | T::Setgid | T::Capset | T::Dns | T::Imds
+        ) {
+            b.ev(
+                &format!("{}.retval", t.as_str()),
+                Int,
+                FieldScope::Event(*t),
+                0,
+                int(retval),
+            );
         }
     }
 

@@ -55,7 +55,12 @@ pub(crate) struct Leaf<G> {
 }
 
 fn leaf<G>(suffix: &'static str, ty: FieldType, flags: u8, get: G) -> Leaf<G> {
-    Leaf { suffix, ty, flags, get }
+    Leaf {
+        suffix,
+        ty,
+        flags,
+        get,
+    }
 }
 
 macro_rules! fint {
@@ -79,7 +84,9 @@ fn pbool(get: fn(&Process) -> bool) -> PGet {
     one(move |p: &Process| Val::Bool(get(p)))
 }
 fn pstrs(get: fn(&Process) -> &[String]) -> PGet {
-    Get::Many(Arc::new(move |p: &Process, s: &mut Sink<'_>| get(p).iter().any(|v| s(Val::Str(v)))))
+    Get::Many(Arc::new(move |p: &Process, s: &mut Sink<'_>| {
+        get(p).iter().any(|v| s(Val::Str(v)))
+    }))
 }
 fn empty_str() -> PGet {
     one(|_: &Process| Val::Str(""))
@@ -101,14 +108,31 @@ pub(crate) fn file_leaves() -> Vec<Leaf<FGet>> {
         leaf("rights", Int, 0, fint!(|f: &FileInfo| f.rights())),
         leaf("uid", Int, 0, fint!(|f: &FileInfo| f.uid)),
         leaf("gid", Int, 0, fint!(|f: &FileInfo| f.gid)),
-        leaf("change_time", Timestamp, 0, fint!(|f: &FileInfo| f.change_time)),
-        leaf("modification_time", Timestamp, 0, fint!(|f: &FileInfo| f.modification_time)),
-        leaf("in_upper_layer", Bool, 0, one(|f: &FileInfo| Val::Bool(f.in_upper_layer))),
+        leaf(
+            "change_time",
+            Timestamp,
+            0,
+            fint!(|f: &FileInfo| f.change_time),
+        ),
+        leaf(
+            "modification_time",
+            Timestamp,
+            0,
+            fint!(|f: &FileInfo| f.modification_time),
+        ),
+        leaf(
+            "in_upper_layer",
+            Bool,
+            0,
+            one(|f: &FileInfo| Val::Bool(f.in_upper_layer)),
+        ),
         leaf(
             "hashes",
             Str,
             ARRAY,
-            Get::Many(Arc::new(|f: &FileInfo, s: &mut Sink<'_>| f.hashes.iter().any(|v| s(Val::Str(v))))),
+            Get::Many(Arc::new(|f: &FileInfo, s: &mut Sink<'_>| {
+                f.hashes.iter().any(|v| s(Val::Str(v)))
+            })),
         ),
     ]
 }
@@ -122,7 +146,12 @@ pub(crate) fn process_leaves() -> Vec<Leaf<PGet>> {
         leaf("ppid", Int, 0, pint!(|p: &Process| p.ppid)),
         leaf("comm", Str, 0, pstr(|p| &p.comm)),
         leaf("tty_name", Str, 0, pstr(|p| &p.tty_name)),
-        leaf("created_at", Timestamp, 0, pint!(|p: &Process| p.created_at)),
+        leaf(
+            "created_at",
+            Timestamp,
+            0,
+            pint!(|p: &Process| p.created_at),
+        ),
         leaf("exec_time", Timestamp, 0, pint!(|p: &Process| p.exec_time)),
         leaf("uid", Int, 0, pint!(|p: &Process| p.credentials.uid)),
         leaf("gid", Int, 0, pint!(|p: &Process| p.credentials.gid)),
@@ -137,8 +166,18 @@ pub(crate) fn process_leaves() -> Vec<Leaf<PGet>> {
         leaf("egroup", Str, 0, pstr(|p| &p.credentials.egroup)),
         leaf("fsuser", Str, 0, pstr(|p| &p.credentials.fsuser)),
         leaf("fsgroup", Str, 0, pstr(|p| &p.credentials.fsgroup)),
-        leaf("cap_effective", Int, 0, pint!(|p: &Process| p.credentials.cap_effective)),
-        leaf("cap_permitted", Int, 0, pint!(|p: &Process| p.credentials.cap_permitted)),
+        leaf(
+            "cap_effective",
+            Int,
+            0,
+            pint!(|p: &Process| p.credentials.cap_effective),
+        ),
+        leaf(
+            "cap_permitted",
+            Int,
+            0,
+            pint!(|p: &Process| p.credentials.cap_permitted),
+        ),
         leaf("argv0", Str, 0, pstr(|p| &p.argv0)),
         leaf("args", Str, 0, pstr(|p| &p.args)),
         leaf("argv", Str, ARRAY, pstrs(|p| &p.argv)),
@@ -146,13 +185,17 @@ pub(crate) fn process_leaves() -> Vec<Leaf<PGet>> {
             "args_flags",
             Str,
             ARRAY,
-            Get::Many(Arc::new(|p: &Process, s: &mut Sink<'_>| visit_args_flags(&p.argv, s))),
+            Get::Many(Arc::new(|p: &Process, s: &mut Sink<'_>| {
+                visit_args_flags(&p.argv, s)
+            })),
         ),
         leaf(
             "args_options",
             Str,
             ARRAY,
-            Get::Many(Arc::new(|p: &Process, s: &mut Sink<'_>| visit_args_options(&p.argv, s))),
+            Get::Many(Arc::new(|p: &Process, s: &mut Sink<'_>| {
+                visit_args_options(&p.argv, s)
+            })),
         ),
         leaf("args_truncated", Bool, 0, pbool(|p| p.args_truncated)),
         leaf("envs", Str, ARRAY, pstrs(|p| &p.envs)),
@@ -163,9 +206,19 @@ pub(crate) fn process_leaves() -> Vec<Leaf<PGet>> {
         leaf("is_exec", Bool, 0, pbool(|p| p.exec_time != 0)),
         leaf("cgroup.id", Int, 0, pint!(|p: &Process| p.cgroup.id)),
         // On cgroup v2 the cgroup id is the inode of the cgroup directory.
-        leaf("cgroup.file.inode", Int, 0, pint!(|p: &Process| p.cgroup.id)),
+        leaf(
+            "cgroup.file.inode",
+            Int,
+            0,
+            pint!(|p: &Process| p.cgroup.id),
+        ),
         leaf("cgroup.version", Int, 0, pint!(|_p: &Process| 2)),
-        leaf("container.id", Str, 0, pstr(|p| p.container.as_ref().map_or("", |c| c.id.as_str()))),
+        leaf(
+            "container.id",
+            Str,
+            0,
+            pstr(|p| p.container.as_ref().map_or("", |c| c.id.as_str())),
+        ),
         // Kubernetes/SSH sessions are not tracked yet: the fields exist (Datadog rules use them) and read "".
         leaf("user_session.k8s_username", Str, 0, empty_str()),
         leaf("user_session.k8s_uid", Str, 0, empty_str()),
@@ -213,7 +266,9 @@ pub fn visit_args_options(argv: &[String], sink: &mut Sink<'_>) -> bool {
     while i < argv.len() {
         let arg = &argv[i];
         i += 1;
-        let Some(mut name) = arg.strip_prefix('-') else { continue };
+        let Some(mut name) = arg.strip_prefix('-') else {
+            continue;
+        };
         if let Some(long) = name.strip_prefix('-') {
             name = long;
         }

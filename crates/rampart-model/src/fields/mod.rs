@@ -185,7 +185,9 @@ impl Registry {
 /// The process-wide registry, built on first use.
 pub fn registry() -> &'static Registry {
     static REG: OnceLock<Registry> = OnceLock::new();
-    REG.get_or_init(|| Registry { fields: build::build() })
+    REG.get_or_init(|| Registry {
+        fields: build::build(),
+    })
 }
 
 #[cfg(test)]

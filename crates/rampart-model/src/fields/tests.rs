@@ -5,13 +5,36 @@ use crate::file::FileInfo;
 use crate::process::{Process, ProcessContext, ProcessNode};
 
 fn open_event() -> Event {
-    let init = ProcessNode::new(Process { pid: 1, comm: "systemd".into(), ..Default::default() }, None);
+    let init = ProcessNode::new(
+        Process {
+            pid: 1,
+            comm: "systemd".into(),
+            ..Default::default()
+        },
+        None,
+    );
     let sshd = ProcessNode::new(
-        Process { pid: 10, comm: "sshd".into(), file: FileInfo::from_path("/usr/sbin/sshd"), ..Default::default() },
+        Process {
+            pid: 10,
+            comm: "sshd".into(),
+            file: FileInfo::from_path("/usr/sbin/sshd"),
+            ..Default::default()
+        },
         Some(init),
     );
-    let mut p = Process { pid: 20, comm: "bash".into(), file: FileInfo::from_path("/bin/bash"), ..Default::default() };
-    p.set_argv(vec!["bash".into(), "-lc".into(), "--rcfile=/x".into(), "-T".into(), "8".into()]);
+    let mut p = Process {
+        pid: 20,
+        comm: "bash".into(),
+        file: FileInfo::from_path("/bin/bash"),
+        ..Default::default()
+    };
+    p.set_argv(vec![
+        "bash".into(),
+        "-lc".into(),
+        "--rcfile=/x".into(),
+        "-T".into(),
+        "8".into(),
+    ]);
     let node = ProcessNode::new(p, Some(sshd));
     Event::new(
         5,
@@ -37,8 +60,14 @@ fn registry_has_core_fields_with_types() {
     assert_eq!(a.iterator.as_deref(), Some("process.ancestors"));
     assert!(r.get("dns.question.name").unwrap().case_insensitive);
     assert!(r.get("exec.argv").unwrap().array);
-    assert_eq!(r.get("exec.file.change_time").unwrap().ty, FieldType::Timestamp);
-    assert!(matches!(r.get("set.registry.key_path").unwrap().scope, FieldScope::Windows("set")));
+    assert_eq!(
+        r.get("exec.file.change_time").unwrap().ty,
+        FieldType::Timestamp
+    );
+    assert!(matches!(
+        r.get("set.registry.key_path").unwrap().scope,
+        FieldScope::Windows("set")
+    ));
     assert!(r.get("nope.field").is_none());
 }
 
@@ -46,32 +75,63 @@ fn registry_has_core_fields_with_types() {
 fn accessors_read_the_event() {
     let r = registry();
     let ev = open_event();
-    assert_eq!(r.get("open.file.path").unwrap().values(&ev), vec![serde_json::json!("/etc/shadow")]);
-    assert_eq!(r.get("open.file.name").unwrap().values(&ev), vec![serde_json::json!("shadow")]);
-    assert_eq!(r.get("open.flags").unwrap().values(&ev), vec![serde_json::json!(0o101)]);
-    assert_eq!(r.get("process.parent.comm").unwrap().values(&ev), vec![serde_json::json!("sshd")]);
+    assert_eq!(
+        r.get("open.file.path").unwrap().values(&ev),
+        vec![serde_json::json!("/etc/shadow")]
+    );
+    assert_eq!(
+        r.get("open.file.name").unwrap().values(&ev),
+        vec![serde_json::json!("shadow")]
+    );
+    assert_eq!(
+        r.get("open.flags").unwrap().values(&ev),
+        vec![serde_json::json!(0o101)]
+    );
+    assert_eq!(
+        r.get("process.parent.comm").unwrap().values(&ev),
+        vec![serde_json::json!("sshd")]
+    );
     assert_eq!(
         r.get("process.ancestors.comm").unwrap().values(&ev),
         vec![serde_json::json!("sshd"), serde_json::json!("systemd")]
     );
-    assert_eq!(r.get("process.ancestors.length").unwrap().values(&ev), vec![serde_json::json!(2)]);
+    assert_eq!(
+        r.get("process.ancestors.length").unwrap().values(&ev),
+        vec![serde_json::json!(2)]
+    );
     let flags = r.get("process.args_flags").unwrap().values(&ev);
     assert_eq!(
         flags,
-        vec![serde_json::json!("l"), serde_json::json!("c"), serde_json::json!("lc"), serde_json::json!("T")]
+        vec![
+            serde_json::json!("l"),
+            serde_json::json!("c"),
+            serde_json::json!("lc"),
+            serde_json::json!("T")
+        ]
     );
     let opts = r.get("process.args_options").unwrap().values(&ev);
-    assert_eq!(opts, vec![serde_json::json!("rcfile=/x"), serde_json::json!("T=8")]);
+    assert_eq!(
+        opts,
+        vec![serde_json::json!("rcfile=/x"), serde_json::json!("T=8")]
+    );
     // A register pins the iterator to one ancestor.
     let mut seen = Vec::new();
-    r.get("process.ancestors.pid").unwrap().visit(&ev, Some(1), &mut |v| {
-        seen.push(format!("{v:?}"));
-        false
-    });
+    r.get("process.ancestors.pid")
+        .unwrap()
+        .visit(&ev, Some(1), &mut |v| {
+            seen.push(format!("{v:?}"));
+            false
+        });
     assert_eq!(seen, ["Int(1)"]);
     // Absent context reads zero values.
-    assert_eq!(r.get("ptrace.tracee.pid").unwrap().values(&ev), vec![serde_json::json!(0)]);
-    assert_eq!(r.get("container.id").unwrap().values(&ev), vec![serde_json::json!("")]);
+    assert_eq!(
+        r.get("ptrace.tracee.pid").unwrap().values(&ev),
+        vec![serde_json::json!(0)]
+    );
+    assert_eq!(
+        r.get("container.id").unwrap().values(&ev),
+        vec![serde_json::json!("")]
+    );
 }
 
 #[test]
@@ -81,7 +141,10 @@ fn every_event_type_has_fields() {
         if *t == EventType::Fork {
             continue;
         }
-        assert!(r.iter().any(|f| f.event_type() == Some(*t)), "no field for {t}");
+        assert!(
+            r.iter().any(|f| f.event_type() == Some(*t)),
+            "no field for {t}"
+        );
     }
 }
 
@@ -98,7 +161,12 @@ fn payload_json_nests_by_secl_name() {
         1,
         ProcessContext::new(node.clone()),
         EventData::Connect(SocketEvent {
-            addr: SockAddr { ip: "1.2.3.4".parse().unwrap(), port: 443, family: 2, hostname: vec![] },
+            addr: SockAddr {
+                ip: "1.2.3.4".parse().unwrap(),
+                port: 443,
+                family: 2,
+                hostname: vec![],
+            },
             protocol: 6,
             retval: 0,
         }),
@@ -112,12 +180,24 @@ fn payload_json_nests_by_secl_name() {
         ProcessContext::new(node),
         EventData::Dns(DnsEvent {
             id: 7,
-            question: DnsQuestion { name: "Example.COM".into(), qtype: 16, class: 1, length: 0, count: 1 },
+            question: DnsQuestion {
+                name: "Example.COM".into(),
+                qtype: 16,
+                class: 1,
+                length: 0,
+                count: 1,
+            },
             response: None,
         }),
     );
     let json = serde_json::to_value(&dns).unwrap();
     assert_eq!(json["dns"]["question"]["type"], 16);
     assert_eq!(serde_json::from_value::<Event>(json).unwrap(), dns);
-    assert_eq!(registry().get("connect.addr.is_public").unwrap().values(&connect), vec![serde_json::json!(true)]);
+    assert_eq!(
+        registry()
+            .get("connect.addr.is_public")
+            .unwrap()
+            .values(&connect),
+        vec![serde_json::json!(true)]
+    );
 }

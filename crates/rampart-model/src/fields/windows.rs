@@ -5,8 +5,17 @@
 use super::{FieldScope, FieldType, CASE_INSENSITIVE, PATH};
 
 /// Windows-only event types (`set` is a registry value write).
-pub(crate) const EVENT_TYPES: &[&str] =
-    &["create", "write", "delete", "rename_file", "create_key", "open_key", "delete_key", "set", "set_key_value"];
+pub(crate) const EVENT_TYPES: &[&str] = &[
+    "create",
+    "write",
+    "delete",
+    "rename_file",
+    "create_key",
+    "open_key",
+    "delete_key",
+    "set",
+    "set_key_value",
+];
 
 pub(super) fn register(add: &mut dyn FnMut(&str, FieldType, FieldScope, u8)) {
     use FieldType::Str;
@@ -19,7 +28,12 @@ pub(super) fn register(add: &mut dyn FnMut(&str, FieldType, FieldScope, u8)) {
         };
         add(&format!("{prefix}.cmdline"), Str, scope, CASE_INSENSITIVE);
         add(&format!("{prefix}.user_sid"), Str, scope, 0);
-        add(&format!("{prefix}.file.device_path"), Str, scope, PATH | CASE_INSENSITIVE);
+        add(
+            &format!("{prefix}.file.device_path"),
+            Str,
+            scope,
+            PATH | CASE_INSENSITIVE,
+        );
     }
     for ev in ["create", "write", "delete", "rename_file"] {
         let scope = FieldScope::Windows(ev);
@@ -28,7 +42,13 @@ pub(super) fn register(add: &mut dyn FnMut(&str, FieldType, FieldScope, u8)) {
         }
         add(&format!("{ev}.file.name"), Str, scope, CASE_INSENSITIVE);
     }
-    for ev in ["create_key", "open_key", "delete_key", "set", "set_key_value"] {
+    for ev in [
+        "create_key",
+        "open_key",
+        "delete_key",
+        "set",
+        "set_key_value",
+    ] {
         let scope = FieldScope::Windows(ev);
         for f in ["key_path", "key_name", "value_name"] {
             add(&format!("{ev}.registry.{f}"), Str, scope, CASE_INSENSITIVE);

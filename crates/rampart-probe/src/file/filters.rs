@@ -150,11 +150,12 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
 /// Hash of a basename, as bpf/file.h `name_hash` computes it: FNV-1a 64 seeded with the length, over the
 /// name's zero-padded little-endian 8-byte words.
 pub(crate) fn name_hash(name: &[u8]) -> u64 {
-    name.chunks(8).fold(0xcbf2_9ce4_8422_2325u64 ^ name.len() as u64, |h, chunk| {
-        let mut word = [0u8; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
-        (h ^ u64::from_le_bytes(word)).wrapping_mul(0x100_0000_01b3)
-    })
+    name.chunks(8)
+        .fold(0xcbf2_9ce4_8422_2325u64 ^ name.len() as u64, |h, chunk| {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            (h ^ u64::from_le_bytes(word)).wrapping_mul(0x100_0000_01b3)
+        })
 }
 
 /// The directory part of a prefix, trailing `/` included (`/etc/ssh/sshd_` → `/etc/ssh/`).

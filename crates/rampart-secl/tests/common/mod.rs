@@ -11,7 +11,10 @@ pub const T0: u64 = 1_700_000_000_000_000_000;
 pub const SEC: u64 = 1_000_000_000;
 
 fn file(path: &str, mode: u32) -> FileInfo {
-    FileInfo { mode, ..FileInfo::from_path(path) }
+    FileInfo {
+        mode,
+        ..FileInfo::from_path(path)
+    }
 }
 
 /// bash (pid 4242, uid 1000, euid 0) ← sshd (100) ← systemd (1), in container abc123.
@@ -41,10 +44,17 @@ pub fn lineage() -> Arc<ProcessNode> {
         tty_name: "pts/0".into(),
         created_at: T0 - 10 * SEC,
         exec_time: T0,
-        file: FileInfo { uid: 0, change_time: T0 - 5 * SEC, in_upper_layer: true, ..file("/usr/bin/bash", 0o100755) },
+        file: FileInfo {
+            uid: 0,
+            change_time: T0 - 5 * SEC,
+            in_upper_layer: true,
+            ..file("/usr/bin/bash", 0o100755)
+        },
         envs: vec!["PATH".into(), "LD_PRELOAD".into(), "HOME".into()],
         envp: vec!["LD_PRELOAD=/tmp/evil.so".into()],
-        container: Some(ProcessContainer { id: "abc123".into() }),
+        container: Some(ProcessContainer {
+            id: "abc123".into(),
+        }),
         ..Default::default()
     };
     bash.credentials.uid = 1000;
@@ -82,18 +92,37 @@ fn with_meta(mut ev: Event) -> Event {
 
 pub fn exec_event() -> Event {
     let node = lineage();
-    with_meta(Event::new(T0, ProcessContext::new(node.clone()), EventData::Exec(node.process.clone())))
+    with_meta(Event::new(
+        T0,
+        ProcessContext::new(node.clone()),
+        EventData::Exec(node.process.clone()),
+    ))
 }
 
 /// vim (pid 300) ← bash, opening /etc/shadow for writing with O_CREAT.
 pub fn open_event() -> Event {
-    let mut vim = Process { pid: 300, comm: "vim".into(), file: file("/usr/bin/vim", 0o100755), ..Default::default() };
+    let mut vim = Process {
+        pid: 300,
+        comm: "vim".into(),
+        file: file("/usr/bin/vim", 0o100755),
+        ..Default::default()
+    };
     vim.set_argv(vec!["vim".into(), "/etc/shadow".into()]);
     let node = ProcessNode::new(vim, Some(lineage()));
     let mut target = FileTarget::from_path("/etc/shadow");
-    target.destination =
-        Some(Destination { file: FileInfo { mode: 0o640, ..Default::default() }, namespace: String::new() });
-    let data = EventData::Open(OpenEvent { file: target, flags: 0o101, retval: 3, syscall: None });
+    target.destination = Some(Destination {
+        file: FileInfo {
+            mode: 0o640,
+            ..Default::default()
+        },
+        namespace: String::new(),
+    });
+    let data = EventData::Open(OpenEvent {
+        file: target,
+        flags: 0o101,
+        retval: 3,
+        syscall: None,
+    });
     with_meta(Event::new(T0, ProcessContext::new(node), data))
 }
 
@@ -114,7 +143,13 @@ pub fn connect_event() -> Event {
 pub fn dns_event() -> Event {
     let data = EventData::Dns(DnsEvent {
         id: 7,
-        question: DnsQuestion { name: "Mining.Pool.Example.org".into(), qtype: 16, class: 1, length: 0, count: 1 },
+        question: DnsQuestion {
+            name: "Mining.Pool.Example.org".into(),
+            qtype: 16,
+            class: 1,
+            length: 0,
+            count: 1,
+        },
         response: None,
     });
     with_meta(Event::new(T0, ProcessContext::new(lineage()), data))
@@ -122,12 +157,21 @@ pub fn dns_event() -> Event {
 
 pub fn chmod_event() -> Event {
     let mut target = FileTarget::from_path("/usr/bin/passwd");
-    target.destination =
-        Some(Destination { file: FileInfo { mode: 0o104755, ..Default::default() }, namespace: String::new() });
+    target.destination = Some(Destination {
+        file: FileInfo {
+            mode: 0o104755,
+            ..Default::default()
+        },
+        namespace: String::new(),
+    });
     with_meta(Event::new(
         T0,
         ProcessContext::new(lineage()),
-        EventData::Chmod(FileEvent { file: target, retval: 0, syscall: None }),
+        EventData::Chmod(FileEvent {
+            file: target,
+            retval: 0,
+            syscall: None,
+        }),
     ))
 }
 
@@ -135,15 +179,37 @@ pub fn bpf_event() -> Event {
     let data = EventData::Bpf(BpfEvent {
         cmd: 5,
         map: None,
-        prog: Some(BpfProg { helpers: vec![36, 1], name: "kprobe".into(), ..Default::default() }),
+        prog: Some(BpfProg {
+            helpers: vec![36, 1],
+            name: "kprobe".into(),
+            ..Default::default()
+        }),
         retval: 0,
     });
     with_meta(Event::new(T0, ProcessContext::new(lineage()), data))
 }
 
 pub fn ptrace_event() -> Event {
-    let init = ProcessNode::new(Process { pid: 1, comm: "systemd".into(), ..Default::default() }, None);
-    let nginx = ProcessNode::new(Process { pid: 55, comm: "nginx".into(), ..Default::default() }, Some(init));
-    let data = EventData::Ptrace(PtraceEvent { request: 4, tracee: Some(ProcessContext::new(nginx)), retval: 0 });
+    let init = ProcessNode::new(
+        Process {
+            pid: 1,
+            comm: "systemd".into(),
+            ..Default::default()
+        },
+        None,
+    );
+    let nginx = ProcessNode::new(
+        Process {
+            pid: 55,
+            comm: "nginx".into(),
+            ..Default::default()
+        },
+        Some(init),
+    );
+    let data = EventData::Ptrace(PtraceEvent {
+        request: 4,
+        tracee: Some(ProcessContext::new(nginx)),
+        retval: 0,
+    });
     with_meta(Event::new(T0, ProcessContext::new(lineage()), data))
 }

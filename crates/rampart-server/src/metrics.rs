@@ -215,6 +215,37 @@ impl Metrics {
     }
 }
 
+/// Serves `GET /metrics` (no authentication) from `source` on `listener`: the agent's local endpoint, bound
+/// to loopback by default.
+pub async fn serve_local(
+    listener: tokio::net::TcpListener,
+    source: crate::state::MetricsSource,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use axum::http::header;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let source = source.clone();
+            async move {
+                let mut out = String::new();
+                source(&mut out);
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    out,
+                )
+            }
+        }),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

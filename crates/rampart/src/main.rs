@@ -1,8 +1,11 @@
 //! The `rampart` command line: one binary for the agent, the server and the tools around them.
 
+mod agent_cmd;
 mod monitor;
 mod render;
 mod rules_cmd;
+mod server_cmd;
+mod up_cmd;
 
 use std::process::ExitCode;
 
@@ -22,6 +25,12 @@ enum Command {
     Monitor(monitor::MonitorArgs),
     /// Check policies (`rules check`) and evaluate them over recorded events (`rules test`).
     Rules(rules_cmd::RulesCommand),
+    /// Agent, server and UI on this host (SQLite under --data-dir), on http://127.0.0.1:7878.
+    Up(up_cmd::UpCmd),
+    /// The backend alone: ingest, signals, backend rules, REST API (SQLite or PostgreSQL).
+    Server(server_cmd::ServerCmd),
+    /// The agent alone, reporting its matches to a server.
+    Agent(agent_cmd::AgentCmd),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +39,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Monitor(args) => monitor::run(args).map(|()| ExitCode::SUCCESS),
         Command::Rules(cmd) => rules_cmd::run(cmd),
+        Command::Up(cmd) => up_cmd::run(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Server(cmd) => server_cmd::run(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Agent(cmd) => agent_cmd::run(cmd).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

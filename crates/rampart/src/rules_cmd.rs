@@ -9,7 +9,8 @@ use clap::{Args, Subcommand};
 use rampart_model::Event;
 use rampart_policy::default::TestTable;
 use rampart_policy::{
-    default_policy, default_tests, load_paths, load_sources, Counts, EntryKind, LoadOptions, Loaded, Status,
+    default_policy, default_tests, load_paths, load_sources, Counts, EntryKind, LoadOptions,
+    Loaded, Status,
 };
 use rampart_secl::MemoryStore;
 
@@ -77,15 +78,25 @@ pub fn run(cmd: RulesCommand) -> anyhow::Result<ExitCode> {
     match cmd.command {
         RulesSubcommand::Check(a) => check(a, &mut std::io::stdout().lock()),
         RulesSubcommand::Coverage(a) => coverage(a, &mut std::io::stdout().lock()),
-        RulesSubcommand::Test(a) => test(a, &mut std::io::stdout().lock(), &mut std::io::stderr().lock()),
+        RulesSubcommand::Test(a) => test(
+            a,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        ),
     }
 }
 
 fn options(agent_version: Option<&str>) -> anyhow::Result<LoadOptions> {
     let agent_version = agent_version
-        .map(|v| rampart_policy::filters::parse_version(v).with_context(|| format!("invalid --agent-version `{v}`")))
+        .map(|v| {
+            rampart_policy::filters::parse_version(v)
+                .with_context(|| format!("invalid --agent-version `{v}`"))
+        })
         .transpose()?;
-    Ok(LoadOptions { agent_version, ..LoadOptions::default() })
+    Ok(LoadOptions {
+        agent_version,
+        ..LoadOptions::default()
+    })
 }
 
 fn load(paths: &[PathBuf], agent_version: Option<&str>) -> anyhow::Result<Loaded> {
@@ -105,12 +116,23 @@ fn check(a: CheckArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let report = &loaded.report;
     let failed = report.has_errors();
     if a.json {
-        let rules: Vec<_> = loaded.ruleset.rules().iter().map(|r| rule_json(r)).collect();
+        let rules: Vec<_> = loaded
+            .ruleset
+            .rules()
+            .iter()
+            .map(|r| rule_json(r))
+            .collect();
         let doc = serde_json::json!({ "ok": !failed, "counts": report.counts(), "policies": report.policies, "entries": report.entries, "rules": rules });
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
         for p in report.policy_errors() {
-            writeln!(out, "policy {} ({}): {}", p.name, p.file, p.error.as_deref().unwrap_or(""))?;
+            writeln!(
+                out,
+                "policy {} ({}): {}",
+                p.name,
+                p.file,
+                p.error.as_deref().unwrap_or("")
+            )?;
         }
         for e in &report.entries {
             let show = matches!(e.status, Status::Error { .. })
@@ -120,13 +142,21 @@ fn check(a: CheckArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                 writeln!(out, "{e}")?;
             }
             for w in &e.warnings {
-                let kind = if e.kind == EntryKind::Rule { "rule" } else { "macro" };
+                let kind = if e.kind == EntryKind::Rule {
+                    "rule"
+                } else {
+                    "macro"
+                };
                 writeln!(out, "warning: {kind} {} ({w})", e.id)?;
             }
         }
         writeln!(out, "{}", summary(&report.counts()))?;
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn test(a: TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<ExitCode> {
@@ -135,12 +165,18 @@ fn test(a: TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result
         writeln!(err, "{e}")?;
     }
     for p in loaded.report.policy_errors() {
-        writeln!(err, "policy {}: {}", p.file, p.error.as_deref().unwrap_or(""))?;
+        writeln!(
+            err,
+            "policy {}: {}",
+            p.file,
+            p.error.as_deref().unwrap_or("")
+        )?;
     }
     let reader: Box<dyn BufRead> = if a.events.as_os_str() == "-" {
         Box::new(BufReader::new(std::io::stdin()))
     } else {
-        let f = std::fs::File::open(&a.events).with_context(|| format!("opening {}", a.events.display()))?;
+        let f = std::fs::File::open(&a.events)
+            .with_context(|| format!("opening {}", a.events.display()))?;
         Box::new(BufReader::new(f))
     };
     let store = MemoryStore::new();
@@ -167,9 +203,17 @@ fn test(a: TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result
             writeln!(out, "{}", rampart_secl::output::to_json(&m, &ev))?;
         }
     }
-    writeln!(err, "{events} events, {matches} matches, {} rules loaded", loaded.report.counts().loaded)?;
+    writeln!(
+        err,
+        "{events} events, {matches} matches, {} rules loaded",
+        loaded.report.counts().loaded
+    )?;
     let failed = bad > 0 || loaded.report.has_errors();
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// A loaded rule's descriptive data (what the server and UIs show next to a match).
@@ -194,7 +238,8 @@ fn coverage(a: CoverageArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     };
     let table = match &a.tests {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             TestTable::parse(&text).map_err(anyhow::Error::msg)?
         }
         None => default_tests().map_err(anyhow::Error::msg)?,
@@ -202,7 +247,10 @@ fn coverage(a: CoverageArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     // Every rule a policy defines needs tests, including rules that fail to load or are disabled.
     let mut ids: Vec<&str> = Vec::new();
     for e in &loaded.report.entries {
-        if e.kind == EntryKind::Rule && !matches!(e.status, Status::Merged { .. }) && !ids.contains(&e.id.as_str()) {
+        if e.kind == EntryKind::Rule
+            && !matches!(e.status, Status::Merged { .. })
+            && !ids.contains(&e.id.as_str())
+        {
             ids.push(&e.id);
         }
     }
@@ -229,7 +277,11 @@ fn coverage(a: CoverageArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
             cov.missing.len()
         )?;
     }
-    Ok(if cov.is_complete() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if cov.is_complete() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 #[cfg(test)]
@@ -264,10 +316,21 @@ rules:
     #[test]
     fn coverage_of_the_default_policy_is_complete() {
         let mut out = Vec::new();
-        let code = coverage(CoverageArgs { policies: vec![], tests: None, json: false }, &mut out).unwrap();
+        let code = coverage(
+            CoverageArgs {
+                policies: vec![],
+                tests: None,
+                json: false,
+            },
+            &mut out,
+        )
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(code, ExitCode::SUCCESS, "{text}");
-        assert!(text.contains(" without") && text.ends_with(", 0 without\n"), "{text}");
+        assert!(
+            text.contains(" without") && text.ends_with(", 0 without\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -278,31 +341,56 @@ rules:
             "cases:\n  shell_exec: {trigger: 'true', benign: 'true'}\n  mixed: {trigger: 'true'}\n",
         );
         let mut out = Vec::new();
-        let code = coverage(CoverageArgs { policies: vec![p], tests: Some(tests), json: false }, &mut out).unwrap();
+        let code = coverage(
+            CoverageArgs {
+                policies: vec![p],
+                tests: Some(tests),
+                json: false,
+            },
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(code, ExitCode::FAILURE);
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("rule broken: no trigger and no benign test"), "{text}");
+        assert!(
+            text.contains("rule broken: no trigger and no benign test"),
+            "{text}"
+        );
         assert!(text.contains("rule mixed: no benign test"), "{text}");
         assert!(!text.contains("rule shell_exec"), "{text}");
-        assert!(text.contains("3 rules, 1 with a trigger and a benign test, 2 without"), "{text}");
+        assert!(
+            text.contains("3 rules, 1 with a trigger and a benign test, 2 without"),
+            "{text}"
+        );
     }
 
     #[test]
     fn check_of_the_default_policy_has_no_errors_and_reports_remediation() {
-        let dir = std::env::temp_dir().join(format!("rampart-rules-cmd-default-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("rampart-rules-cmd-default-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("default.policy");
         std::fs::write(&p, rampart_policy::default::DEFAULT_POLICY).unwrap();
         let mut out = Vec::new();
-        let code =
-            check(CheckArgs { paths: vec![p], json: true, verbose: false, agent_version: None }, &mut out).unwrap();
+        let code = check(
+            CheckArgs {
+                paths: vec![p],
+                json: true,
+                verbose: false,
+                agent_version: None,
+            },
+            &mut out,
+        )
+        .unwrap();
         let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(code, ExitCode::SUCCESS, "{doc}");
         assert_eq!(doc["counts"]["failed"], 0);
         let rules = doc["rules"].as_array().unwrap();
         assert!(rules.len() >= 80);
         assert!(
-            rules.iter().all(|r| !r["remediation"].as_str().unwrap().is_empty()),
+            rules
+                .iter()
+                .all(|r| !r["remediation"].as_str().unwrap().is_empty()),
             "every default rule has a remediation"
         );
         std::fs::remove_dir_all(&dir).ok();
@@ -312,16 +400,38 @@ rules:
     fn check_reports_broken_rules_with_positions() {
         let p = write("check.policy", POLICY);
         let mut out = Vec::new();
-        let code =
-            check(CheckArgs { paths: vec![p.clone()], json: false, verbose: false, agent_version: None }, &mut out)
-                .unwrap();
+        let code = check(
+            CheckArgs {
+                paths: vec![p.clone()],
+                json: false,
+                verbose: false,
+                agent_version: None,
+            },
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(code, ExitCode::FAILURE);
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains(&format!("rule broken ({}:13:17): cannot compare", p.display())), "{text}");
+        assert!(
+            text.contains(&format!(
+                "rule broken ({}:13:17): cannot compare",
+                p.display()
+            )),
+            "{text}"
+        );
         assert!(text.contains("warning: rule mixed"), "{text}");
         assert!(text.contains("3 rules: 2 loaded"), "{text}");
         let mut out = Vec::new();
-        check(CheckArgs { paths: vec![p], json: true, verbose: false, agent_version: None }, &mut out).unwrap();
+        check(
+            CheckArgs {
+                paths: vec![p],
+                json: true,
+                verbose: false,
+                agent_version: None,
+            },
+            &mut out,
+        )
+        .unwrap();
         let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(doc["ok"], false);
         assert_eq!(doc["counts"]["failed"], 1);
@@ -353,10 +463,26 @@ rules:
             rampart_model::ProcessContext::new(node.clone()),
             rampart_model::EventData::Exec(node.process.clone()),
         );
-        let events = write("events.jsonl", &format!("{}\nnot json\n", serde_json::to_string(&ev).unwrap()));
+        let events = write(
+            "events.jsonl",
+            &format!("{}\nnot json\n", serde_json::to_string(&ev).unwrap()),
+        );
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = test(TestArgs { paths: vec![p], events, agent_version: None }, &mut out, &mut err).unwrap();
-        assert_eq!(code, ExitCode::FAILURE, "a bad line and a broken rule fail the run");
+        let code = test(
+            TestArgs {
+                paths: vec![p],
+                events,
+                agent_version: None,
+            },
+            &mut out,
+            &mut err,
+        )
+        .unwrap();
+        assert_eq!(
+            code,
+            ExitCode::FAILURE,
+            "a bad line and a broken rule fail the run"
+        );
         let line = String::from_utf8(out).unwrap();
         let m: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
         assert_eq!(m["rule"]["id"], "shell_exec");

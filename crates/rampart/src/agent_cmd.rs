@@ -1,0 +1,271 @@
+//! `rampart agent --server URL --token-file F`: the agent alone, reporting its rule matches to a server
+//! through the spooling reporter. Also the agent half of `rampart up`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use rampart_agent::protect::{DisarmNotice, KillReport};
+use rampart_agent::report::{Reporter, ReporterConfig};
+use rampart_agent::runtime::{self, Agent, AgentOptions, Output};
+use rampart_agent::source::EventSource;
+use rampart_model::Event;
+use rampart_secl::Match;
+use serde_json::json;
+
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    /// Policy file or directory to load after the default policy (repeatable).
+    #[arg(long = "policy", value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+    /// Do not load Rampart's default policy.
+    #[arg(long)]
+    pub no_default_policy: bool,
+    /// Kernel ring buffer size in MiB (a power of two).
+    #[arg(long, default_value_t = 8, value_name = "MIB")]
+    pub ring_mib: u32,
+    /// Report what `kill` actions would do, but send no signal.
+    #[arg(long)]
+    pub no_kill: bool,
+    /// An executable Active Protection must never kill (repeatable).
+    #[arg(long = "protect", value_name = "PATH")]
+    pub protected: Vec<PathBuf>,
+    /// Disarm a kill rule that would kill more than this many distinct executables (or containers) per minute.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub disarm_after: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentCmd {
+    /// Server base URL, e.g. http://127.0.0.1:7878 or https://rampart.example:7878.
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// File holding the enrollment token (used once; the agent then keeps its own credential in the spool).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: PathBuf,
+    /// Spool directory: matches wait here until the server acknowledged them.
+    #[arg(long, default_value = "/var/lib/rampart/agent", value_name = "DIR")]
+    pub spool_dir: PathBuf,
+    /// PEM CA certificate to trust for an https server.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (`none` to disable).
+    #[arg(long, default_value = "127.0.0.1:7879", value_name = "ADDR")]
+    pub metrics_listen: String,
+    #[command(flatten)]
+    pub agent: AgentArgs,
+}
+
+/// Agent counters readable from the metrics endpoint while the agent loop owns the agent.
+#[derive(Default)]
+pub struct AgentGauges {
+    delivered: AtomicU64,
+    dropped: AtomicU64,
+    malformed: AtomicU64,
+    evaluated: AtomicU64,
+    matched: AtomicU64,
+    cache_entries: AtomicU64,
+}
+
+impl AgentGauges {
+    fn update(&self, agent: &Agent) {
+        let s = EventSource::stats(agent.probe());
+        let d = agent.detector().stats();
+        self.delivered.store(s.delivered, Ordering::Relaxed);
+        self.dropped.store(s.dropped_total(), Ordering::Relaxed);
+        self.malformed.store(s.malformed, Ordering::Relaxed);
+        self.evaluated.store(d.evaluated, Ordering::Relaxed);
+        self.matched.store(d.matched, Ordering::Relaxed);
+        self.cache_entries.store(
+            agent.pipeline().cache_stats().entries as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let c = [
+            (
+                "rampart_agent_events_total",
+                "Kernel events delivered to the agent.",
+                &self.delivered,
+                "counter",
+            ),
+            (
+                "rampart_agent_events_dropped_total",
+                "Kernel events dropped (ring buffer full).",
+                &self.dropped,
+                "counter",
+            ),
+            (
+                "rampart_agent_events_malformed_total",
+                "Kernel records that failed to decode.",
+                &self.malformed,
+                "counter",
+            ),
+            (
+                "rampart_agent_rule_evaluations_total",
+                "Events evaluated against the rules.",
+                &self.evaluated,
+                "counter",
+            ),
+            (
+                "rampart_agent_rule_matches_total",
+                "Rule matches.",
+                &self.matched,
+                "counter",
+            ),
+            (
+                "rampart_agent_process_cache_entries",
+                "Processes in the cache.",
+                &self.cache_entries,
+                "gauge",
+            ),
+        ];
+        for (name, help, v, kind) in c {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
+        }
+    }
+}
+
+/// Sends matches to the reporter's spool.
+struct ReportOutput<'a> {
+    reporter: &'a Reporter,
+    hostname: String,
+}
+
+impl Output for ReportOutput<'_> {
+    fn matched(&mut self, m: &Match, kills: &[KillReport], event: &Event) -> std::io::Result<()> {
+        // A spool failure is counted and logged loudly by the reporter; the agent keeps protecting.
+        let _ = self.reporter.submit(&runtime::match_json(m, kills, event));
+        Ok(())
+    }
+
+    fn disarmed(&mut self, notice: &DisarmNotice) -> std::io::Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let mut v = runtime::disarm_json(notice);
+        // The server needs an id and a time for every match.
+        v["event"] = json!({"type": "active_protection", "timestamp": now as u64,
+                            "id": format!("disarm-{}-{now}", notice.rule), "hostname": self.hostname});
+        let _ = self.reporter.submit(&v);
+        Ok(())
+    }
+}
+
+pub fn options(a: &AgentArgs) -> AgentOptions {
+    AgentOptions {
+        policies: a.policies.clone(),
+        default_policy: !a.no_default_policy,
+        ring_mib: a.ring_mib,
+        no_kill: a.no_kill,
+        protected: a.protected.clone(),
+        disarm_after: a.disarm_after,
+        ..AgentOptions::default()
+    }
+}
+
+/// The metadata of the loaded rules, for the server (remediation shows on signals).
+pub fn rules_metadata(agent: &Agent) -> Vec<serde_json::Value> {
+    agent
+        .detector()
+        .rules()
+        .rules()
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "version": r.meta.version, "description": r.meta.description,
+                "severity": r.meta.severity().unwrap_or(""), "tags": r.meta.tags,
+                "remediation": r.meta.remediation, "policy": r.meta.policy,
+            })
+        })
+        .collect()
+}
+
+/// SIGINT/SIGTERM set the returned flag.
+pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+    Ok(stop)
+}
+
+/// Runs the agent until `stop`, reporting every match; updates `gauges` as it goes.
+pub fn run_loop(
+    agent: &mut Agent,
+    reporter: &Reporter,
+    gauges: &AgentGauges,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let mut out = ReportOutput { reporter, hostname };
+    while !stop.load(Ordering::Relaxed) {
+        agent.step(Duration::from_millis(50), &mut out)?;
+        gauges.update(agent);
+    }
+    eprintln!("{}", agent.counters());
+    Ok(())
+}
+
+pub fn run(cmd: AgentCmd) -> anyhow::Result<()> {
+    let stop = stop_flag()?;
+    let mut config = ReporterConfig::new(&cmd.spool_dir, &cmd.server, &cmd.token_file);
+    config.ca_file = cmd.ca_file.clone();
+    let reporter = Reporter::new(config)?;
+    let mut agent = Agent::start(&options(&cmd.agent))?;
+    reporter.set_rules(rules_metadata(&agent));
+    let gauges = Arc::new(AgentGauges::default());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let metrics = if cmd.metrics_listen != "none" {
+        let addr: SocketAddr = cmd.metrics_listen.parse().context("--metrics-listen")?;
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .with_context(|| format!("listening on {addr}"))?;
+        let (g, r) = (gauges.clone(), reporter.metrics_source());
+        let source: rampart_server::MetricsSource = Arc::new(move |out: &mut String| {
+            g.render(out);
+            r(out);
+        });
+        eprintln!("rampart: agent metrics on http://{addr}/metrics");
+        Some(std::thread::spawn(move || {
+            rt.block_on(rampart_server::metrics::serve_local(
+                listener,
+                source,
+                async {
+                    rx.await.ok();
+                },
+            ))
+        }))
+    } else {
+        None
+    };
+    eprintln!(
+        "rampart: agent reporting to {} (spool {})",
+        cmd.server,
+        cmd.spool_dir.display()
+    );
+    let result = run_loop(&mut agent, &reporter, &gauges, &stop);
+    tx.send(()).ok();
+    if let Some(t) = metrics {
+        let _ = t.join();
+    }
+    reporter.shutdown(Duration::from_secs(5));
+    result
+}

@@ -10,9 +10,20 @@ use rampart_probe::file::{FileFilters, FileKind, FilterReport, Mode, SideFilter,
 use rampart_probe::Probe;
 use rampart_secl::{Approvers, FieldApprovers, RuleSet};
 
-/// Computes the filter for `rules` and pushes it into the kernel (a new discarder revision with it).
-pub fn apply(probe: &mut Probe, rules: &RuleSet) -> anyhow::Result<FilterReport> {
-    Ok(probe.apply_file_filters(&compute(rules))?)
+/// Computes the filter for `rules` and pushes it into the kernel (a new discarder revision with it); the
+/// file event types in `unfiltered` are sent whole (`monitor --events --event-type open`).
+pub fn apply(
+    probe: &mut Probe,
+    rules: &RuleSet,
+    unfiltered: &[EventType],
+) -> anyhow::Result<FilterReport> {
+    let mut filters = compute(rules);
+    for kind in FileKind::ALL {
+        if unfiltered.contains(&kind.event_type()) {
+            filters.types.insert(kind, TypeFilter::all());
+        }
+    }
+    Ok(probe.apply_file_filters(&filters)?)
 }
 
 /// The kernel file filter `rules` need.

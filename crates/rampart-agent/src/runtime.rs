@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use rampart_model::Event;
+use rampart_model::{Event, EventType};
 use rampart_policy::{expand_paths, load_sources, LoadOptions, Loaded, PolicySource};
 use rampart_probe::kernel::config::ActivityConfig;
 use rampart_probe::{Probe, ProbeConfig};
@@ -30,8 +30,8 @@ pub struct AgentOptions {
     pub policies: Vec<PathBuf>,
     /// Load Rampart's embedded default policy first.
     pub default_policy: bool,
-    /// Hook every kind of kernel activity (for `monitor --events`), not only what the rules use.
-    pub all_activity: bool,
+    /// Which kernel activity to hook.
+    pub activity: Activity,
     /// Kernel ring buffer size in MiB.
     pub ring_mib: u32,
     /// Report what kill actions would do without sending any signal.
@@ -47,13 +47,24 @@ impl Default for AgentOptions {
         AgentOptions {
             policies: Vec::new(),
             default_policy: true,
-            all_activity: false,
+            activity: Activity::RulesOnly,
             ring_mib: 8,
             no_kill: false,
             protected: Vec::new(),
             disarm_after: 5,
         }
     }
+}
+
+/// Which kernel activity the agent hooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Activity {
+    /// Only the event types some loaded rule needs (a type no rule uses costs nothing).
+    RulesOnly,
+    /// What the rules need plus these types (`monitor --events --event-type T`).
+    RulesAnd(Vec<EventType>),
+    /// Every kind of activity (`monitor --events`).
+    All,
 }
 
 /// Where the agent's results go.
@@ -87,7 +98,8 @@ pub struct Agent {
 impl Agent {
     /// Loads the policies, attaches the probes, loads the kernel kill plan and seeds the process cache.
     pub fn start(options: &AgentOptions) -> anyhow::Result<Agent> {
-        let detector = Detector::new(load_policies(&options.policies, options.default_policy)?.ruleset);
+        let detector =
+            Detector::new(load_policies(&options.policies, options.default_policy)?.ruleset);
         let background = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("rampart-bg")
@@ -100,7 +112,7 @@ impl Agent {
                 .checked_mul(1 << 20)
                 .context("ring buffer size overflows")?,
             agent_pid: Some(std::process::id()),
-            activity: activity_config(detector.rules(), options.all_activity),
+            activity: activity_config(detector.rules(), &options.activity),
             ..ProbeConfig::default()
         };
         let mut probe = Probe::load(config)?;
@@ -118,7 +130,11 @@ impl Agent {
                 .set_kill_plan(&plan)
                 .context("loading the kernel kill plan")?;
         }
-        crate::file_filters::apply(&mut probe, detector.rules())
+        let unfiltered = match &options.activity {
+            Activity::RulesAnd(types) => types.as_slice(),
+            Activity::RulesOnly | Activity::All => &[],
+        };
+        crate::file_filters::apply(&mut probe, detector.rules(), unfiltered)
             .context("loading the kernel file filters")?;
         let mut cache = ProcessCache::new(CacheConfig::default(), |path| {
             parse_cgroup_path(path).map(|c| c.id)
@@ -152,7 +168,14 @@ impl Agent {
     /// Polls the kernel once (up to `timeout`) and handles everything that arrived. An output error stops
     /// the outputs for this batch but never the kills, and is returned.
     pub fn step(&mut self, timeout: Duration, out: &mut dyn Output) -> anyhow::Result<()> {
-        let Agent { probe, pipeline, detector, enforcer, hasher, .. } = self;
+        let Agent {
+            probe,
+            pipeline,
+            detector,
+            enforcer,
+            hasher,
+            ..
+        } = self;
         let mut output_error: Option<std::io::Error> = None;
         let wants_events = out.wants_events();
         pipeline.pump(probe, timeout, &mut |mut event| {
@@ -162,7 +185,12 @@ impl Agent {
                     if let ActionOutcome::Hash { field } = a {
                         let report = hasher.hash(field, &event);
                         if report.outcome != HashOutcome::Done {
-                            tracing::debug!("hash of {field} for rule {}: {:?} {}", m.rule.id, report.outcome, report.detail);
+                            tracing::debug!(
+                                "hash of {field} for rule {}: {:?} {}",
+                                m.rule.id,
+                                report.outcome,
+                                report.detail
+                            );
                         }
                         crate::hash::attach(&mut event, field, &report);
                     }
@@ -182,7 +210,9 @@ impl Agent {
             };
             for (m, kills) in matches.iter().zip(&reports) {
                 // Kills are always reported; other matches within the rule's rate.
-                let killed = kills.iter().any(|k| matches!(k.outcome, KillOutcome::Killed | KillOutcome::KilledInKernel));
+                let killed = kills.iter().any(|k| {
+                    matches!(k.outcome, KillOutcome::Killed | KillOutcome::KilledInKernel)
+                });
                 if detector.should_report(m, &event) || (killed && !m.rule.meta.silent) {
                     result = result.and_then(|()| out.matched(m, kills, &event));
                 }
@@ -232,13 +262,17 @@ impl Agent {
     }
 }
 
-/// Kernel activity hooks for the event types some rule needs (a type no rule uses is not hooked at all), or
-/// for every type when `all` is set.
-fn activity_config(rules: &RuleSet, all: bool) -> ActivityConfig {
-    if all {
-        return ActivityConfig::default();
+/// Kernel activity hooks for the event types some rule needs (a type no rule uses is not hooked at all), plus
+/// those `activity` asks for.
+fn activity_config(rules: &RuleSet, activity: &Activity) -> ActivityConfig {
+    let from_rules = rules.rules().iter().filter_map(|r| r.event_type());
+    match activity {
+        Activity::All => ActivityConfig::default(),
+        Activity::RulesOnly => ActivityConfig::for_event_types(from_rules),
+        Activity::RulesAnd(extra) => {
+            ActivityConfig::for_event_types(from_rules.chain(extra.iter().copied()))
+        }
     }
-    ActivityConfig::for_event_types(rules.rules().iter().filter_map(|r| r.event_type()))
 }
 
 /// Loads the embedded default policy (unless `with_default` is false or one of `policies` is itself named
@@ -246,17 +280,25 @@ fn activity_config(rules: &RuleSet, all: bool) -> ActivityConfig {
 /// reported by id and skipped; an unreadable policy file is an error.
 pub fn load_policies(policies: &[PathBuf], with_default: bool) -> anyhow::Result<Loaded> {
     let paths = expand_paths(policies).context("reading policies")?;
-    let replaced = paths.iter().any(|p| p.file_stem().is_some_and(|s| s == "default"));
+    let replaced = paths
+        .iter()
+        .any(|p| p.file_stem().is_some_and(|s| s == "default"));
     let mut sources = Vec::new();
     if with_default && !replaced {
         sources.push(rampart_policy::default::default_policy());
     }
     for path in &paths {
-        sources.push(PolicySource::read(path).with_context(|| format!("reading {}", path.display()))?);
+        sources
+            .push(PolicySource::read(path).with_context(|| format!("reading {}", path.display()))?);
     }
     let loaded = load_sources(&sources, &LoadOptions::default());
     for p in loaded.report.policy_errors() {
-        eprintln!("rampart: policy {} ({}): {}", p.name, p.file, p.error.as_deref().unwrap_or("invalid"));
+        eprintln!(
+            "rampart: policy {} ({}): {}",
+            p.name,
+            p.file,
+            p.error.as_deref().unwrap_or("invalid")
+        );
     }
     for e in loaded.report.errors() {
         eprintln!("rampart: skipped {e}");

@@ -90,10 +90,14 @@ impl MonitorProcess {
         let (lock, cv) = &*self.shared;
         let deadline = Instant::now() + timeout;
         let mut c = lock.lock().unwrap();
+        // Each wake-up scans only the lines that arrived since the last scan: a busy host prints thousands
+        // of events, and rescanning all of them under the lock would starve the reader thread.
+        let mut scanned = 0;
         loop {
-            if let Some(v) = c.lines.iter().find(|v| pred(v)) {
+            if let Some(v) = c.lines[scanned..].iter().find(|v| pred(v)) {
                 return Some(v.clone());
             }
+            scanned = c.lines.len();
             let now = Instant::now();
             if now >= deadline || c.stdout_closed {
                 return None;

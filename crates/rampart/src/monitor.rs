@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use rampart_agent::protect::{DisarmNotice, KillReport};
-use rampart_agent::runtime::{disarm_json, match_json, Agent, AgentOptions, Output};
-use rampart_model::Event;
+use rampart_agent::runtime::{disarm_json, match_json, Activity, Agent, AgentOptions, Output};
+use rampart_model::{Event, EventType};
 use rampart_secl::Match;
 
 use crate::render;
@@ -26,6 +26,10 @@ pub struct MonitorArgs {
     /// Print every event, not only rule matches.
     #[arg(long)]
     pub events: bool,
+    /// With `--events`, print (and hook) only events of this type, e.g. `exec`, `dns`, `setuid`
+    /// (repeatable); rule matches of any type are still printed.
+    #[arg(long = "event-type", value_name = "TYPE", requires = "events")]
+    pub event_types: Vec<EventType>,
     /// One JSON object per line instead of human-readable lines.
     #[arg(long)]
     pub json: bool,
@@ -51,7 +55,11 @@ impl MonitorArgs {
         AgentOptions {
             policies: self.policies.clone(),
             default_policy: !self.no_default_policy,
-            all_activity: self.events,
+            activity: match (self.events, self.event_types.is_empty()) {
+                (false, _) => Activity::RulesOnly,
+                (true, true) => Activity::All,
+                (true, false) => Activity::RulesAnd(self.event_types.clone()),
+            },
             ring_mib: self.ring_mib,
             no_kill: self.no_kill,
             protected: self.protected.clone(),
@@ -83,6 +91,8 @@ struct Printer<W: Write> {
     out: W,
     json: bool,
     events: bool,
+    /// Event types printed with `--events`; empty = all.
+    event_types: Vec<EventType>,
 }
 
 impl<W: Write> Printer<W> {
@@ -98,6 +108,9 @@ impl<W: Write> Output for Printer<W> {
     }
 
     fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        if !self.event_types.is_empty() && !self.event_types.contains(&event.event_type()) {
+            return Ok(());
+        }
         if self.json {
             serde_json::to_writer(&mut self.out, event)?;
             self.out.write_all(b"\n")
@@ -152,6 +165,7 @@ pub fn run(args: MonitorArgs) -> anyhow::Result<()> {
         out: std::io::BufWriter::new(stdout.lock()),
         json: args.json,
         events: args.events,
+        event_types: args.event_types.clone(),
     };
     while !flags.stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
         if let Err(e) = agent.step(Duration::from_millis(50), &mut printer) {

@@ -38,7 +38,14 @@ fn dig_query_and_response() {
     );
     let m = MonitorProcess::start(
         Path::new(env!("CARGO_BIN_EXE_rampart")),
-        &["--events", "--json"],
+        &[
+            "--events",
+            "--json",
+            "--event-type",
+            "dns",
+            "--event-type",
+            "connect",
+        ],
         &[],
     )
     .unwrap();

@@ -47,7 +47,7 @@ pub struct TestCase {
     pub trigger: Option<String>,
     /// A look-alike that must not make the rule match.
     pub benign: Option<String>,
-    /// What the case needs beyond root and a kernel (`podman`, `dns`).
+    /// What the case needs beyond root (`podman`, `dns`, `kernel_modules`: a kernel with loadable modules).
     pub needs: Vec<String>,
     /// Seconds each script may run (default 20).
     pub timeout: Option<u64>,

@@ -14,6 +14,7 @@
 
 #include "common.h"
 #include "path.h"
+#include "task.h"
 #include "file_maps.h"
 #include "file_syscalls.h"
 
@@ -295,31 +296,212 @@ static __always_inline void learn_discarder(struct file_op *op, __u32 slots)
 
 /* --- resolving one side (source or destination) ---------------------------------------------------- */
 
+/* Returns 1 when `inode` is an overlayfs inode whose file has been copied up (lives in the upper layer). */
+static __always_inline __u32 in_upper_layer(struct inode *inode)
+{
+	struct ovl_inode *oi;
+
+	if (!inode || BPF_CORE_READ(inode, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
+		return 0;
+	oi = (void *)inode - bpf_core_field_offset(struct ovl_inode, vfs_inode);
+	return BPF_CORE_READ(oi, __upperdentry) != NULL;
+}
+
 /* Fills `f` from a dentry and its mount; returns 1 when the file is in an overlayfs upper layer. */
 static __always_inline __u32 fill_dentry_info(struct file_info *f, struct dentry *d, struct vfsmount *vfsmnt)
 {
 	struct inode *inode = BPF_CORE_READ(d, d_inode);
-	struct mount *mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
-	struct super_block *sb = BPF_CORE_READ(vfsmnt, mnt_sb);
-	struct ovl_inode *oi;
 
-	f->inode = BPF_CORE_READ(inode, i_ino);
-	f->mode = BPF_CORE_READ(inode, i_mode);
-	f->uid = BPF_CORE_READ(inode, i_uid.val);
-	f->gid = BPF_CORE_READ(inode, i_gid.val);
-	f->mount_id = BPF_CORE_READ(mnt, mnt_id);
-	f->mtime_ns = 0;
-	f->ctime_ns = 0;
-	if (bpf_core_field_exists(inode->i_mtime_sec)) {
-		f->mtime_ns = BPF_CORE_READ(inode, i_mtime_sec) * 1000000000ull + BPF_CORE_READ(inode, i_mtime_nsec);
-		f->ctime_ns = BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ull + BPF_CORE_READ(inode, i_ctime_nsec);
+	fill_inode_info(f, inode, vfsmnt);
+	return in_upper_layer(inode);
+}
+
+/* --- the inode a path-based call worked on ----------------------------------------------------------
+ *
+ * At sys_exit a path-based call (chmod("/etc/x")) only has the user's string: its base directory gives the
+ * path, not the file. Every call that changes a file's metadata also sets its ctime, and kernels since 6.13
+ * trace that with the inode (timestamp:inode_set_ctime_to_ts, ctime_ns_xchg, ctime_xchg_skip). Those
+ * programs note, per task, the inodes a wanted file call touches; file_sys_exit picks the call's own among
+ * them. On older kernels the programs are not loaded and such events carry the path only. */
+
+#define TOUCHED_MAX 4
+
+struct touched {
+	__u64 inode[TOUCHED_MAX];
+	__u32 n;
+	__u32 nr; /* the syscall they were noted in */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct touched);
+} file_touched SEC(".maps");
+
+static __always_inline void note_touched(struct inode *inode)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs;
+	struct file_policy *pol;
+	struct touched *t;
+	__u64 nr;
+	__u32 type, n;
+
+	if (!inode || (task->flags & PF_KTHREAD) || (agent_tgid && task->tgid == agent_tgid))
+		return;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
+		return;
+	nr = BPF_CORE_READ(regs, orig_ax);
+	if (nr >= SYS_TABLE_LEN)
+		return;
+	/* only path-based calls of a wanted type: opens, chdir and fd-based calls know their file already */
+	if (!sys_table[nr].type || sys_table[nr].fd != ARG_NONE || sys_table[nr].special == SP_OPEN ||
+	    sys_table[nr].special == SP_CREAT || sys_table[nr].special == SP_OPENAT2 ||
+	    sys_table[nr].special == SP_CHDIR)
+		return;
+	type = sys_table[nr].type - 1;
+	pol = bpf_map_lookup_elem(&file_policy, &type);
+	if (sys_table[nr].special == SP_UNLINKAT && (!pol || pol->mode == FILE_MODE_OFF)) {
+		type = FILE_EV_RMDIR; /* unlinkat(AT_REMOVEDIR) */
+		pol = bpf_map_lookup_elem(&file_policy, &type);
 	}
-	/* s_type->name is a pointer: read the string it points to */
-	bpf_probe_read_kernel_str(f->fs_type, sizeof(f->fs_type), BPF_CORE_READ(sb, s_type, name));
-	if (!inode || BPF_CORE_READ(sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
-		return 0;
-	oi = (void *)inode - bpf_core_field_offset(struct ovl_inode, vfs_inode);
-	return BPF_CORE_READ(oi, __upperdentry) != NULL;
+	if (!pol || pol->mode == FILE_MODE_OFF)
+		return;
+	t = bpf_task_storage_get(&file_touched, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t)
+		return;
+	if (t->nr != nr)
+		t->n = 0;
+	t->nr = nr;
+	n = t->n;
+#pragma unroll
+	for (int i = 0; i < TOUCHED_MAX; i++)
+		if (i < n && t->inode[i] == (__u64)inode)
+			return;
+	if (n < TOUCHED_MAX) {
+		t->inode[n & (TOUCHED_MAX - 1)] = (__u64)inode;
+		t->n = n + 1;
+	}
+}
+
+SEC("tp_btf/inode_set_ctime_to_ts")
+int BPF_PROG(file_ctime_set, struct inode *inode, struct timespec64 *ts)
+{
+	note_touched(inode);
+	return 0;
+}
+
+SEC("tp_btf/ctime_ns_xchg")
+int BPF_PROG(file_ctime_xchg, struct inode *inode, u32 old, u32 new, u32 cur)
+{
+	note_touched(inode);
+	return 0;
+}
+
+SEC("tp_btf/ctime_xchg_skip")
+int BPF_PROG(file_ctime_skip, struct inode *inode, struct timespec64 *ctime)
+{
+	note_touched(inode);
+	return 0;
+}
+
+#define ALIASES_MAX 4
+
+/* One step of pick_touched: looks at one name (dentry alias) of one candidate, or at the candidate's shape
+ * when first visiting it. A bpf_loop() callback, so the name hashing is verified once. */
+static long pick_step(__u64 i, void *arg)
+{
+	struct file_op *op = file_op_buf();
+	struct inode *inode;
+	struct hlist_node *alias;
+
+	if (!op || op->ci >= op->cn || op->ci >= TOUCHED_MAX)
+		return 1;
+	inode = (void *)op->cand[op->ci & (TOUCHED_MAX - 1)];
+	if (!op->alias_started) {
+		__u32 mode = BPF_CORE_READ(inode, i_mode) & S_IFMT_;
+		if (!op->shaped &&
+		    ((op->pick_type == FILE_EV_UNLINK && mode != S_IFDIR_) ||
+		     (op->pick_type == FILE_EV_RMDIR && mode == S_IFDIR_ && BPF_CORE_READ(inode, i_nlink) == 0)))
+			op->shaped = (__u64)inode;
+		op->alias = (__u64)BPF_CORE_READ(inode, i_dentry.first);
+		op->alias_started = 1;
+		op->alias_i = 0;
+	}
+	alias = (void *)op->alias;
+	if (alias && op->want_ok && op->alias_i < ALIASES_MAX) {
+		dentry_name_hash(op, (void *)alias - bpf_core_field_offset(struct dentry, d_u.d_alias));
+		if (op->name_ok && op->name_hash == op->want_hash) {
+			if ((__u64)BPF_CORE_READ(inode, i_sb) == op->base_sb) {
+				op->found = (__u64)inode;
+				return 1;
+			}
+			if (!op->named)
+				op->named = (__u64)inode;
+		} else {
+			op->alias = (__u64)BPF_CORE_READ(alias, next);
+			op->alias_i++;
+			return 0;
+		}
+	}
+	op->ci++;
+	op->alias_started = 0;
+	return 0;
+}
+
+/* The inode among those the call touched that is its file: the one with the file's basename among its
+ * names (on the base directory's filesystem first: under overlayfs both the upper and the overlay inode are
+ * touched), else by the call's shape (an unlinked file has no name left: the non-directory; an rmdir: the
+ * directory with no link left; a single-inode call: that inode). `n` inodes of `t` belong to this call. */
+static __always_inline struct inode *pick_touched(struct file_op *op, struct touched *t, __u32 n, __u32 type)
+{
+	struct vfsmount *base = (void *)op->mnt;
+
+	if (!t)
+		return NULL;
+	op->cn = n < TOUCHED_MAX ? n : TOUCHED_MAX;
+#pragma unroll
+	for (int i = 0; i < TOUCHED_MAX; i++)
+		op->cand[i] = t->inode[i];
+	op->ci = 0;
+	op->alias_started = 0;
+	op->found = 0;
+	op->named = 0;
+	op->shaped = 0;
+	op->pick_type = type;
+	op->base_sb = (__u64)BPF_CORE_READ(base, mnt_sb);
+	op->want_hash = op->name_hash;
+	op->want_ok = op->name_ok;
+	bpf_loop(TOUCHED_MAX * (ALIASES_MAX + 1), pick_step, NULL, 0);
+	op->name_hash = op->want_hash;
+	op->name_ok = op->want_ok;
+	if (op->found)
+		return (void *)op->found;
+	if (op->named)
+		return (void *)op->named;
+	if (op->shaped)
+		return (void *)op->shaped;
+	return op->cn == 1 ? (void *)op->cand[0] : NULL;
+}
+
+/* Fills the source (`dst` 0) or destination side of `ev` from a touched inode; the mount is the base
+ * directory's when the inode is on its filesystem. */
+static __always_inline void fill_touched(struct file_event *ev, int dst, struct inode *inode, struct file_op *op)
+{
+	struct vfsmount *base = (void *)op->mnt;
+	struct vfsmount *mnt = BPF_CORE_READ(inode, i_sb) == BPF_CORE_READ(base, mnt_sb) ? base : NULL;
+
+	if (dst) {
+		fill_inode_info(&ev->dst, inode, mnt);
+		ev->flags |= FILE_DST_INODE;
+		return;
+	}
+	fill_inode_info(&ev->src, inode, mnt);
+	ev->flags |= FILE_SRC_INODE;
+	if (in_upper_layer(inode))
+		ev->flags |= FILE_SRC_UPPER;
 }
 
 /* Finds the side's file or base directory and its basename hash; no path walk yet. `dirfd_arg`/`path_arg`
@@ -454,6 +636,9 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 	const volatile struct sys_desc *d;
 	struct file *file = NULL;
 	struct dentry *cwd;
+	struct touched *touched = NULL;
+	struct inode *inode;
+	__u32 n_touched = 0;
 	__u64 nr = regs->orig_ax;
 	__u32 zero = 0, type, slot_bit, dst_bit = 0, dst_slot = 0, want, off = 0, len, flags = 0;
 	__u32 src_admit = 0, dst_admit = 0, pflags;
@@ -495,6 +680,13 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 	if (agent_tgid && task->tgid == agent_tgid)
 		return 0;
 	file_count(type, FC_SEEN);
+	/* claim the inodes this call touched (marking the storage so the next call starts afresh) before any
+	 * early return */
+	touched = bpf_task_storage_get(&file_touched, task, 0, 0);
+	if (touched) {
+		n_touched = touched->nr == nr ? touched->n : 0;
+		touched->nr = 0;
+	}
 	slot_bit = 1u << type;
 	pflags = pol->flags;
 	/* no name or path approver: the flags decide, before any file is looked at */
@@ -603,6 +795,10 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 		s->ev.flags |= FILE_SRC_RESOLVED;
 		if (fill_dentry_info(&s->ev.src, (void *)op->dentry, (void *)op->mnt))
 			s->ev.flags |= FILE_SRC_UPPER;
+	} else if (n_touched && d->dst_path == ARG_NONE) {
+		inode = pick_touched(op, touched, n_touched, type);
+		if (inode)
+			fill_touched(&s->ev, 0, inode, op);
 	}
 	if (op->truncated)
 		s->ev.flags |= FILE_SRC_TRUNCATED;
@@ -625,6 +821,12 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 				if (!dst_admit && (pflags & FP_PATH) &&
 				    (!(pflags & FP_GATE) || !op->name_ok || (nm && (nm->path & dst_bit))))
 					want = dst_bit;
+			}
+			/* the renamed or linked inode: its (newest) name is the destination's */
+			inode = n_touched ? pick_touched(op, touched, n_touched, type) : NULL;
+			if (inode) {
+				fill_touched(&s->ev, 0, inode, op);
+				fill_touched(&s->ev, 1, inode, op);
 			}
 			side_walk(op, w);
 			if (want && path_admits(op, want))

@@ -27,6 +27,8 @@
 #define FILE_SRC_TRUNCATED 2 /* the source path kept only its tail */
 #define FILE_SRC_UPPER 4     /* the source is in an overlayfs upper layer */
 #define FILE_DST_TRUNCATED 8
+#define FILE_SRC_INODE 16 /* `src` is filled from the inode the call touched (the path is still the text's) */
+#define FILE_DST_INODE 32 /* `dst` likewise (rename, link: the same inode) */
 
 /* Followed by: source path, destination path (absolute; when not FILE_SRC_RESOLVED, the kernel-resolved
  * base directory joined with the user's string, to be normalised), the user's path and destination path

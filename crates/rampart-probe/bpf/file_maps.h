@@ -144,6 +144,20 @@ struct file_op {
 	__u32 noncanon;
 	__u32 prefix_hits;
 	__u32 single;    /* the user's string is a single component */
+	/* picking the call's own inode among those it touched (pick_step in file.h) */
+	__u64 cand[4];     /* the touched inodes */
+	__u64 alias;       /* struct hlist_node * of the dentry alias being compared */
+	__u64 base_sb;     /* the base directory's super block */
+	__u64 want_hash;   /* the basename the inode must have */
+	__u64 found;       /* named so, on the base's filesystem */
+	__u64 named;       /* named so, elsewhere (overlayfs: the upper inode) */
+	__u64 shaped;      /* picked by the call's shape */
+	__u32 cn;
+	__u32 ci;
+	__u32 alias_i;
+	__u32 alias_started;
+	__u32 want_ok;
+	__u32 pick_type;
 	/* the basename being hashed, as 8-byte words (zero-padded by name_hash's mask) */
 	__u64 name_words[NAME_WORDS];
 };

@@ -50,10 +50,15 @@ static long dentry_step(__u64 i, void *arg)
 		return 0;
 	}
 	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	if (!parent || parent == d)
-		return 1; /* root of a detached tree */
 	__u32 len = BPF_CORE_READ(d, d_name.len);
 	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+	if (!parent || parent == d) {
+		/* Root of a detached tree. A pseudo file (memfd, anonymous inode) is such a root from the
+		 * start: keep its name ("/memfd:NAME") rather than reporting "/". */
+		if (c->pos == PATH_MAX_LEN && len)
+			prepend(w, c, name, len);
+		return 1;
+	}
 	if (!prepend(w, c, name, len))
 		return 1;
 	c->node = (__u64)parent;

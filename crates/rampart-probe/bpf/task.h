@@ -36,22 +36,31 @@ static __always_inline void fill_task(struct task_info *t, struct task_struct *t
 		t->tty[0] = 0;
 }
 
-static __always_inline void fill_file(struct file_info *f, struct file *file)
+/* Inode number, mode, owner, times and filesystem type of `inode`; the mount id of `vfsmnt` (0 when the mount
+ * is not known). One definition for every record that carries a file. */
+static __always_inline void fill_inode_info(struct file_info *f, struct inode *inode, struct vfsmount *vfsmnt)
 {
-	struct inode *inode = BPF_CORE_READ(file, f_inode);
-	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
-	struct mount *mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
-
 	f->inode = BPF_CORE_READ(inode, i_ino);
 	f->mode = BPF_CORE_READ(inode, i_mode);
 	f->uid = BPF_CORE_READ(inode, i_uid.val);
 	f->gid = BPF_CORE_READ(inode, i_gid.val);
-	f->mount_id = BPF_CORE_READ(mnt, mnt_id);
+	f->mount_id = 0;
+	if (vfsmnt) {
+		struct mount *mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
+		f->mount_id = BPF_CORE_READ(mnt, mnt_id);
+	}
 	f->mtime_ns = 0;
 	f->ctime_ns = 0;
 	if (bpf_core_field_exists(inode->i_mtime_sec)) {
 		f->mtime_ns = BPF_CORE_READ(inode, i_mtime_sec) * 1000000000ull + BPF_CORE_READ(inode, i_mtime_nsec);
 		f->ctime_ns = BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ull + BPF_CORE_READ(inode, i_ctime_nsec);
 	}
-	BPF_CORE_READ_STR_INTO(&f->fs_type, vfsmnt, mnt_sb, s_type, name);
+	/* s_type->name is a pointer: read the string it points to (not the pointer's own bytes). */
+	f->fs_type[0] = 0;
+	bpf_probe_read_kernel_str(f->fs_type, sizeof(f->fs_type), BPF_CORE_READ(inode, i_sb, s_type, name));
+}
+
+static __always_inline void fill_file(struct file_info *f, struct file *file)
+{
+	fill_inode_info(f, BPF_CORE_READ(file, f_inode), BPF_CORE_READ(file, f_path.mnt));
 }

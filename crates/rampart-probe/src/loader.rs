@@ -75,6 +75,7 @@ impl Probe {
         let mut open_skel = opened.map_err(|source| ProbeError::Open { source, log })?;
         configure(&mut open_skel, config)?;
         let missing = crate::kernel::attach::prepare(&mut open_skel, &config.activity)?;
+        crate::file::touched::prepare(&mut open_skel);
 
         let (loaded, log) = liblog::with_captured_log(|| open_skel.load());
         let mut skel = loaded.map_err(|source| load_error(source, &log, lockdown))?;
@@ -167,13 +168,17 @@ impl Probe {
             .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
             .map_err(|source| ProbeError::Map { map, source })?
             .unwrap_or_default();
-        let mut stats = ProbeStats::from_per_cpu(&values, self.decode_errors.load(Ordering::Relaxed));
+        let mut stats =
+            ProbeStats::from_per_cpu(&values, self.decode_errors.load(Ordering::Relaxed));
         let activity = self
             .skel
             .maps
             .act_counters
             .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
-            .map_err(|source| ProbeError::Map { map: "act_counters", source })?
+            .map_err(|source| ProbeError::Map {
+                map: "act_counters",
+                source,
+            })?
             .unwrap_or_default();
         stats.activity = crate::kernel::counters::from_per_cpu(&activity);
         stats.activity_unavailable = self.activity.missing_syscalls.clone();

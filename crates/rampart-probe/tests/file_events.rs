@@ -241,3 +241,112 @@ fn every_file_event_type_is_reported() {
     );
     rec.wait_for(EventType::Removexattr, &f);
 }
+
+/// The file a path-based call changed, as the record reports it: (inode, mode).
+fn target_inode(r: &rampart_probe::record::ActivityRecord) -> (u64, u32) {
+    let f = &file_target(&r.data).unwrap().file;
+    (f.inode, f.mode)
+}
+
+#[test]
+fn path_based_calls_carry_the_inode_they_changed() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut rec = load(&FileFilters::send_all());
+    let (_keep, dir) = temp_dir();
+    let (f, sub, gone, moved, linked) = (
+        dir.join("f"),
+        dir.join("sub"),
+        dir.join("gone"),
+        dir.join("sub/moved"),
+        dir.join("linked"),
+    );
+    std::fs::write(&f, b"x").unwrap();
+    std::fs::write(&gone, b"x").unwrap();
+    let ino = |p: &Path| std::fs::symlink_metadata(p).unwrap().ino();
+    let (f_ino, gone_ino) = (ino(&f), ino(&gone));
+    const S_IFREG: u32 = 0o100000;
+    const S_IFDIR: u32 = 0o040000;
+
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o2755)).unwrap();
+    let chmod = rec.wait_for(EventType::Chmod, &f);
+    assert_eq!(target_inode(&chmod).0, f_ino, "{chmod:?}");
+    assert_eq!(target_inode(&chmod).1 & 0o170000, S_IFREG, "a regular file");
+    let EventData::Chmod(c) = &chmod.data else {
+        unreachable!()
+    };
+    assert_eq!(
+        c.file.destination.as_ref().unwrap().file.mode,
+        S_IFREG | 0o2755,
+        "the new mode keeps the file type"
+    );
+    let fs = &c.file.file.filesystem;
+    assert!(
+        !fs.is_empty() && fs.bytes().all(|b| b.is_ascii_alphanumeric()),
+        "{fs:?}"
+    );
+    assert!(c.file.file.mount_id > 0);
+
+    std::fs::create_dir(&sub).unwrap();
+    let mkdir = rec.wait_for(EventType::Mkdir, &sub);
+    assert_eq!(
+        target_inode(&mkdir),
+        (ino(&sub), S_IFDIR | (0o777 & !umask()))
+    );
+    std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    let chmod_dir = rec.wait_for(EventType::Chmod, &sub);
+    assert_eq!(
+        target_inode(&chmod_dir).1 & 0o170000,
+        S_IFDIR,
+        "a directory"
+    );
+
+    std::os::unix::fs::chown(&f, Some(0), Some(0)).unwrap();
+    assert_eq!(target_inode(&rec.wait_for(EventType::Chown, &f)).0, f_ino);
+    let c = CString::new(f.as_os_str().as_bytes()).unwrap();
+    assert_eq!(unsafe { libc::truncate(c.as_ptr(), 0) }, 0);
+    assert_eq!(
+        target_inode(&rec.wait_for(EventType::Truncate, &f)).0,
+        f_ino
+    );
+    assert_eq!(
+        unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), std::ptr::null(), 0) },
+        0
+    );
+    assert_eq!(target_inode(&rec.wait_for(EventType::Utimes, &f)).0, f_ino);
+
+    std::fs::hard_link(&f, &linked).unwrap();
+    let link = rec.wait_for(EventType::Link, &f);
+    let t = file_target(&link.data).unwrap();
+    assert_eq!(
+        (t.file.inode, t.destination.as_ref().unwrap().file.inode),
+        (f_ino, f_ino),
+        "a hard link is the same inode"
+    );
+    std::fs::rename(&f, &moved).unwrap();
+    let rename = rec.wait_for(EventType::Rename, &f);
+    let t = file_target(&rename.data).unwrap();
+    assert_eq!(
+        (t.file.inode, t.destination.as_ref().unwrap().file.inode),
+        (f_ino, f_ino)
+    );
+
+    std::fs::remove_file(&gone).unwrap();
+    assert_eq!(
+        target_inode(&rec.wait_for(EventType::Unlink, &gone)),
+        (gone_ino, S_IFREG | (0o666 & !umask()))
+    );
+    std::fs::remove_file(&moved).unwrap();
+    let sub_ino = ino(&sub);
+    std::fs::remove_dir(&sub).unwrap();
+    let rmdir = rec.wait_for(EventType::Rmdir, &sub);
+    assert_eq!(target_inode(&rmdir).0, sub_ino);
+}
+
+fn umask() -> u32 {
+    // SAFETY: umask(2) sets and returns the mask; it is put back at once.
+    unsafe {
+        let m = libc::umask(0o022);
+        libc::umask(m);
+        m
+    }
+}

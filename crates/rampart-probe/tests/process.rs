@@ -302,3 +302,17 @@ fn stats_count_emits_and_no_drops() {
     );
     assert_eq!(stats.decode_errors, 0);
 }
+
+#[test]
+fn exec_from_a_memfd_reports_the_memfd_name() {
+    let mut probe = load();
+    // python writes /bin/true into a memfd and execs it through /proc/self/fd: no file on disk.
+    let script = "import os\nfd = os.memfd_create('rampart-payload', 0)\n\
+                  os.write(fd, open('/bin/true', 'rb').read())\n\
+                  os.execv('/proc/self/fd/%d' % fd, ['payload'])\n";
+    let (_, seen) = run(&mut probe, Command::new("python3").args(["-c", script]));
+    let exec = last_exec(&seen);
+    assert_eq!(exec.file.path, "/memfd:rampart-payload", "{:?}", exec.file);
+    assert_eq!(exec.file.name, "memfd:rampart-payload");
+    assert_eq!(exec.argv, ["payload"]);
+}

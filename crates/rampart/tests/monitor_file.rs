@@ -153,3 +153,37 @@ rules:
     assert_eq!(hit["container"]["id"], ctr.id());
     assert_eq!(hit["process"]["container"]["id"], ctr.id());
 }
+
+#[test]
+fn event_type_open_prints_every_open_and_nothing_else() {
+    assert!(
+        rampart_testkit::is_root(),
+        "these tests load eBPF programs: run them as root"
+    );
+    // No rule uses open: `--event-type open` alone makes the kernel send them.
+    let m = MonitorProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_rampart")),
+        &[
+            "--events",
+            "--json",
+            "--no-default-policy",
+            "--event-type",
+            "open",
+        ],
+        &[],
+    )
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let file = std::fs::canonicalize(work.path()).unwrap().join("seen");
+    let pid = sh(&format!(": > {}", file.display()));
+    let open = m
+        .wait_for(WAIT, |v| {
+            v["event"]["type"] == "open" && v["open"]["file"]["path"] == file.to_str().unwrap()
+        })
+        .expect("the open of the new file");
+    assert_eq!(open["process"]["pid"], pid);
+    assert!(
+        m.all(|v| v["event"]["type"] != "open").is_empty(),
+        "only opens are printed"
+    );
+}

@@ -18,6 +18,8 @@ const FILE_SRC_RESOLVED: u32 = 1;
 const FILE_SRC_TRUNCATED: u32 = 2;
 const FILE_SRC_UPPER: u32 = 4;
 const FILE_DST_TRUNCATED: u32 = 8;
+const FILE_SRC_INODE: u32 = 16;
+const FILE_DST_INODE: u32 = 32;
 const O_CREAT: u32 = 0o100;
 const S_IFMT: u32 = 0o170000;
 
@@ -62,9 +64,10 @@ pub fn decode(bytes: &[u8]) -> Result<ActivityRecord, DecodeError> {
     let xattr_name = lossy(take(e.xattr_name_len)?);
 
     let resolved = e.flags & FILE_SRC_RESOLVED != 0;
+    let src_info = e.flags & (FILE_SRC_RESOLVED | FILE_SRC_INODE) != 0;
     let mut file = file_from(
         path_string(src_path, resolved, e.flags & FILE_SRC_TRUNCATED != 0),
-        resolved.then_some(&e.src),
+        src_info.then_some(&e.src),
     );
     file.in_upper_layer = e.flags & FILE_SRC_UPPER != 0;
     let syscall = SyscallArgs {
@@ -124,7 +127,7 @@ pub fn decode(bytes: &[u8]) -> Result<ActivityRecord, DecodeError> {
             let dst = Destination {
                 file: file_from(
                     path_string(dst_path, false, e.flags & FILE_DST_TRUNCATED != 0),
-                    None,
+                    (e.flags & FILE_DST_INODE != 0).then_some(&e.dst),
                 ),
                 namespace: String::new(),
             };

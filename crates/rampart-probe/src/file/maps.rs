@@ -113,6 +113,7 @@ impl Probe {
         } else if !want {
             skel.links.file_sys_exit = None;
         }
+        super::touched::set_attached(skel, want)?;
         Ok(FilterReport {
             modes: FileKind::ALL
                 .iter()

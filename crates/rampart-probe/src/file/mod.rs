@@ -7,6 +7,7 @@
 pub mod decode;
 pub mod filters;
 mod maps;
+pub(crate) mod touched;
 
 pub use filters::{FileFilters, FilterReport, Mode, SideFilter, TypeFilter};
 pub use maps::{FileStats, FileTypeStats};

@@ -59,7 +59,11 @@ fn type_filter(kind: FileKind, t: EventType, a: &Approvers) -> Option<TypeFilter
             "file.destination.name" if kind.has_destination() => name_side(&mut f.destination, fa)?,
             "flags" if kind == FileKind::Open => {
                 // Exact flag values (`open.flags == O_RDONLY`) have no mask form.
-                if !fa.ints.is_empty() || !fa.exact.is_empty() || !fa.prefixes.is_empty() {
+                if !fa.ints.is_empty()
+                    || !fa.exact.is_empty()
+                    || !fa.prefixes.is_empty()
+                    || !fa.name_prefixes.is_empty()
+                {
                     return None;
                 }
                 for m in &fa.masks {
@@ -73,7 +77,7 @@ fn type_filter(kind: FileKind, t: EventType, a: &Approvers) -> Option<TypeFilter
 }
 
 fn path_side(side: &mut SideFilter, fa: &FieldApprovers) -> Option<()> {
-    if !fa.ints.is_empty() || !fa.masks.is_empty() {
+    if !fa.ints.is_empty() || !fa.masks.is_empty() || !fa.name_prefixes.is_empty() {
         return None;
     }
     // Kernel paths are absolute: a relative value could only match through normalisation we do not do.
@@ -96,6 +100,7 @@ fn name_side(side: &mut SideFilter, fa: &FieldApprovers) -> Option<()> {
         return None;
     }
     side.names.extend(fa.exact.iter().cloned());
+    side.name_prefixes.extend(fa.name_prefixes.iter().cloned());
     Some(())
 }
 

@@ -125,19 +125,10 @@ static __always_inline int act_take(__u32 op, struct act_pending *out)
 	return out->op == op;
 }
 
-/* The struct file behind descriptor `fd` of `task`, or NULL. */
-static __always_inline struct file *act_fd_file(struct task_struct *task, __u64 fd)
+/* The struct file behind descriptor `fd` of the current task, or NULL. */
+static __always_inline struct file *act_fd_file(__u64 fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **arr;
-	struct file *f = NULL;
-
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	arr = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]))
-		return NULL;
-	return f;
+	return task_fd_file(bpf_get_current_task_btf(), (long)fd);
 }
 
 static __always_inline __u32 act_file_type(struct file *f)
@@ -146,9 +137,9 @@ static __always_inline __u32 act_file_type(struct file *f)
 }
 
 /* The struct sock behind descriptor `fd`, or NULL when it is not a socket. */
-static __always_inline struct sock *act_fd_sock(struct task_struct *task, __u64 fd)
+static __always_inline struct sock *act_fd_sock(__u64 fd)
 {
-	struct file *f = act_fd_file(task, fd);
+	struct file *f = act_fd_file(fd);
 	struct socket *sock;
 
 	if (!f || act_file_type(f) != S_IFSOCK)

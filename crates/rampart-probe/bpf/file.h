@@ -31,6 +31,7 @@ struct file_event _file_event_type = {};
 struct file_counters _file_counters_type = {};
 struct file_policy _file_policy_type = {};
 struct name_masks _name_masks_type = {};
+struct file_prefix_lens _file_prefix_lens_type = {};
 struct path_key _path_key_type = {};
 struct discarder_key _discarder_key_type = {};
 struct discarder_val _discarder_val_type = {};
@@ -54,19 +55,6 @@ static __always_inline __u64 reg_arg(struct pt_regs *regs, __u8 idx)
 	case 5: return regs->r9;
 	}
 	return 0;
-}
-
-static __always_inline struct file *fd_file(struct task_struct *task, long fd)
-{
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **arr;
-	struct file *f = NULL;
-
-	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	arr = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
-	return f;
 }
 
 static __always_inline __u32 bump_revision(void)
@@ -108,17 +96,54 @@ static __always_inline __u64 name_hash(struct file_op *op, __u32 len)
 	return h;
 }
 
+/* Whether the basename in op->name_words starts with a prefix that admits `bit` (FP_NAME_PREFIX): hashes
+ * its first len[i] bytes for each configured length, as name_hash does, at most NAME_PREFIX_MAX of them. */
+static __always_inline int name_prefix_admits(struct file_op *op, __u32 bit)
+{
+	__u32 zero = 0;
+	struct file_prefix_lens *pl = bpf_map_lookup_elem(&file_prefix_lens, &zero);
+	struct name_masks *nm;
+
+	if (!pl || !op->name_ok)
+		return 0;
+#pragma unroll
+	for (int i = 0; i < NAME_PREFIX_LENS; i++) {
+		__u32 len = pl->len[i];
+		if (!len || len > NAME_PREFIX_MAX || len > op->name_len)
+			continue;
+		__u64 h = FNV_OFFSET_ ^ len;
+#pragma unroll
+		for (int w = 0; w < NAME_PREFIX_MAX / 8; w++) {
+			if (w * 8 >= len)
+				break;
+			__u64 v = op->name_words[w];
+			__u32 rem = len - w * 8;
+			if (rem < 8)
+				v &= (1ull << (rem * 8)) - 1;
+			h = (h ^ v) * FNV_PRIME_;
+		}
+		nm = bpf_map_lookup_elem(&file_basenames, &h);
+		if (nm && (nm->prefix & bit))
+			return 1;
+	}
+	return 0;
+}
+
 /* Copies the basename of a dentry into op->name and hashes it. */
 static __always_inline void dentry_name_hash(struct file_op *op, struct dentry *d)
 {
-	__u32 len = BPF_CORE_READ(d, d_name.len);
+	struct qstr q = {};
+	__u32 len;
 
+	bpf_core_read(&q, sizeof(q), &d->d_name); /* length and name pointer in one read */
+	len = q.len;
 	if (len > NAME_MAX_LEN)
 		len = NAME_MAX_LEN;
 	barrier_var(len);
 	len &= NAME_MAX_LEN;
-	op->name_ok = len > 0 && !bpf_probe_read_kernel(op->name_words, len, BPF_CORE_READ(d, d_name.name));
+	op->name_ok = len > 0 && !bpf_probe_read_kernel(op->name_words, len, q.name);
 	op->name_hash = op->name_ok ? name_hash(op, len) : 0;
+	op->name_len = len;
 }
 
 #define TAIL_CHAR(w, i) ((w)->path[(TAIL_AT + (i)) & (WORK_PATH_LEN - 1)])
@@ -169,6 +194,7 @@ static __always_inline void tail_name_hash(struct file_op *op, struct work *w)
 		return;
 	op->name_ok = 1;
 	op->name_hash = name_hash(op, len);
+	op->name_len = len;
 	op->single = start == 0 && op->end == op->tail_len;
 }
 
@@ -339,6 +365,13 @@ struct {
 	__type(value, struct touched);
 } file_touched SEC(".maps");
 
+/* Only path-based calls: opens, chdir and fd-based calls know their file already. */
+static __always_inline int notes_inodes(const volatile struct sys_desc *d)
+{
+	return d->type && d->fd == ARG_NONE && d->special != SP_OPEN && d->special != SP_CREAT &&
+	       d->special != SP_OPENAT2 && d->special != SP_CHDIR;
+}
+
 static __always_inline void note_touched(struct inode *inode)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -356,10 +389,7 @@ static __always_inline void note_touched(struct inode *inode)
 	nr = BPF_CORE_READ(regs, orig_ax);
 	if (nr >= SYS_TABLE_LEN)
 		return;
-	/* only path-based calls of a wanted type: opens, chdir and fd-based calls know their file already */
-	if (!sys_table[nr].type || sys_table[nr].fd != ARG_NONE || sys_table[nr].special == SP_OPEN ||
-	    sys_table[nr].special == SP_CREAT || sys_table[nr].special == SP_OPENAT2 ||
-	    sys_table[nr].special == SP_CHDIR)
+	if (!notes_inodes(&sys_table[nr]))
 		return;
 	type = sys_table[nr].type - 1;
 	pol = bpf_map_lookup_elem(&file_policy, &type);
@@ -524,19 +554,21 @@ static __always_inline int side_locate(struct file_op *op, struct work *w, struc
 		if (n > 1) {
 			op->tail_len = n - 1;
 		} else if (dirfd != AT_FDCWD) {
-			file = fd_file(task, dirfd); /* "" with AT_EMPTY_PATH: the dirfd itself */
+			file = task_fd_file(task, dirfd); /* "" with AT_EMPTY_PATH: the dirfd itself */
 		}
 	} else if (!file && path_arg != ARG_NONE && dirfd != AT_FDCWD) {
-		file = fd_file(task, dirfd); /* utimensat(fd, NULL, ...) */
+		file = task_fd_file(task, dirfd); /* utimensat(fd, NULL, ...) */
 	}
 
 	if (op->tail_len == 0) {
 		if (!file)
 			return 0;
 		/* the file itself: path and inode from its dentries */
+		struct path fp = {};
+		bpf_core_read(&fp, sizeof(fp), &file->f_path); /* mount and dentry in one read */
 		op->side = SIDE_DENTRY;
-		op->dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
-		op->mnt = (__u64)BPF_CORE_READ(file, f_path.mnt);
+		op->dentry = (__u64)fp.dentry;
+		op->mnt = (__u64)fp.mnt;
 		d = (void *)op->dentry;
 		vfsmnt = (void *)op->mnt;
 		if (d != BPF_CORE_READ(vfsmnt, mnt_root)) {
@@ -557,7 +589,7 @@ static __always_inline int side_locate(struct file_op *op, struct work *w, struc
 		op->dentry = (__u64)BPF_CORE_READ(task, fs, pwd.dentry);
 		op->mnt = (__u64)BPF_CORE_READ(task, fs, pwd.mnt);
 	} else {
-		file = fd_file(task, dirfd);
+		file = task_fd_file(task, dirfd);
 		if (!file)
 			return 0;
 		op->dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
@@ -682,7 +714,7 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 	file_count(type, FC_SEEN);
 	/* claim the inodes this call touched (marking the storage so the next call starts afresh) before any
 	 * early return */
-	touched = bpf_task_storage_get(&file_touched, task, 0, 0);
+	touched = notes_inodes(d) ? bpf_task_storage_get(&file_touched, task, 0, 0) : NULL;
 	if (touched) {
 		n_touched = touched->nr == nr ? touched->n : 0;
 		touched->nr = 0;
@@ -690,7 +722,7 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 	slot_bit = 1u << type;
 	pflags = pol->flags;
 	/* no name or path approver: the flags decide, before any file is looked at */
-	if (pol->mode == FILE_MODE_FILTER && !(pflags & (FP_NAME | FP_PATH)) && d->dst_path == ARG_NONE &&
+	if (pol->mode == FILE_MODE_FILTER && !(pflags & (FP_NAME | FP_NAME_PREFIX | FP_PATH)) && d->dst_path == ARG_NONE &&
 	    !((pflags & FP_FLAGS) && (flags & pol->flags_mask))) {
 		file_count(type, FC_APPROVER_DROP);
 		return 0;
@@ -698,8 +730,7 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 
 	op = file_op_buf();
 	w = work_buf();
-	s = bpf_map_lookup_elem(&file_heap, &zero);
-	if (!op || !w || !s)
+	if (!op || !w)
 		return 0;
 	op->args[0] = regs->di;
 	op->args[1] = regs->si;
@@ -712,9 +743,9 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 
 	/* source side: locate, then the cheap approvers */
 	if (special == SP_OPEN && ret >= 0)
-		file = fd_file(task, ret);
+		file = task_fd_file(task, ret);
 	else if (d->fd != ARG_NONE)
-		file = fd_file(task, (int)op_arg(op, d->fd));
+		file = task_fd_file(task, (int)op_arg(op, d->fd));
 	if (special == SP_CHDIR && ret == 0) {
 		/* the new cwd: resolved by the kernel already */
 		op->side = SIDE_DENTRY;
@@ -735,6 +766,8 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 			src_admit = slot_bit;
 		nm = op->name_ok ? bpf_map_lookup_elem(&file_basenames, &op->name_hash) : NULL;
 		if (nm && (pflags & FP_NAME) && (nm->name & slot_bit))
+			src_admit = slot_bit;
+		if (!src_admit && (pflags & FP_NAME_PREFIX) && name_prefix_admits(op, slot_bit))
 			src_admit = slot_bit;
 		/* the path check is still possible when the basename gate lets it through */
 		want = 0;
@@ -758,6 +791,9 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 	}
 
 	/* the record: fixed part */
+	s = bpf_map_lookup_elem(&file_heap, &zero);
+	if (!s)
+		return 0;
 	fill_header(&s->ev.hdr, RECORD_FILE_BASE + type);
 	s->ev.pid = task->tgid;
 	s->ev.tid = task->pid;
@@ -817,6 +853,8 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 				pflags = dpol->flags;
 				nm = op->name_ok ? bpf_map_lookup_elem(&file_basenames, &op->name_hash) : NULL;
 				if (nm && (pflags & FP_NAME) && (nm->name & dst_bit))
+					dst_admit = dst_bit;
+				if (!dst_admit && (pflags & FP_NAME_PREFIX) && name_prefix_admits(op, dst_bit))
 					dst_admit = dst_bit;
 				if (!dst_admit && (pflags & FP_PATH) &&
 				    (!(pflags & FP_GATE) || !op->name_ok || (nm && (nm->path & dst_bit))))

@@ -14,6 +14,12 @@
 #define FP_GATE 2  /* every path approver has a literal basename: check it before walking the path */
 #define FP_PATH 4  /* path approvers (directory prefixes / exact paths) checked on the resolved path */
 #define FP_FLAGS 8 /* open flags: admit when flags & flags_mask */
+#define FP_NAME_PREFIX 16 /* basename prefixes that admit outright (`*.file.name =~ "id_*"`) */
+
+/* Name prefixes: the kernel hashes the first len[i] bytes of a basename (at most NAME_PREFIX_MAX) and
+ * looks the hash up in file_basenames (`prefix` bits). */
+#define NAME_PREFIX_LENS 4
+#define NAME_PREFIX_MAX 16
 
 /* Filter slots: one per event type (FILE_EV_*), plus the destination side of rename and link. */
 #define FILE_SLOT_RENAME_DST 13
@@ -36,6 +42,12 @@ struct file_policy {
 struct name_masks {
 	__u32 name;
 	__u32 path;
+	__u32 prefix;
+	__u32 _pad;
+};
+
+struct file_prefix_lens {
+	__u8 len[NAME_PREFIX_LENS];
 };
 
 struct path_key {
@@ -103,6 +115,13 @@ struct {
 } file_revision SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct file_prefix_lens);
+} file_prefix_lens SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, FILE_EV_COUNT);
 	__type(key, __u32);
@@ -128,6 +147,7 @@ struct file_op {
 	__u32 rev;
 	__u32 side;      /* SIDE_* of the side being resolved */
 	__u32 name_ok;   /* name_hash is a real basename (not "." or "..") */
+	__u32 name_len;  /* its length (name prefixes) */
 	__u32 start;     /* resolved path is work.path[start..end) */
 	__u32 end;
 	__u32 tail_len;  /* length of the user string read at work.path[TAIL_AT..] */

@@ -207,7 +207,7 @@ SYS_EXIT(bpf)
 		kact_s2(s, attr + offsetof(union bpf_attr, prog_name));
 		if (ctx->ret >= 0) {
 			/* the kernel's own view of the new program: its tag */
-			struct file *f = act_fd_file((void *)bpf_get_current_task(), ctx->ret);
+			struct file *f = act_fd_file(ctx->ret);
 			struct bpf_prog *prog = f ? BPF_CORE_READ(f, private_data) : NULL;
 			if (prog && !bpf_probe_read_kernel(&s->ev.extra[2], 8, &prog->tag))
 				s->ev.extra[3] = 1;
@@ -265,7 +265,7 @@ SYS_EXIT(mmap)
 	if (!s)
 		return 0;
 	if (!(p.args[3] & MAP_ANONYMOUS) && (__s32)p.args[4] >= 0)
-		kact_file(s, act_fd_file((void *)bpf_get_current_task(), (__u32)p.args[4]));
+		kact_file(s, act_fd_file((__u32)p.args[4]));
 	kact_emit(s);
 	return 0;
 }
@@ -344,7 +344,7 @@ SYS_EXIT(finit_module)
 	s = kact_begin(&p, ctx->ret);
 	if (!s)
 		return 0;
-	kact_file(s, act_fd_file((void *)bpf_get_current_task(), (__u32)p.args[0]));
+	kact_file(s, act_fd_file((__u32)p.args[0]));
 	kact_s1(s, p.args[1]);
 	kact_emit(s);
 	return 0;
@@ -548,13 +548,13 @@ SYS_EXIT(memfd_create)
 /* ---- splice(fd_in, off_in, fd_out, off_out, len, flags): extra[0]/extra[1] the flags of the pipe's last
  * buffer before/after the call (PIPE_BUF_FLAG_CAN_MERGE on a page-cache page is Dirty Pipe), extra[2] 1
  * when a pipe was found; s0/file the non-pipe side. */
-static __always_inline struct file *splice_pipe(struct task_struct *task, __u64 fd_in, __u64 fd_out)
+static __always_inline struct file *splice_pipe(__u64 fd_in, __u64 fd_out)
 {
-	struct file *f = act_fd_file(task, fd_out);
+	struct file *f = act_fd_file(fd_out);
 
 	if (f && act_file_type(f) == S_IFIFO)
 		return f;
-	f = act_fd_file(task, fd_in);
+	f = act_fd_file(fd_in);
 	if (f && act_file_type(f) == S_IFIFO)
 		return f;
 	return NULL;
@@ -584,7 +584,7 @@ SYS_ENTER(splice)
 
 	act_count(KOP_SPLICE, ACT_SEEN);
 	act_args(ctx, a, 6);
-	pipe = splice_pipe(task, a[0], a[2]);
+	pipe = splice_pipe(a[0], a[2]);
 	return act_enter(KOP_SPLICE, a, 0, pipe ? pipe_last_flags(pipe) : 0, pipe != NULL);
 }
 
@@ -600,12 +600,12 @@ SYS_EXIT(splice)
 	s = kact_begin(&p, ctx->ret);
 	if (!s)
 		return 0;
-	pipe = splice_pipe(task, p.args[0], p.args[2]);
+	pipe = splice_pipe(p.args[0], p.args[2]);
 	s->ev.extra[0] = p.pre[0];
 	s->ev.extra[1] = pipe ? pipe_last_flags(pipe) : 0;
 	s->ev.extra[2] = p.pre[1];
-	in = act_fd_file(task, p.args[0]);
-	other = in == pipe ? act_fd_file(task, p.args[2]) : in;
+	in = act_fd_file(p.args[0]);
+	other = in == pipe ? act_fd_file(p.args[2]) : in;
 	if (other && other != pipe)
 		kact_file(s, other);
 	kact_emit(s);
@@ -663,7 +663,7 @@ SYS_EXIT(setns)
 	s = kact_begin(&p, ctx->ret);
 	if (!s)
 		return 0;
-	f = act_fd_file((void *)bpf_get_current_task(), (__u32)p.args[0]);
+	f = act_fd_file((__u32)p.args[0]);
 	inode = f ? BPF_CORE_READ(f, f_inode) : NULL;
 	if (inode && BPF_CORE_READ(inode, i_sb, s_magic) == NSFS_MAGIC) {
 		struct ns_common *ns = BPF_CORE_READ(inode, i_private);

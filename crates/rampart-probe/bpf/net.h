@@ -76,7 +76,7 @@ static __always_inline int net_addr_exit(__u32 op, long ret)
 		bpf_probe_read_user(e.addr, 16, (void *)(uaddr + 8));
 	}
 	e.port = bpf_ntohs(port);
-	sk = act_fd_sock(task, p.args[0]);
+	sk = act_fd_sock(p.args[0]);
 	if (sk) {
 		e.protocol = BPF_CORE_READ(sk, sk_protocol);
 		/* bind to port 0: report the port the kernel picked */
@@ -103,7 +103,7 @@ static __always_inline int net_accept_exit(long ret)
 		return 0;
 	}
 	net_header(&e, KOP_ACCEPT, ret);
-	sk = act_fd_sock(task, ret >= 0 ? (__u64)ret : p.args[0]);
+	sk = act_fd_sock(ret >= 0 ? (__u64)ret : p.args[0]);
 	if (!sk)
 		return 0;
 	e.family = BPF_CORE_READ(sk, __sk_common.skc_family);

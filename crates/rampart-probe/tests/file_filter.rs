@@ -190,3 +190,36 @@ fn name_approvers_admit_by_dentry_name_anywhere() {
     });
     assert!(others.is_empty(), "{others:?}");
 }
+
+#[test]
+fn name_prefix_approvers_admit_by_the_start_of_the_name() {
+    let (_keep, dir) = temp_dir();
+    let side = SideFilter {
+        name_prefixes: [
+            "rampart-id_".to_string(),
+            "zz-a-much-longer-prefix-than-16".to_string(),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    let mut rec = load(&filter(FileKind::Open, side));
+    for name in ["rampart-id", "rampart-ie_x", "other", "zz-a-much-longe"] {
+        std::fs::write(dir.join(name), b"x").unwrap();
+    }
+    std::fs::write(dir.join("rampart-id_ed25519"), b"x").unwrap();
+    // Cut to 16 bytes in the kernel: a name sharing only those passes too (user space decides).
+    std::fs::write(dir.join("zz-a-much-longer-prefix-than-16-bytes"), b"x").unwrap();
+    rec.wait_for(EventType::Open, &dir.join("rampart-id_ed25519"));
+    rec.wait_for(
+        EventType::Open,
+        &dir.join("zz-a-much-longer-prefix-than-16-bytes"),
+    );
+    let d = dir.to_str().unwrap().to_string();
+    let others = rec.collect_for(Duration::from_millis(300), |r| {
+        path_of(r).is_some_and(|p| p.starts_with(&d))
+    });
+    assert!(
+        others.is_empty(),
+        "names without the prefix were sent: {others:?}"
+    );
+}

@@ -27,6 +27,9 @@ pub struct FieldApprovers {
     pub ints: BTreeSet<i64>,
     /// Flag masks: the event passes if `value & mask != 0`.
     pub masks: BTreeSet<i64>,
+    /// Name prefixes (name fields only): the event passes if the name starts with one (`~"id_*"`, or a
+    /// path glob `~"/**/.ssh/id_*"` whose directory part narrows nothing).
+    pub name_prefixes: BTreeSet<String>,
 }
 
 /// Approvers of one event type, by field name.
@@ -44,6 +47,7 @@ enum Approval {
     },
     Int(i64),
     Mask(i64),
+    NamePrefix(String),
 }
 
 /// Fields the kernel can filter on, per event type, with a weight (higher = more selective).
@@ -86,9 +90,56 @@ fn capable(t: EventType, field: &str) -> Option<u32> {
 
 type Constraints = Vec<(String, Approval)>;
 
+/// Directories so busy (libraries, packages, procfs, homes) that a prefix on them lets most events
+/// through: a flag mask of the same rule (e.g. "opened for writing") narrows better.
+const BROAD_DIRS: &[&str] = &[
+    "/",
+    "/usr/",
+    "/lib/",
+    "/lib64/",
+    "/usr/lib/",
+    "/usr/lib64/",
+    "/usr/share/",
+    "/usr/local/",
+    "/var/",
+    "/var/lib/",
+    "/home/",
+    "/root/",
+    "/opt/",
+    "/tmp/",
+    "/proc/",
+    "/sys/",
+    "/dev/",
+    "/run/",
+];
+
+/// Whether the directory part of `prefix` is one of [`BROAD_DIRS`].
+fn is_broad(prefix: &str) -> bool {
+    let dir = prefix.rfind('/').map_or("/", |i| &prefix[..=i]);
+    BROAD_DIRS.contains(&dir)
+}
+
+fn approval_weight(t: EventType, field: &str, a: &Approval) -> u32 {
+    let w = capable(t, field).unwrap_or(0);
+    match a {
+        Approval::Prefix {
+            prefix,
+            basename: None,
+        } => {
+            if is_broad(prefix) {
+                w.min(4)
+            } else {
+                w
+            }
+        }
+        _ => w,
+    }
+}
+
+/// How well a rule's constraints narrow: their weakest approval.
 fn weight(t: EventType, c: &Constraints) -> u32 {
     c.iter()
-        .map(|(f, _)| capable(t, f).unwrap_or(0))
+        .map(|(f, a)| approval_weight(t, f, a))
         .min()
         .unwrap_or(0)
 }
@@ -113,7 +164,7 @@ fn derive(t: EventType, node: &BNode) -> Option<Constraints> {
             quant: Quant::Any,
         } => {
             capable(t, &f.name)?;
-            if m.has_regex() {
+            if m.has_regex() || m.case_insensitive() {
                 return None;
             }
             let mut out = Vec::new();
@@ -121,15 +172,7 @@ fn derive(t: EventType, node: &BNode) -> Option<Constraints> {
                 out.push((f.name.clone(), Approval::Exact(v.to_string())));
             }
             for g in &m.globs {
-                if !f.path {
-                    return None;
-                }
-                let prefix = g.literal_prefix();
-                let basename = g.literal_basename().map(str::to_string);
-                if prefix.len() <= 1 && basename.is_none() {
-                    return None;
-                }
-                out.push((f.name.clone(), Approval::Prefix { prefix, basename }));
+                out.push(glob_approval(t, &f.name, f.path, g)?);
             }
             (!out.is_empty()).then_some(out)
         }
@@ -181,6 +224,45 @@ fn derive(t: EventType, node: &BNode) -> Option<Constraints> {
     }
 }
 
+/// The name field that goes with a path field (`open.file.path` → `open.file.name`).
+fn name_field(t: EventType, path_field: &str) -> Option<String> {
+    let f = format!("{}.name", path_field.strip_suffix(".path")?);
+    capable(t, &f).map(|_| f)
+}
+
+/// What the kernel can check for one glob: a directory prefix (with the literal basename when there is
+/// one), or, when the directory part is only `/` (or a busy directory and the basename is literal), the
+/// basename itself or its literal start on the name field. A name prefix shorter than two characters
+/// narrows nothing.
+fn glob_approval(
+    t: EventType,
+    field: &str,
+    path: bool,
+    g: &crate::glob::Glob,
+) -> Option<(String, Approval)> {
+    const MIN_NAME_PREFIX: usize = 2;
+    if !path {
+        // A name pattern: its literal start (`memfd:*` → `memfd:`).
+        let lit = g.literal_prefix();
+        return (lit.len() >= MIN_NAME_PREFIX && !lit.contains('/'))
+            .then(|| (field.to_string(), Approval::NamePrefix(lit)));
+    }
+    let prefix = g.literal_prefix();
+    let basename = g.literal_basename().map(str::to_string);
+    // Under a busy directory (`/proc/*/mem`) the basename alone narrows better than the prefix.
+    if prefix.len() > 1 && !(basename.is_some() && is_broad(&prefix)) {
+        return Some((field.to_string(), Approval::Prefix { prefix, basename }));
+    }
+    let name = name_field(t, field)?;
+    match basename {
+        Some(b) => Some((name, Approval::Exact(b))),
+        None => {
+            let lit = g.basename_literal_prefix()?;
+            (lit.len() >= MIN_NAME_PREFIX).then(|| (name, Approval::NamePrefix(lit.to_string())))
+        }
+    }
+}
+
 fn basename(path: &str) -> Option<String> {
     let b = rampart_model::file::basename(path);
     (!b.is_empty() && b != "/").then(|| b.to_string())
@@ -229,6 +311,9 @@ impl RuleSet {
                     }
                     Approval::Mask(m) => {
                         fa.masks.insert(m);
+                    }
+                    Approval::NamePrefix(p) => {
+                        fa.name_prefixes.insert(p);
                     }
                 }
             }

@@ -506,6 +506,11 @@ impl StrMatcher {
     pub(crate) fn has_regex(&self) -> bool {
         !self.regexes.is_empty() || self.contains.is_some()
     }
+
+    /// Whether matching ignores case (exact kernel approvers would then miss values).
+    pub(crate) fn case_insensitive(&self) -> bool {
+        self.ci
+    }
 }
 
 #[derive(Debug)]

@@ -159,6 +159,18 @@ impl Glob {
         (!last.is_empty() && !last.contains('*') && !last.contains('\\')).then_some(last)
     }
 
+    /// The literal start of the last path segment (`/**/.ssh/id_*` → `id_`): every value the pattern
+    /// matches has a basename that starts with it. `None` when that segment starts with a wildcard or has
+    /// an escape.
+    pub fn basename_literal_prefix(&self) -> Option<&str> {
+        let last = self.source.rsplit('/').next()?;
+        if last.contains('\\') {
+            return None;
+        }
+        let lit = &last[..last.find('*').unwrap_or(last.len())];
+        (!lit.is_empty()).then_some(lit)
+    }
+
     /// Whether the pattern has no wildcard at all.
     pub fn is_literal(&self) -> bool {
         match &self.kind {

@@ -439,3 +439,45 @@ fn rule_sets_are_shareable_across_threads() {
         .collect();
     assert!(handles.into_iter().all(|h| h.join().unwrap() == 1));
 }
+
+#[test]
+fn globs_anywhere_on_the_host_become_name_approvers() {
+    let (rs, report) = RuleSet::build(
+        &[],
+        &[
+            rule(
+                "keys",
+                r#"open.file.path in [~"/**/.ssh/id_*", ~"/**/.ssh/authorized_keys"]"#,
+                vec![],
+            ),
+            rule("memfd", r#"open.file.name =~ "memfd:*""#, vec![]),
+            rule(
+                "moved",
+                r#"rename.file.destination.path =~ "/**/.bashrc""#,
+                vec![],
+            ),
+        ],
+    );
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let open = rs.approvers(EventType::Open).expect("narrowed by name");
+    assert!(
+        !open.fields.contains_key("open.file.path"),
+        "`/` narrows nothing: {open:?}"
+    );
+    let name = &open.fields["open.file.name"];
+    assert!(name.exact.contains("authorized_keys"), "{name:?}");
+    assert_eq!(
+        name.name_prefixes.iter().collect::<Vec<_>>(),
+        ["id_", "memfd:"]
+    );
+    let rename = rs.approvers(EventType::Rename).unwrap();
+    assert!(rename.fields["rename.file.destination.name"]
+        .exact
+        .contains(".bashrc"));
+    // Nothing literal at the start of the basename: no approver.
+    let (rs, _) = RuleSet::build(
+        &[],
+        &[rule("ext", r#"open.file.path =~ "/**/*.pem""#, vec![])],
+    );
+    assert_eq!(rs.approvers(EventType::Open), None);
+}

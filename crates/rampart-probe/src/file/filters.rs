@@ -33,6 +33,10 @@ pub enum Mode {
 pub struct SideFilter {
     /// Basenames that admit on their own (`*.file.name == "x"`).
     pub names: BTreeSet<String>,
+    /// Basename prefixes that admit on their own (`*.file.name =~ "id_*"`); the kernel compares at most
+    /// [`NAME_PREFIX_MAX`] bytes and [`NAME_PREFIX_LENS`] distinct lengths (longer prefixes are shortened:
+    /// more events pass, none is lost).
+    pub name_prefixes: BTreeSet<String>,
     /// Path approvers: exact paths and path prefixes (`/etc/` from `~"/etc/*"`).
     pub exact_paths: BTreeSet<String>,
     pub prefixes: BTreeSet<String>,
@@ -46,6 +50,7 @@ pub struct SideFilter {
 impl SideFilter {
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
+            && self.name_prefixes.is_empty()
             && self.exact_paths.is_empty()
             && self.prefixes.is_empty()
             && self.flags_mask == 0
@@ -117,6 +122,11 @@ pub(crate) const FP_NAME: u32 = 1;
 pub(crate) const FP_GATE: u32 = 2;
 pub(crate) const FP_PATH: u32 = 4;
 pub(crate) const FP_FLAGS: u32 = 8;
+pub(crate) const FP_NAME_PREFIX: u32 = 16;
+/// Longest name prefix the kernel compares (two hash words).
+pub const NAME_PREFIX_MAX: usize = 16;
+/// Distinct name-prefix lengths the kernel tries per name.
+pub const NAME_PREFIX_LENS: usize = 4;
 pub(crate) const PATH_KEY_PREFIX: u32 = 0;
 pub(crate) const PATH_KEY_EXACT: u32 = 1;
 pub(crate) const PATH_KEY_DIR: u32 = 2;
@@ -134,8 +144,10 @@ pub(crate) struct SlotPolicy {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Compiled {
     pub slots: [SlotPolicy; FILE_SLOTS],
-    /// name hash → (name slot bits, path-basename slot bits)
-    pub basenames: BTreeMap<u64, (u32, u32)>,
+    /// name hash → (name slot bits, path-basename slot bits, name-prefix slot bits)
+    pub basenames: BTreeMap<u64, (u32, u32, u32)>,
+    /// The name-prefix lengths the kernel tries (0 = unused).
+    pub prefix_lens: [u8; NAME_PREFIX_LENS],
     /// (hash, kind) → slot bits
     pub paths: BTreeMap<(u64, u32), u32>,
 }
@@ -163,9 +175,45 @@ fn dir_prefix(prefix: &str) -> Option<&str> {
     prefix.rfind('/').map(|i| &prefix[..=i])
 }
 
+/// The byte lengths at which the kernel hashes names: at most [`NAME_PREFIX_LENS`] of them, each prefix
+/// cut to the longest allowed length that does not exceed it.
+fn prefix_lengths<'a>(prefixes: impl Iterator<Item = &'a String>) -> Vec<usize> {
+    let mut lens: Vec<usize> = prefixes
+        .map(|p| p.len().min(NAME_PREFIX_MAX))
+        .filter(|l| *l > 0)
+        .collect();
+    lens.sort_unstable();
+    lens.dedup();
+    // Too many lengths: drop the longest (their prefixes are cut to the next shorter one) until they fit.
+    while lens.len() > NAME_PREFIX_LENS {
+        lens.pop();
+    }
+    lens
+}
+
+/// `prefix` cut to the longest of `lens` it can use.
+fn cut<'a>(prefix: &'a str, lens: &[usize]) -> Option<&'a [u8]> {
+    let l = lens.iter().copied().filter(|l| *l <= prefix.len()).max()?;
+    Some(&prefix.as_bytes()[..l])
+}
+
 impl FileFilters {
     pub(crate) fn compile(&self) -> Compiled {
         let mut out = Compiled::default();
+        let lens = prefix_lengths(
+            self.types
+                .values()
+                .filter(|t| t.mode == Mode::Filter)
+                .flat_map(|t| {
+                    t.source
+                        .name_prefixes
+                        .iter()
+                        .chain(&t.destination.name_prefixes)
+                }),
+        );
+        for (slot, l) in out.prefix_lens.iter_mut().zip(&lens) {
+            *slot = *l as u8;
+        }
         for (kind, tf) in &self.types {
             let mode = match tf.mode {
                 Mode::Off => FILE_MODE_OFF,
@@ -183,7 +231,7 @@ impl FileFilters {
                     ..Default::default()
                 };
                 if tf.mode == Mode::Filter {
-                    compile_side(side, bit, &mut p, &mut out);
+                    compile_side(side, bit, &lens, &mut p, &mut out);
                 }
                 out.slots[slot] = p;
             }
@@ -192,7 +240,13 @@ impl FileFilters {
     }
 }
 
-fn compile_side(side: &SideFilter, bit: u32, p: &mut SlotPolicy, out: &mut Compiled) {
+fn compile_side(
+    side: &SideFilter,
+    bit: u32,
+    lens: &[usize],
+    p: &mut SlotPolicy,
+    out: &mut Compiled,
+) {
     if side.flags_mask != 0 {
         p.flags |= FP_FLAGS;
         p.flags_mask = side.flags_mask;
@@ -200,6 +254,11 @@ fn compile_side(side: &SideFilter, bit: u32, p: &mut SlotPolicy, out: &mut Compi
     for n in &side.names {
         p.flags |= FP_NAME;
         out.basenames.entry(name_hash(n.as_bytes())).or_default().0 |= bit;
+    }
+    // `lens` keeps the shortest length, which every prefix reaches: `cut` always finds one.
+    for bytes in side.name_prefixes.iter().filter_map(|n| cut(n, lens)) {
+        p.flags |= FP_NAME_PREFIX;
+        out.basenames.entry(name_hash(bytes)).or_default().2 |= bit;
     }
     let mut path_keys = Vec::new();
     for e in &side.exact_paths {
@@ -299,7 +358,7 @@ mod tests {
         assert_eq!(c.paths[&(fnv1a(b"/etc/shadow"), PATH_KEY_EXACT)], 1);
         assert_eq!(c.paths[&(fnv1a(b"/etc/"), PATH_KEY_DIR)], 1);
         assert_eq!(c.paths[&(fnv1a(b"/etc/ssh/"), PATH_KEY_PREFIX)], 1);
-        assert_eq!(c.basenames[&name_hash(b"authorized_keys")], (1 << 13, 0));
+        assert_eq!(c.basenames[&name_hash(b"authorized_keys")], (1 << 13, 0, 0));
     }
 
     #[test]
@@ -320,6 +379,6 @@ mod tests {
         );
         let c = f.compile();
         assert_eq!(c.slots[5].flags, FP_PATH | FP_GATE);
-        assert_eq!(c.basenames[&name_hash(b"shadow")], (0, 1 << 5));
+        assert_eq!(c.basenames[&name_hash(b"shadow")], (0, 1 << 5, 0));
     }
 }

@@ -10,7 +10,7 @@ use super::filters::{Compiled, FileFilters, FilterReport, Mode, FILE_SLOTS};
 use super::FileKind;
 use crate::errors::ProbeError;
 use crate::loader::Probe;
-use crate::skel::types::{file_counters, file_policy, name_masks, path_key};
+use crate::skel::types::{file_counters, file_policy, file_prefix_lens, name_masks, path_key};
 
 /// Kernel counters of one file event type, summed over CPUs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -85,6 +85,13 @@ impl Probe {
         clear(&skel.maps.file_basenames).map_err(map_err("file_basenames"))?;
         clear(&skel.maps.file_paths).map_err(map_err("file_paths"))?;
         write_keys(&skel.maps.file_basenames, &skel.maps.file_paths, &compiled)?;
+        let lens = file_prefix_lens {
+            len: compiled.prefix_lens,
+        };
+        skel.maps
+            .file_prefix_lens
+            .update(&0u32.to_ne_bytes(), bytes_of(&lens), MapFlags::ANY)
+            .map_err(map_err("file_prefix_lens"))?;
         let revision = bump_revision(&skel.maps.file_revision)?;
         for (slot, p) in compiled.slots.iter().enumerate() {
             let v = file_policy {
@@ -177,10 +184,12 @@ fn write_keys(
     paths: &impl MapCore,
     c: &Compiled,
 ) -> Result<(), ProbeError> {
-    for (hash, (name, path)) in &c.basenames {
+    for (hash, (name, path, prefix)) in &c.basenames {
         let v = name_masks {
             name: *name,
             path: *path,
+            prefix: *prefix,
+            ..Default::default()
         };
         basenames
             .update(&hash.to_ne_bytes(), bytes_of(&v), MapFlags::ANY)

@@ -34,13 +34,23 @@ pub fn compute(rules: &RuleSet) -> FileFilters {
         if rules.rules_for(t).is_empty() {
             continue;
         }
-        let filter = rules
+        let mut filter = rules
             .approvers(t)
             .and_then(|a| type_filter(kind, t, &a))
             .unwrap_or_else(TypeFilter::all);
+        filter.errors = looks_at_errors(rules, t);
         out.types.insert(kind, filter);
     }
     out
+}
+
+/// Whether some rule of type `t` reads its return value (then failed calls of every kind are sent).
+fn looks_at_errors(rules: &RuleSet, t: EventType) -> bool {
+    let retval = format!("{}.retval", t.as_str());
+    rules
+        .rules_for(t)
+        .iter()
+        .any(|r| r.fields().any(|f| f == retval))
 }
 
 /// `None` when some approver cannot be expressed in the kernel (the type is then sent unfiltered).

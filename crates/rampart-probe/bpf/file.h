@@ -19,6 +19,8 @@
 #include "file_syscalls.h"
 
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630
+#define EPERM_ 1
+#define EACCES_ 13
 #define S_IFMT_ 00170000
 #define S_IFDIR_ 0040000
 /* The user's string is read here, right after the base directory's path (which ends at PATH_MAX_LEN). */
@@ -707,6 +709,9 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 
 	pol = bpf_map_lookup_elem(&file_policy, &type);
 	if (!pol || pol->mode == FILE_MODE_OFF)
+		return 0;
+	/* failed calls: only denials matter, unless a rule looks at the error */
+	if (ret < 0 && ret != -EACCES_ && ret != -EPERM_ && !(pol->flags & FP_ERRORS))
 		return 0;
 	task = bpf_get_current_task_btf();
 	if (agent_tgid && task->tgid == agent_tgid)

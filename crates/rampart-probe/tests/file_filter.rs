@@ -6,7 +6,7 @@ mod file_support;
 use std::time::Duration;
 
 use file_support::*;
-use rampart_model::EventType;
+use rampart_model::{EventData, EventType};
 use rampart_probe::file::{FileFilters, FileKind, Mode, SideFilter, TypeFilter};
 
 fn filter(kind: FileKind, source: SideFilter) -> FileFilters {
@@ -222,4 +222,52 @@ fn name_prefix_approvers_admit_by_the_start_of_the_name() {
         others.is_empty(),
         "names without the prefix were sent: {others:?}"
     );
+}
+
+#[test]
+fn failed_calls_are_dropped_unless_denied_or_asked_for() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_keep, dir) = temp_dir();
+    let secret = dir.join("secret");
+    std::fs::write(&secret, b"x").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let missing = dir.join("missing");
+    let attempts = format!(
+        "cat {m} 2>/dev/null; setpriv --reuid=65534 --regid=65534 --clear-groups cat {s} 2>/dev/null; true",
+        m = missing.display(),
+        s = secret.display()
+    );
+    let mut every_open = FileFilters::default();
+    every_open.types.insert(
+        FileKind::Open,
+        TypeFilter {
+            mode: Mode::All,
+            errors: false,
+            ..Default::default()
+        },
+    );
+    let mut rec = load(&every_open);
+    sh(&attempts);
+    let denied = rec.wait_for(EventType::Open, &secret);
+    let EventData::Open(o) = &denied.data else {
+        unreachable!()
+    };
+    assert_eq!(o.retval, -(libc::EACCES as i64), "a denial is kept");
+    let d = dir.to_str().unwrap().to_string();
+    let missed = rec.collect_for(Duration::from_millis(300), |r| {
+        path_of(r).is_some_and(|p| p.starts_with(&d) && p.ends_with("missing"))
+    });
+    assert!(missed.is_empty(), "ENOENT is dropped: {missed:?}");
+    drop(rec);
+
+    // A rule on retval asks for every failed call.
+    every_open.types.get_mut(&FileKind::Open).unwrap().errors = true;
+    let mut rec = load(&every_open);
+    sh(&attempts);
+    let r = rec.wait_for(EventType::Open, &missing);
+    let EventData::Open(o) = &r.data else {
+        unreachable!()
+    };
+    assert_eq!(o.retval, -(libc::ENOENT as i64));
 }

@@ -68,7 +68,8 @@ fn main() {
     // `cargo bench` passes `--bench`; a plain `cargo test --benches` run passes nothing: both measure.
     let iters = env_or("EXEC_BENCH_ITERS", 5000);
     let rounds = env_or("EXEC_BENCH_ROUNDS", 3);
-    let configs: [(&str, &[&str]); 2] = [
+    let configs: [(&str, &[&str]); 3] = [
+        ("monitor, no policy", &["--no-default-policy"]),
         ("monitor (matches only)", &[]),
         ("monitor --events --json", &["--events", "--json"]),
     ];

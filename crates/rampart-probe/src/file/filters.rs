@@ -64,12 +64,18 @@ pub struct TypeFilter {
     pub source: SideFilter,
     /// Rename and link only.
     pub destination: SideFilter,
+    /// Also send calls that failed with an error other than EACCES/EPERM (a rule looks at `retval`).
+    /// Otherwise the kernel drops them before any path work: the dynamic linker's and `PATH` lookups'
+    /// ENOENTs are most of a busy host's failed opens, and a denied access is what matters for security.
+    pub errors: bool,
 }
 
 impl TypeFilter {
+    /// Every event of the type, failed calls included.
     pub fn all() -> Self {
         TypeFilter {
             mode: Mode::All,
+            errors: true,
             ..Default::default()
         }
     }
@@ -123,6 +129,7 @@ pub(crate) const FP_GATE: u32 = 2;
 pub(crate) const FP_PATH: u32 = 4;
 pub(crate) const FP_FLAGS: u32 = 8;
 pub(crate) const FP_NAME_PREFIX: u32 = 16;
+pub(crate) const FP_ERRORS: u32 = 32;
 /// Longest name prefix the kernel compares (two hash words).
 pub const NAME_PREFIX_MAX: usize = 16;
 /// Distinct name-prefix lengths the kernel tries per name.
@@ -228,6 +235,7 @@ impl FileFilters {
                 let bit = 1u32 << slot;
                 let mut p = SlotPolicy {
                     mode,
+                    flags: if tf.errors { FP_ERRORS } else { 0 },
                     ..Default::default()
                 };
                 if tf.mode == Mode::Filter {

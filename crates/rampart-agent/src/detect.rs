@@ -83,24 +83,35 @@ impl Detector {
     }
 
     pub fn with_rate_limit(rules: RuleSet, default_limit: RateLimit) -> Self {
-        let inherited = rules
-            .variables()
-            .filter(|d| d.scope == VarScope::Process && d.inherited)
-            .map(|d| d.name.clone())
-            .collect();
-        Detector {
-            rules,
+        let mut d = Detector {
+            rules: RuleSet::build(&[], &[]).0,
             variables: MemoryStore::new(),
-            inherited,
+            inherited: Vec::new(),
             default_limit,
             buckets: HashMap::new(),
             dropped: HashMap::new(),
             stats: DetectStats::default(),
-        }
+        };
+        d.replace_rules(rules);
+        d
     }
 
     pub fn rules(&self) -> &RuleSet {
         &self.rules
+    }
+
+    /// Swaps in a new rule set (remote configuration), keeping the variables and the rate-limit state of
+    /// rules that stay; a removed rule's limiter goes with it.
+    pub fn replace_rules(&mut self, rules: RuleSet) -> RuleSet {
+        self.inherited = rules
+            .variables()
+            .filter(|d| d.scope == VarScope::Process && d.inherited)
+            .map(|d| d.name.clone())
+            .collect();
+        let ids: std::collections::HashSet<&str> =
+            rules.rules().iter().map(|r| r.id.as_str()).collect();
+        self.buckets.retain(|id, _| ids.contains(id.as_str()));
+        std::mem::replace(&mut self.rules, rules)
     }
 
     pub fn variables(&self) -> &MemoryStore {

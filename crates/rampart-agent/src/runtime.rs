@@ -91,6 +91,8 @@ pub struct Agent {
     detector: Detector,
     enforcer: Enforcer,
     hasher: Hasher,
+    /// What to hook beyond the rules' needs (kept for rule-set replacements).
+    activity: Activity,
     /// Background I/O (container runtime lookups); kept alive with the agent.
     _background: tokio::runtime::Runtime,
 }
@@ -130,11 +132,7 @@ impl Agent {
                 .set_kill_plan(&plan)
                 .context("loading the kernel kill plan")?;
         }
-        let unfiltered = match &options.activity {
-            Activity::RulesAnd(types) => types.as_slice(),
-            Activity::RulesOnly | Activity::All => &[],
-        };
-        crate::file_filters::apply(&mut probe, detector.rules(), unfiltered)
+        crate::file_filters::apply(&mut probe, detector.rules(), unfiltered(&options.activity))
             .context("loading the kernel file filters")?;
         let mut cache = ProcessCache::new(CacheConfig::default(), |path| {
             parse_cgroup_path(path).map(|c| c.id)
@@ -149,8 +147,55 @@ impl Agent {
             detector,
             enforcer,
             hasher: Hasher::new(crate::hash::DEFAULT_MAX_SIZE),
+            activity: options.activity.clone(),
             _background: background,
         })
+    }
+
+    /// Replaces the rule set while running (remote configuration), atomically as far as detection goes: the
+    /// kernel kill plan, the file filters and the activity hooks are switched to what `rules` needs, then
+    /// the detector swaps rule sets (variables and the rate state of rules that stay are kept). If the
+    /// kernel refuses a step, the previous rules' kernel state is restored and the error returned: the agent
+    /// keeps running the previous rule set.
+    pub fn replace_rules(&mut self, rules: RuleSet) -> anyhow::Result<()> {
+        if let Err(e) = self.apply_kernel_state(&rules) {
+            let old = self.detector.rules();
+            let restored =
+                Self::kernel_state(&mut self.probe, &mut self.enforcer, &self.activity, old);
+            if let Err(again) = restored {
+                tracing::error!("restoring the previous rules' kernel state: {again:#}");
+            }
+            return Err(e);
+        }
+        self.detector.replace_rules(rules);
+        Ok(())
+    }
+
+    fn apply_kernel_state(&mut self, rules: &RuleSet) -> anyhow::Result<()> {
+        Self::kernel_state(&mut self.probe, &mut self.enforcer, &self.activity, rules)
+    }
+
+    /// Points the kernel at `rules`: kill plan, file filters, activity hooks.
+    fn kernel_state(
+        probe: &mut Probe,
+        enforcer: &mut Enforcer,
+        activity: &Activity,
+        rules: &RuleSet,
+    ) -> anyhow::Result<()> {
+        match enforcer.kernel_plan(rules) {
+            Some(plan) => probe
+                .set_kill_plan(&plan)
+                .context("loading the kernel kill plan")?,
+            None => probe
+                .set_kill_plan(&Default::default())
+                .context("clearing the kernel kill plan")?,
+        }
+        crate::file_filters::apply(probe, rules, unfiltered(activity))
+            .context("loading the kernel file filters")?;
+        probe
+            .set_activity(&activity_config(rules, activity))
+            .context("attaching the activity programs")?;
+        Ok(())
     }
 
     pub fn detector(&self) -> &Detector {
@@ -259,6 +304,14 @@ impl Agent {
             d.silent,
             d.rate_limited
         )
+    }
+}
+
+/// The file event types `activity` asks to see whole.
+fn unfiltered(activity: &Activity) -> &[EventType] {
+    match activity {
+        Activity::RulesAnd(types) => types.as_slice(),
+        Activity::RulesOnly | Activity::All => &[],
     }
 }
 

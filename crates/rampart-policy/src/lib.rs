@@ -11,6 +11,7 @@
 //! let ruleset = loaded.ruleset; // evaluate with ruleset.evaluate(&event, &store)
 //! ```
 
+pub mod bundle;
 pub mod default;
 pub mod filters;
 pub mod locate;

@@ -80,7 +80,8 @@ impl Probe {
         let (loaded, log) = liblog::with_captured_log(|| open_skel.load());
         let mut skel = loaded.map_err(|source| load_error(source, &log, lockdown))?;
         attach(&mut skel)?;
-        let activity = crate::kernel::attach::attach(&skel, &config.activity, missing)?;
+        let mut activity = crate::kernel::attach::ActivityLinks::new(missing);
+        activity.sync(&skel, &config.activity)?;
 
         let inbox = Arc::new(Mutex::new(Inbox::default()));
         let decode_errors = Arc::new(AtomicU64::new(0));
@@ -199,6 +200,16 @@ impl Probe {
     /// For modules that attach programs or write maps at run time (file filters).
     pub(crate) fn skel_mut(&mut self) -> &mut ProcessSkel<'static> {
         &mut self.skel
+    }
+
+    /// Hooks exactly the kernel, network and DNS activity `config` wants (its event types; the in-kernel
+    /// filter settings are fixed at load): new types are attached, dropped ones detached, at run time.
+    pub fn set_activity(
+        &mut self,
+        config: &crate::kernel::config::ActivityConfig,
+    ) -> Result<(), ProbeError> {
+        let Probe { skel, activity, .. } = self;
+        activity.sync(skel, config)
     }
 
     /// The kernel lockdown mode seen at start-up.

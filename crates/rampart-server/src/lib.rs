@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
+pub mod remote_config;
 pub mod signals;
 mod sql;
 pub mod state;
@@ -40,6 +41,7 @@ pub async fn build_state(config: ServerConfig) -> anyhow::Result<AppState> {
         metrics: Default::default(),
         rules,
         extra_metrics: Default::default(),
+        remote: Default::default(),
     })))
 }
 

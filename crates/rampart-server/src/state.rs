@@ -19,6 +19,25 @@ pub struct Inner {
     pub metrics: Metrics,
     pub rules: Registry,
     pub extra_metrics: std::sync::Mutex<Vec<MetricsSource>>,
+    pub remote: RemoteState,
+}
+
+/// Remote configuration's shared state: who waits for changes, and the signing key once loaded.
+#[derive(Default)]
+pub struct RemoteState {
+    pub watch: crate::remote_config::ConfigWatch,
+    signer: tokio::sync::OnceCell<rampart_policy::bundle::BundleSigner>,
+}
+
+impl RemoteState {
+    pub async fn signer(
+        &self,
+        db: &Db,
+    ) -> crate::error::ApiResult<&rampart_policy::bundle::BundleSigner> {
+        self.signer
+            .get_or_try_init(|| crate::remote_config::signing::load_or_create(db))
+            .await
+    }
 }
 
 impl std::ops::Deref for AppState {

@@ -2,6 +2,7 @@
 //! this kernel; the syscall tracepoints need tracefs (mounted here when absent), the DNS programs attach
 //! to the cgroup v2 root.
 
+use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -20,13 +21,17 @@ const DEBUGFS_TRACING: &str = "/sys/kernel/debug/tracing";
 /// The attached activity programs (detached on drop), and what this kernel could not offer.
 #[derive(Default)]
 pub(crate) struct ActivityLinks {
-    _links: Vec<Link>,
+    /// Attached programs by name.
+    links: BTreeMap<String, Link>,
+    /// The cgroup v2 root the DNS programs attach to, opened once.
+    cgroup: Option<File>,
     /// Syscalls whose tracepoint does not exist here (e.g. the module syscalls without CONFIG_MODULES).
     pub(crate) missing_syscalls: Vec<String>,
 }
 
-/// Before load: sets the in-kernel filters and turns off the programs nobody asked for or this kernel
-/// cannot attach. Returns the syscalls without a tracepoint.
+/// Before load: sets the in-kernel filters and turns off the programs this kernel cannot attach. Every
+/// other activity program is loaded (verified once), so that a rule set that needs a new event type later
+/// only attaches it ([`ActivityLinks::sync`]). Returns the syscalls without a tracepoint.
 pub(crate) fn prepare(
     open: &mut OpenProcessSkel<'_>,
     config: &ActivityConfig,
@@ -44,7 +49,7 @@ pub(crate) fn prepare(
     let mut missing = Vec::new();
     for mut prog in open.open_object_mut().progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
-        let Some((event_type, syscall)) = program_event_type(&name) else {
+        let Some((_, syscall)) = program_event_type(&name) else {
             continue;
         };
         let exists = syscall.is_none_or(|s| {
@@ -56,64 +61,81 @@ pub(crate) fn prepare(
             }
             found
         });
-        if !config.wants(event_type) || !exists {
+        if !exists {
             prog.set_autoload(false);
         }
     }
     Ok(missing)
 }
 
-/// After load: attaches every loaded activity program.
-pub(crate) fn attach(
-    skel: &ProcessSkel<'_>,
-    config: &ActivityConfig,
-    missing: Vec<String>,
-) -> Result<ActivityLinks, ProbeError> {
-    let mut links = Vec::new();
-    let mut cgroup: Option<File> = None;
-    for prog in skel.object().progs_mut() {
-        let name = prog.name().to_string_lossy().into_owned();
-        if !prog.autoload() {
-            continue;
+impl ActivityLinks {
+    pub(crate) fn new(missing_syscalls: Vec<String>) -> ActivityLinks {
+        ActivityLinks {
+            missing_syscalls,
+            ..Default::default()
         }
-        let Some((_, syscall)) = program_event_type(&name) else {
-            continue;
-        };
-        let err = |source| ProbeError::Attach {
-            program: name.clone(),
-            source,
-        };
-        let link = if syscall.is_some() {
-            let (link, log) = crate::liblog::with_captured_log(|| prog.attach());
-            if link.is_err() {
-                tracing::error!("attaching {name}: {}", crate::liblog::tail(&log, 10));
-            }
-            link.map_err(err)?
-        } else {
-            if cgroup.is_none() {
-                let root = match &config.cgroup_root {
-                    Some(root) => root.clone(),
-                    None => cgroup2_root().ok_or_else(|| {
-                        ProbeError::Config("no cgroup2 mount found for the DNS programs (mount one, or disable dns)".into())
-                    })?,
-                };
-                let file = File::open(&root).map_err(|e| {
-                    ProbeError::Config(format!(
-                        "opening the cgroup v2 root {}: {e}",
-                        root.display()
-                    ))
-                })?;
-                cgroup = Some(file);
-            }
-            let fd = cgroup.as_ref().map_or(-1, |f| f.as_raw_fd());
-            prog.attach_cgroup(fd).map_err(err)?
-        };
-        links.push(link);
     }
-    Ok(ActivityLinks {
-        _links: links,
-        missing_syscalls: missing,
-    })
+
+    /// Attaches the loaded programs of the event types `config` wants and detaches the others: a type
+    /// left out costs nothing at run time (its syscalls are not hooked).
+    pub(crate) fn sync(
+        &mut self,
+        skel: &ProcessSkel<'_>,
+        config: &ActivityConfig,
+    ) -> Result<(), ProbeError> {
+        for prog in skel.object().progs_mut() {
+            let name = prog.name().to_string_lossy().into_owned();
+            let Some((event_type, syscall)) = program_event_type(&name) else {
+                continue;
+            };
+            let want = prog.autoload() && config.wants(event_type);
+            if !want {
+                self.links.remove(&name);
+                continue;
+            }
+            if self.links.contains_key(&name) {
+                continue;
+            }
+            let err = |source| ProbeError::Attach {
+                program: name.clone(),
+                source,
+            };
+            let link = if syscall.is_some() {
+                let (link, log) = crate::liblog::with_captured_log(|| prog.attach());
+                if link.is_err() {
+                    tracing::error!("attaching {name}: {}", crate::liblog::tail(&log, 10));
+                }
+                link.map_err(err)?
+            } else {
+                let fd = self.cgroup_root(config)?.as_raw_fd();
+                prog.attach_cgroup(fd).map_err(err)?
+            };
+            self.links.insert(name, link);
+        }
+        Ok(())
+    }
+
+    fn cgroup_root(&mut self, config: &ActivityConfig) -> Result<&File, ProbeError> {
+        if self.cgroup.is_none() {
+            let root = match &config.cgroup_root {
+                Some(root) => root.clone(),
+                None => cgroup2_root().ok_or_else(|| {
+                    ProbeError::Config(
+                        "no cgroup2 mount found for the DNS programs (mount one, or disable dns)"
+                            .into(),
+                    )
+                })?,
+            };
+            let file = File::open(&root).map_err(|e| {
+                ProbeError::Config(format!(
+                    "opening the cgroup v2 root {}: {e}",
+                    root.display()
+                ))
+            })?;
+            self.cgroup = Some(file);
+        }
+        Ok(self.cgroup.as_ref().expect("just set"))
+    }
 }
 
 /// The tracefs directory, mounting tracefs at /sys/kernel/tracing when no instance is visible.

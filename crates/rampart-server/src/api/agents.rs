@@ -24,13 +24,26 @@ pub struct Enroll {
     hostname: String,
     #[serde(default)]
     version: String,
+    /// Targeting tags (`env:prod`, `team:payments`): which remotely configured policies the agent runs.
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
-/// Public route: the enrollment token in the body is the credential.
+/// Public route: the enrollment token in the body is the credential. The answer carries the key that
+/// signs configuration bundles: the agent pins it (over the same authenticated exchange).
 pub async fn enroll(
     State(s): State<AppState>,
     ApiJson(e): ApiJson<Enroll>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    if e.tags.len() > 32
+        || e.tags
+            .iter()
+            .any(|t| t.is_empty() || t.len() > 128 || t.chars().any(char::is_control))
+    {
+        return Err(ApiError::unprocessable(
+            "tags: at most 32, each 1-128 characters without control characters",
+        ));
+    }
     if e.token.len() > 128 {
         return Err(ApiError::unauthorized(
             "invalid, expired, revoked or used-up enrollment token",
@@ -41,9 +54,13 @@ pub async fn enroll(
         s.metrics.auth_failures.inc();
     }
     let (agent, secret) = result?;
+    crate::remote_config::store::set_agent_tags(&s.db, agent.id, &e.tags).await?;
+    let key = s.remote.signer(&s.db).await?.public_hex();
     Ok((
         StatusCode::CREATED,
-        Json(json!({"agent_id": agent.id, "uid": agent.uid, "secret": secret})),
+        Json(
+            json!({"agent_id": agent.id, "uid": agent.uid, "secret": secret, "config_public_key": key}),
+        ),
     ))
 }
 

@@ -15,6 +15,7 @@ use axum::response::Response;
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
 
+use crate::remote_config::api as rc;
 use crate::state::AppState;
 
 /// Who may call a route.
@@ -101,9 +102,29 @@ pub fn routes() -> Vec<RouteDef> {
         r("POST", "/api/v1/agents/enroll", EnrollmentToken, "Exchange an enrollment token for an agent credential", Some("{token, hostname, version?}"), post(agents::enroll)),
         r("POST", "/api/v1/ingest", Agent, "Report a batch of rule matches (gzip or identity); idempotent per (agent, event id, rule id)", Some("{matches: [match, ...]} (Content-Encoding: gzip)"), post(agents::ingest)),
         r("PUT", "/api/v1/agents/rules", Agent, "Report the metadata of the agent's loaded rules", Some("{rules: [{id, version, description, severity, tags, remediation, policy}]}"), put(agents::report_rules)),
+        r("GET", "/api/v1/agents/config", Agent, "Long poll for the agent's signed configuration bundle: the newest at once without `since`, else a newer one than `since` within `wait` seconds (204 if none)", None, get(rc::agent_config)),
+        r("PUT", "/api/v1/agents/config-status", Agent, "Report how the agent applied a configuration revision", Some("{revision, status: applied|failed|refused, errors: [...]}"), put(rc::agent_status)),
         r("GET", "/api/v1/agents", Viewer, "Enrolled agents", None, get(agents::list)),
         r("GET", "/api/v1/agents/{id}", Viewer, "One agent", None, get(agents::get)),
         r("DELETE", "/api/v1/agents/{id}", Admin, "Revoke an agent's credential", None, delete(agents::revoke)),
+        r("GET", "/api/v1/fleet", Viewer, "Each agent's tags, configuration revision and status (applied, failed with per-rule errors, refused)", None, get(rc::fleet)),
+        r("GET", "/api/v1/config", Viewer, "The newest configuration: default policy on/off, policies, custom rules, overrides", None, get(rc::show)),
+        r("PUT", "/api/v1/config/default-policy", Admin, "Turn the embedded default policy on or off for the fleet", Some("{include_default}"), put(rc::set_default)),
+        r("GET", "/api/v1/config/revisions", Viewer, "Configuration history, newest first", None, get(rc::revisions)),
+        r("GET", "/api/v1/config/revisions/{id}", Viewer, "One configuration revision, whole", None, get(rc::revision)),
+        r("POST", "/api/v1/config/rollback", Admin, "Restore an earlier revision's configuration (as a new revision)", Some("{revision}"), post(rc::rollback)),
+        r("GET", "/api/v1/config/public-key", Viewer, "The ed25519 key that signs configuration bundles", None, get(rc::public_key)),
+        r("PUT", "/api/v1/policies/{id}", Admin, "Create or replace a custom policy (refused with every compile error unless `force`)", Some("{content, description?, target_tags?, force?}"), put(rc::put_policy)),
+        r("GET", "/api/v1/policies/{id}", Viewer, "One custom policy", None, get(rc::get_policy)),
+        r("DELETE", "/api/v1/policies/{id}", Admin, "Delete a custom policy", None, delete(rc::delete_policy)),
+        r("POST", "/api/v1/policies/validate", Responder, "Compile a policy with the current configuration, storing nothing", Some("{content, name?}"), post(rc::validate_policy)),
+        r("POST", "/api/v1/policies/test", Responder, "Evaluate a policy or one expression over the most recent reported events", Some("{content? | expression?, limit?}"), post(rc::test_rules)),
+        r("GET", "/api/v1/custom-rules", Viewer, "Custom rules", None, get(rc::list_custom_rules)),
+        r("GET", "/api/v1/custom-rules/{id}", Viewer, "One custom rule", None, get(rc::get_custom_rule)),
+        r("PUT", "/api/v1/custom-rules/{id}", Admin, "Create or replace a custom rule (refused if it does not compile unless `force`)", Some("{expression, description?, severity?, tags?, remediation?, enabled?, target_tags?, force?}"), put(rc::put_custom_rule)),
+        r("DELETE", "/api/v1/custom-rules/{id}", Admin, "Delete a custom rule", None, delete(rc::delete_custom_rule)),
+        r("PUT", "/api/v1/rule-overrides/{id}", Admin, "Disable (or re-enable) any rule on the targeted agents", Some("{disabled, target_tags?}"), put(rc::put_override)),
+        r("DELETE", "/api/v1/rule-overrides/{id}", Admin, "Remove a rule's overrides and suppressions", None, delete(rc::delete_override)),
         r("GET", "/api/v1/enrollment-tokens", Admin, "Enrollment tokens (without their secrets)", None, get(admin::list_enrollment_tokens)),
         r("POST", "/api/v1/enrollment-tokens", Admin, "Create an enrollment token (shown once)", Some("{name, ttl_seconds?, max_uses?}"), post(admin::create_enrollment_token)),
         r("DELETE", "/api/v1/enrollment-tokens/{id}", Admin, "Revoke an enrollment token", None, delete(admin::revoke_enrollment_token)),

@@ -1,0 +1,248 @@
+//! One configuration revision's content, and the bundle it makes for one agent.
+
+use std::collections::BTreeMap;
+
+use rampart_policy::bundle::{Bundle, BundlePolicy, RuleOverride};
+use serde::{Deserialize, Serialize};
+
+/// The name of the policy custom rules are rendered into.
+pub const CUSTOM_RULES_POLICY: &str = "custom-rules";
+
+/// The whole fleet configuration at one revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    /// Agents load Rampart's embedded default policy first.
+    pub include_default: bool,
+    /// Custom policy files by name.
+    #[serde(default)]
+    pub policies: BTreeMap<String, StoredPolicy>,
+    /// Rules edited one by one (API, CLI, UI), by id.
+    #[serde(default)]
+    pub custom_rules: BTreeMap<String, CustomRule>,
+    /// Per-rule overrides by rule id.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, StoredOverride>,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot {
+            include_default: true,
+            policies: BTreeMap::new(),
+            custom_rules: BTreeMap::new(),
+            overrides: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredPolicy {
+    /// The policy file's YAML.
+    pub content: String,
+    #[serde(default)]
+    pub description: String,
+    /// An agent gets the policy when it has every one of these tags (none: every agent).
+    #[serde(default)]
+    pub target_tags: Vec<String>,
+    pub updated_by: String,
+    pub updated_at: i64,
+}
+
+/// A rule defined field by field rather than in a policy file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomRule {
+    pub expression: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "default_severity")]
+    pub severity: String,
+    /// Other tags (`mitre`, `category`, ...).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub remediation: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub target_tags: Vec<String>,
+    #[serde(default)]
+    pub updated_by: String,
+    #[serde(default)]
+    pub updated_at: i64,
+}
+
+fn default_severity() -> String {
+    "medium".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredOverride {
+    #[serde(default)]
+    pub disabled: bool,
+    #[serde(default)]
+    pub suppressions: Vec<Suppression>,
+    /// Agents the override applies to (none: every agent).
+    #[serde(default)]
+    pub target_tags: Vec<String>,
+    #[serde(default)]
+    pub updated_by: String,
+    #[serde(default)]
+    pub updated_at: i64,
+}
+
+/// A match of the rule that also satisfies `expression` is not reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suppression {
+    pub expression: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub created_by: String,
+    #[serde(default)]
+    pub created_at: i64,
+}
+
+/// Whether an item targeted at `targets` applies to an agent with `agent_tags`.
+pub fn targets(targets: &[String], agent_tags: &[String]) -> bool {
+    targets.iter().all(|t| agent_tags.contains(t))
+}
+
+impl Snapshot {
+    /// The custom rules as one policy file (YAML written by serde: values are quoted as needed, so an
+    /// expression or description can never break out of its field).
+    pub fn custom_rules_policy(&self, agent_tags: Option<&[String]>) -> Option<String> {
+        let rules: Vec<serde_json::Value> = self
+            .custom_rules
+            .iter()
+            .filter(|(_, r)| r.enabled && agent_tags.is_none_or(|t| targets(&r.target_tags, t)))
+            .map(|(id, r)| {
+                let mut tags = serde_json::Map::new();
+                tags.insert("severity".into(), r.severity.clone().into());
+                for (k, v) in &r.tags {
+                    tags.insert(k.clone(), v.clone().into());
+                }
+                serde_json::json!({
+                    "id": id, "version": "1.0.0", "description": r.description, "expression": r.expression,
+                    "tags": tags, "remediation": r.remediation,
+                })
+            })
+            .collect();
+        if rules.is_empty() {
+            return None;
+        }
+        let doc = serde_json::json!({"version": "1.0.0", "rules": rules});
+        serde_yaml_ng::to_string(&doc).ok()
+    }
+
+    /// Every policy of the configuration as (name, YAML), custom rules last, for validation.
+    pub fn all_policies(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .policies
+            .iter()
+            .map(|(n, p)| (n.clone(), p.content.clone()))
+            .collect();
+        if let Some(custom) = self.custom_rules_policy(None) {
+            out.push((CUSTOM_RULES_POLICY.into(), custom));
+        }
+        out
+    }
+
+    /// The bundle an agent with `agent_tags` runs at `revision`.
+    pub fn bundle_for(&self, revision: i64, issued_at: i64, agent_tags: &[String]) -> Bundle {
+        let mut policies: Vec<BundlePolicy> = self
+            .policies
+            .iter()
+            .filter(|(_, p)| targets(&p.target_tags, agent_tags))
+            .map(|(name, p)| BundlePolicy {
+                name: name.clone(),
+                content: p.content.clone(),
+            })
+            .collect();
+        if let Some(content) = self.custom_rules_policy(Some(agent_tags)) {
+            policies.push(BundlePolicy {
+                name: CUSTOM_RULES_POLICY.into(),
+                content,
+            });
+        }
+        let overrides = self
+            .overrides
+            .iter()
+            .filter(|(_, o)| targets(&o.target_tags, agent_tags))
+            .map(|(id, o)| RuleOverride {
+                rule_id: id.clone(),
+                disabled: o.disabled,
+                suppressions: o
+                    .suppressions
+                    .iter()
+                    .map(|s| s.expression.clone())
+                    .collect(),
+            })
+            .collect();
+        Bundle {
+            revision,
+            issued_at,
+            include_default: self.include_default,
+            policies,
+            overrides,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundles_follow_targeting_and_custom_rules_are_safe_yaml() {
+        let mut s = Snapshot::default();
+        s.policies.insert(
+            "prod-only".into(),
+            StoredPolicy {
+                content: "rules: []\n".into(),
+                description: String::new(),
+                target_tags: vec!["env:prod".into()],
+                updated_by: "admin".into(),
+                updated_at: 1,
+            },
+        );
+        s.custom_rules.insert(
+            "mine".into(),
+            CustomRule {
+                expression: "exec.file.name == \"x\"\nrules: [broken]".into(),
+                description: "a: b # not a comment".into(),
+                severity: "high".into(),
+                tags: BTreeMap::new(),
+                remediation: String::new(),
+                enabled: true,
+                target_tags: vec![],
+                updated_by: String::new(),
+                updated_at: 0,
+            },
+        );
+        let dev = s.bundle_for(3, 0, &["env:dev".into()]);
+        assert_eq!(
+            dev.policies
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>(),
+            [CUSTOM_RULES_POLICY]
+        );
+        let prod = s.bundle_for(3, 0, &["env:prod".into(), "team:a".into()]);
+        assert_eq!(prod.policies.len(), 2);
+        let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&dev.policies[0].content).unwrap();
+        assert_eq!(
+            yaml["rules"][0]["expression"],
+            "exec.file.name == \"x\"\nrules: [broken]"
+        );
+        assert_eq!(yaml["rules"][0]["tags"]["severity"], "high");
+    }
+}

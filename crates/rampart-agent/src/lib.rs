@@ -10,6 +10,7 @@ pub mod hash;
 pub mod pipeline;
 pub mod process_cache;
 pub mod protect;
+pub mod remote;
 pub mod report;
 pub mod runtime;
 pub mod source;

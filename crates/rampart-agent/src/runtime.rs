@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use rampart_model::{Event, EventType};
+use rampart_policy::bundle::Bundle;
 use rampart_policy::{expand_paths, load_sources, LoadOptions, Loaded, PolicySource};
 use rampart_probe::kernel::config::ActivityConfig;
 use rampart_probe::{Probe, ProbeConfig};
@@ -332,19 +333,68 @@ fn activity_config(rules: &RuleSet, activity: &Activity) -> ActivityConfig {
 /// `default.policy`, which then replaces it, as in Datadog's agent) followed by `policies`. A broken rule is
 /// reported by id and skipped; an unreadable policy file is an error.
 pub fn load_policies(policies: &[PathBuf], with_default: bool) -> anyhow::Result<Loaded> {
+    let loaded = compose(None, policies, with_default)?;
+    report_load(&loaded);
+    Ok(loaded)
+}
+
+/// The rules a remote-configuration bundle stands for: the default policy (when the bundle and the agent's
+/// own `with_default` both say so), the bundle's policies, the agent's local `policies`, then the bundle's
+/// overrides. Unlike a local load, a bundle with any broken rule is refused whole (`Err` with one entry
+/// per problem), so the agent keeps the rule set it runs.
+pub fn load_bundle(
+    bundle: &Bundle,
+    policies: &[PathBuf],
+    with_default: bool,
+) -> Result<Loaded, Vec<Value>> {
+    let loaded = compose(Some(bundle), policies, with_default)
+        .map_err(|e| vec![serde_json::json!({"error": format!("{e:#}")})])?;
+    let mut problems: Vec<Value> = loaded
+        .report
+        .policy_errors()
+        .map(|p| serde_json::json!({"policy": p.name, "error": p.error}))
+        .collect();
+    problems.extend(
+        loaded.report.errors().map(
+            |e| serde_json::json!({"policy": e.policy, "rule_id": e.id, "error": e.to_string()}),
+        ),
+    );
+    if problems.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(problems)
+    }
+}
+
+fn compose(
+    bundle: Option<&Bundle>,
+    policies: &[PathBuf],
+    with_default: bool,
+) -> anyhow::Result<Loaded> {
     let paths = expand_paths(policies).context("reading policies")?;
     let replaced = paths
         .iter()
         .any(|p| p.file_stem().is_some_and(|s| s == "default"));
+    let remote_default = bundle.is_none_or(|b| b.include_default);
     let mut sources = Vec::new();
-    if with_default && !replaced {
+    if with_default && remote_default && !replaced {
         sources.push(rampart_policy::default::default_policy());
+    }
+    if let Some(b) = bundle {
+        sources.extend(b.sources());
     }
     for path in &paths {
         sources
             .push(PolicySource::read(path).with_context(|| format!("reading {}", path.display()))?);
     }
-    let loaded = load_sources(&sources, &LoadOptions::default());
+    if let Some(o) = bundle.and_then(Bundle::overrides_source) {
+        sources.push(o);
+    }
+    Ok(load_sources(&sources, &LoadOptions::default()))
+}
+
+/// Prints what a load skipped and the counts, on stderr.
+pub fn report_load(loaded: &Loaded) {
     for p in loaded.report.policy_errors() {
         eprintln!(
             "rampart: policy {} ({}): {}",
@@ -361,7 +411,6 @@ pub fn load_policies(policies: &[PathBuf], with_default: bool) -> anyhow::Result
         "rampart: {} rules loaded, {} failed, {} disabled, {} filtered",
         counts.loaded, counts.failed, counts.disabled, counts.filtered
     );
-    Ok(loaded)
 }
 
 /// A match as JSON (DESIGN.md's shape), with each kill action's outcome merged into its `actions` entry.

@@ -10,10 +10,12 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use rampart_agent::protect::{DisarmNotice, KillReport};
+use rampart_agent::remote::{Applied, RemoteConfig, RemoteConfigOptions};
 use rampart_agent::report::{Reporter, ReporterConfig};
 use rampart_agent::runtime::{self, Agent, AgentOptions, Output};
 use rampart_agent::source::EventSource;
 use rampart_model::Event;
+use rampart_policy::bundle::Bundle;
 use rampart_secl::Match;
 use serde_json::json;
 
@@ -37,6 +39,13 @@ pub struct AgentArgs {
     /// Disarm a kill rule that would kill more than this many distinct executables (or containers) per minute.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub disarm_after: usize,
+    /// A targeting tag reported at enrollment, e.g. `env:prod` (repeatable): remotely configured policies
+    /// can be aimed at agents by tag.
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Do not take rules from the server (remote configuration); run only the local policies.
+    #[arg(long)]
+    pub no_remote_config: bool,
 }
 
 #[derive(Debug, Args)]
@@ -201,10 +210,26 @@ pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-/// Runs the agent until `stop`, reporting every match; updates `gauges` as it goes.
+/// Starts the remote-configuration client unless `--no-remote-config`.
+pub fn remote_config(
+    args: &AgentArgs,
+    reporter: &ReporterConfig,
+) -> anyhow::Result<Option<RemoteConfig>> {
+    if args.no_remote_config {
+        return Ok(None);
+    }
+    let mut options = RemoteConfigOptions::new(&reporter.server_url, &reporter.spool_dir);
+    options.ca_file = reporter.ca_file.clone();
+    Ok(Some(RemoteConfig::start(options)?))
+}
+
+/// Runs the agent until `stop`, reporting every match and applying every configuration bundle the server
+/// pushes; updates `gauges` as it goes.
 pub fn run_loop(
     agent: &mut Agent,
+    args: &AgentArgs,
     reporter: &Reporter,
+    remote: Option<&RemoteConfig>,
     gauges: &AgentGauges,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
@@ -216,15 +241,59 @@ pub fn run_loop(
     while !stop.load(Ordering::Relaxed) {
         agent.step(Duration::from_millis(50), &mut out)?;
         gauges.update(agent);
+        if let Some(bundle) = remote.and_then(RemoteConfig::try_recv) {
+            let outcome = apply_bundle(agent, args, &bundle);
+            if outcome == Applied::Ok {
+                reporter.set_rules(rules_metadata(agent));
+            }
+            remote
+                .expect("a bundle came from it")
+                .applied(bundle.revision, outcome);
+        }
     }
     eprintln!("{}", agent.counters());
     Ok(())
+}
+
+/// Switches the agent to the rules of `bundle` (plus its local policies), or leaves it on its current rules
+/// and says why.
+fn apply_bundle(agent: &mut Agent, args: &AgentArgs, bundle: &Bundle) -> Applied {
+    let loaded = match runtime::load_bundle(bundle, &args.policies, !args.no_default_policy) {
+        Ok(l) => l,
+        Err(problems) => {
+            eprintln!(
+                "rampart: configuration revision {} refused ({} problems); keeping the current rules",
+                bundle.revision,
+                problems.len()
+            );
+            return Applied::Failed(problems);
+        }
+    };
+    let count = loaded.report.counts().loaded;
+    match agent.replace_rules(loaded.ruleset) {
+        Ok(()) => {
+            eprintln!(
+                "rampart: configuration revision {} applied ({count} rules)",
+                bundle.revision
+            );
+            Applied::Ok
+        }
+        Err(e) => {
+            eprintln!(
+                "rampart: configuration revision {} could not be applied: {e:#}; keeping the current rules",
+                bundle.revision
+            );
+            Applied::Failed(vec![json!({"error": format!("{e:#}")})])
+        }
+    }
 }
 
 pub fn run(cmd: AgentCmd) -> anyhow::Result<()> {
     let stop = stop_flag()?;
     let mut config = ReporterConfig::new(&cmd.spool_dir, &cmd.server, &cmd.token_file);
     config.ca_file = cmd.ca_file.clone();
+    config.tags = cmd.agent.tags.clone();
+    let remote = remote_config(&cmd.agent, &config)?;
     let reporter = Reporter::new(config)?;
     let mut agent = Agent::start(&options(&cmd.agent))?;
     reporter.set_rules(rules_metadata(&agent));
@@ -261,7 +330,14 @@ pub fn run(cmd: AgentCmd) -> anyhow::Result<()> {
         cmd.server,
         cmd.spool_dir.display()
     );
-    let result = run_loop(&mut agent, &reporter, &gauges, &stop);
+    let result = run_loop(
+        &mut agent,
+        &cmd.agent,
+        &reporter,
+        remote.as_ref(),
+        &gauges,
+        &stop,
+    );
     tx.send(()).ok();
     if let Some(t) = metrics {
         let _ = t.join();

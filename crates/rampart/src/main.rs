@@ -1,6 +1,8 @@
 //! The `rampart` command line: one binary for the agent, the server and the tools around them.
 
 mod agent_cmd;
+mod api_client;
+mod config_cmd;
 mod monitor;
 mod render;
 mod rules_cmd;
@@ -31,6 +33,14 @@ enum Command {
     Server(server_cmd::ServerCmd),
     /// The agent alone, reporting its matches to a server.
     Agent(agent_cmd::AgentCmd),
+    /// Remotely configured policies: list, show, push, delete, validate, test (server API).
+    Policies(config_cmd::PoliciesCmd),
+    /// Remotely configured single rules: list, put, delete, test (server API).
+    CustomRules(config_cmd::CustomRulesCmd),
+    /// The fleet configuration: show, revisions, rollback, default policy, rule on/off (server API).
+    Config(config_cmd::ConfigCmd),
+    /// The fleet: each agent's configuration revision and status (server API).
+    Agents(config_cmd::AgentsCmd),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +52,10 @@ fn main() -> ExitCode {
         Command::Up(cmd) => up_cmd::run(cmd).map(|()| ExitCode::SUCCESS),
         Command::Server(cmd) => server_cmd::run(cmd).map(|()| ExitCode::SUCCESS),
         Command::Agent(cmd) => agent_cmd::run(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Policies(cmd) => config_cmd::policies(cmd).map(|()| ExitCode::SUCCESS),
+        Command::CustomRules(cmd) => config_cmd::custom_rules(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Config(cmd) => config_cmd::config(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Agents(cmd) => config_cmd::agents(cmd).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -64,11 +64,13 @@ pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
             "starting the agent (it needs root; `--no-agent` runs the server and UI only)",
         )?)
     };
-    let reporter = Reporter::new(ReporterConfig::new(
-        cmd.data_dir.join("agent"),
-        &url,
-        &token_file,
-    ))?;
+    let mut reporter_config = ReporterConfig::new(cmd.data_dir.join("agent"), &url, &token_file);
+    reporter_config.tags = cmd.agent.tags.clone();
+    let remote = match agent {
+        Some(_) => agent_cmd::remote_config(&cmd.agent, &reporter_config)?,
+        None => None,
+    };
+    let reporter = Reporter::new(reporter_config)?;
     let gauges = Arc::new(AgentGauges::default());
     {
         let (g, r) = (gauges.clone(), reporter.metrics_source());
@@ -85,7 +87,14 @@ pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
         Some(agent) => {
             reporter.set_rules(agent_cmd::rules_metadata(agent));
             println!("  agent: running, reporting to the server above");
-            agent_cmd::run_loop(agent, &reporter, &gauges, &stop)
+            agent_cmd::run_loop(
+                agent,
+                &cmd.agent,
+                &reporter,
+                remote.as_ref(),
+                &gauges,
+                &stop,
+            )
         }
         None => {
             println!("  agent: not started (--no-agent)");

@@ -8,7 +8,9 @@
 //! every failure is counted and logged, and the `spool_write_errors` / `dropped` counters say so.
 
 mod backoff;
+pub mod credentials;
 mod sender;
+pub(crate) use sender::http_agent;
 pub mod spool;
 
 use std::collections::VecDeque;
@@ -32,6 +34,8 @@ pub struct ReporterConfig {
     pub ca_file: Option<PathBuf>,
     /// Reported at enrollment (default: the kernel's hostname).
     pub hostname: Option<String>,
+    /// Targeting tags reported at enrollment (which remotely configured policies the agent runs).
+    pub tags: Vec<String>,
     /// A batch is sealed at this many matches...
     pub batch_max_matches: usize,
     /// ... or this many bytes (uncompressed) ...
@@ -58,6 +62,7 @@ impl ReporterConfig {
             token_file: token_file.into(),
             ca_file: None,
             hostname: None,
+            tags: Vec::new(),
             batch_max_matches: 500,
             batch_max_bytes: 4 << 20,
             flush_interval: Duration::from_secs(1),

@@ -2,22 +2,14 @@
 //! the server is unreachable or failing.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use super::backoff::Jitter;
+use super::credentials::{credentials_path, load_credentials, save_credentials, Credentials};
 use super::{spool, ReporterConfig, Shared};
-
-#[derive(Serialize, Deserialize)]
-struct Credentials {
-    agent_id: i64,
-    secret: String,
-    server: String,
-}
 
 pub struct Client {
     http: ureq::Agent,
@@ -39,25 +31,19 @@ enum Sent {
 
 impl Client {
     pub fn new(config: &ReporterConfig) -> anyhow::Result<Client> {
-        let mut builder = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(5))
-            .timeout(config.request_timeout)
-            .user_agent(concat!("rampart-agent/", env!("CARGO_PKG_VERSION")));
-        if let Some(ca) = &config.ca_file {
-            builder = builder.tls_config(Arc::new(tls_config(ca)?));
-        }
         Ok(Client {
-            http: builder.build(),
+            http: http_agent(config.ca_file.as_deref(), config.request_timeout)?,
             base: config.server_url.clone(),
         })
     }
 
-    fn enroll(&self, token: &str, hostname: &str) -> Result<Credentials, String> {
+    fn enroll(&self, token: &str, hostname: &str, tags: &[String]) -> Result<Credentials, String> {
         let resp = self
             .http
             .post(&format!("{}/api/v1/agents/enroll", self.base))
             .send_json(serde_json::json!({
                 "token": token, "hostname": hostname, "version": env!("CARGO_PKG_VERSION"),
+                "tags": tags,
             }));
         match resp {
             Ok(r) => {
@@ -73,6 +59,7 @@ impl Client {
                         .ok_or("enrollment answer without secret")?
                         .to_string(),
                     server: self.base.clone(),
+                    config_key: v["config_public_key"].as_str().map(str::to_string),
                 })
             }
             Err(ureq::Error::Status(code, r)) => Err(format!(
@@ -148,6 +135,18 @@ impl Client {
     }
 }
 
+/// The HTTP client every agent request uses: bounded timeouts, and the CA to trust for `https` when given.
+pub(crate) fn http_agent(ca_file: Option<&Path>, timeout: Duration) -> anyhow::Result<ureq::Agent> {
+    let mut builder = ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(5))
+        .timeout(timeout)
+        .user_agent(concat!("rampart-agent/", env!("CARGO_PKG_VERSION")));
+    if let Some(ca) = ca_file {
+        builder = builder.tls_config(Arc::new(tls_config(ca)?));
+    }
+    Ok(builder.build())
+}
+
 fn tls_config(ca: &Path) -> anyhow::Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     let pem = std::fs::read(ca).map_err(|e| anyhow::anyhow!("reading {}: {e}", ca.display()))?;
@@ -160,31 +159,6 @@ fn tls_config(ca: &Path) -> anyhow::Result<rustls::ClientConfig> {
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth())
-}
-
-fn credentials_path(dir: &Path) -> PathBuf {
-    dir.join("credentials.json")
-}
-
-fn load_credentials(dir: &Path, server: &str) -> Option<Credentials> {
-    let c: Credentials =
-        serde_json::from_slice(&std::fs::read(credentials_path(dir)).ok()?).ok()?;
-    // A credential is only good for the server that issued it.
-    (c.server == server).then_some(c)
-}
-
-fn save_credentials(dir: &Path, c: &Credentials) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = dir.join("credentials.json.tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(&serde_json::to_vec(c).map_err(std::io::Error::other)?)?;
-    f.sync_all()?;
-    std::fs::rename(tmp, credentials_path(dir))
 }
 
 fn hostname(config: &ReporterConfig) -> String {
@@ -392,7 +366,7 @@ fn enroll(shared: &Shared, client: &Client) -> Result<Credentials, String> {
             config.token_file.display()
         )
     })?;
-    let creds = client.enroll(token.trim(), &hostname(config))?;
+    let creds = client.enroll(token.trim(), &hostname(config), &config.tags)?;
     save_credentials(&config.spool_dir, &creds)
         .map_err(|e| format!("saving the agent credential: {e}"))?;
     shared.stats.enrollments.fetch_add(1, Ordering::Relaxed);

@@ -1,0 +1,94 @@
+//! A thin client of the server's REST API for the CLI's remote commands: where the server is and which
+//! token to use come from flags or the environment, and an API error is shown with the server's reason.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// Server base URL.
+    #[arg(
+        long,
+        env = "RAMPART_SERVER",
+        default_value = "http://127.0.0.1:7878",
+        global = true
+    )]
+    pub server: String,
+    /// API or session token (`rampart` never prints it).
+    #[arg(long, env = "RAMPART_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// File holding the token, instead of --token.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub token_file: Option<PathBuf>,
+}
+
+pub struct ApiClient {
+    base: String,
+    token: String,
+    http: ureq::Agent,
+}
+
+impl ApiClient {
+    pub fn new(args: &ApiArgs) -> anyhow::Result<ApiClient> {
+        let token = match (&args.token, &args.token_file) {
+            (Some(t), _) => t.clone(),
+            (None, Some(f)) => std::fs::read_to_string(f)
+                .with_context(|| format!("reading {}", f.display()))?
+                .trim()
+                .to_string(),
+            (None, None) => bail!(
+                "no API token: pass --token, --token-file or set RAMPART_TOKEN (create one with \
+                 POST /api/v1/tokens, or sign in with POST /api/v1/auth/login)"
+            ),
+        };
+        Ok(ApiClient {
+            base: args.server.trim_end_matches('/').to_string(),
+            token,
+            http: ureq::AgentBuilder::new()
+                .timeout(std::time::Duration::from_secs(60))
+                .build(),
+        })
+    }
+
+    /// Sends a request; a 4xx/5xx becomes an error carrying the server's message (and problem list).
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+        let req = self
+            .http
+            .request(method, &format!("{}{path}", self.base))
+            .set("authorization", &format!("Bearer {}", self.token));
+        let resp = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match resp {
+            Ok(r) if r.status() == 204 => Ok(Value::Null),
+            Ok(r) => r.into_json().context("reading the server's answer"),
+            Err(ureq::Error::Status(code, r)) => {
+                let v: Value = r.into_json().unwrap_or(Value::Null);
+                let mut msg = format!(
+                    "{method} {path}: {code} {}",
+                    v["message"].as_str().unwrap_or("")
+                );
+                for p in v["problems"].as_array().into_iter().flatten() {
+                    msg.push_str(&format!(
+                        "\n  {} {}: {}",
+                        p["policy"].as_str().unwrap_or(""),
+                        p["id"].as_str().unwrap_or(""),
+                        p["error"].as_str().unwrap_or("")
+                    ));
+                }
+                bail!(msg)
+            }
+            Err(e) => Err(anyhow::Error::new(e).context(format!("{method} {path}"))),
+        }
+    }
+}
+
+/// Pretty JSON on stdout.
+pub fn print_json(v: &Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}

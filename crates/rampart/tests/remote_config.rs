@@ -1,0 +1,318 @@
+//! Remote configuration end to end with the real binaries: a `rampart server` and a `rampart agent` (real
+//! eBPF probes) that reports to it. A custom rule published on the server matches on the running agent
+//! within 5 seconds without a restart; a removed rule stops matching; a broken policy (forced past the
+//! server's own check) leaves the agent on its previous rules and the fleet view shows the errors;
+//! rollback restores an earlier revision. Root only.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let _ = self.0.wait();
+    }
+}
+
+struct Server {
+    _proc: Proc,
+    url: String,
+    token: String,
+    data: PathBuf,
+}
+
+fn start_server(dir: &Path) -> Server {
+    let data = dir.join("server");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["server", "--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting rampart server");
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let (mut url, mut password) = (None, None);
+    while url.is_none() || password.is_none() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server prints its URL and the admin password");
+        if let Some(u) = line.strip_prefix("Rampart is up: ") {
+            url = Some(u.trim().to_string());
+        }
+        if let Some(p) = line.trim().strip_prefix("admin password: ") {
+            password = Some(p.to_string());
+        }
+    }
+    let url = url.unwrap();
+    let v: Value = ureq::post(&format!("{url}/api/v1/auth/login"))
+        .send_json(json!({"username": "admin", "password": password.unwrap()}))
+        .unwrap()
+        .into_json()
+        .unwrap();
+    Server {
+        _proc: Proc(child),
+        url,
+        token: v["token"].as_str().unwrap().to_string(),
+        data,
+    }
+}
+
+impl Server {
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let req = ureq::request(method, &format!("{}{path}", self.url))
+            .set("authorization", &format!("Bearer {}", self.token));
+        let resp = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match resp {
+            Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
+            Err(e) => panic!("{method} {path}: {e}"),
+        }
+    }
+
+    fn fleet_agent(&self) -> Value {
+        let (_, v) = self.call("GET", "/api/v1/fleet", None);
+        v["agents"][0].clone()
+    }
+
+    /// Waits until the agent reports `status` for `revision`.
+    fn wait_agent(&self, revision: i64, status: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let a = self.fleet_agent();
+            if a["config_revision"] == revision && a["config_status"] == status {
+                return a;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not report {status} for revision {revision}: {a}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Matches of `rule` the server holds (the signal's count).
+    fn matches_of(&self, rule: &str) -> i64 {
+        let (_, v) = self.call("GET", &format!("/api/v1/signals?rule_id={rule}"), None);
+        v["signals"].as_array().map_or(0, |a| {
+            a.iter().map(|s| s["count"].as_i64().unwrap_or(0)).sum()
+        })
+    }
+}
+
+fn start_agent(dir: &Path, server: &Server) -> Proc {
+    let child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args([
+            "agent",
+            "--no-default-policy",
+            "--metrics-listen",
+            "none",
+            "--tag",
+            "env:test",
+        ])
+        .arg("--server")
+        .arg(&server.url)
+        .arg("--token-file")
+        .arg(server.data.join("agent-enrollment.token"))
+        .arg("--spool-dir")
+        .arg(dir.join("spool"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting rampart agent");
+    Proc(child)
+}
+
+fn marker_rule(mark: &str) -> Value {
+    json!({
+        "expression": format!("exec.file.name == \"true\" && \"{mark}\" in exec.argv"),
+        "severity": "high", "description": "remote configuration test", "remediation": "none",
+    })
+}
+
+/// Runs `/bin/true MARK` until the server has a match of `rule` or `within` passes; returns how long it took.
+fn trigger_until_matched(server: &Server, rule: &str, mark: &str, within: Duration) -> Duration {
+    let start = Instant::now();
+    while server.matches_of(rule) == 0 {
+        assert!(
+            start.elapsed() < within,
+            "rule {rule} did not match on the agent within {within:?}"
+        );
+        assert!(Command::new("/bin/true")
+            .arg(mark)
+            .status()
+            .unwrap()
+            .success());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    start.elapsed()
+}
+
+/// The match count once the agent's spool has delivered what it had (no change for 2 s: the reporter
+/// flushes every second).
+fn settled_matches(server: &Server, rule: &str) -> i64 {
+    let mut last = server.matches_of(rule);
+    let mut stable_since = Instant::now();
+    while stable_since.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = server.matches_of(rule);
+        if now != last {
+            last = now;
+            stable_since = Instant::now();
+        }
+    }
+    last
+}
+
+#[test]
+fn published_rules_reach_a_running_agent_and_broken_ones_do_not() {
+    assert!(
+        rampart_testkit::is_root(),
+        "the agent loads eBPF programs: run the tests as root"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_server(dir.path());
+    let _agent = start_agent(dir.path(), &server);
+    // The agent enrolls, pins the server's key and applies the current configuration (revision 0).
+    let a = server.wait_agent(0, "applied");
+    assert_eq!(a["tags"], json!(["env:test"]));
+    let (_, key) = server.call("GET", "/api/v1/config/public-key", None);
+    assert_eq!(key["key"].as_str().map(str::len), Some(64));
+
+    // Publish: the rule matches on the running agent within 5 s of the publish call.
+    let mark = format!("rampart-rc-{}", std::process::id());
+    let published = Instant::now();
+    let (code, v) = server.call(
+        "PUT",
+        "/api/v1/custom-rules/rc_marker",
+        Some(marker_rule(&mark)),
+    );
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["revision"], 1);
+    trigger_until_matched(&server, "rc_marker", &mark, Duration::from_secs(5));
+    let latency = published.elapsed();
+    assert!(latency < Duration::from_secs(5), "{latency:?}");
+    eprintln!("publish → first match on the agent: {latency:?}");
+    server.wait_agent(1, "applied");
+
+    // Remove it: the agent stops matching.
+    let (code, v) = server.call("DELETE", "/api/v1/custom-rules/rc_marker", None);
+    assert_eq!((code, &v["revision"]), (200, &json!(2)), "{v}");
+    server.wait_agent(2, "applied");
+    let before = settled_matches(&server, "rc_marker");
+    for _ in 0..5 {
+        assert!(Command::new("/bin/true")
+            .arg(&mark)
+            .status()
+            .unwrap()
+            .success());
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        server.matches_of("rc_marker"),
+        before,
+        "a removed rule stops matching"
+    );
+
+    // A rule that stays, then a broken policy: the server refuses it, and when forced the agent refuses it
+    // and keeps the rule that stays.
+    let keep = format!("rampart-rc-keep-{}", std::process::id());
+    let (code, _) = server.call(
+        "PUT",
+        "/api/v1/custom-rules/rc_keep",
+        Some(marker_rule(&keep)),
+    );
+    assert_eq!(code, 200);
+    server.wait_agent(3, "applied");
+    let broken = json!({"content": "version: 1.0.0\nrules:\n  - id: rc_broken\n    expression: exec.file.name == 3\n"});
+    let (code, v) = server.call("PUT", "/api/v1/policies/broken", Some(broken.clone()));
+    assert_eq!(code, 422, "the server's compiler refuses it: {v}");
+    assert_eq!(v["problems"][0]["id"], "rc_broken");
+    let mut forced = broken;
+    forced["force"] = json!(true);
+    let (code, v) = server.call("PUT", "/api/v1/policies/broken", Some(forced));
+    assert_eq!((code, &v["revision"]), (200, &json!(4)), "{v}");
+    let a = server.wait_agent(4, "failed");
+    assert!(
+        a["config_errors"].to_string().contains("rc_broken"),
+        "the fleet view names the broken rule: {a}"
+    );
+    trigger_until_matched(&server, "rc_keep", &keep, Duration::from_secs(5));
+
+    // Rollback to revision 1: rc_marker is back (and rc_keep gone).
+    let (code, v) = server.call(
+        "POST",
+        "/api/v1/config/rollback",
+        Some(json!({"revision": 1})),
+    );
+    assert_eq!((code, &v["revision"]), (200, &json!(5)), "{v}");
+    server.wait_agent(5, "applied");
+    let before = settled_matches(&server, "rc_marker");
+    let start = Instant::now();
+    while server.matches_of("rc_marker") == before {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "rc_marker is back after rollback"
+        );
+        assert!(Command::new("/bin/true")
+            .arg(&mark)
+            .status()
+            .unwrap()
+            .success());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, history) = server.call("GET", "/api/v1/config/revisions", None);
+    assert_eq!(history["revisions"][0]["summary"], "rollback to revision 1");
+
+    // The same through the CLI.
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .args(args)
+            .args(["--server", &server.url])
+            .env("RAMPART_TOKEN", &server.token)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "rampart {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let fleet = cli(&["agents", "list"]);
+    assert!(fleet.contains("\t5\tapplied\t0"), "{fleet}");
+    let revisions = cli(&["config", "revisions"]);
+    assert!(
+        revisions.starts_with("5\tadmin\trollback to revision 1"),
+        "{revisions}"
+    );
+    let file = dir.path().join("cli.policy");
+    std::fs::write(&file, "version: 1.0.0\nrules:\n  - id: cli_rule\n    expression: exec.file.name == \"cli-test\"\n").unwrap();
+    let pushed = cli(&[
+        "policies",
+        "push",
+        "from-cli",
+        file.to_str().unwrap(),
+        "--target",
+        "env:test",
+    ]);
+    assert!(pushed.starts_with("published revision 6"), "{pushed}");
+    server.wait_agent(6, "applied");
+}

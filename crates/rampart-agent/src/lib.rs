@@ -9,6 +9,7 @@ pub mod file_filters;
 pub mod hash;
 pub mod pipeline;
 pub mod process_cache;
+pub mod profiles;
 pub mod protect;
 pub mod remote;
 pub mod report;

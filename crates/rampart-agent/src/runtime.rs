@@ -20,6 +20,7 @@ use crate::detect::Detector;
 use crate::hash::{HashOutcome, Hasher};
 use crate::pipeline::Pipeline;
 use crate::process_cache::{CacheConfig, ProcessCache};
+use crate::profiles::{Anomaly, Profiler, ProfilerConfig};
 use crate::protect::disarmer::DisarmerConfig;
 use crate::protect::{DisarmNotice, Enforcer, KillOutcome, KillReport, ProtectConfig};
 use crate::source::EventSource;
@@ -41,6 +42,8 @@ pub struct AgentOptions {
     pub protected: Vec<PathBuf>,
     /// Disarm a kill rule past this many distinct executables or containers per minute.
     pub disarm_after: usize,
+    /// Activity dumps and anomaly detection (security profiles); off when `None`.
+    pub profiling: Option<ProfilerConfig>,
 }
 
 impl Default for AgentOptions {
@@ -53,6 +56,7 @@ impl Default for AgentOptions {
             no_kill: false,
             protected: Vec::new(),
             disarm_after: 5,
+            profiling: None,
         }
     }
 }
@@ -84,6 +88,11 @@ pub trait Output {
 
     /// A kill rule stopped killing (the disarmer tripped).
     fn disarmed(&mut self, notice: &DisarmNotice) -> std::io::Result<()>;
+
+    /// A profiled workload did something its stable security profile does not contain.
+    fn anomaly(&mut self, _anomaly: &Anomaly, _event: &Event) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 pub struct Agent {
@@ -94,6 +103,9 @@ pub struct Agent {
     hasher: Hasher,
     /// What to hook beyond the rules' needs (kept for rule-set replacements).
     activity: Activity,
+    profiler: Option<Profiler>,
+    /// Some workload is being dumped (its network and DNS activity must be hooked).
+    dumping: bool,
     /// Background I/O (container runtime lookups); kept alive with the agent.
     _background: tokio::runtime::Runtime,
 }
@@ -115,7 +127,7 @@ impl Agent {
                 .checked_mul(1 << 20)
                 .context("ring buffer size overflows")?,
             agent_pid: Some(std::process::id()),
-            activity: activity_config(detector.rules(), &options.activity),
+            activity: activity_config(detector.rules(), &options.activity, false),
             ..ProbeConfig::default()
         };
         let mut probe = Probe::load(config)?;
@@ -149,6 +161,8 @@ impl Agent {
             enforcer,
             hasher: Hasher::new(crate::hash::DEFAULT_MAX_SIZE),
             activity: options.activity.clone(),
+            profiler: options.profiling.clone().map(Profiler::new),
+            dumping: false,
             _background: background,
         })
     }
@@ -161,8 +175,13 @@ impl Agent {
     pub fn replace_rules(&mut self, rules: RuleSet) -> anyhow::Result<()> {
         if let Err(e) = self.apply_kernel_state(&rules) {
             let old = self.detector.rules();
-            let restored =
-                Self::kernel_state(&mut self.probe, &mut self.enforcer, &self.activity, old);
+            let restored = Self::kernel_state(
+                &mut self.probe,
+                &mut self.enforcer,
+                &self.activity,
+                self.dumping,
+                old,
+            );
             if let Err(again) = restored {
                 tracing::error!("restoring the previous rules' kernel state: {again:#}");
             }
@@ -173,7 +192,13 @@ impl Agent {
     }
 
     fn apply_kernel_state(&mut self, rules: &RuleSet) -> anyhow::Result<()> {
-        Self::kernel_state(&mut self.probe, &mut self.enforcer, &self.activity, rules)
+        Self::kernel_state(
+            &mut self.probe,
+            &mut self.enforcer,
+            &self.activity,
+            self.dumping,
+            rules,
+        )
     }
 
     /// Points the kernel at `rules`: kill plan, file filters, activity hooks.
@@ -181,6 +206,7 @@ impl Agent {
         probe: &mut Probe,
         enforcer: &mut Enforcer,
         activity: &Activity,
+        dumping: bool,
         rules: &RuleSet,
     ) -> anyhow::Result<()> {
         match enforcer.kernel_plan(rules) {
@@ -194,13 +220,17 @@ impl Agent {
         crate::file_filters::apply(probe, rules, unfiltered(activity))
             .context("loading the kernel file filters")?;
         probe
-            .set_activity(&activity_config(rules, activity))
+            .set_activity(&activity_config(rules, activity, dumping))
             .context("attaching the activity programs")?;
         Ok(())
     }
 
     pub fn detector(&self) -> &Detector {
         &self.detector
+    }
+
+    pub fn profiler_mut(&mut self) -> Option<&mut Profiler> {
+        self.profiler.as_mut()
     }
 
     pub fn pipeline(&self) -> &Pipeline {
@@ -220,6 +250,9 @@ impl Agent {
             detector,
             enforcer,
             hasher,
+            profiler,
+            activity,
+            dumping: dumping_now,
             ..
         } = self;
         let mut output_error: Option<std::io::Error> = None;
@@ -263,8 +296,28 @@ impl Agent {
                     result = result.and_then(|()| out.matched(m, kills, &event));
                 }
             }
+            if let Some(p) = profiler.as_mut() {
+                for a in p.on_event(&event) {
+                    result = result.and_then(|()| out.anomaly(&a, &event));
+                }
+            }
             output_error = result.err();
         })?;
+        if let Some(set) = profiler
+            .as_mut()
+            .and_then(|p| p.tick(std::time::Instant::now()))
+        {
+            probe
+                .set_dump_cgroups(&set)
+                .context("telling the kernel which workloads are dumped")?;
+            let dumping = !set.is_empty();
+            if dumping != *dumping_now {
+                *dumping_now = dumping;
+                probe
+                    .set_activity(&activity_config(detector.rules(), activity, dumping))
+                    .context("hooking the dumped workloads' activity")?;
+            }
+        }
         for slot in enforcer.take_kernel_disarms() {
             probe
                 .disarm_kill_slot(slot)
@@ -317,14 +370,26 @@ fn unfiltered(activity: &Activity) -> &[EventType] {
 }
 
 /// Kernel activity hooks for the event types some rule needs (a type no rule uses is not hooked at all), plus
-/// those `activity` asks for.
-fn activity_config(rules: &RuleSet, activity: &Activity) -> ActivityConfig {
-    let from_rules = rules.rules().iter().filter_map(|r| r.event_type());
+/// those `activity` asks for, plus the network and DNS activity that activity dumps record while `dumping`.
+fn activity_config(rules: &RuleSet, activity: &Activity, dumping: bool) -> ActivityConfig {
+    let mut types: Vec<EventType> = rules
+        .rules()
+        .iter()
+        .filter_map(|r| r.event_type())
+        .collect();
+    if dumping {
+        types.extend([
+            EventType::Dns,
+            EventType::Connect,
+            EventType::Bind,
+            EventType::Accept,
+        ]);
+    }
     match activity {
         Activity::All => ActivityConfig::default(),
-        Activity::RulesOnly => ActivityConfig::for_event_types(from_rules),
+        Activity::RulesOnly => ActivityConfig::for_event_types(types),
         Activity::RulesAnd(extra) => {
-            ActivityConfig::for_event_types(from_rules.chain(extra.iter().copied()))
+            ActivityConfig::for_event_types(types.into_iter().chain(extra.iter().copied()))
         }
     }
 }
@@ -390,7 +455,11 @@ fn compose(
     if let Some(o) = bundle.and_then(Bundle::overrides_source) {
         sources.push(o);
     }
-    Ok(load_sources(&sources, &LoadOptions::default()))
+    let options = LoadOptions {
+        suppressions: bundle.map(Bundle::suppressions).unwrap_or_default(),
+        ..LoadOptions::default()
+    };
+    Ok(load_sources(&sources, &options))
 }
 
 /// Prints what a load skipped and the counts, on stderr.

@@ -195,6 +195,27 @@ pub enum EventData {
 }
 
 impl EventData {
+    /// The file (and destination) of a file event's payload, whatever its type.
+    pub fn file_target(&self) -> Option<&events::FileTarget> {
+        use EventData as D;
+        match self {
+            D::Open(e) => Some(&e.file),
+            D::Unlink(e) => Some(&e.file),
+            D::Chmod(e)
+            | D::Chown(e)
+            | D::Mkdir(e)
+            | D::Rmdir(e)
+            | D::Rename(e)
+            | D::Link(e)
+            | D::Utimes(e)
+            | D::Setxattr(e)
+            | D::Removexattr(e)
+            | D::Truncate(e)
+            | D::Chdir(e) => Some(&e.file),
+            _ => None,
+        }
+    }
+
     pub fn event_type(&self) -> EventType {
         match self {
             EventData::Exec(_) => EventType::Exec,

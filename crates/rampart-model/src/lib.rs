@@ -5,6 +5,7 @@
 //! event-specific payload (`exec.*`, `exit.*`, …). Its JSON form nests values exactly as their SECL names, so
 //! what a user sees in an event is what they match in a rule.
 
+pub mod behavior;
 pub mod container;
 pub mod event;
 pub mod events;

@@ -22,6 +22,7 @@ fn ruleset() -> (RuleSet, &'static str) {
         host: HostInfo::default(),
         agent_version: None,
         typecheck_filtered: false,
+        suppressions: Default::default(),
     };
     let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/reference/datadog-policies/default.policy");

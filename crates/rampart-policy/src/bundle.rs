@@ -26,6 +26,23 @@ pub struct Bundle {
     /// Rule overrides (disable, suppress), applied after every policy.
     #[serde(default)]
     pub overrides: Vec<RuleOverride>,
+    /// Stable security profiles of the workloads the fleet runs: an event of a profiled workload that its
+    /// profile does not contain is an anomaly.
+    #[serde(default)]
+    pub profiles: Vec<BundleProfile>,
+}
+
+/// A stable security profile as agents use it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleProfile {
+    pub id: i64,
+    /// Image name and tag of the containers it applies to (or `systemd:<unit>` and a version for host
+    /// services).
+    pub image_name: String,
+    pub image_tag: String,
+    /// The behaviour keys ([`rampart_model::behavior::Behavior::key`]) the profile holds.
+    pub behaviors: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +78,15 @@ impl Bundle {
                 file: format!("remote:{}@{}", p.name, self.revision),
                 text: p.content.clone(),
             })
+            .collect()
+    }
+
+    /// The suppressions of the overrides, by rule id (for [`crate::LoadOptions::suppressions`]).
+    pub fn suppressions(&self) -> std::collections::BTreeMap<String, Vec<String>> {
+        self.overrides
+            .iter()
+            .filter(|o| !o.suppressions.is_empty())
+            .map(|o| (o.rule_id.clone(), o.suppressions.clone()))
             .collect()
     }
 
@@ -187,6 +213,7 @@ mod tests {
                 disabled: true,
                 suppressions: vec![],
             }],
+            profiles: vec![],
         }
     }
 

@@ -36,6 +36,9 @@ pub struct LoadOptions {
     pub agent_version: Option<Version>,
     /// Also type-check rules that filters exclude (reported as filtered, with their check result).
     pub typecheck_filtered: bool,
+    /// Suppressions by rule id: a match of the rule that also satisfies one of these expressions does not
+    /// happen (the rule compiles as `(expression) && !(s1) && !(s2)…`).
+    pub suppressions: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Default for LoadOptions {
@@ -44,6 +47,7 @@ impl Default for LoadOptions {
             host: HostInfo::detect(),
             agent_version: None,
             typecheck_filtered: true,
+            suppressions: Default::default(),
         }
     }
 }

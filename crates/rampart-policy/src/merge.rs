@@ -141,7 +141,10 @@ pub(crate) fn load(sources: &[PolicySource], opts: &LoadOptions) -> Loaded {
             continue;
         }
         match rule_spec(&c.def, &c.policy) {
-            Ok(spec) => {
+            Ok(mut spec) => {
+                if let Some(list) = opts.suppressions.get(&spec.id) {
+                    spec.expression = suppressed(&spec.expression, list);
+                }
                 by_id.insert(spec.id.clone(), c.entry);
                 specs.push(spec);
             }
@@ -426,6 +429,15 @@ fn merge_rules(rules: Vec<Candidate<RuleDef>>, report: &mut Report) -> Vec<Candi
                 ),
             );
         }
+    }
+    out
+}
+
+/// `expression` with every suppression subtracted.
+fn suppressed(expression: &str, suppressions: &[String]) -> String {
+    let mut out = format!("({expression})");
+    for s in suppressions {
+        out.push_str(&format!(" && !({s})"));
     }
     out
 }

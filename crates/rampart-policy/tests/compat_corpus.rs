@@ -25,6 +25,7 @@ fn datadog_default_policy_compiles() {
         },
         agent_version: None,
         typecheck_filtered: true,
+        suppressions: Default::default(),
     };
     let loaded = load_paths(&[path], &opts).expect("read corpus");
     let report = &loaded.report;
@@ -98,6 +99,7 @@ fn indexed_evaluation_equals_a_full_scan() {
         host: HostInfo::default(),
         agent_version: None,
         typecheck_filtered: false,
+        suppressions: Default::default(),
     };
     let rs = load_paths(&[path], &opts).unwrap().ruleset;
     let mut events = Vec::new();

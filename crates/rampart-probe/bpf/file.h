@@ -656,6 +656,35 @@ static __always_inline __u32 side_copy(struct file_op *op, struct work *w, char 
 	return file_append(data, off, &w->path[op->start & (WORK_PATH_LEN - 1)], len, WORK_PATH_LEN);
 }
 
+/* --- activity dumps: workloads (cgroups) being profiled get every file event --------------------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u64); /* cgroup v2 id */
+	__type(value, __u32);
+} dump_cgroups SEC(".maps");
+
+/* Nonzero while some cgroup is in dump_cgroups: one array read spares every other call the hash lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} dump_active SEC(".maps");
+
+static __always_inline int in_dumped_cgroup(struct task_struct *task)
+{
+	__u32 zero = 0;
+	__u32 *on = bpf_map_lookup_elem(&dump_active, &zero);
+	__u64 id;
+
+	if (!on || !*on)
+		return 0;
+	id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	return bpf_map_lookup_elem(&dump_cgroups, &id) != NULL;
+}
+
 /* --- the program -------------------------------------------------------------------------------------- */
 
 SEC("tp_btf/sys_exit")
@@ -672,6 +701,7 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 	struct dentry *cwd;
 	struct touched *touched = NULL;
 	struct inode *inode;
+	__u32 mode;
 	__u32 n_touched = 0;
 	__u64 nr = regs->orig_ax;
 	__u32 zero = 0, type, slot_bit, dst_bit = 0, dst_slot = 0, want, off = 0, len, flags = 0;
@@ -708,12 +738,18 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 		bump_revision();
 
 	pol = bpf_map_lookup_elem(&file_policy, &type);
-	if (!pol || pol->mode == FILE_MODE_OFF)
+	if (!pol)
+		return 0;
+	task = bpf_get_current_task_btf();
+	/* a workload being profiled (activity dump) gets every file event, whatever the rules need */
+	mode = pol->mode;
+	if (mode != FILE_MODE_ALL && in_dumped_cgroup(task))
+		mode = FILE_MODE_ALL;
+	if (mode == FILE_MODE_OFF)
 		return 0;
 	/* failed calls: only denials matter, unless a rule looks at the error */
 	if (ret < 0 && ret != -EACCES_ && ret != -EPERM_ && !(pol->flags & FP_ERRORS))
 		return 0;
-	task = bpf_get_current_task_btf();
 	if (agent_tgid && task->tgid == agent_tgid)
 		return 0;
 	file_count(type, FC_SEEN);
@@ -727,7 +763,7 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 	slot_bit = 1u << type;
 	pflags = pol->flags;
 	/* no name or path approver: the flags decide, before any file is looked at */
-	if (pol->mode == FILE_MODE_FILTER && !(pflags & (FP_NAME | FP_NAME_PREFIX | FP_PATH)) && d->dst_path == ARG_NONE &&
+	if (mode == FILE_MODE_FILTER && !(pflags & (FP_NAME | FP_NAME_PREFIX | FP_PATH)) && d->dst_path == ARG_NONE &&
 	    !((pflags & FP_FLAGS) && (flags & pol->flags_mask))) {
 		file_count(type, FC_APPROVER_DROP);
 		return 0;
@@ -766,7 +802,7 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 
-	if (pol->mode == FILE_MODE_FILTER) {
+	if (mode == FILE_MODE_FILTER) {
 		if ((pflags & FP_FLAGS) && (flags & pol->flags_mask))
 			src_admit = slot_bit;
 		nm = op->name_ok ? bpf_map_lookup_elem(&file_basenames, &op->name_hash) : NULL;
@@ -854,7 +890,7 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 		dpol = bpf_map_lookup_elem(&file_policy, &dst_slot);
 		want = 0;
 		if (side_locate(op, w, task, NULL, d->dst_dirfd, d->dst_path)) {
-			if (pol->mode == FILE_MODE_FILTER && dpol) {
+			if (mode == FILE_MODE_FILTER && dpol) {
 				pflags = dpol->flags;
 				nm = op->name_ok ? bpf_map_lookup_elem(&file_basenames, &op->name_hash) : NULL;
 				if (nm && (pflags & FP_NAME) && (nm->name & dst_bit))

@@ -38,6 +38,10 @@ pub struct Probe {
     activity: crate::kernel::attach::ActivityLinks,
     /// Kill slots currently armed in the kernel (see `kill.rs`).
     pub(crate) kill_slots_armed: u32,
+    /// The file filter has a type on (the file program must be attached).
+    pub(crate) file_filters_on: bool,
+    /// Cgroups being profiled (activity dumps): the file program must be attached for them too.
+    pub(crate) dump_cgroups: Vec<u64>,
 }
 
 // SAFETY: the skeleton and ring buffer are Send (libbpf-rs says so); `object` is owned exclusively by this
@@ -121,6 +125,8 @@ impl Probe {
             lockdown,
             activity,
             kill_slots_armed: 0,
+            file_filters_on: false,
+            dump_cgroups: Vec::new(),
         })
     }
 

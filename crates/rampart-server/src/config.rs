@@ -18,6 +18,23 @@ pub struct ServerConfig {
     pub backend_rule_files: Vec<PathBuf>,
     /// Load the backend rules shipped with Rampart.
     pub default_backend_rules: bool,
+    pub profiles: ProfileConfig,
+}
+
+/// When a learning security profile becomes stable (whichever comes first).
+#[derive(Debug, Clone)]
+pub struct ProfileConfig {
+    pub stable_after_snapshots: i64,
+    pub stable_after: std::time::Duration,
+}
+
+impl Default for ProfileConfig {
+    fn default() -> Self {
+        ProfileConfig {
+            stable_after_snapshots: 200,
+            stable_after: std::time::Duration::from_secs(48 * 3600),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +97,7 @@ impl ServerConfig {
             session_ttl: std::time::Duration::from_secs(12 * 3600),
             backend_rule_files: Vec::new(),
             default_backend_rules: true,
+            profiles: ProfileConfig::default(),
         }
     }
 }

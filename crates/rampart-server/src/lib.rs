@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
+pub mod profiles;
 pub mod remote_config;
 pub mod signals;
 mod sql;
@@ -86,6 +87,8 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let app = api::router(self.state.clone());
+        let maintenance = tokio::spawn(profiles::maintain(self.state.clone()));
+        let _stop_maintenance = AbortOnDrop(maintenance);
         match self.tls {
             None => axum::serve(self.listener, app)
                 .with_graceful_shutdown(shutdown)
@@ -93,6 +96,15 @@ impl Server {
                 .context("serving HTTP"),
             Some(acceptor) => serve_tls(self.listener, acceptor, app, shutdown).await,
         }
+    }
+}
+
+/// Aborts a background task when the server stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

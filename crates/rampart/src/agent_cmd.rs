@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use rampart_agent::profiles::{Anomaly, DumpCommand, ProfilerConfig, Uploader};
 use rampart_agent::protect::{DisarmNotice, KillReport};
 use rampart_agent::remote::{Applied, RemoteConfig, RemoteConfigOptions};
 use rampart_agent::report::{Reporter, ReporterConfig};
@@ -46,6 +47,22 @@ pub struct AgentArgs {
     /// Do not take rules from the server (remote configuration); run only the local policies.
     #[arg(long)]
     pub no_remote_config: bool,
+    /// Do not record activity snapshots for security profiles (nor detect anomalies).
+    #[arg(long)]
+    pub no_profiling: bool,
+    /// How long one activity dump records a workload.
+    #[arg(long, default_value = "30m", value_name = "DURATION")]
+    pub dump_duration: humantime::Duration,
+    /// Workloads dumped at the same time.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub dump_max: usize,
+    /// Profile containers only, not host services (systemd units).
+    #[arg(long)]
+    pub no_service_profiles: bool,
+    /// How often the cgroup tree is scanned for workloads that ended (new containers are seen at their
+    /// first event).
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub dump_rescan: humantime::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -158,6 +175,11 @@ impl Output for ReportOutput<'_> {
         Ok(())
     }
 
+    fn anomaly(&mut self, a: &Anomaly, event: &Event) -> std::io::Result<()> {
+        let _ = self.reporter.submit(&anomaly_json(a, event));
+        Ok(())
+    }
+
     fn disarmed(&mut self, notice: &DisarmNotice) -> std::io::Result<()> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -172,7 +194,17 @@ impl Output for ReportOutput<'_> {
     }
 }
 
-pub fn options(a: &AgentArgs) -> AgentOptions {
+/// The agent's options; activity snapshots are written into `spool_dir` for the uploader.
+pub fn options(a: &AgentArgs, spool_dir: &std::path::Path) -> AgentOptions {
+    let profiling = (!a.no_profiling).then(|| {
+        let mut p = ProfilerConfig::new(spool_dir);
+        p.duration = a.dump_duration.into();
+        p.cooldown = p.duration;
+        p.max_concurrent = a.dump_max;
+        p.services = !a.no_service_profiles;
+        p.rescan = a.dump_rescan.into();
+        p
+    });
     AgentOptions {
         policies: a.policies.clone(),
         default_policy: !a.no_default_policy,
@@ -180,13 +212,68 @@ pub fn options(a: &AgentArgs) -> AgentOptions {
         no_kill: a.no_kill,
         protected: a.protected.clone(),
         disarm_after: a.disarm_after,
+        profiling,
         ..AgentOptions::default()
     }
 }
 
-/// The metadata of the loaded rules, for the server (remediation shows on signals).
+/// Starts the snapshot uploader (when profiling).
+pub fn uploader(args: &AgentArgs, reporter: &ReporterConfig) -> anyhow::Result<Option<Uploader>> {
+    if args.no_profiling {
+        return Ok(None);
+    }
+    Ok(Some(Uploader::start(
+        &reporter.server_url,
+        &reporter.spool_dir,
+        reporter.ca_file.as_deref(),
+    )?))
+}
+
+/// Relays dump requests between the uploader and the profiler.
+fn relay_dumps(agent: &mut Agent, uploader: &Uploader) {
+    let Some(profiler) = agent.profiler_mut() else {
+        return;
+    };
+    for c in uploader.commands() {
+        match c {
+            DumpCommand::Start {
+                request_id,
+                container_id,
+                duration,
+            } => profiler.request(request_id, &container_id, duration),
+            DumpCommand::Stop { container_id } => profiler.cancel(&container_id),
+        }
+    }
+    for id in profiler.take_finished_requests() {
+        uploader.finished(id);
+    }
+}
+
+/// The rule id anomaly signals carry.
+pub const ANOMALY_RULE: &str = "anomaly_detection";
+
+/// An anomaly as a match: the event's fields as any match has them, the synthetic rule, and what was new
+/// and against which profile.
+pub fn anomaly_json(a: &Anomaly, event: &Event) -> serde_json::Value {
+    let mut v = serde_json::to_value(event).unwrap_or_default();
+    v["rule"] = json!({
+        "id": ANOMALY_RULE, "version": "1.0.0",
+        "description": "A workload did something its stable security profile does not contain",
+        "tags": {"severity": "medium", "category": "anomaly", "source": "security_profile"},
+    });
+    v["anomaly"] = json!({
+        "behavior": a.behavior,
+        "profile": {"id": a.profile_id, "image_name": a.image_name, "image_tag": a.image_tag,
+                    "url": format!("/api/v1/profiles/{}", a.profile_id)},
+    });
+    v["actions"] = json!([]);
+    v
+}
+
+/// The metadata of the loaded rules, for the server (remediation shows on signals), and of the anomaly
+/// rule when the agent profiles.
 pub fn rules_metadata(agent: &Agent) -> Vec<serde_json::Value> {
-    agent
+    let mut rules: Vec<serde_json::Value> = agent
         .detector()
         .rules()
         .rules()
@@ -198,7 +285,15 @@ pub fn rules_metadata(agent: &Agent) -> Vec<serde_json::Value> {
                 "remediation": r.meta.remediation, "policy": r.meta.policy,
             })
         })
-        .collect()
+        .collect();
+    rules.push(json!({
+        "id": ANOMALY_RULE, "version": "1.0.0",
+        "description": "A workload did something its stable security profile does not contain",
+        "severity": "medium", "tags": {"category": "anomaly"},
+        "remediation": "Look at the new behaviour and the process tree: an intrusion, or a change of the workload? If legitimate, accept the signal's suppression suggestion or let the profile relearn on the next image tag.",
+        "policy": "security-profiles",
+    }));
+    rules
 }
 
 /// SIGINT/SIGTERM set the returned flag.
@@ -223,16 +318,27 @@ pub fn remote_config(
     Ok(Some(RemoteConfig::start(options)?))
 }
 
-/// Runs the agent until `stop`, reporting every match and applying every configuration bundle the server
-/// pushes; updates `gauges` as it goes.
+/// What the agent loop talks to besides the kernel.
+pub struct Links<'a> {
+    pub reporter: &'a Reporter,
+    pub remote: Option<&'a RemoteConfig>,
+    pub uploader: Option<&'a Uploader>,
+}
+
+/// Runs the agent until `stop`, reporting every match and anomaly, applying every configuration bundle the
+/// server pushes and relaying dump requests; updates `gauges` as it goes.
 pub fn run_loop(
     agent: &mut Agent,
     args: &AgentArgs,
-    reporter: &Reporter,
-    remote: Option<&RemoteConfig>,
+    links: Links<'_>,
     gauges: &AgentGauges,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
+    let Links {
+        reporter,
+        remote,
+        uploader,
+    } = links;
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .unwrap_or_default()
         .trim()
@@ -241,6 +347,9 @@ pub fn run_loop(
     while !stop.load(Ordering::Relaxed) {
         agent.step(Duration::from_millis(50), &mut out)?;
         gauges.update(agent);
+        if let Some(u) = uploader {
+            relay_dumps(agent, u);
+        }
         if let Some(bundle) = remote.and_then(RemoteConfig::try_recv) {
             let outcome = apply_bundle(agent, args, &bundle);
             if outcome == Applied::Ok {
@@ -270,6 +379,9 @@ fn apply_bundle(agent: &mut Agent, args: &AgentArgs, bundle: &Bundle) -> Applied
         }
     };
     let count = loaded.report.counts().loaded;
+    if let Some(p) = agent.profiler_mut() {
+        p.set_profiles(&bundle.profiles);
+    }
     match agent.replace_rules(loaded.ruleset) {
         Ok(()) => {
             eprintln!(
@@ -294,8 +406,9 @@ pub fn run(cmd: AgentCmd) -> anyhow::Result<()> {
     config.ca_file = cmd.ca_file.clone();
     config.tags = cmd.agent.tags.clone();
     let remote = remote_config(&cmd.agent, &config)?;
+    let uploader = uploader(&cmd.agent, &config)?;
     let reporter = Reporter::new(config)?;
-    let mut agent = Agent::start(&options(&cmd.agent))?;
+    let mut agent = Agent::start(&options(&cmd.agent, &cmd.spool_dir))?;
     reporter.set_rules(rules_metadata(&agent));
     let gauges = Arc::new(AgentGauges::default());
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -330,14 +443,12 @@ pub fn run(cmd: AgentCmd) -> anyhow::Result<()> {
         cmd.server,
         cmd.spool_dir.display()
     );
-    let result = run_loop(
-        &mut agent,
-        &cmd.agent,
-        &reporter,
-        remote.as_ref(),
-        &gauges,
-        &stop,
-    );
+    let links = Links {
+        reporter: &reporter,
+        remote: remote.as_ref(),
+        uploader: uploader.as_ref(),
+    };
+    let result = run_loop(&mut agent, &cmd.agent, links, &gauges, &stop);
     tx.send(()).ok();
     if let Some(t) = metrics {
         let _ = t.join();

@@ -87,6 +87,24 @@ impl ApiClient {
     }
 }
 
+impl ApiClient {
+    /// A GET whose answer is text (exports).
+    pub fn text(&self, path: &str) -> anyhow::Result<String> {
+        let resp = self
+            .http
+            .get(&format!("{}{path}", self.base))
+            .set("authorization", &format!("Bearer {}", self.token))
+            .call();
+        match resp {
+            Ok(r) => r.into_string().context("reading the server's answer"),
+            Err(ureq::Error::Status(code, r)) => {
+                bail!("GET {path}: {code} {}", r.into_string().unwrap_or_default())
+            }
+            Err(e) => Err(anyhow::Error::new(e).context(format!("GET {path}"))),
+        }
+    }
+}
+
 /// Pretty JSON on stdout.
 pub fn print_json(v: &Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);

@@ -4,6 +4,7 @@ mod agent_cmd;
 mod api_client;
 mod config_cmd;
 mod monitor;
+mod profiles_cmd;
 mod render;
 mod rules_cmd;
 mod server_cmd;
@@ -41,6 +42,10 @@ enum Command {
     Config(config_cmd::ConfigCmd),
     /// The fleet: each agent's configuration revision and status (server API).
     Agents(config_cmd::AgentsCmd),
+    /// Security profiles: list, show, export as JSON or as a lockdown policy (server API).
+    Profiles(profiles_cmd::ProfilesCmd),
+    /// Activity dumps on demand: start, stop, list (server API).
+    Dump(profiles_cmd::DumpCmd),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +61,8 @@ fn main() -> ExitCode {
         Command::CustomRules(cmd) => config_cmd::custom_rules(cmd).map(|()| ExitCode::SUCCESS),
         Command::Config(cmd) => config_cmd::config(cmd).map(|()| ExitCode::SUCCESS),
         Command::Agents(cmd) => config_cmd::agents(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Profiles(cmd) => profiles_cmd::profiles(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Dump(cmd) => profiles_cmd::dump(cmd).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -64,6 +64,7 @@ impl MonitorArgs {
             no_kill: self.no_kill,
             protected: self.protected.clone(),
             disarm_after: self.disarm_after,
+            profiling: None,
         }
     }
 }

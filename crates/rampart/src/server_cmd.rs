@@ -31,6 +31,28 @@ pub struct ServerCmd {
     /// Do not load the default backend rules.
     #[arg(long)]
     pub no_default_backend_rules: bool,
+    #[command(flatten)]
+    pub profiles: ProfileArgs,
+}
+
+/// When security profiles stop learning.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileArgs {
+    /// A learning profile becomes stable after this many snapshots...
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub profile_stable_snapshots: i64,
+    /// ...or this long after its first snapshot.
+    #[arg(long, default_value = "48h", value_name = "DURATION")]
+    pub profile_stable_after: humantime::Duration,
+}
+
+impl ProfileArgs {
+    pub fn config(&self) -> rampart_server::config::ProfileConfig {
+        rampart_server::config::ProfileConfig {
+            stable_after_snapshots: self.profile_stable_snapshots.max(1),
+            stable_after: self.profile_stable_after.into(),
+        }
+    }
 }
 
 /// Creates the data directory, readable by its owner only.
@@ -71,6 +93,7 @@ pub fn run(cmd: ServerCmd) -> anyhow::Result<()> {
     };
     config.backend_rule_files = cmd.backend_rules;
     config.default_backend_rules = !cmd.no_default_backend_rules;
+    config.profiles = cmd.profiles.config();
     let scheme = if config.tls.is_some() {
         "https"
     } else {

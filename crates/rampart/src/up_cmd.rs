@@ -28,6 +28,8 @@ pub struct UpCmd {
     pub no_agent: bool,
     #[command(flatten)]
     pub agent: AgentArgs,
+    #[command(flatten)]
+    pub profiles: server_cmd::ProfileArgs,
 }
 
 pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
@@ -37,10 +39,11 @@ pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let config = ServerConfig::new(
+    let mut config = ServerConfig::new(
         cmd.listen,
         storage::sqlite_url(&cmd.data_dir.join("rampart.db")),
     );
+    config.profiles = cmd.profiles.config();
     let (server, first, token_file) = rt.block_on(async {
         let server = Server::bind(config).await?;
         let first = bootstrap::ensure_admin(&server.state().db).await?;
@@ -59,16 +62,19 @@ pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
     let mut agent = if cmd.no_agent {
         None
     } else {
-        let started = Agent::start(&agent_cmd::options(&cmd.agent));
+        let started = Agent::start(&agent_cmd::options(&cmd.agent, &cmd.data_dir.join("agent")));
         Some(started.context(
             "starting the agent (it needs root; `--no-agent` runs the server and UI only)",
         )?)
     };
     let mut reporter_config = ReporterConfig::new(cmd.data_dir.join("agent"), &url, &token_file);
     reporter_config.tags = cmd.agent.tags.clone();
-    let remote = match agent {
-        Some(_) => agent_cmd::remote_config(&cmd.agent, &reporter_config)?,
-        None => None,
+    let (remote, uploader) = match agent {
+        Some(_) => (
+            agent_cmd::remote_config(&cmd.agent, &reporter_config)?,
+            agent_cmd::uploader(&cmd.agent, &reporter_config)?,
+        ),
+        None => (None, None),
     };
     let reporter = Reporter::new(reporter_config)?;
     let gauges = Arc::new(AgentGauges::default());
@@ -87,14 +93,12 @@ pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
         Some(agent) => {
             reporter.set_rules(agent_cmd::rules_metadata(agent));
             println!("  agent: running, reporting to the server above");
-            agent_cmd::run_loop(
-                agent,
-                &cmd.agent,
-                &reporter,
-                remote.as_ref(),
-                &gauges,
-                &stop,
-            )
+            let links = agent_cmd::Links {
+                reporter: &reporter,
+                remote: remote.as_ref(),
+                uploader: uploader.as_ref(),
+            };
+            agent_cmd::run_loop(agent, &cmd.agent, links, &gauges, &stop)
         }
         None => {
             println!("  agent: not started (--no-agent)");

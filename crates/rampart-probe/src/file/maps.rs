@@ -107,6 +107,25 @@ impl Probe {
         }
 
         let want = filters.any_enabled();
+        self.file_filters_on = want;
+        self.attach_file_program()?;
+        Ok(FilterReport {
+            modes: FileKind::ALL
+                .iter()
+                .map(|k| (*k, filters.mode(*k)))
+                .filter(|(_, m)| *m != Mode::Off)
+                .collect(),
+            basenames: compiled.basenames.len(),
+            path_keys: compiled.paths.len(),
+            revision,
+            attached: want,
+        })
+    }
+
+    /// The file program is attached while the filter or an activity dump needs it, detached otherwise.
+    fn attach_file_program(&mut self) -> Result<(), ProbeError> {
+        let want = self.file_filters_on || !self.dump_cgroups.is_empty();
+        let skel = self.skel_mut();
         if want && skel.links.file_sys_exit.is_none() {
             let link = skel
                 .progs
@@ -120,18 +139,31 @@ impl Probe {
         } else if !want {
             skel.links.file_sys_exit = None;
         }
-        super::touched::set_attached(skel, want)?;
-        Ok(FilterReport {
-            modes: FileKind::ALL
-                .iter()
-                .map(|k| (*k, filters.mode(*k)))
-                .filter(|(_, m)| *m != Mode::Off)
-                .collect(),
-            basenames: compiled.basenames.len(),
-            path_keys: compiled.paths.len(),
-            revision,
-            attached: want,
-        })
+        super::touched::set_attached(skel, want)
+    }
+
+    /// The cgroups (v2 ids) being profiled: every file event of their processes is sent, whatever the
+    /// filter says. An empty list ends every dump.
+    pub fn set_dump_cgroups(&mut self, cgroups: &[u64]) -> Result<(), ProbeError> {
+        let skel = self.skel_mut();
+        let map = &skel.maps.dump_cgroups;
+        for key in map.keys().collect::<Vec<_>>() {
+            let stale = u64::from_ne_bytes(key.as_slice().try_into().unwrap_or_default());
+            if !cgroups.contains(&stale) {
+                map.delete(&key).map_err(map_err("dump_cgroups"))?;
+            }
+        }
+        for id in cgroups {
+            map.update(&id.to_ne_bytes(), &1u32.to_ne_bytes(), MapFlags::ANY)
+                .map_err(map_err("dump_cgroups"))?;
+        }
+        let on = u32::from(!cgroups.is_empty());
+        skel.maps
+            .dump_active
+            .update(&0u32.to_ne_bytes(), &on.to_ne_bytes(), MapFlags::ANY)
+            .map_err(map_err("dump_active"))?;
+        self.dump_cgroups = cgroups.to_vec();
+        self.attach_file_program()
     }
 
     /// Voids every cached discarder (e.g. after something user space knows moved paths around).

@@ -101,23 +101,7 @@ pub const RECORD_FILE_LAST: u32 = 47;
 
 /// The file (and destination) of a file event's payload, whatever its type.
 pub fn file_target(data: &rampart_model::EventData) -> Option<&rampart_model::events::FileTarget> {
-    use rampart_model::EventData as D;
-    match data {
-        D::Open(e) => Some(&e.file),
-        D::Unlink(e) => Some(&e.file),
-        D::Chmod(e)
-        | D::Chown(e)
-        | D::Mkdir(e)
-        | D::Rmdir(e)
-        | D::Rename(e)
-        | D::Link(e)
-        | D::Utimes(e)
-        | D::Setxattr(e)
-        | D::Removexattr(e)
-        | D::Truncate(e)
-        | D::Chdir(e) => Some(&e.file),
-        _ => None,
-    }
+    data.file_target()
 }
 
 /// The return value of a file event's payload.

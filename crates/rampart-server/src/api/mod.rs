@@ -15,6 +15,7 @@ use axum::response::Response;
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
 
+use crate::profiles::api as pf;
 use crate::remote_config::api as rc;
 use crate::state::AppState;
 
@@ -104,6 +105,9 @@ pub fn routes() -> Vec<RouteDef> {
         r("PUT", "/api/v1/agents/rules", Agent, "Report the metadata of the agent's loaded rules", Some("{rules: [{id, version, description, severity, tags, remediation, policy}]}"), put(agents::report_rules)),
         r("GET", "/api/v1/agents/config", Agent, "Long poll for the agent's signed configuration bundle: the newest at once without `since`, else a newer one than `since` within `wait` seconds (204 if none)", None, get(rc::agent_config)),
         r("PUT", "/api/v1/agents/config-status", Agent, "Report how the agent applied a configuration revision", Some("{revision, status: applied|failed|refused, errors: [...]}"), put(rc::agent_status)),
+        r("POST", "/api/v1/agents/snapshots", Agent, "Send a finished activity snapshot (merged into its workload's security profile)", Some("activity snapshot"), post(pf::ingest_snapshot)),
+        r("GET", "/api/v1/agents/dumps", Agent, "The agent's open activity-dump requests", None, get(pf::agent_dumps)),
+        r("PUT", "/api/v1/agents/dumps/{id}", Agent, "The agent says a dump request runs or is done", Some("{state: running|done}"), put(pf::agent_dump_state)),
         r("GET", "/api/v1/agents", Viewer, "Enrolled agents", None, get(agents::list)),
         r("GET", "/api/v1/agents/{id}", Viewer, "One agent", None, get(agents::get)),
         r("DELETE", "/api/v1/agents/{id}", Admin, "Revoke an agent's credential", None, delete(agents::revoke)),
@@ -125,6 +129,16 @@ pub fn routes() -> Vec<RouteDef> {
         r("DELETE", "/api/v1/custom-rules/{id}", Admin, "Delete a custom rule", None, delete(rc::delete_custom_rule)),
         r("PUT", "/api/v1/rule-overrides/{id}", Admin, "Disable (or re-enable) any rule on the targeted agents", Some("{disabled, target_tags?}"), put(rc::put_override)),
         r("DELETE", "/api/v1/rule-overrides/{id}", Admin, "Remove a rule's overrides and suppressions", None, delete(rc::delete_override)),
+        r("GET", "/api/v1/profiles", Viewer, "Security profiles (filter: image_name): status, snapshots, behaviours, score", None, get(pf::list)),
+        r("GET", "/api/v1/profiles/{id}", Viewer, "A security profile with every behaviour and its commonality", None, get(pf::get)),
+        r("GET", "/api/v1/profiles/{id}/snapshots", Viewer, "The snapshots merged into a profile", None, get(pf::snapshots)),
+        r("GET", "/api/v1/profiles/{id}/export", Viewer, "Export a profile: format=json, or format=policy (a lockdown policy; action=flag|kill)", None, get(pf::export)),
+        r("GET", "/api/v1/signals/{id}/suggestion", Viewer, "The suppression suggestion for a signal whose behaviour is in its image's stable profile", None, get(pf::suggestion)),
+        r("POST", "/api/v1/signals/{id}/suppress", Admin, "Accept a signal's suggestion: suppress that behaviour for its rule (a configuration revision)", Some("{reason?}"), post(pf::accept_suggestion)),
+        r("DELETE", "/api/v1/rule-overrides/{id}/suppressions/{index}", Admin, "Remove one suppression of a rule", None, delete(pf::remove_suppression)),
+        r("POST", "/api/v1/dumps", Responder, "Ask for an activity dump of a container", Some("{container_id, agent_id?, duration?}"), post(pf::start_dump)),
+        r("GET", "/api/v1/dumps", Viewer, "Activity dump requests", None, get(pf::list_dumps)),
+        r("DELETE", "/api/v1/dumps/{id}", Responder, "Stop an activity dump", None, delete(pf::stop_dump)),
         r("GET", "/api/v1/enrollment-tokens", Admin, "Enrollment tokens (without their secrets)", None, get(admin::list_enrollment_tokens)),
         r("POST", "/api/v1/enrollment-tokens", Admin, "Create an enrollment token (shown once)", Some("{name, ttl_seconds?, max_uses?}"), post(admin::create_enrollment_token)),
         r("DELETE", "/api/v1/enrollment-tokens/{id}", Admin, "Revoke an enrollment token", None, delete(admin::revoke_enrollment_token)),

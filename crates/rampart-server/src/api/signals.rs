@@ -43,7 +43,9 @@ pub async fn detail(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResu
     let window = s.config.signals.related_window.as_nanos() as i64;
     let related = signals::related::related(&s.db, &signal, window).await?;
     let rule = signals::rule_info(&s.db, &s.rules, &signal).await?;
+    let suggestion = crate::profiles::api::suggestion_for(&s, id).await?;
     Ok(Json(json!({
+        "suggestion": suggestion,
         "signal": signal,
         "rule": rule,
         "remediation": rule.get("remediation").cloned().unwrap_or(Value::Null),

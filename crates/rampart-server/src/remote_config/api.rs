@@ -34,6 +34,20 @@ fn check_name(what: &str, s: &str) -> ApiResult<()> {
     }
 }
 
+/// Rule ids as the policy loader accepts them.
+pub(crate) fn check_rule_id(id: &str) -> ApiResult<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(format!(
+            "rule id `{id}`: 1-128 letters, digits or `_`"
+        )))
+    }
+}
+
 fn check_tags(tags: &[String]) -> ApiResult<()> {
     if tags.len() > 32 {
         return Err(ApiError::unprocessable("at most 32 target tags"));
@@ -378,7 +392,7 @@ pub async fn put_custom_rule(
     Name(id): Name,
     ApiJson(b): ApiJson<CustomRuleBody>,
 ) -> ApiResult<Response> {
-    check_name("rule id", &id)?;
+    check_rule_id(&id)?;
     let rule = custom_rule(&b, &caller.username)?;
     let summary = format!("custom rule {id} updated");
     publish(&s, &caller.username, &summary, b.force, |next| {
@@ -515,7 +529,7 @@ pub async fn put_override(
     Name(rule_id): Name,
     ApiJson(b): ApiJson<OverrideBody>,
 ) -> ApiResult<Response> {
-    check_name("rule id", &rule_id)?;
+    check_rule_id(&rule_id)?;
     check_tags(&b.target_tags)?;
     let summary = format!(
         "rule {rule_id} {}",
@@ -566,7 +580,7 @@ pub async fn add_suppression(
     rule_id: &str,
     suppression: Suppression,
 ) -> ApiResult<Response> {
-    check_name("rule id", rule_id)?;
+    check_rule_id(rule_id)?;
     let summary = format!("suppression added to rule {rule_id}");
     publish(s, author, &summary, false, |next| {
         next.overrides
@@ -610,7 +624,9 @@ pub async fn agent_config(
     };
     let r = store::get(&s.db, latest).await?;
     let tags = store::agent_tags(&s.db, agent.agent_id).await?;
-    let bundle = r.snapshot.bundle_for(r.revision, now_ns(), &tags);
+    let profiles =
+        crate::profiles::store::bundle_profiles(&s.db, &r.snapshot.stable_profiles).await?;
+    let bundle = r.snapshot.bundle_for(r.revision, now_ns(), &tags, profiles);
     let signer = s.remote.signer(&s.db).await?;
     Ok(Json(signer.sign(&bundle)).into_response())
 }

@@ -23,6 +23,9 @@ pub struct Snapshot {
     /// Per-rule overrides by rule id.
     #[serde(default)]
     pub overrides: BTreeMap<String, StoredOverride>,
+    /// Ids of the stable security profiles pushed to agents (anomaly detection).
+    #[serde(default)]
+    pub stable_profiles: std::collections::BTreeSet<i64>,
 }
 
 impl Default for Snapshot {
@@ -32,6 +35,7 @@ impl Default for Snapshot {
             policies: BTreeMap::new(),
             custom_rules: BTreeMap::new(),
             overrides: BTreeMap::new(),
+            stable_profiles: Default::default(),
         }
     }
 }
@@ -156,8 +160,32 @@ impl Snapshot {
         out
     }
 
-    /// The bundle an agent with `agent_tags` runs at `revision`.
-    pub fn bundle_for(&self, revision: i64, issued_at: i64, agent_tags: &[String]) -> Bundle {
+    /// The suppressions of the overrides, by rule id (what agents subtract from each rule).
+    pub fn suppressions(&self) -> BTreeMap<String, Vec<String>> {
+        self.overrides
+            .iter()
+            .filter(|(_, o)| !o.suppressions.is_empty())
+            .map(|(id, o)| {
+                (
+                    id.clone(),
+                    o.suppressions
+                        .iter()
+                        .map(|s| s.expression.clone())
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// The bundle an agent with `agent_tags` runs at `revision`; `profiles` are the stable profiles the
+    /// snapshot lists, loaded by the caller.
+    pub fn bundle_for(
+        &self,
+        revision: i64,
+        issued_at: i64,
+        agent_tags: &[String],
+        profiles: Vec<rampart_policy::bundle::BundleProfile>,
+    ) -> Bundle {
         let mut policies: Vec<BundlePolicy> = self
             .policies
             .iter()
@@ -193,6 +221,7 @@ impl Snapshot {
             include_default: self.include_default,
             policies,
             overrides,
+            profiles,
         }
     }
 }
@@ -228,7 +257,7 @@ mod tests {
                 updated_at: 0,
             },
         );
-        let dev = s.bundle_for(3, 0, &["env:dev".into()]);
+        let dev = s.bundle_for(3, 0, &["env:dev".into()], vec![]);
         assert_eq!(
             dev.policies
                 .iter()
@@ -236,7 +265,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             [CUSTOM_RULES_POLICY]
         );
-        let prod = s.bundle_for(3, 0, &["env:prod".into(), "team:a".into()]);
+        let prod = s.bundle_for(3, 0, &["env:prod".into(), "team:a".into()], vec![]);
         assert_eq!(prod.policies.len(), 2);
         let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&dev.policies[0].content).unwrap();
         assert_eq!(

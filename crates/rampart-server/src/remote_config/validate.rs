@@ -26,6 +26,14 @@ pub struct Report {
 /// Compiles `policies` (name, YAML) after the default policy when `include_default`, as an agent would
 /// load them together.
 pub fn check_policies(include_default: bool, policies: &[(String, String)]) -> Report {
+    check_with(include_default, policies, Default::default())
+}
+
+fn check_with(
+    include_default: bool,
+    policies: &[(String, String)],
+    suppressions: std::collections::BTreeMap<String, Vec<String>>,
+) -> Report {
     let mut sources = Vec::new();
     if include_default {
         sources.push(rampart_policy::default_policy());
@@ -37,7 +45,11 @@ pub fn check_policies(include_default: bool, policies: &[(String, String)]) -> R
             text: text.clone(),
         });
     }
-    let loaded = load_sources(&sources, &LoadOptions::default());
+    let options = LoadOptions {
+        suppressions,
+        ..LoadOptions::default()
+    };
+    let loaded = load_sources(&sources, &options);
     let mut report = Report {
         rules_loaded: loaded.report.counts().loaded,
         ..Default::default()
@@ -70,6 +82,11 @@ pub fn check_policies(include_default: bool, policies: &[(String, String)]) -> R
 }
 
 /// The whole configuration, every policy and custom rule at once (targeting aside).
+/// Suppressions are compiled into their rules, as agents do.
 pub fn check(snapshot: &Snapshot) -> Report {
-    check_policies(snapshot.include_default, &snapshot.all_policies())
+    check_with(
+        snapshot.include_default,
+        &snapshot.all_policies(),
+        snapshot.suppressions(),
+    )
 }

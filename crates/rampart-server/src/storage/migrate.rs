@@ -19,6 +19,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "remote_config",
         include_str!("../../migrations/sqlite/0003_remote_config.sql"),
     ),
+    (
+        4,
+        "profiles",
+        include_str!("../../migrations/sqlite/0004_profiles.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -30,6 +35,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         3,
         "remote_config",
         include_str!("../../migrations/postgres/0003_remote_config.sql"),
+    ),
+    (
+        4,
+        "profiles",
+        include_str!("../../migrations/postgres/0004_profiles.sql"),
     ),
 ];
 

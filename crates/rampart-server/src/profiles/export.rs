@@ -1,0 +1,141 @@
+//! Exports of a profile: its JSON, and a lockdown policy that flags (or kills) what the profile does not
+//! contain in that image's containers.
+
+use std::collections::BTreeSet;
+
+use rampart_model::behavior::Behavior;
+use serde_json::json;
+
+use super::store::Profile;
+use super::suggest::secl_string;
+
+/// The profile with every behaviour parsed and scored.
+pub fn to_json(p: &Profile) -> serde_json::Value {
+    let behaviors: Vec<_> = p
+        .nodes
+        .keys()
+        .filter_map(|k| {
+            let b = Behavior::from_key(k)?;
+            Some(json!({
+                "kind": b.kind, "process": b.process, "detail": b.detail,
+                "commonality": p.commonality(k), "example": p.examples.get(k),
+            }))
+        })
+        .collect();
+    json!({
+        "id": p.id, "image_name": p.image_name, "image_tag": p.image_tag, "status": p.status,
+        "snapshots": p.snapshots, "first_seen": p.first_seen, "last_updated": p.last_updated,
+        "stable_at": p.stable_at, "score": p.score(), "behaviors": behaviors,
+    })
+}
+
+/// `field not in [values] && ` — or nothing when the profile holds no value (then every event of that
+/// kind is outside it). `quote` makes SECL strings of the values (ports stay numbers).
+fn outside(field: &str, values: &BTreeSet<String>, quote: bool) -> String {
+    if values.is_empty() {
+        return String::new();
+    }
+    let items: Vec<String> = values
+        .iter()
+        .map(|v| if quote { secl_string(v) } else { v.clone() })
+        .collect();
+    format!("{field} not in [{}] && ", items.join(", "))
+}
+
+/// A policy with one rule per kind of behaviour the profile bounds (executables, files written, DNS
+/// names, ports connected to), each matching what the profile does not contain, in containers of the
+/// profile's image. `kill` adds a kill action to the executable rule.
+pub fn lockdown_policy(p: &Profile, kill: bool) -> String {
+    let mut exes = BTreeSet::new();
+    let mut written = BTreeSet::new();
+    let mut names = BTreeSet::new();
+    let mut ports = BTreeSet::new();
+    for b in p.nodes.keys().filter_map(|k| Behavior::from_key(k)) {
+        match b.kind.as_str() {
+            "process" => {
+                exes.insert(b.executable().to_string());
+            }
+            "file" => {
+                if let Some(path) = b.detail.strip_prefix("write:") {
+                    written.insert(path.to_string());
+                }
+            }
+            "dns" => {
+                names.insert(b.detail.clone());
+            }
+            "connect" => {
+                if let Some((_, port)) = b.detail.rsplit_once(':') {
+                    ports.insert(port.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    let scope = format!(
+        "container.tags == {} && container.tags == {}",
+        secl_string(&format!("image_name:{}", p.image_name)),
+        secl_string(&format!("image_tag:{}", p.image_tag))
+    );
+    let id = |what: &str| {
+        let base: String = format!("{}_{}", p.image_name, p.image_tag)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        format!("lockdown_{base}_{what}")
+    };
+    let mut rules = Vec::new();
+    let mut rule = |what: &str, expression: String, description: String, kill: bool| {
+        let mut r = json!({
+            "id": id(what), "version": "1.0.0", "description": description, "expression": expression,
+            "tags": {"severity": "high", "category": "lockdown", "profile_id": p.id.to_string()},
+            "remediation": "The workload did something its security profile never saw: check whether it is compromised; if the behaviour is legitimate, relearn the profile.",
+        });
+        if kill {
+            r["actions"] = json!([{"kill": {"signal": "SIGKILL"}}]);
+        }
+        rules.push(r);
+    };
+    rule(
+        "exec",
+        format!("{}{scope}", outside("exec.file.path", &exes, true)),
+        format!(
+            "An executable outside the profile of {}:{} ran",
+            p.image_name, p.image_tag
+        ),
+        kill,
+    );
+    rule(
+        "write",
+        format!(
+            "{}(open.flags & (O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND)) > 0 && {scope}",
+            outside("open.file.path", &written, true)
+        ),
+        format!(
+            "A file outside the profile of {}:{} was written",
+            p.image_name, p.image_tag
+        ),
+        false,
+    );
+    rule(
+        "dns",
+        format!("{}{scope}", outside("dns.question.name", &names, true)),
+        format!(
+            "A DNS name outside the profile of {}:{} was resolved",
+            p.image_name, p.image_tag
+        ),
+        false,
+    );
+    // Ports come from behaviour keys: keep only numbers, so the list cannot carry anything else.
+    ports.retain(|p| p.parse::<u16>().is_ok());
+    rule(
+        "connect",
+        format!("{}{scope}", outside("connect.addr.port", &ports, false)),
+        format!(
+            "A connection outside the profile of {}:{} was made",
+            p.image_name, p.image_tag
+        ),
+        false,
+    );
+    let doc = json!({"version": "1.0.0", "rules": rules});
+    serde_yaml_ng::to_string(&doc).unwrap_or_default()
+}

@@ -82,6 +82,7 @@ fn bundle(revision: i64) -> Bundle {
             content: "version: 1.0.0\nrules: []\n".into(),
         }],
         overrides: vec![],
+        profiles: vec![],
     }
 }
 

@@ -153,7 +153,7 @@ fn wait<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 }
 
 const POLICY: &str = "version: 1.0.0\nrules:\n  - id: cat_in_container\n    description: cat ran in a container\n    \
-                      expression: exec.comm == \"cat\" && container.id != \"\"\n    tags: {severity: medium}\n";
+                      expression: exec.argv0 == \"cat\" && container.id != \"\"\n    tags: {severity: medium}\n";
 
 /// One run of the workload: the shell waits for the agent's dump to start, reads a file, and exits.
 fn run(podman: &Podman, image: &str, extra: &str) {
@@ -184,10 +184,11 @@ fn profiles_learn_stabilise_flag_anomalies_and_suggest_suppressions() {
         .unwrap()
         .success());
 
-    let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().join("p.policy");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let policy = dir.join("p.policy");
     std::fs::write(&policy, POLICY).unwrap();
-    let server = start_server(dir.path());
+    let server = start_server(dir);
     let _agent = Proc(
         Command::new(env!("CARGO_BIN_EXE_rampart"))
             .args([
@@ -205,7 +206,7 @@ fn profiles_learn_stabilise_flag_anomalies_and_suggest_suppressions() {
             .arg("--token-file")
             .arg(server.data.join("agent-enrollment.token"))
             .arg("--spool-dir")
-            .arg(dir.path().join("spool"))
+            .arg(dir.join("spool"))
             .env("RAMPART_CONTAINER_SOCKETS", api.socket_path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -251,8 +252,8 @@ fn profiles_learn_stabilise_flag_anomalies_and_suggest_suppressions() {
     });
 
     // A fourth run does something new: an anomaly signal, linked to the profile.
-    run(&podman, BUSYBOX_IMAGE, "ls / >/dev/null;");
-    let anomaly = wait("an anomaly signal for ls", || {
+    run(&podman, BUSYBOX_IMAGE, "cat /etc/passwd >/dev/null;");
+    let anomaly = wait("an anomaly signal for the read of /etc/passwd", || {
         server
             .signals("anomaly_detection")
             .into_iter()
@@ -261,11 +262,7 @@ fn profiles_learn_stabilise_flag_anomalies_and_suggest_suppressions() {
                 detail["samples"]
                     .as_array()?
                     .iter()
-                    .any(|m| {
-                        m["match"]["anomaly"]["behavior"]["process"]
-                            .as_str()
-                            .is_some_and(|p| p.ends_with("[ls]"))
-                    })
+                    .any(|m| m["match"]["anomaly"]["behavior"]["detail"] == "read:/etc/passwd")
                     .then_some(detail)
             })
     });
@@ -335,7 +332,7 @@ fn profiles_learn_stabilise_flag_anomalies_and_suggest_suppressions() {
     .unwrap()
     .into_string()
     .unwrap();
-    let file = dir.path().join("lockdown.policy");
+    let file = dir.join("lockdown.policy");
     std::fs::write(&file, &policy).unwrap();
     let check = Command::new(env!("CARGO_BIN_EXE_rampart"))
         .args(["rules", "check"])

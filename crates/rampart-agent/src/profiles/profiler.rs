@@ -333,7 +333,7 @@ impl Profiler {
                 (requested || rested).then(|| (u8::from(!requested), k.last_end, kind.clone()))
             })
             .collect();
-        candidates.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        candidates.sort_by_key(|c| (c.0, c.1));
         for (_, _, kind) in candidates {
             if self.active.len() >= self.config.max_concurrent {
                 break;

@@ -29,11 +29,16 @@ pub fn to_json(p: &Profile) -> serde_json::Value {
     })
 }
 
-/// `field not in [values] && ` — or nothing when the profile holds no value (then every event of that
-/// kind is outside it). `quote` makes SECL strings of the values (ports stay numbers).
+/// `field not in [values] && `. When the profile holds no value every event of that kind is outside it,
+/// and the condition only names the field (a rule needs one to know its event type). `quote` makes SECL
+/// strings of the values (ports stay numbers).
 fn outside(field: &str, values: &BTreeSet<String>, quote: bool) -> String {
     if values.is_empty() {
-        return String::new();
+        return if quote {
+            format!("{field} != \"\" && ")
+        } else {
+            format!("{field} >= 0 && ")
+        };
     }
     let items: Vec<String> = values
         .iter()
@@ -138,4 +143,65 @@ pub fn lockdown_policy(p: &Profile, kill: bool) -> String {
     );
     let doc = json!({"version": "1.0.0", "rules": rules});
     serde_yaml_ng::to_string(&doc).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use rampart_policy::{LoadOptions, PolicySource};
+
+    use super::*;
+
+    fn profile(keys: &[&str]) -> Profile {
+        Profile {
+            id: 7,
+            image_name: "registry.local/shop-api".into(),
+            image_tag: "1.2".into(),
+            status: "stable".into(),
+            snapshots: 3,
+            first_seen: 0,
+            last_updated: 0,
+            stable_at: Some(0),
+            nodes: keys.iter().map(|k| (k.to_string(), 3)).collect(),
+            examples: BTreeMap::new(),
+        }
+    }
+
+    fn compile(text: &str) -> rampart_policy::Loaded {
+        let source = PolicySource {
+            name: "lockdown".into(),
+            file: "lockdown.policy".into(),
+            text: text.into(),
+        };
+        rampart_policy::load_sources(&[source], &LoadOptions::default())
+    }
+
+    #[test]
+    fn lockdown_policy_compiles_with_and_without_kill() {
+        let p = profile(&[
+            "process|/bin/sh > /usr/bin/api|",
+            "file|/usr/bin/api|write:/var/log/api.log",
+            "dns|/usr/bin/api|db.internal",
+            "connect|/usr/bin/api|10.0.0.5:5432",
+        ]);
+        for kill in [false, true] {
+            let text = lockdown_policy(&p, kill);
+            let loaded = compile(&text);
+            let errors: Vec<_> = loaded.report.errors().collect();
+            assert!(errors.is_empty(), "{text}\n{errors:#?}");
+            assert_eq!(loaded.report.counts().loaded, 4, "{text}");
+            assert!(text.contains("/usr/bin/api") && text.contains("5432"));
+            assert_eq!(text.contains("SIGKILL"), kill);
+        }
+    }
+
+    #[test]
+    fn empty_profile_still_compiles() {
+        let text = lockdown_policy(&profile(&[]), true);
+        let loaded = compile(&text);
+        let errors: Vec<_> = loaded.report.errors().collect();
+        assert!(errors.is_empty(), "{text}\n{errors:#?}");
+        assert_eq!(loaded.report.counts().loaded, 4, "{text}");
+    }
 }

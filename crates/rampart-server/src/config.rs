@@ -18,6 +18,49 @@ pub struct ServerConfig {
     pub backend_rule_files: Vec<PathBuf>,
     /// Load the backend rules shipped with Rampart.
     pub default_backend_rules: bool,
+    pub notifications: NotifyConfig,
+}
+
+/// The notification worker: how it claims outbox rows, retries and gives up.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    /// Run the delivery worker in this process (notifications are queued either way).
+    pub worker: bool,
+    /// Base of the signal links in messages (`{public_url}/signals/{id}`); default: the listen address.
+    pub public_url: Option<String>,
+    /// How often the worker looks for due rows when nothing wakes it.
+    pub poll_interval: std::time::Duration,
+    /// How long a claimed row stays owned by its worker (longer than any attempt): a worker that died
+    /// loses its rows to another one after this.
+    pub lease: std::time::Duration,
+    /// Deliveries in flight at once per worker.
+    pub concurrency: usize,
+    /// Attempts before a delivery is marked failed.
+    pub max_attempts: u32,
+    /// Backoff after the first failure, doubling up to `backoff_max` (with jitter).
+    pub backoff_initial: std::time::Duration,
+    pub backoff_max: std::time::Duration,
+    /// Timeout of one delivery attempt.
+    pub request_timeout: std::time::Duration,
+    /// On shutdown, how long in-flight deliveries may finish.
+    pub drain_timeout: std::time::Duration,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            worker: true,
+            public_url: None,
+            poll_interval: std::time::Duration::from_secs(2),
+            lease: std::time::Duration::from_secs(120),
+            concurrency: 8,
+            max_attempts: 30,
+            backoff_initial: std::time::Duration::from_secs(2),
+            backoff_max: std::time::Duration::from_secs(15 * 60),
+            request_timeout: std::time::Duration::from_secs(30),
+            drain_timeout: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +123,7 @@ impl ServerConfig {
             session_ttl: std::time::Duration::from_secs(12 * 3600),
             backend_rule_files: Vec::new(),
             default_backend_rules: true,
+            notifications: NotifyConfig::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ use axum::response::Response;
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
 
+use crate::notify::api as notify;
 use crate::state::AppState;
 
 /// Who may call a route.
@@ -115,6 +116,21 @@ pub fn routes() -> Vec<RouteDef> {
         r("GET", "/api/v1/tokens", Admin, "API tokens (without their secrets)", None, get(admin::list_tokens)),
         r("POST", "/api/v1/tokens", Admin, "Create an API token with a role (shown once)", Some("{name, role, ttl_seconds?, user_id?}"), post(admin::create_token)),
         r("DELETE", "/api/v1/tokens/{id}", Admin, "Revoke an API token", None, delete(admin::delete_token)),
+        r("GET", "/api/v1/notifications/channels", Viewer, "Notification channels (secrets redacted)", None, get(notify::list_channels)),
+        r("POST", "/api/v1/notifications/channels", Admin, "Create a channel: slack, pagerduty, webhook, email, teams or opsgenie", Some("{name, kind, config, enabled?, rate_per_minute?, template?: {title?, body?}}"), post(notify::create_channel)),
+        r("GET", "/api/v1/notifications/channels/{id}", Viewer, "One channel (secrets redacted)", None, get(notify::get_channel)),
+        r("PATCH", "/api/v1/notifications/channels/{id}", Admin, "Edit or disable a channel; secrets sent back as <redacted> are kept", Some("{name?, enabled?, rate_per_minute?, config?, template?}"), patch(notify::update_channel)),
+        r("DELETE", "/api/v1/notifications/channels/{id}", Admin, "Delete a channel and its queued deliveries", None, delete(notify::delete_channel)),
+        r("POST", "/api/v1/notifications/channels/{id}/test", Admin, "Send a test message now (a stored signal, or a made-up one); returns the receiver's answer", Some("{signal_id?}"), post(notify::test_channel)),
+        r("GET", "/api/v1/notifications/rules", Viewer, "Notification rules", None, get(notify::list_rules)),
+        r("POST", "/api/v1/notifications/rules", Admin, "Create a rule: which signals (min_severity, sources, rule_ids, tags, hosts, containers, images, events) notify which channels", Some("{name, channels: [id], enabled?, min_severity?, sources?, rule_ids?, tags?, hosts?, containers?, images?, events?, template?}"), post(notify::create_rule)),
+        r("GET", "/api/v1/notifications/rules/{id}", Viewer, "One rule", None, get(notify::get_rule)),
+        r("PATCH", "/api/v1/notifications/rules/{id}", Admin, "Edit or disable a rule (the fields given replace the stored ones)", Some("{name?, enabled?, channels?, min_severity?, …}"), patch(notify::update_rule)),
+        r("DELETE", "/api/v1/notifications/rules/{id}", Admin, "Delete a rule", None, delete(notify::delete_rule)),
+        r("GET", "/api/v1/notifications/deliveries", Viewer, "Delivery log, newest first (filters: status, channel_id, signal_id; limit, offset)", None, get(notify::list_deliveries)),
+        r("GET", "/api/v1/notifications/deliveries/{id}", Viewer, "One delivery: status, attempts, last error, times", None, get(notify::get_delivery)),
+        r("POST", "/api/v1/notifications/deliveries/{id}/retry", Responder, "Queue a failed delivery again", None, post(notify::retry_delivery)),
+        r("POST", "/api/v1/notifications/preview", Viewer, "Render a template against a stored signal in every format (plain, slack, markdown, html)", Some("{signal_id, template?: {title?, body?}, channel_id?, event?}"), post(notify::preview)),
     ]
 }
 

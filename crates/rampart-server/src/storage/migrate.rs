@@ -8,16 +8,30 @@ use sqlx::AnyPool;
 
 use super::DbKind;
 
-const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../migrations/sqlite/0001_initial.sql"),
-)];
-const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../migrations/postgres/0001_initial.sql"),
-)];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "notifications",
+        include_str!("../../migrations/sqlite/0002_notifications.sql"),
+    ),
+];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "notifications",
+        include_str!("../../migrations/postgres/0002_notifications.sql"),
+    ),
+];
 
 pub async fn run(pool: &AnyPool, kind: DbKind) -> anyhow::Result<()> {
     let files = match kind {

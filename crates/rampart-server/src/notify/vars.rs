@@ -2,6 +2,8 @@
 //! `container.image`, `process.tree`, …) and, behind them, every field of the triggering match by its SECL
 //! path (`exec.file.path`, `process.argv`, `event.type`). All of it may be attacker-controlled.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 #[derive(Debug, Clone, Default)]
@@ -24,19 +26,27 @@ fn at<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 impl Vars {
-    pub fn lookup(&self, path: &str) -> Option<&Value> {
+    /// The value at `path`; where both sides hold an object there, the match's fields with the computed
+    /// ones over them (`{{ process }}` has the match's process and its `tree`).
+    pub fn lookup(&self, path: &str) -> Option<Cow<'_, Value>> {
         if path == "match" {
-            return Some(&self.matched);
+            return Some(Cow::Borrowed(&self.matched));
         }
-        at(&self.computed, path)
-            .filter(|v| !v.is_object() || at(&self.matched, path).is_none())
-            .or_else(|| at(&self.matched, path))
+        match (at(&self.computed, path), at(&self.matched, path)) {
+            (Some(Value::Object(c)), Some(Value::Object(m))) => {
+                let mut merged = m.clone();
+                merged.extend(c.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Some(Cow::Owned(Value::Object(merged)))
+            }
+            (Some(c), _) => Some(Cow::Borrowed(c)),
+            (None, m) => m.map(Cow::Borrowed),
+        }
     }
 
     /// A value as text: strings as they are, scalars printed, lists joined by spaces, objects as JSON;
     /// missing values are empty. Bounded in length.
     pub fn text(&self, path: &str) -> String {
-        let s = match self.lookup(path) {
+        let s = match self.lookup(path).as_deref() {
             None | Some(Value::Null) => String::new(),
             Some(v) => value_text(v),
         };
@@ -87,6 +97,8 @@ mod tests {
         assert_eq!(v.text("process.argv.2"), "id");
         assert_eq!(v.text("exec.args"), "[{\"x\":1}]");
         assert_eq!(v.text("nothing.here"), "");
+        let container = v.lookup("container").unwrap();
+        assert_eq!((container["id"].as_str(), container["image"].as_str()), (Some("c1"), Some("nginx:1.25")));
         assert_eq!(
             Vars {
                 computed: json!({"x": "é".repeat(2000)}),

@@ -2,6 +2,7 @@
 //! port, an HTTP client, and generators of agent matches.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod pg;
 
 use std::sync::Arc;
@@ -77,6 +78,14 @@ impl TestServer {
             admin,
             shutdown: Some(tx),
             task: Some(task),
+        }
+    }
+
+    /// Drops the server mid-flight, as a crash would: requests and deliveries in progress are abandoned.
+    pub async fn crash(mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
         }
     }
 

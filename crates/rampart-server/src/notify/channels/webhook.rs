@@ -108,7 +108,7 @@ pub fn render_body(v: &Value, vars: &Vars) -> Value {
                 return Value::String(s.clone());
             };
             if let [Part::Var(path)] = t.parts.as_slice() {
-                return vars.lookup(path).cloned().unwrap_or(Value::Null);
+                return vars.lookup(path).map(|v| v.into_owned()).unwrap_or(Value::Null);
             }
             Value::String(crate::notify::render::text(&t, vars))
         }

@@ -225,7 +225,13 @@ async fn rule(s: &TestServer, body: Value) -> i64 {
 }
 
 async fn webhook_channel(s: &TestServer, name: &str, url: &str) -> i64 {
-    channel(s, name, "webhook", json!({"url": url, "secret": WEBHOOK_SECRET})).await
+    channel(
+        s,
+        name,
+        "webhook",
+        json!({"url": url, "secret": WEBHOOK_SECRET}),
+    )
+    .await
 }
 
 async fn deliveries(s: &TestServer, query: &str) -> Vec<Value> {
@@ -280,8 +286,14 @@ fn hostile_match() -> Value {
 
 /// What a webhook receiver does: HMAC-SHA256 over `timestamp.body`, compared with the header.
 fn verify_signature(r: &Req) {
-    let ts = r.headers.get("x-rampart-timestamp").expect("timestamp header");
-    let sig = r.headers.get("x-rampart-signature").expect("signature header");
+    let ts = r
+        .headers
+        .get("x-rampart-timestamp")
+        .expect("timestamp header");
+    let sig = r
+        .headers
+        .get("x-rampart-signature")
+        .expect("signature header");
     let mut mac = Hmac::<Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
     mac.update(format!("{ts}.").as_bytes());
     mac.update(&r.raw);
@@ -307,7 +319,13 @@ async fn vendor_shapes_and_inert_fields(db: TestDb) {
     let s = TestServer::start_with(fast(&db)).await;
     let rx = Receiver::start().await;
     let b = &rx.base;
-    let slack = channel(&s, "slack", "slack", json!({"webhook_url": format!("{b}/slack/T0/B0/x")})).await;
+    let slack = channel(
+        &s,
+        "slack",
+        "slack",
+        json!({"webhook_url": format!("{b}/slack/T0/B0/x")}),
+    )
+    .await;
     let pd = channel(
         &s,
         "pagerduty",
@@ -322,7 +340,13 @@ async fn vendor_shapes_and_inert_fields(db: TestDb) {
         json!({"url": format!("{b}/webhook"), "secret": WEBHOOK_SECRET, "headers": {"X-Team": "secops"}}),
     )
     .await;
-    let teams = channel(&s, "teams", "teams", json!({"webhook_url": format!("{b}/teams")})).await;
+    let teams = channel(
+        &s,
+        "teams",
+        "teams",
+        json!({"webhook_url": format!("{b}/teams")}),
+    )
+    .await;
     let og = channel(
         &s,
         "opsgenie",
@@ -337,7 +361,11 @@ async fn vendor_shapes_and_inert_fields(db: TestDb) {
     )
     .await;
     // A rule for nothing that exists: it adds no delivery.
-    rule(&s, json!({"name": "other", "channels": [slack], "rule_ids": ["miner_*"]})).await;
+    rule(
+        &s,
+        json!({"name": "other", "channels": [slack], "rule_ids": ["miner_*"]}),
+    )
+    .await;
 
     let agent = s.enroll("web-1").await;
     let (st, out) = s.ingest(&agent, &[hostile_match()]).await;
@@ -357,16 +385,39 @@ async fn vendor_shapes_and_inert_fields(db: TestDb) {
     assert_eq!(p["blocks"][0]["text"]["type"], "plain_text");
     assert_eq!(p["blocks"][1]["text"]["type"], "mrkdwn");
     assert_eq!(p["blocks"][1]["text"]["verbatim"], true);
-    assert_eq!(p["blocks"].as_array().unwrap().last().unwrap()["elements"][0]["url"], url);
-    for text in [p["text"].as_str().unwrap(), p["blocks"][1]["text"]["text"].as_str().unwrap()] {
-        for bad in ["<!channel>", "<script>", "<https://evil", "*bold*", "_it_", "@here", "<javascript"] {
+    assert_eq!(
+        p["blocks"].as_array().unwrap().last().unwrap()["elements"][0]["url"],
+        url
+    );
+    for text in [
+        p["text"].as_str().unwrap(),
+        p["blocks"][1]["text"]["text"].as_str().unwrap(),
+    ] {
+        for bad in [
+            "<!channel>",
+            "<script>",
+            "<https://evil",
+            "*bold*",
+            "_it_",
+            "@here",
+            "<javascript",
+        ] {
             assert!(!text.contains(bad), "Slack got {bad:?} live in {text:?}");
         }
-        assert!(text.contains("&lt;script&gt;") && text.contains("&lt;!channel&gt;"), "{text}");
-        assert!(text.contains("{{ signal.id }}"), "template syntax in a value stays text: {text}");
+        assert!(
+            text.contains("&lt;script&gt;") && text.contains("&lt;!channel&gt;"),
+            "{text}"
+        );
+        assert!(
+            text.contains("{{ signal.id }}"),
+            "template syntax in a value stays text: {text}"
+        );
     }
     // The admin's own Markdown still formats.
-    assert!(p["blocks"][1]["text"]["text"].as_str().unwrap().contains(&format!("<{url}|Open the signal in Rampart>")));
+    assert!(p["blocks"][1]["text"]["text"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("<{url}|Open the signal in Rampart>")));
 
     // PagerDuty Events API v2.
     let r = rx.requests("/pagerduty/v2/enqueue");
@@ -375,10 +426,16 @@ async fn vendor_shapes_and_inert_fields(db: TestDb) {
     assert_eq!(p["routing_key"], "R0UTINGKEY0123456789abcdefABCDEF");
     assert_eq!(p["event_action"], "trigger");
     assert_eq!(p["dedup_key"], format!("rampart-signal-{id}"));
-    assert_eq!(p["payload"]["severity"], "error", "high is PagerDuty's error");
+    assert_eq!(
+        p["payload"]["severity"], "error",
+        "high is PagerDuty's error"
+    );
     assert_eq!(p["payload"]["source"], "web-1");
     let summary = p["payload"]["summary"].as_str().unwrap();
-    assert!(summary.starts_with("New high signal: {{ signal.id }} *bold*"), "{summary}");
+    assert!(
+        summary.starts_with("New high signal: {{ signal.id }} *bold*"),
+        "{summary}"
+    );
     assert!(summary.chars().count() <= 1024);
     assert!(humantime::parse_rfc3339(p["payload"]["timestamp"].as_str().unwrap()).is_ok());
     assert_eq!(p["links"][0]["href"], url);
@@ -391,9 +448,15 @@ async fn vendor_shapes_and_inert_fields(db: TestDb) {
     assert_eq!(r[0].headers["content-type"], "application/json");
     let d = &r[0].json;
     assert_eq!(d["event"], "created");
-    assert_eq!(d["match"]["exec"]["file"]["path"], HOSTILE, "values arrive exact and JSON-escaped");
+    assert_eq!(
+        d["match"]["exec"]["file"]["path"], HOSTILE,
+        "values arrive exact and JSON-escaped"
+    );
     assert_eq!(d["signal"]["id"], id);
-    assert_eq!(d["delivery_id"].as_i64().unwrap().to_string(), r[0].headers["x-rampart-delivery"]);
+    assert_eq!(
+        d["delivery_id"].as_i64().unwrap().to_string(),
+        r[0].headers["x-rampart-delivery"]
+    );
     assert!(d["title"].as_str().unwrap().contains("{{ signal.id }}"));
 
     // Teams: one Adaptive Card; Markdown in values is backslash-escaped.
@@ -402,11 +465,21 @@ async fn vendor_shapes_and_inert_fields(db: TestDb) {
     let p = &r[0].json;
     assert_eq!(p["type"], "message");
     let att = &p["attachments"][0];
-    assert_eq!(att["contentType"], "application/vnd.microsoft.card.adaptive");
+    assert_eq!(
+        att["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
     assert_eq!(att["content"]["type"], "AdaptiveCard");
     let card_body = att["content"]["body"].to_string();
-    assert!(!card_body.contains("<script>") && !card_body.contains(" *bold* ") && !card_body.contains("[click]"));
-    assert!(card_body.contains(r"\\*bold\\*") && card_body.contains(r"\\<script\\>"), "{card_body}");
+    assert!(
+        !card_body.contains("<script>")
+            && !card_body.contains(" *bold* ")
+            && !card_body.contains("[click]")
+    );
+    assert!(
+        card_body.contains(r"\\*bold\\*") && card_body.contains(r"\\<script\\>"),
+        "{card_body}"
+    );
     assert_eq!(att["content"]["actions"][0]["url"], url);
 
     // Opsgenie: create alert with the alias, GenieKey auth.
@@ -422,7 +495,12 @@ async fn vendor_shapes_and_inert_fields(db: TestDb) {
 
     // Archiving resolves PagerDuty and Opsgenie (same dedup key / alias), and nothing else.
     let (st, v) = s
-        .call("PATCH", &format!("/api/v1/signals/{id}"), Some(&s.admin), Some(json!({"state": "archived"})))
+        .call(
+            "PATCH",
+            &format!("/api/v1/signals/{id}"),
+            Some(&s.admin),
+            Some(json!({"state": "archived"})),
+        )
         .await;
     assert_eq!(st, 200, "{v}");
     wait_until(20, "the resolutions", || async { delivered(&s).await == 7 }).await;
@@ -435,8 +513,14 @@ async fn vendor_shapes_and_inert_fields(db: TestDb) {
     );
     let r = rx.requests("/opsgenie");
     assert_eq!(r.len(), 2);
-    assert_eq!(r[1].path, format!("/opsgenie/v2/alerts/rampart-signal-{id}/close?identifierType=alias"));
-    assert_eq!(rx.requests("/slack").len() + rx.requests("/webhook").len() + rx.requests("/teams").len(), 3);
+    assert_eq!(
+        r[1].path,
+        format!("/opsgenie/v2/alerts/rampart-signal-{id}/close?identifierType=alias")
+    );
+    assert_eq!(
+        rx.requests("/slack").len() + rx.requests("/webhook").len() + rx.requests("/teams").len(),
+        3
+    );
 
     // The delivery log and the metrics agree.
     for d in deliveries(&s, "").await {
@@ -446,9 +530,18 @@ async fn vendor_shapes_and_inert_fields(db: TestDb) {
     }
     let (_, m) = s.call("GET", "/metrics", Some(&s.admin), None).await;
     let m = m.as_str().unwrap();
-    assert!(m.contains("rampart_server_notifications_queued_total 7"), "{m}");
-    assert!(m.contains("rampart_server_notifications_delivered_total 7"), "{m}");
-    assert!(m.contains("rampart_server_notifications_failed_total 0"), "{m}");
+    assert!(
+        m.contains("rampart_server_notifications_queued_total 7"),
+        "{m}"
+    );
+    assert!(
+        m.contains("rampart_server_notifications_delivered_total 7"),
+        "{m}"
+    );
+    assert!(
+        m.contains("rampart_server_notifications_failed_total 0"),
+        "{m}"
+    );
     s.stop().await;
 }
 both!(vendor_shapes_and_inert_fields);
@@ -470,7 +563,10 @@ impl Drop for SmtpSink {
 }
 
 impl SmtpSink {
-    fn start(tls: Option<(&std::path::Path, &std::path::Path)>, auth: Option<(&str, &str)>) -> SmtpSink {
+    fn start(
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+        auth: Option<(&str, &str)>,
+    ) -> SmtpSink {
         use std::io::BufRead;
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -548,7 +644,11 @@ async fn email_over_smtp(db: TestDb) {
                "from": "rampart@example.org", "to": ["secops@example.org"]}),
     )
     .await;
-    rule(&s, json!({"name": "mail", "channels": [tls_channel, plain_channel]})).await;
+    rule(
+        &s,
+        json!({"name": "mail", "channels": [tls_channel, plain_channel]}),
+    )
+    .await;
     let agent = s.enroll("web-1").await;
     let (st, out) = s.ingest(&agent, &[hostile_match()]).await;
     assert_eq!(st, 200, "{out}");
@@ -560,19 +660,43 @@ async fn email_over_smtp(db: TestDb) {
     assert_eq!(m["tls"], true, "STARTTLS was used");
     assert_eq!(m["authenticated"], true, "AUTH was used");
     assert_eq!(m["mail_from"], "rampart@example.org");
-    assert_eq!(m["rcpt_tos"], json!(["secops@example.org", "oncall@example.org"]));
+    assert_eq!(
+        m["rcpt_tos"],
+        json!(["secops@example.org", "oncall@example.org"])
+    );
     assert_eq!(m["content_type"], "multipart/alternative");
     let subject = m["subject"].as_str().unwrap();
-    assert!(subject.starts_with("New high signal: {{ signal.id }} *bold*"), "{subject}");
+    assert!(
+        subject.starts_with("New high signal: {{ signal.id }} *bold*"),
+        "{subject}"
+    );
     let html = part(m, "text/html");
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
-    assert!(!html.contains("<script>") && !html.contains("<strong>bold"), "{html}");
-    assert!(!html.contains("javascript:alert(1)\""), "no live javascript: link: {html}");
-    assert!(html.contains("<a href=\"https://rampart.example/signals/"), "{html}");
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<script>") && !html.contains("<strong>bold"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("javascript:alert(1)\""),
+        "no live javascript: link: {html}"
+    );
+    assert!(
+        html.contains("<a href=\"https://rampart.example/signals/"),
+        "{html}"
+    );
     assert!(html.contains("{{ signal.id }}"), "{html}");
     let text = part(m, "text/plain");
-    assert!(text.contains(HOSTILE.split(" [click]").next().unwrap()), "plain text shows the value: {text}");
-    assert!(text.contains("Open the signal in Rampart (https://rampart.example/signals/"), "{text}");
+    assert!(
+        text.contains(HOSTILE.split(" [click]").next().unwrap()),
+        "plain text shows the value: {text}"
+    );
+    assert!(
+        text.contains("Open the signal in Rampart (https://rampart.example/signals/"),
+        "{text}"
+    );
 
     let got = plain.messages();
     assert_eq!(got.len(), 1);
@@ -592,7 +716,12 @@ async fn email_over_smtp(db: TestDb) {
         .await;
     assert_eq!(st, 200, "{v}");
     let (st, v) = s
-        .call("POST", &format!("/api/v1/notifications/channels/{tls_channel}/test"), Some(&s.admin), Some(json!({})))
+        .call(
+            "POST",
+            &format!("/api/v1/notifications/channels/{tls_channel}/test"),
+            Some(&s.admin),
+            Some(json!({})),
+        )
         .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["delivered"], false, "{v}");
@@ -617,17 +746,32 @@ async fn receiver_down_then_up(db: TestDb) {
     // Nothing listens: attempts fail with the connection error and are retried.
     wait_until(20, "retries", || async {
         let d = deliveries(&s, "").await;
-        d.iter().all(|d| d["attempts"].as_i64().unwrap() >= 3 && d["status"] == "pending")
+        d.iter()
+            .all(|d| d["attempts"].as_i64().unwrap() >= 3 && d["status"] == "pending")
     })
     .await;
     let d = deliveries(&s, "").await;
-    assert!(d[0]["last_error"].as_str().unwrap().to_lowercase().contains("connect"), "{}", d[0]);
+    assert!(
+        d[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("connect"),
+        "{}",
+        d[0]
+    );
 
     let rx = Receiver::on(port).await;
-    wait_until(20, "delivery once the receiver is back", || async { delivered(&s).await == 5 }).await;
+    wait_until(20, "delivery once the receiver is back", || async {
+        delivered(&s).await == 5
+    })
+    .await;
     let acked = rx.acked();
     assert_eq!(acked.len(), 5, "{acked:?}");
-    assert!(acked.values().all(|n| *n == 1), "each delivered exactly once: {acked:?}");
+    assert!(
+        acked.values().all(|n| *n == 1),
+        "each delivered exactly once: {acked:?}"
+    );
     for r in rx.requests("/hook") {
         verify_signature(&r);
     }
@@ -657,16 +801,25 @@ async fn crash_during_delivery(db: TestDb) {
     let n = 6;
     let (st, _) = s.ingest(&agent, &matches("crash_rule", n, "crash")).await;
     assert_eq!(st, 200);
-    wait_until(20, "all requests in flight", || async { rx.requests("/hook").len() == n }).await;
+    wait_until(20, "all requests in flight", || async {
+        rx.requests("/hook").len() == n
+    })
+    .await;
     s.crash().await;
 
     // After the restart, the leases of the crashed worker expire and the rows are sent again.
     rx.state.hold_first.store(false, Ordering::SeqCst);
     let s = TestServer::start_with(fast(&db)).await;
-    wait_until(30, "delivery after the restart", || async { delivered(&s).await == n }).await;
+    wait_until(30, "delivery after the restart", || async {
+        delivered(&s).await == n
+    })
+    .await;
     let acked = rx.acked();
     assert_eq!(acked.len(), n, "{acked:?}");
-    assert!(acked.values().all(|c| *c == 1), "each acknowledged exactly once: {acked:?}");
+    assert!(
+        acked.values().all(|c| *c == 1),
+        "each acknowledged exactly once: {acked:?}"
+    );
     // The re-sent requests carry the delivery id of the first try: a receiver can drop a repeat.
     let ids: std::collections::HashSet<String> = rx
         .requests("/hook")
@@ -675,7 +828,10 @@ async fn crash_during_delivery(db: TestDb) {
         .collect();
     assert_eq!(ids.len(), n);
     for d in deliveries(&s, "").await {
-        assert_eq!(d["attempts"], 2, "one lost to the crash, one delivered: {d}");
+        assert_eq!(
+            d["attempts"], 2,
+            "one lost to the crash, one delivered: {d}"
+        );
     }
     // A clean stop while idle, then a restart: nothing is sent twice.
     s.stop().await;
@@ -696,7 +852,12 @@ async fn replicas_share_the_outbox() {
     let hook = webhook_channel(&a, "shared", &format!("{}/hook", rx.base)).await;
     // A generous rate for this test: the limiter is per replica.
     let (st, v) = a
-        .call("PATCH", &format!("/api/v1/notifications/channels/{hook}"), Some(&a.admin), Some(json!({"rate_per_minute": 6000})))
+        .call(
+            "PATCH",
+            &format!("/api/v1/notifications/channels/{hook}"),
+            Some(&a.admin),
+            Some(json!({"rate_per_minute": 6000})),
+        )
         .await;
     assert_eq!(st, 200, "{v}");
     rule(&a, json!({"name": "all", "channels": [hook]})).await;
@@ -732,8 +893,10 @@ async fn rate_limit_and_escalation(db: TestDb) {
             "POST",
             "/api/v1/notifications/channels",
             Some(&s.admin),
-            Some(json!({"name": "slow", "kind": "webhook", "rate_per_minute": 120,
-                        "config": {"url": format!("{}/limited", rx.base)}})),
+            Some(
+                json!({"name": "slow", "kind": "webhook", "rate_per_minute": 120,
+                        "config": {"url": format!("{}/limited", rx.base)}}),
+            ),
         )
         .await;
     assert_eq!(st, 201, "{v}");
@@ -765,17 +928,42 @@ async fn rate_limit_and_escalation(db: TestDb) {
     assert_eq!(st, 200, "{out}");
     wait_until(30, "all delivered", || async { delivered(&s).await == 26 }).await;
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(1500), "the last 4 waited for tokens: {took:?}");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "the last 4 waited for tokens: {took:?}"
+    );
     assert_eq!(rx.requests("/limited").len(), 24);
     let (_, m) = s.call("GET", "/metrics", Some(&s.admin), None).await;
-    assert!(!m.as_str().unwrap().contains("rampart_server_notifications_rate_limited_total 0\n"));
-    let backend: Vec<Value> = rx.requests("/backend").into_iter().map(|r| r.json).collect();
+    assert!(!m
+        .as_str()
+        .unwrap()
+        .contains("rampart_server_notifications_rate_limited_total 0\n"));
+    let backend: Vec<Value> = rx
+        .requests("/backend")
+        .into_iter()
+        .map(|r| r.json)
+        .collect();
     assert_eq!(backend.len(), 2, "{backend:?}");
-    assert_eq!((backend[0]["event"].as_str(), backend[0]["severity"].as_str()), (Some("created"), Some("medium")));
-    assert_eq!((backend[1]["event"].as_str(), backend[1]["severity"].as_str()), (Some("escalated"), Some("critical")));
+    assert_eq!(
+        (
+            backend[0]["event"].as_str(),
+            backend[0]["severity"].as_str()
+        ),
+        (Some("created"), Some("medium"))
+    );
+    assert_eq!(
+        (
+            backend[1]["event"].as_str(),
+            backend[1]["severity"].as_str()
+        ),
+        (Some("escalated"), Some("critical"))
+    );
     assert_eq!(backend[0]["signal"]["id"], backend[1]["signal"]["id"]);
     assert_eq!(backend[1]["rule"]["source"], "backend");
-    assert!(backend[1]["title"].as_str().unwrap().starts_with("Signal escalated to critical: Burst of burst_rule"));
+    assert!(backend[1]["title"]
+        .as_str()
+        .unwrap()
+        .starts_with("Signal escalated to critical: Burst of burst_rule"));
     s.stop().await;
 }
 both!(rate_limit_and_escalation);
@@ -793,27 +981,64 @@ async fn api_roles_validation_and_preview(db: TestDb) {
                                  "headers": {"Authorization": "Bearer receiver-token"}}});
 
     // Roles: a viewer reads but cannot create; a responder cannot delete.
-    let (st, v) = s.call("POST", "/api/v1/notifications/channels", Some(&viewer), Some(good.clone())).await;
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/v1/notifications/channels",
+            Some(&viewer),
+            Some(good.clone()),
+        )
+        .await;
     assert_eq!(st, 403, "{v}");
     let (st, _) = s
-        .call("POST", "/api/v1/notifications/rules", Some(&viewer), Some(json!({"name": "r", "channels": [1]})))
+        .call(
+            "POST",
+            "/api/v1/notifications/rules",
+            Some(&viewer),
+            Some(json!({"name": "r", "channels": [1]})),
+        )
         .await;
     assert_eq!(st, 403);
-    let (st, v) = s.call("POST", "/api/v1/notifications/channels", Some(&s.admin), Some(good.clone())).await;
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/v1/notifications/channels",
+            Some(&s.admin),
+            Some(good.clone()),
+        )
+        .await;
     assert_eq!(st, 201, "{v}");
     let id = v["channel"]["id"].as_i64().unwrap();
-    let (st, v) = s.call("GET", "/api/v1/notifications/channels", Some(&viewer), None).await;
+    let (st, v) = s
+        .call("GET", "/api/v1/notifications/channels", Some(&viewer), None)
+        .await;
     assert_eq!(st, 200, "{v}");
     // Secrets are never shown.
     let shown = v["channels"][0]["config"].clone();
     assert_eq!(shown["secret"], "<redacted>");
     assert_eq!(shown["headers"]["Authorization"], "<redacted>");
     assert!(!v.to_string().contains(WEBHOOK_SECRET) && !v.to_string().contains("receiver-token"));
-    let (st, _) = s.call("DELETE", &format!("/api/v1/notifications/channels/{id}"), Some(&responder), None).await;
+    let (st, _) = s
+        .call(
+            "DELETE",
+            &format!("/api/v1/notifications/channels/{id}"),
+            Some(&responder),
+            None,
+        )
+        .await;
     assert_eq!(st, 403);
-    let (st, _) = s.call("DELETE", "/api/v1/notifications/rules/1", Some(&responder), None).await;
+    let (st, _) = s
+        .call(
+            "DELETE",
+            "/api/v1/notifications/rules/1",
+            Some(&responder),
+            None,
+        )
+        .await;
     assert_eq!(st, 403);
-    let (st, _) = s.call("GET", "/api/v1/notifications/deliveries", None, None).await;
+    let (st, _) = s
+        .call("GET", "/api/v1/notifications/deliveries", None, None)
+        .await;
     assert_eq!(st, 401);
 
     // Malformed bodies: 4xx with a reason, nothing stored.
@@ -833,9 +1058,19 @@ async fn api_roles_validation_and_preview(db: TestDb) {
         json!(["not", "an", "object"]),
     ];
     for body in bad_channels {
-        let (st, v) = s.call("POST", "/api/v1/notifications/channels", Some(&s.admin), Some(body.clone())).await;
+        let (st, v) = s
+            .call(
+                "POST",
+                "/api/v1/notifications/channels",
+                Some(&s.admin),
+                Some(body.clone()),
+            )
+            .await;
         assert!((400..500).contains(&st), "{body} got {st}: {v}");
-        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}: {v}");
+        assert!(
+            v["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}: {v}"
+        );
     }
     let (st, v) = common::call(
         &format!("{}/api/v1/notifications/channels", s.base),
@@ -859,9 +1094,19 @@ async fn api_roles_validation_and_preview(db: TestDb) {
         json!({"name": 5, "channels": [id]}),
     ];
     for body in bad_rules {
-        let (st, v) = s.call("POST", "/api/v1/notifications/rules", Some(&s.admin), Some(body.clone())).await;
+        let (st, v) = s
+            .call(
+                "POST",
+                "/api/v1/notifications/rules",
+                Some(&s.admin),
+                Some(body.clone()),
+            )
+            .await;
         assert!((400..500).contains(&st), "{body} got {st}: {v}");
-        assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}: {v}");
+        assert!(
+            v["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}: {v}"
+        );
     }
     assert_eq!(s.count("notification_rules").await, 0);
 
@@ -869,20 +1114,36 @@ async fn api_roles_validation_and_preview(db: TestDb) {
     let mut edited = shown.clone();
     edited["url"] = json!(format!("{}/edited", rx.base));
     let (st, v) = s
-        .call("PATCH", &format!("/api/v1/notifications/channels/{id}"), Some(&s.admin), Some(json!({"config": edited})))
+        .call(
+            "PATCH",
+            &format!("/api/v1/notifications/channels/{id}"),
+            Some(&s.admin),
+            Some(json!({"config": edited})),
+        )
         .await;
     assert_eq!(st, 200, "{v}");
     let rid = rule(&s, json!({"name": "r", "channels": [id], "min_severity": "critical",
         "template": {"title": "{{ rule.id }} on {{ host }}", "body": "Path: `{{ process.file.path }}`"}})).await;
     let agent = s.enroll("web-1").await;
     let (_, out) = s.ingest(&agent, &matches("quiet_rule", 1, "q")).await;
-    assert_eq!(out["notifications_queued"], 0, "high is below the rule's critical: {out}");
+    assert_eq!(
+        out["notifications_queued"], 0,
+        "high is below the rule's critical: {out}"
+    );
     let (st, v) = s
-        .call("PATCH", &format!("/api/v1/notifications/rules/{rid}"), Some(&s.admin), Some(json!({"min_severity": "high"})))
+        .call(
+            "PATCH",
+            &format!("/api/v1/notifications/rules/{rid}"),
+            Some(&s.admin),
+            Some(json!({"min_severity": "high"})),
+        )
         .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["rule"]["min_severity"], "high");
-    assert_eq!(v["rule"]["template"]["title"], "{{ rule.id }} on {{ host }}", "untouched fields stay");
+    assert_eq!(
+        v["rule"]["template"]["title"], "{{ rule.id }} on {{ host }}",
+        "untouched fields stay"
+    );
     let (_, out) = s.ingest(&agent, &matches("loud_rule", 1, "l")).await;
     assert_eq!(out["notifications_queued"], 1, "{out}");
     wait_until(20, "the delivery", || async { delivered(&s).await == 1 }).await;
@@ -890,18 +1151,33 @@ async fn api_roles_validation_and_preview(db: TestDb) {
     assert_eq!(r.len(), 1);
     verify_signature(&r[0]);
     assert_eq!(r[0].headers["authorization"], "Bearer receiver-token");
-    assert_eq!(r[0].json["title"], "loud_rule on web-1", "the rule's template is used");
+    assert_eq!(
+        r[0].json["title"], "loud_rule on web-1",
+        "the rule's template is used"
+    );
 
     // Disabled rule: nothing queued.
     let (st, _) = s
-        .call("PATCH", &format!("/api/v1/notifications/rules/{rid}"), Some(&s.admin), Some(json!({"enabled": false})))
+        .call(
+            "PATCH",
+            &format!("/api/v1/notifications/rules/{rid}"),
+            Some(&s.admin),
+            Some(json!({"enabled": false})),
+        )
         .await;
     assert_eq!(st, 200);
     let (_, out) = s.ingest(&agent, &matches("loud_rule", 1, "l2")).await;
     assert_eq!(out["notifications_queued"], 0, "{out}");
 
     // Preview against a stored signal, in every format, with the variables it could not find.
-    let (_, list) = s.call("GET", "/api/v1/signals?rule_id=loud_rule", Some(&s.admin), None).await;
+    let (_, list) = s
+        .call(
+            "GET",
+            "/api/v1/signals?rule_id=loud_rule",
+            Some(&s.admin),
+            None,
+        )
+        .await;
     let sid = list["signals"][0]["id"].as_i64().unwrap();
     let (st, v) = s
         .call(
@@ -914,11 +1190,22 @@ async fn api_roles_validation_and_preview(db: TestDb) {
         .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["title"]["plain"], "*high*");
-    assert_eq!(v["body"]["html"], "<p><strong>loud_rule</strong> &lt;nginx:1.25&gt; (1) &gt; sshd(100) &gt; sh(100)</p>");
-    assert_eq!(v["body"]["slack"], "*loud_rule* &lt;nginx:1.25&gt; (1) &gt; sshd(100) &gt; sh(100)");
+    assert_eq!(
+        v["body"]["html"],
+        "<p><strong>loud_rule</strong> &lt;nginx:1.25&gt; (1) &gt; sshd(100) &gt; sh(100)</p>"
+    );
+    assert_eq!(
+        v["body"]["slack"],
+        "*loud_rule* &lt;nginx:1.25&gt; (1) &gt; sshd(100) &gt; sh(100)"
+    );
     assert_eq!(v["missing"], json!(["nope.missing"]));
     let (st, v) = s
-        .call("POST", "/api/v1/notifications/preview", Some(&viewer), Some(json!({"signal_id": sid, "template": {"body": "{{"}})))
+        .call(
+            "POST",
+            "/api/v1/notifications/preview",
+            Some(&viewer),
+            Some(json!({"signal_id": sid, "template": {"body": "{{"}})),
+        )
         .await;
     assert_eq!(st, 422, "{v}");
 
@@ -926,21 +1213,44 @@ async fn api_roles_validation_and_preview(db: TestDb) {
     let d = deliveries(&s, "").await;
     let did = d[0]["id"].as_i64().unwrap();
     let (st, v) = s
-        .call("POST", &format!("/api/v1/notifications/deliveries/{did}/retry"), Some(&responder), None)
+        .call(
+            "POST",
+            &format!("/api/v1/notifications/deliveries/{did}/retry"),
+            Some(&responder),
+            None,
+        )
         .await;
     assert_eq!(st, 409, "{v}");
     let (st, _) = s
-        .call("POST", &format!("/api/v1/notifications/deliveries/{did}/retry"), Some(&viewer), None)
+        .call(
+            "POST",
+            &format!("/api/v1/notifications/deliveries/{did}/retry"),
+            Some(&viewer),
+            None,
+        )
         .await;
     assert_eq!(st, 403);
 
     // Deleting a channel removes its deliveries; the OpenAPI document lists the routes with their roles.
-    let (st, _) = s.call("DELETE", &format!("/api/v1/notifications/channels/{id}"), Some(&s.admin), None).await;
+    let (st, _) = s
+        .call(
+            "DELETE",
+            &format!("/api/v1/notifications/channels/{id}"),
+            Some(&s.admin),
+            None,
+        )
+        .await;
     assert_eq!(st, 204);
     assert_eq!(s.count("notification_outbox").await, 0);
     let (_, doc) = s.call("GET", "/api/openapi.json", None, None).await;
-    assert_eq!(doc["paths"]["/api/v1/notifications/channels"]["post"]["x-rampart-access"], "admin");
-    assert_eq!(doc["paths"]["/api/v1/notifications/rules/{id}"]["get"]["parameters"][0]["schema"]["type"], "integer");
+    assert_eq!(
+        doc["paths"]["/api/v1/notifications/channels"]["post"]["x-rampart-access"],
+        "admin"
+    );
+    assert_eq!(
+        doc["paths"]["/api/v1/notifications/rules/{id}"]["get"]["parameters"][0]["schema"]["type"],
+        "integer"
+    );
     s.stop().await;
 }
 both!(api_roles_validation_and_preview);

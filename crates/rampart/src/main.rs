@@ -2,6 +2,7 @@
 
 mod agent_cmd;
 mod monitor;
+mod notifications_cmd;
 mod render;
 mod rules_cmd;
 mod server_cmd;
@@ -31,6 +32,8 @@ enum Command {
     Server(server_cmd::ServerCmd),
     /// The agent alone, reporting its matches to a server.
     Agent(agent_cmd::AgentCmd),
+    /// Notification channels, rules and deliveries on a server (REST API client).
+    Notifications(notifications_cmd::NotificationsCmd),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Up(cmd) => up_cmd::run(cmd).map(|()| ExitCode::SUCCESS),
         Command::Server(cmd) => server_cmd::run(cmd).map(|()| ExitCode::SUCCESS),
         Command::Agent(cmd) => agent_cmd::run(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Notifications(cmd) => notifications_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,

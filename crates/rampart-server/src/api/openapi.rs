@@ -20,8 +20,8 @@ fn operation(def: &super::RouteDef) -> Value {
     op.insert("security".into(), security);
     if def.path.contains("{id}") {
         // Agent and backend rule ids are names; every other id is a number.
-        let numeric =
-            !(def.path.starts_with("/api/v1/rules/") || def.path.starts_with("/api/v1/backend-rules/"));
+        let numeric = !(def.path.starts_with("/api/v1/rules/")
+            || def.path.starts_with("/api/v1/backend-rules/"));
         op.insert(
             "parameters".into(),
             json!([{"name": "id", "in": "path", "required": true,

@@ -49,7 +49,8 @@ pub async fn ingest(
                 m.signals_created.add(outcome.signals_created as u64);
                 m.signals_updated.add(outcome.signals_updated as u64);
                 m.backend_signals.add(outcome.backend_triggers as u64);
-                m.notifications_queued.add(outcome.notifications_queued as u64);
+                m.notifications_queued
+                    .add(outcome.notifications_queued as u64);
                 if outcome.notifications_queued > 0 {
                     state.notify.wake.notify_one();
                 }

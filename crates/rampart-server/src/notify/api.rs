@@ -23,7 +23,11 @@ use crate::storage::now_ns;
 type Created = (StatusCode, Json<Value>);
 
 pub async fn list_channels(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
-    let channels: Vec<Value> = store::list_channels(&s.db).await?.iter().map(|c| c.public()).collect();
+    let channels: Vec<Value> = store::list_channels(&s.db)
+        .await?
+        .iter()
+        .map(|c| c.public())
+        .collect();
     Ok(Json(json!({"channels": channels})))
 }
 
@@ -37,8 +41,14 @@ pub async fn create_channel(
     Ok((StatusCode::CREATED, Json(json!({"channel": c.public()}))))
 }
 
-pub async fn get_channel(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"channel": store::get_channel(&s.db, id).await?.public()})))
+pub async fn get_channel(
+    State(s): State<AppState>,
+    _: Viewer,
+    Id(id): Id,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({"channel": store::get_channel(&s.db, id).await?.public()}),
+    ))
 }
 
 pub async fn update_channel(
@@ -53,7 +63,11 @@ pub async fn update_channel(
     Ok(Json(json!({"channel": c.public()})))
 }
 
-pub async fn delete_channel(State(s): State<AppState>, _: Admin, Id(id): Id) -> ApiResult<StatusCode> {
+pub async fn delete_channel(
+    State(s): State<AppState>,
+    _: Admin,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
     store::delete_channel(&s.db, id).await?;
     s.notify.rules.invalidate().await;
     Ok(StatusCode::NO_CONTENT)
@@ -95,12 +109,18 @@ pub async fn test_channel(
     .map_err(ApiError::unprocessable)?;
     Ok(Json(match config.deliver(&n, &s.notify.senders).await {
         Ok(status) => json!({"delivered": true, "status": status}),
-        Err(e) => json!({"delivered": false, "status": e.status, "error": e.message, "retryable": e.retryable}),
+        Err(e) => {
+            json!({"delivered": false, "status": e.status, "error": e.message, "retryable": e.retryable})
+        }
     }))
 }
 
 pub async fn list_rules(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
-    let rules: Vec<Value> = store::list_rules(&s.db).await?.iter().map(|r| r.public()).collect();
+    let rules: Vec<Value> = store::list_rules(&s.db)
+        .await?
+        .iter()
+        .map(|r| r.public())
+        .collect();
     Ok(Json(json!({"rules": rules})))
 }
 
@@ -115,7 +135,9 @@ pub async fn create_rule(
 }
 
 pub async fn get_rule(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"rule": store::get_rule(&s.db, id).await?.public()})))
+    Ok(Json(
+        json!({"rule": store::get_rule(&s.db, id).await?.public()}),
+    ))
 }
 
 pub async fn update_rule(
@@ -144,7 +166,11 @@ pub async fn list_deliveries(
     Ok(Json(json!({"deliveries": items, "total": total})))
 }
 
-pub async fn get_delivery(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {
+pub async fn get_delivery(
+    State(s): State<AppState>,
+    _: Viewer,
+    Id(id): Id,
+) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"delivery": outbox::get(&s.db, id).await?})))
 }
 

@@ -24,9 +24,15 @@ mod tests {
         let (i, m) = (Duration::from_secs(2), Duration::from_secs(60));
         for _ in 0..100 {
             let d1 = delay(1, i, m);
-            assert!(d1 >= Duration::from_secs(1) && d1 <= Duration::from_secs(2), "{d1:?}");
+            assert!(
+                d1 >= Duration::from_secs(1) && d1 <= Duration::from_secs(2),
+                "{d1:?}"
+            );
             let d3 = delay(3, i, m);
-            assert!(d3 >= Duration::from_secs(4) && d3 <= Duration::from_secs(8), "{d3:?}");
+            assert!(
+                d3 >= Duration::from_secs(4) && d3 <= Duration::from_secs(8),
+                "{d3:?}"
+            );
             let d20 = delay(20, i, m);
             assert!(d20 >= Duration::from_secs(30) && d20 <= m, "{d20:?}");
         }

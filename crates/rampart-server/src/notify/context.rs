@@ -10,7 +10,11 @@ use crate::signals::Signal;
 use crate::storage::Db;
 
 /// The match behind the event: the first sample for a new signal, the latest one otherwise.
-pub async fn triggering_match(db: &Db, signal_id: i64, event: SignalEvent) -> anyhow::Result<Value> {
+pub async fn triggering_match(
+    db: &Db,
+    signal_id: i64,
+    event: SignalEvent,
+) -> anyhow::Result<Value> {
     let order = if event == SignalEvent::Created {
         "ASC"
     } else {
@@ -136,7 +140,10 @@ mod tests {
     fn process_tree_is_oldest_first() {
         let m = json!({"process": {"pid": 4242, "file": {"path": "/usr/bin/bash"},
             "ancestors": [{"pid": 100, "file": {"path": "/usr/sbin/sshd"}}, {"pid": 1, "comm": "systemd"}]}});
-        assert_eq!(super::process_tree(&m), "systemd(1) > sshd(100) > bash(4242)");
+        assert_eq!(
+            super::process_tree(&m),
+            "systemd(1) > sshd(100) > bash(4242)"
+        );
         assert_eq!(super::process_tree(&json!({})), "");
     }
 }

@@ -54,7 +54,10 @@ pub fn html(s: &str, out: &mut String) {
 pub fn slack(s: &str, out: &mut String) {
     let chars: Vec<char> = s.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
-        let inner = |j: Option<usize>| j.and_then(|j| chars.get(j)).is_some_and(|c| c.is_alphanumeric());
+        let inner = |j: Option<usize>| {
+            j.and_then(|j| chars.get(j))
+                .is_some_and(|c| c.is_alphanumeric())
+        };
         let between_words = inner(i.checked_sub(1)) && inner(Some(i + 1));
         match c {
             '&' => out.push_str("&amp;"),
@@ -131,18 +134,27 @@ mod tests {
 
     #[test]
     fn slack_neutralises_mentions_links_and_formatting() {
-        let out = esc(Format::Slack, "<!channel> @here *bold* _it_ ~s~ `c` my_tool a*b <http://x|y>");
+        let out = esc(
+            Format::Slack,
+            "<!channel> @here *bold* _it_ ~s~ `c` my_tool a*b <http://x|y>",
+        );
         assert!(!out.contains('<') && !out.contains('>'), "{out}");
         assert!(out.contains("&lt;!channel&gt;"), "{out}");
         assert!(out.contains("@\u{200B}here"), "{out}");
         assert!(!out.contains("*bold*") && !out.contains("_it_") && !out.contains("~s~"));
         assert!(!out.contains('`'));
-        assert!(out.contains("my_tool") && out.contains("a*b"), "between letters stays: {out}");
+        assert!(
+            out.contains("my_tool") && out.contains("a*b"),
+            "between letters stays: {out}"
+        );
     }
 
     #[test]
     fn markdown_backslash_escapes() {
-        assert_eq!(esc(Format::Markdown, "*x* [a](b)"), "\\*x\\* \\[a\\]\\(b\\)");
+        assert_eq!(
+            esc(Format::Markdown, "*x* [a](b)"),
+            "\\*x\\* \\[a\\]\\(b\\)"
+        );
         assert_eq!(esc(Format::Markdown, "line\n# h"), "line \\# h");
     }
 }

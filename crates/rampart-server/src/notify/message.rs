@@ -23,9 +23,7 @@ pub struct Notification {
 
 impl Notification {
     /// Picks the first template that sets a part, falling back to the defaults (which always parse).
-    pub fn templates(
-        specs: &[Option<&TemplateSpec>],
-    ) -> Result<(Template, Template), String> {
+    pub fn templates(specs: &[Option<&TemplateSpec>]) -> Result<(Template, Template), String> {
         let pick = |get: fn(&TemplateSpec) -> Option<&String>, default: &str| {
             let src = specs
                 .iter()
@@ -70,7 +68,8 @@ impl Notification {
 
     /// RFC 3339 time of the signal's last match.
     pub fn timestamp(&self) -> String {
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(self.last_seen.max(0) as u64);
+        let t =
+            std::time::UNIX_EPOCH + std::time::Duration::from_nanos(self.last_seen.max(0) as u64);
         humantime::format_rfc3339_seconds(t).to_string()
     }
 }

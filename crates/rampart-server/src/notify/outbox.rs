@@ -157,12 +157,23 @@ pub async fn claim(
 
 /// How a held row is closed.
 pub enum Outcome<'a> {
-    Delivered { status: u16 },
+    Delivered {
+        status: u16,
+    },
     /// Try again at `at` (epoch ns).
-    Retry { at: i64, status: Option<u16>, error: &'a str },
-    Failed { status: Option<u16>, error: &'a str },
+    Retry {
+        at: i64,
+        status: Option<u16>,
+        error: &'a str,
+    },
+    Failed {
+        status: Option<u16>,
+        error: &'a str,
+    },
     /// Not attempted (rate limit): due again at `at`, the attempt not counted.
-    Postponed { at: i64 },
+    Postponed {
+        at: i64,
+    },
 }
 
 /// Records the outcome and ends the lease in one UPDATE; false if the lease was lost (expired and
@@ -245,7 +256,9 @@ pub async fn list(db: &Db, f: &DeliveryFilters) -> ApiResult<(Vec<Value>, i64)> 
     }
     if let Some(s) = &f.status {
         if !matches!(s.as_str(), "pending" | "delivered" | "failed") {
-            return Err(ApiError::bad_request("status: pending, delivered or failed"));
+            return Err(ApiError::bad_request(
+                "status: pending, delivered or failed",
+            ));
         }
     }
     // Absent filters bind NULL and match everything.
@@ -255,9 +268,15 @@ pub async fn list(db: &Db, f: &DeliveryFilters) -> ApiResult<(Vec<Value>, i64)> 
          WHERE {cond} ORDER BY o.id DESC LIMIT {limit} OFFSET {offset}"
     );
     let rows = bind_filters(&sql, f).fetch_all(&db.pool).await?;
-    let items = rows.iter().map(delivery_json).collect::<ApiResult<Vec<_>>>()?;
+    let items = rows
+        .iter()
+        .map(delivery_json)
+        .collect::<ApiResult<Vec<_>>>()?;
     let count = format!("SELECT COUNT(*) AS n FROM notification_outbox o WHERE {cond}");
-    let total: i64 = bind_filters(&count, f).fetch_one(&db.pool).await?.try_get("n")?;
+    let total: i64 = bind_filters(&count, f)
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("n")?;
     Ok((items, total))
 }
 

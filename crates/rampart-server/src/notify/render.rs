@@ -273,7 +273,9 @@ impl Renderer<'_> {
         let mut out = String::new();
         for c in url.as_str().chars() {
             match c {
-                '<' | '>' | '|' | '"' | '\'' | '`' | ' ' => out.push_str(&format!("%{:02X}", c as u32)),
+                '<' | '>' | '|' | '"' | '\'' | '`' | ' ' => {
+                    out.push_str(&format!("%{:02X}", c as u32))
+                }
                 c => out.push(c),
             }
         }
@@ -322,7 +324,11 @@ fn is_slack_mention(s: &str) -> bool {
     let Some(inner) = s.strip_prefix('<').and_then(|s| s.strip_suffix('>')) else {
         return false;
     };
-    let id = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    let id = |x: &str| {
+        !x.is_empty()
+            && x.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    };
     matches!(inner, "!here" | "!channel" | "!everyone")
         || inner.strip_prefix('@').is_some_and(id)
         || inner.strip_prefix('#').is_some_and(id)
@@ -345,44 +351,78 @@ mod tests {
 
     #[test]
     fn renders_markdown_in_each_format() {
-        let t = parse("# Title\n\n**{{ host }}** _x_ `c`\n\n- one\n- two\n\n[open]({{ url }})").unwrap();
+        let t = parse("# Title\n\n**{{ host }}** _x_ `c`\n\n- one\n- two\n\n[open]({{ url }})")
+            .unwrap();
         let html = body(&t, &vars(), Format::Html);
         assert!(html.contains("<h1>Title</h1>"), "{html}");
-        assert!(html.contains("<strong>web-1</strong> <em>x</em> <code>c</code>"), "{html}");
+        assert!(
+            html.contains("<strong>web-1</strong> <em>x</em> <code>c</code>"),
+            "{html}"
+        );
         assert!(html.contains("<li>one</li>"), "{html}");
-        assert!(html.contains("<a href=\"https://rampart.example/signals/7\">open</a>"), "{html}");
+        assert!(
+            html.contains("<a href=\"https://rampart.example/signals/7\">open</a>"),
+            "{html}"
+        );
         let slack = body(&t, &vars(), Format::Slack);
         assert!(slack.starts_with("*Title*\n\n*web-1* _x_ `c`"), "{slack}");
         assert!(slack.contains("• one\n• two"), "{slack}");
-        assert!(slack.contains("<https://rampart.example/signals/7|open>"), "{slack}");
+        assert!(
+            slack.contains("<https://rampart.example/signals/7|open>"),
+            "{slack}"
+        );
         let plain = body(&t, &vars(), Format::Plain);
         assert!(plain.contains("web-1 x c\n\n- one\n- two"), "{plain}");
-        assert!(plain.contains("open (https://rampart.example/signals/7)"), "{plain}");
+        assert!(
+            plain.contains("open (https://rampart.example/signals/7)"),
+            "{plain}"
+        );
     }
 
     #[test]
     fn values_stay_text() {
         let t = parse("{{ evil }}\n\n[click]({{ js }})").unwrap();
         let html = body(&t, &vars(), Format::Html);
-        assert!(!html.contains("<script>") && !html.contains("<strong>"), "{html}");
+        assert!(
+            !html.contains("<script>") && !html.contains("<strong>"),
+            "{html}"
+        );
         assert!(html.contains("&lt;script&gt;"), "{html}");
-        assert!(html.contains("{{ host }}"), "template syntax in a value is not evaluated: {html}");
-        assert!(!html.contains("href"), "a javascript: link is dropped: {html}");
+        assert!(
+            html.contains("{{ host }}"),
+            "template syntax in a value is not evaluated: {html}"
+        );
+        assert!(
+            !html.contains("href"),
+            "a javascript: link is dropped: {html}"
+        );
         let slack = body(&t, &vars(), Format::Slack);
-        assert!(!slack.contains("<!channel>") && !slack.contains("*bold*"), "{slack}");
+        assert!(
+            !slack.contains("<!channel>") && !slack.contains("*bold*"),
+            "{slack}"
+        );
         assert!(!slack.contains("<javascript"), "{slack}");
         let md = body(&t, &vars(), Format::Markdown);
         assert!(md.contains("\\*bold\\*") && md.contains("\\[a\\]"), "{md}");
         let plain = body(&t, &vars(), Format::Plain);
-        assert!(plain.contains("*bold* <script>"), "plain text is shown as is: {plain}");
+        assert!(
+            plain.contains("*bold* <script>"),
+            "plain text is shown as is: {plain}"
+        );
     }
 
     #[test]
     fn admins_may_mention_in_slack() {
         let t = parse("<!here> new signal on {{ host }}").unwrap();
-        assert_eq!(body(&t, &vars(), Format::Slack), "<!here> new signal on web-1");
+        assert_eq!(
+            body(&t, &vars(), Format::Slack),
+            "<!here> new signal on web-1"
+        );
         let html = body(&t, &vars(), Format::Html);
-        assert!(html.starts_with("&lt;!here&gt; new signal on web-1"), "{html}");
+        assert!(
+            html.starts_with("&lt;!here&gt; new signal on web-1"),
+            "{html}"
+        );
     }
 
     #[test]

@@ -205,8 +205,10 @@ mod tests {
             container_id: "c1".into(),
             ..Default::default()
         };
-        f.from_match(&json!({"rule": {"tags": {"mitre": ["T1059", "T1609"], "category": "exec"}},
-                              "container": {"image": {"name": "nginx", "tag": "1.25"}}}));
+        f.from_match(
+            &json!({"rule": {"tags": {"mitre": ["T1059", "T1609"], "category": "exec"}},
+                              "container": {"image": {"name": "nginx", "tag": "1.25"}}}),
+        );
         assert_eq!(f.image, "nginx:1.25");
         let yes = [
             json!({"channels": [1]}),
@@ -235,10 +237,16 @@ mod tests {
     fn refuses_bad_rules() {
         for (j, want) in [
             (json!({"channels": []}), "channels"),
-            (json!({"channels": [1], "min_severity": "huge"}), "min_severity"),
+            (
+                json!({"channels": [1], "min_severity": "huge"}),
+                "min_severity",
+            ),
             (json!({"channels": [1], "sources": ["kernel"]}), "sources"),
             (json!({"channels": [1], "events": ["resolved"]}), "events"),
-            (json!({"channels": [1], "template": {"body": "{{ x"}}), "template.body"),
+            (
+                json!({"channels": [1], "template": {"body": "{{ x"}}),
+                "template.body",
+            ),
         ] {
             let r: RuleSpec = serde_json::from_value(j).unwrap();
             let err = r.validate().unwrap_err();

@@ -46,7 +46,9 @@ fn unprocessable(e: String) -> ApiError {
 
 fn check_name(name: &str) -> ApiResult<()> {
     if name.trim().is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
-        return Err(ApiError::unprocessable("name: 1 to 64 bytes, no control characters"));
+        return Err(ApiError::unprocessable(
+            "name: 1 to 64 bytes, no control characters",
+        ));
     }
     Ok(())
 }
@@ -59,7 +61,8 @@ fn check_rate(rate: i64) -> ApiResult<()> {
 }
 
 fn check_template(t: &Option<TemplateSpec>) -> ApiResult<()> {
-    t.as_ref().map_or(Ok(()), |t| template::validate(t).map_err(unprocessable))
+    t.as_ref()
+        .map_or(Ok(()), |t| template::validate(t).map_err(unprocessable))
 }
 
 /// A unique-name violation as a 409 with the reason; other errors as they are.
@@ -306,7 +309,9 @@ async fn check_rule(db: &Db, spec: Map<String, Value>) -> ApiResult<RuleSpec> {
         .map(|r| r.try_get::<i64, _>("id"))
         .collect::<Result<_, _>>()?;
     if let Some(bad) = spec.channels.iter().find(|c| !known.contains(c)) {
-        return Err(ApiError::unprocessable(format!("channels: no channel {bad}")));
+        return Err(ApiError::unprocessable(format!(
+            "channels: no channel {bad}"
+        )));
     }
     Ok(spec)
 }

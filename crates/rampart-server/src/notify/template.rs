@@ -16,7 +16,8 @@ pub struct TemplateSpec {
 
 pub const DEFAULT_TITLE: &str = "{{ notification.headline }}: {{ rule.name }} on {{ host }}";
 
-pub const DEFAULT_BODY: &str = "**{{ rule.name }}** (`{{ rule.id }}`, {{ rule.source }} rule) is **{{ severity }}**.
+pub const DEFAULT_BODY: &str =
+    "**{{ rule.name }}** (`{{ rule.id }}`, {{ rule.source }} rule) is **{{ severity }}**.
 
 - Host: {{ host }}
 - Container: {{ container.id }} {{ container.image }}

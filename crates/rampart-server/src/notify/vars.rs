@@ -58,11 +58,9 @@ pub fn value_text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
-        Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => items
-            .iter()
-            .map(value_text)
-            .collect::<Vec<_>>()
-            .join(" "),
+        Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
+            items.iter().map(value_text).collect::<Vec<_>>().join(" ")
+        }
         other => other.to_string(),
     }
 }
@@ -98,7 +96,10 @@ mod tests {
         assert_eq!(v.text("exec.args"), "[{\"x\":1}]");
         assert_eq!(v.text("nothing.here"), "");
         let container = v.lookup("container").unwrap();
-        assert_eq!((container["id"].as_str(), container["image"].as_str()), (Some("c1"), Some("nginx:1.25")));
+        assert_eq!(
+            (container["id"].as_str(), container["image"].as_str()),
+            (Some("c1"), Some("nginx:1.25"))
+        );
         assert_eq!(
             Vars {
                 computed: json!({"x": "é".repeat(2000)}),

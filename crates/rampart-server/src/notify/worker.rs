@@ -29,7 +29,8 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
         let free = cfg.concurrency.saturating_sub(inflight.len());
         let mut full_batch = false;
         if free > 0 {
-            match outbox::claim(&state.db, &state.notify.worker_id, free, now_ns(), lease_ns).await {
+            match outbox::claim(&state.db, &state.notify.worker_id, free, now_ns(), lease_ns).await
+            {
                 Ok(rows) => {
                     full_batch = rows.len() == free;
                     for c in rows {
@@ -71,7 +72,10 @@ async fn deliver(state: AppState, c: Claimed) {
         Err(Attempt::Postponed(wait)) => {
             m.notifications_rate_limited.inc();
             let at = now + wait.as_nanos() as i64;
-            (outbox::close(&state.db, &c, Outcome::Postponed { at }, now).await, "postponed")
+            (
+                outbox::close(&state.db, &c, Outcome::Postponed { at }, now).await,
+                "postponed",
+            )
         }
         Ok(status) => {
             m.notifications_delivered.inc();
@@ -80,7 +84,12 @@ async fn deliver(state: AppState, c: Claimed) {
             let o = Outcome::Delivered { status: *status };
             (outbox::close(&state.db, &c, o, now).await, "delivered")
         }
-        Err(Attempt::Failed { retryable, status, error, retry_after }) => {
+        Err(Attempt::Failed {
+            retryable,
+            status,
+            error,
+            retry_after,
+        }) => {
             let cfg = &state.config.notifications;
             if *retryable && c.attempts < cfg.max_attempts as i64 {
                 m.notifications_retries.inc();
@@ -95,7 +104,10 @@ async fn deliver(state: AppState, c: Claimed) {
                 (outbox::close(&state.db, &c, o, now).await, "retry")
             } else {
                 m.notifications_failed.inc();
-                let o = Outcome::Failed { status: *status, error };
+                let o = Outcome::Failed {
+                    status: *status,
+                    error,
+                };
                 (outbox::close(&state.db, &c, o, now).await, "failed")
             }
         }
@@ -167,7 +179,10 @@ async fn attempt(state: &AppState, c: &Claimed) -> Result<u16, Attempt> {
         .map_err(Attempt::Postponed)?;
     let signal = crate::signals::get(&state.db, c.signal_id).await?;
     let rule_template = match c.rule_id {
-        Some(id) => store::get_rule(&state.db, id).await.ok().and_then(|r| r.spec.template),
+        Some(id) => store::get_rule(&state.db, id)
+            .await
+            .ok()
+            .and_then(|r| r.spec.template),
         None => None,
     };
     let matched = context::triggering_match(&state.db, c.signal_id, c.event)

@@ -115,7 +115,10 @@ impl Config {
             .from(mailbox("from", &self.from).map_err(DeliveryError::permanent)?)
             .subject(n.title(Format::Plain))
             // The same id on every retry: a receiving system can recognise a repeat.
-            .message_id(Some(format!("<rampart.{}.{}@rampart.invalid>", n.signal_id, n.delivery_id)));
+            .message_id(Some(format!(
+                "<rampart.{}.{}@rampart.invalid>",
+                n.signal_id, n.delivery_id
+            )));
         for t in &self.to {
             b = b.to(mailbox("to", t).map_err(DeliveryError::permanent)?);
         }
@@ -125,8 +128,11 @@ impl Config {
             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\n<body>\n<h2>{title}</h2>\n{}\n</body></html>\n",
             n.body(Format::Html)
         );
-        b.multipart(MultiPart::alternative_plain_html(n.body(Format::Plain), doc))
-            .map_err(|e| DeliveryError::permanent(format!("building the message: {e}")))
+        b.multipart(MultiPart::alternative_plain_html(
+            n.body(Format::Plain),
+            doc,
+        ))
+        .map_err(|e| DeliveryError::permanent(format!("building the message: {e}")))
     }
 
     pub async fn deliver(&self, n: &Notification, s: &Senders) -> Result<u16, DeliveryError> {

@@ -16,7 +16,14 @@ use serde_json::Value;
 
 use super::message::Notification;
 
-pub const KINDS: [&str; 6] = ["slack", "pagerduty", "webhook", "email", "teams", "opsgenie"];
+pub const KINDS: [&str; 6] = [
+    "slack",
+    "pagerduty",
+    "webhook",
+    "email",
+    "teams",
+    "opsgenie",
+];
 
 /// Shown instead of a secret; sent back unchanged, it keeps the stored secret.
 pub const REDACTED: &str = "<redacted>";
@@ -94,12 +101,7 @@ impl ChannelConfig {
             "email" => ChannelConfig::Email(from_json(v)?),
             "teams" => ChannelConfig::Teams(from_json(v)?),
             "opsgenie" => ChannelConfig::Opsgenie(from_json(v)?),
-            other => {
-                return Err(format!(
-                    "kind {other:?}: one of {}",
-                    KINDS.join(", ")
-                ))
-            }
+            other => return Err(format!("kind {other:?}: one of {}", KINDS.join(", "))),
         };
         match &c {
             ChannelConfig::Slack(c) => c.validate(),
@@ -198,19 +200,43 @@ mod tests {
     fn configs_are_checked_with_reasons() {
         for (kind, config, want) in [
             ("slack", json!({"webhook_url": "ftp://x"}), "webhook_url"),
-            ("slack", json!({"webhook_url": "https://h", "extra": 1}), "unknown field"),
+            (
+                "slack",
+                json!({"webhook_url": "https://h", "extra": 1}),
+                "unknown field",
+            ),
             ("pagerduty", json!({"routing_key": ""}), "routing_key"),
-            ("webhook", json!({"url": "https://h", "headers": {"Host": "x"}}), "Host"),
-            ("webhook", json!({"url": "https://h", "body": {"a": "{{ x"}}), "body"),
-            ("email", json!({"smtp_host": "h", "from": "nope", "to": ["a@b.c"]}), "from"),
-            ("email", json!({"smtp_host": "h", "from": "a@b.c", "to": []}), "to"),
+            (
+                "webhook",
+                json!({"url": "https://h", "headers": {"Host": "x"}}),
+                "Host",
+            ),
+            (
+                "webhook",
+                json!({"url": "https://h", "body": {"a": "{{ x"}}),
+                "body",
+            ),
+            (
+                "email",
+                json!({"smtp_host": "h", "from": "nope", "to": ["a@b.c"]}),
+                "from",
+            ),
+            (
+                "email",
+                json!({"smtp_host": "h", "from": "a@b.c", "to": []}),
+                "to",
+            ),
             (
                 "email",
                 json!({"smtp_host": "h", "from": "a@b.c", "to": ["a@b.c"], "security": "none",
                        "username": "u", "password": "p"}),
                 "credentials",
             ),
-            ("opsgenie", json!({"api_key": "k", "api_url": "nope"}), "api_url"),
+            (
+                "opsgenie",
+                json!({"api_key": "k", "api_url": "nope"}),
+                "api_url",
+            ),
             ("sms", json!({}), "kind"),
         ] {
             let err = ChannelConfig::parse(kind, &config).unwrap_err();

@@ -51,7 +51,10 @@ impl Config {
         let base = self.api_url.trim_end_matches('/');
         if n.event == SignalEvent::Resolved {
             return (
-                format!("{base}/v2/alerts/{}/close?identifierType=alias", n.dedup_key()),
+                format!(
+                    "{base}/v2/alerts/{}/close?identifierType=alias",
+                    n.dedup_key()
+                ),
                 json!({"source": "Rampart", "note": "The signal was archived in Rampart."}),
             );
         }
@@ -80,7 +83,10 @@ impl Config {
 
     pub async fn deliver(&self, n: &Notification, s: &Senders) -> Result<u16, DeliveryError> {
         let (url, body) = self.request(n);
-        let auth = [("authorization".to_string(), format!("GenieKey {}", self.api_key))];
+        let auth = [(
+            "authorization".to_string(),
+            format!("GenieKey {}", self.api_key),
+        )];
         http::post(s, &url, &auth, &body).await
     }
 }

@@ -32,8 +32,10 @@ impl Config {
         ];
         let mut host = String::new();
         crate::notify::escape::escape_value(Format::Slack, &n.text("host"), &mut host);
-        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "verbatim": true,
-            "text": format!("*{}* · {} · Rampart signal {}", n.severity, host, n.signal_id)}]}));
+        blocks.push(
+            json!({"type": "context", "elements": [{"type": "mrkdwn", "verbatim": true,
+            "text": format!("*{}* · {} · Rampart signal {}", n.severity, host, n.signal_id)}]}),
+        );
         if let Some(url) = n.url() {
             blocks.push(json!({"type": "actions", "elements": [{"type": "button",
                 "text": {"type": "plain_text", "text": "Open in Rampart"}, "url": url}]}));

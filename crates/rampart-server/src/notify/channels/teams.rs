@@ -49,7 +49,8 @@ impl Config {
             ],
         });
         if let Some(url) = n.url() {
-            card["actions"] = json!([{"type": "Action.OpenUrl", "title": "Open in Rampart", "url": url}]);
+            card["actions"] =
+                json!([{"type": "Action.OpenUrl", "title": "Open in Rampart", "url": url}]);
         }
         json!({"type": "message", "attachments": [{
             "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": null, "content": card}]})

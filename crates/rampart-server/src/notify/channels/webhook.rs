@@ -108,7 +108,10 @@ pub fn render_body(v: &Value, vars: &Vars) -> Value {
                 return Value::String(s.clone());
             };
             if let [Part::Var(path)] = t.parts.as_slice() {
-                return vars.lookup(path).map(|v| v.into_owned()).unwrap_or(Value::Null);
+                return vars
+                    .lookup(path)
+                    .map(|v| v.into_owned())
+                    .unwrap_or(Value::Null);
             }
             Value::String(crate::notify::render::text(&t, vars))
         }
@@ -124,7 +127,8 @@ pub fn render_body(v: &Value, vars: &Vars) -> Value {
 
 /// `sha256=` and the hex HMAC-SHA256 of `timestamp.body` under `secret`.
 pub fn signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(timestamp.as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -143,7 +147,9 @@ impl Config {
         for (k, v) in &self.headers {
             check_header_name(k)?;
             if v.len() > 4096 || v.chars().any(char::is_control) {
-                return Err(format!("header {k}: at most 4096 bytes, no control characters"));
+                return Err(format!(
+                    "header {k}: at most 4096 bytes, no control characters"
+                ));
             }
         }
         check_header_name(&self.signature_header)?;
@@ -166,13 +172,19 @@ impl Config {
         }
         let body = render_body(self.body.as_ref().unwrap_or(&default_body()), &vars);
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        let mut headers: Vec<(String, String)> =
-            self.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         headers.push(("x-rampart-delivery".into(), n.delivery_id.to_string()));
         headers.push(("x-rampart-event".into(), n.event.as_str().into()));
         if let Some(secret) = &self.secret {
             let ts = unix_seconds.to_string();
-            headers.push((self.signature_header.clone(), signature(secret, &ts, &bytes)));
+            headers.push((
+                self.signature_header.clone(),
+                signature(secret, &ts, &bytes),
+            ));
             headers.push((self.timestamp_header.clone(), ts));
         }
         (bytes, headers)

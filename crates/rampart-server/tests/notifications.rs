@@ -5,6 +5,7 @@
 //! once), replicas sharing one outbox, rate limits, backend-rule escalations, and the API's role checks
 //! and validation.
 
+#[macro_use]
 mod common;
 
 use std::collections::HashMap;
@@ -16,26 +17,11 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
-use common::{mk_match, TestDb, TestServer, T0};
+use common::{free_port, mk_match, TestDb, TestServer, T0};
 use hmac::{Hmac, Mac};
 use rampart_server::ServerConfig;
 use serde_json::{json, Value};
 use sha2::Sha256;
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::TestDb::sqlite()).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::TestDb::postgres()).await
-            }
-        }
-    };
-}
 
 /// Attacker-controlled text: Markdown, HTML, Slack mentions and links, and template syntax.
 const HOSTILE: &str = "{{ signal.id }} *bold* _it_ <script>alert(1)</script> <!channel> @here \
@@ -172,14 +158,6 @@ impl Receiver {
     fn acked(&self) -> HashMap<String, usize> {
         self.state.acked.lock().unwrap().clone()
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Polls `cond` until it holds or `secs` pass.
@@ -319,44 +297,32 @@ async fn vendor_shapes_and_inert_fields(db: TestDb) {
     let s = TestServer::start_with(fast(&db)).await;
     let rx = Receiver::start().await;
     let b = &rx.base;
-    let slack = channel(
-        &s,
-        "slack",
-        "slack",
-        json!({"webhook_url": format!("{b}/slack/T0/B0/x")}),
-    )
-    .await;
-    let pd = channel(
-        &s,
-        "pagerduty",
-        "pagerduty",
-        json!({"routing_key": "R0UTINGKEY0123456789abcdefABCDEF", "events_url": format!("{b}/pagerduty/v2/enqueue")}),
-    )
-    .await;
-    let hook = channel(
-        &s,
-        "webhook",
-        "webhook",
-        json!({"url": format!("{b}/webhook"), "secret": WEBHOOK_SECRET, "headers": {"X-Team": "secops"}}),
-    )
-    .await;
-    let teams = channel(
-        &s,
-        "teams",
-        "teams",
-        json!({"webhook_url": format!("{b}/teams")}),
-    )
-    .await;
-    let og = channel(
-        &s,
-        "opsgenie",
-        "opsgenie",
-        json!({"api_key": "og-key", "api_url": format!("{b}/opsgenie")}),
-    )
-    .await;
+    let mut ids = Vec::new();
+    for (kind, config) in [
+        (
+            "slack",
+            json!({"webhook_url": format!("{b}/slack/T0/B0/x")}),
+        ),
+        (
+            "pagerduty",
+            json!({"routing_key": "R0UTINGKEY0123456789abcdefABCDEF", "events_url": format!("{b}/pagerduty/v2/enqueue")}),
+        ),
+        (
+            "webhook",
+            json!({"url": format!("{b}/webhook"), "secret": WEBHOOK_SECRET, "headers": {"X-Team": "secops"}}),
+        ),
+        ("teams", json!({"webhook_url": format!("{b}/teams")})),
+        (
+            "opsgenie",
+            json!({"api_key": "og-key", "api_url": format!("{b}/opsgenie")}),
+        ),
+    ] {
+        ids.push(channel(&s, kind, kind, config).await);
+    }
+    let slack = ids[0];
     rule(
         &s,
-        json!({"name": "everything high", "channels": [slack, pd, hook, teams, og], "min_severity": "high",
+        json!({"name": "everything high", "channels": ids, "min_severity": "high",
                "sources": ["agent"], "rule_ids": ["shell_*"], "hosts": ["web-*"], "images": ["nginx:*"]}),
     )
     .await;
@@ -971,6 +937,25 @@ both!(rate_limit_and_escalation);
 // ---------------------------------------------------------------------------------------------------------
 // The API: roles, validation, secrets, disabling, preview.
 
+/// The status of a request without a body.
+async fn status(s: &TestServer, method: &str, path: &str, token: &str) -> u16 {
+    s.call(method, path, Some(token), None).await.0
+}
+
+/// Each body POSTed to `path` gets a 4xx with a reason.
+async fn refused(s: &TestServer, path: &str, bodies: &[Value]) {
+    for body in bodies {
+        let (st, v) = s
+            .call("POST", path, Some(&s.admin), Some(body.clone()))
+            .await;
+        assert!((400..500).contains(&st), "{body} got {st}: {v}");
+        assert!(
+            v["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}: {v}"
+        );
+    }
+}
+
 async fn api_roles_validation_and_preview(db: TestDb) {
     let s = TestServer::start_with(fast(&db)).await;
     let rx = Receiver::start().await;
@@ -1018,24 +1003,12 @@ async fn api_roles_validation_and_preview(db: TestDb) {
     assert_eq!(shown["secret"], "<redacted>");
     assert_eq!(shown["headers"]["Authorization"], "<redacted>");
     assert!(!v.to_string().contains(WEBHOOK_SECRET) && !v.to_string().contains("receiver-token"));
-    let (st, _) = s
-        .call(
-            "DELETE",
-            &format!("/api/v1/notifications/channels/{id}"),
-            Some(&responder),
-            None,
-        )
-        .await;
-    assert_eq!(st, 403);
-    let (st, _) = s
-        .call(
-            "DELETE",
-            "/api/v1/notifications/rules/1",
-            Some(&responder),
-            None,
-        )
-        .await;
-    assert_eq!(st, 403);
+    let channel_path = format!("/api/v1/notifications/channels/{id}");
+    assert_eq!(status(&s, "DELETE", &channel_path, &responder).await, 403);
+    assert_eq!(
+        status(&s, "DELETE", "/api/v1/notifications/rules/1", &responder).await,
+        403
+    );
     let (st, _) = s
         .call("GET", "/api/v1/notifications/deliveries", None, None)
         .await;
@@ -1057,21 +1030,7 @@ async fn api_roles_validation_and_preview(db: TestDb) {
         json!({"kind": "teams", "config": {"webhook_url": "https://h"}}),
         json!(["not", "an", "object"]),
     ];
-    for body in bad_channels {
-        let (st, v) = s
-            .call(
-                "POST",
-                "/api/v1/notifications/channels",
-                Some(&s.admin),
-                Some(body.clone()),
-            )
-            .await;
-        assert!((400..500).contains(&st), "{body} got {st}: {v}");
-        assert!(
-            v["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{body}: {v}"
-        );
-    }
+    refused(&s, "/api/v1/notifications/channels", &bad_channels).await;
     let (st, v) = common::call(
         &format!("{}/api/v1/notifications/channels", s.base),
         "POST",
@@ -1093,21 +1052,7 @@ async fn api_roles_validation_and_preview(db: TestDb) {
         json!({"channels": [id]}),
         json!({"name": 5, "channels": [id]}),
     ];
-    for body in bad_rules {
-        let (st, v) = s
-            .call(
-                "POST",
-                "/api/v1/notifications/rules",
-                Some(&s.admin),
-                Some(body.clone()),
-            )
-            .await;
-        assert!((400..500).contains(&st), "{body} got {st}: {v}");
-        assert!(
-            v["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{body}: {v}"
-        );
-    }
+    refused(&s, "/api/v1/notifications/rules", &bad_rules).await;
     assert_eq!(s.count("notification_rules").await, 0);
 
     // Editing a channel without resending its secrets keeps them (the receiver verifies the signature).
@@ -1209,38 +1154,53 @@ async fn api_roles_validation_and_preview(db: TestDb) {
         .await;
     assert_eq!(st, 422, "{v}");
 
-    // A failed delivery can be queued again; a delivered one cannot.
-    let d = deliveries(&s, "").await;
-    let did = d[0]["id"].as_i64().unwrap();
-    let (st, v) = s
-        .call(
-            "POST",
-            &format!("/api/v1/notifications/deliveries/{did}/retry"),
-            Some(&responder),
-            None,
-        )
-        .await;
-    assert_eq!(st, 409, "{v}");
+    // A receiver that refuses for good (HTTP 400): failed after one attempt, with the reason. A responder
+    // queues it again; a viewer cannot, and a delivered one cannot be.
+    let rule_path = format!("/api/v1/notifications/rules/{rid}");
     let (st, _) = s
         .call(
-            "POST",
-            &format!("/api/v1/notifications/deliveries/{did}/retry"),
-            Some(&viewer),
-            None,
+            "PATCH",
+            &rule_path,
+            Some(&s.admin),
+            Some(json!({"enabled": true})),
         )
         .await;
-    assert_eq!(st, 403);
+    assert_eq!(st, 200);
+    rx.state.status.store(400, Ordering::SeqCst);
+    let (_, out) = s.ingest(&agent, &matches("loud_rule", 1, "l3")).await;
+    assert_eq!(out["notifications_queued"], 1, "{out}");
+    wait_until(20, "the failure", || async {
+        deliveries(&s, "&status=failed").await.len() == 1
+    })
+    .await;
+    let failed = deliveries(&s, "&status=failed").await.remove(0);
+    assert_eq!(failed["attempts"], 1, "a 400 is not retried: {failed}");
+    assert_eq!(failed["last_status"], 400);
+    assert!(
+        failed["last_error"].as_str().unwrap().contains("refused"),
+        "{failed}"
+    );
+    let retry = format!("/api/v1/notifications/deliveries/{}/retry", failed["id"]);
+    assert_eq!(status(&s, "POST", &retry, &viewer).await, 403);
+    rx.state.status.store(0, Ordering::SeqCst);
+    assert_eq!(status(&s, "POST", &retry, &responder).await, 200);
+    wait_until(20, "the retried delivery", || async {
+        delivered(&s).await == 2
+    })
+    .await;
+    assert_eq!(status(&s, "POST", &retry, &responder).await, 409);
 
     // Deleting a channel removes its deliveries; the OpenAPI document lists the routes with their roles.
-    let (st, _) = s
-        .call(
+    assert_eq!(
+        status(
+            &s,
             "DELETE",
             &format!("/api/v1/notifications/channels/{id}"),
-            Some(&s.admin),
-            None,
+            &s.admin
         )
-        .await;
-    assert_eq!(st, 204);
+        .await,
+        204
+    );
     assert_eq!(s.count("notification_outbox").await, 0);
     let (_, doc) = s.call("GET", "/api/openapi.json", None, None).await;
     assert_eq!(

@@ -277,8 +277,14 @@ fn rule_from(r: &sqlx::any::AnyRow) -> ApiResult<Rule> {
     })
 }
 
-/// Splits a rule body into name, enabled and the spec (the other fields).
-fn split_rule_body(body: Value) -> ApiResult<(Option<String>, Option<bool>, Map<String, Value>)> {
+/// A rule body split into name, enabled and the spec (the other fields).
+struct RuleBody {
+    name: Option<String>,
+    enabled: Option<bool>,
+    spec: Map<String, Value>,
+}
+
+fn split_rule_body(body: Value) -> ApiResult<RuleBody> {
     let Value::Object(mut m) = body else {
         return Err(ApiError::bad_request("the body must be a JSON object"));
     };
@@ -295,7 +301,11 @@ fn split_rule_body(body: Value) -> ApiResult<(Option<String>, Option<bool>, Map<
     for k in ["id", "created_at", "updated_at"] {
         m.remove(k);
     }
-    Ok((name, enabled, m))
+    Ok(RuleBody {
+        name,
+        enabled,
+        spec: m,
+    })
 }
 
 async fn check_rule(db: &Db, spec: Map<String, Value>) -> ApiResult<RuleSpec> {
@@ -317,7 +327,11 @@ async fn check_rule(db: &Db, spec: Map<String, Value>) -> ApiResult<RuleSpec> {
 }
 
 pub async fn create_rule(db: &Db, body: Value) -> ApiResult<Rule> {
-    let (name, enabled, spec) = split_rule_body(body)?;
+    let RuleBody {
+        name,
+        enabled,
+        spec,
+    } = split_rule_body(body)?;
     let name = name.ok_or_else(|| ApiError::unprocessable("name is missing"))?;
     check_name(&name)?;
     let spec = check_rule(db, spec).await?;
@@ -359,7 +373,11 @@ pub async fn get_rule(db: &Db, id: i64) -> ApiResult<Rule> {
 /// A partial update: the fields given replace the stored ones.
 pub async fn update_rule(db: &Db, id: i64, body: Value) -> ApiResult<Rule> {
     let old = get_rule(db, id).await?;
-    let (name, enabled, patch) = split_rule_body(body)?;
+    let RuleBody {
+        name,
+        enabled,
+        spec: patch,
+    } = split_rule_body(body)?;
     let name = name.unwrap_or(old.name);
     check_name(&name)?;
     let Value::Object(mut spec) = json!(old.spec) else {

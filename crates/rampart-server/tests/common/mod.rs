@@ -2,6 +2,23 @@
 //! port, an HTTP client, and generators of agent matches.
 #![allow(dead_code)]
 
+/// `both!(f)`: runs `async fn f(db: TestDb)` as two tests, on SQLite and on PostgreSQL.
+#[allow(unused_macros)]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::TestDb::sqlite()).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::TestDb::postgres()).await
+            }
+        }
+    };
+}
+
 pub mod certs;
 pub mod pg;
 
@@ -176,6 +193,15 @@ impl TestServer {
             .try_get("n")
             .unwrap()
     }
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn gzip(data: &[u8]) -> Vec<u8> {

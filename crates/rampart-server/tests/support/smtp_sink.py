@@ -13,6 +13,7 @@ import signal
 import ssl
 import sys
 import threading
+import warnings
 from email import policy
 
 from aiosmtpd.controller import Controller
@@ -67,6 +68,8 @@ def authenticator(user, password):
 
 
 def main():
+    # aiosmtpd 1.4 warns about its own use of Session.login_data.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--dir", required=True)

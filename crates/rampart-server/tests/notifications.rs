@@ -202,14 +202,21 @@ async fn rule(s: &TestServer, body: Value) -> i64 {
     v["rule"]["id"].as_i64().unwrap()
 }
 
+/// A signed webhook channel with a rate limit high enough not to matter (the rate test sets its own).
 async fn webhook_channel(s: &TestServer, name: &str, url: &str) -> i64 {
-    channel(
-        s,
-        name,
-        "webhook",
-        json!({"url": url, "secret": WEBHOOK_SECRET}),
-    )
-    .await
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/v1/notifications/channels",
+            Some(&s.admin),
+            Some(
+                json!({"name": name, "kind": "webhook", "rate_per_minute": 6000,
+                        "config": {"url": url, "secret": WEBHOOK_SECRET}}),
+            ),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    v["channel"]["id"].as_i64().unwrap()
 }
 
 async fn deliveries(s: &TestServer, query: &str) -> Vec<Value> {
@@ -816,16 +823,6 @@ async fn replicas_share_the_outbox() {
     let a = TestServer::start_with(fast(&db)).await;
     let b = TestServer::start_with(fast(&db)).await;
     let hook = webhook_channel(&a, "shared", &format!("{}/hook", rx.base)).await;
-    // A generous rate for this test: the limiter is per replica.
-    let (st, v) = a
-        .call(
-            "PATCH",
-            &format!("/api/v1/notifications/channels/{hook}"),
-            Some(&a.admin),
-            Some(json!({"rate_per_minute": 6000})),
-        )
-        .await;
-    assert_eq!(st, 200, "{v}");
     rule(&a, json!({"name": "all", "channels": [hook]})).await;
     let agent = a.enroll("web-1").await;
     let n = 40;

@@ -176,17 +176,22 @@ where
 // ---------------------------------------------------------------------------------------------------------
 // API helpers.
 
-async fn channel(s: &TestServer, name: &str, kind: &str, config: Value) -> i64 {
+/// Creates a channel from a full API body; returns its id.
+async fn create_channel(s: &TestServer, body: Value) -> i64 {
     let (st, v) = s
         .call(
             "POST",
             "/api/v1/notifications/channels",
             Some(&s.admin),
-            Some(json!({"name": name, "kind": kind, "config": config})),
+            Some(body),
         )
         .await;
     assert_eq!(st, 201, "{v}");
     v["channel"]["id"].as_i64().unwrap()
+}
+
+async fn channel(s: &TestServer, name: &str, kind: &str, config: Value) -> i64 {
+    create_channel(s, json!({"name": name, "kind": kind, "config": config})).await
 }
 
 async fn rule(s: &TestServer, body: Value) -> i64 {
@@ -204,19 +209,12 @@ async fn rule(s: &TestServer, body: Value) -> i64 {
 
 /// A signed webhook channel with a rate limit high enough not to matter (the rate test sets its own).
 async fn webhook_channel(s: &TestServer, name: &str, url: &str) -> i64 {
-    let (st, v) = s
-        .call(
-            "POST",
-            "/api/v1/notifications/channels",
-            Some(&s.admin),
-            Some(
-                json!({"name": name, "kind": "webhook", "rate_per_minute": 6000,
-                        "config": {"url": url, "secret": WEBHOOK_SECRET}}),
-            ),
-        )
-        .await;
-    assert_eq!(st, 201, "{v}");
-    v["channel"]["id"].as_i64().unwrap()
+    create_channel(
+        s,
+        json!({"name": name, "kind": "webhook", "rate_per_minute": 6000,
+               "config": {"url": url, "secret": WEBHOOK_SECRET}}),
+    )
+    .await
 }
 
 async fn deliveries(s: &TestServer, query: &str) -> Vec<Value> {
@@ -467,15 +465,12 @@ async fn vendor_shapes_and_inert_fields(db: TestDb) {
     assert_eq!(p["entity"], "web-1");
 
     // Archiving resolves PagerDuty and Opsgenie (same dedup key / alias), and nothing else.
-    let (st, v) = s
-        .call(
-            "PATCH",
-            &format!("/api/v1/signals/{id}"),
-            Some(&s.admin),
-            Some(json!({"state": "archived"})),
-        )
-        .await;
-    assert_eq!(st, 200, "{v}");
+    patch(
+        &s,
+        &format!("/api/v1/signals/{id}"),
+        json!({"state": "archived"}),
+    )
+    .await;
     wait_until(20, "the resolutions", || async { delivered(&s).await == 7 }).await;
     let r = rx.requests("/pagerduty/v2/enqueue");
     assert_eq!(r.len(), 2);
@@ -677,17 +672,14 @@ async fn email_over_smtp(db: TestDb) {
     assert_eq!(got[0]["content_type"], "multipart/alternative");
 
     // An SMTP server that refuses the credentials: a permanent failure with the server's reason.
-    let (st, v) = s
-        .call(
-            "PATCH",
-            &format!("/api/v1/notifications/channels/{tls_channel}"),
-            Some(&s.admin),
-            Some(json!({"config": {"smtp_host": "127.0.0.1", "smtp_port": secure.port, "username": "rampart",
-                "password": "wrong", "from": "rampart@example.org", "to": ["secops@example.org"],
-                "ca_pem": std::fs::read_to_string(&ca).unwrap()}})),
-        )
-        .await;
-    assert_eq!(st, 200, "{v}");
+    patch(
+        &s,
+        &format!("/api/v1/notifications/channels/{tls_channel}"),
+        json!({"config": {"smtp_host": "127.0.0.1", "smtp_port": secure.port, "username": "rampart",
+            "password": "wrong", "from": "rampart@example.org", "to": ["secops@example.org"],
+            "ca_pem": std::fs::read_to_string(&ca).unwrap()}}),
+    )
+    .await;
     let (st, v) = s
         .call(
             "POST",
@@ -851,19 +843,12 @@ async fn replicas_share_the_outbox() {
 async fn rate_limit_and_escalation(db: TestDb) {
     let s = TestServer::start_with(fast(&db)).await;
     let rx = Receiver::start().await;
-    let (st, v) = s
-        .call(
-            "POST",
-            "/api/v1/notifications/channels",
-            Some(&s.admin),
-            Some(
-                json!({"name": "slow", "kind": "webhook", "rate_per_minute": 120,
-                        "config": {"url": format!("{}/limited", rx.base)}}),
-            ),
-        )
-        .await;
-    assert_eq!(st, 201, "{v}");
-    let limited = v["channel"]["id"].as_i64().unwrap();
+    let limited = create_channel(
+        &s,
+        json!({"name": "slow", "kind": "webhook", "rate_per_minute": 120,
+               "config": {"url": format!("{}/limited", rx.base)}}),
+    )
+    .await;
     rule(&s, json!({"name": "agent", "channels": [limited], "sources": ["agent"], "rule_ids": ["burst_rule"]})).await;
     let hook = webhook_channel(&s, "backend", &format!("{}/backend", rx.base)).await;
     rule(&s, json!({"name": "backend", "channels": [hook], "sources": ["backend"], "rule_ids": ["notify_burst"]})).await;
@@ -933,6 +918,13 @@ both!(rate_limit_and_escalation);
 
 // ---------------------------------------------------------------------------------------------------------
 // The API: roles, validation, secrets, disabling, preview.
+
+/// PATCHes `path` as admin; the answer must be 200.
+async fn patch(s: &TestServer, path: &str, body: Value) -> Value {
+    let (st, v) = s.call("PATCH", path, Some(&s.admin), Some(body)).await;
+    assert_eq!(st, 200, "{v}");
+    v
+}
 
 /// The status of a request without a body.
 async fn status(s: &TestServer, method: &str, path: &str, token: &str) -> u16 {
@@ -1055,15 +1047,12 @@ async fn api_roles_validation_and_preview(db: TestDb) {
     // Editing a channel without resending its secrets keeps them (the receiver verifies the signature).
     let mut edited = shown.clone();
     edited["url"] = json!(format!("{}/edited", rx.base));
-    let (st, v) = s
-        .call(
-            "PATCH",
-            &format!("/api/v1/notifications/channels/{id}"),
-            Some(&s.admin),
-            Some(json!({"config": edited})),
-        )
-        .await;
-    assert_eq!(st, 200, "{v}");
+    patch(
+        &s,
+        &format!("/api/v1/notifications/channels/{id}"),
+        json!({"config": edited}),
+    )
+    .await;
     let rid = rule(&s, json!({"name": "r", "channels": [id], "min_severity": "critical",
         "template": {"title": "{{ rule.id }} on {{ host }}", "body": "Path: `{{ process.file.path }}`"}})).await;
     let agent = s.enroll("web-1").await;
@@ -1072,15 +1061,12 @@ async fn api_roles_validation_and_preview(db: TestDb) {
         out["notifications_queued"], 0,
         "high is below the rule's critical: {out}"
     );
-    let (st, v) = s
-        .call(
-            "PATCH",
-            &format!("/api/v1/notifications/rules/{rid}"),
-            Some(&s.admin),
-            Some(json!({"min_severity": "high"})),
-        )
-        .await;
-    assert_eq!(st, 200, "{v}");
+    let v = patch(
+        &s,
+        &format!("/api/v1/notifications/rules/{rid}"),
+        json!({"min_severity": "high"}),
+    )
+    .await;
     assert_eq!(v["rule"]["min_severity"], "high");
     assert_eq!(
         v["rule"]["template"]["title"], "{{ rule.id }} on {{ host }}",
@@ -1099,15 +1085,12 @@ async fn api_roles_validation_and_preview(db: TestDb) {
     );
 
     // Disabled rule: nothing queued.
-    let (st, _) = s
-        .call(
-            "PATCH",
-            &format!("/api/v1/notifications/rules/{rid}"),
-            Some(&s.admin),
-            Some(json!({"enabled": false})),
-        )
-        .await;
-    assert_eq!(st, 200);
+    patch(
+        &s,
+        &format!("/api/v1/notifications/rules/{rid}"),
+        json!({"enabled": false}),
+    )
+    .await;
     let (_, out) = s.ingest(&agent, &matches("loud_rule", 1, "l2")).await;
     assert_eq!(out["notifications_queued"], 0, "{out}");
 
@@ -1154,15 +1137,7 @@ async fn api_roles_validation_and_preview(db: TestDb) {
     // A receiver that refuses for good (HTTP 400): failed after one attempt, with the reason. A responder
     // queues it again; a viewer cannot, and a delivered one cannot be.
     let rule_path = format!("/api/v1/notifications/rules/{rid}");
-    let (st, _) = s
-        .call(
-            "PATCH",
-            &rule_path,
-            Some(&s.admin),
-            Some(json!({"enabled": true})),
-        )
-        .await;
-    assert_eq!(st, 200);
+    patch(&s, &rule_path, json!({"enabled": true})).await;
     rx.state.status.store(400, Ordering::SeqCst);
     let (_, out) = s.ingest(&agent, &matches("loud_rule", 1, "l3")).await;
     assert_eq!(out["notifications_queued"], 1, "{out}");

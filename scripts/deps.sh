@@ -20,3 +20,12 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "rampart: cargo not found; install Rust with rustup (https://rustup.rs) and try again" >&2
   exit 1
 fi
+# aiosmtpd: the SMTP server the notification tests deliver email to (PyPI; Debian's package as a fallback).
+if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  echo "rampart: installing aiosmtpd for the notification tests" >&2
+  python3 -m pip install --quiet aiosmtpd 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages aiosmtpd 2>/dev/null \
+    || { sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+         $sudo_cmd apt-get install -y -qq --no-install-recommends python3-aiosmtpd >/dev/null; }
+  python3 -c 'import aiosmtpd' || { echo "rampart: could not install aiosmtpd" >&2; exit 1; }
+fi

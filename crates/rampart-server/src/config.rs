@@ -19,6 +19,7 @@ pub struct ServerConfig {
     /// Load the backend rules shipped with Rampart.
     pub default_backend_rules: bool,
     pub profiles: ProfileConfig,
+    pub notifications: NotifyConfig,
 }
 
 /// When a learning security profile becomes stable (whichever comes first).
@@ -33,6 +34,48 @@ impl Default for ProfileConfig {
         ProfileConfig {
             stable_after_snapshots: 200,
             stable_after: std::time::Duration::from_secs(48 * 3600),
+        }
+    }
+}
+
+/// The notification worker: how it claims outbox rows, retries and gives up.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    /// Run the delivery worker in this process (notifications are queued either way).
+    pub worker: bool,
+    /// Base of the signal links in messages (`{public_url}/signals/{id}`); default: the listen address.
+    pub public_url: Option<String>,
+    /// How often the worker looks for due rows when nothing wakes it.
+    pub poll_interval: std::time::Duration,
+    /// How long a claimed row stays owned by its worker (longer than any attempt): a worker that died
+    /// loses its rows to another one after this.
+    pub lease: std::time::Duration,
+    /// Deliveries in flight at once per worker.
+    pub concurrency: usize,
+    /// Attempts before a delivery is marked failed.
+    pub max_attempts: u32,
+    /// Backoff after the first failure, doubling up to `backoff_max` (with jitter).
+    pub backoff_initial: std::time::Duration,
+    pub backoff_max: std::time::Duration,
+    /// Timeout of one delivery attempt.
+    pub request_timeout: std::time::Duration,
+    /// On shutdown, how long in-flight deliveries may finish.
+    pub drain_timeout: std::time::Duration,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            worker: true,
+            public_url: None,
+            poll_interval: std::time::Duration::from_secs(2),
+            lease: std::time::Duration::from_secs(120),
+            concurrency: 8,
+            max_attempts: 30,
+            backoff_initial: std::time::Duration::from_secs(2),
+            backoff_max: std::time::Duration::from_secs(15 * 60),
+            request_timeout: std::time::Duration::from_secs(30),
+            drain_timeout: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -98,6 +141,7 @@ impl ServerConfig {
             backend_rule_files: Vec::new(),
             default_backend_rules: true,
             profiles: ProfileConfig::default(),
+            notifications: NotifyConfig::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
+pub mod notify;
 pub mod profiles;
 pub mod remote_config;
 pub mod signals;
@@ -36,8 +37,10 @@ pub async fn build_state(config: ServerConfig) -> anyhow::Result<AppState> {
         tracing::warn!("backend rule {} skipped: {}", e.id, e.error);
         eprintln!("rampart: backend rule {} skipped: {}", e.id, e.error);
     }
+    let notify = notify::Service::new(&config.notifications)?;
     Ok(AppState(Arc::new(state::Inner {
         db,
+        notify,
         config,
         metrics: Default::default(),
         rules,
@@ -64,6 +67,10 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        state
+            .notify
+            .set_listen_url(format!("{scheme}://{}", listener.local_addr()?));
         Ok(Server {
             state,
             listener,
@@ -81,7 +88,8 @@ impl Server {
         &self.state
     }
 
-    /// Serves until `shutdown` completes.
+    /// Serves, and delivers notifications, until `shutdown` completes; then lets the requests and deliveries
+    /// in flight finish. Dropping this future instead (a crash) leaves unfinished deliveries to their leases.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -89,13 +97,27 @@ impl Server {
         let app = api::router(self.state.clone());
         let maintenance = tokio::spawn(profiles::maintain(self.state.clone()));
         let _stop_maintenance = AbortOnDrop(maintenance);
-        match self.tls {
-            None => axum::serve(self.listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-                .context("serving HTTP"),
-            Some(acceptor) => serve_tls(self.listener, acceptor, app, shutdown).await,
-        }
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut serve_stop = stop_rx.clone();
+        let stopped = async move {
+            let _ = serve_stop.wait_for(|s| *s).await;
+        };
+        let serve = async {
+            match self.tls {
+                None => axum::serve(self.listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+                    .context("serving HTTP"),
+                Some(acceptor) => serve_tls(self.listener, acceptor, app, stopped).await,
+            }
+        };
+        let worker = notify::worker::run(self.state.clone(), stop_rx);
+        let trigger = async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        };
+        let (served, _, _) = tokio::join!(serve, worker, trigger);
+        served
     }
 }
 

@@ -92,6 +92,14 @@ pub struct Metrics {
     pub http_server_errors: Counter,
     pub ingest_inflight: AtomicU64,
     pub ingest_latency: Histogram,
+    pub notifications_queued: Counter,
+    pub notifications_delivered: Counter,
+    pub notifications_failed: Counter,
+    pub notifications_retries: Counter,
+    pub notifications_rate_limited: Counter,
+    pub notifications_lease_lost: Counter,
+    /// From queued to delivered.
+    pub notification_latency: Histogram,
 }
 
 /// Writes one counter in the exposition format.
@@ -211,6 +219,45 @@ impl Metrics {
             out,
             "rampart_server_ingest_seconds",
             "Ingest request latency.",
+        );
+        for (name, help, c) in [
+            (
+                "rampart_server_notifications_queued_total",
+                "Notifications queued in the outbox (one per signal event and channel).",
+                &self.notifications_queued,
+            ),
+            (
+                "rampart_server_notifications_delivered_total",
+                "Notifications delivered (the receiver accepted them).",
+                &self.notifications_delivered,
+            ),
+            (
+                "rampart_server_notifications_failed_total",
+                "Notifications given up on (an error that cannot heal, or too many attempts).",
+                &self.notifications_failed,
+            ),
+            (
+                "rampart_server_notifications_retries_total",
+                "Delivery attempts that failed and were rescheduled.",
+                &self.notifications_retries,
+            ),
+            (
+                "rampart_server_notifications_rate_limited_total",
+                "Deliveries postponed by a channel's rate limit.",
+                &self.notifications_rate_limited,
+            ),
+            (
+                "rampart_server_notifications_lease_lost_total",
+                "Deliveries whose lease expired before they were recorded (another worker retries them).",
+                &self.notifications_lease_lost,
+            ),
+        ] {
+            counter(out, name, help, c.get());
+        }
+        self.notification_latency.render(
+            out,
+            "rampart_server_notification_delivery_seconds",
+            "Time from queueing a notification to its delivery.",
         );
     }
 }

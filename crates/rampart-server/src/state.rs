@@ -18,6 +18,7 @@ pub struct Inner {
     pub config: ServerConfig,
     pub metrics: Metrics,
     pub rules: Registry,
+    pub notify: crate::notify::Service,
     pub extra_metrics: std::sync::Mutex<Vec<MetricsSource>>,
     pub remote: RemoteState,
 }

@@ -1,24 +1,10 @@
 //! The REST API end to end over HTTP, against SQLite and against a real PostgreSQL server.
 
+#[macro_use]
 mod common;
 
 use common::{mk_match, tagged, TestDb, TestServer, T0};
 use serde_json::json;
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::TestDb::sqlite()).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::TestDb::postgres()).await
-            }
-        }
-    };
-}
 
 const MIN: i64 = 60_000_000_000;
 

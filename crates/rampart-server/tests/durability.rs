@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TestDb, T0};
+use common::{free_port, TestDb, T0};
 use rampart_agent::report::{Backoff, Reporter, ReporterConfig};
 use rampart_server::auth::store;
 use rampart_server::storage::Db;
@@ -104,14 +104,6 @@ fn event(i: i64) -> Value {
         _ => {}
     }
     m
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct ChildServer {

@@ -2,6 +2,7 @@
 //! nothing on refusal, signed per-agent bundles with tag targeting, concurrent publishers, and a long poll
 //! on one replica woken by a change made through another replica of the same database.
 
+#[macro_use]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -9,21 +10,6 @@ use std::time::{Duration, Instant};
 use common::{TestDb, TestServer};
 use rampart_policy::bundle::SignedBundle;
 use serde_json::{json, Value};
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::TestDb::sqlite()).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::TestDb::postgres()).await
-            }
-        }
-    };
-}
 
 const RULE: &str =
     "version: 1.0.0\nrules:\n  - id: rc_test\n    expression: exec.file.name == \"nc\"\n";

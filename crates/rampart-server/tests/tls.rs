@@ -4,8 +4,6 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -17,7 +15,7 @@ use rampart_server::config::TlsConfig;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_reports_over_tls() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = issue_certificates(dir.path());
+    let (ca, cert, key) = common::certs::issue_certificates(dir.path());
     let db = TestDb::sqlite();
     let mut config = common::config(&db.url());
     config.tls = Some(TlsConfig { cert, key });
@@ -86,84 +84,4 @@ async fn agent_reports_over_tls() {
     );
     assert_eq!(s.count("matches").await, 1);
     s.stop().await;
-}
-
-/// A test CA and a server certificate it signed for 127.0.0.1 (webpki refuses a self-signed CA certificate
-/// used as the server's own): returns (CA certificate, server certificate chain, server key).
-fn issue_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let p = |name: &str| dir.join(name);
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    openssl(
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-days",
-                "1",
-                "-subj",
-                "/CN=rampart-test-ca",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-            ],
-        ]
-        .concat(),
-    );
-    openssl(
-        &[
-            &["req"][..],
-            &ec,
-            &[
-                "-subj",
-                "/CN=127.0.0.1",
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-            ],
-        ]
-        .concat(),
-    );
-    std::fs::write(
-        p("server.ext"),
-        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-extfile",
-        "server.ext",
-        "-out",
-        "server.pem",
-    ]);
-    (p("ca.pem"), p("server.pem"), p("server.key"))
 }

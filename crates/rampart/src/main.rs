@@ -4,6 +4,7 @@ mod agent_cmd;
 mod api_client;
 mod config_cmd;
 mod monitor;
+mod notifications_cmd;
 mod profiles_cmd;
 mod render;
 mod rules_cmd;
@@ -46,6 +47,8 @@ enum Command {
     Profiles(profiles_cmd::ProfilesCmd),
     /// Activity dumps on demand: start, stop, list (server API).
     Dump(profiles_cmd::DumpCmd),
+    /// Notification channels, rules and deliveries on a server (REST API client).
+    Notifications(notifications_cmd::NotificationsCmd),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Agents(cmd) => config_cmd::agents(cmd).map(|()| ExitCode::SUCCESS),
         Command::Profiles(cmd) => profiles_cmd::profiles(cmd).map(|()| ExitCode::SUCCESS),
         Command::Dump(cmd) => profiles_cmd::dump(cmd).map(|()| ExitCode::SUCCESS),
+        Command::Notifications(cmd) => notifications_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -31,6 +31,10 @@ pub struct ServerCmd {
     /// Do not load the default backend rules.
     #[arg(long)]
     pub no_default_backend_rules: bool,
+    /// The URL people reach this server at, for the signal links in notifications (default: the listen
+    /// address).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
     #[command(flatten)]
     pub profiles: ProfileArgs,
 }
@@ -94,6 +98,7 @@ pub fn run(cmd: ServerCmd) -> anyhow::Result<()> {
     config.backend_rule_files = cmd.backend_rules;
     config.default_backend_rules = !cmd.no_default_backend_rules;
     config.profiles = cmd.profiles.config();
+    config.notifications.public_url = cmd.public_url.clone();
     let scheme = if config.tls.is_some() {
         "https"
     } else {

@@ -15,6 +15,7 @@ use axum::response::Response;
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
 
+use crate::notify::api as notify;
 use crate::profiles::api as pf;
 use crate::remote_config::api as rc;
 use crate::state::AppState;
@@ -100,6 +101,21 @@ pub fn routes() -> Vec<RouteDef> {
         r("POST", "/api/v1/backend-rules/validate", Admin, "Validate a backend rule file without storing it", Some("rule file: {rules: [...]}"), post(rules::validate)),
         r("GET", "/api/v1/backend-rules/{id}", Viewer, "One backend rule", None, get(rules::get_backend)),
         r("DELETE", "/api/v1/backend-rules/{id}", Admin, "Delete a custom backend rule", None, delete(rules::delete_backend)),
+        r("GET", "/api/v1/notifications/channels", Viewer, "Notification channels (secrets redacted)", None, get(notify::list_channels)),
+        r("POST", "/api/v1/notifications/channels", Admin, "Create a channel: slack, pagerduty, webhook, email, teams or opsgenie", Some("{name, kind, config, enabled?, rate_per_minute?, template?: {title?, body?}}"), post(notify::create_channel)),
+        r("GET", "/api/v1/notifications/channels/{id}", Viewer, "One channel (secrets redacted)", None, get(notify::get_channel)),
+        r("PATCH", "/api/v1/notifications/channels/{id}", Admin, "Edit or disable a channel; secrets sent back as <redacted> are kept", Some("{name?, enabled?, rate_per_minute?, config?, template?}"), patch(notify::update_channel)),
+        r("DELETE", "/api/v1/notifications/channels/{id}", Admin, "Delete a channel and its queued deliveries", None, delete(notify::delete_channel)),
+        r("POST", "/api/v1/notifications/channels/{id}/test", Admin, "Send a test message now (a stored signal, or a made-up one); returns the receiver's answer", Some("{signal_id?}"), post(notify::test_channel)),
+        r("GET", "/api/v1/notifications/rules", Viewer, "Notification rules", None, get(notify::list_rules)),
+        r("POST", "/api/v1/notifications/rules", Admin, "Create a rule: which signals (min_severity, sources, rule_ids, tags, hosts, containers, images, events) notify which channels", Some("{name, channels: [id], enabled?, min_severity?, sources?, rule_ids?, tags?, hosts?, containers?, images?, events?, template?}"), post(notify::create_rule)),
+        r("GET", "/api/v1/notifications/rules/{id}", Viewer, "One rule", None, get(notify::get_rule)),
+        r("PATCH", "/api/v1/notifications/rules/{id}", Admin, "Edit or disable a rule (the fields given replace the stored ones)", Some("{name?, enabled?, channels?, min_severity?, …}"), patch(notify::update_rule)),
+        r("DELETE", "/api/v1/notifications/rules/{id}", Admin, "Delete a rule", None, delete(notify::delete_rule)),
+        r("GET", "/api/v1/notifications/deliveries", Viewer, "Delivery log, newest first (filters: status, channel_id, signal_id; limit, offset)", None, get(notify::list_deliveries)),
+        r("GET", "/api/v1/notifications/deliveries/{id}", Viewer, "One delivery: status, attempts, last error, times", None, get(notify::get_delivery)),
+        r("POST", "/api/v1/notifications/deliveries/{id}/retry", Responder, "Queue a failed delivery again", None, post(notify::retry_delivery)),
+        r("POST", "/api/v1/notifications/preview", Viewer, "Render a template against a stored signal in every format (plain, slack, markdown, html)", Some("{signal_id, template?: {title?, body?}, channel_id?, event?}"), post(notify::preview)),
         r("POST", "/api/v1/agents/enroll", EnrollmentToken, "Exchange an enrollment token for an agent credential", Some("{token, hostname, version?}"), post(agents::enroll)),
         r("POST", "/api/v1/ingest", Agent, "Report a batch of rule matches (gzip or identity); idempotent per (agent, event id, rule id)", Some("{matches: [match, ...]} (Content-Encoding: gzip)"), post(agents::ingest)),
         r("PUT", "/api/v1/agents/rules", Agent, "Report the metadata of the agent's loaded rules", Some("{rules: [{id, version, description, severity, tags, remediation, policy}]}"), put(agents::report_rules)),

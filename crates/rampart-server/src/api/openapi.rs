@@ -19,7 +19,9 @@ fn operation(def: &super::RouteDef) -> Value {
     };
     op.insert("security".into(), security);
     if def.path.contains("{id}") {
-        let numeric = !def.path.contains("rules/");
+        // Agent and backend rule ids are names; every other id is a number.
+        let numeric = !(def.path.starts_with("/api/v1/rules/")
+            || def.path.starts_with("/api/v1/backend-rules/"));
         op.insert(
             "parameters".into(),
             json!([{"name": "id", "in": "path", "required": true,

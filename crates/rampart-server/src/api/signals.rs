@@ -69,9 +69,12 @@ pub async fn update(
     Id(id): Id,
     ApiJson(u): ApiJson<Update>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({"signal": signals::update(&s.db, id, &u).await?}),
-    ))
+    let (signal, resolutions) = signals::update(&s.db, id, &u).await?;
+    if resolutions > 0 {
+        s.metrics.notifications_queued.add(resolutions as u64);
+        s.notify.wake.notify_one();
+    }
+    Ok(Json(json!({"signal": signal})))
 }
 
 pub async fn comments(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {

@@ -13,6 +13,7 @@ use super::RuleSet;
 use crate::config::ServerConfig;
 use crate::ingest::validate::severity_rank;
 use crate::ingest::IncomingMatch;
+use crate::notify::rules::{SignalEvent, SignalFacts};
 use crate::signals::group::add_samples;
 use crate::sql::values_placeholders;
 
@@ -41,14 +42,15 @@ struct Trigger<'a> {
     m: &'a IncomingMatch,
 }
 
-/// Evaluates the rules over newly stored matches; returns how many signals were raised or extended.
+/// Evaluates the rules over newly stored matches; returns how many signals were raised or extended, and the
+/// signals created or escalated (for notifications).
 pub async fn evaluate(
     tx: &mut Tx,
     rules: &RuleSet,
     fresh: &[(i64, &IncomingMatch)],
     now: i64,
     config: &ServerConfig,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<(usize, Vec<(SignalFacts, SignalEvent)>)> {
     let mut hits = Vec::new();
     for (id, m) in fresh {
         for rule in &rules.rules {
@@ -70,7 +72,7 @@ pub async fn evaluate(
         }
     }
     if hits.is_empty() {
-        return Ok(0);
+        return Ok((0, Vec::new()));
     }
     for chunk in hits.chunks(200) {
         let sql = format!(
@@ -98,6 +100,7 @@ pub async fn evaluate(
             .push(h);
     }
     let mut triggers = 0;
+    let mut events = Vec::new();
     for ((_, group), new_hits) in groups {
         let rule = new_hits[0].rule;
         let min_ts = new_hits.iter().map(|h| h.ts).min().unwrap_or(now);
@@ -122,11 +125,11 @@ pub async fn evaluate(
             }
         };
         if let Some(t) = found {
-            raise(tx, rule, group, t, now, config.signals.max_samples).await?;
+            events.extend(raise(tx, rule, group, t, now, config.signals.max_samples).await?);
             triggers += 1;
         }
     }
-    Ok(triggers)
+    Ok((triggers, events))
 }
 
 async fn stored_hits(
@@ -287,6 +290,7 @@ async fn new_value_trigger<'a>(
 }
 
 /// Extends the group's latest backend signal if it is still alive (keep-alive, max duration), else opens one.
+/// Returns the signal if it is new or its severity rose.
 async fn raise(
     tx: &mut Tx,
     rule: &BackendRule,
@@ -294,7 +298,7 @@ async fn raise(
     t: Trigger<'_>,
     now: i64,
     max_samples: i64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<(SignalFacts, SignalEvent)>> {
     let latest = sqlx::query(
         "SELECT id, first_seen, last_seen, severity FROM signals WHERE source = 'backend' AND rule_id = $1 \
          AND group_key = $2 ORDER BY window_start DESC LIMIT 1",
@@ -304,6 +308,7 @@ async fn raise(
     .fetch_optional(&mut **tx)
     .await?;
     let mut signal_id = None;
+    let mut event = None;
     if let Some(r) = latest {
         let (id, first, last): (i64, i64, i64) = (
             r.try_get("id")?,
@@ -315,11 +320,11 @@ async fn raise(
             && t.first + rule.keep_alive_ns >= first
             && t.last.max(last) - t.first.min(first) <= rule.max_duration_ns;
         if alive {
-            let sev = if severity_rank(&t.severity) > severity_rank(&severity) {
-                &t.severity
-            } else {
-                &severity
-            };
+            let rises = severity_rank(&t.severity) > severity_rank(&severity);
+            let sev = if rises { &t.severity } else { &severity };
+            if rises {
+                event = Some((SignalEvent::Escalated, t.severity.clone()));
+            }
             sqlx::query(
                 "UPDATE signals SET count = count + 1, severity = $1, updated_at = $2, \
                  first_seen = CASE WHEN $3 < first_seen THEN $3 ELSE first_seen END, \
@@ -337,26 +342,31 @@ async fn raise(
     }
     let id = match signal_id {
         Some(id) => id,
-        None => sqlx::query(
+        None => {
+            let row = sqlx::query(
             "INSERT INTO signals (source, rule_id, group_key, window_start, severity, title, hostname, container_id, \
              process_path, first_seen, last_seen, count, state, created_at, updated_at) \
              VALUES ('backend', $1, $2, $3, $4, $5, $6, $7, $8, $3, $9, 1, 'open', $10, $10) \
              ON CONFLICT (source, rule_id, group_key, window_start) DO UPDATE SET count = signals.count + 1, \
-             updated_at = excluded.updated_at RETURNING id",
-        )
-        .bind(&rule.id)
-        .bind(group)
-        .bind(t.first)
-        .bind(&t.severity)
-        .bind(&rule.name)
-        .bind(&t.m.hostname)
-        .bind(&t.m.container_id)
-        .bind(&t.m.process_path)
-        .bind(t.last)
-        .bind(now)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get("id")?,
+             updated_at = excluded.updated_at RETURNING id, count",
+            )
+            .bind(&rule.id)
+            .bind(group)
+            .bind(t.first)
+            .bind(&t.severity)
+            .bind(&rule.name)
+            .bind(&t.m.hostname)
+            .bind(&t.m.container_id)
+            .bind(&t.m.process_path)
+            .bind(t.last)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await?;
+            if row.try_get::<i64, _>("count")? == 1 {
+                event = Some((SignalEvent::Created, t.severity.clone()));
+            }
+            row.try_get("id")?
+        }
     };
     let have: i64 = sqlx::query("SELECT COUNT(*) AS n FROM signal_matches WHERE signal_id = $1")
         .bind(id)
@@ -364,5 +374,19 @@ async fn raise(
         .await?
         .try_get("n")?;
     let room = (max_samples - have).max(0) as usize;
-    add_samples(tx, id, t.match_ids.into_iter().take(room)).await
+    let m = t.m;
+    add_samples(tx, id, t.match_ids.into_iter().take(room)).await?;
+    Ok(event.map(|(event, severity)| {
+        let mut f = SignalFacts {
+            signal_id: id,
+            source: "backend".into(),
+            rule_id: rule.id.clone(),
+            severity,
+            hostname: m.hostname.clone(),
+            container_id: m.container_id.clone(),
+            ..Default::default()
+        };
+        f.from_match(&m.value);
+        (f, event)
+    }))
 }

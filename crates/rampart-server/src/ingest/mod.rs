@@ -10,6 +10,7 @@ use sqlx::Row;
 
 use crate::auth::AgentCaller;
 use crate::error::ApiResult;
+use crate::notify::{self, rules::SignalEvent, rules::SignalFacts};
 use crate::signals::group;
 use crate::sql::values_placeholders;
 use crate::state::AppState;
@@ -25,6 +26,8 @@ pub struct IngestOutcome {
     pub signals_created: usize,
     pub signals_updated: usize,
     pub backend_triggers: usize,
+    /// Notifications queued for the new and escalated signals.
+    pub notifications_queued: usize,
 }
 
 /// Stores a validated batch; retries the whole transaction on a database conflict (deadlock, busy).
@@ -46,6 +49,11 @@ pub async fn ingest(
                 m.signals_created.add(outcome.signals_created as u64);
                 m.signals_updated.add(outcome.signals_updated as u64);
                 m.backend_signals.add(outcome.backend_triggers as u64);
+                m.notifications_queued
+                    .add(outcome.notifications_queued as u64);
+                if outcome.notifications_queued > 0 {
+                    state.notify.wake.notify_one();
+                }
                 return Ok(outcome);
             }
             Err(e) if attempt < 8 && is_retryable(&e) => {
@@ -68,6 +76,7 @@ async fn ingest_once(
     matches: &[IncomingMatch],
 ) -> anyhow::Result<IngestOutcome> {
     let now = now_ns();
+    let notify_rules = state.notify.rules.current(&state.db).await;
     let mut w = state.db.begin_write().await?;
     // 1. Store the matches; the unique key makes re-sent ones no-ops, RETURNING tells which are new.
     let mut new_ids: HashMap<(&str, &str), i64> = HashMap::new();
@@ -130,8 +139,9 @@ async fn ingest_once(
             .or_default()
             .push((*id, m));
     }
+    let mut events = Vec::new();
     for (key, members) in &groups {
-        let created = group::upsert_agent_signal(
+        let (signal_id, created) = group::upsert_agent_signal(
             &mut w.tx,
             key,
             members,
@@ -141,6 +151,7 @@ async fn ingest_once(
         .await?;
         if created {
             outcome.signals_created += 1;
+            events.push((agent_facts(signal_id, members[0].1), SignalEvent::Created));
         } else {
             outcome.signals_updated += 1;
         }
@@ -148,8 +159,16 @@ async fn ingest_once(
 
     // 3. Backend rules over the new matches.
     let rules = state.rules.current(&state.db).await;
-    outcome.backend_triggers =
+    let (triggers, backend_events) =
         crate::backend_rules::eval::evaluate(&mut w.tx, &rules, &fresh, now, &state.config).await?;
+    outcome.backend_triggers = triggers;
+    events.extend(backend_events);
+
+    // 4. Notifications, queued with the signals they are about (committed together or not at all).
+    for (facts, event) in &events {
+        outcome.notifications_queued +=
+            notify::outbox::enqueue(&mut w.tx, &notify_rules, facts, *event, now).await?;
+    }
 
     sqlx::query("UPDATE agents SET last_seen_at = $1, matches_received = matches_received + $2 WHERE id = $3")
         .bind(now)
@@ -159,4 +178,19 @@ async fn ingest_once(
         .await?;
     w.commit().await?;
     Ok(outcome)
+}
+
+/// What notification rules match a new agent signal on (its first match stands for the group).
+fn agent_facts(signal_id: i64, m: &IncomingMatch) -> SignalFacts {
+    let mut f = SignalFacts {
+        signal_id,
+        source: "agent".into(),
+        rule_id: m.rule_id.clone(),
+        severity: m.severity.clone(),
+        hostname: m.hostname.clone(),
+        container_id: m.container_id.clone(),
+        ..Default::default()
+    };
+    f.from_match(&m.value);
+    f
 }

@@ -32,14 +32,14 @@ pub fn key_for(m: &IncomingMatch, window_ns: i64) -> SignalKey {
 }
 
 /// Upserts the signal for `members` (all of one key, in time order) and keeps the first `max_samples`
-/// matches as samples. Returns whether the signal is new.
+/// matches as samples. Returns the signal's id and whether it is new.
 pub async fn upsert_agent_signal(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     key: &SignalKey,
     members: &[(i64, &IncomingMatch)],
     now: i64,
     max_samples: i64,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<(i64, bool)> {
     let first = members.iter().map(|(_, m)| m.ts).min().unwrap_or(now);
     let last = members.iter().map(|(_, m)| m.ts).max().unwrap_or(now);
     let head = members[0].1;
@@ -74,7 +74,7 @@ pub async fn upsert_agent_signal(
     let before = count - n;
     let room = (max_samples - before).clamp(0, n) as usize;
     add_samples(tx, signal_id, members.iter().take(room).map(|(id, _)| *id)).await?;
-    Ok(before == 0)
+    Ok((signal_id, before == 0))
 }
 
 /// Links matches to a signal as samples (idempotent).

@@ -323,26 +323,35 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>
     Option::<i64>::deserialize(d).map(Some)
 }
 
-pub async fn update(db: &Db, id: i64, u: &Update) -> ApiResult<Signal> {
+/// Triage. Archiving a signal queues the resolution of its PagerDuty/Opsgenie incidents, in the same
+/// transaction; returns the signal and how many resolutions were queued.
+pub async fn update(db: &Db, id: i64, u: &Update) -> ApiResult<(Signal, usize)> {
     if u.state.is_none() && u.assignee.is_none() {
         return Err(ApiError::bad_request(
             "nothing to change: give state and/or assignee",
         ));
     }
-    get(db, id).await?;
+    let before = get(db, id).await?;
     let now = now_ns();
+    let mut queued = 0;
     if let Some(state) = &u.state {
         if !STATES.contains(&state.as_str()) {
             return Err(ApiError::unprocessable(format!(
                 "state {state:?}: use open, under_review or archived"
             )));
         }
+        let mut w = db.begin_write().await?;
         sqlx::query("UPDATE signals SET state = $1, updated_at = $2 WHERE id = $3")
             .bind(state)
             .bind(now)
             .bind(id)
-            .execute(&db.pool)
+            .execute(&mut *w.tx)
             .await?;
+        // Two concurrent archivals queue one resolution: the outbox key is unique.
+        if state == "archived" && before.state != "archived" {
+            queued = crate::notify::outbox::enqueue_resolution(&mut w.tx, id, now).await?;
+        }
+        w.commit().await?;
     }
     if let Some(assignee) = u.assignee {
         if let Some(uid) = assignee {
@@ -357,7 +366,7 @@ pub async fn update(db: &Db, id: i64, u: &Update) -> ApiResult<Signal> {
             .execute(&db.pool)
             .await?;
     }
-    get(db, id).await
+    Ok((get(db, id).await?, queued))
 }
 
 pub async fn add_comment(

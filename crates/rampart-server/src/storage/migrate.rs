@@ -15,6 +15,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0001_initial.sql"),
     ),
     (
+        2,
+        "notifications",
+        include_str!("../../migrations/sqlite/0002_notifications.sql"),
+    ),
+    (
         3,
         "remote_config",
         include_str!("../../migrations/sqlite/0003_remote_config.sql"),
@@ -30,6 +35,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         1,
         "initial",
         include_str!("../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "notifications",
+        include_str!("../../migrations/postgres/0002_notifications.sql"),
     ),
     (
         3,

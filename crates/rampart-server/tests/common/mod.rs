@@ -2,6 +2,24 @@
 //! port, an HTTP client, and generators of agent matches.
 #![allow(dead_code)]
 
+/// `both!(f)`: runs `async fn f(db: TestDb)` as two tests, on SQLite and on PostgreSQL.
+#[allow(unused_macros)]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::TestDb::sqlite()).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::TestDb::postgres()).await
+            }
+        }
+    };
+}
+
+pub mod certs;
 pub mod pg;
 
 use std::sync::Arc;
@@ -77,6 +95,14 @@ impl TestServer {
             admin,
             shutdown: Some(tx),
             task: Some(task),
+        }
+    }
+
+    /// Drops the server mid-flight, as a crash would: requests and deliveries in progress are abandoned.
+    pub async fn crash(mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
         }
     }
 
@@ -167,6 +193,15 @@ impl TestServer {
             .try_get("n")
             .unwrap()
     }
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn gzip(data: &[u8]) -> Vec<u8> {

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex, Weak};
 
+use super::free_port;
+
 pub struct PgCluster {
     bin: PathBuf,
     dir: PathBuf,
@@ -27,14 +29,6 @@ fn find_bin() -> PathBuf {
     candidates
         .pop()
         .expect("no /usr/lib/postgresql/*/bin/initdb")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl PgCluster {

@@ -1,0 +1,256 @@
+//! Notification rules: which signals notify which channels. Every matcher given must hold (lists match if
+//! any element does; empty lists match everything); rule ids, hosts, containers and images take `*` globs.
+
+use serde::{Deserialize, Serialize};
+
+use super::template::{self, TemplateSpec};
+use crate::backend_rules::spec::glob;
+use crate::ingest::validate::{severity_rank, SEVERITIES};
+
+/// What happened to a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalEvent {
+    Created,
+    /// Its severity rose.
+    Escalated,
+    /// It was archived (PagerDuty and Opsgenie resolve their incident).
+    Resolved,
+}
+
+impl SignalEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignalEvent::Created => "created",
+            SignalEvent::Escalated => "escalated",
+            SignalEvent::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SignalEvent> {
+        match s {
+            "created" => Some(SignalEvent::Created),
+            "escalated" => Some(SignalEvent::Escalated),
+            "resolved" => Some(SignalEvent::Resolved),
+            _ => None,
+        }
+    }
+}
+
+fn default_events() -> Vec<SignalEvent> {
+    vec![SignalEvent::Created, SignalEvent::Escalated]
+}
+
+/// A rule as stored and as the API takes it (besides its name and enabled flag).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Channel ids to notify.
+    pub channels: Vec<i64>,
+    /// Lowest severity that notifies.
+    #[serde(default = "default_severity")]
+    pub min_severity: String,
+    /// `agent` and/or `backend`.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    #[serde(default)]
+    pub rule_ids: Vec<String>,
+    /// `key:value` (the value a glob) or `key` (the tag is present), any of.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub containers: Vec<String>,
+    /// `name:tag` of the container image.
+    #[serde(default)]
+    pub images: Vec<String>,
+    /// Which signal events notify (`created`, `escalated`).
+    #[serde(default = "default_events")]
+    pub events: Vec<SignalEvent>,
+    /// Overrides the channels' templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateSpec>,
+}
+
+fn default_severity() -> String {
+    "info".into()
+}
+
+/// What rules match a signal on.
+#[derive(Debug, Clone, Default)]
+pub struct SignalFacts {
+    pub signal_id: i64,
+    pub source: String,
+    pub rule_id: String,
+    pub severity: String,
+    pub hostname: String,
+    pub container_id: String,
+    /// `name:tag`, empty outside containers.
+    pub image: String,
+    /// The rule's tags as `key:value` pairs.
+    pub tags: Vec<(String, String)>,
+}
+
+impl SignalFacts {
+    /// Tags and image from a match as agents report it (`rule.tags`, `container.image`).
+    pub fn from_match(&mut self, m: &serde_json::Value) {
+        if let Some(tags) = m
+            .get("rule")
+            .and_then(|r| r.get("tags"))
+            .and_then(|t| t.as_object())
+        {
+            for (k, v) in tags {
+                for v in crate::backend_rules::spec::field_values(v, &[]) {
+                    self.tags.push((k.clone(), v.into_owned()));
+                }
+            }
+        }
+        if let Some(image) = m.get("container").and_then(|c| c.get("image")) {
+            self.image = image_ref(image);
+        }
+    }
+}
+
+/// `name:tag` from `{name, tag}` (or a string as it is).
+pub fn image_ref(image: &serde_json::Value) -> String {
+    if let Some(s) = image.as_str() {
+        return s.to_string();
+    }
+    let part = |k: &str| image.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    match (part("name"), part("tag")) {
+        ("", _) => String::new(),
+        (name, "") => name.to_string(),
+        (name, tag) => format!("{name}:{tag}"),
+    }
+}
+
+fn any_glob(patterns: &[String], value: &str) -> bool {
+    patterns.is_empty() || patterns.iter().any(|p| glob(p, value))
+}
+
+impl RuleSpec {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.channels.is_empty() {
+            return Err("channels: give at least one channel id".into());
+        }
+        if !SEVERITIES.contains(&self.min_severity.as_str()) {
+            return Err(format!(
+                "min_severity {:?}: one of {}",
+                self.min_severity,
+                SEVERITIES.join(", ")
+            ));
+        }
+        if let Some(bad) = self
+            .sources
+            .iter()
+            .find(|s| !matches!(s.as_str(), "agent" | "backend"))
+        {
+            return Err(format!("sources: {bad:?} is neither agent nor backend"));
+        }
+        if self.events.is_empty() || self.events.contains(&SignalEvent::Resolved) {
+            return Err("events: created and/or escalated (resolutions follow the trigger)".into());
+        }
+        for (name, list) in [
+            ("rule_ids", &self.rule_ids),
+            ("tags", &self.tags),
+            ("hosts", &self.hosts),
+            ("containers", &self.containers),
+            ("images", &self.images),
+        ] {
+            if list.len() > 100 || list.iter().any(|p| p.is_empty() || p.len() > 256) {
+                return Err(format!("{name}: at most 100 patterns of 1 to 256 bytes"));
+            }
+        }
+        if let Some(t) = &self.template {
+            template::validate(t)?;
+        }
+        Ok(())
+    }
+
+    pub fn matches(&self, f: &SignalFacts, event: SignalEvent) -> bool {
+        self.events.contains(&event)
+            && severity_rank(&f.severity) >= severity_rank(&self.min_severity)
+            && (self.sources.is_empty() || self.sources.contains(&f.source))
+            && any_glob(&self.rule_ids, &f.rule_id)
+            && any_glob(&self.hosts, &f.hostname)
+            && any_glob(&self.containers, &f.container_id)
+            && any_glob(&self.images, &f.image)
+            && (self.tags.is_empty()
+                || self.tags.iter().any(|want| {
+                    let (key, pattern) = want.split_once(':').unwrap_or((want, "*"));
+                    f.tags.iter().any(|(k, v)| k == key && glob(pattern, v))
+                }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rule(j: serde_json::Value) -> RuleSpec {
+        let r: RuleSpec = serde_json::from_value(j).unwrap();
+        r.validate().unwrap();
+        r
+    }
+
+    #[test]
+    fn matchers_all_hold() {
+        let mut f = SignalFacts {
+            source: "agent".into(),
+            rule_id: "shell_in_container".into(),
+            severity: "high".into(),
+            hostname: "web-1".into(),
+            container_id: "c1".into(),
+            ..Default::default()
+        };
+        f.from_match(
+            &json!({"rule": {"tags": {"mitre": ["T1059", "T1609"], "category": "exec"}},
+                              "container": {"image": {"name": "nginx", "tag": "1.25"}}}),
+        );
+        assert_eq!(f.image, "nginx:1.25");
+        let yes = [
+            json!({"channels": [1]}),
+            json!({"channels": [1], "min_severity": "high", "sources": ["agent"]}),
+            json!({"channels": [1], "rule_ids": ["shell_*"], "hosts": ["web-*"], "images": ["nginx:*"]}),
+            json!({"channels": [1], "tags": ["mitre:T1609"]}),
+            json!({"channels": [1], "tags": ["category"]}),
+        ];
+        for r in yes {
+            assert!(rule(r.clone()).matches(&f, SignalEvent::Created), "{r}");
+        }
+        let no = [
+            json!({"channels": [1], "min_severity": "critical"}),
+            json!({"channels": [1], "sources": ["backend"]}),
+            json!({"channels": [1], "rule_ids": ["miner_*"]}),
+            json!({"channels": [1], "tags": ["mitre:T1000"]}),
+            json!({"channels": [1], "containers": ["other"]}),
+            json!({"channels": [1], "events": ["escalated"]}),
+        ];
+        for r in no {
+            assert!(!rule(r.clone()).matches(&f, SignalEvent::Created), "{r}");
+        }
+    }
+
+    #[test]
+    fn refuses_bad_rules() {
+        for (j, want) in [
+            (json!({"channels": []}), "channels"),
+            (
+                json!({"channels": [1], "min_severity": "huge"}),
+                "min_severity",
+            ),
+            (json!({"channels": [1], "sources": ["kernel"]}), "sources"),
+            (json!({"channels": [1], "events": ["resolved"]}), "events"),
+            (
+                json!({"channels": [1], "template": {"body": "{{ x"}}),
+                "template.body",
+            ),
+        ] {
+            let r: RuleSpec = serde_json::from_value(j).unwrap();
+            let err = r.validate().unwrap_err();
+            assert!(err.contains(want), "{err}");
+        }
+    }
+}

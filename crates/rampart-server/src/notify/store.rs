@@ -1,0 +1,405 @@
+//! Channels and rules in the database: create, read, update, delete, with the validation the API promises
+//! (nothing invalid is stored) and secrets never read back out.
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use sqlx::Row;
+
+use super::channels::{self, ChannelConfig};
+use super::rules::RuleSpec;
+use super::template::{self, TemplateSpec};
+use crate::error::{ApiError, ApiResult};
+use crate::storage::{now_ns, Db};
+
+/// A channel as stored (secrets included: internal use only).
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub config: Value,
+    pub template: Option<TemplateSpec>,
+    pub enabled: bool,
+    pub rate_per_minute: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Channel {
+    /// As the API shows it: secrets redacted.
+    pub fn public(&self) -> Value {
+        let mut config = self.config.clone();
+        channels::redact(&self.kind, &mut config);
+        json!({"id": self.id, "name": self.name, "kind": self.kind, "enabled": self.enabled,
+               "rate_per_minute": self.rate_per_minute, "config": config, "template": self.template,
+               "created_at": self.created_at, "updated_at": self.updated_at})
+    }
+
+    pub fn parsed(&self) -> Result<ChannelConfig, String> {
+        ChannelConfig::parse(&self.kind, &self.config)
+    }
+}
+
+fn unprocessable(e: String) -> ApiError {
+    ApiError::unprocessable(e)
+}
+
+fn check_name(name: &str) -> ApiResult<()> {
+    if name.trim().is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
+            "name: 1 to 64 bytes, no control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn check_rate(rate: i64) -> ApiResult<()> {
+    if !(1..=6000).contains(&rate) {
+        return Err(ApiError::unprocessable("rate_per_minute: 1 to 6000"));
+    }
+    Ok(())
+}
+
+fn check_template(t: &Option<TemplateSpec>) -> ApiResult<()> {
+    t.as_ref()
+        .map_or(Ok(()), |t| template::validate(t).map_err(unprocessable))
+}
+
+/// A unique-name violation as a 409 with the reason; other errors as they are.
+fn conflict_on_name(e: sqlx::Error, what: &str, name: &str) -> ApiError {
+    let unique = e
+        .as_database_error()
+        .is_some_and(|d| d.is_unique_violation());
+    if unique {
+        ApiError::conflict(format!("a {what} named {name:?} exists"))
+    } else {
+        e.into()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewChannel {
+    pub name: String,
+    pub kind: String,
+    pub config: Value,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default = "default_rate")]
+    pub rate_per_minute: i64,
+    #[serde(default)]
+    pub template: Option<TemplateSpec>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_rate() -> i64 {
+    60
+}
+
+/// A partial update: absent fields are unchanged; `template: null` restores the default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelPatch {
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
+    pub rate_per_minute: Option<i64>,
+    /// The whole configuration; secrets sent back as `<redacted>` keep their stored value.
+    pub config: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    pub template: Option<Option<TemplateSpec>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+const CHANNEL_COLS: &str =
+    "id, name, kind, config, template, enabled, rate_per_minute, created_at, updated_at";
+
+fn channel_from(r: &sqlx::any::AnyRow) -> ApiResult<Channel> {
+    let config: String = r.try_get("config")?;
+    let template: Option<String> = r.try_get("template")?;
+    Ok(Channel {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        kind: r.try_get("kind")?,
+        config: serde_json::from_str(&config).unwrap_or(Value::Null),
+        template: template.and_then(|t| serde_json::from_str(&t).ok()),
+        enabled: r.try_get::<i64, _>("enabled")? != 0,
+        rate_per_minute: r.try_get("rate_per_minute")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn template_text(t: &Option<TemplateSpec>) -> Option<String> {
+    t.as_ref().map(|t| json!(t).to_string())
+}
+
+pub async fn create_channel(db: &Db, c: NewChannel) -> ApiResult<Channel> {
+    check_name(&c.name)?;
+    check_rate(c.rate_per_minute)?;
+    check_template(&c.template)?;
+    ChannelConfig::parse(&c.kind, &c.config).map_err(unprocessable)?;
+    let now = now_ns();
+    let row = sqlx::query(&format!(
+        "INSERT INTO notification_channels (name, kind, config, template, enabled, rate_per_minute, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {CHANNEL_COLS}"
+    ))
+    .bind(&c.name)
+    .bind(&c.kind)
+    .bind(c.config.to_string())
+    .bind(template_text(&c.template))
+    .bind(c.enabled as i64)
+    .bind(c.rate_per_minute)
+    .bind(now)
+    .fetch_one(&db.pool)
+    .await
+    .map_err(|e| conflict_on_name(e, "channel", &c.name))?;
+    channel_from(&row)
+}
+
+pub async fn list_channels(db: &Db) -> ApiResult<Vec<Channel>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {CHANNEL_COLS} FROM notification_channels ORDER BY id"
+    ))
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(channel_from).collect()
+}
+
+pub async fn get_channel(db: &Db, id: i64) -> ApiResult<Channel> {
+    let row = sqlx::query(&format!(
+        "SELECT {CHANNEL_COLS} FROM notification_channels WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no notification channel {id}")))?;
+    channel_from(&row)
+}
+
+pub async fn update_channel(db: &Db, id: i64, p: ChannelPatch) -> ApiResult<Channel> {
+    let mut c = get_channel(db, id).await?;
+    if let Some(name) = p.name {
+        check_name(&name)?;
+        c.name = name;
+    }
+    if let Some(rate) = p.rate_per_minute {
+        check_rate(rate)?;
+        c.rate_per_minute = rate;
+    }
+    if let Some(enabled) = p.enabled {
+        c.enabled = enabled;
+    }
+    if let Some(mut config) = p.config {
+        channels::keep_secrets(&c.kind, &mut config, &c.config);
+        ChannelConfig::parse(&c.kind, &config).map_err(unprocessable)?;
+        c.config = config;
+    }
+    if let Some(t) = p.template {
+        check_template(&t)?;
+        c.template = t;
+    }
+    let row = sqlx::query(&format!(
+        "UPDATE notification_channels SET name = $1, config = $2, template = $3, enabled = $4, rate_per_minute = $5, \
+         updated_at = $6 WHERE id = $7 RETURNING {CHANNEL_COLS}"
+    ))
+    .bind(&c.name)
+    .bind(c.config.to_string())
+    .bind(template_text(&c.template))
+    .bind(c.enabled as i64)
+    .bind(c.rate_per_minute)
+    .bind(now_ns())
+    .bind(id)
+    .fetch_one(&db.pool)
+    .await
+    .map_err(|e| conflict_on_name(e, "channel", &c.name))?;
+    channel_from(&row)
+}
+
+async fn delete_row(db: &Db, table: &str, what: &str, id: i64) -> ApiResult<()> {
+    let n = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
+        .bind(id)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(ApiError::not_found(format!("no {what} {id}")));
+    }
+    Ok(())
+}
+
+/// Deletes a channel and its queued deliveries (rules that named it keep their other channels).
+pub async fn delete_channel(db: &Db, id: i64) -> ApiResult<()> {
+    delete_row(db, "notification_channels", "notification channel", id).await
+}
+
+/// A rule as stored.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: i64,
+    pub name: String,
+    pub enabled: bool,
+    pub spec: RuleSpec,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Rule {
+    pub fn public(&self) -> Value {
+        let mut v = json!(self.spec);
+        let m = v.as_object_mut().expect("a rule spec is an object");
+        m.insert("id".into(), json!(self.id));
+        m.insert("name".into(), json!(self.name));
+        m.insert("enabled".into(), json!(self.enabled));
+        m.insert("created_at".into(), json!(self.created_at));
+        m.insert("updated_at".into(), json!(self.updated_at));
+        v
+    }
+}
+
+const RULE_COLS: &str = "id, name, enabled, spec, created_at, updated_at";
+
+fn rule_from(r: &sqlx::any::AnyRow) -> ApiResult<Rule> {
+    let spec: String = r.try_get("spec")?;
+    Ok(Rule {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        enabled: r.try_get::<i64, _>("enabled")? != 0,
+        spec: serde_json::from_str(&spec).map_err(ApiError::internal)?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// A rule body split into name, enabled and the spec (the other fields).
+struct RuleBody {
+    name: Option<String>,
+    enabled: Option<bool>,
+    spec: Map<String, Value>,
+}
+
+fn split_rule_body(body: Value) -> ApiResult<RuleBody> {
+    let Value::Object(mut m) = body else {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    };
+    let name = match m.remove("name") {
+        None => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return Err(ApiError::unprocessable("name must be a string")),
+    };
+    let enabled = match m.remove("enabled") {
+        None => None,
+        Some(Value::Bool(b)) => Some(b),
+        Some(_) => return Err(ApiError::unprocessable("enabled must be true or false")),
+    };
+    for k in ["id", "created_at", "updated_at"] {
+        m.remove(k);
+    }
+    Ok(RuleBody {
+        name,
+        enabled,
+        spec: m,
+    })
+}
+
+async fn check_rule(db: &Db, spec: Map<String, Value>) -> ApiResult<RuleSpec> {
+    let spec: RuleSpec = serde_json::from_value(Value::Object(spec))
+        .map_err(|e| ApiError::unprocessable(format!("rule: {e}")))?;
+    spec.validate().map_err(unprocessable)?;
+    let known: Vec<i64> = sqlx::query("SELECT id FROM notification_channels")
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64, _>("id"))
+        .collect::<Result<_, _>>()?;
+    if let Some(bad) = spec.channels.iter().find(|c| !known.contains(c)) {
+        return Err(ApiError::unprocessable(format!(
+            "channels: no channel {bad}"
+        )));
+    }
+    Ok(spec)
+}
+
+pub async fn create_rule(db: &Db, body: Value) -> ApiResult<Rule> {
+    let RuleBody {
+        name,
+        enabled,
+        spec,
+    } = split_rule_body(body)?;
+    let name = name.ok_or_else(|| ApiError::unprocessable("name is missing"))?;
+    check_name(&name)?;
+    let spec = check_rule(db, spec).await?;
+    let now = now_ns();
+    let row = sqlx::query(&format!(
+        "INSERT INTO notification_rules (name, enabled, spec, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
+         RETURNING {RULE_COLS}"
+    ))
+    .bind(&name)
+    .bind(enabled.unwrap_or(true) as i64)
+    .bind(json!(spec).to_string())
+    .bind(now)
+    .fetch_one(&db.pool)
+    .await
+    .map_err(|e| conflict_on_name(e, "rule", &name))?;
+    rule_from(&row)
+}
+
+pub async fn list_rules(db: &Db) -> ApiResult<Vec<Rule>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {RULE_COLS} FROM notification_rules ORDER BY id"
+    ))
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(rule_from).collect()
+}
+
+pub async fn get_rule(db: &Db, id: i64) -> ApiResult<Rule> {
+    let row = sqlx::query(&format!(
+        "SELECT {RULE_COLS} FROM notification_rules WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("no notification rule {id}")))?;
+    rule_from(&row)
+}
+
+/// A partial update: the fields given replace the stored ones.
+pub async fn update_rule(db: &Db, id: i64, body: Value) -> ApiResult<Rule> {
+    let old = get_rule(db, id).await?;
+    let RuleBody {
+        name,
+        enabled,
+        spec: patch,
+    } = split_rule_body(body)?;
+    let name = name.unwrap_or(old.name);
+    check_name(&name)?;
+    let Value::Object(mut spec) = json!(old.spec) else {
+        return Err(ApiError::internal("stored rule is not an object"));
+    };
+    spec.extend(patch);
+    let spec = check_rule(db, spec).await?;
+    let row = sqlx::query(&format!(
+        "UPDATE notification_rules SET name = $1, enabled = $2, spec = $3, updated_at = $4 WHERE id = $5 \
+         RETURNING {RULE_COLS}"
+    ))
+    .bind(&name)
+    .bind(enabled.unwrap_or(old.enabled) as i64)
+    .bind(json!(spec).to_string())
+    .bind(now_ns())
+    .bind(id)
+    .fetch_one(&db.pool)
+    .await
+    .map_err(|e| conflict_on_name(e, "rule", &name))?;
+    rule_from(&row)
+}
+
+pub async fn delete_rule(db: &Db, id: i64) -> ApiResult<()> {
+    delete_row(db, "notification_rules", "notification rule", id).await
+}

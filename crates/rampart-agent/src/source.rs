@@ -92,7 +92,12 @@ impl EventSource for Probe {
     fn stats(&self) -> SourceStats {
         match Probe::stats(self) {
             Ok(s) => SourceStats {
-                delivered: s.exec_emitted + s.fork_emitted + s.exit_emitted,
+                // Every family: process records, file events, network/DNS/kernel activity.
+                delivered: s.exec_emitted
+                    + s.fork_emitted
+                    + s.exit_emitted
+                    + s.file.total().sent
+                    + s.activity.values().map(|k| k.sent).sum::<u64>(),
                 malformed: s.decode_errors,
                 dropped_per_cpu: s.drops_per_cpu,
             },

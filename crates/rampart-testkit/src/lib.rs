@@ -18,8 +18,10 @@
 
 mod container;
 mod image;
+pub mod load;
 mod lock;
 pub mod monitor;
+pub mod pg;
 mod podman;
 mod service;
 
@@ -33,4 +35,12 @@ pub use service::ApiService;
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding a loopback port")
 }

@@ -8,7 +8,9 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use rampart_testkit::load::{self, median};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -17,14 +19,8 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// N sequential fork+exec+wait of /bin/true.
 fn exec_loop(iters: usize) -> Duration {
-    let start = Instant::now();
-    for _ in 0..iters {
-        let status = Command::new("/bin/true").status().expect("spawn /bin/true");
-        assert!(status.success());
-    }
-    start.elapsed()
+    load::exec_loop(std::path::Path::new("/bin/true"), iters)
 }
 
 /// Starts `rampart monitor` and waits until its probes are attached.
@@ -57,11 +53,6 @@ fn stop_monitor(mut child: Child) {
     // SAFETY: kill(2) with a pid we own.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     child.wait().unwrap();
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn main() {

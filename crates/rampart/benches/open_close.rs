@@ -5,11 +5,13 @@
 //! activity (network/kernel) programs are left out so that the numbers are the file family's alone; a reader
 //! thread drains and decodes the ring buffer as the agent would.
 
-use std::ffi::CString;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use rampart_testkit::load;
 
 use rampart_model::EventType;
 use rampart_policy::{load_sources, LoadOptions, PolicySource};
@@ -19,30 +21,9 @@ use rampart_probe::{Probe, ProbeConfig};
 
 const RUNS: usize = 3;
 
-/// CPU time of the calling thread (user + kernel): the loop's own cost, less sensitive than wall time to
-/// other work on the machine.
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid timespec out-pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
 /// (wall time, thread CPU time) of n open+close.
-fn open_close(path: &CString, n: usize) -> (Duration, Duration) {
-    let (start, cpu) = (Instant::now(), thread_cpu());
-    for _ in 0..n {
-        // SAFETY: a valid NUL-terminated path; the fd is closed at once.
-        unsafe {
-            let fd = libc::open(path.as_ptr(), libc::O_RDONLY);
-            assert!(fd >= 0, "open failed");
-            libc::close(fd);
-        }
-    }
-    (start.elapsed(), thread_cpu() - cpu)
+fn open_close(path: &Path, n: usize) -> (Duration, Duration) {
+    load::open_close(path, n)
 }
 
 fn median(mut runs: Vec<(Duration, Duration)>) -> (Duration, Duration) {
@@ -59,7 +40,7 @@ struct Row {
 }
 
 /// Median of RUNS loops with the file program under `filters` (None: no probe at all).
-fn measure(name: &str, filters: Option<&FileFilters>, path: &CString, n: usize) -> Row {
+fn measure(name: &str, filters: Option<&FileFilters>, path: &Path, n: usize) -> Row {
     let Some(filters) = filters else {
         let (time, cpu) = median((0..RUNS).map(|_| open_close(path, n)).collect());
         return Row {
@@ -186,7 +167,7 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("bench-file");
     std::fs::write(&file, b"x").unwrap();
-    let path = CString::new(file.to_str().unwrap()).unwrap();
+    let path = file.clone();
 
     let (default, narrowed, unnarrowable) = default_policy_filters();
     let etc = etc_fim_filters();

@@ -65,7 +65,9 @@ impl ReporterConfig {
             tags: Vec::new(),
             batch_max_matches: 500,
             batch_max_bytes: 4 << 20,
-            flush_interval: Duration::from_secs(1),
+            // Short: a lone match reaches the server within a few hundred milliseconds; busy agents fill
+            // batches by count long before.
+            flush_interval: Duration::from_millis(200),
             backoff: Backoff::default(),
             request_timeout: Duration::from_secs(30),
             memory_queue_bytes: 64 << 20,

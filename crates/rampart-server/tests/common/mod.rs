@@ -20,7 +20,8 @@ macro_rules! both {
 }
 
 pub mod certs;
-pub mod pg;
+#[allow(unused_imports)]
+pub use rampart_testkit::{free_port, pg};
 
 use std::sync::Arc;
 
@@ -193,15 +194,6 @@ impl TestServer {
             .try_get("n")
             .unwrap()
     }
-}
-
-/// A loopback port free at the time of asking.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 pub fn gzip(data: &[u8]) -> Vec<u8> {

@@ -1,18 +1,21 @@
 //! A throwaway PostgreSQL cluster for tests: Debian's binaries, a temp directory, a free loopback port,
 //! trust authentication on loopback only. initdb refuses to run as root, so as root the cluster runs as the
-//! `postgres` user (`runuser`). Stopped and removed on Drop.
+//! `postgres` user (`runuser`). Stopped and removed on Drop. [`PgCluster::stop`] and [`PgCluster::resume`]
+//! take the database away and bring it back on the same port (outage tests).
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex, Weak};
 
-use super::free_port;
+use crate::free_port;
 
 pub struct PgCluster {
     bin: PathBuf,
     dir: PathBuf,
     pub port: u16,
     as_postgres: bool,
+    /// `pg_ctl -o` options of the running server (port, socket dir), reused by `resume`.
+    options: String,
     next_db: std::sync::atomic::AtomicU32,
 }
 
@@ -45,7 +48,7 @@ impl PgCluster {
 
     pub fn start() -> PgCluster {
         let bin = find_bin();
-        let as_postgres = unsafe { libc_geteuid() } == 0;
+        let as_postgres = crate::is_root();
         let dir =
             std::env::temp_dir().join(format!("rampart-pg-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -63,6 +66,7 @@ impl PgCluster {
             dir,
             port: 0,
             as_postgres,
+            options: String::new(),
             next_db: 0.into(),
         };
         let data = cluster.dir.join("data");
@@ -103,6 +107,7 @@ impl PgCluster {
                 .unwrap();
             if out.status.success() {
                 cluster.port = port;
+                cluster.options = opts;
                 return cluster;
             }
         }
@@ -143,6 +148,40 @@ impl PgCluster {
     pub fn data_dir(&self) -> PathBuf {
         self.dir.join("data")
     }
+
+    /// Stops the server (fast shutdown: open connections are cut), keeping the data.
+    pub fn stop(&self) {
+        let out = self
+            .cmd("pg_ctl")
+            .args(["-w", "-D"])
+            .arg(self.data_dir())
+            .args(["-m", "fast", "stop"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts the stopped server again on the same port.
+    pub fn resume(&self) {
+        let out = self
+            .cmd("pg_ctl")
+            .args(["-w", "-t", "60", "-D"])
+            .arg(self.data_dir())
+            .args(["-o", &self.options, "-l"])
+            .arg(self.dir.join("log"))
+            .arg("start")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 impl Drop for PgCluster {
@@ -155,11 +194,6 @@ impl Drop for PgCluster {
             .output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
 }
 
 /// One cluster shared by the tests of a binary while any of them holds it.

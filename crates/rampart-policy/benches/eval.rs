@@ -9,13 +9,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use rampart_model::events::{FileTarget, OpenEvent};
 use rampart_model::{Event, EventData, FileInfo, Process, ProcessContext, ProcessNode};
 use rampart_policy::{load_paths, load_sources, HostInfo, LoadOptions, PolicySource};
 use rampart_secl::{MemoryStore, RuleSet};
+use rampart_testkit::load::thread_cpu;
 
 fn ruleset() -> (RuleSet, &'static str) {
     let opts = LoadOptions {
@@ -98,17 +98,6 @@ fn open(path: &str, flags: u32) -> Event {
         syscall: None,
     });
     Event::new(1_700_000_000_000_000_000, ProcessContext::new(node), data)
-}
-
-/// CPU time consumed by the calling thread.
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is always available on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn bench(c: &mut Criterion) {

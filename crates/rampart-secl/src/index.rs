@@ -107,12 +107,14 @@ fn rule_keys(node: &BNode) -> Option<Vec<(&FieldOp, Key)>> {
     }
     match node {
         // The most selective keyed operand: `""` matches most events (`process.container.id == ""` on a host),
-        // so a key with it ranks last.
+        // so a key with it ranks last. Then single-valued fields before multi-valued ones (every ancestor,
+        // argument or environment variable is a probe of each event): fewer costly keys to probe overall.
         BNode::And(children) => children.iter().filter_map(rule_keys).min_by_key(|k| {
             let weak = k
                 .iter()
                 .any(|(_, key)| matches!(key, Key::Str(v, ..) if v.iter().any(String::is_empty)));
-            (weak, k.iter().map(|(_, k)| k.len()).sum::<usize>())
+            let multi = k.iter().filter(|(f, _)| f.multi).count();
+            (weak, multi, k.iter().map(|(_, k)| k.len()).sum::<usize>())
         }),
         BNode::Or(children) => {
             let mut all = Vec::new();

@@ -86,11 +86,12 @@ pub fn report(
 ) -> usize {
     let lost = missing(database_url, seqs.clone(), Duration::from_secs(120));
     let spool_dropped = agent.metric("rampart_agent_reporter_matches_dropped_total");
+    let write_errors = agent.metric("rampart_agent_reporter_spool_write_errors_total");
     table.row(
         "chaos",
         name,
         format!(
-            "{} marks produced, {} stored; reporter dropped {spool_dropped:.0}{}",
+            "{} marks produced, {} stored; spool write errors {write_errors:.0}, reporter dropped {spool_dropped:.0}{}",
             seqs.end - seqs.start,
             (seqs.end - seqs.start) as usize - lost.len(),
             if lost.is_empty() {

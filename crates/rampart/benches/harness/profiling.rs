@@ -32,11 +32,13 @@ pub fn run(
             return;
         }
     };
+    // Dumps shorter than the measurement, so that snapshots are written, uploaded and merged within it.
+    let dump = format!("{}ms", span.as_millis() * 2 / 5);
     for (label, extra) in [
         ("snapshots off", vec!["--no-profiling"]),
         (
             "snapshots on",
-            vec!["--dump-rescan", "1s", "--dump-duration", "10m"],
+            vec!["--dump-rescan", "1s", "--dump-duration", dump.as_str()],
         ),
     ] {
         let agent = AgentProc::start(server, spool, &fixture.policy, &extra);
@@ -62,6 +64,27 @@ pub fn run(
                 hwm as f64 / 1024.0
             ),
         );
+        if label == "snapshots on" {
+            std::thread::sleep(Duration::from_secs(3));
+            let profiles = server.get("/api/v1/profiles");
+            let busy = profiles["profiles"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["image_name"] == rampart_testkit::BUSYBOX_IMAGE_NAME);
+            let (snapshots, behaviors) = busy.fold((0, 0), |(s, b), p| {
+                (
+                    s + p["snapshots"].as_i64().unwrap_or(0),
+                    b.max(p["behaviors"].as_i64().unwrap_or(0)),
+                )
+            });
+            table.row(
+                "profiling",
+                "busy container, snapshots merged at the server",
+                format!("{dump} dumps over {span:?}"),
+                format!("{snapshots} snapshots, {behaviors} behaviours"),
+            );
+        }
         drop(container);
         agent.stop();
     }

@@ -133,6 +133,15 @@ impl Server {
         self.kill9();
         self.spawn();
     }
+
+    pub fn get(&self, path: &str) -> Value {
+        ureq::get(&format!("{}{path}", self.url))
+            .set("authorization", &format!("Bearer {}", self.token))
+            .call()
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .into_json()
+            .unwrap()
+    }
 }
 
 impl Drop for Server {

@@ -23,6 +23,8 @@ pub struct Signal {
     pub title: String,
     pub hostname: String,
     pub container_id: String,
+    /// The container's image (`name:tag`), empty outside containers.
+    pub image: String,
     pub process_path: String,
     pub first_seen: i64,
     pub last_seen: i64,
@@ -43,6 +45,8 @@ pub struct Filters {
     pub source: Option<String>,
     pub hostname: Option<String>,
     pub container_id: Option<String>,
+    /// Image names (`nginx`, any tag) or `name:tag`.
+    pub image: Option<String>,
     /// A user id, or `none` for unassigned signals.
     pub assignee: Option<String>,
     /// Substring of the title, rule id, host or executable.
@@ -53,6 +57,8 @@ pub struct Filters {
     pub to: Option<i64>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
+    /// Keyset pagination: signals strictly older than this `last_seen:id` cursor (from [`cursor`]).
+    pub before: Option<String>,
     /// Histogram bucket width, e.g. `1h`, `5m`.
     pub interval: Option<String>,
 }
@@ -108,6 +114,18 @@ impl Where {
     }
 }
 
+/// Escapes `\`, `%` and `_` for a `LIKE … ESCAPE '\'` pattern.
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The keyset cursor that continues a listing after `s` (for [`Filters::before`]).
+pub fn cursor(s: &Signal) -> String {
+    format!("{}:{}", s.last_seen, s.id)
+}
+
 fn build_where(f: &Filters) -> ApiResult<Where> {
     let mut w = Where {
         clauses: Vec::new(),
@@ -136,6 +154,28 @@ fn build_where(f: &Filters) -> ApiResult<Where> {
             w.any_of(col, v);
         }
     }
+    if let Some(v) = &f.image {
+        let mut alts = Vec::new();
+        for name in v.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+            let exact = w.param(Bind::S(name.to_string()));
+            let any_tag = w.param(Bind::S(format!("{}:%", like_escape(name))));
+            alts.push(format!("s.image = {exact} OR s.image LIKE {any_tag} ESCAPE '\\'"));
+        }
+        if !alts.is_empty() {
+            w.clauses.push(format!("({})", alts.join(" OR ")));
+        }
+    }
+    if let Some(c) = &f.before {
+        let (seen, id) = c
+            .split_once(':')
+            .and_then(|(a, b)| Some((a.parse::<i64>().ok()?, b.parse::<i64>().ok()?)))
+            .ok_or_else(|| ApiError::bad_request("before: a `last_seen:id` cursor"))?;
+        let ps = w.param(Bind::I(seen));
+        let pi = w.param(Bind::I(id));
+        w.clauses.push(format!(
+            "(s.last_seen < {ps} OR (s.last_seen = {ps} AND s.id < {pi}))"
+        ));
+    }
     match f.assignee.as_deref() {
         None => {}
         Some("none") => w.clauses.push("s.assignee_id IS NULL".into()),
@@ -151,11 +191,7 @@ fn build_where(f: &Filters) -> ApiResult<Where> {
         if q.len() > 256 {
             return Err(ApiError::bad_request("q: at most 256 bytes"));
         }
-        let escaped = q
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let p = w.param(Bind::S(format!("%{}%", escaped.to_lowercase())));
+        let p = w.param(Bind::S(format!("%{}%", like_escape(&q.to_lowercase()))));
         w.clauses.push(format!(
             "(LOWER(s.title) LIKE {p} ESCAPE '\\' OR LOWER(s.rule_id) LIKE {p} ESCAPE '\\' \
              OR LOWER(s.hostname) LIKE {p} ESCAPE '\\' OR LOWER(s.process_path) LIKE {p} ESCAPE '\\')"
@@ -173,7 +209,7 @@ fn build_where(f: &Filters) -> ApiResult<Where> {
 }
 
 const SIGNAL_COLS: &str = "s.id, s.source, s.rule_id, s.group_key, s.severity, s.title, s.hostname, s.container_id, \
-    s.process_path, s.first_seen, s.last_seen, s.count, s.state, s.assignee_id, u.username AS assignee_name, \
+    s.image, s.process_path, s.first_seen, s.last_seen, s.count, s.state, s.assignee_id, u.username AS assignee_name, \
     s.created_at, s.updated_at";
 
 fn signal_from(r: &sqlx::any::AnyRow) -> ApiResult<Signal> {
@@ -188,6 +224,7 @@ fn signal_from(r: &sqlx::any::AnyRow) -> ApiResult<Signal> {
         title: r.try_get("title")?,
         hostname: r.try_get("hostname")?,
         container_id: r.try_get("container_id")?,
+        image: r.try_get("image")?,
         process_path: r.try_get("process_path")?,
         first_seen: r.try_get("first_seen")?,
         last_seen: r.try_get("last_seen")?,
@@ -200,6 +237,19 @@ fn signal_from(r: &sqlx::any::AnyRow) -> ApiResult<Signal> {
 }
 
 pub async fn list(db: &Db, f: &Filters) -> ApiResult<(Vec<Signal>, i64)> {
+    let signals = page(db, f).await?;
+    let w = build_where(f)?;
+    let count_sql = format!("SELECT COUNT(*) AS n FROM signals s {}", w.sql());
+    let total: i64 = w
+        .bind(sqlx::query(&count_sql))
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("n")?;
+    Ok((signals, total))
+}
+
+/// One page of the filtered signals, newest first (`before` continues after a page, `offset` skips).
+pub async fn page(db: &Db, f: &Filters) -> ApiResult<Vec<Signal>> {
     let w = build_where(f)?;
     let limit = f.limit.unwrap_or(50);
     let offset = f.offset.unwrap_or(0);
@@ -212,17 +262,7 @@ pub async fn list(db: &Db, f: &Filters) -> ApiResult<(Vec<Signal>, i64)> {
         w.sql()
     );
     let rows = w.bind(sqlx::query(&sql)).fetch_all(&db.pool).await?;
-    let signals = rows
-        .iter()
-        .map(signal_from)
-        .collect::<ApiResult<Vec<_>>>()?;
-    let count_sql = format!("SELECT COUNT(*) AS n FROM signals s {}", w.sql());
-    let total: i64 = w
-        .bind(sqlx::query(&count_sql))
-        .fetch_one(&db.pool)
-        .await?
-        .try_get("n")?;
-    Ok((signals, total))
+    rows.iter().map(signal_from).collect()
 }
 
 /// Counts per value of the facet columns, for the filtered signals.
@@ -236,6 +276,7 @@ pub async fn facets(db: &Db, f: &Filters) -> ApiResult<Value> {
         "source",
         "hostname",
         "container_id",
+        "image",
     ] {
         let sql = format!(
             "SELECT s.{col} AS v, COUNT(*) AS n FROM signals s {} GROUP BY s.{col} ORDER BY n DESC, v LIMIT 50",
@@ -325,7 +366,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>
 
 /// Triage. Archiving a signal queues the resolution of its PagerDuty/Opsgenie incidents, in the same
 /// transaction; returns the signal and how many resolutions were queued.
-pub async fn update(db: &Db, id: i64, u: &Update) -> ApiResult<(Signal, usize)> {
+pub async fn update(db: &Db, id: i64, u: &Update, actor: &str) -> ApiResult<(Signal, usize)> {
     if u.state.is_none() && u.assignee.is_none() {
         return Err(ApiError::bad_request(
             "nothing to change: give state and/or assignee",
@@ -347,6 +388,9 @@ pub async fn update(db: &Db, id: i64, u: &Update) -> ApiResult<(Signal, usize)> 
             .bind(id)
             .execute(&mut *w.tx)
             .await?;
+        if *state != before.state {
+            record(&mut w.tx, id, actor, "state", &before.state, state, now).await?;
+        }
         // Two concurrent archivals queue one resolution: the outbox key is unique.
         if state == "archived" && before.state != "archived" {
             queued = crate::notify::outbox::enqueue_resolution(&mut w.tx, id, now).await?;
@@ -354,19 +398,89 @@ pub async fn update(db: &Db, id: i64, u: &Update) -> ApiResult<(Signal, usize)> 
         w.commit().await?;
     }
     if let Some(assignee) = u.assignee {
-        if let Some(uid) = assignee {
-            crate::auth::store::get_user(db, uid)
-                .await
-                .map_err(|_| ApiError::unprocessable(format!("assignee: no user {uid}")))?;
-        }
+        let new_name = match assignee {
+            Some(uid) => {
+                crate::auth::store::get_user(db, uid)
+                    .await
+                    .map_err(|_| ApiError::unprocessable(format!("assignee: no user {uid}")))?
+                    .username
+            }
+            None => String::new(),
+        };
+        let old_name = before
+            .assignee
+            .as_ref()
+            .and_then(|a| a["username"].as_str())
+            .unwrap_or("")
+            .to_string();
+        let mut w = db.begin_write().await?;
         sqlx::query("UPDATE signals SET assignee_id = $1, updated_at = $2 WHERE id = $3")
             .bind(assignee)
             .bind(now)
             .bind(id)
-            .execute(&db.pool)
+            .execute(&mut *w.tx)
             .await?;
+        if old_name != new_name {
+            record(&mut w.tx, id, actor, "assignee", &old_name, &new_name, now).await?;
+        }
+        w.commit().await?;
     }
     Ok((get(db, id).await?, queued))
+}
+
+async fn record(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: i64,
+    actor: &str,
+    field: &str,
+    old: &str,
+    new: &str,
+    now: i64,
+) -> ApiResult<()> {
+    sqlx::query(
+        "INSERT INTO signal_history (signal_id, actor, field, old_value, new_value, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(actor)
+    .bind(field)
+    .bind(old)
+    .bind(new)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// One triage change of a signal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub actor: String,
+    pub field: String,
+    pub old_value: String,
+    pub new_value: String,
+    pub created_at: i64,
+}
+
+/// The signal's state and assignee changes, oldest first.
+pub async fn history(db: &Db, id: i64) -> ApiResult<Vec<Change>> {
+    let rows = sqlx::query(
+        "SELECT actor, field, old_value, new_value, created_at FROM signal_history WHERE signal_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Change {
+                actor: r.try_get("actor")?,
+                field: r.try_get("field")?,
+                old_value: r.try_get("old_value")?,
+                new_value: r.try_get("new_value")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
 }
 
 pub async fn add_comment(

@@ -29,6 +29,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "profiles",
         include_str!("../../migrations/sqlite/0004_profiles.sql"),
     ),
+    (5, "ui", include_str!("../../migrations/sqlite/0005_ui.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -51,6 +52,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         "profiles",
         include_str!("../../migrations/postgres/0004_profiles.sql"),
     ),
+    (5, "ui", include_str!("../../migrations/postgres/0005_ui.sql")),
 ];
 
 pub async fn run(pool: &AnyPool, kind: DbKind) -> anyhow::Result<()> {

@@ -431,6 +431,14 @@ pub struct TestBody {
     limit: Option<i64>,
 }
 
+/// A one-rule policy file holding `expression` as rule `id` (to validate or test a lone expression).
+pub fn expression_policy(id: &str, expression: &str) -> ApiResult<String> {
+    serde_yaml_ng::to_string(&json!({
+        "version": "1.0.0", "rules": [{"id": id, "expression": expression}]
+    }))
+    .map_err(ApiError::internal)
+}
+
 /// Evaluates candidate rules over the most recent events agents reported (each stored match carries its
 /// event), without storing or publishing anything.
 pub async fn test_rules(
@@ -440,10 +448,7 @@ pub async fn test_rules(
 ) -> ApiResult<Json<Value>> {
     let content = match (b.content, b.expression) {
         (Some(c), None) => c,
-        (None, Some(e)) => serde_yaml_ng::to_string(&json!({
-            "version": "1.0.0", "rules": [{"id": "candidate", "expression": e}]
-        }))
-        .map_err(ApiError::internal)?,
+        (None, Some(e)) => expression_policy("candidate", &e)?,
         _ => {
             return Err(ApiError::unprocessable(
                 "give either `content` (a policy) or `expression` (one rule)",

@@ -319,6 +319,19 @@ pub async fn histogram(db: &Db, f: &Filters) -> ApiResult<Value> {
     Ok(json!({"interval_ns": ns, "buckets": buckets}))
 }
 
+/// The first and last `first_seen` of the filtered signals (the histogram's extent when no range is set).
+pub async fn span(db: &Db, f: &Filters) -> ApiResult<Option<(i64, i64)>> {
+    let w = build_where(f)?;
+    let sql = format!(
+        "SELECT MIN(s.first_seen) AS a, MAX(s.first_seen) AS b FROM signals s {}",
+        w.sql()
+    );
+    let row = w.bind(sqlx::query(&sql)).fetch_one(&db.pool).await?;
+    let a: Option<i64> = row.try_get("a")?;
+    let b: Option<i64> = row.try_get("b")?;
+    Ok(a.zip(b))
+}
+
 pub async fn get(db: &Db, id: i64) -> ApiResult<Signal> {
     let sql = format!("SELECT {SIGNAL_COLS} FROM signals s LEFT JOIN users u ON u.id = s.assignee_id WHERE s.id = $1");
     let row = sqlx::query(&sql)

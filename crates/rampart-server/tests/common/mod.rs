@@ -294,3 +294,100 @@ pub fn tagged(
     }
     m
 }
+
+/// One raw HTTP request: status, headers and body text (for HTML pages, redirects and cookies).
+pub async fn raw(
+    url: &str,
+    method: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, hyper::HeaderMap, String) {
+    let client: Client<_, Full<bytes_alias::Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let mut req = hyper::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Full::new(bytes_alias::Bytes::from(body))).unwrap();
+    let resp = client.request(req).await.expect("request");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A web UI session: its cookie header and CSRF token.
+pub struct UiSession {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl TestServer {
+    /// Signs in through the UI's login form.
+    pub async fn ui_login(&self, user: &str, password: &str) -> UiSession {
+        let body = format!("username={user}&password={password}&next=%2Fui%2Fsignals");
+        let (st, h, text) = raw(
+            &format!("{}/ui/login", self.base),
+            "POST",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            body.into_bytes(),
+        )
+        .await;
+        assert_eq!(st, 303, "login: {text}");
+        let set = h["set-cookie"].to_str().unwrap().to_string();
+        let cookie = set.split(';').next().unwrap().to_string();
+        let (st, _, page) = self.ui_get(&cookie, "/ui/signals").await;
+        assert_eq!(st, 200, "{page}");
+        let csrf = page
+            .split("data-csrf=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap()
+            .to_string();
+        UiSession { cookie, csrf }
+    }
+
+    pub async fn ui_get(&self, cookie: &str, path: &str) -> (u16, hyper::HeaderMap, String) {
+        raw(&format!("{}{path}", self.base), "GET", &[("cookie", cookie)], vec![]).await
+    }
+
+    /// Posts a form (`_csrf` added unless `csrf` is None).
+    pub async fn ui_post(
+        &self,
+        session: &UiSession,
+        path: &str,
+        fields: &[(&str, &str)],
+        csrf: Option<&str>,
+    ) -> (u16, hyper::HeaderMap, String) {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in fields {
+            form.append_pair(k, v);
+        }
+        if let Some(c) = csrf {
+            form.append_pair("_csrf", c);
+        }
+        raw(
+            &format!("{}{path}", self.base),
+            "POST",
+            &[
+                ("cookie", &session.cookie),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            form.finish().into_bytes(),
+        )
+        .await
+    }
+
+    /// Creates a user through the API (for UI sign-in).
+    pub async fn add_user(&self, name: &str, role: &str) {
+        let (s, v) = self
+            .call(
+                "POST",
+                "/api/v1/users",
+                Some(&self.admin),
+                Some(json!({"username": name, "password": "long-enough-password", "role": role})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+}

@@ -157,9 +157,11 @@ fn build_where(f: &Filters) -> ApiResult<Where> {
     if let Some(v) = &f.image {
         let mut alts = Vec::new();
         for name in v.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+            // `name:` ≤ image < `name;` is every tag of the image (`;` follows `:`), an index range.
             let exact = w.param(Bind::S(name.to_string()));
-            let any_tag = w.param(Bind::S(format!("{}:%", like_escape(name))));
-            alts.push(format!("s.image = {exact} OR s.image LIKE {any_tag} ESCAPE '\\'"));
+            let lo = w.param(Bind::S(format!("{name}:")));
+            let hi = w.param(Bind::S(format!("{name};")));
+            alts.push(format!("s.image = {exact} OR (s.image >= {lo} AND s.image < {hi})"));
         }
         if !alts.is_empty() {
             w.clauses.push(format!("({})", alts.join(" OR ")));
@@ -265,33 +267,83 @@ pub async fn page(db: &Db, f: &Filters) -> ApiResult<Vec<Signal>> {
     rows.iter().map(signal_from).collect()
 }
 
-/// Counts per value of the facet columns, for the filtered signals.
+const FACETS: [&str; 7] = [
+    "state",
+    "severity",
+    "rule_id",
+    "source",
+    "hostname",
+    "container_id",
+    "image",
+];
+
+/// Counts per value of the facet columns (the 50 most common of each), for the filtered signals.
 pub async fn facets(db: &Db, f: &Filters) -> ApiResult<Value> {
+    Ok(overview(db, f, None).await?.0)
+}
+
+/// The first and last `first_seen` of all signals (two index lookups).
+pub async fn extent(db: &Db) -> ApiResult<Option<(i64, i64)>> {
+    let row = sqlx::query("SELECT MIN(first_seen) AS a, MAX(first_seen) AS b FROM signals")
+        .fetch_one(&db.pool)
+        .await?;
+    let a: Option<i64> = row.try_get("a")?;
+    let b: Option<i64> = row.try_get("b")?;
+    Ok(a.zip(b))
+}
+
+/// The facets and, given a bucket width, the histogram (bucket start, count) of the filtered signals in
+/// one query: the filter is evaluated once (a materialized CTE) however many counts are taken.
+pub async fn overview(
+    db: &Db,
+    f: &Filters,
+    interval_ns: Option<i64>,
+) -> ApiResult<(Value, Vec<(i64, i64)>)> {
     let w = build_where(f)?;
-    let mut out = serde_json::Map::new();
-    for col in [
-        "state",
-        "severity",
-        "rule_id",
-        "source",
-        "hostname",
-        "container_id",
-        "image",
-    ] {
-        let sql = format!(
-            "SELECT s.{col} AS v, COUNT(*) AS n FROM signals s {} GROUP BY s.{col} ORDER BY n DESC, v LIMIT 50",
-            w.sql()
-        );
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(&db.pool).await?;
-        let mut values = Vec::new();
-        for r in rows {
-            values.push(
-                json!({"value": r.try_get::<String, _>("v")?, "count": r.try_get::<i64, _>("n")?}),
-            );
-        }
-        out.insert(col.into(), Value::Array(values));
+    // Unfiltered, each count reads its own index; filtered, the matching rows are gathered once.
+    let hint = if w.clauses.is_empty() {
+        "NOT MATERIALIZED"
+    } else {
+        "MATERIALIZED"
+    };
+    let mut groups: Vec<String> = FACETS
+        .iter()
+        .map(|c| format!("SELECT '{c}' AS k, {c} AS v, COUNT(*) AS n FROM f GROUP BY {c}"))
+        .collect();
+    if let Some(ns) = interval_ns {
+        let ns = ns.max(1_000_000_000);
+        groups.push(format!(
+            "SELECT '~h' AS k, CAST((first_seen / {ns}) * {ns} AS TEXT) AS v, COUNT(*) AS n FROM f \
+             GROUP BY (first_seen / {ns})"
+        ));
     }
-    Ok(Value::Object(out))
+    let sql = format!(
+        "WITH f AS {hint} (SELECT {cols}, s.first_seen FROM signals s {where_}), \
+         g AS ({groups}), \
+         r AS (SELECT k, v, n, ROW_NUMBER() OVER (PARTITION BY k ORDER BY n DESC, v) AS rn FROM g) \
+         SELECT k, v, n FROM r WHERE rn <= 50 OR k = '~h' ORDER BY k, rn",
+        cols = FACETS.map(|c| format!("s.{c}")).join(", "),
+        where_ = w.sql(),
+        groups = groups.join(" UNION ALL "),
+    );
+    let rows = w.bind(sqlx::query(&sql)).fetch_all(&db.pool).await?;
+    let mut out = serde_json::Map::new();
+    for c in FACETS {
+        out.insert(c.into(), Value::Array(Vec::new()));
+    }
+    let mut buckets = Vec::new();
+    for r in rows {
+        let k: String = r.try_get("k")?;
+        let v: String = r.try_get("v")?;
+        let n: i64 = r.try_get("n")?;
+        if k == "~h" {
+            buckets.push((v.parse::<i64>().unwrap_or(0), n));
+        } else if let Some(Value::Array(values)) = out.get_mut(&k) {
+            values.push(json!({"value": v, "count": n}));
+        }
+    }
+    buckets.sort_unstable();
+    Ok((Value::Object(out), buckets))
 }
 
 /// Signals per time bucket (by first seen).
@@ -317,19 +369,6 @@ pub async fn histogram(db: &Db, f: &Filters) -> ApiResult<Value> {
             .push(json!({"start": r.try_get::<i64, _>("b")?, "count": r.try_get::<i64, _>("n")?}));
     }
     Ok(json!({"interval_ns": ns, "buckets": buckets}))
-}
-
-/// The first and last `first_seen` of the filtered signals (the histogram's extent when no range is set).
-pub async fn span(db: &Db, f: &Filters) -> ApiResult<Option<(i64, i64)>> {
-    let w = build_where(f)?;
-    let sql = format!(
-        "SELECT MIN(s.first_seen) AS a, MAX(s.first_seen) AS b FROM signals s {}",
-        w.sql()
-    );
-    let row = w.bind(sqlx::query(&sql)).fetch_one(&db.pool).await?;
-    let a: Option<i64> = row.try_get("a")?;
-    let b: Option<i64> = row.try_get("b")?;
-    Ok(a.zip(b))
 }
 
 pub async fn get(db: &Db, id: i64) -> ApiResult<Signal> {

@@ -114,16 +114,26 @@ pub async fn explorer(
     if secs > 0 {
         f.from = Some(now - secs * 1_000_000_000);
     }
-    let page = match (error.is_empty(), signals::facets(&s.db, &f).await) {
-        (true, Ok(facets)) => Some(facets),
+    // The histogram spans the range, or for all time every signal's extent (the same axis for any query).
+    let extent = match f.from {
+        Some(from) => Some((from, now)),
+        None => signals::extent(&s.db).await?.map(|(a, b)| (a, b + 1)),
+    };
+    let interval = extent.map(|(a, b)| view::interval_for(b - a));
+    let page = match (error.is_empty(), signals::overview(&s.db, &f, interval).await) {
+        (true, Ok(o)) => Some(o),
         (true, Err(e)) if e.status.is_client_error() => {
             return render_explorer(session, q, range, e.message, None, &s, f, None, now).await
         }
         (true, Err(e)) => return Err(e.into()),
         (false, _) => None,
     };
-    render_explorer(session, q, range, error, page, &s, f, p.before, now).await
+    let hist = extent.zip(interval);
+    render_explorer(session, q, range, error, page.map(|(fa, b)| (fa, b, hist)), &s, f, p.before, now).await
 }
+
+/// Facets, histogram buckets, and the histogram's extent and bucket width.
+type Overview = (Value, Vec<(i64, i64)>, Option<((i64, i64), i64)>);
 
 #[allow(clippy::too_many_arguments)]
 async fn render_explorer(
@@ -131,7 +141,7 @@ async fn render_explorer(
     q: String,
     range: String,
     error: String,
-    facets: Option<Value>,
+    overview: Option<Overview>,
     s: &AppState,
     mut f: Filters,
     before: Option<String>,
@@ -162,7 +172,7 @@ async fn render_explorer(
         next_href: String::new(),
         first_href: String::new(),
     };
-    let Some(facets) = facets else {
+    let Some((facets, buckets, hist)) = overview else {
         return html(&out);
     };
     for (col, key, title) in [
@@ -200,26 +210,12 @@ async fn render_explorer(
                 .sum();
         }
     }
-    // The histogram spans the range (or, for all time, the signals' own extent).
-    let extent = match f.from {
-        Some(from) => Some((from, now)),
-        None => signals::span(&s.db, &f).await?.map(|(a, b)| (a, b + 1)),
-    };
-    if let Some((from, to)) = extent {
-        let interval = view::interval_for(to - from);
-        f.interval = Some(format!("{}s", interval / 1_000_000_000));
-        let h = signals::histogram(&s.db, &f).await?;
-        let buckets: Vec<(i64, i64)> = h["buckets"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|b| (b["start"].as_i64().unwrap_or(0), b["count"].as_i64().unwrap_or(0)))
-            .collect();
+    if let Some(((from, to), interval)) = hist {
         out.bars = view::bars(&buckets, from, to, interval);
-        out.interval = humantime::format_duration(std::time::Duration::from_nanos(interval as u64)).to_string();
+        out.interval =
+            humantime::format_duration(std::time::Duration::from_nanos(interval as u64)).to_string();
         out.hist_from = view::time(from);
         out.hist_to = view::time(to);
-        f.interval = None;
     }
     f.before = before.clone();
     f.limit = Some(PAGE);

@@ -17,7 +17,10 @@ use serde_json::json;
 type Body = Full<axum::body::Bytes>;
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 async fn request(
@@ -31,10 +34,22 @@ async fn request(
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = client.request(req.body(Full::new(body.into())).unwrap()).await.unwrap();
+    let resp = client
+        .request(req.body(Full::new(body.into())).unwrap())
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     let h = resp.headers().clone();
-    (status, h, resp.into_body().collect().await.unwrap().to_bytes().to_vec())
+    (
+        status,
+        h,
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
 }
 
 const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
@@ -53,8 +68,16 @@ async fn seed(pool: &sqlx::AnyPool, n: usize, now: i64) {
                 sql.push(',');
             }
             let seen = now - span + (*i as i64) * (span / n as i64);
-            let container = if i % 3 == 0 { format!("{:012x}", i % 500) } else { String::new() };
-            let image = if i % 3 == 0 { format!("'img{}:1.{}'", i % 7, i % 3) } else { "''".into() };
+            let container = if i % 3 == 0 {
+                format!("{:012x}", i % 500)
+            } else {
+                String::new()
+            };
+            let image = if i % 3 == 0 {
+                format!("'img{}:1.{}'", i % 7, i % 3)
+            } else {
+                "''".into()
+            };
             sql.push_str(&format!(
                 "('agent', 'bench_rule_{r}', 'g{i}', {seen}, '{sev}', 'Suspicious {kind} by {exe}', 'host-{h}', '{container}', \
                  {image}, '/usr/bin/{exe}', {seen}, {last}, {count}, '{state}', {seen}, {seen})",
@@ -83,21 +106,44 @@ async fn main() {
     let runs = env("RAMPART_BENCH_RUNS", 40);
     let dir = tempfile::tempdir().unwrap();
     let url = rampart_server::storage::sqlite_url(&dir.path().join("rampart.db"));
-    let server = Server::bind(ServerConfig::new("127.0.0.1:0".parse().unwrap(), &url)).await.unwrap();
+    let server = Server::bind(ServerConfig::new("127.0.0.1:0".parse().unwrap(), &url))
+        .await
+        .unwrap();
     let base = format!("http://{}", server.local_addr());
     let state = server.state().clone();
     tokio::spawn(server.run(std::future::pending()));
     let client: Client<_, Body> = Client::builder(TokioExecutor::new()).build_http();
 
     // A few real matches through ingest: the detail page's signal has samples and relatives.
-    store::create_user(&state.db, "admin", "bench-password-123", Role::Admin).await.unwrap();
-    let (admin, _, _) = store::login(&state.db, "admin", "bench-password-123", 3_600_000_000_000).await.unwrap();
+    store::create_user(&state.db, "admin", "bench-password-123", Role::Admin)
+        .await
+        .unwrap();
+    let (admin, _, _) = store::login(&state.db, "admin", "bench-password-123", 3_600_000_000_000)
+        .await
+        .unwrap();
     let bearer = format!("Bearer {admin}");
-    let json_h = [("authorization", bearer.as_str()), ("content-type", "application/json")];
-    let (_, _, b) = request(&client, "POST", &format!("{base}/api/v1/enrollment-tokens"), &json_h, br#"{"name":"bench"}"#.to_vec()).await;
+    let json_h = [
+        ("authorization", bearer.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let (_, _, b) = request(
+        &client,
+        "POST",
+        &format!("{base}/api/v1/enrollment-tokens"),
+        &json_h,
+        br#"{"name":"bench"}"#.to_vec(),
+    )
+    .await;
     let token: serde_json::Value = serde_json::from_slice(&b).unwrap();
     let body = json!({"token": token["token"], "hostname": "host-1"}).to_string();
-    let (_, _, b) = request(&client, "POST", &format!("{base}/api/v1/agents/enroll"), &json_h[1..], body.into_bytes()).await;
+    let (_, _, b) = request(
+        &client,
+        "POST",
+        &format!("{base}/api/v1/agents/enroll"),
+        &json_h[1..],
+        body.into_bytes(),
+    )
+    .await;
     let agent: serde_json::Value = serde_json::from_slice(&b).unwrap();
     let agent_auth = format!("Bearer {}", agent["secret"].as_str().unwrap());
     let now = rampart_server::storage::now_ns();
@@ -112,12 +158,25 @@ async fn main() {
         }))
         .collect();
     let body = json!({"matches": matches}).to_string();
-    let (st, _, b) = request(&client, "POST", &format!("{base}/api/v1/ingest"),
-        &[("authorization", agent_auth.as_str()), ("content-type", "application/json")], body.into_bytes()).await;
+    let (st, _, b) = request(
+        &client,
+        "POST",
+        &format!("{base}/api/v1/ingest"),
+        &[
+            ("authorization", agent_auth.as_str()),
+            ("content-type", "application/json"),
+        ],
+        body.into_bytes(),
+    )
+    .await;
     assert_eq!(st, 200, "{}", String::from_utf8_lossy(&b));
     let detail_id: i64 = {
         use sqlx::Row;
-        sqlx::query("SELECT id FROM signals WHERE rule_id = 'bench_detail'").fetch_one(&state.db.pool).await.unwrap().get("id")
+        sqlx::query("SELECT id FROM signals WHERE rule_id = 'bench_detail'")
+            .fetch_one(&state.db.pool)
+            .await
+            .unwrap()
+            .get("id")
     };
 
     let t = Instant::now();
@@ -126,21 +185,56 @@ async fn main() {
     eprintln!("seeded {n} signals in {:.1} s", t.elapsed().as_secs_f64());
 
     // Sign in through the form, as a browser would.
-    let (st, h, _) = request(&client, "POST", &format!("{base}/ui/login"),
-        &[("content-type", "application/x-www-form-urlencoded")], b"username=admin&password=bench-password-123".to_vec()).await;
+    let (st, h, _) = request(
+        &client,
+        "POST",
+        &format!("{base}/ui/login"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        b"username=admin&password=bench-password-123".to_vec(),
+    )
+    .await;
     assert_eq!(st, 303);
-    let cookie = h["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let cookie = h["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
 
     // The second page's cursor, from the first page.
-    let (_, _, first) = request(&client, "GET", &format!("{base}/ui/signals"), &[("cookie", &cookie)], vec![]).await;
+    let (_, _, first) = request(
+        &client,
+        "GET",
+        &format!("{base}/ui/signals"),
+        &[("cookie", &cookie)],
+        vec![],
+    )
+    .await;
     let first = String::from_utf8_lossy(&first).into_owned();
-    let next = first.split("id=\"next-page\" href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&#38;", "&");
+    let next = first
+        .split("id=\"next-page\" href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&");
 
     let pages: Vec<(&str, String)> = vec![
-        ("explorer, all time (facets + histogram + page 1)", "/ui/signals".into()),
+        (
+            "explorer, all time (facets + histogram + page 1)",
+            "/ui/signals".into(),
+        ),
         ("explorer, last 24h", "/ui/signals?range=24h".into()),
-        ("explorer, severity:high", "/ui/signals?q=severity%3Ahigh".into()),
-        ("explorer, severity:critical host:host-7", "/ui/signals?q=severity%3Acritical+host%3Ahost-7".into()),
+        (
+            "explorer, severity:high",
+            "/ui/signals?q=severity%3Ahigh".into(),
+        ),
+        (
+            "explorer, severity:critical host:host-7",
+            "/ui/signals?q=severity%3Acritical+host%3Ahost-7".into(),
+        ),
         ("explorer, text \"wget\"", "/ui/signals?q=wget".into()),
         ("explorer, image:img3", "/ui/signals?q=image%3Aimg3".into()),
         ("explorer, page 2 (keyset cursor)", next),
@@ -150,14 +244,23 @@ async fn main() {
     ];
     let api: Vec<(&str, String)> = vec![
         ("API facets (all time)", "/api/v1/signals/facets".into()),
-        ("API histogram (1h buckets)", "/api/v1/signals/histogram?interval=1h".into()),
+        (
+            "API histogram (1h buckets)",
+            "/api/v1/signals/histogram?interval=1h".into(),
+        ),
     ];
-    println!("{:<52} {:>9} {:>9} {:>9}", "page (100k signals, SQLite)", "p50 ms", "p99 ms", "max ms");
+    println!(
+        "{:<52} {:>9} {:>9} {:>9}",
+        "page (100k signals, SQLite)", "p50 ms", "p99 ms", "max ms"
+    );
     let mut worst = Duration::ZERO;
     for (name, path, auth) in pages
         .iter()
         .map(|(n, p)| (*n, p.clone(), ("cookie", cookie.clone())))
-        .chain(api.iter().map(|(n, p)| (*n, p.clone(), ("authorization", bearer.clone()))))
+        .chain(
+            api.iter()
+                .map(|(n, p)| (*n, p.clone(), ("authorization", bearer.clone()))),
+        )
     {
         let url = format!("{base}{path}");
         let headers = [(auth.0, auth.1.as_str())];
@@ -174,8 +277,16 @@ async fn main() {
         }
         times.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        println!("{name:<52} {:>9.1} {:>9.1} {:>9.1}", ms(pct(&times, 0.5)), ms(pct(&times, 0.99)), ms(*times.last().unwrap()));
+        println!(
+            "{name:<52} {:>9.1} {:>9.1} {:>9.1}",
+            ms(pct(&times, 0.5)),
+            ms(pct(&times, 0.99)),
+            ms(*times.last().unwrap())
+        );
         worst = worst.max(pct(&times, 0.99));
     }
-    println!("worst p99: {:.1} ms (goal: under 300 ms)", worst.as_secs_f64() * 1000.0);
+    println!(
+        "worst p99: {:.1} ms (goal: under 300 ms)",
+        worst.as_secs_f64() * 1000.0
+    );
 }

@@ -812,7 +812,11 @@ async fn openapi_document_lists_every_route() {
     for r in &routes {
         let op = &doc["paths"][r.path][r.method.to_ascii_lowercase()];
         if r.is_ui() {
-            assert!(op.is_null(), "the web UI's pages are not API operations: {}", r.path);
+            assert!(
+                op.is_null(),
+                "the web UI's pages are not API operations: {}",
+                r.path
+            );
             continue;
         }
         assert_eq!(

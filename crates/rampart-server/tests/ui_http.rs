@@ -25,20 +25,40 @@ async fn login_sets_a_strict_cookie_and_wrong_passwords_are_refused() {
     let (st, h, page) = raw(&format!("{}/ui/login", s.base), "GET", &[], vec![]).await;
     assert_eq!(st, 200);
     let csp = h["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
     assert!(!csp.contains("unsafe-inline"));
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert!(page.contains("id=\"login-form\""));
     let form = |p: &str| format!("username=admin&password={p}").into_bytes();
     let ct = [("content-type", "application/x-www-form-urlencoded")];
-    let (st, h, page) = raw(&format!("{}/ui/login", s.base), "POST", &ct, form("nope-nope-nope")).await;
+    let (st, h, page) = raw(
+        &format!("{}/ui/login", s.base),
+        "POST",
+        &ct,
+        form("nope-nope-nope"),
+    )
+    .await;
     assert_eq!(st, 401);
     assert!(h.get("set-cookie").is_none());
     assert!(page.contains("Wrong username or password."));
-    let (st, h, _) = raw(&format!("{}/ui/login", s.base), "POST", &ct, form("admin-password-123")).await;
+    let (st, h, _) = raw(
+        &format!("{}/ui/login", s.base),
+        "POST",
+        &ct,
+        form("admin-password-123"),
+    )
+    .await;
     assert_eq!(st, 303);
     let cookie = h["set-cookie"].to_str().unwrap();
-    for part in ["rampart_session=rpu_", "HttpOnly", "SameSite=Strict", "Path=/ui"] {
+    for part in [
+        "rampart_session=rpu_",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/ui",
+    ] {
         assert!(cookie.contains(part), "{cookie}");
     }
     assert!(!cookie.contains("Secure"), "plain HTTP: no Secure flag");
@@ -57,13 +77,27 @@ async fn login_sets_a_strict_cookie_and_wrong_passwords_are_refused() {
     assert_eq!(st, 403);
     // The cookie is not an API credential, and a Bearer token is not a UI session.
     let session = s.ui_login("admin", "admin-password-123").await;
-    let (st, _, _) = raw(&format!("{}/api/v1/auth/me", s.base), "GET", &[("cookie", &session.cookie)], vec![]).await;
+    let (st, _, _) = raw(
+        &format!("{}/api/v1/auth/me", s.base),
+        "GET",
+        &[("cookie", &session.cookie)],
+        vec![],
+    )
+    .await;
     assert_eq!(st, 401);
     let bearer = format!("Bearer {}", s.admin);
-    let (st, _, _) = raw(&format!("{}/ui/signals", s.base), "GET", &[("authorization", &bearer)], vec![]).await;
+    let (st, _, _) = raw(
+        &format!("{}/ui/signals", s.base),
+        "GET",
+        &[("authorization", &bearer)],
+        vec![],
+    )
+    .await;
     assert_eq!(st, 303);
     // Logging out ends the session.
-    let (st, h, _) = s.ui_post(&session, "/ui/logout", &[], Some(&session.csrf)).await;
+    let (st, h, _) = s
+        .ui_post(&session, "/ui/logout", &[], Some(&session.csrf))
+        .await;
     assert_eq!(st, 303);
     assert!(h["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
     let (st, _, _) = s.ui_get(&session.cookie, "/ui/signals").await;
@@ -82,7 +116,12 @@ async fn every_ui_route_checks_session_role_and_csrf() {
     let db = TestDb::sqlite();
     let s = TestServer::start(&db).await;
     let agent = s.enroll("h1").await;
-    let (st, v) = s.ingest(&agent, &[mk_match("r1", "e1", now(), "h1", None, 7, "/bin/sh")]).await;
+    let (st, v) = s
+        .ingest(
+            &agent,
+            &[mk_match("r1", "e1", now(), "h1", None, 7, "/bin/sh")],
+        )
+        .await;
     assert_eq!(st, 200, "{v}");
     s.add_user("v", "viewer").await;
     s.add_user("r", "responder").await;
@@ -98,7 +137,12 @@ async fn every_ui_route_checks_session_role_and_csrf() {
         checked += 1;
         let post = r.method == "POST";
         let (st, _, _) = raw(&format!("{}{url}", s.base), r.method, &[], vec![]).await;
-        assert_eq!(st, if post { 401 } else { 303 }, "{} {url} without a session", r.method);
+        assert_eq!(
+            st,
+            if post { 401 } else { 303 },
+            "{} {url} without a session",
+            r.method
+        );
         let (too_low, enough) = match r.access {
             Access::Viewer => (vec![], &viewer),
             Access::Responder => (vec![&viewer], &responder),
@@ -116,27 +160,53 @@ async fn every_ui_route_checks_session_role_and_csrf() {
         }
         if r.body.is_some_and(|b| b.starts_with('{')) {
             // A JSON route of the scripts: the token comes in a header.
-            for (token, want_refused) in [("", true), (viewer.csrf.as_str(), true), (enough.csrf.as_str(), false)] {
-                let (st, _, body) = raw(&format!("{}{url}", s.base), "POST",
-                    &[("cookie", &enough.cookie), ("content-type", "application/json"), ("x-csrf-token", token)],
-                    br#"{"expression": "exec.file.name == \"x\""}"#.to_vec()).await;
-                assert_eq!(st == 403, want_refused, "{url} token {token:?}: {st} {body}");
+            for (token, want_refused) in [
+                ("", true),
+                (viewer.csrf.as_str(), true),
+                (enough.csrf.as_str(), false),
+            ] {
+                let (st, _, body) = raw(
+                    &format!("{}{url}", s.base),
+                    "POST",
+                    &[
+                        ("cookie", &enough.cookie),
+                        ("content-type", "application/json"),
+                        ("x-csrf-token", token),
+                    ],
+                    br#"{"expression": "exec.file.name == \"x\""}"#.to_vec(),
+                )
+                .await;
+                assert_eq!(
+                    st == 403,
+                    want_refused,
+                    "{url} token {token:?}: {st} {body}"
+                );
             }
         } else if post {
             let (st, _, body) = s.ui_post(enough, &url, &[], None).await;
             assert_eq!(st, 403, "{url} without a CSRF token");
             assert!(body.contains("CSRF"), "{body}");
-            let other = if std::ptr::eq(enough, &viewer) { &admin } else { &viewer };
+            let other = if std::ptr::eq(enough, &viewer) {
+                &admin
+            } else {
+                &viewer
+            };
             let (st, _, _) = s.ui_post(enough, &url, &[], Some(&other.csrf)).await;
             assert_eq!(st, 403, "{url} with another session's CSRF token");
             if url == "/ui/logout" {
                 continue;
             }
             let (st, _, body) = s.ui_post(enough, &url, &[], Some(&enough.csrf)).await;
-            assert!(![401, 403].contains(&st), "{url} refused the right role: {st} {body}");
+            assert!(
+                ![401, 403].contains(&st),
+                "{url} refused the right role: {st} {body}"
+            );
         } else {
             let (st, _, body) = s.ui_get(&enough.cookie, &url).await;
-            assert!(![401, 403].contains(&st), "{url} refused the right role: {st} {body}");
+            assert!(
+                ![401, 403].contains(&st),
+                "{url} refused the right role: {st} {body}"
+            );
         }
     }
     assert!(checked >= 25, "{checked} protected UI routes");
@@ -151,7 +221,11 @@ async fn every_ui_route_checks_session_role_and_csrf() {
             raw(
                 &format!("{base}/ui/rules/validate"),
                 "POST",
-                &[("cookie", &cookie), ("content-type", "application/json"), ("x-csrf-token", &token)],
+                &[
+                    ("cookie", &cookie),
+                    ("content-type", "application/json"),
+                    ("x-csrf-token", &token),
+                ],
                 body.into_bytes(),
             )
             .await
@@ -169,7 +243,9 @@ async fn every_ui_route_checks_session_role_and_csrf() {
     let (_, _, page) = s.ui_get(&responder.cookie, "/ui/signals/1").await;
     assert!(page.contains("triage-form") && page.contains("comment-form"));
     let (_, _, page) = s.ui_get(&viewer.cookie, "/ui/rules").await;
-    assert!(!page.contains("/toggle") && !page.contains("new-rule") && !page.contains("backend-form"));
+    assert!(
+        !page.contains("/toggle") && !page.contains("new-rule") && !page.contains("backend-form")
+    );
     let (_, _, page) = s.ui_get(&viewer.cookie, "/ui/notifications").await;
     assert!(!page.contains("test-send") && !page.contains("rule-create"));
     let (_, _, page) = s.ui_get(&admin.cookie, "/ui/notifications").await;
@@ -185,7 +261,15 @@ async fn hostile_event_fields_are_escaped_on_every_page() {
     let db = TestDb::sqlite();
     let s = TestServer::start(&db).await;
     let agent = s.enroll(HOSTILE).await;
-    let mut m = mk_match("evil_rule", "e1", now(), HOSTILE, Some("c0ffee"), 9, "javascript:alert(3)");
+    let mut m = mk_match(
+        "evil_rule",
+        "e1",
+        now(),
+        HOSTILE,
+        Some("c0ffee"),
+        9,
+        "javascript:alert(3)",
+    );
     m["rule"]["description"] = json!(HOSTILE);
     m["process"]["args"] = json!(HOSTILE);
     m["process"]["ancestors"][0]["file"]["path"] = json!(HOSTILE);
@@ -200,8 +284,14 @@ async fn hostile_event_fields_are_escaped_on_every_page() {
     let snap = json!({"id": "snap-1", "workload": {"kind": "container", "id": "c0ffee", "image_name": HOSTILE, "image_tag": "1"},
         "started_at": 1, "ended_at": 2, "events": 1, "dropped": 0,
         "behaviors": [{"kind": "file", "process": format!("/bin/sh > {HOSTILE}"), "detail": HOSTILE, "count": 1, "example": HOSTILE}]});
-    let (st, v) = common::call(&format!("{}/api/v1/agents/snapshots", s.base), "POST", Some(&agent),
-        Some(serde_json::to_vec(&snap).unwrap()), &[]).await;
+    let (st, v) = common::call(
+        &format!("{}/api/v1/agents/snapshots", s.base),
+        "POST",
+        Some(&agent),
+        Some(serde_json::to_vec(&snap).unwrap()),
+        &[],
+    )
+    .await;
     assert_eq!(st, 200, "{v}");
     let (st, v) = s.call("POST", "/api/v1/notifications/channels", Some(&s.admin),
         Some(json!({"name": "hook", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/x"}}))).await;
@@ -209,9 +299,20 @@ async fn hostile_event_fields_are_escaped_on_every_page() {
     let admin = s.ui_login("admin", "admin-password-123").await;
     let sid = {
         use sqlx::Row;
-        sqlx::query("SELECT id FROM signals").fetch_one(&s.state.db.pool).await.unwrap().get::<i64, _>("id")
+        sqlx::query("SELECT id FROM signals")
+            .fetch_one(&s.state.db.pool)
+            .await
+            .unwrap()
+            .get::<i64, _>("id")
     };
-    let (st, _, _) = s.ui_post(&admin, &format!("/ui/signals/{sid}/comments"), &[("body", HOSTILE)], Some(&admin.csrf)).await;
+    let (st, _, _) = s
+        .ui_post(
+            &admin,
+            &format!("/ui/signals/{sid}/comments"),
+            &[("body", HOSTILE)],
+            Some(&admin.csrf),
+        )
+        .await;
     assert_eq!(st, 303);
     let q = url::form_urlencoded::byte_serialize(HOSTILE.as_bytes()).collect::<String>();
     let pages = [
@@ -228,9 +329,18 @@ async fn hostile_event_fields_are_escaped_on_every_page() {
         assert_eq!(st, 200, "{p}: {page}");
         assert!(!page.contains("<script>alert"), "{p} has a raw script tag");
         assert!(!page.contains("<img src=x"), "{p} has a raw img tag");
-        assert!(!page.contains("href=\"javascript:"), "{p} links to javascript:");
-        assert!(!page.contains("\"'>"), "{p} lets a quote out of an attribute");
-        assert!(page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{p} does not show the hostile text escaped: {page}");
+        assert!(
+            !page.contains("href=\"javascript:"),
+            "{p} links to javascript:"
+        );
+        assert!(
+            !page.contains("\"'>"),
+            "{p} lets a quote out of an attribute"
+        );
+        assert!(
+            page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            "{p} does not show the hostile text escaped: {page}"
+        );
         // The only scripts are the UI's own file.
         assert_eq!(page.matches("<script").count(), 1, "{p}");
         assert!(page.contains("<script src=\"/ui/static/app.js\" defer></script>"));
@@ -238,9 +348,19 @@ async fn hostile_event_fields_are_escaped_on_every_page() {
     s.stop().await;
 }
 
-async fn rampart_test_put(s: &TestServer, agent: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-    common::call(&format!("{}/api/v1/agents/rules", s.base), "PUT", Some(agent),
-        Some(serde_json::to_vec(&body).unwrap()), &[]).await
+async fn rampart_test_put(
+    s: &TestServer,
+    agent: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    common::call(
+        &format!("{}/api/v1/agents/rules", s.base),
+        "PUT",
+        Some(agent),
+        Some(serde_json::to_vec(&body).unwrap()),
+        &[],
+    )
+    .await
 }
 
 /// Facets, filters and keyset pagination agree with the data, on both databases.
@@ -253,19 +373,33 @@ async fn explorer_filters_and_pages(db: TestDb) {
         let host = if i % 2 == 0 { "web-1" } else { "db-1" };
         let cid = format!("c{i}");
         let container = (i % 5 == 0).then_some(cid.as_str());
-        let mut m = mk_match(&format!("rule_{}", i % 3), &format!("e{i}"), t + i * 61_000_000_000, host, container, 100 + i, &format!("/usr/bin/tool{i}"));
+        let mut m = mk_match(
+            &format!("rule_{}", i % 3),
+            &format!("e{i}"),
+            t + i * 61_000_000_000,
+            host,
+            container,
+            100 + i,
+            &format!("/usr/bin/tool{i}"),
+        );
         m["rule"]["severity"] = json!(if i % 4 == 0 { "critical" } else { "low" });
         batch.push(m);
     }
     let (st, v) = s.ingest(&agent, &batch).await;
     assert_eq!(st, 200, "{v}");
     let total = s.count("signals WHERE source = 'agent'").await;
-    assert_eq!(total, 130, "distinct executables and windows: one signal each");
+    assert_eq!(
+        total, 130,
+        "distinct executables and windows: one signal each"
+    );
     let admin = s.ui_login("admin", "admin-password-123").await;
     let all = s.count("signals").await;
     let (st, _, page) = s.ui_get(&admin.cookie, "/ui/signals").await;
     assert_eq!(st, 200);
-    assert!(page.contains(&format!("<strong id=\"total\">{all}</strong>")), "total");
+    assert!(
+        page.contains(&format!("<strong id=\"total\">{all}</strong>")),
+        "total"
+    );
     assert_eq!(page.matches("class=\"signal-link\"").count(), 50);
     assert!(page.contains("<rect"), "a histogram");
     // Walk every page through the keyset cursor: each signal exactly once.
@@ -273,10 +407,19 @@ async fn explorer_filters_and_pages(db: TestDb) {
     let mut next = Some("/ui/signals".to_string());
     while let Some(p) = next.take() {
         let (_, _, page) = s.ui_get(&admin.cookie, &p).await;
-        for part in page.split("class=\"signal-link\" href=\"/ui/signals/").skip(1) {
-            assert!(seen.insert(part.split('"').next().unwrap().to_string()), "a signal twice");
+        for part in page
+            .split("class=\"signal-link\" href=\"/ui/signals/")
+            .skip(1)
+        {
+            assert!(
+                seen.insert(part.split('"').next().unwrap().to_string()),
+                "a signal twice"
+            );
         }
-        next = page.split("id=\"next-page\" href=\"").nth(1).map(|r| r.split('"').next().unwrap().replace("&#38;", "&"));
+        next = page
+            .split("id=\"next-page\" href=\"")
+            .nth(1)
+            .map(|r| r.split('"').next().unwrap().replace("&#38;", "&"));
     }
     assert_eq!(seen.len() as i64, all);
     for (q, want) in [
@@ -293,14 +436,23 @@ async fn explorer_filters_and_pages(db: TestDb) {
     ] {
         let q = format!("source:agent {q}");
         let qs = url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>();
-        let (st, _, page) = s.ui_get(&admin.cookie, &format!("/ui/signals?q={qs}")).await;
+        let (st, _, page) = s
+            .ui_get(&admin.cookie, &format!("/ui/signals?q={qs}"))
+            .await;
         assert_eq!(st, 200, "{q}");
-        assert!(page.contains(&format!("<strong id=\"total\">{want}</strong>")), "{q}: want {want}");
+        assert!(
+            page.contains(&format!("<strong id=\"total\">{want}</strong>")),
+            "{q}: want {want}"
+        );
     }
-    let (st, _, page) = s.ui_get(&admin.cookie, "/ui/signals?q=status%3Abogus").await;
+    let (st, _, page) = s
+        .ui_get(&admin.cookie, "/ui/signals?q=status%3Abogus")
+        .await;
     assert_eq!(st, 200);
-    assert!(page.contains("id=\"query-error\""), "a bad value is explained");
+    assert!(
+        page.contains("id=\"query-error\""),
+        "a bad value is explained"
+    );
     s.stop().await;
 }
-use common::TestDb as _TestDbAlias;
 both!(explorer_filters_and_pages);

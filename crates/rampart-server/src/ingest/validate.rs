@@ -229,8 +229,12 @@ fn image_of(value: &Value) -> String {
             .unwrap_or("")
             .to_string()
     };
-    let mut name = text(value, &["container", "image", "name"]).unwrap_or("").to_string();
-    let mut version = text(value, &["container", "image", "tag"]).unwrap_or("").to_string();
+    let mut name = text(value, &["container", "image", "name"])
+        .unwrap_or("")
+        .to_string();
+    let mut version = text(value, &["container", "image", "tag"])
+        .unwrap_or("")
+        .to_string();
     if name.is_empty() {
         name = tag("image_name:");
         version = tag("image_tag:");

@@ -161,7 +161,9 @@ fn build_where(f: &Filters) -> ApiResult<Where> {
             let exact = w.param(Bind::S(name.to_string()));
             let lo = w.param(Bind::S(format!("{name}:")));
             let hi = w.param(Bind::S(format!("{name};")));
-            alts.push(format!("s.image = {exact} OR (s.image >= {lo} AND s.image < {hi})"));
+            alts.push(format!(
+                "s.image = {exact} OR (s.image >= {lo} AND s.image < {hi})"
+            ));
         }
         if !alts.is_empty() {
             w.clauses.push(format!("({})", alts.join(" OR ")));

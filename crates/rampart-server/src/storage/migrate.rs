@@ -52,7 +52,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         "profiles",
         include_str!("../../migrations/postgres/0004_profiles.sql"),
     ),
-    (5, "ui", include_str!("../../migrations/postgres/0005_ui.sql")),
+    (
+        5,
+        "ui",
+        include_str!("../../migrations/postgres/0005_ui.sql"),
+    ),
 ];
 
 pub async fn run(pool: &AnyPool, kind: DbKind) -> anyhow::Result<()> {

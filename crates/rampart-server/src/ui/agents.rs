@@ -43,7 +43,12 @@ pub async fn list(State(s): State<AppState>, UiViewer(session): UiViewer) -> UiR
             id: a.id,
             tags: f
                 .and_then(|f| f["tags"].as_array())
-                .map(|t| t.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", "))
+                .map(|t| {
+                    t.iter()
+                        .filter_map(|v| v.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
                 .unwrap_or_default(),
             revision: f.and_then(|f| f["config_revision"].as_i64()).unwrap_or(0),
             status: text("config_status"),
@@ -52,7 +57,11 @@ pub async fn list(State(s): State<AppState>, UiViewer(session): UiViewer) -> UiR
                 .into_iter()
                 .flatten()
                 .take(5)
-                .map(|e| e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string()))
+                .map(|e| {
+                    e.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| e.to_string())
+                })
                 .collect(),
             matches: a.matches_received,
             enrolled: view::time(a.enrolled_at),

@@ -41,9 +41,16 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
     for value in headers.get_all(header::COOKIE) {
         let Ok(value) = value.to_str() else { continue };
         for pair in value.split(';') {
-            if let Some(v) = pair.trim().strip_prefix(COOKIE).and_then(|v| v.strip_prefix('=')) {
+            if let Some(v) = pair
+                .trim()
+                .strip_prefix(COOKIE)
+                .and_then(|v| v.strip_prefix('='))
+            {
                 let v = v.trim();
-                if v.len() == 68 && v.starts_with("rpu_") && v[4..].bytes().all(|b| b.is_ascii_hexdigit()) {
+                if v.len() == 68
+                    && v.starts_with("rpu_")
+                    && v[4..].bytes().all(|b| b.is_ascii_hexdigit())
+                {
                     return Some(v.to_string());
                 }
             }
@@ -55,7 +62,10 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
 /// Why a UI request was refused.
 pub enum Refused {
     /// No valid session: pages redirect to the login form, posts get 401.
-    SignIn { get: bool, next: String },
+    SignIn {
+        get: bool,
+        next: String,
+    },
     Forbidden(String),
     Csrf,
     Error(ApiError),
@@ -122,7 +132,10 @@ macro_rules! role_extractor {
     ($name:ident, $role:expr) => {
         impl FromRequestParts<AppState> for $name {
             type Rejection = Refused;
-            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Refused> {
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &AppState,
+            ) -> Result<Self, Refused> {
                 session(parts, state, $role).await.map($name)
             }
         }
@@ -137,13 +150,20 @@ fn cross_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
     origin_host != host
 }
 
 fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// The CSRF check shared by form and JSON posts: same origin, and `given` matches the cookie's session.
@@ -163,17 +183,26 @@ pub struct Form(pub Vec<(String, String)>);
 
 impl Form {
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     pub fn text(&self, key: &str) -> String {
         self.get(key).unwrap_or("").to_string()
     }
     pub fn all(&self, key: &str) -> Vec<String> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 }
 
-async fn body_bytes(req: axum::extract::Request) -> Result<(HeaderMap, axum::body::Bytes), Refused> {
+async fn body_bytes(
+    req: axum::extract::Request,
+) -> Result<(HeaderMap, axum::body::Bytes), Refused> {
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, 1 << 20)
         .await
@@ -190,7 +219,10 @@ impl FromRequest<AppState> for Form {
     async fn from_request(req: axum::extract::Request, _: &AppState) -> Result<Self, Refused> {
         let (headers, bytes) = body_bytes(req).await?;
         let pairs = parse_form(&bytes);
-        let given = pairs.iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v.as_str());
+        let given = pairs
+            .iter()
+            .find(|(k, _)| k == "_csrf")
+            .map(|(_, v)| v.as_str());
         check_csrf(&headers, given)?;
         Ok(Form(pairs))
     }
@@ -227,7 +259,9 @@ pub struct NextQuery {
 /// Only a local UI path may follow a login (no open redirect).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with("/ui/") && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n) if n.starts_with("/ui/") && !n.starts_with("//") && !n.contains('\\') => {
+            n.to_string()
+        }
         _ => "/ui/signals".into(),
     }
 }
@@ -241,11 +275,19 @@ pub async fn login_page(Query(q): Query<NextQuery>) -> UiResult {
 }
 
 fn session_cookie(s: &AppState, token: &str, max_age: i64) -> String {
-    let secure = if s.config.tls.is_some() { "; Secure" } else { "" };
+    let secure = if s.config.tls.is_some() {
+        "; Secure"
+    } else {
+        ""
+    };
     format!("{COOKIE}={token}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
 
-pub async fn login(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> UiResult {
+pub async fn login(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> UiResult {
     if cross_origin(&headers) {
         return Ok(Refused::Csrf.into_response());
     }
@@ -283,7 +325,9 @@ pub async fn logout(State(s): State<AppState>, UiViewer(session): UiViewer, _: F
     let mut resp = see_other("/ui/login")?;
     resp.headers_mut().insert(
         header::SET_COOKIE,
-        session_cookie(&s, "", 0).parse().map_err(ApiError::internal)?,
+        session_cookie(&s, "", 0)
+            .parse()
+            .map_err(ApiError::internal)?,
     );
     Ok(resp)
 }

@@ -59,7 +59,13 @@ struct Page {
     error: String,
 }
 
-async fn render(s: &AppState, session: &Session, notice: (String, bool), error: String, status: StatusCode) -> UiResult {
+async fn render(
+    s: &AppState,
+    session: &Session,
+    notice: (String, bool),
+    error: String,
+    status: StatusCode,
+) -> UiResult {
     let channels = store::list_channels(&s.db)
         .await?
         .iter()
@@ -128,7 +134,14 @@ async fn render(s: &AppState, session: &Session, notice: (String, bool), error: 
 }
 
 pub async fn page(State(s): State<AppState>, UiViewer(session): UiViewer) -> UiResult {
-    render(&s, &session, (String::new(), true), String::new(), StatusCode::OK).await
+    render(
+        &s,
+        &session,
+        (String::new(), true),
+        String::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -167,7 +180,11 @@ pub async fn new_channel(UiAdmin(session): UiAdmin) -> UiResult {
     html(&channel_form(&session))
 }
 
-pub async fn edit_channel(State(s): State<AppState>, UiAdmin(session): UiAdmin, Id(id): Id) -> UiResult {
+pub async fn edit_channel(
+    State(s): State<AppState>,
+    UiAdmin(session): UiAdmin,
+    Id(id): Id,
+) -> UiResult {
     let c = store::get_channel(&s.db, id).await?;
     let p = c.public();
     let mut f = channel_form(&session);
@@ -184,7 +201,8 @@ pub async fn edit_channel(State(s): State<AppState>, UiAdmin(session): UiAdmin, 
 
 /// The channel fields of a form as the API takes them.
 fn channel_body(form: &Form, with_kind: bool) -> Result<Value, String> {
-    let config: Value = serde_json::from_str(&form.text("config")).map_err(|e| format!("config is not JSON: {e}"))?;
+    let config: Value = serde_json::from_str(&form.text("config"))
+        .map_err(|e| format!("config is not JSON: {e}"))?;
     let rate: i64 = form
         .text("rate_per_minute")
         .parse()
@@ -224,52 +242,95 @@ fn refill(session: &Session, form: &Form, id: i64, error: String) -> ChannelForm
     f
 }
 
-pub async fn create_channel(State(s): State<AppState>, UiAdmin(session): UiAdmin, form: Form) -> UiResult {
+pub async fn create_channel(
+    State(s): State<AppState>,
+    UiAdmin(session): UiAdmin,
+    form: Form,
+) -> UiResult {
     let outcome = match channel_body(&form, true) {
         Ok(v) => match serde_json::from_value(v) {
-            Ok(b) => napi::create_channel(State(s.clone()), Admin(session.caller.clone()), ApiJson(b))
-                .await
-                .map(|_| ())
-                .map_err(|e| e.message),
+            Ok(b) => {
+                napi::create_channel(State(s.clone()), Admin(session.caller.clone()), ApiJson(b))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.message)
+            }
             Err(e) => Err(e.to_string()),
         },
         Err(e) => Err(e),
     };
     match outcome {
         Ok(()) => see_other("/ui/notifications"),
-        Err(e) => html_status(StatusCode::UNPROCESSABLE_ENTITY, &refill(&session, &form, 0, e)),
+        Err(e) => html_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &refill(&session, &form, 0, e),
+        ),
     }
 }
 
-pub async fn update_channel(State(s): State<AppState>, UiAdmin(session): UiAdmin, Id(id): Id, form: Form) -> UiResult {
+pub async fn update_channel(
+    State(s): State<AppState>,
+    UiAdmin(session): UiAdmin,
+    Id(id): Id,
+    form: Form,
+) -> UiResult {
     let outcome = match channel_body(&form, false) {
         Ok(v) => match serde_json::from_value(v) {
-            Ok(b) => napi::update_channel(State(s.clone()), Admin(session.caller.clone()), Id(id), ApiJson(b))
-                .await
-                .map(|_| ())
-                .map_err(|e| e.message),
+            Ok(b) => napi::update_channel(
+                State(s.clone()),
+                Admin(session.caller.clone()),
+                Id(id),
+                ApiJson(b),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.message),
             Err(e) => Err(e.to_string()),
         },
         Err(e) => Err(e),
     };
     match outcome {
         Ok(()) => see_other("/ui/notifications"),
-        Err(e) => html_status(StatusCode::UNPROCESSABLE_ENTITY, &refill(&session, &form, id, e)),
+        Err(e) => html_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &refill(&session, &form, id, e),
+        ),
     }
 }
 
-pub async fn delete_channel(State(s): State<AppState>, UiAdmin(session): UiAdmin, Id(id): Id, _: Form) -> UiResult {
+pub async fn delete_channel(
+    State(s): State<AppState>,
+    UiAdmin(session): UiAdmin,
+    Id(id): Id,
+    _: Form,
+) -> UiResult {
     napi::delete_channel(State(s), Admin(session.caller), Id(id)).await?;
     see_other("/ui/notifications")
 }
 
-pub async fn test_channel(State(s): State<AppState>, UiAdmin(session): UiAdmin, Id(id): Id, _: Form) -> UiResult {
+pub async fn test_channel(
+    State(s): State<AppState>,
+    UiAdmin(session): UiAdmin,
+    Id(id): Id,
+    _: Form,
+) -> UiResult {
     let name = store::get_channel(&s.db, id).await?.name;
-    let v = napi::test_channel(State(s.clone()), Admin(session.caller.clone()), Id(id), ApiJson(Default::default()))
-        .await?
-        .0;
+    let v = napi::test_channel(
+        State(s.clone()),
+        Admin(session.caller.clone()),
+        Id(id),
+        ApiJson(Default::default()),
+    )
+    .await?
+    .0;
     let notice = if v["delivered"] == true {
-        (format!("Test message delivered to {name} (receiver answered {}).", v["status"]), true)
+        (
+            format!(
+                "Test message delivered to {name} (receiver answered {}).",
+                v["status"]
+            ),
+            true,
+        )
     } else {
         (
             format!(
@@ -283,7 +344,11 @@ pub async fn test_channel(State(s): State<AppState>, UiAdmin(session): UiAdmin, 
     render(&s, &session, notice, String::new(), StatusCode::OK).await
 }
 
-pub async fn create_rule(State(s): State<AppState>, UiAdmin(session): UiAdmin, form: Form) -> UiResult {
+pub async fn create_rule(
+    State(s): State<AppState>,
+    UiAdmin(session): UiAdmin,
+    form: Form,
+) -> UiResult {
     let list = |k: &str| -> Vec<String> {
         form.text(k)
             .split(',')
@@ -291,7 +356,11 @@ pub async fn create_rule(State(s): State<AppState>, UiAdmin(session): UiAdmin, f
             .filter(|v| !v.is_empty())
             .collect()
     };
-    let channels: Vec<i64> = form.all("channel").iter().filter_map(|c| c.parse().ok()).collect();
+    let channels: Vec<i64> = form
+        .all("channel")
+        .iter()
+        .filter_map(|c| c.parse().ok())
+        .collect();
     let mut body = json!({"name": form.text("name"), "channels": channels, "enabled": true});
     if !form.text("min_severity").is_empty() {
         body["min_severity"] = json!(form.text("min_severity"));
@@ -302,13 +371,33 @@ pub async fn create_rule(State(s): State<AppState>, UiAdmin(session): UiAdmin, f
             body[k] = json!(v);
         }
     }
-    match napi::create_rule(State(s.clone()), Admin(session.caller.clone()), ApiJson(body)).await {
+    match napi::create_rule(
+        State(s.clone()),
+        Admin(session.caller.clone()),
+        ApiJson(body),
+    )
+    .await
+    {
         Ok(_) => see_other("/ui/notifications"),
-        Err(e) => render(&s, &session, (String::new(), true), e.message, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(e) => {
+            render(
+                &s,
+                &session,
+                (String::new(), true),
+                e.message,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
     }
 }
 
-pub async fn delete_rule(State(s): State<AppState>, UiAdmin(session): UiAdmin, Id(id): Id, _: Form) -> UiResult {
+pub async fn delete_rule(
+    State(s): State<AppState>,
+    UiAdmin(session): UiAdmin,
+    Id(id): Id,
+    _: Form,
+) -> UiResult {
     napi::delete_rule(State(s), Admin(session.caller), Id(id))
         .await
         .map_err(|e: ApiError| super::UiError(e))?;

@@ -43,7 +43,11 @@ pub async fn list(State(s): State<AppState>, UiViewer(session): UiViewer) -> UiR
     for p in store::list(&s.db, None).await? {
         let v = Version {
             href: format!("/ui/profiles/{}", p.id),
-            tag: if p.image_tag.is_empty() { "(no tag)".into() } else { p.image_tag.clone() },
+            tag: if p.image_tag.is_empty() {
+                "(no tag)".into()
+            } else {
+                p.image_tag.clone()
+            },
             status: p.status.clone(),
             snapshots: p.snapshots,
             behaviors: p.nodes.len(),
@@ -107,13 +111,16 @@ fn graph(p: &store::Profile) -> Vec<ProcessNode> {
         for i in 1..parts.len() {
             by_chain.entry(parts[..i].join(" > ")).or_default();
         }
-        by_chain.entry(b.process.clone()).or_default().push(Behavior {
-            kind: b.kind,
-            detail: b.detail,
-            count: *count,
-            pct: (p.commonality(key) * 100.0).round() as i64,
-            example: p.examples.get(key).cloned().unwrap_or_default(),
-        });
+        by_chain
+            .entry(b.process.clone())
+            .or_default()
+            .push(Behavior {
+                kind: b.kind,
+                detail: b.detail,
+                count: *count,
+                pct: (p.commonality(key) * 100.0).round() as i64,
+                example: p.examples.get(key).cloned().unwrap_or_default(),
+            });
     }
     // BTreeMap order on " > "-joined chains puts each parent right before its children.
     by_chain
@@ -138,7 +145,11 @@ fn graph(p: &store::Profile) -> Vec<ProcessNode> {
         .collect()
 }
 
-pub async fn detail(State(s): State<AppState>, UiViewer(session): UiViewer, Id(id): Id) -> UiResult {
+pub async fn detail(
+    State(s): State<AppState>,
+    UiViewer(session): UiViewer,
+    Id(id): Id,
+) -> UiResult {
     let p = store::get(&s.db, id).await?;
     let image = if p.image_tag.is_empty() {
         p.image_name.clone()

@@ -92,7 +92,10 @@ pub fn with_term(q: &str, key: &str, value: &str) -> String {
         value.to_string()
     };
     let term = format!("{key}:{v}");
-    if words(q).iter().any(|w| *w == format!("{key}:{}", value.replace('"', ""))) {
+    if words(q)
+        .iter()
+        .any(|w| *w == format!("{key}:{}", value.replace('"', "")))
+    {
         return q.to_string();
     }
     if q.trim().is_empty() {

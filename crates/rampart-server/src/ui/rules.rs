@@ -51,12 +51,18 @@ struct RulesPage {
     revision: i64,
 }
 
-pub async fn list(State(s): State<AppState>, UiViewer(session): UiViewer, Query(p): Query<ListQuery>) -> UiResult {
+pub async fn list(
+    State(s): State<AppState>,
+    UiViewer(session): UiViewer,
+    Query(p): Query<ListQuery>,
+) -> UiResult {
     let config = crate::remote_config::store::latest(&s.db).await?;
     let snap = &config.snapshot;
     let disabled = |id: &str| snap.overrides.get(id).is_some_and(|o| o.disabled);
     let mut rows = Vec::new();
-    let agent = crate::api::rules::list(State(s.clone()), Viewer(session.caller.clone())).await?.0;
+    let agent = crate::api::rules::list(State(s.clone()), Viewer(session.caller.clone()))
+        .await?
+        .0;
     for r in agent["rules"].as_array().into_iter().flatten() {
         let id = r["id"].as_str().unwrap_or("").to_string();
         if snap.custom_rules.contains_key(&id) {
@@ -87,14 +93,24 @@ pub async fn list(State(s): State<AppState>, UiViewer(session): UiViewer, Query(
             signals_href: super::view::explorer_href(&format!("rule:{id}"), "all"),
         });
     }
-    let backend = crate::api::rules::list_backend(State(s.clone()), Viewer(session.caller.clone())).await?.0;
+    let backend = crate::api::rules::list_backend(State(s.clone()), Viewer(session.caller.clone()))
+        .await?
+        .0;
     for r in backend["rules"].as_array().into_iter().flatten() {
         let id = r["id"].as_str().unwrap_or("").to_string();
         rows.push(RuleRow {
             source: "backend",
             severity: r["spec"]["severity"].as_str().unwrap_or("").into(),
-            description: r["description"].as_str().or(r["name"].as_str()).unwrap_or("").into(),
-            detail: format!("{} · {}", r["method"].as_str().unwrap_or(""), r["origin"].as_str().unwrap_or("")),
+            description: r["description"]
+                .as_str()
+                .or(r["name"].as_str())
+                .unwrap_or("")
+                .into(),
+            detail: format!(
+                "{} · {}",
+                r["method"].as_str().unwrap_or(""),
+                r["origin"].as_str().unwrap_or("")
+            ),
             disabled: false,
             toggle: false,
             edit_href: String::new(),
@@ -106,7 +122,13 @@ pub async fn list(State(s): State<AppState>, UiViewer(session): UiViewer, Query(
         .as_array()
         .into_iter()
         .flatten()
-        .map(|e| format!("{}: {}", e["id"].as_str().unwrap_or(""), e["error"].as_str().unwrap_or("")))
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e["id"].as_str().unwrap_or(""),
+                e["error"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     let q = p.q.unwrap_or_default().to_lowercase();
     let source = p.source.unwrap_or_default();
@@ -168,7 +190,11 @@ pub async fn new_custom(UiAdmin(session): UiAdmin) -> UiResult {
     html(&edit_page(&session, true))
 }
 
-pub async fn edit_custom(State(s): State<AppState>, UiAdmin(session): UiAdmin, Name(id): Name) -> UiResult {
+pub async fn edit_custom(
+    State(s): State<AppState>,
+    UiAdmin(session): UiAdmin,
+    Name(id): Name,
+) -> UiResult {
     let config = crate::remote_config::store::latest(&s.db).await?;
     let r = config
         .snapshot
@@ -200,7 +226,11 @@ fn problems(v: &Value) -> Vec<String> {
     }
 }
 
-pub async fn save_custom(State(s): State<AppState>, UiAdmin(session): UiAdmin, form: Form) -> UiResult {
+pub async fn save_custom(
+    State(s): State<AppState>,
+    UiAdmin(session): UiAdmin,
+    form: Form,
+) -> UiResult {
     let id = form.text("id").trim().to_string();
     let body = json!({
         "expression": form.text("expression"),
@@ -257,7 +287,9 @@ pub async fn validate(
     let content = rc::expression_policy("candidate", &expression_of(&body)?)?;
     let b = serde_json::from_value(json!({"content": content, "name": "ui-candidate"}))
         .map_err(ApiError::internal)?;
-    let v = rc::validate_policy(State(s), Responder(session.caller), ApiJson(b)).await?.0;
+    let v = rc::validate_policy(State(s), Responder(session.caller), ApiJson(b))
+        .await?
+        .0;
     let report = &v["report"];
     let only_candidate = |key: &str| -> Vec<Value> {
         report[key]
@@ -285,9 +317,17 @@ fn position(msg: &str) -> (Option<u32>, Option<u32>) {
     let lower = msg.to_ascii_lowercase();
     let num_after = |key: &str| -> Option<u32> {
         let i = lower.find(key)? + key.len();
-        lower[i..].trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        lower[i..]
+            .trim_start()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
     };
-    if let (Some(l), Some(c)) = (num_after("line"), num_after("column").or_else(|| num_after("col"))) {
+    if let (Some(l), Some(c)) = (
+        num_after("line"),
+        num_after("column").or_else(|| num_after("col")),
+    ) {
         return (Some(l), Some(c));
     }
     for w in msg.split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',') {
@@ -308,7 +348,9 @@ pub async fn test(
 ) -> Result<axum::Json<Value>, super::UiError> {
     let b = serde_json::from_value(json!({"expression": expression_of(&body)?, "limit": 2000}))
         .map_err(ApiError::internal)?;
-    let v = rc::test_rules(State(s), Responder(session.caller), ApiJson(b)).await?.0;
+    let v = rc::test_rules(State(s), Responder(session.caller), ApiJson(b))
+        .await?
+        .0;
     let matches: Vec<Value> = v["matches"]
         .as_array()
         .into_iter()
@@ -329,10 +371,21 @@ pub async fn test(
     })))
 }
 
-pub async fn toggle(State(s): State<AppState>, UiAdmin(session): UiAdmin, Name(id): Name, form: Form) -> UiResult {
+pub async fn toggle(
+    State(s): State<AppState>,
+    UiAdmin(session): UiAdmin,
+    Name(id): Name,
+    form: Form,
+) -> UiResult {
     let b = serde_json::from_value(json!({"disabled": form.get("disabled") == Some("true")}))
         .map_err(ApiError::internal)?;
-    let resp = rc::put_override(State(s), Admin(session.caller), Name(id.clone()), ApiJson(b)).await?;
+    let resp = rc::put_override(
+        State(s),
+        Admin(session.caller),
+        Name(id.clone()),
+        ApiJson(b),
+    )
+    .await?;
     let (status, v) = api_outcome(resp).await;
     if !status.is_success() {
         return Err(ApiError::new(status, "refused", problems(&v).join("; ")).into());
@@ -343,9 +396,15 @@ pub async fn toggle(State(s): State<AppState>, UiAdmin(session): UiAdmin, Name(i
     see_other(&format!("/ui/rules?{q}"))
 }
 
-pub async fn save_backend(State(s): State<AppState>, UiAdmin(session): UiAdmin, form: Form) -> UiResult {
+pub async fn save_backend(
+    State(s): State<AppState>,
+    UiAdmin(session): UiAdmin,
+    form: Form,
+) -> UiResult {
     let yaml = form.text("yaml");
-    let _ = crate::api::rules::create_backend(State(s), Admin(session.caller), ApiBytes(yaml.into())).await?;
+    let _ =
+        crate::api::rules::create_backend(State(s), Admin(session.caller), ApiBytes(yaml.into()))
+            .await?;
     see_other("/ui/rules?source=backend")
 }
 
@@ -353,7 +412,10 @@ pub async fn save_backend(State(s): State<AppState>, UiAdmin(session): UiAdmin, 
 mod tests {
     #[test]
     fn positions() {
-        assert_eq!(super::position("syntax error at line 1, column 17: x"), (Some(1), Some(17)));
+        assert_eq!(
+            super::position("syntax error at line 1, column 17: x"),
+            (Some(1), Some(17))
+        );
         assert_eq!(super::position("1:5: unexpected token"), (Some(1), Some(5)));
         assert_eq!(super::position("unknown field"), (None, None));
     }

@@ -106,7 +106,11 @@ pub async fn explorer(
         .filter(|r| RANGES.iter().any(|(n, _)| n == r))
         .unwrap_or_else(|| "all".into());
     let now = now_ns();
-    let secs = RANGES.iter().find(|(n, _)| *n == range).map(|r| r.1).unwrap_or(0);
+    let secs = RANGES
+        .iter()
+        .find(|(n, _)| *n == range)
+        .map(|r| r.1)
+        .unwrap_or(0);
     let (mut f, error) = match query::parse(&q) {
         Ok(f) => (f, String::new()),
         Err(e) => (Filters::default(), e),
@@ -120,7 +124,10 @@ pub async fn explorer(
         None => signals::extent(&s.db).await?.map(|(a, b)| (a, b + 1)),
     };
     let interval = extent.map(|(a, b)| view::interval_for(b - a));
-    let page = match (error.is_empty(), signals::overview(&s.db, &f, interval).await) {
+    let page = match (
+        error.is_empty(),
+        signals::overview(&s.db, &f, interval).await,
+    ) {
         (true, Ok(o)) => Some(o),
         (true, Err(e)) if e.status.is_client_error() => {
             return render_explorer(session, q, range, e.message, None, &s, f, None, now).await
@@ -129,7 +136,18 @@ pub async fn explorer(
         (false, _) => None,
     };
     let hist = extent.zip(interval);
-    render_explorer(session, q, range, error, page.map(|(fa, b)| (fa, b, hist)), &s, f, p.before, now).await
+    render_explorer(
+        session,
+        q,
+        range,
+        error,
+        page.map(|(fa, b)| (fa, b, hist)),
+        &s,
+        f,
+        p.before,
+        now,
+    )
+    .await
 }
 
 /// Facets, histogram buckets, and the histogram's extent and bucket width.
@@ -212,8 +230,8 @@ async fn render_explorer(
     }
     if let Some(((from, to), interval)) = hist {
         out.bars = view::bars(&buckets, from, to, interval);
-        out.interval =
-            humantime::format_duration(std::time::Duration::from_nanos(interval as u64)).to_string();
+        out.interval = humantime::format_duration(std::time::Duration::from_nanos(interval as u64))
+            .to_string();
         out.hist_from = view::time(from);
         out.hist_to = view::time(to);
     }
@@ -321,7 +339,11 @@ struct Detail {
     users: Vec<Choice>,
 }
 
-pub async fn detail(State(s): State<AppState>, UiViewer(session): UiViewer, Id(id): Id) -> UiResult {
+pub async fn detail(
+    State(s): State<AppState>,
+    UiViewer(session): UiViewer,
+    Id(id): Id,
+) -> UiResult {
     let signal = signals::get(&s.db, id).await?;
     let samples = signals::samples(&s.db, id, s.config.signals.max_samples).await?;
     let window = s.config.signals.related_window.as_nanos() as i64;
@@ -330,7 +352,10 @@ pub async fn detail(State(s): State<AppState>, UiViewer(session): UiViewer, Id(i
     let suggestion = crate::profiles::api::suggestion_for(&s, id).await?;
     let history = signals::history(&s.db, id).await?;
     let comments = signals::comments(&s.db, id).await?;
-    let event = samples.last().map(|m| m["match"].clone()).unwrap_or(Value::Null);
+    let event = samples
+        .last()
+        .map(|m| m["match"].clone())
+        .unwrap_or(Value::Null);
     let tree = view::process_tree(&event);
     let profile = match signal.image.rsplit_once(':') {
         _ if signal.image.is_empty() => None,
@@ -431,13 +456,17 @@ pub async fn triage(
     let assignee = match form.get("assignee") {
         None => None,
         Some("") => Some(None),
-        Some(v) => Some(Some(
-            v.parse::<i64>()
-                .map_err(|_| ApiError::unprocessable("assignee: a user id"))?,
-        )),
+        Some(v) => {
+            Some(Some(v.parse::<i64>().map_err(|_| {
+                ApiError::unprocessable("assignee: a user id")
+            })?))
+        }
     };
     let u = Update {
-        state: form.get("state").filter(|v| !v.is_empty()).map(str::to_string),
+        state: form
+            .get("state")
+            .filter(|v| !v.is_empty())
+            .map(str::to_string),
         assignee,
     };
     let (_, resolutions) = signals::update(&s.db, id, &u, &session.caller.username).await?;
@@ -478,7 +507,10 @@ pub async fn suppress(
         return Err(ApiError::new(
             status,
             "refused",
-            v["message"].as_str().unwrap_or("the suppression was refused").to_string(),
+            v["message"]
+                .as_str()
+                .unwrap_or("the suppression was refused")
+                .to_string(),
         )
         .into());
     }

@@ -75,11 +75,26 @@ pub fn bars(buckets: &[(i64, i64)], from: i64, to: i64, interval: i64) -> Vec<Ba
 pub fn interval_for(span: i64) -> i64 {
     const S: i64 = 1_000_000_000;
     let steps = [
-        S, 5 * S, 15 * S, 30 * S, 60 * S, 300 * S, 900 * S, 1800 * S, 3600 * S, 3 * 3600 * S,
-        6 * 3600 * S, 12 * 3600 * S, 86_400 * S, 7 * 86_400 * S,
+        S,
+        5 * S,
+        15 * S,
+        30 * S,
+        60 * S,
+        300 * S,
+        900 * S,
+        1800 * S,
+        3600 * S,
+        3 * 3600 * S,
+        6 * 3600 * S,
+        12 * 3600 * S,
+        86_400 * S,
+        7 * 86_400 * S,
     ];
     let want = span / 60;
-    *steps.iter().find(|s| **s >= want).unwrap_or(&(30 * 86_400 * S))
+    *steps
+        .iter()
+        .find(|s| **s >= want)
+        .unwrap_or(&(30 * 86_400 * S))
 }
 
 /// One process of a lineage, root first; `depth` indents it in the graph.
@@ -161,7 +176,10 @@ pub fn impacted(event: &Value) -> Vec<(String, String)> {
                     format!("{prefix}.{k}")
                 };
                 match v {
-                    Value::String(s) if (k == "path" || k == "args" || k.ends_with("_path")) && !s.is_empty() => {
+                    Value::String(s)
+                        if (k == "path" || k == "args" || k.ends_with("_path"))
+                            && !s.is_empty() =>
+                    {
                         out.push((name, s.clone()))
                     }
                     Value::Object(_) => walk(v, &name, out),

@@ -313,7 +313,11 @@ pub async fn raw(
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, String::from_utf8_lossy(&bytes).into_owned())
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
 }
 
 /// A web UI session: its cookie header and CSRF token.
@@ -348,7 +352,13 @@ impl TestServer {
     }
 
     pub async fn ui_get(&self, cookie: &str, path: &str) -> (u16, hyper::HeaderMap, String) {
-        raw(&format!("{}{path}", self.base), "GET", &[("cookie", cookie)], vec![]).await
+        raw(
+            &format!("{}{path}", self.base),
+            "GET",
+            &[("cookie", cookie)],
+            vec![],
+        )
+        .await
     }
 
     /// Posts a form (`_csrf` added unless `csrf` is None).

@@ -162,9 +162,11 @@ async fn web_ui_in_chromium() {
     );
     let (st, v) = s.ingest(&agent, &[m1, m2]).await;
     assert_eq!(st, 200, "{v}");
-    let (st, v) = common::call(&format!("{}/api/v1/agents/rules", s.base), "PUT", Some(&agent),
-        Some(serde_json::to_vec(&json!({"rules": [{"id": "curl_in_container", "version": "1", "description": "curl ran in a web container",
-            "severity": "high", "tags": {}, "remediation": "Find out who ran curl and why.", "policy": "default"}]})).unwrap()), &[]).await;
+    let rules = json!({"rules": [{"id": "curl_in_container", "version": "1", "description": "curl ran in a web container",
+        "severity": "high", "tags": {}, "remediation": "Find out who ran curl and why.", "policy": "default"}]});
+    let (st, v) = s
+        .agent_call(&agent, "PUT", "/api/v1/agents/rules", rules)
+        .await;
     assert!(st < 300, "{v}");
     s.add_user("vera", "viewer").await;
     let (driver, c) = start_browser().await;
@@ -320,14 +322,9 @@ async fn web_ui_in_chromium() {
         }
         let snap = json!({"id": format!("s{i}"), "workload": {"kind": "container", "id": format!("c{i}"), "image_name": "nginx", "image_tag": "1.25"},
             "started_at": 1, "ended_at": 2, "events": 5, "dropped": 0, "behaviors": behaviors});
-        let (st, v) = common::call(
-            &format!("{base}/api/v1/agents/snapshots"),
-            "POST",
-            Some(&agent),
-            Some(serde_json::to_vec(&snap).unwrap()),
-            &[],
-        )
-        .await;
+        let (st, v) = s
+            .agent_call(&agent, "POST", "/api/v1/agents/snapshots", snap)
+            .await;
         assert_eq!(st, 200, "{v}");
     }
     c.goto(&format!("{base}/ui/profiles")).await.unwrap();

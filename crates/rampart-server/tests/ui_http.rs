@@ -279,19 +279,16 @@ async fn hostile_event_fields_are_escaped_on_every_page() {
     assert_eq!(st, 200, "{v}");
     let report = json!({"rules": [{"id": "evil_rule", "version": "1", "description": HOSTILE,
         "severity": "high", "tags": {}, "remediation": HOSTILE, "policy": HOSTILE}]});
-    let (st, v) = rampart_test_put(&s, &agent, report).await;
+    let (st, v) = s
+        .agent_call(&agent, "PUT", "/api/v1/agents/rules", report)
+        .await;
     assert!(st < 300, "{st} {v}");
     let snap = json!({"id": "snap-1", "workload": {"kind": "container", "id": "c0ffee", "image_name": HOSTILE, "image_tag": "1"},
         "started_at": 1, "ended_at": 2, "events": 1, "dropped": 0,
         "behaviors": [{"kind": "file", "process": format!("/bin/sh > {HOSTILE}"), "detail": HOSTILE, "count": 1, "example": HOSTILE}]});
-    let (st, v) = common::call(
-        &format!("{}/api/v1/agents/snapshots", s.base),
-        "POST",
-        Some(&agent),
-        Some(serde_json::to_vec(&snap).unwrap()),
-        &[],
-    )
-    .await;
+    let (st, v) = s
+        .agent_call(&agent, "POST", "/api/v1/agents/snapshots", snap)
+        .await;
     assert_eq!(st, 200, "{v}");
     let (st, v) = s.call("POST", "/api/v1/notifications/channels", Some(&s.admin),
         Some(json!({"name": "hook", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/x"}}))).await;
@@ -346,21 +343,6 @@ async fn hostile_event_fields_are_escaped_on_every_page() {
         assert!(page.contains("<script src=\"/ui/static/app.js\" defer></script>"));
     }
     s.stop().await;
-}
-
-async fn rampart_test_put(
-    s: &TestServer,
-    agent: &str,
-    body: serde_json::Value,
-) -> (u16, serde_json::Value) {
-    common::call(
-        &format!("{}/api/v1/agents/rules", s.base),
-        "PUT",
-        Some(agent),
-        Some(serde_json::to_vec(&body).unwrap()),
-        &[],
-    )
-    .await
 }
 
 /// Facets, filters and keyset pagination agree with the data, on both databases.

@@ -71,12 +71,19 @@ pub async fn update(
     Id(id): Id,
     ApiJson(u): ApiJson<Update>,
 ) -> ApiResult<Json<Value>> {
-    let (signal, resolutions) = signals::update(&s.db, id, &u, &caller.username).await?;
+    let signal = triage(&s, id, &u, &caller.username).await?;
+    Ok(Json(json!({"signal": signal})))
+}
+
+/// Triage for the API and the UI: the change, then the notification worker woken for any incident
+/// resolutions it queued.
+pub async fn triage(s: &AppState, id: i64, u: &Update, actor: &str) -> ApiResult<signals::Signal> {
+    let (signal, resolutions) = signals::update(&s.db, id, u, actor).await?;
     if resolutions > 0 {
         s.metrics.notifications_queued.add(resolutions as u64);
         s.notify.wake.notify_one();
     }
-    Ok(Json(json!({"signal": signal})))
+    Ok(signal)
 }
 
 pub async fn comments(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {

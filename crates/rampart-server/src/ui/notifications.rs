@@ -242,30 +242,39 @@ fn refill(session: &Session, form: &Form, id: i64, error: String) -> ChannelForm
     f
 }
 
-pub async fn create_channel(
-    State(s): State<AppState>,
-    UiAdmin(session): UiAdmin,
-    form: Form,
-) -> UiResult {
-    let outcome = match channel_body(&form, true) {
-        Ok(v) => match serde_json::from_value(v) {
-            Ok(b) => {
-                napi::create_channel(State(s.clone()), Admin(session.caller.clone()), ApiJson(b))
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.message)
-            }
-            Err(e) => Err(e.to_string()),
+/// Creates (`id` 0) or updates a channel from its form; shows the form again with the reason if refused.
+async fn save_channel(s: AppState, session: Session, id: i64, form: Form) -> UiResult {
+    let caller = Admin(session.caller.clone());
+    let outcome = match channel_body(&form, id == 0) {
+        Ok(v) if id == 0 => match serde_json::from_value(v) {
+            Ok(b) => napi::create_channel(State(s), caller, ApiJson(b))
+                .await
+                .map(|_| ()),
+            Err(e) => Err(ApiError::unprocessable(e.to_string())),
         },
-        Err(e) => Err(e),
+        Ok(v) => match serde_json::from_value(v) {
+            Ok(b) => napi::update_channel(State(s), caller, Id(id), ApiJson(b))
+                .await
+                .map(|_| ()),
+            Err(e) => Err(ApiError::unprocessable(e.to_string())),
+        },
+        Err(e) => Err(ApiError::unprocessable(e)),
     };
     match outcome {
         Ok(()) => see_other("/ui/notifications"),
         Err(e) => html_status(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &refill(&session, &form, 0, e),
+            &refill(&session, &form, id, e.message),
         ),
     }
+}
+
+pub async fn create_channel(
+    State(s): State<AppState>,
+    UiAdmin(session): UiAdmin,
+    form: Form,
+) -> UiResult {
+    save_channel(s, session, 0, form).await
 }
 
 pub async fn update_channel(
@@ -274,28 +283,7 @@ pub async fn update_channel(
     Id(id): Id,
     form: Form,
 ) -> UiResult {
-    let outcome = match channel_body(&form, false) {
-        Ok(v) => match serde_json::from_value(v) {
-            Ok(b) => napi::update_channel(
-                State(s.clone()),
-                Admin(session.caller.clone()),
-                Id(id),
-                ApiJson(b),
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| e.message),
-            Err(e) => Err(e.to_string()),
-        },
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(()) => see_other("/ui/notifications"),
-        Err(e) => html_status(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &refill(&session, &form, id, e),
-        ),
-    }
+    save_channel(s, session, id, form).await
 }
 
 pub async fn delete_channel(

@@ -469,11 +469,7 @@ pub async fn triage(
             .map(str::to_string),
         assignee,
     };
-    let (_, resolutions) = signals::update(&s.db, id, &u, &session.caller.username).await?;
-    if resolutions > 0 {
-        s.metrics.notifications_queued.add(resolutions as u64);
-        s.notify.wake.notify_one();
-    }
+    crate::api::signals::triage(&s, id, &u, &session.caller.username).await?;
     see_other(&format!("/ui/signals/{id}"))
 }
 

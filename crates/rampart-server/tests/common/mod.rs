@@ -220,29 +220,17 @@ pub async fn call(
     body: Option<Vec<u8>>,
     headers: &[(&str, &str)],
 ) -> (u16, Value) {
-    // A client per call: pooled connections must not outlive the test's runtime.
-    let client: Client<_, Full<bytes_alias::Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
-    let mut req = hyper::Request::builder().method(method).uri(url);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut all: Vec<(&str, &str)> = Vec::new();
+    if let Some(b) = &bearer {
+        all.push(("authorization", b));
     }
     if body.is_some() {
-        req = req.header("content-type", "application/json");
+        all.push(("content-type", "application/json"));
     }
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let req = req
-        .body(Full::new(bytes_alias::Bytes::from(
-            body.unwrap_or_default(),
-        )))
-        .unwrap();
-    let resp = client.request(req).await.expect("request");
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let value = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    all.extend_from_slice(headers);
+    let (status, _, text) = raw(url, method, &all, body.unwrap_or_default()).await;
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, value)
 }
 
@@ -295,13 +283,15 @@ pub fn tagged(
     m
 }
 
-/// One raw HTTP request: status, headers and body text (for HTML pages, redirects and cookies).
+/// One raw HTTP request over a fresh connection: status, headers and body text (for HTML pages,
+/// redirects and cookies).
 pub async fn raw(
     url: &str,
     method: &str,
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> (u16, hyper::HeaderMap, String) {
+    // A client per call: pooled connections must not outlive the test's runtime.
     let client: Client<_, Full<bytes_alias::Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     let mut req = hyper::Request::builder().method(method).uri(url);
@@ -384,6 +374,25 @@ impl TestServer {
                 ("content-type", "application/x-www-form-urlencoded"),
             ],
             form.finish().into_bytes(),
+        )
+        .await
+    }
+
+    /// A JSON request with an agent's credential (snapshots, rule reports).
+    pub async fn agent_call(
+        &self,
+        agent: &str,
+        method: &str,
+        path: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        let body = serde_json::to_vec(&body).unwrap();
+        call(
+            &format!("{}{path}", self.base),
+            method,
+            Some(agent),
+            Some(body),
+            &[],
         )
         .await
     }

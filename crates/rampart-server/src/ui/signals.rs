@@ -121,7 +121,10 @@ pub async fn explorer(
     // The histogram spans the range, or for all time every signal's extent (the same axis for any query).
     let extent = match f.from {
         Some(from) => Some((from, now)),
-        None => signals::extent(&s.db).await?.map(|(a, b)| (a, b + 1)),
+        // At least an hour wide, so that a few close signals do not fill the whole axis.
+        None => signals::extent(&s.db)
+            .await?
+            .map(|(a, b)| (a.min(b + 1 - 3_600_000_000_000), b + 1)),
     };
     let interval = extent.map(|(a, b)| view::interval_for(b - a));
     let page = match (

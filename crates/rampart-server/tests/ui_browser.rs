@@ -250,7 +250,15 @@ async fn web_ui_in_chromium() {
     fill(&c, "#rule-id", "ui_curl_rule").await;
     fill(&c, "#rule-expression", "exec.file.path == ").await;
     let err = wait_text(&c, "#validation .problem", "expected a value").await;
-    assert!(err.contains("rule candidate"), "{err}");
+    // The position is the expression's own: line 1, past `exec.file.path ==`.
+    assert!(err.starts_with("line 1, column "), "{err}");
+    let col: usize = err["line 1, column ".len()..]
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((17..=19).contains(&col), "{err}");
     shot(&c, "05-rule-invalid").await;
     fill(
         &c,

@@ -312,32 +312,25 @@ pub async fn validate(
     })))
 }
 
-/// The first `line N, column M` / `N:M` position in a compiler message (1-based), if any.
-fn position(msg: &str) -> (Option<u32>, Option<u32>) {
-    let lower = msg.to_ascii_lowercase();
-    let num_after = |key: &str| -> Option<u32> {
-        let i = lower.find(key)? + key.len();
-        lower[i..]
-            .trim_start()
-            .split(|c: char| !c.is_ascii_digit())
-            .next()?
-            .parse()
-            .ok()
+/// The position of a compiler message about the candidate (`ui-candidate:LINE:COL`), as a line and column
+/// of the expression itself (1-based).
+fn position(msg: &str) -> (Option<usize>, Option<usize>) {
+    let Some(rest) = msg.split("ui-candidate:").nth(1) else {
+        return (None, None);
     };
-    if let (Some(l), Some(c)) = (
-        num_after("line"),
-        num_after("column").or_else(|| num_after("col")),
+    let mut nums = rest
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|n| !n.is_empty());
+    match (
+        nums.next().and_then(|n| n.parse::<usize>().ok()),
+        nums.next().and_then(|n| n.parse::<usize>().ok()),
     ) {
-        return (Some(l), Some(c));
+        (Some(l), Some(c)) if l >= rc::EXPRESSION_FIRST_LINE && c > rc::EXPRESSION_INDENT => (
+            Some(l + 1 - rc::EXPRESSION_FIRST_LINE),
+            Some(c - rc::EXPRESSION_INDENT),
+        ),
+        _ => (None, None),
     }
-    for w in msg.split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',') {
-        if let Some((a, b)) = w.split_once(':') {
-            if let (Ok(l), Ok(c)) = (a.parse(), b.trim_end_matches(':').parse()) {
-                return (Some(l), Some(c));
-            }
-        }
-    }
-    (None, None)
 }
 
 /// Evaluates one expression over the most recent stored events (the API's test, as JSON).
@@ -412,11 +405,12 @@ pub async fn save_backend(
 mod tests {
     #[test]
     fn positions() {
+        let msg = "rule candidate (ui-candidate:6:25): expected a value";
+        assert_eq!(super::position(msg), (Some(2), Some(19)));
         assert_eq!(
-            super::position("syntax error at line 1, column 17: x"),
-            (Some(1), Some(17))
+            super::position("policy ui-candidate:2:1: bad YAML"),
+            (None, None)
         );
-        assert_eq!(super::position("1:5: unexpected token"), (Some(1), Some(5)));
         assert_eq!(super::position("unknown field"), (None, None));
     }
 }

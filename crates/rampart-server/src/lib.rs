@@ -19,6 +19,7 @@ mod sql;
 pub mod state;
 pub mod storage;
 pub mod tls;
+pub mod ui;
 
 use std::future::Future;
 use std::net::SocketAddr;

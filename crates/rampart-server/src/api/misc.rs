@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse};
+use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
 
@@ -26,9 +26,9 @@ pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// The web UI is not built yet: this page says so and points at the API.
-pub async fn index() -> Html<&'static str> {
-    Html(include_str!("index.html"))
+/// The web UI lives under `/ui/`.
+pub async fn index() -> axum::response::Redirect {
+    axum::response::Redirect::to("/ui/")
 }
 
 pub async fn openapi() -> impl IntoResponse {

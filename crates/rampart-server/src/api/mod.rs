@@ -1,13 +1,13 @@
 //! The REST API. One table ([`routes`]) lists every route with the role it needs; the router and the
 //! OpenAPI document are both built from it, and the security tests walk it.
 
-mod admin;
-mod agents;
+pub(crate) mod admin;
+pub(crate) mod agents;
 pub mod extract;
 mod misc;
 pub mod openapi;
-mod rules;
-mod signals;
+pub(crate) mod rules;
+pub(crate) mod signals;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::Next;
@@ -56,7 +56,15 @@ pub struct RouteDef {
     pub handler: MethodRouter<AppState>,
 }
 
-fn r(
+impl RouteDef {
+    /// A web UI route (`/ui/…`): session cookie instead of a Bearer token, HTML instead of JSON, CSRF token
+    /// on every POST.
+    pub fn is_ui(&self) -> bool {
+        self.path == "/ui" || self.path.starts_with("/ui/")
+    }
+}
+
+pub(crate) fn r(
     method: &'static str,
     path: &'static str,
     access: Access,
@@ -77,8 +85,8 @@ fn r(
 /// Every route of the server.
 pub fn routes() -> Vec<RouteDef> {
     use Access::*;
-    vec![
-        r("GET", "/", Public, "A page pointing at the API (the web UI is not built yet)", None, get(misc::index)),
+    let mut routes = vec![
+        r("GET", "/", Public, "Redirects to the web UI", None, get(misc::index)),
         r("GET", "/healthz", Public, "Liveness", None, get(misc::health)),
         r("GET", "/readyz", Public, "Readiness (database reachable)", None, get(misc::ready)),
         r("GET", "/api/openapi.json", Public, "This document", None, get(misc::openapi)),
@@ -166,7 +174,9 @@ pub fn routes() -> Vec<RouteDef> {
         r("GET", "/api/v1/tokens", Admin, "API tokens (without their secrets)", None, get(admin::list_tokens)),
         r("POST", "/api/v1/tokens", Admin, "Create an API token with a role (shown once)", Some("{name, role, ttl_seconds?, user_id?}"), post(admin::create_token)),
         r("DELETE", "/api/v1/tokens/{id}", Admin, "Revoke an API token", None, delete(admin::delete_token)),
-    ]
+    ];
+    routes.extend(crate::ui::routes());
+    routes
 }
 
 /// Bodies of routes other than ingest are small.
@@ -185,6 +195,7 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .fallback(|| async { crate::error::ApiError::not_found("no such route") })
+        .layer(axum::middleware::from_fn(crate::ui::security_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,

@@ -61,7 +61,7 @@ fn operation(def: &super::RouteDef) -> Value {
 
 pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
-    for def in routes() {
+    for def in routes().into_iter().filter(|d| !d.is_ui()) {
         let entry = paths
             .entry(def.path.to_string())
             .or_insert_with(|| json!({}));

@@ -44,7 +44,9 @@ pub async fn detail(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResu
     let related = signals::related::related(&s.db, &signal, window).await?;
     let rule = signals::rule_info(&s.db, &s.rules, &signal).await?;
     let suggestion = crate::profiles::api::suggestion_for(&s, id).await?;
+    let history = signals::history(&s.db, id).await?;
     Ok(Json(json!({
+        "history": history,
         "suggestion": suggestion,
         "signal": signal,
         "rule": rule,
@@ -65,16 +67,23 @@ pub async fn related(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiRes
 
 pub async fn update(
     State(s): State<AppState>,
-    _: Responder,
+    Responder(caller): Responder,
     Id(id): Id,
     ApiJson(u): ApiJson<Update>,
 ) -> ApiResult<Json<Value>> {
-    let (signal, resolutions) = signals::update(&s.db, id, &u).await?;
+    let signal = triage(&s, id, &u, &caller.username).await?;
+    Ok(Json(json!({"signal": signal})))
+}
+
+/// Triage for the API and the UI: the change, then the notification worker woken for any incident
+/// resolutions it queued.
+pub async fn triage(s: &AppState, id: i64, u: &Update, actor: &str) -> ApiResult<signals::Signal> {
+    let (signal, resolutions) = signals::update(&s.db, id, u, actor).await?;
     if resolutions > 0 {
         s.metrics.notifications_queued.add(resolutions as u64);
         s.notify.wake.notify_one();
     }
-    Ok(Json(json!({"signal": signal})))
+    Ok(signal)
 }
 
 pub async fn comments(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {

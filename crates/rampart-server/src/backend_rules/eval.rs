@@ -345,8 +345,8 @@ async fn raise(
         None => {
             let row = sqlx::query(
             "INSERT INTO signals (source, rule_id, group_key, window_start, severity, title, hostname, container_id, \
-             process_path, first_seen, last_seen, count, state, created_at, updated_at) \
-             VALUES ('backend', $1, $2, $3, $4, $5, $6, $7, $8, $3, $9, 1, 'open', $10, $10) \
+             process_path, first_seen, last_seen, count, state, created_at, updated_at, image) \
+             VALUES ('backend', $1, $2, $3, $4, $5, $6, $7, $8, $3, $9, 1, 'open', $10, $10, $11) \
              ON CONFLICT (source, rule_id, group_key, window_start) DO UPDATE SET count = signals.count + 1, \
              updated_at = excluded.updated_at RETURNING id, count",
             )
@@ -360,6 +360,7 @@ async fn raise(
             .bind(&t.m.process_path)
             .bind(t.last)
             .bind(now)
+            .bind(&t.m.image)
             .fetch_one(&mut **tx)
             .await?;
             if row.try_get::<i64, _>("count")? == 1 {

@@ -18,6 +18,8 @@ pub struct IncomingMatch {
     pub ts: i64,
     pub hostname: String,
     pub container_id: String,
+    /// The container's image as `name:tag` (or `name`), empty outside containers.
+    pub image: String,
     pub pid: i64,
     pub process_path: String,
     /// The pids of the process and its ancestors, as ` 1234 567 ` (space-delimited for `LIKE` lookups).
@@ -169,6 +171,7 @@ fn parse_match(
         .filter(|h| !h.is_empty())
         .unwrap_or(agent_hostname);
     let container_id = text(&value, &["container", "id"]).unwrap_or("");
+    let image = image_of(&value);
     let process = value.get("process");
     let pid = process
         .and_then(|p| p.get("pid"))
@@ -200,6 +203,7 @@ fn parse_match(
         title: column_text(title, 1024),
         hostname: column_text(hostname, 255),
         container_id: column_text(container_id, 128),
+        image: column_text(&image, 512),
         process_path: column_text(process_path, 4096),
         rule_id,
         event_type,
@@ -210,6 +214,36 @@ fn parse_match(
         body,
         value,
     })
+}
+
+/// `container.image.{name,tag}`, or the container's `image_name:`/`image_tag:` tags.
+fn image_of(value: &Value) -> String {
+    let tag = |prefix: &str| {
+        value
+            .pointer("/container/tags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .find_map(|t| t.strip_prefix(prefix))
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut name = text(value, &["container", "image", "name"])
+        .unwrap_or("")
+        .to_string();
+    let mut version = text(value, &["container", "image", "tag"])
+        .unwrap_or("")
+        .to_string();
+    if name.is_empty() {
+        name = tag("image_name:");
+        version = tag("image_tag:");
+    }
+    match (name.is_empty(), version.is_empty()) {
+        (true, _) => String::new(),
+        (false, true) => name,
+        (false, false) => format!("{name}:{version}"),
+    }
 }
 
 #[cfg(test)]

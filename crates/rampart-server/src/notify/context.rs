@@ -116,6 +116,7 @@ pub fn example_signal() -> (Signal, Value) {
         title: "Test notification from Rampart".into(),
         hostname: "rampart-test".into(),
         container_id: String::new(),
+        image: String::new(),
         process_path: "/usr/bin/true".into(),
         first_seen: now,
         last_seen: now,

@@ -431,6 +431,29 @@ pub struct TestBody {
     limit: Option<i64>,
 }
 
+/// Where [`expression_policy`] puts the expression: its first line is this line of the file, and every
+/// expression line is indented by [`EXPRESSION_INDENT`] columns (a literal block scalar, taken verbatim),
+/// so a compiler position `file:line:col` maps back to the expression's own line and column.
+pub const EXPRESSION_FIRST_LINE: usize = 5;
+pub const EXPRESSION_INDENT: usize = 6;
+
+/// A one-rule policy file holding `expression` as rule `id` (to validate or test a lone expression).
+pub fn expression_policy(id: &str, expression: &str) -> ApiResult<String> {
+    let id = serde_json::to_string(id).map_err(ApiError::internal)?;
+    let mut text = format!("version: 1.0.0\nrules:\n  - id: {id}\n    expression: |-\n");
+    let pad = " ".repeat(EXPRESSION_INDENT);
+    for line in expression.lines() {
+        text.push_str(&pad);
+        text.push_str(line.trim_end_matches('\r'));
+        text.push('\n');
+    }
+    if expression.trim().is_empty() {
+        text.push_str(&pad);
+        text.push_str("\"\"\n");
+    }
+    Ok(text)
+}
+
 /// Evaluates candidate rules over the most recent events agents reported (each stored match carries its
 /// event), without storing or publishing anything.
 pub async fn test_rules(
@@ -440,10 +463,7 @@ pub async fn test_rules(
 ) -> ApiResult<Json<Value>> {
     let content = match (b.content, b.expression) {
         (Some(c), None) => c,
-        (None, Some(e)) => serde_yaml_ng::to_string(&json!({
-            "version": "1.0.0", "rules": [{"id": "candidate", "expression": e}]
-        }))
-        .map_err(ApiError::internal)?,
+        (None, Some(e)) => expression_policy("candidate", &e)?,
         _ => {
             return Err(ApiError::unprocessable(
                 "give either `content` (a policy) or `expression` (one rule)",

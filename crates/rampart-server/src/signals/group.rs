@@ -46,8 +46,8 @@ pub async fn upsert_agent_signal(
     let n = members.len() as i64;
     let row = sqlx::query(
         "INSERT INTO signals (source, rule_id, group_key, window_start, severity, title, hostname, container_id, \
-         process_path, first_seen, last_seen, count, state, created_at, updated_at) \
-         VALUES ('agent', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $12) \
+         process_path, first_seen, last_seen, count, state, created_at, updated_at, image) \
+         VALUES ('agent', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $12, $13) \
          ON CONFLICT (source, rule_id, group_key, window_start) DO UPDATE SET \
          count = signals.count + excluded.count, \
          first_seen = CASE WHEN excluded.first_seen < signals.first_seen THEN excluded.first_seen ELSE signals.first_seen END, \
@@ -67,6 +67,7 @@ pub async fn upsert_agent_signal(
     .bind(last)
     .bind(n)
     .bind(now)
+    .bind(&head.image)
     .fetch_one(&mut **tx)
     .await?;
     let signal_id: i64 = row.try_get("id")?;

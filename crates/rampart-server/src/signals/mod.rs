@@ -23,6 +23,8 @@ pub struct Signal {
     pub title: String,
     pub hostname: String,
     pub container_id: String,
+    /// The container's image (`name:tag`), empty outside containers.
+    pub image: String,
     pub process_path: String,
     pub first_seen: i64,
     pub last_seen: i64,
@@ -43,6 +45,8 @@ pub struct Filters {
     pub source: Option<String>,
     pub hostname: Option<String>,
     pub container_id: Option<String>,
+    /// Image names (`nginx`, any tag) or `name:tag`.
+    pub image: Option<String>,
     /// A user id, or `none` for unassigned signals.
     pub assignee: Option<String>,
     /// Substring of the title, rule id, host or executable.
@@ -53,6 +57,8 @@ pub struct Filters {
     pub to: Option<i64>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
+    /// Keyset pagination: signals strictly older than this `last_seen:id` cursor (from [`cursor`]).
+    pub before: Option<String>,
     /// Histogram bucket width, e.g. `1h`, `5m`.
     pub interval: Option<String>,
 }
@@ -108,6 +114,18 @@ impl Where {
     }
 }
 
+/// Escapes `\`, `%` and `_` for a `LIKE … ESCAPE '\'` pattern.
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The keyset cursor that continues a listing after `s` (for [`Filters::before`]).
+pub fn cursor(s: &Signal) -> String {
+    format!("{}:{}", s.last_seen, s.id)
+}
+
 fn build_where(f: &Filters) -> ApiResult<Where> {
     let mut w = Where {
         clauses: Vec::new(),
@@ -136,6 +154,32 @@ fn build_where(f: &Filters) -> ApiResult<Where> {
             w.any_of(col, v);
         }
     }
+    if let Some(v) = &f.image {
+        let mut alts = Vec::new();
+        for name in v.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+            // `name:` ≤ image < `name;` is every tag of the image (`;` follows `:`), an index range.
+            let exact = w.param(Bind::S(name.to_string()));
+            let lo = w.param(Bind::S(format!("{name}:")));
+            let hi = w.param(Bind::S(format!("{name};")));
+            alts.push(format!(
+                "s.image = {exact} OR (s.image >= {lo} AND s.image < {hi})"
+            ));
+        }
+        if !alts.is_empty() {
+            w.clauses.push(format!("({})", alts.join(" OR ")));
+        }
+    }
+    if let Some(c) = &f.before {
+        let (seen, id) = c
+            .split_once(':')
+            .and_then(|(a, b)| Some((a.parse::<i64>().ok()?, b.parse::<i64>().ok()?)))
+            .ok_or_else(|| ApiError::bad_request("before: a `last_seen:id` cursor"))?;
+        let ps = w.param(Bind::I(seen));
+        let pi = w.param(Bind::I(id));
+        w.clauses.push(format!(
+            "(s.last_seen < {ps} OR (s.last_seen = {ps} AND s.id < {pi}))"
+        ));
+    }
     match f.assignee.as_deref() {
         None => {}
         Some("none") => w.clauses.push("s.assignee_id IS NULL".into()),
@@ -151,11 +195,7 @@ fn build_where(f: &Filters) -> ApiResult<Where> {
         if q.len() > 256 {
             return Err(ApiError::bad_request("q: at most 256 bytes"));
         }
-        let escaped = q
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let p = w.param(Bind::S(format!("%{}%", escaped.to_lowercase())));
+        let p = w.param(Bind::S(format!("%{}%", like_escape(&q.to_lowercase()))));
         w.clauses.push(format!(
             "(LOWER(s.title) LIKE {p} ESCAPE '\\' OR LOWER(s.rule_id) LIKE {p} ESCAPE '\\' \
              OR LOWER(s.hostname) LIKE {p} ESCAPE '\\' OR LOWER(s.process_path) LIKE {p} ESCAPE '\\')"
@@ -173,7 +213,7 @@ fn build_where(f: &Filters) -> ApiResult<Where> {
 }
 
 const SIGNAL_COLS: &str = "s.id, s.source, s.rule_id, s.group_key, s.severity, s.title, s.hostname, s.container_id, \
-    s.process_path, s.first_seen, s.last_seen, s.count, s.state, s.assignee_id, u.username AS assignee_name, \
+    s.image, s.process_path, s.first_seen, s.last_seen, s.count, s.state, s.assignee_id, u.username AS assignee_name, \
     s.created_at, s.updated_at";
 
 fn signal_from(r: &sqlx::any::AnyRow) -> ApiResult<Signal> {
@@ -188,6 +228,7 @@ fn signal_from(r: &sqlx::any::AnyRow) -> ApiResult<Signal> {
         title: r.try_get("title")?,
         hostname: r.try_get("hostname")?,
         container_id: r.try_get("container_id")?,
+        image: r.try_get("image")?,
         process_path: r.try_get("process_path")?,
         first_seen: r.try_get("first_seen")?,
         last_seen: r.try_get("last_seen")?,
@@ -200,6 +241,19 @@ fn signal_from(r: &sqlx::any::AnyRow) -> ApiResult<Signal> {
 }
 
 pub async fn list(db: &Db, f: &Filters) -> ApiResult<(Vec<Signal>, i64)> {
+    let signals = page(db, f).await?;
+    let w = build_where(f)?;
+    let count_sql = format!("SELECT COUNT(*) AS n FROM signals s {}", w.sql());
+    let total: i64 = w
+        .bind(sqlx::query(&count_sql))
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("n")?;
+    Ok((signals, total))
+}
+
+/// One page of the filtered signals, newest first (`before` continues after a page, `offset` skips).
+pub async fn page(db: &Db, f: &Filters) -> ApiResult<Vec<Signal>> {
     let w = build_where(f)?;
     let limit = f.limit.unwrap_or(50);
     let offset = f.offset.unwrap_or(0);
@@ -212,45 +266,86 @@ pub async fn list(db: &Db, f: &Filters) -> ApiResult<(Vec<Signal>, i64)> {
         w.sql()
     );
     let rows = w.bind(sqlx::query(&sql)).fetch_all(&db.pool).await?;
-    let signals = rows
-        .iter()
-        .map(signal_from)
-        .collect::<ApiResult<Vec<_>>>()?;
-    let count_sql = format!("SELECT COUNT(*) AS n FROM signals s {}", w.sql());
-    let total: i64 = w
-        .bind(sqlx::query(&count_sql))
-        .fetch_one(&db.pool)
-        .await?
-        .try_get("n")?;
-    Ok((signals, total))
+    rows.iter().map(signal_from).collect()
 }
 
-/// Counts per value of the facet columns, for the filtered signals.
+const FACETS: [&str; 7] = [
+    "state",
+    "severity",
+    "rule_id",
+    "source",
+    "hostname",
+    "container_id",
+    "image",
+];
+
+/// Counts per value of the facet columns (the 50 most common of each), for the filtered signals.
 pub async fn facets(db: &Db, f: &Filters) -> ApiResult<Value> {
+    Ok(overview(db, f, None).await?.0)
+}
+
+/// The first and last `first_seen` of all signals (two index lookups).
+pub async fn extent(db: &Db) -> ApiResult<Option<(i64, i64)>> {
+    let row = sqlx::query("SELECT MIN(first_seen) AS a, MAX(first_seen) AS b FROM signals")
+        .fetch_one(&db.pool)
+        .await?;
+    let a: Option<i64> = row.try_get("a")?;
+    let b: Option<i64> = row.try_get("b")?;
+    Ok(a.zip(b))
+}
+
+/// The facets and, given a bucket width, the histogram (bucket start, count) of the filtered signals in
+/// one query: the filter is evaluated once (a materialized CTE) however many counts are taken.
+pub async fn overview(
+    db: &Db,
+    f: &Filters,
+    interval_ns: Option<i64>,
+) -> ApiResult<(Value, Vec<(i64, i64)>)> {
     let w = build_where(f)?;
-    let mut out = serde_json::Map::new();
-    for col in [
-        "state",
-        "severity",
-        "rule_id",
-        "source",
-        "hostname",
-        "container_id",
-    ] {
-        let sql = format!(
-            "SELECT s.{col} AS v, COUNT(*) AS n FROM signals s {} GROUP BY s.{col} ORDER BY n DESC, v LIMIT 50",
-            w.sql()
-        );
-        let rows = w.bind(sqlx::query(&sql)).fetch_all(&db.pool).await?;
-        let mut values = Vec::new();
-        for r in rows {
-            values.push(
-                json!({"value": r.try_get::<String, _>("v")?, "count": r.try_get::<i64, _>("n")?}),
-            );
-        }
-        out.insert(col.into(), Value::Array(values));
+    // Unfiltered, each count reads its own index; filtered, the matching rows are gathered once.
+    let hint = if w.clauses.is_empty() {
+        "NOT MATERIALIZED"
+    } else {
+        "MATERIALIZED"
+    };
+    let mut groups: Vec<String> = FACETS
+        .iter()
+        .map(|c| format!("SELECT '{c}' AS k, {c} AS v, COUNT(*) AS n FROM f GROUP BY {c}"))
+        .collect();
+    if let Some(ns) = interval_ns {
+        let ns = ns.max(1_000_000_000);
+        groups.push(format!(
+            "SELECT '~h' AS k, CAST((first_seen / {ns}) * {ns} AS TEXT) AS v, COUNT(*) AS n FROM f \
+             GROUP BY (first_seen / {ns})"
+        ));
     }
-    Ok(Value::Object(out))
+    let sql = format!(
+        "WITH f AS {hint} (SELECT {cols}, s.first_seen FROM signals s {where_}), \
+         g AS ({groups}), \
+         r AS (SELECT k, v, n, ROW_NUMBER() OVER (PARTITION BY k ORDER BY n DESC, v) AS rn FROM g) \
+         SELECT k, v, n FROM r WHERE rn <= 50 OR k = '~h' ORDER BY k, rn",
+        cols = FACETS.map(|c| format!("s.{c}")).join(", "),
+        where_ = w.sql(),
+        groups = groups.join(" UNION ALL "),
+    );
+    let rows = w.bind(sqlx::query(&sql)).fetch_all(&db.pool).await?;
+    let mut out = serde_json::Map::new();
+    for c in FACETS {
+        out.insert(c.into(), Value::Array(Vec::new()));
+    }
+    let mut buckets = Vec::new();
+    for r in rows {
+        let k: String = r.try_get("k")?;
+        let v: String = r.try_get("v")?;
+        let n: i64 = r.try_get("n")?;
+        if k == "~h" {
+            buckets.push((v.parse::<i64>().unwrap_or(0), n));
+        } else if let Some(Value::Array(values)) = out.get_mut(&k) {
+            values.push(json!({"value": v, "count": n}));
+        }
+    }
+    buckets.sort_unstable();
+    Ok((Value::Object(out), buckets))
 }
 
 /// Signals per time bucket (by first seen).
@@ -325,7 +420,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>
 
 /// Triage. Archiving a signal queues the resolution of its PagerDuty/Opsgenie incidents, in the same
 /// transaction; returns the signal and how many resolutions were queued.
-pub async fn update(db: &Db, id: i64, u: &Update) -> ApiResult<(Signal, usize)> {
+pub async fn update(db: &Db, id: i64, u: &Update, actor: &str) -> ApiResult<(Signal, usize)> {
     if u.state.is_none() && u.assignee.is_none() {
         return Err(ApiError::bad_request(
             "nothing to change: give state and/or assignee",
@@ -347,6 +442,9 @@ pub async fn update(db: &Db, id: i64, u: &Update) -> ApiResult<(Signal, usize)> 
             .bind(id)
             .execute(&mut *w.tx)
             .await?;
+        if *state != before.state {
+            record(&mut w.tx, id, actor, "state", &before.state, state, now).await?;
+        }
         // Two concurrent archivals queue one resolution: the outbox key is unique.
         if state == "archived" && before.state != "archived" {
             queued = crate::notify::outbox::enqueue_resolution(&mut w.tx, id, now).await?;
@@ -354,19 +452,89 @@ pub async fn update(db: &Db, id: i64, u: &Update) -> ApiResult<(Signal, usize)> 
         w.commit().await?;
     }
     if let Some(assignee) = u.assignee {
-        if let Some(uid) = assignee {
-            crate::auth::store::get_user(db, uid)
-                .await
-                .map_err(|_| ApiError::unprocessable(format!("assignee: no user {uid}")))?;
-        }
+        let new_name = match assignee {
+            Some(uid) => {
+                crate::auth::store::get_user(db, uid)
+                    .await
+                    .map_err(|_| ApiError::unprocessable(format!("assignee: no user {uid}")))?
+                    .username
+            }
+            None => String::new(),
+        };
+        let old_name = before
+            .assignee
+            .as_ref()
+            .and_then(|a| a["username"].as_str())
+            .unwrap_or("")
+            .to_string();
+        let mut w = db.begin_write().await?;
         sqlx::query("UPDATE signals SET assignee_id = $1, updated_at = $2 WHERE id = $3")
             .bind(assignee)
             .bind(now)
             .bind(id)
-            .execute(&db.pool)
+            .execute(&mut *w.tx)
             .await?;
+        if old_name != new_name {
+            record(&mut w.tx, id, actor, "assignee", &old_name, &new_name, now).await?;
+        }
+        w.commit().await?;
     }
     Ok((get(db, id).await?, queued))
+}
+
+async fn record(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: i64,
+    actor: &str,
+    field: &str,
+    old: &str,
+    new: &str,
+    now: i64,
+) -> ApiResult<()> {
+    sqlx::query(
+        "INSERT INTO signal_history (signal_id, actor, field, old_value, new_value, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(actor)
+    .bind(field)
+    .bind(old)
+    .bind(new)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// One triage change of a signal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub actor: String,
+    pub field: String,
+    pub old_value: String,
+    pub new_value: String,
+    pub created_at: i64,
+}
+
+/// The signal's state and assignee changes, oldest first.
+pub async fn history(db: &Db, id: i64) -> ApiResult<Vec<Change>> {
+    let rows = sqlx::query(
+        "SELECT actor, field, old_value, new_value, created_at FROM signal_history WHERE signal_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Change {
+                actor: r.try_get("actor")?,
+                field: r.try_get("field")?,
+                old_value: r.try_get("old_value")?,
+                new_value: r.try_get("new_value")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
 }
 
 pub async fn add_comment(

@@ -29,6 +29,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "profiles",
         include_str!("../../migrations/sqlite/0004_profiles.sql"),
     ),
+    (5, "ui", include_str!("../../migrations/sqlite/0005_ui.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -50,6 +51,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "profiles",
         include_str!("../../migrations/postgres/0004_profiles.sql"),
+    ),
+    (
+        5,
+        "ui",
+        include_str!("../../migrations/postgres/0005_ui.sql"),
     ),
 ];
 

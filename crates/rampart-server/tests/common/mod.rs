@@ -212,29 +212,17 @@ pub async fn call(
     body: Option<Vec<u8>>,
     headers: &[(&str, &str)],
 ) -> (u16, Value) {
-    // A client per call: pooled connections must not outlive the test's runtime.
-    let client: Client<_, Full<bytes_alias::Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
-    let mut req = hyper::Request::builder().method(method).uri(url);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut all: Vec<(&str, &str)> = Vec::new();
+    if let Some(b) = &bearer {
+        all.push(("authorization", b));
     }
     if body.is_some() {
-        req = req.header("content-type", "application/json");
+        all.push(("content-type", "application/json"));
     }
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let req = req
-        .body(Full::new(bytes_alias::Bytes::from(
-            body.unwrap_or_default(),
-        )))
-        .unwrap();
-    let resp = client.request(req).await.expect("request");
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let value = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    all.extend_from_slice(headers);
+    let (status, _, text) = raw(url, method, &all, body.unwrap_or_default()).await;
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, value)
 }
 
@@ -285,4 +273,132 @@ pub fn tagged(
         m["actions"] = json!([{"type": "kill", "outcome": "killed"}]);
     }
     m
+}
+
+/// One raw HTTP request over a fresh connection: status, headers and body text (for HTML pages,
+/// redirects and cookies).
+pub async fn raw(
+    url: &str,
+    method: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, hyper::HeaderMap, String) {
+    // A client per call: pooled connections must not outlive the test's runtime.
+    let client: Client<_, Full<bytes_alias::Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let mut req = hyper::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(Full::new(bytes_alias::Bytes::from(body))).unwrap();
+    let resp = client.request(req).await.expect("request");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+/// A web UI session: its cookie header and CSRF token.
+pub struct UiSession {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl TestServer {
+    /// Signs in through the UI's login form.
+    pub async fn ui_login(&self, user: &str, password: &str) -> UiSession {
+        let body = format!("username={user}&password={password}&next=%2Fui%2Fsignals");
+        let (st, h, text) = raw(
+            &format!("{}/ui/login", self.base),
+            "POST",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            body.into_bytes(),
+        )
+        .await;
+        assert_eq!(st, 303, "login: {text}");
+        let set = h["set-cookie"].to_str().unwrap().to_string();
+        let cookie = set.split(';').next().unwrap().to_string();
+        let (st, _, page) = self.ui_get(&cookie, "/ui/signals").await;
+        assert_eq!(st, 200, "{page}");
+        let csrf = page
+            .split("data-csrf=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap()
+            .to_string();
+        UiSession { cookie, csrf }
+    }
+
+    pub async fn ui_get(&self, cookie: &str, path: &str) -> (u16, hyper::HeaderMap, String) {
+        raw(
+            &format!("{}{path}", self.base),
+            "GET",
+            &[("cookie", cookie)],
+            vec![],
+        )
+        .await
+    }
+
+    /// Posts a form (`_csrf` added unless `csrf` is None).
+    pub async fn ui_post(
+        &self,
+        session: &UiSession,
+        path: &str,
+        fields: &[(&str, &str)],
+        csrf: Option<&str>,
+    ) -> (u16, hyper::HeaderMap, String) {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in fields {
+            form.append_pair(k, v);
+        }
+        if let Some(c) = csrf {
+            form.append_pair("_csrf", c);
+        }
+        raw(
+            &format!("{}{path}", self.base),
+            "POST",
+            &[
+                ("cookie", &session.cookie),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            form.finish().into_bytes(),
+        )
+        .await
+    }
+
+    /// A JSON request with an agent's credential (snapshots, rule reports).
+    pub async fn agent_call(
+        &self,
+        agent: &str,
+        method: &str,
+        path: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        let body = serde_json::to_vec(&body).unwrap();
+        call(
+            &format!("{}{path}", self.base),
+            method,
+            Some(agent),
+            Some(body),
+            &[],
+        )
+        .await
+    }
+
+    /// Creates a user through the API (for UI sign-in).
+    pub async fn add_user(&self, name: &str, role: &str) {
+        let (s, v) = self
+            .call(
+                "POST",
+                "/api/v1/users",
+                Some(&self.admin),
+                Some(json!({"username": name, "password": "long-enough-password", "role": role})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
 }

@@ -1,0 +1,333 @@
+//! UI sessions: a login form sets an HttpOnly, SameSite=Strict cookie holding a session token (the same
+//! `api_tokens` row kind as `POST /api/v1/auth/login`); only UI routes read that cookie. Each session has a
+//! CSRF token derived from its secret (SHA-256 of a label and the token: unguessable without the cookie,
+//! nothing to store); every POST must carry it, as the `_csrf` form field or the `X-CSRF-Token` header, and
+//! a cross-origin `Origin` header is refused outright.
+
+use askama::Template;
+use axum::extract::{FromRequest, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::{html_status, see_other, UiError, UiResult};
+use crate::auth::{store, Caller, Role};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub const COOKIE: &str = "rampart_session";
+
+/// A signed-in UI user.
+pub struct Session {
+    pub caller: Caller,
+    pub csrf: String,
+}
+
+pub struct UiViewer(pub Session);
+pub struct UiResponder(pub Session);
+pub struct UiAdmin(pub Session);
+
+pub fn csrf_for(token: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"rampart-ui-csrf\0");
+    h.update(token.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// The session token from the `Cookie` header, if well formed.
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    for value in headers.get_all(header::COOKIE) {
+        let Ok(value) = value.to_str() else { continue };
+        for pair in value.split(';') {
+            if let Some(v) = pair
+                .trim()
+                .strip_prefix(COOKIE)
+                .and_then(|v| v.strip_prefix('='))
+            {
+                let v = v.trim();
+                if v.len() == 68
+                    && v.starts_with("rpu_")
+                    && v[4..].bytes().all(|b| b.is_ascii_hexdigit())
+                {
+                    return Some(v.to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Why a UI request was refused.
+pub enum Refused {
+    /// No valid session: pages redirect to the login form, posts get 401.
+    SignIn {
+        get: bool,
+        next: String,
+    },
+    Forbidden(String),
+    Csrf,
+    Error(ApiError),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::SignIn { get: true, next } => {
+                let q = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("next", &next)
+                    .finish();
+                Redirect::to(&format!("/ui/login?{q}")).into_response()
+            }
+            Refused::SignIn { get: false, .. } => {
+                UiError(ApiError::unauthorized("sign in first (session missing or expired)")).into_response()
+            }
+            Refused::Forbidden(m) => UiError(ApiError::forbidden(m)).into_response(),
+            Refused::Csrf => UiError(ApiError::forbidden(
+                "this form's CSRF token is missing or does not match the session: reload the page and try again",
+            ))
+            .into_response(),
+            Refused::Error(e) => UiError(e).into_response(),
+        }
+    }
+}
+
+async fn session(parts: &Parts, state: &AppState, min: Role) -> Result<Session, Refused> {
+    let get = parts.method == Method::GET || parts.method == Method::HEAD;
+    let next = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/ui/".into());
+    let sign_in = || Refused::SignIn {
+        get,
+        next: next.clone(),
+    };
+    let Some(token) = cookie_token(&parts.headers) else {
+        return Err(sign_in());
+    };
+    let caller = match store::resolve_user_token(&state.db, &token).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            state.metrics.auth_failures.inc();
+            return Err(sign_in());
+        }
+        Err(e) => return Err(Refused::Error(e)),
+    };
+    if caller.role < min {
+        return Err(Refused::Forbidden(format!(
+            "this needs role {} (you are {})",
+            min.as_str(),
+            caller.role.as_str()
+        )));
+    }
+    Ok(Session {
+        caller,
+        csrf: csrf_for(&token),
+    })
+}
+
+macro_rules! role_extractor {
+    ($name:ident, $role:expr) => {
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = Refused;
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &AppState,
+            ) -> Result<Self, Refused> {
+                session(parts, state, $role).await.map($name)
+            }
+        }
+    };
+}
+role_extractor!(UiViewer, Role::Viewer);
+role_extractor!(UiResponder, Role::Responder);
+role_extractor!(UiAdmin, Role::Admin);
+
+/// A cross-origin request (its `Origin` names another host than `Host`).
+fn cross_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
+    origin_host != host
+}
+
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The CSRF check shared by form and JSON posts: same origin, and `given` matches the cookie's session.
+fn check_csrf(headers: &HeaderMap, given: Option<&str>) -> Result<(), Refused> {
+    if cross_origin(headers) {
+        return Err(Refused::Csrf);
+    }
+    let token = cookie_token(headers).ok_or(Refused::Csrf)?;
+    match given {
+        Some(g) if same_secret(g, &csrf_for(&token)) => Ok(()),
+        _ => Err(Refused::Csrf),
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body whose `_csrf` field matched the session.
+pub struct Form(pub Vec<(String, String)>);
+
+impl Form {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self, key: &str) -> String {
+        self.get(key).unwrap_or("").to_string()
+    }
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+async fn body_bytes(
+    req: axum::extract::Request,
+) -> Result<(HeaderMap, axum::body::Bytes), Refused> {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .map_err(|_| Refused::Error(ApiError::too_large("a form is at most 1 MiB")))?;
+    Ok((parts.headers, bytes))
+}
+
+fn parse_form(bytes: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(bytes).into_owned().collect()
+}
+
+impl FromRequest<AppState> for Form {
+    type Rejection = Refused;
+    async fn from_request(req: axum::extract::Request, _: &AppState) -> Result<Self, Refused> {
+        let (headers, bytes) = body_bytes(req).await?;
+        let pairs = parse_form(&bytes);
+        let given = pairs
+            .iter()
+            .find(|(k, _)| k == "_csrf")
+            .map(|(_, v)| v.as_str());
+        check_csrf(&headers, given)?;
+        Ok(Form(pairs))
+    }
+}
+
+/// A JSON body posted by the UI's scripts, with the CSRF token in `X-CSRF-Token`.
+pub struct CsrfJson(pub serde_json::Value);
+
+impl FromRequest<AppState> for CsrfJson {
+    type Rejection = Refused;
+    async fn from_request(req: axum::extract::Request, _: &AppState) -> Result<Self, Refused> {
+        let (headers, bytes) = body_bytes(req).await?;
+        let given = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+        check_csrf(&headers, given)?;
+        serde_json::from_slice(&bytes)
+            .map(CsrfJson)
+            .map_err(|e| Refused::Error(ApiError::bad_request(format!("body: {e}"))))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    next: String,
+    error: String,
+    username: String,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only a local UI path may follow a login (no open redirect).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with("/ui/") && !n.starts_with("//") && !n.contains('\\') => {
+            n.to_string()
+        }
+        _ => "/ui/signals".into(),
+    }
+}
+
+pub async fn login_page(Query(q): Query<NextQuery>) -> UiResult {
+    super::html(&LoginPage {
+        next: safe_next(q.next.as_deref()),
+        error: String::new(),
+        username: String::new(),
+    })
+}
+
+fn session_cookie(s: &AppState, token: &str, max_age: i64) -> String {
+    let secure = if s.config.tls.is_some() {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{COOKIE}={token}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+pub async fn login(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> UiResult {
+    if cross_origin(&headers) {
+        return Ok(Refused::Csrf.into_response());
+    }
+    let form = Form(parse_form(&body));
+    let username = form.text("username");
+    let next = safe_next(form.get("next"));
+    let ttl = s.config.session_ttl.as_nanos() as i64;
+    match store::login(&s.db, &username, &form.text("password"), ttl).await {
+        Ok((token, _, _)) => {
+            let mut resp = see_other(&next)?;
+            let cookie = session_cookie(&s, &token, (ttl / 1_000_000_000).max(1));
+            resp.headers_mut().insert(
+                header::SET_COOKIE,
+                cookie.parse().map_err(ApiError::internal)?,
+            );
+            Ok(resp)
+        }
+        Err(e) if e.status == StatusCode::UNAUTHORIZED || e.status == StatusCode::FORBIDDEN => {
+            s.metrics.auth_failures.inc();
+            html_status(
+                StatusCode::UNAUTHORIZED,
+                &LoginPage {
+                    next,
+                    error: "Wrong username or password.".into(),
+                    username,
+                },
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn logout(State(s): State<AppState>, UiViewer(session): UiViewer, _: Form) -> UiResult {
+    store::logout(&s.db, session.caller.token_id).await?;
+    let mut resp = see_other("/ui/login")?;
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&s, "", 0)
+            .parse()
+            .map_err(ApiError::internal)?,
+    );
+    Ok(resp)
+}

@@ -5,80 +5,15 @@
 //! of a signal whose behaviour is in the profile, once accepted, suppresses the next identical match; a
 //! new image tag starts a new profile; exports give JSON and a lockdown policy that compiles. Root only.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rampart_testkit::{Podman, BUSYBOX_IMAGE, BUSYBOX_IMAGE_NAME, BUSYBOX_IMAGE_TAG};
 use serde_json::{json, Value};
 
-struct Proc(Child);
+mod common;
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let _ = self.0.wait();
-    }
-}
-
-struct Server {
-    _proc: Proc,
-    url: String,
-    token: String,
-    data: PathBuf,
-}
-
-fn start_server(dir: &Path) -> Server {
-    let data = dir.join("server");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .args([
-            "server",
-            "--listen",
-            "127.0.0.1:0",
-            "--profile-stable-snapshots",
-            "3",
-        ])
-        .arg("--data-dir")
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting rampart server");
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let (mut url, mut password) = (None, None);
-    while url.is_none() || password.is_none() {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("server output");
-        if let Some(u) = line.strip_prefix("Rampart is up: ") {
-            url = Some(u.trim().to_string());
-        }
-        if let Some(p) = line.trim().strip_prefix("admin password: ") {
-            password = Some(p.to_string());
-        }
-    }
-    let url = url.unwrap();
-    let v: Value = ureq::post(&format!("{url}/api/v1/auth/login"))
-        .send_json(json!({"username": "admin", "password": password.unwrap()}))
-        .unwrap()
-        .into_json()
-        .unwrap();
-    Server {
-        _proc: Proc(child),
-        url,
-        token: v["token"].as_str().unwrap().to_string(),
-        data,
-    }
-}
+use common::{start_server, Proc, Server};
 
 impl Server {
     fn get(&self, path: &str) -> Value {
@@ -188,7 +123,7 @@ fn profiles_learn_stabilise_flag_anomalies_and_suggest_suppressions() {
     let dir = tmp.path();
     let policy = dir.join("p.policy");
     std::fs::write(&policy, POLICY).unwrap();
-    let server = start_server(dir);
+    let server = start_server(dir, &["--profile-stable-snapshots", "3"]);
     let _agent = Proc(
         Command::new(env!("CARGO_BIN_EXE_rampart"))
             .args([

@@ -4,73 +4,15 @@
 //! server's own check) leaves the agent on its previous rules and the fleet view shows the errors;
 //! rollback restores an earlier revision. Root only.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-struct Proc(Child);
+mod common;
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let _ = self.0.wait();
-    }
-}
-
-struct Server {
-    _proc: Proc,
-    url: String,
-    token: String,
-    data: PathBuf,
-}
-
-fn start_server(dir: &Path) -> Server {
-    let data = dir.join("server");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .args(["server", "--listen", "127.0.0.1:0"])
-        .arg("--data-dir")
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting rampart server");
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let (mut url, mut password) = (None, None);
-    while url.is_none() || password.is_none() {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server prints its URL and the admin password");
-        if let Some(u) = line.strip_prefix("Rampart is up: ") {
-            url = Some(u.trim().to_string());
-        }
-        if let Some(p) = line.trim().strip_prefix("admin password: ") {
-            password = Some(p.to_string());
-        }
-    }
-    let url = url.unwrap();
-    let v: Value = ureq::post(&format!("{url}/api/v1/auth/login"))
-        .send_json(json!({"username": "admin", "password": password.unwrap()}))
-        .unwrap()
-        .into_json()
-        .unwrap();
-    Server {
-        _proc: Proc(child),
-        url,
-        token: v["token"].as_str().unwrap().to_string(),
-        data,
-    }
-}
+use common::{start_server, Proc, Server};
 
 impl Server {
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -188,7 +130,7 @@ fn published_rules_reach_a_running_agent_and_broken_ones_do_not() {
         "the agent loads eBPF programs: run the tests as root"
     );
     let dir = tempfile::tempdir().unwrap();
-    let server = start_server(dir.path());
+    let server = start_server(dir.path(), &[]);
     let _agent = start_agent(dir.path(), &server);
     // The agent enrolls, pins the server's key and applies the current configuration (revision 0).
     let a = server.wait_agent(0, "applied");

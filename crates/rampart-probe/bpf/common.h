@@ -7,6 +7,18 @@
 #include <bpf/bpf_tracing.h>
 #include "events.h"
 
+/* Kernel memory reads on the hot paths. With the bpf_rdonly_cast kfunc (Linux 6.2+) a pointer becomes one
+ * the verifier lets the program dereference directly: a plain load whose faults are caught, a fraction of
+ * a bpf_probe_read_kernel() call. Older kernels take the probe read; bpf_ksym_exists() is a load-time
+ * constant, so the verifier drops the branch not taken. `p` may be NULL (the read yields 0 either way). */
+#define KCAST(p) bpf_core_cast((p), typeof(*(p)))
+#define KREAD(p, field)                                                                          \
+	({                                                                                       \
+		__auto_type __kread_p = (p); /* evaluated once, outside the CO-RE read */       \
+		bpf_ksym_exists(bpf_rdonly_cast) ? KCAST(__kread_p)->field                       \
+						 : BPF_CORE_READ(__kread_p, field);               \
+	})
+
 #define PF_KTHREAD 0x00200000
 #define AUDIT_AUID_UNSET 0xffffffffu
 #define NAME_MAX_LEN 255

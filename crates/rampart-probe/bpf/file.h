@@ -33,7 +33,7 @@ struct file_event _file_event_type = {};
 struct file_counters _file_counters_type = {};
 struct file_policy _file_policy_type = {};
 struct name_masks _name_masks_type = {};
-struct file_prefix_lens _file_prefix_lens_type = {};
+struct file_name_index _file_name_index_type = {};
 struct path_key _path_key_type = {};
 struct discarder_key _discarder_key_type = {};
 struct discarder_val _discarder_val_type = {};
@@ -98,19 +98,35 @@ static __always_inline __u64 name_hash(struct file_op *op, __u32 len)
 	return h;
 }
 
-/* Whether the basename in op->name_words starts with a prefix that admits `bit` (FP_NAME_PREFIX): hashes
- * its first len[i] bytes for each configured length, as name_hash does, at most NAME_PREFIX_MAX of them. */
-static __always_inline int name_prefix_admits(struct file_op *op, __u32 bit)
+static __always_inline struct file_name_index *name_index(void)
 {
 	__u32 zero = 0;
-	struct file_prefix_lens *pl = bpf_map_lookup_elem(&file_prefix_lens, &zero);
+	return bpf_map_lookup_elem(&file_name_index, &zero);
+}
+
+/* file_basenames' entry for hash `h`; the Bloom filter answers most misses without the lookup. */
+static __always_inline struct name_masks *basename_lookup(struct file_name_index *ix, __u64 h)
+{
+	__u32 a = h >> (64 - NAME_BLOOM_LOG2);
+	__u32 b = (h >> (64 - 2 * NAME_BLOOM_LOG2)) & (NAME_BLOOM_BITS - 1);
+
+	if (!ix || !((ix->bloom[(a / 64) & (NAME_BLOOM_WORDS - 1)] >> (a % 64)) & 1) ||
+	    !((ix->bloom[(b / 64) & (NAME_BLOOM_WORDS - 1)] >> (b % 64)) & 1))
+		return NULL;
+	return bpf_map_lookup_elem(&file_basenames, &h);
+}
+
+/* Whether the basename in op->name_words starts with a prefix that admits `bit` (FP_NAME_PREFIX): hashes
+ * its first len[i] bytes for each configured length, as name_hash does, at most NAME_PREFIX_MAX of them. */
+static __always_inline int name_prefix_admits(struct file_op *op, struct file_name_index *ix, __u32 bit)
+{
 	struct name_masks *nm;
 
-	if (!pl || !op->name_ok)
+	if (!ix || !op->name_ok)
 		return 0;
 #pragma unroll
 	for (int i = 0; i < NAME_PREFIX_LENS; i++) {
-		__u32 len = pl->len[i];
+		__u32 len = ix->prefix_len[i];
 		if (!len || len > NAME_PREFIX_MAX || len > op->name_len)
 			continue;
 		__u64 h = FNV_OFFSET_ ^ len;
@@ -124,7 +140,7 @@ static __always_inline int name_prefix_admits(struct file_op *op, __u32 bit)
 				v &= (1ull << (rem * 8)) - 1;
 			h = (h ^ v) * FNV_PRIME_;
 		}
-		nm = bpf_map_lookup_elem(&file_basenames, &h);
+		nm = basename_lookup(ix, h);
 		if (nm && (nm->prefix & bit))
 			return 1;
 	}
@@ -134,16 +150,14 @@ static __always_inline int name_prefix_admits(struct file_op *op, __u32 bit)
 /* Copies the basename of a dentry into op->name and hashes it. */
 static __always_inline void dentry_name_hash(struct file_op *op, struct dentry *d)
 {
-	struct qstr q = {};
-	__u32 len;
+	const unsigned char *name = KREAD(d, d_name.name);
+	__u32 len = KREAD(d, d_name.len);
 
-	bpf_core_read(&q, sizeof(q), &d->d_name); /* length and name pointer in one read */
-	len = q.len;
 	if (len > NAME_MAX_LEN)
 		len = NAME_MAX_LEN;
 	barrier_var(len);
 	len &= NAME_MAX_LEN;
-	op->name_ok = len > 0 && !bpf_probe_read_kernel(op->name_words, len, q.name);
+	op->name_ok = len > 0 && !bpf_probe_read_kernel(op->name_words, len, name);
 	op->name_hash = op->name_ok ? name_hash(op, len) : 0;
 	op->name_len = len;
 }
@@ -272,8 +286,8 @@ static __always_inline void parent_key(struct file_op *op, struct discarder_key 
 	struct vfsmount *mnt = (void *)op->parent_mnt;
 	struct mount *m = (void *)mnt - bpf_core_field_offset(struct mount, mnt);
 
-	k->inode = BPF_CORE_READ(parent, d_inode, i_ino);
-	k->mount_id = BPF_CORE_READ(m, mnt_id);
+	k->inode = KREAD(KREAD(parent, d_inode), i_ino);
+	k->mount_id = KREAD(m, mnt_id);
 	k->_pad = 0;
 }
 
@@ -329,16 +343,16 @@ static __always_inline __u32 in_upper_layer(struct inode *inode)
 {
 	struct ovl_inode *oi;
 
-	if (!inode || BPF_CORE_READ(inode, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
+	if (!inode || KREAD(KREAD(inode, i_sb), s_magic) != OVERLAYFS_SUPER_MAGIC)
 		return 0;
 	oi = (void *)inode - bpf_core_field_offset(struct ovl_inode, vfs_inode);
-	return BPF_CORE_READ(oi, __upperdentry) != NULL;
+	return KREAD(oi, __upperdentry) != NULL;
 }
 
 /* Fills `f` from a dentry and its mount; returns 1 when the file is in an overlayfs upper layer. */
 static __always_inline __u32 fill_dentry_info(struct file_info *f, struct dentry *d, struct vfsmount *vfsmnt)
 {
-	struct inode *inode = BPF_CORE_READ(d, d_inode);
+	struct inode *inode = KREAD(d, d_inode);
 
 	fill_inode_info(f, inode, vfsmnt);
 	return in_upper_layer(inode);
@@ -566,15 +580,13 @@ static __always_inline int side_locate(struct file_op *op, struct work *w, struc
 		if (!file)
 			return 0;
 		/* the file itself: path and inode from its dentries */
-		struct path fp = {};
-		bpf_core_read(&fp, sizeof(fp), &file->f_path); /* mount and dentry in one read */
 		op->side = SIDE_DENTRY;
-		op->dentry = (__u64)fp.dentry;
-		op->mnt = (__u64)fp.mnt;
+		op->dentry = (__u64)KREAD(file, f_path.dentry);
+		op->mnt = (__u64)KREAD(file, f_path.mnt);
 		d = (void *)op->dentry;
 		vfsmnt = (void *)op->mnt;
-		if (d != BPF_CORE_READ(vfsmnt, mnt_root)) {
-			op->parent = (__u64)BPF_CORE_READ(d, d_parent);
+		if (d != KREAD(vfsmnt, mnt_root)) {
+			op->parent = (__u64)KREAD(d, d_parent);
 			op->parent_mnt = op->mnt;
 		}
 		dentry_name_hash(op, d);
@@ -585,17 +597,17 @@ static __always_inline int side_locate(struct file_op *op, struct work *w, struc
 	op->side = SIDE_TEXT;
 	op->absolute = w->path[TAIL_AT] == '/';
 	if (op->absolute) {
-		op->dentry = (__u64)BPF_CORE_READ(task, fs, root.dentry);
-		op->mnt = (__u64)BPF_CORE_READ(task, fs, root.mnt);
+		op->dentry = (__u64)KREAD(KREAD(task, fs), root.dentry);
+		op->mnt = (__u64)KREAD(KREAD(task, fs), root.mnt);
 	} else if (dirfd == AT_FDCWD) {
-		op->dentry = (__u64)BPF_CORE_READ(task, fs, pwd.dentry);
-		op->mnt = (__u64)BPF_CORE_READ(task, fs, pwd.mnt);
+		op->dentry = (__u64)KREAD(KREAD(task, fs), pwd.dentry);
+		op->mnt = (__u64)KREAD(KREAD(task, fs), pwd.mnt);
 	} else {
 		file = task_fd_file(task, dirfd);
 		if (!file)
 			return 0;
-		op->dentry = (__u64)BPF_CORE_READ(file, f_path.dentry);
-		op->mnt = (__u64)BPF_CORE_READ(file, f_path.mnt);
+		op->dentry = (__u64)KREAD(file, f_path.dentry);
+		op->mnt = (__u64)KREAD(file, f_path.mnt);
 	}
 	tail_name_hash(op, w);
 	/* a single component lies directly in the base directory: that is its parent */
@@ -696,6 +708,7 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 	struct file_op *op;
 	struct work *w;
 	struct name_masks *nm;
+	struct file_name_index *ix;
 	const volatile struct sys_desc *d;
 	struct file *file = NULL;
 	struct dentry *cwd;
@@ -793,8 +806,8 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 		op->tail_len = 0;
 		op->absolute = 0;
 		op->truncated = 0;
-		op->dentry = (__u64)BPF_CORE_READ(task, fs, pwd.dentry);
-		op->mnt = (__u64)BPF_CORE_READ(task, fs, pwd.mnt);
+		op->dentry = (__u64)KREAD(KREAD(task, fs), pwd.dentry);
+		op->mnt = (__u64)KREAD(KREAD(task, fs), pwd.mnt);
 		op->parent = 0;
 		cwd = (void *)op->dentry;
 		dentry_name_hash(op, cwd);
@@ -802,13 +815,14 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 
+	ix = name_index();
 	if (mode == FILE_MODE_FILTER) {
 		if ((pflags & FP_FLAGS) && (flags & pol->flags_mask))
 			src_admit = slot_bit;
-		nm = op->name_ok ? bpf_map_lookup_elem(&file_basenames, &op->name_hash) : NULL;
+		nm = op->name_ok ? basename_lookup(ix, op->name_hash) : NULL;
 		if (nm && (pflags & FP_NAME) && (nm->name & slot_bit))
 			src_admit = slot_bit;
-		if (!src_admit && (pflags & FP_NAME_PREFIX) && name_prefix_admits(op, slot_bit))
+		if (!src_admit && (pflags & FP_NAME_PREFIX) && name_prefix_admits(op, ix, slot_bit))
 			src_admit = slot_bit;
 		/* the path check is still possible when the basename gate lets it through */
 		want = 0;
@@ -892,10 +906,10 @@ int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 		if (side_locate(op, w, task, NULL, d->dst_dirfd, d->dst_path)) {
 			if (mode == FILE_MODE_FILTER && dpol) {
 				pflags = dpol->flags;
-				nm = op->name_ok ? bpf_map_lookup_elem(&file_basenames, &op->name_hash) : NULL;
+				nm = op->name_ok ? basename_lookup(ix, op->name_hash) : NULL;
 				if (nm && (pflags & FP_NAME) && (nm->name & dst_bit))
 					dst_admit = dst_bit;
-				if (!dst_admit && (pflags & FP_NAME_PREFIX) && name_prefix_admits(op, dst_bit))
+				if (!dst_admit && (pflags & FP_NAME_PREFIX) && name_prefix_admits(op, ix, dst_bit))
 					dst_admit = dst_bit;
 				if (!dst_admit && (pflags & FP_PATH) &&
 				    (!(pflags & FP_GATE) || !op->name_ok || (nm && (nm->path & dst_bit))))

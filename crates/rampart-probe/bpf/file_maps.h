@@ -47,8 +47,18 @@ struct name_masks {
 	__u32 _pad;
 };
 
-struct file_prefix_lens {
-	__u8 len[NAME_PREFIX_LENS];
+/* A Bloom filter over every key of file_basenames (two bits per key, from the hash's top bits: FNV's low
+ * bits only depend on the low bits of each word). Most basenames on a host are in no rule: one array read
+ * and two bit tests spare them the hash-map lookups. */
+#define NAME_BLOOM_LOG2 11
+#define NAME_BLOOM_BITS (1u << NAME_BLOOM_LOG2)
+#define NAME_BLOOM_WORDS (NAME_BLOOM_BITS / 64)
+
+/* What user space tells the kernel about the names in file_basenames. */
+struct file_name_index {
+	__u8 prefix_len[NAME_PREFIX_LENS]; /* the name-prefix lengths to hash (0: unused) */
+	__u32 _pad;
+	__u64 bloom[NAME_BLOOM_WORDS];
 };
 
 struct path_key {
@@ -119,8 +129,8 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct file_prefix_lens);
-} file_prefix_lens SEC(".maps");
+	__type(value, struct file_name_index);
+} file_name_index SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

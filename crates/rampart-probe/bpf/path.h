@@ -16,12 +16,14 @@ static __always_inline int prepend(struct work *w, struct walk *c, const void *n
 
 	if (len > NAME_MAX_LEN)
 		len = NAME_MAX_LEN;
+	barrier_var(len); /* every later use of len must see the bound (the verifier checks each copy) */
+	len &= NAME_MAX_LEN;
 	if (pos > PATH_MAX_LEN || pos < len + 1) {
 		c->truncated = 1;
 		return 0;
 	}
 	pos -= len;
-	bpf_probe_read_kernel(&w->path[pos & (PATH_MAX_LEN - 1)], len & NAME_MAX_LEN, name);
+	bpf_probe_read_kernel(&w->path[pos & (PATH_MAX_LEN - 1)], len, name);
 	pos -= 1;
 	w->path[pos & (PATH_MAX_LEN - 1)] = '/';
 	c->pos = pos;
@@ -38,20 +40,20 @@ static long dentry_step(__u64 i, void *arg)
 	struct mount *m = (void *)c->mnt;
 	if (!d || !m)
 		return 1;
-	struct dentry *root = BPF_CORE_READ(m, mnt.mnt_root);
+	struct dentry *root = KREAD(m, mnt.mnt_root);
 	if (d == root) {
 		/* Top of this mount: continue from the mount point in the parent mount, or stop at the
 		 * namespace root (a mount that is its own parent). */
-		struct mount *parent_mnt = BPF_CORE_READ(m, mnt_parent);
+		struct mount *parent_mnt = KREAD(m, mnt_parent);
 		if (!parent_mnt || parent_mnt == m)
 			return 1;
-		c->node = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
+		c->node = (__u64)KREAD(m, mnt_mountpoint);
 		c->mnt = (__u64)parent_mnt;
 		return 0;
 	}
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	__u32 len = BPF_CORE_READ(d, d_name.len);
-	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+	struct dentry *parent = KREAD(d, d_parent);
+	__u32 len = KREAD(d, d_name.len);
+	const unsigned char *name = KREAD(d, d_name.name);
 	if (!parent || parent == d) {
 		/* Root of a detached tree. A pseudo file (memfd, anonymous inode) is such a root from the
 		 * start: keep its name ("/memfd:NAME") rather than reporting "/". */

@@ -159,6 +159,28 @@ pub(crate) struct Compiled {
     pub paths: BTreeMap<(u64, u32), u32>,
 }
 
+// Mirrored from bpf/file_maps.h.
+pub(crate) const NAME_BLOOM_LOG2: u32 = 11;
+pub(crate) const NAME_BLOOM_WORDS: usize = (1 << NAME_BLOOM_LOG2) / 64;
+
+/// The two bits of the kernel's basename Bloom filter that `hash` sets (bpf/file.h `basename_lookup`).
+fn bloom_bits(hash: u64) -> [usize; 2] {
+    let a = hash >> (64 - NAME_BLOOM_LOG2);
+    let b = (hash >> (64 - 2 * NAME_BLOOM_LOG2)) & ((1 << NAME_BLOOM_LOG2) - 1);
+    [a as usize, b as usize]
+}
+
+impl Compiled {
+    /// The Bloom filter over every `basenames` key: a name whose bits are not all set is in no entry.
+    pub fn name_bloom(&self) -> [u64; NAME_BLOOM_WORDS] {
+        let mut words = [0u64; NAME_BLOOM_WORDS];
+        for bit in self.basenames.keys().flat_map(|h| bloom_bits(*h)) {
+            words[bit / 64] |= 1 << (bit % 64);
+        }
+        words
+    }
+}
+
 /// FNV-1a 64, as the BPF side computes it.
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
@@ -300,6 +322,46 @@ fn compile_side(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bloom_has(words: &[u64; NAME_BLOOM_WORDS], hash: u64) -> bool {
+        bloom_bits(hash)
+            .iter()
+            .all(|bit| words[bit / 64] >> (bit % 64) & 1 == 1)
+    }
+
+    #[test]
+    fn name_bloom_holds_every_key_and_rejects_most_other_names() {
+        let names: BTreeSet<String> = (0..64).map(|i| format!("approved_{i}.conf")).collect();
+        let mut f = FileFilters::default();
+        f.types.insert(
+            FileKind::Open,
+            TypeFilter {
+                mode: Mode::Filter,
+                source: SideFilter {
+                    names: names.clone(),
+                    name_prefixes: ["id_".to_string()].into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        );
+        let c = f.compile();
+        let bloom = c.name_bloom();
+        // No false negative: a key the filter lacks would be dropped in the kernel.
+        for key in c.basenames.keys() {
+            assert!(bloom_has(&bloom, *key), "key {key:#x} missing");
+        }
+        assert!(bloom_has(&bloom, name_hash(b"id_")));
+        // Names that differ only in late bytes must still spread (the top bits of the hash are used).
+        let others = (0..10_000)
+            .map(|i| format!("unrelated-file-{i:05}"))
+            .filter(|n| bloom_has(&bloom, name_hash(n.as_bytes())))
+            .count();
+        assert!(
+            others < 200,
+            "{others} of 10000 unrelated names pass the filter"
+        );
+    }
 
     #[test]
     fn fnv_matches_reference_vectors() {

@@ -10,7 +10,7 @@ use super::filters::{Compiled, FileFilters, FilterReport, Mode, FILE_SLOTS};
 use super::FileKind;
 use crate::errors::ProbeError;
 use crate::loader::Probe;
-use crate::skel::types::{file_counters, file_policy, file_prefix_lens, name_masks, path_key};
+use crate::skel::types::{file_counters, file_name_index, file_policy, name_masks, path_key};
 
 /// Kernel counters of one file event type, summed over CPUs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -85,13 +85,15 @@ impl Probe {
         clear(&skel.maps.file_basenames).map_err(map_err("file_basenames"))?;
         clear(&skel.maps.file_paths).map_err(map_err("file_paths"))?;
         write_keys(&skel.maps.file_basenames, &skel.maps.file_paths, &compiled)?;
-        let lens = file_prefix_lens {
-            len: compiled.prefix_lens,
+        let index = file_name_index {
+            prefix_len: compiled.prefix_lens,
+            bloom: compiled.name_bloom(),
+            ..Default::default()
         };
         skel.maps
-            .file_prefix_lens
-            .update(&0u32.to_ne_bytes(), bytes_of(&lens), MapFlags::ANY)
-            .map_err(map_err("file_prefix_lens"))?;
+            .file_name_index
+            .update(&0u32.to_ne_bytes(), bytes_of(&index), MapFlags::ANY)
+            .map_err(map_err("file_name_index"))?;
         let revision = bump_revision(&skel.maps.file_revision)?;
         for (slot, p) in compiled.slots.iter().enumerate() {
             let v = file_policy {

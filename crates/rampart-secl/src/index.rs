@@ -8,6 +8,7 @@ use rampart_model::Event;
 
 use crate::eval::{BNode, FieldOp, IntMatcher, Operand, Quant};
 use crate::fxhash::FxHashMap;
+use crate::sieve::Sieve;
 
 /// Buckets up to `64 * WORDS` rules use the index; larger ones are evaluated in full.
 const WORDS: usize = 8;
@@ -20,6 +21,11 @@ struct KeyIndex {
     /// Rules keyed on `""` (kept out of the map: see `eval::str_eq`).
     empty: Option<Bits>,
     strs: FxHashMap<String, Bits>,
+    /// Lengths and first bytes of `strs` keys, first bytes of `heads`, lengths of `dirs` keys: most values
+    /// are rejected by a bit test instead of a hash lookup.
+    strs_sieve: Sieve,
+    heads_sieve: Sieve,
+    dirs_sieve: Sieve,
     /// Path globs by the directory their matches lie in (probed with every `/`-prefix of the value), then by
     /// the literal prefix of the glob (`/usr/bin/apt` for `/usr/bin/apt*`).
     dirs: FxHashMap<String, Vec<(String, Bits)>>,
@@ -123,6 +129,9 @@ fn rule_keys(node: &BNode) -> Option<Vec<(&FieldOp, Key)>> {
             }
             Some(all)
         }
+        // `[X]` registers: the body must hold for some element, so its keys on unregistered fields (the
+        // only ones `leaf_key` takes) must hold too.
+        BNode::Register { body, .. } => rule_keys(body),
         _ => None,
     }
 }
@@ -169,6 +178,9 @@ impl BucketIndex {
                             field: field.clone(),
                             empty: None,
                             strs: Default::default(),
+                            strs_sieve: Sieve::default(),
+                            heads_sieve: Sieve::default(),
+                            dirs_sieve: Sieve::default(),
                             dirs: Default::default(),
                             heads: Default::default(),
                             ints: Default::default(),
@@ -180,6 +192,7 @@ impl BucketIndex {
                 match key {
                     Key::Str(values, dirs, heads) => {
                         for h in heads {
+                            k.heads_sieve.add_first(h.as_bytes()[0]);
                             let entries = k.heads.entry(h.as_bytes()[0]).or_default();
                             match entries.iter_mut().find(|(l, _)| *l == h) {
                                 Some((_, b)) => set(b, i),
@@ -194,10 +207,12 @@ impl BucketIndex {
                             if v.is_empty() {
                                 set(k.empty.get_or_insert([0; WORDS]), i);
                             } else {
+                                k.strs_sieve.add(v.as_bytes());
                                 set(k.strs.entry(v).or_default(), i);
                             }
                         }
                         for (dir, lit) in dirs {
+                            k.dirs_sieve.add_len(dir.len());
                             let entries = k.dirs.entry(dir).or_default();
                             match entries.iter_mut().find(|(l, _)| *l == lit) {
                                 Some((_, b)) => set(b, i),
@@ -240,32 +255,7 @@ impl BucketIndex {
                             or(&mut bits, b);
                         }
                     }
-                    Val::Str(s) if k.field.ci && s.bytes().any(|b| b.is_ascii_uppercase()) => {
-                        if let Some(b) = k.strs.get(&s.to_ascii_lowercase()) {
-                            or(&mut bits, b);
-                        }
-                        probe_heads(&k.heads, s, true, &mut bits);
-                    }
-                    Val::Str(s) => {
-                        if let Some(b) = k.strs.get(s) {
-                            or(&mut bits, b);
-                        }
-                        probe_heads(&k.heads, s, k.field.ci, &mut bits);
-                        if !k.dirs.is_empty() {
-                            let ends = s
-                                .match_indices('/')
-                                .map(|(i, _)| i)
-                                .chain(std::iter::once(s.len()));
-                            for end in ends.filter(|e| *e > 0) {
-                                for (lit, b) in k.dirs.get(&s[..end]).map_or(&[][..], Vec::as_slice)
-                                {
-                                    if s.starts_with(lit.as_str()) {
-                                        or(&mut bits, b);
-                                    }
-                                }
-                            }
-                        }
-                    }
+                    Val::Str(s) => k.probe_str(s, &mut bits),
                     Val::Int(i) => {
                         if let Some(b) = k.ints.get(&i) {
                             or(&mut bits, b);
@@ -289,24 +279,51 @@ impl BucketIndex {
     }
 }
 
-fn probe_heads(heads: &FxHashMap<u8, Vec<(String, Bits)>>, s: &str, ci: bool, bits: &mut Bits) {
-    if heads.is_empty() {
-        return;
-    }
-    let first = if ci {
-        s.as_bytes()[0].to_ascii_lowercase()
-    } else {
-        s.as_bytes()[0]
-    };
-    for (h, b) in heads.get(&first).map_or(&[][..], Vec::as_slice) {
-        let hit = s.len() >= h.len()
-            && if ci {
-                s.as_bytes()[..h.len()].eq_ignore_ascii_case(h.as_bytes())
+impl KeyIndex {
+    /// Adds the rules keyed on a value of `s` (non-empty) to `bits`.
+    #[inline]
+    fn probe_str(&self, s: &str, bits: &mut Bits) {
+        let ci = self.field.ci;
+        let first = if ci {
+            s.as_bytes()[0].to_ascii_lowercase()
+        } else {
+            s.as_bytes()[0]
+        };
+        if self.strs_sieve.may_have_len(s.len()) && self.strs_sieve.may_start(first) {
+            let hit = if ci && s.bytes().any(|b| b.is_ascii_uppercase()) {
+                self.strs.get(&s.to_ascii_lowercase())
             } else {
-                s.starts_with(h.as_str())
+                self.strs.get(s)
             };
-        if hit {
-            or(bits, b);
+            if let Some(b) = hit {
+                or(bits, b);
+            }
+        }
+        if self.heads_sieve.may_start(first) {
+            for (h, b) in self.heads.get(&first).map_or(&[][..], Vec::as_slice) {
+                let hit = s.len() >= h.len()
+                    && if ci {
+                        s.as_bytes()[..h.len()].eq_ignore_ascii_case(h.as_bytes())
+                    } else {
+                        s.starts_with(h.as_str())
+                    };
+                if hit {
+                    or(bits, b);
+                }
+            }
+        }
+        if !self.dirs.is_empty() {
+            let ends = s
+                .match_indices('/')
+                .map(|(i, _)| i)
+                .chain(std::iter::once(s.len()));
+            for end in ends.filter(|e| *e > 0 && self.dirs_sieve.may_have_len(*e)) {
+                for (lit, b) in self.dirs.get(&s[..end]).map_or(&[][..], Vec::as_slice) {
+                    if s.starts_with(lit.as_str()) {
+                        or(bits, b);
+                    }
+                }
+            }
         }
     }
 }

@@ -31,6 +31,7 @@ mod index;
 pub mod lexer;
 pub mod output;
 pub mod ruleset;
+mod sieve;
 pub mod value;
 pub mod variables;
 

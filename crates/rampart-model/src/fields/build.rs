@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
-use super::leaves::{file_leaves, one, process_leaves, Get, PGet};
+use super::leaves::{file_leaves, process_leaves, Get};
 use super::{
     FieldDef, FieldScope, FieldType, Getter, Scalar, Sink, Val, ARRAY, CASE_INSENSITIVE, LENGTH,
     PATH,
@@ -50,6 +50,15 @@ fn from_scalar(f: Scalar) -> Getter {
 
 struct Builder {
     fields: HashMap<String, FieldDef>,
+}
+
+/// What the fields of one process group share.
+struct Group<'g> {
+    prefix: &'g str,
+    scope: FieldScope,
+    iterator: Option<&'g str>,
+    sel: &'g PSel,
+    direct: &'g Option<PDirect>,
 }
 
 impl Builder {
@@ -119,61 +128,78 @@ impl Builder {
         sel: PSel,
         direct: Option<PDirect>,
     ) {
-        let add = |b: &mut Self, suffix: String, ty, flags, get: PGet| {
-            let fast = match (&direct, &get) {
-                (Some(d), Get::One(f)) => {
-                    let (d, f) = (d.clone(), f.clone());
-                    Some(scalar(move |e| f(d(e))))
-                }
-                _ => None,
-            };
-            let sel = sel.clone();
-            let getter: Getter = Arc::new(move |e: &Event, r: Option<usize>, s: &mut Sink<'_>| {
-                sel(e, r, &mut |p: &Process| get.visit(p, s))
-            });
-            b.add(
-                format!("{prefix}.{suffix}"),
-                ty,
-                scope,
-                flags,
-                iterator,
-                getter,
-                fast,
-            );
+        let g = Group {
+            prefix,
+            scope,
+            iterator,
+            sel: &sel,
+            direct: &direct,
         };
         for leaf in process_leaves() {
-            add(self, leaf.suffix.to_string(), leaf.ty, leaf.flags, leaf.get);
+            self.process_leaf(
+                &g,
+                leaf.suffix.to_string(),
+                leaf.ty,
+                leaf.flags,
+                leaf.get,
+                |p| p,
+            );
         }
         for leaf in file_leaves() {
-            let exe: PGet = match leaf.get.clone() {
-                Get::One(f) => one(move |p: &Process| f(&p.file)),
-                Get::Many(f) => {
-                    Get::Many(Arc::new(move |p: &Process, s: &mut Sink<'_>| f(&p.file, s)))
-                }
-            };
-            add(
-                self,
-                format!("file.{}", leaf.suffix),
-                leaf.ty,
-                leaf.flags,
-                exe,
-            );
-            let interp: PGet = match leaf.get.clone() {
-                Get::One(f) => one(move |p: &Process| {
-                    f(p.interpreter.as_ref().map_or(&EMPTY_FILE, |i| &i.file))
-                }),
-                Get::Many(f) => Get::Many(Arc::new(move |p: &Process, s: &mut Sink<'_>| {
-                    f(p.interpreter.as_ref().map_or(&EMPTY_FILE, |i| &i.file), s)
-                })),
-            };
-            add(
-                self,
-                format!("interpreter.file.{}", leaf.suffix),
-                leaf.ty,
-                leaf.flags,
-                interp,
-            );
+            let (ty, flags) = (leaf.ty, leaf.flags);
+            let name = |sub: &str| format!("{sub}{}", leaf.suffix);
+            self.process_leaf(&g, name("file."), ty, flags, leaf.get.clone(), |p| &p.file);
+            self.process_leaf(&g, name("interpreter.file."), ty, flags, leaf.get, |p| {
+                p.interpreter.as_ref().map_or(&EMPTY_FILE, |i| &i.file)
+            });
         }
+    }
+
+    /// One field of a process group: `get` applied to the `part` of each process it reads. `part` is a type
+    /// parameter so that it is inlined: an accessor makes one dynamic call per level of the chain (closure,
+    /// process selector, leaf), not one per composed closure.
+    fn process_leaf<T: 'static, P>(
+        &mut self,
+        g: &Group<'_>,
+        suffix: String,
+        ty: FieldType,
+        flags: u8,
+        get: Get<T>,
+        part: P,
+    ) where
+        P: for<'a> Fn(&'a Process) -> &'a T + Copy + Send + Sync + 'static,
+    {
+        let fast = match (g.direct, &get) {
+            (Some(d), Get::One(f)) => {
+                let (d, f) = (d.clone(), *f);
+                Some(scalar(move |e| f(part(d(e)))))
+            }
+            _ => None,
+        };
+        let getter: Getter = match g.direct {
+            // A non-iterator group reads one process: no selector visit.
+            Some(d) => {
+                let d = d.clone();
+                Arc::new(move |e: &Event, _r: Option<usize>, s: &mut Sink<'_>| {
+                    get.visit(part(d(e)), s)
+                })
+            }
+            None => {
+                let sel = g.sel.clone();
+                Arc::new(move |e: &Event, r: Option<usize>, s: &mut Sink<'_>| {
+                    sel(e, r, &mut |p: &Process| get.visit(part(p), s))
+                })
+            }
+        };
+        self.add(
+            format!("{}.{suffix}", g.prefix),
+            ty,
+            g.scope,
+            flags,
+            g.iterator,
+            getter,
+            fast,
+        );
     }
 
     /// `PC(prefix)`: the process, its parent and its ancestors (an iterator), plus `ancestors.length`.

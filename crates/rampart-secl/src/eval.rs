@@ -502,6 +502,15 @@ impl StrMatcher {
         out
     }
 
+    /// Whether `""` is the only value that matches.
+    pub(crate) fn is_only_empty(&self) -> bool {
+        let no_exact = match &self.exact {
+            Exact::Few(v) => v.is_empty(),
+            Exact::Many(s) => s.is_empty(),
+        };
+        self.empty && no_exact && self.globs.is_empty() && !self.has_regex()
+    }
+
     /// Whether a value can match other than through the exact values and `globs` (regexes, merged `*lit*`).
     pub(crate) fn has_regex(&self) -> bool {
         !self.regexes.is_empty() || self.contains.is_some()

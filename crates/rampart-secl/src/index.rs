@@ -8,10 +8,11 @@ use rampart_model::Event;
 
 use crate::eval::{BNode, FieldOp, IntMatcher, Operand, Quant};
 use crate::fxhash::FxHashMap;
+use crate::guard::{self, Guard};
 use crate::sieve::Sieve;
 
 /// Buckets up to `64 * WORDS` rules use the index; larger ones are evaluated in full.
-const WORDS: usize = 8;
+pub(crate) const WORDS: usize = 8;
 pub(crate) const MAX_INDEXED: usize = 64 * WORDS;
 
 pub(crate) type Bits = [u64; WORDS];
@@ -41,6 +42,7 @@ pub(crate) struct BucketIndex {
     pub(crate) unindexed: usize,
     always: Bits,
     keys: Vec<KeyIndex>,
+    guards: Vec<Guard>,
 }
 
 enum Key {
@@ -145,8 +147,12 @@ impl Key {
     }
 }
 
-fn set(bits: &mut Bits, i: usize) {
+pub(crate) fn set(bits: &mut Bits, i: usize) {
     bits[i / 64] |= 1 << (i % 64);
+}
+
+fn intersects(a: &Bits, b: &Bits) -> bool {
+    a.iter().zip(b).any(|(x, y)| x & y != 0)
 }
 
 fn or(bits: &mut Bits, other: &Bits) {
@@ -156,7 +162,9 @@ fn or(bits: &mut Bits, other: &Bits) {
 }
 
 impl BucketIndex {
-    pub(crate) fn build<'a>(rules: impl ExactSizeIterator<Item = &'a BNode>) -> BucketIndex {
+    pub(crate) fn build<'a>(
+        rules: impl ExactSizeIterator<Item = &'a BNode> + Clone,
+    ) -> BucketIndex {
         let mut idx = BucketIndex {
             enabled: rules.len() <= MAX_INDEXED,
             ..Default::default()
@@ -164,6 +172,7 @@ impl BucketIndex {
         if !idx.enabled {
             return idx;
         }
+        idx.guards = guard::build(rules.clone());
         for (i, node) in rules.enumerate() {
             let Some(keys) = rule_keys(node) else {
                 set(&mut idx.always, i);
@@ -272,6 +281,14 @@ impl BucketIndex {
                 }
                 None => {
                     (k.field.getter)(event, None, &mut probe);
+                }
+            }
+        }
+        // Guards last: one whose rules are all out already is not tested.
+        for g in &self.guards {
+            if intersects(&bits, &g.rules) && !g.holds(event) {
+                for (a, b) in bits.iter_mut().zip(&g.rules) {
+                    *a &= !b;
                 }
             }
         }

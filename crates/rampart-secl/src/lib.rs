@@ -27,6 +27,7 @@ pub mod error;
 pub mod eval;
 pub mod fxhash;
 pub mod glob;
+mod guard;
 mod index;
 pub mod lexer;
 pub mod output;

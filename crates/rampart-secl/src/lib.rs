@@ -30,6 +30,7 @@ pub mod glob;
 mod guard;
 mod index;
 pub mod lexer;
+mod merge;
 pub mod output;
 pub mod ruleset;
 mod sieve;

@@ -1,6 +1,6 @@
 //! A necessary condition for a string to be one of a set of keys: its length and first byte occur among the
-//! keys'. Two bit tests reject most event values before they are hashed (a path of 40 bytes is never one of
-//! 12 shell names).
+//! keys' (or, for prefix and suffix keys, its first or last byte). Two bit tests reject most event values
+//! before they are hashed (a path of 40 bytes is never one of 12 shell names).
 
 /// Lengths from 255 up share the last bit.
 const LONG: usize = 255;
@@ -8,7 +8,7 @@ const LONG: usize = 255;
 #[derive(Default, Clone)]
 pub(crate) struct Sieve {
     lens: [u64; 4],
-    firsts: [u64; 4],
+    bytes: [u64; 4],
 }
 
 #[inline]
@@ -24,7 +24,7 @@ impl Sieve {
     /// Admits `key` (non-empty).
     pub(crate) fn add(&mut self, key: &[u8]) {
         self.add_len(key.len());
-        self.add_first(key[0]);
+        self.add_byte(key[0]);
     }
 
     /// Records a key length only (for lookups that check nothing else, such as path prefixes).
@@ -32,9 +32,10 @@ impl Sieve {
         put(&mut self.lens, len.min(LONG));
     }
 
-    /// Records a key's first byte only (for prefix keys, whose length says nothing of the value's).
-    pub(crate) fn add_first(&mut self, b: u8) {
-        put(&mut self.firsts, b as usize);
+    /// Records a byte only (the first of a prefix key, the last of a suffix key: their length says nothing
+    /// of the value's).
+    pub(crate) fn add_byte(&mut self, b: u8) {
+        put(&mut self.bytes, b as usize);
     }
 
     /// Whether some key has `len` bytes (lengths past the cap are not told apart).
@@ -43,10 +44,10 @@ impl Sieve {
         has(&self.lens, len.min(LONG))
     }
 
-    /// Whether some key starts with `b`.
+    /// Whether `b` was recorded.
     #[inline]
-    pub(crate) fn may_start(&self, b: u8) -> bool {
-        has(&self.firsts, b as usize)
+    pub(crate) fn may_have_byte(&self, b: u8) -> bool {
+        has(&self.bytes, b as usize)
     }
 }
 
@@ -60,7 +61,7 @@ mod tests {
         for k in ["bash", "sh", "zsh", &"x".repeat(300)] {
             s.add(k.as_bytes());
         }
-        let may_hold = |k: &[u8]| s.may_have_len(k.len()) && s.may_start(k[0]);
+        let may_hold = |k: &[u8]| s.may_have_len(k.len()) && s.may_have_byte(k[0]);
         for k in ["bash", "sh", "zsh", &"x".repeat(300), &"x".repeat(256)] {
             assert!(may_hold(k.as_bytes()), "{k}");
         }
@@ -74,8 +75,8 @@ mod tests {
     fn lengths_and_first_bytes_are_recorded_apart() {
         let mut s = Sieve::default();
         s.add_len(4);
-        s.add_first(b'n');
+        s.add_byte(b'n');
         assert!(s.may_have_len(4) && !s.may_have_len(5) && !s.may_have_len(0));
-        assert!(s.may_start(b'n') && !s.may_start(b'N'));
+        assert!(s.may_have_byte(b'n') && !s.may_have_byte(b'N'));
     }
 }

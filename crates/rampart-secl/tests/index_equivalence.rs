@@ -37,6 +37,9 @@ const RULES: &[&str] = &[
     r#"exec.argv in ["clone"] || exec.argv in [~"--recurse*"] || exec.args_flags == "v""#,
     r#"dns.question.name in ["evil.com", "x.io"] || dns.question.name =~ "bad*""#,
     r#"dns.question.name != "" && dns.question.type == 1"#,
+    r#"dns.question.name in [~"*.onion", ~"*.Io"] && dns.question.type in [2, 3, 4]"#,
+    r#"exec.file.name =~ "*sh" && exec.args_flags == "c""#,
+    r#"exec.file.name =~ "*ssm-agent" && exec.args_flags in ["register", "l"]"#,
     r#"open.file.path in [~"/etc/**", "/root/.ssh/authorized_keys"] && open.flags & O_WRONLY > 0"#,
     r#"open.file.name in ["shadow", "passwd"] || open.file.path =~ "/var/log/*.log""#,
     r#"open.file.path not in [~"/etc/**"] && process.comm in ["vim", "nano"]"#,
@@ -65,6 +68,9 @@ const NAMES: &[&str] = &[
     "apt-get",
     "dash",
     "x",
+    "amazon-ssm-agent",
+    "ssm-agent",
+    "sm-agent",
 ];
 const DIRS: &[&str] = &[
     "/usr/bin",

@@ -138,8 +138,9 @@ fn bench(c: &mut Criterion) {
         let found = rs.evaluate(ev, &store);
         let n = found.len();
         eprintln!(
-            "{name}: {n} matches {:?}",
-            found.iter().map(|m| m.rule.id.as_str()).collect::<Vec<_>>()
+            "{name}: {n} matches {:?}, {} rules evaluated",
+            found.iter().map(|m| m.rule.id.as_str()).collect::<Vec<_>>(),
+            rs.candidates_for(ev).len()
         );
         if !*want_match {
             assert_eq!(n, 0, "{name} must not match");

@@ -79,12 +79,7 @@ fn lineage(leaf: &str, argv: &[&str]) -> Arc<ProcessNode> {
 }
 
 fn exec(leaf: &str, argv: &[&str]) -> Event {
-    let node = lineage(leaf, argv);
-    let mut ev = Event::new(
-        1_700_000_000_000_000_000,
-        ProcessContext::new(node.clone()),
-        EventData::Exec(node.process.clone()),
-    );
+    let mut ev = Event::exec(1_700_000_000_000_000_000, lineage(leaf, argv));
     ev.event.origin = "ebpf".into();
     ev
 }

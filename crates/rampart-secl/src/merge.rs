@@ -54,7 +54,7 @@ mod tests {
     use crate::compile::{compile, Env};
     use crate::eval::{BNode, Cx};
     use crate::variables::NoVariables;
-    use rampart_model::{Event, EventData, FileInfo, Process, ProcessContext, ProcessNode};
+    use rampart_model::{Event, FileInfo, Process, ProcessNode};
 
     fn exec(name: &str) -> Event {
         let p = Process {
@@ -62,12 +62,7 @@ mod tests {
             comm: name.to_string(),
             ..Default::default()
         };
-        let node = ProcessNode::new(p, None);
-        Event::new(
-            1,
-            ProcessContext::new(node.clone()),
-            EventData::Exec(node.process.clone()),
-        )
+        Event::exec(1, ProcessNode::new(p, None))
     }
 
     #[test]

@@ -286,6 +286,21 @@ pub fn visit_args_options(argv: &[String], sink: &mut Sink<'_>) -> bool {
                 return true;
             }
         } else if let Some(next) = argv.get(i).filter(|n| !n.starts_with('-')) {
+            // Most options fit on the stack, which is cheaper than reaching the thread-local buffer.
+            let mut stack = [0u8; 128];
+            let n = name.len() + 1 + next.len();
+            if n <= stack.len() {
+                stack[..name.len()].copy_from_slice(name.as_bytes());
+                stack[name.len()] = b'=';
+                stack[name.len() + 1..n].copy_from_slice(next.as_bytes());
+                // Always UTF-8 (two strings and `=`); the check is a formality.
+                if let Ok(opt) = std::str::from_utf8(&stack[..n]) {
+                    if sink(Val::Str(opt)) {
+                        return true;
+                    }
+                    continue;
+                }
+            }
             let stop = BUF.with(|b| match b.try_borrow_mut() {
                 Ok(mut buf) => {
                     buf.clear();

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::container::Container;
 use crate::events;
-use crate::process::{Process, ProcessContext};
+use crate::process::{Process, ProcessContext, ProcessNode};
 
 macro_rules! event_types {
     ($($variant:ident => $name:literal,)*) => {
@@ -288,6 +288,12 @@ impl Event {
         }
     }
 
+    /// The exec of `node`'s process: it is both the event's process context and its payload.
+    pub fn exec(timestamp: u64, node: Arc<ProcessNode>) -> Self {
+        let data = EventData::Exec(node.process.clone());
+        Event::new(timestamp, ProcessContext::new(node), data)
+    }
+
     pub fn event_type(&self) -> EventType {
         self.data.event_type()
     }
@@ -297,7 +303,6 @@ impl Event {
 mod tests {
     use super::*;
     use crate::file::FileInfo;
-    use crate::process::ProcessNode;
 
     #[test]
     fn event_type_names_round_trip() {
@@ -316,12 +321,7 @@ mod tests {
             ..Default::default()
         };
         p.set_argv(vec!["true".into(), "a".into(), "b c".into()]);
-        let node = ProcessNode::new(p, None);
-        let ev = Event::new(
-            7,
-            ProcessContext::new(node.clone()),
-            EventData::Exec(node.process.clone()),
-        );
+        let ev = Event::exec(7, ProcessNode::new(p, None));
         let json = serde_json::to_value(&ev).unwrap();
         assert_eq!(json["event"]["type"], "exec");
         assert_eq!(json["exec"]["file"]["path"], "/bin/true");

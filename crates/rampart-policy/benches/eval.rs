@@ -79,12 +79,7 @@ fn lineage(leaf: &str, argv: &[&str]) -> Arc<ProcessNode> {
 }
 
 fn exec(leaf: &str, argv: &[&str]) -> Event {
-    let node = lineage(leaf, argv);
-    let mut ev = Event::new(
-        1_700_000_000_000_000_000,
-        ProcessContext::new(node.clone()),
-        EventData::Exec(node.process.clone()),
-    );
+    let mut ev = Event::exec(1_700_000_000_000_000_000, lineage(leaf, argv));
     ev.event.origin = "ebpf".into();
     ev
 }
@@ -138,8 +133,9 @@ fn bench(c: &mut Criterion) {
         let found = rs.evaluate(ev, &store);
         let n = found.len();
         eprintln!(
-            "{name}: {n} matches {:?}",
-            found.iter().map(|m| m.rule.id.as_str()).collect::<Vec<_>>()
+            "{name}: {n} matches {:?}, {} rules evaluated",
+            found.iter().map(|m| m.rule.id.as_str()).collect::<Vec<_>>(),
+            rs.candidates_for(ev).len()
         );
         if !*want_match {
             assert_eq!(n, 0, "{name} must not match");

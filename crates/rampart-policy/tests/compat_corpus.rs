@@ -139,12 +139,7 @@ fn indexed_evaluation_equals_a_full_scan() {
             };
             c.set_argv(argv.iter().map(|s| s.to_string()).collect());
             c.credentials.auid = u32::MAX;
-            let node = ProcessNode::new(c, Some(p));
-            let mut ev = Event::new(
-                1,
-                ProcessContext::new(node.clone()),
-                EventData::Exec(node.process.clone()),
-            );
+            let mut ev = Event::exec(1, ProcessNode::new(c, Some(p)));
             ev.event.origin = "ebpf".into();
             events.push(ev);
         }

@@ -108,6 +108,7 @@ pub fn compile(src: &str, env: &Env) -> Result<Compiled> {
     let (ast, warnings) = parse(src)?;
     let mut c = Compiler::new(env);
     let mut node = c.boolean(&ast)?;
+    crate::merge::alternatives(&mut node);
     node.reorder();
     let node = c.wrap_register(node);
     Ok(Compiled {

@@ -385,6 +385,9 @@ pub struct StrMatcher {
     /// Many `*literal*` globs, as one literal alternation (a single multi-literal search).
     contains: Option<Regex>,
     ci: bool,
+    path: bool,
+    /// The constants it was built from, for [`StrMatcher::union`].
+    items: Vec<(Const, bool)>,
 }
 
 #[derive(Debug)]
@@ -401,10 +404,27 @@ impl StrMatcher {
         path: bool,
         ci: bool,
     ) -> Result<Self, String> {
+        let items: Vec<(Const, bool)> = items.iter().map(|c| (c.clone(), pattern_op)).collect();
+        Self::from_items(items, path, ci)
+    }
+
+    /// One matcher for `x in A || x in B`: it matches what either matches (each constant keeps the meaning
+    /// its own operator gave it). `None` when the two differ in path or case semantics.
+    pub(crate) fn union(&self, other: &StrMatcher) -> Option<StrMatcher> {
+        if self.path != other.path || self.ci != other.ci {
+            return None;
+        }
+        let items = self.items.iter().chain(&other.items).cloned().collect();
+        Self::from_items(items, self.path, self.ci).ok()
+    }
+
+    /// `items`: each constant with whether its operator was `=~` (where a plain string is a pattern too).
+    fn from_items(items: Vec<(Const, bool)>, path: bool, ci: bool) -> Result<Self, String> {
         let mut exact = Vec::new();
         let mut globs = Vec::new();
         let mut regexes = Vec::new();
-        for c in items {
+        for (c, pattern_op) in &items {
+            let pattern_op = *pattern_op;
             match c {
                 Const::Str(s) if pattern_op && s.contains('*') => {
                     globs.push(Glob::new(s, path, ci))
@@ -463,6 +483,8 @@ impl StrMatcher {
             regexes,
             contains,
             ci,
+            path,
+            items,
         })
     }
 
@@ -500,6 +522,15 @@ impl StrMatcher {
             out.push("");
         }
         out
+    }
+
+    /// Whether `""` is the only value that matches.
+    pub(crate) fn is_only_empty(&self) -> bool {
+        let no_exact = match &self.exact {
+            Exact::Few(v) => v.is_empty(),
+            Exact::Many(s) => s.is_empty(),
+        };
+        self.empty && no_exact && self.globs.is_empty() && !self.has_regex()
     }
 
     /// Whether a value can match other than through the exact values and `globs` (regexes, merged `*lit*`).

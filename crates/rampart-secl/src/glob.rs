@@ -126,6 +126,17 @@ impl Glob {
         (matches!(self.kind, Kind::Flat(_)) && !self.head.is_empty()).then_some(self.head.as_str())
     }
 
+    /// For a plain-string glob, the literal text every match ends with (lowercase when case-insensitive).
+    pub(crate) fn flat_tail(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Flat(p) => match p.last() {
+                Some(Piece::Lit(l)) => Some(l),
+                _ => None,
+            },
+            Kind::Path(_) => None,
+        }
+    }
+
     /// `Some(lit)` for a plain `*lit*` glob (substring search).
     pub(crate) fn contains_literal(&self) -> Option<&str> {
         match &self.kind {

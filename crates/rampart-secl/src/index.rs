@@ -8,9 +8,11 @@ use rampart_model::Event;
 
 use crate::eval::{BNode, FieldOp, IntMatcher, Operand, Quant};
 use crate::fxhash::FxHashMap;
+use crate::guard::{self, Guard};
+use crate::sieve::Sieve;
 
 /// Buckets up to `64 * WORDS` rules use the index; larger ones are evaluated in full.
-const WORDS: usize = 8;
+pub(crate) const WORDS: usize = 8;
 pub(crate) const MAX_INDEXED: usize = 64 * WORDS;
 
 pub(crate) type Bits = [u64; WORDS];
@@ -20,11 +22,17 @@ struct KeyIndex {
     /// Rules keyed on `""` (kept out of the map: see `eval::str_eq`).
     empty: Option<Bits>,
     strs: FxHashMap<String, Bits>,
+    /// Lengths and first bytes of `strs` keys, lengths of `dirs` keys: most values are rejected by a bit
+    /// test instead of a hash lookup.
+    strs_sieve: Sieve,
+    dirs_sieve: Sieve,
     /// Path globs by the directory their matches lie in (probed with every `/`-prefix of the value), then by
     /// the literal prefix of the glob (`/usr/bin/apt` for `/usr/bin/apt*`).
     dirs: FxHashMap<String, Vec<(String, Bits)>>,
-    /// Plain-string globs by the first byte of their literal head, then by the head (`nc` for `nc*`).
-    heads: FxHashMap<u8, Vec<(String, Bits)>>,
+    /// Plain-string globs by their literal head (`nc` for `nc*`), or when they have none by their literal
+    /// tail (`ssm-agent` for `*ssm-agent`).
+    heads: Affixes,
+    tails: Affixes,
     ints: FxHashMap<i64, Bits>,
 }
 
@@ -35,11 +43,70 @@ pub(crate) struct BucketIndex {
     pub(crate) unindexed: usize,
     always: Bits,
     keys: Vec<KeyIndex>,
+    guards: Vec<Guard>,
+}
+
+/// Literals a value must start (or end) with, by their first (last) byte.
+#[derive(Default)]
+struct Affixes {
+    by_byte: FxHashMap<u8, Vec<(String, Bits)>>,
+    bytes: Sieve,
+}
+
+impl Affixes {
+    fn add(&mut self, byte: u8, lit: String, i: usize) {
+        self.bytes.add_byte(byte);
+        add_entry(self.by_byte.entry(byte).or_default(), lit, i);
+    }
+
+    /// Adds the rules of every literal keyed by `byte` that `fits` the value.
+    #[inline]
+    fn probe(&self, byte: u8, fits: impl Fn(&str) -> bool, bits: &mut Bits) {
+        if !self.bytes.may_have_byte(byte) {
+            return;
+        }
+        for (lit, b) in self.by_byte.get(&byte).map_or(&[][..], Vec::as_slice) {
+            if fits(lit) {
+                or(bits, b);
+            }
+        }
+    }
+}
+
+/// Sets rule `i` in the bits of `lit`, adding the entry if needed.
+fn add_entry(entries: &mut Vec<(String, Bits)>, lit: String, i: usize) {
+    match entries.iter_mut().find(|(l, _)| *l == lit) {
+        Some((_, b)) => set(b, i),
+        None => {
+            let mut b = [0; WORDS];
+            set(&mut b, i);
+            entries.push((lit, b));
+        }
+    }
+}
+
+/// Whether `s` has `lit` at byte `at`, as the glob matcher compares (ASCII case folding when `ci`).
+#[inline]
+fn has_at(s: &str, at: usize, lit: &str, ci: bool) -> bool {
+    let (s, lit) = (s.as_bytes(), lit.as_bytes());
+    if ci {
+        s[at..at + lit.len()].eq_ignore_ascii_case(lit)
+    } else {
+        &s[at..at + lit.len()] == lit
+    }
+}
+
+#[derive(Default)]
+struct StrKey {
+    values: Vec<String>,
+    /// Path globs: (directory, literal prefix).
+    dirs: Vec<(String, String)>,
+    heads: Vec<String>,
+    tails: Vec<String>,
 }
 
 enum Key {
-    /// Exact values, path-glob (directory, literal prefix) pairs, plain-glob heads.
-    Str(Vec<String>, Vec<(String, String)>, Vec<String>),
+    Str(StrKey),
     Int(Vec<i64>),
 }
 
@@ -52,22 +119,19 @@ fn leaf_key(node: &BNode) -> Option<(&FieldOp, Key)> {
             m,
             quant: Quant::Any,
         } if !f.reg && !m.has_regex() => {
-            let (mut dirs, mut heads) = (Vec::new(), Vec::new());
+            let mut key = StrKey {
+                values: m.exact_values().into_iter().map(str::to_string).collect(),
+                ..Default::default()
+            };
             for g in &m.globs {
-                match (f.path, g.path_head(), g.flat_head()) {
-                    (true, Some(d), _) => dirs.push(d),
-                    (false, _, Some(h)) => heads.push(h.to_string()),
+                match (f.path, g.path_head(), g.flat_head(), g.flat_tail()) {
+                    (true, Some(d), _, _) => key.dirs.push(d),
+                    (false, _, Some(h), _) => key.heads.push(h.to_string()),
+                    (false, _, None, Some(t)) => key.tails.push(t.to_string()),
                     _ => return None,
                 }
             }
-            Some((
-                f,
-                Key::Str(
-                    m.exact_values().into_iter().map(str::to_string).collect(),
-                    dirs,
-                    heads,
-                ),
-            ))
+            Some((f, Key::Str(key)))
         }
         BNode::Int {
             lhs: Operand::Field(f),
@@ -84,10 +148,11 @@ fn leaf_key(node: &BNode) -> Option<(&FieldOp, Key)> {
                     return None;
                 }
                 match (&mut acc, k) {
-                    (Key::Str(a, da, ha), Key::Str(b, db, hb)) => {
-                        a.extend(b);
-                        da.extend(db);
-                        ha.extend(hb);
+                    (Key::Str(a), Key::Str(b)) => {
+                        a.values.extend(b.values);
+                        a.dirs.extend(b.dirs);
+                        a.heads.extend(b.heads);
+                        a.tails.extend(b.tails);
                     }
                     (Key::Int(a), Key::Int(b)) => a.extend(b),
                     _ => return None,
@@ -110,9 +175,9 @@ fn rule_keys(node: &BNode) -> Option<Vec<(&FieldOp, Key)>> {
         // so a key with it ranks last. Then single-valued fields before multi-valued ones (every ancestor,
         // argument or environment variable is a probe of each event): fewer costly keys to probe overall.
         BNode::And(children) => children.iter().filter_map(rule_keys).min_by_key(|k| {
-            let weak = k
-                .iter()
-                .any(|(_, key)| matches!(key, Key::Str(v, ..) if v.iter().any(String::is_empty)));
+            let weak = k.iter().any(
+                |(_, key)| matches!(key, Key::Str(k) if k.values.iter().any(String::is_empty)),
+            );
             let multi = k.iter().filter(|(f, _)| f.multi).count();
             (weak, multi, k.iter().map(|(_, k)| k.len()).sum::<usize>())
         }),
@@ -123,6 +188,9 @@ fn rule_keys(node: &BNode) -> Option<Vec<(&FieldOp, Key)>> {
             }
             Some(all)
         }
+        // `[X]` registers: the body must hold for some element, so its keys on unregistered fields (the
+        // only ones `leaf_key` takes) must hold too.
+        BNode::Register { body, .. } => rule_keys(body),
         _ => None,
     }
 }
@@ -130,14 +198,18 @@ fn rule_keys(node: &BNode) -> Option<Vec<(&FieldOp, Key)>> {
 impl Key {
     fn len(&self) -> usize {
         match self {
-            Key::Str(v, d, h) => v.len() + d.len() + h.len(),
+            Key::Str(k) => k.values.len() + k.dirs.len() + k.heads.len() + k.tails.len(),
             Key::Int(v) => v.len(),
         }
     }
 }
 
-fn set(bits: &mut Bits, i: usize) {
+pub(crate) fn set(bits: &mut Bits, i: usize) {
     bits[i / 64] |= 1 << (i % 64);
+}
+
+fn intersects(a: &Bits, b: &Bits) -> bool {
+    a.iter().zip(b).any(|(x, y)| x & y != 0)
 }
 
 fn or(bits: &mut Bits, other: &Bits) {
@@ -147,7 +219,9 @@ fn or(bits: &mut Bits, other: &Bits) {
 }
 
 impl BucketIndex {
-    pub(crate) fn build<'a>(rules: impl ExactSizeIterator<Item = &'a BNode>) -> BucketIndex {
+    pub(crate) fn build<'a>(
+        rules: impl ExactSizeIterator<Item = &'a BNode> + Clone,
+    ) -> BucketIndex {
         let mut idx = BucketIndex {
             enabled: rules.len() <= MAX_INDEXED,
             ..Default::default()
@@ -155,6 +229,7 @@ impl BucketIndex {
         if !idx.enabled {
             return idx;
         }
+        idx.guards = guard::build(rules.clone());
         for (i, node) in rules.enumerate() {
             let Some(keys) = rule_keys(node) else {
                 set(&mut idx.always, i);
@@ -169,8 +244,11 @@ impl BucketIndex {
                             field: field.clone(),
                             empty: None,
                             strs: Default::default(),
+                            strs_sieve: Sieve::default(),
+                            dirs_sieve: Sieve::default(),
                             dirs: Default::default(),
                             heads: Default::default(),
+                            tails: Default::default(),
                             ints: Default::default(),
                         });
                         idx.keys.len() - 1
@@ -178,35 +256,24 @@ impl BucketIndex {
                 };
                 let k = &mut idx.keys[pos];
                 match key {
-                    Key::Str(values, dirs, heads) => {
-                        for h in heads {
-                            let entries = k.heads.entry(h.as_bytes()[0]).or_default();
-                            match entries.iter_mut().find(|(l, _)| *l == h) {
-                                Some((_, b)) => set(b, i),
-                                None => {
-                                    let mut b = [0; WORDS];
-                                    set(&mut b, i);
-                                    entries.push((h, b));
-                                }
-                            }
+                    Key::Str(key) => {
+                        for h in key.heads {
+                            k.heads.add(h.as_bytes()[0], h, i);
                         }
-                        for v in values {
+                        for t in key.tails {
+                            k.tails.add(*t.as_bytes().last().expect("non-empty"), t, i);
+                        }
+                        for v in key.values {
                             if v.is_empty() {
                                 set(k.empty.get_or_insert([0; WORDS]), i);
                             } else {
+                                k.strs_sieve.add(v.as_bytes());
                                 set(k.strs.entry(v).or_default(), i);
                             }
                         }
-                        for (dir, lit) in dirs {
-                            let entries = k.dirs.entry(dir).or_default();
-                            match entries.iter_mut().find(|(l, _)| *l == lit) {
-                                Some((_, b)) => set(b, i),
-                                None => {
-                                    let mut b = [0; WORDS];
-                                    set(&mut b, i);
-                                    entries.push((lit, b));
-                                }
-                            }
+                        for (dir, lit) in key.dirs {
+                            k.dirs_sieve.add_len(dir.len());
+                            add_entry(k.dirs.entry(dir).or_default(), lit, i);
                         }
                     }
                     Key::Int(values) => {
@@ -240,32 +307,7 @@ impl BucketIndex {
                             or(&mut bits, b);
                         }
                     }
-                    Val::Str(s) if k.field.ci && s.bytes().any(|b| b.is_ascii_uppercase()) => {
-                        if let Some(b) = k.strs.get(&s.to_ascii_lowercase()) {
-                            or(&mut bits, b);
-                        }
-                        probe_heads(&k.heads, s, true, &mut bits);
-                    }
-                    Val::Str(s) => {
-                        if let Some(b) = k.strs.get(s) {
-                            or(&mut bits, b);
-                        }
-                        probe_heads(&k.heads, s, k.field.ci, &mut bits);
-                        if !k.dirs.is_empty() {
-                            let ends = s
-                                .match_indices('/')
-                                .map(|(i, _)| i)
-                                .chain(std::iter::once(s.len()));
-                            for end in ends.filter(|e| *e > 0) {
-                                for (lit, b) in k.dirs.get(&s[..end]).map_or(&[][..], Vec::as_slice)
-                                {
-                                    if s.starts_with(lit.as_str()) {
-                                        or(&mut bits, b);
-                                    }
-                                }
-                            }
-                        }
-                    }
+                    Val::Str(s) => k.probe_str(s, &mut bits),
                     Val::Int(i) => {
                         if let Some(b) = k.ints.get(&i) {
                             or(&mut bits, b);
@@ -285,28 +327,52 @@ impl BucketIndex {
                 }
             }
         }
+        // Guards last: one whose rules are all out already is not tested.
+        for g in &self.guards {
+            if intersects(&bits, &g.rules) && !g.holds(event) {
+                for (a, b) in bits.iter_mut().zip(&g.rules) {
+                    *a &= !b;
+                }
+            }
+        }
         Some(bits)
     }
 }
 
-fn probe_heads(heads: &FxHashMap<u8, Vec<(String, Bits)>>, s: &str, ci: bool, bits: &mut Bits) {
-    if heads.is_empty() {
-        return;
-    }
-    let first = if ci {
-        s.as_bytes()[0].to_ascii_lowercase()
-    } else {
-        s.as_bytes()[0]
-    };
-    for (h, b) in heads.get(&first).map_or(&[][..], Vec::as_slice) {
-        let hit = s.len() >= h.len()
-            && if ci {
-                s.as_bytes()[..h.len()].eq_ignore_ascii_case(h.as_bytes())
+impl KeyIndex {
+    /// Adds the rules keyed on a value of `s` (non-empty) to `bits`.
+    #[inline]
+    fn probe_str(&self, s: &str, bits: &mut Bits) {
+        let ci = self.field.ci;
+        let fold = |b: u8| if ci { b.to_ascii_lowercase() } else { b };
+        let first = fold(s.as_bytes()[0]);
+        if self.strs_sieve.may_have_len(s.len()) && self.strs_sieve.may_have_byte(first) {
+            let hit = if ci && s.bytes().any(|b| b.is_ascii_uppercase()) {
+                self.strs.get(&s.to_ascii_lowercase())
             } else {
-                s.starts_with(h.as_str())
+                self.strs.get(s)
             };
-        if hit {
-            or(bits, b);
+            if let Some(b) = hit {
+                or(bits, b);
+            }
+        }
+        let n = s.len();
+        let head = |h: &str| n >= h.len() && has_at(s, 0, h, ci);
+        self.heads.probe(first, head, bits);
+        let tail = |t: &str| n >= t.len() && has_at(s, n - t.len(), t, ci);
+        self.tails.probe(fold(s.as_bytes()[n - 1]), tail, bits);
+        if !self.dirs.is_empty() {
+            let ends = s
+                .match_indices('/')
+                .map(|(i, _)| i)
+                .chain(std::iter::once(s.len()));
+            for end in ends.filter(|e| *e > 0 && self.dirs_sieve.may_have_len(*e)) {
+                for (lit, b) in self.dirs.get(&s[..end]).map_or(&[][..], Vec::as_slice) {
+                    if s.starts_with(lit.as_str()) {
+                        or(bits, b);
+                    }
+                }
+            }
         }
     }
 }

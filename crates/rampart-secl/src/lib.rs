@@ -27,10 +27,13 @@ pub mod error;
 pub mod eval;
 pub mod fxhash;
 pub mod glob;
+mod guard;
 mod index;
 pub mod lexer;
+mod merge;
 pub mod output;
 pub mod ruleset;
+mod sieve;
 pub mod value;
 pub mod variables;
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
-use super::leaves::{file_leaves, one, process_leaves, Get, PGet};
+use super::leaves::{file_leaves, process_leaves, Get};
 use super::{
     FieldDef, FieldScope, FieldType, Getter, Scalar, Sink, Val, ARRAY, CASE_INSENSITIVE, LENGTH,
     PATH,
@@ -20,15 +20,36 @@ static EMPTY_FILE: LazyLock<FileInfo> = LazyLock::new(FileInfo::default);
 type PSel =
     Arc<dyn Fn(&Event, Option<usize>, &mut dyn FnMut(&Process) -> bool) -> bool + Send + Sync>;
 type FSel = for<'a> fn(&'a Event) -> Option<&'a FileInfo>;
-type CtxSel = for<'a> fn(&'a Event) -> Option<&'a ProcessContext>;
-/// The one process a non-iterator process group reads from.
-type PDirect = Arc<dyn for<'a> Fn(&'a Event) -> &'a Process + Send + Sync>;
 
-fn pdirect<F>(f: F) -> PDirect
-where
-    F: for<'a> Fn(&'a Event) -> &'a Process + Send + Sync + 'static,
+/// The one process a non-iterator process group reads from: a type parameter, inlined into every accessor of
+/// the group (no dynamic call to find the process).
+trait PDirect: for<'a> Fn(&'a Event) -> &'a Process + Copy + Send + Sync + 'static {}
+impl<D> PDirect for D where D: for<'a> Fn(&'a Event) -> &'a Process + Copy + Send + Sync + 'static {}
+
+/// The processes of a context (`process`, `signal.target`, …), inlined like [`PDirect`].
+trait CtxSel:
+    for<'a> Fn(&'a Event) -> Option<&'a ProcessContext> + Copy + Send + Sync + 'static
 {
-    Arc::new(f)
+}
+impl<C> CtxSel for C where
+    C: for<'a> Fn(&'a Event) -> Option<&'a ProcessContext> + Copy + Send + Sync + 'static
+{
+}
+
+/// The processes a group reads: exactly one, or those an iterator visits (`process.ancestors`).
+enum Procs<D> {
+    One(D),
+    Each(PSel),
+}
+
+/// `Procs::One(d)`, with the closure's signature taken from the bound.
+fn one_process<D: PDirect>(d: D) -> Procs<D> {
+    Procs::One(d)
+}
+
+/// An iterator group (the type parameter of `Procs::One` is unused).
+fn each_process(sel: PSel) -> Procs<for<'a> fn(&'a Event) -> &'a Process> {
+    Procs::Each(sel)
 }
 
 fn scalar<F>(f: F) -> Scalar
@@ -50,6 +71,14 @@ fn from_scalar(f: Scalar) -> Getter {
 
 struct Builder {
     fields: HashMap<String, FieldDef>,
+}
+
+/// What the fields of one process group share.
+struct Group<'g, D> {
+    prefix: &'g str,
+    scope: FieldScope,
+    iterator: Option<&'g str>,
+    procs: &'g Procs<D>,
 }
 
 impl Builder {
@@ -109,96 +138,98 @@ impl Builder {
         }
     }
 
-    /// `P(prefix)` (with its `file` and `interpreter.file`) over the processes `sel` visits; `direct` reads the
-    /// one process of a non-iterator group.
-    fn process_group(
+    /// `P(prefix)` (with its `file` and `interpreter.file`) over `procs`.
+    fn process_group<D: PDirect>(
         &mut self,
         prefix: &str,
         scope: FieldScope,
         iterator: Option<&str>,
-        sel: PSel,
-        direct: Option<PDirect>,
+        procs: Procs<D>,
     ) {
-        let add = |b: &mut Self, suffix: String, ty, flags, get: PGet| {
-            let fast = match (&direct, &get) {
-                (Some(d), Get::One(f)) => {
-                    let (d, f) = (d.clone(), f.clone());
-                    Some(scalar(move |e| f(d(e))))
-                }
-                _ => None,
-            };
-            let sel = sel.clone();
-            let getter: Getter = Arc::new(move |e: &Event, r: Option<usize>, s: &mut Sink<'_>| {
-                sel(e, r, &mut |p: &Process| get.visit(p, s))
-            });
-            b.add(
-                format!("{prefix}.{suffix}"),
-                ty,
-                scope,
-                flags,
-                iterator,
-                getter,
-                fast,
-            );
+        let g = Group {
+            prefix,
+            scope,
+            iterator,
+            procs: &procs,
         };
         for leaf in process_leaves() {
-            add(self, leaf.suffix.to_string(), leaf.ty, leaf.flags, leaf.get);
+            self.process_leaf(
+                &g,
+                leaf.suffix.to_string(),
+                leaf.ty,
+                leaf.flags,
+                leaf.get,
+                |p| p,
+            );
         }
         for leaf in file_leaves() {
-            let exe: PGet = match leaf.get.clone() {
-                Get::One(f) => one(move |p: &Process| f(&p.file)),
-                Get::Many(f) => {
-                    Get::Many(Arc::new(move |p: &Process, s: &mut Sink<'_>| f(&p.file, s)))
-                }
-            };
-            add(
-                self,
-                format!("file.{}", leaf.suffix),
-                leaf.ty,
-                leaf.flags,
-                exe,
-            );
-            let interp: PGet = match leaf.get.clone() {
-                Get::One(f) => one(move |p: &Process| {
-                    f(p.interpreter.as_ref().map_or(&EMPTY_FILE, |i| &i.file))
-                }),
-                Get::Many(f) => Get::Many(Arc::new(move |p: &Process, s: &mut Sink<'_>| {
-                    f(p.interpreter.as_ref().map_or(&EMPTY_FILE, |i| &i.file), s)
-                })),
-            };
-            add(
-                self,
-                format!("interpreter.file.{}", leaf.suffix),
-                leaf.ty,
-                leaf.flags,
-                interp,
-            );
+            let (ty, flags) = (leaf.ty, leaf.flags);
+            let name = |sub: &str| format!("{sub}{}", leaf.suffix);
+            self.process_leaf(&g, name("file."), ty, flags, leaf.get.clone(), |p| &p.file);
+            self.process_leaf(&g, name("interpreter.file."), ty, flags, leaf.get, |p| {
+                p.interpreter.as_ref().map_or(&EMPTY_FILE, |i| &i.file)
+            });
         }
     }
 
-    /// `PC(prefix)`: the process, its parent and its ancestors (an iterator), plus `ancestors.length`.
-    fn context(&mut self, prefix: &str, scope: FieldScope, ctx: CtxSel) {
-        let current: PSel =
-            Arc::new(move |e, _r, f| f(ctx(e).map_or(&EMPTY_PROCESS, |c| c.process())));
-        let direct = pdirect(move |e| ctx(e).map_or(&EMPTY_PROCESS, |c| c.process()));
-        self.process_group(prefix, scope, None, current, Some(direct));
-        let parent: PSel =
-            Arc::new(move |e, _r, f| f(ctx(e).and_then(|c| c.parent()).unwrap_or(&EMPTY_PROCESS)));
-        let direct = pdirect(move |e| ctx(e).and_then(|c| c.parent()).unwrap_or(&EMPTY_PROCESS));
-        self.process_group(
-            &format!("{prefix}.parent"),
-            scope,
-            None,
-            parent,
-            Some(direct),
+    /// One field of a process group: `get` applied to the `part` of each process it reads. `part` is a type
+    /// parameter so that it is inlined: an accessor makes one dynamic call per level of the chain (closure,
+    /// process selector, leaf), not one per composed closure.
+    fn process_leaf<T: 'static, P, D: PDirect>(
+        &mut self,
+        g: &Group<'_, D>,
+        suffix: String,
+        ty: FieldType,
+        flags: u8,
+        get: Get<T>,
+        part: P,
+    ) where
+        P: for<'a> Fn(&'a Process) -> &'a T + Copy + Send + Sync + 'static,
+    {
+        let fast = match (g.procs, &get) {
+            (&Procs::One(d), Get::One(f)) => {
+                let f = *f;
+                Some(scalar(move |e| f(part(d(e)))))
+            }
+            _ => None,
+        };
+        let getter: Getter = match g.procs {
+            // A non-iterator group reads one process: no selector visit.
+            &Procs::One(d) => Arc::new(move |e: &Event, _r: Option<usize>, s: &mut Sink<'_>| {
+                get.visit(part(d(e)), s)
+            }),
+            Procs::Each(sel) => {
+                let sel = sel.clone();
+                Arc::new(move |e: &Event, r: Option<usize>, s: &mut Sink<'_>| {
+                    sel(e, r, &mut |p: &Process| get.visit(part(p), s))
+                })
+            }
+        };
+        self.add(
+            format!("{}.{suffix}", g.prefix),
+            ty,
+            g.scope,
+            flags,
+            g.iterator,
+            getter,
+            fast,
         );
+    }
+
+    /// `PC(prefix)`: the process, its parent and its ancestors (an iterator), plus `ancestors.length`.
+    fn context(&mut self, prefix: &str, scope: FieldScope, ctx: impl CtxSel) {
+        let current = one_process(move |e| ctx(e).map_or(&EMPTY_PROCESS, |c| c.process()));
+        self.process_group(prefix, scope, None, current);
+        let parent =
+            one_process(move |e| ctx(e).and_then(|c| c.parent()).unwrap_or(&EMPTY_PROCESS));
+        self.process_group(&format!("{prefix}.parent"), scope, None, parent);
         let ancestors: PSel = Arc::new(move |e, r, f| match (ctx(e), r) {
             (None, _) => false,
             (Some(c), None) => c.ancestors().any(f),
             (Some(c), Some(i)) => c.ancestors().nth(i).is_some_and(f),
         });
         let it = format!("{prefix}.ancestors");
-        self.process_group(&it, scope, Some(&it), ancestors, None);
+        self.process_group(&it, scope, Some(&it), each_process(ancestors));
         let len = scalar(move |e| Val::Int(ctx(e).map_or(0, |c| c.ancestors().count()) as i64));
         self.ev(
             &format!("{prefix}.ancestors.length"),
@@ -423,13 +454,11 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
     b.context("process", common, event_ctx);
 
     // Process events.
-    let exec: PSel = Arc::new(|e, _r, f| f(exec_process(e)));
     b.process_group(
         "exec",
         FieldScope::Event(T::Exec),
         None,
-        exec,
-        Some(pdirect(exec_process)),
+        one_process(exec_process),
     );
     b.ev(
         "exec.syscall.path",
@@ -438,13 +467,11 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         PATH,
         string(|e| exec_process(e).file.path.as_str()),
     );
-    let exit: PSel = Arc::new(|e, _r, f| f(e.process.process()));
     b.process_group(
         "exit",
         FieldScope::Event(T::Exit),
         None,
-        exit,
-        Some(pdirect(|e| e.process.process())),
+        one_process(|e| e.process.process()),
     );
     let s = FieldScope::Event(T::Exit);
     b.ev(

@@ -201,3 +201,27 @@ fn payload_json_nests_by_secl_name() {
         vec![serde_json::json!(true)]
     );
 }
+
+#[test]
+fn args_options_short_and_long_values_and_nested_visits() {
+    let long = "v".repeat(300);
+    let argv: Vec<String> = ["--width", "8", "--path", &long, "-x", "--k=v"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut seen = Vec::new();
+    super::leaves::visit_args_options(&argv, &mut |v| {
+        if let Val::Str(s) = v {
+            // A sink that visits again (a nested evaluation) still gets its own buffer.
+            let mut inner = 0;
+            super::leaves::visit_args_options(&argv, &mut |_| {
+                inner += 1;
+                false
+            });
+            assert_eq!(inner, 3);
+            seen.push(s.to_string());
+        }
+        false
+    });
+    assert_eq!(seen, ["width=8", &format!("path={long}"), "k=v"]);
+}

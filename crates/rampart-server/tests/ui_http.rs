@@ -438,3 +438,165 @@ async fn explorer_filters_and_pages(db: TestDb) {
     s.stop().await;
 }
 both!(explorer_filters_and_pages);
+
+/// Agents report their health (kernel release, kernel events delivered and dropped) with their credential:
+/// the API and the agents page show it, the change in drops between two reports included; invalid reports
+/// store nothing, and a hostile release shows escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_health_reports_show_on_the_agents_page() {
+    let db = TestDb::sqlite();
+    let s = TestServer::start(&db).await;
+    let agent = s.enroll("web-7").await;
+    let report = |release: &str, delivered: i64, dropped: i64| json!({"kernel_release": release, "events_delivered": delivered, "events_dropped": dropped});
+    let (st, _) = s
+        .call(
+            "PUT",
+            "/api/v1/agents/status",
+            None,
+            Some(report("6.1.0", 1, 0)),
+        )
+        .await;
+    assert_eq!(st, 401, "an agent credential is needed");
+    let (st, v) = s
+        .call(
+            "PUT",
+            "/api/v1/agents/status",
+            Some(&s.admin),
+            Some(report("6.1.0", 1, 0)),
+        )
+        .await;
+    assert_eq!(st, 401, "a user token is not an agent credential: {v}");
+    for (bad, why) in [
+        (report("6.1.0", -1, 0), "negative delivered"),
+        (report("6.1.0", 5, -3), "negative dropped"),
+        (report(&"6".repeat(65), 5, 3), "long release"),
+        (report("6.1.0\n<b>x</b>", 5, 3), "control characters"),
+        (
+            json!({"kernel_release": "6.1", "events_delivered": 1, "events_dropped": 0, "admin": true}),
+            "unknown field",
+        ),
+        (
+            json!({"kernel_release": "6.1", "events_delivered": u64::MAX, "events_dropped": 0}),
+            "past i64",
+        ),
+    ] {
+        let (st, v) = s
+            .agent_call(&agent, "PUT", "/api/v1/agents/status", bad)
+            .await;
+        assert!((400..500).contains(&st), "{why}: {st} {v}");
+    }
+    let (_, v) = s.call("GET", "/api/v1/agents", Some(&s.admin), None).await;
+    assert_eq!(v["agents"][0]["kernel_release"], "", "nothing stored: {v}");
+    assert_eq!(v["agents"][0]["status_at"], 0);
+    let (st, v) = s
+        .agent_call(
+            &agent,
+            "PUT",
+            "/api/v1/agents/status",
+            report("6.18.0-1-amd64", 1_000, 40),
+        )
+        .await;
+    assert_eq!(st, 204, "{v}");
+    let admin = s.ui_login("admin", "admin-password-123").await;
+    let (_, _, page) = s.ui_get(&admin.cookie, "/ui/agents").await;
+    assert!(page.contains("6.18.0-1-amd64"), "{page}");
+    assert!(
+        page.contains("<td class=\"num dropped\" "),
+        "no recent change yet: {page}"
+    );
+    let (st, _) = s
+        .agent_call(
+            &agent,
+            "PUT",
+            "/api/v1/agents/status",
+            report("6.18.0-1-amd64", 250_000, 47),
+        )
+        .await;
+    assert_eq!(st, 204);
+    let (_, v) = s.call("GET", "/api/v1/agents", Some(&s.admin), None).await;
+    let a = &v["agents"][0];
+    assert_eq!(
+        (
+            &a["kernel_release"],
+            &a["events_delivered"],
+            &a["events_dropped"]
+        ),
+        (&json!("6.18.0-1-amd64"), &json!(250_000), &json!(47)),
+        "{v}"
+    );
+    assert_eq!(a["previous_dropped"], 40);
+    assert!(a["last_seen_at"].as_i64() >= a["status_at"].as_i64());
+    let (_, _, page) = s.ui_get(&admin.cookie, "/ui/agents").await;
+    let row = page.split("<tr").find(|r| r.contains("web-7")).unwrap();
+    assert!(row.contains(">250000<"), "delivered: {row}");
+    assert!(row.contains("num dropped warn"), "drops grew: {row}");
+    assert!(
+        row.contains(">47 <span class=\"small recent\">+7 in "),
+        "{row}"
+    );
+    // A restarted agent counts from zero again: its whole count is the recent change.
+    s.agent_call(
+        &agent,
+        "PUT",
+        "/api/v1/agents/status",
+        report(HOSTILE_RELEASE, 10, 2),
+    )
+    .await;
+    let (_, _, page) = s.ui_get(&admin.cookie, "/ui/agents").await;
+    assert!(page.contains("+2 in"), "{page}");
+    assert!(!page.contains("<script>"), "{page}");
+    assert!(
+        page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{page}"
+    );
+    s.stop().await;
+}
+
+/// A kernel release an attacker could send: no spaces or control characters, but markup.
+const HOSTILE_RELEASE: &str = "<script>alert(1)</script>";
+
+/// The agent's own reporter sends its health once enrolled, and again when it changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_reporter_sends_health() {
+    use rampart_agent::report::{Reporter, ReporterConfig};
+    let db = TestDb::sqlite();
+    let s = TestServer::start(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, s.enrollment_token().await).unwrap();
+    let mut config = ReporterConfig::new(dir.path().join("spool"), &s.base, &token);
+    config.hostname = Some("reporter-host".into());
+    let reporter = tokio::task::spawn_blocking(move || Reporter::new(config).unwrap())
+        .await
+        .unwrap();
+    let server = &s;
+    let wait_for = move |want: i64| async move {
+        for _ in 0..100 {
+            let (_, v) = server
+                .call("GET", "/api/v1/agents", Some(&server.admin), None)
+                .await;
+            if v["agents"][0]["events_dropped"] == want {
+                return v["agents"][0].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the server never saw events_dropped = {want}");
+    };
+    reporter.set_status(
+        json!({"kernel_release": "6.18.0-test", "events_delivered": 12, "events_dropped": 3}),
+    );
+    let a = wait_for(3).await;
+    assert_eq!(
+        (a["kernel_release"].as_str(), a["events_delivered"].as_i64()),
+        (Some("6.18.0-test"), Some(12))
+    );
+    reporter.set_status(
+        json!({"kernel_release": "6.18.0-test", "events_delivered": 20, "events_dropped": 5}),
+    );
+    let a = wait_for(5).await;
+    assert_eq!(a["previous_dropped"], 3);
+    tokio::task::spawn_blocking(move || reporter.shutdown(std::time::Duration::from_secs(1)))
+        .await
+        .unwrap();
+    s.stop().await;
+}

@@ -128,6 +128,7 @@ pub fn routes() -> Vec<RouteDef> {
         r("POST", "/api/v1/ingest", Agent, "Report a batch of rule matches (gzip or identity); idempotent per (agent, event id, rule id)", Some("{matches: [match, ...]} (Content-Encoding: gzip)"), post(agents::ingest)),
         r("PUT", "/api/v1/agents/rules", Agent, "Report the metadata of the agent's loaded rules", Some("{rules: [{id, version, description, severity, tags, remediation, policy}]}"), put(agents::report_rules)),
         r("GET", "/api/v1/agents/config", Agent, "Long poll for the agent's signed configuration bundle: the newest at once without `since`, else a newer one than `since` within `wait` seconds (204 if none)", None, get(rc::agent_config)),
+        r("PUT", "/api/v1/agents/status", Agent, "Report the agent's health: kernel release, kernel events delivered and dropped (counters since the agent started)", Some("{kernel_release, events_delivered, events_dropped}"), put(agents::report_status)),
         r("PUT", "/api/v1/agents/config-status", Agent, "Report how the agent applied a configuration revision", Some("{revision, status: applied|failed|refused, errors: [...]}"), put(rc::agent_status)),
         r("POST", "/api/v1/agents/snapshots", Agent, "Send a finished activity snapshot (merged into its workload's security profile)", Some("activity snapshot"), post(pf::ingest_snapshot)),
         r("GET", "/api/v1/agents/dumps", Agent, "The agent's open activity-dump requests", None, get(pf::agent_dumps)),

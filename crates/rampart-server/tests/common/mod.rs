@@ -127,8 +127,8 @@ impl TestServer {
         call(&format!("{}{path}", self.base), method, token, body, &[]).await
     }
 
-    /// Enrolls an agent; returns its credential.
-    pub async fn enroll(&self, hostname: &str) -> String {
+    /// A new enrollment token's secret.
+    pub async fn enrollment_token(&self) -> String {
         let (s, v) = self
             .call(
                 "POST",
@@ -138,12 +138,18 @@ impl TestServer {
             )
             .await;
         assert_eq!(s, 201, "{v}");
+        v["token"].as_str().unwrap().to_string()
+    }
+
+    /// Enrolls an agent; returns its credential.
+    pub async fn enroll(&self, hostname: &str) -> String {
+        let token = self.enrollment_token().await;
         let (s, v) = self
             .call(
                 "POST",
                 "/api/v1/agents/enroll",
                 None,
-                Some(json!({"token": v["token"], "hostname": hostname})),
+                Some(json!({"token": token, "hostname": hostname})),
             )
             .await;
         assert_eq!(s, 201, "{v}");

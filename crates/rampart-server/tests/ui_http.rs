@@ -600,3 +600,313 @@ async fn the_agent_reporter_sends_health() {
         .unwrap();
     s.stop().await;
 }
+
+/// The admin's view of `path` through the API.
+async fn api_get(s: &TestServer, path: &str) -> serde_json::Value {
+    let (st, v) = s.call("GET", path, Some(&s.admin), None).await;
+    assert_eq!(st, 200, "{path}: {v}");
+    v
+}
+
+/// Whether the backend rule at `path` is enabled, and where it comes from.
+async fn backend_state(s: &TestServer, path: &str) -> (bool, String) {
+    let v = api_get(s, path).await;
+    let r = &v["rule"];
+    (
+        r["enabled"].as_bool().unwrap(),
+        r["origin"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Posts `fields` to `path` as each of the lower roles, and without a CSRF token as an admin: all refused.
+async fn refused_below_admin(
+    s: &TestServer,
+    low: &[&common::UiSession],
+    admin: &common::UiSession,
+    path: &str,
+    fields: &[(&str, &str)],
+) {
+    for who in low {
+        let (st, _, body) = s.ui_post(who, path, fields, Some(&who.csrf)).await;
+        assert_eq!(st, 403, "{path} below admin: {body}");
+    }
+    let (st, _, body) = s.ui_post(admin, path, fields, None).await;
+    assert_eq!(st, 403, "{path} without a CSRF token: {body}");
+    assert!(body.contains("CSRF"), "{body}");
+}
+
+const BACKEND_YAML: &str = "rules:\n  - id: ui_many_shells\n    name: Many shells\n    method: threshold\n    queries:\n      a: {rule_ids: [\"*shell*\"]}\n    group_by: [host]\n    window: 5m\n    cases:\n      - {if: \"a > 10\", severity: high}\n";
+
+/// Backend rules from the UI: only admins with the form's token change them; an invalid file is shown again
+/// with the reason and stores nothing; a valid one is stored, edited, disabled, enabled and deleted; a
+/// built-in rule is disabled and enabled again without becoming a custom one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_rules_are_edited_from_the_ui() {
+    let db = TestDb::sqlite();
+    let s = TestServer::start(&db).await;
+    s.add_user("v", "viewer").await;
+    s.add_user("r", "responder").await;
+    let viewer = s.ui_login("v", "long-enough-password").await;
+    let responder = s.ui_login("r", "long-enough-password").await;
+    let admin = s.ui_login("admin", "admin-password-123").await;
+    let low = [&viewer, &responder];
+    refused_below_admin(
+        &s,
+        &low,
+        &admin,
+        "/ui/backend-rules",
+        &[("yaml", BACKEND_YAML)],
+    )
+    .await;
+    assert_eq!(s.count("backend_rules").await, 0, "nothing stored");
+    // Invalid: shown again with the reason and the text, nothing stored.
+    let bad = BACKEND_YAML.replace("a > 10", "b > <10");
+    let (st, _, page) = s
+        .ui_post(
+            &admin,
+            "/ui/backend-rules",
+            &[("yaml", &bad)],
+            Some(&admin.csrf),
+        )
+        .await;
+    assert_eq!(st, 422, "{page}");
+    assert!(page.contains("id=\"backend-errors\""), "{page}");
+    assert!(
+        page.contains("ui_many_shells"),
+        "the reason names the rule: {page}"
+    );
+    assert!(
+        page.contains("b &#62; &#60;10"),
+        "the file comes back, escaped: {page}"
+    );
+    assert_eq!(s.count("backend_rules").await, 0);
+    // Valid: stored, listed with edit, toggle and delete.
+    let (st, h, _) = s
+        .ui_post(
+            &admin,
+            "/ui/backend-rules",
+            &[("yaml", BACKEND_YAML)],
+            Some(&admin.csrf),
+        )
+        .await;
+    assert_eq!(
+        (st, h["location"].to_str().unwrap()),
+        (303, "/ui/rules?source=backend")
+    );
+    assert_eq!(s.count("backend_rules").await, 1);
+    let (_, _, page) = s.ui_get(&admin.cookie, "/ui/rules?source=backend").await;
+    for part in [
+        "href=\"/ui/backend-rules/ui_many_shells\"",
+        "action=\"/ui/backend-rules/ui_many_shells/toggle\"",
+        "action=\"/ui/backend-rules/ui_many_shells/delete\"",
+        "action=\"/ui/backend-rules/fim_burst/toggle\"",
+    ] {
+        assert!(page.contains(part), "{part}: {page}");
+    }
+    assert!(
+        !page.contains("/ui/backend-rules/fim_burst/delete"),
+        "built-in rules are not deleted"
+    );
+    let (_, _, page) = s.ui_get(&viewer.cookie, "/ui/rules?source=backend").await;
+    assert!(
+        !page.contains("/ui/backend-rules/"),
+        "a viewer sees no backend rule forms"
+    );
+    let (st, _, _) = s
+        .ui_get(&viewer.cookie, "/ui/backend-rules/ui_many_shells")
+        .await;
+    assert_eq!(st, 403);
+    // Edit: the form holds the rule's file; a changed window is stored.
+    let (st, _, page) = s
+        .ui_get(&admin.cookie, "/ui/backend-rules/ui_many_shells")
+        .await;
+    assert_eq!(st, 200);
+    assert!(
+        page.contains("id: ui_many_shells") && page.contains("window: 5m"),
+        "{page}"
+    );
+    let edited = BACKEND_YAML.replace("window: 5m", "window: 15m");
+    let (st, _, _) = s
+        .ui_post(
+            &admin,
+            "/ui/backend-rules",
+            &[("yaml", &edited), ("id", "ui_many_shells")],
+            Some(&admin.csrf),
+        )
+        .await;
+    assert_eq!(st, 303);
+    let v = api_get(&s, "/api/v1/backend-rules/ui_many_shells").await;
+    assert_eq!(v["rule"]["spec"]["window"], "15m", "{v}");
+    // Disable and enable.
+    let toggle = "/ui/backend-rules/ui_many_shells/toggle";
+    refused_below_admin(&s, &low, &admin, toggle, &[("disabled", "true")]).await;
+    let v = api_get(&s, "/api/v1/backend-rules/ui_many_shells").await;
+    assert_eq!(
+        v["rule"]["enabled"], true,
+        "still enabled after refused posts"
+    );
+    let (st, _, _) = s
+        .ui_post(&admin, toggle, &[("disabled", "true")], Some(&admin.csrf))
+        .await;
+    assert_eq!(st, 303);
+    assert_eq!(
+        backend_state(&s, "/api/v1/backend-rules/ui_many_shells").await,
+        (false, "custom".to_string())
+    );
+    let (_, _, page) = s.ui_get(&admin.cookie, "/ui/rules?q=ui_many_shells").await;
+    assert!(page.contains("state-archived\">disabled"), "{page}");
+    s.ui_post(&admin, toggle, &[("disabled", "false")], Some(&admin.csrf))
+        .await;
+    let v = api_get(&s, "/api/v1/backend-rules/ui_many_shells").await;
+    assert_eq!(v["rule"]["enabled"], true);
+    // A built-in rule: disabled by a stored row, enabled again by removing it.
+    let fim = "/ui/backend-rules/fim_burst/toggle";
+    s.ui_post(&admin, fim, &[("disabled", "true")], Some(&admin.csrf))
+        .await;
+    assert_eq!(
+        backend_state(&s, "/api/v1/backend-rules/fim_burst").await,
+        (false, "default".to_string())
+    );
+    s.ui_post(&admin, fim, &[("disabled", "false")], Some(&admin.csrf))
+        .await;
+    assert_eq!(
+        backend_state(&s, "/api/v1/backend-rules/fim_burst").await,
+        (true, "default".to_string())
+    );
+    assert_eq!(
+        s.count("backend_rules").await,
+        1,
+        "only the custom rule is stored"
+    );
+    // Delete.
+    let delete = "/ui/backend-rules/ui_many_shells/delete";
+    refused_below_admin(&s, &low, &admin, delete, &[]).await;
+    assert_eq!(s.count("backend_rules").await, 1);
+    let (st, _, _) = s.ui_post(&admin, delete, &[], Some(&admin.csrf)).await;
+    assert_eq!(st, 303);
+    assert_eq!(s.count("backend_rules").await, 0);
+    s.stop().await;
+}
+
+/// Notification rules from the UI: create (refused with the reason, then stored), edit (refused, then
+/// stored, a list cleared), disable, enable and delete; only admins with the form's token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notification_rules_are_edited_from_the_ui() {
+    let db = TestDb::sqlite();
+    let s = TestServer::start(&db).await;
+    let (st, v) = s.call("POST", "/api/v1/notifications/channels", Some(&s.admin),
+        Some(json!({"name": "hook", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/x"}}))).await;
+    assert_eq!(st, 201, "{v}");
+    let channel = v["channel"]["id"].as_i64().unwrap().to_string();
+    s.add_user("v", "viewer").await;
+    s.add_user("r", "responder").await;
+    let viewer = s.ui_login("v", "long-enough-password").await;
+    let responder = s.ui_login("r", "long-enough-password").await;
+    let admin = s.ui_login("admin", "admin-password-123").await;
+    let low = [&viewer, &responder];
+    let fields =
+        |name: &str, severity: &str, hosts: &str, images: &str| -> Vec<(&'static str, String)> {
+            vec![
+                ("name", name.into()),
+                ("channel", channel.clone()),
+                ("min_severity", severity.into()),
+                ("hosts", hosts.into()),
+                ("images", images.into()),
+                ("rule_ids", String::new()),
+                ("tags", String::new()),
+                ("enabled", "1".into()),
+            ]
+        };
+    let post = |path: String, v: Vec<(&'static str, String)>| {
+        let (s, admin) = (&s, &admin);
+        async move {
+            let f: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            s.ui_post(admin, &path, &f, Some(&admin.csrf)).await
+        }
+    };
+    let good = fields("web hosts", "high", "web-*, db-1", "nginx:*");
+    let f: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    refused_below_admin(&s, &low, &admin, "/ui/notifications/rules", &f).await;
+    assert_eq!(s.count("notification_rules").await, 0);
+    // No channel: refused with the reason, the form filled in again.
+    let mut bad = good.clone();
+    bad.retain(|(k, _)| *k != "channel");
+    let (st, _, page) = post("/ui/notifications/rules".into(), bad).await;
+    assert_eq!(st, 422, "{page}");
+    assert!(
+        page.contains("id=\"error\"") && page.contains("channels"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"web-*, db-1\""), "refilled: {page}");
+    assert_eq!(s.count("notification_rules").await, 0);
+    let (st, _, _) = post("/ui/notifications/rules".into(), good.clone()).await;
+    assert_eq!(st, 303);
+    let (_, v) = s
+        .call("GET", "/api/v1/notifications/rules", Some(&s.admin), None)
+        .await;
+    let rule = &v["rules"][0];
+    assert_eq!(
+        (&rule["hosts"], &rule["min_severity"]),
+        (&json!(["web-*", "db-1"]), &json!("high")),
+        "{v}"
+    );
+    let id = rule["id"].as_i64().unwrap();
+    let edit = format!("/ui/notifications/rules/{id}");
+    let toggle = format!("{edit}/toggle");
+    let delete = format!("{edit}/delete");
+    let (_, _, page) = s.ui_get(&admin.cookie, "/ui/notifications").await;
+    assert!(
+        page.contains(&format!("href=\"{edit}\"")) && page.contains(&toggle),
+        "{page}"
+    );
+    // The edit form is filled from the stored rule.
+    let (st, _, page) = s.ui_get(&admin.cookie, &edit).await;
+    assert_eq!(st, 200);
+    assert!(
+        page.contains("value=\"web hosts\"") && page.contains("value=\"web-*, db-1\""),
+        "{page}"
+    );
+    assert!(page.contains("value=\"high\" selected"), "{page}");
+    let (st, _, _) = s.ui_get(&viewer.cookie, &edit).await;
+    assert_eq!(st, 403);
+    refused_below_admin(&s, &low, &admin, &edit, &f).await;
+    // A bad severity: refused inline, nothing changed.
+    let (st, _, page) = post(edit.clone(), fields("web hosts", "bogus", "web-*", "")).await;
+    assert_eq!(st, 422, "{page}");
+    assert!(
+        page.contains("id=\"rule-error\"") && page.contains("min_severity"),
+        "{page}"
+    );
+    let v = api_get(&s, &format!("/api/v1/notifications/rules/{id}")).await;
+    assert_eq!(v["rule"]["min_severity"], "high", "{v}");
+    // Saved: a narrower host list, the images cleared.
+    let (st, _, _) = post(edit.clone(), fields("web only", "", "web-*", "")).await;
+    assert_eq!(st, 303);
+    let v = api_get(&s, &format!("/api/v1/notifications/rules/{id}")).await;
+    let r = &v["rule"];
+    assert_eq!(
+        (&r["name"], &r["hosts"], &r["images"], &r["min_severity"]),
+        (
+            &json!("web only"),
+            &json!(["web-*"]),
+            &json!([]),
+            &json!("info")
+        ),
+        "{v}"
+    );
+    // Disable, enable.
+    refused_below_admin(&s, &low, &admin, &toggle, &[("enabled", "false")]).await;
+    post(toggle.clone(), vec![("enabled", "false".into())]).await;
+    let v = api_get(&s, &format!("/api/v1/notifications/rules/{id}")).await;
+    assert_eq!(v["rule"]["enabled"], false);
+    post(toggle.clone(), vec![("enabled", "true".into())]).await;
+    let v = api_get(&s, &format!("/api/v1/notifications/rules/{id}")).await;
+    assert_eq!(v["rule"]["enabled"], true);
+    // Delete.
+    refused_below_admin(&s, &low, &admin, &delete, &[]).await;
+    assert_eq!(s.count("notification_rules").await, 1);
+    let (st, _, _) = post(delete, vec![]).await;
+    assert_eq!(st, 303);
+    assert_eq!(s.count("notification_rules").await, 0);
+    s.stop().await;
+}

@@ -108,6 +108,7 @@ pub fn routes() -> Vec<RouteDef> {
         r("POST", "/api/v1/backend-rules", Admin, "Add or replace custom backend rules (a YAML/JSON rule file; all valid or nothing stored)", Some("rule file: {rules: [...]}"), post(rules::create_backend)),
         r("POST", "/api/v1/backend-rules/validate", Admin, "Validate a backend rule file without storing it", Some("rule file: {rules: [...]}"), post(rules::validate)),
         r("GET", "/api/v1/backend-rules/{id}", Viewer, "One backend rule", None, get(rules::get_backend)),
+        r("PATCH", "/api/v1/backend-rules/{id}", Admin, "Enable or disable a backend rule (built-in or custom)", Some("{enabled}"), patch(rules::patch_backend)),
         r("DELETE", "/api/v1/backend-rules/{id}", Admin, "Delete a custom backend rule", None, delete(rules::delete_backend)),
         r("GET", "/api/v1/notifications/channels", Viewer, "Notification channels (secrets redacted)", None, get(notify::list_channels)),
         r("POST", "/api/v1/notifications/channels", Admin, "Create a channel: slack, pagerduty, webhook, email, teams or opsgenie", Some("{name, kind, config, enabled?, rate_per_minute?, template?: {title?, body?}}"), post(notify::create_channel)),

@@ -85,6 +85,14 @@ pub fn routes() -> Vec<RouteDef> {
             get(signals::detail),
         ),
         r(
+            "GET",
+            "/ui/signals/{id}/panel",
+            Viewer,
+            "Signal detail as an HTML fragment (the explorer's side panel)",
+            None,
+            get(signals::panel),
+        ),
+        r(
             "POST",
             "/ui/signals/{id}/triage",
             Responder,

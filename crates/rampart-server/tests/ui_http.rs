@@ -32,25 +32,22 @@ async fn login_sets_a_strict_cookie_and_wrong_passwords_are_refused() {
     assert!(!csp.contains("unsafe-inline"));
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert!(page.contains("id=\"login-form\""));
-    let form = |p: &str| format!("username=admin&password={p}").into_bytes();
     let ct = [("content-type", "application/x-www-form-urlencoded")];
-    let (st, h, page) = raw(
-        &format!("{}/ui/login", s.base),
-        "POST",
-        &ct,
-        form("nope-nope-nope"),
-    )
-    .await;
+    let form = |p: &str| format!("username=admin&password={p}");
+    let (st, h, page) = s.ui_login_post(&form("nope-nope-nope")).await;
     assert_eq!(st, 401);
-    assert!(h.get("set-cookie").is_none());
+    assert!(
+        !h.get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("rampart_session=")),
+        "no session for a wrong password"
+    );
     assert!(page.contains("Wrong username or password."));
-    let (st, h, _) = raw(
-        &format!("{}/ui/login", s.base),
-        "POST",
-        &ct,
-        form("admin-password-123"),
-    )
-    .await;
+    assert!(
+        page.contains("name=\"_csrf\""),
+        "the form can be sent again"
+    );
+    let (st, h, _) = s.ui_login_post(&form("admin-password-123")).await;
     assert_eq!(st, 303);
     let cookie = h["set-cookie"].to_str().unwrap();
     for part in [
@@ -63,15 +60,21 @@ async fn login_sets_a_strict_cookie_and_wrong_passwords_are_refused() {
     }
     assert!(!cookie.contains("Secure"), "plain HTTP: no Secure flag");
     // An open redirect through `next` is refused.
-    let body = b"username=admin&password=admin-password-123&next=%2F%2Fevil.example".to_vec();
-    let (_, h, _) = raw(&format!("{}/ui/login", s.base), "POST", &ct, body).await;
+    let (_, h, _) = s
+        .ui_login_post("username=admin&password=admin-password-123&next=%2F%2Fevil.example")
+        .await;
     assert_eq!(h["location"], "/ui/signals");
     // A cross-origin login post is refused.
+    let (login_cookie, token) = s.login_csrf().await;
     let (st, _, _) = raw(
         &format!("{}/ui/login", s.base),
         "POST",
-        &[ct[0], ("origin", "http://evil.example")],
-        form("admin-password-123"),
+        &[
+            ct[0],
+            ("origin", "http://evil.example"),
+            ("cookie", &login_cookie),
+        ],
+        format!("{}&_csrf={token}", form("admin-password-123")).into_bytes(),
     )
     .await;
     assert_eq!(st, 403);
@@ -102,6 +105,102 @@ async fn login_sets_a_strict_cookie_and_wrong_passwords_are_refused() {
     assert!(h["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
     let (st, _, _) = s.ui_get(&session.cookie, "/ui/signals").await;
     assert_eq!(st, 303, "the old cookie no longer works");
+    s.stop().await;
+}
+
+/// The login form's pre-session CSRF token: a post needs the login page's cookie and the token signed for
+/// it; a missing, mismatched or forged one is refused and signs nobody in. Replicas (servers on the same
+/// database) accept each other's tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_needs_the_signed_double_submit_token() {
+    let db = TestDb::sqlite();
+    let s = TestServer::start(&db).await;
+    let (st, h, page) = raw(&format!("{}/ui/login", s.base), "GET", &[], vec![]).await;
+    assert_eq!(st, 200);
+    let set = h["set-cookie"].to_str().unwrap();
+    for part in [
+        "rampart_login=",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/ui/login",
+    ] {
+        assert!(set.contains(part), "{set}");
+    }
+    assert!(page.contains("name=\"_csrf\""));
+    let (cookie, token) = s.login_csrf().await;
+    let (other_cookie, other_token) = s.login_csrf().await;
+    assert_ne!(token, other_token, "each browser its own nonce");
+    // The page keeps a browser's nonce: a second tab's form stays valid.
+    let (_, _, again) = s.ui_get(&cookie, "/ui/login").await;
+    assert!(again.contains(&token));
+    let creds = "username=admin&password=admin-password-123";
+    let post = |cookie: Option<String>, token: Option<String>| {
+        let base = s.base.clone();
+        async move {
+            let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+            if let Some(c) = &cookie {
+                headers.push(("cookie", c.as_str()));
+            }
+            let body = match &token {
+                Some(t) => format!("{creds}&_csrf={t}"),
+                None => creds.to_string(),
+            };
+            raw(
+                &format!("{base}/ui/login"),
+                "POST",
+                &headers,
+                body.into_bytes(),
+            )
+            .await
+        }
+    };
+    let forged = "ab".repeat(32);
+    for (why, c, t) in [
+        ("neither", None, None),
+        ("no token", Some(cookie.clone()), None),
+        ("no cookie", None, Some(token.clone())),
+        (
+            "another browser's token",
+            Some(cookie.clone()),
+            Some(other_token.clone()),
+        ),
+        ("forged token", Some(cookie.clone()), Some(forged.clone())),
+        (
+            "forged cookie",
+            Some(format!("rampart_login={forged}")),
+            Some(token.clone()),
+        ),
+    ] {
+        let (st, h, page) = post(c, t).await;
+        assert_eq!(st, 403, "{why}: {page}");
+        assert!(
+            !h.get_all("set-cookie")
+                .iter()
+                .any(|v| v.to_str().unwrap().starts_with("rampart_session=")),
+            "{why}: signed in"
+        );
+        assert!(page.contains("sign-in form expired"), "{why}: {page}");
+    }
+    let (st, h, _) = post(Some(other_cookie), Some(other_token)).await;
+    assert_eq!(st, 303);
+    assert!(h["set-cookie"]
+        .to_str()
+        .unwrap()
+        .starts_with("rampart_session=rpu_"));
+    // A second server on the same database signs with the same key.
+    let replica = TestServer::start(&db).await;
+    let (st, _, page) = raw(
+        &format!("{}/ui/login", replica.base),
+        "POST",
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", &cookie),
+        ],
+        format!("{creds}&_csrf={token}").into_bytes(),
+    )
+    .await;
+    assert_eq!(st, 303, "{page}");
+    replica.stop().await;
     s.stop().await;
 }
 

@@ -5,6 +5,7 @@
 pub mod agent_status;
 pub mod extract;
 pub mod secrets;
+pub mod server_keys;
 pub mod store;
 
 use serde::{Deserialize, Serialize};

@@ -9,6 +9,7 @@
 pub mod agents;
 pub mod auth;
 pub mod backend_rules;
+mod login_csrf;
 pub mod notification_rules;
 pub mod notifications;
 pub mod profiles;
@@ -57,7 +58,7 @@ pub fn routes() -> Vec<RouteDef> {
             "/ui/login",
             Public,
             "Sign in (sets the session cookie)",
-            Some("form: username, password"),
+            Some("form: username, password, _csrf (with the login page's cookie)"),
             post(auth::login),
         ),
         r(

@@ -541,9 +541,7 @@ both!(explorer_filters_and_pages);
 /// Agents report their health (kernel release, kernel events delivered and dropped) with their credential:
 /// the API and the agents page show it, the change in drops between two reports included; invalid reports
 /// store nothing, and a hostile release shows escaped.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn agent_health_reports_show_on_the_agents_page() {
-    let db = TestDb::sqlite();
+async fn agent_health_reports_show_on_the_agents_page(db: TestDb) {
     let s = TestServer::start(&db).await;
     let agent = s.enroll("web-7").await;
     let report = |release: &str, delivered: i64, dropped: i64| json!({"kernel_release": release, "events_delivered": delivered, "events_dropped": dropped});
@@ -650,11 +648,12 @@ async fn agent_health_reports_show_on_the_agents_page() {
     );
     s.stop().await;
 }
+both!(agent_health_reports_show_on_the_agents_page);
 
 /// A kernel release an attacker could send: no spaces or control characters, but markup.
 const HOSTILE_RELEASE: &str = "<script>alert(1)</script>";
 
-/// The agent's own reporter sends its health once enrolled, and again when it changes.
+/// The agent's own reporter sends every health report once enrolled, an unchanged one too (a heartbeat).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_reporter_sends_health() {
     use rampart_agent::report::{Reporter, ReporterConfig};
@@ -694,6 +693,20 @@ async fn the_agent_reporter_sends_health() {
     );
     let a = wait_for(5).await;
     assert_eq!(a["previous_dropped"], 3);
+    let reported = a["status_at"].as_i64().unwrap();
+    reporter.set_status(
+        json!({"kernel_release": "6.18.0-test", "events_delivered": 20, "events_dropped": 5}),
+    );
+    let mut seen = reported;
+    for _ in 0..100 {
+        let (_, v) = s.call("GET", "/api/v1/agents", Some(&s.admin), None).await;
+        seen = v["agents"][0]["status_at"].as_i64().unwrap();
+        if seen > reported {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(seen > reported, "an unchanged report is sent too");
     tokio::task::spawn_blocking(move || reporter.shutdown(std::time::Duration::from_secs(1)))
         .await
         .unwrap();

@@ -118,7 +118,7 @@ struct Shared {
     /// Wakes the sender (new sealed batch, shutdown).
     wake: (Mutex<Signal>, Condvar),
     rules: Mutex<Option<serde_json::Value>>,
-    /// The agent's latest health report (kernel release, event counters), sent when it changes.
+    /// The agent's latest health report not sent yet (kernel release, event counters).
     status: Mutex<Option<serde_json::Value>>,
 }
 
@@ -263,8 +263,9 @@ impl Reporter {
         self.shared.notify();
     }
 
-    /// The agent's health (`{kernel_release, events_delivered, events_dropped}`), sent to the server with
-    /// the agent's credential whenever it differs from the last one sent. The caller paces it.
+    /// The agent's health (`{kernel_release, events_delivered, events_dropped}`), sent once to the server
+    /// with the agent's credential (a newer report replaces one not sent yet). The caller paces it: it is
+    /// also the agent's heartbeat.
     pub fn set_status(&self, status: serde_json::Value) {
         *self.shared.status.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
         self.shared.notify();

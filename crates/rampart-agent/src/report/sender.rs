@@ -177,7 +177,6 @@ struct State {
     next_try: Instant,
     jitter: Jitter,
     rules_sent: Option<serde_json::Value>,
-    status_sent: Option<serde_json::Value>,
 }
 
 impl State {
@@ -213,7 +212,6 @@ pub fn run(shared: Arc<Shared>, client: Client) {
         next_try: Instant::now(),
         jitter: Jitter::new(),
         rules_sent: None,
-        status_sent: None,
     };
     loop {
         // Wait for work, a retry time, the flush interval, or shutdown.
@@ -251,8 +249,8 @@ pub fn run(shared: Arc<Shared>, client: Client) {
             .store(batches.len() as u64, Ordering::Relaxed);
         let rules = shared.rules.lock().map(|r| r.clone()).unwrap_or(None);
         let rules_due = rules.is_some() && rules != st.rules_sent;
-        let status = shared.status.lock().map(|r| r.clone()).unwrap_or(None);
-        let status_due = status.is_some() && status != st.status_sent;
+        // Every health report is sent once, changed or not: it is also the agent's heartbeat.
+        let status_due = shared.status.lock().is_ok_and(|s| s.is_some());
         if (batches.is_empty() && !rules_due && !status_due) || Instant::now() < st.next_try {
             if stop && batches.is_empty() {
                 return;
@@ -288,10 +286,14 @@ pub fn run(shared: Arc<Shared>, client: Client) {
             }
         }
         if status_due {
+            let status = shared.status.lock().ok().and_then(|mut s| s.take());
             let sent = put_document(&shared, &client, &mut st, "/api/v1/agents/status", &status);
-            match sent {
-                Some(()) => st.status_sent = status,
-                None => continue,
+            if sent.is_none() {
+                // Retried later, unless a newer report replaced it meanwhile.
+                if let (Some(old), Ok(mut slot)) = (status, shared.status.lock()) {
+                    slot.get_or_insert(old);
+                }
+                continue;
             }
         }
         let Some(batch) = batches.first() else {

@@ -30,10 +30,10 @@ impl Default for HostInfo {
 impl HostInfo {
     /// The running host (kernel release from `/proc/sys/kernel/osrelease`, distribution from os-release).
     pub fn detect() -> HostInfo {
-        let mut h = HostInfo::default();
-        if let Ok(rel) = std::fs::read_to_string("/proc/sys/kernel/osrelease") {
-            h.kernel = parse_kernel(rel.trim());
-        }
+        let mut h = HostInfo {
+            kernel: parse_kernel(&kernel_release()),
+            ..HostInfo::default()
+        };
         if let Ok(os) = std::fs::read_to_string("/etc/os-release") {
             for line in os.lines() {
                 if let Some(v) = line.strip_prefix("ID=") {
@@ -49,6 +49,13 @@ impl HostInfo {
             .to_string();
         h
     }
+}
+
+/// The running kernel's release string (`6.18.0-1-amd64`), empty if /proc cannot say.
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 fn parse_kernel(rel: &str) -> (i64, i64, i64) {

@@ -12,6 +12,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use rampart_server::auth::{store, Role};
 use rampart_server::{Server, ServerConfig};
+use rampart_testkit::html;
 use serde_json::json;
 
 type Body = Full<axum::body::Bytes>;
@@ -184,23 +185,23 @@ async fn main() {
     sqlx::query("ANALYZE").execute(&state.db.pool).await.ok();
     eprintln!("seeded {n} signals in {:.1} s", t.elapsed().as_secs_f64());
 
-    // Sign in through the form, as a browser would.
+    // Sign in through the form, as a browser would: the login page's CSRF cookie and token first.
+    let (_, h, page) = request(&client, "GET", &format!("{base}/ui/login"), &[], vec![]).await;
+    let login_cookie = html::cookie_pair(h["set-cookie"].to_str().unwrap());
+    let token = html::input_value(&String::from_utf8_lossy(&page), "_csrf").unwrap();
     let (st, h, _) = request(
         &client,
         "POST",
         &format!("{base}/ui/login"),
-        &[("content-type", "application/x-www-form-urlencoded")],
-        b"username=admin&password=bench-password-123".to_vec(),
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", &login_cookie),
+        ],
+        format!("username=admin&password=bench-password-123&_csrf={token}").into_bytes(),
     )
     .await;
     assert_eq!(st, 303);
-    let cookie = h["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = html::cookie_pair(h["set-cookie"].to_str().unwrap());
 
     // The second page's cursor, from the first page.
     let (_, _, first) = request(

@@ -47,6 +47,7 @@ pub async fn build_state(config: ServerConfig) -> anyhow::Result<AppState> {
         rules,
         extra_metrics: Default::default(),
         remote: Default::default(),
+        login_key: Default::default(),
     })))
 }
 

@@ -21,6 +21,8 @@ pub struct Inner {
     pub notify: crate::notify::Service,
     pub extra_metrics: std::sync::Mutex<Vec<MetricsSource>>,
     pub remote: RemoteState,
+    /// The key signing the login form's CSRF tokens (`ui::login_csrf`), loaded on first use.
+    pub login_key: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 /// Remote configuration's shared state: who waits for changes, and the signing key once loaded.

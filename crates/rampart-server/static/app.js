@@ -1,5 +1,7 @@
 // Rampart web UI: progressive enhancements only (every page works without this file).
-// Text from the server is inserted with textContent, never as HTML.
+// Text from the server is inserted with textContent, never as HTML; the one exception is the signal side
+// panel, a fragment this server rendered through its auto-escaping templates (parsed inert, and the CSP
+// allows no inline script).
 "use strict";
 (function () {
   const csrf = document.body ? document.body.dataset.csrf : "";
@@ -29,6 +31,43 @@
       if (!window.confirm(f.dataset.confirm)) ev.preventDefault();
     });
   });
+
+  // Signals explorer: a row opens the signal in a side panel (a plain click; others follow the link).
+  const panel = document.getElementById("side-panel");
+  if (panel) {
+    let shown = null;
+    const close = () => {
+      panel.hidden = true;
+      panel.replaceChildren();
+      if (shown) shown.classList.remove("selected");
+      shown = null;
+    };
+    document.querySelectorAll("a.signal-link[data-panel]").forEach((a) => {
+      a.addEventListener("click", async (ev) => {
+        if (ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey) return;
+        ev.preventDefault();
+        const row = a.closest("tr");
+        try {
+          const r = await fetch(a.dataset.panel, { credentials: "same-origin" });
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+          if (shown) shown.classList.remove("selected");
+          panel.replaceChildren(...doc.body.childNodes);
+          panel.hidden = false;
+          shown = row;
+          if (row) row.classList.add("selected");
+        } catch (e) {
+          window.location.href = a.href;
+        }
+      });
+    });
+    panel.addEventListener("click", (ev) => {
+      if (ev.target.id === "panel-close") close();
+    });
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape" && !panel.hidden) close();
+    });
+  }
 
   // Custom rule editor: validate as you type, test against recent events.
   const expr = document.getElementById("rule-expression");

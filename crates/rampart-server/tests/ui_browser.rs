@@ -195,18 +195,57 @@ async fn web_ui_in_chromium() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].text().await.unwrap(), "curl ran in a web container");
     shot(&c, "03-explorer-filtered").await;
+    // A click opens the signal in the side panel (the explorer stays); the panel links to the full page.
     rows[0].click().await.unwrap();
-    wait_text(&c, "#signal-title", "curl ran in a web container").await;
+    wait_text(
+        &c,
+        "#side-panel #signal-title",
+        "curl ran in a web container",
+    )
+    .await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/ui/signals");
     assert_eq!(
-        text(&c, "#remediation").await,
+        text(&c, "#side-panel #remediation").await,
         "Find out who ran curl and why."
     );
-    let tree = text(&c, "#process-tree").await;
+    let tree = text(&c, "#side-panel #process-tree").await;
     assert!(
         tree.contains("/usr/sbin/sshd") && tree.contains("/usr/bin/curl"),
         "{tree}"
     );
-    assert!(text(&c, "#event-json").await.contains("198.51.100.7"));
+    assert!(text(&c, "#side-panel #event-json")
+        .await
+        .contains("198.51.100.7"));
+    assert!(text(&c, "#side-panel").await.contains("Triage"));
+    let selected = c
+        .find_all(Locator::Css("#signals tr.selected"))
+        .await
+        .unwrap();
+    assert_eq!(selected.len(), 1, "the opened row is marked");
+    shot(&c, "03b-side-panel").await;
+    click(&c, "#panel-close").await;
+    assert!(c
+        .find(Locator::Css("#side-panel"))
+        .await
+        .unwrap()
+        .attr("hidden")
+        .await
+        .unwrap()
+        .is_some());
+    rows[0].click().await.unwrap();
+    wait_text(&c, "#side-panel #signal-title", "curl").await;
+    click(&c, "#panel-full").await;
+    wait_text(&c, "h1 #signal-title", "curl ran in a web container").await;
+    assert!(c
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .starts_with("/ui/signals/"));
+    assert_eq!(
+        text(&c, "#remediation").await,
+        "Find out who ran curl and why."
+    );
     c.find(Locator::Css("#triage-state"))
         .await
         .unwrap()

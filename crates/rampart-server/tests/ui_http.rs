@@ -32,25 +32,22 @@ async fn login_sets_a_strict_cookie_and_wrong_passwords_are_refused() {
     assert!(!csp.contains("unsafe-inline"));
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert!(page.contains("id=\"login-form\""));
-    let form = |p: &str| format!("username=admin&password={p}").into_bytes();
     let ct = [("content-type", "application/x-www-form-urlencoded")];
-    let (st, h, page) = raw(
-        &format!("{}/ui/login", s.base),
-        "POST",
-        &ct,
-        form("nope-nope-nope"),
-    )
-    .await;
+    let form = |p: &str| format!("username=admin&password={p}");
+    let (st, h, page) = s.ui_login_post(&form("nope-nope-nope")).await;
     assert_eq!(st, 401);
-    assert!(h.get("set-cookie").is_none());
+    assert!(
+        !h.get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("rampart_session=")),
+        "no session for a wrong password"
+    );
     assert!(page.contains("Wrong username or password."));
-    let (st, h, _) = raw(
-        &format!("{}/ui/login", s.base),
-        "POST",
-        &ct,
-        form("admin-password-123"),
-    )
-    .await;
+    assert!(
+        page.contains("name=\"_csrf\""),
+        "the form can be sent again"
+    );
+    let (st, h, _) = s.ui_login_post(&form("admin-password-123")).await;
     assert_eq!(st, 303);
     let cookie = h["set-cookie"].to_str().unwrap();
     for part in [
@@ -63,15 +60,21 @@ async fn login_sets_a_strict_cookie_and_wrong_passwords_are_refused() {
     }
     assert!(!cookie.contains("Secure"), "plain HTTP: no Secure flag");
     // An open redirect through `next` is refused.
-    let body = b"username=admin&password=admin-password-123&next=%2F%2Fevil.example".to_vec();
-    let (_, h, _) = raw(&format!("{}/ui/login", s.base), "POST", &ct, body).await;
+    let (_, h, _) = s
+        .ui_login_post("username=admin&password=admin-password-123&next=%2F%2Fevil.example")
+        .await;
     assert_eq!(h["location"], "/ui/signals");
     // A cross-origin login post is refused.
+    let (login_cookie, token) = s.login_csrf().await;
     let (st, _, _) = raw(
         &format!("{}/ui/login", s.base),
         "POST",
-        &[ct[0], ("origin", "http://evil.example")],
-        form("admin-password-123"),
+        &[
+            ct[0],
+            ("origin", "http://evil.example"),
+            ("cookie", &login_cookie),
+        ],
+        format!("{}&_csrf={token}", form("admin-password-123")).into_bytes(),
     )
     .await;
     assert_eq!(st, 403);
@@ -102,6 +105,102 @@ async fn login_sets_a_strict_cookie_and_wrong_passwords_are_refused() {
     assert!(h["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
     let (st, _, _) = s.ui_get(&session.cookie, "/ui/signals").await;
     assert_eq!(st, 303, "the old cookie no longer works");
+    s.stop().await;
+}
+
+/// The login form's pre-session CSRF token: a post needs the login page's cookie and the token signed for
+/// it; a missing, mismatched or forged one is refused and signs nobody in. Replicas (servers on the same
+/// database) accept each other's tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_needs_the_signed_double_submit_token() {
+    let db = TestDb::sqlite();
+    let s = TestServer::start(&db).await;
+    let (st, h, page) = raw(&format!("{}/ui/login", s.base), "GET", &[], vec![]).await;
+    assert_eq!(st, 200);
+    let set = h["set-cookie"].to_str().unwrap();
+    for part in [
+        "rampart_login=",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/ui/login",
+    ] {
+        assert!(set.contains(part), "{set}");
+    }
+    assert!(page.contains("name=\"_csrf\""));
+    let (cookie, token) = s.login_csrf().await;
+    let (other_cookie, other_token) = s.login_csrf().await;
+    assert_ne!(token, other_token, "each browser its own nonce");
+    // The page keeps a browser's nonce: a second tab's form stays valid.
+    let (_, _, again) = s.ui_get(&cookie, "/ui/login").await;
+    assert!(again.contains(&token));
+    let creds = "username=admin&password=admin-password-123";
+    let post = |cookie: Option<String>, token: Option<String>| {
+        let base = s.base.clone();
+        async move {
+            let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+            if let Some(c) = &cookie {
+                headers.push(("cookie", c.as_str()));
+            }
+            let body = match &token {
+                Some(t) => format!("{creds}&_csrf={t}"),
+                None => creds.to_string(),
+            };
+            raw(
+                &format!("{base}/ui/login"),
+                "POST",
+                &headers,
+                body.into_bytes(),
+            )
+            .await
+        }
+    };
+    let forged = "ab".repeat(32);
+    for (why, c, t) in [
+        ("neither", None, None),
+        ("no token", Some(cookie.clone()), None),
+        ("no cookie", None, Some(token.clone())),
+        (
+            "another browser's token",
+            Some(cookie.clone()),
+            Some(other_token.clone()),
+        ),
+        ("forged token", Some(cookie.clone()), Some(forged.clone())),
+        (
+            "forged cookie",
+            Some(format!("rampart_login={forged}")),
+            Some(token.clone()),
+        ),
+    ] {
+        let (st, h, page) = post(c, t).await;
+        assert_eq!(st, 403, "{why}: {page}");
+        assert!(
+            !h.get_all("set-cookie")
+                .iter()
+                .any(|v| v.to_str().unwrap().starts_with("rampart_session=")),
+            "{why}: signed in"
+        );
+        assert!(page.contains("sign-in form expired"), "{why}: {page}");
+    }
+    let (st, h, _) = post(Some(other_cookie), Some(other_token)).await;
+    assert_eq!(st, 303);
+    assert!(h["set-cookie"]
+        .to_str()
+        .unwrap()
+        .starts_with("rampart_session=rpu_"));
+    // A second server on the same database signs with the same key.
+    let replica = TestServer::start(&db).await;
+    let (st, _, page) = raw(
+        &format!("{}/ui/login", replica.base),
+        "POST",
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", &cookie),
+        ],
+        format!("{creds}&_csrf={token}").into_bytes(),
+    )
+    .await;
+    assert_eq!(st, 303, "{page}");
+    replica.stop().await;
     s.stop().await;
 }
 
@@ -438,3 +537,488 @@ async fn explorer_filters_and_pages(db: TestDb) {
     s.stop().await;
 }
 both!(explorer_filters_and_pages);
+
+/// Agents report their health (kernel release, kernel events delivered and dropped) with their credential:
+/// the API and the agents page show it, the change in drops between two reports included; invalid reports
+/// store nothing, and a hostile release shows escaped.
+async fn agent_health_reports_show_on_the_agents_page(db: TestDb) {
+    let s = TestServer::start(&db).await;
+    let agent = s.enroll("web-7").await;
+    let report = |release: &str, delivered: i64, dropped: i64| json!({"kernel_release": release, "events_delivered": delivered, "events_dropped": dropped});
+    let (st, _) = s
+        .call(
+            "PUT",
+            "/api/v1/agents/status",
+            None,
+            Some(report("6.1.0", 1, 0)),
+        )
+        .await;
+    assert_eq!(st, 401, "an agent credential is needed");
+    let (st, v) = s
+        .call(
+            "PUT",
+            "/api/v1/agents/status",
+            Some(&s.admin),
+            Some(report("6.1.0", 1, 0)),
+        )
+        .await;
+    assert_eq!(st, 401, "a user token is not an agent credential: {v}");
+    for (bad, why) in [
+        (report("6.1.0", -1, 0), "negative delivered"),
+        (report("6.1.0", 5, -3), "negative dropped"),
+        (report(&"6".repeat(65), 5, 3), "long release"),
+        (report("6.1.0\n<b>x</b>", 5, 3), "control characters"),
+        (
+            json!({"kernel_release": "6.1", "events_delivered": 1, "events_dropped": 0, "admin": true}),
+            "unknown field",
+        ),
+        (
+            json!({"kernel_release": "6.1", "events_delivered": u64::MAX, "events_dropped": 0}),
+            "past i64",
+        ),
+    ] {
+        let (st, v) = s
+            .agent_call(&agent, "PUT", "/api/v1/agents/status", bad)
+            .await;
+        assert!((400..500).contains(&st), "{why}: {st} {v}");
+    }
+    let (_, v) = s.call("GET", "/api/v1/agents", Some(&s.admin), None).await;
+    assert_eq!(v["agents"][0]["kernel_release"], "", "nothing stored: {v}");
+    assert_eq!(v["agents"][0]["status_at"], 0);
+    let (st, v) = s
+        .agent_call(
+            &agent,
+            "PUT",
+            "/api/v1/agents/status",
+            report("6.18.0-1-amd64", 1_000, 40),
+        )
+        .await;
+    assert_eq!(st, 204, "{v}");
+    let admin = s.ui_login("admin", "admin-password-123").await;
+    let (_, _, page) = s.ui_get(&admin.cookie, "/ui/agents").await;
+    assert!(page.contains("6.18.0-1-amd64"), "{page}");
+    assert!(
+        page.contains("<td class=\"num dropped\" "),
+        "no recent change yet: {page}"
+    );
+    let (st, _) = s
+        .agent_call(
+            &agent,
+            "PUT",
+            "/api/v1/agents/status",
+            report("6.18.0-1-amd64", 250_000, 47),
+        )
+        .await;
+    assert_eq!(st, 204);
+    let (_, v) = s.call("GET", "/api/v1/agents", Some(&s.admin), None).await;
+    let a = &v["agents"][0];
+    assert_eq!(
+        (
+            &a["kernel_release"],
+            &a["events_delivered"],
+            &a["events_dropped"]
+        ),
+        (&json!("6.18.0-1-amd64"), &json!(250_000), &json!(47)),
+        "{v}"
+    );
+    assert_eq!(a["previous_dropped"], 40);
+    assert!(a["last_seen_at"].as_i64() >= a["status_at"].as_i64());
+    let (_, _, page) = s.ui_get(&admin.cookie, "/ui/agents").await;
+    let row = page.split("<tr").find(|r| r.contains("web-7")).unwrap();
+    assert!(row.contains(">250000<"), "delivered: {row}");
+    assert!(row.contains("num dropped warn"), "drops grew: {row}");
+    assert!(
+        row.contains(">47 <span class=\"small recent\">+7 in "),
+        "{row}"
+    );
+    // A restarted agent counts from zero again: its whole count is the recent change.
+    s.agent_call(
+        &agent,
+        "PUT",
+        "/api/v1/agents/status",
+        report(HOSTILE_RELEASE, 10, 2),
+    )
+    .await;
+    let (_, _, page) = s.ui_get(&admin.cookie, "/ui/agents").await;
+    assert!(page.contains("+2 in"), "{page}");
+    assert!(!page.contains("<script>"), "{page}");
+    assert!(
+        page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{page}"
+    );
+    s.stop().await;
+}
+both!(agent_health_reports_show_on_the_agents_page);
+
+/// A kernel release an attacker could send: no spaces or control characters, but markup.
+const HOSTILE_RELEASE: &str = "<script>alert(1)</script>";
+
+/// The agent's own reporter sends every health report once enrolled, an unchanged one too (a heartbeat).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_reporter_sends_health() {
+    use rampart_agent::report::{Reporter, ReporterConfig};
+    let db = TestDb::sqlite();
+    let s = TestServer::start(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, s.enrollment_token().await).unwrap();
+    let mut config = ReporterConfig::new(dir.path().join("spool"), &s.base, &token);
+    config.hostname = Some("reporter-host".into());
+    let reporter = tokio::task::spawn_blocking(move || Reporter::new(config).unwrap())
+        .await
+        .unwrap();
+    let server = &s;
+    let wait_for = move |want: i64| async move {
+        for _ in 0..100 {
+            let (_, v) = server
+                .call("GET", "/api/v1/agents", Some(&server.admin), None)
+                .await;
+            if v["agents"][0]["events_dropped"] == want {
+                return v["agents"][0].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the server never saw events_dropped = {want}");
+    };
+    reporter.set_status(
+        json!({"kernel_release": "6.18.0-test", "events_delivered": 12, "events_dropped": 3}),
+    );
+    let a = wait_for(3).await;
+    assert_eq!(
+        (a["kernel_release"].as_str(), a["events_delivered"].as_i64()),
+        (Some("6.18.0-test"), Some(12))
+    );
+    reporter.set_status(
+        json!({"kernel_release": "6.18.0-test", "events_delivered": 20, "events_dropped": 5}),
+    );
+    let a = wait_for(5).await;
+    assert_eq!(a["previous_dropped"], 3);
+    let reported = a["status_at"].as_i64().unwrap();
+    reporter.set_status(
+        json!({"kernel_release": "6.18.0-test", "events_delivered": 20, "events_dropped": 5}),
+    );
+    let mut seen = reported;
+    for _ in 0..100 {
+        let (_, v) = s.call("GET", "/api/v1/agents", Some(&s.admin), None).await;
+        seen = v["agents"][0]["status_at"].as_i64().unwrap();
+        if seen > reported {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(seen > reported, "an unchanged report is sent too");
+    tokio::task::spawn_blocking(move || reporter.shutdown(std::time::Duration::from_secs(1)))
+        .await
+        .unwrap();
+    s.stop().await;
+}
+
+/// The admin's view of `path` through the API.
+async fn api_get(s: &TestServer, path: &str) -> serde_json::Value {
+    let (st, v) = s.call("GET", path, Some(&s.admin), None).await;
+    assert_eq!(st, 200, "{path}: {v}");
+    v
+}
+
+/// Whether the backend rule at `path` is enabled, and where it comes from.
+async fn backend_state(s: &TestServer, path: &str) -> (bool, String) {
+    let v = api_get(s, path).await;
+    let r = &v["rule"];
+    (
+        r["enabled"].as_bool().unwrap(),
+        r["origin"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Posts `fields` to `path` as each of the lower roles, and without a CSRF token as an admin: all refused.
+async fn refused_below_admin(
+    s: &TestServer,
+    low: &[&common::UiSession],
+    admin: &common::UiSession,
+    path: &str,
+    fields: &[(&str, &str)],
+) {
+    for who in low {
+        let (st, _, body) = s.ui_post(who, path, fields, Some(&who.csrf)).await;
+        assert_eq!(st, 403, "{path} below admin: {body}");
+    }
+    let (st, _, body) = s.ui_post(admin, path, fields, None).await;
+    assert_eq!(st, 403, "{path} without a CSRF token: {body}");
+    assert!(body.contains("CSRF"), "{body}");
+}
+
+const BACKEND_YAML: &str = "rules:\n  - id: ui_many_shells\n    name: Many shells\n    method: threshold\n    queries:\n      a: {rule_ids: [\"*shell*\"]}\n    group_by: [host]\n    window: 5m\n    cases:\n      - {if: \"a > 10\", severity: high}\n";
+
+/// Backend rules from the UI: only admins with the form's token change them; an invalid file is shown again
+/// with the reason and stores nothing; a valid one is stored, edited, disabled, enabled and deleted; a
+/// built-in rule is disabled and enabled again without becoming a custom one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_rules_are_edited_from_the_ui() {
+    let db = TestDb::sqlite();
+    let s = TestServer::start(&db).await;
+    s.add_user("v", "viewer").await;
+    s.add_user("r", "responder").await;
+    let viewer = s.ui_login("v", "long-enough-password").await;
+    let responder = s.ui_login("r", "long-enough-password").await;
+    let admin = s.ui_login("admin", "admin-password-123").await;
+    let low = [&viewer, &responder];
+    refused_below_admin(
+        &s,
+        &low,
+        &admin,
+        "/ui/backend-rules",
+        &[("yaml", BACKEND_YAML)],
+    )
+    .await;
+    assert_eq!(s.count("backend_rules").await, 0, "nothing stored");
+    // Invalid: shown again with the reason and the text, nothing stored.
+    let bad = BACKEND_YAML.replace("a > 10", "b > <10");
+    let (st, _, page) = s
+        .ui_post(
+            &admin,
+            "/ui/backend-rules",
+            &[("yaml", &bad)],
+            Some(&admin.csrf),
+        )
+        .await;
+    assert_eq!(st, 422, "{page}");
+    assert!(page.contains("id=\"backend-errors\""), "{page}");
+    assert!(
+        page.contains("ui_many_shells"),
+        "the reason names the rule: {page}"
+    );
+    assert!(
+        page.contains("b &#62; &#60;10"),
+        "the file comes back, escaped: {page}"
+    );
+    assert_eq!(s.count("backend_rules").await, 0);
+    // Valid: stored, listed with edit, toggle and delete.
+    let (st, h, _) = s
+        .ui_post(
+            &admin,
+            "/ui/backend-rules",
+            &[("yaml", BACKEND_YAML)],
+            Some(&admin.csrf),
+        )
+        .await;
+    assert_eq!(
+        (st, h["location"].to_str().unwrap()),
+        (303, "/ui/rules?source=backend")
+    );
+    assert_eq!(s.count("backend_rules").await, 1);
+    let (_, _, page) = s.ui_get(&admin.cookie, "/ui/rules?source=backend").await;
+    for part in [
+        "href=\"/ui/backend-rules/ui_many_shells\"",
+        "action=\"/ui/backend-rules/ui_many_shells/toggle\"",
+        "action=\"/ui/backend-rules/ui_many_shells/delete\"",
+        "action=\"/ui/backend-rules/fim_burst/toggle\"",
+    ] {
+        assert!(page.contains(part), "{part}: {page}");
+    }
+    assert!(
+        !page.contains("/ui/backend-rules/fim_burst/delete"),
+        "built-in rules are not deleted"
+    );
+    let (_, _, page) = s.ui_get(&viewer.cookie, "/ui/rules?source=backend").await;
+    assert!(
+        !page.contains("/ui/backend-rules/"),
+        "a viewer sees no backend rule forms"
+    );
+    let (st, _, _) = s
+        .ui_get(&viewer.cookie, "/ui/backend-rules/ui_many_shells")
+        .await;
+    assert_eq!(st, 403);
+    // Edit: the form holds the rule's file; a changed window is stored.
+    let (st, _, page) = s
+        .ui_get(&admin.cookie, "/ui/backend-rules/ui_many_shells")
+        .await;
+    assert_eq!(st, 200);
+    assert!(
+        page.contains("id: ui_many_shells") && page.contains("window: 5m"),
+        "{page}"
+    );
+    let edited = BACKEND_YAML.replace("window: 5m", "window: 15m");
+    let (st, _, _) = s
+        .ui_post(
+            &admin,
+            "/ui/backend-rules",
+            &[("yaml", &edited), ("id", "ui_many_shells")],
+            Some(&admin.csrf),
+        )
+        .await;
+    assert_eq!(st, 303);
+    let v = api_get(&s, "/api/v1/backend-rules/ui_many_shells").await;
+    assert_eq!(v["rule"]["spec"]["window"], "15m", "{v}");
+    // Disable and enable.
+    let toggle = "/ui/backend-rules/ui_many_shells/toggle";
+    refused_below_admin(&s, &low, &admin, toggle, &[("disabled", "true")]).await;
+    let v = api_get(&s, "/api/v1/backend-rules/ui_many_shells").await;
+    assert_eq!(
+        v["rule"]["enabled"], true,
+        "still enabled after refused posts"
+    );
+    let (st, _, _) = s
+        .ui_post(&admin, toggle, &[("disabled", "true")], Some(&admin.csrf))
+        .await;
+    assert_eq!(st, 303);
+    assert_eq!(
+        backend_state(&s, "/api/v1/backend-rules/ui_many_shells").await,
+        (false, "custom".to_string())
+    );
+    let (_, _, page) = s.ui_get(&admin.cookie, "/ui/rules?q=ui_many_shells").await;
+    assert!(page.contains("state-archived\">disabled"), "{page}");
+    s.ui_post(&admin, toggle, &[("disabled", "false")], Some(&admin.csrf))
+        .await;
+    let v = api_get(&s, "/api/v1/backend-rules/ui_many_shells").await;
+    assert_eq!(v["rule"]["enabled"], true);
+    // A built-in rule: disabled by a stored row, enabled again by removing it.
+    let fim = "/ui/backend-rules/fim_burst/toggle";
+    s.ui_post(&admin, fim, &[("disabled", "true")], Some(&admin.csrf))
+        .await;
+    assert_eq!(
+        backend_state(&s, "/api/v1/backend-rules/fim_burst").await,
+        (false, "default".to_string())
+    );
+    s.ui_post(&admin, fim, &[("disabled", "false")], Some(&admin.csrf))
+        .await;
+    assert_eq!(
+        backend_state(&s, "/api/v1/backend-rules/fim_burst").await,
+        (true, "default".to_string())
+    );
+    assert_eq!(
+        s.count("backend_rules").await,
+        1,
+        "only the custom rule is stored"
+    );
+    // Delete.
+    let delete = "/ui/backend-rules/ui_many_shells/delete";
+    refused_below_admin(&s, &low, &admin, delete, &[]).await;
+    assert_eq!(s.count("backend_rules").await, 1);
+    let (st, _, _) = s.ui_post(&admin, delete, &[], Some(&admin.csrf)).await;
+    assert_eq!(st, 303);
+    assert_eq!(s.count("backend_rules").await, 0);
+    s.stop().await;
+}
+
+/// Notification rules from the UI: create (refused with the reason, then stored), edit (refused, then
+/// stored, a list cleared), disable, enable and delete; only admins with the form's token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notification_rules_are_edited_from_the_ui() {
+    let db = TestDb::sqlite();
+    let s = TestServer::start(&db).await;
+    let (st, v) = s.call("POST", "/api/v1/notifications/channels", Some(&s.admin),
+        Some(json!({"name": "hook", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/x"}}))).await;
+    assert_eq!(st, 201, "{v}");
+    let channel = v["channel"]["id"].as_i64().unwrap().to_string();
+    s.add_user("v", "viewer").await;
+    s.add_user("r", "responder").await;
+    let viewer = s.ui_login("v", "long-enough-password").await;
+    let responder = s.ui_login("r", "long-enough-password").await;
+    let admin = s.ui_login("admin", "admin-password-123").await;
+    let low = [&viewer, &responder];
+    let fields =
+        |name: &str, severity: &str, hosts: &str, images: &str| -> Vec<(&'static str, String)> {
+            vec![
+                ("name", name.into()),
+                ("channel", channel.clone()),
+                ("min_severity", severity.into()),
+                ("hosts", hosts.into()),
+                ("images", images.into()),
+                ("rule_ids", String::new()),
+                ("tags", String::new()),
+                ("enabled", "1".into()),
+            ]
+        };
+    let post = |path: String, v: Vec<(&'static str, String)>| {
+        let (s, admin) = (&s, &admin);
+        async move {
+            let f: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            s.ui_post(admin, &path, &f, Some(&admin.csrf)).await
+        }
+    };
+    let good = fields("web hosts", "high", "web-*, db-1", "nginx:*");
+    let f: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    refused_below_admin(&s, &low, &admin, "/ui/notifications/rules", &f).await;
+    assert_eq!(s.count("notification_rules").await, 0);
+    // No channel: refused with the reason, the form filled in again.
+    let mut bad = good.clone();
+    bad.retain(|(k, _)| *k != "channel");
+    let (st, _, page) = post("/ui/notifications/rules".into(), bad).await;
+    assert_eq!(st, 422, "{page}");
+    assert!(
+        page.contains("id=\"error\"") && page.contains("channels"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"web-*, db-1\""), "refilled: {page}");
+    assert_eq!(s.count("notification_rules").await, 0);
+    let (st, _, _) = post("/ui/notifications/rules".into(), good.clone()).await;
+    assert_eq!(st, 303);
+    let (_, v) = s
+        .call("GET", "/api/v1/notifications/rules", Some(&s.admin), None)
+        .await;
+    let rule = &v["rules"][0];
+    assert_eq!(
+        (&rule["hosts"], &rule["min_severity"]),
+        (&json!(["web-*", "db-1"]), &json!("high")),
+        "{v}"
+    );
+    let id = rule["id"].as_i64().unwrap();
+    let edit = format!("/ui/notifications/rules/{id}");
+    let toggle = format!("{edit}/toggle");
+    let delete = format!("{edit}/delete");
+    let (_, _, page) = s.ui_get(&admin.cookie, "/ui/notifications").await;
+    assert!(
+        page.contains(&format!("href=\"{edit}\"")) && page.contains(&toggle),
+        "{page}"
+    );
+    // The edit form is filled from the stored rule.
+    let (st, _, page) = s.ui_get(&admin.cookie, &edit).await;
+    assert_eq!(st, 200);
+    assert!(
+        page.contains("value=\"web hosts\"") && page.contains("value=\"web-*, db-1\""),
+        "{page}"
+    );
+    assert!(page.contains("value=\"high\" selected"), "{page}");
+    let (st, _, _) = s.ui_get(&viewer.cookie, &edit).await;
+    assert_eq!(st, 403);
+    refused_below_admin(&s, &low, &admin, &edit, &f).await;
+    // A bad severity: refused inline, nothing changed.
+    let (st, _, page) = post(edit.clone(), fields("web hosts", "bogus", "web-*", "")).await;
+    assert_eq!(st, 422, "{page}");
+    assert!(
+        page.contains("id=\"rule-error\"") && page.contains("min_severity"),
+        "{page}"
+    );
+    let v = api_get(&s, &format!("/api/v1/notifications/rules/{id}")).await;
+    assert_eq!(v["rule"]["min_severity"], "high", "{v}");
+    // Saved: a narrower host list, the images cleared.
+    let (st, _, _) = post(edit.clone(), fields("web only", "", "web-*", "")).await;
+    assert_eq!(st, 303);
+    let v = api_get(&s, &format!("/api/v1/notifications/rules/{id}")).await;
+    let r = &v["rule"];
+    assert_eq!(
+        (&r["name"], &r["hosts"], &r["images"], &r["min_severity"]),
+        (
+            &json!("web only"),
+            &json!(["web-*"]),
+            &json!([]),
+            &json!("info")
+        ),
+        "{v}"
+    );
+    // Disable, enable.
+    refused_below_admin(&s, &low, &admin, &toggle, &[("enabled", "false")]).await;
+    post(toggle.clone(), vec![("enabled", "false".into())]).await;
+    let v = api_get(&s, &format!("/api/v1/notifications/rules/{id}")).await;
+    assert_eq!(v["rule"]["enabled"], false);
+    post(toggle.clone(), vec![("enabled", "true".into())]).await;
+    let v = api_get(&s, &format!("/api/v1/notifications/rules/{id}")).await;
+    assert_eq!(v["rule"]["enabled"], true);
+    // Delete.
+    refused_below_admin(&s, &low, &admin, &delete, &[]).await;
+    assert_eq!(s.count("notification_rules").await, 1);
+    let (st, _, _) = post(delete, vec![]).await;
+    assert_eq!(st, 303);
+    assert_eq!(s.count("notification_rules").await, 0);
+    s.stop().await;
+}

@@ -17,6 +17,7 @@
 //! ```
 
 mod container;
+pub mod html;
 mod image;
 pub mod load;
 mod lock;

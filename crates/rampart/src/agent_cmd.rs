@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
@@ -110,6 +110,15 @@ impl AgentGauges {
             agent.pipeline().cache_stats().entries as u64,
             Ordering::Relaxed,
         );
+    }
+
+    /// The agent's health as the server stores it: the same counters the metrics endpoint shows.
+    fn status_report(&self, kernel_release: &str) -> serde_json::Value {
+        json!({
+            "kernel_release": kernel_release,
+            "events_delivered": self.delivered.load(Ordering::Relaxed),
+            "events_dropped": self.dropped.load(Ordering::Relaxed),
+        })
     }
 
     pub fn render(&self, out: &mut String) {
@@ -318,6 +327,9 @@ pub fn remote_config(
     Ok(Some(RemoteConfig::start(options)?))
 }
 
+/// How often the agent's health (kernel release, delivered and dropped events) goes to the server.
+const STATUS_EVERY: Duration = Duration::from_secs(15);
+
 /// What the agent loop talks to besides the kernel.
 pub struct Links<'a> {
     pub reporter: &'a Reporter,
@@ -344,9 +356,15 @@ pub fn run_loop(
         .trim()
         .to_string();
     let mut out = ReportOutput { reporter, hostname };
+    let kernel_release = rampart_policy::filters::kernel_release();
+    let mut status_at: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
         agent.step(Duration::from_millis(50), &mut out)?;
         gauges.update(agent);
+        if status_at.is_none_or(|t| t.elapsed() >= STATUS_EVERY) {
+            status_at = Some(Instant::now());
+            reporter.set_status(gauges.status_report(&kernel_release));
+        }
         if let Some(u) = uploader {
             relay_dumps(agent, u);
         }

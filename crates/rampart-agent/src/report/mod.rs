@@ -118,6 +118,8 @@ struct Shared {
     /// Wakes the sender (new sealed batch, shutdown).
     wake: (Mutex<Signal>, Condvar),
     rules: Mutex<Option<serde_json::Value>>,
+    /// The agent's latest health report not sent yet (kernel release, event counters).
+    status: Mutex<Option<serde_json::Value>>,
 }
 
 #[derive(Default)]
@@ -156,6 +158,7 @@ impl Reporter {
                 Condvar::new(),
             ),
             rules: Mutex::new(None),
+            status: Mutex::new(None),
         });
         let s = shared.clone();
         let thread = std::thread::Builder::new()
@@ -257,6 +260,14 @@ impl Reporter {
     pub fn set_rules(&self, rules: Vec<serde_json::Value>) {
         *self.shared.rules.lock().unwrap_or_else(|e| e.into_inner()) =
             Some(serde_json::json!({"rules": rules}));
+        self.shared.notify();
+    }
+
+    /// The agent's health (`{kernel_release, events_delivered, events_dropped}`), sent once to the server
+    /// with the agent's credential (a newer report replaces one not sent yet). The caller paces it: it is
+    /// also the agent's heartbeat.
+    pub fn set_status(&self, status: serde_json::Value) {
+        *self.shared.status.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
         self.shared.notify();
     }
 

@@ -118,15 +118,17 @@ impl Client {
         }
     }
 
-    fn put_rules(
+    /// PUTs one of the agent's documents (rules metadata, health) to `path`.
+    fn put_json(
         &self,
+        path: &str,
         secret: &str,
-        rules: &serde_json::Value,
+        body: &serde_json::Value,
     ) -> Result<(), (Option<u16>, String)> {
         self.http
-            .put(&format!("{}/api/v1/agents/rules", self.base))
+            .put(&format!("{}{path}", self.base))
             .set("authorization", &format!("Bearer {secret}"))
-            .send_json(rules)
+            .send_json(body)
             .map(|_| ())
             .map_err(|e| match e {
                 ureq::Error::Status(code, r) => (Some(code), r.into_string().unwrap_or_default()),
@@ -247,7 +249,9 @@ pub fn run(shared: Arc<Shared>, client: Client) {
             .store(batches.len() as u64, Ordering::Relaxed);
         let rules = shared.rules.lock().map(|r| r.clone()).unwrap_or(None);
         let rules_due = rules.is_some() && rules != st.rules_sent;
-        if (batches.is_empty() && !rules_due) || Instant::now() < st.next_try {
+        // Every health report is sent once, changed or not: it is also the agent's heartbeat.
+        let status_due = shared.status.lock().is_ok_and(|s| s.is_some());
+        if (batches.is_empty() && !rules_due && !status_due) || Instant::now() < st.next_try {
             if stop && batches.is_empty() {
                 return;
             }
@@ -275,25 +279,21 @@ pub fn run(shared: Arc<Shared>, client: Client) {
             .map(|c| c.secret.clone())
             .unwrap_or_default();
         if rules_due {
-            match client.put_rules(&secret, rules.as_ref().expect("rules_due")) {
-                Ok(()) => st.rules_sent = rules,
-                Err((Some(401), _)) => {
-                    st.creds = None;
-                    let _ = std::fs::remove_file(credentials_path(&config.spool_dir));
-                    st.failed(&shared, "agent credential refused; enrolling again");
-                    continue;
+            let sent = put_document(&shared, &client, &mut st, "/api/v1/agents/rules", &rules);
+            match sent {
+                Some(()) => st.rules_sent = rules,
+                None => continue,
+            }
+        }
+        if status_due {
+            let status = shared.status.lock().ok().and_then(|mut s| s.take());
+            let sent = put_document(&shared, &client, &mut st, "/api/v1/agents/status", &status);
+            if sent.is_none() {
+                // Retried later, unless a newer report replaced it meanwhile.
+                if let (Some(old), Ok(mut slot)) = (status, shared.status.lock()) {
+                    slot.get_or_insert(old);
                 }
-                Err((Some(code), msg)) if (400..500).contains(&code) => {
-                    // Not worth retrying the same metadata: report and move on.
-                    tracing::error!(
-                        "reporter: the server refused the rules metadata ({code}): {msg}"
-                    );
-                    st.rules_sent = rules;
-                }
-                Err((_, msg)) => {
-                    st.failed(&shared, &format!("reporting rules: {msg}"));
-                    continue;
-                }
+                continue;
             }
         }
         let Some(batch) = batches.first() else {
@@ -355,6 +355,37 @@ pub fn run(shared: Arc<Shared>, client: Client) {
                 st.succeeded();
             }
             Sent::Retry(why) => st.failed(&shared, &why),
+        }
+    }
+}
+
+/// Sends one of the agent's documents. `Some` when it need not be sent again (stored, or refused as invalid:
+/// the same document would be refused forever); `None` after a failure (retried with backoff, enrolling
+/// again first if the credential was refused).
+fn put_document(
+    shared: &Shared,
+    client: &Client,
+    st: &mut State,
+    path: &str,
+    doc: &Option<serde_json::Value>,
+) -> Option<()> {
+    let doc = doc.as_ref()?;
+    let secret = st.creds.as_ref().map(|c| c.secret.clone())?;
+    match client.put_json(path, &secret, doc) {
+        Ok(()) => Some(()),
+        Err((Some(401), _)) => {
+            st.creds = None;
+            let _ = std::fs::remove_file(credentials_path(&shared.config.spool_dir));
+            st.failed(shared, "agent credential refused; enrolling again");
+            None
+        }
+        Err((Some(code), msg)) if (400..500).contains(&code) => {
+            tracing::error!("reporter: the server refused {path} ({code}): {msg}");
+            Some(())
+        }
+        Err((_, msg)) => {
+            st.failed(shared, &format!("sending {path}: {msg}"));
+            None
         }
     }
 }

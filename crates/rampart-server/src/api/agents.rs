@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::extract::{ApiBytes, ApiJson, Id};
 use crate::auth::extract::{Admin, Agent, Viewer};
-use crate::auth::store;
+use crate::auth::{agent_status, store};
 use crate::error::{ApiError, ApiResult};
 use crate::ingest::{self, validate};
 use crate::state::AppState;
@@ -174,6 +174,17 @@ pub async fn report_rules(
     }
     w.commit().await?;
     Ok(Json(json!({"stored": r.rules.len()})))
+}
+
+/// An agent reports its health (kernel release, events delivered and dropped).
+pub async fn report_status(
+    State(s): State<AppState>,
+    Agent(agent): Agent,
+    ApiJson(r): ApiJson<agent_status::StatusReport>,
+) -> ApiResult<StatusCode> {
+    r.validate()?;
+    agent_status::store(&s.db, agent.agent_id, &r).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn list(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {

@@ -6,7 +6,7 @@ use axum::Json;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use super::extract::{ApiBytes, Name};
+use super::extract::{ApiBytes, ApiJson, Name};
 use crate::auth::extract::{Admin, Viewer};
 use crate::backend_rules::{self, spec};
 use crate::error::{ApiError, ApiResult};
@@ -46,22 +46,29 @@ pub async fn get(State(s): State<AppState>, _: Viewer, Name(id): Name) -> ApiRes
     Ok(Json(json!({"rule": agent_rule(&row)?})))
 }
 
-fn backend_json(r: &spec::BackendRule, origin: &str) -> Value {
+fn backend_json(r: &spec::BackendRule, origin: &str, enabled: bool) -> Value {
     json!({
         "id": r.id, "name": r.name, "description": r.description, "method": r.method.as_str(),
-        "origin": origin, "remediation": r.remediation, "spec": r.spec,
+        "origin": origin, "enabled": enabled, "remediation": r.remediation, "spec": r.spec,
     })
+}
+
+/// Every backend rule, those in force first, then the disabled ones.
+fn all_backend(set: &backend_rules::RuleSet) -> Vec<Value> {
+    let active = set
+        .rules
+        .iter()
+        .zip(&set.origins)
+        .map(|(r, o)| backend_json(r, o, true));
+    let disabled = set.disabled.iter().map(|(r, o)| backend_json(r, o, false));
+    active.chain(disabled).collect()
 }
 
 pub async fn list_backend(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
     let set = s.rules.current(&s.db).await;
-    let rules: Vec<Value> = set
-        .rules
-        .iter()
-        .zip(&set.origins)
-        .map(|(r, o)| backend_json(r, o))
-        .collect();
-    Ok(Json(json!({"rules": rules, "errors": set.errors})))
+    Ok(Json(
+        json!({"rules": all_backend(&set), "errors": set.errors}),
+    ))
 }
 
 pub async fn get_backend(
@@ -70,14 +77,31 @@ pub async fn get_backend(
     Name(id): Name,
 ) -> ApiResult<Json<Value>> {
     let set = s.rules.current(&s.db).await;
-    let i = set
-        .rules
-        .iter()
-        .position(|r| r.id == id)
+    let rule = all_backend(&set)
+        .into_iter()
+        .find(|r| r["id"] == id.as_str())
         .ok_or_else(|| ApiError::not_found(format!("no backend rule {id:?}")))?;
-    Ok(Json(
-        json!({"rule": backend_json(&set.rules[i], set.origins[i])}),
-    ))
+    Ok(Json(json!({ "rule": rule })))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendPatch {
+    enabled: bool,
+}
+
+/// Enables or disables a backend rule (built-in or custom).
+pub async fn patch_backend(
+    State(s): State<AppState>,
+    _: Admin,
+    Name(id): Name,
+    ApiJson(p): ApiJson<BackendPatch>,
+) -> ApiResult<StatusCode> {
+    if s.rules.set_enabled(&s.db, &id, p.enabled).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no backend rule {id:?}")))
+    }
 }
 
 fn yaml_text(body: &[u8]) -> ApiResult<&str> {

@@ -2,8 +2,10 @@
 //! holding a credential obtained by enrolling with an enrollment token. Secrets are random 256-bit values;
 //! only their SHA-256 is stored (they are high-entropy, so a fast hash is enough and lookups stay cheap).
 
+pub mod agent_status;
 pub mod extract;
 pub mod secrets;
+pub mod server_keys;
 pub mod store;
 
 use serde::{Deserialize, Serialize};

@@ -49,6 +49,29 @@ pub struct Agent {
     pub last_seen_at: i64,
     pub matches_received: i64,
     pub revoked: bool,
+    /// Health the agent last reported (`agent_status`); empty/zero until its first report.
+    pub kernel_release: String,
+    pub events_delivered: i64,
+    pub events_dropped: i64,
+    pub status_at: i64,
+    pub previous_dropped: i64,
+    pub previous_status_at: i64,
+}
+
+impl Agent {
+    /// Kernel events dropped between the last two health reports, and over how long (ns); None before the
+    /// second report. A count lower than the previous one means the agent restarted: all of it is new.
+    pub fn recent_drops(&self) -> Option<(i64, i64)> {
+        if self.previous_status_at == 0 {
+            return None;
+        }
+        let delta = if self.events_dropped >= self.previous_dropped {
+            self.events_dropped - self.previous_dropped
+        } else {
+            self.events_dropped
+        };
+        Some((delta, self.status_at - self.previous_status_at))
+    }
 }
 
 pub fn validate_username(name: &str) -> ApiResult<()> {
@@ -485,6 +508,12 @@ pub async fn enroll(
         last_seen_at: now,
         matches_received: 0,
         revoked: false,
+        kernel_release: String::new(),
+        events_delivered: 0,
+        events_dropped: 0,
+        status_at: 0,
+        previous_dropped: 0,
+        previous_status_at: 0,
     };
     Ok((agent, secret))
 }
@@ -515,11 +544,18 @@ fn agent_from(r: &sqlx::any::AnyRow) -> ApiResult<Agent> {
         last_seen_at: r.try_get("last_seen_at")?,
         matches_received: r.try_get("matches_received")?,
         revoked: r.try_get::<i64, _>("revoked")? != 0,
+        kernel_release: r.try_get("kernel_release")?,
+        events_delivered: r.try_get("events_delivered")?,
+        events_dropped: r.try_get("events_dropped")?,
+        status_at: r.try_get("status_at")?,
+        previous_dropped: r.try_get("previous_dropped")?,
+        previous_status_at: r.try_get("previous_status_at")?,
     })
 }
 
 const AGENT_COLS: &str =
-    "id, uid, hostname, version, enrolled_at, last_seen_at, matches_received, revoked";
+    "id, uid, hostname, version, enrolled_at, last_seen_at, matches_received, revoked, kernel_release, \
+     events_delivered, events_dropped, status_at, previous_dropped, previous_status_at";
 
 pub async fn list_agents(db: &Db) -> ApiResult<Vec<Agent>> {
     let rows = sqlx::query(&format!("SELECT {AGENT_COLS} FROM agents ORDER BY id"))

@@ -25,6 +25,8 @@ pub struct RuleSet {
     pub origins: Vec<&'static str>,
     /// Custom rules stored in the database that no longer compile.
     pub errors: Vec<LoadError>,
+    /// Rules an admin disabled (not evaluated), with their origin.
+    pub disabled: Vec<(Arc<BackendRule>, &'static str)>,
 }
 
 impl RuleSet {
@@ -110,28 +112,90 @@ impl Registry {
             rules: self.fixed.iter().map(|(r, _)| r.clone()).collect(),
             origins: self.fixed.iter().map(|(_, o)| *o).collect(),
             errors: Vec::new(),
+            disabled: Vec::new(),
         }
+    }
+
+    fn fixed_rule(&self, id: &str) -> Option<&(Arc<BackendRule>, &'static str)> {
+        self.fixed.iter().find(|(r, _)| r.id == id)
+    }
+
+    /// Enables or disables a rule. A custom rule's row is flipped; a built-in one is disabled by a row
+    /// holding its own definition, removed again when it is enabled. Returns false for an unknown id.
+    pub async fn set_enabled(&self, db: &Db, id: &str, enabled: bool) -> anyhow::Result<bool> {
+        let fixed_yaml = match self.fixed_rule(id) {
+            Some((r, _)) => Some(serde_yaml_ng::to_string(&r.spec)?),
+            None => None,
+        };
+        let mut w = db.begin_write().await?;
+        let row = sqlx::query("SELECT yaml FROM backend_rules WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *w.tx)
+            .await?;
+        let stored: Option<String> = row.map(|r| r.try_get("yaml")).transpose()?;
+        let now = crate::storage::now_ns();
+        match (stored, fixed_yaml) {
+            (None, None) => return Ok(false),
+            (None, Some(_)) if enabled => {}
+            (None, Some(yaml)) => {
+                sqlx::query(
+                    "INSERT INTO backend_rules (id, yaml, enabled, updated_at) VALUES ($1, $2, 0, $3)",
+                )
+                .bind(id)
+                .bind(yaml)
+                .bind(now)
+                .execute(&mut *w.tx)
+                .await?;
+            }
+            (Some(stored), Some(fixed)) if enabled && stored == fixed => {
+                sqlx::query("DELETE FROM backend_rules WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *w.tx)
+                    .await?;
+            }
+            (Some(_), _) => {
+                sqlx::query("UPDATE backend_rules SET enabled = $1, updated_at = $2 WHERE id = $3")
+                    .bind(enabled as i64)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *w.tx)
+                    .await?;
+            }
+        }
+        w.commit().await?;
+        self.invalidate().await;
+        Ok(true)
     }
 
     async fn build(&self, db: &Db) -> anyhow::Result<RuleSet> {
         let mut set = self.fixed_set();
-        let rows = sqlx::query("SELECT id, yaml FROM backend_rules WHERE enabled = 1 ORDER BY id")
+        let rows = sqlx::query("SELECT id, yaml, enabled FROM backend_rules ORDER BY id")
             .fetch_all(&db.pool)
             .await?;
         for r in rows {
             let id: String = r.try_get("id")?;
             let yaml: String = r.try_get("yaml")?;
+            let enabled = r.try_get::<i64, _>("enabled")? != 0;
             let compiled = serde_yaml_ng::from_str::<spec::RuleSpec>(&yaml)
                 .map_err(|e| e.to_string())
                 .and_then(|s| s.compile());
             match compiled {
                 Ok(rule) => {
+                    // A stored rule replaces a built-in one of the same id, enabled or not.
                     if let Some(i) = set.rules.iter().position(|x| x.id == rule.id) {
                         set.rules.remove(i);
                         set.origins.remove(i);
                     }
-                    set.rules.push(Arc::new(rule));
-                    set.origins.push("custom");
+                    let origin = match self.fixed_rule(&id) {
+                        Some((_, o)) if !enabled => *o,
+                        _ => "custom",
+                    };
+                    if enabled {
+                        set.rules.push(Arc::new(rule));
+                        set.origins.push(origin);
+                    } else {
+                        set.disabled.push((Arc::new(rule), origin));
+                    }
                 }
                 Err(error) => set.errors.push(LoadError { id, error }),
             }

@@ -30,6 +30,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0004_profiles.sql"),
     ),
     (5, "ui", include_str!("../../migrations/sqlite/0005_ui.sql")),
+    (
+        6,
+        "agent_status",
+        include_str!("../../migrations/sqlite/0006_agent_status.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -56,6 +61,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         5,
         "ui",
         include_str!("../../migrations/postgres/0005_ui.sql"),
+    ),
+    (
+        6,
+        "agent_status",
+        include_str!("../../migrations/postgres/0006_agent_status.sql"),
     ),
 ];
 

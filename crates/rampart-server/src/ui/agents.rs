@@ -1,4 +1,5 @@
-//! Agents: host, version, configuration revision and how it applied, tags, matches received, last seen.
+//! Agents: host, version, kernel, configuration revision and how it applied, tags, kernel events delivered
+//! and dropped (with the change between the last two health reports), matches received, last seen.
 
 use askama::Template;
 use axum::extract::State;
@@ -17,6 +18,13 @@ pub struct AgentRow {
     pub status: String,
     pub errors: Vec<String>,
     pub matches: i64,
+    pub kernel: String,
+    pub delivered: i64,
+    pub dropped: i64,
+    /// `+3 in 15s`: drops between the last two health reports; empty before the second one.
+    pub recent_drops: String,
+    pub recent_drops_nonzero: bool,
+    pub reported: String,
     pub enrolled: String,
     pub last_seen: String,
     pub ago: String,
@@ -64,6 +72,14 @@ pub async fn list(State(s): State<AppState>, UiViewer(session): UiViewer) -> UiR
                 })
                 .collect(),
             matches: a.matches_received,
+            recent_drops: a
+                .recent_drops()
+                .map(|(n, window)| format!("+{n} in {}", view::span(window)))
+                .unwrap_or_default(),
+            recent_drops_nonzero: a.recent_drops().is_some_and(|(n, _)| n > 0),
+            reported: view::ago(a.status_at, now),
+            delivered: a.events_delivered,
+            dropped: a.events_dropped,
             enrolled: view::time(a.enrolled_at),
             last_seen: view::time(a.last_seen_at),
             ago: view::ago(a.last_seen_at, now),
@@ -71,6 +87,7 @@ pub async fn list(State(s): State<AppState>, UiViewer(session): UiViewer) -> UiR
             signals_href: view::explorer_href(&format!("host:{}", a.hostname), "all"),
             hostname: a.hostname,
             version: a.version,
+            kernel: a.kernel_release,
         });
     }
     html(&Page {

@@ -2,7 +2,8 @@
 //! `api_tokens` row kind as `POST /api/v1/auth/login`); only UI routes read that cookie. Each session has a
 //! CSRF token derived from its secret (SHA-256 of a label and the token: unguessable without the cookie,
 //! nothing to store); every POST must carry it, as the `_csrf` form field or the `X-CSRF-Token` header, and
-//! a cross-origin `Origin` header is refused outright.
+//! a cross-origin `Origin` header is refused outright. The login form itself has a pre-session token
+//! (`login_csrf`).
 
 use askama::Template;
 use axum::extract::{FromRequest, FromRequestParts, Query, State};
@@ -12,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{html_status, see_other, UiError, UiResult};
+use super::{html_status, login_csrf, see_other, UiError, UiResult};
 use crate::auth::{store, Caller, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -36,27 +37,26 @@ pub fn csrf_for(token: &str) -> String {
     hex::encode(h.finalize())
 }
 
+/// The first value of cookie `name` in the `Cookie` headers.
+pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then(|| v.trim())
+        })
+}
+
 /// The session token from the `Cookie` header, if well formed.
 fn cookie_token(headers: &HeaderMap) -> Option<String> {
-    for value in headers.get_all(header::COOKIE) {
-        let Ok(value) = value.to_str() else { continue };
-        for pair in value.split(';') {
-            if let Some(v) = pair
-                .trim()
-                .strip_prefix(COOKIE)
-                .and_then(|v| v.strip_prefix('='))
-            {
-                let v = v.trim();
-                if v.len() == 68
-                    && v.starts_with("rpu_")
-                    && v[4..].bytes().all(|b| b.is_ascii_hexdigit())
-                {
-                    return Some(v.to_string());
-                }
-            }
-        }
-    }
-    None
+    cookie_value(headers, COOKIE)
+        .filter(|v| {
+            v.len() == 68 && v.starts_with("rpu_") && v[4..].bytes().all(|b| b.is_ascii_hexdigit())
+        })
+        .map(str::to_string)
 }
 
 /// Why a UI request was refused.
@@ -158,7 +158,7 @@ fn cross_origin(headers: &HeaderMap) -> bool {
     origin_host != host
 }
 
-fn same_secret(a: &str, b: &str) -> bool {
+pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -249,6 +249,7 @@ struct LoginPage {
     next: String,
     error: String,
     username: String,
+    csrf: String,
 }
 
 #[derive(Deserialize)]
@@ -266,12 +267,46 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-pub async fn login_page(Query(q): Query<NextQuery>) -> UiResult {
-    super::html(&LoginPage {
-        next: safe_next(q.next.as_deref()),
+/// The login form with its CSRF token, setting the nonce cookie when the browser has none yet.
+async fn login_form(
+    s: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    page: LoginPage,
+) -> UiResult {
+    let csrf = login_csrf::issue(s, headers).await?;
+    let mut resp = html_status(
+        status,
+        &LoginPage {
+            csrf: csrf.token,
+            ..page
+        },
+    )?;
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        login_csrf::cookie(s, &csrf.nonce)
+            .parse()
+            .map_err(ApiError::internal)?,
+    );
+    Ok(resp)
+}
+
+fn blank_login(next: String) -> LoginPage {
+    LoginPage {
+        next,
         error: String::new(),
         username: String::new(),
-    })
+        csrf: String::new(),
+    }
+}
+
+pub async fn login_page(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> UiResult {
+    let page = blank_login(safe_next(q.next.as_deref()));
+    login_form(&s, &headers, StatusCode::OK, page).await
 }
 
 fn session_cookie(s: &AppState, token: &str, max_age: i64) -> String {
@@ -294,6 +329,13 @@ pub async fn login(
     let form = Form(parse_form(&body));
     let username = form.text("username");
     let next = safe_next(form.get("next"));
+    if !login_csrf::check(&s, &headers, form.get("_csrf")).await? {
+        let page = LoginPage {
+            error: "This sign-in form expired or did not come from this server: try again.".into(),
+            ..blank_login(next)
+        };
+        return login_form(&s, &headers, StatusCode::FORBIDDEN, page).await;
+    }
     let ttl = s.config.session_ttl.as_nanos() as i64;
     match store::login(&s.db, &username, &form.text("password"), ttl).await {
         Ok((token, _, _)) => {
@@ -307,14 +349,12 @@ pub async fn login(
         }
         Err(e) if e.status == StatusCode::UNAUTHORIZED || e.status == StatusCode::FORBIDDEN => {
             s.metrics.auth_failures.inc();
-            html_status(
-                StatusCode::UNAUTHORIZED,
-                &LoginPage {
-                    next,
-                    error: "Wrong username or password.".into(),
-                    username,
-                },
-            )
+            let page = LoginPage {
+                error: "Wrong username or password.".into(),
+                username,
+                ..blank_login(next)
+            };
+            login_form(&s, &headers, StatusCode::UNAUTHORIZED, page).await
         }
         Err(e) => Err(e.into()),
     }

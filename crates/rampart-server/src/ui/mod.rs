@@ -8,6 +8,9 @@
 
 pub mod agents;
 pub mod auth;
+pub mod backend_rules;
+mod login_csrf;
+pub mod notification_rules;
 pub mod notifications;
 pub mod profiles;
 pub mod query;
@@ -55,7 +58,7 @@ pub fn routes() -> Vec<RouteDef> {
             "/ui/login",
             Public,
             "Sign in (sets the session cookie)",
-            Some("form: username, password"),
+            Some("form: username, password, _csrf (with the login page's cookie)"),
             post(auth::login),
         ),
         r(
@@ -81,6 +84,14 @@ pub fn routes() -> Vec<RouteDef> {
             "Signal detail",
             None,
             get(signals::detail),
+        ),
+        r(
+            "GET",
+            "/ui/signals/{id}/panel",
+            Viewer,
+            "Signal detail as an HTML fragment (the explorer's side panel)",
+            None,
+            get(signals::panel),
         ),
         r(
             "POST",
@@ -168,7 +179,39 @@ pub fn routes() -> Vec<RouteDef> {
             Admin,
             "Add or replace custom backend rules (YAML)",
             Some("form: yaml"),
-            post(rules::save_backend),
+            post(backend_rules::save),
+        ),
+        r(
+            "GET",
+            "/ui/backend-rules/new",
+            Admin,
+            "New backend rule file form",
+            None,
+            get(backend_rules::new),
+        ),
+        r(
+            "GET",
+            "/ui/backend-rules/{id}",
+            Admin,
+            "Edit a backend rule (as a rule file)",
+            None,
+            get(backend_rules::edit),
+        ),
+        r(
+            "POST",
+            "/ui/backend-rules/{id}/toggle",
+            Admin,
+            "Enable or disable a backend rule",
+            Some("form: disabled"),
+            post(backend_rules::toggle),
+        ),
+        r(
+            "POST",
+            "/ui/backend-rules/{id}/delete",
+            Admin,
+            "Delete a custom backend rule",
+            Some("form: _csrf"),
+            post(backend_rules::delete),
         ),
         r(
             "GET",
@@ -232,7 +275,31 @@ pub fn routes() -> Vec<RouteDef> {
             Admin,
             "Create a notification rule",
             Some("form"),
-            post(notifications::create_rule),
+            post(notification_rules::create_rule),
+        ),
+        r(
+            "GET",
+            "/ui/notifications/rules/{id}",
+            Admin,
+            "Edit a notification rule",
+            None,
+            get(notification_rules::edit_rule),
+        ),
+        r(
+            "POST",
+            "/ui/notifications/rules/{id}",
+            Admin,
+            "Update a notification rule",
+            Some("form"),
+            post(notification_rules::update_rule),
+        ),
+        r(
+            "POST",
+            "/ui/notifications/rules/{id}/toggle",
+            Admin,
+            "Enable or disable a notification rule",
+            Some("form: enabled"),
+            post(notification_rules::toggle_rule),
         ),
         r(
             "POST",
@@ -240,7 +307,7 @@ pub fn routes() -> Vec<RouteDef> {
             Admin,
             "Delete a notification rule",
             Some("form: _csrf"),
-            post(notifications::delete_rule),
+            post(notification_rules::delete_rule),
         ),
         r(
             "GET",

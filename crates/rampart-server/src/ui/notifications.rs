@@ -1,5 +1,5 @@
-//! Notifications: channels (list, create, edit, delete, send a test), rules (list, create, delete) and the
-//! delivery log. Changes go through the API handlers, so caches are invalidated the same way.
+//! Notifications: channels (list, create, edit, delete, send a test), rules (listed here; their forms are
+//! in `notification_rules`) and the delivery log. Changes go through the API handlers, so caches are invalidated the same way.
 
 use askama::Template;
 use axum::extract::State;
@@ -7,12 +7,12 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 use super::auth::Form;
+use super::notification_rules::RuleForm;
 use super::view;
 use super::{html, html_status, see_other, Chrome, Session, UiAdmin, UiResult, UiViewer};
 use crate::api::extract::{ApiJson, Id};
 use crate::auth::extract::Admin;
 use crate::error::ApiError;
-use crate::ingest::validate::SEVERITIES;
 use crate::notify::api as napi;
 use crate::notify::channels::KINDS;
 use crate::notify::{outbox, store};
@@ -53,21 +53,24 @@ struct Page {
     channels: Vec<ChannelRow>,
     rules: Vec<RuleRow>,
     deliveries: Vec<DeliveryRow>,
-    severities: &'static [&'static str],
+    /// The new-rule form (blank, or as posted when refused).
+    rule: RuleForm,
     notice: String,
     notice_ok: bool,
     error: String,
 }
 
-async fn render(
+pub(super) async fn render(
     s: &AppState,
     session: &Session,
     notice: (String, bool),
     error: String,
+    new_rule: Option<RuleForm>,
     status: StatusCode,
 ) -> UiResult {
-    let channels = store::list_channels(&s.db)
-        .await?
+    let stored_channels = store::list_channels(&s.db).await?;
+    let rule = new_rule.unwrap_or_else(|| RuleForm::new(&stored_channels, None));
+    let channels = stored_channels
         .iter()
         .map(|c| {
             let p = c.public();
@@ -125,7 +128,7 @@ async fn render(
             channels,
             rules,
             deliveries,
-            severities: &SEVERITIES,
+            rule,
             notice: notice.0,
             notice_ok: notice.1,
             error,
@@ -139,6 +142,7 @@ pub async fn page(State(s): State<AppState>, UiViewer(session): UiViewer) -> UiR
         &session,
         (String::new(), true),
         String::new(),
+        None,
         StatusCode::OK,
     )
     .await
@@ -329,65 +333,5 @@ pub async fn test_channel(
             false,
         )
     };
-    render(&s, &session, notice, String::new(), StatusCode::OK).await
-}
-
-pub async fn create_rule(
-    State(s): State<AppState>,
-    UiAdmin(session): UiAdmin,
-    form: Form,
-) -> UiResult {
-    let list = |k: &str| -> Vec<String> {
-        form.text(k)
-            .split(',')
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .collect()
-    };
-    let channels: Vec<i64> = form
-        .all("channel")
-        .iter()
-        .filter_map(|c| c.parse().ok())
-        .collect();
-    let mut body = json!({"name": form.text("name"), "channels": channels, "enabled": true});
-    if !form.text("min_severity").is_empty() {
-        body["min_severity"] = json!(form.text("min_severity"));
-    }
-    for k in ["hosts", "rule_ids", "tags", "images"] {
-        let v = list(k);
-        if !v.is_empty() {
-            body[k] = json!(v);
-        }
-    }
-    match napi::create_rule(
-        State(s.clone()),
-        Admin(session.caller.clone()),
-        ApiJson(body),
-    )
-    .await
-    {
-        Ok(_) => see_other("/ui/notifications"),
-        Err(e) => {
-            render(
-                &s,
-                &session,
-                (String::new(), true),
-                e.message,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
-}
-
-pub async fn delete_rule(
-    State(s): State<AppState>,
-    UiAdmin(session): UiAdmin,
-    Id(id): Id,
-    _: Form,
-) -> UiResult {
-    napi::delete_rule(State(s), Admin(session.caller), Id(id))
-        .await
-        .map_err(|e: ApiError| super::UiError(e))?;
-    see_other("/ui/notifications")
+    render(&s, &session, notice, String::new(), None, StatusCode::OK).await
 }

@@ -1,6 +1,6 @@
 //! Rules: agent rules (as agents reported them), custom rules and backend rules in one filtered list;
 //! enable/disable through remote-configuration overrides; custom rules created and edited with live
-//! validation and a test over recent events; custom backend rules added as YAML.
+//! validation and a test over recent events (backend rules' forms are in `backend_rules`).
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::auth::{CsrfJson, Form};
 use super::{api_outcome, html, html_status, see_other, Chrome, UiAdmin, UiResult, UiViewer};
-use crate::api::extract::{ApiBytes, ApiJson, Name};
+use crate::api::extract::{ApiJson, Name};
 use crate::auth::extract::{Admin, Responder, Viewer};
 use crate::error::ApiError;
 use crate::ingest::validate::SEVERITIES;
@@ -32,7 +32,10 @@ pub struct RuleRow {
     pub description: String,
     pub detail: String,
     pub disabled: bool,
-    pub toggle: bool,
+    /// Where the enable/disable form posts (empty: no toggle).
+    pub toggle_action: String,
+    /// Where the delete form posts (empty: not deletable here).
+    pub delete_action: String,
     pub edit_href: String,
     pub signals_href: String,
 }
@@ -74,7 +77,8 @@ pub async fn list(
             description: r["description"].as_str().unwrap_or("").into(),
             detail: format!("policy {}", r["policy"].as_str().unwrap_or("")),
             disabled: disabled(&id),
-            toggle: true,
+            toggle_action: format!("/ui/rules/{id}/toggle"),
+            delete_action: String::new(),
             edit_href: String::new(),
             signals_href: super::view::explorer_href(&format!("rule:{id}"), "all"),
             id,
@@ -88,7 +92,8 @@ pub async fn list(
             description: r.description.clone(),
             detail: r.expression.clone(),
             disabled: disabled(id) || !r.enabled,
-            toggle: true,
+            toggle_action: format!("/ui/rules/{id}/toggle"),
+            delete_action: String::new(),
             edit_href: format!("/ui/rules/custom/{id}"),
             signals_href: super::view::explorer_href(&format!("rule:{id}"), "all"),
         });
@@ -97,26 +102,7 @@ pub async fn list(
         .await?
         .0;
     for r in backend["rules"].as_array().into_iter().flatten() {
-        let id = r["id"].as_str().unwrap_or("").to_string();
-        rows.push(RuleRow {
-            source: "backend",
-            severity: r["spec"]["severity"].as_str().unwrap_or("").into(),
-            description: r["description"]
-                .as_str()
-                .or(r["name"].as_str())
-                .unwrap_or("")
-                .into(),
-            detail: format!(
-                "{} · {}",
-                r["method"].as_str().unwrap_or(""),
-                r["origin"].as_str().unwrap_or("")
-            ),
-            disabled: false,
-            toggle: false,
-            edit_href: String::new(),
-            signals_href: super::view::explorer_href(&format!("rule:{id} source:backend"), "all"),
-            id,
-        });
+        rows.push(super::backend_rules::row(r));
     }
     let backend_errors = backend["errors"]
         .as_array()
@@ -251,10 +237,7 @@ pub async fn save_custom(
         Ok(resp) => {
             let (status, v) = api_outcome(resp).await;
             if status.is_success() {
-                let q = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("q", &id)
-                    .finish();
-                return see_other(&format!("/ui/rules?{q}"));
+                return see_other(&super::backend_rules::rules_href(&id));
             }
             problems(&v)
         }
@@ -383,22 +366,7 @@ pub async fn toggle(
     if !status.is_success() {
         return Err(ApiError::new(status, "refused", problems(&v).join("; ")).into());
     }
-    let q = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("q", &id)
-        .finish();
-    see_other(&format!("/ui/rules?{q}"))
-}
-
-pub async fn save_backend(
-    State(s): State<AppState>,
-    UiAdmin(session): UiAdmin,
-    form: Form,
-) -> UiResult {
-    let yaml = form.text("yaml");
-    let _ =
-        crate::api::rules::create_backend(State(s), Admin(session.caller), ApiBytes(yaml.into()))
-            .await?;
-    see_other("/ui/rules?source=backend")
+    see_other(&super::backend_rules::rules_href(&id))
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use serde_json::Value;
 use super::auth::Form;
 use super::query::{self, KEYS};
 use super::view::{self, Bar, ProcNode};
-use super::{api_outcome, html, see_other, Chrome, UiAdmin, UiResponder, UiResult, UiViewer};
+use super::{
+    api_outcome, html, see_other, Chrome, UiAdmin, UiError, UiResponder, UiResult, UiViewer,
+};
 use crate::api::extract::{ApiBytes, Id};
 use crate::auth::extract::Admin;
 use crate::error::ApiError;
@@ -347,12 +349,32 @@ pub async fn detail(
     UiViewer(session): UiViewer,
     Id(id): Id,
 ) -> UiResult {
+    html(&load_detail(&s, &session, id).await?)
+}
+
+/// The explorer's side panel: the same content as the signal page, as an HTML fragment.
+#[derive(Template)]
+#[template(path = "signal_panel.html")]
+struct Panel(Detail);
+
+impl std::ops::Deref for Panel {
+    type Target = Detail;
+    fn deref(&self) -> &Detail {
+        &self.0
+    }
+}
+
+pub async fn panel(State(s): State<AppState>, UiViewer(session): UiViewer, Id(id): Id) -> UiResult {
+    html(&Panel(load_detail(&s, &session, id).await?))
+}
+
+async fn load_detail(s: &AppState, session: &super::Session, id: i64) -> Result<Detail, UiError> {
     let signal = signals::get(&s.db, id).await?;
     let samples = signals::samples(&s.db, id, s.config.signals.max_samples).await?;
     let window = s.config.signals.related_window.as_nanos() as i64;
     let related = signals::related::related(&s.db, &signal, window).await?;
     let rule = signals::rule_info(&s.db, &s.rules, &signal).await?;
-    let suggestion = crate::profiles::api::suggestion_for(&s, id).await?;
+    let suggestion = crate::profiles::api::suggestion_for(s, id).await?;
     let history = signals::history(&s.db, id).await?;
     let comments = signals::comments(&s.db, id).await?;
     let event = samples
@@ -386,8 +408,8 @@ pub async fn detail(
         }
     }
     let text = |k: &str| rule[k].as_str().unwrap_or("").to_string();
-    let page = Detail {
-        chrome: Chrome::new(&session, "signals"),
+    Ok(Detail {
+        chrome: Chrome::new(session, "signals"),
         id,
         assignee: assignee_name(&signal),
         first_seen: view::time(signal.first_seen),
@@ -446,8 +468,7 @@ pub async fn detail(
             .collect(),
         users,
         s: signal,
-    };
-    html(&page)
+    })
 }
 
 pub async fn triage(

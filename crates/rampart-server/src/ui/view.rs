@@ -19,12 +19,17 @@ pub fn ago(ns: i64, now: i64) -> String {
     if ns <= 0 {
         return "never".into();
     }
-    let s = (now - ns).max(0) / 1_000_000_000;
+    format!("{} ago", span(now - ns))
+}
+
+/// A length of time in nanoseconds, coarsely (`15s`, `5m`).
+pub fn span(ns: i64) -> String {
+    let s = ns.max(0) / 1_000_000_000;
     match s {
-        0..=59 => format!("{s}s ago"),
-        60..=3599 => format!("{}m ago", s / 60),
-        3600..=86_399 => format!("{}h ago", s / 3600),
-        _ => format!("{}d ago", s / 86_400),
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
     }
 }
 

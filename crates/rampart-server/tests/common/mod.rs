@@ -21,7 +21,7 @@ macro_rules! both {
 
 pub mod certs;
 #[allow(unused_imports)]
-pub use rampart_testkit::{free_port, pg};
+pub use rampart_testkit::{free_port, html, pg};
 
 use std::sync::Arc;
 
@@ -127,8 +127,8 @@ impl TestServer {
         call(&format!("{}{path}", self.base), method, token, body, &[]).await
     }
 
-    /// Enrolls an agent; returns its credential.
-    pub async fn enroll(&self, hostname: &str) -> String {
+    /// A new enrollment token's secret.
+    pub async fn enrollment_token(&self) -> String {
         let (s, v) = self
             .call(
                 "POST",
@@ -138,12 +138,18 @@ impl TestServer {
             )
             .await;
         assert_eq!(s, 201, "{v}");
+        v["token"].as_str().unwrap().to_string()
+    }
+
+    /// Enrolls an agent; returns its credential.
+    pub async fn enroll(&self, hostname: &str) -> String {
+        let token = self.enrollment_token().await;
         let (s, v) = self
             .call(
                 "POST",
                 "/api/v1/agents/enroll",
                 None,
-                Some(json!({"token": v["token"], "hostname": hostname})),
+                Some(json!({"token": token, "hostname": hostname})),
             )
             .await;
         assert_eq!(s, 201, "{v}");
@@ -309,19 +315,35 @@ pub struct UiSession {
 }
 
 impl TestServer {
+    /// The login page's CSRF cookie (`name=value`) and form token, as a browser gets them.
+    pub async fn login_csrf(&self) -> (String, String) {
+        let (st, h, page) = raw(&format!("{}/ui/login", self.base), "GET", &[], vec![]).await;
+        assert_eq!(st, 200, "{page}");
+        let cookie = html::cookie_pair(h["set-cookie"].to_str().unwrap());
+        (cookie, html::input_value(&page, "_csrf").unwrap())
+    }
+
+    /// Posts the login form (with a fresh login CSRF cookie and token).
+    pub async fn ui_login_post(&self, fields: &str) -> (u16, hyper::HeaderMap, String) {
+        let (cookie, token) = self.login_csrf().await;
+        raw(
+            &format!("{}/ui/login", self.base),
+            "POST",
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("cookie", &cookie),
+            ],
+            format!("{fields}&_csrf={token}").into_bytes(),
+        )
+        .await
+    }
+
     /// Signs in through the UI's login form.
     pub async fn ui_login(&self, user: &str, password: &str) -> UiSession {
         let body = format!("username={user}&password={password}&next=%2Fui%2Fsignals");
-        let (st, h, text) = raw(
-            &format!("{}/ui/login", self.base),
-            "POST",
-            &[("content-type", "application/x-www-form-urlencoded")],
-            body.into_bytes(),
-        )
-        .await;
+        let (st, h, text) = self.ui_login_post(&body).await;
         assert_eq!(st, 303, "login: {text}");
-        let set = h["set-cookie"].to_str().unwrap().to_string();
-        let cookie = set.split(';').next().unwrap().to_string();
+        let cookie = html::cookie_pair(h["set-cookie"].to_str().unwrap());
         let (st, _, page) = self.ui_get(&cookie, "/ui/signals").await;
         assert_eq!(st, 200, "{page}");
         let csrf = page

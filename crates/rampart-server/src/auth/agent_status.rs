@@ -1,0 +1,107 @@
+//! Agent health reports: the kernel release and the probe's event counters, sent periodically by each agent
+//! with its credential. Every field is the agent's word (attacker-controlled): bounded, checked, stored as is,
+//! and rendered only through escaping templates.
+
+use serde::Deserialize;
+
+use crate::error::{ApiError, ApiResult};
+use crate::storage::{now_ns, Db};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusReport {
+    #[serde(default)]
+    pub kernel_release: String,
+    pub events_delivered: i64,
+    pub events_dropped: i64,
+}
+
+/// Longest kernel release accepted (Linux's own limit, `__NEW_UTS_LEN`, is 64).
+const MAX_RELEASE: usize = 64;
+
+impl StatusReport {
+    pub fn validate(&self) -> ApiResult<()> {
+        let r = &self.kernel_release;
+        if r.len() > MAX_RELEASE || r.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(ApiError::unprocessable(format!(
+                "kernel_release: at most {MAX_RELEASE} bytes, no control characters or spaces"
+            )));
+        }
+        if self.events_delivered < 0 || self.events_dropped < 0 {
+            return Err(ApiError::unprocessable(
+                "events_delivered, events_dropped: counters, not negative",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Stores a validated report; the previous drop count and time are kept for the recent change. A report
+/// also counts as the agent being seen.
+pub async fn store(db: &Db, agent_id: i64, r: &StatusReport) -> ApiResult<()> {
+    let now = now_ns();
+    let mut w = db.begin_write().await?;
+    sqlx::query(
+        "UPDATE agents SET previous_dropped = events_dropped, previous_status_at = status_at, \
+         kernel_release = $1, events_delivered = $2, events_dropped = $3, status_at = $4, last_seen_at = $4 \
+         WHERE id = $5",
+    )
+    .bind(&r.kernel_release)
+    .bind(r.events_delivered)
+    .bind(r.events_dropped)
+    .bind(now)
+    .bind(agent_id)
+    .execute(&mut *w.tx)
+    .await?;
+    w.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(release: &str, delivered: i64, dropped: i64) -> StatusReport {
+        StatusReport {
+            kernel_release: release.into(),
+            events_delivered: delivered,
+            events_dropped: dropped,
+        }
+    }
+
+    #[test]
+    fn accepts_real_releases_and_zero_counters() {
+        for r in [
+            "6.18.0-1-amd64",
+            "5.15.0-1051-azure+",
+            "",
+            "4.19.0_rc1~custom",
+        ] {
+            assert!(report(r, 0, 0).validate().is_ok(), "{r}");
+        }
+        assert!(report("6.1.0", i64::MAX, i64::MAX).validate().is_ok());
+    }
+
+    #[test]
+    fn refuses_negative_counters() {
+        assert!(report("6.1.0", -1, 0).validate().is_err());
+        assert!(report("6.1.0", 0, -5).validate().is_err());
+    }
+
+    #[test]
+    fn refuses_long_or_control_releases() {
+        assert!(report(&"6".repeat(65), 0, 0).validate().is_err());
+        assert!(report(&"6".repeat(64), 0, 0).validate().is_ok());
+        for r in ["6.1\n<b>", "6.1\u{1b}[31m", "6.1 x", "6.1\0"] {
+            assert!(report(r, 0, 0).validate().is_err(), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_or_negative_json_is_refused() {
+        let bad = r#"{"events_delivered": 1, "events_dropped": 0, "extra": 1}"#;
+        assert!(serde_json::from_str::<StatusReport>(bad).is_err());
+        let too_big = r#"{"events_delivered": 18446744073709551615, "events_dropped": 0}"#;
+        assert!(serde_json::from_str::<StatusReport>(too_big).is_err());
+    }
+}

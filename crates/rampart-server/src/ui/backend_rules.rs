@@ -1,0 +1,149 @@
+//! Backend rules in the UI: a rule file form (new, or one rule's YAML to edit), enable/disable and delete.
+//! Every change goes through the API's handlers, so validation (all rules valid or nothing stored) and the
+//! rule cache are the API's own; a refused file is shown again with the reason.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use super::auth::Form;
+use super::{html, html_status, see_other, Chrome, Session, UiAdmin, UiResult};
+use crate::api::extract::{ApiBytes, ApiJson, Name};
+use crate::api::rules as api;
+use crate::auth::extract::{Admin, Viewer};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "backend_rule_edit.html")]
+struct EditPage {
+    chrome: Chrome,
+    /// Empty for a new rule file.
+    id: String,
+    origin: String,
+    yaml: String,
+    error: String,
+}
+
+/// A starting point for a new rule file (valid as is).
+const EXAMPLE: &str = "rules:\n  - id: many_shells\n    name: Many shells on one host\n    method: threshold\n    queries:\n      a: {rule_ids: [\"*shell*\"]}\n    group_by: [host]\n    window: 5m\n    cases:\n      - {if: \"a > 10\", severity: high}\n";
+
+fn page(session: &Session, id: String, origin: String, yaml: String, error: String) -> EditPage {
+    EditPage {
+        chrome: Chrome::new(session, "rules"),
+        id,
+        origin,
+        yaml,
+        error,
+    }
+}
+
+pub async fn new(UiAdmin(session): UiAdmin) -> UiResult {
+    html(&page(
+        &session,
+        String::new(),
+        String::new(),
+        EXAMPLE.into(),
+        String::new(),
+    ))
+}
+
+/// One rule's definition as a rule file to edit (saving a built-in rule stores a custom one in its place).
+pub async fn edit(
+    State(s): State<AppState>,
+    UiAdmin(session): UiAdmin,
+    Name(id): Name,
+) -> UiResult {
+    let v = api::get_backend(State(s), Viewer(session.caller.clone()), Name(id.clone()))
+        .await?
+        .0;
+    let file = json!({"rules": [v["rule"]["spec"]]});
+    let yaml = serde_yaml_ng::to_string(&file).map_err(ApiError::internal)?;
+    let origin = v["rule"]["origin"].as_str().unwrap_or("").to_string();
+    html(&page(&session, id, origin, yaml, String::new()))
+}
+
+/// Stores a rule file; on refusal the form comes back (422) with the file and every reason.
+pub async fn save(State(s): State<AppState>, UiAdmin(session): UiAdmin, form: Form) -> UiResult {
+    let yaml = form.text("yaml");
+    let outcome = api::create_backend(
+        State(s),
+        Admin(session.caller.clone()),
+        ApiBytes(yaml.clone().into()),
+    )
+    .await;
+    match outcome {
+        Ok(_) => see_other("/ui/rules?source=backend"),
+        Err(e) => html_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &page(&session, form.text("id"), String::new(), yaml, e.message),
+        ),
+    }
+}
+
+pub async fn toggle(
+    State(s): State<AppState>,
+    UiAdmin(session): UiAdmin,
+    Name(id): Name,
+    form: Form,
+) -> UiResult {
+    let b = serde_json::from_value(json!({"enabled": form.get("disabled") != Some("true")}))
+        .map_err(ApiError::internal)?;
+    api::patch_backend(
+        State(s),
+        Admin(session.caller),
+        Name(id.clone()),
+        ApiJson(b),
+    )
+    .await?;
+    see_other(&rules_href(&id))
+}
+
+pub async fn delete(
+    State(s): State<AppState>,
+    UiAdmin(session): UiAdmin,
+    Name(id): Name,
+    _: Form,
+) -> UiResult {
+    api::delete_backend(State(s), Admin(session.caller), Name(id)).await?;
+    see_other("/ui/rules?source=backend")
+}
+
+/// The rules list filtered to one rule.
+pub fn rules_href(id: &str) -> String {
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", id)
+        .finish();
+    format!("/ui/rules?{q}")
+}
+
+/// What the rules list shows of a backend rule from the API's listing.
+pub fn row(r: &Value) -> super::rules::RuleRow {
+    let id = r["id"].as_str().unwrap_or("").to_string();
+    let origin = r["origin"].as_str().unwrap_or("");
+    super::rules::RuleRow {
+        source: "backend",
+        severity: r["spec"]["cases"][0]["severity"]
+            .as_str()
+            .unwrap_or("")
+            .into(),
+        description: r["description"]
+            .as_str()
+            .filter(|d| !d.is_empty())
+            .or(r["name"].as_str())
+            .unwrap_or("")
+            .into(),
+        detail: format!("{} · {origin}", r["method"].as_str().unwrap_or("")),
+        disabled: r["enabled"] == false,
+        toggle_action: format!("/ui/backend-rules/{id}/toggle"),
+        delete_action: if origin == "custom" {
+            format!("/ui/backend-rules/{id}/delete")
+        } else {
+            String::new()
+        },
+        edit_href: format!("/ui/backend-rules/{id}"),
+        signals_href: super::view::explorer_href(&format!("rule:{id} source:backend"), "all"),
+        id,
+    }
+}

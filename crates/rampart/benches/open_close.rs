@@ -7,7 +7,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -35,11 +35,16 @@ struct Row {
     name: String,
     time: Duration,
     cpu: Duration,
+    /// Medians of the baseline runs interleaved with this row's (the file program detached).
+    base_time: Duration,
+    base_cpu: Duration,
     received: u64,
     kernel: Option<rampart_probe::file::FileTypeStats>,
 }
 
-/// Median of RUNS loops with the file program under `filters` (None: no probe at all).
+/// Median of RUNS loops with the file program under `filters` (None: no probe at all), each run preceded
+/// by a baseline run with the program detached: a shared VM drifts by more than the effect measured, and
+/// pairing the runs cancels the drift out of the ratio.
 fn measure(name: &str, filters: Option<&FileFilters>, path: &Path, n: usize) -> Row {
     let Some(filters) = filters else {
         let (time, cpu) = median((0..RUNS).map(|_| open_close(path, n)).collect());
@@ -47,6 +52,8 @@ fn measure(name: &str, filters: Option<&FileFilters>, path: &Path, n: usize) -> 
             name: name.into(),
             time,
             cpu,
+            base_time: time,
+            base_cpu: cpu,
             received: 0,
             kernel: None,
         };
@@ -55,31 +62,47 @@ fn measure(name: &str, filters: Option<&FileFilters>, path: &Path, n: usize) -> 
         activity: ActivityConfig::for_event_types([]),
         ..ProbeConfig::default()
     };
-    let mut probe = Probe::load(config).expect("loading the probe (run as root)");
-    probe
-        .apply_file_filters(filters)
-        .expect("applying the file filter");
-    let before = probe.file_stats().unwrap().get(FileKind::Open);
+    let probe = Probe::load(config).expect("loading the probe (run as root)");
+    let probe = Arc::new(Mutex::new(probe));
+    let before = probe.lock().unwrap().file_stats().unwrap().get(FileKind::Open);
     let stop = Arc::new(AtomicBool::new(false));
     let reader = {
-        let stop = stop.clone();
+        let (stop, probe) = (stop.clone(), probe.clone());
         thread::spawn(move || {
             let mut received = 0u64;
-            while !stop.load(Ordering::Relaxed) {
+            let mut drain = |ms| {
                 probe
-                    .poll(Duration::from_millis(20), &mut |_| received += 1)
-                    .expect("polling");
+                    .lock()
+                    .unwrap()
+                    .poll(Duration::from_millis(ms), &mut |_| received += 1)
+                    .expect("polling")
+            };
+            while !stop.load(Ordering::Relaxed) {
+                drain(20);
             }
-            probe
-                .poll(Duration::from_millis(50), &mut |_| received += 1)
-                .expect("polling");
-            (probe, received)
+            drain(50);
+            received
         })
     };
-    let (time, cpu) = median((0..RUNS).map(|_| open_close(path, n)).collect());
+    let apply = |f: &FileFilters| {
+        probe
+            .lock()
+            .unwrap()
+            .apply_file_filters(f)
+            .expect("applying the file filter");
+    };
+    let (mut base, mut with) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        apply(&FileFilters::default()); // no file type wanted: the program is detached
+        base.push(open_close(path, n));
+        apply(filters);
+        with.push(open_close(path, n));
+    }
+    let (base_time, base_cpu) = median(base);
+    let (time, cpu) = median(with);
     stop.store(true, Ordering::Relaxed);
-    let (probe, received) = reader.join().expect("reader thread");
-    let after = probe.file_stats().unwrap().get(FileKind::Open);
+    let received = reader.join().expect("reader thread");
+    let after = probe.lock().unwrap().file_stats().unwrap().get(FileKind::Open);
     let d = |a: u64, b: u64| (a - b) / RUNS as u64;
     let kernel = rampart_probe::file::FileTypeStats {
         seen: d(after.seen, before.seen),
@@ -93,6 +116,8 @@ fn measure(name: &str, filters: Option<&FileFilters>, path: &Path, n: usize) -> 
         name: name.into(),
         time,
         cpu,
+        base_time,
+        base_cpu,
         received: received / RUNS as u64,
         kernel: Some(kernel),
     }
@@ -216,8 +241,10 @@ fn main() {
             n,
         ),
     ];
-    let (base, base_cpu) = (rows[0].time.as_secs_f64(), rows[0].cpu.as_secs_f64());
-    println!("\nopen/close loop, {n} iterations, median of {RUNS} runs (2 CPUs)\n");
+    println!(
+        "\nopen/close loop, {n} iterations, median of {RUNS} runs (2 CPUs); each row's ratios are to the \
+         baseline runs interleaved with its own\n"
+    );
     println!(
         "| configuration | open mode | wall (s) | × baseline | thread CPU (s) | × baseline | CPU ns/iter | kernel per run: sent / approver-dropped / discarder-dropped | records received |"
     );
@@ -232,6 +259,7 @@ fn main() {
     ];
     for (row, mode) in rows.iter().zip(modes) {
         let (t, c) = (row.time.as_secs_f64(), row.cpu.as_secs_f64());
+        let (base, base_cpu) = (row.base_time.as_secs_f64(), row.base_cpu.as_secs_f64());
         let k = row
             .kernel
             .map(|k| format!("{} / {} / {}", k.sent, k.approver_drop, k.discarder_drop))

@@ -96,13 +96,19 @@ impl Client {
             .set("content-encoding", "gzip")
             .send_bytes(&body);
         match resp {
-            Ok(r) => {
-                let v: serde_json::Value = r.into_json().unwrap_or_default();
-                Sent::Acked {
-                    accepted: v["accepted"].as_u64().unwrap_or(0),
-                    duplicates: v["duplicates"].as_u64().unwrap_or(0),
-                }
-            }
+            // A server killed while answering can cut the body after the status line: without the
+            // counts the batch is sent again (the server deduplicates), so every match is acknowledged
+            // exactly once, as new or as a duplicate.
+            Ok(r) => match r.into_json::<serde_json::Value>() {
+                Ok(v) => match (v["accepted"].as_u64(), v["duplicates"].as_u64()) {
+                    (Some(accepted), Some(duplicates)) => Sent::Acked {
+                        accepted,
+                        duplicates,
+                    },
+                    _ => Sent::Retry(format!("acknowledgement without counts: {v}")),
+                },
+                Err(e) => Sent::Retry(format!("reading the acknowledgement: {e}")),
+            },
             Err(ureq::Error::Status(401, _)) => Sent::Unauthorized,
             Err(ureq::Error::Status(413, _)) => Sent::TooLarge,
             Err(ureq::Error::Status(code, r))
@@ -321,10 +327,8 @@ pub fn run(shared: Arc<Shared>, client: Client) {
                 accepted,
                 duplicates,
             } => {
-                // Only now is the batch safe to forget.
-                if let Err(e) = std::fs::remove_file(batch) {
-                    tracing::error!("reporter: removing sent batch {}: {e}", batch.display());
-                }
+                // Counted before the batch leaves the spool: whoever sees the spool drained (flush)
+                // sees its acknowledgement counted too.
                 shared.stats.batches_sent.fetch_add(1, Ordering::Relaxed);
                 shared
                     .stats
@@ -334,6 +338,10 @@ pub fn run(shared: Arc<Shared>, client: Client) {
                     .stats
                     .matches_duplicate
                     .fetch_add(duplicates, Ordering::Relaxed);
+                // Only now is the batch safe to forget.
+                if let Err(e) = std::fs::remove_file(batch) {
+                    tracing::error!("reporter: removing sent batch {}: {e}", batch.display());
+                }
                 st.succeeded();
                 shared.notify();
             }

@@ -64,7 +64,12 @@ fn measure(name: &str, filters: Option<&FileFilters>, path: &Path, n: usize) -> 
     };
     let probe = Probe::load(config).expect("loading the probe (run as root)");
     let probe = Arc::new(Mutex::new(probe));
-    let before = probe.lock().unwrap().file_stats().unwrap().get(FileKind::Open);
+    let before = probe
+        .lock()
+        .unwrap()
+        .file_stats()
+        .unwrap()
+        .get(FileKind::Open);
     let stop = Arc::new(AtomicBool::new(false));
     let reader = {
         let (stop, probe) = (stop.clone(), probe.clone());
@@ -102,7 +107,12 @@ fn measure(name: &str, filters: Option<&FileFilters>, path: &Path, n: usize) -> 
     let (time, cpu) = median(with);
     stop.store(true, Ordering::Relaxed);
     let received = reader.join().expect("reader thread");
-    let after = probe.lock().unwrap().file_stats().unwrap().get(FileKind::Open);
+    let after = probe
+        .lock()
+        .unwrap()
+        .file_stats()
+        .unwrap()
+        .get(FileKind::Open);
     let d = |a: u64, b: u64| (a - b) / RUNS as u64;
     let kernel = rampart_probe::file::FileTypeStats {
         seen: d(after.seen, before.seen),

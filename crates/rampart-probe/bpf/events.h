@@ -20,6 +20,9 @@
 #define ENVP_ENTRY_MAX 1024
 #define ENV_NAME_MAX 128
 #define ENV_VALUE_SLOTS 8
+/* An environment this small is copied whole (one read) and split in user space; a bigger one is walked
+ * string by string in the kernel, keeping names and the allow-listed values only. */
+#define ENV_BLOCK_MAX 8192
 /* Exec tail: exe path, script path, cgroup path, argv, env names, envp. Each section is written at an
  * offset bounded by the maxima of the sections before it, with twice its own maximum as verifier headroom. */
 #define EXEC_DATA_LEN (3 * PATH_MAX_LEN + ARGS_MAX_LEN + ENVS_MAX_LEN + 2 * ENVS_MAX_LEN)
@@ -36,6 +39,7 @@
 #define EXEC_ARGS_TRUNCATED 16
 #define EXEC_ENVS_TRUNCATED 32
 #define EXEC_ARGS_FAULT 64       /* argv could not be read from the new mm */
+#define EXEC_ENV_BLOCK 128       /* the envs section is the whole environment block (envp is empty) */
 
 /* fork_event.flags */
 #define FORK_CGROUP_TRUNCATED 1

@@ -255,9 +255,23 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 		}
 	}
 
-	/* environment: names, plus NAME=value for the allow-list */
+	/* environment: a small one whole, in one read (user space splits it and applies the allow-list: the
+	 * string-by-string walk below costs ~0.3 µs per variable); otherwise names, plus NAME=value for the
+	 * allow-list */
 	w->env.ptr = BPF_CORE_READ(mm, env_start);
 	w->env.end = BPF_CORE_READ(mm, env_end);
+	len = w->env.end > w->env.ptr ? w->env.end - w->env.ptr : 0;
+	if (len <= ENV_BLOCK_MAX && off <= sizeof(s->data) - 2 * ENV_BLOCK_MAX) {
+		barrier_var(len);
+		len &= 2 * ENV_BLOCK_MAX - 1;
+		if (!bpf_probe_read_user(s->data + off, len, (void *)w->env.ptr)) {
+			e->flags |= EXEC_ENV_BLOCK;
+			e->envs_len = len;
+			e->envp_len = 0;
+			off += len;
+			goto emit;
+		}
+	}
 	w->env.names_len = 0;
 	w->env.envp_len = 0;
 	w->env.truncated = 0;
@@ -271,6 +285,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	e->envp_len = len;
 	off += len;
 
+emit:
 	len = sizeof(struct exec_event) + off;
 	barrier_var(len);
 	len &= sizeof(*s) - 1; /* no-op (the scratch is a power of two larger than any record) for the verifier */

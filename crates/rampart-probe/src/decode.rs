@@ -25,6 +25,7 @@ const EXEC_PATH_TRUNCATED: u32 = 2;
 const EXEC_SCRIPT_TRUNCATED: u32 = 4;
 const EXEC_ARGS_TRUNCATED: u32 = 16;
 const EXEC_ENVS_TRUNCATED: u32 = 32;
+const EXEC_ENV_BLOCK: u32 = 128;
 
 /// Prefix of a path whose head did not fit the kernel's 4 KiB buffer (the tail is kept).
 pub const TRUNCATED_PATH_MARKER: &str = "...";
@@ -92,12 +93,20 @@ impl Decoder {
 
         let (argv, mut args_truncated) = split_strings(args, self.max_args);
         args_truncated |= e.flags & EXEC_ARGS_TRUNCATED != 0 || (e.argc as usize) > argv.len();
-        let (envs, envs_cut) = split_strings(envs, usize::MAX);
-        let (envp, _) = split_strings(envp, usize::MAX);
-        let envp = envp
-            .into_iter()
-            .filter(|kv| self.value_allowed(kv))
-            .collect();
+        let (envs, envp, envs_cut) = if e.flags & EXEC_ENV_BLOCK != 0 {
+            // the whole environment: names and the allow-listed values are picked here
+            let env = crate::env::split_environ(envs, |name| self.value_allowed(name), usize::MAX);
+            let unterminated = envs.last().is_some_and(|b| *b != 0);
+            (env.names, env.values, env.truncated || unterminated)
+        } else {
+            let (names, cut) = split_strings(envs, usize::MAX);
+            let (values, _) = split_strings(envp, usize::MAX);
+            let values = values
+                .into_iter()
+                .filter(|kv| self.value_allowed(kv.split_once('=').map_or(kv, |(n, _)| n)))
+                .collect();
+            (names, values, cut)
+        };
         Ok(ExecRecord {
             timestamp_boot_ns: e.hdr.timestamp_ns,
             task,
@@ -111,8 +120,7 @@ impl Decoder {
         })
     }
 
-    fn value_allowed(&self, kv: &str) -> bool {
-        let name = kv.split_once('=').map_or(kv, |(n, _)| n);
+    fn value_allowed(&self, name: &str) -> bool {
         self.env_values.iter().any(|allowed| allowed == name)
     }
 }

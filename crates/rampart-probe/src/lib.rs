@@ -15,6 +15,7 @@
 pub mod config;
 pub mod decode;
 pub mod dns;
+pub mod env;
 pub mod errors;
 pub mod file;
 pub mod kernel;

@@ -267,6 +267,23 @@ fn env_names_values_and_truncation() {
     );
     assert!(!exec.envs_truncated);
 
+    // ~6 KiB: copied whole by the kernel and split in user space, every name kept
+    let mut medium: Vec<(String, String)> = (0..200)
+        .map(|i| (format!("VARIABLE_NAME_NUMBER_{i:05}"), "value".into()))
+        .collect();
+    medium.push(("LD_PRELOAD".into(), "/tmp/x.so".into()));
+    let (_, seen) = run(
+        &mut probe,
+        Command::new("/bin/true")
+            .env_clear()
+            .envs(medium.iter().cloned()),
+    );
+    let exec = last_exec(&seen);
+    assert_eq!(exec.envs.len(), 201);
+    assert_eq!(exec.envp, ["LD_PRELOAD=/tmp/x.so"]);
+    assert!(!exec.envs_truncated);
+
+    // beyond the whole-block limit: walked in the kernel, names up to its bound
     let many: Vec<(String, String)> = (0..300)
         .map(|i| (format!("VARIABLE_NAME_NUMBER_{i:05}"), "v".into()))
         .collect();

@@ -9,6 +9,7 @@ use rampart_model::process::{Cgroup, Credentials};
 use rampart_model::{FileInfo, Process};
 
 use rampart_probe::config::{DEFAULT_ENV_VALUES, MAX_ARGS_BYTES};
+use rampart_probe::env::split_environ;
 
 /// Bounds mirroring the probe's, so a seeded process looks like one seen at exec.
 const MAX_ARGV_BYTES: usize = MAX_ARGS_BYTES as usize;
@@ -44,8 +45,12 @@ pub fn read_process(proc_root: &Path, pid: u32, ticks_per_sec: u64) -> Option<Pr
         &fs::read(dir.join("cmdline")).unwrap_or_default(),
         MAX_ARGV_BYTES,
     );
-    let (envs, envp, envs_truncated) =
-        env_names(&fs::read(dir.join("environ")).unwrap_or_default());
+    let env = split_environ(
+        &fs::read(dir.join("environ")).unwrap_or_default(),
+        |name| DEFAULT_ENV_VALUES.contains(&name),
+        MAX_ENV_NAMES,
+    );
+    let (envs, envp, envs_truncated) = (env.names, env.values, env.truncated);
     let cgroup_path = fs::read_to_string(dir.join("cgroup"))
         .ok()
         .and_then(|s| unified_cgroup_path(&s));
@@ -199,26 +204,6 @@ fn split_nul(buf: &[u8], max_bytes: usize) -> (Vec<String>, bool) {
     )
 }
 
-/// Environment variable names, and `NAME=value` for the few kept with values.
-fn env_names(buf: &[u8]) -> (Vec<String>, Vec<String>, bool) {
-    let mut names = Vec::new();
-    let mut kept = Vec::new();
-    let mut truncated = false;
-    for entry in buf.split(|b| *b == 0).filter(|s| !s.is_empty()) {
-        let text = String::from_utf8_lossy(entry);
-        let name = text.split_once('=').map_or(&*text, |(n, _)| n);
-        if DEFAULT_ENV_VALUES.contains(&name) {
-            kept.push(text.to_string());
-        }
-        if names.len() == MAX_ENV_NAMES {
-            truncated = true;
-            continue;
-        }
-        names.push(name.to_string());
-    }
-    (names, kept, truncated)
-}
-
 /// The cgroup v2 (unified) path from /proc/PID/cgroup (`0::/path`).
 pub fn unified_cgroup_path(text: &str) -> Option<String> {
     text.lines()
@@ -279,17 +264,13 @@ mod tests {
     }
 
     #[test]
-    fn argv_and_env_splitting() {
+    fn argv_splitting() {
         let (argv, cut) = split_nul(b"sh\0-c\0exec true\0\0", 4096);
         assert_eq!(argv, ["sh", "-c", "exec true", ""]);
         assert!(!cut);
         let (argv, cut) = split_nul(b"abcdef\0gh\0", 4);
         assert_eq!(argv, ["abcd"]);
         assert!(cut);
-        let (names, kept, cut) = env_names(b"PATH=/bin\0LD_PRELOAD=/tmp/x.so\0EMPTY\0");
-        assert_eq!(names, ["PATH", "LD_PRELOAD", "EMPTY"]);
-        assert_eq!(kept, ["LD_PRELOAD=/tmp/x.so"]);
-        assert!(!cut);
     }
 
     #[test]

@@ -68,6 +68,31 @@ fn exec_record_sections() {
 }
 
 #[test]
+fn whole_environment_block_is_split_with_the_allow_list() {
+    let block: &[u8] = b"HOME=/root\0LD_PRELOAD=/x.so\0PATH=/bin\0";
+    let bytes = exec_bytes(
+        EXEC_ENV_BLOCK,
+        [b"/usr/bin/true", b"", b"/", b"true\0", block, b""],
+    );
+    let ProbeRecord::Exec(r) = decoder().decode(&bytes).unwrap() else {
+        panic!("not an exec")
+    };
+    assert_eq!(r.envs, ["HOME", "LD_PRELOAD", "PATH"]);
+    assert_eq!(
+        r.envp,
+        ["LD_PRELOAD=/x.so"],
+        "values off the allow-list stay out"
+    );
+    assert!(!r.envs_truncated);
+    let bytes = exec_bytes(EXEC_ENV_BLOCK, [b"/x", b"", b"/", b"", b"A=1\0B=", b""]);
+    let ProbeRecord::Exec(r) = decoder().decode(&bytes).unwrap() else {
+        panic!("not an exec")
+    };
+    assert_eq!(r.envs, ["A", "B"]);
+    assert!(r.envs_truncated, "a block cut mid-string");
+}
+
+#[test]
 fn interpreted_exec_swaps_file_and_interpreter() {
     let bytes = exec_bytes(
         EXEC_INTERPRETED,

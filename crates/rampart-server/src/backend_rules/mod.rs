@@ -3,6 +3,7 @@
 //! through the API (stored in the database, so every replica sees them).
 
 pub mod cond;
+pub mod dry;
 pub mod eval;
 pub mod spec;
 

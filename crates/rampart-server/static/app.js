@@ -1,7 +1,7 @@
 // Rampart web UI: progressive enhancements only (every page works without this file).
-// Text from the server is inserted with textContent, never as HTML; the one exception is the signal side
-// panel, a fragment this server rendered through its auto-escaping templates (parsed inert, and the CSP
-// allows no inline script).
+// Text from the server is inserted with textContent, never as HTML; the exceptions are fragments this
+// server rendered through its auto-escaping templates (the signal side panel, rule test results), parsed
+// inert (and the CSP allows no inline script).
 "use strict";
 (function () {
   const csrf = document.body ? document.body.dataset.csrf : "";
@@ -13,6 +13,7 @@
     return e;
   }
 
+  // A JSON post with the session's CSRF token; the response, or an error with the server's reason.
   async function post(url, body) {
     const r = await fetch(url, {
       method: "POST",
@@ -20,9 +21,17 @@
       headers: { "content-type": "application/json", "x-csrf-token": csrf },
       body: JSON.stringify(body),
     });
-    const data = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(data.message || ("HTTP " + r.status));
-    return data;
+    if (!r.ok) {
+      const data = await r.json().catch(() => ({}));
+      throw new Error(data.message || ("HTTP " + r.status));
+    }
+    return r;
+  }
+
+  // A fragment rendered by this server's templates in place of `target`'s children.
+  function showFragment(target, html) {
+    const doc = new DOMParser().parseFromString(html, "text/html");
+    target.replaceChildren(...doc.body.childNodes);
   }
 
   // Forms that ask before they act.
@@ -50,9 +59,9 @@
         try {
           const r = await fetch(a.dataset.panel, { credentials: "same-origin" });
           if (!r.ok) throw new Error("HTTP " + r.status);
-          const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+          const html = await r.text();
           if (shown) shown.classList.remove("selected");
-          panel.replaceChildren(...doc.body.childNodes);
+          showFragment(panel, html);
           panel.hidden = false;
           shown = row;
           if (row) row.classList.add("selected");
@@ -69,55 +78,57 @@
     });
   }
 
-  // Custom rule editor: validate as you type, test against recent events.
-  const expr = document.getElementById("rule-expression");
-  const out = document.getElementById("validation");
-  if (expr && out) {
+  // Rule editors (custom rules, backend rule files): validate as you type, test against recent events.
+  // A source names its check (data-validate), the JSON key it is posted as (data-field) and where the
+  // result goes (data-output); a test button names its endpoint (data-test), source and output.
+  const payload = (src) => ({ [src.dataset.field]: src.value });
+
+  document.querySelectorAll("[data-validate][data-field]").forEach((src) => {
+    const out = document.getElementById(src.dataset.output);
+    if (!out) return;
     let timer = null;
     let seq = 0;
     const validate = async () => {
       const mine = ++seq;
-      if (!expr.value.trim()) { out.replaceChildren(); return; }
+      if (!src.value.trim()) { out.replaceChildren(); return; }
       try {
-        const v = await post(expr.dataset.validate, { expression: expr.value });
+        const v = await (await post(src.dataset.validate, payload(src))).json();
         if (mine !== seq) return;
         out.replaceChildren();
         if (v.ok) {
           out.className = "validation ok";
-          out.appendChild(el("span", "", "✓ compiles"));
+          const ids = (v.valid || []).join(", ");
+          out.appendChild(el("span", "", "✓ compiles" + (ids ? ": " + ids : "")));
         } else {
           out.className = "validation bad";
           v.problems.forEach((p) => {
-            const where = p.line ? "line " + p.line + ", column " + p.column + ": " : "";
-            out.appendChild(el("div", "problem", where + p.error));
+            const at = p.line ? "line " + p.line + (p.column ? ", column " + p.column : "") : "";
+            const where = p.rule ? "rule " + p.rule + (at ? " (" + at + ")" : "") : at;
+            out.appendChild(el("div", "problem", (where ? where + ": " : "") + p.error));
           });
         }
         (v.warnings || []).forEach((w) => out.appendChild(el("div", "warning", "warning: " + w.error)));
       } catch (e) {
+        if (mine !== seq) return;
         out.className = "validation bad";
         out.replaceChildren(el("div", "problem", e.message));
       }
     };
-    expr.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(validate, 250); });
-    if (expr.value.trim()) validate();
-  }
+    src.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(validate, 250); });
+    if (src.value.trim()) validate();
+  });
 
-  const testBtn = document.getElementById("rule-test");
-  const testOut = document.getElementById("test-result");
-  if (testBtn && testOut && expr) {
-    testBtn.addEventListener("click", async () => {
-      testOut.replaceChildren(el("span", "muted", "testing…"));
+  document.querySelectorAll("button[data-test]").forEach((btn) => {
+    const src = document.getElementById(btn.dataset.source);
+    const out = document.getElementById(btn.dataset.output);
+    if (!src || !out) return;
+    btn.addEventListener("click", async () => {
+      out.replaceChildren(el("span", "muted", "testing…"));
       try {
-        const r = await post(testBtn.dataset.test, { expression: expr.value });
-        testOut.replaceChildren(el("p", "", r.matched + " of the " + r.events + " most recent events match."));
-        const list = el("ul");
-        r.matches.forEach((m) => {
-          list.appendChild(el("li", "mono", "#" + m.stored_match + " " + (m.type || "") + " on " + (m.host || "?") + ": " + (m.process || "")));
-        });
-        testOut.appendChild(list);
+        showFragment(out, await (await post(btn.dataset.test, payload(src))).text());
       } catch (e) {
-        testOut.replaceChildren(el("p", "error", e.message));
+        out.replaceChildren(el("p", "error", e.message));
       }
     });
-  }
+  });
 })();

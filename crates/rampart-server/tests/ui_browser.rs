@@ -1,6 +1,7 @@
 //! The web UI in headless Chromium (Debian `chromium` + `chromium-driver`), driven over WebDriver with
 //! fantoccini: sign-in, triage of a signal end to end, a custom rule with a validation error then saved,
-//! a notification channel's test send to a loopback receiver, a security profile's page, and a viewer who
+//! a backend rule file with an inline error, fixed, tested over recent matches and stored, a notification
+//! channel's test send to a loopback receiver, a security profile's page, and a viewer who
 //! sees no admin actions and is refused on admin posts. Screenshots go to `target/ui-screenshots/`.
 
 mod common;
@@ -327,6 +328,76 @@ async fn web_ui_in_chromium() {
         "exec.file.path == \"/usr/bin/curl\""
     );
     shot(&c, "07-rules").await;
+
+    // A backend rule file: an error inline as you type (naming the rule and its line), fixed, tested over
+    // the recent matches (the group that would fire, linked to its agent signal), then stored.
+    let rule_file = |cond: &str| {
+        format!(
+            "rules:\n  - id: ui_curl_burst\n    name: curl on a host\n    method: threshold\n    queries:\n      \
+             a: {{rule_ids: [curl_in_container]}}\n    group_by: [host]\n    window: 10m\n    cases:\n      \
+             - {{if: \"{cond}\", severity: low}}\n"
+        )
+    };
+    c.goto(&format!("{base}/ui/backend-rules/new"))
+        .await
+        .unwrap();
+    wait_text(&c, "#backend-validation", "compiles: many_shells").await;
+    fill(&c, "#backend-yaml", &rule_file("b > 0")).await;
+    let err = wait_text(&c, "#backend-validation .problem", "no query named b").await;
+    assert_eq!(
+        err,
+        "rule ui_curl_burst (line 2): cases[0].if: no query named b"
+    );
+    shot(&c, "07b-backend-rule-invalid").await;
+    fill(&c, "#backend-yaml", &rule_file("a > 0")).await;
+    wait_text(&c, "#backend-validation", "compiles: ui_curl_burst").await;
+    click(&c, "#backend-test").await;
+    let tested = wait_text(&c, "#backend-test-result", "would raise a signal").await;
+    assert!(tested.contains("Replayed 2 stored matches"), "{tested}");
+    assert!(
+        tested.contains("1 match hit its queries in 1 group; 1 of them would raise a signal"),
+        "{tested}"
+    );
+    assert_eq!(
+        text(&c, "#backend-test-result tr.dry-group td.mono").await,
+        "event.hostname=web-1"
+    );
+    let example = c
+        .find(Locator::Css("#backend-test-result tr.dry-group a.example"))
+        .await
+        .unwrap();
+    assert!(example
+        .text()
+        .await
+        .unwrap()
+        .starts_with("curl_in_container at "));
+    let href = example.attr("href").await.unwrap().unwrap();
+    assert!(href.starts_with("/ui/signals/"), "{href}");
+    c.execute(
+        "document.getElementById('backend-test-result').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    shot(&c, "07c-backend-rule-tested").await;
+    click(&c, "#backend-save").await;
+    wait_text(&c, "#rules", "ui_curl_burst").await;
+    let (st, v) = s
+        .call(
+            "GET",
+            "/api/v1/backend-rules/ui_curl_burst",
+            Some(&s.admin),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["rule"]["spec"]["cases"][0]["if"], "a > 0");
+    assert_eq!(
+        s.count("signals").await,
+        2,
+        "testing stored no backend signal"
+    );
+    shot(&c, "07d-backend-rule-saved").await;
 
     // A notification channel, created in the UI, and its test send reaching a loopback receiver.
     let (hook, got) = receiver().await;

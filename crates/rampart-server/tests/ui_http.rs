@@ -204,6 +204,17 @@ async fn login_needs_the_signed_double_submit_token() {
     s.stop().await;
 }
 
+/// A viewer's, a responder's and the admin's UI sessions (the first two users created here).
+async fn sessions(s: &TestServer) -> [common::UiSession; 3] {
+    s.add_user("v", "viewer").await;
+    s.add_user("r", "responder").await;
+    [
+        s.ui_login("v", "long-enough-password").await,
+        s.ui_login("r", "long-enough-password").await,
+        s.ui_login("admin", "admin-password-123").await,
+    ]
+}
+
 fn path(p: &str) -> String {
     p.replace("{id}", "1").replace("{file}", "app.css")
 }
@@ -222,11 +233,7 @@ async fn every_ui_route_checks_session_role_and_csrf() {
         )
         .await;
     assert_eq!(st, 200, "{v}");
-    s.add_user("v", "viewer").await;
-    s.add_user("r", "responder").await;
-    let viewer = s.ui_login("v", "long-enough-password").await;
-    let responder = s.ui_login("r", "long-enough-password").await;
-    let admin = s.ui_login("admin", "admin-password-123").await;
+    let [viewer, responder, admin] = sessions(&s).await;
     let mut checked = 0;
     for r in routes().into_iter().filter(|r| r.is_ui()) {
         let url = path(r.path);
@@ -756,11 +763,7 @@ const BACKEND_YAML: &str = "rules:\n  - id: ui_many_shells\n    name: Many shell
 async fn backend_rules_are_edited_from_the_ui() {
     let db = TestDb::sqlite();
     let s = TestServer::start(&db).await;
-    s.add_user("v", "viewer").await;
-    s.add_user("r", "responder").await;
-    let viewer = s.ui_login("v", "long-enough-password").await;
-    let responder = s.ui_login("r", "long-enough-password").await;
-    let admin = s.ui_login("admin", "admin-password-123").await;
+    let [viewer, responder, admin] = sessions(&s).await;
     let low = [&viewer, &responder];
     refused_below_admin(
         &s,
@@ -910,11 +913,7 @@ async fn notification_rules_are_edited_from_the_ui() {
         Some(json!({"name": "hook", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/x"}}))).await;
     assert_eq!(st, 201, "{v}");
     let channel = v["channel"]["id"].as_i64().unwrap().to_string();
-    s.add_user("v", "viewer").await;
-    s.add_user("r", "responder").await;
-    let viewer = s.ui_login("v", "long-enough-password").await;
-    let responder = s.ui_login("r", "long-enough-password").await;
-    let admin = s.ui_login("admin", "admin-password-123").await;
+    let [viewer, responder, admin] = sessions(&s).await;
     let low = [&viewer, &responder];
     let fields =
         |name: &str, severity: &str, hosts: &str, images: &str| -> Vec<(&'static str, String)> {
@@ -1022,3 +1021,379 @@ async fn notification_rules_are_edited_from_the_ui() {
     assert_eq!(s.count("notification_rules").await, 0);
     s.stop().await;
 }
+
+/// [`BACKEND_YAML`] with a lower case: medium from the third shell on, high from the eleventh.
+fn burst_yaml() -> String {
+    format!("{BACKEND_YAML}      - {{if: \"a > 2\", severity: medium}}\n")
+}
+
+/// A backend rule file checked as you type: each problem names its rule and line (a case naming no query, a
+/// field the schema does not know, text that is not YAML, no enabled rule), a valid file is ok, nothing is
+/// stored; only admins, with the session's header token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_rule_files_are_validated_as_you_type() {
+    let db = TestDb::sqlite();
+    let s = TestServer::start(&db).await;
+    let [viewer, responder, admin] = sessions(&s).await;
+    let check = |yaml: String| {
+        let s = &s;
+        let admin = &admin;
+        async move {
+            let (st, body) = s
+                .ui_json(
+                    admin,
+                    "/ui/backend-rules/validate",
+                    &json!({ "yaml": yaml }),
+                    Some(&admin.csrf),
+                )
+                .await;
+            assert_eq!(st, 200, "{body}");
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()
+        }
+    };
+    let v = check(burst_yaml()).await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["valid"], json!(["ui_many_shells"]));
+    assert_eq!(v["problems"], json!([]));
+    // A case that names no query: the rule and the line of its id.
+    let v = check(burst_yaml().replace("a > 10", "b > 10")).await;
+    assert_eq!(v["ok"], false, "{v}");
+    let p = &v["problems"][0];
+    assert_eq!(
+        (p["rule"].as_str(), p["line"].as_i64()),
+        (Some("ui_many_shells"), Some(2)),
+        "{v}"
+    );
+    assert!(
+        p["error"].as_str().unwrap().contains("no query named b"),
+        "{v}"
+    );
+    assert_eq!(v["valid"], json!([]));
+    // A second rule the schema refuses (a misspelt key): that rule and the key's line.
+    let v = check(format!(
+        "{}  - id: ui_typo\n    methd: threshold\n",
+        burst_yaml()
+    ))
+    .await;
+    let p = &v["problems"][0];
+    assert_eq!(
+        (p["rule"].as_str(), p["line"].as_i64()),
+        (Some("ui_typo"), Some(13)),
+        "{v}"
+    );
+    assert!(
+        p["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `methd`"),
+        "{v}"
+    );
+    // Not YAML: a line, no rule; and a file with no rule at all.
+    let v = check("rules:\n  - id: x\n    name: \"unclosed\n".into()).await;
+    assert_eq!(v["ok"], false);
+    assert!(v["problems"][0]["line"].as_i64().is_some(), "{v}");
+    let v = check("rules: []".into()).await;
+    assert_eq!(
+        v["problems"][0]["error"], "no enabled rule in the file",
+        "{v}"
+    );
+    let (st, _) = s
+        .ui_json(
+            &admin,
+            "/ui/backend-rules/validate",
+            &json!({"expression": "x"}),
+            Some(&admin.csrf),
+        )
+        .await;
+    assert_eq!(st, 400, "no yaml");
+    // Roles and the CSRF token.
+    let body = json!({ "yaml": burst_yaml() });
+    for who in [&viewer, &responder] {
+        let (st, text) = s
+            .ui_json(who, "/ui/backend-rules/validate", &body, Some(&who.csrf))
+            .await;
+        assert_eq!(st, 403, "below admin: {text}");
+        assert!(text.contains("this needs role admin"), "{text}");
+    }
+    for token in [None, Some(viewer.csrf.as_str()), Some("forged")] {
+        let (st, text) = s
+            .ui_json(&admin, "/ui/backend-rules/validate", &body, token)
+            .await;
+        assert_eq!(st, 403, "token {token:?}: {text}");
+        assert!(text.contains("CSRF"), "{text}");
+    }
+    assert_eq!(s.count("backend_rules").await, 0, "nothing stored");
+    s.stop().await;
+}
+
+/// Rows of every table the live evaluator and notifications write.
+async fn written(s: &TestServer) -> Vec<(&'static str, i64)> {
+    let mut out = Vec::new();
+    for t in [
+        "matches",
+        "signals",
+        "signal_matches",
+        "signal_history",
+        "backend_hits",
+        "backend_groups",
+        "backend_new_values",
+        "backend_rules",
+        "notification_outbox",
+    ] {
+        out.push((t, s.count(t).await));
+    }
+    out
+}
+
+/// A dry run's `data-…` numbers for one group of one rule in the fragment: (signals, triggers, severity).
+fn dry_group(fragment: &str, rule: &str, group: &str) -> Option<(i64, i64, String)> {
+    let section = fragment
+        .split("data-rule=\"")
+        .find(|s| s.starts_with(&format!("{rule}\"")))?;
+    let section = section.split("</section>").next()?;
+    let row = section
+        .split("<tr class=\"dry-group\"")
+        .find(|r| r.contains(&format!("data-group=\"{group}\"")))?;
+    let attr = |name: &str| {
+        row.split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .unwrap_or("")
+            .to_string()
+    };
+    Some((
+        attr("data-signals").parse().ok()?,
+        attr("data-triggers").parse().ok()?,
+        attr("data-severity"),
+    ))
+}
+
+/// Testing an unsaved backend rule file: the live evaluator over recent stored matches, in arrival order, with
+/// its state in memory. The groups that would fire come with their signals, triggers and severity (the
+/// escalation from medium to high included) and example links to the agent signals; hostile group values are
+/// escaped; nothing is stored and nothing is queued for notification. Saved, the rule then raises live
+/// exactly what the dry run shows for new matches.
+async fn backend_rule_test_is_a_dry_run_of_the_live_evaluator(db: TestDb) {
+    use sqlx::Row;
+    let s = TestServer::start(&db).await;
+    let agent = s.enroll("web-1").await;
+    let (st, v) = s.call("POST", "/api/v1/notifications/channels", Some(&s.admin),
+        Some(json!({"name": "hook", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/x"}}))).await;
+    assert_eq!(st, 201, "{v}");
+    let channel = v["channel"]["id"].as_i64().unwrap();
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/v1/notifications/rules",
+            Some(&s.admin),
+            Some(json!({"name": "everything", "channels": [channel]})),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let t0 = now() - 600_000_000_000;
+    let shell = |host: &str, i: i64| {
+        mk_match(
+            "reverse_shell",
+            &format!("{host}-{i}"),
+            t0 + i * 1_000_000_000,
+            host,
+            None,
+            10 + i,
+            "/bin/sh",
+        )
+    };
+    // web-1: twelve shells, one batch each (a trigger per batch from the third on, high from the eleventh);
+    // db-1: three in one batch (one trigger); a hostile host name; a match no query selects.
+    for i in 0..12 {
+        let (st, v) = s.ingest(&agent, &[shell("web-1", i)]).await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let (st, v) = s
+        .ingest(
+            &agent,
+            &[shell("db-1", 0), shell("db-1", 1), shell("db-1", 2)],
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s
+        .ingest(
+            &agent,
+            &[shell(HOSTILE, 0), shell(HOSTILE, 1), shell(HOSTILE, 2)],
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s
+        .ingest(
+            &agent,
+            &[mk_match(
+                "passwd_read",
+                "p1",
+                t0,
+                "web-1",
+                None,
+                5,
+                "/usr/bin/cat",
+            )],
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    s.add_user("r", "responder").await;
+    let responder = s.ui_login("r", "long-enough-password").await;
+    let admin = s.ui_login("admin", "admin-password-123").await;
+    let before = written(&s).await;
+    let body = json!({ "yaml": burst_yaml() });
+    let (st, text) = s
+        .ui_json(
+            &responder,
+            "/ui/backend-rules/test",
+            &body,
+            Some(&responder.csrf),
+        )
+        .await;
+    assert_eq!(st, 403, "{text}");
+    let (st, text) = s
+        .ui_json(&admin, "/ui/backend-rules/test", &body, None)
+        .await;
+    assert_eq!(st, 403, "{text}");
+    let (st, fragment) = s
+        .ui_json(&admin, "/ui/backend-rules/test", &body, Some(&admin.csrf))
+        .await;
+    assert_eq!(st, 200, "{fragment}");
+    assert!(
+        fragment.contains("Replayed 19 stored matches of the last 24 hours"),
+        "{fragment}"
+    );
+    assert!(
+        fragment.contains("18 matches hit its queries in 3 groups; 3 of them would raise a signal"),
+        "{fragment}"
+    );
+    assert_eq!(
+        dry_group(&fragment, "ui_many_shells", "event.hostname=web-1"),
+        Some((1, 10, "high".into())),
+        "{fragment}"
+    );
+    assert_eq!(
+        dry_group(&fragment, "ui_many_shells", "event.hostname=db-1"),
+        Some((1, 1, "medium".into())),
+        "{fragment}"
+    );
+    // The examples link to the agent signal the first matches are in.
+    let agent_signal: i64 = sqlx::query(
+        "SELECT sm.signal_id FROM signal_matches sm JOIN matches m ON m.id = sm.match_id \
+         JOIN signals s ON s.id = sm.signal_id WHERE m.event_id = 'web-1-0' AND s.source = 'agent'",
+    )
+    .fetch_one(&s.state.db.pool)
+    .await
+    .unwrap()
+    .get("signal_id");
+    assert!(
+        fragment.contains(&format!("href=\"/ui/signals/{agent_signal}\"")),
+        "{fragment}"
+    );
+    // Hostile values come back escaped, in text and in attributes.
+    assert!(
+        !fragment.contains("<script>alert") && !fragment.contains("<img src=x"),
+        "{fragment}"
+    );
+    assert!(
+        fragment.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{fragment}"
+    );
+    assert!(
+        !fragment.contains("\"'>"),
+        "a quote out of an attribute: {fragment}"
+    );
+    assert_eq!(written(&s).await, before, "a dry run writes nothing");
+    // Broken rules are listed, not evaluated; the valid ones still are.
+    let mixed = format!("{}  - {{id: ui_broken, method: threshold, queries: {{a: {{rule_ids: [x]}}}}, window: 1m, cases: [{{if: \"b > 1\", severity: high}}]}}\n", burst_yaml());
+    let (st, fragment) = s
+        .ui_json(
+            &admin,
+            "/ui/backend-rules/test",
+            &json!({ "yaml": mixed }),
+            Some(&admin.csrf),
+        )
+        .await;
+    assert_eq!(st, 200, "{fragment}");
+    assert!(
+        fragment.contains("id=\"dry-problems\"")
+            && fragment.contains("ui_broken: cases[0].if: no query named b"),
+        "{fragment}"
+    );
+    assert!(dry_group(&fragment, "ui_many_shells", "event.hostname=web-1").is_some());
+    assert!(!fragment.contains("data-rule=\"ui_broken\""));
+    // A file that does not parse: its problem, nothing replayed.
+    let (st, fragment) = s
+        .ui_json(
+            &admin,
+            "/ui/backend-rules/test",
+            &json!({"yaml": "rules: [{id: x"}),
+            Some(&admin.csrf),
+        )
+        .await;
+    assert_eq!(st, 200, "{fragment}");
+    assert!(
+        fragment.contains("invalid rule file") && !fragment.contains("dry-window"),
+        "{fragment}"
+    );
+    assert_eq!(written(&s).await, before);
+
+    // Saved, the rule raises live what the dry run reports for the same pattern of new matches.
+    let (st, _, page) = s
+        .ui_post(
+            &admin,
+            "/ui/backend-rules",
+            &[("yaml", &burst_yaml())],
+            Some(&admin.csrf),
+        )
+        .await;
+    assert_eq!(st, 303, "{page}");
+    let notified = |rule: &'static str| {
+        let pool = s.state.db.pool.clone();
+        async move {
+            sqlx::query(
+                "SELECT COUNT(*) AS n FROM notification_outbox o JOIN signals s ON s.id = o.signal_id \
+                 WHERE s.rule_id = $1",
+            )
+            .bind(rule)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .get::<i64, _>("n")
+        }
+    };
+    assert_eq!(notified("ui_many_shells").await, 0);
+    for i in 0..12 {
+        let (st, v) = s.ingest(&agent, &[shell("web-3", i)]).await;
+        assert_eq!(st, 200, "{v}");
+    }
+    let rows = sqlx::query(
+        "SELECT count, severity FROM signals WHERE source = 'backend' AND rule_id = 'ui_many_shells' \
+         AND group_key = 'event.hostname=web-3'",
+    )
+    .fetch_all(&s.state.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1, "one backend signal for web-3");
+    let live = (
+        1,
+        rows[0].get::<i64, _>("count"),
+        rows[0].get::<String, _>("severity"),
+    );
+    assert_eq!(live, (1, 10, "high".to_string()));
+    assert!(
+        notified("ui_many_shells").await > 0,
+        "live, the rule notifies"
+    );
+    let (_, fragment) = s
+        .ui_json(&admin, "/ui/backend-rules/test", &body, Some(&admin.csrf))
+        .await;
+    assert_eq!(
+        dry_group(&fragment, "ui_many_shells", "event.hostname=web-3"),
+        Some(live),
+        "{fragment}"
+    );
+    s.stop().await;
+}
+
+both!(backend_rule_test_is_a_dry_run_of_the_live_evaluator);

@@ -104,7 +104,7 @@ pub async fn patch_backend(
     }
 }
 
-fn yaml_text(body: &[u8]) -> ApiResult<&str> {
+pub(crate) fn yaml_text(body: &[u8]) -> ApiResult<&str> {
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::bad_request("the rule file must be UTF-8"))?;
     if text.contains('\0') {

@@ -3,6 +3,7 @@
 //! through the API (stored in the database, so every replica sees them).
 
 pub mod cond;
+pub mod dry;
 pub mod eval;
 pub mod spec;
 
@@ -206,24 +207,18 @@ impl Registry {
 
 /// Validates a rule file for the API and stores its rules (all or nothing).
 pub async fn store_custom(db: &Db, yaml: &str) -> Result<Vec<String>, Vec<LoadError>> {
-    let (ok, errors) = match spec::load_str(yaml) {
-        Ok(x) => x,
-        Err(e) => {
-            return Err(vec![LoadError {
-                id: String::new(),
-                error: e,
-            }])
-        }
-    };
-    if !errors.is_empty() {
-        return Err(errors);
+    let checked = spec::check(yaml);
+    if !checked.problems.is_empty() {
+        return Err(checked
+            .problems
+            .into_iter()
+            .map(|p| LoadError {
+                id: p.rule,
+                error: p.error,
+            })
+            .collect());
     }
-    if ok.is_empty() {
-        return Err(vec![LoadError {
-            id: String::new(),
-            error: "no enabled rule in the file".into(),
-        }]);
-    }
+    let ok = checked.rules;
     let internal = |e: &dyn std::fmt::Display| {
         vec![LoadError {
             id: String::new(),

@@ -424,10 +424,64 @@ pub struct LoadError {
     pub error: String,
 }
 
-/// Parses a rule file; returns the rules that compiled and one error per rule that did not.
-pub fn load_str(yaml: &str) -> Result<(Vec<BackendRule>, Vec<LoadError>), String> {
-    let file: RuleFile =
-        serde_yaml_ng::from_str(yaml).map_err(|e| format!("invalid rule file: {e}"))?;
+/// A problem of a rule file as an editor shows it: the rule's id when one is known (empty for the file), the
+/// reason, and where (1-based) when known.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub rule: String,
+    pub error: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+fn parse_file(yaml: &str) -> Result<RuleFile, Problem> {
+    serde_yaml_ng::from_str(yaml).map_err(|e| {
+        let at = e.location();
+        Problem {
+            rule: rule_at(yaml, &e.to_string()),
+            error: format!("invalid rule file: {e}"),
+            line: at.as_ref().map(|l| l.line()),
+            column: at.as_ref().map(|l| l.column()),
+        }
+    })
+}
+
+/// The id of the rule a parse error is in (its message starts with the path, `rules[2].queries: …`), if the
+/// file is YAML enough to read it.
+fn rule_at(yaml: &str, msg: &str) -> String {
+    let index = msg
+        .strip_prefix("rules[")
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|n| n.parse::<usize>().ok());
+    let doc = index.and_then(|_| serde_yaml_ng::from_str::<serde_yaml_ng::Value>(yaml).ok());
+    match (index, doc) {
+        (Some(i), Some(doc)) => doc["rules"][i]["id"].as_str().unwrap_or("").to_string(),
+        _ => String::new(),
+    }
+}
+
+/// The 1-based lines that declare `id: <id>` (block or flow style, quoted or not).
+fn id_lines(yaml: &str, id: &str) -> Vec<usize> {
+    yaml.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            line.match_indices("id:").any(|(at, _)| {
+                let before = line[..at].chars().last();
+                let starts_key = before.is_none_or(|c| matches!(c, ' ' | '-' | '{' | ','));
+                let value = line[at + 3..]
+                    .split([',', '}', '#'])
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_matches(|c| c == '"' || c == '\'');
+                starts_key && value == id
+            })
+        })
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
+fn compile_all(file: RuleFile) -> (Vec<BackendRule>, Vec<LoadError>) {
     let mut ok = Vec::new();
     let mut errors = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -435,7 +489,7 @@ pub fn load_str(yaml: &str) -> Result<(Vec<BackendRule>, Vec<LoadError>), String
         if !seen.insert(spec.id.clone()) {
             errors.push(LoadError {
                 id: spec.id.clone(),
-                error: "duplicate rule id".into(),
+                error: DUPLICATE.into(),
             });
             continue;
         }
@@ -448,7 +502,64 @@ pub fn load_str(yaml: &str) -> Result<(Vec<BackendRule>, Vec<LoadError>), String
             }),
         }
     }
-    Ok((ok, errors))
+    (ok, errors)
+}
+
+const DUPLICATE: &str = "duplicate rule id";
+
+/// Parses a rule file; returns the rules that compiled and one error per rule that did not.
+pub fn load_str(yaml: &str) -> Result<(Vec<BackendRule>, Vec<LoadError>), String> {
+    Ok(compile_all(parse_file(yaml).map_err(|p| p.error)?))
+}
+
+/// A rule file checked as one to store: the enabled rules that compiled, and every problem (the file does
+/// not parse, a rule does not compile, no rule is enabled), each rule's with the line of its id. Nothing
+/// may be stored unless `problems` is empty.
+pub struct Checked {
+    pub rules: Vec<BackendRule>,
+    pub problems: Vec<Problem>,
+}
+
+pub fn check(yaml: &str) -> Checked {
+    let file = match parse_file(yaml) {
+        Ok(f) => f,
+        Err(p) => {
+            return Checked {
+                rules: Vec::new(),
+                problems: vec![p],
+            }
+        }
+    };
+    let (rules, errors) = compile_all(file);
+    let mut duplicates: std::collections::HashMap<String, usize> = Default::default();
+    let mut problems: Vec<Problem> = errors
+        .into_iter()
+        .map(|e| {
+            // A duplicate is reported at its own declaration, not the first one's.
+            let nth = if e.error == DUPLICATE {
+                let n = duplicates.entry(e.id.clone()).or_default();
+                *n += 1;
+                *n
+            } else {
+                0
+            };
+            Problem {
+                line: id_lines(yaml, &e.id).get(nth).copied(),
+                column: None,
+                rule: e.id,
+                error: e.error,
+            }
+        })
+        .collect();
+    if problems.is_empty() && rules.is_empty() {
+        problems.push(Problem {
+            rule: String::new(),
+            error: "no enabled rule in the file".into(),
+            line: None,
+            column: None,
+        });
+    }
+    Checked { rules, problems }
 }
 
 #[cfg(test)]
@@ -502,6 +613,39 @@ rules:
             errors[1]
         );
         assert!(load_str("rules: [{id: x, unknown: 1}]").is_err());
+    }
+
+    #[test]
+    fn problems_name_the_rule_and_its_line() {
+        let yaml = "rules:\n  - id: good\n    method: threshold\n    queries: {a: {rule_ids: [x]}}\n    window: 1m\n    cases: [{if: \"a > 1\", severity: high}]\n  - {id: 'bad_case', method: threshold, queries: {a: {rule_ids: [x]}}, window: 1m, cases: [{if: \"b > 1\", severity: high}]}\n  - {id: good, method: threshold, queries: {a: {rule_ids: [x]}}, window: 1m, cases: [{if: \"a > 1\", severity: high}]}\n";
+        let c = check(yaml);
+        assert_eq!(c.rules.len(), 1);
+        let got: Vec<(&str, Option<usize>)> = c
+            .problems
+            .iter()
+            .map(|p| (p.rule.as_str(), p.line))
+            .collect();
+        assert_eq!(got, [("bad_case", Some(7)), ("good", Some(8))]);
+        assert!(c.problems[0].error.contains("no query named b"));
+        // A rule the file's schema refuses: the file fails, the problem still names the rule and the line.
+        let two = "rules:\n  - {id: first, method: threshold, queries: {a: {rule_ids: [x]}}, window: 1m, cases: [{if: \"a > 1\", severity: high}]}\n  - id: typo\n    methd: threshold\n";
+        let c = check(two);
+        assert_eq!(
+            (c.problems[0].rule.as_str(), c.problems[0].line),
+            ("typo", Some(4))
+        );
+        assert!(
+            c.problems[0].error.contains("unknown field `methd`"),
+            "{:?}",
+            c.problems
+        );
+        // Not YAML: a line, no rule.
+        let c = check("rules:\n  - id: x\n    name: \"unclosed\n");
+        assert_eq!(c.problems[0].rule, "");
+        assert!(c.problems[0].line.is_some(), "{:?}", c.problems);
+        // Valid but nothing enabled.
+        let c = check("rules: []");
+        assert_eq!(c.problems[0].error, "no enabled rule in the file");
     }
 
     #[test]

@@ -140,6 +140,17 @@ pub fn column_text(s: &str, max: usize) -> String {
     s
 }
 
+/// A stored match (its body, as validated when it was ingested, and its stored hostname) read back as the
+/// ingest saw it, for replays of recent matches.
+pub fn stored_match(body: &str, hostname: &str) -> Result<IncomingMatch, String> {
+    let value: Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
+    let limits = Limits {
+        max_match_bytes: usize::MAX,
+        ..Limits::default()
+    };
+    parse_match(value, &limits, hostname)
+}
+
 fn parse_match(
     value: Value,
     limits: &Limits,

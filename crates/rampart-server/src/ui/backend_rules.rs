@@ -1,17 +1,20 @@
 //! Backend rules in the UI: a rule file form (new, or one rule's YAML to edit), enable/disable and delete.
 //! Every change goes through the API's handlers, so validation (all rules valid or nothing stored) and the
-//! rule cache are the API's own; a refused file is shown again with the reason.
+//! rule cache are the API's own; a refused file is shown again with the reason. While editing, the file is
+//! checked as you type (the store's own check, with lines) and dry-run over recent matches by the live
+//! evaluator (`backend_rules::dry`), stored nowhere.
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use super::auth::Form;
-use super::{html, html_status, see_other, Chrome, Session, UiAdmin, UiResult};
+use super::auth::{CsrfJson, Form};
+use super::{html, html_status, see_other, view, Chrome, Session, UiAdmin, UiError, UiResult};
 use crate::api::extract::{ApiBytes, ApiJson, Name};
 use crate::api::rules as api;
 use crate::auth::extract::{Admin, Viewer};
+use crate::backend_rules::{dry, spec};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -24,6 +27,8 @@ struct EditPage {
     origin: String,
     yaml: String,
     error: String,
+    hours: i64,
+    max_matches: i64,
 }
 
 /// A starting point for a new rule file (valid as is).
@@ -36,6 +41,8 @@ fn page(session: &Session, id: String, origin: String, yaml: String, error: Stri
         origin,
         yaml,
         error,
+        hours: dry::HOURS,
+        max_matches: dry::MAX_MATCHES,
     }
 }
 
@@ -80,6 +87,148 @@ pub async fn save(State(s): State<AppState>, UiAdmin(session): UiAdmin, form: Fo
             &page(&session, form.text("id"), String::new(), yaml, e.message),
         ),
     }
+}
+
+/// The rule file a script posted (`{"yaml": …}`), checked like the API's.
+fn yaml_of(body: &Value) -> Result<&str, ApiError> {
+    let yaml = body["yaml"]
+        .as_str()
+        .ok_or_else(|| ApiError::bad_request("give {\"yaml\": …}"))?;
+    api::yaml_text(yaml.as_bytes())
+}
+
+/// `{"ok", "valid": [ids], "problems": [{rule, error, line, column}], "warnings"}` for a rule file, as you
+/// type: the check storing it would make.
+pub async fn validate(
+    UiAdmin(_): UiAdmin,
+    CsrfJson(body): CsrfJson,
+) -> Result<axum::Json<Value>, UiError> {
+    let checked = spec::check(yaml_of(&body)?);
+    let valid: Vec<&str> = checked.rules.iter().map(|r| r.id.as_str()).collect();
+    Ok(axum::Json(json!({
+        "ok": checked.problems.is_empty(),
+        "valid": valid,
+        "problems": checked.problems,
+        "warnings": [],
+    })))
+}
+
+#[derive(Template)]
+#[template(path = "backend_rule_test.html")]
+struct TestResult {
+    problems: Vec<String>,
+    hours: i64,
+    max_matches: i64,
+    matches: usize,
+    unreadable: usize,
+    from: String,
+    to: String,
+    rules: Vec<RuleView>,
+}
+
+struct RuleView {
+    id: String,
+    name: String,
+    method: &'static str,
+    hits: usize,
+    groups_hit: usize,
+    fired: Vec<GroupView>,
+    fired_total: usize,
+    more: usize,
+}
+
+struct GroupView {
+    group: String,
+    signals: usize,
+    triggers: i64,
+    severity: String,
+    first: String,
+    last: String,
+    examples: Vec<ExampleView>,
+}
+
+/// An example match: its agent rule and time, linked to its stored agent signal when there is one.
+struct ExampleView {
+    label: String,
+    href: String,
+}
+
+fn rule_view(r: dry::RuleOutcome) -> RuleView {
+    let fired: Vec<GroupView> = r
+        .fired
+        .into_iter()
+        .map(|g| GroupView {
+            examples: g
+                .examples
+                .iter()
+                .map(|e| ExampleView {
+                    label: format!("{} at {}", e.rule_id, view::time(e.ts)),
+                    href: e
+                        .signal_id
+                        .map(|id| format!("/ui/signals/{id}"))
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            group: g.group,
+            signals: g.signals,
+            triggers: g.triggers,
+            severity: g.severity,
+            first: view::time(g.first),
+            last: view::time(g.last),
+        })
+        .collect();
+    RuleView {
+        more: r.fired_total - fired.len(),
+        id: r.id,
+        name: r.name,
+        method: r.method,
+        hits: r.hits,
+        groups_hit: r.groups_hit,
+        fired_total: r.fired_total,
+        fired,
+    }
+}
+
+/// Dry-runs the posted (unsaved) rule file over recent matches: an HTML fragment with what each valid rule
+/// would have raised. Nothing is stored and nothing is sent.
+pub async fn test(
+    State(s): State<AppState>,
+    UiAdmin(_): UiAdmin,
+    CsrfJson(body): CsrfJson,
+) -> UiResult {
+    let checked = spec::check(yaml_of(&body)?);
+    let rules: Vec<_> = checked.rules.into_iter().map(std::sync::Arc::new).collect();
+    // Nothing to replay for a file without a valid rule: only its problems are shown.
+    let run = if rules.is_empty() {
+        dry::DryRun::default()
+    } else {
+        dry::run(
+            &s.db,
+            &rules,
+            crate::storage::now_ns(),
+            s.config.signals.window.as_nanos() as i64,
+            s.config.signals.max_samples,
+        )
+        .await
+        .map_err(ApiError::from)?
+    };
+    html(&TestResult {
+        problems: checked
+            .problems
+            .iter()
+            .map(|p| match p.rule.as_str() {
+                "" => p.error.clone(),
+                id => format!("{id}: {}", p.error),
+            })
+            .collect(),
+        hours: dry::HOURS,
+        max_matches: dry::MAX_MATCHES,
+        matches: run.matches,
+        unreadable: run.unreadable,
+        from: view::time(run.from),
+        to: view::time(run.to),
+        rules: run.rules.into_iter().map(rule_view).collect(),
+    })
 }
 
 pub async fn toggle(

@@ -316,35 +316,49 @@ fn position(msg: &str) -> (Option<usize>, Option<usize>) {
     }
 }
 
-/// Evaluates one expression over the most recent stored events (the API's test, as JSON).
+#[derive(Template)]
+#[template(path = "rule_test.html")]
+struct TestResult {
+    events: u64,
+    matched: usize,
+    matches: Vec<TestMatch>,
+}
+
+struct TestMatch {
+    stored_match: String,
+    kind: String,
+    host: String,
+    process: String,
+}
+
+/// Evaluates one expression over the most recent stored events (the API's test): an HTML fragment with the
+/// count and the first matches.
 pub async fn test(
     State(s): State<AppState>,
     UiAdmin(session): UiAdmin,
     CsrfJson(body): CsrfJson,
-) -> Result<axum::Json<Value>, super::UiError> {
+) -> UiResult {
     let b = serde_json::from_value(json!({"expression": expression_of(&body)?, "limit": 2000}))
         .map_err(ApiError::internal)?;
     let v = rc::test_rules(State(s), Responder(session.caller), ApiJson(b))
         .await?
         .0;
-    let matches: Vec<Value> = v["matches"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .take(20)
-        .map(|m| {
-            json!({
-                "stored_match": m["stored_match"],
-                "host": m["event"]["event"]["hostname"],
-                "type": m["event"]["event"]["type"],
-                "process": m["event"]["process"]["file"]["path"],
+    let text = |v: &Value, or: &str| v.as_str().unwrap_or(or).to_string();
+    let listed = v["matches"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    html(&TestResult {
+        events: v["events"].as_u64().unwrap_or(0),
+        matched: listed.len(),
+        matches: listed
+            .iter()
+            .take(20)
+            .map(|m| TestMatch {
+                stored_match: m["stored_match"].to_string(),
+                kind: text(&m["event"]["event"]["type"], ""),
+                host: text(&m["event"]["event"]["hostname"], "?"),
+                process: text(&m["event"]["process"]["file"]["path"], ""),
             })
-        })
-        .collect();
-    Ok(axum::Json(json!({
-        "events": v["events"], "matched": v["matches"].as_array().map(|a| a.len()).unwrap_or(0),
-        "matches": matches, "ok": v["report"]["ok"],
-    })))
+            .collect(),
+    })
 }
 
 pub async fn toggle(

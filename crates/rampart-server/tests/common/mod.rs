@@ -392,6 +392,31 @@ impl TestServer {
         .await
     }
 
+    /// Posts JSON as the UI's scripts do (the CSRF token in `X-CSRF-Token` unless `csrf` is None).
+    pub async fn ui_json(
+        &self,
+        session: &UiSession,
+        path: &str,
+        body: &Value,
+        csrf: Option<&str>,
+    ) -> (u16, String) {
+        let mut headers = vec![
+            ("cookie", session.cookie.as_str()),
+            ("content-type", "application/json"),
+        ];
+        if let Some(c) = csrf {
+            headers.push(("x-csrf-token", c));
+        }
+        let (st, _, text) = raw(
+            &format!("{}{path}", self.base),
+            "POST",
+            &headers,
+            body.to_string().into_bytes(),
+        )
+        .await;
+        (st, text)
+    }
+
     /// A JSON request with an agent's credential (snapshots, rule reports).
     pub async fn agent_call(
         &self,

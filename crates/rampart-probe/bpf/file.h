@@ -300,9 +300,18 @@ static __always_inline __u32 discarded(struct file_op *op, __u32 want)
 	if (!op->parent)
 		return 0;
 	parent_key(op, &k);
+	if (k.inode && op->last_inode == k.inode && op->last_mount_id == k.mount_id && op->last_rev == op->rev &&
+	    (op->last_slots & want))
+		return op->last_slots & want;
 	v = bpf_map_lookup_elem(&file_discarders, &k);
 	if (!v || v->revision != op->rev)
 		return 0;
+	if (v->slots & want) {
+		op->last_inode = k.inode;
+		op->last_mount_id = k.mount_id;
+		op->last_rev = op->rev;
+		op->last_slots = v->slots;
+	}
 	return v->slots & want;
 }
 
@@ -325,6 +334,7 @@ static __always_inline void learn_discarder(struct file_op *op, __u32 slots)
 	if (!slots)
 		return;
 	parent_key(op, &k);
+	op->last_inode = 0; /* the cached directory may be this one: look it up afresh */
 	v = bpf_map_lookup_elem(&file_discarders, &k);
 	if (v && v->revision == op->rev) {
 		v->slots |= slots;

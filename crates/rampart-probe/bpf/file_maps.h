@@ -189,6 +189,13 @@ struct file_op {
 	__u32 alias_started;
 	__u32 want_ok;
 	__u32 pick_type;
+	/* the directory last found discarded on this CPU (kept across calls): a run of calls in one directory
+	 * skips the discarder hash lookup; last_inode 0 means none */
+	__u64 last_inode;
+	__u32 last_mount_id;
+	__u32 last_rev;
+	__u32 last_slots;
+	__u32 _pad_last;
 	/* the basename being hashed, as 8-byte words (zero-padded by name_hash's mask) */
 	__u64 name_words[NAME_WORDS];
 };

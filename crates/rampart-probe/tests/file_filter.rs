@@ -75,6 +75,60 @@ fn activity_outside_a_watched_directory_never_reaches_user_space() {
     assert!(after.sent > before.sent);
 }
 
+/// Discarders (the kernel's map, and the per-CPU copy of the last one hit) are forgotten when the directory
+/// moves and when the filter changes: a directory that was discarded is watched once it lies under a
+/// watched prefix.
+#[test]
+fn discarded_directory_is_watched_after_a_move_or_a_new_filter() {
+    let (_keep, dir) = temp_dir();
+    let watched = dir.join("watched");
+    let outside = dir.join("outside");
+    std::fs::create_dir_all(&watched).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    let only_watched = filter(
+        FileKind::Open,
+        SideFilter {
+            prefixes: [format!("{}/", watched.display())].into(),
+            ..Default::default()
+        },
+    );
+    let mut rec = load(&only_watched);
+    let discard_outside = |rec: &mut Recorder, dir: &std::path::Path| {
+        let before = rec.probe.file_stats().unwrap().get(FileKind::Open);
+        for _ in 0..50 {
+            let _ = std::fs::read(dir.join("f"));
+        }
+        let after = rec.probe.file_stats().unwrap().get(FileKind::Open);
+        assert!(
+            after.discarder_drop - before.discarder_drop >= 40,
+            "{after:?}"
+        );
+    };
+    std::fs::write(outside.join("f"), b"x").unwrap();
+    discard_outside(&mut rec, &outside);
+
+    let moved = watched.join("moved");
+    std::fs::rename(&outside, &moved).unwrap();
+    std::fs::write(moved.join("after-move"), b"x").unwrap();
+    rec.wait_for(EventType::Open, &moved.join("after-move"));
+
+    let second = dir.join("second");
+    std::fs::create_dir_all(&second).unwrap();
+    std::fs::write(second.join("f"), b"x").unwrap();
+    discard_outside(&mut rec, &second);
+    rec.probe
+        .apply_file_filters(&filter(
+            FileKind::Open,
+            SideFilter {
+                prefixes: [format!("{}/", second.display())].into(),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    std::fs::write(second.join("after-reload"), b"x").unwrap();
+    rec.wait_for(EventType::Open, &second.join("after-reload"));
+}
+
 #[test]
 fn basename_approvers_drop_other_names_before_the_path_walk() {
     let (_keep, dir) = temp_dir();

@@ -19,6 +19,10 @@
 						 : BPF_CORE_READ(__kread_p, field);               \
 	})
 
+/* The kernfs node of the task's cgroup v2 (default hierarchy) cgroup: its id is the cgroup id, its walk
+ * to the root the cgroup path. */
+#define task_cgroup_kn(task) KREAD(KREAD(KREAD(task, cgroups), dfl_cgrp), kn)
+
 #define PF_KTHREAD 0x00200000
 #define AUDIT_AUID_UNSET 0xffffffffu
 #define NAME_MAX_LEN 255

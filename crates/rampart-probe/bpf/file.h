@@ -703,7 +703,7 @@ static __always_inline int in_dumped_cgroup(struct task_struct *task)
 
 	if (!on || !*on)
 		return 0;
-	id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	id = KREAD(task_cgroup_kn(task), id);
 	return bpf_map_lookup_elem(&dump_cgroups, &id) != NULL;
 }
 

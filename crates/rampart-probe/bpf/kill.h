@@ -232,16 +232,16 @@ int BPF_PROG(handle_exec_kill, struct task_struct *task, pid_t old_pid, struct l
 	cfg = bpf_map_lookup_elem(&kill_config, &zero);
 	if (!cfg || !cfg->armed_slots)
 		return 0;
-	tgid = BPF_CORE_READ(task, tgid);
+	tgid = KREAD(task, tgid);
 	if (tgid <= 1 || (agent_tgid && tgid == agent_tgid))
 		return 0;
-	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
+	if (KREAD(task, flags) & PF_KTHREAD)
 		return 0;
-	mm = BPF_CORE_READ(task, mm);
-	exe = BPF_CORE_READ(mm, exe_file);
-	inode = BPF_CORE_READ(exe, f_inode);
-	exe_key.inode = BPF_CORE_READ(inode, i_ino);
-	exe_key.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	mm = KREAD(task, mm);
+	exe = KREAD(mm, exe_file);
+	inode = KREAD(exe, f_inode);
+	exe_key.inode = KREAD(inode, i_ino);
+	exe_key.dev = KREAD(KREAD(inode, i_sb), s_dev);
 	if (bpf_map_lookup_elem(&kill_protected, &exe_key))
 		return 0;
 	s = kill_scan_buf();
@@ -250,17 +250,17 @@ int BPF_PROG(handle_exec_kill, struct task_struct *task, pid_t old_pid, struct l
 
 	/* The executable's basename; a script's name is not the executable's (the interpreter runs), so names
 	 * are only decided here for direct execs. */
-	if (BPF_CORE_READ(bprm, filename) == BPF_CORE_READ(bprm, interp)) {
+	if (KREAD(bprm, filename) == KREAD(bprm, interp)) {
 		__builtin_memset(&s->name, 0, sizeof(s->name));
-		bpf_probe_read_kernel_str(s->name.name, KILL_NAME_LEN, BPF_CORE_READ(exe, f_path.dentry, d_name.name));
+		bpf_probe_read_kernel_str(s->name.name, KILL_NAME_LEN, KREAD(KREAD(exe, f_path.dentry), d_name.name));
 		names_mask = bpf_map_lookup_elem(&kill_names, &s->name);
 		if (names_mask)
 			mask |= *names_mask;
 	}
 
 	if (cfg->npatterns || cfg->argv0_names) {
-		start = BPF_CORE_READ(mm, arg_start);
-		end = BPF_CORE_READ(mm, arg_end);
+		start = KREAD(mm, arg_start);
+		end = KREAD(mm, arg_end);
 		len = end > start ? end - start : 0;
 		if (len > KILL_ARGS_LEN)
 			len = KILL_ARGS_LEN;

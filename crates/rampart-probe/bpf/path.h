@@ -91,7 +91,7 @@ static __always_inline __u32 finish_path(struct work *w, struct walk *c)
 static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
 {
 	if (bpf_core_field_exists(kn->__parent))
-		return BPF_CORE_READ(kn, __parent);
+		return KREAD(kn, __parent);
 	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
 }
 
@@ -107,7 +107,7 @@ static long kernfs_step(__u64 i, void *arg)
 	struct kernfs_node *parent = kn_parent(kn);
 	if (!parent)
 		return 1; /* the root's own name is not part of the path */
-	long n = bpf_probe_read_kernel_str(w->str, NAME_MAX_LEN + 1, BPF_CORE_READ(kn, name));
+	long n = bpf_probe_read_kernel_str(w->str, NAME_MAX_LEN + 1, KREAD(kn, name));
 	if (n <= 1)
 		return 1;
 	if (!prepend(w, c, w->str, n - 1))
@@ -123,7 +123,7 @@ static __always_inline __u32 cgroup_path(struct work *w, struct walk *c, struct 
 {
 	c->pos = PATH_MAX_LEN;
 	c->truncated = 0;
-	c->node = (__u64)BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	c->node = (__u64)task_cgroup_kn(task);
 	bpf_loop(KERNFS_WALK_MAX, kernfs_step, NULL, 0);
 	return finish_path(w, c);
 }

@@ -165,7 +165,7 @@ static __always_inline __u32 script_path(struct work *w, struct walk *c, struct 
 	if (w->str[0] != '/') {
 		if (!prepend(w, c, "", 0))
 			return 0;
-		walk_dentries(c, BPF_CORE_READ(task, fs, pwd.dentry), BPF_CORE_READ(task, fs, pwd.mnt));
+		walk_dentries(c, KREAD(KREAD(task, fs), pwd.dentry), KREAD(KREAD(task, fs), pwd.mnt));
 	}
 	return PATH_MAX_LEN - c->pos;
 }
@@ -183,7 +183,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	__u64 start, end;
 	const char *filename, *interp;
 
-	if (agent_tgid && BPF_CORE_READ(task, tgid) == agent_tgid)
+	if (agent_tgid && KREAD(task, tgid) == agent_tgid)
 		return 0;
 	s = bpf_map_lookup_elem(&exec_heap, &zero);
 	w = work_buf();
@@ -195,16 +195,16 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	fill_task(&e->task, task);
 	/* flags live in the map value: as a tracked stack constant each combination would be verified apart */
 	e->flags = 0;
-	e->argc = BPF_CORE_READ(bprm, argc);
-	e->envc = BPF_CORE_READ(bprm, envc);
-	mm = BPF_CORE_READ(task, mm);
-	exe = BPF_CORE_READ(mm, exe_file);
+	e->argc = KREAD(bprm, argc);
+	e->envc = KREAD(bprm, envc);
+	mm = KREAD(task, mm);
+	exe = KREAD(mm, exe_file);
 	fill_file(&e->file, exe);
 
 	/* executable */
 	c->pos = PATH_MAX_LEN;
 	c->truncated = 0;
-	walk_dentries(c, BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt));
+	walk_dentries(c, KREAD(exe, f_path.dentry), KREAD(exe, f_path.mnt));
 	len = finish_path(w, c);
 	if (c->truncated)
 		e->flags |= EXEC_PATH_TRUNCATED;
@@ -214,8 +214,8 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 
 	/* script: binfmt_script (and binfmt_misc) replace bprm->interp, which otherwise is bprm->filename */
 	e->script_path_len = 0;
-	filename = BPF_CORE_READ(bprm, filename);
-	interp = BPF_CORE_READ(bprm, interp);
+	filename = KREAD(bprm, filename);
+	interp = KREAD(bprm, interp);
 	if (filename != interp) {
 		e->flags |= EXEC_INTERPRETED;
 		len = script_path(w, c, task, filename);
@@ -235,8 +235,8 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	off += len;
 
 	/* argv: the NUL-separated block the kernel just copied onto the new stack */
-	start = BPF_CORE_READ(mm, arg_start);
-	end = BPF_CORE_READ(mm, arg_end);
+	start = KREAD(mm, arg_start);
+	end = KREAD(mm, arg_end);
 	len = end > start ? end - start : 0;
 	if (len > args_max_bytes || len > ARGS_MAX_LEN) {
 		len = args_max_bytes < ARGS_MAX_LEN ? args_max_bytes : ARGS_MAX_LEN;
@@ -258,8 +258,8 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	/* environment: a small one whole, in one read (user space splits it and applies the allow-list: the
 	 * string-by-string walk below costs ~0.3 µs per variable); otherwise names, plus NAME=value for the
 	 * allow-list */
-	w->env.ptr = BPF_CORE_READ(mm, env_start);
-	w->env.end = BPF_CORE_READ(mm, env_end);
+	w->env.ptr = KREAD(mm, env_start);
+	w->env.end = KREAD(mm, env_end);
 	len = w->env.end > w->env.ptr ? w->env.end - w->env.ptr : 0;
 	if (len <= ENV_BLOCK_MAX && off <= sizeof(s->data) - 2 * ENV_BLOCK_MAX) {
 		barrier_var(len);
@@ -304,7 +304,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	struct walk *c;
 	__u32 zero = 0, len;
 
-	if (agent_tgid && BPF_CORE_READ(child, tgid) == agent_tgid)
+	if (agent_tgid && KREAD(child, tgid) == agent_tgid)
 		return 0;
 	s = bpf_map_lookup_elem(&fork_heap, &zero);
 	w = work_buf();
@@ -312,8 +312,8 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	c = &w->walk;
 	fill_header(&s->ev.hdr, RECORD_FORK);
-	s->ev.parent_pid = BPF_CORE_READ(parent, tgid);
-	s->ev.parent_tid = BPF_CORE_READ(parent, pid);
+	s->ev.parent_pid = KREAD(parent, tgid);
+	s->ev.parent_tid = KREAD(parent, pid);
 	fill_task(&s->ev.child, child);
 	len = cgroup_path(w, c, child);
 	s->ev.flags = c->truncated ? FORK_CGROUP_TRUNCATED : 0;
@@ -337,7 +337,7 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(handle_exit, struct task_struct *task)
 {
 	struct exit_event *e;
-	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u32 tgid = KREAD(task, tgid);
 	__u64 flags;
 
 	if (agent_tgid && tgid == agent_tgid)
@@ -350,11 +350,11 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	}
 	fill_header(&e->hdr, RECORD_EXIT);
 	e->pid = tgid;
-	e->tid = BPF_CORE_READ(task, pid);
-	e->exit_code = BPF_CORE_READ(task, exit_code);
+	e->tid = KREAD(task, pid);
+	e->exit_code = KREAD(task, exit_code);
 	/* signal->live is decremented before this tracepoint; reading 0 means every thread is exiting, so a
 	 * true value is never wrong (two threads racing may both report it). */
-	e->group_dead = BPF_CORE_READ(task, signal, live.counter) == 0;
+	e->group_dead = KREAD(KREAD(task, signal), live.counter) == 0;
 	bpf_ringbuf_submit(e, flags);
 	count(CNT_EXIT);
 	return 0;

@@ -27,7 +27,7 @@ static __always_inline void fill_task(struct task_info *t, struct task_struct *t
 	t->cap_permitted = 0;
 	bpf_core_read(&t->cap_effective, sizeof(t->cap_effective), &cred->cap_effective);
 	bpf_core_read(&t->cap_permitted, sizeof(t->cap_permitted), &cred->cap_permitted);
-	t->cgroup_id = KREAD(KREAD(KREAD(KREAD(task, cgroups), dfl_cgrp), kn), id);
+	t->cgroup_id = KREAD(task_cgroup_kn(task), id);
 	t->start_boottime_ns = KREAD(task, start_boottime);
 	BPF_CORE_READ_STR_INTO(&t->comm, task, comm);
 	if (tty)

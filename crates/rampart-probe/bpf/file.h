@@ -288,7 +288,18 @@ static __always_inline void parent_key(struct file_op *op, struct discarder_key 
 
 	k->inode = KREAD(KREAD(parent, d_inode), i_ino);
 	k->mount_id = KREAD(m, mnt_id);
-	k->_pad = 0;
+	k->name_len = 0;
+	k->name_hash = 0;
+}
+
+/* The key of the file itself (its name in the parent directory), or 0 when its name is not known. */
+static __always_inline int file_key(struct file_op *op, struct discarder_key *k)
+{
+	if (!op->name_ok || !op->name_len)
+		return 0;
+	k->name_len = op->name_len;
+	k->name_hash = op->name_hash;
+	return 1;
 }
 
 /* Slots of `want` discarded for the file's parent directory. */
@@ -304,14 +315,19 @@ static __always_inline __u32 discarded(struct file_op *op, __u32 want)
 	    (op->last_slots & want))
 		return op->last_slots & want;
 	v = bpf_map_lookup_elem(&file_discarders, &k);
-	if (!v || v->revision != op->rev)
-		return 0;
-	if (v->slots & want) {
+	if (v && v->revision == op->rev && (v->slots & want)) {
 		op->last_inode = k.inode;
 		op->last_mount_id = k.mount_id;
 		op->last_rev = op->rev;
 		op->last_slots = v->slots;
+		return v->slots & want;
 	}
+	/* a directory with watched files of its own: this file may be known not to pass */
+	if (!file_key(op, &k))
+		return 0;
+	v = bpf_map_lookup_elem(&file_discarders, &k);
+	if (!v || v->revision != op->rev)
+		return 0;
 	return v->slots & want;
 }
 
@@ -329,11 +345,24 @@ static __always_inline void learn_discarder(struct file_op *op, __u32 slots)
 	pk.hash = op->h_dir;
 	pk.kind = PATH_KEY_DIR;
 	hit = bpf_map_lookup_elem(&file_paths, &pk);
+	parent_key(op, &k);
+	/* slots with exact paths in this directory: only this file (this path) is known not to pass */
+	if (hit && (slots & *hit) && file_key(op, &k)) {
+		v = bpf_map_lookup_elem(&file_discarders, &k);
+		if (v && v->revision == op->rev) {
+			v->slots |= slots & *hit;
+		} else {
+			nv.revision = op->rev;
+			nv.slots = slots & *hit;
+			bpf_map_update_elem(&file_discarders, &k, &nv, BPF_ANY);
+		}
+		file_count(op->type, FC_DISCARDER_ADDED);
+		parent_key(op, &k);
+	}
 	if (hit)
 		slots &= ~*hit;
 	if (!slots)
 		return;
-	parent_key(op, &k);
 	op->last_inode = 0; /* the cached directory may be this one: look it up afresh */
 	v = bpf_map_lookup_elem(&file_discarders, &k);
 	if (v && v->revision == op->rev) {

@@ -129,6 +129,40 @@ fn discarded_directory_is_watched_after_a_move_or_a_new_filter() {
     rec.wait_for(EventType::Open, &second.join("after-reload"));
 }
 
+/// A directory holding a watched file cannot be discarded as a whole; its other files are, one by one, and
+/// the watched file still gets through.
+#[test]
+fn files_beside_a_watched_file_are_discarded_one_by_one() {
+    let (_keep, dir) = temp_dir();
+    let secret = dir.join("secret");
+    let cache = dir.join("cache");
+    std::fs::write(&secret, b"x").unwrap();
+    std::fs::write(&cache, b"x").unwrap();
+    let mut rec = load(&filter(
+        FileKind::Open,
+        SideFilter {
+            exact_paths: [secret.display().to_string()].into(),
+            ..Default::default()
+        },
+    ));
+    let before = rec.probe.file_stats().unwrap().get(FileKind::Open);
+    for _ in 0..50 {
+        let _ = std::fs::read(&cache).unwrap();
+    }
+    let after = rec.probe.file_stats().unwrap().get(FileKind::Open);
+    assert!(
+        after.discarder_drop - before.discarder_drop >= 45,
+        "{after:?}"
+    );
+    let _ = std::fs::read(&secret).unwrap();
+    rec.wait_for(EventType::Open, &secret);
+    let c = cache.to_str().unwrap().to_string();
+    let leaked = rec.collect_for(Duration::from_millis(300), |r| {
+        path_of(r) == Some(c.as_str())
+    });
+    assert!(leaked.is_empty(), "{leaked:?}");
+}
+
 #[test]
 fn basename_approvers_drop_other_names_before_the_path_walk() {
     let (_keep, dir) = temp_dir();

@@ -23,7 +23,7 @@
 /* An environment this small is copied whole (one read) and split in user space; a bigger one is walked
  * string by string in the kernel, keeping names and the allow-listed values only. */
 #define ENV_BLOCK_MAX 8192
-/* Exec tail: exe path, script path, cgroup path, argv, env names, envp. Each section is written at an
+/* Exec tail: exe path, script path, cgroup path, argv, env names (or the whole environment), envp. Each section is written at an
  * offset bounded by the maxima of the sections before it, with twice its own maximum as verifier headroom. */
 #define EXEC_DATA_LEN (3 * PATH_MAX_LEN + ARGS_MAX_LEN + ENVS_MAX_LEN + 2 * ENVS_MAX_LEN)
 #define FORK_DATA_LEN PATH_MAX_LEN

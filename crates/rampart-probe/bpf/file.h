@@ -331,13 +331,29 @@ static __always_inline __u32 discarded(struct file_op *op, __u32 want)
 	return v->slots & want;
 }
 
+/* Records that `k` (a directory, or one file in it) fails the path check for `slots` at this revision. */
+static __always_inline void add_discarder(struct file_op *op, struct discarder_key *k, __u32 slots)
+{
+	struct discarder_val nv = {}, *v;
+
+	v = bpf_map_lookup_elem(&file_discarders, k);
+	if (v && v->revision == op->rev) {
+		v->slots |= slots;
+	} else {
+		nv.revision = op->rev;
+		nv.slots = slots;
+		bpf_map_update_elem(&file_discarders, k, &nv, BPF_ANY);
+	}
+	file_count(op->type, FC_DISCARDER_ADDED);
+}
+
 /* The path check failed for `slots` on a canonical path: if no exact path lies in this directory either,
- * nothing in it can pass these slots' path approvers until the next revision. */
+ * nothing in it can pass these slots' path approvers until the next revision; for the slots that have exact
+ * paths here, only this file is known not to pass. */
 static __always_inline void learn_discarder(struct file_op *op, __u32 slots)
 {
 	struct path_key pk = {};
-	struct discarder_key k;
-	struct discarder_val nv = {}, *v;
+	struct discarder_key k, fk;
 	__u32 *hit;
 
 	if (!op->parent || !slots || op->noncanon || op->truncated || !op->h_dir)
@@ -346,33 +362,16 @@ static __always_inline void learn_discarder(struct file_op *op, __u32 slots)
 	pk.kind = PATH_KEY_DIR;
 	hit = bpf_map_lookup_elem(&file_paths, &pk);
 	parent_key(op, &k);
-	/* slots with exact paths in this directory: only this file (this path) is known not to pass */
-	if (hit && (slots & *hit) && file_key(op, &k)) {
-		v = bpf_map_lookup_elem(&file_discarders, &k);
-		if (v && v->revision == op->rev) {
-			v->slots |= slots & *hit;
-		} else {
-			nv.revision = op->rev;
-			nv.slots = slots & *hit;
-			bpf_map_update_elem(&file_discarders, &k, &nv, BPF_ANY);
-		}
-		file_count(op->type, FC_DISCARDER_ADDED);
-		parent_key(op, &k);
-	}
-	if (hit)
+	if (hit && (slots & *hit)) {
+		fk = k;
+		if (file_key(op, &fk))
+			add_discarder(op, &fk, slots & *hit);
 		slots &= ~*hit;
+	}
 	if (!slots)
 		return;
 	op->last_inode = 0; /* the cached directory may be this one: look it up afresh */
-	v = bpf_map_lookup_elem(&file_discarders, &k);
-	if (v && v->revision == op->rev) {
-		v->slots |= slots;
-	} else {
-		nv.revision = op->rev;
-		nv.slots = slots;
-		bpf_map_update_elem(&file_discarders, &k, &nv, BPF_ANY);
-	}
-	file_count(op->type, FC_DISCARDER_ADDED);
+	add_discarder(op, &k, slots);
 }
 
 /* --- resolving one side (source or destination) ---------------------------------------------------- */

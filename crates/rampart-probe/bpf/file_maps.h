@@ -67,11 +67,10 @@ struct path_key {
 	__u32 _pad;
 };
 
-/* A directory no rule can match any file directly in, for the slots in `slots`, learnt by the kernel when
- * the path check fails; valid while `revision` equals file_revision (bumped by policy loads, rmdir,
+/* What the kernel learnt when the path check failed, for the slots in `slots`: a directory no rule can match
+ * any file directly in (name_hash and name_len 0), or one file (by name) in a directory that has watched
+ * exact paths of its own. Valid while `revision` equals file_revision (bumped by policy loads, rmdir,
  * rename and mount changes). */
-/* A directory (name_hash and name_len 0: nothing in it passes), or one name in a directory that has
- * watched exact paths of its own (that file does not pass). */
 struct discarder_key {
 	__u64 inode; /* the directory's */
 	__u32 mount_id;

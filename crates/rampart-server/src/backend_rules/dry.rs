@@ -14,7 +14,6 @@ use super::BackendRule;
 use crate::ingest::validate::{severity_rank, stored_match};
 use crate::ingest::IncomingMatch;
 use crate::signals::group::{key_for, SignalKey};
-use crate::sql::values_placeholders;
 use crate::storage::Db;
 
 /// How far back a dry run reads, and how many matches at most (the most recent by event time).
@@ -78,63 +77,50 @@ pub async fn run(
     max_samples: i64,
 ) -> anyhow::Result<DryRun> {
     let lo = now - HOURS * 3600 * 1_000_000_000;
-    let mut ids: Vec<i64> =
-        sqlx::query("SELECT id FROM matches WHERE ts >= $1 ORDER BY ts DESC LIMIT $2")
-            .bind(lo)
-            .bind(MAX_MATCHES)
-            .fetch_all(&db.pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
-    ids.sort_unstable();
-    let mut mem = Memory::default();
-    let mut out = DryRun {
-        matches: 0,
-        unreadable: 0,
-        from: 0,
-        to: 0,
-        rules: Vec::new(),
-    };
+    let mut rows = sqlx::query(
+        "SELECT id, agent_id, received_at, hostname, body FROM matches WHERE ts >= $1 ORDER BY ts DESC LIMIT $2",
+    )
+    .bind(lo)
+    .bind(MAX_MATCHES)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|r| -> Result<_, sqlx::Error> {
+        Ok((
+            r.try_get::<i64, _>("id")?,
+            (r.try_get::<i64, _>("agent_id")?, r.try_get::<i64, _>("received_at")?),
+            r.try_get::<String, _>("hostname")?,
+            r.try_get::<String, _>("body")?,
+        ))
+    })
+    .collect::<Result<Vec<_>, _>>()?;
     // Stored ids follow arrival order, and event time within a batch: the order ingest evaluated them in.
+    rows.sort_unstable_by_key(|(id, ..)| *id);
+    let mut mem = Memory::default();
+    let mut out = DryRun::default();
     let mut batch: Vec<(i64, IncomingMatch)> = Vec::new();
     let mut batch_of = (0i64, 0i64); // (agent, received_at)
                                      // Each replayed match's agent signal (by the ingest's own key) and event time, for the examples.
     let mut agent_signal: HashMap<i64, (SignalKey, i64)> = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let sql = format!(
-            "SELECT id, agent_id, received_at, hostname, body FROM matches WHERE id IN {} ORDER BY id",
-            values_placeholders(1, chunk.len(), 0)
-        );
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(*id);
+    for (id, of, hostname, body) in rows {
+        let Ok(m) = stored_match(&body, &hostname) else {
+            out.unreadable += 1;
+            continue;
+        };
+        if of != batch_of {
+            replay(&mut mem, rules, &batch, batch_of.1, max_samples).await?;
+            batch.clear();
+            batch_of = of;
         }
-        for r in q.fetch_all(&db.pool).await? {
-            let id: i64 = r.try_get("id")?;
-            let of = (r.try_get("agent_id")?, r.try_get("received_at")?);
-            let Ok(m) = stored_match(
-                &r.try_get::<String, _>("body")?,
-                &r.try_get::<String, _>("hostname")?,
-            ) else {
-                out.unreadable += 1;
-                continue;
-            };
-            if of != batch_of {
-                replay(&mut mem, rules, &batch, batch_of.1, max_samples).await?;
-                batch.clear();
-                batch_of = of;
-            }
-            out.matches += 1;
-            out.from = if out.from == 0 {
-                m.ts
-            } else {
-                out.from.min(m.ts)
-            };
-            out.to = out.to.max(m.ts);
-            agent_signal.insert(id, (key_for(&m, signal_window_ns), m.ts));
-            batch.push((id, m));
-        }
+        out.matches += 1;
+        out.from = if out.from == 0 {
+            m.ts
+        } else {
+            out.from.min(m.ts)
+        };
+        out.to = out.to.max(m.ts);
+        agent_signal.insert(id, (key_for(&m, signal_window_ns), m.ts));
+        batch.push((id, m));
     }
     replay(&mut mem, rules, &batch, batch_of.1, max_samples).await?;
     for rule in rules {

@@ -39,6 +39,9 @@ pub struct ProbeConfig {
     pub env_values: Vec<String>,
     /// Where kernel BTF is expected (checked at start-up).
     pub btf_path: PathBuf,
+    /// Hook every syscall's exit for file events even where per-syscall tracepoints exist (the fallback
+    /// `file/hooks.rs` uses without them; for tests and comparisons).
+    pub file_hook_every_syscall: bool,
     /// Kernel, network and DNS activity: which event types are hooked and the in-kernel filters.
     pub activity: crate::kernel::config::ActivityConfig,
 }
@@ -54,6 +57,7 @@ impl Default for ProbeConfig {
             max_args_bytes: MAX_ARGS_BYTES,
             env_values: DEFAULT_ENV_VALUES.iter().map(|s| s.to_string()).collect(),
             btf_path: PathBuf::from("/sys/kernel/btf/vmlinux"),
+            file_hook_every_syscall: false,
             activity: Default::default(),
         }
     }

@@ -27,6 +27,7 @@ pub mod preflight;
 pub mod record;
 mod skel;
 pub mod stats;
+mod tracefs;
 
 pub use config::ProbeConfig;
 pub use errors::ProbeError;

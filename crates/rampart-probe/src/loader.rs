@@ -38,6 +38,8 @@ pub struct Probe {
     activity: crate::kernel::attach::ActivityLinks,
     /// Kill slots currently armed in the kernel (see `kill.rs`).
     pub(crate) kill_slots_armed: u32,
+    /// Links of the file syscall programs (attached while a filter or a dump needs them).
+    file_hooks: crate::file::hooks::FileHooks,
     /// The file filter has a type on (the file program must be attached).
     pub(crate) file_filters_on: bool,
     /// Cgroups being profiled (activity dumps): the file program must be attached for them too.
@@ -80,10 +82,12 @@ impl Probe {
         configure(&mut open_skel, config)?;
         let missing = crate::kernel::attach::prepare(&mut open_skel, &config.activity)?;
         crate::file::touched::prepare(&mut open_skel);
+        crate::file::hooks::prepare(&mut open_skel, config.file_hook_every_syscall);
 
         let (loaded, log) = liblog::with_captured_log(|| open_skel.load());
         let mut skel = loaded.map_err(|source| load_error(source, &log, lockdown))?;
         attach(&mut skel)?;
+        crate::file::hooks::link_body(&skel)?;
         let mut activity = crate::kernel::attach::ActivityLinks::new(missing);
         activity.sync(&skel, &config.activity)?;
 
@@ -125,6 +129,7 @@ impl Probe {
             lockdown,
             activity,
             kill_slots_armed: 0,
+            file_hooks: Default::default(),
             file_filters_on: false,
             dump_cgroups: Vec::new(),
         })
@@ -206,6 +211,12 @@ impl Probe {
     /// For modules that attach programs or write maps at run time (file filters).
     pub(crate) fn skel_mut(&mut self) -> &mut ProcessSkel<'static> {
         &mut self.skel
+    }
+
+    /// Attaches (or detaches) the file syscall programs and the ctime programs that feed them.
+    pub(crate) fn set_file_programs_attached(&mut self, want: bool) -> Result<(), ProbeError> {
+        self.file_hooks.set_attached(&self.skel, want)?;
+        crate::file::touched::set_attached(&mut self.skel, want)
     }
 
     /// Hooks exactly the kernel, network and DNS activity `config` wants (its event types; the in-kernel

@@ -11,6 +11,7 @@ use std::path::Path;
 use file_support::*;
 use rampart_model::{EventData, EventType};
 use rampart_probe::file::{file_target, FileFilters};
+use rampart_probe::ProbeConfig;
 
 fn cstr(p: &Path) -> CString {
     CString::new(p.as_os_str().as_bytes()).unwrap()
@@ -190,7 +191,20 @@ fn bind_mount_paths_are_the_mount_points() {
 
 #[test]
 fn every_file_event_type_is_reported() {
-    let mut rec = load(&FileFilters::send_all());
+    every_file_event_type(load(&FileFilters::send_all()));
+}
+
+/// The fallback for kernels without per-syscall tracepoints reports the same events.
+#[test]
+fn every_file_event_type_is_reported_by_the_every_syscall_hook() {
+    let config = ProbeConfig {
+        file_hook_every_syscall: true,
+        ..Default::default()
+    };
+    every_file_event_type(load_with(config, &FileFilters::send_all()));
+}
+
+fn every_file_event_type(mut rec: Recorder) {
     let (_keep, dir) = temp_dir();
     let d = dir.display();
     sh(&format!(
@@ -240,6 +254,22 @@ fn every_file_event_type_is_reported() {
         ("user.rampart", "user")
     );
     rec.wait_for(EventType::Removexattr, &f);
+
+    // the legacy (non-*at) syscalls have programs of their own
+    let old = dir.join("legacy");
+    let new = dir.join("legacy-renamed");
+    let fd = unsafe { libc::syscall(libc::SYS_creat, cstr(&old).as_ptr(), 0o644) };
+    assert!(fd >= 0, "creat: {}", std::io::Error::last_os_error());
+    unsafe { libc::close(fd as i32) };
+    let rc = unsafe { libc::syscall(libc::SYS_chmod, cstr(&old).as_ptr(), 0o640) };
+    assert_eq!(rc, 0, "chmod: {}", std::io::Error::last_os_error());
+    let rc = unsafe { libc::syscall(libc::SYS_rename, cstr(&old).as_ptr(), cstr(&new).as_ptr()) };
+    assert_eq!(rc, 0, "rename: {}", std::io::Error::last_os_error());
+    let creat = rec.wait_for(EventType::Open, &old);
+    assert!(file_target(&creat.data).unwrap().file.inode > 0);
+    rec.wait_for(EventType::Chmod, &old);
+    let rename = rec.wait_for(EventType::Rename, &old);
+    assert_eq!(dest_of(&rename), new.to_str());
 }
 
 /// The file a path-based call changed, as the record reports it: (inode, mode).

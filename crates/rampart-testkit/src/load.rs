@@ -36,6 +36,32 @@ pub fn open_close(path: &Path, n: usize) -> (Duration, Duration) {
     (start.elapsed(), thread_cpu() - cpu)
 }
 
+/// Runs `f` with the calling thread (and the processes it starts) on one CPU, then restores its CPU set.
+///
+/// A fork+exec loop is serial, but left free the scheduler wakes parent and child on different CPUs
+/// some runs and not others: on a 2-vCPU VM the same loop then takes ~820 or ~1,180 µs per exec, a
+/// spread far larger than what the benchmarks measure. Pinned, it is steady, and the other CPUs stay
+/// free for the agent.
+pub fn on_one_cpu<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: cpu_set_t is plain data; the calls only read and write the sets passed.
+    unsafe {
+        let mut saved: libc::cpu_set_t = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        let have_saved = libc::sched_getaffinity(0, size, &mut saved) == 0;
+        let first = (0..libc::CPU_SETSIZE as usize).find(|&c| libc::CPU_ISSET(c, &saved));
+        if let (true, Some(cpu)) = (have_saved, first) {
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut one);
+            libc::sched_setaffinity(0, size, &one);
+        }
+        let out = f();
+        if have_saved {
+            libc::sched_setaffinity(0, size, &saved);
+        }
+        out
+    }
+}
+
 /// `n` sequential fork+exec+wait of `program` (e.g. /bin/true).
 pub fn exec_loop(program: &Path, n: usize) -> Duration {
     let start = Instant::now();

@@ -1,8 +1,9 @@
 //! Fork+exec overhead of `rampart monitor` (a bench binary that prints a table, not a timed test).
 //!
-//! Runs a loop of N fork+exec of /bin/true without Rampart, then with `rampart monitor` attached (matches
-//! only, and with every event printed as JSON), alternating rounds so machine noise hits both sides, and
-//! prints the median time per configuration and its ratio to the baseline. Needs root.
+//! Runs a loop of N fork+exec of /bin/true without Rampart, then with `rampart monitor` attached (no
+//! policy, the default policy printing matches only, and every event printed as JSON), pairs each
+//! monitored run with the baseline run before it, and prints the median of the pairs' ratios. The loop runs on one CPU (see
+//! `load::on_one_cpu`), the monitor wherever the scheduler puts it. Needs root.
 //!
 //! `cargo bench -p rampart --bench exec_overhead` (env: EXEC_BENCH_ITERS, EXEC_BENCH_ROUNDS)
 
@@ -20,7 +21,7 @@ fn env_or(name: &str, default: usize) -> usize {
 }
 
 fn exec_loop(iters: usize) -> Duration {
-    load::exec_loop(std::path::Path::new("/bin/true"), iters)
+    load::on_one_cpu(|| load::exec_loop(std::path::Path::new("/bin/true"), iters))
 }
 
 /// Starts `rampart monitor` and waits until its probes are attached.
@@ -58,7 +59,7 @@ fn stop_monitor(mut child: Child) {
 fn main() {
     // `cargo bench` passes `--bench`; a plain `cargo test --benches` run passes nothing: both measure.
     let iters = env_or("EXEC_BENCH_ITERS", 5000);
-    let rounds = env_or("EXEC_BENCH_ROUNDS", 3);
+    let rounds = env_or("EXEC_BENCH_ROUNDS", 7);
     let configs: [(&str, &[&str]); 3] = [
         ("monitor, no policy", &["--no-default-policy"]),
         ("monitor (matches only)", &[]),
@@ -66,34 +67,44 @@ fn main() {
     ];
 
     exec_loop(iters / 10); // warm the page cache
-    let mut baseline = Vec::new();
-    let mut with: Vec<Vec<Duration>> = vec![Vec::new(); configs.len()];
+                           // Each monitored run is paired with a baseline run just before it: the host's speed drifts over
+                           // minutes by more than the overhead measured, and a per-pair ratio cancels that drift.
+    let mut pairs: Vec<Vec<(Duration, Duration)>> = vec![Vec::new(); configs.len()];
     for _ in 0..rounds {
-        baseline.push(exec_loop(iters));
         for (i, (_, args)) in configs.iter().enumerate() {
+            let base = exec_loop(iters);
             let monitor = start_monitor(args);
-            with[i].push(exec_loop(iters));
+            let with = exec_loop(iters);
             stop_monitor(monitor);
+            pairs[i].push((base, with));
         }
     }
 
-    let base = median(baseline);
-    println!("fork+exec of /bin/true, {iters} iterations, median of {rounds} rounds");
     println!(
-        "{:<28} {:>10} {:>12} {:>8}",
-        "configuration", "total", "per exec", "ratio"
+        "fork+exec of /bin/true, {iters} iterations on one CPU, {rounds} rounds; each monitored run is \
+         paired with a baseline run just before it"
     );
-    let row = |name: &str, d: Duration| {
+    println!(
+        "{:<28} {:>14} {:>14} {:>16} {:>16}",
+        "configuration", "baseline/exec", "with/exec", "median ratio", "ratio range"
+    );
+    let per_exec = |d: Duration| d.as_secs_f64() * 1e6 / iters as f64;
+    for ((name, _), pairs) in configs.iter().zip(&pairs) {
+        let mut ratios: Vec<f64> = pairs
+            .iter()
+            .map(|(b, w)| w.as_secs_f64() / b.as_secs_f64())
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let base = median(pairs.iter().map(|p| p.0).collect());
+        let with = median(pairs.iter().map(|p| p.1).collect());
         println!(
-            "{:<28} {:>9.3}s {:>10.1}µs {:>7.3}x",
+            "{:<28} {:>12.1}µs {:>12.1}µs {:>15.3}x {:>8.3}–{:.3}x",
             name,
-            d.as_secs_f64(),
-            d.as_secs_f64() * 1e6 / iters as f64,
-            d.as_secs_f64() / base.as_secs_f64()
-        )
-    };
-    row("baseline (no rampart)", base);
-    for (i, (name, _)) in configs.iter().enumerate() {
-        row(name, median(with[i].clone()));
+            per_exec(base),
+            per_exec(with),
+            ratios[ratios.len() / 2],
+            ratios[0],
+            ratios[ratios.len() - 1]
+        );
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! `cargo bench -p rampart --bench open_close [-- ITERATIONS]` (root; default 500,000 iterations). The
 //! activity (network/kernel) programs are left out so that the numbers are the file family's alone; a reader
-//! thread drains and decodes the ring buffer as the agent would.
+//! thread drains and decodes the ring buffer as the agent would. One row hooks every syscall's exit, the
+//! fallback for kernels without per-syscall tracepoints, for comparison.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +34,8 @@ fn median(mut runs: Vec<(Duration, Duration)>) -> (Duration, Duration) {
 
 struct Row {
     name: String,
+    /// The open type's mode in the kernel filter ("-": no probe).
+    mode: String,
     time: Duration,
     cpu: Duration,
     /// Medians of the baseline runs interleaved with this row's (the file program detached).
@@ -42,14 +45,24 @@ struct Row {
     kernel: Option<rampart_probe::file::FileTypeStats>,
 }
 
+/// How the file syscalls are hooked.
+#[derive(Clone, Copy)]
+enum Hook {
+    /// One tracepoint per file syscall (the default where the kernel has them).
+    PerSyscall,
+    /// Every syscall's exit (the fallback).
+    EverySyscall,
+}
+
 /// Median of RUNS loops with the file program under `filters` (None: no probe at all), each run preceded
 /// by a baseline run with the program detached: a shared VM drifts by more than the effect measured, and
 /// pairing the runs cancels the drift out of the ratio.
-fn measure(name: &str, filters: Option<&FileFilters>, path: &Path, n: usize) -> Row {
+fn measure(name: &str, filters: Option<&FileFilters>, hook: Hook, path: &Path, n: usize) -> Row {
     let Some(filters) = filters else {
         let (time, cpu) = median((0..RUNS).map(|_| open_close(path, n)).collect());
         return Row {
             name: name.into(),
+            mode: "-".into(),
             time,
             cpu,
             base_time: time,
@@ -60,6 +73,7 @@ fn measure(name: &str, filters: Option<&FileFilters>, path: &Path, n: usize) -> 
     };
     let config = ProbeConfig {
         activity: ActivityConfig::for_event_types([]),
+        file_hook_every_syscall: matches!(hook, Hook::EverySyscall),
         ..ProbeConfig::default()
     };
     let probe = Probe::load(config).expect("loading the probe (run as root)");
@@ -124,6 +138,7 @@ fn measure(name: &str, filters: Option<&FileFilters>, path: &Path, n: usize) -> 
     };
     Row {
         name: name.into(),
+        mode: format!("{:?}", filters.mode(FileKind::Open)),
         time,
         cpu,
         base_time,
@@ -219,34 +234,46 @@ fn main() {
 
     open_close(&path, n / 10); // warm-up
     let rows = [
-        measure("baseline (no Rampart)", None, &path, n),
+        measure("baseline (no Rampart)", None, Hook::PerSyscall, &path, n),
         measure(
             "Rampart, hook attached, filter admits nothing",
             Some(&floor),
+            Hook::PerSyscall,
             &path,
             n,
         ),
         measure(
             "Rampart, default policy file rules",
             Some(&default),
+            Hook::PerSyscall,
+            &path,
+            n,
+        ),
+        measure(
+            "Rampart, default policy file rules, every-syscall hook (fallback)",
+            Some(&default),
+            Hook::EverySyscall,
             &path,
             n,
         ),
         measure(
             "Rampart, default policy minus the un-narrowable open rules",
             Some(&narrowed),
+            Hook::PerSyscall,
             &path,
             n,
         ),
         measure(
             "Rampart, FIM rules on /etc (prefix, exact, name approvers)",
             Some(&etc),
+            Hook::PerSyscall,
             &path,
             n,
         ),
         measure(
             "Rampart, every open sent to user space",
             Some(&all_opens),
+            Hook::PerSyscall,
             &path,
             n,
         ),
@@ -259,15 +286,7 @@ fn main() {
         "| configuration | open mode | wall (s) | × baseline | thread CPU (s) | × baseline | CPU ns/iter | kernel per run: sent / approver-dropped / discarder-dropped | records received |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|---|---:|");
-    let modes = [
-        "-".to_string(),
-        "Filter".to_string(),
-        format!("{:?}", default.mode(FileKind::Open)),
-        format!("{:?}", narrowed.mode(FileKind::Open)),
-        format!("{:?}", etc.mode(FileKind::Open)),
-        "All".to_string(),
-    ];
-    for (row, mode) in rows.iter().zip(modes) {
+    for row in &rows {
         let (t, c) = (row.time.as_secs_f64(), row.cpu.as_secs_f64());
         let (base, base_cpu) = (row.base_time.as_secs_f64(), row.base_cpu.as_secs_f64());
         let k = row
@@ -277,7 +296,7 @@ fn main() {
         println!(
             "| {} | {} | {:.3} | {:.2} | {:.3} | {:.2} | {:.0} | {} | {} |",
             row.name,
-            mode,
+            row.mode,
             t,
             t / base,
             c,

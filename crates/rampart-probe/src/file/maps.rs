@@ -127,21 +127,7 @@ impl Probe {
     /// The file program is attached while the filter or an activity dump needs it, detached otherwise.
     fn attach_file_program(&mut self) -> Result<(), ProbeError> {
         let want = self.file_filters_on || !self.dump_cgroups.is_empty();
-        let skel = self.skel_mut();
-        if want && skel.links.file_sys_exit.is_none() {
-            let link = skel
-                .progs
-                .file_sys_exit
-                .attach()
-                .map_err(|source| ProbeError::Attach {
-                    program: "file_sys_exit".into(),
-                    source,
-                })?;
-            skel.links.file_sys_exit = Some(link);
-        } else if !want {
-            skel.links.file_sys_exit = None;
-        }
-        super::touched::set_attached(skel, want)
+        self.set_file_programs_attached(want)
     }
 
     /// The cgroups (v2 ids) being profiled: every file event of their processes is sent, whatever the

@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod filters;
+pub(crate) mod hooks;
 mod maps;
 pub(crate) mod touched;
 

@@ -1,12 +1,11 @@
 //! Loading and attaching the activity programs: only those of wanted event types whose hook exists on
-//! this kernel; the syscall tracepoints need tracefs (mounted here when absent), the DNS programs attach
-//! to the cgroup v2 root.
+//! this kernel; the syscall tracepoints need tracefs (see `tracefs.rs`), the DNS programs attach to the
+//! cgroup v2 root.
 
 use std::collections::BTreeMap;
-use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use libbpf_rs::skel::{OpenSkel, Skel};
 use libbpf_rs::Link;
@@ -14,9 +13,7 @@ use libbpf_rs::Link;
 use super::config::{program_event_type, ActivityConfig};
 use crate::errors::ProbeError;
 use crate::skel::{OpenProcessSkel, ProcessSkel};
-
-const TRACEFS: &str = "/sys/kernel/tracing";
-const DEBUGFS_TRACING: &str = "/sys/kernel/debug/tracing";
+use crate::tracefs::{syscall_tracepoint_exists, tracing_dir};
 
 /// The attached activity programs (detached on drop), and what this kernel could not offer.
 #[derive(Default)]
@@ -136,42 +133,6 @@ impl ActivityLinks {
         }
         Ok(self.cgroup.as_ref().expect("just set"))
     }
-}
-
-/// The tracefs directory, mounting tracefs at /sys/kernel/tracing when no instance is visible.
-fn tracing_dir() -> Option<PathBuf> {
-    for dir in [TRACEFS, DEBUGFS_TRACING] {
-        if Path::new(dir).join("events").is_dir() {
-            return Some(PathBuf::from(dir));
-        }
-    }
-    let target = CString::new(TRACEFS).ok()?;
-    let fstype = CString::new("tracefs").ok()?;
-    // SAFETY: valid NUL-terminated strings; no data argument.
-    let rc = unsafe {
-        libc::mount(
-            fstype.as_ptr(),
-            target.as_ptr(),
-            fstype.as_ptr(),
-            0,
-            std::ptr::null(),
-        )
-    };
-    if rc != 0 {
-        tracing::warn!(
-            "tracefs is not mounted and mounting it failed: {}",
-            std::io::Error::last_os_error()
-        );
-        return None;
-    }
-    Some(PathBuf::from(TRACEFS))
-}
-
-fn syscall_tracepoint_exists(tracing: &Path, syscall: &str) -> bool {
-    tracing
-        .join("events/syscalls")
-        .join(format!("sys_enter_{syscall}"))
-        .is_dir()
 }
 
 /// The mount point of the cgroup v2 hierarchy root, from /proc/self/mountinfo.

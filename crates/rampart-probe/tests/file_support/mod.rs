@@ -21,7 +21,11 @@ pub struct Recorder {
 }
 
 pub fn load(filters: &FileFilters) -> Recorder {
-    let mut probe = Probe::load(ProbeConfig::default())
+    load_with(ProbeConfig::default(), filters)
+}
+
+pub fn load_with(config: ProbeConfig, filters: &FileFilters) -> Recorder {
+    let mut probe = Probe::load(config)
         .unwrap_or_else(|e| panic!("loading the probe failed (tests need root): {e}"));
     probe
         .apply_file_filters(filters)

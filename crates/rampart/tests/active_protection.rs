@@ -1,9 +1,12 @@
 //! Active Protection end to end: real processes killed (or spared) by `rampart monitor` with kill rules.
-//! Runs as root; every test starts its own monitor with its own policy.
+//! Runs as root; every test starts its own monitor with its own policy, one test at a time: every monitor
+//! sees every exec on the host, so an armed monitor of one test would kill what another test expects to
+//! survive (the `--no-kill` and `--protect` tests run the same miner names).
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rampart_testkit::MonitorProcess;
@@ -33,16 +36,27 @@ rules:
       - kill: {signal: SIGKILL}
 "#;
 
-struct Setup {
-    dir: tempfile::TempDir,
-    monitor: MonitorProcess,
-}
+static ONE_MONITOR_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-fn start(extra: &[&str]) -> Setup {
+/// Held for a whole test (a failed test poisons the lock; the next one goes on).
+fn serial() -> MutexGuard<'static, ()> {
     assert!(
         rampart_testkit::is_root(),
         "Active Protection tests load eBPF programs: run them as root"
     );
+    ONE_MONITOR_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    monitor: MonitorProcess,
+    _serial: MutexGuard<'static, ()>,
+}
+
+fn start(extra: &[&str]) -> Setup {
+    let serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("protect.policy");
     std::fs::write(&policy, MINER_POLICY).unwrap();
@@ -55,7 +69,11 @@ fn start(extra: &[&str]) -> Setup {
     args.extend_from_slice(extra);
     let monitor =
         MonitorProcess::start(Path::new(env!("CARGO_BIN_EXE_rampart")), &args, &[]).unwrap();
-    Setup { dir, monitor }
+    Setup {
+        dir,
+        monitor,
+        _serial: serial,
+    }
 }
 
 /// A copy of `from` at `dir/name`.
@@ -233,6 +251,7 @@ fn disarmer_stops_a_rule_that_kills_too_many_distinct_executables() {
 
 #[test]
 fn container_scope_kills_every_process_of_the_container() {
+    let _serial = serial();
     let podman = rampart_testkit::Podman::new().unwrap();
     let ctr = podman.run_busybox(&["sleep", "120"]).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -290,10 +309,7 @@ rules:
 
 #[test]
 fn default_policy_kills_known_miners_in_the_kernel() {
-    assert!(
-        rampart_testkit::is_root(),
-        "Active Protection tests load eBPF programs: run them as root"
-    );
+    let _serial = serial();
     // No --policy: the embedded default policy alone.
     let m =
         MonitorProcess::start(Path::new(env!("CARGO_BIN_EXE_rampart")), &["--json"], &[]).unwrap();

@@ -80,9 +80,15 @@ impl Probe {
             liblog::with_captured_log(|| ProcessSkelBuilder::default().open(storage));
         let mut open_skel = opened.map_err(|source| ProbeError::Open { source, log })?;
         configure(&mut open_skel, config)?;
-        let missing = crate::kernel::attach::prepare(&mut open_skel, &config.activity)?;
+        let tracing = crate::tracefs::tracing_dir(); // looked up (and mounted) once for both families
+        let missing =
+            crate::kernel::attach::prepare(&mut open_skel, &config.activity, tracing.as_deref())?;
         crate::file::touched::prepare(&mut open_skel);
-        crate::file::hooks::prepare(&mut open_skel, config.file_hook_every_syscall);
+        crate::file::hooks::prepare(
+            &mut open_skel,
+            tracing.as_deref(),
+            config.file_hook_every_syscall,
+        );
 
         let (loaded, log) = liblog::with_captured_log(|| open_skel.load());
         let mut skel = loaded.map_err(|source| load_error(source, &log, lockdown))?;

@@ -6,35 +6,34 @@
 //! tracefs) `file_sys_exit` hooks every syscall's exit instead, at ~120 ns per syscall of every process.
 
 use std::os::fd::{AsFd, AsRawFd};
+use std::path::Path;
 
 use libbpf_rs::skel::{OpenSkel, Skel};
 use libbpf_rs::{Link, MapCore, MapFlags};
 
 use crate::errors::ProbeError;
 use crate::skel::{OpenProcessSkel, ProcessSkel};
-use crate::tracefs::{syscall_tracepoint_exists, tracing_dir};
+use crate::tracefs::syscall_tracepoint_exists;
 
 const PER_SYSCALL_PREFIX: &str = "file_exit_";
 /// The per-syscall program that holds the body (the tail-call target).
 const BODY: &str = "file_exit_openat";
 const EVERY_SYSCALL: &str = "file_sys_exit";
 
-/// Before load: keeps either the per-syscall programs whose tracepoint exists, or the every-syscall one.
-/// `every_syscall` forces the latter. Returns whether the per-syscall programs are used.
-pub(crate) fn prepare(open: &mut OpenProcessSkel<'_>, every_syscall: bool) -> bool {
-    let tracing = if every_syscall { None } else { tracing_dir() };
-    let exists = |syscall: &str| {
-        tracing
-            .as_deref()
-            .is_some_and(|dir| syscall_tracepoint_exists(dir, syscall))
-    };
+/// Before load: keeps either the per-syscall programs whose tracepoint exists (under `tracing`), or the
+/// every-syscall one. `every_syscall` forces the latter.
+pub(crate) fn prepare(open: &mut OpenProcessSkel<'_>, tracing: Option<&Path>, every_syscall: bool) {
+    let tracing = tracing.filter(|_| !every_syscall);
+    let exists = |syscall: &str| tracing.is_some_and(|dir| syscall_tracepoint_exists(dir, syscall));
     let per_syscall = exists("openat");
     for mut prog in open.open_object_mut().progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
+        if !is_file_hook(&name) {
+            continue;
+        }
         let keep = match name.strip_prefix(PER_SYSCALL_PREFIX) {
             Some(syscall) => per_syscall && exists(syscall),
-            None if name == EVERY_SYSCALL => !per_syscall,
-            None => continue,
+            None => !per_syscall,
         };
         prog.set_autoload(keep);
     }
@@ -43,7 +42,10 @@ pub(crate) fn prepare(open: &mut OpenProcessSkel<'_>, every_syscall: bool) -> bo
             "no per-syscall tracepoints (tracefs or CONFIG_FTRACE_SYSCALLS missing): the file program hooks every syscall's exit"
         );
     }
-    per_syscall
+}
+
+fn is_file_hook(program: &str) -> bool {
+    program.starts_with(PER_SYSCALL_PREFIX) || program == EVERY_SYSCALL
 }
 
 /// After load: points the tail calls of the per-syscall programs at the body.
@@ -91,8 +93,7 @@ impl FileHooks {
         }
         for prog in skel.object().progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
-            if !prog.autoload() || !(name.starts_with(PER_SYSCALL_PREFIX) || name == EVERY_SYSCALL)
-            {
+            if !prog.autoload() || !is_file_hook(&name) {
                 continue;
             }
             let link = prog.attach().map_err(|source| ProbeError::Attach {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use libbpf_rs::skel::{OpenSkel, Skel};
 use libbpf_rs::Link;
@@ -13,7 +13,7 @@ use libbpf_rs::Link;
 use super::config::{program_event_type, ActivityConfig};
 use crate::errors::ProbeError;
 use crate::skel::{OpenProcessSkel, ProcessSkel};
-use crate::tracefs::{syscall_tracepoint_exists, tracing_dir};
+use crate::tracefs::syscall_tracepoint_exists;
 
 /// The attached activity programs (detached on drop), and what this kernel could not offer.
 #[derive(Default)]
@@ -32,6 +32,7 @@ pub(crate) struct ActivityLinks {
 pub(crate) fn prepare(
     open: &mut OpenProcessSkel<'_>,
     config: &ActivityConfig,
+    tracing: Option<&Path>,
 ) -> Result<Vec<String>, ProbeError> {
     let rodata = open.maps.rodata_data.as_deref_mut().ok_or_else(|| {
         ProbeError::Config("the BPF object has no .rodata (build problem)".into())
@@ -42,7 +43,6 @@ pub(crate) fn prepare(
     rodata.act_sock_family_mask = config.family_mask();
     rodata.act_dns_port = config.dns_port as u32;
 
-    let tracing = tracing_dir();
     let mut missing = Vec::new();
     for mut prog in open.open_object_mut().progs_mut() {
         let name = prog.name().to_string_lossy().into_owned();
@@ -50,9 +50,7 @@ pub(crate) fn prepare(
             continue;
         };
         let exists = syscall.is_none_or(|s| {
-            let found = tracing
-                .as_deref()
-                .is_some_and(|dir| syscall_tracepoint_exists(dir, s));
+            let found = tracing.is_some_and(|dir| syscall_tracepoint_exists(dir, s));
             if !found && !missing.iter().any(|m| m == s) {
                 missing.push(s.to_string());
             }

@@ -380,3 +380,34 @@ fn umask() -> u32 {
         m
     }
 }
+
+/// Detaching waits for the kernel (~60 ms per program), so it happens off the caller's thread; attaching
+/// again while it is under way reports each call once, not once per leftover program.
+#[test]
+fn detaching_returns_at_once_and_reattaching_reports_each_call_once() {
+    let mut rec = load(&FileFilters::send_all());
+    let (_keep, dir) = temp_dir();
+    let started = std::time::Instant::now();
+    rec.probe
+        .apply_file_filters(&FileFilters::default())
+        .expect("detaching");
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_millis(500),
+        "detaching took {took:?}"
+    );
+    rec.probe
+        .apply_file_filters(&FileFilters::send_all())
+        .expect("attaching again");
+    let f = dir.join("once");
+    sh(&format!(
+        "cd {} && : > once && chmod 600 once",
+        dir.display()
+    ));
+    rec.wait_for(EventType::Chmod, &f);
+    let want = f.to_str().unwrap().to_string();
+    let opens = rec.collect_for(std::time::Duration::from_secs(3), |r| {
+        r.data.event_type() == EventType::Open && path_of(r) == Some(want.as_str())
+    });
+    assert_eq!(opens.len(), 1, "one open, one record: {opens:?}");
+}

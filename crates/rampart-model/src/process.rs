@@ -89,12 +89,13 @@ pub struct Process {
     pub args: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub args_truncated: bool,
-    /// Environment variable names (values are never collected, except for [`Process::envp`]).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub envs: Vec<String>,
+    /// Environment variable names (values are never collected, except for [`Process::envp`]). Shared:
+    /// a fork's copy and the execs of one parent with the same environment point at one list.
+    #[serde(skip_serializing_if = "is_empty_list")]
+    pub envs: Arc<[String]>,
     /// `NAME=value` for the few variables whose values matter to detection (LD_PRELOAD, …).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub envp: Vec<String>,
+    #[serde(skip_serializing_if = "is_empty_list")]
+    pub envp: Arc<[String]>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub envs_truncated: bool,
     pub cgroup: Cgroup,
@@ -120,6 +121,10 @@ impl Process {
         self.args = full.join(" ");
         self.argv = full;
     }
+}
+
+fn is_empty_list(list: &Arc<[String]>) -> bool {
+    list.is_empty()
 }
 
 /// A process in the lineage chain: the process and its parent's node.

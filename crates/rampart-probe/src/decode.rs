@@ -6,6 +6,7 @@ use std::mem::size_of;
 use rampart_model::process::Credentials;
 use rampart_model::{ExitCause, FileInfo};
 
+use crate::env::{EnvironCache, SharedEnviron};
 use crate::record::{ExecRecord, ExitRecord, ForkRecord, KernelKillRecord, ProbeRecord, TaskInfo};
 use crate::skel::types::{
     exec_event, exit_event, file_info, fork_event, kill_event, record_header, task_info,
@@ -43,15 +44,16 @@ pub enum DecodeError {
 }
 
 /// Decoder settings that come from the probe configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Decoder {
     pub max_args: usize,
     /// Names allowed in `envp` (the kernel matches by hash; this re-checks the name).
     pub env_values: Vec<String>,
+    pub environs: EnvironCache,
 }
 
 impl Decoder {
-    pub fn decode(&self, bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
+    pub fn decode(&mut self, bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
         let header: record_header = read_pod(bytes)?;
         match header.kind {
             RECORD_EXEC => self.exec(bytes).map(ProbeRecord::Exec),
@@ -68,7 +70,7 @@ impl Decoder {
         }
     }
 
-    fn exec(&self, bytes: &[u8]) -> Result<ExecRecord, DecodeError> {
+    fn exec(&mut self, bytes: &[u8]) -> Result<ExecRecord, DecodeError> {
         let e: exec_event = read_pod(bytes)?;
         let mut sections = Sections::new(&bytes[size_of::<exec_event>()..]);
         let exe_path = sections.take(e.exe_path_len)?;
@@ -93,35 +95,46 @@ impl Decoder {
 
         let (argv, mut args_truncated) = split_strings(args, self.max_args);
         args_truncated |= e.flags & EXEC_ARGS_TRUNCATED != 0 || (e.argc as usize) > argv.len();
-        let (envs, envp, envs_cut) = if e.flags & EXEC_ENV_BLOCK != 0 {
-            // the whole environment: names and the allow-listed values are picked here
-            let env = crate::env::split_environ(envs, |name| self.value_allowed(name), usize::MAX);
-            let unterminated = envs.last().is_some_and(|b| *b != 0);
-            (env.names, env.values, env.truncated || unterminated)
-        } else {
-            let (names, cut) = split_strings(envs, usize::MAX);
-            let (values, _) = split_strings(envp, usize::MAX);
-            let values = values
-                .into_iter()
-                .filter(|kv| self.value_allowed(kv.split_once('=').map_or(kv, |(n, _)| n)))
-                .collect();
-            (names, values, cut)
-        };
+        let env_values = &self.env_values;
+        let value_allowed = |name: &str| env_values.iter().any(|allowed| allowed == name);
+        let whole_block = e.flags & EXEC_ENV_BLOCK != 0;
+        // the flag is part of the key too: the same bytes mean a block in one layout and names in the other
+        let layout: &[u8] = if whole_block { b"block" } else { b"walked" };
+        let env = self.environs.get_or_decode([layout, envs, envp], || {
+            if whole_block {
+                // the whole environment: names and the allow-listed values are picked here
+                let env = crate::env::split_environ(envs, value_allowed, usize::MAX);
+                let unterminated = envs.last().is_some_and(|b| *b != 0);
+                SharedEnviron {
+                    names: env.names.into(),
+                    values: env.values.into(),
+                    truncated: env.truncated || unterminated,
+                }
+            } else {
+                let (names, cut) = split_strings(envs, usize::MAX);
+                let (values, _) = split_strings(envp, usize::MAX);
+                let values = values
+                    .into_iter()
+                    .filter(|kv| value_allowed(kv.split_once('=').map_or(kv, |(n, _)| n)))
+                    .collect();
+                SharedEnviron {
+                    names: names.into(),
+                    values,
+                    truncated: cut,
+                }
+            }
+        });
         Ok(ExecRecord {
             timestamp_boot_ns: e.hdr.timestamp_ns,
             task,
             file,
             argv,
             args_truncated,
-            envs,
-            envp,
-            envs_truncated: envs_cut || e.flags & EXEC_ENVS_TRUNCATED != 0,
+            envs: env.names,
+            envp: env.values,
+            envs_truncated: env.truncated || e.flags & EXEC_ENVS_TRUNCATED != 0,
             interpreter,
         })
-    }
-
-    fn value_allowed(&self, name: &str) -> bool {
-        self.env_values.iter().any(|allowed| allowed == name)
     }
 }
 

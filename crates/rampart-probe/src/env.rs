@@ -10,6 +10,8 @@ pub const ENV_ENTRY_MAX: usize = 1023;
 /// Bytes of kept entries in all (ENVP_MAX_LEN): no entry starts past `ENV_VALUES_MAX - ENV_ENTRY_MAX - 1`.
 pub const ENV_VALUES_MAX: usize = 2048;
 
+use std::sync::Arc;
+
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Environ {
     pub names: Vec<String>,
@@ -17,6 +19,65 @@ pub struct Environ {
     pub values: Vec<String>,
     /// Some names or kept values did not fit.
     pub truncated: bool,
+}
+
+/// An environment as exec records carry it: shared, since many execs carry the same one.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SharedEnviron {
+    pub names: Arc<[String]>,
+    pub values: Arc<[String]>,
+    pub truncated: bool,
+}
+
+/// Environments decoded lately, by their raw record sections. A shell, a build tool or a service manager
+/// execs many children with one environment, and decoding it again (a `String` per variable, then freeing
+/// the copy the fork made) was the largest part of the agent's work per exec.
+#[derive(Debug, Default)]
+pub struct EnvironCache {
+    entries: Vec<CachedEnviron>,
+    /// The entry replaced next once the cache is full (oldest first).
+    next: usize,
+}
+
+#[derive(Debug)]
+struct CachedEnviron {
+    /// The key: the record's environment sections and their layout, compared byte for byte (a hash alone
+    /// could hand one process another's environment).
+    key: [Vec<u8>; KEY_PARTS],
+    env: SharedEnviron,
+}
+
+const KEY_PARTS: usize = 3;
+
+/// Distinct environments kept; a lookup compares lengths first, so a miss costs little.
+const CACHED_ENVIRONS: usize = 8;
+
+impl EnvironCache {
+    /// The environment that `[layout, names, values]` decode to: the cached one when the same bytes were
+    /// seen lately, otherwise `decode`'s, which is then cached.
+    pub fn get_or_decode(
+        &mut self,
+        key: [&[u8]; KEY_PARTS],
+        decode: impl FnOnce() -> SharedEnviron,
+    ) -> SharedEnviron {
+        let same =
+            |cached: &&CachedEnviron| cached.key.iter().zip(key).all(|(a, b)| a.as_slice() == b);
+        if let Some(hit) = self.entries.iter().find(same) {
+            return hit.env.clone();
+        }
+        let env = decode();
+        let entry = CachedEnviron {
+            key: key.map(<[u8]>::to_vec),
+            env: env.clone(),
+        };
+        if self.entries.len() < CACHED_ENVIRONS {
+            self.entries.push(entry);
+        } else {
+            self.entries[self.next] = entry;
+            self.next = (self.next + 1) % CACHED_ENVIRONS;
+        }
+        env
+    }
 }
 
 /// Splits `block`; at most `max_names` names are kept.
@@ -50,6 +111,49 @@ mod tests {
 
     fn keep_ld(name: &str) -> bool {
         name == "LD_PRELOAD"
+    }
+
+    fn decoded(names: &[&str]) -> SharedEnviron {
+        SharedEnviron {
+            names: names.iter().map(|n| n.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn cache_returns_the_shared_list_for_the_same_bytes_only() {
+        let mut cache = EnvironCache::default();
+        let first = cache.get_or_decode([b"block", b"A=1\0", b""], || decoded(&["A"]));
+        let again = cache.get_or_decode([b"block", b"A=1\0", b""], || panic!("decoded twice"));
+        assert!(Arc::ptr_eq(&first.names, &again.names));
+        // same length, other bytes; and the same bytes split differently between the two sections
+        let other = cache.get_or_decode([b"block", b"B=1\0", b""], || decoded(&["B"]));
+        assert_eq!(other.names.as_ref(), ["B"]);
+        let moved = cache.get_or_decode([b"block", b"A=1", b"\0"], || decoded(&["moved"]));
+        assert_eq!(moved.names.as_ref(), ["moved"]);
+        let walked = cache.get_or_decode([b"walked", b"A=1\0", b""], || decoded(&["walked"]));
+        assert_eq!(walked.names.as_ref(), ["walked"]);
+    }
+
+    #[test]
+    fn cache_is_bounded_and_forgets_the_oldest() {
+        let mut cache = EnvironCache::default();
+        let blocks: Vec<Vec<u8>> = (0..=CACHED_ENVIRONS)
+            .map(|i| format!("V{i}=1\0").into_bytes())
+            .collect();
+        for block in &blocks {
+            cache.get_or_decode([b"block", block, b""], || decoded(&["x"]));
+        }
+        assert_eq!(cache.entries.len(), CACHED_ENVIRONS);
+        let mut decodes = 0;
+        cache.get_or_decode([b"block", &blocks[0], b""], || {
+            decodes += 1;
+            decoded(&["x"])
+        });
+        assert_eq!(decodes, 1, "the oldest entry was replaced");
+        cache.get_or_decode([b"block", &blocks[CACHED_ENVIRONS], b""], || {
+            panic!("the newest entry is kept")
+        });
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! These are owned Rust values built from the ring-buffer records (whose layout the C side owns). The agent's
 //! process cache turns them into [`rampart_model::Event`]s with lineage and container context.
 
+use std::sync::Arc;
+
 use rampart_model::process::Credentials;
 use rampart_model::{EventData, ExitCause, FileInfo};
 
@@ -46,9 +48,9 @@ pub struct ExecRecord {
     pub argv: Vec<String>,
     pub args_truncated: bool,
     /// Environment variable names, bounded.
-    pub envs: Vec<String>,
+    pub envs: Arc<[String]>,
     /// `NAME=value` for the few variables whose value is collected (LD_PRELOAD, …).
-    pub envp: Vec<String>,
+    pub envp: Arc<[String]>,
     pub envs_truncated: bool,
     /// The script interpreter when the exec went through a shebang (`binfmt_script`) or binfmt_misc:
     /// the binary the kernel really runs (`mm->exe_file`), with inode and mount id.

@@ -257,11 +257,11 @@ fn env_names_values_and_truncation() {
             .env("A", ""),
     );
     let exec = last_exec(&seen);
-    let mut names = exec.envs.clone();
+    let mut names = exec.envs.to_vec();
     names.sort();
     assert_eq!(names, ["A", "HISTSIZE", "MY_SECRET"]);
     assert_eq!(
-        exec.envp,
+        *exec.envp,
         ["HISTSIZE=1000"],
         "only allow-listed values are kept"
     );
@@ -280,8 +280,33 @@ fn env_names_values_and_truncation() {
     );
     let exec = last_exec(&seen);
     assert_eq!(exec.envs.len(), 201);
-    assert_eq!(exec.envp, ["LD_PRELOAD=/tmp/x.so"]);
+    assert_eq!(*exec.envp, ["LD_PRELOAD=/tmp/x.so"]);
     assert!(!exec.envs_truncated);
+    // the same environment again is decoded once and shared; another one is not mistaken for it
+    let (_, seen) = run(
+        &mut probe,
+        Command::new("/bin/true")
+            .env_clear()
+            .envs(medium.iter().cloned()),
+    );
+    let again = last_exec(&seen);
+    assert!(std::sync::Arc::ptr_eq(&exec.envs, &again.envs));
+    medium[0].0.replace_range(..1, "W");
+    let (_, seen) = run(
+        &mut probe,
+        Command::new("/bin/true")
+            .env_clear()
+            .envs(medium.iter().cloned()),
+    );
+    let changed = last_exec(&seen);
+    assert!(changed
+        .envs
+        .iter()
+        .any(|n| n == "WARIABLE_NAME_NUMBER_00000"));
+    assert!(!changed
+        .envs
+        .iter()
+        .any(|n| n == "VARIABLE_NAME_NUMBER_00000"));
 
     // beyond the whole-block limit: walked in the kernel, names up to its bound
     let many: Vec<(String, String)> = (0..300)

@@ -160,7 +160,7 @@ fn process(rng: &mut Rng) -> Process {
         p.container = Some(ProcessContainer { id: "abc".into() });
     }
     if rng.below(5) == 0 {
-        p.envs = vec!["LD_PRELOAD".into(), "PATH".into()];
+        p.envs = ["LD_PRELOAD".into(), "PATH".into()].into();
     }
     p
 }

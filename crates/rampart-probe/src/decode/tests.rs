@@ -15,6 +15,7 @@ fn decoder() -> Decoder {
     Decoder {
         max_args: 3,
         env_values: vec!["LD_PRELOAD".into()],
+        environs: Default::default(),
     }
 }
 
@@ -59,8 +60,8 @@ fn exec_record_sections() {
     assert_eq!((r.file.inode, r.file.filesystem.as_str()), (7, "ext4"));
     assert_eq!(r.argv, ["true", "a b"]);
     assert!(!r.args_truncated);
-    assert_eq!(r.envs, ["HOME", "LD_PRELOAD"]);
-    assert_eq!(r.envp, ["LD_PRELOAD=/x.so"]);
+    assert_eq!(*r.envs, ["HOME", "LD_PRELOAD"]);
+    assert_eq!(*r.envp, ["LD_PRELOAD=/x.so"]);
     assert_eq!(r.task.cgroup_path, "/user.slice");
     assert_eq!(r.task.comm, "true");
     assert_eq!(r.interpreter, None);
@@ -77,9 +78,9 @@ fn whole_environment_block_is_split_with_the_allow_list() {
     let ProbeRecord::Exec(r) = decoder().decode(&bytes).unwrap() else {
         panic!("not an exec")
     };
-    assert_eq!(r.envs, ["HOME", "LD_PRELOAD", "PATH"]);
+    assert_eq!(*r.envs, ["HOME", "LD_PRELOAD", "PATH"]);
     assert_eq!(
-        r.envp,
+        *r.envp,
         ["LD_PRELOAD=/x.so"],
         "values off the allow-list stay out"
     );
@@ -88,8 +89,34 @@ fn whole_environment_block_is_split_with_the_allow_list() {
     let ProbeRecord::Exec(r) = decoder().decode(&bytes).unwrap() else {
         panic!("not an exec")
     };
-    assert_eq!(r.envs, ["A", "B"]);
+    assert_eq!(*r.envs, ["A", "B"]);
     assert!(r.envs_truncated, "a block cut mid-string");
+}
+
+#[test]
+fn one_decoder_tells_the_two_environment_layouts_apart() {
+    let mut d = decoder();
+    let names: &[u8] = b"LD_PRELOAD\0";
+    let exec = |d: &mut Decoder, flags| {
+        let bytes = exec_bytes(flags, [b"/x", b"", b"/", b"", names, b""]);
+        let Ok(ProbeRecord::Exec(r)) = d.decode(&bytes) else {
+            panic!("not an exec")
+        };
+        r
+    };
+    let walked = exec(&mut d, 0);
+    let block = exec(&mut d, EXEC_ENV_BLOCK);
+    assert_eq!(*walked.envs, ["LD_PRELOAD"]);
+    assert!(walked.envp.is_empty(), "walked names carry no value");
+    assert_eq!(
+        *block.envp,
+        ["LD_PRELOAD"],
+        "a whole block keeps an allow-listed entry"
+    );
+    assert!(std::sync::Arc::ptr_eq(
+        &block.envs,
+        &exec(&mut d, EXEC_ENV_BLOCK).envs
+    ));
 }
 
 #[test]
@@ -142,7 +169,7 @@ fn truncation_flags_and_limits() {
 
 #[test]
 fn corrupt_records_are_errors_not_panics() {
-    let d = decoder();
+    let mut d = decoder();
     assert!(matches!(d.decode(&[1, 0]), Err(DecodeError::Short { .. })));
     let mut bytes = exec_bytes(0, [b"/x", b"", b"/", b"", b"", b""]);
     bytes.truncate(bytes.len() - 1);

@@ -50,8 +50,8 @@ pub fn lineage() -> Arc<ProcessNode> {
             in_upper_layer: true,
             ..file("/usr/bin/bash", 0o100755)
         },
-        envs: vec!["PATH".into(), "LD_PRELOAD".into(), "HOME".into()],
-        envp: vec!["LD_PRELOAD=/tmp/evil.so".into()],
+        envs: ["PATH".into(), "LD_PRELOAD".into(), "HOME".into()].into(),
+        envp: ["LD_PRELOAD=/tmp/evil.so".into()].into(),
         container: Some(ProcessContainer {
             id: "abc123".into(),
         }),

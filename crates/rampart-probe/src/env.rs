@@ -49,8 +49,9 @@ struct CachedEnviron {
 
 const KEY_PARTS: usize = 3;
 
-/// Distinct environments kept; a lookup compares lengths first, so a miss costs little.
-const CACHED_ENVIRONS: usize = 8;
+/// Distinct environments kept: enough for a busy host's concurrent parents (a shell's children differ in `_`
+/// alone); a lookup compares lengths first, so a miss costs little.
+const CACHED_ENVIRONS: usize = 32;
 
 impl EnvironCache {
     /// The environment that `[layout, names, values]` decode to: the cached one when the same bytes were

@@ -272,33 +272,20 @@ fn env_names_values_and_truncation() {
         .map(|i| (format!("VARIABLE_NAME_NUMBER_{i:05}"), "value".into()))
         .collect();
     medium.push(("LD_PRELOAD".into(), "/tmp/x.so".into()));
-    let (_, seen) = run(
-        &mut probe,
-        Command::new("/bin/true")
-            .env_clear()
-            .envs(medium.iter().cloned()),
-    );
-    let exec = last_exec(&seen);
+    let mut true_with_env = |env: &[(String, String)]| {
+        let mut cmd = Command::new("/bin/true");
+        cmd.env_clear().envs(env.iter().cloned());
+        last_exec(&run(&mut probe, &mut cmd).1).clone()
+    };
+    let exec = true_with_env(&medium);
     assert_eq!(exec.envs.len(), 201);
     assert_eq!(*exec.envp, ["LD_PRELOAD=/tmp/x.so"]);
     assert!(!exec.envs_truncated);
     // the same environment again is decoded once and shared; another one is not mistaken for it
-    let (_, seen) = run(
-        &mut probe,
-        Command::new("/bin/true")
-            .env_clear()
-            .envs(medium.iter().cloned()),
-    );
-    let again = last_exec(&seen);
+    let again = true_with_env(&medium);
     assert!(std::sync::Arc::ptr_eq(&exec.envs, &again.envs));
     medium[0].0.replace_range(..1, "W");
-    let (_, seen) = run(
-        &mut probe,
-        Command::new("/bin/true")
-            .env_clear()
-            .envs(medium.iter().cloned()),
-    );
-    let changed = last_exec(&seen);
+    let changed = true_with_env(&medium);
     assert!(changed
         .envs
         .iter()
@@ -312,13 +299,7 @@ fn env_names_values_and_truncation() {
     let many: Vec<(String, String)> = (0..300)
         .map(|i| (format!("VARIABLE_NAME_NUMBER_{i:05}"), "v".into()))
         .collect();
-    let (_, seen) = run(
-        &mut probe,
-        Command::new("/bin/true")
-            .env_clear()
-            .envs(many.iter().cloned()),
-    );
-    let exec = last_exec(&seen);
+    let exec = true_with_env(&many);
     assert!(exec.envs_truncated);
     assert!(
         exec.envs.len() > 10 && exec.envs.len() < 300,

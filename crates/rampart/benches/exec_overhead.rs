@@ -1,9 +1,10 @@
 //! Fork+exec overhead of `rampart monitor` (a bench binary that prints a table, not a timed test).
 //!
 //! Runs a loop of N fork+exec of /bin/true without Rampart, then with `rampart monitor` attached (no
-//! policy, the default policy printing matches only, and every event printed as JSON), pairs each
-//! monitored run with the baseline run before it, and prints the median of the pairs' ratios. The loop runs on one CPU (see
-//! `load::on_one_cpu`), the monitor wherever the scheduler puts it. Needs root.
+//! policy, the default policy printing matches only, and every event printed as JSON), compares each
+//! monitored run with the mean of the baseline runs on either side of it, and prints the median of
+//! those ratios. The loop runs on one CPU (see `load::on_one_cpu`), the monitor wherever the scheduler
+//! puts it. Needs root.
 //!
 //! `cargo bench -p rampart --bench exec_overhead` (env: EXEC_BENCH_ITERS, EXEC_BENCH_ROUNDS)
 
@@ -67,22 +68,25 @@ fn main() {
     ];
 
     exec_loop(iters / 10); // warm the page cache
-                           // Each monitored run is paired with a baseline run just before it: the host's speed drifts over
-                           // minutes by more than the overhead measured, and a per-pair ratio cancels that drift.
+                           // Each monitored run sits between two baseline runs and is compared with their mean: the host's
+                           // speed drifts over minutes by more than the overhead measured, and bracketing cancels a steady
+                           // drift that a baseline on one side only would count as overhead (or hide).
     let mut pairs: Vec<Vec<(Duration, Duration)>> = vec![Vec::new(); configs.len()];
+    let mut base_before = exec_loop(iters);
     for _ in 0..rounds {
         for (i, (_, args)) in configs.iter().enumerate() {
-            let base = exec_loop(iters);
             let monitor = start_monitor(args);
             let with = exec_loop(iters);
             stop_monitor(monitor);
-            pairs[i].push((base, with));
+            let base_after = exec_loop(iters);
+            pairs[i].push(((base_before + base_after) / 2, with));
+            base_before = base_after;
         }
     }
 
     println!(
         "fork+exec of /bin/true, {iters} iterations on one CPU, {rounds} rounds; each monitored run is \
-         paired with a baseline run just before it"
+         compared with the mean of the baseline runs just before and after it"
     );
     println!(
         "{:<28} {:>14} {:>14} {:>16} {:>16}",

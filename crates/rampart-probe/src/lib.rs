@@ -21,6 +21,7 @@ pub mod file;
 pub mod kernel;
 pub mod kill;
 mod liblog;
+mod links;
 mod loader;
 pub mod net;
 pub mod preflight;

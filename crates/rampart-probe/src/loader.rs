@@ -244,6 +244,12 @@ impl Probe {
 
 impl Drop for Probe {
     fn drop(&mut self) {
+        crate::links::drop_concurrently(
+            self.activity
+                .take_links()
+                .into_iter()
+                .chain(self.file_hooks.take_links()),
+        );
         // SAFETY: each field is dropped exactly once, borrowers before the storage they borrow.
         unsafe {
             ManuallyDrop::drop(&mut self.ring);

@@ -109,6 +109,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl FileHooks {
+    /// Every link, attached or waiting for the detach thread, for the caller to drop.
+    pub(crate) fn take_links(&mut self) -> Vec<Link> {
+        let mut links = std::mem::take(&mut self.links);
+        links.append(&mut lock(&self.retiring.links));
+        links.into_iter().map(|(_, link)| link).collect()
+    }
+
     /// Attaches every loaded file syscall program, or detaches them all (in the background).
     pub(crate) fn set_attached(
         &mut self,

@@ -64,6 +64,11 @@ pub(crate) fn prepare(
 }
 
 impl ActivityLinks {
+    /// Every attached link, for the caller to drop (the programs count as detached from now on).
+    pub(crate) fn take_links(&mut self) -> Vec<Link> {
+        std::mem::take(&mut self.links).into_values().collect()
+    }
+
     pub(crate) fn new(missing_syscalls: Vec<String>) -> ActivityLinks {
         ActivityLinks {
             missing_syscalls,

@@ -6,7 +6,7 @@ use std::mem::size_of;
 use rampart_model::process::Credentials;
 use rampart_model::{ExitCause, FileInfo};
 
-use crate::env::{EnvironCache, SharedEnviron};
+use crate::env::{Environ, EnvironCache};
 use crate::record::{ExecRecord, ExitRecord, ForkRecord, KernelKillRecord, ProbeRecord, TaskInfo};
 use crate::skel::types::{
     exec_event, exit_event, file_info, fork_event, kill_event, record_header, task_info,
@@ -103,13 +103,9 @@ impl Decoder {
         let env = self.environs.get_or_decode([layout, envs, envp], || {
             if whole_block {
                 // the whole environment: names and the allow-listed values are picked here
-                let env = crate::env::split_environ(envs, value_allowed, usize::MAX);
-                let unterminated = envs.last().is_some_and(|b| *b != 0);
-                SharedEnviron {
-                    names: env.names.into(),
-                    values: env.values.into(),
-                    truncated: env.truncated || unterminated,
-                }
+                let mut env = crate::env::split_environ(envs, value_allowed, usize::MAX);
+                env.truncated |= envs.last().is_some_and(|b| *b != 0); // cut mid-string
+                env
             } else {
                 let (names, cut) = split_strings(envs, usize::MAX);
                 let (values, _) = split_strings(envp, usize::MAX);
@@ -117,7 +113,7 @@ impl Decoder {
                     .into_iter()
                     .filter(|kv| value_allowed(kv.split_once('=').map_or(kv, |(n, _)| n)))
                     .collect();
-                SharedEnviron {
+                Environ {
                     names: names.into(),
                     values,
                     truncated: cut,

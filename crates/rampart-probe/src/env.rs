@@ -3,6 +3,8 @@
 //! kept. The limits are the kernel-side walk's (bpf/events.h), so an environment reads the same whether the
 //! kernel copied it whole, walked it, or it came from /proc.
 
+use std::sync::Arc;
+
 /// Bytes of a name kept (ENV_NAME_MAX).
 pub const ENV_NAME_MAX: usize = 128;
 /// Bytes of one kept `NAME=value` (ENVP_ENTRY_MAX, less its NUL).
@@ -10,22 +12,13 @@ pub const ENV_ENTRY_MAX: usize = 1023;
 /// Bytes of kept entries in all (ENVP_MAX_LEN): no entry starts past `ENV_VALUES_MAX - ENV_ENTRY_MAX - 1`.
 pub const ENV_VALUES_MAX: usize = 2048;
 
-use std::sync::Arc;
-
+/// An environment's names and kept values, shared: many execs carry the same one (see [`EnvironCache`]).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Environ {
-    pub names: Vec<String>,
-    /// `NAME=value` for the names `keep_value` admitted.
-    pub values: Vec<String>,
-    /// Some names or kept values did not fit.
-    pub truncated: bool,
-}
-
-/// An environment as exec records carry it: shared, since many execs carry the same one.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SharedEnviron {
     pub names: Arc<[String]>,
+    /// `NAME=value` for the names `keep_value` admitted.
     pub values: Arc<[String]>,
+    /// Some names or kept values did not fit.
     pub truncated: bool,
 }
 
@@ -44,7 +37,7 @@ struct CachedEnviron {
     /// The key: the record's environment sections and their layout, compared byte for byte (a hash alone
     /// could hand one process another's environment).
     key: [Vec<u8>; KEY_PARTS],
-    env: SharedEnviron,
+    env: Environ,
 }
 
 const KEY_PARTS: usize = 3;
@@ -59,8 +52,8 @@ impl EnvironCache {
     pub fn get_or_decode(
         &mut self,
         key: [&[u8]; KEY_PARTS],
-        decode: impl FnOnce() -> SharedEnviron,
-    ) -> SharedEnviron {
+        decode: impl FnOnce() -> Environ,
+    ) -> Environ {
         let same =
             |cached: &&CachedEnviron| cached.key.iter().zip(key).all(|(a, b)| a.as_slice() == b);
         if let Some(hit) = self.entries.iter().find(same) {
@@ -83,27 +76,31 @@ impl EnvironCache {
 
 /// Splits `block`; at most `max_names` names are kept.
 pub fn split_environ(block: &[u8], keep_value: impl Fn(&str) -> bool, max_names: usize) -> Environ {
-    let mut env = Environ::default();
+    let (mut names, mut values, mut truncated) = (Vec::new(), Vec::new(), false);
     let mut values_len = 0;
     for entry in block.split(|b| *b == 0).filter(|s| !s.is_empty()) {
         let name = entry.split(|b| *b == b'=').next().unwrap_or(entry);
         let name = String::from_utf8_lossy(&name[..name.len().min(ENV_NAME_MAX)]);
         if keep_value(&name) {
             if values_len > ENV_VALUES_MAX - ENV_ENTRY_MAX - 1 {
-                env.truncated = true;
+                truncated = true;
             } else {
                 let kept = &entry[..entry.len().min(ENV_ENTRY_MAX)];
                 values_len += kept.len() + 1;
-                env.values.push(String::from_utf8_lossy(kept).into_owned());
+                values.push(String::from_utf8_lossy(kept).into_owned());
             }
         }
-        if env.names.len() == max_names {
-            env.truncated = true;
+        if names.len() == max_names {
+            truncated = true;
             continue;
         }
-        env.names.push(name.into_owned());
+        names.push(name.into_owned());
     }
-    env
+    Environ {
+        names: names.into(),
+        values: values.into(),
+        truncated,
+    }
 }
 
 #[cfg(test)]
@@ -114,8 +111,8 @@ mod tests {
         name == "LD_PRELOAD"
     }
 
-    fn decoded(names: &[&str]) -> SharedEnviron {
-        SharedEnviron {
+    fn decoded(names: &[&str]) -> Environ {
+        Environ {
             names: names.iter().map(|n| n.to_string()).collect(),
             ..Default::default()
         }
@@ -164,8 +161,8 @@ mod tests {
             keep_ld,
             usize::MAX,
         );
-        assert_eq!(env.names, ["HOME", "LD_PRELOAD", "EMPTY", "NOEQ"]);
-        assert_eq!(env.values, ["LD_PRELOAD=/tmp/x.so"]);
+        assert_eq!(*env.names, ["HOME", "LD_PRELOAD", "EMPTY", "NOEQ"]);
+        assert_eq!(*env.values, ["LD_PRELOAD=/tmp/x.so"]);
         assert!(!env.truncated);
     }
 

@@ -50,7 +50,7 @@ pub fn read_process(proc_root: &Path, pid: u32, ticks_per_sec: u64) -> Option<Pr
         |name| DEFAULT_ENV_VALUES.contains(&name),
         MAX_ENV_NAMES,
     );
-    let (envs, envp, envs_truncated) = (env.names.into(), env.values.into(), env.truncated);
+    let (envs, envp, envs_truncated) = (env.names, env.values, env.truncated);
     let cgroup_path = fs::read_to_string(dir.join("cgroup"))
         .ok()
         .and_then(|s| unified_cgroup_path(&s));

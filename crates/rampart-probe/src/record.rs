@@ -86,7 +86,27 @@ pub struct ActivityRecord {
     pub timestamp_boot_ns: u64,
     pub pid: u32,
     pub tid: u32,
+    /// The acting thread's credentials at the hook, where the record carries them (DNS packets do not).
+    pub creds: Option<TaskCreds>,
     pub data: EventData,
+}
+
+/// The acting thread's own credentials (`task->real_cred`, not a temporary override) as the kernel saw them at
+/// the hook, numeric only: what a privilege check compares with the process's known history.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskCreds {
+    pub uid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub fsuid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub sgid: u32,
+    pub fsgid: u32,
+    pub cap_effective: u64,
+    pub cap_permitted: u64,
+    /// The credentials belong to the host's initial user namespace: only then do capabilities count on the host.
+    pub init_user_ns: bool,
 }
 
 /// A kill the kernel performed at exec (Active Protection, `bpf/kill.h`); it precedes the exec record of

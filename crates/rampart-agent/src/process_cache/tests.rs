@@ -237,6 +237,7 @@ fn activity_records_get_the_process_context() {
             timestamp_boot_ns: 5,
             pid: 200,
             tid: 200,
+            creds: None,
             data,
         }))
         .unwrap();

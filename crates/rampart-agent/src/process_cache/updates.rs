@@ -99,6 +99,7 @@ mod tests {
             timestamp_boot_ns: 1,
             pid,
             tid,
+            creds: None,
             data,
         });
         cache.handle(record).unwrap()

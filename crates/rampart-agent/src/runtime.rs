@@ -320,7 +320,7 @@ impl Agent {
         }
         for slot in enforcer.take_kernel_disarms() {
             probe
-                .disarm_kill_slot(slot)
+                .set_kill_slot_armed(slot, false)
                 .context("disarming a kernel kill slot")?;
         }
         for notice in enforcer.take_disarm_notices() {

@@ -157,11 +157,6 @@ impl Probe {
                 .delete(&key)
                 .map_err(map_err("kill_protected"))?;
         }
-        for key in maps.kill_protected_cgroups.keys().collect::<Vec<_>>() {
-            maps.kill_protected_cgroups
-                .delete(&key)
-                .map_err(map_err("kill_protected_cgroups"))?;
-        }
 
         let mut names: std::collections::BTreeMap<&str, u32> = Default::default();
         let mut argv0: std::collections::BTreeMap<&str, u32> = Default::default();
@@ -225,16 +220,49 @@ impl Probe {
                 .update(bytes_of(&key), &[1u8], MapFlags::ANY)
                 .map_err(map_err("kill_protected"))?;
         }
-        for cgroup in &plan.protected_cgroups {
-            maps.kill_protected_cgroups
-                .update(&cgroup.to_ne_bytes(), &[1u8], MapFlags::ANY)
-                .map_err(map_err("kill_protected_cgroups"))?;
-        }
+        self.write_protected_cgroups(&plan.protected_cgroups)?;
+        let maps = &self.skel().maps;
         config.npatterns = npatterns;
         maps.kill_config
             .update(&zero, bytes_of(&config), MapFlags::ANY)
             .map_err(map_err("kill_config"))?;
         self.kill_slots_armed = config.armed_slots;
+        Ok(())
+    }
+
+    /// Replaces the cgroups where protected executables' system instances run (their ids change when a service
+    /// restarts).
+    pub fn set_protected_cgroups(&mut self, ids: &[u64]) -> Result<(), ProbeError> {
+        if ids.len() > MAX_PROTECTED_CGROUPS {
+            return Err(ProbeError::Config(format!(
+                "{} protected cgroups, the kernel holds {MAX_PROTECTED_CGROUPS}",
+                ids.len()
+            )));
+        }
+        self.write_protected_cgroups(ids)
+    }
+
+    fn write_protected_cgroups(&self, ids: &[u64]) -> Result<(), ProbeError> {
+        let map_err = |source| ProbeError::Map {
+            map: "kill_protected_cgroups",
+            source,
+        };
+        let map = &self.skel().maps.kill_protected_cgroups;
+        // new ones first, then the stale ones out: a cgroup in both lists is never missing in between
+        for id in ids {
+            map.update(&id.to_ne_bytes(), &[1u8], MapFlags::ANY)
+                .map_err(map_err)?;
+        }
+        for key in map.keys().collect::<Vec<_>>() {
+            let stale = key
+                .as_slice()
+                .try_into()
+                .map(u64::from_ne_bytes)
+                .is_ok_and(|id| !ids.contains(&id));
+            if stale {
+                map.delete(&key).map_err(map_err)?;
+            }
+        }
         Ok(())
     }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use rampart_probe::kill::{ExeId, KernelKillPlan, KillSlotPlan};
 use rampart_probe::{Probe, ProbeConfig, ProbeRecord};
+use rampart_testkit::TestCgroup;
 
 fn load() -> Probe {
     Probe::load(ProbeConfig::default())
@@ -86,64 +87,9 @@ fn arguments_padded_away_from_the_head_are_scanned_in_the_tail() {
     assert!(seam.success(), "{seam:?}");
 }
 
-/// Moves the child into the cgroup v2 directory `cgroup` before it execs, then switches to `user` (uid and
-/// gid) when given: a hook runs after `Command::uid`, too late to write cgroup.procs.
-fn in_cgroup_as(cmd: &mut Command, cgroup: &Path, user: Option<u32>) {
-    let procs = std::ffi::CString::new(cgroup.join("cgroup.procs").to_str().unwrap()).unwrap();
-    // SAFETY: the hook only calls async-signal-safe functions on data prepared before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
-            if fd < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            let n = libc::write(fd, b"0".as_ptr().cast(), 1);
-            libc::close(fd);
-            if n != 1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if let Some(id) = user {
-                if libc::setgroups(0, std::ptr::null()) != 0
-                    || libc::setgid(id) != 0
-                    || libc::setuid(id) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-}
-
-fn in_cgroup(cmd: &mut Command, cgroup: &Path) {
-    in_cgroup_as(cmd, cgroup, None);
-}
-
-/// A fresh cgroup v2 directory, removed on drop.
-struct Cgroup(PathBuf);
-
-impl Cgroup {
-    fn new(name: &str) -> Cgroup {
-        let root = rampart_probe::kernel::attach::cgroup2_root().expect("a cgroup2 mount");
-        let path = root.join(name);
-        std::fs::create_dir(&path).unwrap();
-        Cgroup(path)
-    }
-
-    fn id(&self) -> u64 {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(&self.0).unwrap().ino()
-    }
-}
-
-impl Drop for Cgroup {
-    fn drop(&mut self) {
-        // its processes have exited; a cgroup directory is removed with rmdir
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while std::fs::remove_dir(&self.0).is_err() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
+fn cgroup(name: &str) -> TestCgroup {
+    let root = rampart_probe::kernel::attach::cgroup2_root().expect("a cgroup2 mount");
+    TestCgroup::new(&root, &marker(name)).unwrap()
 }
 
 #[test]
@@ -152,8 +98,8 @@ fn only_the_system_instance_of_a_protected_executable_is_spared() {
     let pattern = marker("guard");
     let dir = tempfile::tempdir().unwrap();
     let guarded = copy_binary(dir.path(), "/bin/sh", "guarded");
-    let system = Cgroup::new(&marker("system"));
-    let other = Cgroup::new(&marker("other"));
+    let system = cgroup("system");
+    let other = cgroup("other");
     let mut plan = kill_plan(&pattern);
     plan.protected = vec![ExeId::of(&guarded).unwrap()];
     plan.protected_cgroups = vec![system.id()];
@@ -192,7 +138,7 @@ fn only_the_system_instance_of_a_protected_executable_is_spared() {
     let copy = copy_binary(dir.path(), "/bin/sh", "copy");
     let mut cmd = Command::new(&copy);
     cmd.args(["-c", "exit 0", &pattern]);
-    in_cgroup(&mut cmd, &system.0);
+    system.run_in(&mut cmd, None);
     assert!(killed(status(&mut cmd)));
 }
 

@@ -26,6 +26,8 @@
 #define KILL_PROTECTED_CGROUPS 64
 /* Environment strings read to judge a protected executable's run; a bigger environment is not a system one. */
 #define KILL_ENV_STRINGS 256
+/* argv positions looked at per bpf_loop() callback: a callback costs more than the few loads of a position */
+#define KILL_STEP 16
 
 /* A kill rule slot: the signal, and whether it is armed (the disarmer clears it). */
 struct kill_slot {
@@ -45,7 +47,8 @@ struct kill_config {
 	__u32 npatterns;
 	__u32 argv0_names; /* non-zero when kill_argv0 has entries */
 	__u32 _pad;
-	__u64 first_bytes[4]; /* bitmap of the patterns' first bytes, to skip most positions at once */
+	__u64 first_bytes[4];  /* bitmap of the patterns' first bytes, to skip most positions at once */
+	__u64 second_bytes[4]; /* and of their second bytes (all set when a pattern has one byte) */
 };
 
 struct kill_name_key {
@@ -128,6 +131,10 @@ struct kill_scan {
 	__u32 pos;
 	__u32 found; /* slot bitmask of matched patterns */
 	__u32 npatterns;
+	__u32 scan_from; /* start rounded down to KILL_STEP: where the position scan begins */
+	__u32 _pad1;
+	__u64 first_bytes[4]; /* the config's, copied once per exec */
+	__u64 second_bytes[4];
 	__u64 env_ptr; /* environment walk of a protected executable */
 	__u64 env_end;
 	__u32 env_tainted;
@@ -202,23 +209,36 @@ static long kill_argv0_step(__u64 i, void *arg)
 	return 0;
 }
 
-/* One argv position: a cheap first-byte check, then the patterns. */
+/* KILL_STEP argv positions: cheap first- and second-byte checks, then the patterns where both pass. */
 static long kill_position_step(__u64 i, void *arg)
 {
-	__u32 zero = 0;
-	struct kill_config *cfg = bpf_map_lookup_elem(&kill_config, &zero);
 	struct kill_scan *s = kill_scan_buf();
+	__u32 pos, base, end;
 	__u8 b;
 
-	if (!cfg || !s || i >= s->args_len)
+	if (!s)
 		return 1;
-	if (i < s->start)
-		return 0;
-	b = s->args[i & (KILL_ARGS_LEN - 1)];
-	if (!(cfg->first_bytes[(b >> 6) & 3] & (1ull << (b & 63))))
-		return 0;
-	s->pos = i;
-	bpf_loop(KILL_PATTERNS, kill_pattern_step, NULL, 0);
+	base = s->scan_from + i * KILL_STEP;
+	end = s->args_len;
+	if (base >= end)
+		return 1;
+#pragma unroll
+	for (int j = 0; j < KILL_STEP; j++) {
+		pos = base + j;
+		if (pos >= end)
+			return 1;
+		if (pos < s->start)
+			continue;
+		pos &= KILL_ARGS_LEN - 1; /* no-op (end <= KILL_ARGS_LEN) for the verifier */
+		b = s->args[pos];
+		if (!(s->first_bytes[(b >> 6) & 3] & (1ull << (b & 63))))
+			continue;
+		b = s->args[pos + 1]; /* inside the buffer's headroom at the last position */
+		if (!(s->second_bytes[(b >> 6) & 3] & (1ull << (b & 63))))
+			continue;
+		s->pos = pos;
+		bpf_loop(KILL_PATTERNS, kill_pattern_step, NULL, 0);
+	}
 	return 0;
 }
 
@@ -394,8 +414,12 @@ int BPF_PROG(handle_exec_kill, struct task_struct *task, pid_t old_pid, struct l
 			}
 			s->found = 0;
 			s->npatterns = cfg->npatterns;
-			if (s->npatterns)
-				bpf_loop(KILL_ARGS_LEN, kill_position_step, NULL, 0);
+			if (s->npatterns) {
+				__builtin_memcpy(s->first_bytes, cfg->first_bytes, sizeof(s->first_bytes));
+				__builtin_memcpy(s->second_bytes, cfg->second_bytes, sizeof(s->second_bytes));
+				s->scan_from = s->start & ~(KILL_STEP - 1);
+				bpf_loop(KILL_ARGS_LEN / KILL_STEP + 1, kill_position_step, NULL, 0);
+			}
 			mask |= s->found;
 		}
 	}

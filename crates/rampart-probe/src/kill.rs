@@ -124,6 +124,11 @@ fn bytes_of<T>(v: &T) -> &[u8] {
     unsafe { std::slice::from_raw_parts(v as *const T as *const u8, size_of::<T>()) }
 }
 
+/// Sets byte `b`'s bit in a 256-bit map (the kernel tests `map[b >> 6] & 1 << (b & 63)`).
+fn set_bit(map: &mut [u64; 4], b: u8) {
+    map[(b >> 6) as usize] |= 1u64 << (b & 63);
+}
+
 fn copy_str(dst: &mut [i8], s: &str) {
     for (d, b) in dst.iter_mut().zip(s.bytes()) {
         *d = b as i8;
@@ -187,8 +192,12 @@ impl Probe {
                 maps.kill_patterns
                     .update(&npatterns.to_ne_bytes(), bytes_of(&p), MapFlags::ANY)
                     .map_err(map_err("kill_patterns"))?;
-                let first = pattern.as_bytes()[0];
-                config.first_bytes[(first >> 6) as usize] |= 1u64 << (first & 63);
+                let bytes = pattern.as_bytes();
+                set_bit(&mut config.first_bytes, bytes[0]);
+                match bytes.get(1) {
+                    Some(second) => set_bit(&mut config.second_bytes, *second),
+                    None => config.second_bytes = [u64::MAX; 4],
+                }
                 npatterns += 1;
             }
             if !slot.disarmed {

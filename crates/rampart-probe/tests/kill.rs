@@ -104,16 +104,16 @@ fn only_the_system_instance_of_a_protected_executable_is_spared() {
     plan.protected = vec![ExeId::of(&guarded).unwrap()];
     plan.protected_cgroups = vec![system.id()];
     probe.set_kill_plan(&plan).unwrap();
-    let run_as = |cgroup: &Cgroup, user: Option<u32>, setup: &dyn Fn(&mut Command)| {
+    let run_as = |cgroup: &TestCgroup, user: Option<u32>, setup: &dyn Fn(&mut Command)| {
         let mut cmd = Command::new(&guarded);
         cmd.args(["-c", "exit 0", &pattern])
             .env_clear()
             .env("PATH", "/usr/bin:/bin");
-        in_cgroup_as(&mut cmd, &cgroup.0, user);
+        cgroup.run_in(&mut cmd, user);
         setup(&mut cmd);
         status(&mut cmd)
     };
-    let run = |cgroup: &Cgroup, setup: &dyn Fn(&mut Command)| run_as(cgroup, None, setup);
+    let run = |cgroup: &TestCgroup, setup: &dyn Fn(&mut Command)| run_as(cgroup, None, setup);
 
     let spared = run(&system, &|_| {});
     assert!(

@@ -254,12 +254,20 @@ mod tests {
             .args(["-c", "sleep 5", &pad, "tail-arg"])
             .spawn()
             .unwrap();
-        let entry = read_process(
-            Path::new("/proc"),
-            child.id(),
-            crate::clock::clock_ticks_per_sec(),
-        )
-        .unwrap();
+        // until the child has exec'd (before, /proc shows the forked copy of this test)
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let entry = loop {
+            let entry = read_process(
+                Path::new("/proc"),
+                child.id(),
+                crate::clock::clock_ticks_per_sec(),
+            )
+            .unwrap();
+            if entry.process.argv0 == "/bin/sh" || std::time::Instant::now() > deadline {
+                break entry;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
         child.kill().unwrap();
         child.wait().unwrap();
         let p = entry.process;

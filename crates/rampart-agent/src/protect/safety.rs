@@ -177,7 +177,7 @@ impl Safety {
             && t.euid == 0
             && !t.env_truncated
             && !t.env_names.iter().any(|n| is_loader_variable(n))
-            && self.protected_cgroups.iter().any(|c| *c == t.cgroup)
+            && self.protected_cgroups.contains(&t.cgroup)
     }
 }
 
@@ -259,25 +259,16 @@ mod tests {
             .contains(&"/svc.slice/x.service".to_string()));
         let system = system_instance(id, "/svc.slice/x.service");
         assert_eq!(safety.check(&system), Some(Spared::ProtectedExecutable));
-        let cases: [(&str, Box<dyn Fn(&mut Target)>); 6] = [
-            ("another user", Box::new(|t| t.uid = 1000)),
-            ("setuid root", Box::new(|t| t.uid = 1000)),
-            (
-                "LD_PRELOAD",
-                Box::new(|t| t.env_names.push("LD_PRELOAD".into())),
-            ),
-            (
-                "LD_AUDIT",
-                Box::new(|t| t.env_names.push("LD_AUDIT".into())),
-            ),
-            (
-                "an environment not read whole",
-                Box::new(|t| t.env_truncated = true),
-            ),
-            (
-                "a login shell's cgroup",
-                Box::new(|t| t.cgroup = "/user.slice/user-0.slice/session-1.scope".into()),
-            ),
+        type Change = fn(&mut Target);
+        let cases: [(&str, Change); 6] = [
+            ("another user", |t| (t.uid, t.euid) = (1000, 1000)),
+            ("setuid root", |t| t.uid = 1000),
+            ("LD_PRELOAD", |t| t.env_names.push("LD_PRELOAD".into())),
+            ("LD_AUDIT", |t| t.env_names.push("LD_AUDIT".into())),
+            ("an environment not read whole", |t| t.env_truncated = true),
+            ("a login shell's cgroup", |t| {
+                t.cgroup = "/user.slice/user-0.slice/session-1.scope".into()
+            }),
         ];
         for (what, change) in cases {
             let mut t = system.clone();

@@ -22,7 +22,7 @@ use crate::pipeline::Pipeline;
 use crate::process_cache::{CacheConfig, ProcessCache};
 use crate::profiles::{Anomaly, Profiler, ProfilerConfig};
 use crate::protect::disarmer::DisarmerConfig;
-use crate::protect::{DisarmNotice, Enforcer, KillOutcome, KillReport, ProtectConfig};
+use crate::protect::{Enforcer, KillOutcome, KillReport, NoticeKind, ProtectConfig, ProtectNotice};
 use crate::source::EventSource;
 
 /// How to start an agent.
@@ -38,10 +38,14 @@ pub struct AgentOptions {
     pub ring_mib: u32,
     /// Report what kill actions would do without sending any signal.
     pub no_kill: bool,
-    /// Executables never killed (besides the built-in list).
+    /// Executables never killed in their system instance (besides the built-in list).
     pub protected: Vec<PathBuf>,
-    /// Disarm a kill rule past this many distinct executables or containers per minute.
+    /// cgroup v2 paths where protected executables' system instances run (besides pid 1's and sshd's).
+    pub protected_cgroups: Vec<String>,
+    /// Disarm a kill rule once the host's root reaches this many distinct killed executables per minute.
     pub disarm_after: usize,
+    /// How long a disarmed rule stays disarmed.
+    pub disarm_cooldown: Duration,
     /// Activity dumps and anomaly detection (security profiles); off when `None`.
     pub profiling: Option<ProfilerConfig>,
 }
@@ -55,7 +59,9 @@ impl Default for AgentOptions {
             ring_mib: 8,
             no_kill: false,
             protected: Vec::new(),
+            protected_cgroups: Vec::new(),
             disarm_after: 5,
+            disarm_cooldown: crate::protect::disarmer::DisarmerConfig::default().cooldown,
             profiling: None,
         }
     }
@@ -86,8 +92,8 @@ pub trait Output {
     /// A rule matched; `kills` has one report per kill action of the rule, in order.
     fn matched(&mut self, m: &Match, kills: &[KillReport], event: &Event) -> std::io::Result<()>;
 
-    /// A kill rule stopped killing (the disarmer tripped).
-    fn disarmed(&mut self, notice: &DisarmNotice) -> std::io::Result<()>;
+    /// A kill rule was disarmed or re-armed, or an attempt to disarm it was refused.
+    fn protection_notice(&mut self, notice: &ProtectNotice) -> std::io::Result<()>;
 
     /// A profiled workload did something its stable security profile does not contain.
     fn anomaly(&mut self, _anomaly: &Anomaly, _event: &Event) -> std::io::Result<()> {
@@ -106,6 +112,8 @@ pub struct Agent {
     profiler: Option<Profiler>,
     /// Some workload is being dumped (its network and DNS activity must be hooked).
     dumping: bool,
+    /// The protected cgroups' ids the kernel holds, and when they were last looked up.
+    protected_cgroups: (Vec<u64>, std::time::Instant),
     /// Background I/O (container runtime lookups); kept alive with the agent.
     _background: tokio::runtime::Runtime,
 }
@@ -131,19 +139,29 @@ impl Agent {
             ..ProbeConfig::default()
         };
         let mut probe = Probe::load(config)?;
-        let mut enforcer = Enforcer::new(ProtectConfig {
-            dry_run: options.no_kill,
-            protected: options.protected.clone(),
-            disarmer: DisarmerConfig {
-                max_executables: options.disarm_after,
-                max_containers: options.disarm_after,
-                ..Default::default()
+        let starts = probe
+            .task_starts()
+            .map_err(|e| tracing::warn!("kills will check pids against /proc's start times: {e}"))
+            .ok();
+        let mut enforcer = Enforcer::new(
+            ProtectConfig {
+                dry_run: options.no_kill,
+                protected: options.protected.clone(),
+                protected_cgroups: options.protected_cgroups.clone(),
+                disarmer: DisarmerConfig {
+                    max_executables: options.disarm_after,
+                    cooldown: options.disarm_cooldown,
+                    ..Default::default()
+                },
             },
-        });
+            starts,
+        );
+        let mut protected_cgroups = Vec::new();
         if let Some(plan) = enforcer.kernel_plan(detector.rules()) {
             probe
                 .set_kill_plan(&plan)
                 .context("loading the kernel kill plan")?;
+            protected_cgroups = plan.protected_cgroups;
         }
         crate::file_filters::apply(&mut probe, detector.rules(), unfiltered(&options.activity))
             .context("loading the kernel file filters")?;
@@ -163,6 +181,7 @@ impl Agent {
             activity: options.activity.clone(),
             profiler: options.profiling.clone().map(Profiler::new),
             dumping: false,
+            protected_cgroups: (protected_cgroups, std::time::Instant::now()),
             _background: background,
         })
     }
@@ -253,6 +272,7 @@ impl Agent {
             profiler,
             activity,
             dumping: dumping_now,
+            protected_cgroups,
             ..
         } = self;
         let mut output_error: Option<std::io::Error> = None;
@@ -318,15 +338,27 @@ impl Agent {
                     .context("hooking the dumped workloads' activity")?;
             }
         }
-        for slot in enforcer.take_kernel_disarms() {
+        enforcer.tick(wall_clock_ns());
+        for (slot, armed) in enforcer.take_kernel_slot_changes() {
             probe
-                .disarm_kill_slot(slot)
-                .context("disarming a kernel kill slot")?;
+                .set_kill_slot_armed(slot, armed)
+                .context("arming or disarming a kernel kill slot")?;
         }
-        for notice in enforcer.take_disarm_notices() {
-            if let Err(e) = out.disarmed(&notice) {
+        for notice in enforcer.take_notices() {
+            if let Err(e) = out.protection_notice(&notice) {
                 output_error.get_or_insert(e);
             }
+        }
+        // A restarted service gets a new cgroup (a new id): keep the kernel's list of protected ones current.
+        if protected_cgroups.1.elapsed() >= PROTECTED_CGROUPS_REFRESH {
+            let ids = enforcer.protected_cgroup_ids();
+            if ids != protected_cgroups.0 {
+                probe
+                    .set_protected_cgroups(&ids)
+                    .context("updating the protected cgroups")?;
+                protected_cgroups.0 = ids;
+            }
+            protected_cgroups.1 = std::time::Instant::now();
         }
         match output_error {
             Some(e) => Err(e.into()),
@@ -334,15 +366,22 @@ impl Agent {
         }
     }
 
+    /// What Active Protection did since the start.
+    pub fn protect_stats(&self) -> crate::protect::ProtectStats {
+        self.enforcer.stats()
+    }
+
     /// One line of counters: kernel drops first, they matter most.
     pub fn counters(&self) -> String {
         let s = EventSource::stats(&self.probe);
         let c = self.pipeline.cache_stats();
         let d = self.detector.stats();
+        let p = self.enforcer.stats();
         format!(
             "rampart: kernel events dropped={} (per cpu {:?}) delivered={} malformed={}; process cache entries={} \
              inserted={} removed={} evicted={} swept={} misses={}; rules evaluated={} matched={} silent={} \
-             rate_limited={}",
+             rate_limited={}; active protection killed_in_kernel={} killed={} spared={} pid_recycled={} \
+             disarmed={} rearmed={} disarm_refused={}",
             s.dropped_total(),
             s.dropped_per_cpu,
             s.delivered,
@@ -356,7 +395,14 @@ impl Agent {
             d.evaluated,
             d.matched,
             d.silent,
-            d.rate_limited
+            d.rate_limited,
+            p.killed_in_kernel,
+            p.killed,
+            p.spared,
+            p.pid_recycled,
+            p.disarms,
+            p.rearms,
+            p.disarm_refused
         )
     }
 }
@@ -500,12 +546,29 @@ pub fn match_json(m: &Match, kills: &[KillReport], event: &Event) -> Value {
     value
 }
 
-/// A disarm notice as a signal-shaped JSON object.
-pub fn disarm_json(notice: &DisarmNotice) -> Value {
+/// An Active Protection notice as a signal-shaped JSON object: `active_protection_disarmed` (high),
+/// `active_protection_rearmed` (low), `active_protection_disarm_refused` (high: an unprivileged actor reached
+/// the disarmer's limit, as an attempt to disarm a rule would).
+pub fn notice_json(notice: &ProtectNotice) -> Value {
+    let (id, severity) = match notice.kind {
+        NoticeKind::Disarmed => ("active_protection_disarmed", "high"),
+        NoticeKind::Rearmed => ("active_protection_rearmed", "low"),
+        NoticeKind::DisarmRefused => ("active_protection_disarm_refused", "high"),
+    };
     serde_json::json!({
-        "rule": {"id": "active_protection_disarmed", "tags": {"severity": "high"}},
+        "rule": {"id": id, "tags": {"severity": severity}},
         "event": {"type": "active_protection"},
         "disarmed_rule": notice.rule,
         "reason": notice.reason,
     })
+}
+
+/// How often the protected cgroups' ids are looked up again.
+const PROTECTED_CGROUPS_REFRESH: Duration = Duration::from_secs(5);
+
+/// Nanoseconds since the epoch, the clock of event timestamps.
+fn wall_clock_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }

@@ -14,6 +14,10 @@ pub struct FileInfo {
     pub inode: u64,
     #[serde(skip_serializing_if = "is_zero_u32")]
     pub mount_id: u32,
+    /// Device of the filesystem (`stat`'s `st_dev`): with `inode`, the file's identity (Active Protection
+    /// counts and protects executables by it). Not a rule field.
+    #[serde(skip)]
+    pub dev: u64,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub filesystem: String,
     /// Raw `i_mode` (type bits included).

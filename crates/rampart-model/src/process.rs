@@ -89,6 +89,14 @@ pub struct Process {
     pub args: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub args_truncated: bool,
+    /// Bytes of the whole argument vector as passed to execve (argv0 included, one NUL per argument), also
+    /// when only its head and tail were captured.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub args_size: u64,
+    /// Bytes of the longest argument (argv0 included); when it lies in the part not captured, the least it
+    /// can be. An argument padded past the capture (`miner <5 KiB> -o …`) shows here.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub args_longest: u64,
     /// Environment variable names (values are never collected, except for [`Process::envp`]). Shared:
     /// a fork's copy and the execs of one parent with the same environment point at one list.
     #[serde(skip_serializing_if = "is_empty_list")]
@@ -106,6 +114,13 @@ pub struct Process {
     pub is_thread: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub is_kworker: bool,
+    /// `task->start_boottime` (nanoseconds since boot): with the pid, the process's identity. Active
+    /// Protection refuses to signal a pid whose holder started at another time (the pid was recycled).
+    #[serde(skip)]
+    pub start_boot_ns: u64,
+    /// `start_boot_ns` came from /proc's `starttime`, in clock ticks, not from the kernel's exact value.
+    #[serde(skip)]
+    pub start_in_ticks: bool,
 }
 
 impl Process {

@@ -15,6 +15,9 @@
 /* Bounds on the variable sections. */
 #define PATH_MAX_LEN 4096
 #define ARGS_MAX_LEN 4096
+/* An argv block longer than the bound keeps its head and, after it, this much of its end: what an attacker
+ * pads away from the head (`miner <5 KiB> -o stratum+tcp://…`) lands in the tail. */
+#define ARGS_TAIL_DIVISOR 4
 #define ENVS_MAX_LEN 4096
 #define ENVP_MAX_LEN 2048
 #define ENVP_ENTRY_MAX 1024
@@ -36,7 +39,7 @@
 #define EXEC_PATH_TRUNCATED 2    /* exe path kept only its tail */
 #define EXEC_SCRIPT_TRUNCATED 4  /* script path kept only its tail */
 #define EXEC_CGROUP_TRUNCATED 8
-#define EXEC_ARGS_TRUNCATED 16
+#define EXEC_ARGS_TRUNCATED 16    /* argv kept its head and tail only (args_head_len), or could not be read */
 #define EXEC_ENVS_TRUNCATED 32
 #define EXEC_ARGS_FAULT 64       /* argv could not be read from the new mm */
 #define EXEC_ENV_BLOCK 128       /* the envs section is the whole environment block (envp is empty) */
@@ -97,11 +100,15 @@ struct file_info {
 	__u32 mode;
 	__u32 uid;
 	__u32 gid;
+	__u32 dev; /* super_block.s_dev: MAJOR << 20 | MINOR */
+	__u32 _pad0;
 	char fs_type[FS_TYPE_LEN];
 };
 
 /* Followed by `data`: exe_path, script_path, cgroup_path (no NULs), then args, envs, envp (each string
- * NUL-terminated), in that order, lengths below. */
+ * NUL-terminated), in that order, lengths below. When argv was longer than the bound, args holds its first
+ * args_head_len bytes then its last args_len - args_head_len bytes: the gap (args_size - args_len bytes) lies
+ * between them. */
 struct exec_event {
 	struct record_header hdr;
 	struct task_info task;
@@ -115,6 +122,9 @@ struct exec_event {
 	__u16 args_len;
 	__u16 envs_len;
 	__u16 envp_len;
+	__u16 args_head_len;
+	__u16 _pad0;
+	__u32 args_size; /* bytes of the whole argv block (mm->arg_end - arg_start), captured or not */
 };
 
 /* Followed by the child's cgroup path. */

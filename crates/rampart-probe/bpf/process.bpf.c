@@ -116,8 +116,12 @@ static long env_step(__u64 i, void *arg)
 	c->name_len = 0;
 	bpf_loop(ENV_NAME_MAX / NAME_STEP_BYTES, name_step, NULL, 0);
 	k = c->name_len;
-	if (k > ENV_NAME_MAX)
+	if (k >= ENV_NAME_MAX) {
+		/* a longer name keeps its first ENV_NAME_MAX bytes: say so */
 		k = ENV_NAME_MAX;
+		if (w->str[ENV_NAME_MAX] != '=' && w->str[ENV_NAME_MAX] != 0)
+			c->truncated = 1;
+	}
 	o = c->names_len;
 	if (o > ENVS_MAX_LEN - ENV_NAME_MAX - 1) {
 		c->truncated = 1;
@@ -136,6 +140,8 @@ static long env_step(__u64 i, void *arg)
 			break;
 		}
 		m = n > ENVP_ENTRY_MAX ? ENVP_ENTRY_MAX : n;
+		if (n > ENVP_ENTRY_MAX)
+			c->truncated = 1; /* the value keeps its head only */
 		bpf_probe_read_kernel(&w->envp[p], m, w->str);
 		w->envp[(p + m - 1) & (ENVP_MAX_LEN - 1)] = 0;
 		c->envp_len = p + m;
@@ -179,8 +185,8 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	struct walk *c;
 	struct mm_struct *mm;
 	struct file *exe;
-	__u32 zero = 0, off = 0, len;
-	__u64 start, end;
+	__u32 zero = 0, off = 0, len, head, tail;
+	__u64 start, end, total;
 	const char *filename, *interp;
 
 	if (agent_tgid && KREAD(task, tgid) == agent_tgid)
@@ -234,25 +240,44 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	e->cgroup_path_len = len;
 	off += len;
 
-	/* argv: the NUL-separated block the kernel just copied onto the new stack */
+	/* argv: the NUL-separated block the kernel just copied onto the new stack. A longer one than the bound
+	 * keeps its head and its tail, so arguments padded away from the head are still seen; user space finds
+	 * the gap from args_size and args_head_len. */
 	start = KREAD(mm, arg_start);
 	end = KREAD(mm, arg_end);
-	len = end > start ? end - start : 0;
-	if (len > args_max_bytes || len > ARGS_MAX_LEN) {
-		len = args_max_bytes < ARGS_MAX_LEN ? args_max_bytes : ARGS_MAX_LEN;
+	total = end > start ? end - start : 0;
+	e->args_size = total > 0xffffffffull ? 0xffffffffu : total;
+	len = args_max_bytes < ARGS_MAX_LEN ? args_max_bytes : ARGS_MAX_LEN;
+	head = total;
+	tail = 0;
+	if (total > len) {
+		tail = len / ARGS_TAIL_DIVISOR;
+		head = len - tail;
 		e->flags |= EXEC_ARGS_TRUNCATED;
 	}
-	/* the mask is a no-op (len <= ARGS_MAX_LEN) that lets the verifier see the bound on this register */
-	barrier_var(len);
-	len &= 2 * ARGS_MAX_LEN - 1;
+	/* no-op masks (head <= ARGS_MAX_LEN, tail <= ARGS_MAX_LEN / 4) that show the verifier the bounds */
+	barrier_var(head);
+	head &= 2 * ARGS_MAX_LEN - 1;
+	barrier_var(tail);
+	tail &= 2 * (ARGS_MAX_LEN / ARGS_TAIL_DIVISOR) - 1;
 	e->args_len = 0;
-	if (off <= EXEC_DATA_LEN - 2 * ARGS_MAX_LEN) {
-		if (bpf_probe_read_user(s->data + off, len, (void *)start)) {
-			e->flags |= EXEC_ARGS_FAULT;
-		} else {
-			e->args_len = len;
-			off += len;
+	e->args_head_len = 0;
+	e->_pad0 = 0;
+	if (off > EXEC_DATA_LEN - 2 * ARGS_MAX_LEN) {
+		e->flags |= EXEC_ARGS_TRUNCATED; /* unreachable with today's section bounds; never silent */
+	} else if (bpf_probe_read_user(s->data + off, head, (void *)start)) {
+		e->flags |= EXEC_ARGS_FAULT | EXEC_ARGS_TRUNCATED;
+	} else {
+		e->args_head_len = head;
+		len = head;
+		if (tail) {
+			if (bpf_probe_read_user(s->data + off + head, tail, (void *)(end - tail)))
+				e->flags |= EXEC_ARGS_FAULT;
+			else
+				len += tail;
 		}
+		e->args_len = len;
+		off += len;
 	}
 
 	/* environment: a small one whole, in one read (user space splits it and applies the allow-list: the

@@ -65,7 +65,7 @@ static __always_inline void fill_creds(struct cred_info *c, struct task_struct *
 	c->_pad0 = 0;
 }
 
-/* Inode number, mode, owner, times and filesystem type of `inode`; the mount id of `vfsmnt` (0 when the mount
+/* Inode number, device, mode, owner, times and filesystem type of `inode`; the mount id of `vfsmnt` (0 when the mount
  * is not known). One definition for every record that carries a file. */
 static __always_inline void fill_inode_info(struct file_info *f, struct inode *inode, struct vfsmount *vfsmnt)
 {
@@ -73,6 +73,8 @@ static __always_inline void fill_inode_info(struct file_info *f, struct inode *i
 	f->mode = KREAD(inode, i_mode);
 	f->uid = KREAD(inode, i_uid.val);
 	f->gid = KREAD(inode, i_gid.val);
+	f->dev = KREAD(KREAD(inode, i_sb), s_dev);
+	f->_pad0 = 0;
 	f->mount_id = 0;
 	if (vfsmnt) {
 		struct mount *mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);

@@ -18,7 +18,7 @@ pub const DEFAULT_ENV_VALUES: &[&str] = &[
 /// Kernel-side limit on the allow-list (slots in the BPF program).
 pub const MAX_ENV_VALUES: usize = 8;
 /// Kernel-side bound on the argv block of one exec.
-pub const MAX_ARGS_BYTES: u32 = 4096;
+pub const MAX_ARGS_BYTES: u32 = crate::argv::ARGS_MAX_BYTES as u32;
 
 #[derive(Debug, Clone)]
 pub struct ProbeConfig {
@@ -31,9 +31,8 @@ pub struct ProbeConfig {
     pub poll_interval: Duration,
     /// Records of this thread group (the agent itself) are not emitted.
     pub agent_pid: Option<u32>,
-    /// argv entries kept per exec; beyond it `args_truncated` is set.
-    pub max_args: usize,
-    /// Bytes of the argv block read per exec (at most [`MAX_ARGS_BYTES`]).
+    /// Bytes of the argv block read per exec (at most [`MAX_ARGS_BYTES`]); a longer block keeps its head
+    /// and its last quarter ([`crate::argv`]).
     pub max_args_bytes: u32,
     /// Environment variables whose `NAME=value` lands in `envp` (at most [`MAX_ENV_VALUES`]).
     pub env_values: Vec<String>,
@@ -53,7 +52,6 @@ impl Default for ProbeConfig {
             wakeup_bytes: 256 << 10,
             poll_interval: Duration::from_millis(20),
             agent_pid: None,
-            max_args: 32,
             max_args_bytes: MAX_ARGS_BYTES,
             env_values: DEFAULT_ENV_VALUES.iter().map(|s| s.to_string()).collect(),
             btf_path: PathBuf::from("/sys/kernel/btf/vmlinux"),

@@ -49,7 +49,6 @@ pub enum DecodeError {
 /// Decoder settings that come from the probe configuration.
 #[derive(Debug)]
 pub struct Decoder {
-    pub max_args: usize,
     /// Names allowed in `envp` (the kernel matches by hash; this re-checks the name).
     pub env_values: Vec<String>,
     pub environs: EnvironCache,
@@ -96,8 +95,13 @@ impl Decoder {
             (exe, None)
         };
 
-        let (argv, mut args_truncated) = split_strings(args, self.max_args);
-        args_truncated |= e.flags & EXEC_ARGS_TRUNCATED != 0 || (e.argc as usize) > argv.len();
+        let head_len = (e.args_head_len as usize).min(args.len());
+        let argv = crate::argv::from_capture(
+            &args[..head_len],
+            &args[head_len..],
+            u64::from(e.args_size),
+            e.argc as usize,
+        );
         let env_values = &self.env_values;
         let value_allowed = |name: &str| env_values.iter().any(|allowed| allowed == name);
         let whole_block = e.flags & EXEC_ENV_BLOCK != 0;
@@ -110,8 +114,8 @@ impl Decoder {
                 env.truncated |= envs.last().is_some_and(|b| *b != 0); // cut mid-string
                 env
             } else {
-                let (names, cut) = split_strings(envs, usize::MAX);
-                let (values, _) = split_strings(envp, usize::MAX);
+                let (names, cut) = split_strings(envs);
+                let (values, _) = split_strings(envp);
                 let values = values
                     .into_iter()
                     .filter(|kv| value_allowed(kv.split_once('=').map_or(kv, |(n, _)| n)))
@@ -127,8 +131,11 @@ impl Decoder {
             timestamp_boot_ns: e.hdr.timestamp_ns,
             task,
             file,
-            argv,
-            args_truncated,
+            args_truncated: argv.truncated || e.flags & EXEC_ARGS_TRUNCATED != 0,
+            args_size: argv.size,
+            args_longest: argv.longest,
+            args_gap: argv.gap,
+            argv: argv.argv,
             envs: env.names,
             envp: env.values,
             envs_truncated: env.truncated || e.flags & EXEC_ENVS_TRUNCATED != 0,
@@ -234,6 +241,7 @@ fn file(f: &file_info, path: String) -> FileInfo {
     FileInfo {
         inode: f.inode,
         mount_id: f.mount_id,
+        dev: user_dev(f.dev),
         filesystem: c_string(&f.fs_type),
         mode: f.mode,
         uid: f.uid,
@@ -242,6 +250,11 @@ fn file(f: &file_info, path: String) -> FileInfo {
         modification_time: f.mtime_ns,
         ..FileInfo::from_path(path)
     }
+}
+
+/// A device number as the kernel stores it (`s_dev`: MAJOR << 20 | MINOR) in `stat`'s encoding.
+pub fn user_dev(kernel_dev: u32) -> u64 {
+    libc::makedev(kernel_dev >> 20, kernel_dev & 0xf_ffff)
 }
 
 fn path_string(bytes: &[u8], truncated: bool) -> String {
@@ -279,25 +292,10 @@ impl<'a> Sections<'a> {
     }
 }
 
-/// NUL-separated strings, at most `max`; true when some were cut (over `max`, or a last string without NUL).
-fn split_strings(block: &[u8], max: usize) -> (Vec<String>, bool) {
-    if block.is_empty() {
-        return (Vec::new(), false);
-    }
-    let unterminated = block.last() != Some(&0);
-    let body = if unterminated {
-        block
-    } else {
-        &block[..block.len() - 1]
-    };
-    let mut out = Vec::new();
-    for (i, piece) in body.split(|b| *b == 0).enumerate() {
-        if i >= max {
-            return (out, true);
-        }
-        out.push(lossy(piece));
-    }
-    (out, unterminated)
+/// NUL-separated strings; true when the last one has no NUL (cut mid-string).
+fn split_strings(block: &[u8]) -> (Vec<String>, bool) {
+    let (pieces, cut) = crate::argv::split(block);
+    (pieces.into_iter().map(lossy).collect(), cut)
 }
 
 fn c_string(raw: &[i8]) -> String {

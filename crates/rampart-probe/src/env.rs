@@ -80,11 +80,14 @@ pub fn split_environ(block: &[u8], keep_value: impl Fn(&str) -> bool, max_names:
     let mut values_len = 0;
     for entry in block.split(|b| *b == 0).filter(|s| !s.is_empty()) {
         let name = entry.split(|b| *b == b'=').next().unwrap_or(entry);
+        // a cut name or value is never silent (the kernel walk says so too)
+        truncated |= name.len() > ENV_NAME_MAX;
         let name = String::from_utf8_lossy(&name[..name.len().min(ENV_NAME_MAX)]);
         if keep_value(&name) {
             if values_len > ENV_VALUES_MAX - ENV_ENTRY_MAX - 1 {
                 truncated = true;
             } else {
+                truncated |= entry.len() > ENV_ENTRY_MAX;
                 let kept = &entry[..entry.len().min(ENV_ENTRY_MAX)];
                 values_len += kept.len() + 1;
                 values.push(String::from_utf8_lossy(kept).into_owned());
@@ -164,6 +167,19 @@ mod tests {
         assert_eq!(*env.names, ["HOME", "LD_PRELOAD", "EMPTY", "NOEQ"]);
         assert_eq!(*env.values, ["LD_PRELOAD=/tmp/x.so"]);
         assert!(!env.truncated);
+    }
+
+    #[test]
+    fn a_cut_name_or_value_is_never_silent() {
+        let long_name = format!("{}=1\0", "N".repeat(ENV_NAME_MAX + 1));
+        assert!(split_environ(long_name.as_bytes(), keep_ld, usize::MAX).truncated);
+        let exact_name = format!("{}=1\0", "N".repeat(ENV_NAME_MAX));
+        assert!(!split_environ(exact_name.as_bytes(), keep_ld, usize::MAX).truncated);
+        // LD_PRELOAD padded past the kept length hides its tail: say so
+        let padded = format!("LD_PRELOAD={}/tmp/evil.so\0", " ".repeat(ENV_ENTRY_MAX));
+        let env = split_environ(padded.as_bytes(), keep_ld, usize::MAX);
+        assert!(env.truncated);
+        assert_eq!(env.values[0].len(), ENV_ENTRY_MAX);
     }
 
     #[test]

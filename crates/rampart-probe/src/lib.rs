@@ -12,6 +12,7 @@
 //! # Ok::<(), rampart_probe::ProbeError>(())
 //! ```
 
+pub mod argv;
 pub mod config;
 pub mod decode;
 pub mod dns;

@@ -100,7 +100,6 @@ impl Probe {
         let inbox = Arc::new(Mutex::new(Inbox::default()));
         let decode_errors = Arc::new(AtomicU64::new(0));
         let mut decoder = Decoder {
-            max_args: config.max_args,
             env_values: config.env_values.clone(),
             environs: Default::default(),
         };

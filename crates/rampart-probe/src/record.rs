@@ -43,10 +43,17 @@ pub struct ExecRecord {
     /// cwd (no inode: the kernel has released the script's file by then), and the interpreter is below.
     /// A path longer than 4 KiB keeps its tail behind a `...` prefix.
     pub file: FileInfo,
-    /// Full argument vector, argv0 first, bounded (4 KiB, `ProbeConfig::max_args`). For a script it is the
-    /// vector binfmt_script built: interpreter, its optional argument, the script, then the original args.
+    /// Argument vector, argv0 first, bounded (4 KiB, `ProbeConfig::max_args_bytes`): a longer one keeps its
+    /// head and its tail ([`crate::argv`]). For a script it is the vector binfmt_script built: interpreter,
+    /// its optional argument, the script, then the original args.
     pub argv: Vec<String>,
     pub args_truncated: bool,
+    /// Bytes of the whole vector as passed to execve (one NUL per argument), captured or not.
+    pub args_size: u64,
+    /// Bytes of the longest argument (argv0 included); a lower bound when it lies in the gap.
+    pub args_longest: u64,
+    /// What was not captured of a vector longer than the bound.
+    pub args_gap: Option<crate::argv::ArgsGap>,
     /// Environment variable names, bounded.
     pub envs: Arc<[String]>,
     /// `NAME=value` for the few variables whose value is collected (LD_PRELOAD, …).

@@ -230,19 +230,43 @@ fn long_and_deep_path_resolves_fully() {
 }
 
 #[test]
-fn argv_truncation_flag() {
+fn a_long_argv_keeps_its_head_and_its_tail() {
     let mut probe = load();
     let args: Vec<String> = (0..100).map(|i| format!("{i:0100}")).collect();
     let (_, seen) = run(&mut probe, Command::new("/bin/true").args(&args));
     let exec = last_exec(&seen);
     assert!(exec.args_truncated);
     assert_eq!(exec.argv[0], "/bin/true");
-    assert!(
-        exec.argv.len() <= 32 && exec.argv.len() > 1,
-        "{} args kept",
-        exec.argv.len()
-    );
     assert_eq!(exec.argv[1], args[0]);
+    assert_eq!(
+        exec.argv.last().unwrap(),
+        args.last().unwrap(),
+        "the tail is kept"
+    );
+    assert_eq!(exec.args_size, 10 + 100 * 101);
+    assert_eq!(exec.args_longest, 100);
+    let gap = exec.args_gap.expect("the gap is described");
+    assert_eq!(gap.skipped_bytes, exec.args_size - 4096);
+
+    // one argument padded past the head: the arguments after it are seen, and its size is exact
+    let pad = "A".repeat(5000);
+    let (_, seen) = run(
+        &mut probe,
+        Command::new("/bin/true").args([pad.as_str(), "-o", "stratum+tcp://pool.invalid:3333"]),
+    );
+    let exec = last_exec(&seen);
+    assert!(exec.args_truncated);
+    assert_eq!(
+        &exec.argv[exec.argv.len() - 2..],
+        ["-o", "stratum+tcp://pool.invalid:3333"]
+    );
+    assert_eq!(exec.args_longest, 5000);
+    assert_eq!(exec.args_gap.unwrap().argument, 1);
+
+    let (_, seen) = run(&mut probe, Command::new("/bin/true").args(["a", "b"]));
+    let exec = last_exec(&seen);
+    assert!(!exec.args_truncated && exec.args_gap.is_none());
+    assert_eq!((exec.args_size, exec.args_longest), (14, 9));
 }
 
 #[test]
@@ -310,6 +334,25 @@ fn env_names_values_and_truncation() {
         .envs
         .iter()
         .all(|n| n.starts_with("VARIABLE_NAME_NUMBER_")));
+
+    // a value longer than the kept length (LD_PRELOAD padded so its real entry falls off) is never silent,
+    // whether the environment is copied whole or walked in the kernel
+    let padded = format!("{}/tmp/evil.so", " ".repeat(1100));
+    let exec = true_with_env(&[("LD_PRELOAD".into(), padded.clone())]);
+    assert!(exec.envs_truncated, "{exec:?}");
+    let mut big: Vec<(String, String)> = (0..10)
+        .map(|i| (format!("BIG_{i}"), "v".repeat(900)))
+        .collect();
+    big.push(("LD_PRELOAD".into(), "/tmp/x.so".into()));
+    let exec = true_with_env(&big);
+    assert!(
+        !exec.envs_truncated,
+        "9 KiB in 11 variables is walked whole"
+    );
+    assert_eq!(*exec.envp, ["LD_PRELOAD=/tmp/x.so"]);
+    big.last_mut().unwrap().1 = padded;
+    let exec = true_with_env(&big);
+    assert!(exec.envs_truncated);
 }
 
 #[test]

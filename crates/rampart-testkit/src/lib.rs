@@ -16,6 +16,7 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+mod cgroup;
 mod container;
 pub mod html;
 mod image;
@@ -26,6 +27,7 @@ pub mod pg;
 mod podman;
 mod service;
 
+pub use cgroup::TestCgroup;
 pub use container::{ContainerSpec, RunningContainer};
 pub use image::{BUSYBOX_IMAGE, BUSYBOX_IMAGE_NAME, BUSYBOX_IMAGE_TAG};
 pub use monitor::MonitorProcess;
@@ -36,6 +38,20 @@ pub use service::ApiService;
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// Held by a test that runs an armed `rampart monitor` (kill rules on), across test processes: every monitor
+/// sees every exec on the host, so one test's kill rules would kill what another test expects to survive.
+pub struct ArmedMonitorLock {
+    _lock: lock::FileLock,
+}
+
+/// Waits for the other armed monitors of this machine's tests to finish.
+pub fn armed_monitor_lock() -> anyhow::Result<ArmedMonitorLock> {
+    let path = std::env::temp_dir().join("rampart-tests-armed-monitor.lock");
+    Ok(ArmedMonitorLock {
+        _lock: lock::FileLock::acquire(&path)?,
+    })
 }
 
 /// A loopback port free at the time of asking.

@@ -85,6 +85,11 @@ impl MonitorProcess {
         Ok(())
     }
 
+    /// The monitor's process id (to pause it with SIGSTOP, for one).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits up to `timeout` for a printed object that satisfies `pred`, and returns it.
     pub fn wait_for(&self, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Option<Value> {
         let (lock, cv) = &*self.shared;

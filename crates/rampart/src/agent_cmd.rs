@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use rampart_agent::profiles::{Anomaly, DumpCommand, ProfilerConfig, Uploader};
-use rampart_agent::protect::{DisarmNotice, KillReport};
+use rampart_agent::protect::{KillReport, ProtectNotice};
 use rampart_agent::remote::{Applied, RemoteConfig, RemoteConfigOptions};
 use rampart_agent::report::{Reporter, ReporterConfig};
 use rampart_agent::runtime::{self, Agent, AgentOptions, Output};
@@ -34,12 +34,21 @@ pub struct AgentArgs {
     /// Report what `kill` actions would do, but send no signal.
     #[arg(long)]
     pub no_kill: bool,
-    /// An executable Active Protection must never kill (repeatable).
+    /// An executable Active Protection never kills in its system instance (root, no LD_* variable, a
+    /// protected cgroup), besides init, systemd, sshd and Rampart (repeatable).
     #[arg(long = "protect", value_name = "PATH")]
     pub protected: Vec<PathBuf>,
-    /// Disarm a kill rule that would kill more than this many distinct executables (or containers) per minute.
+    /// A cgroup v2 path where protected executables' system instances run, besides pid 1's and
+    /// /system.slice/ssh(d).service (repeatable), e.g. `/system.slice/myagent.service`.
+    #[arg(long = "protect-cgroup", value_name = "PATH")]
+    pub protected_cgroups: Vec<String>,
+    /// Disarm a kill rule once the host's root reaches this many distinct killed executables per minute
+    /// (other users and containers never disarm a rule).
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub disarm_after: usize,
+    /// How long a disarmed rule stays disarmed before it kills again.
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub disarm_cooldown: humantime::Duration,
     /// A targeting tag reported at enrollment, e.g. `env:prod` (repeatable): remotely configured policies
     /// can be aimed at agents by tag.
     #[arg(long = "tag", value_name = "TAG")]
@@ -189,12 +198,12 @@ impl Output for ReportOutput<'_> {
         Ok(())
     }
 
-    fn disarmed(&mut self, notice: &DisarmNotice) -> std::io::Result<()> {
+    fn protection_notice(&mut self, notice: &ProtectNotice) -> std::io::Result<()> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .as_nanos();
-        let mut v = runtime::disarm_json(notice);
+        let mut v = runtime::notice_json(notice);
         // The server needs an id and a time for every match.
         v["event"] = json!({"type": "active_protection", "timestamp": now as u64,
                             "id": format!("disarm-{}-{now}", notice.rule), "hostname": self.hostname});
@@ -220,7 +229,9 @@ pub fn options(a: &AgentArgs, spool_dir: &std::path::Path) -> AgentOptions {
         ring_mib: a.ring_mib,
         no_kill: a.no_kill,
         protected: a.protected.clone(),
+        protected_cgroups: a.protected_cgroups.clone(),
         disarm_after: a.disarm_after,
+        disarm_cooldown: a.disarm_cooldown.into(),
         profiling,
         ..AgentOptions::default()
     }

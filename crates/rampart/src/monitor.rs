@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use rampart_agent::protect::{DisarmNotice, KillReport};
-use rampart_agent::runtime::{disarm_json, match_json, Activity, Agent, AgentOptions, Output};
+use rampart_agent::protect::{KillReport, NoticeKind, ProtectNotice};
+use rampart_agent::runtime::{match_json, notice_json, Activity, Agent, AgentOptions, Output};
 use rampart_model::{Event, EventType};
 use rampart_secl::Match;
 
@@ -42,12 +42,21 @@ pub struct MonitorArgs {
     /// Report what `kill` actions would do, but send no signal (in the kernel or from user space).
     #[arg(long)]
     pub no_kill: bool,
-    /// An executable Active Protection must never kill, besides init, systemd, sshd and Rampart (repeatable).
+    /// An executable Active Protection never kills in its system instance (root, no LD_* variable, a
+    /// protected cgroup), besides init, systemd, sshd and Rampart (repeatable).
     #[arg(long = "protect", value_name = "PATH")]
     pub protected: Vec<PathBuf>,
-    /// Disarm a kill rule that would kill more than this many distinct executables (or containers) per minute.
+    /// A cgroup v2 path where protected executables' system instances run, besides pid 1's and
+    /// /system.slice/ssh(d).service (repeatable), e.g. `/system.slice/myagent.service`.
+    #[arg(long = "protect-cgroup", value_name = "PATH")]
+    pub protected_cgroups: Vec<String>,
+    /// Disarm a kill rule once the host's root reaches this many distinct killed executables per minute
+    /// (other users and containers never disarm a rule).
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub disarm_after: usize,
+    /// How long a disarmed rule stays disarmed before it kills again.
+    #[arg(long, default_value = "5m", value_name = "DURATION")]
+    pub disarm_cooldown: humantime::Duration,
 }
 
 impl MonitorArgs {
@@ -63,7 +72,9 @@ impl MonitorArgs {
             ring_mib: self.ring_mib,
             no_kill: self.no_kill,
             protected: self.protected.clone(),
+            protected_cgroups: self.protected_cgroups.clone(),
             disarm_after: self.disarm_after,
+            disarm_cooldown: self.disarm_cooldown.into(),
             profiling: None,
         }
     }
@@ -137,13 +148,18 @@ impl<W: Write> Output for Printer<W> {
         writeln!(self.out, "{line}")
     }
 
-    fn disarmed(&mut self, notice: &DisarmNotice) -> std::io::Result<()> {
+    fn protection_notice(&mut self, notice: &ProtectNotice) -> std::io::Result<()> {
         if self.json {
-            return self.line(&disarm_json(notice));
+            return self.line(&notice_json(notice));
         }
+        let kind = match notice.kind {
+            NoticeKind::Disarmed => "DISARMED",
+            NoticeKind::Rearmed => "REARMED",
+            NoticeKind::DisarmRefused => "DISARM REFUSED",
+        };
         writeln!(
             self.out,
-            "DISARMED {}: {}",
+            "{kind} {}: {}",
             render::escape(&notice.rule),
             render::escape(&notice.reason)
         )

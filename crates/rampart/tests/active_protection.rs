@@ -38,21 +38,23 @@ rules:
 
 static ONE_MONITOR_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// Held for a whole test (a failed test poisons the lock; the next one goes on).
-fn serial() -> MutexGuard<'static, ()> {
+/// Held for a whole test (a failed test poisons the lock; the next one goes on); the file lock keeps the armed
+/// monitors of other test binaries (the evasion suite) out too.
+fn serial() -> (MutexGuard<'static, ()>, rampart_testkit::ArmedMonitorLock) {
     assert!(
         rampart_testkit::is_root(),
         "Active Protection tests load eBPF programs: run them as root"
     );
-    ONE_MONITOR_AT_A_TIME
+    let guard = ONE_MONITOR_AT_A_TIME
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(|e| e.into_inner());
+    (guard, rampart_testkit::armed_monitor_lock().unwrap())
 }
 
 struct Setup {
     dir: tempfile::TempDir,
     monitor: MonitorProcess,
-    _serial: MutexGuard<'static, ()>,
+    _serial: (MutexGuard<'static, ()>, rampart_testkit::ArmedMonitorLock),
 }
 
 fn start(extra: &[&str]) -> Setup {
@@ -152,18 +154,36 @@ fn renamed_miner_with_stratum_url_is_killed_in_the_kernel_before_running() {
     assert!(s.dir.path().join("stratum-notes.txt").exists());
 }
 
+/// This process's cgroup v2 path: where the protected binary's "system instance" runs in these tests.
+fn own_cgroup() -> String {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .expect("a cgroup v2 hierarchy")
+        .to_string()
+}
+
 #[test]
 fn protected_binary_with_a_miner_name_survives() {
     let dir = tempfile::tempdir().unwrap();
     let guarded = copy_binary(&dir.path().join("protected"), "/bin/touch", "xmrig-test");
-    let s = start(&["--protect", guarded.to_str().unwrap()]);
+    let cgroup = own_cgroup();
+    let s = start(&[
+        "--protect",
+        guarded.to_str().unwrap(),
+        "--protect-cgroup",
+        &cgroup,
+    ]);
     // `touch` cannot create a file named like the URL (its directory does not exist) and exits 1: what
-    // matters is that it ran to the end instead of being killed.
-    let (status, _) = run(
-        &guarded,
-        &["alive", "stratum+tcp://pool.invalid:3333"],
-        s.dir.path(),
-    );
+    // matters is that it ran to the end instead of being killed. Its system instance: root, in a protected
+    // cgroup, with a clean environment (cargo's LD_LIBRARY_PATH would make it just another run of the binary).
+    let status = Command::new(&guarded)
+        .args(["alive", "stratum+tcp://pool.invalid:3333"])
+        .current_dir(s.dir.path())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .status()
+        .unwrap();
     assert_eq!(
         status.signal(),
         None,

@@ -152,6 +152,8 @@ impl ProcessCache {
     fn finish_procfs_process(&self, entry: procfs::ProcEntry) -> Process {
         let mut process = entry.process;
         process.created_at = self.clock.to_epoch_ns(entry.start_boot_ns);
+        process.start_boot_ns = entry.start_boot_ns;
+        process.start_in_ticks = true;
         process.container = self.container_of(&process.cgroup.path);
         self.users.name_credentials(&mut process.credentials);
         process
@@ -185,6 +187,8 @@ impl ProcessCache {
         process.file = r.file;
         process.set_argv(r.argv);
         process.args_truncated = r.args_truncated;
+        process.args_size = r.args_size;
+        process.args_longest = r.args_longest;
         process.envs = r.envs;
         process.envp = r.envp;
         process.envs_truncated = r.envs_truncated;
@@ -216,6 +220,8 @@ impl ProcessCache {
         process.container = fresh.container;
         process.tty_name = fresh.tty_name;
         process.created_at = fresh.created_at;
+        process.start_boot_ns = fresh.start_boot_ns;
+        process.start_in_ticks = false;
         process.exec_time = 0;
         process.is_thread = true;
         let node = ProcessNode::new(process, self.bounded(parent));
@@ -292,6 +298,7 @@ impl ProcessCache {
             comm: task.comm.clone(),
             tty_name: task.tty_name.clone(),
             created_at: self.clock.to_epoch_ns(task.start_time_boot_ns),
+            start_boot_ns: task.start_time_boot_ns,
             credentials,
             cgroup: Cgroup {
                 id: task.cgroup_id,

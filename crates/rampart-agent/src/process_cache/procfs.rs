@@ -8,11 +8,10 @@ use std::path::Path;
 use rampart_model::process::{Cgroup, Credentials};
 use rampart_model::{FileInfo, Process};
 
-use rampart_probe::config::{DEFAULT_ENV_VALUES, MAX_ARGS_BYTES};
+use rampart_probe::config::DEFAULT_ENV_VALUES;
 use rampart_probe::env::split_environ;
 
 /// Bounds mirroring the probe's, so a seeded process looks like one seen at exec.
-const MAX_ARGV_BYTES: usize = MAX_ARGS_BYTES as usize;
 const MAX_ENV_NAMES: usize = 128;
 
 /// What /proc tells about one process, plus its parent pid.
@@ -41,10 +40,8 @@ pub fn read_process(proc_root: &Path, pid: u32, ticks_per_sec: u64) -> Option<Pr
     } else {
         exe_file(&dir)
     };
-    let (argv, args_truncated) = split_nul(
-        &fs::read(dir.join("cmdline")).unwrap_or_default(),
-        MAX_ARGV_BYTES,
-    );
+    // read whole (the kernel's argv area), then kept as the exec probe keeps it: head and tail
+    let argv = rampart_probe::argv::from_block(&fs::read(dir.join("cmdline")).unwrap_or_default());
     let env = split_environ(
         &fs::read(dir.join("environ")).unwrap_or_default(),
         |name| DEFAULT_ENV_VALUES.contains(&name),
@@ -63,7 +60,9 @@ pub fn read_process(proc_root: &Path, pid: u32, ticks_per_sec: u64) -> Option<Pr
         tty_name: tty_name(stat.tty_nr),
         credentials,
         file,
-        args_truncated,
+        args_truncated: argv.truncated,
+        args_size: argv.size,
+        args_longest: argv.longest,
         envs,
         envp,
         envs_truncated,
@@ -74,7 +73,7 @@ pub fn read_process(proc_root: &Path, pid: u32, ticks_per_sec: u64) -> Option<Pr
         is_kworker: is_kthread,
         ..Default::default()
     };
-    process.set_argv(argv);
+    process.set_argv(argv.argv);
     let start_boot_ns = stat.starttime_ticks.saturating_mul(1_000_000_000) / ticks_per_sec.max(1);
     Some(ProcEntry {
         process,
@@ -158,6 +157,7 @@ fn exe_file(dir: &Path) -> FileInfo {
     let mut file = FileInfo::from_path(path.strip_suffix(" (deleted)").unwrap_or(&path));
     if let Ok(meta) = fs::metadata(&exe) {
         file.inode = meta.ino();
+        file.dev = meta.dev();
         file.mode = meta.mode();
         file.uid = meta.uid();
         file.gid = meta.gid();
@@ -188,22 +188,6 @@ fn mount_id(path: &Path) -> Option<u32> {
 }
 
 /// Splits a NUL-separated buffer into strings, keeping at most `max_bytes`; the flag says whether it cut.
-fn split_nul(buf: &[u8], max_bytes: usize) -> (Vec<String>, bool) {
-    let truncated = buf.len() > max_bytes;
-    let buf = &buf[..buf.len().min(max_bytes)];
-    // Each argument ends with a NUL; drop the last terminator so an empty final argument survives.
-    let buf = buf.strip_suffix(&[0]).unwrap_or(buf);
-    if buf.is_empty() {
-        return (Vec::new(), truncated);
-    }
-    (
-        buf.split(|b| *b == 0)
-            .map(|s| String::from_utf8_lossy(s).into_owned())
-            .collect(),
-        truncated,
-    )
-}
-
 /// The cgroup v2 (unified) path from /proc/PID/cgroup (`0::/path`).
 pub fn unified_cgroup_path(text: &str) -> Option<String> {
     text.lines()
@@ -264,13 +248,34 @@ mod tests {
     }
 
     #[test]
-    fn argv_splitting() {
-        let (argv, cut) = split_nul(b"sh\0-c\0exec true\0\0", 4096);
-        assert_eq!(argv, ["sh", "-c", "exec true", ""]);
-        assert!(!cut);
-        let (argv, cut) = split_nul(b"abcdef\0gh\0", 4);
-        assert_eq!(argv, ["abcd"]);
-        assert!(cut);
+    fn a_padded_command_line_reads_as_the_exec_probe_keeps_it() {
+        let pad = "A".repeat(6000);
+        let mut child = std::process::Command::new("/bin/sh")
+            .args(["-c", "sleep 5", &pad, "tail-arg"])
+            .spawn()
+            .unwrap();
+        // until the child has exec'd (before, /proc shows the forked copy of this test)
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let entry = loop {
+            let entry = read_process(
+                Path::new("/proc"),
+                child.id(),
+                crate::clock::clock_ticks_per_sec(),
+            )
+            .unwrap();
+            if entry.process.argv0 == "/bin/sh" || std::time::Instant::now() > deadline {
+                break entry;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let p = entry.process;
+        assert_eq!(p.argv0, "/bin/sh");
+        assert_eq!(p.argv.last().unwrap(), "tail-arg", "the tail is kept");
+        assert!(p.args_truncated);
+        assert_eq!(p.args_longest, 6000);
+        assert_eq!(p.args_size, (8 + 3 + 8 + 6001 + 9) as u64);
     }
 
     #[test]

@@ -63,6 +63,7 @@ pub fn plan_kills(rules: &RuleSet) -> PlannedKills {
                     names: c.names,
                     argv0: c.argv0,
                     arg_substrings: c.arg_substrings,
+                    disarmed: false,
                 });
                 out.slot_rules.push(rule.id.clone());
             }

@@ -204,6 +204,8 @@ pub(crate) fn process_leaves() -> Vec<Leaf<PGet>> {
             })),
         ),
         leaf("args_truncated", Bool, 0, pbool!(|p| p.args_truncated)),
+        leaf("args_size", Int, 0, pint!(|p: &Process| p.args_size)),
+        leaf("args_longest", Int, 0, pint!(|p: &Process| p.args_longest)),
         leaf("envs", Str, ARRAY, pstrs(|p| &p.envs)),
         leaf("envp", Str, ARRAY, pstrs(|p| &p.envp)),
         leaf("envs_truncated", Bool, 0, pbool!(|p| p.envs_truncated)),

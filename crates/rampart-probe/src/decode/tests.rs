@@ -13,7 +13,6 @@ fn put(dst: &mut [i8], s: &str) {
 
 fn decoder() -> Decoder {
     Decoder {
-        max_args: 3,
         env_values: vec!["LD_PRELOAD".into()],
         environs: Default::default(),
     }
@@ -34,6 +33,7 @@ fn exec_bytes(flags: u32, sections: [&[u8]; 6]) -> Vec<u8> {
     let lens: Vec<u16> = sections.iter().map(|s| s.len() as u16).collect();
     (e.exe_path_len, e.script_path_len, e.cgroup_path_len) = (lens[0], lens[1], lens[2]);
     (e.args_len, e.envs_len, e.envp_len) = (lens[3], lens[4], lens[5]);
+    (e.args_head_len, e.args_size) = (lens[3], lens[3] as u32);
     let mut out = bytes_of(&e);
     sections.iter().for_each(|s| out.extend_from_slice(s));
     out
@@ -151,8 +151,12 @@ fn truncation_flags_and_limits() {
         panic!("not an exec")
     };
     assert_eq!(r.file.path, ".../deep/file");
-    assert_eq!(r.argv, ["a", "b", "c"]);
-    assert!(r.args_truncated);
+    assert_eq!(
+        r.argv,
+        ["a", "b", "c", "d"],
+        "no count limit: the byte bound is the bound"
+    );
+    assert!(!r.args_truncated);
     assert!(r.envs_truncated);
     assert!(
         r.envp.is_empty(),
@@ -165,6 +169,44 @@ fn truncation_flags_and_limits() {
     };
     assert_eq!(r.argv, ["ab", "cd"]);
     assert!(r.args_truncated);
+}
+
+#[test]
+fn argv_head_and_tail_with_the_gap() {
+    // what the kernel sends for `miner <5000 x A> -o stratum+tcp://p:1`: the first 3072 bytes, the last 1024
+    let pad = "A".repeat(5000);
+    let full = format!("miner\0{pad}\0-o\0stratum+tcp://p:1\0");
+    let (head, tail) = (
+        &full.as_bytes()[..3072],
+        &full.as_bytes()[full.len() - 1024..],
+    );
+    let args = [head, tail].concat();
+    let mut bytes = exec_bytes(
+        EXEC_ARGS_TRUNCATED,
+        [b"/tmp/miner", b"", b"/", &args, b"", b""],
+    );
+    let e: exec_event = read_pod(&bytes).unwrap();
+    let mut e2 = e;
+    (e2.args_head_len, e2.args_size, e2.argc) = (3072, full.len() as u32, 4);
+    bytes[..size_of::<exec_event>()].copy_from_slice(&bytes_of(&e2));
+    let ProbeRecord::Exec(r) = decoder().decode(&bytes).unwrap() else {
+        panic!("not an exec")
+    };
+    assert!(r.args_truncated);
+    assert_eq!(r.args_size, full.len() as u64);
+    assert_eq!(r.args_longest, 5000);
+    assert_eq!(&r.argv[r.argv.len() - 2..], ["-o", "stratum+tcp://p:1"]);
+    let gap = r.args_gap.unwrap();
+    assert_eq!(
+        (gap.argument, gap.skipped_bytes),
+        (1, full.len() as u64 - 4096)
+    );
+    // a head the kernel could not read is truncated, never an empty success
+    let bytes = exec_bytes(EXEC_ARGS_TRUNCATED | 64, [b"/x", b"", b"/", b"", b"", b""]);
+    let ProbeRecord::Exec(r) = decoder().decode(&bytes).unwrap() else {
+        panic!("not an exec")
+    };
+    assert!(r.args_truncated && r.argv.is_empty());
 }
 
 #[test]

@@ -257,31 +257,27 @@ impl<'e> Compiler<'e> {
         })
     }
 
+    /// Binds the register of the current scope (the rule, or a macro the rule names) over the part of
+    /// `node` that uses it ([`BNode::bind_register`]).
     fn wrap_register(&self, node: BNode) -> BNode {
-        match &self.register {
-            Some((_, iterator, _)) => {
-                let len = registry()
-                    .get(&format!("{iterator}.length"))
-                    .map(FieldDef::getter);
-                match len {
-                    Some(getter) => BNode::Register {
-                        count: FieldOp {
-                            name: format!("{iterator}.length"),
-                            getter,
-                            reg: false,
-                            path: false,
-                            ci: false,
-                            array: false,
-                            multi: false,
-                            scalar: None,
-                        },
-                        body: Box::new(node),
-                    },
-                    None => node,
-                }
-            }
-            None => node,
-        }
+        let Some((_, iterator, _)) = &self.register else {
+            return node;
+        };
+        let name = format!("{iterator}.length");
+        let Some(getter) = registry().get(&name).map(FieldDef::getter) else {
+            return node;
+        };
+        let count = FieldOp {
+            name,
+            getter,
+            reg: false,
+            path: false,
+            ci: false,
+            array: false,
+            multi: false,
+            scalar: None,
+        };
+        node.bind_register(&count)
     }
 
     fn note_scope(&mut self, def: &FieldDef, pos: usize) -> Result<()> {
@@ -357,7 +353,10 @@ impl<'e> Compiler<'e> {
             }
             match &self.register {
                 Some((l, it, _)) if l != letter || it != iter => {
-                    return Err(self.err(pos, "only one register per rule is supported"));
+                    return Err(self.err(
+                        pos,
+                        "only one register per rule (or per macro it names) is supported",
+                    ));
                 }
                 _ => self.register = Some((letter.clone(), iter.clone(), pos)),
             }
@@ -427,6 +426,18 @@ impl<'e> Compiler<'e> {
             {
                 let (o, t) = self.operand(n)?;
                 self.truthy(o, t, n.pos)
+            }
+            Kind::Ident(name) if self.macro_stack.is_empty() => {
+                // A boolean macro the rule names is a scope of its own for `[X]` registers (the macros it
+                // names share it): `!(TRUSTED_X_ANCESTOR)` means "no ancestor is a trusted X", and two such
+                // macros in one rule do not tie their registers to the same element.
+                let name = name.clone();
+                let outer = self.register.take();
+                let node = self
+                    .with_macro(&name, n.pos, |c, ast| c.boolean(ast))
+                    .map(|node| self.wrap_register(node));
+                self.register = outer;
+                node
             }
             Kind::Ident(name) => {
                 let name = name.clone();

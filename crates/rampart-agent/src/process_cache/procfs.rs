@@ -102,6 +102,11 @@ struct Stat {
     starttime_ticks: u64,
 }
 
+/// The `starttime` (clock ticks since boot) of a /proc/PID/stat text.
+pub(crate) fn starttime_ticks(stat: &str) -> Option<u64> {
+    parse_stat(stat).map(|s| s.starttime_ticks)
+}
+
 /// Parses /proc/PID/stat. The comm is in parentheses and may itself contain spaces and ')', so fields are
 /// counted from the last ')'.
 fn parse_stat(text: &str) -> Option<Stat> {
@@ -165,7 +170,24 @@ fn exe_file(dir: &Path) -> FileInfo {
         file.modification_time = meta.mtime() as u64 * 1_000_000_000 + meta.mtime_nsec() as u64;
     }
     file.mount_id = mount_id(&exe).unwrap_or(0);
+    file.in_upper_layer = exe_in_upper_layer(dir, &file);
     file
+}
+
+/// Whether a process's executable (on overlayfs) was written in the container's upper layer; see
+/// [`super::proc_file::in_upper_layer`] (an unknown layer counts as upper).
+fn exe_in_upper_layer(dir: &Path, file: &FileInfo) -> bool {
+    use super::proc_file::{in_upper_layer, on_overlayfs, open_dir};
+    let Some(proc_dir) = open_dir(dir) else {
+        return false;
+    };
+    let exe = fs::File::open(dir.join("exe")).map(std::os::fd::OwnedFd::from);
+    match exe {
+        Ok(exe) if on_overlayfs(&exe) => in_upper_layer(&proc_dir, file.mount_id, &file.path),
+        Ok(_) => false,
+        // Not even readable: nothing tells the layer, and nothing else about the file is known either.
+        Err(_) => false,
+    }
 }
 
 /// The mount id of a path, through statx(STATX_MNT_ID).

@@ -378,7 +378,8 @@ fn datadog_register_rule() {
 }
 
 /// A boolean macro the rule names is a register scope of its own: two macros using `[A]` in one rule are
-/// satisfied by different ancestors, and a negated one means "no ancestor".
+/// satisfied by different ancestors, and a negated one means "no ancestor"; unless the rule itself names the
+/// letter, which then is one element for both.
 #[test]
 fn registers_in_named_macros_are_local_to_them() {
     let macro_expr = |id: &str, e: &str| MacroSpec {
@@ -415,9 +416,20 @@ fn registers_in_named_macros_are_local_to_them() {
                 "exec.file.name == \"bash\" && !(INIT_ANCESTOR)",
                 vec![],
             ),
+            // The rule names [A] itself: the macro's [A] is the rule's element (sshd is not pid 1).
+            rule(
+                "shared_with_the_rule",
+                r#"exec.file.name == "bash" && process.ancestors[A].comm == "sshd" && INIT_PID_A"#,
+                vec![],
+            ),
+            rule(
+                "shared_and_true",
+                r#"exec.file.name == "bash" && process.ancestors[A].comm == "systemd" && INIT_PID_A"#,
+                vec![],
+            ),
             rule(
                 "own_register_too",
-                r#"exec.file.name == "bash" && process.ancestors[A].comm == "sshd" && process.ancestors[A].argv in ["-D"] && INIT_ANCESTOR"#,
+                r#"exec.file.name == "bash" && process.ancestors[B].comm == "sshd" && process.ancestors[B].argv in ["-D"] && INIT_ANCESTOR"#,
                 vec![],
             ),
         ],
@@ -428,7 +440,7 @@ fn registers_in_named_macros_are_local_to_them() {
         .iter()
         .map(|m| m.rule.id.clone())
         .collect();
-    assert_eq!(hits, ["both", "own_register_too"]);
+    assert_eq!(hits, ["both", "shared_and_true", "own_register_too"]);
 }
 
 #[test]

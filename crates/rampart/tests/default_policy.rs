@@ -201,6 +201,10 @@ fn default_policy_rules_fire_on_real_behaviour_and_not_on_look_alikes() {
         cov.is_complete(),
         "every rule has a trigger and a benign case: {cov:#?}"
     );
+    // RAMPART_POLICY_CASES=id,id,…: run only those rules' cases (while working on them).
+    let only: Option<Vec<String>> = std::env::var("RAMPART_POLICY_CASES")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
 
     let base = tempfile::Builder::new()
         .prefix("rampart-default-policy-")
@@ -226,8 +230,9 @@ fn default_policy_rules_fire_on_real_behaviour_and_not_on_look_alikes() {
     )];
     if table
         .cases
-        .values()
-        .any(|c| c.needs.iter().any(|n| n == "podman"))
+        .iter()
+        .filter(|(id, _)| only.as_ref().is_none_or(|o| o.contains(id)))
+        .any(|(_, c)| c.needs.iter().any(|n| n == "podman"))
     {
         env.extend(podman_env());
     }
@@ -248,6 +253,9 @@ fn default_policy_rules_fire_on_real_behaviour_and_not_on_look_alikes() {
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
     for (n, (rule, case)) in table.cases.iter().enumerate() {
+        if only.as_ref().is_some_and(|o| !o.contains(rule)) {
+            continue;
+        }
         for kind in [Kind::Trigger, Kind::Benign] {
             let text = match kind {
                 Kind::Trigger => case.trigger.as_deref(),

@@ -105,10 +105,11 @@ pub struct CompiledValue {
 
 /// Compiles a boolean rule (or filter) expression.
 pub fn compile(src: &str, env: &Env) -> Result<Compiled> {
-    let (ast, warnings) = parse(src)?;
+    let (ast, mut warnings) = parse(src)?;
     let mut c = Compiler::new(env);
     register_letters(&ast, &mut c.rule_letters);
     let mut node = c.boolean(&ast)?;
+    warnings.extend(crate::exemptions::lint(&ast, env));
     crate::merge::alternatives(&mut node);
     node.reorder();
     let node = c.wrap_register(node);

@@ -27,28 +27,67 @@ pub fn script(
 ) -> Option<FileInfo> {
     let dir = open_dir(&proc_root.join(pid.to_string()))?;
     // The directory pins one process: once it is open, a recycled pid cannot slip in, so check its start.
-    let stat = read_at(&dir, c"stat")?;
-    let ticks = super::procfs::starttime_ticks(&stat)?;
+    let mut buf = [0u8; 1024];
+    let stat = read_small(&dir, c"stat", &mut buf)?;
+    let ticks = super::procfs::starttime_ticks(stat)?;
     let tick_ns = 1_000_000_000 / ticks_per_sec.max(1);
     if (ticks.saturating_mul(tick_ns)).abs_diff(start_boot_ns) > tick_ns {
         return None;
     }
     let root = open_at(&dir, c"root", libc::O_PATH | libc::O_DIRECTORY)?;
     let file = open_in_root(&root, path)?;
-    let canonical = within_root(&fd_path(&file)?, &fd_path(&root)?)?;
-    let meta = File::from(file.try_clone().ok()?).metadata().ok()?;
+    let file_path = fd_path(&file)?;
+    // Most processes share the agent's root: no need to ask the kernel for its path.
+    let canonical = if same_as_own_root(&root) {
+        file_path
+    } else {
+        within_root(&file_path, &fd_path(&root)?)?
+    };
     let mut info = FileInfo::from_path(canonical);
-    info.inode = meta.ino();
-    info.mode = meta.mode();
-    info.uid = meta.uid();
-    info.gid = meta.gid();
-    info.change_time = meta.ctime() as u64 * 1_000_000_000 + meta.ctime_nsec() as u64;
-    info.modification_time = meta.mtime() as u64 * 1_000_000_000 + meta.mtime_nsec() as u64;
-    info.mount_id = mount_id(&file)?;
+    if !stat_into(file.as_raw_fd(), c"", libc::AT_EMPTY_PATH, &mut info) {
+        return None;
+    }
     if on_overlayfs(&file) {
         info.in_upper_layer = in_upper_layer(&dir, info.mount_id, &info.path);
     }
     Some(info)
+}
+
+/// Fills a file's inode, mode, owner, times and mount id from one statx(2) of `path` relative to `dirfd`;
+/// false when it fails.
+pub(crate) fn stat_into(dirfd: i32, path: &CStr, flags: i32, file: &mut FileInfo) -> bool {
+    // SAFETY: statx is plain data; an all-zero value is valid.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    let mask = libc::STATX_BASIC_STATS | libc::STATX_MNT_ID;
+    // SAFETY: a NUL-terminated path and a valid out-pointer.
+    if unsafe { libc::statx(dirfd, path.as_ptr(), flags, mask, &mut stx) } != 0 {
+        return false;
+    }
+    let ns = |t: libc::statx_timestamp| t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64;
+    file.inode = stx.stx_ino;
+    file.mode = stx.stx_mode as u32;
+    file.uid = stx.stx_uid;
+    file.gid = stx.stx_gid;
+    file.change_time = ns(stx.stx_ctime);
+    file.modification_time = ns(stx.stx_mtime);
+    if stx.stx_mask & libc::STATX_MNT_ID != 0 {
+        file.mount_id = stx.stx_mnt_id as u32;
+    }
+    true
+}
+
+/// Whether directory `root` is the agent's own root (same device and inode).
+fn same_as_own_root(root: &OwnedFd) -> bool {
+    static OWN: std::sync::OnceLock<Option<(u64, u64)>> = std::sync::OnceLock::new();
+    let id = |dirfd, path: &CStr, flags| {
+        // SAFETY: stat is plain data; an all-zero value is valid.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: a NUL-terminated path and a valid out-pointer.
+        (unsafe { libc::fstatat(dirfd, path.as_ptr(), &mut st, flags) } == 0)
+            .then_some((st.st_dev, st.st_ino))
+    };
+    let own = *OWN.get_or_init(|| id(libc::AT_FDCWD, c"/", 0));
+    own.is_some() && own == id(root.as_raw_fd(), c"", libc::AT_EMPTY_PATH)
 }
 
 /// Whether `path` (as process `/proc/PID` = `dir` sees it), on the overlayfs mount `mount_id`, is in the
@@ -152,12 +191,20 @@ fn open_at(dir: &OwnedFd, name: &CStr, flags: i32) -> Option<OwnedFd> {
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-pub(crate) fn read_at(dir: &OwnedFd, name: &CStr) -> Option<String> {
+fn read_at(dir: &OwnedFd, name: &CStr) -> Option<String> {
     let mut text = String::new();
     File::from(open_at(dir, name, libc::O_RDONLY)?)
         .read_to_string(&mut text)
         .ok()?;
     Some(text)
+}
+
+/// A short /proc file read in one call into `buf` (`None` if it does not fit).
+fn read_small<'b>(dir: &OwnedFd, name: &CStr, buf: &'b mut [u8]) -> Option<&'b str> {
+    let n = File::from(open_at(dir, name, libc::O_RDONLY)?)
+        .read(buf)
+        .ok()?;
+    (n < buf.len()).then(|| std::str::from_utf8(&buf[..n]).ok())?
 }
 
 /// Opens `path` as the process whose root is `root` would: absolute paths, `..` and symlinks stay inside it.
@@ -186,22 +233,6 @@ fn fd_path(fd: &OwnedFd) -> Option<String> {
     let p = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
     let p = p.to_str()?;
     (!p.ends_with(" (deleted)")).then(|| p.to_string())
-}
-
-fn mount_id(fd: &OwnedFd) -> Option<u32> {
-    // SAFETY: statx is plain data; an all-zero value is valid.
-    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid descriptor, an empty path with AT_EMPTY_PATH and a valid out-pointer.
-    let rc = unsafe {
-        libc::statx(
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            libc::STATX_MNT_ID,
-            &mut stx,
-        )
-    };
-    (rc == 0 && stx.stx_mask & libc::STATX_MNT_ID != 0).then_some(stx.stx_mnt_id as u32)
 }
 
 pub(crate) fn on_overlayfs(fd: &OwnedFd) -> bool {

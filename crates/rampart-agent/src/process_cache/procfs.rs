@@ -2,7 +2,6 @@
 //! kernel probe has not told us about (it started before the agent, or its fork record was dropped).
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use rampart_model::process::{Cgroup, Credentials};
@@ -161,15 +160,9 @@ fn exe_file(dir: &Path) -> FileInfo {
     };
     let path = target.to_string_lossy();
     let mut file = FileInfo::from_path(path.strip_suffix(" (deleted)").unwrap_or(&path));
-    if let Ok(meta) = fs::metadata(&exe) {
-        file.inode = meta.ino();
-        file.mode = meta.mode();
-        file.uid = meta.uid();
-        file.gid = meta.gid();
-        file.change_time = meta.ctime() as u64 * 1_000_000_000 + meta.ctime_nsec() as u64;
-        file.modification_time = meta.mtime() as u64 * 1_000_000_000 + meta.mtime_nsec() as u64;
+    if let Ok(c_exe) = std::ffi::CString::new(exe.as_os_str().as_encoded_bytes()) {
+        super::proc_file::stat_into(libc::AT_FDCWD, &c_exe, 0, &mut file);
     }
-    file.mount_id = mount_id(&exe).unwrap_or(0);
     file.in_upper_layer = exe_in_upper_layer(dir, &file);
     file
 }
@@ -188,25 +181,6 @@ fn exe_in_upper_layer(dir: &Path, file: &FileInfo) -> bool {
         // Not even readable: nothing tells the layer, and nothing else about the file is known either.
         Err(_) => false,
     }
-}
-
-/// The mount id of a path, through statx(STATX_MNT_ID).
-fn mount_id(path: &Path) -> Option<u32> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    // SAFETY: statx is plain data; an all-zero value is valid.
-    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
-    // SAFETY: c_path is NUL-terminated and stx is a valid out-pointer.
-    let rc = unsafe {
-        libc::statx(
-            libc::AT_FDCWD,
-            c_path.as_ptr(),
-            0,
-            libc::STATX_MNT_ID,
-            &mut stx,
-        )
-    };
-    (rc == 0 && stx.stx_mask & libc::STATX_MNT_ID != 0).then_some(stx.stx_mnt_id as u32)
 }
 
 /// Splits a NUL-separated buffer into strings, keeping at most `max_bytes`; the flag says whether it cut.

@@ -20,6 +20,11 @@
 //!   makes the kernel more careful, never less;
 //! * per-name discarders (a file, by name, beside a watched file) are the one place a hash could drop a watched
 //!   event, so they keep the name and a hit counts only when it matches (bpf/file_maps.h `name_discarder_val`).
+//!
+//! Elsewhere a name hash only chooses what to report: `pick_touched` (bpf/file.h) picks, among the inodes one
+//! call touched, the one named like the call's file (a collision mislabels the inode, drops nothing); the exec
+//! program keeps the values of environment variables whose name hashes are allow-listed (a collision keeps an
+//! extra value, which user space filters by name).
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -396,6 +396,22 @@ rules:
         std::fs::remove_dir_all(&dir).ok();
     }
 
+    /// `rules check PATH` in text: exit code and output.
+    fn check_text(path: PathBuf) -> (ExitCode, String) {
+        let mut out = Vec::new();
+        let code = check(
+            CheckArgs {
+                paths: vec![path],
+                json: false,
+                verbose: false,
+                agent_version: None,
+            },
+            &mut out,
+        )
+        .unwrap();
+        (code, String::from_utf8(out).unwrap())
+    }
+
     /// A name-only exemption is a warning (with the rule id and a hint), not a failure; the default policy has
     /// none.
     #[test]
@@ -410,18 +426,7 @@ rules:
     expression: bpf.cmd == BPF_PROG_LOAD && !(process.file.name in ["bpftool"] && process.file.uid == 0 && !process.file.in_upper_layer)
 "#,
         );
-        let mut out = Vec::new();
-        let code = check(
-            CheckArgs {
-                paths: vec![p],
-                json: false,
-                verbose: false,
-                agent_version: None,
-            },
-            &mut out,
-        )
-        .unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let (code, text) = check_text(p);
         assert_eq!(code, ExitCode::SUCCESS, "{text}");
         let warnings: Vec<&str> = text.lines().filter(|l| l.starts_with("warning:")).collect();
         assert_eq!(warnings.len(), 2, "{text}");
@@ -440,18 +445,7 @@ rules:
         std::fs::create_dir_all(&dir).unwrap();
         let default = dir.join("default.policy");
         std::fs::write(&default, rampart_policy::default::DEFAULT_POLICY).unwrap();
-        let mut out = Vec::new();
-        check(
-            CheckArgs {
-                paths: vec![default],
-                json: false,
-                verbose: false,
-                agent_version: None,
-            },
-            &mut out,
-        )
-        .unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let (_, text) = check_text(default);
         assert!(
             !text.contains("warning:"),
             "the default policy has warnings:\n{text}"

@@ -237,17 +237,9 @@ fn default_policy_rules_fire_on_real_behaviour_and_not_on_look_alikes() {
         env.extend(podman_env());
     }
 
-    let binary = Path::new(env!("CARGO_BIN_EXE_rampart"));
-    let help = Command::new(binary)
-        .args(["monitor", "--help"])
-        .output()
-        .unwrap();
-    let mut args = vec!["--json", "--policy", POLICY];
-    // Report kill actions without sending signals, when this build can (the trigger must survive to finish).
-    if String::from_utf8_lossy(&help.stdout).contains("--no-kill") {
-        args.push("--no-kill");
-    }
-    let monitor = MonitorProcess::start(binary, &args, &[]).unwrap();
+    let monitor =
+        MonitorProcess::start_with_policy(Path::new(env!("CARGO_BIN_EXE_rampart")), POLICY)
+            .unwrap();
 
     let started = Instant::now();
     let mut runs = Vec::new();

@@ -87,6 +87,29 @@ impl Drop for Cleanup {
     }
 }
 
+/// A temporary directory readable by everyone (a container mounts it).
+fn temp_dir() -> tempfile::TempDir {
+    let tmp = tempfile::Builder::new()
+        .prefix("rampart-evasion-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    tmp
+}
+
+/// Builds the BPF loader in `dir` (`flags`: extra `cc` flags, e.g. `-static`).
+fn build_loader(dir: &Path, flags: &str) -> PathBuf {
+    let src = dir.join("loader.c");
+    std::fs::write(&src, LOADER_C).unwrap();
+    let loader = dir.join("loader");
+    sh(&format!(
+        "cc {flags} -O1 -o {} {}",
+        loader.display(),
+        src.display()
+    ));
+    loader
+}
+
 /// Whether `v` (an event or match) was caused by process `pid` or one of its descendants.
 fn caused_by(v: &Value, pid: u32) -> bool {
     v["process"]["pid"] == pid
@@ -104,16 +127,7 @@ fn monitor() -> MonitorProcess {
         rampart_testkit::is_root(),
         "the evasion suite loads eBPF programs and changes the host: run it as root"
     );
-    let binary = Path::new(env!("CARGO_BIN_EXE_rampart"));
-    let help = Command::new(binary)
-        .args(["monitor", "--help"])
-        .output()
-        .unwrap();
-    let mut args = vec!["--json", "--policy", POLICY];
-    if String::from_utf8_lossy(&help.stdout).contains("--no-kill") {
-        args.push("--no-kill");
-    }
-    MonitorProcess::start(binary, &args, &[]).unwrap()
+    MonitorProcess::start_with_policy(Path::new(env!("CARGO_BIN_EXE_rampart")), POLICY).unwrap()
 }
 
 /// Asserts each attack matched `rule` and no benign twin did, with every failure in one message.
@@ -147,14 +161,8 @@ fn verdict(
 fn a_bpf_loader_named_like_a_known_tool_is_reported() {
     let m = monitor();
     let id = std::process::id();
-    let tmp = tempfile::Builder::new()
-        .prefix("rampart-evasion-")
-        .tempdir()
-        .unwrap();
-    let src = tmp.path().join("loader.c");
-    std::fs::write(&src, LOADER_C).unwrap();
-    let loader = tmp.path().join("loader");
-    sh(&format!("cc -O1 -o {} {}", loader.display(), src.display()));
+    let tmp = temp_dir();
+    let loader = build_loader(tmp.path(), "");
     let system_dir = PathBuf::from(format!("/usr/lib/rampart-evasion-{id}"));
     let bpffs = tmp.path().join("bpffs");
     let _cleanup = Cleanup(vec![system_dir.clone()]);
@@ -218,10 +226,7 @@ fn a_bpf_loader_named_like_a_known_tool_is_reported() {
 #[test]
 fn a_copy_named_like_an_auth_program_reading_shadow_is_reported() {
     let m = monitor();
-    let tmp = tempfile::Builder::new()
-        .prefix("rampart-evasion-")
-        .tempdir()
-        .unwrap();
+    let tmp = temp_dir();
     let sudo = tmp.path().join("sudo");
     copy_to(Path::new("/usr/bin/cat"), &sudo, 0o755);
     let benign = [(
@@ -249,10 +254,7 @@ fn a_copy_named_like_an_auth_program_reading_shadow_is_reported() {
 fn a_shell_named_like_the_package_manager_writing_cron_is_reported() {
     let m = monitor();
     let id = std::process::id();
-    let tmp = tempfile::Builder::new()
-        .prefix("rampart-evasion-")
-        .tempdir()
-        .unwrap();
+    let tmp = temp_dir();
     let pkg = format!("rampart-evasion-{id}");
     let cron_by_attack = format!("/etc/cron.d/rampart-evasion-attack-{id}");
     let cron_by_package = format!("/etc/cron.d/{pkg}");
@@ -298,18 +300,8 @@ fn a_shell_named_like_the_package_manager_writing_cron_is_reported() {
 #[test]
 fn a_program_written_inside_a_container_is_not_installed() {
     let m = monitor();
-    let tmp = tempfile::Builder::new()
-        .prefix("rampart-evasion-")
-        .tempdir()
-        .unwrap();
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let src = tmp.path().join("loader.c");
-    std::fs::write(&src, LOADER_C).unwrap();
-    sh(&format!(
-        "cc -static -O1 -o {d}/loader {s}",
-        d = tmp.path().display(),
-        s = src.display()
-    ));
+    let tmp = temp_dir();
+    build_loader(tmp.path(), "-static");
     let podman = Podman::new().unwrap();
     let image = podman.ensure_busybox_image().unwrap();
     let ctr = podman

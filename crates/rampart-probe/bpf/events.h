@@ -43,6 +43,7 @@
 #define EXEC_ENVS_TRUNCATED 32
 #define EXEC_ARGS_FAULT 64       /* argv could not be read from the new mm */
 #define EXEC_ENV_BLOCK 128       /* the envs section is the whole environment block (envp is empty) */
+#define EXEC_FILE_UPPER 256      /* the executable is in an overlayfs upper layer (written in a container) */
 
 /* fork_event.flags */
 #define FORK_CGROUP_TRUNCATED 1

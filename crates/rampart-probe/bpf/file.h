@@ -80,20 +80,27 @@ static __always_inline __u32 current_revision(void)
 /* Hash of a basename held in op->name[0..len): FNV-1a 64 over its zero-padded little-endian 8-byte words,
  * seeded with the length (src/file/filters.rs `name_hash`). Word-wise and unrolled: no per-byte loop on the
  * path every open takes. */
+/* Word `i` of the basename in op->name_words (i * 8 < len), zero-padded past `len`: the buffer holds stale
+ * bytes of longer names there. */
+static __always_inline __u64 name_word(struct file_op *op, __u32 i, __u32 len)
+{
+	__u64 v = op->name_words[i & (NAME_WORDS - 1)];
+	__u32 rem = len - i * 8;
+
+	if (rem < 8)
+		v &= (1ull << (rem * 8)) - 1;
+	return v;
+}
+
 static __always_inline __u64 name_hash(struct file_op *op, __u32 len)
 {
 	__u64 h = FNV_OFFSET_ ^ len;
-	__u32 rem;
 
 #pragma unroll
 	for (int i = 0; i < NAME_WORDS; i++) {
 		if (i * 8 >= len)
 			break;
-		__u64 v = op->name_words[i];
-		rem = len - i * 8;
-		if (rem < 8)
-			v &= (1ull << (rem * 8)) - 1;
-		h = (h ^ v) * FNV_PRIME_;
+		h = (h ^ name_word(op, i, len)) * FNV_PRIME_;
 	}
 	return h;
 }
@@ -292,21 +299,39 @@ static __always_inline void parent_key(struct file_op *op, struct discarder_key 
 	k->name_hash = 0;
 }
 
-/* The key of the file itself (its name in the parent directory), or 0 when its name is not known. */
+/* The key of the file itself (its name in the parent directory), or 0 when its name is not known or too long
+ * to be kept beside the key (DISCARDER_NAME_MAX). */
 static __always_inline int file_key(struct file_op *op, struct discarder_key *k)
 {
-	if (!op->name_ok || !op->name_len)
+	if (!op->name_ok || !op->name_len || op->name_len > DISCARDER_NAME_MAX)
 		return 0;
 	k->name_len = op->name_len;
 	k->name_hash = op->name_hash;
 	return 1;
 }
 
-/* Slots of `want` discarded for the file's parent directory. */
+/* Whether per-name discarder `v` was learnt for this very name (the key's length matches already; its hash
+ * alone proves nothing). */
+static __always_inline int discarder_names_file(struct file_op *op, struct name_discarder_val *v)
+{
+	__u32 len = op->name_len;
+
+#pragma unroll
+	for (int i = 0; i < DISCARDER_NAME_WORDS; i++) {
+		if (i * 8 >= len)
+			break;
+		if (v->name[i] != name_word(op, i, len))
+			return 0;
+	}
+	return 1;
+}
+
+/* Slots of `want` discarded for the file's parent directory, or for the file by name. */
 static __always_inline __u32 discarded(struct file_op *op, __u32 want)
 {
 	struct discarder_key k;
 	struct discarder_val *v;
+	struct name_discarder_val *nv;
 
 	if (!op->parent)
 		return 0;
@@ -325,13 +350,13 @@ static __always_inline __u32 discarded(struct file_op *op, __u32 want)
 	/* a directory with watched files of its own: this file may be known not to pass */
 	if (!file_key(op, &k))
 		return 0;
-	v = bpf_map_lookup_elem(&file_discarders, &k);
-	if (!v || v->revision != op->rev)
+	nv = bpf_map_lookup_elem(&file_name_discarders, &k);
+	if (!nv || nv->revision != op->rev || !discarder_names_file(op, nv))
 		return 0;
-	return v->slots & want;
+	return nv->slots & want;
 }
 
-/* Records that `k` (a directory, or one file in it) fails the path check for `slots` at this revision. */
+/* Records that directory `k` fails the path check for `slots` at this revision. */
 static __always_inline void add_discarder(struct file_op *op, struct discarder_key *k, __u32 slots)
 {
 	struct discarder_val nv = {}, *v;
@@ -343,6 +368,28 @@ static __always_inline void add_discarder(struct file_op *op, struct discarder_k
 		nv.revision = op->rev;
 		nv.slots = slots;
 		bpf_map_update_elem(&file_discarders, k, &nv, BPF_ANY);
+	}
+	file_count(op->type, FC_DISCARDER_ADDED);
+}
+
+/* Records that the file named op->name_words (key `k`) fails the path check for `slots` at this revision. A
+ * different name with the same key (a hash collision) takes the entry over: the other name then only loses
+ * its discarder. */
+static __always_inline void add_name_discarder(struct file_op *op, struct discarder_key *k, __u32 slots)
+{
+	struct name_discarder_val *v, *nv = &op->new_name_discarder;
+	__u32 len = op->name_len;
+
+	v = bpf_map_lookup_elem(&file_name_discarders, k);
+	if (v && v->revision == op->rev && discarder_names_file(op, v)) {
+		v->slots |= slots;
+	} else {
+		nv->revision = op->rev;
+		nv->slots = slots;
+#pragma unroll
+		for (int i = 0; i < DISCARDER_NAME_WORDS; i++)
+			nv->name[i] = i * 8 < len ? name_word(op, i, len) : 0;
+		bpf_map_update_elem(&file_name_discarders, k, nv, BPF_ANY);
 	}
 	file_count(op->type, FC_DISCARDER_ADDED);
 }
@@ -365,7 +412,7 @@ static __always_inline void learn_discarder(struct file_op *op, __u32 slots)
 	if (hit && (slots & *hit)) {
 		fk = k;
 		if (file_key(op, &fk))
-			add_discarder(op, &fk, slots & *hit);
+			add_name_discarder(op, &fk, slots & *hit);
 		slots &= ~*hit;
 	}
 	if (!slots)

@@ -68,9 +68,9 @@ struct path_key {
 };
 
 /* What the kernel learnt when the path check failed, for the slots in `slots`: a directory no rule can match
- * any file directly in (name_hash and name_len 0), or one file (by name) in a directory that has watched
- * exact paths of its own. Valid while `revision` equals file_revision (bumped by policy loads, rmdir,
- * rename and mount changes). */
+ * any file directly in (file_discarders; name_hash and name_len 0), or one file (by name) in a directory that
+ * has watched exact paths of its own (file_name_discarders). Valid while `revision` equals file_revision
+ * (bumped by policy loads, rmdir, rename and mount changes). */
 struct discarder_key {
 	__u64 inode; /* the directory's */
 	__u32 mount_id;
@@ -81,6 +81,19 @@ struct discarder_key {
 struct discarder_val {
 	__u32 revision;
 	__u32 slots;
+};
+
+/* A per-name discarder keeps the name it was learnt for: its key's hash is FNV, which anyone can collide, and
+ * a colliding name opened first in a directory holding a watched file would otherwise hide that file. A
+ * lookup counts only when the stored name equals the file's. Longer names get no per-name discarder (their
+ * opens take the path check every time); 64 bytes keep the map at ~1 MiB. */
+#define DISCARDER_NAME_MAX 64
+#define DISCARDER_NAME_WORDS (DISCARDER_NAME_MAX / 8)
+
+struct name_discarder_val {
+	__u32 revision;
+	__u32 slots;
+	__u64 name[DISCARDER_NAME_WORDS]; /* the name's words, zero-padded */
 };
 
 struct file_counters {
@@ -119,6 +132,13 @@ struct {
 	__type(key, struct discarder_key);
 	__type(value, struct discarder_val);
 } file_discarders SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct discarder_key);
+	__type(value, struct name_discarder_val);
+} file_name_discarders SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -198,8 +218,10 @@ struct file_op {
 	__u32 last_rev;
 	__u32 last_slots;
 	__u32 _pad_last;
-	/* the basename being hashed, as 8-byte words (zero-padded by name_hash's mask) */
+	/* the basename being hashed, as 8-byte words (zero-padded by name_word's mask) */
 	__u64 name_words[NAME_WORDS];
+	/* a per-name discarder being written (too large for the stack) */
+	struct name_discarder_val new_name_discarder;
 };
 
 struct {

@@ -206,6 +206,8 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	mm = KREAD(task, mm);
 	exe = KREAD(mm, exe_file);
 	fill_file(&e->file, exe);
+	if (in_upper_layer(KREAD(exe, f_inode)))
+		e->flags |= EXEC_FILE_UPPER;
 
 	/* executable */
 	c->pos = PATH_MAX_LEN;

@@ -30,6 +30,7 @@ const EXEC_ARGS_TRUNCATED: u32 = 16;
 const EXEC_ENVS_TRUNCATED: u32 = 32;
 const EXEC_ENV_BLOCK: u32 = 128;
 const CRED_INIT_USER_NS: u32 = 1;
+const EXEC_FILE_UPPER: u32 = 256;
 
 /// Prefix of a path whose head did not fit the kernel's 4 KiB buffer (the tail is kept).
 pub const TRUNCATED_PATH_MARKER: &str = "...";
@@ -84,10 +85,11 @@ impl Decoder {
 
         let mut task = task(&e.task);
         task.cgroup_path = lossy(cgroup_path);
-        let exe = file(
+        let mut exe = file(
             &e.file,
             path_string(exe_path, e.flags & EXEC_PATH_TRUNCATED != 0),
         );
+        exe.in_upper_layer = e.flags & EXEC_FILE_UPPER != 0;
         let (file, interpreter) = if e.flags & EXEC_INTERPRETED != 0 {
             let script = path_string(script_path, e.flags & EXEC_SCRIPT_TRUNCATED != 0);
             (FileInfo::from_path(script), Some(exe))

@@ -40,8 +40,10 @@ pub struct ExecRecord {
     pub task: TaskInfo,
     /// The new executable, path resolved from `mm->exe_file` dentries. For an interpreted exec (shebang
     /// script, binfmt_misc) this is the script: its path is `bprm->filename` made absolute against the
-    /// cwd (no inode: the kernel has released the script's file by then), and the interpreter is below.
-    /// A path longer than 4 KiB keeps its tail behind a `...` prefix.
+    /// cwd (no inode: the kernel has released the script's file by then; the agent reads it through
+    /// `/proc/PID/root`), and the interpreter is below. `in_upper_layer` says the executable was written in
+    /// an overlayfs upper layer (inside a container). A path longer than 4 KiB keeps its tail behind a `...`
+    /// prefix.
     pub file: FileInfo,
     /// Argument vector, argv0 first, bounded (4 KiB, `ProbeConfig::max_args_bytes`): a longer one keeps its
     /// head and its tail ([`crate::argv`]). For a script it is the vector binfmt_script built: interpreter,

@@ -359,3 +359,65 @@ fn failed_calls_are_dropped_unless_denied_or_asked_for() {
     };
     assert_eq!(o.retval, -(libc::ENOENT as i64));
 }
+
+/// A 16-byte name whose kernel name hash (word-wise FNV-1a 64, `file::filters::name_hash`) equals that of
+/// `target` (also 16 bytes): after word 1 the states differ; word 2 is chosen to cancel the difference (the
+/// multiplication by the odd FNV prime that follows is a bijection, so equal states stay equal). Retries the
+/// first word until the second contains no NUL and no '/'.
+fn colliding_name(target: &[u8; 16]) -> Vec<u8> {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x100_0000_01b3;
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap());
+    let h0 = OFFSET ^ 16;
+    let state_b = (h0 ^ word(&target[..8])).wrapping_mul(PRIME);
+    for i in 0u32.. {
+        let first = format!("decoy{i:03}");
+        let state_a = (h0 ^ word(first.as_bytes())).wrapping_mul(PRIME);
+        let second = (state_a ^ state_b ^ word(&target[8..])).to_le_bytes();
+        if second.iter().all(|b| *b != 0 && *b != b'/') {
+            let name = [first.as_bytes(), &second[..]].concat();
+            assert_eq!(
+                rampart_probe::file::filters::name_hash(&name),
+                rampart_probe::file::filters::name_hash(target),
+                "the collision model matches the kernel's hash"
+            );
+            assert_ne!(&name[..], &target[..]);
+            return name;
+        }
+    }
+    unreachable!()
+}
+
+/// Per-name discarders are keyed by a hash anyone can collide: a name with the watched file's hash (same length),
+/// opened first in its directory, gets a discarder for that key. The kernel must confirm the name before it
+/// drops, so the watched file's open still arrives.
+#[test]
+fn a_colliding_name_opened_first_does_not_hide_a_watched_file() {
+    use std::os::unix::ffi::OsStrExt;
+    let (_keep, dir) = temp_dir();
+    let watched_name = *b"watched-secret01";
+    let decoy_name = colliding_name(&watched_name);
+    let watched = dir.join(std::ffi::OsStr::from_bytes(&watched_name));
+    let decoy = dir.join(std::ffi::OsStr::from_bytes(&decoy_name));
+    std::fs::write(&watched, b"x").unwrap();
+    std::fs::write(&decoy, b"x").unwrap();
+    let mut rec = load(&filter(
+        FileKind::Open,
+        SideFilter {
+            exact_paths: [watched.display().to_string()].into(),
+            ..Default::default()
+        },
+    ));
+    let before = rec.probe.file_stats().unwrap().get(FileKind::Open);
+    for _ in 0..20 {
+        let _ = std::fs::read(&decoy).unwrap();
+    }
+    let after = rec.probe.file_stats().unwrap().get(FileKind::Open);
+    // The decoy got its own discarder (the attack's precondition, so the check below is not vacuous).
+    assert!(
+        after.discarder_drop - before.discarder_drop >= 15,
+        "{after:?}"
+    );
+    let _ = std::fs::read(&watched).unwrap();
+    rec.wait_for(EventType::Open, &watched);
+}

@@ -105,9 +105,11 @@ pub struct CompiledValue {
 
 /// Compiles a boolean rule (or filter) expression.
 pub fn compile(src: &str, env: &Env) -> Result<Compiled> {
-    let (ast, warnings) = parse(src)?;
+    let (ast, mut warnings) = parse(src)?;
     let mut c = Compiler::new(env);
+    register_letters(&ast, &mut c.rule_letters);
     let mut node = c.boolean(&ast)?;
+    warnings.extend(crate::exemptions::lint(&ast, env));
     crate::merge::alternatives(&mut node);
     node.reorder();
     let node = c.wrap_register(node);
@@ -210,6 +212,8 @@ struct Compiler<'e> {
     windows_any: bool,
     /// (letter, iterator prefix, pos) of the `[X]` register in use.
     register: Option<(String, String, usize)>,
+    /// Register letters the rule's own expression names (not its macros').
+    rule_letters: BTreeSet<String>,
     macro_stack: Vec<String>,
     /// Position errors are reported at while expanding a macro (the macro reference).
     pos_override: Option<usize>,
@@ -224,6 +228,7 @@ impl<'e> Compiler<'e> {
             windows: None,
             windows_any: false,
             register: None,
+            rule_letters: BTreeSet::new(),
             macro_stack: Vec::new(),
             pos_override: None,
         }
@@ -257,31 +262,27 @@ impl<'e> Compiler<'e> {
         })
     }
 
+    /// Binds the register of the current scope (the rule, or a macro the rule names) over the part of
+    /// `node` that uses it ([`BNode::bind_register`]).
     fn wrap_register(&self, node: BNode) -> BNode {
-        match &self.register {
-            Some((_, iterator, _)) => {
-                let len = registry()
-                    .get(&format!("{iterator}.length"))
-                    .map(FieldDef::getter);
-                match len {
-                    Some(getter) => BNode::Register {
-                        count: FieldOp {
-                            name: format!("{iterator}.length"),
-                            getter,
-                            reg: false,
-                            path: false,
-                            ci: false,
-                            array: false,
-                            multi: false,
-                            scalar: None,
-                        },
-                        body: Box::new(node),
-                    },
-                    None => node,
-                }
-            }
-            None => node,
-        }
+        let Some((_, iterator, _)) = &self.register else {
+            return node;
+        };
+        let name = format!("{iterator}.length");
+        let Some(getter) = registry().get(&name).map(FieldDef::getter) else {
+            return node;
+        };
+        let count = FieldOp {
+            name,
+            getter,
+            reg: false,
+            path: false,
+            ci: false,
+            array: false,
+            multi: false,
+            scalar: None,
+        };
+        node.bind_register(&count)
     }
 
     fn note_scope(&mut self, def: &FieldDef, pos: usize) -> Result<()> {
@@ -357,7 +358,10 @@ impl<'e> Compiler<'e> {
             }
             match &self.register {
                 Some((l, it, _)) if l != letter || it != iter => {
-                    return Err(self.err(pos, "only one register per rule is supported"));
+                    return Err(self.err(
+                        pos,
+                        "only one register per rule (or per macro it names) is supported",
+                    ));
                 }
                 _ => self.register = Some((letter.clone(), iter.clone(), pos)),
             }
@@ -427,6 +431,32 @@ impl<'e> Compiler<'e> {
             {
                 let (o, t) = self.operand(n)?;
                 self.truthy(o, t, n.pos)
+            }
+            Kind::Ident(name) if self.macro_stack.is_empty() => {
+                // A boolean macro the rule names binds its own `[X]` register (the macros it names share
+                // it), unless the rule itself names that letter: `!(TRUSTED_X_ANCESTOR)` means "no ancestor
+                // is a trusted X", and two such macros in one rule are not tied to the same element.
+                let name = name.clone();
+                let outer = self.register.take();
+                let node = self.with_macro(&name, n.pos, |c, ast| c.boolean(ast))?;
+                match self.register.take() {
+                    Some(inner) if self.rule_letters.contains(&inner.0) => {
+                        if outer
+                            .as_ref()
+                            .is_some_and(|o| o.0 != inner.0 || o.1 != inner.1)
+                        {
+                            return Err(self.err(n.pos, ONE_REGISTER));
+                        }
+                        self.register = outer.or(Some(inner));
+                        Ok(node)
+                    }
+                    inner => {
+                        self.register = inner;
+                        let node = self.wrap_register(node);
+                        self.register = outer;
+                        Ok(node)
+                    }
+                }
             }
             Kind::Ident(name) => {
                 let name = name.clone();
@@ -914,6 +944,28 @@ fn not(a: BNode) -> BNode {
         BNode::Const(b) => BNode::Const(!b),
         BNode::Not(x) => *x,
         x => BNode::Not(Box::new(x)),
+    }
+}
+
+const ONE_REGISTER: &str = "only one register per rule (or per macro it names) is supported";
+
+/// Collects the `[X]` register letters named in `n` (field names such as `process.ancestors[A].comm`).
+fn register_letters(n: &Node, out: &mut BTreeSet<String>) {
+    match &n.kind {
+        Kind::Ident(name) => {
+            if let Some((_, rest)) = name.split_once('[') {
+                if let Some((letter, _)) = rest.split_once(']') {
+                    out.insert(letter.to_string());
+                }
+            }
+        }
+        Kind::Array(items) => items.iter().for_each(|i| register_letters(i, out)),
+        Kind::Unary(_, x) | Kind::Paren(x) => register_letters(x, out),
+        Kind::Binary(_, l, r) => {
+            register_letters(l, out);
+            register_letters(r, out);
+        }
+        _ => {}
     }
 }
 

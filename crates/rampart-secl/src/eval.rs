@@ -712,6 +712,19 @@ impl BNode {
 }
 
 impl Operand {
+    /// Whether a field of the operand reads the bound `[X]` register.
+    pub(crate) fn uses_register(&self) -> bool {
+        match self {
+            Operand::Field(f) | Operand::Length(f) => f.reg,
+            Operand::Interp(pieces) => pieces
+                .iter()
+                .any(|p| matches!(p, Piece::Value(o) if o.uses_register())),
+            Operand::Arith(l, _, r) => l.uses_register() || r.uses_register(),
+            Operand::Neg(x) | Operand::BitNot(x) => x.uses_register(),
+            Operand::Const(_) | Operand::List(_) | Operand::Var(_) => false,
+        }
+    }
+
     /// Rough evaluation cost, to run cheap operands first.
     fn cost(&self) -> u32 {
         match self {
@@ -729,6 +742,55 @@ impl Operand {
 }
 
 impl BNode {
+    /// Whether the node reads a register no [`BNode::Register`] inside it binds.
+    pub(crate) fn uses_register(&self) -> bool {
+        match self {
+            BNode::Const(_) | BNode::Register { .. } => false,
+            BNode::And(v) | BNode::Or(v) => v.iter().any(BNode::uses_register),
+            BNode::Not(n) => n.uses_register(),
+            BNode::Str { lhs, .. }
+            | BNode::Int { lhs, .. }
+            | BNode::Ip { lhs, .. }
+            | BNode::Bool { lhs, .. }
+            | BNode::Dur { lhs, .. } => lhs.uses_register(),
+            BNode::Dyn { lhs, rhs, .. } => lhs.uses_register() || rhs.uses_register(),
+        }
+    }
+
+    /// Binds the register over the smallest part of the node that holds all its uses: "some element makes
+    /// this part true". Under a negation that is what an author means: `!(process.ancestors[A].file.name ==
+    /// "x" && process.ancestors[A].file.uid == 0)` is "no ancestor is a root-owned x", not "some ancestor is
+    /// not". Where the part is the whole (positive) rule this is Datadog's "some element makes the rule true".
+    pub(crate) fn bind_register(self, count: &FieldOp) -> BNode {
+        let bind_in = |mut v: Vec<BNode>| match v.iter().filter(|c| c.uses_register()).count() {
+            1 => {
+                let i = v.iter().position(BNode::uses_register).expect("counted");
+                let child = std::mem::replace(&mut v[i], BNode::Const(false));
+                v[i] = child.bind_register(count);
+                Ok(v)
+            }
+            _ => Err(v),
+        };
+        match self {
+            node if !node.uses_register() => node,
+            BNode::Not(n) => BNode::Not(Box::new(n.bind_register(count))),
+            BNode::And(v) => {
+                bind_in(v).map_or_else(|v| BNode::register(count, BNode::And(v)), BNode::And)
+            }
+            BNode::Or(v) => {
+                bind_in(v).map_or_else(|v| BNode::register(count, BNode::Or(v)), BNode::Or)
+            }
+            node => BNode::register(count, node),
+        }
+    }
+
+    fn register(count: &FieldOp, body: BNode) -> BNode {
+        BNode::Register {
+            count: count.clone(),
+            body: Box::new(body),
+        }
+    }
+
     /// Rough evaluation cost of the node.
     pub(crate) fn cost(&self) -> u32 {
         match self {

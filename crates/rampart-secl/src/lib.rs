@@ -25,6 +25,7 @@ pub mod compile;
 pub mod consts;
 pub mod error;
 pub mod eval;
+mod exemptions;
 pub mod fxhash;
 pub mod glob;
 mod guard;

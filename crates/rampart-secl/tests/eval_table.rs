@@ -286,6 +286,23 @@ const EXEC: &[(&str, bool)] = &[
         r#"process.ancestors[A].comm == "sshd" && process.ancestors[A].argv in ["-D"]"#,
         true,
     ),
+    // The register binds the smallest part that holds its uses: under `!` that is "no element".
+    (
+        r#"!(process.ancestors[A].comm == "sshd" && process.ancestors[A].pid == 100)"#,
+        false,
+    ),
+    (
+        r#"!(process.ancestors[A].comm == "sshd" && process.ancestors[A].pid == 1)"#,
+        true,
+    ),
+    (
+        r#"exec.file.name == "bash" && !(process.ancestors[A].comm == "systemd" && process.ancestors[A].argv in ["-D"])"#,
+        true,
+    ),
+    (
+        r#"exec.file.name == "bash" || process.ancestors[A].comm == "nope""#,
+        true,
+    ),
     (r#"process.ancestors.file.path =~ "/usr/sbin/*""#, true),
     ("process.parent.file.path.length == 14", true),
     ("exec.file.path.length == 13", true),

@@ -377,6 +377,72 @@ fn datadog_register_rule() {
     assert_eq!(rs.evaluate(&exec_event(), &MemoryStore::new()).len(), 1);
 }
 
+/// A boolean macro the rule names is a register scope of its own: two macros using `[A]` in one rule are
+/// satisfied by different ancestors, and a negated one means "no ancestor"; unless the rule itself names the
+/// letter, which then is one element for both.
+#[test]
+fn registers_in_named_macros_are_local_to_them() {
+    let macro_expr = |id: &str, e: &str| MacroSpec {
+        id: id.into(),
+        values: None,
+        expression: Some(e.into()),
+    };
+    let (rs, report) = RuleSet::build(
+        &[
+            macro_expr(
+                "SSHD_ANCESTOR",
+                r#"process.ancestors[A].comm == "sshd" && process.ancestors[A].pid == 100"#,
+            ),
+            macro_expr(
+                "INIT_ANCESTOR",
+                r#"process.ancestors[A].comm == "systemd" && INIT_PID_A"#,
+            ),
+            // A macro named by a macro shares its scope (here: the same ancestor as INIT_ANCESTOR's comm).
+            macro_expr("INIT_PID_A", "process.ancestors[A].pid == 1"),
+        ],
+        &[
+            rule(
+                "both",
+                "exec.file.name == \"bash\" && SSHD_ANCESTOR && INIT_ANCESTOR",
+                vec![],
+            ),
+            rule(
+                "not_sshd",
+                "exec.file.name == \"bash\" && !(SSHD_ANCESTOR)",
+                vec![],
+            ),
+            rule(
+                "not_init",
+                "exec.file.name == \"bash\" && !(INIT_ANCESTOR)",
+                vec![],
+            ),
+            // The rule names [A] itself: the macro's [A] is the rule's element (sshd is not pid 1).
+            rule(
+                "shared_with_the_rule",
+                r#"exec.file.name == "bash" && process.ancestors[A].comm == "sshd" && INIT_PID_A"#,
+                vec![],
+            ),
+            rule(
+                "shared_and_true",
+                r#"exec.file.name == "bash" && process.ancestors[A].comm == "systemd" && INIT_PID_A"#,
+                vec![],
+            ),
+            rule(
+                "own_register_too",
+                r#"exec.file.name == "bash" && process.ancestors[B].comm == "sshd" && process.ancestors[B].argv in ["-D"] && INIT_ANCESTOR"#,
+                vec![],
+            ),
+        ],
+    );
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let hits: Vec<String> = rs
+        .evaluate(&exec_event(), &MemoryStore::new())
+        .iter()
+        .map(|m| m.rule.id.clone())
+        .collect();
+    assert_eq!(hits, ["both", "shared_and_true", "own_register_too"]);
+}
+
 #[test]
 fn fim_pseudo_fields_expand_to_every_file_event() {
     let (rs, report) = RuleSet::build(

@@ -28,6 +28,20 @@ pub struct MonitorProcess {
 }
 
 impl MonitorProcess {
+    /// Starts `binary monitor --json --policy <policy>`, reporting kill actions without sending them when the
+    /// build can (`--no-kill`): a test's trigger must survive to finish.
+    pub fn start_with_policy(binary: &Path, policy: &str) -> Result<MonitorProcess> {
+        let help = Command::new(binary)
+            .args(["monitor", "--help"])
+            .output()
+            .with_context(|| format!("running {} monitor --help", binary.display()))?;
+        let mut args = vec!["--json", "--policy", policy];
+        if String::from_utf8_lossy(&help.stdout).contains("--no-kill") {
+            args.push("--no-kill");
+        }
+        MonitorProcess::start(binary, &args, &[])
+    }
+
     /// Starts `binary monitor <args>` with `env` and waits until it reports its probes attached.
     pub fn start(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<MonitorProcess> {
         let mut child = Command::new(binary)

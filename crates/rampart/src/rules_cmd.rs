@@ -396,6 +396,63 @@ rules:
         std::fs::remove_dir_all(&dir).ok();
     }
 
+    /// `rules check PATH` in text: exit code and output.
+    fn check_text(path: PathBuf) -> (ExitCode, String) {
+        let mut out = Vec::new();
+        let code = check(
+            CheckArgs {
+                paths: vec![path],
+                json: false,
+                verbose: false,
+                agent_version: None,
+            },
+            &mut out,
+        )
+        .unwrap();
+        (code, String::from_utf8(out).unwrap())
+    }
+
+    /// A name-only exemption is a warning (with the rule id and a hint), not a failure; the default policy has
+    /// none.
+    #[test]
+    fn check_warns_on_exemptions_by_name_alone() {
+        let p = write(
+            "exempt.policy",
+            r#"version: 1.0.0
+rules:
+  - id: bpf_loader_by_name
+    expression: bpf.cmd == BPF_PROG_LOAD && process.file.name not in ["bpftool"] && process.file.path not in [~"/**/target/*/deps/*-*"]
+  - id: bpf_loader_installed
+    expression: bpf.cmd == BPF_PROG_LOAD && !(process.file.name in ["bpftool"] && process.file.uid == 0 && !process.file.in_upper_layer)
+"#,
+        );
+        let (code, text) = check_text(p);
+        assert_eq!(code, ExitCode::SUCCESS, "{text}");
+        let warnings: Vec<&str> = text.lines().filter(|l| l.starts_with("warning:")).collect();
+        assert_eq!(warnings.len(), 2, "{text}");
+        assert!(
+            warnings
+                .iter()
+                .all(|w| w.starts_with("warning: rule bpf_loader_by_name (")
+                    && w.contains("INSTALLED_PROCESS")),
+            "{text}"
+        );
+        assert!(warnings[0].contains("`process.file.name` alone"), "{text}");
+        assert!(warnings[1].contains("`process.file.path` alone"), "{text}");
+
+        let dir =
+            std::env::temp_dir().join(format!("rampart-rules-cmd-lint-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let default = dir.join("default.policy");
+        std::fs::write(&default, rampart_policy::default::DEFAULT_POLICY).unwrap();
+        let (_, text) = check_text(default);
+        assert!(
+            !text.contains("warning:"),
+            "the default policy has warnings:\n{text}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     #[test]
     fn check_reports_broken_rules_with_positions() {
         let p = write("check.policy", POLICY);

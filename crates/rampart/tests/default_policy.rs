@@ -201,6 +201,10 @@ fn default_policy_rules_fire_on_real_behaviour_and_not_on_look_alikes() {
         cov.is_complete(),
         "every rule has a trigger and a benign case: {cov:#?}"
     );
+    // RAMPART_POLICY_CASES=id,id,…: run only those rules' cases (while working on them).
+    let only: Option<Vec<String>> = std::env::var("RAMPART_POLICY_CASES")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
 
     let base = tempfile::Builder::new()
         .prefix("rampart-default-policy-")
@@ -226,28 +230,24 @@ fn default_policy_rules_fire_on_real_behaviour_and_not_on_look_alikes() {
     )];
     if table
         .cases
-        .values()
-        .any(|c| c.needs.iter().any(|n| n == "podman"))
+        .iter()
+        .filter(|(id, _)| only.as_ref().is_none_or(|o| o.contains(id)))
+        .any(|(_, c)| c.needs.iter().any(|n| n == "podman"))
     {
         env.extend(podman_env());
     }
 
-    let binary = Path::new(env!("CARGO_BIN_EXE_rampart"));
-    let help = Command::new(binary)
-        .args(["monitor", "--help"])
-        .output()
-        .unwrap();
-    let mut args = vec!["--json", "--policy", POLICY];
-    // Report kill actions without sending signals, when this build can (the trigger must survive to finish).
-    if String::from_utf8_lossy(&help.stdout).contains("--no-kill") {
-        args.push("--no-kill");
-    }
-    let monitor = MonitorProcess::start(binary, &args, &[]).unwrap();
+    let monitor =
+        MonitorProcess::start_with_policy(Path::new(env!("CARGO_BIN_EXE_rampart")), POLICY)
+            .unwrap();
 
     let started = Instant::now();
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
     for (n, (rule, case)) in table.cases.iter().enumerate() {
+        if only.as_ref().is_some_and(|o| !o.contains(rule)) {
+            continue;
+        }
         for kind in [Kind::Trigger, Kind::Benign] {
             let text = match kind {
                 Kind::Trigger => case.trigger.as_deref(),

@@ -78,16 +78,9 @@ fn everyday_work_raises_no_medium_or_higher_signal() {
         .unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
 
-    let binary = Path::new(env!("CARGO_BIN_EXE_rampart"));
-    let help = Command::new(binary)
-        .args(["monitor", "--help"])
-        .output()
-        .unwrap();
-    let mut args = vec!["--json", "--policy", POLICY];
-    if String::from_utf8_lossy(&help.stdout).contains("--no-kill") {
-        args.push("--no-kill");
-    }
-    let monitor = MonitorProcess::start(binary, &args, &[]).unwrap();
+    let monitor =
+        MonitorProcess::start_with_policy(Path::new(env!("CARGO_BIN_EXE_rampart")), POLICY)
+            .unwrap();
 
     let env = vec![("DEBIAN_FRONTEND".to_string(), "noninteractive".to_string())];
     let acts = vec![

@@ -5,6 +5,7 @@
 //! ancestors). Memory is bounded: entries are freed on exit, dead entries whose exit was lost are swept, and
 //! past the configured limit the oldest entries are evicted (and counted).
 
+mod proc_file;
 pub mod procfs;
 mod updates;
 
@@ -184,7 +185,18 @@ impl ProcessCache {
         let timestamp = self.clock.to_epoch_ns(r.timestamp_boot_ns);
         let mut process = self.process_from_task(&r.task);
         process.exec_time = timestamp;
-        process.file = r.file;
+        // A script: the record has only the path the caller gave; read the file through the process.
+        process.file = match &r.interpreter {
+            Some(_) => proc_file::script(
+                &self.config.proc_root,
+                r.task.pid,
+                r.task.start_time_boot_ns,
+                self.ticks_per_sec,
+                &r.file.path,
+            )
+            .unwrap_or(r.file),
+            None => r.file,
+        };
         process.set_argv(r.argv);
         process.args_truncated = r.args_truncated;
         process.args_size = r.args_size;

@@ -2,7 +2,6 @@
 //! kernel probe has not told us about (it started before the agent, or its fork record was dropped).
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use rampart_model::process::{Cgroup, Credentials};
@@ -101,6 +100,11 @@ struct Stat {
     starttime_ticks: u64,
 }
 
+/// The `starttime` (clock ticks since boot) of a /proc/PID/stat text.
+pub(crate) fn starttime_ticks(stat: &str) -> Option<u64> {
+    parse_stat(stat).map(|s| s.starttime_ticks)
+}
+
 /// Parses /proc/PID/stat. The comm is in parentheses and may itself contain spaces and ')', so fields are
 /// counted from the last ')'.
 fn parse_stat(text: &str) -> Option<Stat> {
@@ -155,36 +159,27 @@ fn exe_file(dir: &Path) -> FileInfo {
     };
     let path = target.to_string_lossy();
     let mut file = FileInfo::from_path(path.strip_suffix(" (deleted)").unwrap_or(&path));
-    if let Ok(meta) = fs::metadata(&exe) {
-        file.inode = meta.ino();
-        file.dev = meta.dev();
-        file.mode = meta.mode();
-        file.uid = meta.uid();
-        file.gid = meta.gid();
-        file.change_time = meta.ctime() as u64 * 1_000_000_000 + meta.ctime_nsec() as u64;
-        file.modification_time = meta.mtime() as u64 * 1_000_000_000 + meta.mtime_nsec() as u64;
+    if let Ok(c_exe) = std::ffi::CString::new(exe.as_os_str().as_encoded_bytes()) {
+        super::proc_file::stat_into(libc::AT_FDCWD, &c_exe, 0, &mut file);
     }
-    file.mount_id = mount_id(&exe).unwrap_or(0);
+    file.in_upper_layer = exe_in_upper_layer(dir, &file);
     file
 }
 
-/// The mount id of a path, through statx(STATX_MNT_ID).
-fn mount_id(path: &Path) -> Option<u32> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    // SAFETY: statx is plain data; an all-zero value is valid.
-    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
-    // SAFETY: c_path is NUL-terminated and stx is a valid out-pointer.
-    let rc = unsafe {
-        libc::statx(
-            libc::AT_FDCWD,
-            c_path.as_ptr(),
-            0,
-            libc::STATX_MNT_ID,
-            &mut stx,
-        )
+/// Whether a process's executable (on overlayfs) was written in the container's upper layer; see
+/// [`super::proc_file::in_upper_layer`] (an unknown layer counts as upper).
+fn exe_in_upper_layer(dir: &Path, file: &FileInfo) -> bool {
+    use super::proc_file::{in_upper_layer, on_overlayfs, open_dir};
+    let Some(proc_dir) = open_dir(dir) else {
+        return false;
     };
-    (rc == 0 && stx.stx_mask & libc::STATX_MNT_ID != 0).then_some(stx.stx_mnt_id as u32)
+    let exe = fs::File::open(dir.join("exe")).map(std::os::fd::OwnedFd::from);
+    match exe {
+        Ok(exe) if on_overlayfs(&exe) => in_upper_layer(&proc_dir, file.mount_id, &file.path),
+        Ok(_) => false,
+        // Not even readable: nothing tells the layer, and nothing else about the file is known either.
+        Err(_) => false,
+    }
 }
 
 /// Splits a NUL-separated buffer into strings, keeping at most `max_bytes`; the flag says whether it cut.

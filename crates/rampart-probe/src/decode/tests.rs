@@ -135,6 +135,19 @@ fn interpreted_exec_swaps_file_and_interpreter() {
 }
 
 #[test]
+fn an_executable_written_in_a_container_says_so() {
+    let upper = |flags| {
+        let bytes = exec_bytes(flags, [b"/usr/sbin/sshd", b"", b"/", b"", b"", b""]);
+        let Ok(ProbeRecord::Exec(r)) = decoder().decode(&bytes) else {
+            panic!("not an exec")
+        };
+        r.file.in_upper_layer
+    };
+    assert!(upper(EXEC_FILE_UPPER));
+    assert!(!upper(0));
+}
+
+#[test]
 fn truncation_flags_and_limits() {
     let bytes = exec_bytes(
         EXEC_PATH_TRUNCATED | EXEC_ENVS_TRUNCATED,

@@ -10,7 +10,21 @@
 //!   over the resolved path and looks it up at every `/`;
 //! * open flags → one OR-ed mask per slot (`flags & mask != 0`).
 //!
-//! Hash collisions only let extra events through (user space evaluates every rule anyway).
+//! Where a hash decides what the kernel drops (audited for issue 19; the hashes are FNV-1a 64, which anyone can
+//! collide):
+//! * basename, name-prefix and path-prefix/exact hashes only *admit*: a collision sends an extra event to user
+//!   space, which evaluates every rule on the real strings;
+//! * the basename gate (`path_basenames`) and the Bloom filter drop a name whose hash is not in the set, and a
+//!   watched name's own hash always is (the Bloom filter has no false negatives);
+//! * the directory key of an exact path only chooses a per-name discarder over a per-directory one: a collision
+//!   makes the kernel more careful, never less;
+//! * per-name discarders (a file, by name, beside a watched file) are the one place a hash could drop a watched
+//!   event, so they keep the name and a hit counts only when it matches (bpf/file_maps.h `name_discarder_val`).
+//!
+//! Elsewhere a name hash only chooses what to report: `pick_touched` (bpf/file.h) picks, among the inodes one
+//! call touched, the one named like the call's file (a collision mislabels the inode, drops nothing); the exec
+//! program keeps the values of environment variables whose name hashes are allow-listed (a collision keeps an
+//! extra value, which user space filters by name).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -189,8 +203,10 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// Hash of a basename, as bpf/file.h `name_hash` computes it: FNV-1a 64 seeded with the length, over the
-/// name's zero-padded little-endian 8-byte words.
-pub(crate) fn name_hash(name: &[u8]) -> u64 {
+/// name's zero-padded little-endian 8-byte words. Not collision-resistant (anyone can make two names share
+/// a hash): the kernel uses it only where a collision admits extra events, or confirms the name (per-name
+/// discarders). Public so that tests can build collisions.
+pub fn name_hash(name: &[u8]) -> u64 {
     name.chunks(8)
         .fold(0xcbf2_9ce4_8422_2325u64 ^ name.len() as u64, |h, chunk| {
             let mut word = [0u8; 8];

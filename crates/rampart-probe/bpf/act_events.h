@@ -61,6 +61,8 @@ struct kact_event {
 	__u16 s1_len;
 	__u16 s2_len;
 	__u16 _pad0;
+	__u32 origin; /* ORIGIN_* */
+	__u32 _pad1;
 };
 
 /* sock_event.addr holds 4 bytes for AF_INET, 16 for AF_INET6, network order. */
@@ -73,7 +75,7 @@ struct sock_event {
 	__u16 port; /* host order */
 	__u16 protocol;
 	__u16 _pad0;
-	__u32 _pad1;
+	__u32 origin; /* ORIGIN_* */
 	__s64 retval;
 	struct cred_info creds;
 	__u8 addr[16];

@@ -31,6 +31,7 @@ fn main() {
         "act_events.h",
         "act_common.h",
         "kernel.h",
+        "mount_api.h",
         "net.h",
         "dns.h",
         "uring.h",

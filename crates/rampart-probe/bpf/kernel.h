@@ -645,6 +645,59 @@ SYS_ENTER(tgkill)
 NATIVE_EXIT_PLAIN(kill, KOP_KILL)
 NATIVE_EXIT_PLAIN(tkill, KOP_KILL)
 NATIVE_EXIT_PLAIN(tgkill, KOP_KILL)
+
+/* rt_sigqueueinfo(tgid, sig, info) signals like kill, rt_tgsigqueueinfo(tgid, tid, sig, info) like tgkill. */
+SYS_ENTER(rt_sigqueueinfo)
+{
+	return kact_enter_kill(ctx->args[0], ctx->args[1], 0, ORIGIN_SYSCALL);
+}
+
+SYS_ENTER(rt_tgsigqueueinfo)
+{
+	return kact_enter_kill(ctx->args[0], ctx->args[2], ctx->args[1], ORIGIN_SYSCALL);
+}
+
+NATIVE_EXIT_PLAIN(rt_sigqueueinfo, KOP_KILL)
+NATIVE_EXIT_PLAIN(rt_tgsigqueueinfo, KOP_KILL)
+
+/* pidfd_send_signal(pidfd, sig, info, flags): the target is the process the descriptor refers to (a pidfd,
+ * or a /proc/<pid> directory), by its pid in the initial namespace, resolved at entry as the kernel does. */
+#define PIDFS_MAGIC 0x50494446
+#define ANON_INODE_FS_MAGIC 0x09041934
+#define PROC_SUPER_MAGIC 0x9fa0
+#define PIDFD_SIGNAL_THREAD 1
+#define PIDFD_SIGNAL_PROCESS_GROUP 4
+
+static __always_inline struct pid *pidfd_target(struct file *f)
+{
+	struct inode *inode = KREAD(f, f_inode);
+	unsigned long magic = KREAD(KREAD(inode, i_sb), s_magic);
+
+	if (magic == PIDFS_MAGIC)
+		return KREAD(inode, i_private);
+	if (magic == ANON_INODE_FS_MAGIC) /* before pidfs (Linux 6.9) */
+		return KREAD(f, private_data);
+	if (magic == PROC_SUPER_MAGIC) {
+		struct proc_inode *pi = (void *)inode - bpf_core_field_offset(struct proc_inode, vfs_inode);
+		return KREAD(pi, pid);
+	}
+	return NULL;
+}
+
+static __always_inline int kact_enter_pidfd_send_signal(const __u64 *a, __u32 origin)
+{
+	struct file *f = act_fd_file((__s32)a[0]);
+	struct pid *pid = f ? pidfd_target(f) : NULL;
+	__u64 nr = pid ? (__u32)KREAD(pid, numbers[0].nr) : 0;
+	__u64 flags = a[3];
+
+	/* a process group is a negative pid, as kill(2) spells it */
+	return kact_enter_kill(flags & PIDFD_SIGNAL_PROCESS_GROUP ? (__u64)(-(__s64)nr) : nr, a[1],
+			       flags & PIDFD_SIGNAL_THREAD ? nr : 0, origin);
+}
+
+NATIVE_ENTER(pidfd_send_signal, 4, kact_enter_pidfd_send_signal)
+NATIVE_EXIT_PLAIN(pidfd_send_signal, KOP_KILL)
 NATIVE_ENTER_OP(mount, 5, KOP_MOUNT)
 NATIVE_EXIT(mount, kact_exit_mount)
 NATIVE_ENTER_OP(umount, 2, KOP_UMOUNT)

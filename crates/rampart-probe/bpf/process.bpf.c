@@ -5,6 +5,7 @@
 #include "path.h"
 #include "task.h"
 #include "kernel.h"
+#include "mount_api.h"
 #include "net.h"
 #include "dns.h"
 #include "file.h"

@@ -11,6 +11,10 @@ use anyhow::{bail, Context, Result};
 
 /// `uring_ops`: one file or network operation through io_uring (see the source for its options).
 pub const URING_OPS: &str = include_str!("../c/uring_ops.c");
+/// `newmount`: mounts through fsopen/fsmount, open_tree and move_mount.
+pub const NEWMOUNT: &str = include_str!("../c/newmount.c");
+/// `sigsend`: signals through pidfd_send_signal, rt_sigqueueinfo and rt_tgsigqueueinfo.
+pub const SIGSEND: &str = include_str!("../c/sigsend.c");
 
 /// Compiles `source` into an executable named `name` (`args` go to gcc after the source, e.g.
 /// `["-luring"]`) and returns its path. Concurrent callers may both compile; the rename makes the result
@@ -48,4 +52,14 @@ pub fn build(name: &str, source: &str, args: &[&str]) -> Result<PathBuf> {
 /// [`URING_OPS`], built (needs liburing-dev).
 pub fn uring_ops() -> Result<PathBuf> {
     build("uring_ops", URING_OPS, &["-luring"])
+}
+
+/// [`NEWMOUNT`], built static (it also runs inside a minimal container image).
+pub fn newmount() -> Result<PathBuf> {
+    build("newmount", NEWMOUNT, &["-static"])
+}
+
+/// [`SIGSEND`], built.
+pub fn sigsend() -> Result<PathBuf> {
+    build("sigsend", SIGSEND, &[])
 }

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use rampart_testkit::MonitorProcess;
 use serde_json::Value;
 
+#[path = "evasion/mount_signal.rs"]
+mod mount_signal;
 #[path = "evasion/uring.rs"]
 mod uring;
 

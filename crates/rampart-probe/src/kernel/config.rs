@@ -121,8 +121,9 @@ pub fn program_event_type(program: &str) -> Option<(EventType, Option<&str>)> {
         "setuid" | "setreuid" | "setresuid" | "setfsuid" => EventType::Setuid,
         "setgid" | "setregid" | "setresgid" | "setfsgid" => EventType::Setgid,
         "capset" => EventType::Capset,
-        "kill" | "tkill" | "tgkill" => EventType::Signal,
-        "mount" => EventType::Mount,
+        "kill" | "tkill" | "tgkill" | "rt_sigqueueinfo" | "rt_tgsigqueueinfo"
+        | "pidfd_send_signal" => EventType::Signal,
+        "mount" | "move_mount" | "fsmount" | "open_tree" => EventType::Mount,
         "umount" => EventType::Umount,
         "memfd_create" => EventType::MemfdCreate,
         "splice" => EventType::Splice,

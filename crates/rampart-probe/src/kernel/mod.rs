@@ -132,13 +132,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
             target: None,
             retval,
         }),
-        KOP_MOUNT => EventData::Mount(MountEvent {
-            fs_type: lossy(s2),
-            mountpoint: MountPath { path: lossy(s0) },
-            source: MountPath { path: lossy(s1) },
-            retval,
-            ..Default::default()
-        }),
+        KOP_MOUNT => mount(&e, s0, s1, s2),
         KOP_UMOUNT => EventData::Umount(UmountEvent {
             mountpoint: MountPath { path: lossy(s0) },
             retval,
@@ -222,6 +216,32 @@ fn bpf(e: &kact_event, name: &[u8]) -> EventData {
         map,
         prog,
         retval: e.retval,
+    })
+}
+
+/// A mount record: mount(2) carries its arguments as passed; the new API (`extra[2]` != 0: move_mount,
+/// fsmount, open_tree) the kernel's view of the mount (`extra[0]` its id, `extra[1]` 1 while detached) and
+/// paths joined from a directory and a name, normalised here.
+fn mount(e: &kact_event, s0: &[u8], s1: &[u8], s2: &[u8]) -> EventData {
+    let new_api = e.extra[2] != 0;
+    let path = |b: &[u8]| {
+        let p = lossy(b);
+        if new_api && p.starts_with('/') {
+            crate::file::decode::normalize(&p)
+        } else {
+            p
+        }
+    };
+    let detached = new_api && e.extra[1] == 1;
+    EventData::Mount(MountEvent {
+        fs_type: lossy(s2),
+        mountpoint: MountPath { path: path(s0) },
+        source: MountPath { path: path(s1) },
+        mount_id: e.extra[0] as u32,
+        detached,
+        visible: e.retval == 0 && !detached,
+        retval: e.retval,
+        ..Default::default()
     })
 }
 

@@ -81,9 +81,10 @@ static __always_inline __u32 kact_copy_path(struct kact_scratch *s, struct work 
 	return len;
 }
 
-/* The path of `d` in its filesystem (e.g. "/etc" for a clone of the root filesystem's /etc), into
- * data[off..]. */
-static __always_inline __u32 kact_fs_path(struct kact_scratch *s, __u32 off, struct dentry *d, const __u32 max)
+/* The path of `d` into data[off..]: in `mnt` up to the namespace root (crossing mounts), or, with no
+ * mount, in its filesystem (e.g. "/etc" for a clone of the root filesystem's /etc). */
+static __always_inline __u32 kact_walk_path(struct kact_scratch *s, __u32 off, struct dentry *d,
+					    struct vfsmount *mnt, const __u32 max)
 {
 	struct work *w = work_buf();
 	__u32 len;
@@ -92,26 +93,12 @@ static __always_inline __u32 kact_fs_path(struct kact_scratch *s, __u32 off, str
 		return 0;
 	w->walk.pos = PATH_MAX_LEN;
 	w->walk.truncated = 0;
-	w->walk.node = (__u64)d;
-	bpf_loop(DENTRY_WALK_MAX, dentry_up_step, NULL, 0);
-	len = finish_path(w, &w->walk);
-	if (w->walk.truncated)
-		s->ev.flags |= KACT_PATH_TRUNCATED;
-	return kact_copy_path(s, w, off, PATH_MAX_LEN - len, PATH_MAX_LEN, max);
-}
-
-/* The path of `d` in `mnt` up to the namespace root (crossing mounts), into data[off..]. */
-static __always_inline __u32 kact_ns_path(struct kact_scratch *s, __u32 off, struct dentry *d,
-					  struct vfsmount *mnt, const __u32 max)
-{
-	struct work *w = work_buf();
-	__u32 len;
-
-	if (!w)
-		return 0;
-	w->walk.pos = PATH_MAX_LEN;
-	w->walk.truncated = 0;
-	walk_dentries(&w->walk, d, mnt);
+	if (mnt) {
+		walk_dentries(&w->walk, d, mnt);
+	} else {
+		w->walk.node = (__u64)d;
+		bpf_loop(DENTRY_WALK_MAX, dentry_up_step, NULL, 0);
+	}
 	len = finish_path(w, &w->walk);
 	if (w->walk.truncated)
 		s->ev.flags |= KACT_PATH_TRUNCATED;
@@ -176,7 +163,7 @@ static __always_inline void kact_mount_source(struct kact_scratch *s, struct fil
 	if (root == KREAD(sb, s_root))
 		s->ev.s1_len = kact_kernel_str(s, off, KREAD(m, mnt_devname), KACT_STR_MAX);
 	else
-		s->ev.s1_len = kact_fs_path(s, off, root, KACT_STR_MAX);
+		s->ev.s1_len = kact_walk_path(s, off, root, NULL, KACT_STR_MAX);
 	s->ev.s2_len = kact_kernel_str(s, off + s->ev.s1_len, KREAD(KREAD(sb, s_type), name), KACT_NAME_MAX);
 }
 
@@ -199,7 +186,8 @@ static __always_inline int kact_exit_move_mount(long ret)
 		from = act_fd_file((__s32)p.args[0]);
 	if (from && ret == 0) {
 		/* attached now: its own path is the mount point */
-		s->ev.s0_len = kact_ns_path(s, 0, KREAD(from, f_path.dentry), KREAD(from, f_path.mnt), KACT_PATH_MAX);
+		s->ev.s0_len =
+			kact_walk_path(s, 0, KREAD(from, f_path.dentry), KREAD(from, f_path.mnt), KACT_PATH_MAX);
 	} else {
 		s->ev.s0_len = kact_path_at(s, 0, (__s32)p.args[2], p.args[3], KACT_PATH_MAX);
 	}
@@ -211,8 +199,9 @@ static __always_inline int kact_exit_move_mount(long ret)
 	return 0;
 }
 
-/* ---- fsmount(fs_fd, flags, attr_flags): the new detached mount behind the returned descriptor. */
-static __always_inline int kact_exit_fsmount(long ret)
+/* A call that makes a detached mount and returns a descriptor of its root: fsmount(fs_fd, flags,
+ * attr_flags), or open_tree(dfd, path, OPEN_TREE_CLONE) (whose path names the source when it fails). */
+static __always_inline int kact_exit_detached_mount(long ret, __u32 api)
 {
 	struct act_pending p;
 	struct kact_scratch *s;
@@ -223,16 +212,23 @@ static __always_inline int kact_exit_fsmount(long ret)
 	s = kact_begin(&p, ret);
 	if (!s)
 		return 0;
-	s->ev.extra[2] = MOUNT_API_FSMOUNT;
+	s->ev.extra[2] = api;
 	s->ev.extra[1] = 1;
 	f = ret >= 0 ? act_fd_file(ret) : NULL;
 	if (f)
 		kact_mount_source(s, f);
+	else if (api == MOUNT_API_OPEN_TREE)
+		s->ev.s1_len = kact_path_at(s, 0, (__s32)p.args[0], p.args[1], KACT_STR_MAX);
 	kact_emit(s);
 	return 0;
 }
 
-/* ---- open_tree(dfd, path, flags): only a clone (OPEN_TREE_CLONE) makes a mount. */
+static __always_inline int kact_exit_fsmount(long ret)
+{
+	return kact_exit_detached_mount(ret, MOUNT_API_FSMOUNT);
+}
+
+/* open_tree without OPEN_TREE_CLONE only opens a path: no mount. */
 static __always_inline int kact_enter_open_tree(const __u64 *a, __u32 origin)
 {
 	act_count(KOP_MOUNT, ACT_SEEN);
@@ -245,24 +241,7 @@ static __always_inline int kact_enter_open_tree(const __u64 *a, __u32 origin)
 
 static __always_inline int kact_exit_open_tree(long ret)
 {
-	struct act_pending p;
-	struct kact_scratch *s;
-	struct file *f;
-
-	if (!act_take(KOP_MOUNT, &p))
-		return 0;
-	s = kact_begin(&p, ret);
-	if (!s)
-		return 0;
-	s->ev.extra[2] = MOUNT_API_OPEN_TREE;
-	s->ev.extra[1] = 1;
-	f = ret >= 0 ? act_fd_file(ret) : NULL;
-	if (f)
-		kact_mount_source(s, f);
-	else
-		s->ev.s1_len = kact_path_at(s, 0, (__s32)p.args[0], p.args[1], KACT_STR_MAX);
-	kact_emit(s);
-	return 0;
+	return kact_exit_detached_mount(ret, MOUNT_API_OPEN_TREE);
 }
 
 NATIVE_ENTER_OP(move_mount, 5, KOP_MOUNT)

@@ -350,6 +350,17 @@ static __always_inline void *uring_sockaddr(struct io_kiocb *req, __u32 opcode)
 	return looks_like_sockaddr(head) ? direct : msghdr;
 }
 
+/* rename and link prepare the same fields, in two types (CO-RE relocates each). */
+#define URING_TWO_PATHS(type)                                        \
+	do {                                                         \
+		type *o = (void *)req;                               \
+		p->dfd = KREAD(o, old_dfd);                          \
+		p->dfd2 = KREAD(o, new_dfd);                         \
+		p->flags = KREAD(o, flags);                          \
+		uring_name(p->path, KREAD(o, oldpath));              \
+		uring_name(d->path, KREAD(o, newpath));              \
+	} while (0)
+
 /* Fills `p` (and `d` for two-path operations) from a prepared request; returns 0 when it is not wanted. */
 static __always_inline int uring_capture(struct uring_pending *p, struct uring_dst *d, struct io_kiocb *req,
 					 struct task_struct *task, __u32 opcode)
@@ -386,24 +397,12 @@ static __always_inline int uring_capture(struct uring_pending *p, struct uring_d
 		uring_name(p->path, KREAD(o, filename));
 		break;
 	}
-	case IORING_OP_RENAMEAT: {
-		struct io_rename *o = (void *)req;
-		p->dfd = KREAD(o, old_dfd);
-		p->dfd2 = KREAD(o, new_dfd);
-		p->flags = KREAD(o, flags);
-		uring_name(p->path, KREAD(o, oldpath));
-		uring_name(d->path, KREAD(o, newpath));
+	case IORING_OP_RENAMEAT:
+		URING_TWO_PATHS(struct io_rename);
 		break;
-	}
-	case IORING_OP_LINKAT: {
-		struct io_link *o = (void *)req;
-		p->dfd = KREAD(o, old_dfd);
-		p->dfd2 = KREAD(o, new_dfd);
-		p->flags = KREAD(o, flags);
-		uring_name(p->path, KREAD(o, oldpath));
-		uring_name(d->path, KREAD(o, newpath));
+	case IORING_OP_LINKAT:
+		URING_TWO_PATHS(struct io_link);
 		break;
-	}
 	case IORING_OP_CONNECT:
 	case IORING_OP_BIND: {
 		/* the kernel's copy of the address (move_addr_to_kernel at prep), not the user buffer */

@@ -3,6 +3,7 @@
 //! benign twin asserts silence. One module per topic under `evasion/`; root only, like every kernel test.
 
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rampart_testkit::MonitorProcess;
@@ -56,4 +57,32 @@ fn rules_of(m: &MonitorProcess, pid: u32) -> Vec<String> {
     ids.sort();
     ids.dedup();
     ids
+}
+
+/// Runs `program args` to completion; returns its pid. It must succeed.
+fn run(program: &Path, args: &[&str]) -> u32 {
+    let child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed",
+        program.display()
+    );
+    pid
+}
+
+/// Stops the monitor and fails with every collected failure (and the monitor's last words) if any.
+fn finish(m: MonitorProcess, failures: &[String]) {
+    let stderr = m.stop();
+    assert!(
+        failures.is_empty(),
+        "{}\nmonitor stderr (tail): {}",
+        failures.join("\n"),
+        stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
+    );
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{monitor, rules_of, wait_all};
+use super::{finish, monitor, rules_of, wait_all};
 
 const MOUNT_RULE: &str = "container_mount_sensitive_filesystem";
 const SIGNAL_RULE: &str = "security_tool_killed";
@@ -181,11 +181,5 @@ fn new_mount_api_and_signal_paths_are_seen() {
             ));
         }
     }
-    let stderr = m.stop();
-    assert!(
-        failures.is_empty(),
-        "{}\nmonitor stderr (tail): {}",
-        failures.join("\n"),
-        stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
-    );
+    finish(m, &failures);
 }

@@ -5,10 +5,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::{monitor, rules_of, wait_all};
+use super::{finish, monitor, rules_of, run, wait_all};
 
 /// Copies the `uring_ops` test program to `path` (executable).
 fn install(path: &Path) -> PathBuf {
@@ -16,23 +15,6 @@ fn install(path: &Path) -> PathBuf {
     std::fs::copy(ops, path).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path.to_path_buf()
-}
-
-/// Runs `program args` to completion; returns its pid. It must succeed.
-fn run(program: &Path, args: &[&str]) -> u32 {
-    let child = Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{} {args:?} failed",
-        program.display()
-    );
-    pid
 }
 
 #[test]
@@ -140,11 +122,5 @@ fn io_uring_tricks_are_seen_and_normal_use_stays_quiet() {
             failures.push(format!("benign io_uring use (pid {pid}) matched {rules:?}"));
         }
     }
-    let stderr = m.stop();
-    assert!(
-        failures.is_empty(),
-        "{}\nmonitor stderr (tail): {}",
-        failures.join("\n"),
-        stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
-    );
+    finish(m, &failures);
 }

@@ -738,7 +738,8 @@ static __always_inline int in_dumped_cgroup(struct task_struct *task)
  * (FILE_RET_UNKNOWN: not known), `origin` (ORIGIN_*, a constant at each call site) says where the strings
  * they point to live, `nr` keys the inodes the call touched (file_touched; 0: none are looked at) and `task`
  * is the task whose descriptors, root and cwd the call used (the current task for a syscall). A syscall's
- * open returns a descriptor of `task`; other origins give the opened file as `opened` (NULL: unknown). */
+ * open returns, and its fd-based calls take, a descriptor of `task`; other origins give that file as
+ * `opened` (NULL: unknown). */
 static __always_inline __u32 file_record(const volatile struct sys_desc *d, const __u64 *args, long ret,
 					 __u32 origin, __u32 nr, struct task_struct *task, struct file *opened)
 {
@@ -833,7 +834,8 @@ static __always_inline __u32 file_record(const volatile struct sys_desc *d, cons
 	if ((special == SP_OPEN || special == SP_CREAT || special == SP_OPENAT2) && ret >= 0)
 		file = origin == ORIGIN_SYSCALL || origin == ORIGIN_IA32 ? task_fd_file(task, ret) : opened;
 	else if (d->fd != ARG_NONE)
-		file = task_fd_file(task, (int)op_arg(op, d->fd));
+		file = origin == ORIGIN_SYSCALL || origin == ORIGIN_IA32 ? task_fd_file(task, (int)op_arg(op, d->fd))
+									 : opened;
 	if (special == SP_CHDIR && ret == 0) {
 		/* the new cwd: resolved by the kernel already */
 		op->side = SIDE_DENTRY;

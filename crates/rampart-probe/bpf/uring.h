@@ -38,16 +38,19 @@
 #define IORING_OP_UNLINKAT 36
 #define IORING_OP_MKDIRAT 37
 #define IORING_OP_LINKAT 39
+#define IORING_OP_FTRUNCATE 55
 #define IORING_OP_BIND 56
 #define IORING_FILE_INDEX_ALLOC (~0u)
 #define IORING_CQE_F_MORE 2
-#define REQ_F_CQE_SKIP (1ull << 6) /* = IOSQE_CQE_SKIP_SUCCESS: the low request flags are the SQE's */
+#define REQ_F_FIXED_FILE (1ull << 0) /* = IOSQE_FIXED_FILE: the low request flags are the SQE's */
+#define REQ_F_CQE_SKIP (1ull << 6)   /* = IOSQE_CQE_SKIP_SUCCESS */
 #define FFS_MASK (~3ul)            /* io_rsrc_node.file_ptr carries two flag bits */
 
 /* The operations reported; every other opcode stops at this test. */
 #define URING_OPS                                                                                           \
 	((1ull << IORING_OP_OPENAT) | (1ull << IORING_OP_OPENAT2) | (1ull << IORING_OP_RENAMEAT) |          \
 	 (1ull << IORING_OP_UNLINKAT) | (1ull << IORING_OP_MKDIRAT) | (1ull << IORING_OP_LINKAT) |          \
+	 (1ull << IORING_OP_FTRUNCATE) |                                                                    \
 	 (1ull << IORING_OP_CONNECT) | (1ull << IORING_OP_BIND) | (1ull << IORING_OP_ACCEPT))
 
 /* Set by the loader from the kernel's BTF: the request flag saying req->creds holds a personality (0 when
@@ -92,7 +95,8 @@ struct uring_pending {
 	__u32 opcode;
 	__s32 dfd;
 	__s32 dfd2;      /* rename/link: the destination's directory */
-	__u32 file_slot; /* open/accept into a fixed slot: slot + 1, or IORING_FILE_INDEX_ALLOC; 0: a descriptor */
+	__u32 file_slot; /* open/accept into a fixed slot: slot + 1, or IORING_FILE_INDEX_ALLOC; 0: a descriptor;
+			  * ftruncate: 1 when dfd is a fixed-file index */
 	__u32 flags;     /* open flags, unlinkat/renameat2/linkat flags */
 	__u32 mode;
 	__u32 addr_len;
@@ -225,6 +229,16 @@ static __always_inline void uring_file_report(const struct uring_pending *p, con
 		d = &sys_table[258]; /* mkdirat(dfd, path, mode) */
 		args[2] = p->mode;
 		break;
+	case IORING_OP_FTRUNCATE:
+		d = &sys_table[77]; /* ftruncate(fd, length): the file is the request's */
+		args[1] = 0;
+		if (origin == ORIGIN_URING)
+			opened = KREAD(req, file);
+		else if (p->file_slot)
+			opened = uring_fixed_file(req, p->dfd);
+		else
+			opened = task_fd_file(task, p->dfd);
+		break;
 	case IORING_OP_RENAMEAT:
 	case IORING_OP_LINKAT:
 		if (!dst)
@@ -288,6 +302,8 @@ static __always_inline __u32 uring_file_type(__u32 opcode, __u32 flags)
 		return FILE_EV_RENAME;
 	case IORING_OP_LINKAT:
 		return FILE_EV_LINK;
+	case IORING_OP_FTRUNCATE:
+		return FILE_EV_TRUNCATE;
 	}
 	return FILE_EV_OPEN;
 }
@@ -418,6 +434,12 @@ static __always_inline int uring_capture(struct uring_pending *p, struct uring_d
 	}
 	case IORING_OP_ACCEPT:
 		p->file_slot = KREAD((struct io_accept *)(void *)req, file_slot);
+		break;
+	case IORING_OP_FTRUNCATE:
+		/* its file is assigned when it runs: the descriptor (or fixed index) it names, for a report at
+		 * submission */
+		p->dfd = KREAD(req, cqe.fd);
+		p->file_slot = (KREAD(req, flags) & REQ_F_FIXED_FILE) != 0;
 		break;
 	}
 	if (uring_is_file_op(opcode))

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use file_support::*;
 use rampart_model::{EventData, EventType};
-use rampart_probe::file::{FileFilters, FileKind, Mode, SideFilter, TypeFilter};
+use rampart_probe::file::{file_target, FileFilters, FileKind, Mode, SideFilter, TypeFilter};
 use rampart_probe::kernel::config::ActivityConfig;
 use rampart_probe::record::{ActivityRecord, Origin};
 use rampart_probe::{ProbeConfig, ProbeRecord};
@@ -188,7 +188,9 @@ fn uring_path_operations_are_file_events() {
         0o640
     );
 
-    let cases: [(&[&str], EventType, &str, Option<&str>); 6] = [
+    let cases: [(&[&str], EventType, &str, Option<&str>); 8] = [
+        (&["truncate", &p("made")], EventType::Truncate, "made", None),
+        (&["--fixed", "truncate", &p("made")], EventType::Truncate, "made", None),
         (&["mkdir", &p("d")], EventType::Mkdir, "d", None),
         (
             &["rename", &p("made"), &p("moved")],
@@ -219,10 +221,22 @@ fn uring_path_operations_are_file_events() {
         });
         assert_eq!(r.origin, COMPLETED, "{args:?}");
         assert_eq!(rampart_probe::file::retval(&r.data), Some(0), "{args:?}");
+        if t == EventType::Truncate {
+            let ino = std::fs::metadata(dir.join(src)).unwrap().ino();
+            assert_eq!(file_target(&r.data).unwrap().file.inode, ino, "{args:?}: the request's own file");
+        }
         if let Some(dst) = dst {
             assert_eq!(dest_of(&r), Some(p(dst).as_str()), "{args:?}");
         }
     }
+    // no completion on success: reported at submission, its file from the descriptor it names
+    std::fs::write(dir.join("kept"), b"x").unwrap();
+    let (pid, _) = run(&["--skip", "truncate", &p("kept")]);
+    let want = p("kept");
+    let r = record_of(&mut rec, pid, "truncate at submission", |r| {
+        r.data.event_type() == EventType::Truncate && path_of(r) == Some(want.as_str())
+    });
+    assert_eq!(r.origin, SUBMITTED);
 }
 
 #[test]

@@ -4,7 +4,7 @@
  *   uring_ops [OPTIONS] open PATH          open read-only and read up to 4 KiB (prints "read N")
  *   uring_ops [OPTIONS] openat2 PATH       the same with IORING_OP_OPENAT2
  *   uring_ops [OPTIONS] create PATH        open O_CREAT|O_WRONLY|O_TRUNC and write "x"
- *   uring_ops [OPTIONS] unlink PATH | rmdir PATH | mkdir PATH
+ *   uring_ops [OPTIONS] unlink PATH | rmdir PATH | mkdir PATH | truncate PATH (opened with open(2))
  *   uring_ops [OPTIONS] rename OLD NEW | link OLD NEW
  *   uring_ops [OPTIONS] connect IPV4 PORT | bind IPV4 PORT | accept PORT
  *   uring_ops overflow-dup FIFO            see overflow_dup() (prints "opened FD")
@@ -31,6 +31,9 @@
 
 #ifndef IORING_OP_BIND
 #define IORING_OP_BIND 56
+#endif
+#ifndef IORING_OP_FTRUNCATE
+#define IORING_OP_FTRUNCATE 55
 #endif
 
 #define OP_UD 0x5a5a
@@ -254,6 +257,24 @@ static void path_op(int op, const char *a, const char *b)
 		die("path operation", res);
 }
 
+/* ftruncate(PATH, 0) through the ring, on a descriptor (or fixed slot 0 with --fixed) opened with open(2). */
+static void truncate_op(const char *path)
+{
+	int fd = open(path, O_WRONLY);
+	if (fd < 0)
+		die("open", errno);
+	if (fixed && io_uring_register_files_update(&ring, 0, &fd, 1) != 1)
+		die("register", EINVAL);
+	struct io_uring_sqe *sqe = op_sqe();
+	io_uring_prep_rw(IORING_OP_FTRUNCATE, sqe, fixed ? 0 : fd, NULL, 0, 0);
+	if (fixed)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	submit_op(sqe);
+	int res = wait_op();
+	if (res < 0)
+		die("ftruncate", res);
+}
+
 static struct sockaddr_in addr_of(const char *ip, const char *port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(atoi(port)) };
@@ -392,6 +413,8 @@ int main(int argc, char **argv)
 		path_op('r', a, NULL);
 	} else if (!strcmp(op, "mkdir")) {
 		path_op('m', a, NULL);
+	} else if (!strcmp(op, "truncate")) {
+		truncate_op(a);
 	} else if ((!strcmp(op, "rename") || !strcmp(op, "link")) && b) {
 		path_op(op[0] == 'r' ? 'n' : 'l', a, b);
 	} else if ((!strcmp(op, "connect") || !strcmp(op, "bind")) && b) {

@@ -81,6 +81,12 @@ fn io_uring_tricks_are_seen_and_normal_use_stays_quiet() {
     let pool = run(Path::new("unshare"), &["-n", "bash", "-c", &script]);
     want.push(("miner_pool_port_connection", pool));
     names.push("connect to a pool port");
+    // wiping a log with an io_uring ftruncate
+    let log = std::path::PathBuf::from(format!("/var/log/rampart-evasion-{}.log", std::process::id()));
+    std::fs::write(&log, b"evidence\n").unwrap();
+    want.push(("log_file_truncate_syscall", run(&rd, &["truncate", log.to_str().unwrap()])));
+    names.push("truncate a log");
+    std::fs::remove_file(&log).unwrap();
     // a ring created by a binary dropped in /tmp
     want.push(("io_uring_created_by_unexpected_program", want[0].1));
     names.push("ring setup");
@@ -90,6 +96,7 @@ fn io_uring_tricks_are_seen_and_normal_use_stays_quiet() {
         run(&reader, &["open", data]),
         run(&reader, &["--fixed", "--sqpoll", "open", data]),
         run(&reader, &["connect", "127.0.0.1", "3333"]),
+        run(&reader, &["truncate", data]),
     ];
 
     let found = wait_all(&m, &want, Duration::from_secs(20));

@@ -74,6 +74,7 @@ event_types! {
     Bind => "bind",
     Accept => "accept",
     Imds => "imds",
+    IoUringSetup => "io_uring_setup",
 }
 
 impl EventType {
@@ -109,6 +110,10 @@ pub struct EventMeta {
     /// Where the event came from: `ebpf`, `procfs` (start-up snapshot) or `replay`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub origin: String,
+    /// `event.async`: the operation was submitted asynchronously (through io_uring), not by a syscall of
+    /// the process.
+    #[serde(rename = "async", default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_async: bool,
     /// A kill the kernel already performed for this event (Active Protection at exec). Reported through the
     /// matches' actions, so it is not serialized here.
     #[serde(skip)]
@@ -192,6 +197,7 @@ pub enum EventData {
     Bind(events::SocketEvent),
     Accept(events::SocketEvent),
     Imds(events::ImdsEvent),
+    IoUringSetup(events::IoUringSetupEvent),
 }
 
 impl EventData {
@@ -256,6 +262,7 @@ impl EventData {
             EventData::Bind(_) => EventType::Bind,
             EventData::Accept(_) => EventType::Accept,
             EventData::Imds(_) => EventType::Imds,
+            EventData::IoUringSetup(_) => EventType::IoUringSetup,
         }
     }
 }
@@ -280,6 +287,7 @@ impl Event {
                 id: String::new(),
                 hostname: String::new(),
                 origin: String::new(),
+                is_async: false,
                 kernel_kill: None,
             },
             process,

@@ -34,8 +34,18 @@ struct {
 struct act_pending {
 	__u32 op;
 	__u32 flags;
+	__u32 origin; /* ORIGIN_*: where the strings the arguments point to live */
+	__u32 _pad0;
 	__u64 args[6];
 	__u64 pre[2]; /* state read before the syscall ran (vma flags, pipe flags, old fsuid) */
+};
+
+/* Who acted, when it is not the current thread: an io_uring request completes in another context (a worker,
+ * the ring's poller) than the thread that submitted it, whose identity is kept at submission. */
+struct act_actor {
+	__u32 pid;
+	__u32 tid;
+	struct cred_info creds;
 };
 
 /* LRU: a thread killed inside a syscall never reaches its exit tracepoint; its entry ages out. */
@@ -95,7 +105,8 @@ static __always_inline void act_args(struct trace_event_raw_sys_enter *ctx, __u6
 }
 
 /* Remembers the arguments of the current syscall for its exit handler. */
-static __always_inline int act_enter(__u32 op, const __u64 *args, __u32 flags, __u64 pre0, __u64 pre1)
+static __always_inline int act_enter(__u32 op, const __u64 *args, __u32 origin, __u32 flags, __u64 pre0,
+				     __u64 pre1)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct act_pending p = {};
@@ -104,6 +115,7 @@ static __always_inline int act_enter(__u32 op, const __u64 *args, __u32 flags, _
 		return 0;
 	p.op = op;
 	p.flags = flags;
+	p.origin = origin;
 	for (int i = 0; i < 6; i++)
 		p.args[i] = args[i];
 	p.pre[0] = pre0;
@@ -136,14 +148,19 @@ static __always_inline __u32 act_file_type(struct file *f)
 	return BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT;
 }
 
-/* The struct sock behind descriptor `fd`, or NULL when it is not a socket. */
-static __always_inline struct sock *act_fd_sock(__u64 fd)
+/* The struct sock of file `f`, or NULL when it is not a socket. */
+static __always_inline struct sock *act_file_sock(struct file *f)
 {
-	struct file *f = act_fd_file(fd);
 	struct socket *sock;
 
 	if (!f || act_file_type(f) != S_IFSOCK)
 		return NULL;
 	sock = BPF_CORE_READ(f, private_data);
 	return BPF_CORE_READ(sock, sk);
+}
+
+/* The struct sock behind descriptor `fd`, or NULL when it is not a socket. */
+static __always_inline struct sock *act_fd_sock(__u64 fd)
+{
+	return act_file_sock(act_fd_file(fd));
 }

@@ -29,7 +29,8 @@
 #define KOP_BIND 19
 #define KOP_ACCEPT 20
 #define KOP_DNS 21
-#define KOP_MAX 22
+#define KOP_URING_SETUP 22 /* an io_uring instance created (io_uring_create tracepoint) */
+#define KOP_MAX 23
 #define KOP_SLOTS 32 /* counter slots: a power of two, so a masked op index is always in bounds */
 
 /* Bounds of the three string sections of a kact record: a kernel-resolved path, a long user string, a
@@ -61,6 +62,8 @@ struct kact_event {
 	__u16 s1_len;
 	__u16 s2_len;
 	__u16 _pad0;
+	__u32 origin; /* ORIGIN_* */
+	__u32 _pad1;
 };
 
 /* sock_event.addr holds 4 bytes for AF_INET, 16 for AF_INET6, network order. */
@@ -73,7 +76,7 @@ struct sock_event {
 	__u16 port; /* host order */
 	__u16 protocol;
 	__u16 _pad0;
-	__u32 _pad1;
+	__u32 origin; /* ORIGIN_* */
 	__s64 retval;
 	struct cred_info creds;
 	__u8 addr[16];

@@ -108,6 +108,22 @@ static __always_inline __u64 rb_flags(void)
 									      : BPF_RB_NO_WAKEUP;
 }
 
+/* Where the strings and structures an activity's arguments point to live, by its origin (ORIGIN_*): user
+ * memory for a syscall, the kernel's own copy for an io_uring request. */
+static __always_inline long origin_read_str(void *dst, __u32 size, const void *src, __u32 origin)
+{
+	if (origin >= ORIGIN_URING)
+		return bpf_probe_read_kernel_str(dst, size, src);
+	return bpf_probe_read_user_str(dst, size, src);
+}
+
+static __always_inline long origin_read(void *dst, __u32 size, const void *src, __u32 origin)
+{
+	if (origin >= ORIGIN_URING)
+		return bpf_probe_read_kernel(dst, size, src);
+	return bpf_probe_read_user(dst, size, src);
+}
+
 static __always_inline void fill_header(struct record_header *h, __u32 kind)
 {
 	h->kind = kind;

@@ -31,6 +31,13 @@
 #define EXEC_DATA_LEN (3 * PATH_MAX_LEN + ARGS_MAX_LEN + ENVS_MAX_LEN + 2 * ENVS_MAX_LEN)
 #define FORK_DATA_LEN PATH_MAX_LEN
 
+/* How an activity was submitted: the `origin` of file, kernel-activity and network records. */
+#define ORIGIN_SYSCALL 0 /* a native (64-bit) syscall: strings in user memory */
+#define ORIGIN_IA32 1    /* an ia32 compat syscall: strings in user memory */
+#define ORIGIN_URING 2   /* an io_uring request, at its completion: strings are the kernel's copies */
+#define ORIGIN_URING_SUBMITTED 3 /* an io_uring request reported at submission, its result unknown (no completion
+				  * will be seen: IOSQE_CQE_SKIP_SUCCESS, or no room to wait for it) */
+
 /* task_info.flags */
 #define TASK_KTHREAD 1
 

@@ -28,6 +28,8 @@
 #define TAIL_MAX (WORK_PATH_LEN - TAIL_AT)
 #define FNV_OFFSET_ 0xcbf29ce484222325ull
 #define FNV_PRIME_ 0x100000001b3ull
+/* A result that is not known (an io_uring request reported at submission): no errno is this low. */
+#define FILE_RET_UNKNOWN (-0x7fffffffl)
 
 struct file_event _file_event_type = {};
 struct file_counters _file_counters_type = {};
@@ -45,17 +47,11 @@ static __always_inline __u64 op_arg(struct file_op *op, __u8 idx)
 	return 0;
 }
 
-/* Syscall argument `idx` from the saved user registers (x86_64 order). */
-static __always_inline __u64 reg_arg(struct pt_regs *regs, __u8 idx)
+/* Argument `idx` (an ARG_* index) of a call's six. */
+static __always_inline __u64 call_arg(const __u64 *args, __u8 idx)
 {
-	switch (idx) {
-	case 0: return regs->di;
-	case 1: return regs->si;
-	case 2: return regs->dx;
-	case 3: return regs->r10;
-	case 4: return regs->r8;
-	case 5: return regs->r9;
-	}
+	if (idx < 6)
+		return args[idx & 7];
 	return 0;
 }
 
@@ -638,7 +634,7 @@ static __always_inline void fill_touched(struct file_event *ev, int dst, struct 
 /* Finds the side's file or base directory and its basename hash; no path walk yet. `dirfd_arg`/`path_arg`
  * are argument indices (ARG_*), `file` an already known struct file (fd-based calls, open's result). */
 static __always_inline int side_locate(struct file_op *op, struct work *w, struct task_struct *task,
-				       struct file *file, __u8 dirfd_arg, __u8 path_arg)
+				       struct file *file, __u8 dirfd_arg, __u8 path_arg, __u32 origin)
 {
 	const char *upath = (const char *)op_arg(op, path_arg);
 	struct dentry *d;
@@ -651,7 +647,7 @@ static __always_inline int side_locate(struct file_op *op, struct work *w, struc
 	op->parent = 0;
 	op->truncated = 0;
 	if (!file && path_arg != ARG_NONE && upath) {
-		n = bpf_probe_read_user_str(&w->path[TAIL_AT], TAIL_MAX, upath);
+		n = origin_read_str(&w->path[TAIL_AT], TAIL_MAX, upath, origin);
 		if (n > 1) {
 			op->tail_len = n - 1;
 		} else if (dirfd != AT_FDCWD) {
@@ -784,17 +780,22 @@ static __always_inline int in_dumped_cgroup(struct task_struct *task)
 
 /* --- the program -------------------------------------------------------------------------------------- */
 
-/* One file syscall's exit: `regs` are the caller's registers (the arguments), `nr` the syscall. */
-static __always_inline int file_exit(struct pt_regs *regs, __u64 nr, long ret)
+/* The body: builds the record of one completed file call in file_heap and returns its length (0: dropped
+ * by a filter). `d` describes the call, `args` are its six argument values, `ret` its result
+ * (FILE_RET_UNKNOWN: not known), `origin` (ORIGIN_*, a constant at each call site) says where the strings
+ * they point to live, `nr` keys the inodes the call touched (file_touched; 0: none are looked at) and `task`
+ * is the task whose descriptors, root and cwd the call used (the current task for a syscall). A syscall's
+ * open returns, and its fd-based calls take, a descriptor of `task`; other origins give that file as
+ * `opened` (NULL: unknown). */
+static __always_inline __u32 file_record(const volatile struct sys_desc *d, const __u64 *args, long ret,
+					 __u32 origin, __u32 nr, struct task_struct *task, struct file *opened)
 {
-	struct task_struct *task;
 	struct file_scratch *s;
 	struct file_policy *pol, *dpol;
 	struct file_op *op;
 	struct work *w;
 	struct name_masks *nm;
 	struct file_name_index *ix;
-	const volatile struct sys_desc *d;
 	struct file *file = NULL;
 	struct dentry *cwd;
 	struct touched *touched = NULL;
@@ -805,9 +806,6 @@ static __always_inline int file_exit(struct pt_regs *regs, __u64 nr, long ret)
 	__u32 src_admit = 0, dst_admit = 0, pflags;
 	__u8 special;
 
-	if (nr >= SYS_TABLE_LEN)
-		return 0;
-	d = &sys_table[nr];
 	special = d->special;
 	if (special == SP_BUMP) {
 		if (ret == 0)
@@ -822,22 +820,21 @@ static __always_inline int file_exit(struct pt_regs *regs, __u64 nr, long ret)
 	if (special == SP_CREAT)
 		flags = O_CREAT | O_WRONLY | O_TRUNC;
 	else if (special == SP_OPENAT2)
-		bpf_probe_read_user(&flags, sizeof(flags), (void *)regs->dx); /* open_how.flags, low half */
+		origin_read(&flags, sizeof(flags), (void *)args[2], origin); /* open_how.flags, low half */
 	else if (d->flags != ARG_NONE)
-		flags = reg_arg(regs, d->flags);
+		flags = call_arg(args, d->flags);
 	if (special == SP_UNLINKAT && (flags & AT_REMOVEDIR))
 		type = FILE_EV_RMDIR;
 	if (type >= FILE_EV_COUNT)
 		return 0;
 
 	/* directory renames and removals change what cached discarders mean (paths, inode reuse) */
-	if (ret == 0 && (type == FILE_EV_RMDIR || type == FILE_EV_RENAME))
+	if ((ret == 0 || ret == FILE_RET_UNKNOWN) && (type == FILE_EV_RMDIR || type == FILE_EV_RENAME))
 		bump_revision();
 
 	pol = bpf_map_lookup_elem(&file_policy, &type);
 	if (!pol)
 		return 0;
-	task = bpf_get_current_task_btf();
 	/* a workload being profiled (activity dump) gets every file event, whatever the rules need */
 	mode = pol->mode;
 	if (mode != FILE_MODE_ALL && in_dumped_cgroup(task))
@@ -845,14 +842,14 @@ static __always_inline int file_exit(struct pt_regs *regs, __u64 nr, long ret)
 	if (mode == FILE_MODE_OFF)
 		return 0;
 	/* failed calls: only denials matter, unless a rule looks at the error */
-	if (ret < 0 && ret != -EACCES_ && ret != -EPERM_ && !(pol->flags & FP_ERRORS))
+	if (ret < 0 && ret != -EACCES_ && ret != -EPERM_ && ret != FILE_RET_UNKNOWN && !(pol->flags & FP_ERRORS))
 		return 0;
 	if (agent_tgid && task->tgid == agent_tgid)
 		return 0;
 	file_count(type, FC_SEEN);
 	/* claim the inodes this call touched (marking the storage so the next call starts afresh) before any
 	 * early return */
-	touched = notes_inodes(d) ? bpf_task_storage_get(&file_touched, task, 0, 0) : NULL;
+	touched = nr && notes_inodes(d) ? bpf_task_storage_get(&file_touched, task, 0, 0) : NULL;
 	if (touched) {
 		n_touched = touched->nr == nr ? touched->n : 0;
 		touched->nr = 0;
@@ -870,21 +867,22 @@ static __always_inline int file_exit(struct pt_regs *regs, __u64 nr, long ret)
 	w = work_buf();
 	if (!op || !w)
 		return 0;
-	op->args[0] = regs->di;
-	op->args[1] = regs->si;
-	op->args[2] = regs->dx;
-	op->args[3] = regs->r10;
-	op->args[4] = regs->r8;
-	op->args[5] = regs->r9;
+	op->args[0] = args[0];
+	op->args[1] = args[1];
+	op->args[2] = args[2];
+	op->args[3] = args[3];
+	op->args[4] = args[4];
+	op->args[5] = args[5];
 	op->type = type;
 	op->rev = current_revision();
 
 	/* source side: locate, then the cheap approvers */
 	/* every open variant returns the new fd: its file is what was opened */
 	if ((special == SP_OPEN || special == SP_CREAT || special == SP_OPENAT2) && ret >= 0)
-		file = task_fd_file(task, ret);
+		file = origin == ORIGIN_SYSCALL || origin == ORIGIN_IA32 ? task_fd_file(task, ret) : opened;
 	else if (d->fd != ARG_NONE)
-		file = task_fd_file(task, (int)op_arg(op, d->fd));
+		file = origin == ORIGIN_SYSCALL || origin == ORIGIN_IA32 ? task_fd_file(task, (int)op_arg(op, d->fd))
+									 : opened;
 	if (special == SP_CHDIR && ret == 0) {
 		/* the new cwd: resolved by the kernel already */
 		op->side = SIDE_DENTRY;
@@ -896,7 +894,7 @@ static __always_inline int file_exit(struct pt_regs *regs, __u64 nr, long ret)
 		op->parent = 0;
 		cwd = (void *)op->dentry;
 		dentry_name_hash(op, cwd);
-	} else if (!side_locate(op, w, task, file, d->dirfd, d->path)) {
+	} else if (!side_locate(op, w, task, file, d->dirfd, d->path, origin)) {
 		return 0;
 	}
 
@@ -942,8 +940,9 @@ static __always_inline int file_exit(struct pt_regs *regs, __u64 nr, long ret)
 	s->ev.flags = 0;
 	s->ev.sys_flags = flags;
 	s->ev.sys_mode = 0;
+	s->ev.origin = origin;
 	if (special == SP_OPENAT2)
-		bpf_probe_read_user(&s->ev.sys_mode, sizeof(s->ev.sys_mode), (void *)op_arg(op, 2) + 8);
+		origin_read(&s->ev.sys_mode, sizeof(s->ev.sys_mode), (void *)op_arg(op, 2) + 8, origin);
 	else if (d->mode != ARG_NONE)
 		s->ev.sys_mode = op_arg(op, d->mode);
 	s->ev.sys_uid = d->uid != ARG_NONE ? op_arg(op, d->uid) : 0;
@@ -989,7 +988,7 @@ static __always_inline int file_exit(struct pt_regs *regs, __u64 nr, long ret)
 		dst_bit = 1u << dst_slot;
 		dpol = bpf_map_lookup_elem(&file_policy, &dst_slot);
 		want = 0;
-		if (side_locate(op, w, task, NULL, d->dst_dirfd, d->dst_path)) {
+		if (side_locate(op, w, task, NULL, d->dst_dirfd, d->dst_path, origin)) {
 			if (mode == FILE_MODE_FILTER && dpol) {
 				pflags = dpol->flags;
 				nm = op->name_ok ? basename_lookup(ix, op->name_hash) : NULL;
@@ -1024,28 +1023,40 @@ static __always_inline int file_exit(struct pt_regs *regs, __u64 nr, long ret)
 
 	/* the user's own strings (syscall.path, syscall.destination.path) and the xattr name */
 	if (d->path != ARG_NONE && op_arg(op, d->path) && off <= sizeof(s->data) - 2 * PATH_MAX_LEN) {
-		long n = bpf_probe_read_user_str(s->data + off, PATH_MAX_LEN, (void *)op_arg(op, d->path));
+		long n = origin_read_str(s->data + off, PATH_MAX_LEN, (void *)op_arg(op, d->path), origin);
 		if (n > 1) {
 			s->ev.sys_path_len = n - 1;
 			off += n - 1;
 		}
 	}
 	if (d->dst_path != ARG_NONE && op_arg(op, d->dst_path) && off <= sizeof(s->data) - 2 * PATH_MAX_LEN) {
-		long n = bpf_probe_read_user_str(s->data + off, PATH_MAX_LEN, (void *)op_arg(op, d->dst_path));
+		long n = origin_read_str(s->data + off, PATH_MAX_LEN, (void *)op_arg(op, d->dst_path), origin);
 		if (n > 1) {
 			s->ev.sys_dst_path_len = n - 1;
 			off += n - 1;
 		}
 	}
 	if (d->name != ARG_NONE && off <= sizeof(s->data) - 2 * XATTR_NAME_MAX_LEN) {
-		long n = bpf_probe_read_user_str(s->data + off, XATTR_NAME_MAX_LEN, (void *)op_arg(op, d->name));
+		long n = origin_read_str(s->data + off, XATTR_NAME_MAX_LEN, (void *)op_arg(op, d->name), origin);
 		if (n > 1) {
 			s->ev.xattr_name_len = n - 1;
 			off += n - 1;
 		}
 	}
 
-	len = sizeof(struct file_event) + off;
+	return sizeof(struct file_event) + off;
+}
+
+/* Writes the record file_record() built (`len` bytes) to the ring buffer. */
+static __always_inline void file_emit(__u32 len)
+{
+	__u32 zero = 0;
+	struct file_scratch *s = bpf_map_lookup_elem(&file_heap, &zero);
+	__u32 type;
+
+	if (!s || !len)
+		return;
+	type = s->ev.hdr.kind - RECORD_FILE_BASE;
 	barrier_var(len);
 	len &= sizeof(*s) - 1;
 	if (bpf_ringbuf_output(&events, s, len, rb_flags())) {
@@ -1054,7 +1065,36 @@ static __always_inline int file_exit(struct pt_regs *regs, __u64 nr, long ret)
 	} else {
 		file_count(type, FC_SENT);
 	}
+}
+
+/* One file call of the current task, from any entry point: `d` its descriptor (sys_table for a native
+ * syscall), `args` its six argument values, `ret` its result, `origin` how it was made (a constant), `nr`
+ * the key of the inodes it touched (the syscall number; 0: none). */
+static __always_inline int file_exit_desc(const volatile struct sys_desc *d, const __u64 *args, long ret,
+					  __u32 origin, __u32 nr)
+{
+	file_emit(file_record(d, args, ret, origin, nr, bpf_get_current_task_btf(), NULL));
 	return 0;
+}
+
+/* A native syscall's exit: the arguments are in the caller's saved registers (x86_64 order). */
+static __always_inline int file_exit(struct pt_regs *regs, __u64 nr, long ret)
+{
+	const volatile struct sys_desc *d;
+	__u64 args[6];
+
+	if (nr >= SYS_TABLE_LEN)
+		return 0;
+	d = &sys_table[nr];
+	if (!d->type && d->special != SP_BUMP)
+		return 0; /* not a file syscall: the every-syscall hook's common case */
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
+	return file_exit_desc(d, args, ret, ORIGIN_SYSCALL, nr);
 }
 
 /* Entry points. Where the kernel has per-syscall tracepoints (CONFIG_FTRACE_SYSCALLS, tracefs), only the file

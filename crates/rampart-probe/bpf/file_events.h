@@ -53,5 +53,5 @@ struct file_event {
 	__u16 sys_dst_path_len;
 	__u16 xattr_name_len;
 	__u16 _pad0;
-	__u32 _pad1;
+	__u32 origin; /* ORIGIN_* */
 };

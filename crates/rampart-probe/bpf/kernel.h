@@ -64,6 +64,7 @@ static __always_inline struct kact_scratch *kact_begin(const struct act_pending 
 	s->ev.tid = (__u32)id;
 	s->ev.op = p->op;
 	s->ev.flags = p->flags & KACT_FS_VARIANT;
+	s->ev.origin = p->origin;
 	s->ev.retval = ret;
 	fill_creds(&s->ev.creds, bpf_get_current_task_btf());
 	for (int i = 0; i < 6; i++)
@@ -77,15 +78,16 @@ static __always_inline struct kact_scratch *kact_begin(const struct act_pending 
 	return s;
 }
 
-/* A user string into data[off..], at most max - 1 bytes kept; returns its length without the NUL. The
- * 2 * max headroom keeps the bound visible to the verifier whatever `off` was. */
+/* A string the call's arguments point to (user memory, or the kernel's copy: the record's origin) into
+ * data[off..], at most max - 1 bytes kept; returns its length without the NUL. The 2 * max headroom keeps
+ * the bound visible to the verifier whatever `off` was. */
 static __always_inline __u32 kact_user_str(struct kact_scratch *s, __u32 off, __u64 uptr, const __u32 max)
 {
 	long n;
 
 	if (!uptr || off > KACT_DATA_LEN - 2 * max)
 		return 0;
-	n = bpf_probe_read_user_str(s->data + off, max, (const void *)uptr);
+	n = origin_read_str(s->data + off, max, (const void *)uptr, s->ev.origin);
 	return n > 1 ? n - 1 : 0;
 }
 
@@ -140,17 +142,18 @@ static __always_inline void kact_s2(struct kact_scratch *s, __u64 uptr)
 	s->ev.s2_len = kact_user_str(s, (__u32)s->ev.s0_len + s->ev.s1_len, uptr, KACT_NAME_MAX);
 }
 
-/* The common entry: count, store the arguments. */
-static __always_inline int kact_enter_plain(__u32 op, struct trace_event_raw_sys_enter *ctx, const int nargs)
-{
-	__u64 a[6];
+/* The bodies below can be driven from any entry point: an enter body takes the six argument values and the
+ * origin (ORIGIN_*) and keeps them in act_pending; the matching exit body takes the return value. The
+ * per-syscall tracepoint programs at the end of the file are the native entry points. */
 
+/* The common enter body: count, store the arguments. */
+static __always_inline int kact_enter_op(__u32 op, const __u64 *a, __u32 origin)
+{
 	act_count(op, ACT_SEEN);
-	act_args(ctx, a, nargs);
-	return act_enter(op, a, 0, 0, 0);
+	return act_enter(op, a, origin, 0, 0, 0);
 }
 
-/* The common exit for ops whose record is the arguments and the return value. */
+/* The common exit body for ops whose record is the arguments and the return value. */
 static __always_inline int kact_exit_plain(__u32 op, long ret)
 {
 	struct act_pending p;
@@ -166,21 +169,19 @@ static __always_inline int kact_exit_plain(__u32 op, long ret)
 
 /* ---- bpf(cmd, attr, size): args[0] cmd; extra[0] map/prog type, extra[1] expected attach type,
  * extra[2] the loaded program's tag (8 bytes), extra[3] 1 when extra[2] is set; s2 the map/prog name. */
-SYS_ENTER(bpf)
+static __always_inline int kact_enter_bpf(const __u64 *a, __u32 origin)
 {
-	__u64 cmd = ctx->args[0];
+	__u64 cmd = a[0];
 
 	act_count(KOP_BPF, ACT_SEEN);
 	if (cmd < 64 && !(act_bpf_cmd_mask & (1ull << cmd))) {
 		act_count(KOP_BPF, ACT_FILTERED);
 		return 0;
 	}
-	__u64 a[6];
-	act_args(ctx, a, 3);
-	return act_enter(KOP_BPF, a, 0, 0, 0);
+	return act_enter(KOP_BPF, a, origin, 0, 0, 0);
 }
 
-SYS_EXIT(bpf)
+static __always_inline int kact_exit_bpf(long ret)
 {
 	struct act_pending p;
 	struct kact_scratch *s;
@@ -189,26 +190,26 @@ SYS_EXIT(bpf)
 
 	if (!act_take(KOP_BPF, &p))
 		return 0;
-	s = kact_begin(&p, ctx->ret);
+	s = kact_begin(&p, ret);
 	if (!s)
 		return 0;
 	cmd = p.args[0];
 	attr = p.args[1];
 	size = p.args[2];
 	if (cmd == BPF_MAP_CREATE && size >= offsetof(union bpf_attr, map_name) + 16) {
-		bpf_probe_read_user(&type, sizeof(type), (void *)attr);
+		origin_read(&type, sizeof(type), (void *)attr, p.origin);
 		s->ev.extra[0] = type;
 		kact_s2(s, attr + offsetof(union bpf_attr, map_name));
 	} else if (cmd == BPF_PROG_LOAD && size >= offsetof(union bpf_attr, expected_attach_type) + 4) {
-		bpf_probe_read_user(&type, sizeof(type), (void *)attr);
-		bpf_probe_read_user(&attach, sizeof(attach),
-				    (void *)(attr + offsetof(union bpf_attr, expected_attach_type)));
+		origin_read(&type, sizeof(type), (void *)attr, p.origin);
+		origin_read(&attach, sizeof(attach), (void *)(attr + offsetof(union bpf_attr, expected_attach_type)),
+			    p.origin);
 		s->ev.extra[0] = type;
 		s->ev.extra[1] = attach;
 		kact_s2(s, attr + offsetof(union bpf_attr, prog_name));
-		if (ctx->ret >= 0) {
+		if (ret >= 0) {
 			/* the kernel's own view of the new program: its tag */
-			struct file *f = act_fd_file(ctx->ret);
+			struct file *f = act_fd_file(ret);
 			struct bpf_prog *prog = f ? BPF_CORE_READ(f, private_data) : NULL;
 			if (prog && !bpf_probe_read_kernel(&s->ev.extra[2], 8, &prog->tag))
 				s->ev.extra[3] = 1;
@@ -219,12 +220,7 @@ SYS_EXIT(bpf)
 }
 
 /* ---- ptrace(request, pid, addr, data): args[0] request, args[1] tracee (the caller for TRACEME). */
-SYS_ENTER(ptrace)
-{
-	return kact_enter_plain(KOP_PTRACE, ctx, 4);
-}
-
-SYS_EXIT(ptrace)
+static __always_inline int kact_exit_ptrace(long ret)
 {
 	struct act_pending p;
 	struct kact_scratch *s;
@@ -233,7 +229,7 @@ SYS_EXIT(ptrace)
 		return 0;
 	if (p.args[0] == PTRACE_TRACEME)
 		p.args[1] = bpf_get_current_pid_tgid() >> 32;
-	s = kact_begin(&p, ctx->ret);
+	s = kact_begin(&p, ret);
 	if (s)
 		kact_emit(s);
 	return 0;
@@ -241,28 +237,24 @@ SYS_EXIT(ptrace)
 
 /* ---- mmap(addr, len, prot, flags, fd, off): reported when prot & act_mmap_prot_mask (default PROT_EXEC:
  * code being mapped); s0/file the mapped file. */
-SYS_ENTER(mmap)
+static __always_inline int kact_enter_mmap(const __u64 *a, __u32 origin)
 {
-	__u64 prot = ctx->args[2];
-
 	act_count(KOP_MMAP, ACT_SEEN);
-	if (act_mmap_prot_mask && !(prot & act_mmap_prot_mask)) {
+	if (act_mmap_prot_mask && !(a[2] & act_mmap_prot_mask)) {
 		act_count(KOP_MMAP, ACT_FILTERED);
 		return 0;
 	}
-	__u64 a[6];
-	act_args(ctx, a, 6);
-	return act_enter(KOP_MMAP, a, 0, 0, 0);
+	return act_enter(KOP_MMAP, a, origin, 0, 0, 0);
 }
 
-SYS_EXIT(mmap)
+static __always_inline int kact_exit_mmap(long ret)
 {
 	struct act_pending p;
 	struct kact_scratch *s;
 
 	if (!act_take(KOP_MMAP, &p))
 		return 0;
-	s = kact_begin(&p, ctx->ret);
+	s = kact_begin(&p, ret);
 	if (!s)
 		return 0;
 	if (!(p.args[3] & MAP_ANONYMOUS) && (__s32)p.args[4] >= 0)
@@ -279,28 +271,27 @@ static long vma_flags_cb(struct task_struct *task, struct vm_area_struct *vma, v
 	return 0;
 }
 
-SYS_ENTER(mprotect)
+static __always_inline int kact_enter_mprotect(const __u64 *a, __u32 origin)
 {
-	__u64 prot = ctx->args[2], flags = 0, a[6];
+	__u64 flags = 0;
 
 	act_count(KOP_MPROTECT, ACT_SEEN);
-	if (act_mprotect_prot_mask && !(prot & act_mprotect_prot_mask)) {
+	if (act_mprotect_prot_mask && !(a[2] & act_mprotect_prot_mask)) {
 		act_count(KOP_MPROTECT, ACT_FILTERED);
 		return 0;
 	}
-	bpf_find_vma(bpf_get_current_task_btf(), ctx->args[0], vma_flags_cb, &flags, 0);
-	act_args(ctx, a, 3);
-	return act_enter(KOP_MPROTECT, a, 0, flags, 0);
+	bpf_find_vma(bpf_get_current_task_btf(), a[0], vma_flags_cb, &flags, 0);
+	return act_enter(KOP_MPROTECT, a, origin, 0, flags, 0);
 }
 
-SYS_EXIT(mprotect)
+static __always_inline int kact_exit_mprotect(long ret)
 {
 	struct act_pending p;
 	struct kact_scratch *s;
 
 	if (!act_take(KOP_MPROTECT, &p))
 		return 0;
-	s = kact_begin(&p, ctx->ret);
+	s = kact_begin(&p, ret);
 	if (!s)
 		return 0;
 	s->ev.extra[0] = p.pre[0];
@@ -310,19 +301,14 @@ SYS_EXIT(mprotect)
 
 /* ---- modules: init_module(image, len, uargs) s1 = args; finit_module(fd, uargs, flags) s0/file = the
  * module file, s1 = args; delete_module(name, flags) s2 = name. */
-SYS_ENTER(init_module)
-{
-	return kact_enter_plain(KOP_INIT_MODULE, ctx, 3);
-}
-
-SYS_EXIT(init_module)
+static __always_inline int kact_exit_init_module(long ret)
 {
 	struct act_pending p;
 	struct kact_scratch *s;
 
 	if (!act_take(KOP_INIT_MODULE, &p))
 		return 0;
-	s = kact_begin(&p, ctx->ret);
+	s = kact_begin(&p, ret);
 	if (!s)
 		return 0;
 	kact_s1(s, p.args[2]);
@@ -330,19 +316,14 @@ SYS_EXIT(init_module)
 	return 0;
 }
 
-SYS_ENTER(finit_module)
-{
-	return kact_enter_plain(KOP_FINIT_MODULE, ctx, 3);
-}
-
-SYS_EXIT(finit_module)
+static __always_inline int kact_exit_finit_module(long ret)
 {
 	struct act_pending p;
 	struct kact_scratch *s;
 
 	if (!act_take(KOP_FINIT_MODULE, &p))
 		return 0;
-	s = kact_begin(&p, ctx->ret);
+	s = kact_begin(&p, ret);
 	if (!s)
 		return 0;
 	kact_file(s, act_fd_file((__u32)p.args[0]));
@@ -351,19 +332,14 @@ SYS_EXIT(finit_module)
 	return 0;
 }
 
-SYS_ENTER(delete_module)
-{
-	return kact_enter_plain(KOP_DELETE_MODULE, ctx, 2);
-}
-
-SYS_EXIT(delete_module)
+static __always_inline int kact_exit_delete_module(long ret)
 {
 	struct act_pending p;
 	struct kact_scratch *s;
 
 	if (!act_take(KOP_DELETE_MODULE, &p))
 		return 0;
-	s = kact_begin(&p, ctx->ret);
+	s = kact_begin(&p, ret);
 	if (!s)
 		return 0;
 	kact_s2(s, p.args[0]);
@@ -380,16 +356,13 @@ static __always_inline __u64 cur_fsid(int gid)
 	return gid ? BPF_CORE_READ(cred, fsgid.val) : BPF_CORE_READ(cred, fsuid.val);
 }
 
-static __always_inline int cred_enter(__u32 op, struct trace_event_raw_sys_enter *ctx, __u32 fs, const int nargs)
+static __always_inline int kact_enter_cred(__u32 op, const __u64 *a, __u32 fs, __u32 origin)
 {
-	__u64 a[6];
-
 	act_count(op, ACT_SEEN);
-	act_args(ctx, a, nargs);
-	return act_enter(op, a, fs ? KACT_FS_VARIANT : 0, fs ? cur_fsid(op == KOP_SETGID) : 0, 0);
+	return act_enter(op, a, origin, fs ? KACT_FS_VARIANT : 0, fs ? cur_fsid(op == KOP_SETGID) : 0, 0);
 }
 
-static __always_inline int cred_exit(__u32 op, long ret)
+static __always_inline int kact_exit_cred(__u32 op, long ret)
 {
 	struct act_pending p;
 	struct kact_scratch *s;
@@ -422,80 +395,24 @@ static __always_inline int cred_exit(__u32 op, long ret)
 	return 0;
 }
 
-#define CRED_HOOK(name, op, fs, nargs)          \
-	SYS_ENTER(name)                  \
-	{                                \
-		return cred_enter(op, ctx, fs, nargs); \
-	}                                \
-	SYS_EXIT(name)                   \
-	{                                \
-		return cred_exit(op, ctx->ret); \
-	}
-
-CRED_HOOK(setuid, KOP_SETUID, 0, 1)
-CRED_HOOK(setreuid, KOP_SETUID, 0, 2)
-CRED_HOOK(setresuid, KOP_SETUID, 0, 3)
-CRED_HOOK(setfsuid, KOP_SETUID, 1, 1)
-CRED_HOOK(setgid, KOP_SETGID, 0, 1)
-CRED_HOOK(setregid, KOP_SETGID, 0, 2)
-CRED_HOOK(setresgid, KOP_SETGID, 0, 3)
-CRED_HOOK(setfsgid, KOP_SETGID, 1, 1)
-CRED_HOOK(capset, KOP_CAPSET, 0, 2)
-
 /* ---- signals, normalised to args[0] target pid (tid for tkill), args[1] signal, args[2] tid. */
-static __always_inline int kill_enter(__u64 pid, __u64 sig, __u64 tid)
+static __always_inline int kact_enter_kill(__u64 pid, __u64 sig, __u64 tid, __u32 origin)
 {
 	__u64 a[6] = { pid, sig, tid, 0, 0, 0 };
 
-	act_count(KOP_KILL, ACT_SEEN);
-	return act_enter(KOP_KILL, a, 0, 0, 0);
-}
-
-SYS_ENTER(kill)
-{
-	return kill_enter(ctx->args[0], ctx->args[1], 0);
-}
-
-SYS_ENTER(tkill)
-{
-	return kill_enter(ctx->args[0], ctx->args[1], ctx->args[0]);
-}
-
-SYS_ENTER(tgkill)
-{
-	return kill_enter(ctx->args[0], ctx->args[2], ctx->args[1]);
-}
-
-SYS_EXIT(kill)
-{
-	return kact_exit_plain(KOP_KILL, ctx->ret);
-}
-
-SYS_EXIT(tkill)
-{
-	return kact_exit_plain(KOP_KILL, ctx->ret);
-}
-
-SYS_EXIT(tgkill)
-{
-	return kact_exit_plain(KOP_KILL, ctx->ret);
+	return kact_enter_op(KOP_KILL, a, origin);
 }
 
 /* ---- mount(source, target, fstype, flags, data): s0 target, s1 source, s2 fs type (as passed).
  * umount2(target, flags): s0 target. */
-SYS_ENTER(mount)
-{
-	return kact_enter_plain(KOP_MOUNT, ctx, 5);
-}
-
-SYS_EXIT(mount)
+static __always_inline int kact_exit_mount(long ret)
 {
 	struct act_pending p;
 	struct kact_scratch *s;
 
 	if (!act_take(KOP_MOUNT, &p))
 		return 0;
-	s = kact_begin(&p, ctx->ret);
+	s = kact_begin(&p, ret);
 	if (!s)
 		return 0;
 	s->ev.s0_len = kact_user_str(s, 0, p.args[1], KACT_PATH_MAX);
@@ -505,19 +422,14 @@ SYS_EXIT(mount)
 	return 0;
 }
 
-SYS_ENTER(umount)
-{
-	return kact_enter_plain(KOP_UMOUNT, ctx, 2);
-}
-
-SYS_EXIT(umount)
+static __always_inline int kact_exit_umount(long ret)
 {
 	struct act_pending p;
 	struct kact_scratch *s;
 
 	if (!act_take(KOP_UMOUNT, &p))
 		return 0;
-	s = kact_begin(&p, ctx->ret);
+	s = kact_begin(&p, ret);
 	if (!s)
 		return 0;
 	s->ev.s0_len = kact_user_str(s, 0, p.args[0], KACT_PATH_MAX);
@@ -526,19 +438,14 @@ SYS_EXIT(umount)
 }
 
 /* ---- memfd_create(name, flags): s2 name. */
-SYS_ENTER(memfd_create)
-{
-	return kact_enter_plain(KOP_MEMFD_CREATE, ctx, 2);
-}
-
-SYS_EXIT(memfd_create)
+static __always_inline int kact_exit_memfd_create(long ret)
 {
 	struct act_pending p;
 	struct kact_scratch *s;
 
 	if (!act_take(KOP_MEMFD_CREATE, &p))
 		return 0;
-	s = kact_begin(&p, ctx->ret);
+	s = kact_begin(&p, ret);
 	if (!s)
 		return 0;
 	kact_s2(s, p.args[0]);
@@ -577,28 +484,24 @@ static __always_inline __u64 pipe_last_flags(struct file *f)
 	return BPF_CORE_READ(buf, flags);
 }
 
-SYS_ENTER(splice)
+static __always_inline int kact_enter_splice(const __u64 *a, __u32 origin)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
 	struct file *pipe;
-	__u64 a[6];
 
 	act_count(KOP_SPLICE, ACT_SEEN);
-	act_args(ctx, a, 6);
 	pipe = splice_pipe(a[0], a[2]);
-	return act_enter(KOP_SPLICE, a, 0, pipe ? pipe_last_flags(pipe) : 0, pipe != NULL);
+	return act_enter(KOP_SPLICE, a, origin, 0, pipe ? pipe_last_flags(pipe) : 0, pipe != NULL);
 }
 
-SYS_EXIT(splice)
+static __always_inline int kact_exit_splice(long ret)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
 	struct act_pending p;
 	struct kact_scratch *s;
 	struct file *pipe, *in, *other;
 
 	if (!act_take(KOP_SPLICE, &p))
 		return 0;
-	s = kact_begin(&p, ctx->ret);
+	s = kact_begin(&p, ret);
 	if (!s)
 		return 0;
 	pipe = splice_pipe(p.args[0], p.args[2]);
@@ -615,19 +518,14 @@ SYS_EXIT(splice)
 
 /* ---- prctl(option, arg2, …): s2 the new name for PR_SET_NAME (read past the kernel's 16 bytes to
  * tell a truncated name). */
-SYS_ENTER(prctl)
-{
-	return kact_enter_plain(KOP_PRCTL, ctx, 5);
-}
-
-SYS_EXIT(prctl)
+static __always_inline int kact_exit_prctl(long ret)
 {
 	struct act_pending p;
 	struct kact_scratch *s;
 
 	if (!act_take(KOP_PRCTL, &p))
 		return 0;
-	s = kact_begin(&p, ctx->ret);
+	s = kact_begin(&p, ret);
 	if (!s)
 		return 0;
 	if (p.args[0] == PR_SET_NAME)
@@ -637,22 +535,7 @@ SYS_EXIT(prctl)
 }
 
 /* ---- unshare(flags); setns(fd, nstype): extra[0] the namespace type of the fd when nstype is 0. */
-SYS_ENTER(unshare)
-{
-	return kact_enter_plain(KOP_UNSHARE, ctx, 1);
-}
-
-SYS_EXIT(unshare)
-{
-	return kact_exit_plain(KOP_UNSHARE, ctx->ret);
-}
-
-SYS_ENTER(setns)
-{
-	return kact_enter_plain(KOP_SETNS, ctx, 2);
-}
-
-SYS_EXIT(setns)
+static __always_inline int kact_exit_setns(long ret)
 {
 	struct act_pending p;
 	struct kact_scratch *s;
@@ -661,7 +544,7 @@ SYS_EXIT(setns)
 
 	if (!act_take(KOP_SETNS, &p))
 		return 0;
-	s = kact_begin(&p, ctx->ret);
+	s = kact_begin(&p, ret);
 	if (!s)
 		return 0;
 	f = act_fd_file((__u32)p.args[0]);
@@ -676,3 +559,156 @@ SYS_EXIT(setns)
 	kact_emit(s);
 	return 0;
 }
+
+/* ---- the native entry points: one tracepoint pair per syscall. An entry reads the arguments its syscall
+ * has (a load past them makes attaching fail, see act_args). */
+
+/* sys_enter_NAME: the first NARGS arguments to `body(a, ORIGIN_SYSCALL)`. */
+#define NATIVE_ENTER(name, nargs, body)                \
+	SYS_ENTER(name)                                \
+	{                                              \
+		__u64 a[6];                            \
+		act_args(ctx, a, nargs);               \
+		return body(a, ORIGIN_SYSCALL);        \
+	}
+/* sys_enter_NAME for ops whose enter body is the common one. */
+#define NATIVE_ENTER_OP(name, nargs, op)               \
+	SYS_ENTER(name)                                \
+	{                                              \
+		__u64 a[6];                            \
+		act_args(ctx, a, nargs);               \
+		return kact_enter_op(op, a, ORIGIN_SYSCALL); \
+	}
+#define NATIVE_EXIT(name, body)                        \
+	SYS_EXIT(name)                                 \
+	{                                              \
+		return body(ctx->ret);                 \
+	}
+#define NATIVE_EXIT_PLAIN(name, op)                    \
+	SYS_EXIT(name)                                 \
+	{                                              \
+		return kact_exit_plain(op, ctx->ret);  \
+	}
+
+NATIVE_ENTER(bpf, 3, kact_enter_bpf)
+NATIVE_EXIT(bpf, kact_exit_bpf)
+NATIVE_ENTER_OP(ptrace, 4, KOP_PTRACE)
+NATIVE_EXIT(ptrace, kact_exit_ptrace)
+NATIVE_ENTER(mmap, 6, kact_enter_mmap)
+NATIVE_EXIT(mmap, kact_exit_mmap)
+NATIVE_ENTER(mprotect, 3, kact_enter_mprotect)
+NATIVE_EXIT(mprotect, kact_exit_mprotect)
+NATIVE_ENTER_OP(init_module, 3, KOP_INIT_MODULE)
+NATIVE_EXIT(init_module, kact_exit_init_module)
+NATIVE_ENTER_OP(finit_module, 3, KOP_FINIT_MODULE)
+NATIVE_EXIT(finit_module, kact_exit_finit_module)
+NATIVE_ENTER_OP(delete_module, 2, KOP_DELETE_MODULE)
+NATIVE_EXIT(delete_module, kact_exit_delete_module)
+
+#define CRED_HOOK(name, op, fs, nargs)                               \
+	SYS_ENTER(name)                                              \
+	{                                                            \
+		__u64 a[6];                                          \
+		act_args(ctx, a, nargs);                             \
+		return kact_enter_cred(op, a, fs, ORIGIN_SYSCALL);   \
+	}                                                            \
+	SYS_EXIT(name)                                               \
+	{                                                            \
+		return kact_exit_cred(op, ctx->ret);                 \
+	}
+
+CRED_HOOK(setuid, KOP_SETUID, 0, 1)
+CRED_HOOK(setreuid, KOP_SETUID, 0, 2)
+CRED_HOOK(setresuid, KOP_SETUID, 0, 3)
+CRED_HOOK(setfsuid, KOP_SETUID, 1, 1)
+CRED_HOOK(setgid, KOP_SETGID, 0, 1)
+CRED_HOOK(setregid, KOP_SETGID, 0, 2)
+CRED_HOOK(setresgid, KOP_SETGID, 0, 3)
+CRED_HOOK(setfsgid, KOP_SETGID, 1, 1)
+CRED_HOOK(capset, KOP_CAPSET, 0, 2)
+
+SYS_ENTER(kill)
+{
+	return kact_enter_kill(ctx->args[0], ctx->args[1], 0, ORIGIN_SYSCALL);
+}
+
+SYS_ENTER(tkill)
+{
+	return kact_enter_kill(ctx->args[0], ctx->args[1], ctx->args[0], ORIGIN_SYSCALL);
+}
+
+SYS_ENTER(tgkill)
+{
+	return kact_enter_kill(ctx->args[0], ctx->args[2], ctx->args[1], ORIGIN_SYSCALL);
+}
+
+NATIVE_EXIT_PLAIN(kill, KOP_KILL)
+NATIVE_EXIT_PLAIN(tkill, KOP_KILL)
+NATIVE_EXIT_PLAIN(tgkill, KOP_KILL)
+
+/* rt_sigqueueinfo(tgid, sig, info) signals like kill, rt_tgsigqueueinfo(tgid, tid, sig, info) like tgkill. */
+SYS_ENTER(rt_sigqueueinfo)
+{
+	return kact_enter_kill(ctx->args[0], ctx->args[1], 0, ORIGIN_SYSCALL);
+}
+
+SYS_ENTER(rt_tgsigqueueinfo)
+{
+	return kact_enter_kill(ctx->args[0], ctx->args[2], ctx->args[1], ORIGIN_SYSCALL);
+}
+
+NATIVE_EXIT_PLAIN(rt_sigqueueinfo, KOP_KILL)
+NATIVE_EXIT_PLAIN(rt_tgsigqueueinfo, KOP_KILL)
+
+/* pidfd_send_signal(pidfd, sig, info, flags): the target is the process the descriptor refers to (a pidfd,
+ * or a /proc/<pid> directory), by its pid in the initial namespace, resolved at entry as the kernel does. */
+#define PIDFS_MAGIC 0x50494446
+#define ANON_INODE_FS_MAGIC 0x09041934
+#define PROC_SUPER_MAGIC 0x9fa0
+#define PIDFD_SIGNAL_THREAD 1
+#define PIDFD_SIGNAL_PROCESS_GROUP 4
+
+static __always_inline struct pid *pidfd_target(struct file *f)
+{
+	struct inode *inode = KREAD(f, f_inode);
+	unsigned long magic = KREAD(KREAD(inode, i_sb), s_magic);
+
+	if (magic == PIDFS_MAGIC)
+		return KREAD(inode, i_private);
+	if (magic == ANON_INODE_FS_MAGIC) /* before pidfs (Linux 6.9) */
+		return KREAD(f, private_data);
+	if (magic == PROC_SUPER_MAGIC) {
+		struct proc_inode *pi = (void *)inode - bpf_core_field_offset(struct proc_inode, vfs_inode);
+		return KREAD(pi, pid);
+	}
+	return NULL;
+}
+
+static __always_inline int kact_enter_pidfd_send_signal(const __u64 *a, __u32 origin)
+{
+	struct file *f = act_fd_file((__s32)a[0]);
+	struct pid *pid = f ? pidfd_target(f) : NULL;
+	__u64 nr = pid ? (__u32)KREAD(pid, numbers[0].nr) : 0;
+	__u64 flags = a[3];
+
+	/* a process group is a negative pid, as kill(2) spells it */
+	return kact_enter_kill(flags & PIDFD_SIGNAL_PROCESS_GROUP ? (__u64)(-(__s64)nr) : nr, a[1],
+			       flags & PIDFD_SIGNAL_THREAD ? nr : 0, origin);
+}
+
+NATIVE_ENTER(pidfd_send_signal, 4, kact_enter_pidfd_send_signal)
+NATIVE_EXIT_PLAIN(pidfd_send_signal, KOP_KILL)
+NATIVE_ENTER_OP(mount, 5, KOP_MOUNT)
+NATIVE_EXIT(mount, kact_exit_mount)
+NATIVE_ENTER_OP(umount, 2, KOP_UMOUNT)
+NATIVE_EXIT(umount, kact_exit_umount)
+NATIVE_ENTER_OP(memfd_create, 2, KOP_MEMFD_CREATE)
+NATIVE_EXIT(memfd_create, kact_exit_memfd_create)
+NATIVE_ENTER(splice, 6, kact_enter_splice)
+NATIVE_EXIT(splice, kact_exit_splice)
+NATIVE_ENTER_OP(prctl, 5, KOP_PRCTL)
+NATIVE_EXIT(prctl, kact_exit_prctl)
+NATIVE_ENTER_OP(unshare, 1, KOP_UNSHARE)
+NATIVE_EXIT_PLAIN(unshare, KOP_UNSHARE)
+NATIVE_ENTER_OP(setns, 2, KOP_SETNS)
+NATIVE_EXIT(setns, kact_exit_setns)

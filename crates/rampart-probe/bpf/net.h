@@ -11,13 +11,12 @@
 
 struct sock_event _sock_event_type = {};
 
-static __always_inline int net_enter(__u32 op, struct trace_event_raw_sys_enter *ctx, const int nargs)
+/* The bodies can be driven from any entry point: the enter body takes the argument values and the origin
+ * (ORIGIN_*), the report bodies what the exit (or an io_uring completion) knows. */
+static __always_inline int net_enter_op(__u32 op, const __u64 *a, __u32 origin)
 {
-	__u64 a[6];
-
 	act_count(op, ACT_SEEN);
-	act_args(ctx, a, nargs);
-	return act_enter(op, a, 0, 0, 0);
+	return act_enter(op, a, origin, 0, 0, 0);
 }
 
 static __always_inline int family_wanted(__u32 op, __u16 family)
@@ -38,46 +37,53 @@ static __always_inline void net_emit(struct sock_event *e)
 		act_count(op, ACT_SENT);
 }
 
-static __always_inline void net_header(struct sock_event *e, __u32 op, long ret)
+/* The record's fixed part; `who` names the actor when it is not the current thread (NULL: it is). */
+static __always_inline void net_header(struct sock_event *e, __u32 op, long ret, __u32 origin,
+				       const struct act_actor *who)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
 	__builtin_memset(e, 0, sizeof(*e));
 	fill_header(&e->hdr, RECORD_SOCK);
+	e->op = op;
+	e->origin = origin;
+	e->retval = ret;
+	if (who) {
+		e->pid = who->pid;
+		e->tid = who->tid;
+		e->creds = who->creds;
+		return;
+	}
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
-	e->op = op;
-	e->retval = ret;
 	fill_creds(&e->creds, bpf_get_current_task_btf());
 }
 
-/* connect(fd, addr, len) and bind(fd, addr, len): the address from the caller's sockaddr. */
-static __always_inline int net_addr_exit(__u32 op, long ret)
+/* connect/bind: the address at `uaddr` (`len` bytes; user memory or the kernel's copy, by `origin`) given
+ * for socket `file`, or when NULL for descriptor `fd` of the current task (looked up only for a wanted
+ * family), by `who` (NULL: the current thread). */
+static __always_inline int net_addr_report(__u32 op, long ret, __u32 origin, __u64 uaddr, __u64 len, __u64 fd,
+					   struct file *file, const struct act_actor *who)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct act_pending p;
 	struct sock_event e;
 	struct sock *sk;
-	__u64 uaddr;
 	__u16 port = 0;
 
-	if (!act_take(op, &p))
-		return 0;
-	net_header(&e, op, ret);
-	uaddr = p.args[1];
-	if (!uaddr || p.args[2] < 2 || bpf_probe_read_user(&e.family, 2, (void *)uaddr))
+	net_header(&e, op, ret, origin, who);
+	if (!uaddr || len < 2 || origin_read(&e.family, 2, (void *)uaddr, origin))
 		return 0;
 	if (!family_wanted(op, e.family))
 		return 0;
-	if (e.family == AF_INET && p.args[2] >= 8) {
-		bpf_probe_read_user(&port, 2, (void *)(uaddr + 2));
-		bpf_probe_read_user(e.addr, 4, (void *)(uaddr + 4));
-	} else if (e.family == AF_INET6 && p.args[2] >= 24) {
-		bpf_probe_read_user(&port, 2, (void *)(uaddr + 2));
-		bpf_probe_read_user(e.addr, 16, (void *)(uaddr + 8));
+	if (e.family == AF_INET && len >= 8) {
+		origin_read(&port, 2, (void *)(uaddr + 2), origin);
+		origin_read(e.addr, 4, (void *)(uaddr + 4), origin);
+	} else if (e.family == AF_INET6 && len >= 24) {
+		origin_read(&port, 2, (void *)(uaddr + 2), origin);
+		origin_read(e.addr, 16, (void *)(uaddr + 8), origin);
 	}
 	e.port = bpf_ntohs(port);
-	sk = act_fd_sock(p.args[0]);
+	/* an io_uring request has no descriptor of the current task: its file, if assigned yet */
+	sk = file ? act_file_sock(file) : origin >= ORIGIN_URING ? NULL : act_fd_sock(fd);
 	if (sk) {
 		e.protocol = BPF_CORE_READ(sk, sk_protocol);
 		/* bind to port 0: report the port the kernel picked */
@@ -88,25 +94,29 @@ static __always_inline int net_addr_exit(__u32 op, long ret)
 	return 0;
 }
 
-/* accept(fd, …) / accept4(fd, …, flags): the peer of the returned socket; on failure the listening
- * socket's family and protocol. */
-static __always_inline int net_accept_exit(long ret)
+/* connect(fd, addr, len) and bind(fd, addr, len) at their exit: the address from the caller's sockaddr. */
+static __always_inline int net_addr_exit(__u32 op, long ret)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
 	struct act_pending p;
-	struct sock_event e;
-	struct sock *sk;
 
-	if (!act_take(KOP_ACCEPT, &p))
+	if (!act_take(op, &p))
 		return 0;
+	return net_addr_report(op, ret, p.origin, p.args[1], p.args[2], p.args[0], NULL, NULL);
+}
+
+/* accept: the peer of the new socket `sk` (on failure the listening socket: its family and protocol), by
+ * `who` (NULL: the current thread). */
+static __always_inline int net_accept_report(long ret, __u32 origin, struct sock *sk, const struct act_actor *who)
+{
+	struct sock_event e;
+
 	if (ret == -EAGAIN) {
 		act_count(KOP_ACCEPT, ACT_FILTERED);
 		return 0;
 	}
-	net_header(&e, KOP_ACCEPT, ret);
-	sk = act_fd_sock(ret >= 0 ? (__u64)ret : p.args[0]);
 	if (!sk)
 		return 0;
+	net_header(&e, KOP_ACCEPT, ret, origin, who);
 	e.family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (!family_wanted(KOP_ACCEPT, e.family))
 		return 0;
@@ -124,50 +134,33 @@ static __always_inline int net_accept_exit(long ret)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int act_enter_connect(struct trace_event_raw_sys_enter *ctx)
+/* accept(fd, …) / accept4(fd, …, flags) at their exit: the socket behind the returned descriptor. */
+static __always_inline int net_accept_exit(long ret)
 {
-	return net_enter(KOP_CONNECT, ctx, 3);
+	struct act_pending p;
+
+	if (!act_take(KOP_ACCEPT, &p))
+		return 0;
+	return net_accept_report(ret, p.origin,
+				 ret == -EAGAIN ? NULL : act_fd_sock(ret >= 0 ? (__u64)ret : p.args[0]), NULL);
 }
 
-SEC("tracepoint/syscalls/sys_exit_connect")
-int act_exit_connect(struct trace_event_raw_sys_exit *ctx)
-{
-	return net_addr_exit(KOP_CONNECT, ctx->ret);
-}
+/* The native entry points. */
+#define NET_HOOKS(name, op, nargs, exit)                                                   \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                        \
+	int act_enter_##name(struct trace_event_raw_sys_enter *ctx)                         \
+	{                                                                                  \
+		__u64 a[6];                                                                \
+		act_args(ctx, a, nargs);                                                   \
+		return net_enter_op(op, a, ORIGIN_SYSCALL);                                \
+	}                                                                                  \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                         \
+	int act_exit_##name(struct trace_event_raw_sys_exit *ctx)                           \
+	{                                                                                  \
+		return exit;                                                               \
+	}
 
-SEC("tracepoint/syscalls/sys_enter_bind")
-int act_enter_bind(struct trace_event_raw_sys_enter *ctx)
-{
-	return net_enter(KOP_BIND, ctx, 3);
-}
-
-SEC("tracepoint/syscalls/sys_exit_bind")
-int act_exit_bind(struct trace_event_raw_sys_exit *ctx)
-{
-	return net_addr_exit(KOP_BIND, ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_accept")
-int act_enter_accept(struct trace_event_raw_sys_enter *ctx)
-{
-	return net_enter(KOP_ACCEPT, ctx, 3);
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept")
-int act_exit_accept(struct trace_event_raw_sys_exit *ctx)
-{
-	return net_accept_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_accept4")
-int act_enter_accept4(struct trace_event_raw_sys_enter *ctx)
-{
-	return net_enter(KOP_ACCEPT, ctx, 4);
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int act_exit_accept4(struct trace_event_raw_sys_exit *ctx)
-{
-	return net_accept_exit(ctx->ret);
-}
+NET_HOOKS(connect, KOP_CONNECT, 3, net_addr_exit(KOP_CONNECT, ctx->ret))
+NET_HOOKS(bind, KOP_BIND, 3, net_addr_exit(KOP_BIND, ctx->ret))
+NET_HOOKS(accept, KOP_ACCEPT, 3, net_accept_exit(ctx->ret))
+NET_HOOKS(accept4, KOP_ACCEPT, 4, net_accept_exit(ctx->ret))

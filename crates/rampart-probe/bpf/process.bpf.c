@@ -5,10 +5,12 @@
 #include "path.h"
 #include "task.h"
 #include "kernel.h"
+#include "mount_api.h"
 #include "net.h"
 #include "dns.h"
 #include "file.h"
 #include "kill.h"
+#include "uring.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

@@ -40,6 +40,8 @@ pub struct Probe {
     pub(crate) kill_slots_armed: u32,
     /// Links of the file syscall programs (attached while a filter or a dump needs them).
     file_hooks: crate::file::hooks::FileHooks,
+    /// Links of the io_uring request programs (attached while a file or network event type is wanted).
+    uring: crate::uring::UringHooks,
     /// The file filter has a type on (the file program must be attached).
     pub(crate) file_filters_on: bool,
     /// Cgroups being profiled (activity dumps): the file program must be attached for them too.
@@ -84,6 +86,7 @@ impl Probe {
         let missing =
             crate::kernel::attach::prepare(&mut open_skel, &config.activity, tracing.as_deref())?;
         crate::file::touched::prepare(&mut open_skel);
+        crate::uring::prepare(&mut open_skel)?;
         crate::file::hooks::prepare(
             &mut open_skel,
             tracing.as_deref(),
@@ -96,6 +99,8 @@ impl Probe {
         crate::file::hooks::link_body(&skel)?;
         let mut activity = crate::kernel::attach::ActivityLinks::new(missing);
         activity.sync(&skel, &config.activity)?;
+        let mut uring = crate::uring::UringHooks::default();
+        uring.set_activity(&mut skel, &config.activity)?;
 
         let inbox = Arc::new(Mutex::new(Inbox::default()));
         let decode_errors = Arc::new(AtomicU64::new(0));
@@ -136,6 +141,7 @@ impl Probe {
             activity,
             kill_slots_armed: 0,
             file_hooks: Default::default(),
+            uring,
             file_filters_on: false,
             dump_cgroups: Vec::new(),
         })
@@ -201,6 +207,7 @@ impl Probe {
         stats.activity = crate::kernel::counters::from_per_cpu(&activity);
         stats.activity_unavailable = self.activity.missing_syscalls.clone();
         stats.file = self.file_stats()?;
+        stats.uring = crate::uring::stats(&self.skel)?;
         Ok(stats)
     }
 
@@ -222,7 +229,8 @@ impl Probe {
     /// Attaches (or detaches) the file syscall programs and the ctime programs that feed them.
     pub(crate) fn set_file_programs_attached(&mut self, want: bool) -> Result<(), ProbeError> {
         self.file_hooks.set_attached(&self.skel, want)?;
-        crate::file::touched::set_attached(&mut self.skel, want)
+        crate::file::touched::set_attached(&mut self.skel, want)?;
+        self.uring.set_file(&mut self.skel, want)
     }
 
     /// Hooks exactly the kernel, network and DNS activity `config` wants (its event types; the in-kernel
@@ -231,8 +239,14 @@ impl Probe {
         &mut self,
         config: &crate::kernel::config::ActivityConfig,
     ) -> Result<(), ProbeError> {
-        let Probe { skel, activity, .. } = self;
-        activity.sync(skel, config)
+        let Probe {
+            skel,
+            activity,
+            uring,
+            ..
+        } = self;
+        activity.sync(skel, config)?;
+        uring.set_activity(skel, config)
     }
 
     /// The kernel lockdown mode seen at start-up.
@@ -247,7 +261,8 @@ impl Drop for Probe {
             self.activity
                 .take_links()
                 .into_iter()
-                .chain(self.file_hooks.take_links()),
+                .chain(self.file_hooks.take_links())
+                .chain(self.uring.take_links()),
         );
         // SAFETY: each field is dropped exactly once, borrowers before the storage they borrow.
         unsafe {

@@ -16,6 +16,7 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+pub mod cc;
 mod cgroup;
 mod container;
 pub mod html;

@@ -296,7 +296,9 @@ impl ProcessCache {
         let timestamp = self.clock.to_epoch_ns(r.timestamp_boot_ns);
         let mut data = r.data;
         self.apply_activity(&node, r.tid, &mut data);
-        Event::new(timestamp, ProcessContext::new(node), data)
+        let mut event = Event::new(timestamp, ProcessContext::new(node), data);
+        event.event.is_async = r.origin.is_async();
+        event
     }
 
     /// The process fields a kernel task record carries directly.

@@ -226,22 +226,30 @@ fn seeding_gives_running_processes_their_ancestors() {
 #[test]
 fn activity_records_get_the_process_context() {
     use rampart_model::events::FileEvent;
+    use rampart_probe::record::Origin;
     let empty = tempfile::tempdir().unwrap();
     let mut cache = cache_with_proc_root(empty.path(), 100);
     cache.handle(exec(100, 1, "/bin/bash", &["bash"]));
     cache.handle(fork(100, 200, 200));
     cache.handle(exec(200, 100, "/usr/bin/vim", &["vim", "/etc/shadow"]));
-    let data = EventData::Chmod(FileEvent::default());
-    let ev = cache
-        .handle(ProbeRecord::Activity(ActivityRecord {
+    let record = |origin| {
+        ProbeRecord::Activity(ActivityRecord {
             timestamp_boot_ns: 5,
             pid: 200,
             tid: 200,
             creds: None,
-            data,
-        }))
-        .unwrap();
+            origin,
+            data: EventData::Chmod(FileEvent::default()),
+        })
+    };
+    let ev = cache.handle(record(Origin::Syscall)).unwrap();
     assert_eq!(ev.event_type(), EventType::Chmod);
     assert_eq!(ev.process.file.path, "/usr/bin/vim");
     assert_eq!(lineage(&ev), [(100, "/bin/bash".to_string())]);
+    assert!(!ev.event.is_async);
+    // the same call submitted through io_uring: `event.async`
+    let ev = cache
+        .handle(record(Origin::IoUring { completed: true }))
+        .unwrap();
+    assert!(ev.event.is_async);
 }

@@ -38,6 +38,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
         pid: e.pid,
         tid: e.tid,
         creds: None,
+        origin: crate::record::Origin::Syscall,
         data: EventData::Dns(to_event(&msg, size)),
     }))
 }

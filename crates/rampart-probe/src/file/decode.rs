@@ -167,6 +167,7 @@ pub fn decode(bytes: &[u8]) -> Result<ActivityRecord, DecodeError> {
         pid: e.pid,
         tid: e.tid,
         creds: Some(crate::decode::task_creds(&e.creds)),
+        origin: crate::record::Origin::from_raw(e.origin),
         data,
     })
 }

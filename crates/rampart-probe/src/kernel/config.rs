@@ -30,6 +30,7 @@ pub const ACTIVITY_EVENT_TYPES: &[EventType] = &[
     EventType::Bind,
     EventType::Accept,
     EventType::Dns,
+    EventType::IoUringSetup,
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,10 +100,13 @@ impl ActivityConfig {
 }
 
 /// The event type a program of the activity families produces, from its name (`act_enter_<syscall>`,
-/// `act_exit_<syscall>`, `dns_egress`, `dns_ingress`), with the syscall it hooks (if any).
+/// `act_exit_<syscall>`, `dns_egress`, `dns_ingress`, `uring_setup`), with the syscall it hooks (if any).
 pub fn program_event_type(program: &str) -> Option<(EventType, Option<&str>)> {
     if program.starts_with("dns_") {
         return Some((EventType::Dns, None));
+    }
+    if program == "uring_setup" {
+        return Some((EventType::IoUringSetup, None));
     }
     let syscall = program
         .strip_prefix("act_enter_")
@@ -117,8 +121,9 @@ pub fn program_event_type(program: &str) -> Option<(EventType, Option<&str>)> {
         "setuid" | "setreuid" | "setresuid" | "setfsuid" => EventType::Setuid,
         "setgid" | "setregid" | "setresgid" | "setfsgid" => EventType::Setgid,
         "capset" => EventType::Capset,
-        "kill" | "tkill" | "tgkill" => EventType::Signal,
-        "mount" => EventType::Mount,
+        "kill" | "tkill" | "tgkill" | "rt_sigqueueinfo" | "rt_tgsigqueueinfo"
+        | "pidfd_send_signal" => EventType::Signal,
+        "mount" | "move_mount" | "fsmount" | "open_tree" => EventType::Mount,
         "umount" => EventType::Umount,
         "memfd_create" => EventType::MemfdCreate,
         "splice" => EventType::Splice,

@@ -10,9 +10,10 @@ pub(crate) mod raw;
 use std::mem::size_of;
 
 use rampart_model::events::{
-    BpfEvent, BpfMap, BpfProg, CapsetEvent, FileTarget, LoadModuleEvent, MemfdCreateEvent,
-    MmapEvent, MountEvent, MountPath, MprotectEvent, NamespaceEvent, PrctlEvent, PtraceEvent,
-    SetgidEvent, SetuidEvent, SignalEvent, SpliceEvent, UmountEvent, UnloadModuleEvent,
+    BpfEvent, BpfMap, BpfProg, CapsetEvent, FileTarget, IoUringSetupEvent, LoadModuleEvent,
+    MemfdCreateEvent, MmapEvent, MountEvent, MountPath, MprotectEvent, NamespaceEvent, PrctlEvent,
+    PtraceEvent, SetgidEvent, SetuidEvent, SignalEvent, SpliceEvent, UmountEvent,
+    UnloadModuleEvent,
 };
 use rampart_model::process::{Process, ProcessContext, ProcessNode};
 use rampart_model::{EventData, FileInfo};
@@ -41,6 +42,7 @@ pub(crate) const KOP_SPLICE: u32 = 14;
 pub(crate) const KOP_PRCTL: u32 = 15;
 pub(crate) const KOP_UNSHARE: u32 = 16;
 pub(crate) const KOP_SETNS: u32 = 17;
+pub(crate) const KOP_URING_SETUP: u32 = 22;
 const KACT_HAS_FILE: u32 = 1;
 const KACT_PATH_TRUNCATED: u32 = 2;
 /// Bound of the user string section s1 (module arguments): a full section means they were cut.
@@ -130,13 +132,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
             target: None,
             retval,
         }),
-        KOP_MOUNT => EventData::Mount(MountEvent {
-            fs_type: lossy(s2),
-            mountpoint: MountPath { path: lossy(s0) },
-            source: MountPath { path: lossy(s1) },
-            retval,
-            ..Default::default()
-        }),
+        KOP_MOUNT => mount(&e, s0, s1, s2),
         KOP_UMOUNT => EventData::Umount(UmountEvent {
             mountpoint: MountPath { path: lossy(s0) },
             retval,
@@ -170,6 +166,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
             flags: a[0],
             retval,
         }),
+        KOP_URING_SETUP => EventData::IoUringSetup(IoUringSetupEvent {
+            sq_entries: a[0] as u32,
+            cq_entries: a[1] as u32,
+            flags: a[2] as u32,
+            retval,
+        }),
         // nstype 0 means "whatever the fd is": the kernel side then reads the namespace's own type.
         KOP_SETNS => EventData::Setns(NamespaceEvent {
             flags: if x[0] != 0 { x[0] } else { a[1] },
@@ -182,6 +184,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
         pid: e.pid,
         tid: e.tid,
         creds: Some(crate::decode::task_creds(&e.creds)),
+        origin: crate::record::Origin::from_raw(e.origin),
         data,
     }))
 }
@@ -213,6 +216,32 @@ fn bpf(e: &kact_event, name: &[u8]) -> EventData {
         map,
         prog,
         retval: e.retval,
+    })
+}
+
+/// A mount record: mount(2) carries its arguments as passed; the new API (`extra[2]` != 0: move_mount,
+/// fsmount, open_tree) the kernel's view of the mount (`extra[0]` its id, `extra[1]` 1 while detached) and
+/// paths joined from a directory and a name, normalised here.
+fn mount(e: &kact_event, s0: &[u8], s1: &[u8], s2: &[u8]) -> EventData {
+    let new_api = e.extra[2] != 0;
+    let path = |b: &[u8]| {
+        let p = lossy(b);
+        if new_api && p.starts_with('/') {
+            crate::file::decode::normalize(&p)
+        } else {
+            p
+        }
+    };
+    let detached = new_api && e.extra[1] == 1;
+    EventData::Mount(MountEvent {
+        fs_type: lossy(s2),
+        mountpoint: MountPath { path: path(s0) },
+        source: MountPath { path: path(s1) },
+        mount_id: e.extra[0] as u32,
+        detached,
+        visible: e.retval == 0 && !detached,
+        retval: e.retval,
+        ..Default::default()
     })
 }
 

@@ -41,6 +41,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
         pid: e.pid,
         tid: e.tid,
         creds: Some(crate::decode::task_creds(&e.creds)),
+        origin: crate::record::Origin::from_raw(e.origin),
         data,
     }))
 }

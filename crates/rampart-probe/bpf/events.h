@@ -45,6 +45,7 @@
 #define EXEC_ENVS_TRUNCATED 32
 #define EXEC_ARGS_FAULT 64       /* argv could not be read from the new mm */
 #define EXEC_ENV_BLOCK 128       /* the envs section is the whole environment block (envp is empty) */
+#define EXEC_IA32 256            /* the new image is 32-bit x86 code (its syscalls are ia32 ones) */
 
 /* fork_event.flags */
 #define FORK_CGROUP_TRUNCATED 1

@@ -40,6 +40,10 @@ pub struct Probe {
     pub(crate) kill_slots_armed: u32,
     /// Links of the file syscall programs (attached while a filter or a dump needs them).
     file_hooks: crate::file::hooks::FileHooks,
+    /// Links of the ia32 compat syscall programs (attached while a file or activity hook is).
+    ia32: crate::ia32::Ia32Hooks,
+    /// The activity hooked natively, which the ia32 programs mirror.
+    activity_config: crate::kernel::config::ActivityConfig,
     /// The file filter has a type on (the file program must be attached).
     pub(crate) file_filters_on: bool,
     /// Cgroups being profiled (activity dumps): the file program must be attached for them too.
@@ -89,6 +93,7 @@ impl Probe {
             tracing.as_deref(),
             config.file_hook_every_syscall,
         );
+        crate::ia32::prepare(&mut open_skel, config.ia32_syscalls, tracing.as_deref());
 
         let (loaded, log) = liblog::with_captured_log(|| open_skel.load());
         let mut skel = loaded.map_err(|source| load_error(source, &log, lockdown))?;
@@ -96,6 +101,8 @@ impl Probe {
         crate::file::hooks::link_body(&skel)?;
         let mut activity = crate::kernel::attach::ActivityLinks::new(missing);
         activity.sync(&skel, &config.activity)?;
+        let mut ia32 = crate::ia32::Ia32Hooks::default();
+        ia32.sync(&skel, crate::ia32::wanted_ops(&config.activity), false)?;
 
         let inbox = Arc::new(Mutex::new(Inbox::default()));
         let decode_errors = Arc::new(AtomicU64::new(0));
@@ -137,6 +144,8 @@ impl Probe {
             activity,
             kill_slots_armed: 0,
             file_hooks: Default::default(),
+            ia32,
+            activity_config: config.activity.clone(),
             file_filters_on: false,
             dump_cgroups: Vec::new(),
         })
@@ -220,10 +229,24 @@ impl Probe {
         &mut self.skel
     }
 
-    /// Attaches (or detaches) the file syscall programs and the ctime programs that feed them.
+    /// Attaches (or detaches) the file syscall programs and the ctime programs that feed them, and tells
+    /// the ia32 programs.
     pub(crate) fn set_file_programs_attached(&mut self, want: bool) -> Result<(), ProbeError> {
         self.file_hooks.set_attached(&self.skel, want)?;
-        crate::file::touched::set_attached(&mut self.skel, want)
+        crate::file::touched::set_attached(&mut self.skel, want)?;
+        self.sync_ia32()
+    }
+
+    /// Keeps the ia32 programs in step with what is hooked natively.
+    fn sync_ia32(&mut self) -> Result<(), ProbeError> {
+        let ops = crate::ia32::wanted_ops(&self.activity_config);
+        let file = self.file_filters_on || !self.dump_cgroups.is_empty();
+        self.ia32.sync(&self.skel, ops, file)
+    }
+
+    /// Whether ia32 compat syscalls (32-bit programs, `int $0x80`) are being seen.
+    pub fn ia32_attached(&self) -> bool {
+        self.ia32.attached()
     }
 
     /// Hooks exactly the kernel, network and DNS activity `config` wants (its event types; the in-kernel
@@ -233,7 +256,9 @@ impl Probe {
         config: &crate::kernel::config::ActivityConfig,
     ) -> Result<(), ProbeError> {
         let Probe { skel, activity, .. } = self;
-        activity.sync(skel, config)
+        activity.sync(skel, config)?;
+        self.activity_config = config.clone();
+        self.sync_ia32()
     }
 
     /// The kernel lockdown mode seen at start-up.
@@ -248,7 +273,8 @@ impl Drop for Probe {
             self.activity
                 .take_links()
                 .into_iter()
-                .chain(self.file_hooks.take_links()),
+                .chain(self.file_hooks.take_links())
+                .chain(self.ia32.take_links()),
         );
         // SAFETY: each field is dropped exactly once, borrowers before the storage they borrow.
         unsafe {

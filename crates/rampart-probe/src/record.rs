@@ -55,6 +55,9 @@ pub struct ExecRecord {
     /// The script interpreter when the exec went through a shebang (`binfmt_script`) or binfmt_misc:
     /// the binary the kernel really runs (`mm->exe_file`), with inode and mount id.
     pub interpreter: Option<FileInfo>,
+    /// The new image is 32-bit x86 code (ia32: its user code segment is the 32-bit one), whose syscalls
+    /// are compat ones.
+    pub is_ia32: bool,
 }
 
 /// A new task (process or thread), seen at `sched_process_fork`.
@@ -88,7 +91,32 @@ pub struct ActivityRecord {
     pub tid: u32,
     /// The acting thread's credentials at the hook, where the record carries them (DNS packets do not).
     pub creds: Option<TaskCreds>,
+    /// How the activity was submitted.
+    pub origin: Origin,
     pub data: EventData,
+}
+
+/// How an activity reached the kernel (bpf/events.h `ORIGIN_*`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Origin {
+    /// A native (64-bit) syscall, or no syscall at all (a DNS packet).
+    #[default]
+    Syscall,
+    /// An ia32 compat syscall: a 32-bit program's, or a 64-bit program's `int $0x80`.
+    Ia32,
+    /// An io_uring request.
+    IoUring,
+}
+
+impl Origin {
+    /// From a record's `origin` field (values the kernel never writes read as a native syscall).
+    pub(crate) fn from_raw(raw: u32) -> Origin {
+        match raw {
+            1 => Origin::Ia32,
+            2 => Origin::IoUring,
+            _ => Origin::Syscall,
+        }
+    }
 }
 
 /// The acting thread's own credentials (`task->real_cred`, not a temporary override) as the kernel saw them at

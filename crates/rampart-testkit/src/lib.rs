@@ -18,6 +18,7 @@
 
 mod container;
 pub mod html;
+pub mod ia32;
 mod image;
 pub mod load;
 mod lock;

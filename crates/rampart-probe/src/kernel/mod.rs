@@ -18,7 +18,7 @@ use rampart_model::process::{Process, ProcessContext, ProcessNode};
 use rampart_model::{EventData, FileInfo};
 
 use crate::decode::DecodeError;
-use crate::record::{ActivityRecord, ProbeRecord};
+use crate::record::{ActivityRecord, Origin, ProbeRecord};
 use crate::skel::types::{file_info, kact_event};
 use raw::{c_string, lossy, read_pod, tail};
 
@@ -182,6 +182,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
         pid: e.pid,
         tid: e.tid,
         creds: Some(crate::decode::task_creds(&e.creds)),
+        origin: Origin::from_raw(e.origin),
         data,
     }))
 }

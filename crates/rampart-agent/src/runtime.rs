@@ -44,6 +44,8 @@ pub struct AgentOptions {
     pub disarm_after: usize,
     /// Activity dumps and anomaly detection (security profiles); off when `None`.
     pub profiling: Option<ProfilerConfig>,
+    /// Hook ia32 compat syscalls (32-bit programs, `int $0x80`); see `ProbeConfig::ia32_syscalls`.
+    pub ia32_syscalls: bool,
 }
 
 impl Default for AgentOptions {
@@ -57,6 +59,7 @@ impl Default for AgentOptions {
             protected: Vec::new(),
             disarm_after: 5,
             profiling: None,
+            ia32_syscalls: true,
         }
     }
 }
@@ -128,6 +131,7 @@ impl Agent {
                 .context("ring buffer size overflows")?,
             agent_pid: Some(std::process::id()),
             activity: activity_config(detector.rules(), &options.activity, false),
+            ia32_syscalls: options.ia32_syscalls,
             ..ProbeConfig::default()
         };
         let mut probe = Probe::load(config)?;

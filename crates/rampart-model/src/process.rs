@@ -106,6 +106,11 @@ pub struct Process {
     pub is_thread: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub is_kworker: bool,
+    /// The image is 32-bit x86 code (ia32): its syscalls go through the compat ABI. Set at exec from the
+    /// kernel's view of the new image (or, for a process running before the agent, from its executable's
+    /// ELF header); a fork keeps its parent's.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_ia32: bool,
 }
 
 impl Process {

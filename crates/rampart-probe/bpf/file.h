@@ -804,9 +804,9 @@ static __always_inline __u32 file_record(const volatile struct sys_desc *d, cons
 	}
 	slot_bit = 1u << type;
 	pflags = pol->flags;
-	/* no name or path approver: the flags decide, before any file is looked at */
+	/* no name or path approver: the flags (and the ABI) decide, before any file is looked at */
 	if (mode == FILE_MODE_FILTER && !(pflags & (FP_NAME | FP_NAME_PREFIX | FP_PATH)) && d->dst_path == ARG_NONE &&
-	    !((pflags & FP_FLAGS) && (flags & pol->flags_mask))) {
+	    !((pflags & FP_FLAGS) && (flags & pol->flags_mask)) && !((pflags & FP_COMPAT) && origin == ORIGIN_IA32)) {
 		file_count(type, FC_APPROVER_DROP);
 		return 0;
 	}
@@ -848,6 +848,8 @@ static __always_inline __u32 file_record(const volatile struct sys_desc *d, cons
 	ix = name_index();
 	if (mode == FILE_MODE_FILTER) {
 		if ((pflags & FP_FLAGS) && (flags & pol->flags_mask))
+			src_admit = slot_bit;
+		if ((pflags & FP_COMPAT) && origin == ORIGIN_IA32)
 			src_admit = slot_bit;
 		nm = op->name_ok ? basename_lookup(ix, op->name_hash) : NULL;
 		if (nm && (pflags & FP_NAME) && (nm->name & slot_bit))

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rampart_model::events::SocketEvent;
 use rampart_model::{EventData, EventType};
-use rampart_probe::file::{file_target, FileFilters, FileKind};
+use rampart_probe::file::{file_target, FileFilters, FileKind, Mode, SideFilter, TypeFilter};
 use rampart_probe::kernel::config::ActivityConfig;
 use rampart_probe::record::{ActivityRecord, ExecRecord, Origin};
 use rampart_probe::{Probe, ProbeConfig, ProbeRecord};
@@ -443,6 +443,39 @@ fn int80_of_a_64bit_program_and_the_exec_flag() {
     assert!(sent(&after, "setuid") > sent(&before, "setuid"));
     assert!(after.file.get(FileKind::Open).sent > before.file.get(FileKind::Open).sent);
     assert!(rec.probe.ia32_attached());
+}
+
+/// A file filter that admits `event.compat` sends the ia32 calls and drops the same native ones in the
+/// kernel.
+#[test]
+fn the_compat_approver_admits_ia32_calls_in_the_kernel() {
+    let mut filters = FileFilters::default();
+    filters.types.insert(
+        FileKind::Open,
+        TypeFilter {
+            mode: Mode::Filter,
+            source: SideFilter {
+                compat: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    let mut rec = Rec::load(everything(), &filters);
+    let (_keep, dir) = temp_dir();
+    let f = dir.join("any-file");
+    std::fs::write(&f, b"x").unwrap();
+    let ia32 = run(driver32(), &["openat", s(&f)]);
+    rec.file(ia32, EventType::Open, &f);
+    let int80_pid = run(int80(), &["read", s(&f)]);
+    rec.file(int80_pid, EventType::Open, &f);
+    let native = run(int80(), &["native-read", s(&f)]);
+    assert!(
+        !rec.all_of(native, Duration::from_millis(500))
+            .iter()
+            .any(|r| r.data.event_type() == EventType::Open),
+        "a native open is not admitted"
+    );
 }
 
 /// The compat programs run only while something wants them, and not at all when turned off.

@@ -40,6 +40,11 @@ pub struct AgentArgs {
     /// Disarm a kill rule that would kill more than this many distinct executables (or containers) per minute.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub disarm_after: usize,
+    /// Do not hook ia32 compat syscalls (32-bit programs, and `int $0x80` from 64-bit ones). Saves every
+    /// syscall of every process one BPF program run (docs/PERFORMANCE.md), but the file, network and
+    /// kernel activity made through them goes unseen: an evasion left open.
+    #[arg(long)]
+    pub no_ia32_syscalls: bool,
     /// A targeting tag reported at enrollment, e.g. `env:prod` (repeatable): remotely configured policies
     /// can be aimed at agents by tag.
     #[arg(long = "tag", value_name = "TAG")]
@@ -222,6 +227,7 @@ pub fn options(a: &AgentArgs, spool_dir: &std::path::Path) -> AgentOptions {
         protected: a.protected.clone(),
         disarm_after: a.disarm_after,
         profiling,
+        ia32_syscalls: !a.no_ia32_syscalls,
         ..AgentOptions::default()
     }
 }

@@ -48,6 +48,11 @@ pub struct MonitorArgs {
     /// Disarm a kill rule that would kill more than this many distinct executables (or containers) per minute.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub disarm_after: usize,
+    /// Do not hook ia32 compat syscalls (32-bit programs, and `int $0x80` from 64-bit ones). Saves every
+    /// syscall of every process one BPF program run (docs/PERFORMANCE.md), but the file, network and
+    /// kernel activity made through them goes unseen: an evasion left open.
+    #[arg(long)]
+    pub no_ia32_syscalls: bool,
 }
 
 impl MonitorArgs {
@@ -65,6 +70,7 @@ impl MonitorArgs {
             protected: self.protected.clone(),
             disarm_after: self.disarm_after,
             profiling: None,
+            ia32_syscalls: !self.no_ia32_syscalls,
         }
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use rampart_model::process::{Cgroup, Interpreter, ProcessContainer};
 use rampart_model::{Event, EventData, ExitEvent, ForkEvent, Process, ProcessContext, ProcessNode};
 use rampart_probe::record::{
-    ActivityRecord, ExecRecord, ExitRecord, ForkRecord, ProbeRecord, TaskInfo,
+    ActivityRecord, ExecRecord, ExitRecord, ForkRecord, Origin, ProbeRecord, TaskInfo,
 };
 
 use crate::clock::{clock_ticks_per_sec, BootClock};
@@ -189,6 +189,7 @@ impl ProcessCache {
         process.envp = r.envp;
         process.envs_truncated = r.envs_truncated;
         process.interpreter = r.interpreter.map(|file| Interpreter { file });
+        process.is_ia32 = r.is_ia32;
         let node = ProcessNode::new(process, self.bounded(parent));
         self.insert(node.clone());
         let exec = node.process.clone();
@@ -278,7 +279,9 @@ impl ProcessCache {
         let timestamp = self.clock.to_epoch_ns(r.timestamp_boot_ns);
         let mut data = r.data;
         self.apply_activity(&node, r.tid, &mut data);
-        Event::new(timestamp, ProcessContext::new(node), data)
+        let mut event = Event::new(timestamp, ProcessContext::new(node), data);
+        event.event.compat = r.origin == Origin::Ia32;
+        event
     }
 
     /// The process fields a kernel task record carries directly.

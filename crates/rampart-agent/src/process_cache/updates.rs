@@ -100,6 +100,7 @@ mod tests {
             pid,
             tid,
             creds: None,
+            origin: Default::default(),
             data,
         });
         cache.handle(record).unwrap()

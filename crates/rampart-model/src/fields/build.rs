@@ -388,6 +388,7 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         string(|e| e.event.event_type.as_str()),
     );
     b.ev("event.async", Bool, common, 0, boolean(|_| false));
+    b.ev("event.compat", Bool, common, 0, boolean(|e| e.event.compat));
     // Service tags come from the workload; until the agent resolves them the field reads "".
     b.ev("event.service", Str, common, 0, string(|_| ""));
     b.ev(

@@ -117,6 +117,9 @@ int main(int argc, char **argv)
 	const char *p = argc > 2 ? argv[2] : "";
 	const char *q = argc > 3 ? argv[3] : "";
 
+	if (!strcmp(op, "sleep"))
+		return sleep(atoi(p)) != 0;
+
 	/* files */
 	if (!strcmp(op, "read"))
 		return do_read(p);

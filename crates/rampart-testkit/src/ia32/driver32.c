@@ -64,9 +64,11 @@ static int do_connect(int via_socketcall, const char *ip, const char *port)
 	struct sockaddr_in a = addr_of(ip, port);
 	int fd = tcp_socket();
 	unsigned long args[3] = { fd, (unsigned long)&a, sizeof(a) };
-	long rc = via_socketcall ? socketcall(SYS_CONNECT, args) : syscall(SYS_connect, fd, &a, sizeof(a));
 
-	printf("connect %s:%s = %ld\n", ip, port, rc);
+	if (via_socketcall)
+		socketcall(SYS_CONNECT, args);
+	else
+		syscall(SYS_connect, fd, &a, sizeof(a));
 	return 0;
 }
 

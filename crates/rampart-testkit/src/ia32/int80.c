@@ -1,7 +1,8 @@
 /* A 64-bit x86 program (built with `gcc -static -no-pie`: its data lies below 4 GiB, where 32-bit pointers
  * reach) that makes ia32 syscalls with `int $0x80`, the trick that slips past per-syscall tracepoints:
- * `int80 OP ARGS...`. `native-read PATH` does the same read with ordinary 64-bit syscalls. Exits 0 on success,
- * 1 when a call fails. */
+ * `int80 OP ARGS...`. `native-read PATH` and `native-connect IP PORT` do the same with ordinary 64-bit syscalls.
+ * Exits 0 on success, 1 when a call fails (a refused connection is a success: the call was made). */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,14 @@ int main(int argc, char **argv)
 	if (!strcmp(op, "native-read")) {
 		int f = open(path, O_RDONLY);
 		return f < 0 || read(f, buf, sizeof(buf)) < 0;
+	}
+	if (!strcmp(op, "native-connect") && argc > 3) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[3])) };
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		if (s < 0 || inet_pton(AF_INET, argv[2], &a.sin_addr) != 1)
+			return 1;
+		connect(s, (struct sockaddr *)&a, sizeof(a));
+		return 0;
 	}
 	fprintf(stderr, "unknown operation %s\n", op);
 	return 2;

@@ -27,7 +27,14 @@ fn main() {
         println!("cargo:rerun-if-changed={f}");
     }
     // Network, DNS and kernel-activity families.
-    for f in ["act_events.h", "act_common.h", "kernel.h", "net.h", "dns.h"] {
+    for f in [
+        "act_events.h",
+        "act_common.h",
+        "kernel.h",
+        "net.h",
+        "dns.h",
+        "uring.h",
+    ] {
         println!("cargo:rerun-if-changed=bpf/{f}");
     }
     // File activity family.

@@ -74,6 +74,7 @@ event_types! {
     Bind => "bind",
     Accept => "accept",
     Imds => "imds",
+    IoUringSetup => "io_uring_setup",
 }
 
 impl EventType {
@@ -109,6 +110,10 @@ pub struct EventMeta {
     /// Where the event came from: `ebpf`, `procfs` (start-up snapshot) or `replay`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub origin: String,
+    /// `event.async`: the operation was submitted asynchronously (through io_uring), not by a syscall of
+    /// the process.
+    #[serde(rename = "async", default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_async: bool,
     /// The activity was made through an ia32 compat syscall (a 32-bit program's, or a 64-bit program's
     /// `int $0x80`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -196,6 +201,7 @@ pub enum EventData {
     Bind(events::SocketEvent),
     Accept(events::SocketEvent),
     Imds(events::ImdsEvent),
+    IoUringSetup(events::IoUringSetupEvent),
 }
 
 impl EventData {
@@ -260,6 +266,7 @@ impl EventData {
             EventData::Bind(_) => EventType::Bind,
             EventData::Accept(_) => EventType::Accept,
             EventData::Imds(_) => EventType::Imds,
+            EventData::IoUringSetup(_) => EventType::IoUringSetup,
         }
     }
 }
@@ -284,6 +291,7 @@ impl Event {
                 id: String::new(),
                 hostname: String::new(),
                 origin: String::new(),
+                is_async: false,
                 compat: false,
                 kernel_kill: None,
             },

@@ -40,6 +40,14 @@ struct act_pending {
 	__u64 pre[2]; /* state read before the syscall ran (vma flags, pipe flags, old fsuid) */
 };
 
+/* Who acted, when it is not the current thread: an io_uring request completes in another context (a worker,
+ * the ring's poller) than the thread that submitted it, whose identity is kept at submission. */
+struct act_actor {
+	__u32 pid;
+	__u32 tid;
+	struct cred_info creds;
+};
+
 /* LRU: a thread killed inside a syscall never reaches its exit tracepoint; its entry ages out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

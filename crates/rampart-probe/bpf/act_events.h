@@ -29,7 +29,8 @@
 #define KOP_BIND 19
 #define KOP_ACCEPT 20
 #define KOP_DNS 21
-#define KOP_MAX 22
+#define KOP_URING_SETUP 22 /* an io_uring instance created (io_uring_create tracepoint) */
+#define KOP_MAX 23
 #define KOP_SLOTS 32 /* counter slots: a power of two, so a masked op index is always in bounds */
 
 /* Bounds of the three string sections of a kact record: a kernel-resolved path, a long user string, a

@@ -112,14 +112,14 @@ static __always_inline __u64 rb_flags(void)
  * memory for a syscall, the kernel's own copy for an io_uring request. */
 static __always_inline long origin_read_str(void *dst, __u32 size, const void *src, __u32 origin)
 {
-	if (origin == ORIGIN_URING)
+	if (origin >= ORIGIN_URING)
 		return bpf_probe_read_kernel_str(dst, size, src);
 	return bpf_probe_read_user_str(dst, size, src);
 }
 
 static __always_inline long origin_read(void *dst, __u32 size, const void *src, __u32 origin)
 {
-	if (origin == ORIGIN_URING)
+	if (origin >= ORIGIN_URING)
 		return bpf_probe_read_kernel(dst, size, src);
 	return bpf_probe_read_user(dst, size, src);
 }

@@ -144,10 +144,10 @@ static __always_inline int ia32_activity(__u32 op, const volatile struct ia32_de
 	case KOP_CONNECT:
 	case KOP_BIND:
 		act_count(op, ACT_SEEN);
-		return net_addr_report(op, ret, o, a[1], a[2], a[0], NULL);
+		return net_addr_report(op, ret, o, a[1], a[2], a[0], NULL, NULL);
 	case KOP_ACCEPT:
 		act_count(op, ACT_SEEN);
-		return net_accept_report(ret, o, ret == -EAGAIN ? NULL : act_fd_sock(ret >= 0 ? (__u64)ret : a[0]));
+		return net_accept_report(ret, o, ret == -EAGAIN ? NULL : act_fd_sock(ret >= 0 ? (__u64)ret : a[0]), NULL);
 	}
 	return 0;
 }

@@ -31,7 +31,9 @@
 /* How an activity was submitted: the `origin` of file, kernel-activity and network records. */
 #define ORIGIN_SYSCALL 0 /* a native (64-bit) syscall: strings in user memory */
 #define ORIGIN_IA32 1    /* an ia32 compat syscall: strings in user memory */
-#define ORIGIN_URING 2   /* an io_uring request: strings are the kernel's copies made at submission */
+#define ORIGIN_URING 2   /* an io_uring request, at its completion: strings are the kernel's copies */
+#define ORIGIN_URING_SUBMITTED 3 /* an io_uring request reported at submission, its result unknown (no completion
+				  * will be seen: IOSQE_CQE_SKIP_SUCCESS, or no room to wait for it) */
 
 /* task_info.flags */
 #define TASK_KTHREAD 1

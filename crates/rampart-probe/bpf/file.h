@@ -29,6 +29,8 @@
 #define TAIL_MAX (WORK_PATH_LEN - TAIL_AT)
 #define FNV_OFFSET_ 0xcbf29ce484222325ull
 #define FNV_PRIME_ 0x100000001b3ull
+/* A result that is not known (an io_uring request reported at submission): no errno is this low. */
+#define FILE_RET_UNKNOWN (-0x7fffffffl)
 
 struct file_event _file_event_type = {};
 struct file_counters _file_counters_type = {};
@@ -731,12 +733,13 @@ static __always_inline int in_dumped_cgroup(struct task_struct *task)
 /* --- the program -------------------------------------------------------------------------------------- */
 
 /* The body: builds the record of one completed file call in file_heap and returns its length (0: dropped
- * by a filter). `d` describes the call, `args` are its six argument values, `origin` (ORIGIN_*, a constant
- * at each call site) says where the strings they point to live, `nr` keys the inodes the call touched
- * (file_touched; 0: none are looked at) and `task` is the task whose descriptors, root and cwd the call
- * used (the current task for a syscall). */
+ * by a filter). `d` describes the call, `args` are its six argument values, `ret` its result
+ * (FILE_RET_UNKNOWN: not known), `origin` (ORIGIN_*, a constant at each call site) says where the strings
+ * they point to live, `nr` keys the inodes the call touched (file_touched; 0: none are looked at) and `task`
+ * is the task whose descriptors, root and cwd the call used (the current task for a syscall). A syscall's
+ * open returns a descriptor of `task`; other origins give the opened file as `opened` (NULL: unknown). */
 static __always_inline __u32 file_record(const volatile struct sys_desc *d, const __u64 *args, long ret,
-					 __u32 origin, __u32 nr, struct task_struct *task)
+					 __u32 origin, __u32 nr, struct task_struct *task, struct file *opened)
 {
 	struct file_scratch *s;
 	struct file_policy *pol, *dpol;
@@ -777,7 +780,7 @@ static __always_inline __u32 file_record(const volatile struct sys_desc *d, cons
 		return 0;
 
 	/* directory renames and removals change what cached discarders mean (paths, inode reuse) */
-	if (ret == 0 && (type == FILE_EV_RMDIR || type == FILE_EV_RENAME))
+	if ((ret == 0 || ret == FILE_RET_UNKNOWN) && (type == FILE_EV_RMDIR || type == FILE_EV_RENAME))
 		bump_revision();
 
 	pol = bpf_map_lookup_elem(&file_policy, &type);
@@ -790,7 +793,7 @@ static __always_inline __u32 file_record(const volatile struct sys_desc *d, cons
 	if (mode == FILE_MODE_OFF)
 		return 0;
 	/* failed calls: only denials matter, unless a rule looks at the error */
-	if (ret < 0 && ret != -EACCES_ && ret != -EPERM_ && !(pol->flags & FP_ERRORS))
+	if (ret < 0 && ret != -EACCES_ && ret != -EPERM_ && ret != FILE_RET_UNKNOWN && !(pol->flags & FP_ERRORS))
 		return 0;
 	if (agent_tgid && task->tgid == agent_tgid)
 		return 0;
@@ -827,7 +830,7 @@ static __always_inline __u32 file_record(const volatile struct sys_desc *d, cons
 	/* source side: locate, then the cheap approvers */
 	/* every open variant returns the new fd: its file is what was opened */
 	if ((special == SP_OPEN || special == SP_CREAT || special == SP_OPENAT2) && ret >= 0)
-		file = task_fd_file(task, ret);
+		file = origin == ORIGIN_SYSCALL || origin == ORIGIN_IA32 ? task_fd_file(task, ret) : opened;
 	else if (d->fd != ARG_NONE)
 		file = task_fd_file(task, (int)op_arg(op, d->fd));
 	if (special == SP_CHDIR && ret == 0) {
@@ -1022,7 +1025,7 @@ static __always_inline void file_emit(__u32 len)
 static __always_inline int file_exit_desc(const volatile struct sys_desc *d, const __u64 *args, long ret,
 					  __u32 origin, __u32 nr)
 {
-	file_emit(file_record(d, args, ret, origin, nr, bpf_get_current_task_btf()));
+	file_emit(file_record(d, args, ret, origin, nr, bpf_get_current_task_btf(), NULL));
 	return 0;
 }
 

@@ -37,31 +37,39 @@ static __always_inline void net_emit(struct sock_event *e)
 		act_count(op, ACT_SENT);
 }
 
-static __always_inline void net_header(struct sock_event *e, __u32 op, long ret, __u32 origin)
+/* The record's fixed part; `who` names the actor when it is not the current thread (NULL: it is). */
+static __always_inline void net_header(struct sock_event *e, __u32 op, long ret, __u32 origin,
+				       const struct act_actor *who)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
 	__builtin_memset(e, 0, sizeof(*e));
 	fill_header(&e->hdr, RECORD_SOCK);
-	e->pid = id >> 32;
-	e->tid = (__u32)id;
 	e->op = op;
 	e->origin = origin;
 	e->retval = ret;
+	if (who) {
+		e->pid = who->pid;
+		e->tid = who->tid;
+		e->creds = who->creds;
+		return;
+	}
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
 	fill_creds(&e->creds, bpf_get_current_task_btf());
 }
 
 /* connect/bind: the address at `uaddr` (`len` bytes; user memory or the kernel's copy, by `origin`) given
  * for socket `file`, or when NULL for descriptor `fd` of the current task (looked up only for a wanted
- * family). */
+ * family), by `who` (NULL: the current thread). */
 static __always_inline int net_addr_report(__u32 op, long ret, __u32 origin, __u64 uaddr, __u64 len, __u64 fd,
-					   struct file *file)
+					   struct file *file, const struct act_actor *who)
 {
 	struct sock_event e;
 	struct sock *sk;
 	__u16 port = 0;
 
-	net_header(&e, op, ret, origin);
+	net_header(&e, op, ret, origin, who);
 	if (!uaddr || len < 2 || origin_read(&e.family, 2, (void *)uaddr, origin))
 		return 0;
 	if (!family_wanted(op, e.family))
@@ -74,7 +82,8 @@ static __always_inline int net_addr_report(__u32 op, long ret, __u32 origin, __u
 		origin_read(e.addr, 16, (void *)(uaddr + 8), origin);
 	}
 	e.port = bpf_ntohs(port);
-	sk = file ? act_file_sock(file) : act_fd_sock(fd);
+	/* an io_uring request has no descriptor of the current task: its file, if assigned yet */
+	sk = file ? act_file_sock(file) : origin >= ORIGIN_URING ? NULL : act_fd_sock(fd);
 	if (sk) {
 		e.protocol = BPF_CORE_READ(sk, sk_protocol);
 		/* bind to port 0: report the port the kernel picked */
@@ -92,11 +101,12 @@ static __always_inline int net_addr_exit(__u32 op, long ret)
 
 	if (!act_take(op, &p))
 		return 0;
-	return net_addr_report(op, ret, p.origin, p.args[1], p.args[2], p.args[0], NULL);
+	return net_addr_report(op, ret, p.origin, p.args[1], p.args[2], p.args[0], NULL, NULL);
 }
 
-/* accept: the peer of the new socket `sk` (on failure the listening socket: its family and protocol). */
-static __always_inline int net_accept_report(long ret, __u32 origin, struct sock *sk)
+/* accept: the peer of the new socket `sk` (on failure the listening socket: its family and protocol), by
+ * `who` (NULL: the current thread). */
+static __always_inline int net_accept_report(long ret, __u32 origin, struct sock *sk, const struct act_actor *who)
 {
 	struct sock_event e;
 
@@ -106,7 +116,7 @@ static __always_inline int net_accept_report(long ret, __u32 origin, struct sock
 	}
 	if (!sk)
 		return 0;
-	net_header(&e, KOP_ACCEPT, ret, origin);
+	net_header(&e, KOP_ACCEPT, ret, origin, who);
 	e.family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (!family_wanted(KOP_ACCEPT, e.family))
 		return 0;
@@ -132,7 +142,7 @@ static __always_inline int net_accept_exit(long ret)
 	if (!act_take(KOP_ACCEPT, &p))
 		return 0;
 	return net_accept_report(ret, p.origin,
-				 ret == -EAGAIN ? NULL : act_fd_sock(ret >= 0 ? (__u64)ret : p.args[0]));
+				 ret == -EAGAIN ? NULL : act_fd_sock(ret >= 0 ? (__u64)ret : p.args[0]), NULL);
 }
 
 /* The native entry points. */

@@ -9,6 +9,7 @@
 #include "dns.h"
 #include "file.h"
 #include "kill.h"
+#include "uring.h"
 #include "compat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -36,12 +36,9 @@ static __always_inline void fill_task(struct task_info *t, struct task_struct *t
 		t->tty[0] = 0;
 }
 
-/* The task's own credentials (real_cred, see struct cred_info) with direct loads: a dozen plain loads per
- * record, no helper call. */
-static __always_inline void fill_creds(struct cred_info *c, struct task_struct *task)
+/* Credentials `cred` as a record carries them, with direct loads: a dozen plain loads, no helper call. */
+static __always_inline void fill_creds_of(struct cred_info *c, const struct cred *cred)
 {
-	const struct cred *cred = KREAD(task, real_cred);
-
 	c->uid = KREAD(cred, uid.val);
 	c->euid = KREAD(cred, euid.val);
 	c->suid = KREAD(cred, suid.val);
@@ -63,6 +60,12 @@ static __always_inline void fill_creds(struct cred_info *c, struct task_struct *
 	/* only the initial user namespace has level 0 */
 	c->flags = KREAD(KREAD(cred, user_ns), level) == 0 ? CRED_INIT_USER_NS : 0;
 	c->_pad0 = 0;
+}
+
+/* The task's own credentials (real_cred, see struct cred_info). */
+static __always_inline void fill_creds(struct cred_info *c, struct task_struct *task)
+{
+	fill_creds_of(c, KREAD(task, real_cred));
 }
 
 /* Inode number, mode, owner, times and filesystem type of `inode`; the mount id of `vfsmnt` (0 when the mount

@@ -30,6 +30,7 @@ pub mod record;
 mod skel;
 pub mod stats;
 mod tracefs;
+pub mod uring;
 
 pub use config::ProbeConfig;
 pub use errors::ProbeError;

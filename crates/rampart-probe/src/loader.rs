@@ -44,6 +44,8 @@ pub struct Probe {
     ia32: crate::ia32::Ia32Hooks,
     /// The activity hooked natively, which the ia32 programs mirror.
     activity_config: crate::kernel::config::ActivityConfig,
+    /// Links of the io_uring request programs (attached while a file or network event type is wanted).
+    uring: crate::uring::UringHooks,
     /// The file filter has a type on (the file program must be attached).
     pub(crate) file_filters_on: bool,
     /// Cgroups being profiled (activity dumps): the file program must be attached for them too.
@@ -88,6 +90,7 @@ impl Probe {
         let missing =
             crate::kernel::attach::prepare(&mut open_skel, &config.activity, tracing.as_deref())?;
         crate::file::touched::prepare(&mut open_skel);
+        crate::uring::prepare(&mut open_skel)?;
         crate::file::hooks::prepare(
             &mut open_skel,
             tracing.as_deref(),
@@ -103,6 +106,8 @@ impl Probe {
         activity.sync(&skel, &config.activity)?;
         let mut ia32 = crate::ia32::Ia32Hooks::default();
         ia32.sync(&skel, crate::ia32::wanted_ops(&config.activity), false)?;
+        let mut uring = crate::uring::UringHooks::default();
+        uring.set_activity(&mut skel, &config.activity)?;
 
         let inbox = Arc::new(Mutex::new(Inbox::default()));
         let decode_errors = Arc::new(AtomicU64::new(0));
@@ -146,6 +151,7 @@ impl Probe {
             file_hooks: Default::default(),
             ia32,
             activity_config: config.activity.clone(),
+            uring,
             file_filters_on: false,
             dump_cgroups: Vec::new(),
         })
@@ -211,6 +217,7 @@ impl Probe {
         stats.activity = crate::kernel::counters::from_per_cpu(&activity);
         stats.activity_unavailable = self.activity.missing_syscalls.clone();
         stats.file = self.file_stats()?;
+        stats.uring = crate::uring::stats(&self.skel)?;
         Ok(stats)
     }
 
@@ -234,6 +241,7 @@ impl Probe {
     pub(crate) fn set_file_programs_attached(&mut self, want: bool) -> Result<(), ProbeError> {
         self.file_hooks.set_attached(&self.skel, want)?;
         crate::file::touched::set_attached(&mut self.skel, want)?;
+        self.uring.set_file(&mut self.skel, want)?;
         self.sync_ia32()
     }
 
@@ -255,8 +263,14 @@ impl Probe {
         &mut self,
         config: &crate::kernel::config::ActivityConfig,
     ) -> Result<(), ProbeError> {
-        let Probe { skel, activity, .. } = self;
+        let Probe {
+            skel,
+            activity,
+            uring,
+            ..
+        } = self;
         activity.sync(skel, config)?;
+        uring.set_activity(skel, config)?;
         self.activity_config = config.clone();
         self.sync_ia32()
     }
@@ -274,7 +288,8 @@ impl Drop for Probe {
                 .take_links()
                 .into_iter()
                 .chain(self.file_hooks.take_links())
-                .chain(self.ia32.take_links()),
+                .chain(self.ia32.take_links())
+                .chain(self.uring.take_links()),
         );
         // SAFETY: each field is dropped exactly once, borrowers before the storage they borrow.
         unsafe {

@@ -91,31 +91,39 @@ pub struct ActivityRecord {
     pub tid: u32,
     /// The acting thread's credentials at the hook, where the record carries them (DNS packets do not).
     pub creds: Option<TaskCreds>,
-    /// How the activity was submitted.
+    /// How the activity reached the kernel.
     pub origin: Origin,
     pub data: EventData,
 }
 
-/// How an activity reached the kernel (bpf/events.h `ORIGIN_*`).
+/// How an activity was submitted to the kernel.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Origin {
-    /// A native (64-bit) syscall, or no syscall at all (a DNS packet).
+    /// A native syscall of the process (or a packet, for DNS).
     #[default]
     Syscall,
-    /// An ia32 compat syscall: a 32-bit program's, or a 64-bit program's `int $0x80`.
+    /// An ia32 compat syscall: a 32-bit program's, or a 64-bit program's `int $0x80` (`event.compat`).
     Ia32,
-    /// An io_uring request.
-    IoUring,
+    /// An io_uring request (`event.async`). `completed`: reported at its completion, with its result;
+    /// otherwise reported at submission with the result unknown (0), because no completion would be seen
+    /// (`IOSQE_CQE_SKIP_SUCCESS`) or could be waited for.
+    IoUring { completed: bool },
 }
 
 impl Origin {
-    /// From a record's `origin` field (values the kernel never writes read as a native syscall).
+    /// From a record's `origin` (`ORIGIN_*` in bpf/events.h); unknown values read as a syscall.
     pub(crate) fn from_raw(raw: u32) -> Origin {
         match raw {
             1 => Origin::Ia32,
-            2 => Origin::IoUring,
+            2 => Origin::IoUring { completed: true },
+            3 => Origin::IoUring { completed: false },
             _ => Origin::Syscall,
         }
+    }
+
+    /// Submitted asynchronously (io_uring): SECL `event.async`.
+    pub fn is_async(self) -> bool {
+        matches!(self, Origin::IoUring { .. })
     }
 }
 

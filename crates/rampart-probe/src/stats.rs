@@ -26,6 +26,8 @@ pub struct ProbeStats {
     pub activity_unavailable: Vec<String>,
     /// File events per type: seen, dropped by approvers / discarders in the kernel, sent, lost.
     pub file: crate::file::FileStats,
+    /// io_uring requests: how each was reported (at completion or at submission) and what was lost.
+    pub uring: crate::uring::UringStats,
 }
 
 impl ProbeStats {

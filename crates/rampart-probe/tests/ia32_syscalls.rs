@@ -4,7 +4,7 @@
 //! without it. Records are picked by the pid of the program each test ran.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -14,9 +14,32 @@ use rampart_probe::file::{file_target, FileFilters, FileKind, Mode, SideFilter, 
 use rampart_probe::kernel::config::ActivityConfig;
 use rampart_probe::record::{ActivityRecord, ExecRecord, Origin};
 use rampart_probe::{Probe, ProbeConfig, ProbeRecord};
-use rampart_testkit::ia32::{driver32, int80, run};
 
 const DEADLINE: Duration = Duration::from_secs(10);
+
+fn driver32() -> PathBuf {
+    rampart_testkit::cc::driver32().expect("building the 32-bit driver (gcc-multilib)")
+}
+
+fn int80() -> PathBuf {
+    rampart_testkit::cc::int80().expect("building the int $0x80 program (gcc)")
+}
+
+/// Runs `program ARGS` to completion and returns its pid; it must succeed.
+fn run(program: &Path, args: &[&str]) -> u32 {
+    let mut child = Command::new(program)
+        .args(args)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+    let pid = child.id();
+    let status = child.wait().expect("waiting for the program");
+    assert!(
+        status.success(),
+        "{} {args:?} failed: {status}",
+        program.display()
+    );
+    pid
+}
 const AT_FDCWD: i64 = -100;
 const O_CREAT: u32 = 0o100;
 const O_WRONLY: u32 = 0o1;
@@ -130,7 +153,7 @@ fn everything() -> ProbeConfig {
 fn file_calls_of_a_32bit_program_are_file_events() {
     let mut rec = Rec::load(everything(), &FileFilters::send_all());
     let (_keep, dir) = temp_dir();
-    let d = driver32();
+    let d = &driver32();
     let f = dir.join("f");
     std::fs::write(&f, b"0123456789").unwrap();
 
@@ -215,7 +238,7 @@ fn file_calls_of_a_32bit_program_are_file_events() {
 fn activity_of_a_32bit_program_is_reported() {
     let mut rec = Rec::load(everything(), &FileFilters::default());
     let (_keep, dir) = temp_dir();
-    let d = driver32();
+    let d = &driver32();
     let f = dir.join("lib.so");
     std::fs::write(&f, vec![0u8; 8192]).unwrap();
     let ia32 = |r: &ActivityRecord| r.origin == Origin::Ia32;
@@ -362,7 +385,7 @@ fn network_calls_of_a_32bit_program_direct_and_through_socketcall() {
         ..Default::default()
     };
     let mut rec = Rec::load(config, &FileFilters::default());
-    let d = driver32();
+    let d = &driver32();
     let sock = |r: &ActivityRecord| -> Option<SocketEvent> {
         match &r.data {
             EventData::Connect(s) | EventData::Bind(s) | EventData::Accept(s) => Some(s.clone()),
@@ -410,25 +433,25 @@ fn int80_of_a_64bit_program_and_the_exec_flag() {
     std::fs::write(&f, b"x").unwrap();
     let before = rec.probe.stats().unwrap();
 
-    let pid = run(int80(), &["read", s(&f)]);
+    let pid = run(&int80(), &["read", s(&f)]);
     let r = rec.file(pid, EventType::Open, &f);
     let EventData::Open(open) = &r.data else {
         unreachable!()
     };
     assert_eq!(open.flags, 0);
     assert!(!rec.exec_of(pid).is_ia32, "a 64-bit image");
-    let pid = run(int80(), &["native-read", s(&f)]);
+    let pid = run(&int80(), &["native-read", s(&f)]);
     let r = rec.wait(pid, "native open", |r| {
         r.data.event_type() == EventType::Open
     });
     assert_eq!(r.origin, Origin::Syscall);
-    let pid = run(int80(), &["setuid32", "0"]);
+    let pid = run(&int80(), &["setuid32", "0"]);
     let r = rec.wait(pid, "int80 setuid32", |r| {
         matches!(r.data, EventData::Setuid(_))
     });
     assert_eq!(r.origin, Origin::Ia32);
 
-    let pid = run(driver32(), &["memfd_create", "ia32-counted"]);
+    let pid = run(&driver32(), &["memfd_create", "ia32-counted"]);
     rec.wait(pid, "memfd_create", |r| {
         matches!(r.data, EventData::MemfdCreate(_))
     });
@@ -465,11 +488,11 @@ fn the_compat_approver_admits_ia32_calls_in_the_kernel() {
     let (_keep, dir) = temp_dir();
     let f = dir.join("any-file");
     std::fs::write(&f, b"x").unwrap();
-    let ia32 = run(driver32(), &["openat", s(&f)]);
+    let ia32 = run(&driver32(), &["openat", s(&f)]);
     rec.file(ia32, EventType::Open, &f);
-    let int80_pid = run(int80(), &["read", s(&f)]);
+    let int80_pid = run(&int80(), &["read", s(&f)]);
     rec.file(int80_pid, EventType::Open, &f);
-    let native = run(int80(), &["native-read", s(&f)]);
+    let native = run(&int80(), &["native-read", s(&f)]);
     assert!(
         !rec.all_of(native, Duration::from_millis(500))
             .iter()
@@ -512,8 +535,8 @@ fn the_compat_hooks_follow_what_is_wanted_and_can_be_turned_off() {
     let (_keep, dir) = temp_dir();
     let f = dir.join("unseen");
     std::fs::write(&f, b"x").unwrap();
-    let ia32_pid = run(driver32(), &["openat", s(&f)]);
-    let native_pid = run(int80(), &["native-read", s(&f)]);
+    let ia32_pid = run(&driver32(), &["openat", s(&f)]);
+    let native_pid = run(&int80(), &["native-read", s(&f)]);
     rec.wait(native_pid, "native open", |r| {
         r.data.event_type() == EventType::Open
     });
@@ -535,7 +558,7 @@ fn the_every_syscall_fallback_reports_ia32_file_calls_once() {
     let (_keep, dir) = temp_dir();
     let f = dir.join("f");
     std::fs::write(&f, b"x").unwrap();
-    let pid = run(driver32(), &["chmod", s(&f)]);
+    let pid = run(&driver32(), &["chmod", s(&f)]);
     rec.file(pid, EventType::Chmod, &f);
     let more: Vec<_> = rec
         .all_of(pid, Duration::from_millis(500))

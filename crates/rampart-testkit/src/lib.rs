@@ -16,9 +16,9 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+pub mod cc;
 mod container;
 pub mod html;
-pub mod ia32;
 mod image;
 pub mod load;
 mod lock;

@@ -281,6 +281,7 @@ impl ProcessCache {
         self.apply_activity(&node, r.tid, &mut data);
         let mut event = Event::new(timestamp, ProcessContext::new(node), data);
         event.event.compat = r.origin == Origin::Ia32;
+        event.event.is_async = r.origin.is_async();
         event
     }
 

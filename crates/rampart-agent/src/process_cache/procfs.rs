@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn a_running_32bit_program_is_ia32() {
-        let mut child = std::process::Command::new(rampart_testkit::ia32::driver32())
+        let mut child = std::process::Command::new(rampart_testkit::cc::driver32().unwrap())
             .args(["sleep", "30"])
             .spawn()
             .unwrap();

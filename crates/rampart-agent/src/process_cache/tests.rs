@@ -238,13 +238,26 @@ fn activity_records_get_the_process_context() {
             pid: 200,
             tid: 200,
             creds: None,
-            origin: Default::default(),
-            data,
+            origin: rampart_probe::record::Origin::Syscall,
+            data: data.clone(),
         }))
         .unwrap();
     assert_eq!(ev.event_type(), EventType::Chmod);
     assert_eq!(ev.process.file.path, "/usr/bin/vim");
     assert_eq!(lineage(&ev), [(100, "/bin/bash".to_string())]);
+    assert!(!ev.event.is_async);
+    // the same call submitted through io_uring: `event.async`
+    let ev = cache
+        .handle(ProbeRecord::Activity(ActivityRecord {
+            timestamp_boot_ns: 6,
+            pid: 200,
+            tid: 200,
+            creds: None,
+            origin: rampart_probe::record::Origin::IoUring { completed: true },
+            data,
+        }))
+        .unwrap();
+    assert!(ev.event.is_async);
 }
 
 #[test]

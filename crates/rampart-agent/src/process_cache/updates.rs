@@ -100,7 +100,7 @@ mod tests {
             pid,
             tid,
             creds: None,
-            origin: Default::default(),
+            origin: rampart_probe::record::Origin::Syscall,
             data,
         });
         cache.handle(record).unwrap()

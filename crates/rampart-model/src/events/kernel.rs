@@ -158,6 +158,17 @@ pub struct MemfdCreateEvent {
     pub retval: i64,
 }
 
+/// `io_uring_setup.*`: an io_uring instance created (its ring sizes and `IORING_SETUP_*` flags; the ring's
+/// descriptor is the return value).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IoUringSetupEvent {
+    pub sq_entries: u32,
+    pub cq_entries: u32,
+    pub flags: u32,
+    pub retval: i64,
+}
+
 /// `unshare.*` and `setns.*`: namespace (clone) flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -321,6 +321,7 @@ fn retval(e: &Event) -> i64 {
         MemfdCreate(x) => x.retval,
         Unshare(x) | Setns(x) => x.retval,
         Connect(x) | Bind(x) | Accept(x) => x.retval,
+        IoUringSetup(x) => x.retval,
         _ => 0,
     }
 }
@@ -387,7 +388,13 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         0,
         string(|e| e.event.event_type.as_str()),
     );
-    b.ev("event.async", Bool, common, 0, boolean(|_| false));
+    b.ev(
+        "event.async",
+        Bool,
+        common,
+        0,
+        boolean(|e| e.event.is_async),
+    );
     b.ev("event.compat", Bool, common, 0, boolean(|e| e.event.compat));
     // Service tags come from the workload; until the agent resolves them the field reads "".
     b.ev("event.service", Str, common, 0, string(|_| ""));
@@ -1058,6 +1065,28 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         FieldScope::Event(T::Setns),
         0,
         int(|e| payload!(e, Setns, x => x.flags as i64, 0)),
+    );
+    let s = FieldScope::Event(T::IoUringSetup);
+    b.ev(
+        "io_uring_setup.sq_entries",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, IoUringSetup, x => x.sq_entries as i64, 0)),
+    );
+    b.ev(
+        "io_uring_setup.cq_entries",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, IoUringSetup, x => x.cq_entries as i64, 0)),
+    );
+    b.ev(
+        "io_uring_setup.flags",
+        Int,
+        s,
+        0,
+        int(|e| payload!(e, IoUringSetup, x => x.flags as i64, 0)),
     );
 
     // Network events.

@@ -10,7 +10,7 @@ use rampart_model::EventData;
 
 use crate::decode::DecodeError;
 use crate::kernel::raw::{read_pod, tail};
-use crate::record::{ActivityRecord, Origin, ProbeRecord};
+use crate::record::{ActivityRecord, ProbeRecord};
 use crate::skel::types::dns_event;
 
 pub use parser::{parse, parse_tcp, DnsError, Message};
@@ -38,7 +38,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
         pid: e.pid,
         tid: e.tid,
         creds: None,
-        origin: Origin::Syscall,
+        origin: crate::record::Origin::Syscall,
         data: EventData::Dns(to_event(&msg, size)),
     }))
 }

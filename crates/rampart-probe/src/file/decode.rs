@@ -10,7 +10,7 @@ use rampart_model::{EventData, FileInfo};
 
 use super::{FileKind, RECORD_FILE_FIRST};
 use crate::decode::{DecodeError, TRUNCATED_PATH_MARKER};
-use crate::record::{ActivityRecord, Origin};
+use crate::record::ActivityRecord;
 use crate::skel::types::{file_event, file_info};
 
 // Mirrored from bpf/file_events.h and bpf/file_syscalls.h.
@@ -167,7 +167,7 @@ pub fn decode(bytes: &[u8]) -> Result<ActivityRecord, DecodeError> {
         pid: e.pid,
         tid: e.tid,
         creds: Some(crate::decode::task_creds(&e.creds)),
-        origin: Origin::from_raw(e.origin),
+        origin: crate::record::Origin::from_raw(e.origin),
         data,
     })
 }

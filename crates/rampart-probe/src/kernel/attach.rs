@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use libbpf_rs::skel::{OpenSkel, Skel};
 use libbpf_rs::Link;
+use rampart_model::EventType;
 
 use super::config::{program_event_type, ActivityConfig};
 use crate::errors::ProbeError;
@@ -85,7 +86,7 @@ impl ActivityLinks {
     ) -> Result<(), ProbeError> {
         for prog in skel.object().progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
-            let Some((event_type, syscall)) = program_event_type(&name) else {
+            let Some((event_type, _)) = program_event_type(&name) else {
                 continue;
             };
             let want = prog.autoload() && config.wants(event_type);
@@ -100,7 +101,7 @@ impl ActivityLinks {
                 program: name.clone(),
                 source,
             };
-            let link = if syscall.is_some() {
+            let link = if event_type != EventType::Dns {
                 let (link, log) = crate::liblog::with_captured_log(|| prog.attach());
                 if link.is_err() {
                     tracing::error!("attaching {name}: {}", crate::liblog::tail(&log, 10));

@@ -30,6 +30,7 @@ pub const ACTIVITY_EVENT_TYPES: &[EventType] = &[
     EventType::Bind,
     EventType::Accept,
     EventType::Dns,
+    EventType::IoUringSetup,
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,10 +100,13 @@ impl ActivityConfig {
 }
 
 /// The event type a program of the activity families produces, from its name (`act_enter_<syscall>`,
-/// `act_exit_<syscall>`, `dns_egress`, `dns_ingress`), with the syscall it hooks (if any).
+/// `act_exit_<syscall>`, `dns_egress`, `dns_ingress`, `uring_setup`), with the syscall it hooks (if any).
 pub fn program_event_type(program: &str) -> Option<(EventType, Option<&str>)> {
     if program.starts_with("dns_") {
         return Some((EventType::Dns, None));
+    }
+    if program == "uring_setup" {
+        return Some((EventType::IoUringSetup, None));
     }
     let syscall = program
         .strip_prefix("act_enter_")

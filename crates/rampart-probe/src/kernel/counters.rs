@@ -27,6 +27,7 @@ const KOP_NAMES: &[&str] = &[
     "bind",
     "accept",
     "dns",
+    "io_uring_setup",
 ];
 
 /// What happened to the records of one kind.

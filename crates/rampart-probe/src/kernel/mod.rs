@@ -10,15 +10,16 @@ pub(crate) mod raw;
 use std::mem::size_of;
 
 use rampart_model::events::{
-    BpfEvent, BpfMap, BpfProg, CapsetEvent, FileTarget, LoadModuleEvent, MemfdCreateEvent,
-    MmapEvent, MountEvent, MountPath, MprotectEvent, NamespaceEvent, PrctlEvent, PtraceEvent,
-    SetgidEvent, SetuidEvent, SignalEvent, SpliceEvent, UmountEvent, UnloadModuleEvent,
+    BpfEvent, BpfMap, BpfProg, CapsetEvent, FileTarget, IoUringSetupEvent, LoadModuleEvent,
+    MemfdCreateEvent, MmapEvent, MountEvent, MountPath, MprotectEvent, NamespaceEvent, PrctlEvent,
+    PtraceEvent, SetgidEvent, SetuidEvent, SignalEvent, SpliceEvent, UmountEvent,
+    UnloadModuleEvent,
 };
 use rampart_model::process::{Process, ProcessContext, ProcessNode};
 use rampart_model::{EventData, FileInfo};
 
 use crate::decode::DecodeError;
-use crate::record::{ActivityRecord, Origin, ProbeRecord};
+use crate::record::{ActivityRecord, ProbeRecord};
 use crate::skel::types::{file_info, kact_event};
 use raw::{c_string, lossy, read_pod, tail};
 
@@ -41,6 +42,7 @@ pub(crate) const KOP_SPLICE: u32 = 14;
 pub(crate) const KOP_PRCTL: u32 = 15;
 pub(crate) const KOP_UNSHARE: u32 = 16;
 pub(crate) const KOP_SETNS: u32 = 17;
+pub(crate) const KOP_URING_SETUP: u32 = 22;
 const KACT_HAS_FILE: u32 = 1;
 const KACT_PATH_TRUNCATED: u32 = 2;
 /// Bound of the user string section s1 (module arguments): a full section means they were cut.
@@ -170,6 +172,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
             flags: a[0],
             retval,
         }),
+        KOP_URING_SETUP => EventData::IoUringSetup(IoUringSetupEvent {
+            sq_entries: a[0] as u32,
+            cq_entries: a[1] as u32,
+            flags: a[2] as u32,
+            retval,
+        }),
         // nstype 0 means "whatever the fd is": the kernel side then reads the namespace's own type.
         KOP_SETNS => EventData::Setns(NamespaceEvent {
             flags: if x[0] != 0 { x[0] } else { a[1] },
@@ -182,7 +190,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
         pid: e.pid,
         tid: e.tid,
         creds: Some(crate::decode::task_creds(&e.creds)),
-        origin: Origin::from_raw(e.origin),
+        origin: crate::record::Origin::from_raw(e.origin),
         data,
     }))
 }

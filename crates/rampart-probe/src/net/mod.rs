@@ -8,7 +8,7 @@ use rampart_model::EventData;
 
 use crate::decode::DecodeError;
 use crate::kernel::raw::read_pod;
-use crate::record::{ActivityRecord, Origin, ProbeRecord};
+use crate::record::{ActivityRecord, ProbeRecord};
 use crate::skel::types::sock_event;
 
 // Mirrored from bpf/act_events.h.
@@ -41,7 +41,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
         pid: e.pid,
         tid: e.tid,
         creds: Some(crate::decode::task_creds(&e.creds)),
-        origin: Origin::from_raw(e.origin),
+        origin: crate::record::Origin::from_raw(e.origin),
         data,
     }))
 }

@@ -1,0 +1,67 @@
+//! C test programs compiled at test time with the host's gcc: what an attacker would build (a liburing
+//! program, a static 32-bit binary). Each build is cached by its source and flags under the system temp
+//! directory, so a test suite compiles each program once.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// `uring_ops`: one file or network operation through io_uring (see the source for its options).
+pub const URING_OPS: &str = include_str!("../c/uring_ops.c");
+/// `driver32`: one file, kernel-activity or network operation through the ia32 syscall ABI, as a 32-bit
+/// static program (see the source for its operations).
+pub const DRIVER32: &str = include_str!("../c/driver32.c");
+/// `int80`: ia32 syscalls made with `int $0x80` by a 64-bit static program.
+pub const INT80: &str = include_str!("../c/int80.c");
+
+/// Compiles `source` into an executable named `name` (`args` go to gcc after the source, e.g.
+/// `["-luring"]`) and returns its path. Concurrent callers may both compile; the rename makes the result
+/// whole either way.
+pub fn build(name: &str, source: &str, args: &[&str]) -> Result<PathBuf> {
+    let mut h = DefaultHasher::new();
+    (source, args).hash(&mut h);
+    let dir = std::env::temp_dir().join(format!("rampart-cc-{:016x}", h.finish()));
+    let exe = dir.join(name);
+    if exe.exists() {
+        return Ok(exe);
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let src = dir.join(format!("{name}.{}.c", std::process::id()));
+    std::fs::write(&src, source)?;
+    let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
+    let out = Command::new("gcc")
+        .args(["-O1", "-Wall", "-o"])
+        .arg(&tmp)
+        .arg(&src)
+        .args(args)
+        .output()
+        .context("running gcc (install gcc)")?;
+    if !out.status.success() {
+        bail!(
+            "gcc failed for {name}:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::rename(&tmp, &exe)?;
+    let _ = std::fs::remove_file(&src);
+    Ok(exe)
+}
+
+/// [`URING_OPS`], built (needs liburing-dev).
+pub fn uring_ops() -> Result<PathBuf> {
+    build("uring_ops", URING_OPS, &["-luring"])
+}
+
+/// [`DRIVER32`], built as `rampart-ia32-driver` (needs gcc-multilib).
+pub fn driver32() -> Result<PathBuf> {
+    build("rampart-ia32-driver", DRIVER32, &["-m32", "-static"])
+}
+
+/// [`INT80`], built as `rampart-int80`: static and not position-independent, so its data lies below 4 GiB,
+/// where 32-bit pointers reach.
+pub fn int80() -> Result<PathBuf> {
+    build("rampart-int80", INT80, &["-static", "-no-pie"])
+}

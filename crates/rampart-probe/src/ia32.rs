@@ -50,25 +50,64 @@ pub(crate) fn wanted_ops(config: &ActivityConfig) -> u64 {
         .fold(0, |m, (op, _)| m | 1 << op)
 }
 
-/// Before load: the programs are left out when the compat hooks are turned off, and the exit program when
-/// the kernel has no `raw_syscalls/sys_exit` tracepoint (then ia32 syscalls are not seen; logged).
+/// Before load: the programs are left out when the compat hooks are turned off, when this kernel runs no
+/// ia32 syscall at all (nothing to see: they would cost for nothing), and when it has no
+/// `raw_syscalls/sys_exit` tracepoint (then ia32 syscalls are not seen; logged).
 pub(crate) fn prepare(
     open: &mut OpenProcessSkel<'_>,
     enabled: bool,
     tracing: Option<&std::path::Path>,
 ) {
+    let wanted = enabled && kernel_runs_ia32();
     let exit_exists = tracing.is_some_and(|dir| dir.join("events/raw_syscalls/sys_exit").is_dir());
-    if enabled && !exit_exists {
+    if wanted && !exit_exists {
         tracing::warn!(
             "no raw_syscalls/sys_exit tracepoint (tracefs missing?): ia32 (32-bit and int 0x80) syscalls are not seen"
         );
     }
-    open.progs
-        .ia32_sys_exit
-        .set_autoload(enabled && exit_exists);
+    open.progs.ia32_sys_exit.set_autoload(wanted && exit_exists);
     open.progs
         .ia32_sys_enter
-        .set_autoload(enabled && exit_exists);
+        .set_autoload(wanted && exit_exists);
+}
+
+/// Whether this kernel runs ia32 syscalls at all: built with CONFIG_IA32_EMULATION and not booted with
+/// `ia32_emulation=0`. A forked child makes one (`int $0x80`, getpid); without ia32 emulation there is no
+/// gate for it and the child dies of SIGSEGV. Asked once per probe load.
+fn kernel_runs_ia32() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: the child runs one syscall instruction and _exit, both async-signal-safe; the parent only
+        // waits for it.
+        unsafe {
+            let pid = libc::fork();
+            if pid == 0 {
+                core::arch::asm!(
+                    "int 0x80",
+                    inout("eax") 20u32 => _, // ia32 getpid
+                    out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+                    options(nostack),
+                );
+                libc::_exit(0);
+            }
+            if pid < 0 {
+                return true; // cannot tell: hook (a cost) rather than miss (a blind spot)
+            }
+            let mut status = 0;
+            if libc::waitpid(pid, &mut status, 0) != pid {
+                return true;
+            }
+            let runs = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+            if !runs {
+                tracing::info!(
+                    "this kernel runs no ia32 syscalls (no CONFIG_IA32_EMULATION, or ia32_emulation=0): no compat hooks"
+                );
+            }
+            runs
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 /// The attached compat programs and what the kernel side was last told.
@@ -158,6 +197,12 @@ impl Ia32Hooks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn this_kernel_runs_ia32_syscalls() {
+        // CONFIG_IA32_EMULATION=y and not disabled on the test machines (see /proc/config.gz)
+        assert!(kernel_runs_ia32());
+    }
 
     #[test]
     fn ops_follow_the_hooked_event_types() {

@@ -422,11 +422,29 @@ fn network_calls_of_a_32bit_program_direct_and_through_socketcall() {
         assert!(s.retval >= 0, "{op}");
         assert_eq!(r.origin, Origin::Ia32, "{op}");
     }
+
+    // the compat programs are attached while some file or activity hook is, and only then
+    assert!(rec.probe.ia32_attached());
+    rec.probe
+        .set_activity(&ActivityConfig::for_event_types([]))
+        .unwrap();
+    assert!(
+        !rec.probe.ia32_attached(),
+        "no file or activity hook: no compat hook"
+    );
+    rec.probe
+        .apply_file_filters(&FileFilters::send_all())
+        .unwrap();
+    assert!(rec.probe.ia32_attached(), "the file family alone wants it");
+    rec.probe
+        .apply_file_filters(&FileFilters::default())
+        .unwrap();
+    assert!(!rec.probe.ia32_attached());
 }
 
 /// A 64-bit program's `int $0x80`: ia32 records, and an exec record that does not call the image 32-bit.
 #[test]
-fn int80_of_a_64bit_program_and_the_exec_flag() {
+fn int80_of_a_64bit_program_the_exec_flag_and_the_compat_approver() {
     let mut rec = Rec::load(everything(), &FileFilters::send_all());
     let (_keep, dir) = temp_dir();
     let f = dir.join("secret");
@@ -466,12 +484,9 @@ fn int80_of_a_64bit_program_and_the_exec_flag() {
     assert!(sent(&after, "setuid") > sent(&before, "setuid"));
     assert!(after.file.get(FileKind::Open).sent > before.file.get(FileKind::Open).sent);
     assert!(rec.probe.ia32_attached());
-}
 
-/// A file filter that admits `event.compat` sends the ia32 calls and drops the same native ones in the
-/// kernel.
-#[test]
-fn the_compat_approver_admits_ia32_calls_in_the_kernel() {
+    // a file filter that admits `event.compat` sends the ia32 calls and drops the same native ones in the
+    // kernel
     let mut filters = FileFilters::default();
     filters.types.insert(
         FileKind::Open,
@@ -484,14 +499,11 @@ fn the_compat_approver_admits_ia32_calls_in_the_kernel() {
             ..Default::default()
         },
     );
-    let mut rec = Rec::load(everything(), &filters);
-    let (_keep, dir) = temp_dir();
-    let f = dir.join("any-file");
-    std::fs::write(&f, b"x").unwrap();
-    let ia32 = run(&driver32(), &["openat", s(&f)]);
-    rec.file(ia32, EventType::Open, &f);
-    let int80_pid = run(&int80(), &["read", s(&f)]);
-    rec.file(int80_pid, EventType::Open, &f);
+    rec.probe.apply_file_filters(&filters).unwrap();
+    let pid = run(&driver32(), &["openat", s(&f)]);
+    rec.file(pid, EventType::Open, &f);
+    let pid = run(&int80(), &["read", s(&f)]);
+    rec.file(pid, EventType::Open, &f);
     let native = run(&int80(), &["native-read", s(&f)]);
     assert!(
         !rec.all_of(native, Duration::from_millis(500))
@@ -504,28 +516,6 @@ fn the_compat_approver_admits_ia32_calls_in_the_kernel() {
 /// The compat programs run only while something wants them, and not at all when turned off.
 #[test]
 fn the_compat_hooks_follow_what_is_wanted_and_can_be_turned_off() {
-    let nothing = ProbeConfig {
-        activity: ActivityConfig::for_event_types([]),
-        ..Default::default()
-    };
-    let mut rec = Rec::load(nothing, &FileFilters::default());
-    assert!(
-        !rec.probe.ia32_attached(),
-        "no file or activity hook: no compat hook"
-    );
-    rec.probe
-        .set_activity(&ActivityConfig::for_event_types([EventType::MemfdCreate]))
-        .unwrap();
-    assert!(rec.probe.ia32_attached());
-    rec.probe
-        .set_activity(&ActivityConfig::for_event_types([]))
-        .unwrap();
-    rec.probe
-        .apply_file_filters(&FileFilters::send_all())
-        .unwrap();
-    assert!(rec.probe.ia32_attached(), "the file family alone wants it");
-    drop(rec);
-
     let off = ProbeConfig {
         ia32_syscalls: false,
         ..Default::default()

@@ -6,6 +6,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{bail, Context, Result};
 
@@ -29,9 +30,16 @@ pub fn build(name: &str, source: &str, args: &[&str]) -> Result<PathBuf> {
         return Ok(exe);
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let src = dir.join(format!("{name}.{}.c", std::process::id()));
+    // unique per call: test threads of one process build at the same time too
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let call = format!(
+        "{}-{}",
+        std::process::id(),
+        CALLS.fetch_add(1, Ordering::Relaxed)
+    );
+    let src = dir.join(format!("{name}.{call}.c"));
     std::fs::write(&src, source)?;
-    let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
+    let tmp = dir.join(format!("{name}.{call}.tmp"));
     let out = Command::new("gcc")
         .args(["-O1", "-Wall", "-o"])
         .arg(&tmp)

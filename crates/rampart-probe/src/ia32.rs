@@ -111,11 +111,23 @@ fn kernel_runs_ia32() -> bool {
 }
 
 /// The attached compat programs and what the kernel side was last told.
-#[derive(Default)]
 pub(crate) struct Ia32Hooks {
     exit: Option<Link>,
     enter: Option<Link>,
     state: (u64, bool),
+    /// Off: nothing is attached, whatever is wanted (`Probe::set_ia32_syscalls`).
+    pub(crate) enabled: bool,
+}
+
+impl Default for Ia32Hooks {
+    fn default() -> Self {
+        Ia32Hooks {
+            exit: None,
+            enter: None,
+            state: (0, false),
+            enabled: true,
+        }
+    }
 }
 
 impl Ia32Hooks {
@@ -145,6 +157,11 @@ impl Ia32Hooks {
         if !progs.ia32_sys_exit.autoload() {
             return Ok(());
         }
+        let (ops, file) = if self.enabled {
+            (ops, file)
+        } else {
+            (0, false)
+        };
         if (ops, file) != self.state {
             let value = ia32_state {
                 ops,

@@ -1,12 +1,13 @@
 //! [`Probe`]: opens, configures, loads and attaches the process programs, and drains their ring buffer.
 
 use std::mem::{ManuallyDrop, MaybeUninit};
+use std::os::fd::AsFd;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 
 use crate::config::{env_name_hash, ProbeConfig};
@@ -255,6 +256,22 @@ impl Probe {
     /// Whether ia32 compat syscalls (32-bit programs, `int $0x80`) are being seen.
     pub fn ia32_attached(&self) -> bool {
         self.ia32.attached()
+    }
+
+    /// Turns the ia32 compat programs off (or back on, where the configuration loaded them) at run time,
+    /// whatever the rules want: for measuring what they cost.
+    pub fn set_ia32_syscalls(&mut self, on: bool) -> Result<(), ProbeError> {
+        self.ia32.enabled = on;
+        self.sync_ia32()
+    }
+
+    /// The kernel's id of the loaded program `name` (for `bpftool prog show id ID`), if loaded.
+    pub fn program_id(&self, name: &str) -> Option<u32> {
+        self.skel
+            .object()
+            .progs()
+            .find(|p| p.name() == name && p.autoload())
+            .and_then(|p| libbpf_rs::Program::id_from_fd(p.as_fd()).ok())
     }
 
     /// Hooks exactly the kernel, network and DNS activity `config` wants (its event types; the in-kernel

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SYS_fchmodat2
@@ -33,6 +34,14 @@ static int check(long rc, const char *what)
 		exit(1);
 	}
 	return (int)rc;
+}
+
+static double cpu_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return t.tv_sec * 1e9 + t.tv_nsec;
 }
 
 static struct sockaddr_in addr_of(const char *ip, const char *port)
@@ -121,6 +130,23 @@ int main(int argc, char **argv)
 
 	if (!strcmp(op, "sleep"))
 		return sleep(atoi(p)) != 0;
+	/* loops for the cost measurements: print the thread CPU time per iteration in ns */
+	if (!strcmp(op, "loop-getppid")) {
+		long n = atol(p);
+		double t = cpu_ns();
+		for (long i = 0; i < n; i++)
+			syscall(SYS_getppid);
+		printf("%.1f\n", (cpu_ns() - t) / n);
+		return 0;
+	}
+	if (!strcmp(op, "loop-open")) {
+		long n = atol(q);
+		double t = cpu_ns();
+		for (long i = 0; i < n; i++)
+			close(check(open(p, O_RDONLY), "open"));
+		printf("%.1f\n", (cpu_ns() - t) / n);
+		return 0;
+	}
 
 	/* files */
 	if (!strcmp(op, "read"))

@@ -42,4 +42,8 @@ fn main() {
     for f in ["file.h", "file_events.h", "file_maps.h", "file_syscalls.h"] {
         println!("cargo:rerun-if-changed=bpf/{f}");
     }
+    // ia32 compat syscalls.
+    for f in ["ia32.h", "ia32_syscalls.h", "compat.h"] {
+        println!("cargo:rerun-if-changed=bpf/{f}");
+    }
 }

@@ -8,7 +8,7 @@
 use rampart_model::EventType;
 use rampart_probe::file::{FileFilters, FileKind, FilterReport, Mode, SideFilter, TypeFilter};
 use rampart_probe::Probe;
-use rampart_secl::{Approvers, FieldApprovers, RuleSet};
+use rampart_secl::{Approvers, FieldApprovers, RuleSet, COMPAT_FIELD};
 
 /// Computes the filter for `rules` and pushes it into the kernel (a new discarder revision with it); the
 /// file event types in `unfiltered` are sent whole (`monitor --events --event-type open`).
@@ -61,6 +61,14 @@ fn type_filter(kind: FileKind, t: EventType, a: &Approvers) -> Option<TypeFilter
     };
     let prefix = t.as_str();
     for (field, fa) in &a.fields {
+        if field == COMPAT_FIELD {
+            // `event.compat == true` (1) is the only approval the engine derives for it
+            if fa.ints.len() != 1 || !fa.ints.contains(&1) {
+                return None;
+            }
+            f.source.compat = true;
+            continue;
+        }
         let rest = field.strip_prefix(prefix)?.strip_prefix('.')?;
         match rest {
             "file.path" => path_side(&mut f.source, fa)?,
@@ -163,6 +171,18 @@ mod tests {
             .iter()
             .any(|p| p.starts_with("/etc/cron.d")));
         assert_eq!(f.mode(FileKind::Chmod), Mode::Off);
+    }
+
+    #[test]
+    fn ia32_calls_are_admitted_by_event_compat() {
+        let f = compute(&rules(&[
+            r#"open.file.path != "" && event.compat && !process.is_ia32"#,
+            r#"open.file.path == "/etc/shadow""#,
+        ]));
+        let open = &f.types[&FileKind::Open];
+        assert_eq!(open.mode, Mode::Filter);
+        assert!(open.source.compat);
+        assert!(open.source.exact_paths.contains("/etc/shadow"));
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub struct AgentOptions {
     pub disarm_cooldown: Duration,
     /// Activity dumps and anomaly detection (security profiles); off when `None`.
     pub profiling: Option<ProfilerConfig>,
+    /// Hook ia32 compat syscalls (32-bit programs, `int $0x80`); see `ProbeConfig::ia32_syscalls`.
+    pub ia32_syscalls: bool,
 }
 
 impl Default for AgentOptions {
@@ -63,6 +65,7 @@ impl Default for AgentOptions {
             disarm_after: 5,
             disarm_cooldown: crate::protect::disarmer::DisarmerConfig::default().cooldown,
             profiling: None,
+            ia32_syscalls: true,
         }
     }
 }
@@ -136,6 +139,7 @@ impl Agent {
                 .context("ring buffer size overflows")?,
             agent_pid: Some(std::process::id()),
             activity: activity_config(detector.rules(), &options.activity, false),
+            ia32_syscalls: options.ia32_syscalls,
             ..ProbeConfig::default()
         };
         let mut probe = Probe::load(config)?;

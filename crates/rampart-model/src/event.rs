@@ -114,6 +114,10 @@ pub struct EventMeta {
     /// the process.
     #[serde(rename = "async", default, skip_serializing_if = "std::ops::Not::not")]
     pub is_async: bool,
+    /// The activity was made through an ia32 compat syscall (a 32-bit program's, or a 64-bit program's
+    /// `int $0x80`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compat: bool,
     /// A kill the kernel already performed for this event (Active Protection at exec). Reported through the
     /// matches' actions, so it is not serialized here.
     #[serde(skip)]
@@ -288,6 +292,7 @@ impl Event {
                 hostname: String::new(),
                 origin: String::new(),
                 is_async: false,
+                compat: false,
                 kernel_kill: None,
             },
             process,
@@ -353,6 +358,31 @@ mod tests {
         let json = serde_json::to_value(&ev).unwrap();
         assert_eq!(json["exit"]["cause"], "SIGNALED");
         assert_eq!(json["exit"]["code"], 9);
+        assert_eq!(serde_json::from_value::<Event>(json).unwrap(), ev);
+    }
+
+    #[test]
+    fn the_ia32_flags_are_serialized_only_when_set() {
+        let plain = Event::exec(1, ProcessNode::new(Process::default(), None));
+        let json = serde_json::to_value(&plain).unwrap();
+        assert!(json["event"].get("compat").is_none());
+        assert!(json["process"].get("is_ia32").is_none());
+
+        let mut ev = Event::exec(
+            1,
+            ProcessNode::new(
+                Process {
+                    is_ia32: true,
+                    ..Default::default()
+                },
+                None,
+            ),
+        );
+        ev.event.compat = true;
+        let json = serde_json::to_value(&ev).unwrap();
+        assert_eq!(json["event"]["compat"], true);
+        assert_eq!(json["process"]["is_ia32"], true);
+        assert_eq!(json["exec"]["is_ia32"], true);
         assert_eq!(serde_json::from_value::<Event>(json).unwrap(), ev);
     }
 }

@@ -121,6 +121,11 @@ pub struct Process {
     /// `start_boot_ns` came from /proc's `starttime`, in clock ticks, not from the kernel's exact value.
     #[serde(skip)]
     pub start_in_ticks: bool,
+    /// The image is 32-bit x86 code (ia32): its syscalls go through the compat ABI. Set at exec from the
+    /// kernel's view of the new image (or, for a process running before the agent, from its executable's
+    /// ELF header); a fork keeps its parent's.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub is_ia32: bool,
 }
 
 impl Process {

@@ -51,6 +51,7 @@
 #define EXEC_ARGS_FAULT 64       /* argv could not be read from the new mm */
 #define EXEC_ENV_BLOCK 128       /* the envs section is the whole environment block (envp is empty) */
 #define EXEC_FILE_UPPER 256      /* the executable is in an overlayfs upper layer (written in a container) */
+#define EXEC_IA32 512            /* the new image is 32-bit x86 code (its syscalls are ia32 ones) */
 
 /* fork_event.flags */
 #define FORK_CGROUP_TRUNCATED 1

@@ -17,6 +17,7 @@
 #include "task.h"
 #include "file_maps.h"
 #include "file_syscalls.h"
+#include "ia32.h"
 
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630
 #define EPERM_ 1
@@ -472,25 +473,23 @@ static __always_inline int notes_inodes(const volatile struct sys_desc *d)
 static __always_inline void note_touched(struct inode *inode)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
+	const volatile struct sys_desc *d;
 	struct pt_regs *regs;
 	struct file_policy *pol;
 	struct touched *t;
-	__u64 nr;
-	__u32 type, n;
+	__u32 type, n, nr = 0;
 
 	if (!inode || (task->flags & PF_KTHREAD) || (agent_tgid && task->tgid == agent_tgid))
 		return;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	if (!regs)
 		return;
-	nr = BPF_CORE_READ(regs, orig_ax);
-	if (nr >= SYS_TABLE_LEN)
+	d = file_syscall_desc(BPF_CORE_READ(regs, orig_ax), &nr);
+	if (!d || !notes_inodes(d))
 		return;
-	if (!notes_inodes(&sys_table[nr]))
-		return;
-	type = sys_table[nr].type - 1;
+	type = d->type - 1;
 	pol = bpf_map_lookup_elem(&file_policy, &type);
-	if (sys_table[nr].special == SP_UNLINKAT && (!pol || pol->mode == FILE_MODE_OFF)) {
+	if (d->special == SP_UNLINKAT && (!pol || pol->mode == FILE_MODE_OFF)) {
 		type = FILE_EV_RMDIR; /* unlinkat(AT_REMOVEDIR) */
 		pol = bpf_map_lookup_elem(&file_policy, &type);
 	}
@@ -856,9 +855,9 @@ static __always_inline __u32 file_record(const volatile struct sys_desc *d, cons
 	}
 	slot_bit = 1u << type;
 	pflags = pol->flags;
-	/* no name or path approver: the flags decide, before any file is looked at */
+	/* no name or path approver: the flags (and the ABI) decide, before any file is looked at */
 	if (mode == FILE_MODE_FILTER && !(pflags & (FP_NAME | FP_NAME_PREFIX | FP_PATH)) && d->dst_path == ARG_NONE &&
-	    !((pflags & FP_FLAGS) && (flags & pol->flags_mask))) {
+	    !((pflags & FP_FLAGS) && (flags & pol->flags_mask)) && !((pflags & FP_COMPAT) && origin == ORIGIN_IA32)) {
 		file_count(type, FC_APPROVER_DROP);
 		return 0;
 	}
@@ -901,6 +900,8 @@ static __always_inline __u32 file_record(const volatile struct sys_desc *d, cons
 	ix = name_index();
 	if (mode == FILE_MODE_FILTER) {
 		if ((pflags & FP_FLAGS) && (flags & pol->flags_mask))
+			src_admit = slot_bit;
+		if ((pflags & FP_COMPAT) && origin == ORIGIN_IA32)
 			src_admit = slot_bit;
 		nm = op->name_ok ? basename_lookup(ix, op->name_hash) : NULL;
 		if (nm && (pflags & FP_NAME) && (nm->name & slot_bit))
@@ -1077,30 +1078,46 @@ static __always_inline int file_exit_desc(const volatile struct sys_desc *d, con
 	return 0;
 }
 
-/* A native syscall's exit: the arguments are in the caller's saved registers (x86_64 order). */
+/* A syscall's exit: the arguments are in the caller's saved registers, in x86_64 order for a native syscall
+ * and in ia32 order for an ia32 one (its number indexes the ia32 table, see compat.h). The two paths rejoin
+ * before the body with nothing the verifier could tell apart (the descriptor copied to the stack, the
+ * origin an opaque 0 or 1): the body is verified once, not once per path. */
 static __always_inline int file_exit(struct pt_regs *regs, __u64 nr, long ret)
 {
-	const volatile struct sys_desc *d;
+	struct sys_desc d;
+	__u32 compat = in_ia32_syscall(), origin = compat / TS_COMPAT_;
 	__u64 args[6];
 
-	if (nr >= SYS_TABLE_LEN)
-		return 0;
-	d = &sys_table[nr];
-	if (!d->type && d->special != SP_BUMP)
+	barrier_var(origin); /* ORIGIN_IA32 or ORIGIN_SYSCALL, not a constant on either path */
+	if (compat) {
+		if (nr >= IA32_TABLE_LEN)
+			return 0;
+		barrier_var(nr);
+		nr &= IA32_TABLE_LEN - 1;
+		__builtin_memcpy(&d, (const void *)&ia32_table[nr].file, sizeof(d));
+		ia32_args(regs, &ia32_table[nr], args);
+	} else {
+		if (nr >= SYS_TABLE_LEN)
+			return 0;
+		barrier_var(nr);
+		nr &= SYS_TABLE_LEN - 1;
+		__builtin_memcpy(&d, (const void *)&sys_table[nr], sizeof(d));
+		args[0] = regs->di;
+		args[1] = regs->si;
+		args[2] = regs->dx;
+		args[3] = regs->r10;
+		args[4] = regs->r8;
+		args[5] = regs->r9;
+	}
+	if (!d.type && d.special != SP_BUMP)
 		return 0; /* not a file syscall: the every-syscall hook's common case */
-	args[0] = regs->di;
-	args[1] = regs->si;
-	args[2] = regs->dx;
-	args[3] = regs->r10;
-	args[4] = regs->r8;
-	args[5] = regs->r9;
-	return file_exit_desc(d, args, ret, ORIGIN_SYSCALL, nr);
+	return file_exit_desc(&d, args, ret, origin, nr | origin * IA32_NR_KEY);
 }
 
 /* Entry points. Where the kernel has per-syscall tracepoints (CONFIG_FTRACE_SYSCALLS, tracefs), only the file
  * syscalls below run a program: hooking every syscall's exit cost ~120 ns on each call of every process, a
  * third of a short-lived exec's overhead (posix_spawn alone makes ~120 rt_sigaction calls). The openat
- * program holds the body; the others tail-call it, so it is verified once. */
+ * program holds the body; the others (and compat.h's ia32_sys_exit) tail-call it, so it is verified once. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, 1);
@@ -1115,7 +1132,8 @@ int file_exit_openat(struct trace_event_raw_sys_exit *ctx)
 
 	if (!regs)
 		return 0;
-	/* the record's syscall number is an int: the upper half of `id` is padding */
+	/* syscalls/sys_exit_*: the record's syscall number is an int, the upper half of `id` is padding (the
+	 * raw_syscalls/sys_exit record of compat.h's tail call has a long) */
 	return file_exit(regs, (__u32)ctx->id, ctx->ret);
 }
 
@@ -1167,7 +1185,7 @@ FILE_EXIT(umount)
 FILE_EXIT(pivot_root)
 FILE_EXIT(move_mount)
 
-/* Without per-syscall tracepoints: every syscall's exit (loaded only then). */
+/* Without per-syscall tracepoints: every syscall's exit (loaded only then), ia32 syscalls included. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(file_sys_exit, struct pt_regs *regs, long ret)
 {

@@ -16,6 +16,7 @@
 #define FP_FLAGS 8 /* open flags: admit when flags & flags_mask */
 #define FP_NAME_PREFIX 16 /* basename prefixes that admit outright (`*.file.name =~ "id_*"`) */
 #define FP_ERRORS 32       /* send calls that failed with any error (else only EACCES and EPERM) */
+#define FP_COMPAT 64       /* admit calls made through an ia32 syscall (`event.compat`) */
 
 /* Name prefixes: the kernel hashes the first len[i] bytes of a basename (at most NAME_PREFIX_MAX) and
  * looks the hash up in file_basenames (`prefix` bits). */

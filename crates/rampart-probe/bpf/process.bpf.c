@@ -11,6 +11,7 @@
 #include "file.h"
 #include "kill.h"
 #include "uring.h"
+#include "compat.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -202,7 +203,7 @@ int BPF_PROG(handle_exec, struct task_struct *task, pid_t old_pid, struct linux_
 	c = &w->walk;
 	fill_task(&e->task, task);
 	/* flags live in the map value: as a tracked stack constant each combination would be verified apart */
-	e->flags = 0;
+	e->flags = task_runs_ia32(task) ? EXEC_IA32 : 0;
 	e->argc = KREAD(bprm, argc);
 	e->envc = KREAD(bprm, envc);
 	mm = KREAD(task, mm);

@@ -41,6 +41,10 @@ pub struct ProbeConfig {
     /// Hook every syscall's exit for file events even where per-syscall tracepoints exist (the fallback
     /// `file/hooks.rs` uses without them; for tests and comparisons).
     pub file_hook_every_syscall: bool,
+    /// See ia32 compat syscalls (32-bit programs, and `int $0x80` from 64-bit ones): file, kernel-activity
+    /// and network events are produced for them too. Costs every syscall of every task one BPF program
+    /// run while attached (docs/PERFORMANCE.md); off, those syscalls go unseen.
+    pub ia32_syscalls: bool,
     /// Kernel, network and DNS activity: which event types are hooked and the in-kernel filters.
     pub activity: crate::kernel::config::ActivityConfig,
 }
@@ -56,6 +60,7 @@ impl Default for ProbeConfig {
             env_values: DEFAULT_ENV_VALUES.iter().map(|s| s.to_string()).collect(),
             btf_path: PathBuf::from("/sys/kernel/btf/vmlinux"),
             file_hook_every_syscall: false,
+            ia32_syscalls: true,
             activity: Default::default(),
         }
     }

@@ -29,6 +29,7 @@ const EXEC_SCRIPT_TRUNCATED: u32 = 4;
 const EXEC_ARGS_TRUNCATED: u32 = 16;
 const EXEC_ENVS_TRUNCATED: u32 = 32;
 const EXEC_ENV_BLOCK: u32 = 128;
+const EXEC_IA32: u32 = 512;
 const CRED_INIT_USER_NS: u32 = 1;
 const EXEC_FILE_UPPER: u32 = 256;
 
@@ -142,6 +143,7 @@ impl Decoder {
             envp: env.values,
             envs_truncated: env.truncated || e.flags & EXEC_ENVS_TRUNCATED != 0,
             interpreter,
+            is_ia32: e.flags & EXEC_IA32 != 0,
         })
     }
 }

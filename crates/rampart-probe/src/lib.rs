@@ -19,6 +19,7 @@ pub mod dns;
 pub mod env;
 pub mod errors;
 pub mod file;
+mod ia32;
 pub mod kernel;
 pub mod kill;
 mod liblog;

@@ -1,12 +1,13 @@
 //! [`Probe`]: opens, configures, loads and attaches the process programs, and drains their ring buffer.
 
 use std::mem::{ManuallyDrop, MaybeUninit};
+use std::os::fd::AsFd;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 
 use crate::config::{env_name_hash, ProbeConfig};
@@ -40,6 +41,10 @@ pub struct Probe {
     pub(crate) kill_slots_armed: u32,
     /// Links of the file syscall programs (attached while a filter or a dump needs them).
     file_hooks: crate::file::hooks::FileHooks,
+    /// Links of the ia32 compat syscall programs (attached while a file or activity hook is).
+    ia32: crate::ia32::Ia32Hooks,
+    /// The activity hooked natively, which the ia32 programs mirror.
+    activity_config: crate::kernel::config::ActivityConfig,
     /// Links of the io_uring request programs (attached while a file or network event type is wanted).
     uring: crate::uring::UringHooks,
     /// The file filter has a type on (the file program must be attached).
@@ -92,6 +97,7 @@ impl Probe {
             tracing.as_deref(),
             config.file_hook_every_syscall,
         );
+        crate::ia32::prepare(&mut open_skel, config.ia32_syscalls, tracing.as_deref());
 
         let (loaded, log) = liblog::with_captured_log(|| open_skel.load());
         let mut skel = loaded.map_err(|source| load_error(source, &log, lockdown))?;
@@ -99,6 +105,8 @@ impl Probe {
         crate::file::hooks::link_body(&skel)?;
         let mut activity = crate::kernel::attach::ActivityLinks::new(missing);
         activity.sync(&skel, &config.activity)?;
+        let mut ia32 = crate::ia32::Ia32Hooks::default();
+        ia32.sync(&skel, crate::ia32::wanted_ops(&config.activity), false)?;
         let mut uring = crate::uring::UringHooks::default();
         uring.set_activity(&mut skel, &config.activity)?;
 
@@ -141,6 +149,8 @@ impl Probe {
             activity,
             kill_slots_armed: 0,
             file_hooks: Default::default(),
+            ia32,
+            activity_config: config.activity.clone(),
             uring,
             file_filters_on: false,
             dump_cgroups: Vec::new(),
@@ -226,11 +236,41 @@ impl Probe {
         &mut self.skel
     }
 
-    /// Attaches (or detaches) the file syscall programs and the ctime programs that feed them.
+    /// Attaches (or detaches) the file syscall programs and the ctime programs that feed them, and tells
+    /// the ia32 programs.
     pub(crate) fn set_file_programs_attached(&mut self, want: bool) -> Result<(), ProbeError> {
         self.file_hooks.set_attached(&self.skel, want)?;
         crate::file::touched::set_attached(&mut self.skel, want)?;
-        self.uring.set_file(&mut self.skel, want)
+        self.uring.set_file(&mut self.skel, want)?;
+        self.sync_ia32()
+    }
+
+    /// Keeps the ia32 programs in step with what is hooked natively.
+    fn sync_ia32(&mut self) -> Result<(), ProbeError> {
+        let ops = crate::ia32::wanted_ops(&self.activity_config);
+        let file = self.file_filters_on || !self.dump_cgroups.is_empty();
+        self.ia32.sync(&self.skel, ops, file)
+    }
+
+    /// Whether ia32 compat syscalls (32-bit programs, `int $0x80`) are being seen.
+    pub fn ia32_attached(&self) -> bool {
+        self.ia32.attached()
+    }
+
+    /// Turns the ia32 compat programs off (or back on, where the configuration loaded them) at run time,
+    /// whatever the rules want: for measuring what they cost.
+    pub fn set_ia32_syscalls(&mut self, on: bool) -> Result<(), ProbeError> {
+        self.ia32.enabled = on;
+        self.sync_ia32()
+    }
+
+    /// The kernel's id of the loaded program `name` (for `bpftool prog show id ID`), if loaded.
+    pub fn program_id(&self, name: &str) -> Option<u32> {
+        self.skel
+            .object()
+            .progs()
+            .find(|p| p.name() == name && p.autoload())
+            .and_then(|p| libbpf_rs::Program::id_from_fd(p.as_fd()).ok())
     }
 
     /// Hooks exactly the kernel, network and DNS activity `config` wants (its event types; the in-kernel
@@ -246,7 +286,9 @@ impl Probe {
             ..
         } = self;
         activity.sync(skel, config)?;
-        uring.set_activity(skel, config)
+        uring.set_activity(skel, config)?;
+        self.activity_config = config.clone();
+        self.sync_ia32()
     }
 
     /// The kernel lockdown mode seen at start-up.
@@ -262,6 +304,7 @@ impl Drop for Probe {
                 .take_links()
                 .into_iter()
                 .chain(self.file_hooks.take_links())
+                .chain(self.ia32.take_links())
                 .chain(self.uring.take_links()),
         );
         // SAFETY: each field is dropped exactly once, borrowers before the storage they borrow.

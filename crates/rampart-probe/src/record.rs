@@ -64,6 +64,9 @@ pub struct ExecRecord {
     /// The script interpreter when the exec went through a shebang (`binfmt_script`) or binfmt_misc:
     /// the binary the kernel really runs (`mm->exe_file`), with inode and mount id.
     pub interpreter: Option<FileInfo>,
+    /// The new image is 32-bit x86 code (ia32: its user code segment is the 32-bit one), whose syscalls
+    /// are compat ones.
+    pub is_ia32: bool,
 }
 
 /// A new task (process or thread), seen at `sched_process_fork`.
@@ -108,7 +111,7 @@ pub enum Origin {
     /// A native syscall of the process (or a packet, for DNS).
     #[default]
     Syscall,
-    /// An ia32 compat syscall of a 32-bit task.
+    /// An ia32 compat syscall: a 32-bit program's, or a 64-bit program's `int $0x80` (`event.compat`).
     Ia32,
     /// An io_uring request (`event.async`). `completed`: reported at its completion, with its result;
     /// otherwise reported at submission with the result unknown (0), because no completion would be seen

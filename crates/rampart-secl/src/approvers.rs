@@ -50,11 +50,34 @@ enum Approval {
     NamePrefix(String),
 }
 
+/// The field that says an activity came through an ia32 syscall: the kernel's file filter can admit exactly
+/// those calls (ints {1}: true), so a file rule that requires it is narrowed by it.
+pub const COMPAT_FIELD: &str = "event.compat";
+
 /// Fields the kernel can filter on, per event type, with a weight (higher = more selective).
 fn capable(t: EventType, field: &str) -> Option<u32> {
+    use EventType::*;
+    if field == COMPAT_FIELD {
+        // ia32 syscalls are rare on a 64-bit host: about as selective as a basename
+        let file_family = matches!(
+            t,
+            Open | Chmod
+                | Chown
+                | Mkdir
+                | Rmdir
+                | Unlink
+                | Rename
+                | Link
+                | Utimes
+                | Setxattr
+                | Removexattr
+                | Truncate
+                | Chdir
+        );
+        return file_family.then_some(10);
+    }
     let p = t.as_str();
     let rest = field.strip_prefix(p)?.strip_prefix('.')?;
-    use EventType::*;
     let file_event = matches!(
         t,
         Open | Chmod
@@ -158,6 +181,14 @@ fn derive(t: EventType, node: &BNode) -> Option<Constraints> {
             Some(all)
         }
         BNode::Register { body, .. } => derive(t, body),
+        // `event.compat` (== true)
+        BNode::Bool {
+            lhs: Operand::Field(f),
+            value: true,
+        } => {
+            capable(t, &f.name)?;
+            Some(vec![(f.name.clone(), Approval::Int(1))])
+        }
         BNode::Str {
             lhs: Operand::Field(f),
             m,

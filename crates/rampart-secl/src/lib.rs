@@ -38,7 +38,7 @@ mod sieve;
 pub mod value;
 pub mod variables;
 
-pub use approvers::{Approvers, FieldApprovers};
+pub use approvers::{Approvers, FieldApprovers, COMPAT_FIELD};
 pub use compile::{compile, compile_value, Env, Macro, RuleEvent};
 pub use error::{line_col, Error};
 pub use eval::Cx;

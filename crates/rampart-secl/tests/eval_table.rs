@@ -320,6 +320,8 @@ const EXEC: &[(&str, bool)] = &[
     ("event.timestamp > 0", true),
     ("cgroup.id == 777", true),
     ("process.is_kworker", false),
+    ("process.is_ia32", false),
+    ("event.compat", false),
     // Boolean operators and precedence (`&&` binds tighter than `||`).
     ("true", true),
     ("false", false),

@@ -245,6 +245,36 @@ fn mixed_chains_warn() {
 }
 
 #[test]
+fn event_compat_narrows_file_rules() {
+    let rules = vec![
+        rule(
+            "ia32",
+            r#"open.file.path != "" && event.compat && !process.is_ia32"#,
+            vec![],
+        ),
+        rule("shadow", r#"open.file.path == "/etc/shadow""#, vec![]),
+        rule("not", r#"chmod.file.path != "" && !event.compat"#, vec![]),
+    ];
+    let (rs, report) = RuleSet::build(&[], &rules);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let open = rs.approvers(EventType::Open).expect("narrowed");
+    assert_eq!(
+        open.fields[rampart_secl::COMPAT_FIELD]
+            .ints
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
+        [1]
+    );
+    assert!(open.fields["open.file.path"].exact.contains("/etc/shadow"));
+    assert_eq!(
+        rs.approvers(EventType::Chmod),
+        None,
+        "`!event.compat` narrows nothing"
+    );
+}
+
+#[test]
 fn approvers_narrow_each_event_type() {
     let rules = vec![
         rule(

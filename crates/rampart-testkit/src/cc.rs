@@ -6,6 +6,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{bail, Context, Result};
 
@@ -15,6 +16,11 @@ pub const URING_OPS: &str = include_str!("../c/uring_ops.c");
 pub const NEWMOUNT: &str = include_str!("../c/newmount.c");
 /// `sigsend`: signals through pidfd_send_signal, rt_sigqueueinfo and rt_tgsigqueueinfo.
 pub const SIGSEND: &str = include_str!("../c/sigsend.c");
+/// `driver32`: one file, kernel-activity or network operation through the ia32 syscall ABI, as a 32-bit
+/// static program (see the source for its operations).
+pub const DRIVER32: &str = include_str!("../c/driver32.c");
+/// `int80`: ia32 syscalls made with `int $0x80` by a 64-bit static program.
+pub const INT80: &str = include_str!("../c/int80.c");
 
 /// Compiles `source` into an executable named `name` (`args` go to gcc after the source, e.g.
 /// `["-luring"]`) and returns its path. Concurrent callers may both compile; the rename makes the result
@@ -28,9 +34,16 @@ pub fn build(name: &str, source: &str, args: &[&str]) -> Result<PathBuf> {
         return Ok(exe);
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let src = dir.join(format!("{name}.{}.c", std::process::id()));
+    // unique per call: test threads of one process build at the same time too
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let call = format!(
+        "{}-{}",
+        std::process::id(),
+        CALLS.fetch_add(1, Ordering::Relaxed)
+    );
+    let src = dir.join(format!("{name}.{call}.c"));
     std::fs::write(&src, source)?;
-    let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
+    let tmp = dir.join(format!("{name}.{call}.tmp"));
     let out = Command::new("gcc")
         .args(["-O1", "-Wall", "-o"])
         .arg(&tmp)
@@ -62,4 +75,15 @@ pub fn newmount() -> Result<PathBuf> {
 /// [`SIGSEND`], built.
 pub fn sigsend() -> Result<PathBuf> {
     build("sigsend", SIGSEND, &[])
+}
+
+/// [`DRIVER32`], built as `rampart-ia32-driver` (needs gcc-multilib).
+pub fn driver32() -> Result<PathBuf> {
+    build("rampart-ia32-driver", DRIVER32, &["-m32", "-static"])
+}
+
+/// [`INT80`], built as `rampart-int80`: static and not position-independent, so its data lies below 4 GiB,
+/// where 32-bit pointers reach.
+pub fn int80() -> Result<PathBuf> {
+    build("rampart-int80", INT80, &["-static", "-no-pie"])
 }

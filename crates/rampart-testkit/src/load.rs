@@ -36,6 +36,17 @@ pub fn open_close(path: &Path, n: usize) -> (Duration, Duration) {
     (start.elapsed(), thread_cpu() - cpu)
 }
 
+/// Thread CPU time of `n` getppid calls: the cost of the syscall path alone (every hook on it, nothing
+/// else), wherever the thread is descheduled.
+pub fn getppid_loop(n: usize) -> Duration {
+    let cpu = thread_cpu();
+    for _ in 0..n {
+        // SAFETY: getppid has no arguments and cannot fail.
+        unsafe { libc::getppid() };
+    }
+    thread_cpu() - cpu
+}
+
 /// Runs `f` with the calling thread (and the processes it starts) on one CPU, then restores its CPU set.
 ///
 /// A fork+exec loop is serial, but left free the scheduler wakes parent and child on different CPUs

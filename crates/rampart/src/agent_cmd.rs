@@ -49,6 +49,11 @@ pub struct AgentArgs {
     /// How long a disarmed rule stays disarmed before it kills again.
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     pub disarm_cooldown: humantime::Duration,
+    /// Do not hook ia32 compat syscalls (32-bit programs, and `int $0x80` from 64-bit ones). Saves every
+    /// syscall of every process one BPF program run (docs/PERFORMANCE.md), but the file, network and
+    /// kernel activity made through them goes unseen: an evasion left open.
+    #[arg(long)]
+    pub no_ia32_syscalls: bool,
     /// A targeting tag reported at enrollment, e.g. `env:prod` (repeatable): remotely configured policies
     /// can be aimed at agents by tag.
     #[arg(long = "tag", value_name = "TAG")]
@@ -233,6 +238,7 @@ pub fn options(a: &AgentArgs, spool_dir: &std::path::Path) -> AgentOptions {
         disarm_after: a.disarm_after,
         disarm_cooldown: a.disarm_cooldown.into(),
         profiling,
+        ia32_syscalls: !a.no_ia32_syscalls,
         ..AgentOptions::default()
     }
 }

@@ -57,6 +57,11 @@ pub struct MonitorArgs {
     /// How long a disarmed rule stays disarmed before it kills again.
     #[arg(long, default_value = "5m", value_name = "DURATION")]
     pub disarm_cooldown: humantime::Duration,
+    /// Do not hook ia32 compat syscalls (32-bit programs, and `int $0x80` from 64-bit ones). Saves every
+    /// syscall of every process one BPF program run (docs/PERFORMANCE.md), but the file, network and
+    /// kernel activity made through them goes unseen: an evasion left open.
+    #[arg(long)]
+    pub no_ia32_syscalls: bool,
 }
 
 impl MonitorArgs {
@@ -76,6 +81,7 @@ impl MonitorArgs {
             disarm_after: self.disarm_after,
             disarm_cooldown: self.disarm_cooldown.into(),
             profiling: None,
+            ia32_syscalls: !self.no_ia32_syscalls,
         }
     }
 }

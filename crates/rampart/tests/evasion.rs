@@ -11,6 +11,8 @@ use serde_json::Value;
 
 #[path = "evasion/exempt.rs"]
 mod exempt;
+#[path = "evasion/ia32.rs"]
+mod ia32;
 #[path = "evasion/mount_signal.rs"]
 mod mount_signal;
 #[path = "evasion/protect.rs"]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use rampart_model::process::{Cgroup, Interpreter, ProcessContainer};
 use rampart_model::{Event, EventData, ExitEvent, ForkEvent, Process, ProcessContext, ProcessNode};
 use rampart_probe::record::{
-    ActivityRecord, ExecRecord, ExitRecord, ForkRecord, ProbeRecord, TaskInfo,
+    ActivityRecord, ExecRecord, ExitRecord, ForkRecord, Origin, ProbeRecord, TaskInfo,
 };
 
 use crate::clock::{clock_ticks_per_sec, BootClock};
@@ -205,6 +205,7 @@ impl ProcessCache {
         process.envp = r.envp;
         process.envs_truncated = r.envs_truncated;
         process.interpreter = r.interpreter.map(|file| Interpreter { file });
+        process.is_ia32 = r.is_ia32;
         let node = ProcessNode::new(process, self.bounded(parent));
         self.insert(node.clone());
         let exec = node.process.clone();
@@ -297,6 +298,7 @@ impl ProcessCache {
         let mut data = r.data;
         self.apply_activity(&node, r.tid, &mut data);
         let mut event = Event::new(timestamp, ProcessContext::new(node), data);
+        event.event.compat = r.origin == Origin::Ia32;
         event.event.is_async = r.origin.is_async();
         event
     }

@@ -34,10 +34,10 @@ pub fn read_process(proc_root: &Path, pid: u32, ticks_per_sec: u64) -> Option<Pr
         .unwrap_or(u32::MAX);
 
     let is_kthread = stat.flags & PF_KTHREAD != 0;
-    let file = if is_kthread {
-        FileInfo::default()
+    let (file, is_ia32) = if is_kthread {
+        (FileInfo::default(), false)
     } else {
-        exe_file(&dir)
+        (exe_file(&dir), exe_is_ia32(&dir))
     };
     // read whole (the kernel's argv area), then kept as the exec probe keeps it: head and tail
     let argv = rampart_probe::argv::from_block(&fs::read(dir.join("cmdline")).unwrap_or_default());
@@ -70,6 +70,7 @@ pub fn read_process(proc_root: &Path, pid: u32, ticks_per_sec: u64) -> Option<Pr
             path: cgroup_path.unwrap_or_default(),
         },
         is_kworker: is_kthread,
+        is_ia32,
         ..Default::default()
     };
     process.set_argv(argv.argv);
@@ -152,6 +153,25 @@ fn parse_status_credentials(status: &str) -> Credentials {
     creds
 }
 
+/// The process runs a 32-bit x86 (ia32) image: its executable's ELF header says ELFCLASS32 and EM_386. The
+/// exec record says it from the kernel's side (the image's code segment) for processes started later;
+/// `/proc/PID/exe` is the inode that was executed, and a running executable cannot be written.
+fn exe_is_ia32(dir: &Path) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    fs::File::open(dir.join("exe"))
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok_and(|_| elf_is_ia32(&header))
+}
+
+fn elf_is_ia32(header: &[u8; 20]) -> bool {
+    const ELFCLASS32: u8 = 1;
+    const EM_386: u16 = 3;
+    header.starts_with(b"\x7fELF")
+        && header[4] == ELFCLASS32
+        && u16::from_le_bytes([header[18], header[19]]) == EM_386
+}
+
 fn exe_file(dir: &Path) -> FileInfo {
     let exe = dir.join("exe");
     let Ok(target) = fs::read_link(&exe) else {
@@ -221,6 +241,36 @@ mod tests {
         assert_eq!(s.ppid, 7);
         assert_eq!(s.tty_nr, 34816);
         assert_eq!(s.starttime_ticks, 12345);
+    }
+
+    #[test]
+    fn a_running_32bit_program_is_ia32() {
+        let mut child = std::process::Command::new(rampart_testkit::cc::driver32().unwrap())
+            .args(["sleep", "30"])
+            .spawn()
+            .unwrap();
+        let proc_root = Path::new("/proc");
+        let seeded = read_process(proc_root, child.id(), 100);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(seeded.unwrap().process.is_ia32);
+        let me = read_process(proc_root, std::process::id(), 100).unwrap();
+        assert!(!me.process.is_ia32);
+    }
+
+    #[test]
+    fn ia32_executables_by_their_elf_header() {
+        let mut h = [0u8; 20];
+        h[..4].copy_from_slice(b"\x7fELF");
+        h[4] = 1; // ELFCLASS32
+        h[18] = 3; // EM_386
+        assert!(elf_is_ia32(&h));
+        h[18] = 62; // EM_X86_64 in a 32-bit class file: x32, not ia32
+        assert!(!elf_is_ia32(&h));
+        h[4] = 2; // ELFCLASS64
+        h[18] = 3;
+        assert!(!elf_is_ia32(&h));
+        assert!(!elf_is_ia32(&[0; 20]));
     }
 
     #[test]

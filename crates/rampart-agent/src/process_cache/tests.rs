@@ -253,3 +253,38 @@ fn activity_records_get_the_process_context() {
         .unwrap();
     assert!(ev.event.is_async);
 }
+
+#[test]
+fn ia32_images_and_compat_calls() {
+    use rampart_model::events::FileEvent;
+    let empty = tempfile::tempdir().unwrap();
+    let mut cache = cache_with_proc_root(empty.path(), 100);
+    cache.handle(exec(100, 1, "/bin/bash", &["bash"]));
+    let ProbeRecord::Exec(mut r) = exec(200, 100, "/opt/old/tool32", &["tool32"]) else {
+        unreachable!()
+    };
+    r.is_ia32 = true;
+    let ev = cache.handle(ProbeRecord::Exec(r)).unwrap();
+    assert!(ev.process.is_ia32 && !ev.process.parent().unwrap().is_ia32);
+    // a fork runs its parent's image
+    let ev = cache.handle(fork(200, 300, 300)).unwrap();
+    assert!(ev.process.is_ia32);
+    let activity = |cache: &mut ProcessCache, pid: u32, origin: Origin| {
+        cache
+            .handle(ProbeRecord::Activity(ActivityRecord {
+                timestamp_boot_ns: 5,
+                pid,
+                tid: pid,
+                creds: None,
+                origin,
+                data: EventData::Chmod(FileEvent::default()),
+            }))
+            .unwrap()
+    };
+    let ev = activity(&mut cache, 300, Origin::Ia32);
+    assert!(ev.event.compat && ev.process.is_ia32);
+    // a 64-bit program's int $0x80: the evasion signature
+    let ev = activity(&mut cache, 100, Origin::Ia32);
+    assert!(ev.event.compat && !ev.process.is_ia32);
+    assert!(!activity(&mut cache, 100, Origin::Syscall).event.compat);
+}

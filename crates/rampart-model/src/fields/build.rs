@@ -395,6 +395,7 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         0,
         boolean(|e| e.event.is_async),
     );
+    b.ev("event.compat", Bool, common, 0, boolean(|e| e.event.compat));
     // Service tags come from the workload; until the agent resolves them the field reads "".
     b.ev("event.service", Str, common, 0, string(|_| ""));
     b.ev(

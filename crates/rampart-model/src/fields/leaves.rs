@@ -211,6 +211,7 @@ pub(crate) fn process_leaves() -> Vec<Leaf<PGet>> {
         leaf("envs_truncated", Bool, 0, pbool!(|p| p.envs_truncated)),
         leaf("is_thread", Bool, 0, pbool!(|p| p.is_thread)),
         leaf("is_kworker", Bool, 0, pbool!(|p| p.is_kworker)),
+        leaf("is_ia32", Bool, 0, pbool!(|p| p.is_ia32)),
         leaf("is_exec", Bool, 0, pbool!(|p| p.exec_time != 0)),
         leaf("cgroup.id", Int, 0, pint!(|p: &Process| p.cgroup.id)),
         // On cgroup v2 the cgroup id is the inode of the cgroup directory.

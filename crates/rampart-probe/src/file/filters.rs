@@ -59,6 +59,8 @@ pub struct SideFilter {
     pub path_basenames: Option<BTreeSet<String>>,
     /// Open flags: admit when `flags & mask != 0` (0: no flag approver).
     pub flags_mask: u32,
+    /// Admit every call made through an ia32 syscall (`event.compat`).
+    pub compat: bool,
 }
 
 impl SideFilter {
@@ -68,6 +70,7 @@ impl SideFilter {
             && self.exact_paths.is_empty()
             && self.prefixes.is_empty()
             && self.flags_mask == 0
+            && !self.compat
     }
 }
 
@@ -144,6 +147,7 @@ pub(crate) const FP_PATH: u32 = 4;
 pub(crate) const FP_FLAGS: u32 = 8;
 pub(crate) const FP_NAME_PREFIX: u32 = 16;
 pub(crate) const FP_ERRORS: u32 = 32;
+pub(crate) const FP_COMPAT: u32 = 64;
 /// Longest name prefix the kernel compares (two hash words).
 pub const NAME_PREFIX_MAX: usize = 16;
 /// Distinct name-prefix lengths the kernel tries per name.
@@ -296,6 +300,9 @@ fn compile_side(
     if side.flags_mask != 0 {
         p.flags |= FP_FLAGS;
         p.flags_mask = side.flags_mask;
+    }
+    if side.compat {
+        p.flags |= FP_COMPAT;
     }
     for n in &side.names {
         p.flags |= FP_NAME;

@@ -30,6 +30,7 @@
 
 /* task_info.flags */
 #define TASK_KTHREAD 1
+#define TASK_INIT_USER_NS 2 /* cred->user_ns is the initial user namespace: capabilities count on the host */
 
 /* exec_event.flags */
 #define EXEC_INTERPRETED 1       /* went through a binfmt that swapped the executable (shebang, binfmt_misc) */
@@ -62,6 +63,8 @@ struct task_info {
 	__u32 fsuid;
 	__u32 fsgid;
 	__u32 auid;
+	__u32 suid;
+	__u32 sgid;
 	__u32 _pad0;
 	__u64 cap_effective;
 	__u64 cap_permitted;

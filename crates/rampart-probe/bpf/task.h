@@ -12,12 +12,19 @@ static __always_inline void fill_task(struct task_info *t, struct task_struct *t
 	t->tid = KREAD(task, pid);
 	t->ppid = KREAD(KREAD(task, real_parent), tgid);
 	t->flags = (KREAD(task, flags) & PF_KTHREAD) ? TASK_KTHREAD : 0;
+	/* only the initial user namespace has level 0 */
+	if (KREAD(KREAD(cred, user_ns), level) == 0)
+		t->flags |= TASK_INIT_USER_NS;
 	t->uid = KREAD(cred, uid.val);
 	t->gid = KREAD(cred, gid.val);
 	t->euid = KREAD(cred, euid.val);
 	t->egid = KREAD(cred, egid.val);
 	t->fsuid = KREAD(cred, fsuid.val);
 	t->fsgid = KREAD(cred, fsgid.val);
+	/* saved ids: what an unprivileged set*id call may return to (the privilege-history check needs them) */
+	t->suid = KREAD(cred, suid.val);
+	t->sgid = KREAD(cred, sgid.val);
+	t->_pad0 = 0;
 	if (bpf_core_field_exists(task->loginuid))
 		t->auid = KREAD(task, loginuid.val);
 	else

@@ -21,6 +21,7 @@ const RECORD_SOCK: u32 = 49;
 const RECORD_DNS: u32 = 50;
 const RECORD_KILL: u32 = 8;
 const TASK_KTHREAD: u32 = 1;
+const TASK_INIT_USER_NS: u32 = 2;
 const EXEC_INTERPRETED: u32 = 1;
 const EXEC_PATH_TRUNCATED: u32 = 2;
 const EXEC_SCRIPT_TRUNCATED: u32 = 4;
@@ -143,6 +144,7 @@ fn fork(bytes: &[u8]) -> Result<ForkRecord, DecodeError> {
     Ok(ForkRecord {
         timestamp_boot_ns: f.hdr.timestamp_ns,
         parent_pid: f.parent_pid,
+        parent_tid: f.parent_tid,
         child,
     })
 }
@@ -202,6 +204,9 @@ fn task(t: &task_info) -> TaskInfo {
             cap_permitted: t.cap_permitted,
             ..Default::default()
         },
+        suid: t.suid,
+        sgid: t.sgid,
+        init_user_ns: t.flags & TASK_INIT_USER_NS != 0,
         cgroup_id: t.cgroup_id,
         cgroup_path: String::new(),
         tty_name: c_string(&t.tty),

@@ -74,6 +74,7 @@ event_types! {
     Bind => "bind",
     Accept => "accept",
     Imds => "imds",
+    PrivilegeGain => "privilege_gain",
 }
 
 impl EventType {
@@ -106,7 +107,8 @@ pub struct EventMeta {
     pub id: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub hostname: String,
-    /// Where the event came from: `ebpf`, `procfs` (start-up snapshot) or `replay`.
+    /// Where the event came from: `ebpf`, `agent` (derived by the agent, e.g. `privilege_gain`), `procfs`
+    /// (start-up snapshot) or `replay`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub origin: String,
     /// A kill the kernel already performed for this event (Active Protection at exec). Reported through the
@@ -192,6 +194,8 @@ pub enum EventData {
     Bind(events::SocketEvent),
     Accept(events::SocketEvent),
     Imds(events::ImdsEvent),
+    /// Produced by the agent's privilege check, not by a kernel hook.
+    PrivilegeGain(events::PrivilegeGainEvent),
 }
 
 impl EventData {
@@ -256,6 +260,7 @@ impl EventData {
             EventData::Bind(_) => EventType::Bind,
             EventData::Accept(_) => EventType::Accept,
             EventData::Imds(_) => EventType::Imds,
+            EventData::PrivilegeGain(_) => EventType::PrivilegeGain,
         }
     }
 }

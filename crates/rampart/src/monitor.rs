@@ -48,6 +48,10 @@ pub struct MonitorArgs {
     /// Disarm a kill rule that would kill more than this many distinct executables (or containers) per minute.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub disarm_after: usize,
+    /// Test only: leave this kernel activity unhooked even where a rule or the privilege check needs it
+    /// (e.g. `setuid`), so a test can change credentials unseen, as a kernel exploit does (repeatable).
+    #[arg(long = "test-unhook", value_name = "TYPE", hide = true)]
+    pub test_unhook: Vec<EventType>,
 }
 
 impl MonitorArgs {
@@ -65,6 +69,7 @@ impl MonitorArgs {
             protected: self.protected.clone(),
             disarm_after: self.disarm_after,
             profiling: None,
+            unhooked: self.test_unhook.clone(),
         }
     }
 }

@@ -147,21 +147,11 @@ impl Pipeline {
             });
         let users = self.cache.users();
         let named = |c: &TaskCreds| PrivilegeCreds {
-            uid: c.uid,
-            euid: c.euid,
-            suid: c.suid,
-            fsuid: c.fsuid,
-            gid: c.gid,
-            egid: c.egid,
-            sgid: c.sgid,
-            fsgid: c.fsgid,
+            ids: *c,
             user: users.user_name(c.uid).unwrap_or_default().to_string(),
             euser: users.user_name(c.euid).unwrap_or_default().to_string(),
             group: users.group_name(c.gid).unwrap_or_default().to_string(),
             egroup: users.group_name(c.egid).unwrap_or_default().to_string(),
-            cap_effective: c.cap_effective,
-            cap_permitted: c.cap_permitted,
-            init_user_ns: c.init_user_ns,
         };
         let data = PrivilegeGainEvent {
             seen_at: gain.seen_at,
@@ -362,7 +352,7 @@ mod privilege_tests {
             panic!("{gain:?}")
         };
         assert_eq!(g.seen_at, EventType::Open);
-        assert_eq!((g.previous.uid, g.current.uid), (1000, 0));
+        assert_eq!((g.previous.ids.uid, g.current.ids.uid), (1000, 0));
         assert_eq!(g.current.user, "root");
         assert_eq!(g.gained_caps, 1 << 21);
         assert!(g.gained_ids.iter().any(|i| i == "euid"), "{g:?}");

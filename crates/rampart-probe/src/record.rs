@@ -120,21 +120,7 @@ pub struct ActivityRecord {
 
 /// The acting thread's own credentials (`task->real_cred`, not a temporary override) as the kernel saw them at
 /// the hook, numeric only: what a privilege check compares with the process's known history.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TaskCreds {
-    pub uid: u32,
-    pub euid: u32,
-    pub suid: u32,
-    pub fsuid: u32,
-    pub gid: u32,
-    pub egid: u32,
-    pub sgid: u32,
-    pub fsgid: u32,
-    pub cap_effective: u64,
-    pub cap_permitted: u64,
-    /// The credentials belong to the host's initial user namespace: only then do capabilities count on the host.
-    pub init_user_ns: bool,
-}
+pub use rampart_model::events::TaskCreds;
 
 /// A kill the kernel performed at exec (Active Protection, `bpf/kill.h`); it precedes the exec record of
 /// the same process.

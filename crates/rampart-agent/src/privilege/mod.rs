@@ -313,7 +313,11 @@ impl PrivilegeCheck {
     /// replayed): the ids it names replace the known ones; what it leaves unknown (the saved ids) keeps the
     /// earlier states possible too.
     fn apply_unreported(&mut self, r: &ActivityRecord) {
-        let Some(process) = self.processes.get_mut(&r.pid) else {
+        let credential_call = matches!(
+            r.data,
+            EventData::Setuid(_) | EventData::Setgid(_) | EventData::Capset(_)
+        );
+        let Some(process) = self.processes.get_mut(&r.pid).filter(|_| credential_call) else {
             return;
         };
         let mut states: States = process.of_thread(r.tid).into();

@@ -100,38 +100,22 @@ pub(crate) fn gained(known: &TaskCreds, seen: &TaskCreds, change: &mut Change<'_
     if seen.init_user_ns && !from.init_user_ns {
         g.ids.push("user_ns"); // the kernel has no way back to an ancestor namespace
     }
-    let uids = [from.uid, from.euid, from.suid, from.fsuid];
-    let seen_uids = [
-        ("uid", seen.uid),
-        ("euid", seen.euid),
-        ("suid", seen.suid),
-        ("fsuid", seen.fsuid),
-    ];
-    for (name, v) in seen_uids {
-        // an unprivileged set*id call may pick any of the thread's own ids; an exec's set-user-id bit sets
-        // euid (and suid, fsuid with it), never the real uid
-        let explained = may_setuid
-            || uids.contains(&v)
-            || (name != "uid" && by_exec(change, |g| g.grants_uid(v)));
-        if !explained {
-            g.ids.push(name);
-        }
-    }
-    let gids = [from.gid, from.egid, from.sgid, from.fsgid];
-    let seen_gids = [
-        ("gid", seen.gid),
-        ("egid", seen.egid),
-        ("sgid", seen.sgid),
-        ("fsgid", seen.fsgid),
-    ];
-    for (name, v) in seen_gids {
-        let explained = may_setgid
-            || gids.contains(&v)
-            || (name != "gid" && by_exec(change, |g| g.grants_gid(v)));
-        if !explained {
-            g.ids.push(name);
-        }
-    }
+    // An unprivileged set*id call may pick any of the thread's own ids; an exec's set-id bit sets the
+    // effective id (and the saved and filesystem ones with it), never the real one.
+    let uids = Ids {
+        names: ["uid", "euid", "suid", "fsuid"],
+        known: [from.uid, from.euid, from.suid, from.fsuid],
+        seen: [seen.uid, seen.euid, seen.suid, seen.fsuid],
+        may_set: may_setuid,
+    };
+    uids.unexplained(change, |grant, id| grant.grants_uid(id), &mut g.ids);
+    let gids = Ids {
+        names: ["gid", "egid", "sgid", "fsgid"],
+        known: [from.gid, from.egid, from.sgid, from.fsgid],
+        seen: [seen.gid, seen.egid, seen.sgid, seen.fsgid],
+        may_set: may_setgid,
+    };
+    gids.unexplained(change, |grant, id| grant.grants_gid(id), &mut g.ids);
     if seen.init_user_ns {
         // Outside an exec the permitted set only shrinks, and the effective set stays inside it.
         let held = seen.cap_effective | seen.cap_permitted;
@@ -156,10 +140,33 @@ pub(crate) fn gained(known: &TaskCreds, seen: &TaskCreds, change: &mut Change<'_
     g
 }
 
-/// Whether `change` is an exec whose image grants what `grants` asks.
-fn by_exec(change: &mut Change<'_>, grants: impl FnOnce(&mut dyn ExecGrant) -> bool) -> bool {
-    match change {
-        Change::Exec(grant) => grants(&mut **grant),
-        _ => false,
+/// The real, effective, saved and filesystem user ids (or group ids) of a transition.
+struct Ids {
+    names: [&'static str; 4],
+    known: [u32; 4],
+    seen: [u32; 4],
+    /// The thread may set any id of this kind (CAP_SETUID or CAP_SETGID where it counts).
+    may_set: bool,
+}
+
+impl Ids {
+    /// Pushes the names of the seen ids that nothing explains.
+    fn unexplained(
+        &self,
+        change: &mut Change<'_>,
+        granted: impl Fn(&mut dyn ExecGrant, u32) -> bool,
+        out: &mut Vec<&'static str>,
+    ) {
+        for (i, (name, id)) in self.names.iter().zip(self.seen).enumerate() {
+            let explained = self.may_set
+                || self.known.contains(&id)
+                || match change {
+                    Change::Exec(grant) if i > 0 => granted(&mut **grant, id),
+                    _ => false,
+                };
+            if !explained {
+                out.push(name);
+            }
+        }
     }
 }

@@ -75,6 +75,18 @@ fn shell() -> FileInfo {
     file("/bin/sh", 0o100755, 0, 0)
 }
 
+/// The user's credentials after the exec of a set-user-id root binary.
+fn set_uid_root_exec() -> TaskCreds {
+    TaskCreds {
+        euid: 0,
+        suid: 0,
+        fsuid: 0,
+        cap_effective: FULL,
+        cap_permitted: FULL,
+        ..user()
+    }
+}
+
 const TS: u64 = 1_000;
 
 fn exec(pid: u32, ppid: u32, c: TaskCreds, image: FileInfo) -> ProbeRecord {
@@ -211,14 +223,7 @@ fn a_setuid_root_binary_is_legitimate_its_look_alike_is_not() {
     let (_d, mut check) = check();
     user_shell(&mut check);
     // sudo: set-user-id root, so euid, saved and filesystem uid become 0, and root's exec gets capabilities
-    let after_exec = TaskCreds {
-        euid: 0,
-        suid: 0,
-        fsuid: 0,
-        cap_effective: FULL,
-        cap_permitted: FULL,
-        ..user()
-    };
+    let after_exec = set_uid_root_exec();
     let sudo = file("/usr/bin/sudo", 0o104755, 0, 0);
     let gains = play(
         &mut check,
@@ -290,14 +295,7 @@ fn setgid_binaries_need_group_execute() {
 fn shebang_scripts_take_set_id_bits_from_their_interpreter() {
     let (_d, mut check) = check();
     user_shell(&mut check);
-    let after_exec = TaskCreds {
-        euid: 0,
-        suid: 0,
-        fsuid: 0,
-        cap_effective: FULL,
-        cap_permitted: FULL,
-        ..user()
-    };
+    let after_exec = set_uid_root_exec();
     let script = |interpreter: FileInfo| {
         ProbeRecord::Exec(ExecRecord {
             timestamp_boot_ns: TS,

@@ -6,11 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::EventType;
 
-/// One set of a thread's credentials as the privilege check compares them (`privilege_gain.previous.*` and
-/// `privilege_gain.current.*`). Ids are the kernel's (host) ids, whatever user namespace the thread is in.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A thread's own credentials, numeric: what the kernel holds in `task->real_cred` (ids are the kernel's, i.e.
+/// host, ids whatever user namespace the thread is in). Records of the probe carry them; the privilege check
+/// compares them with the thread's history.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(default)]
-pub struct PrivilegeCreds {
+pub struct TaskCreds {
     pub uid: u32,
     pub euid: u32,
     pub suid: u32,
@@ -19,6 +20,18 @@ pub struct PrivilegeCreds {
     pub egid: u32,
     pub sgid: u32,
     pub fsgid: u32,
+    pub cap_effective: u64,
+    pub cap_permitted: u64,
+    /// The credentials belong to the host's initial user namespace: only there do capabilities count on the host.
+    pub init_user_ns: bool,
+}
+
+/// One set of credentials with user and group names (`privilege_gain.previous.*`, `privilege_gain.current.*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PrivilegeCreds {
+    #[serde(flatten)]
+    pub ids: TaskCreds,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub user: String,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -27,10 +40,6 @@ pub struct PrivilegeCreds {
     pub group: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub egroup: String,
-    pub cap_effective: u64,
-    pub cap_permitted: u64,
-    /// The credentials belong to the host's initial user namespace: only there do capabilities count on the host.
-    pub init_user_ns: bool,
 }
 
 /// `privilege_gain.*`.

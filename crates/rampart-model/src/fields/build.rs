@@ -1305,10 +1305,10 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
 
 /// Rampart addition: `privilege_gain.*`, the agent's privilege-history check (`events::privilege`).
 fn privilege_gain(b: &mut Builder) {
-    use crate::events::{PrivilegeCreds, PrivilegeGainEvent};
+    use crate::events::{PrivilegeCreds, PrivilegeGainEvent, TaskCreds};
     use FieldType::*;
     type Side = fn(&PrivilegeGainEvent) -> &PrivilegeCreds;
-    type Id = fn(&PrivilegeCreds) -> u64;
+    type Id = fn(&TaskCreds) -> u64;
     type Name = fn(&PrivilegeCreds) -> &str;
     fn gain(e: &Event) -> Option<&PrivilegeGainEvent> {
         payload!(e, PrivilegeGain, x => Some(x), None)
@@ -1364,7 +1364,7 @@ fn privilege_gain(b: &mut Builder) {
                 s,
                 0,
                 Acc::One(scalar(move |e| {
-                    Val::Int(gain(e).map_or(0, |x| id(pick(x)) as i64))
+                    Val::Int(gain(e).map_or(0, |x| id(&pick(x).ids) as i64))
                 })),
             );
         }
@@ -1385,7 +1385,7 @@ fn privilege_gain(b: &mut Builder) {
             s,
             0,
             Acc::One(scalar(move |e| {
-                Val::Bool(gain(e).is_some_and(|x| pick(x).init_user_ns))
+                Val::Bool(gain(e).is_some_and(|x| pick(x).ids.init_user_ns))
             })),
         );
     }

@@ -228,19 +228,25 @@ fn args_options_short_and_long_values_and_nested_visits() {
 
 #[test]
 fn privilege_gain_fields_and_json() {
-    use crate::events::{PrivilegeCreds, PrivilegeGainEvent};
+    use crate::events::{PrivilegeCreds, PrivilegeGainEvent, TaskCreds};
     let gain = PrivilegeGainEvent {
         seen_at: EventType::Exec,
         previous: PrivilegeCreds {
-            uid: 1000,
-            euid: 1000,
-            init_user_ns: true,
+            ids: TaskCreds {
+                uid: 1000,
+                euid: 1000,
+                init_user_ns: true,
+                ..Default::default()
+            },
             ..Default::default()
         },
         current: PrivilegeCreds {
+            ids: TaskCreds {
+                cap_effective: 1 << 21,
+                init_user_ns: true,
+                ..Default::default()
+            },
             user: "root".into(),
-            cap_effective: 1 << 21,
-            init_user_ns: true,
             ..Default::default()
         },
         gained_ids: vec!["uid".into(), "euid".into()],

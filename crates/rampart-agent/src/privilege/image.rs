@@ -53,9 +53,7 @@ impl<'a> ImageGrant<'a> {
     /// Mode, owner and group of an interpreted exec's script, for binfmt_misc entries with the `C` flag,
     /// whose credentials come from the script. The record has only its path: read as the process sees it.
     fn script(&mut self) -> Option<(u32, u32, u32)> {
-        if self.record.interpreter.is_none() {
-            return None;
-        }
+        self.record.interpreter.as_ref()?;
         *self.script.get_or_insert_with(|| {
             let pid = self.record.task.pid;
             let path = &self.record.file.path;

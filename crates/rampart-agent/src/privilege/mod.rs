@@ -18,13 +18,13 @@ pub(crate) mod reach;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rampart_model::{EventData, EventType};
 use rampart_probe::record::{
     ActivityRecord, ExecRecord, ExitRecord, ForkRecord, ProbeRecord, TaskCreds,
 };
+use rampart_secl::fxhash::FxHashMap as HashMap;
 use smallvec::SmallVec;
 
 use image::ImageGrant;
@@ -53,7 +53,7 @@ impl Process {
     fn new(state: TaskCreds) -> Self {
         Process {
             baseline: SmallVec::from_buf([state]),
-            threads: HashMap::new(),
+            threads: HashMap::default(),
             read_at_boot_ns: 0,
         }
     }
@@ -130,7 +130,7 @@ impl PrivilegeCheck {
     /// A check with no history: every process is learnt from its first record.
     pub fn new(proc_root: &Path) -> Self {
         PrivilegeCheck {
-            processes: HashMap::new(),
+            processes: HashMap::default(),
             proc_root: proc_root.to_path_buf(),
             stats: PrivilegeStats::default(),
         }
@@ -147,7 +147,7 @@ impl PrivilegeCheck {
             if !states.is_empty() {
                 let process = Process {
                     baseline: states.into_iter().collect(),
-                    threads: HashMap::new(),
+                    threads: HashMap::default(),
                     read_at_boot_ns,
                 };
                 check.processes.insert(pid, process);
@@ -165,19 +165,6 @@ impl PrivilegeCheck {
 
     /// Updates the history with `record` and returns the gain it shows, if any.
     pub fn observe(&mut self, record: &ProbeRecord) -> Option<Gain> {
-        let (pid, timestamp) = match record {
-            ProbeRecord::Exec(r) => (r.task.pid, r.timestamp_boot_ns),
-            ProbeRecord::Fork(r) => (r.child.pid, r.timestamp_boot_ns),
-            ProbeRecord::Activity(r) => (r.pid, r.timestamp_boot_ns),
-            ProbeRecord::Exit(_) | ProbeRecord::KernelKill(_) => (0, u64::MAX),
-        };
-        if self
-            .processes
-            .get(&pid)
-            .is_some_and(|p| timestamp < p.read_at_boot_ns)
-        {
-            return None; // the /proc snapshot is newer
-        }
         match record {
             ProbeRecord::Exec(r) => self.on_exec(r),
             ProbeRecord::Fork(r) => self.on_fork(r),
@@ -202,10 +189,12 @@ impl PrivilegeCheck {
             return None;
         }
         let (pid, seen) = (r.task.pid, r.task.creds());
+        let process = self.processes.get(&pid);
+        if process.is_some_and(|p| r.timestamp_boot_ns < p.read_at_boot_ns) {
+            return None; // the /proc snapshot is newer
+        }
         // Any thread may have called execve; a process never seen had its parent's (a fork copies them).
-        let known = self
-            .processes
-            .get(&pid)
+        let known = process
             .or_else(|| {
                 let parent = self.processes.get(&r.task.ppid)?;
                 (parent.read_at_boot_ns <= r.timestamp_boot_ns).then_some(parent)
@@ -238,6 +227,13 @@ impl PrivilegeCheck {
             return None;
         }
         let (pid, tid, seen) = (r.child.pid, r.child.tid, r.child.creds());
+        if self
+            .processes
+            .get(&pid)
+            .is_some_and(|p| r.timestamp_boot_ns < p.read_at_boot_ns)
+        {
+            return None; // the /proc snapshot is newer
+        }
         // The child copies the calling thread's credentials (in a new user namespace with CLONE_NEWUSER);
         // a parent read from /proc after this fork may have changed since.
         let known: Option<States> = self
@@ -288,8 +284,9 @@ impl PrivilegeCheck {
             self.processes.insert(r.pid, Process::new(seen));
             return None;
         };
-        if process.of_thread(r.tid).contains(&seen) {
-            return None; // nearly every record: nothing changed
+        if process.of_thread(r.tid).contains(&seen) || r.timestamp_boot_ns < process.read_at_boot_ns
+        {
+            return None; // nearly every record: nothing changed (or the /proc snapshot is newer)
         }
         let known: States = process.of_thread(r.tid).into();
         process.set_thread(r.tid, SmallVec::from_buf([seen]));
@@ -317,7 +314,12 @@ impl PrivilegeCheck {
             r.data,
             EventData::Setuid(_) | EventData::Setgid(_) | EventData::Capset(_)
         );
-        let Some(process) = self.processes.get_mut(&r.pid).filter(|_| credential_call) else {
+        let fresh = |p: &&mut Process| r.timestamp_boot_ns >= p.read_at_boot_ns;
+        let Some(process) = self
+            .processes
+            .get_mut(&r.pid)
+            .filter(|p| credential_call && fresh(p))
+        else {
             return;
         };
         let mut states: States = process.of_thread(r.tid).into();

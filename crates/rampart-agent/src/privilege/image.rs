@@ -5,9 +5,9 @@
 //! root, its parent's root, the host path) and is used only when its inode and mount id are the record's:
 //! a file swapped in at the same path after the exec explains nothing.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -106,7 +106,9 @@ fn under(proc_root: &Path, pid: u32, entry: &str, path: &str) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Opens the exec'd file `image` of `record`, checking it is the same inode on the same mount.
+/// Opens the exec'd file `image` of `record`, checking it is the same inode on the same mount. Each path is
+/// first opened `O_PATH` (no open of a FIFO or a device happens: a path in another namespace is anyone's
+/// to fill) and read only once it proved to be that regular file.
 fn open_image(record: &ExecRecord, image: &FileInfo, proc_root: &Path) -> Option<File> {
     let (pid, ppid) = (record.task.pid, record.task.ppid);
     let candidates = [
@@ -116,11 +118,18 @@ fn open_image(record: &ExecRecord, image: &FileInfo, proc_root: &Path) -> Option
         PathBuf::from(&image.path),
     ];
     candidates.iter().find_map(|p| {
-        let file = File::open(p).ok()?;
-        let meta = file.metadata().ok()?;
-        let same = meta.ino() == image.inode
-            && crate::process_cache::procfs::mount_id_of(&file) == Some(image.mount_id);
-        same.then_some(file)
+        let handle = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH)
+            .open(p)
+            .ok()?;
+        let meta = handle.metadata().ok()?;
+        let same = meta.file_type().is_file()
+            && meta.ino() == image.inode
+            && crate::process_cache::procfs::mount_id_of(&handle) == Some(image.mount_id);
+        // the magic link reopens exactly the inode just checked
+        let fd = Path::new("/proc/self/fd").join(handle.as_raw_fd().to_string());
+        same.then(|| File::open(fd).ok()).flatten()
     })
 }
 

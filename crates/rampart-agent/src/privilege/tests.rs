@@ -725,3 +725,36 @@ fn history_stays_bounded() {
     assert!(process.baseline.len() <= MAX_STATES);
     assert_eq!(process.baseline[0], root(), "the exec's state stays");
 }
+
+#[test]
+fn a_fifo_at_the_executables_path_is_never_opened_for_reading() {
+    // another namespace's path is anyone's to fill: opening a FIFO there for reading would block the agent
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("rampart-fifo-exe");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let meta = std::fs::metadata(&fifo).unwrap();
+    let recorded = FileInfo {
+        inode: meta.ino(),
+        ..file(fifo.to_str().unwrap(), 0o100755, 0, 0)
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (_d, mut check) = check();
+        user_shell(&mut check);
+        let gains = play(
+            &mut check,
+            [
+                fork(100, 100, 200, 200, user()),
+                exec(200, 100, creds(1000, 1000, CAP_NET_RAW), recorded),
+            ],
+        );
+        tx.send((gains.len(), check.stats().unverified_file_caps))
+            .unwrap();
+    });
+    let (gains, unverified) = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the check blocked on the FIFO");
+    assert_eq!((gains, unverified), (1, 1));
+}

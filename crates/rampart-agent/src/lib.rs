@@ -8,6 +8,7 @@ pub mod detect;
 pub mod file_filters;
 pub mod hash;
 pub mod pipeline;
+pub mod privilege;
 pub mod process_cache;
 pub mod profiles;
 pub mod protect;

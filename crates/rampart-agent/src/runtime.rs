@@ -9,7 +9,7 @@ use anyhow::Context;
 use rampart_model::{Event, EventType};
 use rampart_policy::bundle::Bundle;
 use rampart_policy::{expand_paths, load_sources, LoadOptions, Loaded, PolicySource};
-use rampart_probe::kernel::config::ActivityConfig;
+use rampart_probe::kernel::config::{ActivityConfig, ACTIVITY_EVENT_TYPES};
 use rampart_probe::{Probe, ProbeConfig};
 use rampart_secl::ruleset::{ActionOutcome, Match};
 use rampart_secl::RuleSet;
@@ -50,6 +50,9 @@ pub struct AgentOptions {
     pub profiling: Option<ProfilerConfig>,
     /// Hook ia32 compat syscalls (32-bit programs, `int $0x80`); see `ProbeConfig::ia32_syscalls`.
     pub ia32_syscalls: bool,
+    /// Test-only: kernel activity left unhooked even where rules or the privilege check need it, so a
+    /// test can make a real credential change invisible to the agent, as a kernel exploit's is.
+    pub unhooked: Vec<EventType>,
 }
 
 impl Default for AgentOptions {
@@ -66,6 +69,7 @@ impl Default for AgentOptions {
             disarm_cooldown: crate::protect::disarmer::DisarmerConfig::default().cooldown,
             profiling: None,
             ia32_syscalls: true,
+            unhooked: Vec::new(),
         }
     }
 }
@@ -112,6 +116,8 @@ pub struct Agent {
     hasher: Hasher,
     /// What to hook beyond the rules' needs (kept for rule-set replacements).
     activity: Activity,
+    /// Activity never hooked ([`AgentOptions::unhooked`]).
+    unhooked: Vec<EventType>,
     profiler: Option<Profiler>,
     /// Some workload is being dumped (its network and DNS activity must be hooked).
     dumping: bool,
@@ -138,7 +144,12 @@ impl Agent {
                 .checked_mul(1 << 20)
                 .context("ring buffer size overflows")?,
             agent_pid: Some(std::process::id()),
-            activity: activity_config(detector.rules(), &options.activity, false),
+            activity: activity_config(
+                detector.rules(),
+                &options.activity,
+                false,
+                &options.unhooked,
+            ),
             ia32_syscalls: options.ia32_syscalls,
             ..ProbeConfig::default()
         };
@@ -175,7 +186,8 @@ impl Agent {
         cache.seed_from_procfs();
         let resolver =
             ContainerResolver::with_handle(ResolverConfig::default(), background.handle());
-        let pipeline = Pipeline::new(cache, Box::new(resolver));
+        let mut pipeline = Pipeline::new(cache, Box::new(resolver));
+        pipeline.set_privilege_check(privilege_check_wanted(detector.rules(), &options.activity));
         Ok(Agent {
             probe,
             pipeline,
@@ -183,6 +195,7 @@ impl Agent {
             enforcer,
             hasher: Hasher::new(crate::hash::DEFAULT_MAX_SIZE),
             activity: options.activity.clone(),
+            unhooked: options.unhooked.clone(),
             profiler: options.profiling.clone().map(Profiler::new),
             dumping: false,
             protected_cgroups: (protected_cgroups, std::time::Instant::now()),
@@ -201,7 +214,7 @@ impl Agent {
             let restored = Self::kernel_state(
                 &mut self.probe,
                 &mut self.enforcer,
-                &self.activity,
+                (&self.activity, &self.unhooked),
                 self.dumping,
                 old,
             );
@@ -210,6 +223,8 @@ impl Agent {
             }
             return Err(e);
         }
+        self.pipeline
+            .set_privilege_check(privilege_check_wanted(&rules, &self.activity));
         self.detector.replace_rules(rules);
         Ok(())
     }
@@ -218,7 +233,7 @@ impl Agent {
         Self::kernel_state(
             &mut self.probe,
             &mut self.enforcer,
-            &self.activity,
+            (&self.activity, &self.unhooked),
             self.dumping,
             rules,
         )
@@ -228,7 +243,7 @@ impl Agent {
     fn kernel_state(
         probe: &mut Probe,
         enforcer: &mut Enforcer,
-        activity: &Activity,
+        (activity, unhooked): (&Activity, &[EventType]),
         dumping: bool,
         rules: &RuleSet,
     ) -> anyhow::Result<()> {
@@ -243,7 +258,7 @@ impl Agent {
         crate::file_filters::apply(probe, rules, unfiltered(activity))
             .context("loading the kernel file filters")?;
         probe
-            .set_activity(&activity_config(rules, activity, dumping))
+            .set_activity(&activity_config(rules, activity, dumping, unhooked))
             .context("attaching the activity programs")?;
         Ok(())
     }
@@ -275,6 +290,7 @@ impl Agent {
             hasher,
             profiler,
             activity,
+            unhooked,
             dumping: dumping_now,
             protected_cgroups,
             ..
@@ -338,7 +354,12 @@ impl Agent {
             if dumping != *dumping_now {
                 *dumping_now = dumping;
                 probe
-                    .set_activity(&activity_config(detector.rules(), activity, dumping))
+                    .set_activity(&activity_config(
+                        detector.rules(),
+                        activity,
+                        dumping,
+                        unhooked,
+                    ))
                     .context("hooking the dumped workloads' activity")?;
             }
         }
@@ -381,11 +402,17 @@ impl Agent {
         let c = self.pipeline.cache_stats();
         let d = self.detector.stats();
         let p = self.enforcer.stats();
+        let privileges = self.pipeline.privilege_stats().map_or(String::new(), |p| {
+            format!(
+                "; privilege check processes={} gains={} unverified_file_caps={} unknown={}",
+                p.processes, p.gains, p.unverified_file_caps, p.unknown
+            )
+        });
         format!(
             "rampart: kernel events dropped={} (per cpu {:?}) delivered={} malformed={}; process cache entries={} \
              inserted={} removed={} evicted={} swept={} misses={}; rules evaluated={} matched={} silent={} \
              rate_limited={}; active protection killed_in_kernel={} killed={} spared={} pid_recycled={} \
-             disarmed={} rearmed={} disarm_refused={}",
+             disarmed={} rearmed={} disarm_refused={}{}",
             s.dropped_total(),
             s.dropped_per_cpu,
             s.delivered,
@@ -406,7 +433,8 @@ impl Agent {
             p.pid_recycled,
             p.disarms,
             p.rearms,
-            p.disarm_refused
+            p.disarm_refused,
+            privileges
         )
     }
 }
@@ -420,8 +448,15 @@ fn unfiltered(activity: &Activity) -> &[EventType] {
 }
 
 /// Kernel activity hooks for the event types some rule needs (a type no rule uses is not hooked at all), plus
-/// those `activity` asks for, plus the network and DNS activity that activity dumps record while `dumping`.
-fn activity_config(rules: &RuleSet, activity: &Activity, dumping: bool) -> ActivityConfig {
+/// those `activity` asks for, plus the network and DNS activity that activity dumps record while `dumping`,
+/// plus the set*id and capset calls while the privilege check runs (without them every legitimate setuid
+/// would look like an exploit); never the `unhooked` ones (tests).
+fn activity_config(
+    rules: &RuleSet,
+    activity: &Activity,
+    dumping: bool,
+    unhooked: &[EventType],
+) -> ActivityConfig {
     let mut types: Vec<EventType> = rules
         .rules()
         .iter()
@@ -435,12 +470,35 @@ fn activity_config(rules: &RuleSet, activity: &Activity, dumping: bool) -> Activ
             EventType::Accept,
         ]);
     }
+    if privilege_check_wanted(rules, activity) {
+        types.extend(PRIVILEGE_CHECK_NEEDS);
+    }
+    let types: Vec<EventType> = match activity {
+        Activity::All => ACTIVITY_EVENT_TYPES.to_vec(),
+        Activity::RulesOnly => types,
+        Activity::RulesAnd(extra) => types.into_iter().chain(extra.iter().copied()).collect(),
+    };
+    if unhooked.is_empty() && *activity == Activity::All {
+        return ActivityConfig::default();
+    }
+    ActivityConfig::for_event_types(types.into_iter().filter(|t| !unhooked.contains(t)))
+}
+
+/// The activity the privilege check must see: every legitimate way a thread's credentials change besides exec.
+const PRIVILEGE_CHECK_NEEDS: [EventType; 3] =
+    [EventType::Setuid, EventType::Setgid, EventType::Capset];
+
+/// Whether some rule, or the output, wants `privilege_gain` events.
+fn privilege_check_wanted(rules: &RuleSet, activity: &Activity) -> bool {
+    let wanted = |t: &EventType| *t == EventType::PrivilegeGain;
     match activity {
-        Activity::All => ActivityConfig::default(),
-        Activity::RulesOnly => ActivityConfig::for_event_types(types),
-        Activity::RulesAnd(extra) => {
-            ActivityConfig::for_event_types(types.into_iter().chain(extra.iter().copied()))
-        }
+        Activity::All => true,
+        Activity::RulesAnd(extra) if extra.iter().any(wanted) => true,
+        _ => rules
+            .rules()
+            .iter()
+            .filter_map(|r| r.event_type())
+            .any(|t| wanted(&t)),
     }
 }
 
@@ -575,4 +633,58 @@ fn wall_clock_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(expressions: &[&str]) -> RuleSet {
+        let mut text = String::from("rules:\n");
+        for (i, e) in expressions.iter().enumerate() {
+            text.push_str(&format!("  - id: r{i}\n    expression: '{e}'\n"));
+        }
+        let source = PolicySource {
+            name: "t".into(),
+            file: "t.policy".into(),
+            text,
+        };
+        let loaded = load_sources(&[source], &LoadOptions::default());
+        assert!(!loaded.report.has_errors(), "{:?}", loaded.report);
+        loaded.ruleset
+    }
+
+    fn hooked(config: &ActivityConfig, t: EventType) -> bool {
+        config.wants(t)
+    }
+
+    #[test]
+    fn the_privilege_check_hooks_the_credential_calls() {
+        let open_only = rules(&["open.file.path == \"/etc/shadow\""]);
+        let config = activity_config(&open_only, &Activity::RulesOnly, false, &[]);
+        assert!(!hooked(&config, EventType::Setuid));
+        assert!(!privilege_check_wanted(&open_only, &Activity::RulesOnly));
+
+        let gains = rules(&["privilege_gain.seen_at != \"\""]);
+        assert!(privilege_check_wanted(&gains, &Activity::RulesOnly));
+        let config = activity_config(&gains, &Activity::RulesOnly, false, &[]);
+        for t in PRIVILEGE_CHECK_NEEDS {
+            assert!(hooked(&config, t), "{t}");
+        }
+        assert!(!hooked(&config, EventType::Bpf), "nothing else");
+
+        // `monitor --events --event-type privilege_gain`, and `--events`
+        let asked = Activity::RulesAnd(vec![EventType::PrivilegeGain]);
+        assert!(privilege_check_wanted(&open_only, &asked));
+        assert!(hooked(
+            &activity_config(&open_only, &asked, false, &[]),
+            EventType::Capset
+        ));
+        assert!(privilege_check_wanted(&open_only, &Activity::All));
+
+        // the test knob removes a type whoever asks for it
+        let config = activity_config(&gains, &Activity::All, false, &[EventType::Setuid]);
+        assert!(!hooked(&config, EventType::Setuid));
+        assert!(hooked(&config, EventType::Setgid) && hooked(&config, EventType::Bpf));
+    }
 }

@@ -87,6 +87,14 @@ impl UserDirectory {
         self.groups.refresh();
     }
 
+    pub fn user_name(&self, uid: u32) -> Option<&str> {
+        self.users.name(uid)
+    }
+
+    pub fn group_name(&self, gid: u32) -> Option<&str> {
+        self.groups.name(gid)
+    }
+
     /// Fills the name fields of `creds` from its ids.
     pub fn name_credentials(&self, creds: &mut Credentials) {
         let user = |id| self.users.name(id).unwrap_or_default().to_string();

@@ -75,6 +75,7 @@ event_types! {
     Accept => "accept",
     Imds => "imds",
     IoUringSetup => "io_uring_setup",
+    PrivilegeGain => "privilege_gain",
 }
 
 impl EventType {
@@ -107,7 +108,8 @@ pub struct EventMeta {
     pub id: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub hostname: String,
-    /// Where the event came from: `ebpf`, `procfs` (start-up snapshot) or `replay`.
+    /// Where the event came from: `ebpf`, `agent` (derived by the agent, e.g. `privilege_gain`), `procfs`
+    /// (start-up snapshot) or `replay`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub origin: String,
     /// `event.async`: the operation was submitted asynchronously (through io_uring), not by a syscall of
@@ -202,6 +204,8 @@ pub enum EventData {
     Accept(events::SocketEvent),
     Imds(events::ImdsEvent),
     IoUringSetup(events::IoUringSetupEvent),
+    /// Produced by the agent's privilege check, not by a kernel hook.
+    PrivilegeGain(events::PrivilegeGainEvent),
 }
 
 impl EventData {
@@ -267,6 +271,7 @@ impl EventData {
             EventData::Accept(_) => EventType::Accept,
             EventData::Imds(_) => EventType::Imds,
             EventData::IoUringSetup(_) => EventType::IoUringSetup,
+            EventData::PrivilegeGain(_) => EventType::PrivilegeGain,
         }
     }
 }

@@ -47,7 +47,8 @@ pub struct TestCase {
     pub trigger: Option<String>,
     /// A look-alike that must not make the rule match.
     pub benign: Option<String>,
-    /// What the case needs beyond root (`podman`, `dns`, `kernel_modules`: a kernel with loadable modules).
+    /// What the case needs beyond root (`podman`, `dns`, `kernel_modules`: a kernel with loadable modules,
+    /// `unhooked_credential_calls`: a monitor that does not see set*id and capset calls).
     pub needs: Vec<String>,
     /// Seconds each script may run (default 20).
     pub timeout: Option<u64>,

@@ -62,29 +62,9 @@ struct record_header {
 	__u64 timestamp_ns; /* bpf_ktime_get_boot_ns() */
 };
 
-struct task_info {
-	__u32 pid;
-	__u32 tid;
-	__u32 ppid;
-	__u32 flags;
-	__u32 uid;
-	__u32 gid;
-	__u32 euid;
-	__u32 egid;
-	__u32 fsuid;
-	__u32 fsgid;
-	__u32 auid;
-	__u32 _pad0;
-	__u64 cap_effective;
-	__u64 cap_permitted;
-	__u64 cgroup_id;
-	__u64 start_boottime_ns;
-	char comm[COMM_LEN];
-	char tty[TTY_LEN];
-};
-
 /* The acting thread's own credentials (task->real_cred: an override_creds() of the kernel acting on its
- * behalf is not a change of the task's privileges), carried by every activity record. */
+ * behalf is not a change of the task's privileges), carried by every record of a task
+ * (exec and fork records in their task_info). */
 #define CRED_INIT_USER_NS 1 /* cred->user_ns is the initial user namespace: capabilities count on the host */
 struct cred_info {
 	__u32 uid;
@@ -99,6 +79,20 @@ struct cred_info {
 	__u64 cap_permitted;
 	__u32 flags;
 	__u32 _pad0;
+};
+
+struct task_info {
+	__u32 pid;
+	__u32 tid;
+	__u32 ppid;
+	__u32 flags;
+	__u32 auid;
+	__u32 _pad0;
+	struct cred_info cred;
+	__u64 cgroup_id;
+	__u64 start_boottime_ns;
+	char comm[COMM_LEN];
+	char tty[TTY_LEN];
 };
 
 struct file_info {

@@ -3,39 +3,6 @@
 
 #include "common.h"
 
-static __always_inline void fill_task(struct task_info *t, struct task_struct *task)
-{
-	const struct cred *cred = KREAD(task, cred);
-	struct tty_struct *tty = KREAD(KREAD(task, signal), tty);
-
-	t->pid = KREAD(task, tgid);
-	t->tid = KREAD(task, pid);
-	t->ppid = KREAD(KREAD(task, real_parent), tgid);
-	t->flags = (KREAD(task, flags) & PF_KTHREAD) ? TASK_KTHREAD : 0;
-	t->uid = KREAD(cred, uid.val);
-	t->gid = KREAD(cred, gid.val);
-	t->euid = KREAD(cred, euid.val);
-	t->egid = KREAD(cred, egid.val);
-	t->fsuid = KREAD(cred, fsuid.val);
-	t->fsgid = KREAD(cred, fsgid.val);
-	if (bpf_core_field_exists(task->loginuid))
-		t->auid = KREAD(task, loginuid.val);
-	else
-		t->auid = AUDIT_AUID_UNSET;
-	/* kernel_cap_t is a u64 since 6.3 and u32[2] before: the same 8 bytes either way on little endian. */
-	t->cap_effective = 0;
-	t->cap_permitted = 0;
-	bpf_core_read(&t->cap_effective, sizeof(t->cap_effective), &cred->cap_effective);
-	bpf_core_read(&t->cap_permitted, sizeof(t->cap_permitted), &cred->cap_permitted);
-	t->cgroup_id = KREAD(task_cgroup_kn(task), id);
-	t->start_boottime_ns = KREAD(task, start_boottime);
-	BPF_CORE_READ_STR_INTO(&t->comm, task, comm);
-	if (tty)
-		BPF_CORE_READ_STR_INTO(&t->tty, tty, name);
-	else
-		t->tty[0] = 0;
-}
-
 /* Credentials `cred` as a record carries them, with direct loads: a dozen plain loads, no helper call. */
 static __always_inline void fill_creds_of(struct cred_info *c, const struct cred *cred)
 {
@@ -66,6 +33,29 @@ static __always_inline void fill_creds_of(struct cred_info *c, const struct cred
 static __always_inline void fill_creds(struct cred_info *c, struct task_struct *task)
 {
 	fill_creds_of(c, KREAD(task, real_cred));
+}
+
+static __always_inline void fill_task(struct task_info *t, struct task_struct *task)
+{
+	struct tty_struct *tty = KREAD(KREAD(task, signal), tty);
+
+	t->pid = KREAD(task, tgid);
+	t->tid = KREAD(task, pid);
+	t->ppid = KREAD(KREAD(task, real_parent), tgid);
+	t->flags = (KREAD(task, flags) & PF_KTHREAD) ? TASK_KTHREAD : 0;
+	fill_creds(&t->cred, task);
+	if (bpf_core_field_exists(task->loginuid))
+		t->auid = KREAD(task, loginuid.val);
+	else
+		t->auid = AUDIT_AUID_UNSET;
+	t->_pad0 = 0;
+	t->cgroup_id = KREAD(task_cgroup_kn(task), id);
+	t->start_boottime_ns = KREAD(task, start_boottime);
+	BPF_CORE_READ_STR_INTO(&t->comm, task, comm);
+	if (tty)
+		BPF_CORE_READ_STR_INTO(&t->tty, tty, name);
+	else
+		t->tty[0] = 0;
 }
 
 /* Inode number, device, mode, owner, times and filesystem type of `inode`; the mount id of `vfsmnt` (0 when the mount

@@ -157,6 +157,7 @@ fn fork(bytes: &[u8]) -> Result<ForkRecord, DecodeError> {
     Ok(ForkRecord {
         timestamp_boot_ns: f.hdr.timestamp_ns,
         parent_pid: f.parent_pid,
+        parent_tid: f.parent_tid,
         child,
     })
 }
@@ -199,23 +200,27 @@ pub fn exit_status(raw: u32) -> (ExitCause, u32) {
 }
 
 fn task(t: &task_info) -> TaskInfo {
+    let c = task_creds(&t.cred);
     TaskInfo {
         pid: t.pid,
         tid: t.tid,
         ppid: t.ppid,
         comm: c_string(&t.comm),
         credentials: Credentials {
-            uid: t.uid,
-            gid: t.gid,
-            euid: t.euid,
-            egid: t.egid,
-            fsuid: t.fsuid,
-            fsgid: t.fsgid,
+            uid: c.uid,
+            gid: c.gid,
+            euid: c.euid,
+            egid: c.egid,
+            fsuid: c.fsuid,
+            fsgid: c.fsgid,
             auid: t.auid,
-            cap_effective: t.cap_effective,
-            cap_permitted: t.cap_permitted,
+            cap_effective: c.cap_effective,
+            cap_permitted: c.cap_permitted,
             ..Default::default()
         },
+        suid: c.suid,
+        sgid: c.sgid,
+        init_user_ns: c.init_user_ns,
         cgroup_id: t.cgroup_id,
         cgroup_path: String::new(),
         tty_name: c_string(&t.tty),
@@ -224,7 +229,7 @@ fn task(t: &task_info) -> TaskInfo {
     }
 }
 
-/// The acting thread's credentials as an activity record carries them (`struct cred_info`).
+/// A thread's credentials as records carry them (`struct cred_info`).
 pub(crate) fn task_creds(c: &cred_info) -> TaskCreds {
     TaskCreds {
         uid: c.uid,

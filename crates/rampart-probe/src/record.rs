@@ -19,6 +19,11 @@ pub struct TaskInfo {
     pub ppid: u32,
     pub comm: String,
     pub credentials: Credentials,
+    /// Saved set-user-id and set-group-id (not in the model's `process.*`: the privilege check reads them).
+    pub suid: u32,
+    pub sgid: u32,
+    /// The credentials belong to the host's initial user namespace.
+    pub init_user_ns: bool,
     /// cgroup v2 id (kernfs node id) of the task's default-hierarchy cgroup.
     pub cgroup_id: u64,
     /// Path of that cgroup relative to the cgroup v2 root, e.g. `/system.slice/ssh.service`.
@@ -30,6 +35,26 @@ pub struct TaskInfo {
     pub start_time_boot_ns: u64,
     /// A kernel thread (no mm).
     pub is_kthread: bool,
+}
+
+impl TaskInfo {
+    /// The task's credentials, numeric, in the form activity records carry them.
+    pub fn creds(&self) -> TaskCreds {
+        let c = &self.credentials;
+        TaskCreds {
+            uid: c.uid,
+            euid: c.euid,
+            suid: self.suid,
+            fsuid: c.fsuid,
+            gid: c.gid,
+            egid: c.egid,
+            sgid: self.sgid,
+            fsgid: c.fsgid,
+            cap_effective: c.cap_effective,
+            cap_permitted: c.cap_permitted,
+            init_user_ns: self.init_user_ns,
+        }
+    }
 }
 
 /// A successful execve/execveat, seen at `sched_process_exec` (the new image is in place).
@@ -74,6 +99,8 @@ pub struct ExecRecord {
 pub struct ForkRecord {
     pub timestamp_boot_ns: u64,
     pub parent_pid: u32,
+    /// The thread that called fork/clone (its credentials are the ones the child copies).
+    pub parent_tid: u32,
     /// The child; its `tid` differs from its `pid` for a new thread.
     pub child: TaskInfo,
 }
@@ -138,21 +165,7 @@ impl Origin {
 
 /// The acting thread's own credentials (`task->real_cred`, not a temporary override) as the kernel saw them at
 /// the hook, numeric only: what a privilege check compares with the process's known history.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TaskCreds {
-    pub uid: u32,
-    pub euid: u32,
-    pub suid: u32,
-    pub fsuid: u32,
-    pub gid: u32,
-    pub egid: u32,
-    pub sgid: u32,
-    pub fsgid: u32,
-    pub cap_effective: u64,
-    pub cap_permitted: u64,
-    /// The credentials belong to the host's initial user namespace: only then do capabilities count on the host.
-    pub init_user_ns: bool,
-}
+pub use rampart_model::events::TaskCreds;
 
 /// A kill the kernel performed at exec (Active Protection, `bpf/kill.h`); it precedes the exec record of
 /// the same process.

@@ -382,3 +382,46 @@ fn exec_from_a_memfd_reports_the_memfd_name() {
     assert_eq!(exec.file.name, "memfd:rampart-payload");
     assert_eq!(exec.argv, ["payload"]);
 }
+
+#[test]
+fn exec_and_fork_records_carry_saved_ids_and_the_user_namespace() {
+    let mut probe = load();
+    // A setuid-root copy of `id` run as nobody: the kernel sets euid and the saved uid to the file's owner.
+    let dir = tempfile::Builder::new()
+        .prefix("rampart-probe-suid-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tool = dir.path().join("rampart-suid-id");
+    std::fs::copy("/usr/bin/id", &tool).unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let (_, seen) = run(
+        &mut probe,
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&tool),
+    );
+    let exec = last_exec(&seen);
+    assert_eq!(exec.file.path, canonical(&tool));
+    let c = exec.task.creds();
+    assert_eq!(
+        (c.uid, c.euid, c.suid, c.fsuid, c.gid, c.sgid),
+        (65534, 0, 0, 0, 65534, 65534),
+        "{c:?}"
+    );
+    assert!(c.init_user_ns, "{c:?}");
+    // The fork record names the calling thread (this test's spawning thread).
+    let fork = seen.forks.first().expect("fork record");
+    assert_eq!(fork.parent_pid, std::process::id());
+    assert_ne!(fork.parent_tid, 0);
+    assert!(fork.child.init_user_ns && fork.child.suid == 0);
+
+    // In a new user namespace the credentials are no longer the host's.
+    let (_, seen) = run(
+        &mut probe,
+        Command::new("unshare").args(["--user", "/bin/true"]),
+    );
+    let exec = last_exec(&seen);
+    assert_eq!(exec.file.path, canonical("/bin/true"));
+    assert!(!exec.task.init_user_ns, "{:?}", exec.task);
+}

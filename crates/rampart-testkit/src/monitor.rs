@@ -31,6 +31,15 @@ impl MonitorProcess {
     /// Starts `binary monitor --json --policy <policy>`, reporting kill actions without sending them when the
     /// build can (`--no-kill`): a test's trigger must survive to finish.
     pub fn start_with_policy(binary: &Path, policy: &str) -> Result<MonitorProcess> {
+        MonitorProcess::start_with_policy_args(binary, policy, &[])
+    }
+
+    /// [`MonitorProcess::start_with_policy`] with more `monitor` arguments.
+    pub fn start_with_policy_args(
+        binary: &Path,
+        policy: &str,
+        extra: &[&str],
+    ) -> Result<MonitorProcess> {
         let help = Command::new(binary)
             .args(["monitor", "--help"])
             .output()
@@ -39,6 +48,7 @@ impl MonitorProcess {
         if String::from_utf8_lossy(&help.stdout).contains("--no-kill") {
             args.push("--no-kill");
         }
+        args.extend_from_slice(extra);
         MonitorProcess::start(binary, &args, &[])
     }
 

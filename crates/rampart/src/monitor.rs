@@ -62,6 +62,10 @@ pub struct MonitorArgs {
     /// kernel activity made through them goes unseen: an evasion left open.
     #[arg(long)]
     pub no_ia32_syscalls: bool,
+    /// Test only: leave this kernel activity unhooked even where a rule or the privilege check needs it
+    /// (e.g. `setuid`), so a test can change credentials unseen, as a kernel exploit does (repeatable).
+    #[arg(long = "test-unhook", value_name = "TYPE", hide = true)]
+    pub test_unhook: Vec<EventType>,
 }
 
 impl MonitorArgs {
@@ -82,6 +86,7 @@ impl MonitorArgs {
             disarm_cooldown: self.disarm_cooldown.into(),
             profiling: None,
             ia32_syscalls: !self.no_ia32_syscalls,
+            unhooked: self.test_unhook.clone(),
         }
     }
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rampart_policy::default::TestTable;
+use rampart_policy::default::{TestCase, TestTable};
 use rampart_testkit::MonitorProcess;
 use serde_json::Value;
 
@@ -26,6 +26,10 @@ const TESTS: &str = concat!(
     "/../rampart-policy/policies/default.tests.yaml"
 );
 const DEFAULT_TIMEOUT: u64 = 20;
+/// The `needs` of a case that runs under a second monitor with the credential calls unhooked: what the case
+/// does through them is then as invisible to the agent as a kernel exploit's `commit_creds`.
+const UNHOOKED: &str = "unhooked_credential_calls";
+const UNHOOKED_TYPES: [&str; 3] = ["setuid", "setgid", "capset"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -51,6 +55,8 @@ struct Run {
     dir: PathBuf,
     outcome: Result<(), String>,
     elapsed: Duration,
+    /// The matches of the monitor this run was watched by.
+    matches: std::ops::Range<usize>,
 }
 
 fn make_dir(p: &Path) {
@@ -170,7 +176,52 @@ fn unmet(need: &str) -> Option<String> {
         "kernel_modules" if !Path::new("/proc/modules").exists() => {
             Some("this kernel is built without loadable module support".into())
         }
+        // provided by the runner itself (a second monitor)
+        UNHOOKED => None,
         _ => None,
+    }
+}
+
+/// Runs the trigger and the benign script of one case (unless the host lacks what it needs).
+#[allow(clippy::too_many_arguments)]
+fn run_case(
+    n: usize,
+    rule: &str,
+    case: &TestCase,
+    scripts: &Path,
+    base: &Path,
+    env: &[(String, String)],
+    runs: &mut Vec<Run>,
+    skipped: &mut Vec<String>,
+) {
+    for kind in [Kind::Trigger, Kind::Benign] {
+        let text = match kind {
+            Kind::Trigger => case.trigger.as_deref(),
+            Kind::Benign => case.benign.as_deref(),
+        };
+        let Some(text) = text else { continue };
+        if let Some(why) = case.needs.iter().find_map(|n| unmet(n)) {
+            skipped.push(format!("{rule} {}: {why}", kind.as_str()));
+            continue;
+        }
+        let mark = format!("rampart-{}-{n}-{}", std::process::id(), kind.as_str());
+        let script = scripts.join(format!("{rule}.{}.sh", kind.as_str()));
+        std::fs::write(&script, text).unwrap();
+        let dir = base.join(format!("{n}-{}", kind.as_str()));
+        make_dir(&dir);
+        let timeout = Duration::from_secs(case.timeout.unwrap_or(DEFAULT_TIMEOUT));
+        let t0 = Instant::now();
+        let (pid, outcome) = run_script(&script, &mark, &dir, env, timeout);
+        runs.push(Run {
+            rule: rule.to_string(),
+            kind,
+            pid,
+            mark,
+            dir,
+            outcome,
+            elapsed: t0.elapsed(),
+            matches: 0..0,
+        });
     }
 }
 
@@ -237,56 +288,62 @@ fn default_policy_rules_fire_on_real_behaviour_and_not_on_look_alikes() {
         env.extend(podman_env());
     }
 
-    let monitor =
-        MonitorProcess::start_with_policy(Path::new(env!("CARGO_BIN_EXE_rampart")), POLICY)
-            .unwrap();
-
+    let binary = Path::new(env!("CARGO_BIN_EXE_rampart"));
     let started = Instant::now();
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
-    for (n, (rule, case)) in table.cases.iter().enumerate() {
-        if only.as_ref().is_some_and(|o| !o.contains(rule)) {
+    let mut matches = Vec::new();
+    let mut monitor_stderr = String::new();
+    // Two passes: most cases under one monitor; those that need credential calls unhooked under a second one.
+    for unhooked in [false, true] {
+        let cases: Vec<(usize, &String, &TestCase)> = table
+            .cases
+            .iter()
+            .enumerate()
+            .filter(|(_, (rule, c))| {
+                c.needs.iter().any(|n| n == UNHOOKED) == unhooked
+                    && only.as_ref().is_none_or(|o| o.contains(rule))
+            })
+            .map(|(n, (rule, case))| (n, rule, case))
+            .collect();
+        if cases.is_empty() {
             continue;
         }
-        for kind in [Kind::Trigger, Kind::Benign] {
-            let text = match kind {
-                Kind::Trigger => case.trigger.as_deref(),
-                Kind::Benign => case.benign.as_deref(),
-            };
-            let Some(text) = text else { continue };
-            if let Some(why) = case.needs.iter().find_map(|n| unmet(n)) {
-                skipped.push(format!("{rule} {}: {why}", kind.as_str()));
-                continue;
+        let mut extra = Vec::new();
+        if unhooked {
+            for t in UNHOOKED_TYPES {
+                extra.extend(["--test-unhook", t]);
             }
-            let mark = format!("rampart-{}-{n}-{}", std::process::id(), kind.as_str());
-            let script = scripts.join(format!("{rule}.{}.sh", kind.as_str()));
-            std::fs::write(&script, text).unwrap();
-            let dir = base.path().join(format!("{n}-{}", kind.as_str()));
-            make_dir(&dir);
-            let timeout = Duration::from_secs(case.timeout.unwrap_or(DEFAULT_TIMEOUT));
-            let t0 = Instant::now();
-            let (pid, outcome) = run_script(&script, &mark, &dir, &env, timeout);
-            runs.push(Run {
-                rule: rule.clone(),
-                kind,
-                pid,
-                mark,
-                dir,
-                outcome,
-                elapsed: t0.elapsed(),
-            });
         }
+        let monitor = MonitorProcess::start_with_policy_args(binary, POLICY, &extra).unwrap();
+        let first = runs.len();
+        for (n, rule, case) in cases {
+            run_case(
+                n,
+                rule,
+                case,
+                &scripts,
+                base.path(),
+                &env,
+                &mut runs,
+                &mut skipped,
+            );
+        }
+        // Let the last events through the pipeline.
+        std::thread::sleep(Duration::from_secs(3));
+        let pass = matches.len();
+        matches.extend(monitor.all(|v| rule_id(v).is_some()));
+        for run in &mut runs[first..] {
+            run.matches = pass..matches.len();
+        }
+        monitor_stderr.push_str(&monitor.stop());
     }
-    // Let the last events through the pipeline.
-    std::thread::sleep(Duration::from_secs(3));
-    let matches = monitor.all(|v| rule_id(v).is_some());
-    let monitor_stderr = monitor.stop();
 
     let mut failures = Vec::new();
     let mut summary = BTreeMap::new();
     for run in &runs {
         let cid = std::fs::read_to_string(run.dir.join(".cid")).ok();
-        let own: Vec<&Value> = matches
+        let own: Vec<&Value> = matches[run.matches.clone()]
             .iter()
             .filter(|m| belongs_to(m, run, cid.as_deref().map(str::trim)))
             .collect();

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use rampart_testkit::MonitorProcess;
 use serde_json::Value;
 
+#[path = "evasion/creds.rs"]
+mod creds;
 #[path = "evasion/exempt.rs"]
 mod exempt;
 #[path = "evasion/ia32.rs"]

@@ -112,6 +112,14 @@ impl ProcessCache {
         &self.clock
     }
 
+    pub fn proc_root(&self) -> &std::path::Path {
+        &self.config.proc_root
+    }
+
+    pub fn users(&self) -> &UserDirectory {
+        &self.users
+    }
+
     /// Loads every running process from /proc, parents before children.
     pub fn seed_from_procfs(&mut self) -> usize {
         let root = self.config.proc_root.clone();

@@ -125,32 +125,59 @@ fn parse_stat(text: &str) -> Option<Stat> {
 }
 
 fn parse_status_credentials(status: &str) -> Credentials {
-    let mut creds = Credentials {
+    let ids = StatusIds::parse(status);
+    let ([uid, euid, _, fsuid], [gid, egid, _, fsgid]) = (ids.uids, ids.gids);
+    Credentials {
+        uid,
+        euid,
+        fsuid,
+        gid,
+        egid,
+        fsgid,
         auid: u32::MAX,
+        cap_effective: ids.cap_effective,
+        cap_permitted: ids.cap_permitted,
         ..Default::default()
-    };
-    for line in status.lines() {
-        let Some((key, value)) = line.split_once(':') else {
-            continue;
-        };
-        let ids: Vec<u32> = value
-            .split_whitespace()
-            .filter_map(|v| v.parse().ok())
-            .collect();
-        match key {
-            // real, effective, saved, filesystem
-            "Uid" if ids.len() == 4 => {
-                (creds.uid, creds.euid, creds.fsuid) = (ids[0], ids[1], ids[3])
-            }
-            "Gid" if ids.len() == 4 => {
-                (creds.gid, creds.egid, creds.fsgid) = (ids[0], ids[1], ids[3])
-            }
-            "CapEff" => creds.cap_effective = u64::from_str_radix(value.trim(), 16).unwrap_or(0),
-            "CapPrm" => creds.cap_permitted = u64::from_str_radix(value.trim(), 16).unwrap_or(0),
-            _ => {}
-        }
     }
-    creds
+}
+
+/// The ids, capability sets and thread count of a `/proc/PID/status` (or `/proc/PID/task/TID/status`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusIds {
+    /// real, effective, saved, filesystem
+    pub uids: [u32; 4],
+    pub gids: [u32; 4],
+    pub cap_effective: u64,
+    pub cap_permitted: u64,
+    pub threads: u32,
+}
+
+impl StatusIds {
+    pub fn parse(status: &str) -> StatusIds {
+        let mut ids = StatusIds::default();
+        for line in status.lines() {
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            let four = || -> Option<[u32; 4]> {
+                let v: Vec<u32> = value
+                    .split_whitespace()
+                    .filter_map(|v| v.parse().ok())
+                    .collect();
+                v.try_into().ok()
+            };
+            let hex = || u64::from_str_radix(value.trim(), 16).unwrap_or(0);
+            match key {
+                "Uid" => ids.uids = four().unwrap_or(ids.uids),
+                "Gid" => ids.gids = four().unwrap_or(ids.gids),
+                "CapEff" => ids.cap_effective = hex(),
+                "CapPrm" => ids.cap_permitted = hex(),
+                "Threads" => ids.threads = value.trim().parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+        ids
+    }
 }
 
 /// The process runs a 32-bit x86 (ia32) image: its executable's ELF header says ELFCLASS32 and EM_386. The
@@ -200,6 +227,27 @@ fn exe_in_upper_layer(dir: &Path, file: &FileInfo) -> bool {
         // Not even readable: nothing tells the layer, and nothing else about the file is known either.
         Err(_) => false,
     }
+}
+
+/// The mount id of a path, through statx(STATX_MNT_ID).
+fn mount_id(path: &Path) -> Option<u32> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    statx_mount_id(libc::AT_FDCWD, &c_path, 0)
+}
+
+/// The mount id of an open file.
+pub fn mount_id_of(file: &fs::File) -> Option<u32> {
+    use std::os::unix::io::AsRawFd;
+    statx_mount_id(file.as_raw_fd(), c"", libc::AT_EMPTY_PATH)
+}
+
+fn statx_mount_id(dirfd: libc::c_int, path: &std::ffi::CStr, flags: libc::c_int) -> Option<u32> {
+    // SAFETY: statx is plain data; an all-zero value is valid.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: path is NUL-terminated, dirfd is open (or AT_FDCWD) and stx is a valid out-pointer.
+    let rc = unsafe { libc::statx(dirfd, path.as_ptr(), flags, libc::STATX_MNT_ID, &mut stx) };
+    (rc == 0 && stx.stx_mask & libc::STATX_MNT_ID != 0).then_some(stx.stx_mnt_id as u32)
 }
 
 /// Splits a NUL-separated buffer into strings, keeping at most `max_bytes`; the flag says whether it cut.

@@ -36,6 +36,7 @@ fn fork(parent: u32, child: u32, tid: u32) -> ProbeRecord {
     ProbeRecord::Fork(ForkRecord {
         timestamp_boot_ns: 1,
         parent_pid: parent,
+        parent_tid: parent,
         child: task(child, tid, parent),
     })
 }

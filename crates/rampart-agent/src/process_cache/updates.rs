@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use rampart_model::{EventData, ProcessNode};
+use rampart_probe::record::TaskCreds;
 
 use super::ProcessCache;
 
@@ -53,6 +54,24 @@ impl ProcessCache {
         if pid != 0 && self.entries.contains_key(&pid) && process != *node.process {
             self.insert(ProcessNode::new(process, node.parent.clone()));
         }
+    }
+
+    /// Gives the cached process `pid` the credentials a record showed without a credential call (a
+    /// privilege gain), so later events carry them; returns its node.
+    pub fn set_credentials(&mut self, pid: u32, seen: &TaskCreds) -> Option<Arc<ProcessNode>> {
+        let node = self.get(pid)?.clone();
+        let mut process = (*node.process).clone();
+        let c = &mut process.credentials;
+        (c.uid, c.euid, c.fsuid) = (seen.uid, seen.euid, seen.fsuid);
+        (c.gid, c.egid, c.fsgid) = (seen.gid, seen.egid, seen.fsgid);
+        (c.cap_effective, c.cap_permitted) = (seen.cap_effective, seen.cap_permitted);
+        if process == *node.process {
+            return Some(node);
+        }
+        self.users.name_credentials(&mut process.credentials);
+        let node = ProcessNode::new(process, node.parent.clone());
+        self.insert(node.clone());
+        Some(node)
     }
 
     /// The process `pid` as cached (filled from /proc when the kernel never told us about it): the

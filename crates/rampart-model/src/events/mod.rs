@@ -6,10 +6,12 @@
 pub mod file;
 pub mod kernel;
 pub mod network;
+pub mod privilege;
 
 pub use file::*;
 pub use kernel::*;
 pub use network::*;
+pub use privilege::*;
 
 pub(crate) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()

@@ -1301,11 +1301,21 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         string(|e| payload!(e, Imds, x => x.aws.security_credentials.cred_type.as_str(), "")),
     );
 
+    privilege_gain(&mut b);
+
     // retval on every syscall-backed event.
     for t in EventType::ALL {
         if !matches!(
             t,
-            T::Exec | T::Fork | T::Exit | T::Setuid | T::Setgid | T::Capset | T::Dns | T::Imds
+            T::Exec
+                | T::Fork
+                | T::Exit
+                | T::Setuid
+                | T::Setgid
+                | T::Capset
+                | T::Dns
+                | T::Imds
+                | T::PrivilegeGain
         ) {
             b.ev(
                 &format!("{}.retval", t.as_str()),
@@ -1321,4 +1331,92 @@ pub(super) fn build() -> HashMap<String, FieldDef> {
         b.ev(name, ty, scope, flags, Acc::One(scalar(|_e| Val::Str(""))));
     });
     b.fields
+}
+
+/// Rampart addition: `privilege_gain.*`, the agent's privilege-history check (`events::privilege`).
+fn privilege_gain(b: &mut Builder) {
+    use crate::events::{PrivilegeCreds, PrivilegeGainEvent, TaskCreds};
+    use FieldType::*;
+    type Side = fn(&PrivilegeGainEvent) -> &PrivilegeCreds;
+    type Id = fn(&TaskCreds) -> u64;
+    type Name = fn(&PrivilegeCreds) -> &str;
+    fn gain(e: &Event) -> Option<&PrivilegeGainEvent> {
+        payload!(e, PrivilegeGain, x => Some(x), None)
+    }
+    let s = FieldScope::Event(EventType::PrivilegeGain);
+    b.ev(
+        "privilege_gain.seen_at",
+        Str,
+        s,
+        0,
+        string(|e| gain(e).map_or("", |x| x.seen_at.as_str())),
+    );
+    b.ev(
+        "privilege_gain.gained_ids",
+        Str,
+        s,
+        ARRAY,
+        Acc::Many(Arc::new(|e, _r, sink| {
+            gain(e).is_some_and(|x| x.gained_ids.iter().any(|v| sink(Val::Str(v))))
+        })),
+    );
+    b.ev(
+        "privilege_gain.gained_caps",
+        Int,
+        s,
+        0,
+        int(|e| gain(e).map_or(0, |x| x.gained_caps as i64)),
+    );
+    let sides: [(&str, Side); 2] = [("previous", |x| &x.previous), ("current", |x| &x.current)];
+    let ids: [(&str, Id); 10] = [
+        ("uid", |c| c.uid.into()),
+        ("euid", |c| c.euid.into()),
+        ("suid", |c| c.suid.into()),
+        ("fsuid", |c| c.fsuid.into()),
+        ("gid", |c| c.gid.into()),
+        ("egid", |c| c.egid.into()),
+        ("sgid", |c| c.sgid.into()),
+        ("fsgid", |c| c.fsgid.into()),
+        ("cap_effective", |c| c.cap_effective),
+        ("cap_permitted", |c| c.cap_permitted),
+    ];
+    let names: [(&str, Name); 4] = [
+        ("user", |c| c.user.as_str()),
+        ("euser", |c| c.euser.as_str()),
+        ("group", |c| c.group.as_str()),
+        ("egroup", |c| c.egroup.as_str()),
+    ];
+    for (side, pick) in sides {
+        for (name, id) in ids {
+            b.ev(
+                &format!("privilege_gain.{side}.{name}"),
+                Int,
+                s,
+                0,
+                Acc::One(scalar(move |e| {
+                    Val::Int(gain(e).map_or(0, |x| id(&pick(x).ids) as i64))
+                })),
+            );
+        }
+        for (name, text) in names {
+            b.ev(
+                &format!("privilege_gain.{side}.{name}"),
+                Str,
+                s,
+                0,
+                Acc::One(scalar(move |e| {
+                    Val::Str(gain(e).map_or("", |x| text(pick(x))))
+                })),
+            );
+        }
+        b.ev(
+            &format!("privilege_gain.{side}.init_user_ns"),
+            Bool,
+            s,
+            0,
+            Acc::One(scalar(move |e| {
+                Val::Bool(gain(e).is_some_and(|x| pick(x).ids.init_user_ns))
+            })),
+        );
+    }
 }

@@ -225,3 +225,73 @@ fn args_options_short_and_long_values_and_nested_visits() {
     });
     assert_eq!(seen, ["width=8", &format!("path={long}"), "k=v"]);
 }
+
+#[test]
+fn privilege_gain_fields_and_json() {
+    use crate::events::{PrivilegeCreds, PrivilegeGainEvent, TaskCreds};
+    let gain = PrivilegeGainEvent {
+        seen_at: EventType::Exec,
+        previous: PrivilegeCreds {
+            ids: TaskCreds {
+                uid: 1000,
+                euid: 1000,
+                init_user_ns: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        current: PrivilegeCreds {
+            ids: TaskCreds {
+                cap_effective: 1 << 21,
+                init_user_ns: true,
+                ..Default::default()
+            },
+            user: "root".into(),
+            ..Default::default()
+        },
+        gained_ids: vec!["uid".into(), "euid".into()],
+        gained_caps: 1 << 21,
+    };
+    let ev = Event::new(
+        1,
+        ProcessContext::new(ProcessNode::new(Process::default(), None)),
+        EventData::PrivilegeGain(gain),
+    );
+    let r = registry();
+    let value = |name: &str| r.get(name).unwrap().values(&ev);
+    assert_eq!(
+        value("privilege_gain.seen_at"),
+        vec![serde_json::json!("exec")]
+    );
+    assert_eq!(
+        value("privilege_gain.gained_ids"),
+        vec![serde_json::json!("uid"), serde_json::json!("euid")]
+    );
+    assert_eq!(
+        value("privilege_gain.previous.uid"),
+        vec![serde_json::json!(1000)]
+    );
+    assert_eq!(
+        value("privilege_gain.current.uid"),
+        vec![serde_json::json!(0)]
+    );
+    assert_eq!(
+        value("privilege_gain.current.user"),
+        vec![serde_json::json!("root")]
+    );
+    assert_eq!(
+        value("privilege_gain.current.cap_effective"),
+        vec![serde_json::json!(1 << 21)]
+    );
+    assert_eq!(
+        value("privilege_gain.current.init_user_ns"),
+        vec![serde_json::json!(true)]
+    );
+    assert!(r.get("privilege_gain.retval").is_none());
+    let json = serde_json::to_value(&ev).unwrap();
+    assert_eq!(json["event"]["type"], "privilege_gain");
+    assert_eq!(json["privilege_gain"]["seen_at"], "exec");
+    assert_eq!(json["privilege_gain"]["previous"]["uid"], 1000);
+    assert_eq!(json["privilege_gain"]["gained_ids"][1], "euid");
+    assert_eq!(serde_json::from_value::<Event>(json).unwrap(), ev);
+}

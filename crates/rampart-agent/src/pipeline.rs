@@ -310,6 +310,7 @@ mod privilege_tests {
             pid: 100,
             tid: 100,
             creds: Some(root),
+            origin: Default::default(),
             data: EventData::Open(OpenEvent::default()),
         });
         vec![exec, open]

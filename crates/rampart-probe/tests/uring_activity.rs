@@ -190,7 +190,12 @@ fn uring_path_operations_are_file_events() {
 
     let cases: [(&[&str], EventType, &str, Option<&str>); 8] = [
         (&["truncate", &p("made")], EventType::Truncate, "made", None),
-        (&["--fixed", "truncate", &p("made")], EventType::Truncate, "made", None),
+        (
+            &["--fixed", "truncate", &p("made")],
+            EventType::Truncate,
+            "made",
+            None,
+        ),
         (&["mkdir", &p("d")], EventType::Mkdir, "d", None),
         (
             &["rename", &p("made"), &p("moved")],
@@ -223,7 +228,11 @@ fn uring_path_operations_are_file_events() {
         assert_eq!(rampart_probe::file::retval(&r.data), Some(0), "{args:?}");
         if t == EventType::Truncate {
             let ino = std::fs::metadata(dir.join(src)).unwrap().ino();
-            assert_eq!(file_target(&r.data).unwrap().file.inode, ino, "{args:?}: the request's own file");
+            assert_eq!(
+                file_target(&r.data).unwrap().file.inode,
+                ino,
+                "{args:?}: the request's own file"
+            );
         }
         if let Some(dst) = dst {
             assert_eq!(dest_of(&r), Some(p(dst).as_str()), "{args:?}");

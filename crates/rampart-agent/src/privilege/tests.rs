@@ -113,6 +113,7 @@ fn activity(pid: u32, tid: u32, c: Option<TaskCreds>, data: EventData) -> ProbeR
         pid,
         tid,
         creds: c,
+        origin: Default::default(),
         data,
     })
 }

@@ -229,13 +229,6 @@ fn exe_in_upper_layer(dir: &Path, file: &FileInfo) -> bool {
     }
 }
 
-/// The mount id of a path, through statx(STATX_MNT_ID).
-fn mount_id(path: &Path) -> Option<u32> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    statx_mount_id(libc::AT_FDCWD, &c_path, 0)
-}
-
 /// The mount id of an open file.
 pub fn mount_id_of(file: &fs::File) -> Option<u32> {
     use std::os::unix::io::AsRawFd;

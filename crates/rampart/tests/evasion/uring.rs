@@ -82,9 +82,15 @@ fn io_uring_tricks_are_seen_and_normal_use_stays_quiet() {
     want.push(("miner_pool_port_connection", pool));
     names.push("connect to a pool port");
     // wiping a log with an io_uring ftruncate
-    let log = std::path::PathBuf::from(format!("/var/log/rampart-evasion-{}.log", std::process::id()));
+    let log = std::path::PathBuf::from(format!(
+        "/var/log/rampart-evasion-{}.log",
+        std::process::id()
+    ));
     std::fs::write(&log, b"evidence\n").unwrap();
-    want.push(("log_file_truncate_syscall", run(&rd, &["truncate", log.to_str().unwrap()])));
+    want.push((
+        "log_file_truncate_syscall",
+        run(&rd, &["truncate", log.to_str().unwrap()]),
+    ));
     names.push("truncate a log");
     std::fs::remove_file(&log).unwrap();
     // a ring created by a binary dropped in /tmp

@@ -20,6 +20,7 @@
 
 #include "ia32.h"
 #include "kernel.h"
+#include "mount_api.h"
 #include "net.h"
 #include "file.h"
 
@@ -114,7 +115,9 @@ static __always_inline int ia32_activity(__u32 op, const volatile struct ia32_de
 			kact_enter_cred(op, a, 0, o);
 		return kact_exit_cred(op, ret);
 	case KOP_KILL:
-		if (e->shape == IA32_SH_TKILL)
+		if (e->shape == IA32_SH_PIDFD_SIGNAL)
+			kact_enter_pidfd_send_signal(a, o);
+		else if (e->shape == IA32_SH_TKILL)
 			kact_enter_kill(a[0], a[1], a[0], o);
 		else if (e->shape == IA32_SH_TGKILL)
 			kact_enter_kill(a[0], a[2], a[1], o);
@@ -122,7 +125,15 @@ static __always_inline int ia32_activity(__u32 op, const volatile struct ia32_de
 			kact_enter_kill(a[0], a[1], 0, o);
 		return kact_exit_plain(op, ret);
 	case KOP_MOUNT:
+		if (e->shape == IA32_SH_OPEN_TREE) {
+			kact_enter_open_tree(a, o);
+			return kact_exit_open_tree(ret);
+		}
 		kact_enter_op(op, a, o);
+		if (e->shape == IA32_SH_MOVE_MOUNT)
+			return kact_exit_move_mount(ret);
+		if (e->shape == IA32_SH_FSMOUNT)
+			return kact_exit_fsmount(ret);
 		return kact_exit_mount(ret);
 	case KOP_UMOUNT:
 		kact_enter_op(op, a, o);

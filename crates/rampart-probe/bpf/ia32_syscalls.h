@@ -20,6 +20,10 @@
 #define IA32_SH_FS_ID 7      /* setfsuid/setfsgid: return the previous id, not an error */
 #define IA32_SH_OLDUMOUNT 8  /* umount(name): no flags argument */
 #define IA32_SH_SOCKETCALL 9 /* socketcall(call, u32 *args): the op depends on `call` */
+#define IA32_SH_PIDFD_SIGNAL 10 /* pidfd_send_signal(pidfd, sig, info, flags): the target from the descriptor */
+#define IA32_SH_MOVE_MOUNT 11   /* the new mount API (mount_api.h): each call has its own exit body */
+#define IA32_SH_FSMOUNT 12
+#define IA32_SH_OPEN_TREE 13
 
 /* `file` is the file family's view (type 0: not a file call; SP_BUMP: a mount change). `kop` is KOP_* + 1 of
  * the kernel-activity or network op (0: none), whose arguments are the first `nargs`; bit i of `uid16` marks
@@ -89,7 +93,9 @@ const volatile struct ia32_desc ia32_table[IA32_TABLE_LEN] = {
 	[22] = { BUMP, ACT(UMOUNT, 1), .shape = IA32_SH_OLDUMOUNT },                         /* umount */
 	[52] = { BUMP, ACT(UMOUNT, 2) },                                                     /* umount2 */
 	[217] = { BUMP },                                                                    /* pivot_root */
-	[429] = { BUMP },                                                                    /* move_mount */
+	[429] = { BUMP, ACT(MOUNT, 5), .shape = IA32_SH_MOVE_MOUNT },                        /* move_mount */
+	[432] = { ACT(MOUNT, 3), .shape = IA32_SH_FSMOUNT },                                 /* fsmount */
+	[428] = { ACT(MOUNT, 3), .shape = IA32_SH_OPEN_TREE },                               /* open_tree */
 
 	/* kernel activity (kernel.h) */
 	[357] = { ACT(BPF, 3) },                                                             /* bpf */
@@ -120,6 +126,9 @@ const volatile struct ia32_desc ia32_table[IA32_TABLE_LEN] = {
 	[37] = { ACT(KILL, 2), .shape = IA32_SH_KILL },                                      /* kill */
 	[238] = { ACT(KILL, 2), .shape = IA32_SH_TKILL },                                    /* tkill */
 	[270] = { ACT(KILL, 3), .shape = IA32_SH_TGKILL },                                   /* tgkill */
+	[178] = { ACT(KILL, 3), .shape = IA32_SH_KILL },                                     /* rt_sigqueueinfo */
+	[335] = { ACT(KILL, 4), .shape = IA32_SH_TGKILL },                                   /* rt_tgsigqueueinfo */
+	[424] = { ACT(KILL, 4), .shape = IA32_SH_PIDFD_SIGNAL },                             /* pidfd_send_signal */
 	[356] = { ACT(MEMFD_CREATE, 2) },                                                    /* memfd_create */
 	[313] = { ACT(SPLICE, 6) },                                                          /* splice */
 	[172] = { ACT(PRCTL, 5) },                                                           /* prctl */

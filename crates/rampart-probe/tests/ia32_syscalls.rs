@@ -285,6 +285,24 @@ fn activity_of_a_32bit_program_is_reported() {
     };
     assert_eq!((sig.pid, sig.signal_type), (vpid, 15));
     let _ = victim.wait();
+    // the queued and pidfd signal paths, like kill
+    let victim = Command::new("sleep").arg("30").spawn().unwrap();
+    let vpid = victim.id();
+    for op in ["sigqueue", "pidfd-signal"] {
+        let pid = run(d, &[op, &vpid.to_string(), "0"]);
+        let r = rec.wait(pid, op, |r| matches!(r.data, EventData::Signal(_)));
+        let EventData::Signal(sig) = &r.data else {
+            unreachable!()
+        };
+        assert_eq!(
+            (sig.pid, sig.signal_type, r.origin),
+            (vpid, 0, Origin::Ia32),
+            "{op}"
+        );
+    }
+    let mut victim = victim;
+    let _ = victim.kill();
+    let _ = victim.wait();
 
     // memory: mmap2 (offset in pages) and the old one-pointer mmap of a file, mprotect (read at sys_enter)
     for op in ["mmap2", "old_mmap"] {
@@ -364,6 +382,34 @@ fn activity_of_a_32bit_program_is_reported() {
         unreachable!()
     };
     assert_eq!(u.mountpoint.path, s(&mnt));
+
+    // the new mount API: fsmount makes a detached tmpfs, move_mount attaches it, open_tree clones a tree
+    let pid = run(d, &["newmount", s(&mnt)]);
+    let made = rec.wait(
+        pid,
+        "fsmount",
+        |r| matches!(&r.data, EventData::Mount(m) if m.detached),
+    );
+    let moved = rec.wait(
+        pid,
+        "move_mount",
+        |r| matches!(&r.data, EventData::Mount(m) if !m.detached),
+    );
+    let (EventData::Mount(made_m), EventData::Mount(moved_m)) = (&made.data, &moved.data) else {
+        unreachable!()
+    };
+    assert_eq!((made.origin, moved.origin), (Origin::Ia32, Origin::Ia32));
+    assert_eq!(made_m.fs_type, "tmpfs");
+    assert_eq!(
+        (moved_m.mountpoint.path.as_str(), moved_m.mount_id),
+        (s(&mnt), made_m.mount_id)
+    );
+    let pid = run(d, &["open-tree", s(&dir)]);
+    let r = rec.wait(pid, "open_tree", |r| matches!(r.data, EventData::Mount(_)));
+    let EventData::Mount(clone) = &r.data else {
+        unreachable!()
+    };
+    assert!(clone.detached && r.origin == Origin::Ia32, "{clone:?}");
 
     // the setfsuid query was not reported
     assert!(

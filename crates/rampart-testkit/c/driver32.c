@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -201,6 +202,25 @@ int main(int argc, char **argv)
 		return check(syscall(SYS_kill, atoi(p), atoi(q)), "kill");
 	if (!strcmp(op, "tgkill"))
 		return check(syscall(SYS_tgkill, atoi(p), atoi(p), atoi(q)), "tgkill");
+	if (!strcmp(op, "sigqueue")) { /* rt_sigqueueinfo(P, Q, info): queued like sigqueue(3) */
+		siginfo_t info = { .si_signo = atoi(q), .si_code = SI_QUEUE };
+		info.si_pid = getpid();
+		info.si_uid = getuid();
+		return check(syscall(SYS_rt_sigqueueinfo, atoi(p), atoi(q), &info), "rt_sigqueueinfo");
+	}
+	if (!strcmp(op, "pidfd-signal")) { /* pidfd_send_signal through a pidfd of P */
+		int fd = check(syscall(SYS_pidfd_open, atoi(p), 0), "pidfd_open");
+		return check(syscall(SYS_pidfd_send_signal, fd, atoi(q), NULL, 0), "pidfd_send_signal");
+	}
+	if (!strcmp(op, "newmount")) { /* fsopen/fsmount a tmpfs, move_mount it onto P, umount2 P */
+		int fs = check(syscall(SYS_fsopen, "tmpfs", 0), "fsopen");
+		check(syscall(SYS_fsconfig, fs, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL, 0), "fsconfig");
+		int m = check(syscall(SYS_fsmount, fs, 0, 0), "fsmount");
+		check(syscall(SYS_move_mount, m, "", AT_FDCWD, p, 4 /* MOVE_MOUNT_F_EMPTY_PATH */), "move_mount");
+		return check(syscall(SYS_umount2, p, MNT_DETACH), "umount2");
+	}
+	if (!strcmp(op, "open-tree")) /* a detached clone of the tree at P */
+		return check(syscall(SYS_open_tree, AT_FDCWD, p, 1 /* OPEN_TREE_CLONE */), "open_tree") < 0;
 	if (!strcmp(op, "mmap2")) { /* glibc's i386 mmap is mmap2: the offset in pages */
 		int fd = check(open(p, O_RDONLY), "open");
 		return mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 4096) == MAP_FAILED;

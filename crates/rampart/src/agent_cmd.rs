@@ -70,7 +70,8 @@ pub struct AgentCmd {
     /// Server base URL, e.g. http://127.0.0.1:7878 or https://rampart.example:7878.
     #[arg(long, value_name = "URL")]
     pub server: String,
-    /// File holding the enrollment token (used once; the agent then keeps its own credential in the spool).
+    /// File holding the enrollment token (used once, then removed; the agent keeps its own credential in the
+    /// spool).
     #[arg(long, value_name = "FILE")]
     pub token_file: PathBuf,
     /// Spool directory: matches wait here until the server acknowledged them.
@@ -79,6 +80,10 @@ pub struct AgentCmd {
     /// PEM CA certificate to trust for an https server.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Allow a plain http:// server that is not on loopback (the credential travels in clear, and at
+    /// enrollment a man in the middle could make the agent pin his configuration-signing key).
+    #[arg(long)]
+    pub allow_insecure_http: bool,
     /// Serve Prometheus metrics at http://ADDR/metrics (`none` to disable).
     #[arg(long, default_value = "127.0.0.1:7879", value_name = "ADDR")]
     pub metrics_listen: String,
@@ -422,6 +427,7 @@ pub fn run(cmd: AgentCmd) -> anyhow::Result<()> {
     let stop = stop_flag()?;
     let mut config = ReporterConfig::new(&cmd.spool_dir, &cmd.server, &cmd.token_file);
     config.ca_file = cmd.ca_file.clone();
+    config.allow_insecure_http = cmd.allow_insecure_http;
     config.tags = cmd.agent.tags.clone();
     let remote = remote_config(&cmd.agent, &config)?;
     let uploader = uploader(&cmd.agent, &config)?;

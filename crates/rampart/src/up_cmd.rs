@@ -69,6 +69,8 @@ pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
     };
     let mut reporter_config = ReporterConfig::new(cmd.data_dir.join("agent"), &url, &token_file);
     reporter_config.tags = cmd.agent.tags.clone();
+    // The agent talks to the server of its own process, whatever address that listens on.
+    reporter_config.allow_insecure_http = true;
     let (remote, uploader) = match agent {
         Some(_) => (
             agent_cmd::remote_config(&cmd.agent, &reporter_config)?,

@@ -622,7 +622,15 @@ pub struct Poll {
     /// Seconds to wait for a newer one (at most 60; default 30).
     #[serde(default)]
     wait: Option<u64>,
+    /// Bind the bundle to the calling agent and give it an expiry (every current agent asks; older
+    /// agents refuse the two extra fields, so they get bundles without them).
+    #[serde(default)]
+    bound: bool,
 }
+
+/// How long a bound bundle stays fresh: an agent refuses one held back longer (it long-polls for newer
+/// revisions, each issued at once, so a fresh bundle never waits this long).
+const BUNDLE_TTL_NS: i64 = 3600 * 1_000_000_000;
 
 /// An agent's long poll: the signed bundle of the newest revision if it is newer than `since`, else 204
 /// once `wait` seconds pass without a change.
@@ -646,7 +654,12 @@ pub async fn agent_config(
     let tags = store::agent_tags(&s.db, agent.agent_id).await?;
     let profiles =
         crate::profiles::store::bundle_profiles(&s.db, &r.snapshot.stable_profiles).await?;
-    let bundle = r.snapshot.bundle_for(r.revision, now_ns(), &tags, profiles);
+    let now = now_ns();
+    let mut bundle = r.snapshot.bundle_for(r.revision, now, &tags, profiles);
+    if q.bound {
+        bundle.agent_id = Some(agent.agent_id);
+        bundle.expires_at = Some(now + BUNDLE_TTL_NS);
+    }
     let signer = s.remote.signer(&s.db).await?;
     Ok(Json(signer.sign(&bundle)).into_response())
 }

@@ -106,6 +106,12 @@ pub struct SignalConfig {
     pub max_samples: i64,
     /// Signals this close in time can be related.
     pub related_window: std::time::Duration,
+    /// A match's event time is the agent's word: the server keeps it within this far after receipt (clock
+    /// skew)...
+    pub max_clock_skew: std::time::Duration,
+    /// ...and this far before it (an agent spools through outages; older times are moved up to here). The
+    /// time the agent sent is kept in the match as `event.reported_timestamp`.
+    pub max_match_age: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -125,6 +131,8 @@ impl Default for SignalConfig {
             window: std::time::Duration::from_secs(3600),
             max_samples: 20,
             related_window: std::time::Duration::from_secs(3600),
+            max_clock_skew: std::time::Duration::from_secs(5 * 60),
+            max_match_age: std::time::Duration::from_secs(30 * 86400),
         }
     }
 }

@@ -88,7 +88,14 @@ pub async fn ingest(
             .get("content-encoding")
             .and_then(|v| v.to_str().ok());
         let json = validate::decode_body(encoding, &body, &s.config.limits)?;
-        let matches = validate::parse_batch(&json, &s.config.limits, &agent.hostname)?;
+        let signals = &s.config.signals;
+        let receipt = validate::Receipt {
+            hostname: &agent.hostname,
+            received_at: now_ns(),
+            max_skew_ns: signals.max_clock_skew.as_nanos() as i64,
+            max_age_ns: signals.max_match_age.as_nanos() as i64,
+        };
+        let matches = validate::parse_batch(&json, &s.config.limits, &receipt)?;
         ingest::ingest(&s, &agent, matches).await
     }
     .await;

@@ -135,7 +135,7 @@ async fn ingest_once(
     let mut groups: BTreeMap<group::SignalKey, Vec<(i64, &IncomingMatch)>> = BTreeMap::new();
     for (id, m) in &fresh {
         groups
-            .entry(group::key_for(m, window))
+            .entry(group::key_for(agent.agent_id, m, window))
             .or_default()
             .push((*id, m));
     }

@@ -1,5 +1,6 @@
 //! Grouping agent matches into signals: one signal per (rule, group, time window), where the group is the
-//! host plus the container, or the host plus the process executable outside containers. The signal row is
+//! reporting agent (its enrolled identity: one agent's matches never join another's signal, whatever host
+//! they claim) plus the container, or plus the process executable outside containers. The signal row is
 //! upserted (unique key), so replicas and retries extend the same signal instead of duplicating it.
 
 use sqlx::Row;
@@ -14,19 +15,22 @@ pub struct SignalKey {
     pub window_start: i64,
 }
 
-pub fn group_key(m: &IncomingMatch) -> String {
+pub fn group_key(agent_id: i64, m: &IncomingMatch) -> String {
     if m.container_id.is_empty() {
-        format!("host={} exe={}", m.hostname, m.process_path)
+        format!("agent={agent_id} host={} exe={}", m.hostname, m.process_path)
     } else {
-        format!("host={} container={}", m.hostname, m.container_id)
+        format!(
+            "agent={agent_id} host={} container={}",
+            m.hostname, m.container_id
+        )
     }
 }
 
-pub fn key_for(m: &IncomingMatch, window_ns: i64) -> SignalKey {
+pub fn key_for(agent_id: i64, m: &IncomingMatch, window_ns: i64) -> SignalKey {
     let window_ns = window_ns.max(1);
     SignalKey {
         rule_id: m.rule_id.clone(),
-        group_key: group_key(m),
+        group_key: group_key(agent_id, m),
         window_start: m.ts - m.ts.rem_euclid(window_ns),
     }
 }

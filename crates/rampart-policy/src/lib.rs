@@ -11,6 +11,7 @@
 //! let ruleset = loaded.ruleset; // evaluate with ruleset.evaluate(&event, &store)
 //! ```
 
+pub mod builtin;
 pub mod bundle;
 pub mod default;
 pub mod filters;

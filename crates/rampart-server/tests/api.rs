@@ -135,8 +135,34 @@ async fn ingest_groups_matches_into_signals_once(db: TestDb) {
         )
         .await;
     assert_eq!(st, 200, "{detail}");
+    // The agent's report is its own word: shown apart, never as the rule's remediation.
+    assert_eq!(detail["remediation"], json!(null), "{detail}");
+    let report = &detail["rule"]["agent_report"];
+    assert_eq!(report["remediation"], "Isolate the container.");
+    assert_eq!(report["tags"]["mitre"], "T1059");
+    assert_eq!(report["hostname"], "web-1");
+    // Once the server's configuration defines the rule, its metadata is the rule's.
+    let (st, v) = s
+        .call(
+            "PUT",
+            "/api/v1/custom-rules/shell_in_container",
+            Some(&s.admin),
+            Some(json!({"expression": "exec.file.name == \"sh\"", "severity": "high",
+                        "tags": {"mitre": "T1059"}, "remediation": "Isolate the container."})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (_, detail) = s
+        .call(
+            "GET",
+            &format!("/api/v1/signals/{id}"),
+            Some(&s.admin),
+            None,
+        )
+        .await;
     assert_eq!(detail["remediation"], "Isolate the container.");
     assert_eq!(detail["rule"]["tags"]["mitre"], "T1059");
+    assert_eq!(detail["rule"]["defined_by"], "server");
     let samples = detail["samples"].as_array().unwrap();
     assert_eq!(samples.len(), 3);
     assert_eq!(samples[0]["match"]["event"]["id"], "run-1");

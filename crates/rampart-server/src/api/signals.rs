@@ -42,7 +42,7 @@ pub async fn detail(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResu
     let comments = signals::comments(&s.db, id).await?;
     let window = s.config.signals.related_window.as_nanos() as i64;
     let related = signals::related::related(&s.db, &signal, window).await?;
-    let rule = signals::rule_info(&s.db, &s.rules, &signal).await?;
+    let rule = signals::rule_info(&s, &signal).await?;
     let suggestion = crate::profiles::api::suggestion_for(&s, id).await?;
     let history = signals::history(&s.db, id).await?;
     Ok(Json(json!({

@@ -33,6 +33,8 @@ pub struct Signal {
     pub assignee: Option<Value>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The agent whose matches an agent signal groups (None for backend signals).
+    pub agent_id: Option<i64>,
 }
 
 /// Filters shared by the list, facets and histogram routes. Multi-valued ones take comma-separated values.
@@ -214,7 +216,7 @@ fn build_where(f: &Filters) -> ApiResult<Where> {
 
 const SIGNAL_COLS: &str = "s.id, s.source, s.rule_id, s.group_key, s.severity, s.title, s.hostname, s.container_id, \
     s.image, s.process_path, s.first_seen, s.last_seen, s.count, s.state, s.assignee_id, u.username AS assignee_name, \
-    s.created_at, s.updated_at";
+    s.created_at, s.updated_at, s.agent_id";
 
 fn signal_from(r: &sqlx::any::AnyRow) -> ApiResult<Signal> {
     let assignee_id: Option<i64> = r.try_get("assignee_id")?;
@@ -237,6 +239,7 @@ fn signal_from(r: &sqlx::any::AnyRow) -> ApiResult<Signal> {
         assignee: assignee_id.map(|id| json!({"id": id, "username": assignee_name})),
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        agent_id: r.try_get("agent_id")?,
     })
 }
 
@@ -591,14 +594,13 @@ pub async fn comments(db: &Db, id: i64) -> ApiResult<Vec<Value>> {
     Ok(out)
 }
 
-/// What the rule behind a signal says: description, remediation, tags.
-pub async fn rule_info(
-    db: &Db,
-    rules: &crate::backend_rules::Registry,
-    s: &Signal,
-) -> ApiResult<Value> {
+/// What the rule behind a signal says: description, remediation, tags. An agent rule's come from the
+/// server's configuration; a rule the server does not define (an agent's local policy) has only what the
+/// signal's agent reported, under `agent_report`, never as the rule's own.
+pub async fn rule_info(state: &crate::AppState, s: &Signal) -> ApiResult<Value> {
+    let db = &state.db;
     if s.source == "backend" {
-        let set = rules.current(db).await;
+        let set = state.rules.current(db).await;
         return Ok(match set.get(&s.rule_id) {
             Some(r) => {
                 json!({"id": r.id, "source": "backend", "name": r.name, "description": r.description,
@@ -607,21 +609,51 @@ pub async fn rule_info(
             None => json!({"id": s.rule_id, "source": "backend"}),
         });
     }
-    let row = sqlx::query("SELECT rule_id, version, description, severity, tags, remediation, policy FROM agent_rules WHERE rule_id = $1")
-        .bind(&s.rule_id)
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(match row {
-        Some(r) => json!({
-            "id": r.try_get::<String, _>("rule_id")?,
-            "source": "agent",
-            "version": r.try_get::<String, _>("version")?,
-            "description": r.try_get::<String, _>("description")?,
-            "severity": r.try_get::<String, _>("severity")?,
-            "tags": serde_json::from_str::<Value>(&r.try_get::<String, _>("tags")?).unwrap_or(Value::Null),
-            "remediation": r.try_get::<String, _>("remediation")?,
-            "policy": r.try_get::<String, _>("policy")?,
-        }),
-        None => json!({"id": s.rule_id, "source": "agent"}),
-    })
+    let catalogue = state.remote.catalogue(db).await?;
+    if let Some(r) = catalogue.get(&s.rule_id) {
+        let mut v = json!(r);
+        v["source"] = json!("agent");
+        v["defined_by"] = json!("server");
+        return Ok(v);
+    }
+    let mut v = json!({"id": s.rule_id, "source": "agent", "defined_by": null});
+    if let Some(agent_id) = s.agent_id {
+        if let Some(report) = agent_rule_report(db, agent_id, &s.rule_id).await? {
+            v["agent_report"] = report;
+        }
+    }
+    Ok(v)
+}
+
+/// What agent `agent_id` reported about rule `rule_id` (its word only).
+pub async fn agent_rule_report(db: &Db, agent_id: i64, rule_id: &str) -> ApiResult<Option<Value>> {
+    let row = sqlx::query(&format!(
+        "SELECT {AGENT_REPORT_COLS} FROM agent_rule_reports r JOIN agents a ON a.id = r.agent_id \
+         WHERE r.agent_id = $1 AND r.rule_id = $2"
+    ))
+    .bind(agent_id)
+    .bind(rule_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|r| agent_report_json(&r)).transpose()
+}
+
+/// The columns [`agent_report_json`] reads (`agent_rule_reports r` joined with `agents a`).
+pub const AGENT_REPORT_COLS: &str = "r.agent_id, a.hostname, r.version, r.description, r.severity, r.tags, \
+    r.remediation, r.policy, r.updated_at";
+
+/// A row of `agent_rule_reports` joined with its agent's hostname.
+pub fn agent_report_json(r: &sqlx::any::AnyRow) -> ApiResult<Value> {
+    Ok(json!({
+        "agent_id": r.try_get::<i64, _>("agent_id")?,
+        "hostname": r.try_get::<String, _>("hostname")?,
+        "verified": false,
+        "version": r.try_get::<String, _>("version")?,
+        "description": r.try_get::<String, _>("description")?,
+        "severity": r.try_get::<String, _>("severity")?,
+        "tags": serde_json::from_str::<Value>(&r.try_get::<String, _>("tags")?).unwrap_or(Value::Null),
+        "remediation": r.try_get::<String, _>("remediation")?,
+        "policy": r.try_get::<String, _>("policy")?,
+        "updated_at": r.try_get::<i64, _>("updated_at")?,
+    }))
 }

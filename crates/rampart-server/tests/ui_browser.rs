@@ -163,10 +163,11 @@ async fn web_ui_in_chromium() {
     );
     let (st, v) = s.ingest(&agent, &[m1, m2]).await;
     assert_eq!(st, 200, "{v}");
-    let rules = json!({"rules": [{"id": "curl_in_container", "version": "1", "description": "curl ran in a web container",
-        "severity": "high", "tags": {}, "remediation": "Find out who ran curl and why.", "policy": "default"}]});
+    // The rule as the server's configuration defines it: its remediation shows on the signal.
+    let rule = json!({"expression": "exec.file.name == \"curl\"", "description": "curl ran in a web container",
+        "severity": "high", "remediation": "Find out who ran curl and why."});
     let (st, v) = s
-        .agent_call(&agent, "PUT", "/api/v1/agents/rules", rules)
+        .call("PUT", "/api/v1/custom-rules/curl_in_container", Some(&s.admin), Some(rule))
         .await;
     assert!(st < 300, "{v}");
     s.add_user("vera", "viewer").await;
@@ -430,6 +431,8 @@ async fn web_ui_in_chromium() {
     shot(&c, "08-notification-test").await;
 
     // A security profile from two snapshots: behaviours and their commonality.
+    s.report_workloads(&agent, &[("c1", "nginx", "1.25"), ("c2", "nginx", "1.25")])
+        .await;
     for (i, extra) in [(1, true), (2, false)] {
         let mut behaviors = vec![
             json!({"kind": "process", "process": "/usr/sbin/nginx", "detail": "", "count": 1}),

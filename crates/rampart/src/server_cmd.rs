@@ -16,9 +16,14 @@ pub struct ServerCmd {
     /// `postgres://user:pass@host:port/db` or `sqlite://PATH` (default: rampart.db in --data-dir).
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
-    /// Directory for the SQLite database and the generated enrollment token.
+    /// Directory for the SQLite database, the secrets key and the generated enrollment token.
     #[arg(long, default_value = "/var/lib/rampart", value_name = "DIR")]
     pub data_dir: PathBuf,
+    /// The key sealing the secrets stored in the database (bundle-signing key, channel tokens), created
+    /// (mode 0600) if missing. Default: secrets.key in --data-dir. Every replica of a PostgreSQL database
+    /// needs the same one.
+    #[arg(long, value_name = "FILE")]
+    pub secrets_key_file: Option<PathBuf>,
     /// PEM certificate chain: serve HTTPS (with --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -39,22 +44,32 @@ pub struct ServerCmd {
     pub profiles: ProfileArgs,
 }
 
-/// When security profiles stop learning.
+/// When security profiles stop learning, and what one agent may contribute.
 #[derive(Debug, Clone, Args)]
 pub struct ProfileArgs {
     /// A learning profile becomes stable after this many snapshots...
     #[arg(long, default_value_t = 200, value_name = "N")]
     pub profile_stable_snapshots: i64,
-    /// ...or this long after its first snapshot.
+    /// ...or this long after its first snapshot...
     #[arg(long, default_value = "48h", value_name = "DURATION")]
     pub profile_stable_after: humantime::Duration,
+    /// ...once this many distinct agents sent snapshots of it; a stable profile keeps only the behaviours
+    /// that many agents saw (default: 3 for `server`, 1 for `up`, whose only agent is the host itself).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub profile_min_agents: Option<u8>,
+    /// Activity snapshots one agent may send per hour (beyond: 429, the agent sends them later).
+    #[arg(long, default_value_t = 60, value_name = "N")]
+    pub profile_snapshots_per_agent_hour: u32,
 }
 
 impl ProfileArgs {
-    pub fn config(&self) -> rampart_server::config::ProfileConfig {
+    /// The profile settings, with `default_min_agents` unless `--profile-min-agents` is given.
+    pub fn config(&self, default_min_agents: u8) -> rampart_server::config::ProfileConfig {
         rampart_server::config::ProfileConfig {
             stable_after_snapshots: self.profile_stable_snapshots.max(1),
             stable_after: self.profile_stable_after.into(),
+            min_agents: self.profile_min_agents.unwrap_or(default_min_agents).into(),
+            snapshots_per_agent_hour: self.profile_snapshots_per_agent_hour.max(1).into(),
         }
     }
 }
@@ -81,7 +96,12 @@ pub fn print_first_run(url: &str, first: &bootstrap::FirstRun, token_file: &std:
             first.admin_username
         ),
     }
-    println!("  agent enrollment token: {}", token_file.display());
+    if token_file.exists() {
+        println!(
+            "  agent enrollment token: {} (single use, 24 h)",
+            token_file.display()
+        );
+    }
 }
 
 pub fn run(cmd: ServerCmd) -> anyhow::Result<()> {
@@ -97,7 +117,12 @@ pub fn run(cmd: ServerCmd) -> anyhow::Result<()> {
     };
     config.backend_rule_files = cmd.backend_rules;
     config.default_backend_rules = !cmd.no_default_backend_rules;
-    config.profiles = cmd.profiles.config();
+    config.profiles = cmd.profiles.config(3);
+    config.secrets_key_file = Some(
+        cmd.secrets_key_file
+            .clone()
+            .unwrap_or_else(|| cmd.data_dir.join("secrets.key")),
+    );
     config.notifications.public_url = cmd.public_url.clone();
     let scheme = if config.tls.is_some() {
         "https"

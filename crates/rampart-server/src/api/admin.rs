@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{ApiJson, Id};
+use crate::audit::{self, Actor};
 use crate::auth::extract::{Admin, Viewer};
 use crate::auth::{store, Role};
 use crate::error::{ApiError, ApiResult};
@@ -97,6 +98,12 @@ pub async fn update_user(
         ));
     }
     let user = store::update_user(&s.db, id, new_role, u.password.as_deref(), u.disabled).await?;
+    audit::record(
+        Actor::User(&caller.username),
+        "user.update",
+        &format!("user:{id}"),
+        json!({"role": u.role, "password_changed": u.password.is_some(), "disabled": u.disabled}),
+    );
     Ok(Json(json!({"user": user})))
 }
 
@@ -125,7 +132,8 @@ pub struct NewToken {
     role: String,
     /// Lifetime in seconds (none: until revoked).
     ttl_seconds: Option<u64>,
-    /// Owner (default: the caller).
+    /// Must be the caller's own id if given: an admin mints tokens for itself only (a token minted for
+    /// someone else would act, and be audited, in their name).
     user_id: Option<i64>,
 }
 
@@ -144,15 +152,21 @@ pub async fn create_token(
     Admin(caller): Admin,
     ApiJson(t): ApiJson<NewToken>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    if t.user_id.is_some_and(|u| u != caller.user_id) {
+        return Err(ApiError::forbidden(
+            "a token is minted by its owner: sign in as that user to create one for them",
+        ));
+    }
     let expires = expiry(t.ttl_seconds)?;
-    let (token, info) = store::create_api_token(
-        &s.db,
-        t.user_id.unwrap_or(caller.user_id),
-        &t.name,
-        role(&t.role)?,
-        expires,
-    )
-    .await?;
+    let role = role(&t.role)?;
+    let (token, info) =
+        store::create_api_token(&s.db, caller.user_id, &t.name, role, expires).await?;
+    audit::record(
+        Actor::User(&caller.username),
+        "token.create",
+        &format!("token:{}", info.id),
+        json!({"name": t.name, "role": role.as_str(), "expires_at": expires}),
+    );
     Ok((
         StatusCode::CREATED,
         Json(json!({"token": token, "info": info})),
@@ -174,6 +188,11 @@ pub async fn list_enrollment_tokens(State(s): State<AppState>, _: Admin) -> ApiR
     ))
 }
 
+/// An enrollment token's lifetime unless the request says otherwise (seconds).
+const DEFAULT_ENROLLMENT_TTL: u64 = 24 * 3600;
+/// The most enrollments one token allows (a fleet roll-out names its size).
+const MAX_ENROLLMENT_USES: i64 = 100_000;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewEnrollmentToken {
@@ -187,11 +206,32 @@ pub async fn create_enrollment_token(
     Admin(caller): Admin,
     ApiJson(t): ApiJson<NewEnrollmentToken>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let expires = expiry(t.ttl_seconds)?;
-    let (token, id) =
-        store::create_enrollment_token(&s.db, &t.name, Some(caller.user_id), expires, t.max_uses)
-            .await?;
-    Ok((StatusCode::CREATED, Json(json!({"token": token, "id": id}))))
+    // Unlimited, everlasting tokens let any holder (or a revoked agent keeping one) enroll forever.
+    if t.max_uses.is_some_and(|m| !(1..=MAX_ENROLLMENT_USES).contains(&m)) {
+        return Err(ApiError::unprocessable(format!(
+            "max_uses: 1 to {MAX_ENROLLMENT_USES}"
+        )));
+    }
+    let expires = expiry(Some(t.ttl_seconds.unwrap_or(DEFAULT_ENROLLMENT_TTL)))?;
+    let max_uses = t.max_uses.unwrap_or(1);
+    let (token, id) = store::create_enrollment_token(
+        &s.db,
+        &t.name,
+        Some(caller.user_id),
+        expires,
+        Some(max_uses),
+    )
+    .await?;
+    audit::record(
+        Actor::User(&caller.username),
+        "enrollment_token.create",
+        &format!("enrollment_token:{id}"),
+        json!({"name": t.name, "expires_at": expires, "max_uses": max_uses}),
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"token": token, "id": id, "expires_at": expires, "max_uses": max_uses})),
+    ))
 }
 
 pub async fn revoke_enrollment_token(

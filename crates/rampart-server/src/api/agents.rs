@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::extract::{ApiBytes, ApiJson, Id};
 use crate::auth::extract::{Admin, Agent, Viewer};
+use crate::audit::{self, Actor};
 use crate::auth::{agent_status, store};
 use crate::error::{ApiError, ApiResult};
 use crate::ingest::{self, validate};
@@ -135,10 +136,12 @@ pub struct RulesReport {
     rules: Vec<RuleMeta>,
 }
 
-/// An agent reports the metadata of the rules it loaded (description, severity, remediation...).
+/// An agent reports the metadata of the rules it loaded (description, severity, remediation...): kept as
+/// that agent's report, replacing its previous one. It is never shown as a rule's own metadata (that comes
+/// from the server's configuration), only as what this agent says.
 pub async fn report_rules(
     State(s): State<AppState>,
-    _: Agent,
+    Agent(agent): Agent,
     ApiJson(r): ApiJson<RulesReport>,
 ) -> ApiResult<Json<Value>> {
     if r.rules.len() > 20_000 {
@@ -153,7 +156,12 @@ pub async fn report_rules(
     }
     let now = now_ns();
     let mut w = s.db.begin_write().await?;
-    for m in &r.rules {
+    sqlx::query("DELETE FROM agent_rule_reports WHERE agent_id = $1")
+        .bind(agent.agent_id)
+        .execute(&mut *w.tx)
+        .await?;
+    let mut seen = std::collections::HashSet::new();
+    for m in r.rules.iter().filter(|m| seen.insert(m.id.as_str())) {
         let t = |s: &str| validate::column_text(s, 8192);
         let severity = m
             .tags
@@ -162,16 +170,15 @@ pub async fn report_rules(
             .filter(|_| m.severity.is_empty())
             .unwrap_or(&m.severity);
         sqlx::query(
-            "INSERT INTO agent_rules (rule_id, version, description, severity, tags, remediation, policy, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (rule_id) DO UPDATE SET version = excluded.version, \
-             description = excluded.description, severity = excluded.severity, tags = excluded.tags, \
-             remediation = excluded.remediation, policy = excluded.policy, updated_at = excluded.updated_at",
+            "INSERT INTO agent_rule_reports (agent_id, rule_id, version, description, severity, tags, remediation, \
+             policy, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
+        .bind(agent.agent_id)
         .bind(&m.id)
         .bind(t(&m.version))
         .bind(t(&m.description))
         .bind(t(severity))
-        .bind(serde_json::to_string(&m.tags).unwrap_or_default())
+        .bind(t(&serde_json::to_string(&m.tags).unwrap_or_default()))
         .bind(t(&m.remediation))
         .bind(t(&m.policy))
         .bind(now)
@@ -180,7 +187,7 @@ pub async fn report_rules(
         .map_err(anyhow::Error::from)?;
     }
     w.commit().await?;
-    Ok(Json(json!({"stored": r.rules.len()})))
+    Ok(Json(json!({"stored": seen.len()})))
 }
 
 /// An agent reports its health (kernel release, events delivered and dropped).
@@ -202,7 +209,34 @@ pub async fn get(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<
     Ok(Json(json!({"agent": store::get_agent(&s.db, id).await?})))
 }
 
-pub async fn revoke(State(s): State<AppState>, _: Admin, Id(id): Id) -> ApiResult<StatusCode> {
+/// Revokes an agent's credential; its host stays out (no enrollment under its name) until readmitted.
+pub async fn revoke(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
     store::revoke_agent(&s.db, id).await?;
+    audit::record(
+        Actor::User(&caller.username),
+        "agent.revoke",
+        &format!("agent:{id}"),
+        json!({}),
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lets a revoked agent's host enroll again (with a new enrollment token).
+pub async fn readmit(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    store::readmit_agent(&s.db, id).await?;
+    audit::record(
+        Actor::User(&caller.username),
+        "agent.readmit",
+        &format!("agent:{id}"),
+        json!({}),
+    );
     Ok(StatusCode::NO_CONTENT)
 }

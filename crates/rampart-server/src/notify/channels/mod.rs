@@ -158,21 +158,52 @@ pub fn redact(kind: &str, config: &mut Value) {
     }
 }
 
-/// Puts the stored secrets back where an update sent the redacted placeholder.
-pub fn keep_secrets(kind: &str, new: &mut Value, old: &Value) {
+/// The settings that say where a channel's secrets are sent (Slack's and Teams' URL is the secret itself).
+fn destination_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "webhook" => &["url"],
+        "email" => &["smtp_host", "smtp_port", "security", "ca_pem"],
+        "pagerduty" => &["events_url"],
+        "opsgenie" => &["api_url"],
+        _ => &[],
+    }
+}
+
+/// Puts the stored secrets back where an update sent the redacted placeholder, unless the update also
+/// changes where the channel sends them: the stored secrets never go to a new destination (an admin could
+/// otherwise point the channel at a receiver of his and read them). Then the secrets must be given again.
+pub fn keep_secrets(kind: &str, new: &mut Value, old: &Value) -> Result<(), String> {
     let redacted = |v: &Value| v.as_str() == Some(REDACTED);
+    let moved: Vec<&str> = destination_fields(kind)
+        .iter()
+        .copied()
+        .filter(|f| new.get(*f) != old.get(*f))
+        .collect();
+    let keep = |name: &str| {
+        if moved.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} changed: the stored {name} is not sent to a new destination; give it again",
+                moved.join(", ")
+            ))
+        }
+    };
     for f in secret_fields(kind) {
         if new.get(*f).is_some_and(redacted) {
+            keep(f)?;
             new[*f] = old.get(*f).cloned().unwrap_or(Value::Null);
         }
     }
     if let Some(Value::Object(headers)) = new.get_mut("headers") {
         for (k, v) in headers.iter_mut() {
             if redacted(v) {
+                keep(&format!("header {k}"))?;
                 *v = old["headers"].get(k).cloned().unwrap_or(Value::Null);
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -189,11 +220,24 @@ mod tests {
         assert_eq!(shown["headers"]["Authorization"], REDACTED);
         assert_eq!(shown["url"], "https://h/x");
         let mut update = shown.clone();
-        update["url"] = json!("https://h/y");
-        keep_secrets("webhook", &mut update, &stored);
+        update["method"] = json!("PUT");
+        keep_secrets("webhook", &mut update, &stored).unwrap();
         assert_eq!(update["secret"], "s3cret");
         assert_eq!(update["headers"]["Authorization"], "Bearer t");
-        assert_eq!(update["url"], "https://h/y");
+        assert_eq!(update["method"], "PUT");
+        // Another destination: the stored secrets are not sent there.
+        let mut moved = shown.clone();
+        moved["url"] = json!("https://attacker.example/x");
+        let err = keep_secrets("webhook", &mut moved, &stored).unwrap_err();
+        assert!(err.contains("url changed"), "{err}");
+        let mut moved = shown.clone();
+        moved["url"] = json!("https://attacker.example/x");
+        moved["secret"] = json!("new");
+        let err = keep_secrets("webhook", &mut moved, &stored).unwrap_err();
+        assert!(err.contains("header Authorization"), "{err}");
+        moved["headers"]["Authorization"] = json!("Bearer new");
+        keep_secrets("webhook", &mut moved, &stored).unwrap();
+        assert_eq!(moved["secret"], "new");
     }
 
     #[test]

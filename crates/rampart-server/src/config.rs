@@ -20,13 +20,24 @@ pub struct ServerConfig {
     pub default_backend_rules: bool,
     pub profiles: ProfileConfig,
     pub notifications: NotifyConfig,
+    /// The key sealing the secrets stored in the database (`storage::sealed`), created if missing.
+    /// Default: `secrets.key` beside an SQLite database file; PostgreSQL needs it given (every replica
+    /// must share it).
+    pub secrets_key_file: Option<PathBuf>,
 }
 
-/// When a learning security profile becomes stable (whichever comes first).
+/// When a learning security profile becomes stable (after enough snapshots or time, whichever comes
+/// first, and only once enough distinct agents contributed), and what one agent may send.
 #[derive(Debug, Clone)]
 pub struct ProfileConfig {
     pub stable_after_snapshots: i64,
     pub stable_after: std::time::Duration,
+    /// Distinct agents whose snapshots a profile needs before it can become stable; a behaviour stays in
+    /// the stable profile only if that many agents saw it (one agent credential cannot make its own
+    /// behaviours "normal" for the fleet). At most [`crate::profiles::quorum::MAX_QUORUM`].
+    pub min_agents: usize,
+    /// Snapshots one agent may send per hour (429 beyond).
+    pub snapshots_per_agent_hour: i64,
 }
 
 impl Default for ProfileConfig {
@@ -34,6 +45,8 @@ impl Default for ProfileConfig {
         ProfileConfig {
             stable_after_snapshots: 200,
             stable_after: std::time::Duration::from_secs(48 * 3600),
+            min_agents: 3,
+            snapshots_per_agent_hour: 60,
         }
     }
 }
@@ -150,6 +163,31 @@ impl ServerConfig {
             default_backend_rules: true,
             profiles: ProfileConfig::default(),
             notifications: NotifyConfig::default(),
+            secrets_key_file: None,
         }
+    }
+
+    /// Where the secrets key is: the configured file, or `secrets.key` beside an SQLite database file;
+    /// `Ok(None)` for an in-memory database (its secrets die with it).
+    pub fn secrets_key_path(&self) -> anyhow::Result<Option<PathBuf>> {
+        if let Some(p) = &self.secrets_key_file {
+            return Ok(Some(p.clone()));
+        }
+        let url = &self.database_url;
+        let Some(rest) = url.strip_prefix("sqlite:") else {
+            anyhow::bail!(
+                "PostgreSQL: give the secrets key file (--secrets-key-file): the secrets in the database \
+                 are sealed with it, and every replica needs the same one"
+            );
+        };
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or("");
+        if path.is_empty() || path == ":memory:" || rest.starts_with(":memory:") {
+            return Ok(None);
+        }
+        let dir = std::path::Path::new(path)
+            .parent()
+            .unwrap_or(std::path::Path::new("."));
+        Ok(Some(dir.join("secrets.key")))
     }
 }

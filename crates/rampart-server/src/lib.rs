@@ -4,6 +4,7 @@
 //! (replicas share one database: all shared state lives in it).
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod backend_rules;
 pub mod bootstrap;
@@ -31,7 +32,14 @@ pub use state::{AppState, MetricsSource};
 
 /// Connects to the database (running migrations) and loads the backend rules.
 pub async fn build_state(config: ServerConfig) -> anyhow::Result<AppState> {
-    let db = storage::Db::connect(&config.database_url).await?;
+    let sealer = match config.secrets_key_path()? {
+        Some(path) => storage::sealed::Sealer::load_or_create(&path)?,
+        None => storage::sealed::Sealer::ephemeral()?,
+    };
+    let db = storage::Db::connect(&config.database_url)
+        .await?
+        .with_sealer(sealer);
+    storage::secrets::prepare(&db).await?;
     let (rules, errors) =
         backend_rules::Registry::load(config.default_backend_rules, &config.backend_rule_files)?;
     for e in &errors {

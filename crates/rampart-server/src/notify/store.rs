@@ -9,6 +9,7 @@ use super::channels::{self, ChannelConfig};
 use super::rules::RuleSpec;
 use super::template::{self, TemplateSpec};
 use crate::error::{ApiError, ApiResult};
+use crate::storage::secrets::channel_label;
 use crate::storage::{now_ns, Db};
 
 /// A channel as stored (secrets included: internal use only).
@@ -105,7 +106,8 @@ pub struct ChannelPatch {
     pub name: Option<String>,
     pub enabled: Option<bool>,
     pub rate_per_minute: Option<i64>,
-    /// The whole configuration; secrets sent back as `<redacted>` keep their stored value.
+    /// The whole configuration; secrets sent back as `<redacted>` keep their stored value (unless the
+    /// destination changes: then they must be given again).
     pub config: Option<Value>,
     #[serde(default, deserialize_with = "present")]
     pub template: Option<Option<TemplateSpec>>,
@@ -120,11 +122,13 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
 const CHANNEL_COLS: &str =
     "id, name, kind, config, template, enabled, rate_per_minute, created_at, updated_at";
 
-fn channel_from(r: &sqlx::any::AnyRow) -> ApiResult<Channel> {
-    let config: String = r.try_get("config")?;
+/// A channel row, its settings opened (they are stored sealed: `storage::sealed`).
+fn channel_from(db: &Db, r: &sqlx::any::AnyRow) -> ApiResult<Channel> {
+    let id: i64 = r.try_get("id")?;
+    let config = db.open(&channel_label(id), &r.try_get::<String, _>("config")?)?;
     let template: Option<String> = r.try_get("template")?;
     Ok(Channel {
-        id: r.try_get("id")?,
+        id,
         name: r.try_get("name")?,
         kind: r.try_get("kind")?,
         config: serde_json::from_str(&config).unwrap_or(Value::Null),
@@ -146,21 +150,29 @@ pub async fn create_channel(db: &Db, c: NewChannel) -> ApiResult<Channel> {
     check_template(&c.template)?;
     ChannelConfig::parse(&c.kind, &c.config).map_err(unprocessable)?;
     let now = now_ns();
-    let row = sqlx::query(&format!(
+    // The settings are sealed for the row's own id: inserted empty, then filled in, in one transaction.
+    let mut w = db.begin_write().await?;
+    let row = sqlx::query(
         "INSERT INTO notification_channels (name, kind, config, template, enabled, rate_per_minute, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {CHANNEL_COLS}"
-    ))
+         VALUES ($1, $2, '', $3, $4, $5, $6, $6) RETURNING id",
+    )
     .bind(&c.name)
     .bind(&c.kind)
-    .bind(c.config.to_string())
     .bind(template_text(&c.template))
     .bind(c.enabled as i64)
     .bind(c.rate_per_minute)
     .bind(now)
-    .fetch_one(&db.pool)
+    .fetch_one(&mut *w.tx)
     .await
     .map_err(|e| conflict_on_name(e, "channel", &c.name))?;
-    channel_from(&row)
+    let id: i64 = row.try_get("id")?;
+    sqlx::query("UPDATE notification_channels SET config = $1 WHERE id = $2")
+        .bind(db.seal(&channel_label(id), &c.config.to_string())?)
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?;
+    w.commit().await?;
+    get_channel(db, id).await
 }
 
 pub async fn list_channels(db: &Db) -> ApiResult<Vec<Channel>> {
@@ -169,7 +181,7 @@ pub async fn list_channels(db: &Db) -> ApiResult<Vec<Channel>> {
     ))
     .fetch_all(&db.pool)
     .await?;
-    rows.iter().map(channel_from).collect()
+    rows.iter().map(|r| channel_from(db, r)).collect()
 }
 
 pub async fn get_channel(db: &Db, id: i64) -> ApiResult<Channel> {
@@ -180,7 +192,7 @@ pub async fn get_channel(db: &Db, id: i64) -> ApiResult<Channel> {
     .fetch_optional(&db.pool)
     .await?
     .ok_or_else(|| ApiError::not_found(format!("no notification channel {id}")))?;
-    channel_from(&row)
+    channel_from(db, &row)
 }
 
 pub async fn update_channel(db: &Db, id: i64, p: ChannelPatch) -> ApiResult<Channel> {
@@ -197,7 +209,7 @@ pub async fn update_channel(db: &Db, id: i64, p: ChannelPatch) -> ApiResult<Chan
         c.enabled = enabled;
     }
     if let Some(mut config) = p.config {
-        channels::keep_secrets(&c.kind, &mut config, &c.config);
+        channels::keep_secrets(&c.kind, &mut config, &c.config).map_err(unprocessable)?;
         ChannelConfig::parse(&c.kind, &config).map_err(unprocessable)?;
         c.config = config;
     }
@@ -210,7 +222,7 @@ pub async fn update_channel(db: &Db, id: i64, p: ChannelPatch) -> ApiResult<Chan
          updated_at = $6 WHERE id = $7 RETURNING {CHANNEL_COLS}"
     ))
     .bind(&c.name)
-    .bind(c.config.to_string())
+    .bind(db.seal(&channel_label(id), &c.config.to_string())?)
     .bind(template_text(&c.template))
     .bind(c.enabled as i64)
     .bind(c.rate_per_minute)
@@ -219,7 +231,7 @@ pub async fn update_channel(db: &Db, id: i64, p: ChannelPatch) -> ApiResult<Chan
     .fetch_one(&db.pool)
     .await
     .map_err(|e| conflict_on_name(e, "channel", &c.name))?;
-    channel_from(&row)
+    channel_from(db, &row)
 }
 
 async fn delete_row(db: &Db, table: &str, what: &str, id: i64) -> ApiResult<()> {

@@ -67,6 +67,10 @@ pub fn config(url: &str) -> ServerConfig {
     // The tests replay matches at fixed times around T0 (2023): keep them as sent rather than moving them
     // into the default window of the last 30 days.
     c.signals.max_match_age = std::time::Duration::from_secs(20 * 365 * 86400);
+    if !url.starts_with("sqlite:") {
+        // PostgreSQL needs its secrets key given; one for every test database (restarts reuse it).
+        c.secrets_key_file = Some(std::env::temp_dir().join("rampart-test-secrets.key"));
+    }
     c
 }
 
@@ -438,6 +442,21 @@ impl TestServer {
             &[],
         )
         .await
+    }
+
+    /// The agent's health report listing the workloads (id, image name, tag) it profiles: the server takes
+    /// activity snapshots only of those.
+    pub async fn report_workloads(&self, agent: &str, workloads: &[(&str, &str, &str)]) {
+        let workloads: Vec<Value> = workloads
+            .iter()
+            .map(|(id, name, tag)| json!({"id": id, "image_name": name, "image_tag": tag}))
+            .collect();
+        let body = json!({"kernel_release": "6.18.0", "events_delivered": 1, "events_dropped": 0,
+                          "workloads": workloads});
+        let (s, v) = self
+            .agent_call(agent, "PUT", "/api/v1/agents/status", body)
+            .await;
+        assert_eq!(s, 204, "{v}");
     }
 
     /// Creates a user through the API (for UI sign-in).

@@ -1044,15 +1044,19 @@ async fn api_roles_validation_and_preview(db: TestDb) {
     refused(&s, "/api/v1/notifications/rules", &bad_rules).await;
     assert_eq!(s.count("notification_rules").await, 0);
 
-    // Editing a channel without resending its secrets keeps them (the receiver verifies the signature).
+    // Editing a channel without resending its secrets keeps them (the receiver verifies the signature),
+    // unless the edit moves the channel to another URL: then the stored secrets are not sent there.
     let mut edited = shown.clone();
+    edited["method"] = json!("POST");
+    patch(&s, &channel_path, json!({"config": edited.clone()})).await;
     edited["url"] = json!(format!("{}/edited", rx.base));
-    patch(
-        &s,
-        &format!("/api/v1/notifications/channels/{id}"),
-        json!({"config": edited}),
-    )
-    .await;
+    let (st, v) = s
+        .call("PATCH", &channel_path, Some(&s.admin), Some(json!({"config": edited.clone()})))
+        .await;
+    assert_eq!(st, 422, "{v}");
+    edited["secret"] = good["config"]["secret"].clone();
+    edited["headers"] = good["config"]["headers"].clone();
+    patch(&s, &channel_path, json!({"config": edited})).await;
     let rid = rule(&s, json!({"name": "r", "channels": [id], "min_severity": "critical",
         "template": {"title": "{{ rule.id }} on {{ host }}", "body": "Path: `{{ process.file.path }}`"}})).await;
     let agent = s.enroll("web-1").await;

@@ -423,11 +423,14 @@ async fn hostile_event_fields_are_escaped_on_every_page() {
         "/ui/signals".to_string(),
         format!("/ui/signals?q={q}"),
         format!("/ui/signals/{sid}"),
-        "/ui/rules".into(),
         "/ui/profiles".into(),
         "/ui/profiles/1".into(),
         "/ui/agents".into(),
     ];
+    // The rules page lists the server's rules: an agent's report about its own is not among them.
+    let (st, _, rules) = s.ui_get(&admin.cookie, "/ui/rules").await;
+    assert_eq!(st, 200);
+    assert!(!rules.contains("alert(") && !rules.contains("evil_rule"), "{rules}");
     for p in &pages {
         let (st, _, page) = s.ui_get(&admin.cookie, p).await;
         assert_eq!(st, 200, "{p}: {page}");
@@ -456,8 +459,9 @@ async fn hostile_event_fields_are_escaped_on_every_page() {
 async fn explorer_filters_and_pages(db: TestDb) {
     let s = TestServer::start(&db).await;
     let agent = s.enroll("web-1").await;
+    let db1 = s.enroll("db-1").await;
     let t = now() - 3_600_000_000_000;
-    let mut batch = Vec::new();
+    let (mut batch, mut db_batch) = (Vec::new(), Vec::new());
     for i in 0..130 {
         let host = if i % 2 == 0 { "web-1" } else { "db-1" };
         let cid = format!("c{i}");
@@ -472,9 +476,16 @@ async fn explorer_filters_and_pages(db: TestDb) {
             &format!("/usr/bin/tool{i}"),
         );
         m["rule"]["severity"] = json!(if i % 4 == 0 { "critical" } else { "low" });
-        batch.push(m);
+        // Each host's matches from its own agent.
+        if host == "web-1" {
+            batch.push(m);
+        } else {
+            db_batch.push(m);
+        }
     }
     let (st, v) = s.ingest(&agent, &batch).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s.ingest(&db1, &db_batch).await;
     assert_eq!(st, 200, "{v}");
     let total = s.count("signals WHERE source = 'agent'").await;
     assert_eq!(
@@ -1209,16 +1220,17 @@ async fn backend_rule_test_is_a_dry_run_of_the_live_evaluator(db: TestDb) {
         let (st, v) = s.ingest(&agent, &[shell("web-1", i)]).await;
         assert_eq!(st, 200, "{v}");
     }
+    // Each host's matches come from its own agent (a match is bound to the agent that sends it).
     let (st, v) = s
         .ingest(
-            &agent,
+            &s.enroll("db-1").await,
             &[shell("db-1", 0), shell("db-1", 1), shell("db-1", 2)],
         )
         .await;
     assert_eq!(st, 200, "{v}");
     let (st, v) = s
         .ingest(
-            &agent,
+            &s.enroll(HOSTILE).await,
             &[shell(HOSTILE, 0), shell(HOSTILE, 1), shell(HOSTILE, 2)],
         )
         .await;
@@ -1364,8 +1376,9 @@ async fn backend_rule_test_is_a_dry_run_of_the_live_evaluator(db: TestDb) {
         }
     };
     assert_eq!(notified("ui_many_shells").await, 0);
+    let web3 = s.enroll("web-3").await;
     for i in 0..12 {
-        let (st, v) = s.ingest(&agent, &[shell("web-3", i)]).await;
+        let (st, v) = s.ingest(&web3, &[shell("web-3", i)]).await;
         assert_eq!(st, 200, "{v}");
     }
     let rows = sqlx::query(

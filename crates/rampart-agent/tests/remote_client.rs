@@ -116,13 +116,7 @@ fn recv(client: &RemoteConfig) -> Option<Bundle> {
 }
 
 /// A stand-in server, an enrolled agent's spool (credential pinning `pinned`) and client options.
-fn setup(
-    pinned: &BundleSigner,
-) -> (
-    Arc<Mutex<Fake>>,
-    tempfile::TempDir,
-    RemoteConfigOptions,
-) {
+fn setup(pinned: &BundleSigner) -> (Arc<Mutex<Fake>>, tempfile::TempDir, RemoteConfigOptions) {
     let fake = Arc::new(Mutex::new(Fake::default()));
     let url = serve(fake.clone());
     let spool = tempfile::tempdir().unwrap();
@@ -183,7 +177,13 @@ fn bundles_for_other_agents_stale_unbound_or_replayed_are_refused() {
     assert_eq!(recv(&client).expect("revision 5").revision, 5);
     client.applied(5, Applied::Failed(vec![json!({"error": "test"})]));
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !fake.lock().unwrap().statuses.iter().any(|s| s["status"] == "failed") {
+    while !fake
+        .lock()
+        .unwrap()
+        .statuses
+        .iter()
+        .any(|s| s["status"] == "failed")
+    {
         assert!(Instant::now() < deadline, "no failed status");
         std::thread::sleep(Duration::from_millis(20));
     }

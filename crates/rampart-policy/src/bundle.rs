@@ -267,20 +267,43 @@ mod tests {
         assert!(signed.verify_for(&signer.public_hex(), 3).is_ok());
         assert!(matches!(
             signed.verify_for(&signer.public_hex(), 4),
-            Err(BundleError::WrongAgent { issued_to: Some(3), agent: 4 })
+            Err(BundleError::WrongAgent {
+                issued_to: Some(3),
+                agent: 4
+            })
         ));
-        let legacy = Bundle { agent_id: None, ..bundle() };
+        let legacy = Bundle {
+            agent_id: None,
+            ..bundle()
+        };
         assert!(matches!(
             signer.sign(&legacy).verify_for(&signer.public_hex(), 3),
-            Err(BundleError::WrongAgent { issued_to: None, .. })
+            Err(BundleError::WrongAgent {
+                issued_to: None,
+                ..
+            })
         ));
         assert!(bundle().check_fresh(1_000 + CLOCK_SKEW_NS).is_ok());
         assert!(bundle().check_fresh(1_001 + CLOCK_SKEW_NS).is_err());
-        let forever = Bundle { expires_at: None, ..bundle() };
-        assert!(forever.check_fresh(0).is_err(), "a bundle must say when it expires");
+        let forever = Bundle {
+            expires_at: None,
+            ..bundle()
+        };
+        assert!(
+            forever.check_fresh(0).is_err(),
+            "a bundle must say when it expires"
+        );
         // Older agents refuse unknown fields: a bundle for them carries neither.
-        let old = serde_json::to_string(&Bundle { agent_id: None, expires_at: None, ..bundle() }).unwrap();
-        assert!(!old.contains("agent_id") && !old.contains("expires_at"), "{old}");
+        let old = serde_json::to_string(&Bundle {
+            agent_id: None,
+            expires_at: None,
+            ..bundle()
+        })
+        .unwrap();
+        assert!(
+            !old.contains("agent_id") && !old.contains("expires_at"),
+            "{old}"
+        );
     }
 
     #[test]

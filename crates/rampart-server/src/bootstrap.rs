@@ -44,7 +44,10 @@ pub async fn ensure_enrollment_token_file(db: &Db, dir: &Path) -> anyhow::Result
     let path = token_path(dir);
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim();
-        match store::usable_enrollment_token(db, existing).await.map_err(api)? {
+        match store::usable_enrollment_token(db, existing)
+            .await
+            .map_err(api)?
+        {
             Some((_, true)) => return Ok(path),
             Some((id, false)) => {
                 store::revoke_enrollment_token(db, id).await.map_err(api)?;
@@ -74,7 +77,11 @@ pub async fn ensure_enrollment_token_file(db: &Db, dir: &Path) -> anyhow::Result
 /// `rampart up`'s local agent: a token file only while the agent has no credential. Once it enrolled, a
 /// token file left over (one written before agents removed it) is removed and its token revoked: a
 /// revoked local agent stays out, even across restarts, until an admin readmits it.
-pub async fn local_agent_token(db: &Db, dir: &Path, agent_enrolled: bool) -> anyhow::Result<PathBuf> {
+pub async fn local_agent_token(
+    db: &Db,
+    dir: &Path,
+    agent_enrolled: bool,
+) -> anyhow::Result<PathBuf> {
     if !agent_enrolled {
         return ensure_enrollment_token_file(db, dir).await;
     }

@@ -1051,7 +1051,12 @@ async fn api_roles_validation_and_preview(db: TestDb) {
     patch(&s, &channel_path, json!({"config": edited.clone()})).await;
     edited["url"] = json!(format!("{}/edited", rx.base));
     let (st, v) = s
-        .call("PATCH", &channel_path, Some(&s.admin), Some(json!({"config": edited.clone()})))
+        .call(
+            "PATCH",
+            &channel_path,
+            Some(&s.admin),
+            Some(json!({"config": edited.clone()})),
+        )
         .await;
     assert_eq!(st, 422, "{v}");
     edited["secret"] = good["config"]["secret"].clone();

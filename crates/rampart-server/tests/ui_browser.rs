@@ -167,7 +167,12 @@ async fn web_ui_in_chromium() {
     let rule = json!({"expression": "exec.file.name == \"curl\"", "description": "curl ran in a web container",
         "severity": "high", "remediation": "Find out who ran curl and why."});
     let (st, v) = s
-        .call("PUT", "/api/v1/custom-rules/curl_in_container", Some(&s.admin), Some(rule))
+        .call(
+            "PUT",
+            "/api/v1/custom-rules/curl_in_container",
+            Some(&s.admin),
+            Some(rule),
+        )
         .await;
     assert!(st < 300, "{v}");
     s.add_user("vera", "viewer").await;

@@ -389,7 +389,8 @@ async fn hostile_event_fields_are_escaped_on_every_page() {
         .agent_call(&agent, "PUT", "/api/v1/agents/rules", report)
         .await;
     assert!(st < 300, "{st} {v}");
-    s.report_workloads(&agent, &[("c0ffee", HOSTILE, "1")]).await;
+    s.report_workloads(&agent, &[("c0ffee", HOSTILE, "1")])
+        .await;
     let snap = json!({"id": "snap-1", "workload": {"kind": "container", "id": "c0ffee", "image_name": HOSTILE, "image_tag": "1"},
         "started_at": 1, "ended_at": 2, "events": 1, "dropped": 0,
         "behaviors": [{"kind": "file", "process": format!("/bin/sh > {HOSTILE}"), "detail": HOSTILE, "count": 1, "example": HOSTILE}]});
@@ -430,7 +431,10 @@ async fn hostile_event_fields_are_escaped_on_every_page() {
     // The rules page lists the server's rules: an agent's report about its own is not among them.
     let (st, _, rules) = s.ui_get(&admin.cookie, "/ui/rules").await;
     assert_eq!(st, 200);
-    assert!(!rules.contains("alert(") && !rules.contains("evil_rule"), "{rules}");
+    assert!(
+        !rules.contains("alert(") && !rules.contains("evil_rule"),
+        "{rules}"
+    );
     for p in &pages {
         let (st, _, page) = s.ui_get(&admin.cookie, p).await;
         assert_eq!(st, 200, "{p}: {page}");

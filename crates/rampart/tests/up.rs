@@ -174,8 +174,14 @@ fn up_reports_a_live_match_as_a_signal_and_keeps_its_state() {
         .unwrap();
     assert_eq!(list["signals"].as_array().map(Vec::len), Some(1), "{list}");
     assert_eq!(marker_matches(&again.url, &token, &marker, 2), 2);
-    let agents: Value = get(&again.url, &token, "/api/v1/agents").into_json().unwrap();
-    assert_eq!(agents["agents"].as_array().map(Vec::len), Some(1), "{agents}");
+    let agents: Value = get(&again.url, &token, "/api/v1/agents")
+        .into_json()
+        .unwrap();
+    assert_eq!(
+        agents["agents"].as_array().map(Vec::len),
+        Some(1),
+        "{agents}"
+    );
     let id = agents["agents"][0]["id"].as_i64().unwrap();
     ureq::delete(&format!("{}/api/v1/agents/{id}", again.url))
         .set("authorization", &format!("Bearer {token}"))
@@ -188,8 +194,14 @@ fn up_reports_a_live_match_as_a_signal_and_keeps_its_state() {
     let token = login(&third.url, &password);
     let counted = marker_matches(&third.url, &token, &marker, 3);
     assert_eq!(counted, 2, "no match from the revoked host");
-    let agents: Value = get(&third.url, &token, "/api/v1/agents").into_json().unwrap();
-    assert_eq!(agents["agents"].as_array().map(Vec::len), Some(1), "{agents}");
+    let agents: Value = get(&third.url, &token, "/api/v1/agents")
+        .into_json()
+        .unwrap();
+    assert_eq!(
+        agents["agents"].as_array().map(Vec::len),
+        Some(1),
+        "{agents}"
+    );
     assert_eq!(agents["agents"][0]["revoked"], true);
     third.stop();
 }

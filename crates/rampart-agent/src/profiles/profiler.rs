@@ -175,7 +175,9 @@ impl Profiler {
             .filter(|w| !w.image_name.is_empty())
             .chain(self.recently_finished.iter().map(|(w, _)| w.clone()))
             .collect();
-        out.sort_by(|a, b| (&a.id, &a.image_name, &a.image_tag).cmp(&(&b.id, &b.image_name, &b.image_tag)));
+        out.sort_by(|a, b| {
+            (&a.id, &a.image_name, &a.image_tag).cmp(&(&b.id, &b.image_name, &b.image_tag))
+        });
         out.dedup();
         out
     }

@@ -154,13 +154,13 @@ impl Worker {
             }
             // The server takes a snapshot only of a workload this agent reported: the report may still
             // be on its way (a retry settles it); a snapshot still refused after an hour never will be.
-            Err(ureq::Error::Status(409, r)) if younger_than(file, WORKLOAD_REPORT_GRACE) => Err(
-                format!(
+            Err(ureq::Error::Status(409, r)) if younger_than(file, WORKLOAD_REPORT_GRACE) => {
+                Err(format!(
                     "sending {}: {}",
                     file.display(),
                     r.into_string().unwrap_or_default()
-                ),
-            ),
+                ))
+            }
             Err(ureq::Error::Status(code, r))
                 if (400..500).contains(&code) && ![401, 408, 429].contains(&code) =>
             {

@@ -65,9 +65,16 @@ mod tests {
         raise(dir.path(), &c, 3).unwrap();
         assert_eq!(load(dir.path(), &c), Some(5));
         assert_eq!(load(dir.path(), &creds(2, "k")), None, "another agent id");
-        assert_eq!(load(dir.path(), &creds(1, "other")), None, "another server key");
+        assert_eq!(
+            load(dir.path(), &creds(1, "other")),
+            None,
+            "another server key"
+        );
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path(dir.path())).unwrap().permissions().mode();
+        let mode = std::fs::metadata(path(dir.path()))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }

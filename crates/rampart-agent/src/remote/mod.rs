@@ -193,7 +193,9 @@ impl Client {
         let bundle = signed
             .verify_for(key, creds.agent_id)
             .map_err(|e| e.to_string())?;
-        bundle.check_fresh(crate::clock::epoch_now_ns()).map_err(|e| e.to_string())?;
+        bundle
+            .check_fresh(crate::clock::epoch_now_ns())
+            .map_err(|e| e.to_string())?;
         if self.applied.is_some_and(|a| bundle.revision <= a) {
             return Ok(None);
         }

@@ -207,7 +207,9 @@ pub async fn create_enrollment_token(
     ApiJson(t): ApiJson<NewEnrollmentToken>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     // Unlimited, everlasting tokens let any holder (or a revoked agent keeping one) enroll forever.
-    if t.max_uses.is_some_and(|m| !(1..=MAX_ENROLLMENT_USES).contains(&m)) {
+    if t.max_uses
+        .is_some_and(|m| !(1..=MAX_ENROLLMENT_USES).contains(&m))
+    {
         return Err(ApiError::unprocessable(format!(
             "max_uses: 1 to {MAX_ENROLLMENT_USES}"
         )));

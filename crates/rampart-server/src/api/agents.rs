@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{ApiBytes, ApiJson, Id};
-use crate::auth::extract::{Admin, Agent, Viewer};
 use crate::audit::{self, Actor};
+use crate::auth::extract::{Admin, Agent, Viewer};
 use crate::auth::{agent_status, store};
 use crate::error::{ApiError, ApiResult};
 use crate::ingest::{self, validate};

@@ -198,7 +198,8 @@ fn parse_match(
         Some(Value::Number(n)) => n.as_u64().filter(|t| *t > 0 && *t < i64::MAX as u64),
         _ => None,
     }
-    .ok_or("event.timestamp must be a positive integer (epoch nanoseconds)")? as i64;
+    .ok_or("event.timestamp must be a positive integer (epoch nanoseconds)")?
+        as i64;
     if let Some(r) = receipt {
         r.bind(&mut value, &mut ts);
     }
@@ -331,16 +332,26 @@ mod tests {
         };
         let ms = parse_batch(&body, &Limits::default(), &r).unwrap();
         let ts: Vec<i64> = ms.iter().map(|m| m.ts).collect();
-        assert_eq!(ts, [r.received_at, r.received_at + 300, r.received_at - 1000]);
+        assert_eq!(
+            ts,
+            [r.received_at, r.received_at + 300, r.received_at - 1000]
+        );
         for m in &ms {
             assert_eq!(m.hostname, "enrolled");
             assert_eq!(m.value["event"]["hostname"], "enrolled");
             assert_eq!(m.value["event"]["reported_hostname"], "h1");
-            assert_eq!(m.value["event"]["timestamp"], m.ts, "the body says the stored time");
+            assert_eq!(
+                m.value["event"]["timestamp"], m.ts,
+                "the body says the stored time"
+            );
         }
         assert_eq!(ms[0].value["event"].get("reported_timestamp"), None);
         assert_eq!(ms[1].value["event"]["reported_timestamp"], i64::MAX - 1);
-        assert!(ms[2].body.contains("\"reported_timestamp\":1"), "{}", ms[2].body);
+        assert!(
+            ms[2].body.contains("\"reported_timestamp\":1"),
+            "{}",
+            ms[2].body
+        );
     }
 
     #[test]

@@ -11,7 +11,12 @@ use crate::state::AppState;
 const HOUR_NS: i64 = 3600 * 1_000_000_000;
 
 /// Refuses a snapshot `agent_id` may not send now (`now`: epoch ns).
-pub async fn check(s: &AppState, agent_id: i64, snap: &ActivitySnapshot, now: i64) -> ApiResult<()> {
+pub async fn check(
+    s: &AppState,
+    agent_id: i64,
+    snap: &ActivitySnapshot,
+    now: i64,
+) -> ApiResult<()> {
     let limit = s.config.profiles.snapshots_per_agent_hour;
     let recent: i64 = sqlx::query(
         "SELECT COUNT(*) AS n FROM activity_snapshots WHERE agent_id = $1 AND received_at > $2",

@@ -83,7 +83,11 @@ mod tests {
         record(&mut agents, "process|/tmp/xmrig|", 7);
         record(&mut agents, "process|/tmp/xmrig|", 7);
         assert_eq!(agents["process|/usr/sbin/nginx|"], [1, 2, 3]);
-        assert_eq!(agents["process|/tmp/xmrig|"], [7], "one agent, however often");
+        assert_eq!(
+            agents["process|/tmp/xmrig|"],
+            [7],
+            "one agent, however often"
+        );
         for a in 100..200 {
             record(&mut agents, "many", a);
         }

@@ -52,7 +52,8 @@ impl Profile {
     }
 }
 
-const COLS: &str = "id, image_name, image_tag, status, snapshots, first_seen, last_updated, stable_at, nodes, \
+const COLS: &str =
+    "id, image_name, image_tag, status, snapshots, first_seen, last_updated, stable_at, nodes, \
      examples, node_agents";
 
 fn profile_from(r: &sqlx::any::AnyRow) -> ApiResult<Profile> {
@@ -166,11 +167,12 @@ const DUPLICATE: Ingested = Ingested {
 pub async fn ingest(s: &AppState, agent_id: i64, snap: &ActivitySnapshot) -> ApiResult<Ingested> {
     let cfg = &s.config.profiles;
     let now = now_ns();
-    let known = sqlx::query("SELECT id FROM activity_snapshots WHERE agent_id = $1 AND snapshot_id = $2")
-        .bind(agent_id)
-        .bind(&snap.id)
-        .fetch_optional(&s.db.pool)
-        .await?;
+    let known =
+        sqlx::query("SELECT id FROM activity_snapshots WHERE agent_id = $1 AND snapshot_id = $2")
+            .bind(agent_id)
+            .bind(&snap.id)
+            .fetch_optional(&s.db.pool)
+            .await?;
     if known.is_some() {
         return Ok(DUPLICATE);
     }

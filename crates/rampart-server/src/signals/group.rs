@@ -18,7 +18,10 @@ pub struct SignalKey {
 
 pub fn group_key(agent_id: i64, m: &IncomingMatch) -> String {
     if m.container_id.is_empty() {
-        format!("agent={agent_id} host={} exe={}", m.hostname, m.process_path)
+        format!(
+            "agent={agent_id} host={} exe={}",
+            m.hostname, m.process_path
+        )
     } else {
         format!(
             "agent={agent_id} host={} container={}",

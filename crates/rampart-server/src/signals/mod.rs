@@ -639,7 +639,8 @@ pub async fn agent_rule_report(db: &Db, agent_id: i64, rule_id: &str) -> ApiResu
 }
 
 /// The columns [`agent_report_json`] reads (`agent_rule_reports r` joined with `agents a`).
-pub const AGENT_REPORT_COLS: &str = "r.agent_id, a.hostname, r.version, r.description, r.severity, r.tags, \
+pub const AGENT_REPORT_COLS: &str =
+    "r.agent_id, a.hostname, r.version, r.description, r.severity, r.tags, \
     r.remediation, r.policy, r.updated_at";
 
 /// A row of `agent_rule_reports` joined with its agent's hostname.

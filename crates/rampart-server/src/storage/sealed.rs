@@ -92,7 +92,8 @@ impl Sealer {
         let bytes = hex::decode(sealed).context("a sealed value is hex")?;
         anyhow::ensure!(bytes.len() >= NONCE_LEN, "a sealed value too short");
         let (nonce, rest) = bytes.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| anyhow::anyhow!("nonce"))?;
+        let nonce =
+            Nonce::try_assume_unique_for_key(nonce).map_err(|_| anyhow::anyhow!("nonce"))?;
         let mut data = rest.to_vec();
         let plain = self
             .key
@@ -173,14 +174,21 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let sealed = a.seal("server_keys:x", "s3cret").unwrap();
         assert!(is_sealed(&sealed) && !sealed.contains("s3cret"));
-        assert_ne!(sealed, a.seal("server_keys:x", "s3cret").unwrap(), "fresh nonce");
+        assert_ne!(
+            sealed,
+            a.seal("server_keys:x", "s3cret").unwrap(),
+            "fresh nonce"
+        );
         assert_eq!(a.open("server_keys:x", &sealed).unwrap(), "s3cret");
         assert!(a.open("server_keys:y", &sealed).is_err(), "another slot");
         let again = Sealer::load_or_create(&path).unwrap();
         assert_eq!(again.open("server_keys:x", &sealed).unwrap(), "s3cret");
         let other = Sealer::ephemeral().unwrap();
         assert!(other.open("server_keys:x", &sealed).is_err(), "another key");
-        assert_eq!(a.open("x", "plain, from before").unwrap(), "plain, from before");
+        assert_eq!(
+            a.open("x", "plain, from before").unwrap(),
+            "plain, from before"
+        );
         let mut tampered = sealed.clone();
         let last = tampered.pop().unwrap();
         tampered.push(if last == '0' { '1' } else { '0' });

@@ -459,6 +459,20 @@ impl TestServer {
         assert_eq!(s, 204, "{v}");
     }
 
+    /// The id of user `name`, from the API.
+    pub async fn user_id(&self, name: &str) -> Value {
+        let (_, users) = self
+            .call("GET", "/api/v1/users", Some(&self.admin), None)
+            .await;
+        users["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["username"] == name)
+            .unwrap_or_else(|| panic!("no user {name}: {users}"))["id"]
+            .clone()
+    }
+
     /// Creates a user through the API (for UI sign-in).
     pub async fn add_user(&self, name: &str, role: &str) {
         let (s, v) = self

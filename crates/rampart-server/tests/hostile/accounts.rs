@@ -11,14 +11,7 @@ async fn a_new_password_ends_old_sessions(db: TestDb) {
     let session = s.user_token("rita", "responder").await;
     let (st, _) = s.call("GET", "/api/v1/auth/me", Some(&session), None).await;
     assert_eq!(st, 200);
-    let (_, users) = s.call("GET", "/api/v1/users", Some(&s.admin), None).await;
-    let rita = users["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "rita")
-        .unwrap()["id"]
-        .clone();
+    let rita = s.user_id("rita").await;
     let (st, v) = s
         .call(
             "PATCH",
@@ -29,7 +22,10 @@ async fn a_new_password_ends_old_sessions(db: TestDb) {
         .await;
     assert_eq!(st, 200, "{v}");
     let (st, v) = s.call("GET", "/api/v1/auth/me", Some(&session), None).await;
-    assert_eq!(st, 401, "the session opened with the old password is over: {v}");
+    assert_eq!(
+        st, 401,
+        "the session opened with the old password is over: {v}"
+    );
     let (st, _) = s
         .call(
             "POST",
@@ -47,14 +43,7 @@ both!(a_new_password_ends_old_sessions);
 async fn admins_mint_tokens_only_for_themselves(db: TestDb) {
     let s = TestServer::start(&db).await;
     s.add_user("vera", "admin").await;
-    let (_, users) = s.call("GET", "/api/v1/users", Some(&s.admin), None).await;
-    let vera = users["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "vera")
-        .unwrap()["id"]
-        .clone();
+    let vera = s.user_id("vera").await;
     let (st, v) = s
         .call(
             "POST",
@@ -64,7 +53,13 @@ async fn admins_mint_tokens_only_for_themselves(db: TestDb) {
         )
         .await;
     assert_eq!(st, 403, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("sign in as that user"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("sign in as that user"),
+        "{v}"
+    );
     let (_, tokens) = s.call("GET", "/api/v1/tokens", Some(&s.admin), None).await;
     assert_eq!(tokens["tokens"], json!([]), "nothing minted");
     let (st, v) = s

@@ -28,7 +28,12 @@ async fn enroll(s: &TestServer, host: &str) -> (i64, String, String) {
 
 async fn poll(s: &TestServer, secret: &str, query: &str) -> SignedBundle {
     let (st, v) = s
-        .agent_call(secret, "GET", &format!("/api/v1/agents/config{query}"), Value::Null)
+        .agent_call(
+            secret,
+            "GET",
+            &format!("/api/v1/agents/config{query}"),
+            Value::Null,
+        )
         .await;
     assert_eq!(st, 200, "{v}");
     serde_json::from_value(v).unwrap()
@@ -43,7 +48,10 @@ async fn bundles_are_bound_to_their_agent_and_expire(db: TestDb) {
     let bundle = signed.verify_for(&key, a).expect("A's own bundle");
     assert_eq!(bundle.agent_id, Some(a));
     let expires = bundle.expires_at.unwrap();
-    assert!(expires > before && expires <= now_ns() + 3_600_000_000_000, "{expires}");
+    assert!(
+        expires > before && expires <= now_ns() + 3_600_000_000_000,
+        "{expires}"
+    );
     bundle.check_fresh(now_ns()).unwrap();
     assert!(matches!(
         bundle.check_fresh(expires + CLOCK_SKEW_NS + 1),

@@ -27,7 +27,12 @@ async fn signal_of(s: &TestServer, rule: &str, host: &str) -> Value {
     assert_eq!(list["total"], 1, "{list}");
     let id = &list["signals"][0]["id"];
     let (st, detail) = s
-        .call("GET", &format!("/api/v1/signals/{id}"), Some(&s.admin), None)
+        .call(
+            "GET",
+            &format!("/api/v1/signals/{id}"),
+            Some(&s.admin),
+            None,
+        )
         .await;
     assert_eq!(st, 200, "{detail}");
     detail
@@ -47,7 +52,15 @@ async fn rule_reports_stay_with_their_agent(db: TestDb) {
         .await;
     assert_eq!(st, 200, "{v}");
     for rule in [RULE, "local_rule"] {
-        let m = mk_match(rule, &format!("v-{rule}"), now_ns(), "web-1", None, 7, "/usr/bin/xmrig");
+        let m = mk_match(
+            rule,
+            &format!("v-{rule}"),
+            now_ns(),
+            "web-1",
+            None,
+            7,
+            "/usr/bin/xmrig",
+        );
         let (st, v) = s.ingest(&victim, &[m]).await;
         assert_eq!(st, 200, "{v}");
     }
@@ -55,7 +68,10 @@ async fn rule_reports_stay_with_their_agent(db: TestDb) {
     // The victim's signal shows the server's own metadata; the attacker's text is nowhere in it.
     let detail = signal_of(&s, RULE, "web-1").await;
     assert!(
-        detail["remediation"].as_str().unwrap().starts_with(REMEDIATION),
+        detail["remediation"]
+            .as_str()
+            .unwrap()
+            .starts_with(REMEDIATION),
         "{detail}"
     );
     assert_eq!(detail["rule"]["severity"], "critical");
@@ -67,17 +83,31 @@ async fn rule_reports_stay_with_their_agent(db: TestDb) {
     }
     // The rule listing is the server's; the attacker's report is listed apart, as its word.
     let (_, rule) = s
-        .call("GET", &format!("/api/v1/rules/{RULE}"), Some(&s.admin), None)
+        .call(
+            "GET",
+            &format!("/api/v1/rules/{RULE}"),
+            Some(&s.admin),
+            None,
+        )
         .await;
-    assert!(rule["rule"]["remediation"].as_str().unwrap().starts_with(REMEDIATION));
+    assert!(rule["rule"]["remediation"]
+        .as_str()
+        .unwrap()
+        .starts_with(REMEDIATION));
     let reports = rule["agent_reports"].as_array().unwrap();
     assert_eq!(reports.len(), 1, "{rule}");
     assert_eq!(
-        (reports[0]["hostname"].as_str(), reports[0]["verified"].as_bool()),
+        (
+            reports[0]["hostname"].as_str(),
+            reports[0]["verified"].as_bool()
+        ),
         (Some("evil-1"), Some(false))
     );
     let (_, all) = s.call("GET", "/api/v1/rules", Some(&s.admin), None).await;
-    assert!(!all.to_string().contains("sudo sh"), "the catalogue is the server's");
+    assert!(
+        !all.to_string().contains("sudo sh"),
+        "the catalogue is the server's"
+    );
     // Stored only as the attacker's own report.
     let n: i64 = scalar(
         &s,
@@ -116,7 +146,10 @@ async fn snapshots_only_of_reported_workloads_within_a_rate(db: TestDb) {
     // Any image, no report: refused.
     let (st, v) = post_snapshot(&s, &agent, snapshot("s0", "c1", &nginx)).await;
     assert_eq!(st, 409, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("never reported"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("never reported"),
+        "{v}"
+    );
     assert_eq!(s.count("activity_snapshots").await, 0);
     assert_eq!(s.count("security_profiles").await, 0);
     // A reported container, but another image than the report said: refused too.
@@ -143,10 +176,17 @@ both!(snapshots_only_of_reported_workloads_within_a_rate);
 
 /// The profile of `shop:1.0`, from the API.
 async fn shop_profile(s: &TestServer) -> Value {
-    let (_, list) = s.call("GET", "/api/v1/profiles", Some(&s.admin), None).await;
+    let (_, list) = s
+        .call("GET", "/api/v1/profiles", Some(&s.admin), None)
+        .await;
     let id = list["profiles"][0]["id"].clone();
     let (st, p) = s
-        .call("GET", &format!("/api/v1/profiles/{id}"), Some(&s.admin), None)
+        .call(
+            "GET",
+            &format!("/api/v1/profiles/{id}"),
+            Some(&s.admin),
+            None,
+        )
         .await;
     assert_eq!(st, 200, "{p}");
     p
@@ -169,14 +209,16 @@ async fn one_agent_cannot_make_its_behaviours_normal(db: TestDb) {
     config.profiles.min_agents = 2;
     let s = TestServer::start_with(config).await;
     let attacker = s.enroll("evil-1").await;
-    s.report_workloads(&attacker, &[("c1", "shop", "1.0")]).await;
+    s.report_workloads(&attacker, &[("c1", "shop", "1.0")])
+        .await;
     let poisoned = [
         ("process", "/usr/sbin/nginx", ""),
         ("process", "/tmp/.x/xmrig", ""),
         ("connect", "/tmp/.x/xmrig", "198.51.100.7:3333"),
     ];
     for i in 0..5 {
-        let (st, v) = post_snapshot(&s, &attacker, snapshot(&format!("a{i}"), "c1", &poisoned)).await;
+        let (st, v) =
+            post_snapshot(&s, &attacker, snapshot(&format!("a{i}"), "c1", &poisoned)).await;
         assert_eq!(st, 200, "{v}");
         assert_eq!(v["became_stable"], false, "{v}");
     }
@@ -186,7 +228,9 @@ async fn one_agent_cannot_make_its_behaviours_normal(db: TestDb) {
     aged.profiles.min_agents = 2;
     aged.profiles.stable_after = std::time::Duration::ZERO;
     let state = rampart_server::build_state(aged).await.unwrap();
-    rampart_server::profiles::store::promote_due(&state).await.unwrap();
+    rampart_server::profiles::store::promote_due(&state)
+        .await
+        .unwrap();
     assert_eq!(shop_profile(&s).await["status"], "learning");
     assert_eq!(pushed_profiles(&s, &attacker).await, Vec::<Value>::new());
 

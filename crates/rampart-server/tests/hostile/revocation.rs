@@ -22,6 +22,18 @@ async fn enroll(s: &TestServer, token: &str, host: &str) -> (u16, serde_json::Va
     .await
 }
 
+async fn revoke(s: &TestServer, agent_id: i64) {
+    let (st, v) = s
+        .call(
+            "DELETE",
+            &format!("/api/v1/agents/{agent_id}"),
+            Some(&s.admin),
+            None,
+        )
+        .await;
+    assert_eq!(st, 204, "{v}");
+}
+
 async fn a_revoked_host_stays_out_until_readmitted(db: TestDb) {
     let s = TestServer::start(&db).await;
     let token = s.enrollment_token().await;
@@ -34,24 +46,35 @@ async fn a_revoked_host_stays_out_until_readmitted(db: TestDb) {
         .call("GET", "/api/v1/enrollment-tokens", Some(&s.admin), None)
         .await;
     let t = &tokens["enrollment_tokens"][0];
-    assert_eq!((t["max_uses"].as_i64(), t["uses"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(
+        (t["max_uses"].as_i64(), t["uses"].as_i64()),
+        (Some(1), Some(1))
+    );
     let ttl = t["expires_at"].as_i64().unwrap() - now_ns();
     assert!(ttl > 0 && ttl <= 24 * 3600 * 1_000_000_000, "{t}");
-    for bad in [json!({"name": "x", "max_uses": 0}), json!({"name": "x", "max_uses": 1_000_001})] {
+    for bad in [
+        json!({"name": "x", "max_uses": 0}),
+        json!({"name": "x", "max_uses": 1_000_001}),
+    ] {
         let (st, v) = s
-            .call("POST", "/api/v1/enrollment-tokens", Some(&s.admin), Some(bad))
+            .call(
+                "POST",
+                "/api/v1/enrollment-tokens",
+                Some(&s.admin),
+                Some(bad),
+            )
             .await;
         assert_eq!(st, 422, "{v}");
     }
 
     let agent_id = first["agent_id"].as_i64().unwrap();
     let secret = first["secret"].as_str().unwrap();
+    revoke(&s, agent_id).await;
     let (st, _) = s
-        .call("DELETE", &format!("/api/v1/agents/{agent_id}"), Some(&s.admin), None)
-        .await;
-    assert_eq!(st, 204);
-    let (st, _) = s
-        .ingest(secret, &[mk_match("r", "e1", now_ns(), "web-1", None, 1, "/bin/sh")])
+        .ingest(
+            secret,
+            &[mk_match("r", "e1", now_ns(), "web-1", None, 1, "/bin/sh")],
+        )
         .await;
     assert_eq!(st, 401);
     // The host comes back with a valid token: refused, and the refusal does not use the token up.
@@ -67,14 +90,22 @@ async fn a_revoked_host_stays_out_until_readmitted(db: TestDb) {
 
     // The admin lets it back: the same token now enrolls it (a new credential; the old one stays dead).
     let (st, _) = s
-        .call("POST", &format!("/api/v1/agents/{agent_id}/readmit"), Some(&s.admin), None)
+        .call(
+            "POST",
+            &format!("/api/v1/agents/{agent_id}/readmit"),
+            Some(&s.admin),
+            None,
+        )
         .await;
     assert_eq!(st, 204);
     let (st, v) = enroll(&s, &fresh, "web-1").await;
     assert_eq!(st, 201, "{v}");
     assert_ne!(v["agent_id"].as_i64(), Some(agent_id));
     let (st, _) = s
-        .ingest(secret, &[mk_match("r", "e2", now_ns(), "web-1", None, 1, "/bin/sh")])
+        .ingest(
+            secret,
+            &[mk_match("r", "e2", now_ns(), "web-1", None, 1, "/bin/sh")],
+        )
         .await;
     assert_eq!(st, 401, "the revoked credential stays revoked");
     assert_healthz_fast(addr_of(&s.base)).await;
@@ -95,7 +126,10 @@ async fn the_agent_spends_its_token_and_stays_out_once_revoked(db: TestDb) {
         let r = Reporter::new(config).unwrap();
         r.submit(&mk_match("r", "e1", now_ns(), "h", None, 1, "/bin/sh"))
             .unwrap();
-        assert!(r.flush(Duration::from_secs(10)), "the match reached the server");
+        assert!(
+            r.flush(Duration::from_secs(10)),
+            "the match reached the server"
+        );
         r
     })
     .await
@@ -105,10 +139,7 @@ async fn the_agent_spends_its_token_and_stays_out_once_revoked(db: TestDb) {
     assert_eq!(s.count("matches").await, 1);
 
     let id: i64 = scalar(&s, "SELECT MAX(id) FROM agents").await;
-    let (st, _) = s
-        .call("DELETE", &format!("/api/v1/agents/{id}"), Some(&s.admin), None)
-        .await;
-    assert_eq!(st, 204);
+    revoke(&s, id).await;
     let reporter = tokio::task::spawn_blocking(move || {
         reporter
             .submit(&mk_match("r", "e2", now_ns(), "h", None, 1, "/bin/sh"))
@@ -121,11 +152,19 @@ async fn the_agent_spends_its_token_and_stays_out_once_revoked(db: TestDb) {
     .unwrap();
     let why = reporter.stats().last_error.lock().unwrap().clone();
     assert!(why.contains("no enrollment token"), "{why}");
-    assert_eq!(reporter.stats().enrollments.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(
+        reporter
+            .stats()
+            .enrollments
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
     assert_eq!(s.count("matches").await, 1, "nothing after the revocation");
     let agents: i64 = scalar(&s, "SELECT COUNT(*) FROM agents").await;
     assert_eq!(agents, 1, "it did not enroll itself again");
-    tokio::task::spawn_blocking(move || drop(reporter)).await.unwrap();
+    tokio::task::spawn_blocking(move || drop(reporter))
+        .await
+        .unwrap();
     assert_healthz_fast(addr_of(&s.base)).await;
     s.stop().await;
 }
@@ -171,7 +210,10 @@ async fn local_token_files_are_bounded_and_go_once_used(db: TestDb) {
     bootstrap::local_agent_token(&s.state.db, dir.path(), true)
         .await
         .unwrap();
-    assert!(!path.exists(), "and no new one while the agent has its credential");
+    assert!(
+        !path.exists(),
+        "and no new one while the agent has its credential"
+    );
     bootstrap::local_agent_token(&s.state.db, dir.path(), false)
         .await
         .unwrap();

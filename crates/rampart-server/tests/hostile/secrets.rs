@@ -59,7 +59,10 @@ async fn secrets_are_sealed_at_rest_and_need_their_key(db: TestDb) {
 
     let s = TestServer::start(&db).await;
     let all = stored(&s).await;
-    assert!(all.len() >= 4, "two channels, the signing key, the key check: {all:?}");
+    assert!(
+        all.len() >= 4,
+        "two channels, the signing key, the key check: {all:?}"
+    );
     for v in &all {
         assert!(v.starts_with("enc:v1:"), "stored in clear: {v}");
         for secret in [SECRET, TOKEN, "legacy-secret", "hooks.example.com"] {
@@ -68,7 +71,12 @@ async fn secrets_are_sealed_at_rest_and_need_their_key(db: TestDb) {
     }
     // Opened with the key: the channels work, the signing key is the same one.
     let (st, list) = s
-        .call("GET", "/api/v1/notifications/channels", Some(&s.admin), None)
+        .call(
+            "GET",
+            "/api/v1/notifications/channels",
+            Some(&s.admin),
+            None,
+        )
         .await;
     assert_eq!(st, 200, "{list}");
     let urls: Vec<&str> = list["channels"]
@@ -77,7 +85,13 @@ async fn secrets_are_sealed_at_rest_and_need_their_key(db: TestDb) {
         .iter()
         .map(|c| c["config"]["url"].as_str().unwrap())
         .collect();
-    assert_eq!(urls, ["https://hooks.example.com/hook", "https://hooks.example.com/old"]);
+    assert_eq!(
+        urls,
+        [
+            "https://hooks.example.com/hook",
+            "https://hooks.example.com/old"
+        ]
+    );
     let (_, again) = s
         .call("GET", "/api/v1/config/public-key", Some(&s.admin), None)
         .await;
@@ -93,10 +107,17 @@ async fn secrets_are_sealed_at_rest_and_need_their_key(db: TestDb) {
         .await
         .err()
         .expect("refused");
-    assert!(format!("{err:#}").contains("another key sealed them"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("another key sealed them"),
+        "{err:#}"
+    );
     let check: String = {
         let s = TestServer::start(&db).await;
-        let v = scalar(&s, "SELECT secret FROM server_keys WHERE name = 'secrets-key-check'").await;
+        let v = scalar(
+            &s,
+            "SELECT secret FROM server_keys WHERE name = 'secrets-key-check'",
+        )
+        .await;
         s.stop().await;
         v
     };
@@ -114,23 +135,44 @@ async fn channel_secrets_do_not_follow_a_new_destination(db: TestDb) {
     // The admin points the channel at a receiver of his, sending the placeholders back.
     config["url"] = json!("https://hooks.example.com/attacker");
     let (st, v) = s
-        .call("PATCH", &path, Some(&s.admin), Some(json!({"config": config})))
+        .call(
+            "PATCH",
+            &path,
+            Some(&s.admin),
+            Some(json!({"config": config})),
+        )
         .await;
     assert_eq!(st, 422, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("url changed"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("url changed"),
+        "{v}"
+    );
     let (_, after) = s.call("GET", &path, Some(&s.admin), None).await;
-    assert_eq!(after["channel"]["config"]["url"], "https://hooks.example.com/hook", "nothing stored");
+    assert_eq!(
+        after["channel"]["config"]["url"], "https://hooks.example.com/hook",
+        "nothing stored"
+    );
     // Same destination: the placeholders keep the stored secrets. New secrets: the new destination is fine.
     let mut same = shown["channel"]["config"].clone();
     same["method"] = json!("PUT");
     let (st, v) = s
-        .call("PATCH", &path, Some(&s.admin), Some(json!({"config": same})))
+        .call(
+            "PATCH",
+            &path,
+            Some(&s.admin),
+            Some(json!({"config": same})),
+        )
         .await;
     assert_eq!(st, 200, "{v}");
     let fresh = json!({"url": "https://hooks.example.com/new", "secret": "another-secret-0123456789",
                        "headers": {"Authorization": "Bearer new"}});
     let (st, v) = s
-        .call("PATCH", &path, Some(&s.admin), Some(json!({"config": fresh})))
+        .call(
+            "PATCH",
+            &path,
+            Some(&s.admin),
+            Some(json!({"config": fresh})),
+        )
         .await;
     assert_eq!(st, 200, "{v}");
     assert_healthz_fast(addr_of(&s.base)).await;

@@ -27,7 +27,10 @@ async fn another_hosts_name_does_not_join_its_signals(db: TestDb) {
     let attacker = s.enroll("evil-1").await;
     let t = now_ns();
     let (st, v) = s
-        .ingest(&victim, &[mk_match("r", "v1", t, "web-1", None, 7, "/bin/sh")])
+        .ingest(
+            &victim,
+            &[mk_match("r", "v1", t, "web-1", None, 7, "/bin/sh")],
+        )
         .await;
     assert_eq!(st, 200, "{v}");
     // Same rule, same executable, same window, the victim's host name.
@@ -42,14 +45,20 @@ async fn another_hosts_name_does_not_join_its_signals(db: TestDb) {
     assert_eq!(list.len(), 2, "{list:?}");
     let of = |host: &str| list.iter().find(|x| x["hostname"] == host).cloned();
     assert_eq!(of("web-1").expect("the victim's")["count"], 1);
-    assert_eq!(of("evil-1").expect("the attacker's, under its name")["count"], 5);
+    assert_eq!(
+        of("evil-1").expect("the attacker's, under its name")["count"],
+        5
+    );
     // Stored under the enrolled name; the claim kept, marked as such.
     let n: i64 = scalar(&s, "SELECT COUNT(*) FROM matches WHERE hostname = 'web-1'").await;
     assert_eq!(n, 1);
     let body: String = scalar(&s, "SELECT body FROM matches WHERE event_id = 'f0'").await;
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
-        (body["event"]["hostname"].as_str(), body["event"]["reported_hostname"].as_str()),
+        (
+            body["event"]["hostname"].as_str(),
+            body["event"]["reported_hostname"].as_str()
+        ),
         (Some("evil-1"), Some("web-1"))
     );
     assert_healthz_fast(addr_of(&s.base)).await;
@@ -66,13 +75,32 @@ async fn absurd_times_are_clamped_around_receipt(db: TestDb) {
     let attacker = s.enroll("evil-1").await;
     let before = now_ns();
     let forged = [
-        mk_match("far_future", "f1", i64::MAX - 1, "evil-1", None, 7, "/bin/sh"),
+        mk_match(
+            "far_future",
+            "f1",
+            i64::MAX - 1,
+            "evil-1",
+            None,
+            7,
+            "/bin/sh",
+        ),
         mk_match("long_ago", "f2", 1, "evil-1", None, 7, "/bin/sh"),
     ];
     let (st, v) = s.ingest(&attacker, &forged).await;
     assert_eq!(st, 200, "{v}");
     let (st, _) = s
-        .ingest(&honest, &[mk_match("recent", "h1", now_ns(), "web-1", None, 8, "/bin/x")])
+        .ingest(
+            &honest,
+            &[mk_match(
+                "recent",
+                "h1",
+                now_ns(),
+                "web-1",
+                None,
+                8,
+                "/bin/x",
+            )],
+        )
         .await;
     assert_eq!(st, 200);
     let after = now_ns();
@@ -91,7 +119,10 @@ async fn absurd_times_are_clamped_around_receipt(db: TestDb) {
     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     let later = now_ns() + skew + 1_000_000;
     let (st, _) = s
-        .ingest(&honest, &[mk_match("recent", "h2", later, "web-1", None, 8, "/bin/x")])
+        .ingest(
+            &honest,
+            &[mk_match("recent", "h2", later, "web-1", None, 8, "/bin/x")],
+        )
         .await;
     assert_eq!(st, 200);
     let (_, list) = s.call("GET", "/api/v1/signals", Some(&s.admin), None).await;

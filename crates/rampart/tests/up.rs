@@ -174,15 +174,7 @@ fn up_reports_a_live_match_as_a_signal_and_keeps_its_state() {
         .unwrap();
     assert_eq!(list["signals"].as_array().map(Vec::len), Some(1), "{list}");
     assert_eq!(marker_matches(&again.url, &token, &marker, 2), 2);
-    let agents: Value = get(&again.url, &token, "/api/v1/agents")
-        .into_json()
-        .unwrap();
-    assert_eq!(
-        agents["agents"].as_array().map(Vec::len),
-        Some(1),
-        "{agents}"
-    );
-    let id = agents["agents"][0]["id"].as_i64().unwrap();
+    let id = only_agent(&again.url, &token)["id"].as_i64().unwrap();
     ureq::delete(&format!("{}/api/v1/agents/{id}", again.url))
         .set("authorization", &format!("Bearer {token}"))
         .call()
@@ -194,16 +186,16 @@ fn up_reports_a_live_match_as_a_signal_and_keeps_its_state() {
     let token = login(&third.url, &password);
     let counted = marker_matches(&third.url, &token, &marker, 3);
     assert_eq!(counted, 2, "no match from the revoked host");
-    let agents: Value = get(&third.url, &token, "/api/v1/agents")
-        .into_json()
-        .unwrap();
-    assert_eq!(
-        agents["agents"].as_array().map(Vec::len),
-        Some(1),
-        "{agents}"
-    );
-    assert_eq!(agents["agents"][0]["revoked"], true);
+    assert_eq!(only_agent(&third.url, &token)["revoked"], true);
     third.stop();
+}
+
+/// The one agent the server knows (no second enrollment of the local host).
+fn only_agent(url: &str, token: &str) -> Value {
+    let agents: Value = get(url, token, "/api/v1/agents").into_json().unwrap();
+    let list = agents["agents"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{agents}");
+    list[0].clone()
 }
 
 /// Runs the marker command again and returns the matches of its signal once they reach `want` (or after

@@ -111,6 +111,7 @@ pub struct CompiledValue {
 pub fn compile(src: &str, env: &Env) -> Result<Compiled> {
     let (ast, warnings) = parse(src)?;
     let mut c = Compiler::new(env);
+    c.check_deadline(0)?;
     let mut node = c.boolean(&ast)?;
     crate::merge::alternatives(&mut node);
     node.reorder();
@@ -127,6 +128,7 @@ pub fn compile(src: &str, env: &Env) -> Result<Compiled> {
 pub fn compile_value(src: &str, env: &Env) -> Result<CompiledValue> {
     let (ast, _) = parse(src)?;
     let mut c = Compiler::new(env);
+    c.check_deadline(0)?;
     let (operand, ty) = c.operand(&ast)?;
     c.event()?;
     let vt = match ty.t {

@@ -30,10 +30,13 @@ pub struct UpCmd {
     pub agent: AgentArgs,
     #[command(flatten)]
     pub profiles: server_cmd::ProfileArgs,
+    #[command(flatten)]
+    pub limits: server_cmd::LimitArgs,
 }
 
 pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
     server_cmd::data_dir(&cmd.data_dir)?;
+    server_cmd::raise_open_files_limit();
     let stop = agent_cmd::stop_flag()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -44,6 +47,7 @@ pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
         storage::sqlite_url(&cmd.data_dir.join("rampart.db")),
     );
     config.profiles = cmd.profiles.config();
+    cmd.limits.apply(&mut config);
     let (server, first, token_file) = rt.block_on(async {
         let server = Server::bind(config).await?;
         let first = bootstrap::ensure_admin(&server.state().db).await?;

@@ -24,6 +24,57 @@ pub struct ServerConfig {
     /// Default: `secrets.key` beside an SQLite database file; PostgreSQL needs it given (every replica
     /// must share it).
     pub secrets_key_file: Option<PathBuf>,
+    pub connections: ConnectionLimits,
+    pub login: LoginLimits,
+}
+
+/// What one client may hold open, and for how long (slow or idle clients cannot exhaust the server).
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Connections open at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Connections open at once from one address (an IPv6 client: its /64). Agents behind one NAT share it.
+    pub max_connections_per_ip: usize,
+    /// A request's headers must arrive within this; a keep-alive connection idle this long is closed.
+    pub header_timeout: std::time::Duration,
+    /// A request (reading its body, handling it) must finish within this; long polls get their wait on top.
+    pub request_timeout: std::time::Duration,
+    /// A TLS handshake must finish within this.
+    pub tls_handshake_timeout: std::time::Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: 4096,
+            max_connections_per_ip: 256,
+            header_timeout: std::time::Duration::from_secs(10),
+            request_timeout: std::time::Duration::from_secs(60),
+            tls_handshake_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// Password guessing: failures per user name and per client address are free up to `free_failures`, then
+/// each next attempt waits twice as long as the one before (from `backoff`), and `lockout_after` failures
+/// lock the name (or address) out for `lockout`.
+#[derive(Debug, Clone)]
+pub struct LoginLimits {
+    pub free_failures: u32,
+    pub backoff: std::time::Duration,
+    pub lockout_after: u32,
+    pub lockout: std::time::Duration,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        LoginLimits {
+            free_failures: 5,
+            backoff: std::time::Duration::from_secs(1),
+            lockout_after: 10,
+            lockout: std::time::Duration::from_secs(15 * 60),
+        }
+    }
 }
 
 /// When a learning security profile becomes stable (after enough snapshots or time, whichever comes
@@ -109,6 +160,13 @@ pub struct Limits {
     pub max_batch_matches: usize,
     /// Largest single match, serialised.
     pub max_match_bytes: usize,
+    /// JSON values (objects, arrays, strings, numbers…) in one ingest batch: a parsed value takes up to 16
+    /// times the bytes it had in the body, so parsing stops here instead of at the end of the body.
+    pub max_batch_values: usize,
+    /// Time one policy check (compiling every policy of a configuration) may take.
+    pub compile_budget: std::time::Duration,
+    /// Policy checks running at once (each on a blocking thread); more wait, then get 503.
+    pub compile_concurrency: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -131,9 +189,15 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body_bytes: 10 << 20,
-            max_decompressed_bytes: 64 << 20,
+            // Agents seal a batch at 4 MiB (and split one the server refuses as too large).
+            max_decompressed_bytes: 16 << 20,
             max_batch_matches: 10_000,
             max_match_bytes: 1 << 20,
+            // A match with a three-process lineage holds 341 values in 2.6 KB (the SECL test fixture):
+            // an agents' batch (500 matches) is far under this, and one refused as too large is split.
+            max_batch_values: 1_000_000,
+            compile_budget: std::time::Duration::from_secs(10),
+            compile_concurrency: (crate::blocking::cores() / 2).max(1),
         }
     }
 }
@@ -164,6 +228,8 @@ impl ServerConfig {
             profiles: ProfileConfig::default(),
             notifications: NotifyConfig::default(),
             secrets_key_file: None,
+            connections: ConnectionLimits::default(),
+            login: LoginLimits::default(),
         }
     }
 

@@ -24,6 +24,11 @@ pub struct Inner {
     pub remote: RemoteState,
     /// The key signing the login form's CSRF tokens (`ui::login_csrf`), loaded on first use.
     pub login_key: tokio::sync::OnceCell<Vec<u8>>,
+    /// Failed sign-ins per user name and client address (backoff, lockout).
+    pub login_guard: crate::auth::login_guard::LoginGuard,
+    /// Policy compiles (validation before publishing, tests of candidate rules): off the async workers,
+    /// a few at a time.
+    pub compile_gate: crate::blocking::BlockingGate,
 }
 
 /// Remote configuration's shared state: who waits for changes, the signing key once loaded, and the rules

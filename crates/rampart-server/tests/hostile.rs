@@ -1,6 +1,6 @@
 //! The server under hostile input (issue 20): each test performs an attack against a real server on
-//! loopback and asserts the refusal (a 4xx with a reason), that nothing was stored, and that the server
-//! still answers `/healthz` quickly. One module per area.
+//! loopback and asserts the refusal (a 4xx/503 with a reason), that nothing was stored, and that the
+//! server still answers `/healthz` quickly. One module per area.
 
 #[macro_use]
 mod common;
@@ -17,6 +17,16 @@ mod revocation;
 mod secrets;
 #[path = "hostile/spoofing.rs"]
 mod spoofing;
+#[path = "hostile/compile_cost.rs"]
+mod compile_cost;
+#[path = "hostile/deep_rules.rs"]
+mod deep_rules;
+#[path = "hostile/ingest_amplification.rs"]
+mod ingest_amplification;
+#[path = "hostile/login.rs"]
+mod login;
+#[path = "hostile/slowloris.rs"]
+mod slowloris;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -81,4 +91,60 @@ where
         .unwrap()
         .try_get(0)
         .unwrap()
+/// Probes `/healthz` every 100 ms until `until` resolves; returns the slowest answer.
+pub async fn healthz_during<T>(
+    to: SocketAddr,
+    until: impl std::future::Future<Output = T>,
+) -> (T, Duration) {
+    let bystander: IpAddr = "127.0.0.250".parse().unwrap();
+    tokio::pin!(until);
+    let mut worst = Duration::ZERO;
+    loop {
+        tokio::select! {
+            out = &mut until => return (out, worst),
+            took = healthz_from(bystander, to) => {
+                worst = worst.max(took);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// This process's resident memory, in bytes (the servers under test run in it).
+pub fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+/// Samples [`rss`] every 10 ms while `work` runs; returns its output and the highest sample.
+pub async fn peak_rss_during<T>(work: impl std::future::Future<Output = T>) -> (T, u64) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut peak = rss();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            peak
+        })
+    };
+    let out = work.await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    (out, sampler.join().unwrap())
+}
+
+pub const MIB: u64 = 1 << 20;
+
+/// Held by the tests that measure this process's memory or flood its password checks (bounded
+/// process-wide), so that they do not measure or starve each other.
+pub async fn memory_exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
 }

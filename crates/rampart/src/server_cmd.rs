@@ -42,6 +42,48 @@ pub struct ServerCmd {
     pub public_url: Option<String>,
     #[command(flatten)]
     pub profiles: ProfileArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// What one client can hold or try: connections, slow requests, password guesses, policy compiles.
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Client connections open at once; more are answered 503 and closed.
+    #[arg(long, default_value_t = 4096, value_name = "N")]
+    pub max_connections: usize,
+    /// Client connections open at once from one address (an IPv6 /64); raise it for many agents behind
+    /// one NAT address.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_connections_per_ip: usize,
+    /// A request's headers must arrive within this; an idle keep-alive connection is closed after it.
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub header_timeout: humantime::Duration,
+    /// A request must be read and answered within this (408 otherwise; agents' long polls get 60s more).
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub request_timeout: humantime::Duration,
+    /// Failed sign-ins (per user name, and per client address) that lock it out...
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub login_lockout_after: u32,
+    /// ...for this long (after 5 failures, each attempt already waits 1s, 2s, 4s…).
+    #[arg(long, default_value = "15m", value_name = "DURATION")]
+    pub login_lockout: humantime::Duration,
+    /// Time one check of the configuration's policies may take before its remaining rules fail.
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub policy_compile_budget: humantime::Duration,
+}
+
+impl LimitArgs {
+    pub fn apply(&self, config: &mut ServerConfig) {
+        let c = &mut config.connections;
+        c.max_connections = self.max_connections.max(1);
+        c.max_connections_per_ip = self.max_connections_per_ip.max(1);
+        c.header_timeout = self.header_timeout.into();
+        c.request_timeout = self.request_timeout.into();
+        config.login.lockout_after = self.login_lockout_after.max(1);
+        config.login.lockout = self.login_lockout.into();
+        config.limits.compile_budget = self.policy_compile_budget.into();
+    }
 }
 
 /// When security profiles stop learning, and what one agent may contribute.
@@ -70,6 +112,22 @@ impl ProfileArgs {
             stable_after: self.profile_stable_after.into(),
             min_agents: self.profile_min_agents.unwrap_or(default_min_agents).into(),
             snapshots_per_agent_hour: self.profile_snapshots_per_agent_hour.max(1).into(),
+        }
+    }
+}
+
+/// Raises the soft open-file limit to the hard one: each client connection is a descriptor, and the
+/// usual soft default (1024) is below the default connection cap.
+pub fn raise_open_files_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read or write the struct they are given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
 }
@@ -106,6 +164,7 @@ pub fn print_first_run(url: &str, first: &bootstrap::FirstRun, token_file: &std:
 
 pub fn run(cmd: ServerCmd) -> anyhow::Result<()> {
     data_dir(&cmd.data_dir)?;
+    raise_open_files_limit();
     let url = cmd
         .database_url
         .clone()
@@ -123,6 +182,7 @@ pub fn run(cmd: ServerCmd) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| cmd.data_dir.join("secrets.key")),
     );
+    cmd.limits.apply(&mut config);
     config.notifications.public_url = cmd.public_url.clone();
     let scheme = if config.tls.is_some() {
         "https"

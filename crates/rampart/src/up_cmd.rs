@@ -32,10 +32,13 @@ pub struct UpCmd {
     pub agent: AgentArgs,
     #[command(flatten)]
     pub profiles: server_cmd::ProfileArgs,
+    #[command(flatten)]
+    pub limits: server_cmd::LimitArgs,
 }
 
 pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
     server_cmd::data_dir(&cmd.data_dir)?;
+    server_cmd::raise_open_files_limit();
     let stop = agent_cmd::stop_flag()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -48,6 +51,7 @@ pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
     // One host, one agent: the only agent that can contribute is the host's own.
     config.profiles = cmd.profiles.config(1);
     config.secrets_key_file = Some(cmd.data_dir.join("secrets.key"));
+    cmd.limits.apply(&mut config);
     let spool = cmd.data_dir.join("agent");
     let (server, first, token_file, url) = rt.block_on(async {
         let server = Server::bind(config).await?;

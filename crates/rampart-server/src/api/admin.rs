@@ -6,10 +6,10 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::{ApiJson, Id};
+use super::extract::{ApiJson, ClientAddr, Id};
 use crate::audit::{self, Actor};
 use crate::auth::extract::{Admin, Viewer};
-use crate::auth::{store, Role};
+use crate::auth::{login_guard, store, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::now_ns;
@@ -23,13 +23,13 @@ pub struct Login {
 
 pub async fn login(
     State(s): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     ApiJson(l): ApiJson<Login>,
 ) -> ApiResult<Json<Value>> {
     if l.username.len() > 64 || l.password.len() > 1024 {
         return Err(ApiError::unauthorized("wrong user name or password"));
     }
-    let ttl = s.config.session_ttl.as_nanos() as i64;
-    let (token, expires_at, user) = store::login(&s.db, &l.username, &l.password, ttl).await?;
+    let (token, expires_at, user) = login_guard::login(&s, addr, &l.username, &l.password).await?;
     Ok(Json(
         json!({"token": token, "expires_at": expires_at, "user": user}),
     ))

@@ -11,7 +11,7 @@ pub(crate) mod signals;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
 
@@ -187,6 +187,7 @@ const SMALL_BODY: usize = 1 << 20;
 
 pub fn router(state: AppState) -> Router {
     let ingest_limit = state.config.limits.max_body_bytes;
+    let request_timeout = state.config.connections.request_timeout;
     let mut router = Router::new();
     for def in routes() {
         let limit = if def.path == "/api/v1/ingest" {
@@ -194,7 +195,16 @@ pub fn router(state: AppState) -> Router {
         } else {
             SMALL_BODY
         };
-        router = router.route(def.path, def.handler.layer(DefaultBodyLimit::max(limit)));
+        // The agents' long poll waits for a new revision on top of its own work.
+        let timeout = if def.path == "/api/v1/agents/config" {
+            request_timeout + rc::MAX_LONG_POLL
+        } else {
+            request_timeout
+        };
+        let handler = def.handler.layer(DefaultBodyLimit::max(limit)).layer(
+            axum::middleware::from_fn_with_state((state.clone(), timeout), deadline),
+        );
+        router = router.route(def.path, handler);
     }
     router
         .fallback(|| async { crate::error::ApiError::not_found("no such route") })
@@ -204,6 +214,29 @@ pub fn router(state: AppState) -> Router {
             count_requests,
         ))
         .with_state(state)
+}
+
+/// A request (its body read slowly, or its handler stuck) ends with 408 after its route's timeout.
+async fn deadline(
+    State((s, limit)): State<(AppState, std::time::Duration)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            s.metrics.requests_timed_out.inc();
+            crate::error::ApiError::new(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request did not finish within {}",
+                    humantime::format_duration(limit)
+                ),
+            )
+            .into_response()
+        }
+    }
 }
 
 async fn count_requests(State(s): State<AppState>, req: Request, next: Next) -> Response {

@@ -4,6 +4,7 @@
 
 pub mod agent_status;
 pub mod extract;
+pub mod login_guard;
 pub mod secrets;
 pub mod server_keys;
 pub mod store;

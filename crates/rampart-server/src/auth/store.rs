@@ -119,12 +119,10 @@ fn user_from(row: &sqlx::any::AnyRow) -> ApiResult<User> {
 pub async fn create_user(db: &Db, username: &str, password: &str, role: Role) -> ApiResult<User> {
     validate_username(username)?;
     validate_password(password)?;
-    let hash = tokio::task::spawn_blocking({
-        let p = password.to_string();
-        move || secrets::hash_password(&p)
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let p = password.to_string();
+    let hash = secrets::argon2_gate()
+        .run(move || secrets::hash_password(&p))
+        .await??;
     let row = sqlx::query(
         "INSERT INTO users (username, password_hash, role, disabled, created_at) VALUES ($1, $2, $3, 0, $4) \
          ON CONFLICT (username) DO NOTHING RETURNING id, username, role, disabled, created_at",
@@ -179,9 +177,9 @@ pub async fn update_user(
     if let Some(p) = password {
         validate_password(p)?;
         let p = p.to_string();
-        let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&p))
-            .await
-            .map_err(ApiError::internal)??;
+        let hash = secrets::argon2_gate()
+            .run(move || secrets::hash_password(&p))
+            .await??;
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(id)
@@ -254,9 +252,9 @@ pub async fn login(
         None => secrets::dummy_hash().to_string(),
     };
     let p = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || secrets::verify_password(&p, &hash))
-        .await
-        .map_err(ApiError::internal)?;
+    let ok = secrets::argon2_gate()
+        .run(move || secrets::verify_password(&p, &hash))
+        .await?;
     let user = match row {
         Some(r) if ok => user_from(&r)?,
         _ => return Err(ApiError::unauthorized("wrong user name or password")),

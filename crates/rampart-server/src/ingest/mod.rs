@@ -2,6 +2,7 @@
 //! unique constraint), grouped into signals and fed to the backend rules, all in one transaction, so a
 //! batch is either wholly stored (and acknowledged) or not at all, and a re-sent batch changes nothing.
 
+mod bounded_json;
 pub mod validate;
 
 use std::collections::{BTreeMap, HashMap};

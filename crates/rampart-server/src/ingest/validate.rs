@@ -3,9 +3,9 @@
 
 use std::io::Read;
 
-use serde::Deserialize;
 use serde_json::Value;
 
+use super::bounded_json::{self, Exceeded};
 use crate::config::Limits;
 use crate::error::{ApiError, ApiResult};
 
@@ -63,15 +63,6 @@ pub fn decode_body(encoding: Option<&str>, body: &[u8], limits: &Limits) -> ApiR
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BatchBody {
-    matches: Vec<Value>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    agent: Option<Value>,
-}
-
 /// What the server knows for sure about a batch, whatever its matches claim: which enrolled host sent it and
 /// when it arrived. Each match is bound to it: its host is the enrolled one and its event time is kept
 /// within `[received_at - max_age, received_at + max_skew]`; what the agent claimed instead is kept in the
@@ -103,27 +94,30 @@ impl Receipt<'_> {
     }
 }
 
-/// Parses and validates a batch, binding every match to `receipt`.
+/// Parses and validates a batch, binding every match to `receipt`. Parsing stops as soon as the batch has
+/// too many matches or values (413).
 pub fn parse_batch(
     json: &[u8],
     limits: &Limits,
     receipt: &Receipt,
 ) -> ApiResult<Vec<IncomingMatch>> {
-    let body: BatchBody = serde_json::from_slice(json).map_err(|e| {
-        ApiError::bad_request(format!(
-            "body is not a valid batch ({{\"matches\": [...]}}): {e}"
-        ))
-    })?;
-    if body.matches.len() > limits.max_batch_matches {
-        return Err(ApiError::too_large(format!(
-            "{} matches in one batch (at most {})",
-            body.matches.len(),
-            limits.max_batch_matches
-        )));
-    }
+    let matches = bounded_json::parse(json, limits.max_batch_matches, limits.max_batch_values)
+        .map_err(|(e, exceeded)| match exceeded {
+            Some(Exceeded::Matches) => ApiError::too_large(format!(
+                "{e} (at most {} matches per batch)",
+                limits.max_batch_matches
+            )),
+            Some(Exceeded::Values) => ApiError::too_large(format!(
+                "{e} (at most {} values per batch)",
+                limits.max_batch_values
+            )),
+            None => ApiError::bad_request(format!(
+                "body is not a valid batch ({{\"matches\": [...]}}): {e}"
+            )),
+        })?;
     let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::with_capacity(body.matches.len());
-    for (i, value) in body.matches.into_iter().enumerate() {
+    let mut out = Vec::with_capacity(matches.len());
+    for (i, value) in matches.into_iter().enumerate() {
         let m = parse_match(value, limits, receipt.hostname, Some(receipt))
             .map_err(|e| ApiError::unprocessable(format!("matches[{i}]: {e}")))?;
         // A batch may repeat a match (an agent re-spooling): keep the first.

@@ -248,7 +248,7 @@ pub async fn remove_suppression(
             }
             Ok(())
         },
-        |_| Ok(()),
+        |_| async { Ok(()) },
     )
     .await?;
     s.remote.watch.notify(r.revision);

@@ -370,7 +370,7 @@ async fn publish_stable(s: &AppState, ids: &[i64]) -> ApiResult<()> {
             next.stable_profiles.extend(ids.iter().copied());
             Ok(())
         },
-        |_| Ok(()),
+        |_| async { Ok(()) },
     )
     .await?;
     s.remote.watch.notify(r.revision);

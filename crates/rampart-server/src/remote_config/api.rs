@@ -1,7 +1,7 @@
 //! REST handlers of remote configuration: the configuration and its history (viewers), changes and rollback
 //! (admins), validation and testing (responders), and the agents' long poll and status reports.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -66,6 +66,9 @@ fn check_tags(tags: &[String]) -> ApiResult<()> {
     Ok(())
 }
 
+/// The longest an agent's configuration request waits for a new revision.
+pub const MAX_LONG_POLL: Duration = Duration::from_secs(60);
+
 /// 422 with the compiler's report, so a client can show every problem at once.
 fn invalid(report: &validate::Report) -> Response {
     let summary: Vec<String> = report
@@ -99,27 +102,32 @@ async fn publish(
     force: bool,
     change: impl FnMut(&mut Snapshot) -> ApiResult<()>,
 ) -> ApiResult<Response> {
-    let mut failed: Option<validate::Report> = None;
+    // The report of the last configuration checked: the one stored, or the one refused.
+    let checked: std::sync::Mutex<Option<validate::Report>> = Default::default();
     let result = store::commit(&s.db, author, summary, change, |next| {
-        let report = validate::check(next);
-        if report.ok || force {
-            Ok(())
-        } else {
-            failed = Some(report);
-            Err(ApiError::unprocessable(
-                "the configuration does not compile",
-            ))
+        let checked = &checked;
+        async move {
+            let report = validate::check(s, &next).await?;
+            let accept = report.ok || force;
+            *checked.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
+            if accept {
+                Ok(())
+            } else {
+                Err(ApiError::unprocessable(
+                    "the configuration does not compile",
+                ))
+            }
         }
     })
     .await;
-    match (result, failed) {
-        (Ok(r), _) => {
+    let report = checked.into_inner().unwrap_or_else(|e| e.into_inner());
+    match (result, report) {
+        (Ok(r), report) => {
             s.remote.watch.notify(r.revision);
-            let report = validate::check(&r.snapshot);
             Ok(Json(json!({"revision": r.revision, "report": report})).into_response())
         }
-        (Err(_), Some(report)) => Ok(invalid(&report)),
-        (Err(e), None) => Err(e),
+        (Err(_), Some(report)) if !report.ok && !force => Ok(invalid(&report)),
+        (Err(e), _) => Err(e),
     }
 }
 
@@ -309,7 +317,7 @@ pub async fn validate_policy(
         .filter(|(n, _)| *n != name)
         .collect();
     policies.push((name, b.content));
-    let report = validate::check_policies(r.snapshot.include_default, &policies);
+    let report = validate::check_policies(&s, r.snapshot.include_default, policies).await?;
     Ok(Json(json!({"report": report})))
 }
 
@@ -474,8 +482,12 @@ pub async fn test_rules(
         return Err(ApiError::too_large("a policy is at most 1 MiB"));
     }
     let include_default = store::latest(&s.db).await?.snapshot.include_default;
-    let report =
-        validate::check_policies(include_default, &[("candidate".into(), content.clone())]);
+    let report = validate::check_policies(
+        &s,
+        include_default,
+        vec![("candidate".into(), content.clone())],
+    )
+    .await?;
     let limit = b.limit.unwrap_or(1000).clamp(1, 10_000);
     let rows = sqlx::query("SELECT id, body FROM matches ORDER BY id DESC LIMIT $1")
         .bind(limit)
@@ -485,9 +497,11 @@ pub async fn test_rules(
         .iter()
         .map(|r| Ok((r.try_get("id")?, r.try_get("body")?)))
         .collect::<ApiResult<_>>()?;
-    let outcome = tokio::task::spawn_blocking(move || replay(&content, &bodies))
-        .await
-        .map_err(ApiError::internal)?;
+    let budget = s.config.limits.compile_budget;
+    let outcome = s
+        .compile_gate
+        .run(move || replay(&content, &bodies, Instant::now() + budget))
+        .await?;
     Ok(Json(json!({
         "report": report, "events": outcome.events, "unreadable": outcome.unreadable,
         "matches": outcome.matches,
@@ -501,14 +515,18 @@ struct Replay {
 }
 
 /// Only the candidate policy's own rules are evaluated (without the default policy's), so the matches
-/// are what the candidate adds.
-fn replay(content: &str, bodies: &[(i64, String)]) -> Replay {
+/// are what the candidate adds. Compiling stops at `deadline`.
+fn replay(content: &str, bodies: &[(i64, String)], deadline: Instant) -> Replay {
     let src = rampart_policy::PolicySource {
         name: "candidate".into(),
         file: "candidate".into(),
         text: content.into(),
     };
-    let loaded = rampart_policy::load_sources(&[src], &Default::default());
+    let options = rampart_policy::LoadOptions {
+        deadline: Some(deadline),
+        ..Default::default()
+    };
+    let loaded = rampart_policy::load_sources(&[src], &options);
     let store = rampart_secl::MemoryStore::new();
     let mut out = Replay {
         events: 0,
@@ -642,7 +660,7 @@ pub async fn agent_config(
     let latest = match q.since {
         None => store::latest_number(&s.db).await?,
         Some(since) => {
-            let wait = Duration::from_secs(q.wait.unwrap_or(30).min(60));
+            let wait = Duration::from_secs(q.wait.unwrap_or(30)).min(MAX_LONG_POLL);
             let latest = s.remote.watch.wait_newer(&s.db, since, wait).await?;
             if latest <= since {
                 return Ok(StatusCode::NO_CONTENT.into_response());

@@ -137,7 +137,7 @@ async fn insert_after(
 
 /// Applies `change` to the newest configuration and stores the result as a new revision; `check` sees the
 /// result first and may refuse it (validation). Concurrent writers are serialised by the revision key.
-pub async fn commit<C, K>(
+pub async fn commit<C, K, F>(
     db: &Db,
     author: &str,
     summary: &str,
@@ -146,13 +146,14 @@ pub async fn commit<C, K>(
 ) -> ApiResult<Revision>
 where
     C: FnMut(&mut Snapshot) -> ApiResult<()>,
-    K: FnMut(&Snapshot) -> ApiResult<()>,
+    K: FnMut(Snapshot) -> F,
+    F: std::future::Future<Output = ApiResult<()>>,
 {
     for _ in 0..8 {
         let base = latest(db).await?;
         let mut next = base.snapshot.clone();
         change(&mut next)?;
-        check(&next)?;
+        check(next.clone()).await?;
         if let Some(r) = insert_after(db, base.revision, &next, author, summary).await? {
             return Ok(r);
         }

@@ -14,7 +14,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::{html_status, login_csrf, see_other, UiError, UiResult};
-use crate::auth::{store, Caller, Role};
+use crate::api::extract::ClientAddr;
+use crate::auth::{login_guard, store, Caller, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -320,6 +321,7 @@ fn session_cookie(s: &AppState, token: &str, max_age: i64) -> String {
 
 pub async fn login(
     State(s): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> UiResult {
@@ -337,7 +339,15 @@ pub async fn login(
         return login_form(&s, &headers, StatusCode::FORBIDDEN, page).await;
     }
     let ttl = s.config.session_ttl.as_nanos() as i64;
-    match store::login(&s.db, &username, &form.text("password"), ttl).await {
+    let password = form.text("password");
+    if username.len() > 64 || password.len() > 1024 {
+        let page = LoginPage {
+            error: "Wrong username or password.".into(),
+            ..blank_login(next)
+        };
+        return login_form(&s, &headers, StatusCode::UNAUTHORIZED, page).await;
+    }
+    match login_guard::login(&s, addr, &username, &password).await {
         Ok((token, _, _)) => {
             let mut resp = see_other(&next)?;
             let cookie = session_cookie(&s, &token, (ttl / 1_000_000_000).max(1));
@@ -355,6 +365,21 @@ pub async fn login(
                 ..blank_login(next)
             };
             login_form(&s, &headers, StatusCode::UNAUTHORIZED, page).await
+        }
+        Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => {
+            let page = LoginPage {
+                error: format!(
+                    "Too many failed sign-ins for this user or from this address: try again in {} seconds.",
+                    e.retry_after.unwrap_or(1)
+                ),
+                username,
+                ..blank_login(next)
+            };
+            let mut resp = login_form(&s, &headers, StatusCode::TOO_MANY_REQUESTS, page).await?;
+            if let Some(secs) = e.retry_after {
+                resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+            }
+            Ok(resp)
         }
         Err(e) => Err(e.into()),
     }

@@ -447,7 +447,12 @@ impl IntoResponse for UiError {
             message: &self.0.message,
         };
         let body = page.render().unwrap_or_else(|_| "error".to_string());
-        (self.0.status, Html(body)).into_response()
+        let mut resp = (self.0.status, Html(body)).into_response();
+        if let Some(secs) = self.0.retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }
 

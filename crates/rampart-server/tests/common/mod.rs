@@ -93,11 +93,15 @@ impl TestServer {
                 .unwrap()
         });
         // An admin session for the test (the first server on a database creates the user).
-        let _ = store::create_user(&state.db, "admin", "admin-password-123", Role::Admin).await;
-        let (admin, _, _) =
+        let _ = retry_busy(|| {
+            store::create_user(&state.db, "admin", "admin-password-123", Role::Admin)
+        })
+        .await;
+        let (admin, _, _) = retry_busy(|| {
             store::login(&state.db, "admin", "admin-password-123", 3_600_000_000_000)
-                .await
-                .unwrap();
+        })
+        .await
+        .unwrap();
         TestServer {
             base,
             state,
@@ -207,6 +211,23 @@ impl TestServer {
             .unwrap()
             .try_get("n")
             .unwrap()
+    }
+}
+
+/// `f` again while the server is busy (503: its password checks are bounded process-wide, and a test may
+/// be flooding them), as a client honouring `Retry-After` would.
+pub async fn retry_busy<T, F: std::future::Future<Output = rampart_server::error::ApiResult<T>>>(
+    mut f: impl FnMut() -> F,
+) -> rampart_server::error::ApiResult<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match f().await {
+            Err(e) if e.status == 503 && std::time::Instant::now() < deadline => {
+                let secs = e.retry_after.unwrap_or(1);
+                tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+            }
+            other => return other,
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! (replicas share one database: all shared state lives in it).
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod backend_rules;
 pub mod bootstrap;
@@ -14,6 +15,7 @@ pub mod metrics;
 pub mod notify;
 pub mod profiles;
 pub mod remote_config;
+pub mod retention;
 pub mod signals;
 mod sql;
 pub mod state;
@@ -99,6 +101,7 @@ impl Server {
         let app = api::router(self.state.clone());
         let maintenance = tokio::spawn(profiles::maintain(self.state.clone()));
         let _stop_maintenance = AbortOnDrop(maintenance);
+        let _stop_retention = AbortOnDrop(tokio::spawn(retention::run(self.state.clone())));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut serve_stop = stop_rx.clone();
         let stopped = async move {
@@ -106,8 +109,11 @@ impl Server {
         };
         let serve = async {
             match self.tls {
-                None => axum::serve(self.listener, app)
-                    .with_graceful_shutdown(stopped)
+                None => axum::serve(
+                    self.listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(stopped)
                     .await
                     .context("serving HTTP"),
                 Some(acceptor) => serve_tls(self.listener, acceptor, app, stopped).await,
@@ -143,7 +149,7 @@ async fn serve_tls(
     use hyper_util::service::TowerToHyperService;
     tokio::pin!(shutdown);
     loop {
-        let (tcp, _) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             _ = &mut shutdown => return Ok(()),
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -167,6 +173,8 @@ async fn serve_tls(
                 Ok(Err(e)) => return tracing::debug!("TLS handshake: {e}"),
                 Err(_) => return tracing::debug!("TLS handshake timed out"),
             };
+            // The peer's address for handlers (audit), as `into_make_service_with_connect_info` gives it.
+            let app = tower::Layer::layer(&axum::Extension(axum::extract::ConnectInfo(peer)), app);
             let service = TowerToHyperService::new(app);
             if let Err(e) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(tls), service)

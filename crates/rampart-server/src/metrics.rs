@@ -100,6 +100,8 @@ pub struct Metrics {
     pub notifications_lease_lost: Counter,
     /// From queued to delivered.
     pub notification_latency: Histogram,
+    pub retention_purged: Counter,
+    pub retention_errors: Counter,
 }
 
 /// Writes one counter in the exposition format.
@@ -250,6 +252,16 @@ impl Metrics {
                 "rampart_server_notifications_lease_lost_total",
                 "Deliveries whose lease expired before they were recorded (another worker retries them).",
                 &self.notifications_lease_lost,
+            ),
+            (
+                "rampart_server_retention_purged_rows_total",
+                "Rows deleted by retention (signals, matches, snapshots, deliveries, audit entries).",
+                &self.retention_purged,
+            ),
+            (
+                "rampart_server_retention_errors_total",
+                "Retention runs that stopped on a database error (the next run continues).",
+                &self.retention_errors,
             ),
         ] {
             counter(out, name, help, c.get());

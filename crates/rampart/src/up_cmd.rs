@@ -30,6 +30,8 @@ pub struct UpCmd {
     pub agent: AgentArgs,
     #[command(flatten)]
     pub profiles: server_cmd::ProfileArgs,
+    #[command(flatten)]
+    pub guard: server_cmd::GuardArgs,
 }
 
 pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
@@ -44,6 +46,7 @@ pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
         storage::sqlite_url(&cmd.data_dir.join("rampart.db")),
     );
     config.profiles = cmd.profiles.config();
+    cmd.guard.apply(&mut config);
     let (server, first, token_file) = rt.block_on(async {
         let server = Server::bind(config).await?;
         let first = bootstrap::ensure_admin(&server.state().db).await?;

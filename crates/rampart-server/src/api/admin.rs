@@ -6,7 +6,10 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::{ApiJson, Id};
+use std::net::IpAddr;
+
+use super::extract::{ApiJson, ClientIp, Id};
+use crate::audit::{self, Action, Actor};
 use crate::auth::extract::{Admin, Viewer};
 use crate::auth::{store, Role};
 use crate::error::{ApiError, ApiResult};
@@ -22,20 +25,46 @@ pub struct Login {
 
 pub async fn login(
     State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(l): ApiJson<Login>,
 ) -> ApiResult<Json<Value>> {
-    if l.username.len() > 64 || l.password.len() > 1024 {
-        return Err(ApiError::unauthorized("wrong user name or password"));
-    }
-    let ttl = s.config.session_ttl.as_nanos() as i64;
-    let (token, expires_at, user) = store::login(&s.db, &l.username, &l.password, ttl).await?;
+    let (token, expires_at, user) = sign_in(&s, &l.username, &l.password, ip).await?;
     Ok(Json(
         json!({"token": token, "expires_at": expires_at, "user": user}),
     ))
 }
 
+/// Checks a password and opens a session (the API's and the UI's sign-in); audits either outcome.
+pub async fn sign_in(
+    s: &AppState,
+    username: &str,
+    password: &str,
+    ip: Option<IpAddr>,
+) -> ApiResult<(String, i64, store::User)> {
+    let ttl = s.config.session_ttl.as_nanos() as i64;
+    let result = if username.len() > 64 || password.len() > 1024 {
+        Err(ApiError::unauthorized("wrong user name or password"))
+    } else {
+        store::login(&s.db, username, password, ttl).await
+    };
+    let target = format!("user {}", audit::details::clip(username, 64));
+    match &result {
+        Ok((_, _, user)) => {
+            let actor = Actor::user(user.id, &user.username, ip);
+            audit::record(&s.db.pool, actor, Action::LoginSucceeded, &target, json!({})).await?;
+        }
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            let actor = Actor::anonymous(username, ip);
+            audit::record(&s.db.pool, actor, Action::LoginFailed, &target, json!({})).await?;
+        }
+        Err(_) => {}
+    }
+    result
+}
+
 pub async fn logout(State(s): State<AppState>, Viewer(c): Viewer) -> ApiResult<StatusCode> {
     store::logout(&s.db, c.token_id).await?;
+    audit::record(&s.db.pool, &c, Action::Logout, &format!("session {}", c.token_id), json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -63,11 +92,16 @@ pub struct NewUser {
 
 pub async fn create_user(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     ApiJson(u): ApiJson<NewUser>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let user = store::create_user(&s.db, &u.username, &u.password, role(&u.role)?).await?;
+    audit::record(&s.db.pool, &caller, Action::UserCreated, &user_target(&user), json!({"role": user.role})).await?;
     Ok((StatusCode::CREATED, Json(json!({"user": user}))))
+}
+
+fn user_target(u: &store::User) -> String {
+    format!("user {} ({})", u.id, u.username)
 }
 
 pub async fn get_user(State(s): State<AppState>, _: Admin, Id(id): Id) -> ApiResult<Json<Value>> {
@@ -96,7 +130,13 @@ pub async fn update_user(
             "an admin cannot demote or disable itself",
         ));
     }
+    let before = store::get_user(&s.db, id).await?;
     let user = store::update_user(&s.db, id, new_role, u.password.as_deref(), u.disabled).await?;
+    let mut details = audit::details::diff(&json!(before), &json!(user));
+    if u.password.is_some() {
+        details["changes"]["password"] = json!([audit::details::REDACTED, audit::details::REDACTED]);
+    }
+    audit::record(&s.db.pool, &caller, Action::UserUpdated, &user_target(&user), details).await?;
     Ok(Json(json!({"user": user})))
 }
 
@@ -108,7 +148,9 @@ pub async fn delete_user(
     if id == caller.user_id {
         return Err(ApiError::conflict("an admin cannot delete itself"));
     }
+    let user = store::get_user(&s.db, id).await?;
     store::delete_user(&s.db, id).await?;
+    audit::record(&s.db.pool, &caller, Action::UserDeleted, &user_target(&user), json!({"role": user.role})).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -153,6 +195,8 @@ pub async fn create_token(
         expires,
     )
     .await?;
+    let details = json!({"name": info.name, "role": info.role, "owner": info.user_id, "expires_at": info.expires_at});
+    audit::record(&s.db.pool, &caller, Action::TokenCreated, &format!("token {}", info.id), details).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"token": token, "info": info})),
@@ -161,10 +205,11 @@ pub async fn create_token(
 
 pub async fn delete_token(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     store::delete_token(&s.db, id).await?;
+    audit::record(&s.db.pool, &caller, Action::TokenRevoked, &format!("token {id}"), json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -191,14 +236,17 @@ pub async fn create_enrollment_token(
     let (token, id) =
         store::create_enrollment_token(&s.db, &t.name, Some(caller.user_id), expires, t.max_uses)
             .await?;
+    let details = json!({"name": t.name, "expires_at": expires, "max_uses": t.max_uses});
+    audit::record(&s.db.pool, &caller, Action::EnrollmentTokenCreated, &format!("enrollment token {id}"), details).await?;
     Ok((StatusCode::CREATED, Json(json!({"token": token, "id": id}))))
 }
 
 pub async fn revoke_enrollment_token(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     store::revoke_enrollment_token(&s.db, id).await?;
+    audit::record(&s.db.pool, &caller, Action::EnrollmentTokenRevoked, &format!("enrollment token {id}"), json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,8 @@
 //! Extractors whose rejections are API errors (JSON `{error, message}` with a reason), not axum's plain text.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -84,5 +86,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Name {
             .await
             .map(|p| Name(p.0))
             .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
+/// The client's address: the TCP peer (`X-Forwarded-For` is not trusted: any client can send it).
+pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_canonical())
+}
+
+/// The client's address, for routes without a signed-in caller (sign-in, enrolment).
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
     }
 }

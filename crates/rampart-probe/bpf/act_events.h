@@ -53,6 +53,7 @@ struct kact_event {
 	__u32 op;
 	__u32 flags;
 	__s64 retval;
+	struct cred_info creds;
 	__u64 args[6];  /* the syscall arguments (normalised per op) */
 	__u64 extra[4]; /* values read in the kernel: new credentials, vma flags, pipe flags, … */
 	struct file_info file;
@@ -74,6 +75,7 @@ struct sock_event {
 	__u16 _pad0;
 	__u32 _pad1;
 	__s64 retval;
+	struct cred_info creds;
 	__u8 addr[16];
 };
 

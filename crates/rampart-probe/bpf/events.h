@@ -71,6 +71,24 @@ struct task_info {
 	char tty[TTY_LEN];
 };
 
+/* The acting thread's own credentials (task->real_cred: an override_creds() of the kernel acting on its
+ * behalf is not a change of the task's privileges), carried by every activity record. */
+#define CRED_INIT_USER_NS 1 /* cred->user_ns is the initial user namespace: capabilities count on the host */
+struct cred_info {
+	__u32 uid;
+	__u32 euid;
+	__u32 suid;
+	__u32 fsuid;
+	__u32 gid;
+	__u32 egid;
+	__u32 sgid;
+	__u32 fsgid;
+	__u64 cap_effective;
+	__u64 cap_permitted;
+	__u32 flags;
+	__u32 _pad0;
+};
+
 struct file_info {
 	__u64 inode;
 	__u64 mtime_ns;

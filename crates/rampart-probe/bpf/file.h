@@ -891,6 +891,7 @@ static __always_inline int file_exit(struct pt_regs *regs, __u64 nr, long ret)
 	s->ev.pid = task->tgid;
 	s->ev.tid = task->pid;
 	s->ev.retval = ret;
+	fill_creds(&s->ev.creds, task);
 	s->ev.flags = 0;
 	s->ev.sys_flags = flags;
 	s->ev.sys_mode = 0;

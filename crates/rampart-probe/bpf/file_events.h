@@ -38,6 +38,7 @@ struct file_event {
 	__u32 pid;
 	__u32 tid;
 	__s64 retval;
+	struct cred_info creds;
 	__u32 flags;
 	__u32 sys_flags; /* open/unlinkat/renameat2/linkat/... flags argument */
 	__u32 sys_mode;  /* open/creat/mkdir/chmod mode argument */

@@ -65,6 +65,7 @@ static __always_inline struct kact_scratch *kact_begin(const struct act_pending 
 	s->ev.op = p->op;
 	s->ev.flags = p->flags & KACT_FS_VARIANT;
 	s->ev.retval = ret;
+	fill_creds(&s->ev.creds, bpf_get_current_task_btf());
 	for (int i = 0; i < 6; i++)
 		s->ev.args[i] = p->args[i];
 	for (int i = 0; i < 4; i++)

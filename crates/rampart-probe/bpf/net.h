@@ -48,6 +48,7 @@ static __always_inline void net_header(struct sock_event *e, __u32 op, long ret)
 	e->tid = (__u32)id;
 	e->op = op;
 	e->retval = ret;
+	fill_creds(&e->creds, bpf_get_current_task_btf());
 }
 
 /* connect(fd, addr, len) and bind(fd, addr, len): the address from the caller's sockaddr. */

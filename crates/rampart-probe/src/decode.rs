@@ -7,9 +7,11 @@ use rampart_model::process::Credentials;
 use rampart_model::{ExitCause, FileInfo};
 
 use crate::env::{Environ, EnvironCache};
-use crate::record::{ExecRecord, ExitRecord, ForkRecord, KernelKillRecord, ProbeRecord, TaskInfo};
+use crate::record::{
+    ExecRecord, ExitRecord, ForkRecord, KernelKillRecord, ProbeRecord, TaskCreds, TaskInfo,
+};
 use crate::skel::types::{
-    exec_event, exit_event, file_info, fork_event, kill_event, record_header, task_info,
+    cred_info, exec_event, exit_event, file_info, fork_event, kill_event, record_header, task_info,
 };
 
 // Constants mirrored from bpf/events.h (#defines do not reach BTF).
@@ -27,6 +29,7 @@ const EXEC_SCRIPT_TRUNCATED: u32 = 4;
 const EXEC_ARGS_TRUNCATED: u32 = 16;
 const EXEC_ENVS_TRUNCATED: u32 = 32;
 const EXEC_ENV_BLOCK: u32 = 128;
+const CRED_INIT_USER_NS: u32 = 1;
 
 /// Prefix of a path whose head did not fit the kernel's 4 KiB buffer (the tail is kept).
 pub const TRUNCATED_PATH_MARKER: &str = "...";
@@ -207,6 +210,23 @@ fn task(t: &task_info) -> TaskInfo {
         tty_name: c_string(&t.tty),
         start_time_boot_ns: t.start_boottime_ns,
         is_kthread: t.flags & TASK_KTHREAD != 0,
+    }
+}
+
+/// The acting thread's credentials as an activity record carries them (`struct cred_info`).
+pub(crate) fn task_creds(c: &cred_info) -> TaskCreds {
+    TaskCreds {
+        uid: c.uid,
+        euid: c.euid,
+        suid: c.suid,
+        fsuid: c.fsuid,
+        gid: c.gid,
+        egid: c.egid,
+        sgid: c.sgid,
+        fsgid: c.fsgid,
+        cap_effective: c.cap_effective,
+        cap_permitted: c.cap_permitted,
+        init_user_ns: c.flags & CRED_INIT_USER_NS != 0,
     }
 }
 

@@ -26,6 +26,43 @@ pub struct ServerConfig {
     pub secrets_key_file: Option<PathBuf>,
     pub connections: ConnectionLimits,
     pub login: LoginLimits,
+    pub retention: RetentionConfig,
+}
+
+/// How long stored data is kept (`None`: forever), and how the background purge runs (`retention`).
+#[derive(Debug, Clone)]
+pub struct RetentionConfig {
+    /// Signals whose last match is older (their samples, comments, history and deliveries go with them).
+    pub signals: Option<std::time::Duration>,
+    /// Raw matches, except those kept as a live signal's samples.
+    pub matches: Option<std::time::Duration>,
+    /// Activity snapshots (the profiles they were merged into stay).
+    pub snapshots: Option<std::time::Duration>,
+    /// Finished deliveries in the delivery log (pending ones are never purged).
+    pub deliveries: Option<std::time::Duration>,
+    pub audit: Option<std::time::Duration>,
+    /// How often the purge runs.
+    pub interval: std::time::Duration,
+    /// Rows deleted per transaction: small enough that ingest never waits long for the writer.
+    pub batch: usize,
+}
+
+const DAY: u64 = 86_400;
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        let days = |d: u64| Some(std::time::Duration::from_secs(d * DAY));
+        RetentionConfig {
+            signals: days(365),
+            matches: days(30),
+            snapshots: days(90),
+            deliveries: days(90),
+            // Longer than signals: who changed what outlives what they changed (PCI DSS asks for a year).
+            audit: days(400),
+            interval: std::time::Duration::from_secs(3600),
+            batch: 1000,
+        }
+    }
 }
 
 /// What one client may hold open, and for how long (slow or idle clients cannot exhaust the server).
@@ -125,6 +162,9 @@ pub struct NotifyConfig {
     pub request_timeout: std::time::Duration,
     /// On shutdown, how long in-flight deliveries may finish.
     pub drain_timeout: std::time::Duration,
+    /// Non-public networks channels may reach anyway (loopback, private, link-local... are refused
+    /// otherwise: `notify::egress`).
+    pub allow_nets: Vec<ipnet::IpNet>,
 }
 
 impl Default for NotifyConfig {
@@ -140,6 +180,7 @@ impl Default for NotifyConfig {
             backoff_max: std::time::Duration::from_secs(15 * 60),
             request_timeout: std::time::Duration::from_secs(30),
             drain_timeout: std::time::Duration::from_secs(10),
+            allow_nets: Vec::new(),
         }
     }
 }
@@ -230,6 +271,7 @@ impl ServerConfig {
             secrets_key_file: None,
             connections: ConnectionLimits::default(),
             login: LoginLimits::default(),
+            retention: RetentionConfig::default(),
         }
     }
 

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod notify;
 pub mod profiles;
 pub mod remote_config;
+pub mod retention;
 mod serve;
 pub mod signals;
 mod sql;
@@ -118,6 +119,7 @@ impl Server {
         let app = api::router(self.state.clone());
         let maintenance = tokio::spawn(profiles::maintain(self.state.clone()));
         let _stop_maintenance = AbortOnDrop(maintenance);
+        let _stop_retention = AbortOnDrop(tokio::spawn(retention::run(self.state.clone())));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut serve_stop = stop_rx.clone();
         let stopped = async move {

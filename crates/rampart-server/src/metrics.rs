@@ -106,6 +106,8 @@ pub struct Metrics {
     pub connections_refused: Counter,
     pub connections_open: AtomicU64,
     pub requests_timed_out: Counter,
+    pub retention_purged: Counter,
+    pub retention_errors: Counter,
 }
 
 /// Writes one counter in the exposition format.
@@ -287,6 +289,16 @@ impl Metrics {
                 "rampart_server_requests_timed_out_total",
                 "Requests that did not finish within the request timeout (408).",
                 &self.requests_timed_out,
+            ),
+            (
+                "rampart_server_retention_purged_rows_total",
+                "Rows deleted by retention (signals, matches, snapshots, deliveries, audit entries).",
+                &self.retention_purged,
+            ),
+            (
+                "rampart_server_retention_errors_total",
+                "Retention runs that stopped on a database error (the next run continues).",
+                &self.retention_errors,
             ),
         ] {
             counter(out, name, help, c.get());

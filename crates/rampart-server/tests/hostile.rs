@@ -1,22 +1,17 @@
-//! The server under hostile input (issue 20): each test performs an attack against a real server on
-//! loopback and asserts the refusal (a 4xx/503 with a reason), that nothing was stored, and that the
-//! server still answers `/healthz` quickly. One module per area.
+//! The server under hostile input (issue 20): each module performs an attack (or a behaviour an attacker
+//! would lean on) against a real server on loopback, on SQLite and PostgreSQL where storage matters, and
+//! asserts the outcome: the refusal (a 4xx/503 with a reason), that nothing was stored, and that the
+//! server still answers `/healthz` quickly.
 
 #[macro_use]
 mod common;
 
 #[path = "hostile/accounts.rs"]
 mod accounts;
+#[path = "hostile/audit.rs"]
+mod audit;
 #[path = "hostile/bundles.rs"]
 mod bundles;
-#[path = "hostile/poisoning.rs"]
-mod poisoning;
-#[path = "hostile/revocation.rs"]
-mod revocation;
-#[path = "hostile/secrets.rs"]
-mod secrets;
-#[path = "hostile/spoofing.rs"]
-mod spoofing;
 #[path = "hostile/compile_cost.rs"]
 mod compile_cost;
 #[path = "hostile/deep_rules.rs"]
@@ -25,8 +20,20 @@ mod deep_rules;
 mod ingest_amplification;
 #[path = "hostile/login.rs"]
 mod login;
+#[path = "hostile/poisoning.rs"]
+mod poisoning;
+#[path = "hostile/retention.rs"]
+mod retention;
+#[path = "hostile/revocation.rs"]
+mod revocation;
+#[path = "hostile/secrets.rs"]
+mod secrets;
 #[path = "hostile/slowloris.rs"]
 mod slowloris;
+#[path = "hostile/spoofing.rs"]
+mod spoofing;
+#[path = "hostile/ssrf.rs"]
+mod ssrf;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -91,6 +98,8 @@ where
         .unwrap()
         .try_get(0)
         .unwrap()
+}
+
 /// Probes `/healthz` every 100 ms until `until` resolves; returns the slowest answer.
 pub async fn healthz_during<T>(
     to: SocketAddr,

@@ -31,7 +31,7 @@ const WEBHOOK_SECRET: &str = "a-webhook-secret-of-some-length";
 
 /// Short timings so that retries and lease expiry take milliseconds to seconds.
 fn fast(db: &TestDb) -> ServerConfig {
-    let mut c = common::config(&db.url());
+    let mut c = common::config_with_loopback_receivers(&db.url());
     let n = &mut c.notifications;
     n.poll_interval = Duration::from_millis(50);
     n.lease = Duration::from_secs(2);

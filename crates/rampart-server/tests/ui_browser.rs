@@ -138,7 +138,7 @@ async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_ui_in_chromium() {
     let db = TestDb::sqlite();
-    let s = TestServer::start(&db).await;
+    let s = TestServer::start_with(common::config_with_loopback_receivers(&db.url())).await;
     let agent = s.enroll("web-1").await;
     let now = rampart_server::storage::now_ns();
     let mut m1 = mk_match(
@@ -434,6 +434,14 @@ async fn web_ui_in_chromium() {
         bodies[0]
     );
     shot(&c, "08-notification-test").await;
+
+    // The admin's audit tab lists the channel just created and its test send, by this user, from loopback.
+    click(&c, "#nav-audit").await;
+    let log = wait_text(&c, "#audit", "channel.test").await;
+    for want in ["channel.create", "(soc-hook)", "127.0.0.1", "admin"] {
+        assert!(log.contains(want), "{want} not in {log}");
+    }
+    shot(&c, "08b-audit-log").await;
 
     // A security profile from two snapshots: behaviours and their commonality.
     s.report_workloads(&agent, &[("c1", "nginx", "1.25"), ("c2", "nginx", "1.25")])

@@ -365,7 +365,7 @@ const HOSTILE: &str = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_event_fields_are_escaped_on_every_page() {
     let db = TestDb::sqlite();
-    let s = TestServer::start(&db).await;
+    let s = TestServer::start_with(common::config_with_loopback_receivers(&db.url())).await;
     let agent = s.enroll(HOSTILE).await;
     let mut m = mk_match(
         "evil_rule",
@@ -924,7 +924,7 @@ async fn backend_rules_are_edited_from_the_ui() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notification_rules_are_edited_from_the_ui() {
     let db = TestDb::sqlite();
-    let s = TestServer::start(&db).await;
+    let s = TestServer::start_with(common::config_with_loopback_receivers(&db.url())).await;
     let (st, v) = s.call("POST", "/api/v1/notifications/channels", Some(&s.admin),
         Some(json!({"name": "hook", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/x"}}))).await;
     assert_eq!(st, 201, "{v}");
@@ -1191,7 +1191,7 @@ fn dry_group(fragment: &str, rule: &str, group: &str) -> Option<(i64, i64, Strin
 /// exactly what the dry run shows for new matches.
 async fn backend_rule_test_is_a_dry_run_of_the_live_evaluator(db: TestDb) {
     use sqlx::Row;
-    let s = TestServer::start(&db).await;
+    let s = TestServer::start_with(common::config_with_loopback_receivers(&db.url())).await;
     let agent = s.enroll("web-1").await;
     let (st, v) = s.call("POST", "/api/v1/notifications/channels", Some(&s.admin),
         Some(json!({"name": "hook", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/x"}}))).await;
@@ -1415,3 +1415,69 @@ async fn backend_rule_test_is_a_dry_run_of_the_live_evaluator(db: TestDb) {
 }
 
 both!(backend_rule_test_is_a_dry_run_of_the_live_evaluator);
+
+/// The audit page (admins only): a channel created from the UI and a sign-in that failed are listed with
+/// who, from where and what changed (the webhook secret hidden); the action filter narrows it and the
+/// "older" link pages back; viewers and responders are refused and have no tab.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_page_is_for_admins() {
+    use rampart_server::audit::{self, Action, Actor};
+    let db = TestDb::sqlite();
+    let s = TestServer::start(&db).await;
+    let [viewer, responder, admin] = sessions(&s).await;
+    let (st, _, _) = s
+        .ui_login_post("username=admin&password=not-the-password")
+        .await;
+    assert_eq!(st, 401);
+    let config = r#"{"url": "https://hooks.rampart.invalid/ui", "secret": "ui-webhook-secret-0123456789"}"#;
+    let form = [
+        ("name", "ui-hook"),
+        ("kind", "webhook"),
+        ("config", config),
+        ("enabled", "on"),
+        ("rate_per_minute", "60"),
+    ];
+    let (st, _, page) = s
+        .ui_post(&admin, "/ui/notifications/channels", &form, Some(&admin.csrf))
+        .await;
+    assert_eq!(st, 303, "{page}");
+    for who in [&viewer, &responder] {
+        let (st, _, page) = s.ui_get(&who.cookie, "/ui/audit").await;
+        assert_eq!(st, 403);
+        assert!(!page.contains("ui-hook"));
+        let (_, _, page) = s.ui_get(&who.cookie, "/ui/signals").await;
+        assert!(!page.contains("nav-audit"));
+    }
+    let (st, _, page) = s.ui_get(&admin.cookie, "/ui/audit").await;
+    assert_eq!(st, 200);
+    let rows = |page: &str| page.matches("<tr data-action=").count();
+    for action in ["channel.create", "auth.login_failed", "auth.login", "user.create"] {
+        assert!(page.contains(&format!("data-action=\"{action}\"")), "{action}");
+    }
+    assert!(page.contains("channel 1 (ui-hook)") && page.contains("127.0.0.1"));
+    assert!(page.contains("https://hooks.rampart.invalid/ui"));
+    assert!(!page.contains("ui-webhook-secret"), "a secret on the page");
+    let (_, _, page) = s.ui_get(&admin.cookie, "/ui/audit?action=channel.create").await;
+    assert_eq!(rows(&page), 1);
+    // More than a page: the first 100, then the rest behind the "older" link (which keeps the filter).
+    for i in 0..105 {
+        let actor = Actor::system("bulk");
+        audit::record(&s.state.db.pool, actor, Action::DataPurged, &format!("bulk {i}"), json!({}))
+            .await
+            .unwrap();
+    }
+    let (_, _, page) = s
+        .ui_get(&admin.cookie, "/ui/audit?action=retention.purge")
+        .await;
+    assert_eq!(rows(&page), 100);
+    let older = page
+        .split("<a href=\"")
+        .find_map(|p| p.split_once("\" id=\"audit-older\"").map(|(href, _)| href))
+        .expect("an older link")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert!(older.contains("action=retention.purge"), "{older}");
+    let (_, _, page) = s.ui_get(&admin.cookie, &older).await;
+    assert_eq!(rows(&page), 5);
+    assert!(page.contains("bulk 0") && !page.contains("audit-older"));
+}

@@ -44,6 +44,66 @@ pub struct ServerCmd {
     pub profiles: ProfileArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+}
+
+/// Where notifications may go, and how long data is kept.
+#[derive(Debug, Clone, Args)]
+pub struct GuardArgs {
+    /// A non-public network notification channels may reach (repeatable), e.g. 10.0.0.0/8 for an internal
+    /// relay or 127.0.0.0/8 for a receiver on this host. Loopback, private, link-local (cloud metadata),
+    /// multicast and other special-purpose addresses are refused otherwise.
+    #[arg(long = "notify-allow-net", value_name = "CIDR")]
+    pub notify_allow_net: Vec<ipnet::IpNet>,
+    /// Keep signals this long after their last match ("off": forever).
+    #[arg(long, default_value = "365d", value_name = "AGE", value_parser = age)]
+    pub retain_signals: Age,
+    /// Keep raw matches this long (a kept signal's samples stay with it).
+    #[arg(long, default_value = "30d", value_name = "AGE", value_parser = age)]
+    pub retain_matches: Age,
+    /// Keep activity snapshots this long (the profiles they built stay).
+    #[arg(long, default_value = "90d", value_name = "AGE", value_parser = age)]
+    pub retain_snapshots: Age,
+    /// Keep finished notification deliveries this long.
+    #[arg(long, default_value = "90d", value_name = "AGE", value_parser = age)]
+    pub retain_deliveries: Age,
+    /// Keep audit log entries this long.
+    #[arg(long, default_value = "400d", value_name = "AGE", value_parser = age)]
+    pub retain_audit: Age,
+    /// How often retention runs.
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    pub retention_interval: humantime::Duration,
+}
+
+/// A retention age: a duration, or none ("off").
+pub type Age = Option<std::time::Duration>;
+
+fn age(s: &str) -> Result<Age, String> {
+    if s == "off" {
+        return Ok(None);
+    }
+    let d: std::time::Duration = s
+        .parse::<humantime::Duration>()
+        .map_err(|e| format!("{e} (a duration such as 30d, or off)"))?
+        .into();
+    if d.is_zero() {
+        return Err("an age of 0 would delete everything; use off to keep data forever".into());
+    }
+    Ok(Some(d))
+}
+
+impl GuardArgs {
+    pub fn apply(&self, config: &mut ServerConfig) {
+        config.notifications.allow_nets = self.notify_allow_net.clone();
+        let r = &mut config.retention;
+        r.signals = self.retain_signals;
+        r.matches = self.retain_matches;
+        r.snapshots = self.retain_snapshots;
+        r.deliveries = self.retain_deliveries;
+        r.audit = self.retain_audit;
+        r.interval = self.retention_interval.into();
+    }
 }
 
 /// What one client can hold or try: connections, slow requests, password guesses, policy compiles.
@@ -184,6 +244,7 @@ pub fn run(cmd: ServerCmd) -> anyhow::Result<()> {
     );
     cmd.limits.apply(&mut config);
     config.notifications.public_url = cmd.public_url.clone();
+    cmd.guard.apply(&mut config);
     let scheme = if config.tls.is_some() {
         "https"
     } else {

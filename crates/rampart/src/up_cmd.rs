@@ -34,6 +34,8 @@ pub struct UpCmd {
     pub profiles: server_cmd::ProfileArgs,
     #[command(flatten)]
     pub limits: server_cmd::LimitArgs,
+    #[command(flatten)]
+    pub guard: server_cmd::GuardArgs,
 }
 
 pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
@@ -52,6 +54,7 @@ pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
     config.profiles = cmd.profiles.config(1);
     config.secrets_key_file = Some(cmd.data_dir.join("secrets.key"));
     cmd.limits.apply(&mut config);
+    cmd.guard.apply(&mut config);
     let spool = cmd.data_dir.join("agent");
     let (server, first, token_file, url) = rt.block_on(async {
         let server = Server::bind(config).await?;

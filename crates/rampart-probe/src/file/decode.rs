@@ -166,7 +166,7 @@ pub fn decode(bytes: &[u8]) -> Result<ActivityRecord, DecodeError> {
         timestamp_boot_ns: e.hdr.timestamp_ns,
         pid: e.pid,
         tid: e.tid,
-        creds: None,
+        creds: Some(crate::decode::task_creds(&e.creds)),
         data,
     })
 }

@@ -40,7 +40,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
         timestamp_boot_ns: e.hdr.timestamp_ns,
         pid: e.pid,
         tid: e.tid,
-        creds: None,
+        creds: Some(crate::decode::task_creds(&e.creds)),
         data,
     }))
 }

@@ -6,8 +6,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::{ApiJson, ClientAddr, Id};
-use crate::audit::{self, Actor};
+use super::extract::{ApiJson, ClientIp, Id};
+use crate::audit::{self, Action};
 use crate::auth::extract::{Admin, Viewer};
 use crate::auth::{login_guard, store, Role};
 use crate::error::{ApiError, ApiResult};
@@ -23,13 +23,10 @@ pub struct Login {
 
 pub async fn login(
     State(s): State<AppState>,
-    ClientAddr(addr): ClientAddr,
+    ClientIp(ip): ClientIp,
     ApiJson(l): ApiJson<Login>,
 ) -> ApiResult<Json<Value>> {
-    if l.username.len() > 64 || l.password.len() > 1024 {
-        return Err(ApiError::unauthorized("wrong user name or password"));
-    }
-    let (token, expires_at, user) = login_guard::login(&s, addr, &l.username, &l.password).await?;
+    let (token, expires_at, user) = login_guard::login(&s, ip, &l.username, &l.password).await?;
     Ok(Json(
         json!({"token": token, "expires_at": expires_at, "user": user}),
     ))
@@ -37,6 +34,7 @@ pub async fn login(
 
 pub async fn logout(State(s): State<AppState>, Viewer(c): Viewer) -> ApiResult<StatusCode> {
     store::logout(&s.db, c.token_id).await?;
+    audit::record(&s.db.pool, &c, Action::Logout, &format!("session {}", c.token_id), json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -64,11 +62,16 @@ pub struct NewUser {
 
 pub async fn create_user(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     ApiJson(u): ApiJson<NewUser>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let user = store::create_user(&s.db, &u.username, &u.password, role(&u.role)?).await?;
+    audit::record(&s.db.pool, &caller, Action::UserCreated, &user_target(&user), json!({"role": user.role})).await?;
     Ok((StatusCode::CREATED, Json(json!({"user": user}))))
+}
+
+fn user_target(u: &store::User) -> String {
+    format!("user {} ({})", u.id, u.username)
 }
 
 pub async fn get_user(State(s): State<AppState>, _: Admin, Id(id): Id) -> ApiResult<Json<Value>> {
@@ -97,13 +100,13 @@ pub async fn update_user(
             "an admin cannot demote or disable itself",
         ));
     }
+    let before = store::get_user(&s.db, id).await?;
     let user = store::update_user(&s.db, id, new_role, u.password.as_deref(), u.disabled).await?;
-    audit::record(
-        Actor::User(&caller.username),
-        "user.update",
-        &format!("user:{id}"),
-        json!({"role": u.role, "password_changed": u.password.is_some(), "disabled": u.disabled}),
-    );
+    let mut details = audit::details::diff(&json!(before), &json!(user));
+    if u.password.is_some() {
+        details["changes"]["password"] = json!([audit::details::REDACTED, audit::details::REDACTED]);
+    }
+    audit::record(&s.db.pool, &caller, Action::UserUpdated, &user_target(&user), details).await?;
     Ok(Json(json!({"user": user})))
 }
 
@@ -115,7 +118,9 @@ pub async fn delete_user(
     if id == caller.user_id {
         return Err(ApiError::conflict("an admin cannot delete itself"));
     }
+    let user = store::get_user(&s.db, id).await?;
     store::delete_user(&s.db, id).await?;
+    audit::record(&s.db.pool, &caller, Action::UserDeleted, &user_target(&user), json!({"role": user.role})).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -158,15 +163,10 @@ pub async fn create_token(
         ));
     }
     let expires = expiry(t.ttl_seconds)?;
-    let role = role(&t.role)?;
     let (token, info) =
-        store::create_api_token(&s.db, caller.user_id, &t.name, role, expires).await?;
-    audit::record(
-        Actor::User(&caller.username),
-        "token.create",
-        &format!("token:{}", info.id),
-        json!({"name": t.name, "role": role.as_str(), "expires_at": expires}),
-    );
+        store::create_api_token(&s.db, caller.user_id, &t.name, role(&t.role)?, expires).await?;
+    let details = json!({"name": info.name, "role": info.role, "owner": info.user_id, "expires_at": info.expires_at});
+    audit::record(&s.db.pool, &caller, Action::TokenCreated, &format!("token {}", info.id), details).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"token": token, "info": info})),
@@ -175,10 +175,11 @@ pub async fn create_token(
 
 pub async fn delete_token(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     store::delete_token(&s.db, id).await?;
+    audit::record(&s.db.pool, &caller, Action::TokenRevoked, &format!("token {id}"), json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -224,12 +225,8 @@ pub async fn create_enrollment_token(
         Some(max_uses),
     )
     .await?;
-    audit::record(
-        Actor::User(&caller.username),
-        "enrollment_token.create",
-        &format!("enrollment_token:{id}"),
-        json!({"name": t.name, "expires_at": expires, "max_uses": max_uses}),
-    );
+    let details = json!({"name": t.name, "expires_at": expires, "max_uses": max_uses});
+    audit::record(&s.db.pool, &caller, Action::EnrollmentTokenCreated, &format!("enrollment token {id}"), details).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"token": token, "id": id, "expires_at": expires, "max_uses": max_uses})),
@@ -238,9 +235,10 @@ pub async fn create_enrollment_token(
 
 pub async fn revoke_enrollment_token(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     store::revoke_enrollment_token(&s.db, id).await?;
+    audit::record(&s.db.pool, &caller, Action::EnrollmentTokenRevoked, &format!("enrollment token {id}"), json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,8 +9,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::{ApiBytes, ApiJson, Id};
-use crate::audit::{self, Actor};
+use super::extract::{ApiBytes, ApiJson, ClientIp, Id};
+use crate::audit::{self, Action, Actor};
 use crate::auth::extract::{Admin, Agent, Viewer};
 use crate::auth::{agent_status, store};
 use crate::error::{ApiError, ApiResult};
@@ -34,6 +34,7 @@ pub struct Enroll {
 /// signs configuration bundles: the agent pins it (over the same authenticated exchange).
 pub async fn enroll(
     State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(e): ApiJson<Enroll>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if e.tags.len() > 32
@@ -56,6 +57,9 @@ pub async fn enroll(
     }
     let (agent, secret) = result?;
     crate::remote_config::store::set_agent_tags(&s.db, agent.id, &e.tags).await?;
+    let actor = Actor::anonymous(&agent.hostname, ip);
+    let details = json!({"hostname": agent.hostname, "version": agent.version, "tags": e.tags});
+    audit::record(&s.db.pool, actor, Action::AgentEnrolled, &format!("agent {}", agent.id), details).await?;
     let key = s.remote.signer(&s.db).await?.public_hex();
     Ok((
         StatusCode::CREATED,
@@ -216,12 +220,7 @@ pub async fn revoke(
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     store::revoke_agent(&s.db, id).await?;
-    audit::record(
-        Actor::User(&caller.username),
-        "agent.revoke",
-        &format!("agent:{id}"),
-        json!({}),
-    );
+    audit::record(&s.db.pool, &caller, Action::AgentRevoked, &format!("agent {id}"), json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -232,11 +231,6 @@ pub async fn readmit(
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     store::readmit_agent(&s.db, id).await?;
-    audit::record(
-        Actor::User(&caller.username),
-        "agent.readmit",
-        &format!("agent:{id}"),
-        json!({}),
-    );
+    audit::record(&s.db.pool, &caller, Action::AgentReadmitted, &format!("agent {id}"), json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
 }

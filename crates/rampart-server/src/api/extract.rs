@@ -1,6 +1,8 @@
 //! Extractors whose rejections are API errors (JSON `{error, message}` with a reason), not axum's plain text.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -87,24 +89,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Name {
     }
 }
 
-/// The client's address, as the connection came in (none when the router is driven without a listener).
-pub struct ClientAddr(pub Option<std::net::IpAddr>);
+/// The client's address: the TCP peer (`X-Forwarded-For` is not trusted: any client can send it).
+pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_canonical())
+}
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+/// The client's address, for routes without a signed-in caller (sign-in, enrolment).
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
+        Ok(ClientIp(client_ip(parts)))
     }
 }
 
 /// What limits are keyed on for a client address: an IPv6 client controls its whole /64.
-pub fn client_key(ip: std::net::IpAddr) -> std::net::IpAddr {
-    use std::net::{IpAddr, Ipv6Addr};
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    use std::net::Ipv6Addr;
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),

@@ -177,6 +177,7 @@ pub fn routes() -> Vec<RouteDef> {
         r("GET", "/api/v1/tokens", Admin, "API tokens (without their secrets)", None, get(admin::list_tokens)),
         r("POST", "/api/v1/tokens", Admin, "Create an API token for yourself with at most your role (shown once)", Some("{name, role, ttl_seconds?}"), post(admin::create_token)),
         r("DELETE", "/api/v1/tokens/{id}", Admin, "Revoke an API token", None, delete(admin::delete_token)),
+        r("GET", "/api/v1/audit", Admin, "Audit log, newest first: who did what, when, from where, what changed (filters: actor, action or family `user.*`, target, ip, since, until; keyset paging: before=<next>, limit)", None, get(crate::audit::api::list)),
     ];
     routes.extend(crate::ui::routes());
     routes

@@ -7,6 +7,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::extract::{ApiBytes, ApiJson, Name};
+use crate::audit::{self, Action};
 use crate::auth::extract::{Admin, Viewer};
 use crate::backend_rules::{self, spec};
 use crate::error::{ApiError, ApiResult};
@@ -94,11 +95,13 @@ pub struct BackendPatch {
 /// Enables or disables a backend rule (built-in or custom).
 pub async fn patch_backend(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     Name(id): Name,
     ApiJson(p): ApiJson<BackendPatch>,
 ) -> ApiResult<StatusCode> {
     if s.rules.set_enabled(&s.db, &id, p.enabled).await? {
+        let details = json!({"enabled": p.enabled});
+        audit::record(&s.db.pool, &caller, Action::BackendRuleUpdated, &format!("backend rule {id}"), details).await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("no backend rule {id:?}")))
@@ -125,13 +128,15 @@ pub async fn validate(_: Admin, ApiBytes(body): ApiBytes) -> ApiResult<Json<Valu
 /// Adds or replaces custom backend rules from a rule file: all rules must be valid, or nothing is stored.
 pub async fn create_backend(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     ApiBytes(body): ApiBytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let text = yaml_text(&body)?;
     match backend_rules::store_custom(&s.db, text).await {
         Ok(ids) => {
             s.rules.invalidate().await;
+            let details = json!({"rules": ids, "file": text});
+            audit::record(&s.db.pool, &caller, Action::BackendRulesStored, &format!("backend rules {}", ids.join(", ")), details).await?;
             Ok((StatusCode::CREATED, Json(json!({"stored": ids}))))
         }
         Err(errors) => {
@@ -149,7 +154,7 @@ pub async fn create_backend(
 
 pub async fn delete_backend(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     Name(id): Name,
 ) -> ApiResult<StatusCode> {
     let n = sqlx::query("DELETE FROM backend_rules WHERE id = $1")
@@ -168,5 +173,6 @@ pub async fn delete_backend(
         });
     }
     s.rules.invalidate().await;
+    audit::record(&s.db.pool, &caller, Action::BackendRuleDeleted, &format!("backend rule {id}"), json!({})).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,8 +10,10 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use serde_json::json;
+
 use crate::api::extract::client_key;
-use crate::audit::{self, Action};
+use crate::audit::{self, Action, Actor};
 use crate::auth::store::{self, User};
 use crate::config::LoginLimits;
 use crate::error::{ApiError, ApiResult};
@@ -246,8 +248,9 @@ impl Drop for Attempt<'_> {
     }
 }
 
-/// Signs in through the guard: refused with 429 and `Retry-After` while the name or address must wait,
-/// and every failure counted (and audited).
+/// Signs in (the API's and the UI's sign-in) through the guard: refused with 429 and `Retry-After` while
+/// the name or address must wait (no password check, no audit entry: a refusal costs nothing); otherwise
+/// the outcome is audited, failures and lockouts also counted in the metrics.
 pub async fn login(
     s: &AppState,
     addr: Option<IpAddr>,
@@ -262,46 +265,42 @@ pub async fn login(
         )
     })?;
     let ttl = s.config.session_ttl.as_nanos() as i64;
-    match store::login(&s.db, username, password, ttl).await {
-        Ok(r) => {
+    // An oversized name or password is a failure like any other, refused before argon2.
+    let result = if username.len() > 64 || password.len() > 1024 {
+        Err(ApiError::unauthorized("wrong user name or password"))
+    } else {
+        store::login(&s.db, username, password, ttl).await
+    };
+    let target = format!("user {}", audit::details::clip(username, 64));
+    match &result {
+        Ok((_, _, user)) => {
             attempt.succeeded();
-            Ok(r)
+            let actor = Actor::user(user.id, &user.username, addr);
+            audit::record(&s.db.pool, actor, Action::LoginSucceeded, &target, json!({})).await?;
         }
         Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => {
             let locked = attempt.failed();
-            audit::record_login(
-                s,
-                audit::Entry {
-                    actor: username,
-                    source: addr,
-                    action: Action::LoginFailed,
-                    detail: String::new(),
-                },
-            );
+            s.metrics.login_failures.inc();
+            let actor = Actor::anonymous(username, addr);
+            audit::record(&s.db.pool, actor.clone(), Action::LoginFailed, &target, json!({})).await?;
+            let limits = &s.login_guard.limits;
             for who in locked {
-                let detail = match who {
-                    Lockout::Name => "this user name",
-                    Lockout::Address => "this client address",
-                };
-                audit::record_login(
-                    s,
-                    audit::Entry {
-                        actor: username,
-                        source: addr,
-                        action: Action::LoginLockedOut,
-                        detail: format!(
-                            "{detail} is locked out of signing in for {} after {} failures",
-                            humantime::format_duration(s.login_guard.limits.lockout),
-                            s.login_guard.limits.lockout_after
-                        ),
+                s.metrics.login_lockouts.inc();
+                let details = json!({
+                    "locked_out": match who {
+                        Lockout::Name => "user name",
+                        Lockout::Address => "client address",
                     },
-                );
+                    "after_failures": limits.lockout_after,
+                    "for_seconds": limits.lockout.as_secs(),
+                });
+                audit::record(&s.db.pool, actor.clone(), Action::LoginLockedOut, &target, details).await?;
             }
-            Err(e)
         }
         // Busy (503) and other errors say nothing about the password.
-        Err(e) => Err(e),
+        Err(_) => {}
     }
+    result
 }
 
 #[cfg(test)]

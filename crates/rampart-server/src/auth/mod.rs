@@ -46,6 +46,9 @@ pub struct Caller {
     pub username: String,
     pub role: Role,
     pub token_id: i64,
+    /// Where the request came from (the TCP peer), for the audit log.
+    #[serde(skip)]
+    pub ip: Option<std::net::IpAddr>,
 }
 
 /// An authenticated agent request.

@@ -386,6 +386,7 @@ pub async fn resolve_user_token(db: &Db, token: &str) -> ApiResult<Option<Caller
         username: r.try_get("username")?,
         role,
         token_id: r.try_get("token_id")?,
+        ip: None,
     }))
 }
 

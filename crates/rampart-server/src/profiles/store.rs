@@ -364,7 +364,7 @@ async fn publish_stable(s: &AppState, ids: &[i64]) -> ApiResult<()> {
     let summary = format!("security profiles {ids:?} stable");
     let r = crate::remote_config::store::commit(
         &s.db,
-        "rampart",
+        &crate::audit::Actor::system("rampart"),
         &summary,
         |next| {
             next.stable_profiles.extend(ids.iter().copied());

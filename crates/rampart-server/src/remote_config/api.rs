@@ -15,6 +15,7 @@ use super::snapshot::{CustomRule, Snapshot, StoredOverride, StoredPolicy, Suppre
 use super::{store, validate};
 use crate::api::extract::{ApiJson, ApiQuery, Id, Name};
 use crate::auth::extract::{Admin, Agent, Responder, Viewer};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::now_ns;
@@ -97,14 +98,14 @@ fn invalid(report: &validate::Report) -> Response {
 /// Stores `change` as a new revision if the result compiles (or `force`), and wakes the agents.
 async fn publish(
     s: &AppState,
-    author: &str,
+    caller: &Caller,
     summary: &str,
     force: bool,
     change: impl FnMut(&mut Snapshot) -> ApiResult<()>,
 ) -> ApiResult<Response> {
     // The report of the last configuration checked: the one stored, or the one refused.
     let checked: std::sync::Mutex<Option<validate::Report>> = Default::default();
-    let result = store::commit(&s.db, author, summary, change, |next| {
+    let result = store::commit(&s.db, &caller.into(), summary, change, |next| {
         let checked = &checked;
         async move {
             let report = validate::check(s, &next).await?;
@@ -185,7 +186,7 @@ pub async fn rollback(
     let old = store::get(&s.db, b.revision).await?;
     let summary = format!("rollback to revision {}", b.revision);
     // What ran before is restored as it was, compiling or not: it is what the agents had.
-    publish(&s, &caller.username, &summary, true, |next| {
+    publish(&s, &caller, &summary, true, |next| {
         *next = old.snapshot.clone();
         Ok(())
     })
@@ -208,7 +209,7 @@ pub async fn set_default(
     } else {
         "default policy off"
     };
-    publish(&s, &caller.username, summary, false, |next| {
+    publish(&s, &caller, summary, false, |next| {
         next.include_default = b.include_default;
         Ok(())
     })
@@ -252,7 +253,7 @@ pub async fn put_policy(
         updated_by: caller.username.clone(),
         updated_at: now_ns(),
     };
-    publish(&s, &caller.username, &summary, b.force, |next| {
+    publish(&s, &caller, &summary, b.force, |next| {
         next.policies.insert(name.clone(), policy.clone());
         Ok(())
     })
@@ -281,7 +282,7 @@ pub async fn delete_policy(
     Name(name): Name,
 ) -> ApiResult<Response> {
     let summary = format!("policy {name} deleted");
-    publish(&s, &caller.username, &summary, true, |next| {
+    publish(&s, &caller, &summary, true, |next| {
         next.policies
             .remove(&name)
             .map(|_| ())
@@ -403,7 +404,7 @@ pub async fn put_custom_rule(
     check_rule_id(&id)?;
     let rule = custom_rule(&b, &caller.username)?;
     let summary = format!("custom rule {id} updated");
-    publish(&s, &caller.username, &summary, b.force, |next| {
+    publish(&s, &caller, &summary, b.force, |next| {
         next.custom_rules.insert(id.clone(), rule.clone());
         Ok(())
     })
@@ -416,7 +417,7 @@ pub async fn delete_custom_rule(
     Name(id): Name,
 ) -> ApiResult<Response> {
     let summary = format!("custom rule {id} deleted");
-    publish(&s, &caller.username, &summary, true, |next| {
+    publish(&s, &caller, &summary, true, |next| {
         next.custom_rules
             .remove(&id)
             .map(|_| ())
@@ -573,7 +574,7 @@ pub async fn put_override(
         "rule {rule_id} {}",
         if b.disabled { "disabled" } else { "enabled" }
     );
-    publish(&s, &caller.username, &summary, false, |next| {
+    publish(&s, &caller, &summary, false, |next| {
         let o = next.overrides.entry(rule_id.clone()).or_default();
         o.disabled = b.disabled;
         o.target_tags = b.target_tags.clone();
@@ -602,7 +603,7 @@ pub async fn delete_override(
     Name(rule_id): Name,
 ) -> ApiResult<Response> {
     let summary = format!("overrides of rule {rule_id} removed");
-    publish(&s, &caller.username, &summary, true, |next| {
+    publish(&s, &caller, &summary, true, |next| {
         next.overrides
             .remove(&rule_id)
             .map(|_| ())
@@ -614,13 +615,13 @@ pub async fn delete_override(
 /// Adds a suppression to a rule (issue 10's accepted suggestions go through here too).
 pub async fn add_suppression(
     s: &AppState,
-    author: &str,
+    caller: &Caller,
     rule_id: &str,
     suppression: Suppression,
 ) -> ApiResult<Response> {
     check_rule_id(rule_id)?;
     let summary = format!("suppression added to rule {rule_id}");
-    publish(s, author, &summary, false, |next| {
+    publish(s, caller, &summary, false, |next| {
         next.overrides
             .entry(rule_id.to_string())
             .or_default()

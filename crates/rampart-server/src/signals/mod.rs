@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::Row;
 
+use crate::audit::{self, Action};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::sql::{like_escape, Bind, Where};
 use crate::storage::{now_ns, Db};
 
 pub const STATES: [&str; 3] = ["open", "under_review", "archived"];
@@ -65,74 +68,13 @@ pub struct Filters {
     pub interval: Option<String>,
 }
 
-enum Bind {
-    I(i64),
-    S(String),
-}
-
-struct Where {
-    clauses: Vec<String>,
-    binds: Vec<Bind>,
-}
-
-impl Where {
-    fn param(&mut self, b: Bind) -> String {
-        self.binds.push(b);
-        format!("${}", self.binds.len())
-    }
-
-    fn any_of(&mut self, col: &str, values: &str) {
-        let vals: Vec<String> = values
-            .split(',')
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .collect();
-        if vals.is_empty() {
-            return;
-        }
-        let ps: Vec<String> = vals.into_iter().map(|v| self.param(Bind::S(v))).collect();
-        self.clauses.push(format!("s.{col} IN ({})", ps.join(", ")));
-    }
-
-    fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", self.clauses.join(" AND "))
-        }
-    }
-
-    fn bind<'q>(
-        &'q self,
-        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-        for b in &self.binds {
-            q = match b {
-                Bind::I(i) => q.bind(*i),
-                Bind::S(s) => q.bind(s.as_str()),
-            };
-        }
-        q
-    }
-}
-
-/// Escapes `\`, `%` and `_` for a `LIKE … ESCAPE '\'` pattern.
-fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
 /// The keyset cursor that continues a listing after `s` (for [`Filters::before`]).
 pub fn cursor(s: &Signal) -> String {
     format!("{}:{}", s.last_seen, s.id)
 }
 
 fn build_where(f: &Filters) -> ApiResult<Where> {
-    let mut w = Where {
-        clauses: Vec::new(),
-        binds: Vec::new(),
-    };
+    let mut w = Where::default();
     if let Some(v) = &f.state {
         if let Some(bad) = v
             .split(',')
@@ -143,7 +85,7 @@ fn build_where(f: &Filters) -> ApiResult<Where> {
                 "state {bad:?}: use open, under_review or archived"
             )));
         }
-        w.any_of("state", v);
+        w.any_of("s.state", v);
     }
     for (col, v) in [
         ("severity", &f.severity),
@@ -153,7 +95,7 @@ fn build_where(f: &Filters) -> ApiResult<Where> {
         ("container_id", &f.container_id),
     ] {
         if let Some(v) = v {
-            w.any_of(col, v);
+            w.any_of(&format!("s.{col}"), v);
         }
     }
     if let Some(v) = &f.image {
@@ -423,7 +365,9 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>
 
 /// Triage. Archiving a signal queues the resolution of its PagerDuty/Opsgenie incidents, in the same
 /// transaction; returns the signal and how many resolutions were queued.
-pub async fn update(db: &Db, id: i64, u: &Update, actor: &str) -> ApiResult<(Signal, usize)> {
+pub async fn update(db: &Db, id: i64, u: &Update, caller: &Caller) -> ApiResult<(Signal, usize)> {
+    let actor = caller.username.as_str();
+    let target = format!("signal {id}");
     if u.state.is_none() && u.assignee.is_none() {
         return Err(ApiError::bad_request(
             "nothing to change: give state and/or assignee",
@@ -447,6 +391,8 @@ pub async fn update(db: &Db, id: i64, u: &Update, actor: &str) -> ApiResult<(Sig
             .await?;
         if *state != before.state {
             record(&mut w.tx, id, actor, "state", &before.state, state, now).await?;
+            let details = json!({"changes": {"state": [before.state, state]}});
+            audit::record(&mut *w.tx, caller, Action::SignalTriaged, &target, details).await?;
         }
         // Two concurrent archivals queue one resolution: the outbox key is unique.
         if state == "archived" && before.state != "archived" {
@@ -479,6 +425,8 @@ pub async fn update(db: &Db, id: i64, u: &Update, actor: &str) -> ApiResult<(Sig
             .await?;
         if old_name != new_name {
             record(&mut w.tx, id, actor, "assignee", &old_name, &new_name, now).await?;
+            let details = json!({"changes": {"assignee": [old_name, new_name]}});
+            audit::record(&mut *w.tx, caller, Action::SignalTriaged, &target, details).await?;
         }
         w.commit().await?;
     }
@@ -540,13 +488,8 @@ pub async fn history(db: &Db, id: i64) -> ApiResult<Vec<Change>> {
         .collect()
 }
 
-pub async fn add_comment(
-    db: &Db,
-    id: i64,
-    author_id: i64,
-    author: &str,
-    body: &str,
-) -> ApiResult<Value> {
+pub async fn add_comment(db: &Db, id: i64, caller: &Caller, body: &str) -> ApiResult<Value> {
+    let (author_id, author) = (caller.user_id, caller.username.as_str());
     if body.trim().is_empty() || body.len() > 10_000 || body.contains('\0') {
         return Err(ApiError::unprocessable(
             "comment body: 1-10000 bytes of text, no NUL",
@@ -554,6 +497,7 @@ pub async fn add_comment(
     }
     get(db, id).await?;
     let now = now_ns();
+    let mut w = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO signal_comments (signal_id, author_id, author, body, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -562,13 +506,16 @@ pub async fn add_comment(
     .bind(author)
     .bind(body)
     .bind(now)
-    .fetch_one(&db.pool)
+    .fetch_one(&mut *w.tx)
     .await?;
     sqlx::query("UPDATE signals SET updated_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
-        .execute(&db.pool)
+        .execute(&mut *w.tx)
         .await?;
+    let details = json!({"comment": body});
+    audit::record(&mut *w.tx, caller, Action::SignalCommented, &format!("signal {id}"), details).await?;
+    w.commit().await?;
     Ok(
         json!({"id": row.try_get::<i64, _>("id")?, "signal_id": id, "author": author, "body": body, "created_at": now}),
     )

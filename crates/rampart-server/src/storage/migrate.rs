@@ -40,6 +40,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "hostile_agents",
         include_str!("../../migrations/sqlite/0007_hostile_agents.sql"),
     ),
+    (
+        8,
+        "audit_retention",
+        include_str!("../../migrations/sqlite/0008_audit_retention.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -76,6 +81,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         7,
         "hostile_agents",
         include_str!("../../migrations/postgres/0007_hostile_agents.sql"),
+    ),
+    (
+        8,
+        "audit_retention",
+        include_str!("../../migrations/postgres/0008_audit_retention.sql"),
     ),
 ];
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::{html_status, login_csrf, see_other, UiError, UiResult};
-use crate::api::extract::ClientAddr;
+use crate::api::extract::ClientIp;
 use crate::auth::{login_guard, store, Caller, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -109,7 +109,10 @@ async fn session(parts: &Parts, state: &AppState, min: Role) -> Result<Session, 
         return Err(sign_in());
     };
     let caller = match store::resolve_user_token(&state.db, &token).await {
-        Ok(Some(c)) => c,
+        Ok(Some(c)) => crate::auth::Caller {
+            ip: crate::api::extract::client_ip(parts),
+            ..c
+        },
         Ok(None) => {
             state.metrics.auth_failures.inc();
             return Err(sign_in());
@@ -321,7 +324,7 @@ fn session_cookie(s: &AppState, token: &str, max_age: i64) -> String {
 
 pub async fn login(
     State(s): State<AppState>,
-    ClientAddr(addr): ClientAddr,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> UiResult {
@@ -339,15 +342,7 @@ pub async fn login(
         return login_form(&s, &headers, StatusCode::FORBIDDEN, page).await;
     }
     let ttl = s.config.session_ttl.as_nanos() as i64;
-    let password = form.text("password");
-    if username.len() > 64 || password.len() > 1024 {
-        let page = LoginPage {
-            error: "Wrong username or password.".into(),
-            ..blank_login(next)
-        };
-        return login_form(&s, &headers, StatusCode::UNAUTHORIZED, page).await;
-    }
-    match login_guard::login(&s, addr, &username, &password).await {
+    match login_guard::login(&s, ip, &username, &form.text("password")).await {
         Ok((token, _, _)) => {
             let mut resp = see_other(&next)?;
             let cookie = session_cookie(&s, &token, (ttl / 1_000_000_000).max(1));
@@ -386,7 +381,7 @@ pub async fn login(
 }
 
 pub async fn logout(State(s): State<AppState>, UiViewer(session): UiViewer, _: Form) -> UiResult {
-    store::logout(&s.db, session.caller.token_id).await?;
+    crate::api::admin::logout(State(s.clone()), crate::auth::extract::Viewer(session.caller)).await?;
     let mut resp = see_other("/ui/login")?;
     resp.headers_mut().insert(
         header::SET_COOKIE,

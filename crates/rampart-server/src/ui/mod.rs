@@ -7,6 +7,7 @@
 //! (called with the session's caller), so the UI and the API cannot disagree on validation or effects.
 
 pub mod agents;
+pub mod audit;
 pub mod auth;
 pub mod backend_rules;
 mod login_csrf;
@@ -348,6 +349,14 @@ pub fn routes() -> Vec<RouteDef> {
             "Agents",
             None,
             get(agents::list),
+        ),
+        r(
+            "GET",
+            "/ui/audit",
+            Admin,
+            "Audit log (filters: actor, action, target, ip; keyset pages)",
+            None,
+            get(audit::list),
         ),
     ]
 }

@@ -509,7 +509,7 @@ pub async fn triage(
             .map(str::to_string),
         assignee,
     };
-    crate::api::signals::triage(&s, id, &u, &session.caller.username).await?;
+    crate::api::signals::triage(&s, id, &u, &session.caller).await?;
     see_other(&format!("/ui/signals/{id}"))
 }
 
@@ -520,7 +520,7 @@ pub async fn comment(
     form: Form,
 ) -> UiResult {
     let c = &session.caller;
-    signals::add_comment(&s.db, id, c.user_id, &c.username, &form.text("body")).await?;
+    signals::add_comment(&s.db, id, c, &form.text("body")).await?;
     see_other(&format!("/ui/signals/{id}#comments"))
 }
 

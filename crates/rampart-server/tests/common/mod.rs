@@ -74,6 +74,19 @@ pub fn config(url: &str) -> ServerConfig {
     c
 }
 
+/// The loopback network, allow-listed for notification receivers the way an admin would with
+/// `--notify-allow-net 127.0.0.0/8` (test receivers listen on this host; nothing else is opened).
+pub fn loopback() -> ipnet::IpNet {
+    "127.0.0.0/8".parse().unwrap()
+}
+
+/// A server whose notification channels may reach receivers on this host.
+pub fn config_with_loopback_receivers(url: &str) -> ServerConfig {
+    let mut c = config(url);
+    c.notifications.allow_nets = vec![loopback()];
+    c
+}
+
 impl TestServer {
     pub async fn start(db: &TestDb) -> TestServer {
         Self::start_with(config(&db.url())).await
@@ -166,6 +179,21 @@ impl TestServer {
             .await;
         assert_eq!(s, 201, "{v}");
         v["secret"].as_str().unwrap().to_string()
+    }
+
+    /// An API token of the admin user limited to `role` (its calls act with that role; no password is
+    /// hashed, so it is quick where a test needs many callers).
+    pub async fn role_token(&self, role: &str) -> String {
+        let (s, v) = self
+            .call(
+                "POST",
+                "/api/v1/tokens",
+                Some(&self.admin),
+                Some(json!({"name": role, "role": role})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v["token"].as_str().unwrap().to_string()
     }
 
     /// Creates a user with `role` and returns a session token for it.

@@ -87,13 +87,13 @@ pub fn now_ns() -> i64 {
 }
 
 /// One value of a one-row, one-column query.
-pub async fn scalar<T>(s: &common::TestServer, sql: &str) -> T
+pub async fn scalar<T>(db: &rampart_server::storage::Db, sql: &str) -> T
 where
     T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + Unpin,
 {
     use sqlx::Row;
     sqlx::query(sql)
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(&db.pool)
         .await
         .unwrap()
         .try_get(0)

@@ -38,11 +38,22 @@ fn secret_key(key: &str) -> bool {
         .any(|s| k.ends_with(s))
 }
 
-/// `s` cut to `max` characters (control characters blanked), with a note of what was cut.
+/// `s` cut to `max` characters (control characters blanked: a name or a target is one line), with a note
+/// of what was cut.
 pub fn clip(s: &str, max: usize) -> String {
+    clip_keeping(s, max, &[])
+}
+
+/// [`clip`] for a value: its line breaks and tabs are data (a policy file's text) and stay; other control
+/// characters (terminal escapes) are blanked.
+fn clip_text(s: &str, max: usize) -> String {
+    clip_keeping(s, max, &['\n', '\t'])
+}
+
+fn clip_keeping(s: &str, max: usize, keep: &[char]) -> String {
     let clean = |s: &str| -> String {
         s.chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
+            .map(|c| if c.is_control() && !keep.contains(&c) { ' ' } else { c })
             .collect()
     };
     if s.chars().count() <= max {
@@ -69,7 +80,7 @@ fn redact_all(v: &Value) -> Value {
 
 fn sanitize_value(v: Value, depth: usize) -> Value {
     match v {
-        Value::String(s) => Value::String(clip(&s, MAX_STRING)),
+        Value::String(s) => Value::String(clip_text(&s, MAX_STRING)),
         Value::Array(items) if depth < 8 => {
             Value::Array(items.into_iter().map(|i| sanitize_value(i, depth + 1)).collect())
         }
@@ -208,6 +219,8 @@ mod tests {
         assert_eq!(d["changes"].as_object().unwrap().len(), MAX_CHANGES);
         assert_eq!(d["more_changes"], 500 - MAX_CHANGES);
         assert!(d.to_string().len() <= MAX_BYTES);
-        assert_eq!(clip("a\u{1b}[31mb", 10), "a [31mb");
+        assert_eq!(clip("a\u{1b}[31mb\nc", 20), "a [31mb c");
+        let d = sanitize(json!({"content": "rules:\n\t- id: x\u{1b}[2J"}));
+        assert_eq!(d["content"], "rules:\n\t- id: x [2J");
     }
 }

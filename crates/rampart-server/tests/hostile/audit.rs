@@ -233,21 +233,12 @@ async fn only_admins_read_the_audit_log() {
     s.stop().await;
 }
 
-/// Enrols an agent named `host` (an audited action by an anonymous actor, cheap: no password hashing).
-async fn enrol(s: &TestServer, host: &str) {
-    let token = s.enrollment_token().await;
-    let (st, v) = s
-        .call("POST", "/api/v1/agents/enroll", None, Some(json!({"token": token, "hostname": host})))
-        .await;
-    assert_eq!(st, 201, "{v}");
-}
-
 /// Filters (actor, action or family, target text, client address) and keyset pages that neither repeat
 /// nor skip an entry, also while new entries arrive between pages.
 async fn filters_and_keyset_pages(db: TestDb) {
     let s = TestServer::start(&db).await;
     for i in 1..=23 {
-        enrol(&s, &format!("host{i}")).await;
+        s.enroll(&format!("host{i}")).await;
     }
     let mut seen = Vec::new();
     let mut query = "action=agent.enroll&limit=5".to_string();
@@ -285,3 +276,52 @@ async fn filters_and_keyset_pages(db: TestDb) {
     s.stop().await;
 }
 both!(filters_and_keyset_pages);
+
+/// What the hardening against hostile agents and password guessing does is in the same log: a lockout
+/// (of the user name and of the address, with how long), the failures that led to it, an agent's
+/// revocation and readmission. A sign-in refused while locked out costs no entry (an attacker cannot flood
+/// the log), but is still counted in the metrics.
+async fn lockouts_and_revocations_are_audited(db: TestDb) {
+    let mut c = common::config(&db.url());
+    c.login.lockout_after = 2;
+    c.login.lockout = std::time::Duration::from_secs(600);
+    let s = TestServer::start_with(c).await;
+    let guess = json!({"username": "admin", "password": "guessing-a-password"});
+    for want in [401, 401, 429] {
+        let (st, v) = s.call("POST", "/api/v1/auth/login", None, Some(guess.clone())).await;
+        assert_eq!(st, want, "{v}");
+    }
+    let m = &s.state.metrics;
+    assert_eq!((m.login_failures.get(), m.login_lockouts.get(), m.login_throttled.get()), (2, 2, 1));
+
+    s.enroll("web-1").await;
+    let agent_id: i64 = super::scalar(&s.state.db, "SELECT MAX(id) FROM agents").await;
+    for (method, path) in [("DELETE", format!("/api/v1/agents/{agent_id}")), ("POST", format!("/api/v1/agents/{agent_id}/readmit"))] {
+        let (st, v) = s.call(method, &path, Some(&s.admin), None).await;
+        assert_eq!(st, 204, "{path}: {v}");
+    }
+
+    let (log, _) = entries(&s, "action=auth.*&limit=500").await;
+    let count = |action: &str| log.iter().filter(|e| e["action"] == action).count();
+    assert_eq!((count("auth.login_failed"), count("auth.lockout")), (2, 2), "{log:?}");
+    let lockouts: BTreeSet<&str> = log
+        .iter()
+        .filter(|e| e["action"] == "auth.lockout")
+        .map(|e| {
+            assert_eq!((&e["actor"], &e["actor_kind"], &e["ip"]), (&json!("admin"), &json!("anonymous"), &json!("127.0.0.1")));
+            assert_eq!((&e["target"], &e["details"]["after_failures"], &e["details"]["for_seconds"]), (&json!("user admin"), &json!(2), &json!(600)));
+            e["details"]["locked_out"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(lockouts, BTreeSet::from(["client address", "user name"]));
+    assert!(!serde_json::to_string(&log).unwrap().contains("guessing-a-password"));
+
+    let (log, _) = entries(&s, &format!("action=agent.*&target=agent%20{agent_id}")).await;
+    let actions: Vec<&str> = log.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["agent.readmit", "agent.revoke", "agent.enroll"], "newest first");
+    for e in &log[..2] {
+        assert_eq!((&e["actor"], &e["actor_kind"]), (&json!("admin"), &json!("user")), "{e}");
+    }
+    s.stop().await;
+}
+both!(lockouts_and_revocations_are_audited);

@@ -110,7 +110,7 @@ async fn rule_reports_stay_with_their_agent(db: TestDb) {
     );
     // Stored only as the attacker's own report.
     let n: i64 = scalar(
-        &s,
+        &s.state.db,
         "SELECT COUNT(*) FROM agent_rule_reports r JOIN agents a ON a.id = r.agent_id WHERE a.hostname <> 'evil-1'",
     )
     .await;

@@ -8,14 +8,14 @@ use rampart_server::config::RetentionConfig;
 use rampart_server::retention;
 use rampart_server::storage::{now_ns, Db};
 use serde_json::{json, Value};
-use sqlx::Row;
 
 use crate::common::{self, mk_match, TestDb, TestServer};
 
 const DAY: i64 = 86_400_000_000_000;
 
+/// A count or other integer.
 async fn scalar(db: &Db, sql: &str) -> i64 {
-    sqlx::query(sql).fetch_one(&db.pool).await.unwrap().try_get(0).unwrap()
+    super::scalar(db, sql).await
 }
 
 async fn exec(db: &Db, sql: &str, old: i64) {
@@ -70,6 +70,7 @@ async fn purges_old_data_and_leaves_nothing_dangling(db: TestDb) {
     let snap = json!({"id": "snap-1", "workload": {"kind": "container", "id": "c0ffee", "image_name": "nginx", "image_tag": "1"},
         "started_at": 1, "ended_at": 2, "events": 1, "dropped": 0,
         "behaviors": [{"kind": "file", "process": "/bin/sh", "detail": "/etc/passwd", "count": 1, "example": "x"}]});
+    s.report_workloads(&agent, &[("c0ffee", "nginx", "1")]).await;
     let (st, v) = s.agent_call(&agent, "POST", "/api/v1/agents/snapshots", snap).await;
     assert_eq!(st, 200, "{v}");
     let first = scalar(d, "SELECT MIN(id) FROM signals").await;

@@ -82,9 +82,9 @@ async fn a_revoked_host_stays_out_until_readmitted(db: TestDb) {
     let (st, v) = enroll(&s, &fresh, "web-1").await;
     assert_eq!(st, 403, "{v}");
     assert!(v["message"].as_str().unwrap().contains("readmit"), "{v}");
-    let agents: i64 = scalar(&s, "SELECT COUNT(*) FROM agents").await;
+    let agents: i64 = scalar(&s.state.db, "SELECT COUNT(*) FROM agents").await;
     assert_eq!(agents, 1, "nothing enrolled");
-    let uses: i64 = scalar(&s, "SELECT MAX(uses) FROM enrollment_tokens WHERE id = 2").await;
+    let uses: i64 = scalar(&s.state.db, "SELECT MAX(uses) FROM enrollment_tokens WHERE id = 2").await;
     assert_eq!(uses, 0);
     assert_eq!(s.count("matches").await, 0);
 
@@ -138,7 +138,7 @@ async fn the_agent_spends_its_token_and_stays_out_once_revoked(db: TestDb) {
     assert!(dir.path().join("spool/credentials.json").exists());
     assert_eq!(s.count("matches").await, 1);
 
-    let id: i64 = scalar(&s, "SELECT MAX(id) FROM agents").await;
+    let id: i64 = scalar(&s.state.db, "SELECT MAX(id) FROM agents").await;
     revoke(&s, id).await;
     let reporter = tokio::task::spawn_blocking(move || {
         reporter
@@ -160,7 +160,7 @@ async fn the_agent_spends_its_token_and_stays_out_once_revoked(db: TestDb) {
         1
     );
     assert_eq!(s.count("matches").await, 1, "nothing after the revocation");
-    let agents: i64 = scalar(&s, "SELECT COUNT(*) FROM agents").await;
+    let agents: i64 = scalar(&s.state.db, "SELECT COUNT(*) FROM agents").await;
     assert_eq!(agents, 1, "it did not enroll itself again");
     tokio::task::spawn_blocking(move || drop(reporter))
         .await

@@ -15,6 +15,7 @@ use rampart_server::notify::egress::{Egress, Resolve};
 use rampart_server::notify::{channels::Senders, compose::compose, context, rules::SignalEvent};
 use serde_json::{json, Value};
 
+use super::{addr_of, assert_healthz_fast};
 use crate::common::{self, mk_match, TestDb, TestServer};
 
 /// A loopback HTTP receiver answering every request with `status`, `body` and optional headers.
@@ -82,14 +83,6 @@ fn rand_suffix() -> u64 {
     N.fetch_add(1, Ordering::SeqCst) as u64
 }
 
-/// `/healthz` answers, and quickly.
-async fn healthy(s: &TestServer) {
-    let started = std::time::Instant::now();
-    let (st, _) = s.call("GET", "/healthz", None, None).await;
-    assert_eq!(st, 200);
-    assert!(started.elapsed() < Duration::from_secs(1));
-}
-
 /// Every endpoint in a non-public range is refused with a 422 naming the address and the reason, and
 /// nothing is stored; the IMDSv2 request of the report (PUT with the token-TTL header) among them.
 async fn private_endpoints_are_refused_when_saved(db: TestDb) {
@@ -137,7 +130,7 @@ async fn private_endpoints_are_refused_when_saved(db: TestDb) {
     assert_eq!(st, 422, "{v}");
     let (_, v) = s.call("GET", &path, Some(&s.admin), None).await;
     assert_eq!(v["channel"]["config"]["url"], "https://hooks.rampart.invalid/x");
-    healthy(&s).await;
+    assert_healthz_fast(addr_of(&s.base)).await;
     s.stop().await;
 }
 both!(private_endpoints_are_refused_when_saved);
@@ -217,7 +210,7 @@ async fn sends_are_checked_again(db: TestDb) {
     assert_eq!((st, &v["delivered"]), (200, &json!(false)), "{v}");
     assert!(v["error"].as_str().unwrap().contains("refused"), "{v}");
     assert_eq!(rx.hits(), 0, "the receiver was reached");
-    healthy(&s).await;
+    assert_healthz_fast(addr_of(&s.base)).await;
     s.stop().await;
 }
 both!(sends_are_checked_again);

@@ -1157,8 +1157,10 @@ async fn api_roles_validation_and_preview(db: TestDb) {
     let failed = deliveries(&s, "&status=failed").await.remove(0);
     assert_eq!(failed["attempts"], 1, "a 400 is not retried: {failed}");
     assert_eq!(failed["last_status"], 400);
+    // Rampart's reason, and apart from it what the receiver answered (shown to admins only).
+    assert_eq!(failed["last_error"], "HTTP 400", "{failed}");
     assert!(
-        failed["last_error"].as_str().unwrap().contains("refused"),
+        failed["last_response"].as_str().unwrap().contains("refused"),
         "{failed}"
     );
     let retry = format!("/api/v1/notifications/deliveries/{}/retry", failed["id"]);

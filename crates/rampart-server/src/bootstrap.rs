@@ -52,11 +52,16 @@ pub async fn ensure_enrollment_token_file(db: &Db, dir: &Path) -> anyhow::Result
             Some((id, false)) => {
                 store::revoke_enrollment_token(db, id).await.map_err(api)?;
                 use crate::audit::{self, Action, Actor};
-                let details =
-                    serde_json::json!({"reason": "unbounded local token replaced by a bounded one"});
+                let details = serde_json::json!({"reason": "unbounded local token replaced by a bounded one"});
                 let target = format!("enrollment token {id}");
-                audit::record(&db.pool, Actor::system("bootstrap"), Action::EnrollmentTokenRevoked, &target, details)
-                    .await?;
+                audit::record(
+                    &db.pool,
+                    Actor::system("bootstrap"),
+                    Action::EnrollmentTokenRevoked,
+                    &target,
+                    details,
+                )
+                .await?;
             }
             None => {}
         }

@@ -66,21 +66,24 @@ const AUDIT: Pass = Pass {
 /// Deletes one batch; returns how many rows went.
 async fn batch(db: &Db, p: &Pass, cutoff: i64, limit: i64) -> anyhow::Result<u64> {
     let mut w = db.begin_write().await?;
-    let n = sqlx::query(&format!(
-        "DELETE FROM {} WHERE id IN ({})",
-        p.table, p.pick
-    ))
-    .bind(cutoff)
-    .bind(limit)
-    .execute(&mut *w.tx)
-    .await?
-    .rows_affected();
+    let n = sqlx::query(&format!("DELETE FROM {} WHERE id IN ({})", p.table, p.pick))
+        .bind(cutoff)
+        .bind(limit)
+        .execute(&mut *w.tx)
+        .await?
+        .rows_affected();
     w.commit().await?;
     Ok(n)
 }
 
 /// Runs `p` until a batch comes back short.
-async fn drain(db: &Db, p: &Pass, cutoff: i64, limit: i64, out: &mut Purged) -> anyhow::Result<u64> {
+async fn drain(
+    db: &Db,
+    p: &Pass,
+    cutoff: i64,
+    limit: i64,
+    out: &mut Purged,
+) -> anyhow::Result<u64> {
     let mut total = 0;
     loop {
         let n = batch(db, p, cutoff, limit).await?;
@@ -119,7 +122,10 @@ async fn drain_matches(db: &Db, cutoff: i64, limit: i64, out: &mut Purged) -> an
         out.batches += 1;
         total += rows.len() as u64;
         for r in &rows {
-            let key = (r.try_get::<i64, _>("received_at")?, r.try_get::<i64, _>("id")?);
+            let key = (
+                r.try_get::<i64, _>("received_at")?,
+                r.try_get::<i64, _>("id")?,
+            );
             after = after.max(key);
         }
         if (rows.len() as i64) < limit {
@@ -167,8 +173,13 @@ pub async fn run(state: AppState) {
                     tracing::info!("retention: purged {p:?}");
                     let actor = Actor::system("retention");
                     let details = json!(p);
-                    let recorded =
-                        audit::record(&state.db.pool, actor, Action::DataPurged, "stored data", details);
+                    let recorded = audit::record(
+                        &state.db.pool,
+                        actor,
+                        Action::DataPurged,
+                        "stored data",
+                        details,
+                    );
                     if let Err(e) = recorded.await {
                         tracing::warn!("retention: auditing the purge: {e:#}");
                     }

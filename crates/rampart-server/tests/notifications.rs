@@ -1160,7 +1160,10 @@ async fn api_roles_validation_and_preview(db: TestDb) {
     // Rampart's reason, and apart from it what the receiver answered (shown to admins only).
     assert_eq!(failed["last_error"], "HTTP 400", "{failed}");
     assert!(
-        failed["last_response"].as_str().unwrap().contains("refused"),
+        failed["last_response"]
+            .as_str()
+            .unwrap()
+            .contains("refused"),
         "{failed}"
     );
     let retry = format!("/api/v1/notifications/deliveries/{}/retry", failed["id"]);

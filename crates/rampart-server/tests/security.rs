@@ -29,7 +29,12 @@ async fn every_route_checks_credentials_and_role() {
         if (r.method, r.path) == ("DELETE", "/api/v1/tokens/{id}") {
             // Token 1 is the admin's own session, which the later routes still need: revoke a spare one.
             let (st, v) = s
-                .call("POST", "/api/v1/tokens", Some(&s.admin), Some(json!({"name": "spare", "role": "viewer"})))
+                .call(
+                    "POST",
+                    "/api/v1/tokens",
+                    Some(&s.admin),
+                    Some(json!({"name": "spare", "role": "viewer"})),
+                )
                 .await;
             assert_eq!(st, 201, "{v}");
             url = format!("{}/api/v1/tokens/{}", s.base, v["info"]["id"]);

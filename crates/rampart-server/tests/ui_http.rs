@@ -1429,7 +1429,8 @@ async fn audit_page_is_for_admins() {
         .ui_login_post("username=admin&password=not-the-password")
         .await;
     assert_eq!(st, 401);
-    let config = r#"{"url": "https://hooks.rampart.invalid/ui", "secret": "ui-webhook-secret-0123456789"}"#;
+    let config =
+        r#"{"url": "https://hooks.rampart.invalid/ui", "secret": "ui-webhook-secret-0123456789"}"#;
     let form = [
         ("name", "ui-hook"),
         ("kind", "webhook"),
@@ -1438,7 +1439,12 @@ async fn audit_page_is_for_admins() {
         ("rate_per_minute", "60"),
     ];
     let (st, _, page) = s
-        .ui_post(&admin, "/ui/notifications/channels", &form, Some(&admin.csrf))
+        .ui_post(
+            &admin,
+            "/ui/notifications/channels",
+            &form,
+            Some(&admin.csrf),
+        )
         .await;
     assert_eq!(st, 303, "{page}");
     for who in [&viewer, &responder] {
@@ -1451,20 +1457,36 @@ async fn audit_page_is_for_admins() {
     let (st, _, page) = s.ui_get(&admin.cookie, "/ui/audit").await;
     assert_eq!(st, 200);
     let rows = |page: &str| page.matches("<tr data-action=").count();
-    for action in ["channel.create", "auth.login_failed", "auth.login", "user.create"] {
-        assert!(page.contains(&format!("data-action=\"{action}\"")), "{action}");
+    for action in [
+        "channel.create",
+        "auth.login_failed",
+        "auth.login",
+        "user.create",
+    ] {
+        assert!(
+            page.contains(&format!("data-action=\"{action}\"")),
+            "{action}"
+        );
     }
     assert!(page.contains("channel 1 (ui-hook)") && page.contains("127.0.0.1"));
     assert!(page.contains("https://hooks.rampart.invalid/ui"));
     assert!(!page.contains("ui-webhook-secret"), "a secret on the page");
-    let (_, _, page) = s.ui_get(&admin.cookie, "/ui/audit?action=channel.create").await;
+    let (_, _, page) = s
+        .ui_get(&admin.cookie, "/ui/audit?action=channel.create")
+        .await;
     assert_eq!(rows(&page), 1);
     // More than a page: the first 100, then the rest behind the "older" link (which keeps the filter).
     for i in 0..105 {
         let actor = Actor::system("bulk");
-        audit::record(&s.state.db.pool, actor, Action::DataPurged, &format!("bulk {i}"), json!({}))
-            .await
-            .unwrap();
+        audit::record(
+            &s.state.db.pool,
+            actor,
+            Action::DataPurged,
+            &format!("bulk {i}"),
+            json!({}),
+        )
+        .await
+        .unwrap();
     }
     let (_, _, page) = s
         .ui_get(&admin.cookie, "/ui/audit?action=retention.purge")

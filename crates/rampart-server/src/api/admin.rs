@@ -34,7 +34,14 @@ pub async fn login(
 
 pub async fn logout(State(s): State<AppState>, Viewer(c): Viewer) -> ApiResult<StatusCode> {
     store::logout(&s.db, c.token_id).await?;
-    audit::record(&s.db.pool, &c, Action::Logout, &format!("session {}", c.token_id), json!({})).await?;
+    audit::record(
+        &s.db.pool,
+        &c,
+        Action::Logout,
+        &format!("session {}", c.token_id),
+        json!({}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -66,7 +73,14 @@ pub async fn create_user(
     ApiJson(u): ApiJson<NewUser>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let user = store::create_user(&s.db, &u.username, &u.password, role(&u.role)?).await?;
-    audit::record(&s.db.pool, &caller, Action::UserCreated, &user_target(&user), json!({"role": user.role})).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::UserCreated,
+        &user_target(&user),
+        json!({"role": user.role}),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(json!({"user": user}))))
 }
 
@@ -104,9 +118,17 @@ pub async fn update_user(
     let user = store::update_user(&s.db, id, new_role, u.password.as_deref(), u.disabled).await?;
     let mut details = audit::details::diff(&json!(before), &json!(user));
     if u.password.is_some() {
-        details["changes"]["password"] = json!([audit::details::REDACTED, audit::details::REDACTED]);
+        details["changes"]["password"] =
+            json!([audit::details::REDACTED, audit::details::REDACTED]);
     }
-    audit::record(&s.db.pool, &caller, Action::UserUpdated, &user_target(&user), details).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::UserUpdated,
+        &user_target(&user),
+        details,
+    )
+    .await?;
     Ok(Json(json!({"user": user})))
 }
 
@@ -120,7 +142,14 @@ pub async fn delete_user(
     }
     let user = store::get_user(&s.db, id).await?;
     store::delete_user(&s.db, id).await?;
-    audit::record(&s.db.pool, &caller, Action::UserDeleted, &user_target(&user), json!({"role": user.role})).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::UserDeleted,
+        &user_target(&user),
+        json!({"role": user.role}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -166,7 +195,14 @@ pub async fn create_token(
     let (token, info) =
         store::create_api_token(&s.db, caller.user_id, &t.name, role(&t.role)?, expires).await?;
     let details = json!({"name": info.name, "role": info.role, "owner": info.user_id, "expires_at": info.expires_at});
-    audit::record(&s.db.pool, &caller, Action::TokenCreated, &format!("token {}", info.id), details).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::TokenCreated,
+        &format!("token {}", info.id),
+        details,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"token": token, "info": info})),
@@ -179,7 +215,14 @@ pub async fn delete_token(
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     store::delete_token(&s.db, id).await?;
-    audit::record(&s.db.pool, &caller, Action::TokenRevoked, &format!("token {id}"), json!({})).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::TokenRevoked,
+        &format!("token {id}"),
+        json!({}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -226,7 +269,14 @@ pub async fn create_enrollment_token(
     )
     .await?;
     let details = json!({"name": t.name, "expires_at": expires, "max_uses": max_uses});
-    audit::record(&s.db.pool, &caller, Action::EnrollmentTokenCreated, &format!("enrollment token {id}"), details).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::EnrollmentTokenCreated,
+        &format!("enrollment token {id}"),
+        details,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"token": token, "id": id, "expires_at": expires, "max_uses": max_uses})),
@@ -239,6 +289,13 @@ pub async fn revoke_enrollment_token(
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     store::revoke_enrollment_token(&s.db, id).await?;
-    audit::record(&s.db.pool, &caller, Action::EnrollmentTokenRevoked, &format!("enrollment token {id}"), json!({})).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::EnrollmentTokenRevoked,
+        &format!("enrollment token {id}"),
+        json!({}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -59,7 +59,14 @@ pub async fn enroll(
     crate::remote_config::store::set_agent_tags(&s.db, agent.id, &e.tags).await?;
     let actor = Actor::anonymous(&agent.hostname, ip);
     let details = json!({"hostname": agent.hostname, "version": agent.version, "tags": e.tags});
-    audit::record(&s.db.pool, actor, Action::AgentEnrolled, &format!("agent {}", agent.id), details).await?;
+    audit::record(
+        &s.db.pool,
+        actor,
+        Action::AgentEnrolled,
+        &format!("agent {}", agent.id),
+        details,
+    )
+    .await?;
     let key = s.remote.signer(&s.db).await?.public_hex();
     Ok((
         StatusCode::CREATED,
@@ -220,7 +227,14 @@ pub async fn revoke(
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     store::revoke_agent(&s.db, id).await?;
-    audit::record(&s.db.pool, &caller, Action::AgentRevoked, &format!("agent {id}"), json!({})).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::AgentRevoked,
+        &format!("agent {id}"),
+        json!({}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -231,6 +245,13 @@ pub async fn readmit(
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     store::readmit_agent(&s.db, id).await?;
-    audit::record(&s.db.pool, &caller, Action::AgentReadmitted, &format!("agent {id}"), json!({})).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::AgentReadmitted,
+        &format!("agent {id}"),
+        json!({}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -101,7 +101,14 @@ pub async fn patch_backend(
 ) -> ApiResult<StatusCode> {
     if s.rules.set_enabled(&s.db, &id, p.enabled).await? {
         let details = json!({"enabled": p.enabled});
-        audit::record(&s.db.pool, &caller, Action::BackendRuleUpdated, &format!("backend rule {id}"), details).await?;
+        audit::record(
+            &s.db.pool,
+            &caller,
+            Action::BackendRuleUpdated,
+            &format!("backend rule {id}"),
+            details,
+        )
+        .await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("no backend rule {id:?}")))
@@ -136,7 +143,14 @@ pub async fn create_backend(
         Ok(ids) => {
             s.rules.invalidate().await;
             let details = json!({"rules": ids, "file": text});
-            audit::record(&s.db.pool, &caller, Action::BackendRulesStored, &format!("backend rules {}", ids.join(", ")), details).await?;
+            audit::record(
+                &s.db.pool,
+                &caller,
+                Action::BackendRulesStored,
+                &format!("backend rules {}", ids.join(", ")),
+                details,
+            )
+            .await?;
             Ok((StatusCode::CREATED, Json(json!({"stored": ids}))))
         }
         Err(errors) => {
@@ -173,6 +187,13 @@ pub async fn delete_backend(
         });
     }
     s.rules.invalidate().await;
-    audit::record(&s.db.pool, &caller, Action::BackendRuleDeleted, &format!("backend rule {id}"), json!({})).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::BackendRuleDeleted,
+        &format!("backend rule {id}"),
+        json!({}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -111,8 +111,7 @@ pub async fn add_comment(
     Id(id): Id,
     ApiJson(c): ApiJson<NewComment>,
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
-    let comment =
-        signals::add_comment(&s.db, id, &caller, &c.body).await?;
+    let comment = signals::add_comment(&s.db, id, &caller, &c.body).await?;
     Ok((
         axum::http::StatusCode::CREATED,
         Json(json!({"comment": comment})),

@@ -53,7 +53,13 @@ fn clip_text(s: &str, max: usize) -> String {
 fn clip_keeping(s: &str, max: usize, keep: &[char]) -> String {
     let clean = |s: &str| -> String {
         s.chars()
-            .map(|c| if c.is_control() && !keep.contains(&c) { ' ' } else { c })
+            .map(|c| {
+                if c.is_control() && !keep.contains(&c) {
+                    ' '
+                } else {
+                    c
+                }
+            })
             .collect()
     };
     if s.chars().count() <= max {
@@ -68,11 +74,9 @@ fn clip_keeping(s: &str, max: usize, keep: &[char]) -> String {
 fn redact_all(v: &Value) -> Value {
     match v {
         Value::Null => Value::Null,
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), redact_all(v)))
-                .collect(),
-        ),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), redact_all(v))).collect())
+        }
         Value::Array(items) => Value::Array(items.iter().map(redact_all).collect()),
         _ => json!(REDACTED),
     }
@@ -81,9 +85,12 @@ fn redact_all(v: &Value) -> Value {
 fn sanitize_value(v: Value, depth: usize) -> Value {
     match v {
         Value::String(s) => Value::String(clip_text(&s, MAX_STRING)),
-        Value::Array(items) if depth < 8 => {
-            Value::Array(items.into_iter().map(|i| sanitize_value(i, depth + 1)).collect())
-        }
+        Value::Array(items) if depth < 8 => Value::Array(
+            items
+                .into_iter()
+                .map(|i| sanitize_value(i, depth + 1))
+                .collect(),
+        ),
         Value::Object(m) if depth < 8 => Value::Object(
             m.into_iter()
                 .map(|(k, v)| {
@@ -150,7 +157,13 @@ fn walk(path: &str, old: &Value, new: &Value, out: &mut Map<String, Value>, more
     }
     let (o, n) = if secret_path(path) {
         // That it changed is worth knowing; what it was or became is not.
-        let mark = |v: &Value| if v.is_null() { Value::Null } else { json!(REDACTED) };
+        let mark = |v: &Value| {
+            if v.is_null() {
+                Value::Null
+            } else {
+                json!(REDACTED)
+            }
+        };
         (mark(old), mark(new))
     } else {
         (leaf(old), leaf(new))
@@ -194,13 +207,21 @@ mod tests {
         for s in ["s3cret", "t1", "t2"] {
             assert!(!text.contains(s), "{text}");
         }
-        assert_eq!(d["changes"]["config.url"], json!(["https://a/x", "https://b/x"]));
+        assert_eq!(
+            d["changes"]["config.url"],
+            json!(["https://a/x", "https://b/x"])
+        );
         assert_eq!(d["changes"]["config.secret"], json!([REDACTED, REDACTED]));
-        assert_eq!(d["changes"]["config.headers.X-Token"], json!([REDACTED, REDACTED]));
+        assert_eq!(
+            d["changes"]["config.headers.X-Token"],
+            json!([REDACTED, REDACTED])
+        );
         assert!(d["changes"].get("name").is_none());
         // A secret passed whole (not as a diff) is redacted as well.
-        let d = sanitize(json!({"password": "hunter2hunter2", "user": {"api_token": "x"},
-                                "changes": {"password": ["a", "b"], "config.routing_key": [null, "k"]}}));
+        let d = sanitize(
+            json!({"password": "hunter2hunter2", "user": {"api_token": "x"},
+                                "changes": {"password": ["a", "b"], "config.routing_key": [null, "k"]}}),
+        );
         assert_eq!(
             d,
             json!({"password": REDACTED, "user": {"api_token": REDACTED},
@@ -213,7 +234,10 @@ mod tests {
         let big = "a".repeat(1 << 20);
         let d = sanitize(diff(&json!({"content": ""}), &json!({"content": big})));
         let shown = d["changes"]["content"][1].as_str().unwrap();
-        assert!(shown.len() < 400 && shown.contains("1048576 bytes"), "{shown}");
+        assert!(
+            shown.len() < 400 && shown.contains("1048576 bytes"),
+            "{shown}"
+        );
         let many: Map<String, Value> = (0..500).map(|i| (format!("k{i}"), json!(i))).collect();
         let d = sanitize(diff(&json!({}), &Value::Object(many)));
         assert_eq!(d["changes"].as_object().unwrap().len(), MAX_CHANGES);

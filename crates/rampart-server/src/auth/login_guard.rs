@@ -276,13 +276,27 @@ pub async fn login(
         Ok((_, _, user)) => {
             attempt.succeeded();
             let actor = Actor::user(user.id, &user.username, addr);
-            audit::record(&s.db.pool, actor, Action::LoginSucceeded, &target, json!({})).await?;
+            audit::record(
+                &s.db.pool,
+                actor,
+                Action::LoginSucceeded,
+                &target,
+                json!({}),
+            )
+            .await?;
         }
         Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => {
             let locked = attempt.failed();
             s.metrics.login_failures.inc();
             let actor = Actor::anonymous(username, addr);
-            audit::record(&s.db.pool, actor.clone(), Action::LoginFailed, &target, json!({})).await?;
+            audit::record(
+                &s.db.pool,
+                actor.clone(),
+                Action::LoginFailed,
+                &target,
+                json!({}),
+            )
+            .await?;
             let limits = &s.login_guard.limits;
             for who in locked {
                 s.metrics.login_lockouts.inc();
@@ -294,7 +308,14 @@ pub async fn login(
                     "after_failures": limits.lockout_after,
                     "for_seconds": limits.lockout.as_secs(),
                 });
-                audit::record(&s.db.pool, actor.clone(), Action::LoginLockedOut, &target, details).await?;
+                audit::record(
+                    &s.db.pool,
+                    actor.clone(),
+                    Action::LoginLockedOut,
+                    &target,
+                    details,
+                )
+                .await?;
             }
         }
         // Busy (503) and other errors say nothing about the password.

@@ -1,6 +1,8 @@
 //! Random secrets, their stored digests, and argon2 password hashes.
 
-use argon2::password_hash::{self, rand_core::OsRng, Output, PasswordHash, PasswordHasher, SaltString};
+use argon2::password_hash::{
+    self, rand_core::OsRng, Output, PasswordHash, PasswordHasher, SaltString,
+};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::RngCore;
 use sha2::{Digest, Sha256};

@@ -190,7 +190,14 @@ pub async fn retry_delivery(
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
     let d = outbox::retry(&s.db, id, now_ns(), Reader::of(caller.role)).await?;
-    audit::record(&s.db.pool, &caller, Action::DeliveryRetried, &format!("delivery {id}"), json!({})).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::DeliveryRetried,
+        &format!("delivery {id}"),
+        json!({}),
+    )
+    .await?;
     s.notify.wake.notify_one();
     Ok(Json(json!({"delivery": d})))
 }

@@ -32,7 +32,9 @@ impl std::fmt::Display for Refused {
             Some(h) => write!(f, "{h} resolves to {ip}, {reason}")?,
             None => write!(f, "{ip} is {reason}")?,
         }
-        f.write_str(": notifications may not reach it unless an admin allows it (--notify-allow-net)")
+        f.write_str(
+            ": notifications may not reach it unless an admin allows it (--notify-allow-net)",
+        )
     }
 }
 
@@ -89,7 +91,10 @@ const V4: &[(&str, &str)] = &[
 ];
 
 const V6: &[(&str, &str)] = &[
-    ("::/96", "an unspecified, loopback or IPv4-compatible address"),
+    (
+        "::/96",
+        "an unspecified, loopback or IPv4-compatible address",
+    ),
     ("64:ff9b:1::/48", "a local-use NAT64 address"),
     ("100::/64", "a discard address"),
     ("2001::/23", "an IETF protocol address"),
@@ -297,7 +302,12 @@ mod tests {
             let why = special_purpose(ip(addr)).unwrap_or_else(|| panic!("{addr} is special"));
             assert!(why.contains(want), "{addr}: {why}");
         }
-        for public in ["93.184.216.34", "1.1.1.1", "2606:4700::1111", "::ffff:1.1.1.1"] {
+        for public in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:1.1.1.1",
+        ] {
             assert_eq!(special_purpose(ip(public)), None, "{public}");
         }
     }
@@ -332,7 +342,11 @@ mod tests {
         );
         assert!(mixed.check_on_save("url", "mixed.example").await.is_ok());
         let private = Egress::with_resolver(vec![], Arc::new(Fixed(vec![ip("10.0.0.7")])));
-        let err = private.resolve("db.internal").await.unwrap_err().to_string();
+        let err = private
+            .resolve("db.internal")
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("db.internal resolves to 10.0.0.7") && err.contains("private"),
             "{err}"

@@ -203,7 +203,14 @@ pub async fn create_channel(
     .await?;
     let created = channel_from(db, &row)?;
     let details = diff(&json!({}), &created.audited());
-    audit::record(&mut *w.tx, caller, Action::ChannelCreated, &created.target(), details).await?;
+    audit::record(
+        &mut *w.tx,
+        caller,
+        Action::ChannelCreated,
+        &created.target(),
+        details,
+    )
+    .await?;
     w.commit().await?;
     Ok(created)
 }
@@ -274,7 +281,14 @@ pub async fn update_channel(
     .map_err(|e| conflict_on_name(e, "channel", &c.name))?;
     let updated = channel_from(db, &row)?;
     let details = diff(&old.audited(), &updated.audited());
-    audit::record(&mut *w.tx, caller, Action::ChannelUpdated, &updated.target(), details).await?;
+    audit::record(
+        &mut *w.tx,
+        caller,
+        Action::ChannelUpdated,
+        &updated.target(),
+        details,
+    )
+    .await?;
     w.commit().await?;
     Ok(updated)
 }
@@ -431,7 +445,14 @@ pub async fn create_rule(db: &Db, caller: &Caller, body: Value) -> ApiResult<Rul
     .map_err(|e| conflict_on_name(e, "rule", &name))?;
     let created = rule_from(&row)?;
     let details = diff(&json!({}), &created.audited());
-    audit::record(&mut *w.tx, caller, Action::NotificationRuleCreated, &created.target(), details).await?;
+    audit::record(
+        &mut *w.tx,
+        caller,
+        Action::NotificationRuleCreated,
+        &created.target(),
+        details,
+    )
+    .await?;
     w.commit().await?;
     Ok(created)
 }
@@ -487,7 +508,14 @@ pub async fn update_rule(db: &Db, caller: &Caller, id: i64, body: Value) -> ApiR
     .map_err(|e| conflict_on_name(e, "rule", &name))?;
     let updated = rule_from(&row)?;
     let details = diff(&before, &updated.audited());
-    audit::record(&mut *w.tx, caller, Action::NotificationRuleUpdated, &updated.target(), details).await?;
+    audit::record(
+        &mut *w.tx,
+        caller,
+        Action::NotificationRuleUpdated,
+        &updated.target(),
+        details,
+    )
+    .await?;
     w.commit().await?;
     Ok(updated)
 }

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use sqlx::Row;
 
 use super::{export, store, suggest};
-use crate::audit::{self, Action};
 use crate::api::extract::{ApiBytes, ApiJson, ApiQuery, Id};
+use crate::audit::{self, Action};
 use crate::auth::extract::{Admin, Agent, Responder, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::remote_config::snapshot::Suppression;
@@ -309,7 +309,14 @@ pub async fn start_dump(
     .fetch_one(&s.db.pool)
     .await?;
     let dump = dump_json(&row)?;
-    audit::record(&s.db.pool, &caller, Action::DumpStarted, &format!("dump {}", dump["id"]), dump.clone()).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::DumpStarted,
+        &format!("dump {}", dump["id"]),
+        dump.clone(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(json!({ "dump": dump }))))
 }
 
@@ -337,7 +344,14 @@ pub async fn stop_dump(
     .fetch_optional(&s.db.pool)
     .await?
     .ok_or_else(|| ApiError::not_found(format!("no pending or running dump {id}")))?;
-    audit::record(&s.db.pool, &caller, Action::DumpStopped, &format!("dump {id}"), json!({})).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::DumpStopped,
+        &format!("dump {id}"),
+        json!({}),
+    )
+    .await?;
     Ok(Json(json!({"dump": dump_json(&row)?})))
 }
 

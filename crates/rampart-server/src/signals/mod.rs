@@ -514,7 +514,14 @@ pub async fn add_comment(db: &Db, id: i64, caller: &Caller, body: &str) -> ApiRe
         .execute(&mut *w.tx)
         .await?;
     let details = json!({"comment": body});
-    audit::record(&mut *w.tx, caller, Action::SignalCommented, &format!("signal {id}"), details).await?;
+    audit::record(
+        &mut *w.tx,
+        caller,
+        Action::SignalCommented,
+        &format!("signal {id}"),
+        details,
+    )
+    .await?;
     w.commit().await?;
     Ok(
         json!({"id": row.try_get::<i64, _>("id")?, "signal_id": id, "author": author, "body": body, "created_at": now}),

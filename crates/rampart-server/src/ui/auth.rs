@@ -381,7 +381,11 @@ pub async fn login(
 }
 
 pub async fn logout(State(s): State<AppState>, UiViewer(session): UiViewer, _: Form) -> UiResult {
-    crate::api::admin::logout(State(s.clone()), crate::auth::extract::Viewer(session.caller)).await?;
+    crate::api::admin::logout(
+        State(s.clone()),
+        crate::auth::extract::Viewer(session.caller),
+    )
+    .await?;
     let mut resp = see_other("/ui/login")?;
     resp.headers_mut().insert(
         header::SET_COOKIE,

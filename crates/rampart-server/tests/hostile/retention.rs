@@ -54,7 +54,12 @@ async fn purges_old_data_and_leaves_nothing_dangling(db: TestDb) {
         .1;
     let channel = v["channel"]["id"].as_i64().unwrap();
     let (st, v) = s
-        .call("POST", "/api/v1/notifications/rules", Some(&s.admin), Some(json!({"name": "all", "channels": [channel]})))
+        .call(
+            "POST",
+            "/api/v1/notifications/rules",
+            Some(&s.admin),
+            Some(json!({"name": "all", "channels": [channel]})),
+        )
         .await;
     assert_eq!(st, 201, "{v}");
     let agent = s.enroll("web-1").await;
@@ -62,7 +67,15 @@ async fn purges_old_data_and_leaves_nothing_dangling(db: TestDb) {
     let mut batch = Vec::new();
     for r in 0..6 {
         for k in 0..3 {
-            batch.push(mk_match(&format!("old_or_new_{r}"), &format!("e{r}-{k}"), now + k, "web-1", None, 7, "/bin/sh"));
+            batch.push(mk_match(
+                &format!("old_or_new_{r}"),
+                &format!("e{r}-{k}"),
+                now + k,
+                "web-1",
+                None,
+                7,
+                "/bin/sh",
+            ));
         }
     }
     let (st, v) = s.ingest(&agent, &batch).await;
@@ -70,54 +83,119 @@ async fn purges_old_data_and_leaves_nothing_dangling(db: TestDb) {
     let snap = json!({"id": "snap-1", "workload": {"kind": "container", "id": "c0ffee", "image_name": "nginx", "image_tag": "1"},
         "started_at": 1, "ended_at": 2, "events": 1, "dropped": 0,
         "behaviors": [{"kind": "file", "process": "/bin/sh", "detail": "/etc/passwd", "count": 1, "example": "x"}]});
-    s.report_workloads(&agent, &[("c0ffee", "nginx", "1")]).await;
-    let (st, v) = s.agent_call(&agent, "POST", "/api/v1/agents/snapshots", snap).await;
+    s.report_workloads(&agent, &[("c0ffee", "nginx", "1")])
+        .await;
+    let (st, v) = s
+        .agent_call(&agent, "POST", "/api/v1/agents/snapshots", snap)
+        .await;
     assert_eq!(st, 200, "{v}");
     let first = scalar(d, "SELECT MIN(id) FROM signals").await;
     for id in [first, first + 5] {
-        let (st, v) = s.call("POST", &format!("/api/v1/signals/{id}/comments"), Some(&s.admin), Some(json!({"body": "seen"}))).await;
+        let (st, v) = s
+            .call(
+                "POST",
+                &format!("/api/v1/signals/{id}/comments"),
+                Some(&s.admin),
+                Some(json!({"body": "seen"})),
+            )
+            .await;
         assert_eq!(st, 201, "{v}");
-        let (st, v) = s.call("PATCH", &format!("/api/v1/signals/{id}"), Some(&s.admin), Some(json!({"state": "archived"}))).await;
+        let (st, v) = s
+            .call(
+                "PATCH",
+                &format!("/api/v1/signals/{id}"),
+                Some(&s.admin),
+                Some(json!({"state": "archived"})),
+            )
+            .await;
         assert_eq!(st, 200, "{v}");
     }
     assert_eq!(scalar(d, "SELECT COUNT(*) FROM signals").await, 6);
     assert_eq!(scalar(d, "SELECT COUNT(*) FROM matches").await, 18);
-    assert_eq!(scalar(d, "SELECT COUNT(*) FROM notification_outbox").await, 6);
+    assert_eq!(
+        scalar(d, "SELECT COUNT(*) FROM notification_outbox").await,
+        6
+    );
 
     // A year and more passes for signals 0-2, every match, the snapshot, one finished and one pending
     // delivery of the surviving signals, and the enrolment's audit entry.
     let old = now - 400 * DAY;
     let old_signals = "(SELECT id FROM signals WHERE rule_id IN ('old_or_new_0', 'old_or_new_1', 'old_or_new_2'))";
-    exec(d, &format!("UPDATE signals SET last_seen = $1, updated_at = $1 WHERE id IN {old_signals}"), old).await;
+    exec(
+        d,
+        &format!("UPDATE signals SET last_seen = $1, updated_at = $1 WHERE id IN {old_signals}"),
+        old,
+    )
+    .await;
     exec(d, "UPDATE matches SET received_at = $1", old).await;
     exec(d, "UPDATE activity_snapshots SET received_at = $1", old).await;
-    exec(d, "UPDATE audit_log SET created_at = $1 WHERE action = 'agent.enroll'", old).await;
+    exec(
+        d,
+        "UPDATE audit_log SET created_at = $1 WHERE action = 'agent.enroll'",
+        old,
+    )
+    .await;
     let survivors = "(SELECT id FROM signals WHERE rule_id = 'old_or_new_3')";
     exec(d, &format!("UPDATE notification_outbox SET status = 'delivered', updated_at = $1 WHERE signal_id IN {survivors}"), old).await;
     let pending = "(SELECT id FROM signals WHERE rule_id = 'old_or_new_4')";
-    exec(d, &format!("UPDATE notification_outbox SET updated_at = $1 WHERE signal_id IN {pending}"), old).await;
+    exec(
+        d,
+        &format!("UPDATE notification_outbox SET updated_at = $1 WHERE signal_id IN {pending}"),
+        old,
+    )
+    .await;
     let audit_before = scalar(d, "SELECT COUNT(*) FROM audit_log").await;
     let profiles = scalar(d, "SELECT COUNT(*) FROM security_profiles").await;
 
-    let cfg = RetentionConfig { batch: 2, ..RetentionConfig::default() };
+    let cfg = RetentionConfig {
+        batch: 2,
+        ..RetentionConfig::default()
+    };
     let p = retention::purge(d, &cfg, now_ns()).await.unwrap();
-    assert_eq!((p.signals, p.matches, p.snapshots, p.deliveries, p.audit), (3, 15, 1, 1, 1), "{p:?}");
+    assert_eq!(
+        (p.signals, p.matches, p.snapshots, p.deliveries, p.audit),
+        (3, 15, 1, 1, 1),
+        "{p:?}"
+    );
     assert!(p.batches >= 13, "small batches: {p:?}");
     assert_eq!(scalar(d, "SELECT COUNT(*) FROM signals").await, 3);
     // What stays: the three samples of the surviving signals, their pending delivery, their comment.
     assert_eq!(scalar(d, "SELECT COUNT(*) FROM matches").await, 3);
     assert_eq!(scalar(d, "SELECT COUNT(*) FROM signal_matches").await, 3);
-    assert_eq!(scalar(d, "SELECT COUNT(*) FROM notification_outbox").await, 2);
+    assert_eq!(
+        scalar(d, "SELECT COUNT(*) FROM notification_outbox").await,
+        2
+    );
     assert_eq!(scalar(d, "SELECT COUNT(*) FROM signal_comments").await, 1);
-    assert_eq!(scalar(d, "SELECT COUNT(*) FROM audit_log").await, audit_before - 1);
-    assert_eq!(scalar(d, "SELECT COUNT(*) FROM security_profiles").await, profiles);
+    assert_eq!(
+        scalar(d, "SELECT COUNT(*) FROM audit_log").await,
+        audit_before - 1
+    );
+    assert_eq!(
+        scalar(d, "SELECT COUNT(*) FROM security_profiles").await,
+        profiles
+    );
     assert_eq!(dangling(d).await, 0);
     // The API reads what is left: a surviving signal with its sample.
     let kept = scalar(d, "SELECT MAX(id) FROM signals").await;
-    let (st, v) = s.call("GET", &format!("/api/v1/signals/{kept}"), Some(&s.admin), None).await;
+    let (st, v) = s
+        .call(
+            "GET",
+            &format!("/api/v1/signals/{kept}"),
+            Some(&s.admin),
+            None,
+        )
+        .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["samples"].as_array().unwrap().len(), 1, "{v}");
-    let (st, v) = s.call("GET", &format!("/api/v1/signals/{first}"), Some(&s.admin), None).await;
+    let (st, v) = s
+        .call(
+            "GET",
+            &format!("/api/v1/signals/{first}"),
+            Some(&s.admin),
+            None,
+        )
+        .await;
     assert_eq!(st, 404, "{v}");
     // A second run finds nothing.
     let again = retention::purge(d, &cfg, now_ns()).await.unwrap();
@@ -174,7 +252,9 @@ async fn ingest_flows_during_a_large_purge(db: TestDb) {
     let mut worst = Duration::ZERO;
     let mut finished = Vec::new();
     for i in 0..20 {
-        let batch: Vec<Value> = (0..10).map(|k| padded(&format!("live_{i}"), &format!("l{i}-{k}"), now_ns())).collect();
+        let batch: Vec<Value> = (0..10)
+            .map(|k| padded(&format!("live_{i}"), &format!("l{i}-{k}"), now_ns()))
+            .collect();
         let started = Instant::now();
         let (st, v) = s.ingest(&agent, &batch).await;
         assert_eq!(st, 200, "{v}");
@@ -185,21 +265,39 @@ async fn ingest_flows_during_a_large_purge(db: TestDb) {
     let ingest_done = Instant::now();
     let (p, purge_done) = purge.await.unwrap();
     if std::env::var("SOAK_TRACE").is_ok() {
-        eprintln!("seeded+purge {:?} ingest {:?} worst {worst:?}", purge_done - t0, ingest_done - t0);
+        eprintln!(
+            "seeded+purge {:?} ingest {:?} worst {worst:?}",
+            purge_done - t0,
+            ingest_done - t0
+        );
     }
     assert_eq!(p.matches, 12_000, "{p:?}");
     assert!(p.batches >= 30, "{p:?}");
     let during = finished.iter().filter(|t| **t < purge_done).count();
-    assert!(during >= 3, "only {during} ingests completed while the purge ran");
-    assert!(worst < Duration::from_millis(1500), "an ingest waited {worst:?}");
-    assert_eq!(s.count("matches").await, 1 + 20 * 10, "the live matches stay");
+    assert!(
+        during >= 3,
+        "only {during} ingests completed while the purge ran"
+    );
+    assert!(
+        worst < Duration::from_millis(1500),
+        "an ingest waited {worst:?}"
+    );
+    assert_eq!(
+        s.count("matches").await,
+        1 + 20 * 10,
+        "the live matches stay"
+    );
     s.stop().await;
 }
 both!(ingest_flows_during_a_large_purge);
 
 /// The SQLite database's size (pages in use or free, WAL included: what the file holds once checkpointed).
 async fn sqlite_bytes(s: &TestServer) -> u64 {
-    scalar(&s.state.db, "SELECT p.page_count * s.page_size FROM pragma_page_count() p, pragma_page_size() s").await as u64
+    scalar(
+        &s.state.db,
+        "SELECT p.page_count * s.page_size FROM pragma_page_count() p, pragma_page_size() s",
+    )
+    .await as u64
 }
 
 /// A soak with a tiny retention window (matches 0.4 s, signals 0.8 s, the server's own task every 100 ms)
@@ -229,9 +327,18 @@ async fn the_database_stays_flat_under_a_soak(db: TestDb) {
     for cycle in 0..CYCLES {
         let tick = Instant::now();
         let batch: Vec<Value> = (0..200)
-            .map(|k| padded(&format!("soak_{cycle}_{}", k % 20), &format!("s{cycle}-{k}"), now_ns()))
+            .map(|k| {
+                padded(
+                    &format!("soak_{cycle}_{}", k % 20),
+                    &format!("s{cycle}-{k}"),
+                    now_ns(),
+                )
+            })
             .collect();
-        sent_bytes += batch.iter().map(|m| m.to_string().len() as u64).sum::<u64>();
+        sent_bytes += batch
+            .iter()
+            .map(|m| m.to_string().len() as u64)
+            .sum::<u64>();
         let (st, v) = s.ingest(&agent, &batch).await;
         assert_eq!(st, 200, "{v}");
         if cycle >= 8 {
@@ -239,7 +346,13 @@ async fn the_database_stays_flat_under_a_soak(db: TestDb) {
             max_rows.1 = max_rows.1.max(s.count("signals").await);
         }
         if std::env::var("SOAK_TRACE").is_ok() {
-            eprintln!("cycle {cycle} bytes {} matches {} signals {} at {:?}", sqlite_bytes(&s).await, s.count("matches").await, s.count("signals").await, tick.elapsed());
+            eprintln!(
+                "cycle {cycle} bytes {} matches {} signals {} at {:?}",
+                sqlite_bytes(&s).await,
+                s.count("matches").await,
+                s.count("signals").await,
+                tick.elapsed()
+            );
         }
         if cycle == 8 && sqlite {
             mid = (sqlite_bytes(&s).await, sent_bytes);
@@ -252,7 +365,11 @@ async fn the_database_stays_flat_under_a_soak(db: TestDb) {
     if sqlite {
         let end = sqlite_bytes(&s).await;
         let arrived_after_mid = sent_bytes - mid.1;
-        assert!(arrived_after_mid > mid.0, "not meaningful: {arrived_after_mid} new bytes vs {} stored", mid.0);
+        assert!(
+            arrived_after_mid > mid.0,
+            "not meaningful: {arrived_after_mid} new bytes vs {} stored",
+            mid.0
+        );
         // Without page reuse it would grow by all that arrived; peaks (a batch landing before a purge run)
         // still move it a little.
         assert!(
@@ -261,10 +378,20 @@ async fn the_database_stays_flat_under_a_soak(db: TestDb) {
             mid.0
         );
     }
-    let (_, v) = s.call("GET", "/api/v1/audit?action=retention.purge", Some(&s.admin), None).await;
+    let (_, v) = s
+        .call(
+            "GET",
+            "/api/v1/audit?action=retention.purge",
+            Some(&s.admin),
+            None,
+        )
+        .await;
     let runs = v["entries"].as_array().unwrap();
     assert!(!runs.is_empty(), "{v}");
-    assert_eq!((&runs[0]["actor"], &runs[0]["actor_kind"]), (&json!("retention"), &json!("system")));
+    assert_eq!(
+        (&runs[0]["actor"], &runs[0]["actor_kind"]),
+        (&json!("retention"), &json!("system"))
+    );
     assert_eq!(dangling(&s.state.db).await, 0);
     s.stop().await;
 }

@@ -84,7 +84,11 @@ async fn a_revoked_host_stays_out_until_readmitted(db: TestDb) {
     assert!(v["message"].as_str().unwrap().contains("readmit"), "{v}");
     let agents: i64 = scalar(&s.state.db, "SELECT COUNT(*) FROM agents").await;
     assert_eq!(agents, 1, "nothing enrolled");
-    let uses: i64 = scalar(&s.state.db, "SELECT MAX(uses) FROM enrollment_tokens WHERE id = 2").await;
+    let uses: i64 = scalar(
+        &s.state.db,
+        "SELECT MAX(uses) FROM enrollment_tokens WHERE id = 2",
+    )
+    .await;
     assert_eq!(uses, 0);
     assert_eq!(s.count("matches").await, 0);
 

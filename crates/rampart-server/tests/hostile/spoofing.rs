@@ -50,9 +50,17 @@ async fn another_hosts_name_does_not_join_its_signals(db: TestDb) {
         5
     );
     // Stored under the enrolled name; the claim kept, marked as such.
-    let n: i64 = scalar(&s.state.db, "SELECT COUNT(*) FROM matches WHERE hostname = 'web-1'").await;
+    let n: i64 = scalar(
+        &s.state.db,
+        "SELECT COUNT(*) FROM matches WHERE hostname = 'web-1'",
+    )
+    .await;
     assert_eq!(n, 1);
-    let body: String = scalar(&s.state.db, "SELECT body FROM matches WHERE event_id = 'f0'").await;
+    let body: String = scalar(
+        &s.state.db,
+        "SELECT body FROM matches WHERE event_id = 'f0'",
+    )
+    .await;
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         (
@@ -128,7 +136,11 @@ async fn absurd_times_are_clamped_around_receipt(db: TestDb) {
     let (_, list) = s.call("GET", "/api/v1/signals", Some(&s.admin), None).await;
     assert_ne!(list["signals"][0]["rule_id"], "far_future", "{list}");
     // What the agent sent is kept, marked as its claim.
-    let body: String = scalar(&s.state.db, "SELECT body FROM matches WHERE event_id = 'f1'").await;
+    let body: String = scalar(
+        &s.state.db,
+        "SELECT body FROM matches WHERE event_id = 'f1'",
+    )
+    .await;
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["event"]["reported_timestamp"], i64::MAX - 1);
     assert_eq!(body["event"]["timestamp"], last_seen);

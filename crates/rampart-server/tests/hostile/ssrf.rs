@@ -32,7 +32,11 @@ impl Drop for Receiver {
 }
 
 impl Receiver {
-    async fn start(status: u16, body: &'static str, headers: &[(&'static str, String)]) -> Receiver {
+    async fn start(
+        status: u16,
+        body: &'static str,
+        headers: &[(&'static str, String)],
+    ) -> Receiver {
         Self::on("127.0.0.1:0", status, body, headers).await
     }
 
@@ -91,45 +95,113 @@ async fn private_endpoints_are_refused_when_saved(db: TestDb) {
                       "headers": {"X-aws-ec2-metadata-token-ttl-seconds": "21600"}});
     let cases: Vec<(&str, Value, &str)> = vec![
         ("webhook", imds, "link-local"),
-        ("webhook", json!({"url": "http://169.254.169.254/latest/meta-data/"}), "cloud metadata"),
-        ("webhook", json!({"url": "http://127.0.0.1:7878/api/v1/users"}), "loopback"),
+        (
+            "webhook",
+            json!({"url": "http://169.254.169.254/latest/meta-data/"}),
+            "cloud metadata",
+        ),
+        (
+            "webhook",
+            json!({"url": "http://127.0.0.1:7878/api/v1/users"}),
+            "loopback",
+        ),
         // Names and spellings that land on loopback: /etc/hosts, decimal and hex IPv4, IPv6 forms.
-        ("webhook", json!({"url": "http://localhost:7878/"}), "localhost resolves to"),
+        (
+            "webhook",
+            json!({"url": "http://localhost:7878/"}),
+            "localhost resolves to",
+        ),
         ("webhook", json!({"url": "http://2130706433/"}), "loopback"),
         ("webhook", json!({"url": "http://0x7f.1/"}), "loopback"),
-        ("webhook", json!({"url": "http://0.0.0.0:7878/"}), "unspecified"),
+        (
+            "webhook",
+            json!({"url": "http://0.0.0.0:7878/"}),
+            "unspecified",
+        ),
         ("webhook", json!({"url": "http://[::1]:7878/"}), "loopback"),
-        ("webhook", json!({"url": "http://[::ffff:169.254.169.254]/"}), "link-local"),
-        ("webhook", json!({"url": "http://[fd00:ec2::254]/"}), "unique local"),
+        (
+            "webhook",
+            json!({"url": "http://[::ffff:169.254.169.254]/"}),
+            "link-local",
+        ),
+        (
+            "webhook",
+            json!({"url": "http://[fd00:ec2::254]/"}),
+            "unique local",
+        ),
         ("webhook", json!({"url": "http://10.0.0.5/"}), "private"),
         ("webhook", json!({"url": "http://192.168.1.1/"}), "private"),
-        ("webhook", json!({"url": "http://100.100.100.200/"}), "carrier-grade"),
-        ("slack", json!({"webhook_url": "https://127.0.0.1/services/x"}), "loopback"),
-        ("teams", json!({"webhook_url": "https://172.16.0.1/hook"}), "private"),
-        ("pagerduty", json!({"routing_key": "k", "events_url": "http://169.254.169.254/"}), "link-local"),
-        ("opsgenie", json!({"api_key": "k", "api_url": "http://10.1.1.1"}), "private"),
-        ("email", json!({"smtp_host": "127.0.0.1", "from": "a@b.c", "to": ["d@e.f"]}), "loopback"),
-        ("email", json!({"smtp_host": "localhost", "from": "a@b.c", "to": ["d@e.f"]}), "loopback"),
+        (
+            "webhook",
+            json!({"url": "http://100.100.100.200/"}),
+            "carrier-grade",
+        ),
+        (
+            "slack",
+            json!({"webhook_url": "https://127.0.0.1/services/x"}),
+            "loopback",
+        ),
+        (
+            "teams",
+            json!({"webhook_url": "https://172.16.0.1/hook"}),
+            "private",
+        ),
+        (
+            "pagerduty",
+            json!({"routing_key": "k", "events_url": "http://169.254.169.254/"}),
+            "link-local",
+        ),
+        (
+            "opsgenie",
+            json!({"api_key": "k", "api_url": "http://10.1.1.1"}),
+            "private",
+        ),
+        (
+            "email",
+            json!({"smtp_host": "127.0.0.1", "from": "a@b.c", "to": ["d@e.f"]}),
+            "loopback",
+        ),
+        (
+            "email",
+            json!({"smtp_host": "localhost", "from": "a@b.c", "to": ["d@e.f"]}),
+            "loopback",
+        ),
     ];
     for (kind, config, why) in cases {
         let (st, v) = create(&s, kind, config.clone()).await;
         assert_eq!(st, 422, "{kind} {config}: {v}");
         let msg = v["message"].as_str().unwrap();
-        assert!(msg.contains(why) && msg.contains("--notify-allow-net"), "{config}: {msg}");
+        assert!(
+            msg.contains(why) && msg.contains("--notify-allow-net"),
+            "{config}: {msg}"
+        );
     }
     assert_eq!(s.count("notification_channels").await, 0);
 
     // A public endpoint is stored; moving it onto the metadata service is refused and changes nothing.
-    let (st, v) = create(&s, "webhook", json!({"url": "https://hooks.rampart.invalid/x"})).await;
+    let (st, v) = create(
+        &s,
+        "webhook",
+        json!({"url": "https://hooks.rampart.invalid/x"}),
+    )
+    .await;
     assert_eq!(st, 201, "{v}");
     let id = v["channel"]["id"].as_i64().unwrap();
     let path = format!("/api/v1/notifications/channels/{id}");
     let (st, v) = s
-        .call("PATCH", &path, Some(&s.admin), Some(json!({"config": {"url": "http://169.254.169.254/"}})))
+        .call(
+            "PATCH",
+            &path,
+            Some(&s.admin),
+            Some(json!({"config": {"url": "http://169.254.169.254/"}})),
+        )
         .await;
     assert_eq!(st, 422, "{v}");
     let (_, v) = s.call("GET", &path, Some(&s.admin), None).await;
-    assert_eq!(v["channel"]["config"]["url"], "https://hooks.rampart.invalid/x");
+    assert_eq!(
+        v["channel"]["config"]["url"],
+        "https://hooks.rampart.invalid/x"
+    );
     assert_healthz_fast(addr_of(&s.base)).await;
     s.stop().await;
 }
@@ -142,11 +214,21 @@ async fn the_allow_list_opens_only_its_networks() {
     let db = TestDb::sqlite();
     let s = TestServer::start_with(common::config_with_loopback_receivers(&db.url())).await;
     let rx = Receiver::start(200, "ok", &[]).await;
-    let (st, v) = create(&s, "webhook", json!({"url": format!("http://127.0.0.1:{}/hook", rx.port)})).await;
+    let (st, v) = create(
+        &s,
+        "webhook",
+        json!({"url": format!("http://127.0.0.1:{}/hook", rx.port)}),
+    )
+    .await;
     assert_eq!(st, 201, "{v}");
     let id = v["channel"]["id"].as_i64().unwrap();
     let (st, v) = s
-        .call("POST", &format!("/api/v1/notifications/channels/{id}/test"), Some(&s.admin), Some(json!({})))
+        .call(
+            "POST",
+            &format!("/api/v1/notifications/channels/{id}/test"),
+            Some(&s.admin),
+            Some(json!({})),
+        )
         .await;
     assert_eq!((st, &v["delivered"]), (200, &json!(true)), "{v}");
     assert_eq!(rx.hits(), 1);
@@ -170,8 +252,12 @@ async fn sends_are_checked_again(db: TestDb) {
         ids.push(v["channel"]["id"].as_i64().unwrap());
     }
     let (st, v) = before
-        .call("POST", "/api/v1/notifications/rules", Some(&before.admin),
-              Some(json!({"name": "all", "channels": ids})))
+        .call(
+            "POST",
+            "/api/v1/notifications/rules",
+            Some(&before.admin),
+            Some(json!({"name": "all", "channels": ids})),
+        )
         .await;
     assert_eq!(st, 201, "{v}");
     before.stop().await;
@@ -185,7 +271,12 @@ async fn sends_are_checked_again(db: TestDb) {
     let mut deliveries = Vec::new();
     for _ in 0..100 {
         let (_, v) = s
-            .call("GET", "/api/v1/notifications/deliveries?status=failed", Some(&s.admin), None)
+            .call(
+                "GET",
+                "/api/v1/notifications/deliveries?status=failed",
+                Some(&s.admin),
+                None,
+            )
             .await;
         deliveries = v["deliveries"].as_array().cloned().unwrap_or_default();
         if deliveries.len() == 2 {
@@ -196,16 +287,29 @@ async fn sends_are_checked_again(db: TestDb) {
     assert_eq!(deliveries.len(), 2, "{deliveries:?}");
     for d in &deliveries {
         let e = d["last_error"].as_str().unwrap();
-        assert!(e.starts_with("refused: ") && e.contains("127.0.0.1") && e.contains("a loopback address"), "{e}");
+        assert!(
+            e.starts_with("refused: ")
+                && e.contains("127.0.0.1")
+                && e.contains("a loopback address"),
+            "{e}"
+        );
         assert_eq!(d["attempts"], 1, "a refusal is not retried: {d}");
     }
     assert!(
-        deliveries.iter().any(|d| d["last_error"].as_str().unwrap().contains("localhost resolves to")),
+        deliveries.iter().any(|d| d["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("localhost resolves to")),
         "{deliveries:?}"
     );
     // The admin's test send is refused the same way.
     let (st, v) = s
-        .call("POST", &format!("/api/v1/notifications/channels/{}/test", ids[0]), Some(&s.admin), Some(json!({})))
+        .call(
+            "POST",
+            &format!("/api/v1/notifications/channels/{}/test", ids[0]),
+            Some(&s.admin),
+            Some(json!({})),
+        )
         .await;
     assert_eq!((st, &v["delivered"]), (200, &json!(false)), "{v}");
     assert!(v["error"].as_str().unwrap().contains("refused"), "{v}");
@@ -226,11 +330,16 @@ impl Resolve for Rebinding {
     fn lookup<'a>(
         &'a self,
         _: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<Vec<IpAddr>>> + Send + 'a>>
-    {
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = std::io::Result<Vec<IpAddr>>> + Send + 'a>,
+    > {
         let mut n = self.lookups.lock().unwrap();
         *n += 1;
-        let answer = if *n == 1 { self.first.clone() } else { self.then.clone() };
+        let answer = if *n == 1 {
+            self.first.clone()
+        } else {
+            self.then.clone()
+        };
         Box::pin(async move { Ok(answer) })
     }
 }
@@ -242,8 +351,16 @@ fn ip(s: &str) -> IpAddr {
 async fn deliver(url: &str, senders: &Senders) -> Result<u16, String> {
     let config = ChannelConfig::parse("webhook", &json!({ "url": url })).unwrap();
     let (signal, matched) = context::example_signal();
-    let n = compose("https://rampart.example", &signal, matched, SignalEvent::Created, "high", 1, &[])
-        .unwrap();
+    let n = compose(
+        "https://rampart.example",
+        &signal,
+        matched,
+        SignalEvent::Created,
+        "high",
+        1,
+        &[],
+    )
+    .unwrap();
     config.deliver(&n, senders).await.map_err(|e| e.message)
 }
 
@@ -264,9 +381,16 @@ async fn dns_rebinding_is_refused_at_connect() {
     assert_eq!(egress.check_on_save("url", "rebind.invalid").await, Ok(()));
     let senders = Senders::new(Duration::from_secs(3), egress).unwrap();
     let err = deliver(&url, &senders).await.unwrap_err();
-    assert!(err.contains("rebind.invalid resolves to 127.0.0.1, a loopback address"), "{err}");
+    assert!(
+        err.contains("rebind.invalid resolves to 127.0.0.1, a loopback address"),
+        "{err}"
+    );
     assert_eq!(rx.hits(), 0);
-    assert_eq!(*dns.lookups.lock().unwrap(), 2, "one lookup per check, one per connection");
+    assert_eq!(
+        *dns.lookups.lock().unwrap(),
+        2,
+        "one lookup per check, one per connection"
+    );
 
     // The twin: only 127.0.0.1 allowed, and an answer listing a refused address first. A second receiver
     // listens there (127.0.0.2, same port): it hears nothing, because the client only ever sees the
@@ -282,7 +406,11 @@ async fn dns_rebinding_is_refused_at_connect() {
     let senders = Senders::new(Duration::from_secs(3), egress).unwrap();
     assert_eq!(deliver(&url, &senders).await, Ok(200));
     assert_eq!((rx.hits(), decoy.hits()), (1, 0));
-    assert_eq!(*dns.lookups.lock().unwrap(), 1, "resolved once for the connection");
+    assert_eq!(
+        *dns.lookups.lock().unwrap(),
+        1,
+        "resolved once for the connection"
+    );
 }
 
 /// A receiver that redirects to the metadata service (or anywhere) is not followed: the delivery fails
@@ -312,23 +440,44 @@ async fn receiver_answers_are_for_admins_only(db: TestDb) {
     const LEAK: &str = "internal: db_password=hunter2-from-the-receiver";
     let rx = Receiver::start(400, LEAK, &[]).await;
     let s = TestServer::start_with(common::config_with_loopback_receivers(&db.url())).await;
-    let (st, v) = create(&s, "webhook", json!({"url": format!("http://127.0.0.1:{}/x", rx.port)})).await;
+    let (st, v) = create(
+        &s,
+        "webhook",
+        json!({"url": format!("http://127.0.0.1:{}/x", rx.port)}),
+    )
+    .await;
     assert_eq!(st, 201, "{v}");
     let channel = v["channel"]["id"].as_i64().unwrap();
     let (st, v) = s
-        .call("POST", "/api/v1/notifications/rules", Some(&s.admin),
-              Some(json!({"name": "all", "channels": [channel]})))
+        .call(
+            "POST",
+            "/api/v1/notifications/rules",
+            Some(&s.admin),
+            Some(json!({"name": "all", "channels": [channel]})),
+        )
         .await;
     assert_eq!(st, 201, "{v}");
     let agent = s.enroll("web-1").await;
     let now = rampart_server::storage::now_ns();
-    let (st, v) = s.ingest(&agent, &[mk_match("leak", "e1", now, "web-1", None, 7, "/bin/sh")]).await;
+    let (st, v) = s
+        .ingest(
+            &agent,
+            &[mk_match("leak", "e1", now, "web-1", None, 7, "/bin/sh")],
+        )
+        .await;
     assert_eq!(st, 200, "{v}");
     let viewer = s.role_token("viewer").await;
     let responder = s.role_token("responder").await;
     let mut id = 0;
     for _ in 0..100 {
-        let (_, v) = s.call("GET", "/api/v1/notifications/deliveries?status=failed", Some(&s.admin), None).await;
+        let (_, v) = s
+            .call(
+                "GET",
+                "/api/v1/notifications/deliveries?status=failed",
+                Some(&s.admin),
+                None,
+            )
+            .await;
         if let Some(d) = v["deliveries"].as_array().and_then(|d| d.first()) {
             assert_eq!(d["last_error"], "HTTP 400");
             assert_eq!(d["last_response"], LEAK);
@@ -339,14 +488,22 @@ async fn receiver_answers_are_for_admins_only(db: TestDb) {
     }
     assert!(id > 0, "the delivery did not fail");
     for token in [&viewer, &responder] {
-        for path in ["/api/v1/notifications/deliveries".to_string(), format!("/api/v1/notifications/deliveries/{id}")] {
+        for path in [
+            "/api/v1/notifications/deliveries".to_string(),
+            format!("/api/v1/notifications/deliveries/{id}"),
+        ] {
             let (st, v) = s.call("GET", &path, Some(token), None).await;
             assert_eq!(st, 200, "{v}");
             assert!(!v.to_string().contains("hunter2"), "{path}: {v}");
         }
     }
     let (st, v) = s
-        .call("POST", &format!("/api/v1/notifications/deliveries/{id}/retry"), Some(&responder), None)
+        .call(
+            "POST",
+            &format!("/api/v1/notifications/deliveries/{id}/retry"),
+            Some(&responder),
+            None,
+        )
         .await;
     assert_eq!(st, 200, "{v}");
     assert!(!v.to_string().contains("hunter2"), "{v}");
@@ -354,10 +511,16 @@ async fn receiver_answers_are_for_admins_only(db: TestDb) {
     let ui = s.ui_login("uma", "long-enough-password").await;
     let (st, _, page) = s.ui_get(&ui.cookie, "/ui/notifications").await;
     assert_eq!(st, 200);
-    assert!(page.contains("HTTP 400") && !page.contains("hunter2"), "viewer page");
+    assert!(
+        page.contains("HTTP 400") && !page.contains("hunter2"),
+        "viewer page"
+    );
     let ui = s.ui_login("admin", "admin-password-123").await;
     let (_, _, page) = s.ui_get(&ui.cookie, "/ui/notifications").await;
-    assert!(page.contains("receiver: internal: db_password=hunter2"), "admin page");
+    assert!(
+        page.contains("receiver: internal: db_password=hunter2"),
+        "admin page"
+    );
     s.stop().await;
 }
 both!(receiver_answers_are_for_admins_only);

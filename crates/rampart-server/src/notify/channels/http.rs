@@ -14,7 +14,8 @@ pub async fn send_json(
     headers: &[(String, String)],
     body: Vec<u8>,
 ) -> Result<u16, DeliveryError> {
-    let parsed = url::Url::parse(url).map_err(|e| DeliveryError::permanent(format!("{url}: {e}")))?;
+    let parsed =
+        url::Url::parse(url).map_err(|e| DeliveryError::permanent(format!("{url}: {e}")))?;
     s.egress
         .check_literal(&parsed)
         .map_err(|r| DeliveryError::refused(&r))?;

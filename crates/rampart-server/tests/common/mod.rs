@@ -508,6 +508,30 @@ impl TestServer {
         assert_eq!(s, 204, "{v}");
     }
 
+    /// A webhook channel to `url` and a notification rule sending it every signal; the channel's id.
+    pub async fn webhook_for_every_signal(&self, url: &str) -> i64 {
+        let (st, v) = self
+            .call(
+                "POST",
+                "/api/v1/notifications/channels",
+                Some(&self.admin),
+                Some(json!({"name": "hook", "kind": "webhook", "config": {"url": url}})),
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+        let channel = v["channel"]["id"].as_i64().unwrap();
+        let (st, v) = self
+            .call(
+                "POST",
+                "/api/v1/notifications/rules",
+                Some(&self.admin),
+                Some(json!({"name": "all", "channels": [channel]})),
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+        channel
+    }
+
     /// The id of user `name`, from the API.
     pub async fn user_id(&self, name: &str) -> Value {
         let (_, users) = self

@@ -47,21 +47,8 @@ async fn purges_old_data_and_leaves_nothing_dangling(db: TestDb) {
     c.notifications.worker = false;
     let s = TestServer::start_with(c).await;
     let d = &s.state.db;
-    let v = s
-        .call("POST", "/api/v1/notifications/channels", Some(&s.admin),
-              Some(json!({"name": "hook", "kind": "webhook", "config": {"url": "https://hooks.rampart.invalid/x"}})))
-        .await
-        .1;
-    let channel = v["channel"]["id"].as_i64().unwrap();
-    let (st, v) = s
-        .call(
-            "POST",
-            "/api/v1/notifications/rules",
-            Some(&s.admin),
-            Some(json!({"name": "all", "channels": [channel]})),
-        )
+    s.webhook_for_every_signal("https://hooks.rampart.invalid/x")
         .await;
-    assert_eq!(st, 201, "{v}");
     let agent = s.enroll("web-1").await;
     let now = now_ns();
     let mut batch = Vec::new();

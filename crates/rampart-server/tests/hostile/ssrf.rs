@@ -440,23 +440,8 @@ async fn receiver_answers_are_for_admins_only(db: TestDb) {
     const LEAK: &str = "internal: db_password=hunter2-from-the-receiver";
     let rx = Receiver::start(400, LEAK, &[]).await;
     let s = TestServer::start_with(common::config_with_loopback_receivers(&db.url())).await;
-    let (st, v) = create(
-        &s,
-        "webhook",
-        json!({"url": format!("http://127.0.0.1:{}/x", rx.port)}),
-    )
-    .await;
-    assert_eq!(st, 201, "{v}");
-    let channel = v["channel"]["id"].as_i64().unwrap();
-    let (st, v) = s
-        .call(
-            "POST",
-            "/api/v1/notifications/rules",
-            Some(&s.admin),
-            Some(json!({"name": "all", "channels": [channel]})),
-        )
+    s.webhook_for_every_signal(&format!("http://127.0.0.1:{}/x", rx.port))
         .await;
-    assert_eq!(st, 201, "{v}");
     let agent = s.enroll("web-1").await;
     let now = rampart_server::storage::now_ns();
     let (st, v) = s

@@ -30,6 +30,11 @@ impl BootClock {
     }
 }
 
+/// Wall-clock time in nanoseconds since the epoch.
+pub fn epoch_now_ns() -> i64 {
+    read_clock(libc::CLOCK_REALTIME) as i64
+}
+
 fn read_clock(id: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,

@@ -1,6 +1,8 @@
 //! The agent's remote-configuration client against a stand-in server on loopback: bundles signed by another
 //! key or altered after signing are refused (and the refusal reported), a good one is handed to the agent
-//! loop and its outcome reported, and the last applied bundle is cached for the next start.
+//! loop and its outcome reported, and the last applied bundle is cached for the next start. Bundles issued to
+//! another agent, expired ones, unbound ones, and (after a restart) ones older than the revision the agent
+//! applied before are refused too.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -83,8 +85,13 @@ fn bundle(revision: i64) -> Bundle {
         }],
         overrides: vec![],
         profiles: vec![],
+        agent_id: Some(AGENT),
+        expires_at: Some(i64::MAX / 2),
     }
 }
+
+/// The agent id in the test credential.
+const AGENT: i64 = 1;
 
 fn wait_status(fake: &Arc<Mutex<Fake>>, n: usize) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -108,21 +115,94 @@ fn recv(client: &RemoteConfig) -> Option<Bundle> {
     None
 }
 
-#[test]
-fn forged_and_tampered_bundles_are_refused_and_good_ones_applied_and_cached() {
+/// A stand-in server, an enrolled agent's spool (credential pinning `pinned`) and client options.
+fn setup(pinned: &BundleSigner) -> (Arc<Mutex<Fake>>, tempfile::TempDir, RemoteConfigOptions) {
     let fake = Arc::new(Mutex::new(Fake::default()));
     let url = serve(fake.clone());
     let spool = tempfile::tempdir().unwrap();
-    let pinned = BundleSigner::from_random([1; 32]);
     std::fs::write(
         spool.path().join("credentials.json"),
-        json!({"agent_id": 1, "secret": "s", "server": url, "config_key": pinned.public_hex()})
+        json!({"agent_id": AGENT, "secret": "s", "server": url, "config_key": pinned.public_hex()})
             .to_string(),
     )
     .unwrap();
     let mut options = RemoteConfigOptions::new(&url, spool.path());
     options.retry_after = Duration::from_millis(100);
     options.poll_wait = Duration::from_secs(1);
+    (fake, spool, options)
+}
+
+/// Serves `signed` until the client refuses it; returns the refusal's error text.
+fn refused(fake: &Arc<Mutex<Fake>>, client: &RemoteConfig, signed: SignedBundle) -> String {
+    let before = fake.lock().unwrap().statuses.len();
+    fake.lock().unwrap().serving = Some(signed);
+    let s = wait_status(fake, before + 1);
+    assert_eq!(s["status"], "refused", "{s}");
+    assert!(
+        client.try_recv().is_none(),
+        "a refused bundle never reaches the agent loop"
+    );
+    s["errors"].to_string()
+}
+
+#[test]
+fn bundles_for_other_agents_stale_unbound_or_replayed_are_refused() {
+    let pinned = BundleSigner::from_random([1; 32]);
+    let (fake, spool, options) = setup(&pinned);
+    let client = RemoteConfig::start(options.clone()).unwrap();
+
+    // Genuine, signed by the pinned key, but issued to another agent (captured there, replayed here).
+    let other = Bundle {
+        agent_id: Some(AGENT + 1),
+        ..bundle(4)
+    };
+    let why = refused(&fake, &client, pinned.sign(&other));
+    assert!(why.contains("issued to agent Some(2)"), "{why}");
+    // Expired: held back and delivered later.
+    let stale = Bundle {
+        expires_at: Some(1),
+        ..bundle(4)
+    };
+    assert!(refused(&fake, &client, pinned.sign(&stale)).contains("expired"));
+    // Unbound, as servers before binding issued them.
+    let unbound = Bundle {
+        agent_id: None,
+        expires_at: None,
+        ..bundle(4)
+    };
+    assert!(refused(&fake, &client, pinned.sign(&unbound)).contains("issued to agent None"));
+
+    // Revision 5 arrives; the agent cannot apply it (so nothing is cached), but it has seen it.
+    fake.lock().unwrap().serving = Some(pinned.sign(&bundle(5)));
+    assert_eq!(recv(&client).expect("revision 5").revision, 5);
+    client.applied(5, Applied::Failed(vec![json!({"error": "test"})]));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !fake
+        .lock()
+        .unwrap()
+        .statuses
+        .iter()
+        .any(|s| s["status"] == "failed")
+    {
+        assert!(Instant::now() < deadline, "no failed status");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(client);
+    assert!(!spool.path().join("config-bundle.json").exists());
+
+    // After a restart, an older bundle (genuine, bound to this agent, fresh) is a replay: refused.
+    let client = RemoteConfig::start(options).unwrap();
+    let why = refused(&fake, &client, pinned.sign(&bundle(3)));
+    assert!(why.contains("replayed"), "{why}");
+    // The same revision again, or a newer one, goes through.
+    fake.lock().unwrap().serving = Some(pinned.sign(&bundle(6)));
+    assert_eq!(recv(&client).expect("revision 6").revision, 6);
+}
+
+#[test]
+fn forged_and_tampered_bundles_are_refused_and_good_ones_applied_and_cached() {
+    let pinned = BundleSigner::from_random([1; 32]);
+    let (fake, _spool, options) = setup(&pinned);
 
     // Signed by a key the agent did not pin.
     let forger = BundleSigner::from_random([2; 32]);

@@ -23,6 +23,7 @@ fn ruleset() -> (RuleSet, &'static str) {
         agent_version: None,
         typecheck_filtered: false,
         suppressions: Default::default(),
+        deadline: None,
     };
     let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/reference/datadog-policies/default.policy");

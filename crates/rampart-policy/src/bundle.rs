@@ -3,10 +3,12 @@
 //! A [`Bundle`] is one configuration revision as one agent must run it: whether to load the embedded
 //! default policy, the custom policies that target the agent, and per-rule overrides. The server serialises
 //! it once to JSON and signs exactly those bytes with its ed25519 key ([`SignedBundle`]); the agent pins the
-//! server's public key at enrollment and verifies the bytes before it even parses them, so a bundle altered
-//! on the way, or signed by anyone else, is refused whole.
+//! server's public key at enrollment and verifies the bytes before it even parses them (strict ed25519: no
+//! malleable or small-order signatures), so a bundle altered on the way, or signed by anyone else, is refused
+//! whole. A bundle names the agent it was issued to and when it stops being fresh, so a captured bundle can
+//! be neither replayed to another agent nor held back and delivered later ([`SignedBundle::verify_for`]).
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::PolicySource;
@@ -30,6 +32,13 @@ pub struct Bundle {
     /// profile does not contain is an anomaly.
     #[serde(default)]
     pub profiles: Vec<BundleProfile>,
+    /// The agent the bundle was issued to. Absent only from bundles for agents that do not ask for bound
+    /// bundles (older agents, which refuse unknown fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<i64>,
+    /// Epoch ns after which a bundle received from the network is stale and refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 /// A stable security profile as agents use it.
@@ -137,7 +146,14 @@ pub enum BundleError {
     Malformed(String),
     #[error("the signed bundle is not valid JSON: {0}")]
     Invalid(String),
+    #[error("the bundle was issued to agent {issued_to:?}, not to this agent ({agent}): replayed from another agent")]
+    WrongAgent { issued_to: Option<i64>, agent: i64 },
+    #[error("the bundle expired at {expires_at:?} (now {now}): stale or held back")]
+    Expired { expires_at: Option<i64>, now: i64 },
 }
+
+/// How far an agent's clock may run behind the server's before a fresh bundle looks expired.
+pub const CLOCK_SKEW_NS: i64 = 5 * 60 * 1_000_000_000;
 
 /// A server's signing key.
 pub struct BundleSigner(SigningKey);
@@ -189,9 +205,34 @@ impl SignedBundle {
             .map_err(|e| BundleError::Malformed(format!("signature: {e}")))?
             .try_into()
             .map_err(|_| BundleError::Malformed("a signature is 64 bytes".into()))?;
-        key.verify(self.bundle.as_bytes(), &Signature::from_bytes(&sig))
+        key.verify_strict(self.bundle.as_bytes(), &Signature::from_bytes(&sig))
             .map_err(|_| BundleError::BadSignature)?;
         serde_json::from_str(&self.bundle).map_err(|e| BundleError::Invalid(e.to_string()))
+    }
+
+    /// [`SignedBundle::verify`], then checks the bundle was issued to `agent_id`.
+    pub fn verify_for(&self, pinned_key: &str, agent_id: i64) -> Result<Bundle, BundleError> {
+        let bundle = self.verify(pinned_key)?;
+        if bundle.agent_id != Some(agent_id) {
+            return Err(BundleError::WrongAgent {
+                issued_to: bundle.agent_id,
+                agent: agent_id,
+            });
+        }
+        Ok(bundle)
+    }
+}
+
+impl Bundle {
+    /// Refuses a bundle past its expiry (allowing [`CLOCK_SKEW_NS`]), or one without any.
+    pub fn check_fresh(&self, now_ns: i64) -> Result<(), BundleError> {
+        match self.expires_at {
+            Some(e) if now_ns <= e.saturating_add(CLOCK_SKEW_NS) => Ok(()),
+            expires_at => Err(BundleError::Expired {
+                expires_at,
+                now: now_ns,
+            }),
+        }
     }
 }
 
@@ -214,7 +255,74 @@ mod tests {
                 suppressions: vec![],
             }],
             profiles: vec![],
+            agent_id: Some(3),
+            expires_at: Some(1_000),
         }
+    }
+
+    #[test]
+    fn bundles_are_bound_to_their_agent_and_expire() {
+        let signer = BundleSigner::from_random([7; 32]);
+        let signed = signer.sign(&bundle());
+        assert!(signed.verify_for(&signer.public_hex(), 3).is_ok());
+        assert!(matches!(
+            signed.verify_for(&signer.public_hex(), 4),
+            Err(BundleError::WrongAgent {
+                issued_to: Some(3),
+                agent: 4
+            })
+        ));
+        let legacy = Bundle {
+            agent_id: None,
+            ..bundle()
+        };
+        assert!(matches!(
+            signer.sign(&legacy).verify_for(&signer.public_hex(), 3),
+            Err(BundleError::WrongAgent {
+                issued_to: None,
+                ..
+            })
+        ));
+        assert!(bundle().check_fresh(1_000 + CLOCK_SKEW_NS).is_ok());
+        assert!(bundle().check_fresh(1_001 + CLOCK_SKEW_NS).is_err());
+        let forever = Bundle {
+            expires_at: None,
+            ..bundle()
+        };
+        assert!(
+            forever.check_fresh(0).is_err(),
+            "a bundle must say when it expires"
+        );
+        // Older agents refuse unknown fields: a bundle for them carries neither.
+        let old = serde_json::to_string(&Bundle {
+            agent_id: None,
+            expires_at: None,
+            ..bundle()
+        })
+        .unwrap();
+        assert!(
+            !old.contains("agent_id") && !old.contains("expires_at"),
+            "{old}"
+        );
+    }
+
+    #[test]
+    fn weak_keys_do_not_verify_anything() {
+        // A small-order (identity) key with an identity R and s = 0 satisfies the cofactorless check for
+        // every message; strict verification refuses it.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut sig = [0u8; 64];
+        sig[0] = 1;
+        let forged = SignedBundle {
+            bundle: serde_json::to_string(&bundle()).unwrap(),
+            signature: hex::encode(sig),
+            key: hex::encode(identity),
+        };
+        assert_eq!(
+            forged.verify(&hex::encode(identity)),
+            Err(BundleError::BadSignature)
+        );
     }
 
     #[test]

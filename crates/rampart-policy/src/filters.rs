@@ -88,8 +88,22 @@ fn boolean(n: &Node, h: &HostInfo) -> Result<bool, String> {
         Kind::Paren(x) => boolean(x, h),
         Kind::Bool(b) => Ok(*b),
         Kind::Unary(UnOp::Not, x) => Ok(!boolean(x, h)?),
-        Kind::Binary(BinOp::And, l, r) => Ok(boolean(l, h)? && boolean(r, h)?),
-        Kind::Binary(BinOp::Or, l, r) => Ok(boolean(l, h)? || boolean(r, h)?),
+        Kind::And(terms) => {
+            for t in terms {
+                if !boolean(t, h)? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
+        Kind::Or(terms) => {
+            for t in terms {
+                if boolean(t, h)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
         Kind::Binary(op, l, r) => {
             let (a, b) = (value(l, h)?, value(r, h)?);
             Ok(match (op, a, b) {

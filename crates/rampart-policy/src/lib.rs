@@ -11,6 +11,7 @@
 //! let ruleset = loaded.ruleset; // evaluate with ruleset.evaluate(&event, &store)
 //! ```
 
+pub mod builtin;
 pub mod bundle;
 pub mod default;
 pub mod filters;
@@ -39,6 +40,9 @@ pub struct LoadOptions {
     /// Suppressions by rule id: a match of the rule that also satisfies one of these expressions does not
     /// happen (the rule compiles as `(expression) && !(s1) && !(s2)…`).
     pub suppressions: std::collections::BTreeMap<String, Vec<String>>,
+    /// Stop compiling at this instant (rules not compiled by then fail with "compile time budget
+    /// exceeded"): for policies received from others, checked on a server.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Default for LoadOptions {
@@ -48,6 +52,7 @@ impl Default for LoadOptions {
             agent_version: None,
             typecheck_filtered: true,
             suppressions: Default::default(),
+            deadline: None,
         }
     }
 }

@@ -151,7 +151,7 @@ pub(crate) fn load(sources: &[PolicySource], opts: &LoadOptions) -> Loaded {
             Err(e) => set_error(&mut report, c.entry, e),
         }
     }
-    let (ruleset, build) = RuleSet::build(&macro_specs, &specs);
+    let (ruleset, build) = RuleSet::build_until(&macro_specs, &specs, opts.deadline);
     let exprs: HashMap<&str, &str> = specs
         .iter()
         .map(|s| (s.id.as_str(), s.expression.as_str()))
@@ -218,7 +218,7 @@ pub(crate) fn load(sources: &[PolicySource], opts: &LoadOptions) -> Loaded {
     // Type-check the filtered rules too, so `rules check` tells whether they would compile.
     if !filtered.is_empty() {
         let specs: Vec<RuleSpec> = filtered.iter().map(|(_, s)| s.clone()).collect();
-        let (checked, build) = RuleSet::build(&all_macros, &specs);
+        let (checked, build) = RuleSet::build_until(&all_macros, &specs, opts.deadline);
         for (entry, spec) in &filtered {
             let first = build
                 .errors

@@ -26,6 +26,7 @@ fn datadog_default_policy_compiles() {
         agent_version: None,
         typecheck_filtered: true,
         suppressions: Default::default(),
+        deadline: None,
     };
     let loaded = load_paths(&[path], &opts).expect("read corpus");
     let report = &loaded.report;
@@ -100,6 +101,7 @@ fn indexed_evaluation_equals_a_full_scan() {
         agent_version: None,
         typecheck_filtered: false,
         suppressions: Default::default(),
+        deadline: None,
     };
     let rs = load_paths(&[path], &opts).unwrap().ruleset;
     let mut events = Vec::new();

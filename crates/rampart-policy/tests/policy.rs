@@ -20,6 +20,7 @@ fn opts() -> LoadOptions {
         agent_version: None,
         typecheck_filtered: true,
         suppressions: Default::default(),
+        deadline: None,
     }
 }
 

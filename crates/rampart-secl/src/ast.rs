@@ -4,6 +4,10 @@
 //! `+ -`, bitwise `& | ^`, unary `! not - ^`. `&&` binds tighter than `||` (Datadog gives them equal
 //! precedence grouped to the right; [`parse`] reports a warning for every unparenthesised mixed chain).
 //! Bitwise operators bind tighter than comparisons, so `open.flags & O_CREAT > 0` needs no parentheses.
+//!
+//! Hostile input: `||` and `&&` chains are n-ary nodes (a chain of 5,000 terms is one node, not a tree 5,000
+//! deep), the tree's depth is bounded by [`MAX_DEPTH`] (parentheses, unary operators, arrays and each link of
+//! an arithmetic chain count) and its size by [`MAX_OPERATORS`], so every walk over it is bounded too.
 
 use std::net::IpAddr;
 
@@ -18,10 +22,9 @@ pub enum UnOp {
     BitNot,
 }
 
+/// Binary operators other than `||` and `&&` (those are the n-ary [`Kind::Or`] and [`Kind::And`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinOp {
-    Or,
-    And,
     Eq,
     Ne,
     Match,
@@ -44,8 +47,6 @@ impl BinOp {
     pub fn symbol(self) -> &'static str {
         use BinOp::*;
         match self {
-            Or => "||",
-            And => "&&",
             Eq => "==",
             Ne => "!=",
             Match => "=~",
@@ -81,6 +82,10 @@ pub enum Kind {
     Var(String),
     Array(Vec<Node>),
     Unary(UnOp, Box<Node>),
+    /// `a || b || …`: two or more terms.
+    Or(Vec<Node>),
+    /// `a && b && …`: two or more terms.
+    And(Vec<Node>),
     Binary(BinOp, Box<Node>, Box<Node>),
     Paren(Box<Node>),
 }
@@ -107,6 +112,7 @@ pub fn parse(src: &str) -> Result<(Node, Vec<Warning>)> {
         i: 0,
         warnings: Vec::new(),
         depth: 0,
+        operators: 0,
     };
     let node = p.or()?;
     match &p.peek().tok {
@@ -118,14 +124,32 @@ pub fn parse(src: &str) -> Result<(Node, Vec<Warning>)> {
     }
 }
 
-/// Nesting limit: keeps recursion bounded on hostile input (`((((…`).
-const MAX_DEPTH: usize = 256;
+/// Nesting limit: keeps recursion bounded on hostile input (`((((…`, `!!!!…`, `a + b + c + …`). The
+/// deepest expression of the default policies nests 11 levels.
+pub const MAX_DEPTH: usize = 64;
+
+/// Operators (`||`, `&&`, comparisons, arithmetic, unary) in one expression. The largest rule of Datadog's
+/// default policy has 73; a bound keeps the work of compiling one expression bounded (array items do
+/// not count: long value lists are common).
+pub const MAX_OPERATORS: usize = 4096;
 
 struct Parser {
     toks: Vec<Token>,
     i: usize,
     warnings: Vec<Warning>,
     depth: usize,
+    operators: usize,
+}
+
+/// One term stays itself; more become one n-ary node.
+fn chain(mut terms: Vec<Node>, kind: fn(Vec<Node>) -> Kind) -> Node {
+    if terms.len() == 1 {
+        return terms.pop().expect("one term");
+    }
+    Node {
+        pos: terms[0].pos,
+        kind: kind(terms),
+    }
 }
 
 fn describe(t: &Tok) -> String {
@@ -171,17 +195,34 @@ impl Parser {
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(Error::new(self.peek().pos, "expression nested too deeply"));
+            return Err(Error::new(
+                self.peek().pos,
+                format!("expression nested too deeply (more than {MAX_DEPTH} levels)"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts the operator at `pos` against [`MAX_OPERATORS`].
+    fn operator(&mut self, pos: usize) -> Result<()> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(Error::new(
+                pos,
+                format!("more than {MAX_OPERATORS} operators in one expression"),
+            ));
         }
         Ok(())
     }
 
     fn or(&mut self) -> Result<Node> {
         self.enter()?;
-        let (mut lhs, mut saw_and) = self.and()?;
+        let (first, mut saw_and) = self.and()?;
+        let mut terms = vec![first];
         let mut warned = false;
         while self.is_op("||") || self.is_kw("or") {
             let pos = self.bump().pos;
+            self.operator(pos)?;
             let (rhs, rhs_and) = self.and()?;
             if (saw_and || rhs_and) && !warned {
                 warned = true;
@@ -198,29 +239,22 @@ impl Parser {
                 });
             }
             saw_and |= rhs_and;
-            lhs = Node {
-                pos: lhs.pos,
-                kind: Kind::Binary(BinOp::Or, Box::new(lhs), Box::new(rhs)),
-            };
+            terms.push(rhs);
         }
         self.depth -= 1;
-        Ok(lhs)
+        Ok(chain(terms, Kind::Or))
     }
 
     /// Returns whether an `&&` was consumed at this level.
     fn and(&mut self) -> Result<(Node, bool)> {
-        let mut lhs = self.comparison()?;
-        let mut saw = false;
+        let mut terms = vec![self.comparison()?];
         while self.is_op("&&") || self.is_kw("and") {
-            self.bump();
-            saw = true;
-            let rhs = self.comparison()?;
-            lhs = Node {
-                pos: lhs.pos,
-                kind: Kind::Binary(BinOp::And, Box::new(lhs), Box::new(rhs)),
-            };
+            let pos = self.bump().pos;
+            self.operator(pos)?;
+            terms.push(self.comparison()?);
         }
-        Ok((lhs, saw))
+        let saw = terms.len() > 1;
+        Ok((chain(terms, Kind::And), saw))
     }
 
     fn comparison(&mut self) -> Result<Node> {
@@ -244,7 +278,8 @@ impl Parser {
             }
             _ => return Ok(lhs),
         };
-        self.bump();
+        let pos = self.bump().pos;
+        self.operator(pos)?;
         let rhs = self.additive()?;
         if let Tok::Op(o @ ("==" | "!=" | "=~" | "!~" | "<" | "<=" | ">" | ">=")) = &self.peek().tok
         {
@@ -260,38 +295,53 @@ impl Parser {
     }
 
     fn additive(&mut self) -> Result<Node> {
-        let mut lhs = self.bitwise()?;
-        loop {
-            let op = match &self.peek().tok {
-                Tok::Op("+") => BinOp::Add,
-                Tok::Op("-") => BinOp::Sub,
-                _ => return Ok(lhs),
-            };
-            self.bump();
-            let rhs = self.bitwise()?;
-            lhs = Node {
-                pos: lhs.pos,
-                kind: Kind::Binary(op, Box::new(lhs), Box::new(rhs)),
-            };
-        }
+        let lhs = self.bitwise()?;
+        self.left_chain(
+            lhs,
+            |t| match t {
+                Tok::Op("+") => Some(BinOp::Add),
+                Tok::Op("-") => Some(BinOp::Sub),
+                _ => None,
+            },
+            Self::bitwise,
+        )
     }
 
     fn bitwise(&mut self) -> Result<Node> {
-        let mut lhs = self.unary()?;
-        loop {
-            let op = match &self.peek().tok {
-                Tok::Op("&") => BinOp::BitAnd,
-                Tok::Op("|") => BinOp::BitOr,
-                Tok::Op("^") => BinOp::BitXor,
-                _ => return Ok(lhs),
-            };
-            self.bump();
-            let rhs = self.unary()?;
+        let lhs = self.unary()?;
+        self.left_chain(
+            lhs,
+            |t| match t {
+                Tok::Op("&") => Some(BinOp::BitAnd),
+                Tok::Op("|") => Some(BinOp::BitOr),
+                Tok::Op("^") => Some(BinOp::BitXor),
+                _ => None,
+            },
+            Self::unary,
+        )
+    }
+
+    /// `lhs op x op y …`, grouped to the left. Each link makes the tree one level deeper, so each counts
+    /// against [`MAX_DEPTH`] until the chain ends.
+    fn left_chain(
+        &mut self,
+        mut lhs: Node,
+        op_of: impl Fn(&Tok) -> Option<BinOp>,
+        operand: fn(&mut Self) -> Result<Node>,
+    ) -> Result<Node> {
+        let outer = self.depth;
+        while let Some(op) = op_of(&self.peek().tok) {
+            let pos = self.bump().pos;
+            self.operator(pos)?;
+            self.enter()?;
+            let rhs = operand(self)?;
             lhs = Node {
                 pos: lhs.pos,
                 kind: Kind::Binary(op, Box::new(lhs), Box::new(rhs)),
             };
         }
+        self.depth = outer;
+        Ok(lhs)
     }
 
     fn unary(&mut self) -> Result<Node> {
@@ -304,6 +354,7 @@ impl Parser {
             _ => return self.primary(),
         };
         self.bump();
+        self.operator(pos)?;
         self.enter()?;
         // `!` applies to a comparison operand (`!a == b` is `!(a == b)` only when parenthesised): like Datadog,
         // a unary operator takes the next unary/primary expression.
@@ -383,6 +434,8 @@ mod tests {
     fn shape(n: &Node) -> String {
         match &n.kind {
             Kind::Binary(op, l, r) => format!("({} {} {})", shape(l), op.symbol(), shape(r)),
+            Kind::Or(v) => format!("({})", v.iter().map(shape).collect::<Vec<_>>().join(" || ")),
+            Kind::And(v) => format!("({})", v.iter().map(shape).collect::<Vec<_>>().join(" && ")),
             Kind::Unary(op, x) => format!("({op:?} {})", shape(x)),
             Kind::Paren(x) => shape(x),
             Kind::Ident(s) => s.clone(),

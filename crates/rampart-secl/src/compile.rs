@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, LazyLock};
+use std::time::Instant;
 
 use rampart_model::fields::{registry, FieldDef, FieldScope, FieldType};
 use rampart_model::{Event, EventType, ProcessContext};
@@ -52,11 +53,14 @@ impl Macro {
     }
 }
 
-/// What the compiler resolves names against.
+/// What the compiler resolves names against, and when it must give up.
 #[derive(Default)]
 pub struct Env {
     pub macros: HashMap<String, Macro>,
     pub vars: HashMap<String, Arc<VarDecl>>,
+    /// Compiling past this instant fails ("time budget exceeded"): a hostile policy (thousands of costly
+    /// regexes) cannot hold a thread for long.
+    pub deadline: Option<Instant>,
 }
 
 /// The event type a rule is for.
@@ -108,6 +112,7 @@ pub fn compile(src: &str, env: &Env) -> Result<Compiled> {
     let (ast, mut warnings) = parse(src)?;
     let mut c = Compiler::new(env);
     register_letters(&ast, &mut c.rule_letters);
+    c.check_deadline(0)?;
     let mut node = c.boolean(&ast)?;
     warnings.extend(crate::exemptions::lint(&ast, env));
     crate::merge::alternatives(&mut node);
@@ -125,6 +130,7 @@ pub fn compile(src: &str, env: &Env) -> Result<Compiled> {
 pub fn compile_value(src: &str, env: &Env) -> Result<CompiledValue> {
     let (ast, _) = parse(src)?;
     let mut c = Compiler::new(env);
+    c.check_deadline(0)?;
     let (operand, ty) = c.operand(&ast)?;
     c.event()?;
     let vt = match ty.t {
@@ -188,6 +194,14 @@ fn tname(t: &Ty) -> String {
 
 const MAX_MACRO_DEPTH: usize = 32;
 
+/// Depth of the compiler's recursion, macros expanded: bounds every walk over the compiled tree (evaluation,
+/// analyses, drop). `tests/hostile_input.rs` runs expressions at this depth on a 1 MiB stack.
+pub const MAX_COMPILE_DEPTH: usize = 128;
+
+/// Nodes compiled for one expression, macros expanded (each reference expands its macro again): a chain
+/// of macros that each use the previous one twice would otherwise expand exponentially.
+pub const MAX_EXPANDED_NODES: usize = 100_000;
+
 /// Datadog event types Rampart has no probe or payload for (yet).
 const UNSUPPORTED_EVENTS: &[&str] = &[
     "packet",
@@ -217,6 +231,9 @@ struct Compiler<'e> {
     macro_stack: Vec<String>,
     /// Position errors are reported at while expanding a macro (the macro reference).
     pos_override: Option<usize>,
+    /// Current recursion depth and nodes visited so far (see [`MAX_COMPILE_DEPTH`], [`MAX_EXPANDED_NODES`]).
+    depth: usize,
+    nodes: usize,
 }
 
 impl<'e> Compiler<'e> {
@@ -231,6 +248,48 @@ impl<'e> Compiler<'e> {
             rule_letters: BTreeSet::new(),
             macro_stack: Vec::new(),
             pos_override: None,
+            depth: 0,
+            nodes: 0,
+        }
+    }
+
+    /// Runs `f` one level deeper, within the depth, size and time budgets.
+    fn nested<R>(&mut self, pos: usize, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
+        self.nodes += 1;
+        self.within_budget(pos)?;
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
+    /// Kept apart from [`Compiler::nested`], which is on the stack once per level: its error messages
+    /// would make every one of those frames larger.
+    #[inline(never)]
+    fn within_budget(&self, pos: usize) -> Result<()> {
+        if self.depth >= MAX_COMPILE_DEPTH {
+            return Err(self.err(
+                pos,
+                format!("expression nested too deeply with its macros expanded (more than {MAX_COMPILE_DEPTH} levels)"),
+            ));
+        }
+        if self.nodes > MAX_EXPANDED_NODES {
+            return Err(self.err(
+                pos,
+                format!("expression too large with its macros expanded (more than {MAX_EXPANDED_NODES} nodes)"),
+            ));
+        }
+        // Checked every 64 nodes: a clock read per node would cost more than most nodes do.
+        if self.nodes.is_multiple_of(64) {
+            self.check_deadline(pos)?;
+        }
+        Ok(())
+    }
+
+    fn check_deadline(&self, pos: usize) -> Result<()> {
+        match self.env.deadline {
+            Some(d) if Instant::now() > d => Err(self.err(pos, "compile time budget exceeded")),
+            _ => Ok(()),
         }
     }
 
@@ -400,8 +459,14 @@ impl<'e> Compiler<'e> {
         pos: usize,
         f: impl FnOnce(&mut Self, &Node) -> Result<R>,
     ) -> Result<R> {
-        if self.macro_stack.iter().any(|m| m == id) || self.macro_stack.len() >= MAX_MACRO_DEPTH {
+        if self.macro_stack.iter().any(|m| m == id) {
             return Err(self.err(pos, format!("macro `{id}` refers to itself")));
+        }
+        if self.macro_stack.len() >= MAX_MACRO_DEPTH {
+            return Err(self.err(
+                pos,
+                format!("macros nested more than {MAX_MACRO_DEPTH} deep (at `{id}`)"),
+            ));
         }
         let m = &self.env.macros[id];
         let saved = self.pos_override;
@@ -418,19 +483,22 @@ impl<'e> Compiler<'e> {
     // ---- boolean expressions ----
 
     fn boolean(&mut self, n: &Node) -> Result<BNode> {
+        let n = unparen(n);
+        self.nested(n.pos, |c| c.boolean_node(n))
+    }
+
+    fn boolean_node(&mut self, n: &Node) -> Result<BNode> {
         match &n.kind {
-            Kind::Paren(x) => self.boolean(x),
             Kind::Bool(b) => Ok(BNode::Const(*b)),
-            Kind::Binary(BinOp::And, l, r) => Ok(and(self.boolean(l)?, self.boolean(r)?)),
-            Kind::Binary(BinOp::Or, l, r) => Ok(or(self.boolean(l)?, self.boolean(r)?)),
-            Kind::Unary(UnOp::Not, x) => Ok(not(self.boolean(x)?)),
+            Kind::And(terms) => self.terms(terms, and),
+            Kind::Or(terms) => self.terms(terms, or),
+            Kind::Unary(UnOp::Not, x) => self.boolean(x).map(not),
             Kind::Binary(op, l, r) if is_comparison(*op) => self.comparison(*op, l, r, n.pos),
             Kind::Ident(name)
                 if !self.env.macros.contains_key(name.as_str())
                     || registry().get(name).is_some() =>
             {
-                let (o, t) = self.operand(n)?;
-                self.truthy(o, t, n.pos)
+                self.truthy_operand(n)
             }
             Kind::Ident(name) if self.macro_stack.is_empty() => {
                 // A boolean macro the rule names binds its own `[X]` register (the macros it names share
@@ -462,12 +530,31 @@ impl<'e> Compiler<'e> {
                 let name = name.clone();
                 self.with_macro(&name, n.pos, |c, ast| c.boolean(ast))
             }
-            Kind::Var(_) => {
-                let (o, t) = self.operand(n)?;
-                self.truthy(o, t, n.pos)
-            }
-            _ => Err(self.err(n.pos, "expected a boolean expression")),
+            Kind::Var(_) => self.truthy_operand(n),
+            _ => Err(self.not_boolean(n.pos)),
         }
+    }
+
+    /// The terms of an n-ary `&&`/`||`, combined left to right (every term is checked, even after a
+    /// constant decided the result).
+    fn terms(&mut self, terms: &[Node], combine: fn(BNode, BNode) -> BNode) -> Result<BNode> {
+        let mut nodes = Vec::with_capacity(terms.len());
+        for t in terms {
+            nodes.push(self.boolean(t)?);
+        }
+        Ok(combined(nodes, combine))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn not_boolean(&self, pos: usize) -> Error {
+        self.err(pos, "expected a boolean expression")
+    }
+
+    /// A boolean field or variable used as a condition.
+    fn truthy_operand(&mut self, n: &Node) -> Result<BNode> {
+        let (o, t) = self.operand(n)?;
+        self.truthy(o, t, n.pos)
     }
 
     fn truthy(&self, o: Operand, t: Ty, pos: usize) -> Result<BNode> {
@@ -486,78 +573,110 @@ impl<'e> Compiler<'e> {
     // ---- values ----
 
     fn operand(&mut self, n: &Node) -> Result<(Operand, Ty)> {
-        Ok(match &n.kind {
-            Kind::Paren(x) => self.operand(x)?,
-            Kind::Bool(b) => (Operand::Const(Const::Bool(*b)), ty(T::Bool)),
-            Kind::Int(i) => (Operand::Const(Const::Int(*i)), ty(T::Int)),
-            Kind::Duration(d) => (Operand::Const(Const::Duration(*d)), ty(T::Dur)),
-            Kind::Str(s) if s.contains("${") => (self.interpolation(s, n.pos)?, ty(T::Str)),
-            Kind::Str(s) => (Operand::Const(Const::Str(s.clone())), ty(T::Str)),
-            Kind::Pattern(s) => (Operand::Const(Const::Pattern(s.clone())), ty(T::Pattern)),
-            Kind::Regex(s) => {
-                regex::Regex::new(s).map_err(|e| self.err(n.pos, format!("invalid regex: {e}")))?;
-                (Operand::Const(Const::Regex(s.clone())), ty(T::Regex))
-            }
-            Kind::Ip(ip) => (Operand::Const(Const::Ip(IpNet::host(*ip))), ty(T::Ip)),
-            Kind::Cidr(net) => (Operand::Const(Const::Ip(*net)), ty(T::Ip)),
-            Kind::Ident(name) => self.ident(name, n.pos)?,
-            Kind::Var(name) => self.variable(name, n.pos)?,
-            Kind::Array(items) => self.array(items, n.pos)?,
-            Kind::Unary(op @ (UnOp::Neg | UnOp::BitNot), x) => {
-                let (o, t) = self.operand(x)?;
-                if t.t != T::Int {
-                    return Err(self.err(
-                        n.pos,
-                        format!("`{}` needs an int, found {}", unop(*op), tname(&t)),
-                    ));
-                }
-                let o = match (op, o) {
-                    (UnOp::Neg, Operand::Const(Const::Int(i))) => {
-                        Operand::Const(Const::Int(i.wrapping_neg()))
-                    }
-                    (UnOp::BitNot, Operand::Const(Const::Int(i))) => Operand::Const(Const::Int(!i)),
-                    (UnOp::Neg, o) => Operand::Neg(Box::new(o)),
-                    (_, o) => Operand::BitNot(Box::new(o)),
-                };
-                (o, t)
-            }
+        let n = unparen(n);
+        self.nested(n.pos, |c| c.operand_node(n))
+    }
+
+    fn operand_node(&mut self, n: &Node) -> Result<(Operand, Ty)> {
+        // Every arm is a call in tail position: in unoptimised builds, an arm's temporaries each take a
+        // slot of this frame, which is on the stack once per nesting level.
+        match &n.kind {
+            Kind::Str(s) if s.contains("${") => self.interpolation(s, n.pos),
+            Kind::Regex(s) => self.regex(s, n.pos),
+            Kind::Ident(name) => self.ident(name, n.pos),
+            Kind::Var(name) => self.variable(name, n.pos),
+            Kind::Array(items) => self.array(items, n.pos),
+            Kind::Unary(op @ (UnOp::Neg | UnOp::BitNot), x) => self.negation(*op, x, n.pos),
             Kind::Binary(
                 op @ (BinOp::Add | BinOp::Sub | BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor),
                 l,
                 r,
-            ) => {
-                let (lo, lt) = self.operand(l)?;
-                let (ro, rt) = self.operand(r)?;
-                let int_like = |t: &Ty| matches!(t.t, T::Int | T::Ts);
-                if !int_like(&lt) || !int_like(&rt) || rt.multi {
-                    return Err(self.err(
-                        n.pos,
-                        format!(
-                            "`{}` needs ints, found {} and {}",
-                            op.symbol(),
-                            tname(&lt),
-                            tname(&rt)
-                        ),
-                    ));
-                }
-                let o = match (lo, ro) {
-                    (Operand::Const(Const::Int(a)), Operand::Const(Const::Int(b))) => {
-                        Operand::Const(Const::Int(crate::eval::arith(*op, a, b)))
-                    }
-                    (lo, ro) => Operand::Arith(Box::new(lo), *op, Box::new(ro)),
-                };
-                (
-                    o,
-                    Ty {
-                        t: T::Int,
-                        multi: lt.multi,
-                    },
-                )
+            ) => self.arithmetic(*op, l, r, n.pos),
+            Kind::Unary(UnOp::Not, _)
+            | Kind::Binary(..)
+            | Kind::Or(_)
+            | Kind::And(_)
+            | Kind::Paren(_) => Err(self.not_a_value(n.pos)),
+            literal => Ok(constant(literal)),
+        }
+    }
+
+    // The arms of `operand_node` that hold many temporaries are functions of their own: `operand_node` is on
+    // the stack once per nesting level, and in unoptimised builds its frame holds every arm's locals.
+
+    fn regex(&self, s: &str, pos: usize) -> Result<(Operand, Ty)> {
+        // Syntax only: the matcher compiles it (within its size budget) once.
+        regex_syntax::Parser::new()
+            .parse(s)
+            .map_err(|e| self.err(pos, format!("invalid regex: {e}")))?;
+        Ok((Operand::Const(Const::Regex(s.to_string())), ty(T::Regex)))
+    }
+
+    fn negation(&mut self, op: UnOp, x: &Node, pos: usize) -> Result<(Operand, Ty)> {
+        let (o, t) = self.operand(x)?;
+        if t.t != T::Int {
+            return Err(self.needs_int(op, t, pos));
+        }
+        let o = match (op, o) {
+            (UnOp::Neg, Operand::Const(Const::Int(i))) => {
+                Operand::Const(Const::Int(i.wrapping_neg()))
             }
-            Kind::Unary(UnOp::Not, _) | Kind::Binary(..) => {
-                return Err(self.err(n.pos, "a boolean expression cannot be used as a value here"))
+            (UnOp::BitNot, Operand::Const(Const::Int(i))) => Operand::Const(Const::Int(!i)),
+            (UnOp::Neg, o) => Operand::Neg(Box::new(o)),
+            (_, o) => Operand::BitNot(Box::new(o)),
+        };
+        Ok((o, t))
+    }
+
+    fn arithmetic(&mut self, op: BinOp, l: &Node, r: &Node, pos: usize) -> Result<(Operand, Ty)> {
+        let (lo, lt) = self.operand(l)?;
+        let (ro, rt) = self.operand(r)?;
+        let int_like = |t: &Ty| matches!(t.t, T::Int | T::Ts);
+        if !int_like(&lt) || !int_like(&rt) || rt.multi {
+            return Err(self.needs_ints(op, lt, rt, pos));
+        }
+        let o = match (lo, ro) {
+            (Operand::Const(Const::Int(a)), Operand::Const(Const::Int(b))) => {
+                Operand::Const(Const::Int(crate::eval::arith(op, a, b)))
             }
-        })
+            (lo, ro) => Operand::Arith(Box::new(lo), op, Box::new(ro)),
+        };
+        Ok((
+            o,
+            Ty {
+                t: T::Int,
+                multi: lt.multi,
+            },
+        ))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn not_a_value(&self, pos: usize) -> Error {
+        self.err(pos, "a boolean expression cannot be used as a value here")
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn needs_int(&self, op: UnOp, t: Ty, pos: usize) -> Error {
+        self.err(
+            pos,
+            format!("`{}` needs an int, found {}", unop(op), tname(&t)),
+        )
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn needs_ints(&self, op: BinOp, lt: Ty, rt: Ty, pos: usize) -> Error {
+        self.err(
+            pos,
+            format!(
+                "`{}` needs ints, found {} and {}",
+                op.symbol(),
+                tname(&lt),
+                tname(&rt)
+            ),
+        )
     }
 
     fn ident(&mut self, name: &str, pos: usize) -> Result<(Operand, Ty)> {
@@ -637,7 +756,7 @@ impl<'e> Compiler<'e> {
     }
 
     /// `"…${process.pid}…${process.name}…"`: a string built at evaluation time.
-    fn interpolation(&mut self, s: &str, pos: usize) -> Result<Operand> {
+    fn interpolation(&mut self, s: &str, pos: usize) -> Result<(Operand, Ty)> {
         let mut pieces = Vec::new();
         let mut rest = s;
         while let Some(i) = rest.find("${") {
@@ -659,7 +778,7 @@ impl<'e> Compiler<'e> {
         if !rest.is_empty() {
             pieces.push(Piece::Lit(rest.to_string()));
         }
-        Ok(Operand::Interp(pieces))
+        Ok((Operand::Interp(pieces), ty(T::Str)))
     }
 
     fn array(&mut self, items: &[Node], _pos: usize) -> Result<(Operand, Ty)> {
@@ -782,6 +901,8 @@ impl<'e> Compiler<'e> {
                     _ => (false, false),
                 };
                 let pattern_op = matches!(op, BinOp::Match | BinOp::NotMatch);
+                // Regexes are the costly part of compiling: the budget is checked before each set.
+                self.check_deadline(pos)?;
                 let m =
                     StrMatcher::new(&items, pattern_op, path, ci).map_err(|e| self.err(pos, e))?;
                 Ok(BNode::Str { lhs: lo, m, quant })
@@ -869,6 +990,30 @@ impl<'e> Compiler<'e> {
     }
 }
 
+/// The value of a literal node (strings without `${…}`, numbers, patterns, addresses).
+fn constant(n: &Kind) -> (Operand, Ty) {
+    let (c, t) = match n {
+        Kind::Bool(b) => (Const::Bool(*b), T::Bool),
+        Kind::Int(i) => (Const::Int(*i), T::Int),
+        Kind::Duration(d) => (Const::Duration(*d), T::Dur),
+        Kind::Str(s) => (Const::Str(s.clone()), T::Str),
+        Kind::Pattern(s) => (Const::Pattern(s.clone()), T::Pattern),
+        Kind::Regex(s) => (Const::Regex(s.clone()), T::Regex),
+        Kind::Ip(ip) => (Const::Ip(IpNet::host(*ip)), T::Ip),
+        Kind::Cidr(net) => (Const::Ip(*net), T::Ip),
+        other => unreachable!("not a literal: {other:?}"),
+    };
+    (Operand::Const(c), ty(t))
+}
+
+/// The expression inside any parentheses (a loop, not a level of recursion).
+fn unparen(mut n: &Node) -> &Node {
+    while let Kind::Paren(x) = &n.kind {
+        n = x;
+    }
+    n
+}
+
 fn unop(op: UnOp) -> &'static str {
     match op {
         UnOp::Not => "!",
@@ -897,6 +1042,15 @@ fn cmp_op(op: BinOp) -> CmpOp {
 
 fn is_const(o: &Operand) -> bool {
     matches!(o, Operand::Const(_) | Operand::List(_))
+}
+
+/// The compiled terms of a chain, combined left to right.
+#[inline(never)]
+fn combined(nodes: Vec<BNode>, combine: fn(BNode, BNode) -> BNode) -> BNode {
+    nodes
+        .into_iter()
+        .reduce(combine)
+        .unwrap_or(BNode::Const(true))
 }
 
 fn and(a: BNode, b: BNode) -> BNode {

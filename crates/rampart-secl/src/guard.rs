@@ -2,6 +2,8 @@
 //! `process.file.mode & S_ISUID > 0`). Each is tested once per event, by a direct read of the field, and a
 //! failing guard drops every rule that requires it, instead of each rule finding out on its own.
 
+use std::collections::HashMap;
+
 use rampart_model::fields::{Scalar, Val};
 use rampart_model::Event;
 
@@ -9,7 +11,7 @@ use crate::ast::BinOp;
 use crate::eval::{BNode, CmpOp, FieldOp, IntMatcher, Operand, Quant};
 use crate::index::Bits;
 
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 enum Test {
     /// `field != ""`.
     NonEmpty,
@@ -18,6 +20,8 @@ enum Test {
 }
 
 pub(crate) struct Guard {
+    /// The field (for tests and debugging: lookups go through the build's index).
+    #[cfg_attr(not(test), allow(dead_code))]
     name: String,
     get: Scalar,
     test: Test,
@@ -82,14 +86,14 @@ fn required(node: &BNode) -> &[BNode] {
 /// Guards shared by at least two of `rules` (a guard of one rule saves nothing over evaluating the rule).
 pub(crate) fn build<'a>(rules: impl Iterator<Item = &'a BNode>) -> Vec<Guard> {
     let mut out: Vec<(Guard, usize)> = Vec::new();
+    // (field, test) → position in `out`: a rule may have thousands of conjuncts.
+    let mut at: HashMap<(String, Test), usize> = HashMap::new();
     for (i, node) in rules.enumerate() {
         for (f, get, test) in required(node).iter().filter_map(guard_of) {
-            let g = match out
-                .iter_mut()
-                .find(|(g, _)| g.name == f.name && g.test == test)
-            {
-                Some(g) => g,
+            let g = match at.get(&(f.name.clone(), test.clone())) {
+                Some(&p) => &mut out[p],
                 None => {
+                    at.insert((f.name.clone(), test.clone()), out.len());
                     out.push((
                         Guard {
                             name: f.name.clone(),

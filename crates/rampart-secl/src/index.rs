@@ -28,7 +28,7 @@ struct KeyIndex {
     dirs_sieve: Sieve,
     /// Path globs by the directory their matches lie in (probed with every `/`-prefix of the value), then by
     /// the literal prefix of the glob (`/usr/bin/apt` for `/usr/bin/apt*`).
-    dirs: FxHashMap<String, Vec<(String, Bits)>>,
+    dirs: FxHashMap<String, Entries>,
     /// Plain-string globs by their literal head (`nc` for `nc*`), or when they have none by their literal
     /// tail (`ssm-agent` for `*ssm-agent`).
     heads: Affixes,
@@ -49,14 +49,14 @@ pub(crate) struct BucketIndex {
 /// Literals a value must start (or end) with, by their first (last) byte.
 #[derive(Default)]
 struct Affixes {
-    by_byte: FxHashMap<u8, Vec<(String, Bits)>>,
+    by_byte: FxHashMap<u8, Entries>,
     bytes: Sieve,
 }
 
 impl Affixes {
     fn add(&mut self, byte: u8, lit: String, i: usize) {
         self.bytes.add_byte(byte);
-        add_entry(self.by_byte.entry(byte).or_default(), lit, i);
+        self.by_byte.entry(byte).or_default().add(lit, i);
     }
 
     /// Adds the rules of every literal keyed by `byte` that `fits` the value.
@@ -65,7 +65,7 @@ impl Affixes {
         if !self.bytes.may_have_byte(byte) {
             return;
         }
-        for (lit, b) in self.by_byte.get(&byte).map_or(&[][..], Vec::as_slice) {
+        for (lit, b) in self.by_byte.get(&byte).map_or(&[][..], Entries::as_slice) {
             if fits(lit) {
                 or(bits, b);
             }
@@ -73,15 +73,30 @@ impl Affixes {
     }
 }
 
-/// Sets rule `i` in the bits of `lit`, adding the entry if needed.
-fn add_entry(entries: &mut Vec<(String, Bits)>, lit: String, i: usize) {
-    match entries.iter_mut().find(|(l, _)| *l == lit) {
-        Some((_, b)) => set(b, i),
-        None => {
-            let mut b = [0; WORDS];
-            set(&mut b, i);
-            entries.push((lit, b));
+/// Literals with the rules keyed on each, in the order they were added (probed in that order), with an
+/// index by literal so that adding one is O(1) however many share a first byte or a directory.
+#[derive(Default)]
+struct Entries {
+    list: Vec<(String, Bits)>,
+    at: FxHashMap<String, usize>,
+}
+
+impl Entries {
+    /// Sets rule `i` in the bits of `lit`, adding the entry if needed.
+    fn add(&mut self, lit: String, i: usize) {
+        match self.at.get(&lit) {
+            Some(&p) => set(&mut self.list[p].1, i),
+            None => {
+                let mut b = [0; WORDS];
+                set(&mut b, i);
+                self.at.insert(lit.clone(), self.list.len());
+                self.list.push((lit, b));
+            }
         }
+    }
+
+    fn as_slice(&self) -> &[(String, Bits)] {
+        &self.list
     }
 }
 
@@ -273,7 +288,7 @@ impl BucketIndex {
                         }
                         for (dir, lit) in key.dirs {
                             k.dirs_sieve.add_len(dir.len());
-                            add_entry(k.dirs.entry(dir).or_default(), lit, i);
+                            k.dirs.entry(dir).or_default().add(lit, i);
                         }
                     }
                     Key::Int(values) => {
@@ -367,7 +382,7 @@ impl KeyIndex {
                 .map(|(i, _)| i)
                 .chain(std::iter::once(s.len()));
             for end in ends.filter(|e| *e > 0 && self.dirs_sieve.may_have_len(*e)) {
-                for (lit, b) in self.dirs.get(&s[..end]).map_or(&[][..], Vec::as_slice) {
+                for (lit, b) in self.dirs.get(&s[..end]).map_or(&[][..], Entries::as_slice) {
                     if s.starts_with(lit.as_str()) {
                         or(bits, b);
                     }

@@ -2,41 +2,61 @@
 //! so an event's value is read and looked up once instead of once per operand. "Some value matches A or some
 //! value matches B" is "some value matches A or B", so only operands with the "any" quantifier merge.
 
-use crate::eval::{BNode, Operand, Quant};
+use std::collections::{BTreeMap, HashMap};
 
-/// Whether `n` is a string test with the "any" quantifier on the field `name` (`reg`: register-bound).
-fn any_on(n: &BNode, name: &str, reg: bool) -> bool {
-    matches!(n, BNode::Str { lhs: Operand::Field(f), quant: Quant::Any, .. } if f.name == name && f.reg == reg)
+use crate::eval::{BNode, Operand, Quant, StrMatcher};
+
+/// The field (name, register-bound) of a string test with the "any" quantifier, the tests that merge.
+fn any_key(n: &BNode) -> Option<(String, bool)> {
+    match n {
+        BNode::Str {
+            lhs: Operand::Field(f),
+            quant: Quant::Any,
+            ..
+        } => Some((f.name.clone(), f.reg)),
+        _ => None,
+    }
 }
 
-/// Merges, in every `||` of the tree, the string tests of each field into the first of them.
+fn matcher(n: &BNode) -> Option<&StrMatcher> {
+    match n {
+        BNode::Str { m, .. } => Some(m),
+        _ => None,
+    }
+}
+
+/// Merges, in every `||` of the tree, the string tests of each field into the first of them. Each field's
+/// tests are merged at once (one matcher built from all of them), so a long chain costs one build.
 pub(crate) fn alternatives(node: &mut BNode) {
     match node {
         BNode::Or(children) => {
             children.iter_mut().for_each(alternatives);
             let mut out: Vec<BNode> = Vec::with_capacity(children.len());
+            // Field → position in `out` of its first test, and the later tests to merge into it.
+            let mut first: HashMap<(String, bool), usize> = HashMap::new();
+            let mut later: BTreeMap<usize, Vec<BNode>> = BTreeMap::new();
             for n in children.drain(..) {
-                let merged = match &n {
-                    BNode::Str {
-                        lhs: Operand::Field(f),
-                        m,
-                        quant: Quant::Any,
-                    } => match out.iter_mut().find(|p| any_on(p, &f.name, f.reg)) {
-                        Some(BNode::Str { m: first, .. }) => match first.union(m) {
-                            Some(u) => {
-                                *first = u;
-                                true
-                            }
-                            None => false,
-                        },
-                        _ => false,
-                    },
-                    _ => false,
-                };
-                if !merged {
-                    out.push(n);
+                if let Some(key) = any_key(&n) {
+                    if let Some(&i) = first.get(&key) {
+                        later.entry(i).or_default().push(n);
+                        continue;
+                    }
+                    first.insert(key, out.len());
+                }
+                out.push(n);
+            }
+            let mut unmerged = Vec::new();
+            for (i, rest) in later {
+                let all: Vec<&StrMatcher> = std::iter::once(&out[i])
+                    .chain(&rest)
+                    .filter_map(matcher)
+                    .collect();
+                match (StrMatcher::union_all(&all), &mut out[i]) {
+                    (Some(u), BNode::Str { m, .. }) => *m = u,
+                    _ => unmerged.extend(rest),
                 }
             }
+            out.extend(unmerged);
             *children = out;
             if children.len() == 1 {
                 *node = children.pop().expect("one child");

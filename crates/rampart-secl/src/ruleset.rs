@@ -253,8 +253,21 @@ impl RuleSet {
     /// Compiles macros, then variable declarations from `set` actions, then rules. A broken macro or rule is
     /// reported and skipped; everything else loads.
     pub fn build(macros: &[MacroSpec], rules: &[RuleSpec]) -> (RuleSet, BuildReport) {
+        Self::build_until(macros, rules, None)
+    }
+
+    /// [`RuleSet::build`] that gives up at `deadline`: what is not compiled by then is reported as
+    /// "compile time budget exceeded" (for policies from other people: a thousand costly regexes).
+    pub fn build_until(
+        macros: &[MacroSpec],
+        rules: &[RuleSpec],
+        deadline: Option<std::time::Instant>,
+    ) -> (RuleSet, BuildReport) {
         let mut report = BuildReport::default();
-        let mut env = Env::default();
+        let mut env = Env {
+            deadline,
+            ..Env::default()
+        };
         for m in macros {
             let parsed = match (&m.expression, &m.values) {
                 (Some(e), None) => Macro::parse(&m.id, e),

@@ -82,7 +82,9 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let server = Server::bind(ServerConfig::new("127.0.0.1:0".parse().unwrap(), &url)).await.unwrap();
+        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), &url);
+        config.secrets_key_file = Some(dir.path().join("secrets.key"));
+        let server = Server::bind(config).await.unwrap();
         let base = format!("http://{}", server.local_addr());
         let state = server.state().clone();
         tokio::spawn(server.run(std::future::pending()));

@@ -20,13 +20,112 @@ pub struct ServerConfig {
     pub default_backend_rules: bool,
     pub profiles: ProfileConfig,
     pub notifications: NotifyConfig,
+    /// The key sealing the secrets stored in the database (`storage::sealed`), created if missing.
+    /// Default: `secrets.key` beside an SQLite database file; PostgreSQL needs it given (every replica
+    /// must share it).
+    pub secrets_key_file: Option<PathBuf>,
+    pub connections: ConnectionLimits,
+    pub login: LoginLimits,
+    pub retention: RetentionConfig,
 }
 
-/// When a learning security profile becomes stable (whichever comes first).
+/// How long stored data is kept (`None`: forever), and how the background purge runs (`retention`).
+#[derive(Debug, Clone)]
+pub struct RetentionConfig {
+    /// Signals whose last match is older (their samples, comments, history and deliveries go with them).
+    pub signals: Option<std::time::Duration>,
+    /// Raw matches, except those kept as a live signal's samples.
+    pub matches: Option<std::time::Duration>,
+    /// Activity snapshots (the profiles they were merged into stay).
+    pub snapshots: Option<std::time::Duration>,
+    /// Finished deliveries in the delivery log (pending ones are never purged).
+    pub deliveries: Option<std::time::Duration>,
+    pub audit: Option<std::time::Duration>,
+    /// How often the purge runs.
+    pub interval: std::time::Duration,
+    /// Rows deleted per transaction: small enough that ingest never waits long for the writer.
+    pub batch: usize,
+}
+
+const DAY: u64 = 86_400;
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        let days = |d: u64| Some(std::time::Duration::from_secs(d * DAY));
+        RetentionConfig {
+            signals: days(365),
+            matches: days(30),
+            snapshots: days(90),
+            deliveries: days(90),
+            // Longer than signals: who changed what outlives what they changed (PCI DSS asks for a year).
+            audit: days(400),
+            interval: std::time::Duration::from_secs(3600),
+            batch: 1000,
+        }
+    }
+}
+
+/// What one client may hold open, and for how long (slow or idle clients cannot exhaust the server).
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Connections open at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Connections open at once from one address (an IPv6 client: its /64). Agents behind one NAT share it.
+    pub max_connections_per_ip: usize,
+    /// A request's headers must arrive within this; a keep-alive connection idle this long is closed.
+    pub header_timeout: std::time::Duration,
+    /// A request (reading its body, handling it) must finish within this; long polls get their wait on top.
+    pub request_timeout: std::time::Duration,
+    /// A TLS handshake must finish within this.
+    pub tls_handshake_timeout: std::time::Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: 4096,
+            max_connections_per_ip: 256,
+            header_timeout: std::time::Duration::from_secs(10),
+            request_timeout: std::time::Duration::from_secs(60),
+            tls_handshake_timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// Password guessing: failures per user name and per client address are free up to `free_failures`, then
+/// each next attempt waits twice as long as the one before (from `backoff`), and `lockout_after` failures
+/// lock the name (or address) out for `lockout`.
+#[derive(Debug, Clone)]
+pub struct LoginLimits {
+    pub free_failures: u32,
+    pub backoff: std::time::Duration,
+    pub lockout_after: u32,
+    pub lockout: std::time::Duration,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        LoginLimits {
+            free_failures: 5,
+            backoff: std::time::Duration::from_secs(1),
+            lockout_after: 10,
+            lockout: std::time::Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// When a learning security profile becomes stable (after enough snapshots or time, whichever comes
+/// first, and only once enough distinct agents contributed), and what one agent may send.
 #[derive(Debug, Clone)]
 pub struct ProfileConfig {
     pub stable_after_snapshots: i64,
     pub stable_after: std::time::Duration,
+    /// Distinct agents whose snapshots a profile needs before it can become stable; a behaviour stays in
+    /// the stable profile only if that many agents saw it (one agent credential cannot make its own
+    /// behaviours "normal" for the fleet). At most [`crate::profiles::quorum::MAX_QUORUM`].
+    pub min_agents: usize,
+    /// Snapshots one agent may send per hour (429 beyond).
+    pub snapshots_per_agent_hour: i64,
 }
 
 impl Default for ProfileConfig {
@@ -34,6 +133,8 @@ impl Default for ProfileConfig {
         ProfileConfig {
             stable_after_snapshots: 200,
             stable_after: std::time::Duration::from_secs(48 * 3600),
+            min_agents: 3,
+            snapshots_per_agent_hour: 60,
         }
     }
 }
@@ -61,6 +162,9 @@ pub struct NotifyConfig {
     pub request_timeout: std::time::Duration,
     /// On shutdown, how long in-flight deliveries may finish.
     pub drain_timeout: std::time::Duration,
+    /// Non-public networks channels may reach anyway (loopback, private, link-local... are refused
+    /// otherwise: `notify::egress`).
+    pub allow_nets: Vec<ipnet::IpNet>,
 }
 
 impl Default for NotifyConfig {
@@ -76,6 +180,7 @@ impl Default for NotifyConfig {
             backoff_max: std::time::Duration::from_secs(15 * 60),
             request_timeout: std::time::Duration::from_secs(30),
             drain_timeout: std::time::Duration::from_secs(10),
+            allow_nets: Vec::new(),
         }
     }
 }
@@ -96,6 +201,13 @@ pub struct Limits {
     pub max_batch_matches: usize,
     /// Largest single match, serialised.
     pub max_match_bytes: usize,
+    /// JSON values (objects, arrays, strings, numbers…) in one ingest batch: a parsed value takes up to 16
+    /// times the bytes it had in the body, so parsing stops here instead of at the end of the body.
+    pub max_batch_values: usize,
+    /// Time one policy check (compiling every policy of a configuration) may take.
+    pub compile_budget: std::time::Duration,
+    /// Policy checks running at once (each on a blocking thread); more wait, then get 503.
+    pub compile_concurrency: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -106,15 +218,27 @@ pub struct SignalConfig {
     pub max_samples: i64,
     /// Signals this close in time can be related.
     pub related_window: std::time::Duration,
+    /// A match's event time is the agent's word: the server keeps it within this far after receipt (clock
+    /// skew)...
+    pub max_clock_skew: std::time::Duration,
+    /// ...and this far before it (an agent spools through outages; older times are moved up to here). The
+    /// time the agent sent is kept in the match as `event.reported_timestamp`.
+    pub max_match_age: std::time::Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body_bytes: 10 << 20,
-            max_decompressed_bytes: 64 << 20,
+            // Agents seal a batch at 4 MiB (and split one the server refuses as too large).
+            max_decompressed_bytes: 16 << 20,
             max_batch_matches: 10_000,
             max_match_bytes: 1 << 20,
+            // A match with a three-process lineage holds 341 values in 2.6 KB (the SECL test fixture):
+            // an agents' batch (500 matches) is far under this, and one refused as too large is split.
+            max_batch_values: 1_000_000,
+            compile_budget: std::time::Duration::from_secs(10),
+            compile_concurrency: (crate::blocking::cores() / 2).max(1),
         }
     }
 }
@@ -125,6 +249,8 @@ impl Default for SignalConfig {
             window: std::time::Duration::from_secs(3600),
             max_samples: 20,
             related_window: std::time::Duration::from_secs(3600),
+            max_clock_skew: std::time::Duration::from_secs(5 * 60),
+            max_match_age: std::time::Duration::from_secs(30 * 86400),
         }
     }
 }
@@ -142,6 +268,34 @@ impl ServerConfig {
             default_backend_rules: true,
             profiles: ProfileConfig::default(),
             notifications: NotifyConfig::default(),
+            secrets_key_file: None,
+            connections: ConnectionLimits::default(),
+            login: LoginLimits::default(),
+            retention: RetentionConfig::default(),
         }
+    }
+
+    /// Where the secrets key is: the configured file, or `secrets.key` beside an SQLite database file;
+    /// `Ok(None)` for an in-memory database (its secrets die with it).
+    pub fn secrets_key_path(&self) -> anyhow::Result<Option<PathBuf>> {
+        if let Some(p) = &self.secrets_key_file {
+            return Ok(Some(p.clone()));
+        }
+        let url = &self.database_url;
+        let Some(rest) = url.strip_prefix("sqlite:") else {
+            anyhow::bail!(
+                "PostgreSQL: give the secrets key file (--secrets-key-file): the secrets in the database \
+                 are sealed with it, and every replica needs the same one"
+            );
+        };
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or("");
+        if path.is_empty() || path == ":memory:" || rest.starts_with(":memory:") {
+            return Ok(None);
+        }
+        let dir = std::path::Path::new(path)
+            .parent()
+            .unwrap_or(std::path::Path::new("."));
+        Ok(Some(dir.join("secrets.key")))
     }
 }

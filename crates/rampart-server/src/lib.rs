@@ -4,8 +4,10 @@
 //! (replicas share one database: all shared state lives in it).
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod backend_rules;
+pub mod blocking;
 pub mod bootstrap;
 pub mod config;
 pub mod error;
@@ -14,6 +16,8 @@ pub mod metrics;
 pub mod notify;
 pub mod profiles;
 pub mod remote_config;
+pub mod retention;
+mod serve;
 pub mod signals;
 mod sql;
 pub mod state;
@@ -31,7 +35,14 @@ pub use state::{AppState, MetricsSource};
 
 /// Connects to the database (running migrations) and loads the backend rules.
 pub async fn build_state(config: ServerConfig) -> anyhow::Result<AppState> {
-    let db = storage::Db::connect(&config.database_url).await?;
+    let sealer = match config.secrets_key_path()? {
+        Some(path) => storage::sealed::Sealer::load_or_create(&path)?,
+        None => storage::sealed::Sealer::ephemeral()?,
+    };
+    let db = storage::Db::connect(&config.database_url)
+        .await?
+        .with_sealer(sealer);
+    storage::secrets::prepare(&db).await?;
     let (rules, errors) =
         backend_rules::Registry::load(config.default_backend_rules, &config.backend_rule_files)?;
     for e in &errors {
@@ -39,6 +50,13 @@ pub async fn build_state(config: ServerConfig) -> anyhow::Result<AppState> {
         eprintln!("rampart: backend rule {} skipped: {}", e.id, e.error);
     }
     let notify = notify::Service::new(&config.notifications)?;
+    let login_guard = auth::login_guard::LoginGuard::new(config.login.clone());
+    let compile_gate = blocking::BlockingGate::new(
+        "compile",
+        "policy compiles",
+        config.limits.compile_concurrency,
+        config.limits.compile_budget,
+    );
     Ok(AppState(Arc::new(state::Inner {
         db,
         notify,
@@ -48,6 +66,8 @@ pub async fn build_state(config: ServerConfig) -> anyhow::Result<AppState> {
         extra_metrics: Default::default(),
         remote: Default::default(),
         login_key: Default::default(),
+        login_guard,
+        compile_gate,
     })))
 }
 
@@ -99,20 +119,13 @@ impl Server {
         let app = api::router(self.state.clone());
         let maintenance = tokio::spawn(profiles::maintain(self.state.clone()));
         let _stop_maintenance = AbortOnDrop(maintenance);
+        let _stop_retention = AbortOnDrop(tokio::spawn(retention::run(self.state.clone())));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut serve_stop = stop_rx.clone();
         let stopped = async move {
             let _ = serve_stop.wait_for(|s| *s).await;
         };
-        let serve = async {
-            match self.tls {
-                None => axum::serve(self.listener, app)
-                    .with_graceful_shutdown(stopped)
-                    .await
-                    .context("serving HTTP"),
-                Some(acceptor) => serve_tls(self.listener, acceptor, app, stopped).await,
-            }
-        };
+        let serve = serve::serve(self.listener, self.tls, app, self.state.clone(), stopped);
         let worker = notify::worker::run(self.state.clone(), stop_rx);
         let trigger = async move {
             shutdown.await;
@@ -129,51 +142,5 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// HTTPS: accept, handshake in a task per connection (a slow client cannot stall others), serve HTTP/1.1.
-async fn serve_tls(
-    listener: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    app: axum::Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::service::TowerToHyperService;
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, _) = tokio::select! {
-            _ = &mut shutdown => return Ok(()),
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!("accept: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(
-                std::time::Duration::from_secs(10),
-                acceptor.accept(tcp),
-            )
-            .await
-            {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => return tracing::debug!("TLS handshake: {e}"),
-                Err(_) => return tracing::debug!("TLS handshake timed out"),
-            };
-            let service = TowerToHyperService::new(app);
-            if let Err(e) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(tls), service)
-                .await
-            {
-                tracing::debug!("connection: {e}");
-            }
-        });
     }
 }

@@ -100,6 +100,14 @@ pub struct Metrics {
     pub notifications_lease_lost: Counter,
     /// From queued to delivered.
     pub notification_latency: Histogram,
+    pub login_failures: Counter,
+    pub login_lockouts: Counter,
+    pub login_throttled: Counter,
+    pub connections_refused: Counter,
+    pub connections_open: AtomicU64,
+    pub requests_timed_out: Counter,
+    pub retention_purged: Counter,
+    pub retention_errors: Counter,
 }
 
 /// Writes one counter in the exposition format.
@@ -205,6 +213,12 @@ impl Metrics {
         );
         gauge(
             out,
+            "rampart_server_connections_open",
+            "Client connections open.",
+            self.connections_open.load(Ordering::Relaxed) as f64,
+        );
+        gauge(
+            out,
             "rampart_server_db_pool_connections",
             "Database pool connections open.",
             pool_size as f64,
@@ -250,6 +264,41 @@ impl Metrics {
                 "rampart_server_notifications_lease_lost_total",
                 "Deliveries whose lease expired before they were recorded (another worker retries them).",
                 &self.notifications_lease_lost,
+            ),
+            (
+                "rampart_server_login_failures_total",
+                "Sign-ins with a wrong user name or password.",
+                &self.login_failures,
+            ),
+            (
+                "rampart_server_login_lockouts_total",
+                "User names or client addresses locked out of signing in after repeated failures.",
+                &self.login_lockouts,
+            ),
+            (
+                "rampart_server_login_throttled_total",
+                "Sign-ins refused (429) without a password check: backoff or lockout.",
+                &self.login_throttled,
+            ),
+            (
+                "rampart_server_connections_refused_total",
+                "Connections closed on arrival: too many open, in total or from one address.",
+                &self.connections_refused,
+            ),
+            (
+                "rampart_server_requests_timed_out_total",
+                "Requests that did not finish within the request timeout (408).",
+                &self.requests_timed_out,
+            ),
+            (
+                "rampart_server_retention_purged_rows_total",
+                "Rows deleted by retention (signals, matches, snapshots, deliveries, audit entries).",
+                &self.retention_purged,
+            ),
+            (
+                "rampart_server_retention_errors_total",
+                "Retention runs that stopped on a database error (the next run continues).",
+                &self.retention_errors,
             ),
         ] {
             counter(out, name, help, c.get());

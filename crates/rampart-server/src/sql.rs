@@ -20,6 +20,69 @@ pub fn values_placeholders(rows: usize, cols: usize, offset: usize) -> String {
     s
 }
 
+/// A value bound to a [`Where`] parameter.
+pub enum Bind {
+    I(i64),
+    S(String),
+}
+
+/// A WHERE clause built from optional filters, with its parameters in order.
+#[derive(Default)]
+pub struct Where {
+    pub clauses: Vec<String>,
+    pub binds: Vec<Bind>,
+}
+
+impl Where {
+    /// Adds a parameter; returns its placeholder.
+    pub fn param(&mut self, b: Bind) -> String {
+        self.binds.push(b);
+        format!("${}", self.binds.len())
+    }
+
+    /// `col IN (…)` for a comma-separated list of values (nothing if the list is empty).
+    pub fn any_of(&mut self, col: &str, values: &str) {
+        let vals: Vec<String> = values
+            .split(',')
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect();
+        if vals.is_empty() {
+            return;
+        }
+        let ps: Vec<String> = vals.into_iter().map(|v| self.param(Bind::S(v))).collect();
+        self.clauses.push(format!("{col} IN ({})", ps.join(", ")));
+    }
+
+    pub fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    pub fn bind<'q>(
+        &'q self,
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        for b in &self.binds {
+            q = match b {
+                Bind::I(i) => q.bind(*i),
+                Bind::S(s) => q.bind(s.as_str()),
+            };
+        }
+        q
+    }
+}
+
+/// Escapes `\`, `%` and `_` for a `LIKE … ESCAPE '\'` pattern.
+pub fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

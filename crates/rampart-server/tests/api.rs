@@ -126,17 +126,32 @@ async fn ingest_groups_matches_into_signals_once(db: TestDb) {
         .await;
     assert_eq!(st, 200);
     let id = c1["id"].as_i64().unwrap();
-    let (st, detail) = s
+    let signal_path = format!("/api/v1/signals/{id}");
+    let (st, detail) = s.call("GET", &signal_path, Some(&s.admin), None).await;
+    assert_eq!(st, 200, "{detail}");
+    // The agent's report is its own word: shown apart, never as the rule's remediation.
+    assert_eq!(detail["remediation"], json!(null), "{detail}");
+    let report = &detail["rule"]["agent_report"];
+    assert_eq!(report["remediation"], "Isolate the container.");
+    assert_eq!(report["tags"]["mitre"], "T1059");
+    assert_eq!(report["hostname"], "web-1");
+    // Once the server's configuration defines the rule, its metadata is the rule's.
+    let (st, v) = s
         .call(
-            "GET",
-            &format!("/api/v1/signals/{id}"),
+            "PUT",
+            "/api/v1/custom-rules/shell_in_container",
             Some(&s.admin),
-            None,
+            Some(
+                json!({"expression": "exec.file.name == \"sh\"", "severity": "high",
+                        "tags": {"mitre": "T1059"}, "remediation": "Isolate the container."}),
+            ),
         )
         .await;
-    assert_eq!(st, 200, "{detail}");
+    assert_eq!(st, 200, "{v}");
+    let (_, detail) = s.call("GET", &signal_path, Some(&s.admin), None).await;
     assert_eq!(detail["remediation"], "Isolate the container.");
     assert_eq!(detail["rule"]["tags"]["mitre"], "T1059");
+    assert_eq!(detail["rule"]["defined_by"], "server");
     let samples = detail["samples"].as_array().unwrap();
     assert_eq!(samples.len(), 3);
     assert_eq!(samples[0]["match"]["event"]["id"], "run-1");
@@ -209,14 +224,7 @@ async fn triage_state_assignee_comments(db: TestDb) {
         )
         .await;
     assert_eq!(st, 403);
-    let (_, users) = s.call("GET", "/api/v1/users", Some(&s.admin), None).await;
-    let rita = users["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "rita")
-        .unwrap()["id"]
-        .clone();
+    let rita = s.user_id("rita").await;
     let (st, v) = s
         .call(
             "PATCH",

@@ -31,7 +31,7 @@ const WEBHOOK_SECRET: &str = "a-webhook-secret-of-some-length";
 
 /// Short timings so that retries and lease expiry take milliseconds to seconds.
 fn fast(db: &TestDb) -> ServerConfig {
-    let mut c = common::config(&db.url());
+    let mut c = common::config_with_loopback_receivers(&db.url());
     let n = &mut c.notifications;
     n.poll_interval = Duration::from_millis(50);
     n.lease = Duration::from_secs(2);
@@ -1044,15 +1044,24 @@ async fn api_roles_validation_and_preview(db: TestDb) {
     refused(&s, "/api/v1/notifications/rules", &bad_rules).await;
     assert_eq!(s.count("notification_rules").await, 0);
 
-    // Editing a channel without resending its secrets keeps them (the receiver verifies the signature).
+    // Editing a channel without resending its secrets keeps them (the receiver verifies the signature),
+    // unless the edit moves the channel to another URL: then the stored secrets are not sent there.
     let mut edited = shown.clone();
+    edited["method"] = json!("POST");
+    patch(&s, &channel_path, json!({"config": edited.clone()})).await;
     edited["url"] = json!(format!("{}/edited", rx.base));
-    patch(
-        &s,
-        &format!("/api/v1/notifications/channels/{id}"),
-        json!({"config": edited}),
-    )
-    .await;
+    let (st, v) = s
+        .call(
+            "PATCH",
+            &channel_path,
+            Some(&s.admin),
+            Some(json!({"config": edited.clone()})),
+        )
+        .await;
+    assert_eq!(st, 422, "{v}");
+    edited["secret"] = good["config"]["secret"].clone();
+    edited["headers"] = good["config"]["headers"].clone();
+    patch(&s, &channel_path, json!({"config": edited})).await;
     let rid = rule(&s, json!({"name": "r", "channels": [id], "min_severity": "critical",
         "template": {"title": "{{ rule.id }} on {{ host }}", "body": "Path: `{{ process.file.path }}`"}})).await;
     let agent = s.enroll("web-1").await;
@@ -1148,8 +1157,13 @@ async fn api_roles_validation_and_preview(db: TestDb) {
     let failed = deliveries(&s, "&status=failed").await.remove(0);
     assert_eq!(failed["attempts"], 1, "a 400 is not retried: {failed}");
     assert_eq!(failed["last_status"], 400);
+    // Rampart's reason, and apart from it what the receiver answered (shown to admins only).
+    assert_eq!(failed["last_error"], "HTTP 400", "{failed}");
     assert!(
-        failed["last_error"].as_str().unwrap().contains("refused"),
+        failed["last_response"]
+            .as_str()
+            .unwrap()
+            .contains("refused"),
         "{failed}"
     );
     let retry = format!("/api/v1/notifications/deliveries/{}/retry", failed["id"]);

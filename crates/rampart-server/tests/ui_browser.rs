@@ -138,7 +138,7 @@ async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_ui_in_chromium() {
     let db = TestDb::sqlite();
-    let s = TestServer::start(&db).await;
+    let s = TestServer::start_with(common::config_with_loopback_receivers(&db.url())).await;
     let agent = s.enroll("web-1").await;
     let now = rampart_server::storage::now_ns();
     let mut m1 = mk_match(
@@ -163,10 +163,16 @@ async fn web_ui_in_chromium() {
     );
     let (st, v) = s.ingest(&agent, &[m1, m2]).await;
     assert_eq!(st, 200, "{v}");
-    let rules = json!({"rules": [{"id": "curl_in_container", "version": "1", "description": "curl ran in a web container",
-        "severity": "high", "tags": {}, "remediation": "Find out who ran curl and why.", "policy": "default"}]});
+    // The rule as the server's configuration defines it: its remediation shows on the signal.
+    let rule = json!({"expression": "exec.file.name == \"curl\"", "description": "curl ran in a web container",
+        "severity": "high", "remediation": "Find out who ran curl and why."});
     let (st, v) = s
-        .agent_call(&agent, "PUT", "/api/v1/agents/rules", rules)
+        .call(
+            "PUT",
+            "/api/v1/custom-rules/curl_in_container",
+            Some(&s.admin),
+            Some(rule),
+        )
         .await;
     assert!(st < 300, "{v}");
     s.add_user("vera", "viewer").await;
@@ -429,7 +435,17 @@ async fn web_ui_in_chromium() {
     );
     shot(&c, "08-notification-test").await;
 
+    // The admin's audit tab lists the channel just created and its test send, by this user, from loopback.
+    click(&c, "#nav-audit").await;
+    let log = wait_text(&c, "#audit", "channel.test").await;
+    for want in ["channel.create", "(soc-hook)", "127.0.0.1", "admin"] {
+        assert!(log.contains(want), "{want} not in {log}");
+    }
+    shot(&c, "08b-audit-log").await;
+
     // A security profile from two snapshots: behaviours and their commonality.
+    s.report_workloads(&agent, &[("c1", "nginx", "1.25"), ("c2", "nginx", "1.25")])
+        .await;
     for (i, extra) in [(1, true), (2, false)] {
         let mut behaviors = vec![
             json!({"kind": "process", "process": "/usr/sbin/nginx", "detail": "", "count": 1}),

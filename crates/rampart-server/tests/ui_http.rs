@@ -365,7 +365,7 @@ const HOSTILE: &str = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_event_fields_are_escaped_on_every_page() {
     let db = TestDb::sqlite();
-    let s = TestServer::start(&db).await;
+    let s = TestServer::start_with(common::config_with_loopback_receivers(&db.url())).await;
     let agent = s.enroll(HOSTILE).await;
     let mut m = mk_match(
         "evil_rule",
@@ -389,6 +389,8 @@ async fn hostile_event_fields_are_escaped_on_every_page() {
         .agent_call(&agent, "PUT", "/api/v1/agents/rules", report)
         .await;
     assert!(st < 300, "{st} {v}");
+    s.report_workloads(&agent, &[("c0ffee", HOSTILE, "1")])
+        .await;
     let snap = json!({"id": "snap-1", "workload": {"kind": "container", "id": "c0ffee", "image_name": HOSTILE, "image_tag": "1"},
         "started_at": 1, "ended_at": 2, "events": 1, "dropped": 0,
         "behaviors": [{"kind": "file", "process": format!("/bin/sh > {HOSTILE}"), "detail": HOSTILE, "count": 1, "example": HOSTILE}]});
@@ -422,11 +424,17 @@ async fn hostile_event_fields_are_escaped_on_every_page() {
         "/ui/signals".to_string(),
         format!("/ui/signals?q={q}"),
         format!("/ui/signals/{sid}"),
-        "/ui/rules".into(),
         "/ui/profiles".into(),
         "/ui/profiles/1".into(),
         "/ui/agents".into(),
     ];
+    // The rules page lists the server's rules: an agent's report about its own is not among them.
+    let (st, _, rules) = s.ui_get(&admin.cookie, "/ui/rules").await;
+    assert_eq!(st, 200);
+    assert!(
+        !rules.contains("alert(") && !rules.contains("evil_rule"),
+        "{rules}"
+    );
     for p in &pages {
         let (st, _, page) = s.ui_get(&admin.cookie, p).await;
         assert_eq!(st, 200, "{p}: {page}");
@@ -455,8 +463,9 @@ async fn hostile_event_fields_are_escaped_on_every_page() {
 async fn explorer_filters_and_pages(db: TestDb) {
     let s = TestServer::start(&db).await;
     let agent = s.enroll("web-1").await;
+    let db1 = s.enroll("db-1").await;
     let t = now() - 3_600_000_000_000;
-    let mut batch = Vec::new();
+    let (mut batch, mut db_batch) = (Vec::new(), Vec::new());
     for i in 0..130 {
         let host = if i % 2 == 0 { "web-1" } else { "db-1" };
         let cid = format!("c{i}");
@@ -471,9 +480,16 @@ async fn explorer_filters_and_pages(db: TestDb) {
             &format!("/usr/bin/tool{i}"),
         );
         m["rule"]["severity"] = json!(if i % 4 == 0 { "critical" } else { "low" });
-        batch.push(m);
+        // Each host's matches from its own agent.
+        if host == "web-1" {
+            batch.push(m);
+        } else {
+            db_batch.push(m);
+        }
     }
     let (st, v) = s.ingest(&agent, &batch).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s.ingest(&db1, &db_batch).await;
     assert_eq!(st, 200, "{v}");
     let total = s.count("signals WHERE source = 'agent'").await;
     assert_eq!(
@@ -908,7 +924,7 @@ async fn backend_rules_are_edited_from_the_ui() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notification_rules_are_edited_from_the_ui() {
     let db = TestDb::sqlite();
-    let s = TestServer::start(&db).await;
+    let s = TestServer::start_with(common::config_with_loopback_receivers(&db.url())).await;
     let (st, v) = s.call("POST", "/api/v1/notifications/channels", Some(&s.admin),
         Some(json!({"name": "hook", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/x"}}))).await;
     assert_eq!(st, 201, "{v}");
@@ -1175,7 +1191,7 @@ fn dry_group(fragment: &str, rule: &str, group: &str) -> Option<(i64, i64, Strin
 /// exactly what the dry run shows for new matches.
 async fn backend_rule_test_is_a_dry_run_of_the_live_evaluator(db: TestDb) {
     use sqlx::Row;
-    let s = TestServer::start(&db).await;
+    let s = TestServer::start_with(common::config_with_loopback_receivers(&db.url())).await;
     let agent = s.enroll("web-1").await;
     let (st, v) = s.call("POST", "/api/v1/notifications/channels", Some(&s.admin),
         Some(json!({"name": "hook", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/x"}}))).await;
@@ -1208,16 +1224,17 @@ async fn backend_rule_test_is_a_dry_run_of_the_live_evaluator(db: TestDb) {
         let (st, v) = s.ingest(&agent, &[shell("web-1", i)]).await;
         assert_eq!(st, 200, "{v}");
     }
+    // Each host's matches come from its own agent (a match is bound to the agent that sends it).
     let (st, v) = s
         .ingest(
-            &agent,
+            &s.enroll("db-1").await,
             &[shell("db-1", 0), shell("db-1", 1), shell("db-1", 2)],
         )
         .await;
     assert_eq!(st, 200, "{v}");
     let (st, v) = s
         .ingest(
-            &agent,
+            &s.enroll(HOSTILE).await,
             &[shell(HOSTILE, 0), shell(HOSTILE, 1), shell(HOSTILE, 2)],
         )
         .await;
@@ -1363,8 +1380,9 @@ async fn backend_rule_test_is_a_dry_run_of_the_live_evaluator(db: TestDb) {
         }
     };
     assert_eq!(notified("ui_many_shells").await, 0);
+    let web3 = s.enroll("web-3").await;
     for i in 0..12 {
-        let (st, v) = s.ingest(&agent, &[shell("web-3", i)]).await;
+        let (st, v) = s.ingest(&web3, &[shell("web-3", i)]).await;
         assert_eq!(st, 200, "{v}");
     }
     let rows = sqlx::query(
@@ -1397,3 +1415,91 @@ async fn backend_rule_test_is_a_dry_run_of_the_live_evaluator(db: TestDb) {
 }
 
 both!(backend_rule_test_is_a_dry_run_of_the_live_evaluator);
+
+/// The audit page (admins only): a channel created from the UI and a sign-in that failed are listed with
+/// who, from where and what changed (the webhook secret hidden); the action filter narrows it and the
+/// "older" link pages back; viewers and responders are refused and have no tab.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_page_is_for_admins() {
+    use rampart_server::audit::{self, Action, Actor};
+    let db = TestDb::sqlite();
+    let s = TestServer::start(&db).await;
+    let [viewer, responder, admin] = sessions(&s).await;
+    let (st, _, _) = s
+        .ui_login_post("username=admin&password=not-the-password")
+        .await;
+    assert_eq!(st, 401);
+    let config =
+        r#"{"url": "https://hooks.rampart.invalid/ui", "secret": "ui-webhook-secret-0123456789"}"#;
+    let form = [
+        ("name", "ui-hook"),
+        ("kind", "webhook"),
+        ("config", config),
+        ("enabled", "on"),
+        ("rate_per_minute", "60"),
+    ];
+    let (st, _, page) = s
+        .ui_post(
+            &admin,
+            "/ui/notifications/channels",
+            &form,
+            Some(&admin.csrf),
+        )
+        .await;
+    assert_eq!(st, 303, "{page}");
+    for who in [&viewer, &responder] {
+        let (st, _, page) = s.ui_get(&who.cookie, "/ui/audit").await;
+        assert_eq!(st, 403);
+        assert!(!page.contains("ui-hook"));
+        let (_, _, page) = s.ui_get(&who.cookie, "/ui/signals").await;
+        assert!(!page.contains("nav-audit"));
+    }
+    let (st, _, page) = s.ui_get(&admin.cookie, "/ui/audit").await;
+    assert_eq!(st, 200);
+    let rows = |page: &str| page.matches("<tr data-action=").count();
+    for action in [
+        "channel.create",
+        "auth.login_failed",
+        "auth.login",
+        "user.create",
+    ] {
+        assert!(
+            page.contains(&format!("data-action=\"{action}\"")),
+            "{action}"
+        );
+    }
+    assert!(page.contains("channel 1 (ui-hook)") && page.contains("127.0.0.1"));
+    assert!(page.contains("https://hooks.rampart.invalid/ui"));
+    assert!(!page.contains("ui-webhook-secret"), "a secret on the page");
+    let (_, _, page) = s
+        .ui_get(&admin.cookie, "/ui/audit?action=channel.create")
+        .await;
+    assert_eq!(rows(&page), 1);
+    // More than a page: the first 100, then the rest behind the "older" link (which keeps the filter).
+    for i in 0..105 {
+        let actor = Actor::system("bulk");
+        audit::record(
+            &s.state.db.pool,
+            actor,
+            Action::DataPurged,
+            &format!("bulk {i}"),
+            json!({}),
+        )
+        .await
+        .unwrap();
+    }
+    let (_, _, page) = s
+        .ui_get(&admin.cookie, "/ui/audit?action=retention.purge")
+        .await;
+    assert_eq!(rows(&page), 100);
+    let older = page
+        .split("<a href=\"")
+        .find_map(|p| p.split_once("\" id=\"audit-older\"").map(|(href, _)| href))
+        .expect("an older link")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert!(older.contains("action=retention.purge"), "{older}");
+    let (_, _, page) = s.ui_get(&admin.cookie, &older).await;
+    assert_eq!(rows(&page), 5);
+    assert!(page.contains("bulk 0") && !page.contains("audit-older"));
+}

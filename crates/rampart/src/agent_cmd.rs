@@ -15,6 +15,7 @@ use rampart_agent::remote::{Applied, RemoteConfig, RemoteConfigOptions};
 use rampart_agent::report::{Reporter, ReporterConfig};
 use rampart_agent::runtime::{self, Agent, AgentOptions, Output};
 use rampart_agent::source::EventSource;
+use rampart_model::behavior::Workload;
 use rampart_model::Event;
 use rampart_policy::bundle::Bundle;
 use rampart_secl::Match;
@@ -84,7 +85,8 @@ pub struct AgentCmd {
     /// Server base URL, e.g. http://127.0.0.1:7878 or https://rampart.example:7878.
     #[arg(long, value_name = "URL")]
     pub server: String,
-    /// File holding the enrollment token (used once; the agent then keeps its own credential in the spool).
+    /// File holding the enrollment token (used once, then removed; the agent keeps its own credential in the
+    /// spool).
     #[arg(long, value_name = "FILE")]
     pub token_file: PathBuf,
     /// Spool directory: matches wait here until the server acknowledged them.
@@ -93,6 +95,10 @@ pub struct AgentCmd {
     /// PEM CA certificate to trust for an https server.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
+    /// Allow a plain http:// server that is not on loopback (the credential travels in clear, and at
+    /// enrollment a man in the middle could make the agent pin his configuration-signing key).
+    #[arg(long)]
+    pub allow_insecure_http: bool,
     /// Serve Prometheus metrics at http://ADDR/metrics (`none` to disable).
     #[arg(long, default_value = "127.0.0.1:7879", value_name = "ADDR")]
     pub metrics_listen: String,
@@ -126,12 +132,18 @@ impl AgentGauges {
         );
     }
 
-    /// The agent's health as the server stores it: the same counters the metrics endpoint shows.
-    fn status_report(&self, kernel_release: &str) -> serde_json::Value {
+    /// The agent's health as the server stores it: the same counters the metrics endpoint shows, and the
+    /// workloads the agent profiles (the server takes their snapshots only).
+    fn status_report(&self, kernel_release: &str, workloads: &[Workload]) -> serde_json::Value {
+        let workloads: Vec<serde_json::Value> = workloads
+            .iter()
+            .map(|w| json!({"id": w.id, "image_name": w.image_name, "image_tag": w.image_tag}))
+            .collect();
         json!({
             "kernel_release": kernel_release,
             "events_delivered": self.delivered.load(Ordering::Relaxed),
             "events_dropped": self.dropped.load(Ordering::Relaxed),
+            "workloads": workloads,
         })
     }
 
@@ -275,17 +287,13 @@ fn relay_dumps(agent: &mut Agent, uploader: &Uploader) {
     }
 }
 
-/// The rule id anomaly signals carry.
-pub const ANOMALY_RULE: &str = "anomaly_detection";
-
 /// An anomaly as a match: the event's fields as any match has them, the synthetic rule, and what was new
 /// and against which profile.
 pub fn anomaly_json(a: &Anomaly, event: &Event) -> serde_json::Value {
     let mut v = serde_json::to_value(event).unwrap_or_default();
+    let rule = rampart_policy::builtin::ANOMALY;
     v["rule"] = json!({
-        "id": ANOMALY_RULE, "version": "1.0.0",
-        "description": "A workload did something its stable security profile does not contain",
-        "tags": {"severity": "medium", "category": "anomaly", "source": "security_profile"},
+        "id": rule.id, "version": rule.version, "description": rule.description, "tags": rule.tag_map(),
     });
     v["anomaly"] = json!({
         "behavior": a.behavior,
@@ -296,8 +304,8 @@ pub fn anomaly_json(a: &Anomaly, event: &Event) -> serde_json::Value {
     v
 }
 
-/// The metadata of the loaded rules, for the server (remediation shows on signals), and of the anomaly
-/// rule when the agent profiles.
+/// The metadata of the loaded rules and of the anomaly rule, for the server: it keeps them as this agent's
+/// report (rules the server's configuration defines show the server's own metadata).
 pub fn rules_metadata(agent: &Agent) -> Vec<serde_json::Value> {
     let mut rules: Vec<serde_json::Value> = agent
         .detector()
@@ -312,12 +320,11 @@ pub fn rules_metadata(agent: &Agent) -> Vec<serde_json::Value> {
             })
         })
         .collect();
+    let anomaly = rampart_policy::builtin::ANOMALY;
     rules.push(json!({
-        "id": ANOMALY_RULE, "version": "1.0.0",
-        "description": "A workload did something its stable security profile does not contain",
-        "severity": "medium", "tags": {"category": "anomaly"},
-        "remediation": "Look at the new behaviour and the process tree: an intrusion, or a change of the workload? If legitimate, accept the signal's suppression suggestion or let the profile relearn on the next image tag.",
-        "policy": "security-profiles",
+        "id": anomaly.id, "version": anomaly.version, "description": anomaly.description,
+        "severity": anomaly.severity(), "tags": anomaly.tag_map(), "remediation": anomaly.remediation,
+        "policy": anomaly.policy,
     }));
     rules
 }
@@ -375,12 +382,20 @@ pub fn run_loop(
     let mut out = ReportOutput { reporter, hostname };
     let kernel_release = rampart_policy::filters::kernel_release();
     let mut status_at: Option<Instant> = None;
+    let mut workloads: Vec<Workload> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         agent.step(Duration::from_millis(50), &mut out)?;
         gauges.update(agent);
-        if status_at.is_none_or(|t| t.elapsed() >= STATUS_EVERY) {
+        // A new profiled workload is reported at once: its snapshot must not reach the server first.
+        let now_profiled = agent
+            .profiler_mut()
+            .map(|p| p.reported_workloads())
+            .unwrap_or_default();
+        let changed = now_profiled != workloads;
+        if changed || status_at.is_none_or(|t| t.elapsed() >= STATUS_EVERY) {
+            workloads = now_profiled;
             status_at = Some(Instant::now());
-            reporter.set_status(gauges.status_report(&kernel_release));
+            reporter.set_status(gauges.status_report(&kernel_release, &workloads));
         }
         if let Some(u) = uploader {
             relay_dumps(agent, u);
@@ -439,6 +454,7 @@ pub fn run(cmd: AgentCmd) -> anyhow::Result<()> {
     let stop = stop_flag()?;
     let mut config = ReporterConfig::new(&cmd.spool_dir, &cmd.server, &cmd.token_file);
     config.ca_file = cmd.ca_file.clone();
+    config.allow_insecure_http = cmd.allow_insecure_http;
     config.tags = cmd.agent.tags.clone();
     let remote = remote_config(&cmd.agent, &config)?;
     let uploader = uploader(&cmd.agent, &config)?;

@@ -141,6 +141,10 @@ enum AgentsSub {
         #[arg(long)]
         json: bool,
     },
+    /// Revoke an agent's credential; its host cannot enroll again until readmitted.
+    Revoke { id: i64 },
+    /// Let a revoked agent's host enroll again (it needs a new enrollment token).
+    Readmit { id: i64 },
 }
 
 fn read(file: &PathBuf) -> anyhow::Result<String> {
@@ -305,7 +309,19 @@ pub fn config(cmd: ConfigCmd) -> anyhow::Result<()> {
 
 pub fn agents(cmd: AgentsCmd) -> anyhow::Result<()> {
     let c = ApiClient::new(&cmd.api)?;
-    let AgentsSub::List { json } = cmd.command;
+    let json = match cmd.command {
+        AgentsSub::List { json } => json,
+        AgentsSub::Revoke { id } => {
+            c.call("DELETE", &format!("/api/v1/agents/{id}"), None)?;
+            println!("agent {id} revoked: its host stays out until `rampart agents readmit {id}`");
+            return Ok(());
+        }
+        AgentsSub::Readmit { id } => {
+            c.call("POST", &format!("/api/v1/agents/{id}/readmit"), None)?;
+            println!("agent {id}'s host may enroll again, with a new enrollment token");
+            return Ok(());
+        }
+    };
     let v = c.call("GET", "/api/v1/fleet", None)?;
     if json {
         return print_json(&v);

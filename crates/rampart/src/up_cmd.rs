@@ -1,5 +1,6 @@
 //! `rampart up`: agent, server and web UI in one process on one host, with SQLite under a data directory.
-//! The first run creates the admin account (password printed once) and the local agent's enrollment token.
+//! The first run creates the admin account (password printed once) and the local agent's enrollment token
+//! (single use: the agent removes it once enrolled and keeps its own credential across restarts).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use rampart_agent::report::credentials::load_credentials;
 use rampart_agent::report::{Reporter, ReporterConfig};
 use rampart_agent::runtime::Agent;
 use rampart_server::{bootstrap, storage, Server, ServerConfig};
@@ -30,10 +32,15 @@ pub struct UpCmd {
     pub agent: AgentArgs,
     #[command(flatten)]
     pub profiles: server_cmd::ProfileArgs,
+    #[command(flatten)]
+    pub limits: server_cmd::LimitArgs,
+    #[command(flatten)]
+    pub guard: server_cmd::GuardArgs,
 }
 
 pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
     server_cmd::data_dir(&cmd.data_dir)?;
+    server_cmd::raise_open_files_limit();
     let stop = agent_cmd::stop_flag()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -43,15 +50,22 @@ pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
         cmd.listen,
         storage::sqlite_url(&cmd.data_dir.join("rampart.db")),
     );
-    config.profiles = cmd.profiles.config();
-    let (server, first, token_file) = rt.block_on(async {
+    // One host, one agent: the only agent that can contribute is the host's own.
+    config.profiles = cmd.profiles.config(1);
+    config.secrets_key_file = Some(cmd.data_dir.join("secrets.key"));
+    cmd.limits.apply(&mut config);
+    cmd.guard.apply(&mut config);
+    let spool = cmd.data_dir.join("agent");
+    let (server, first, token_file, url) = rt.block_on(async {
         let server = Server::bind(config).await?;
+        let url = format!("http://{}", server.local_addr());
         let first = bootstrap::ensure_admin(&server.state().db).await?;
+        // The local agent keeps its credential across restarts; a token is written only until it has one.
+        let enrolled = load_credentials(&spool, &url).is_some();
         let token_file =
-            bootstrap::ensure_enrollment_token_file(&server.state().db, &cmd.data_dir).await?;
-        anyhow::Ok((server, first, token_file))
+            bootstrap::local_agent_token(&server.state().db, &cmd.data_dir, enrolled).await?;
+        anyhow::Ok((server, first, token_file, url))
     })?;
-    let url = format!("http://{}", server.local_addr());
     let state = server.state().clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let serving = rt.spawn(server.run(async {
@@ -67,8 +81,10 @@ pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
             "starting the agent (it needs root; `--no-agent` runs the server and UI only)",
         )?)
     };
-    let mut reporter_config = ReporterConfig::new(cmd.data_dir.join("agent"), &url, &token_file);
+    let mut reporter_config = ReporterConfig::new(&spool, &url, &token_file);
     reporter_config.tags = cmd.agent.tags.clone();
+    // The agent talks to the server of its own process, whatever address that listens on.
+    reporter_config.allow_insecure_http = true;
     let (remote, uploader) = match agent {
         Some(_) => (
             agent_cmd::remote_config(&cmd.agent, &reporter_config)?,

@@ -32,9 +32,10 @@ fn manages_channels_rules_and_deliveries() {
     let dir = tempfile::tempdir().unwrap();
     let url = rampart_server::storage::sqlite_url(&dir.path().join("r.db"));
     let (base, admin, viewer, received) = rt.block_on(async {
-        let server = Server::bind(ServerConfig::new("127.0.0.1:0".parse().unwrap(), url))
-            .await
-            .unwrap();
+        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), url);
+        // The test receiver listens on this host: allow-listed as an admin would (--notify-allow-net).
+        config.notifications.allow_nets = vec!["127.0.0.0/8".parse().unwrap()];
+        let server = Server::bind(config).await.unwrap();
         let base = format!("http://{}", server.local_addr());
         let db = server.state().db.clone();
         let user = store::create_user(&db, "admin", "admin-password-123", Role::Admin)

@@ -123,7 +123,15 @@ fn profiles_learn_stabilise_flag_anomalies_and_suggest_suppressions() {
     let dir = tmp.path();
     let policy = dir.join("p.policy");
     std::fs::write(&policy, POLICY).unwrap();
-    let server = start_server(dir, &["--profile-stable-snapshots", "3"]);
+    let server = start_server(
+        dir,
+        &[
+            "--profile-stable-snapshots",
+            "3",
+            "--profile-min-agents",
+            "1",
+        ],
+    );
     let _agent = Proc(
         Command::new(env!("CARGO_BIN_EXE_rampart"))
             .args([

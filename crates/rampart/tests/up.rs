@@ -1,7 +1,9 @@
 //! `rampart up` end to end, as a user runs it: the first run prints the URL and the admin password, the
 //! local agent reports a real rule match to its own server, the match becomes a signal visible through the
 //! API with its rule's remediation, `/metrics` shows both halves, and a second run on the same data
-//! directory keeps the account (no new password). Root only (the agent loads eBPF programs).
+//! directory keeps the account (no new password) and the agent's credential (its single-use enrollment
+//! token is gone, none is written again, and its matches still arrive). Once the local agent is revoked, a
+//! third run does not let it back in. Root only (the agent loads eBPF programs).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -19,13 +21,14 @@ struct Up {
 }
 
 impl Up {
-    fn start(data_dir: &Path, policy: &Path) -> Up {
+    fn start(data_dir: &Path, policy: &Path, port: u16) -> Up {
         assert!(
             rampart_testkit::is_root(),
             "`rampart up` loads eBPF programs: run the tests as root"
         );
         let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
-            .args(["up", "--listen", "127.0.0.1:0", "--no-default-policy"])
+            .args(["up", "--no-default-policy", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--policy")
@@ -110,7 +113,10 @@ fn up_reports_a_live_match_as_a_signal_and_keeps_its_state() {
     )
     .unwrap();
     let data = dir.path().join("data");
-    let up = Up::start(&data, &policy);
+    let token_file = data.join("agent-enrollment.token");
+    // One address for every run: the agent's credential is for this server's URL.
+    let port = rampart_testkit::free_port();
+    let up = Up::start(&data, &policy, port);
     let password = up
         .password()
         .expect("the first run prints the admin password");
@@ -153,16 +159,64 @@ fn up_reports_a_live_match_as_a_signal_and_keeps_its_state() {
     for name in ["rampart_server_ingest_requests_total", "rampart_agent_"] {
         assert!(metrics.contains(name), "{name} in /metrics:\n{metrics}");
     }
+    assert!(!token_file.exists(), "the agent removed its spent token");
     up.stop();
 
-    // Same data directory: the account and the signal are still there, no new password is printed.
-    let again = Up::start(&data, &policy);
+    // Same data directory: the account and the signal are still there, no new password is printed, and the
+    // agent reports with the credential it kept (no token written, no second agent).
+    let again = Up::start(&data, &policy, port);
     assert_eq!(again.password(), None, "{:#?}", again.stdout);
     assert!(again.stdout.iter().any(|l| l.contains("sign in as admin")));
+    assert!(!token_file.exists(), "{:#?}", again.stdout);
     let token = login(&again.url, &password);
     let list: Value = get(&again.url, &token, "/api/v1/signals?rule_id=up_marker_exec")
         .into_json()
         .unwrap();
     assert_eq!(list["signals"].as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(marker_matches(&again.url, &token, &marker, 2), 2);
+    let id = only_agent(&again.url, &token)["id"].as_i64().unwrap();
+    ureq::delete(&format!("{}/api/v1/agents/{id}", again.url))
+        .set("authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("revoking the local agent");
     again.stop();
+
+    // Revoked: restarting `rampart up` does not let its agent back in.
+    let third = Up::start(&data, &policy, port);
+    let token = login(&third.url, &password);
+    let counted = marker_matches(&third.url, &token, &marker, 3);
+    assert_eq!(counted, 2, "no match from the revoked host");
+    assert_eq!(only_agent(&third.url, &token)["revoked"], true);
+    third.stop();
+}
+
+/// The one agent the server knows (no second enrollment of the local host).
+fn only_agent(url: &str, token: &str) -> Value {
+    let agents: Value = get(url, token, "/api/v1/agents").into_json().unwrap();
+    let list = agents["agents"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{agents}");
+    list[0].clone()
+}
+
+/// Runs the marker command again and returns the matches of its signal once they reach `want` (or after
+/// 8 s without reaching it).
+fn marker_matches(url: &str, token: &str, marker: &str, want: i64) -> i64 {
+    let status = Command::new("/bin/true").arg(marker).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        let list: Value = get(url, token, "/api/v1/signals?rule_id=up_marker_exec")
+            .into_json()
+            .unwrap();
+        let count: i64 = list["signals"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["count"].as_i64())
+            .sum();
+        if count >= want || Instant::now() >= deadline {
+            return count;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

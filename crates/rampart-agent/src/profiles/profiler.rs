@@ -86,10 +86,15 @@ pub struct Profiler {
     hostname: String,
     /// Request ids whose dump ended since the last call to `take_finished_requests`.
     finished_requests: Vec<i64>,
+    /// Workloads whose snapshot was written lately (still reported: the snapshot may be on its way).
+    recently_finished: Vec<(Workload, Instant)>,
     /// Snapshots written, and those left out because the workload's image never became known.
     pub written: u64,
     pub skipped_no_image: u64,
 }
+
+/// How long a workload whose snapshot was written is still reported.
+const RECENTLY_FINISHED: Duration = Duration::from_secs(3600);
 
 fn now_ns() -> u64 {
     std::time::SystemTime::now()
@@ -116,6 +121,7 @@ impl Profiler {
             seq: 0,
             hostname,
             finished_requests: Vec::new(),
+            recently_finished: Vec::new(),
             written: 0,
             skipped_no_image: 0,
         }
@@ -156,6 +162,24 @@ impl Profiler {
     /// Workloads being dumped.
     pub fn active(&self) -> usize {
         self.active.len()
+    }
+
+    /// The workloads the agent tells the server it profiles: those dumped now whose image is known, and
+    /// those whose snapshot was written in the last hour (it may still be on its way). The server takes
+    /// snapshots only of workloads their agent reported. Sorted, so a change is easy to see.
+    pub fn reported_workloads(&self) -> Vec<Workload> {
+        let mut out: Vec<Workload> = self
+            .active
+            .values()
+            .map(|a| a.dump.workload.clone())
+            .filter(|w| !w.image_name.is_empty())
+            .chain(self.recently_finished.iter().map(|(w, _)| w.clone()))
+            .collect();
+        out.sort_by(|a, b| {
+            (&a.id, &a.image_name, &a.image_tag).cmp(&(&b.id, &b.image_name, &b.image_tag))
+        });
+        out.dedup();
+        out
     }
 
     /// The workload an event belongs to.
@@ -257,6 +281,8 @@ impl Profiler {
             .filter(|(k, a)| now >= a.dump.ends || !self.known.contains_key(*k))
             .map(|(k, _)| k.clone())
             .collect();
+        self.recently_finished
+            .retain(|(_, at)| now.duration_since(*at) < RECENTLY_FINISHED);
         for kind in ended {
             if let Some(a) = self.active.remove(&kind) {
                 self.finish(a);
@@ -395,7 +421,11 @@ impl Profiler {
             std::fs::rename(&tmp, &path)
         });
         match written {
-            Ok(()) => self.written += 1,
+            Ok(()) => {
+                self.written += 1;
+                self.recently_finished
+                    .push((snapshot.workload.clone(), Instant::now()));
+            }
             Err(e) => tracing::error!(
                 "writing the activity snapshot of {}: {e}",
                 snapshot.workload.id

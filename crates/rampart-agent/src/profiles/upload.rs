@@ -76,6 +76,15 @@ impl Drop for Uploader {
     }
 }
 
+/// How long a snapshot refused because its workload report has not arrived yet is sent again.
+const WORKLOAD_REPORT_GRACE: Duration = Duration::from_secs(3600);
+
+fn younger_than(file: &Path, age: Duration) -> bool {
+    std::fs::metadata(file)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().unwrap_or_default() < age)
+}
+
 struct Worker {
     http: ureq::Agent,
     server: String,
@@ -142,6 +151,15 @@ impl Worker {
             Ok(_) => {
                 let _ = std::fs::remove_file(file);
                 Ok(true)
+            }
+            // The server takes a snapshot only of a workload this agent reported: the report may still
+            // be on its way (a retry settles it); a snapshot still refused after an hour never will be.
+            Err(ureq::Error::Status(409, r)) if younger_than(file, WORKLOAD_REPORT_GRACE) => {
+                Err(format!(
+                    "sending {}: {}",
+                    file.display(),
+                    r.into_string().unwrap_or_default()
+                ))
             }
             Err(ureq::Error::Status(code, r))
                 if (400..500).contains(&code) && ![401, 408, 429].contains(&code) =>

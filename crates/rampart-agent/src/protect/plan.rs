@@ -84,10 +84,7 @@ fn kernel_condition(rule: &Rule, rules: &RuleSet) -> Result<KernelCondition, Str
 fn collect(node: &Node, rules: &RuleSet, c: &mut KernelCondition) -> Result<(), String> {
     match &node.kind {
         Kind::Paren(inner) => collect(inner, rules, c),
-        Kind::Binary(BinOp::Or, a, b) => {
-            collect(a, rules, c)?;
-            collect(b, rules, c)
-        }
+        Kind::Or(terms) => terms.iter().try_for_each(|t| collect(t, rules, c)),
         Kind::Binary(op @ (BinOp::Eq | BinOp::In | BinOp::Match), lhs, rhs) => {
             let Kind::Ident(field) = &lhs.kind else {
                 return Err("not a field comparison".into());

@@ -30,15 +30,25 @@ pub fn load_credentials(dir: &Path, server: &str) -> Option<Credentials> {
 }
 
 pub(crate) fn save_credentials(dir: &Path, c: &Credentials) -> std::io::Result<()> {
+    write_private(
+        &credentials_path(dir),
+        &serde_json::to_vec(c).map_err(std::io::Error::other)?,
+    )
+}
+
+/// Writes a file only its owner can read, atomically (a temporary file renamed over it) and durably.
+pub(crate) fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let tmp = dir.join("credentials.json.tmp");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(&tmp)?;
-    f.write_all(&serde_json::to_vec(c).map_err(std::io::Error::other)?)?;
+    f.write_all(data)?;
     f.sync_all()?;
-    std::fs::rename(tmp, credentials_path(dir))
+    std::fs::rename(tmp, path)
 }

@@ -12,6 +12,7 @@ pub mod credentials;
 mod sender;
 pub(crate) use sender::http_agent;
 pub mod spool;
+pub mod transport;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -28,8 +29,11 @@ pub struct ReporterConfig {
     pub spool_dir: PathBuf,
     /// Base URL of the server, e.g. `http://127.0.0.1:7878` or `https://rampart.example:7878`.
     pub server_url: String,
-    /// File holding an enrollment token; read only when the agent has no credential yet.
+    /// File holding an enrollment token; read only when the agent has no credential yet, and removed once
+    /// the agent enrolled (a revoked agent cannot enroll itself again).
     pub token_file: PathBuf,
+    /// Talk plain `http://` to a server that is not on loopback (see [`transport`]).
+    pub allow_insecure_http: bool,
     /// PEM CA certificate to trust for an `https` server (default: the web PKI roots).
     pub ca_file: Option<PathBuf>,
     /// Reported at enrollment (default: the kernel's hostname).
@@ -60,6 +64,7 @@ impl ReporterConfig {
             spool_dir: spool_dir.into(),
             server_url: server_url.into().trim_end_matches('/').to_string(),
             token_file: token_file.into(),
+            allow_insecure_http: false,
             ca_file: None,
             hostname: None,
             tags: Vec::new(),
@@ -137,6 +142,7 @@ pub struct Reporter {
 impl Reporter {
     /// Opens the spool (sealing what a previous run left) and starts the sender thread.
     pub fn new(config: ReporterConfig) -> anyhow::Result<Reporter> {
+        transport::check_server_url(&config.server_url, config.allow_insecure_http)?;
         let spool = spool::Spool::open(&config.spool_dir).map_err(|e| {
             anyhow::anyhow!("opening the spool {}: {e}", config.spool_dir.display())
         })?;

@@ -345,11 +345,7 @@ pub fn run(shared: Arc<Shared>, client: Client) {
                 st.succeeded();
                 shared.notify();
             }
-            Sent::Unauthorized => {
-                st.creds = None;
-                let _ = std::fs::remove_file(credentials_path(&config.spool_dir));
-                st.failed(&shared, "agent credential refused; enrolling again");
-            }
+            Sent::Unauthorized => credential_refused(&shared, &mut st),
             Sent::TooLarge => match spool::split(batch) {
                 Ok(true) => shared.notify(),
                 _ => reject(
@@ -382,9 +378,7 @@ fn put_document(
     match client.put_json(path, &secret, doc) {
         Ok(()) => Some(()),
         Err((Some(401), _)) => {
-            st.creds = None;
-            let _ = std::fs::remove_file(credentials_path(&shared.config.spool_dir));
-            st.failed(shared, "agent credential refused; enrolling again");
+            credential_refused(shared, st);
             None
         }
         Err((Some(code), msg)) if (400..500).contains(&code) => {
@@ -398,11 +392,24 @@ fn put_document(
     }
 }
 
+/// The server no longer knows the credential (the agent was revoked, or the server's database replaced):
+/// forget it and enroll again, which takes a new enrollment token.
+fn credential_refused(shared: &Shared, st: &mut State) {
+    st.creds = None;
+    let _ = std::fs::remove_file(credentials_path(&shared.config.spool_dir));
+    st.failed(
+        shared,
+        "the server refused the agent credential (revoked, or a new server database); enrolling again",
+    );
+}
+
 fn enroll(shared: &Shared, client: &Client) -> Result<Credentials, String> {
     let config = &shared.config;
     let token = std::fs::read_to_string(&config.token_file).map_err(|e| {
         format!(
-            "reading the enrollment token {}: {e}",
+            "no enrollment token ({}: {e}): a token is used once and then removed; if this agent was \
+             revoked, an admin must readmit the host (POST /api/v1/agents/ID/readmit) and give it a new \
+             token",
             config.token_file.display()
         )
     })?;
@@ -410,6 +417,13 @@ fn enroll(shared: &Shared, client: &Client) -> Result<Credentials, String> {
     save_credentials(&config.spool_dir, &creds)
         .map_err(|e| format!("saving the agent credential: {e}"))?;
     shared.stats.enrollments.fetch_add(1, Ordering::Relaxed);
+    // Spent: left on disk it would let the agent enroll itself again after being revoked.
+    if let Err(e) = std::fs::remove_file(&config.token_file) {
+        tracing::warn!(
+            "enrolled, but could not remove the enrollment token {}: {e}; remove it by hand",
+            config.token_file.display()
+        );
+    }
     Ok(creds)
 }
 

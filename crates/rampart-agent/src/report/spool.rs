@@ -4,6 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -26,6 +27,17 @@ fn is_batch(name: &str) -> bool {
     name.starts_with("batch-") && name.ends_with(".jsonl")
 }
 
+/// Creates `dir` (and its parents) if missing and makes it mode 0700: a directory left wider by an
+/// earlier version or by hand is narrowed.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
 fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
@@ -33,11 +45,12 @@ fn sync_dir(dir: &Path) {
 }
 
 impl Spool {
-    /// Opens the spool directory (created if missing). A segment left active by a previous run is sealed
-    /// first so that it is sent before anything new.
+    /// Opens the spool directory (created if missing, readable by its owner only whatever the umask: it
+    /// holds the agent's credential and every match's event). A segment left active by a previous run is
+    /// sealed first so that it is sent before anything new.
     pub fn open(dir: &Path) -> std::io::Result<Spool> {
-        std::fs::create_dir_all(dir)?;
-        std::fs::create_dir_all(dir.join("rejected"))?;
+        private_dir(dir)?;
+        private_dir(&dir.join("rejected"))?;
         let next_seq = sealed(dir)?
             .iter()
             .filter_map(|p| {
@@ -81,6 +94,7 @@ impl Spool {
             let f = OpenOptions::new()
                 .create(true)
                 .append(true)
+                .mode(0o600)
                 .open(self.dir.join(ACTIVE))?;
             self.active = Some(f);
             self.opened_at = Instant::now();
@@ -166,7 +180,12 @@ pub fn split(path: &Path) -> std::io::Result<bool> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let (a, b) = lines.split_at(lines.len() / 2);
     for (suffix, part) in [("a", a), ("b", b)] {
-        let mut f = File::create(dir.join(format!("{stem}{suffix}.jsonl.tmp")))?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(dir.join(format!("{stem}{suffix}.jsonl.tmp")))?;
         for l in part {
             f.write_all(l)?;
             f.write_all(b"\n")?;

@@ -6,9 +6,10 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::{ApiJson, Id};
+use super::extract::{ApiJson, ClientIp, Id};
+use crate::audit::{self, Action};
 use crate::auth::extract::{Admin, Viewer};
-use crate::auth::{store, Role};
+use crate::auth::{login_guard, store, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::now_ns;
@@ -22,13 +23,10 @@ pub struct Login {
 
 pub async fn login(
     State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(l): ApiJson<Login>,
 ) -> ApiResult<Json<Value>> {
-    if l.username.len() > 64 || l.password.len() > 1024 {
-        return Err(ApiError::unauthorized("wrong user name or password"));
-    }
-    let ttl = s.config.session_ttl.as_nanos() as i64;
-    let (token, expires_at, user) = store::login(&s.db, &l.username, &l.password, ttl).await?;
+    let (token, expires_at, user) = login_guard::login(&s, ip, &l.username, &l.password).await?;
     Ok(Json(
         json!({"token": token, "expires_at": expires_at, "user": user}),
     ))
@@ -36,6 +34,14 @@ pub async fn login(
 
 pub async fn logout(State(s): State<AppState>, Viewer(c): Viewer) -> ApiResult<StatusCode> {
     store::logout(&s.db, c.token_id).await?;
+    audit::record(
+        &s.db.pool,
+        &c,
+        Action::Logout,
+        &format!("session {}", c.token_id),
+        json!({}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -63,11 +69,23 @@ pub struct NewUser {
 
 pub async fn create_user(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     ApiJson(u): ApiJson<NewUser>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let user = store::create_user(&s.db, &u.username, &u.password, role(&u.role)?).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::UserCreated,
+        &user_target(&user),
+        json!({"role": user.role}),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(json!({"user": user}))))
+}
+
+fn user_target(u: &store::User) -> String {
+    format!("user {} ({})", u.id, u.username)
 }
 
 pub async fn get_user(State(s): State<AppState>, _: Admin, Id(id): Id) -> ApiResult<Json<Value>> {
@@ -96,7 +114,21 @@ pub async fn update_user(
             "an admin cannot demote or disable itself",
         ));
     }
+    let before = store::get_user(&s.db, id).await?;
     let user = store::update_user(&s.db, id, new_role, u.password.as_deref(), u.disabled).await?;
+    let mut details = audit::details::diff(&json!(before), &json!(user));
+    if u.password.is_some() {
+        details["changes"]["password"] =
+            json!([audit::details::REDACTED, audit::details::REDACTED]);
+    }
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::UserUpdated,
+        &user_target(&user),
+        details,
+    )
+    .await?;
     Ok(Json(json!({"user": user})))
 }
 
@@ -108,7 +140,16 @@ pub async fn delete_user(
     if id == caller.user_id {
         return Err(ApiError::conflict("an admin cannot delete itself"));
     }
+    let user = store::get_user(&s.db, id).await?;
     store::delete_user(&s.db, id).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::UserDeleted,
+        &user_target(&user),
+        json!({"role": user.role}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -125,7 +166,8 @@ pub struct NewToken {
     role: String,
     /// Lifetime in seconds (none: until revoked).
     ttl_seconds: Option<u64>,
-    /// Owner (default: the caller).
+    /// Must be the caller's own id if given: an admin mints tokens for itself only (a token minted for
+    /// someone else would act, and be audited, in their name).
     user_id: Option<i64>,
 }
 
@@ -144,13 +186,21 @@ pub async fn create_token(
     Admin(caller): Admin,
     ApiJson(t): ApiJson<NewToken>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    if t.user_id.is_some_and(|u| u != caller.user_id) {
+        return Err(ApiError::forbidden(
+            "a token is minted by its owner: sign in as that user to create one for them",
+        ));
+    }
     let expires = expiry(t.ttl_seconds)?;
-    let (token, info) = store::create_api_token(
-        &s.db,
-        t.user_id.unwrap_or(caller.user_id),
-        &t.name,
-        role(&t.role)?,
-        expires,
+    let (token, info) =
+        store::create_api_token(&s.db, caller.user_id, &t.name, role(&t.role)?, expires).await?;
+    let details = json!({"name": info.name, "role": info.role, "owner": info.user_id, "expires_at": info.expires_at});
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::TokenCreated,
+        &format!("token {}", info.id),
+        details,
     )
     .await?;
     Ok((
@@ -161,10 +211,18 @@ pub async fn create_token(
 
 pub async fn delete_token(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     store::delete_token(&s.db, id).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::TokenRevoked,
+        &format!("token {id}"),
+        json!({}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -173,6 +231,11 @@ pub async fn list_enrollment_tokens(State(s): State<AppState>, _: Admin) -> ApiR
         json!({"enrollment_tokens": store::list_enrollment_tokens(&s.db).await?}),
     ))
 }
+
+/// An enrollment token's lifetime unless the request says otherwise (seconds).
+const DEFAULT_ENROLLMENT_TTL: u64 = 24 * 3600;
+/// The most enrollments one token allows (a fleet roll-out names its size).
+const MAX_ENROLLMENT_USES: i64 = 100_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -187,18 +250,52 @@ pub async fn create_enrollment_token(
     Admin(caller): Admin,
     ApiJson(t): ApiJson<NewEnrollmentToken>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let expires = expiry(t.ttl_seconds)?;
-    let (token, id) =
-        store::create_enrollment_token(&s.db, &t.name, Some(caller.user_id), expires, t.max_uses)
-            .await?;
-    Ok((StatusCode::CREATED, Json(json!({"token": token, "id": id}))))
+    // Unlimited, everlasting tokens let any holder (or a revoked agent keeping one) enroll forever.
+    if t.max_uses
+        .is_some_and(|m| !(1..=MAX_ENROLLMENT_USES).contains(&m))
+    {
+        return Err(ApiError::unprocessable(format!(
+            "max_uses: 1 to {MAX_ENROLLMENT_USES}"
+        )));
+    }
+    let expires = expiry(Some(t.ttl_seconds.unwrap_or(DEFAULT_ENROLLMENT_TTL)))?;
+    let max_uses = t.max_uses.unwrap_or(1);
+    let (token, id) = store::create_enrollment_token(
+        &s.db,
+        &t.name,
+        Some(caller.user_id),
+        expires,
+        Some(max_uses),
+    )
+    .await?;
+    let details = json!({"name": t.name, "expires_at": expires, "max_uses": max_uses});
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::EnrollmentTokenCreated,
+        &format!("enrollment token {id}"),
+        details,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"token": token, "id": id, "expires_at": expires, "max_uses": max_uses})),
+    ))
 }
 
 pub async fn revoke_enrollment_token(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     store::revoke_enrollment_token(&s.db, id).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::EnrollmentTokenRevoked,
+        &format!("enrollment token {id}"),
+        json!({}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,7 +9,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::{ApiBytes, ApiJson, Id};
+use super::extract::{ApiBytes, ApiJson, ClientIp, Id};
+use crate::audit::{self, Action, Actor};
 use crate::auth::extract::{Admin, Agent, Viewer};
 use crate::auth::{agent_status, store};
 use crate::error::{ApiError, ApiResult};
@@ -33,6 +34,7 @@ pub struct Enroll {
 /// signs configuration bundles: the agent pins it (over the same authenticated exchange).
 pub async fn enroll(
     State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(e): ApiJson<Enroll>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if e.tags.len() > 32
@@ -55,6 +57,16 @@ pub async fn enroll(
     }
     let (agent, secret) = result?;
     crate::remote_config::store::set_agent_tags(&s.db, agent.id, &e.tags).await?;
+    let actor = Actor::anonymous(&agent.hostname, ip);
+    let details = json!({"hostname": agent.hostname, "version": agent.version, "tags": e.tags});
+    audit::record(
+        &s.db.pool,
+        actor,
+        Action::AgentEnrolled,
+        &format!("agent {}", agent.id),
+        details,
+    )
+    .await?;
     let key = s.remote.signer(&s.db).await?.public_hex();
     Ok((
         StatusCode::CREATED,
@@ -88,7 +100,14 @@ pub async fn ingest(
             .get("content-encoding")
             .and_then(|v| v.to_str().ok());
         let json = validate::decode_body(encoding, &body, &s.config.limits)?;
-        let matches = validate::parse_batch(&json, &s.config.limits, &agent.hostname)?;
+        let signals = &s.config.signals;
+        let receipt = validate::Receipt {
+            hostname: &agent.hostname,
+            received_at: now_ns(),
+            max_skew_ns: signals.max_clock_skew.as_nanos() as i64,
+            max_age_ns: signals.max_match_age.as_nanos() as i64,
+        };
+        let matches = validate::parse_batch(&json, &s.config.limits, &receipt)?;
         ingest::ingest(&s, &agent, matches).await
     }
     .await;
@@ -128,10 +147,12 @@ pub struct RulesReport {
     rules: Vec<RuleMeta>,
 }
 
-/// An agent reports the metadata of the rules it loaded (description, severity, remediation...).
+/// An agent reports the metadata of the rules it loaded (description, severity, remediation...): kept as
+/// that agent's report, replacing its previous one. It is never shown as a rule's own metadata (that comes
+/// from the server's configuration), only as what this agent says.
 pub async fn report_rules(
     State(s): State<AppState>,
-    _: Agent,
+    Agent(agent): Agent,
     ApiJson(r): ApiJson<RulesReport>,
 ) -> ApiResult<Json<Value>> {
     if r.rules.len() > 20_000 {
@@ -146,7 +167,12 @@ pub async fn report_rules(
     }
     let now = now_ns();
     let mut w = s.db.begin_write().await?;
-    for m in &r.rules {
+    sqlx::query("DELETE FROM agent_rule_reports WHERE agent_id = $1")
+        .bind(agent.agent_id)
+        .execute(&mut *w.tx)
+        .await?;
+    let mut seen = std::collections::HashSet::new();
+    for m in r.rules.iter().filter(|m| seen.insert(m.id.as_str())) {
         let t = |s: &str| validate::column_text(s, 8192);
         let severity = m
             .tags
@@ -155,16 +181,15 @@ pub async fn report_rules(
             .filter(|_| m.severity.is_empty())
             .unwrap_or(&m.severity);
         sqlx::query(
-            "INSERT INTO agent_rules (rule_id, version, description, severity, tags, remediation, policy, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (rule_id) DO UPDATE SET version = excluded.version, \
-             description = excluded.description, severity = excluded.severity, tags = excluded.tags, \
-             remediation = excluded.remediation, policy = excluded.policy, updated_at = excluded.updated_at",
+            "INSERT INTO agent_rule_reports (agent_id, rule_id, version, description, severity, tags, remediation, \
+             policy, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
+        .bind(agent.agent_id)
         .bind(&m.id)
         .bind(t(&m.version))
         .bind(t(&m.description))
         .bind(t(severity))
-        .bind(serde_json::to_string(&m.tags).unwrap_or_default())
+        .bind(t(&serde_json::to_string(&m.tags).unwrap_or_default()))
         .bind(t(&m.remediation))
         .bind(t(&m.policy))
         .bind(now)
@@ -173,7 +198,7 @@ pub async fn report_rules(
         .map_err(anyhow::Error::from)?;
     }
     w.commit().await?;
-    Ok(Json(json!({"stored": r.rules.len()})))
+    Ok(Json(json!({"stored": seen.len()})))
 }
 
 /// An agent reports its health (kernel release, events delivered and dropped).
@@ -195,7 +220,38 @@ pub async fn get(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<
     Ok(Json(json!({"agent": store::get_agent(&s.db, id).await?})))
 }
 
-pub async fn revoke(State(s): State<AppState>, _: Admin, Id(id): Id) -> ApiResult<StatusCode> {
+/// Revokes an agent's credential; its host stays out (no enrollment under its name) until readmitted.
+pub async fn revoke(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
     store::revoke_agent(&s.db, id).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::AgentRevoked,
+        &format!("agent {id}"),
+        json!({}),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lets a revoked agent's host enroll again (with a new enrollment token).
+pub async fn readmit(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    store::readmit_agent(&s.db, id).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::AgentReadmitted,
+        &format!("agent {id}"),
+        json!({}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,8 @@
 //! Extractors whose rejections are API errors (JSON `{error, message}` with a reason), not axum's plain text.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -84,5 +86,56 @@ impl<S: Send + Sync> FromRequestParts<S> for Name {
             .await
             .map(|p| Name(p.0))
             .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
+/// The client's address: the TCP peer (`X-Forwarded-For` is not trusted: any client can send it).
+pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_canonical())
+}
+
+/// The client's address, for routes without a signed-in caller (sign-in, enrolment).
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
+    }
+}
+
+/// What limits are keyed on for a client address: an IPv6 client controls its whole /64.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    use std::net::Ipv6Addr;
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_key;
+    use std::net::IpAddr;
+
+    #[test]
+    fn an_ipv6_client_is_its_slash_64() {
+        let key = |s: &str| client_key(s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:bbbb::2"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(
+            key("::ffff:10.0.0.1"),
+            "10.0.0.1".parse::<IpAddr>().unwrap()
+        );
+        assert_ne!(key("10.0.0.1"), key("10.0.0.2"));
     }
 }

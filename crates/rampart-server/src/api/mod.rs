@@ -11,7 +11,7 @@ pub(crate) mod signals;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
 
@@ -102,8 +102,8 @@ pub fn routes() -> Vec<RouteDef> {
         r("GET", "/api/v1/signals/{id}/related", Viewer, "Related signals: same process tree, container or host within a window", None, get(signals::related)),
         r("GET", "/api/v1/signals/{id}/comments", Viewer, "Comments on a signal", None, get(signals::comments)),
         r("POST", "/api/v1/signals/{id}/comments", Responder, "Comment on a signal", Some("{body}"), post(signals::add_comment)),
-        r("GET", "/api/v1/rules", Viewer, "Agent rules' metadata as reported by agents (description, severity, remediation)", None, get(rules::list)),
-        r("GET", "/api/v1/rules/{id}", Viewer, "One agent rule's metadata", None, get(rules::get)),
+        r("GET", "/api/v1/rules", Viewer, "The agent rules the server's configuration defines (default policy, custom policies and rules, built-in), with their description, severity and remediation", None, get(rules::list)),
+        r("GET", "/api/v1/rules/{id}", Viewer, "One agent rule: the server's definition, and apart what agents reported about it (their word, not verified)", None, get(rules::get)),
         r("GET", "/api/v1/backend-rules", Viewer, "Backend detection rules in force, and custom ones that fail to load", None, get(rules::list_backend)),
         r("POST", "/api/v1/backend-rules", Admin, "Add or replace custom backend rules (a YAML/JSON rule file; all valid or nothing stored)", Some("rule file: {rules: [...]}"), post(rules::create_backend)),
         r("POST", "/api/v1/backend-rules/validate", Admin, "Validate a backend rule file without storing it", Some("rule file: {rules: [...]}"), post(rules::validate)),
@@ -127,16 +127,17 @@ pub fn routes() -> Vec<RouteDef> {
         r("POST", "/api/v1/notifications/preview", Viewer, "Render a template against a stored signal in every format (plain, slack, markdown, html)", Some("{signal_id, template?: {title?, body?}, channel_id?, event?}"), post(notify::preview)),
         r("POST", "/api/v1/agents/enroll", EnrollmentToken, "Exchange an enrollment token for an agent credential", Some("{token, hostname, version?}"), post(agents::enroll)),
         r("POST", "/api/v1/ingest", Agent, "Report a batch of rule matches (gzip or identity); idempotent per (agent, event id, rule id)", Some("{matches: [match, ...]} (Content-Encoding: gzip)"), post(agents::ingest)),
-        r("PUT", "/api/v1/agents/rules", Agent, "Report the metadata of the agent's loaded rules", Some("{rules: [{id, version, description, severity, tags, remediation, policy}]}"), put(agents::report_rules)),
-        r("GET", "/api/v1/agents/config", Agent, "Long poll for the agent's signed configuration bundle: the newest at once without `since`, else a newer one than `since` within `wait` seconds (204 if none)", None, get(rc::agent_config)),
-        r("PUT", "/api/v1/agents/status", Agent, "Report the agent's health: kernel release, kernel events delivered and dropped (counters since the agent started)", Some("{kernel_release, events_delivered, events_dropped}"), put(agents::report_status)),
+        r("PUT", "/api/v1/agents/rules", Agent, "Report the metadata of the agent's loaded rules (kept as this agent's report, never shown as the rule's)", Some("{rules: [{id, version, description, severity, tags, remediation, policy}]}"), put(agents::report_rules)),
+        r("GET", "/api/v1/agents/config", Agent, "Long poll for the agent's signed configuration bundle: the newest at once without `since`, else a newer one than `since` within `wait` seconds (204 if none); `bound=true`: bound to the calling agent, with an expiry", None, get(rc::agent_config)),
+        r("PUT", "/api/v1/agents/status", Agent, "Report the agent's health: kernel release, kernel events delivered and dropped (counters since the agent started), and the workloads it profiles (the only ones whose snapshots it may send)", Some("{kernel_release, events_delivered, events_dropped, workloads?: [{id, image_name, image_tag}]}"), put(agents::report_status)),
         r("PUT", "/api/v1/agents/config-status", Agent, "Report how the agent applied a configuration revision", Some("{revision, status: applied|failed|refused, errors: [...]}"), put(rc::agent_status)),
-        r("POST", "/api/v1/agents/snapshots", Agent, "Send a finished activity snapshot (merged into its workload's security profile)", Some("activity snapshot"), post(pf::ingest_snapshot)),
+        r("POST", "/api/v1/agents/snapshots", Agent, "Send a finished activity snapshot of a workload the agent reported (409 otherwise; 429 past the hourly limit), merged into its workload's security profile", Some("activity snapshot"), post(pf::ingest_snapshot)),
         r("GET", "/api/v1/agents/dumps", Agent, "The agent's open activity-dump requests", None, get(pf::agent_dumps)),
         r("PUT", "/api/v1/agents/dumps/{id}", Agent, "The agent says a dump request runs or is done", Some("{state: running|done}"), put(pf::agent_dump_state)),
         r("GET", "/api/v1/agents", Viewer, "Enrolled agents", None, get(agents::list)),
         r("GET", "/api/v1/agents/{id}", Viewer, "One agent", None, get(agents::get)),
-        r("DELETE", "/api/v1/agents/{id}", Admin, "Revoke an agent's credential", None, delete(agents::revoke)),
+        r("DELETE", "/api/v1/agents/{id}", Admin, "Revoke an agent's credential; its host cannot enroll again until readmitted", None, delete(agents::revoke)),
+        r("POST", "/api/v1/agents/{id}/readmit", Admin, "Let a revoked agent's host enroll again (with a new enrollment token)", None, post(agents::readmit)),
         r("GET", "/api/v1/fleet", Viewer, "Each agent's tags, configuration revision and status (applied, failed with per-rule errors, refused)", None, get(rc::fleet)),
         r("GET", "/api/v1/config", Viewer, "The newest configuration: default policy on/off, policies, custom rules, overrides", None, get(rc::show)),
         r("PUT", "/api/v1/config/default-policy", Admin, "Turn the embedded default policy on or off for the fleet", Some("{include_default}"), put(rc::set_default)),
@@ -166,16 +167,17 @@ pub fn routes() -> Vec<RouteDef> {
         r("GET", "/api/v1/dumps", Viewer, "Activity dump requests", None, get(pf::list_dumps)),
         r("DELETE", "/api/v1/dumps/{id}", Responder, "Stop an activity dump", None, delete(pf::stop_dump)),
         r("GET", "/api/v1/enrollment-tokens", Admin, "Enrollment tokens (without their secrets)", None, get(admin::list_enrollment_tokens)),
-        r("POST", "/api/v1/enrollment-tokens", Admin, "Create an enrollment token (shown once)", Some("{name, ttl_seconds?, max_uses?}"), post(admin::create_enrollment_token)),
+        r("POST", "/api/v1/enrollment-tokens", Admin, "Create an enrollment token (shown once): single use and 24 h unless `max_uses` (at most 100000) and `ttl_seconds` (at most 10 years) say otherwise", Some("{name, ttl_seconds?, max_uses?}"), post(admin::create_enrollment_token)),
         r("DELETE", "/api/v1/enrollment-tokens/{id}", Admin, "Revoke an enrollment token", None, delete(admin::revoke_enrollment_token)),
         r("GET", "/api/v1/users", Admin, "Users", None, get(admin::list_users)),
         r("POST", "/api/v1/users", Admin, "Create a user", Some("{username, password, role}"), post(admin::create_user)),
         r("GET", "/api/v1/users/{id}", Admin, "One user", None, get(admin::get_user)),
-        r("PATCH", "/api/v1/users/{id}", Admin, "Change a user's role, password or disabled flag", Some("{role?, password?, disabled?}"), patch(admin::update_user)),
+        r("PATCH", "/api/v1/users/{id}", Admin, "Change a user's role, password or disabled flag (a new password ends the user's sessions)", Some("{role?, password?, disabled?}"), patch(admin::update_user)),
         r("DELETE", "/api/v1/users/{id}", Admin, "Delete a user", None, delete(admin::delete_user)),
         r("GET", "/api/v1/tokens", Admin, "API tokens (without their secrets)", None, get(admin::list_tokens)),
-        r("POST", "/api/v1/tokens", Admin, "Create an API token with a role (shown once)", Some("{name, role, ttl_seconds?, user_id?}"), post(admin::create_token)),
+        r("POST", "/api/v1/tokens", Admin, "Create an API token for yourself with at most your role (shown once)", Some("{name, role, ttl_seconds?}"), post(admin::create_token)),
         r("DELETE", "/api/v1/tokens/{id}", Admin, "Revoke an API token", None, delete(admin::delete_token)),
+        r("GET", "/api/v1/audit", Admin, "Audit log, newest first: who did what, when, from where, what changed (filters: actor, action or family `user.*`, target, ip, since, until; keyset paging: before=<next>, limit)", None, get(crate::audit::api::list)),
     ];
     routes.extend(crate::ui::routes());
     routes
@@ -186,6 +188,7 @@ const SMALL_BODY: usize = 1 << 20;
 
 pub fn router(state: AppState) -> Router {
     let ingest_limit = state.config.limits.max_body_bytes;
+    let request_timeout = state.config.connections.request_timeout;
     let mut router = Router::new();
     for def in routes() {
         let limit = if def.path == "/api/v1/ingest" {
@@ -193,7 +196,16 @@ pub fn router(state: AppState) -> Router {
         } else {
             SMALL_BODY
         };
-        router = router.route(def.path, def.handler.layer(DefaultBodyLimit::max(limit)));
+        // The agents' long poll waits for a new revision on top of its own work.
+        let timeout = if def.path == "/api/v1/agents/config" {
+            request_timeout + rc::MAX_LONG_POLL
+        } else {
+            request_timeout
+        };
+        let handler = def.handler.layer(DefaultBodyLimit::max(limit)).layer(
+            axum::middleware::from_fn_with_state((state.clone(), timeout), deadline),
+        );
+        router = router.route(def.path, handler);
     }
     router
         .fallback(|| async { crate::error::ApiError::not_found("no such route") })
@@ -203,6 +215,29 @@ pub fn router(state: AppState) -> Router {
             count_requests,
         ))
         .with_state(state)
+}
+
+/// A request (its body read slowly, or its handler stuck) ends with 408 after its route's timeout.
+async fn deadline(
+    State((s, limit)): State<(AppState, std::time::Duration)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            s.metrics.requests_timed_out.inc();
+            crate::error::ApiError::new(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request did not finish within {}",
+                    humantime::format_duration(limit)
+                ),
+            )
+            .into_response()
+        }
+    }
 }
 
 async fn count_requests(State(s): State<AppState>, req: Request, next: Next) -> Response {

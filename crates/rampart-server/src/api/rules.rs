@@ -1,49 +1,51 @@
-//! Rules: agent rule metadata reported by agents, and backend rules (defaults, files, custom ones in the DB).
+//! Rules: the agent rules the server's configuration defines (and what agents report about theirs), and
+//! backend rules (defaults, files, custom ones in the DB).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
-use sqlx::Row;
 
 use super::extract::{ApiBytes, ApiJson, Name};
+use crate::audit::{self, Action};
 use crate::auth::extract::{Admin, Viewer};
 use crate::backend_rules::{self, spec};
 use crate::error::{ApiError, ApiResult};
+use crate::remote_config::catalogue::RuleMeta;
 use crate::state::AppState;
 
-fn agent_rule(r: &sqlx::any::AnyRow) -> ApiResult<Value> {
-    Ok(json!({
-        "id": r.try_get::<String, _>("rule_id")?,
-        "version": r.try_get::<String, _>("version")?,
-        "description": r.try_get::<String, _>("description")?,
-        "severity": r.try_get::<String, _>("severity")?,
-        "tags": serde_json::from_str::<Value>(&r.try_get::<String, _>("tags")?).unwrap_or(Value::Null),
-        "remediation": r.try_get::<String, _>("remediation")?,
-        "policy": r.try_get::<String, _>("policy")?,
-        "updated_at": r.try_get::<i64, _>("updated_at")?,
-    }))
-}
-
-const COLS: &str = "rule_id, version, description, severity, tags, remediation, policy, updated_at";
-
+/// The agent rules the server's newest configuration defines, with their metadata.
 pub async fn list(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
-    let rows = sqlx::query(&format!("SELECT {COLS} FROM agent_rules ORDER BY rule_id"))
-        .fetch_all(&s.db.pool)
-        .await?;
-    let rules = rows.iter().map(agent_rule).collect::<ApiResult<Vec<_>>>()?;
-    Ok(Json(json!({"rules": rules})))
+    let catalogue = s.remote.catalogue(&s.db).await?;
+    let rules: Vec<&RuleMeta> = catalogue.rules().collect();
+    Ok(Json(
+        json!({"revision": catalogue.revision, "rules": rules}),
+    ))
 }
 
+/// One agent rule: the server's definition (`rule`, null if the configuration does not define it) and,
+/// apart, what agents reported about it (`agent_reports`: their word, not verified).
 pub async fn get(State(s): State<AppState>, _: Viewer, Name(id): Name) -> ApiResult<Json<Value>> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLS} FROM agent_rules WHERE rule_id = $1"
+    let catalogue = s.remote.catalogue(&s.db).await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {} FROM agent_rule_reports r JOIN agents a ON a.id = r.agent_id WHERE r.rule_id = $1 \
+         ORDER BY r.agent_id LIMIT 100",
+        crate::signals::AGENT_REPORT_COLS
     ))
     .bind(&id)
-    .fetch_optional(&s.db.pool)
-    .await?
-    .ok_or_else(|| ApiError::not_found(format!("no agent rule {id:?} reported")))?;
-    Ok(Json(json!({"rule": agent_rule(&row)?})))
+    .fetch_all(&s.db.pool)
+    .await?;
+    let reports = rows
+        .iter()
+        .map(crate::signals::agent_report_json)
+        .collect::<ApiResult<Vec<_>>>()?;
+    let rule = catalogue.get(&id);
+    if rule.is_none() && reports.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "no agent rule {id:?}: the configuration does not define it and no agent reported it"
+        )));
+    }
+    Ok(Json(json!({"rule": rule, "agent_reports": reports})))
 }
 
 fn backend_json(r: &spec::BackendRule, origin: &str, enabled: bool) -> Value {
@@ -93,11 +95,20 @@ pub struct BackendPatch {
 /// Enables or disables a backend rule (built-in or custom).
 pub async fn patch_backend(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     Name(id): Name,
     ApiJson(p): ApiJson<BackendPatch>,
 ) -> ApiResult<StatusCode> {
     if s.rules.set_enabled(&s.db, &id, p.enabled).await? {
+        let details = json!({"enabled": p.enabled});
+        audit::record(
+            &s.db.pool,
+            &caller,
+            Action::BackendRuleUpdated,
+            &format!("backend rule {id}"),
+            details,
+        )
+        .await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("no backend rule {id:?}")))
@@ -124,13 +135,22 @@ pub async fn validate(_: Admin, ApiBytes(body): ApiBytes) -> ApiResult<Json<Valu
 /// Adds or replaces custom backend rules from a rule file: all rules must be valid, or nothing is stored.
 pub async fn create_backend(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     ApiBytes(body): ApiBytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let text = yaml_text(&body)?;
     match backend_rules::store_custom(&s.db, text).await {
         Ok(ids) => {
             s.rules.invalidate().await;
+            let details = json!({"rules": ids, "file": text});
+            audit::record(
+                &s.db.pool,
+                &caller,
+                Action::BackendRulesStored,
+                &format!("backend rules {}", ids.join(", ")),
+                details,
+            )
+            .await?;
             Ok((StatusCode::CREATED, Json(json!({"stored": ids}))))
         }
         Err(errors) => {
@@ -148,7 +168,7 @@ pub async fn create_backend(
 
 pub async fn delete_backend(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     Name(id): Name,
 ) -> ApiResult<StatusCode> {
     let n = sqlx::query("DELETE FROM backend_rules WHERE id = $1")
@@ -167,5 +187,13 @@ pub async fn delete_backend(
         });
     }
     s.rules.invalidate().await;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::BackendRuleDeleted,
+        &format!("backend rule {id}"),
+        json!({}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::extract::{ApiJson, ApiQuery, Id};
 use crate::auth::extract::{Responder, Viewer};
+use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::signals::{self, Filters, Update};
 use crate::state::AppState;
@@ -42,7 +43,7 @@ pub async fn detail(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResu
     let comments = signals::comments(&s.db, id).await?;
     let window = s.config.signals.related_window.as_nanos() as i64;
     let related = signals::related::related(&s.db, &signal, window).await?;
-    let rule = signals::rule_info(&s.db, &s.rules, &signal).await?;
+    let rule = signals::rule_info(&s, &signal).await?;
     let suggestion = crate::profiles::api::suggestion_for(&s, id).await?;
     let history = signals::history(&s.db, id).await?;
     Ok(Json(json!({
@@ -71,14 +72,19 @@ pub async fn update(
     Id(id): Id,
     ApiJson(u): ApiJson<Update>,
 ) -> ApiResult<Json<Value>> {
-    let signal = triage(&s, id, &u, &caller.username).await?;
+    let signal = triage(&s, id, &u, &caller).await?;
     Ok(Json(json!({"signal": signal})))
 }
 
 /// Triage for the API and the UI: the change, then the notification worker woken for any incident
 /// resolutions it queued.
-pub async fn triage(s: &AppState, id: i64, u: &Update, actor: &str) -> ApiResult<signals::Signal> {
-    let (signal, resolutions) = signals::update(&s.db, id, u, actor).await?;
+pub async fn triage(
+    s: &AppState,
+    id: i64,
+    u: &Update,
+    caller: &Caller,
+) -> ApiResult<signals::Signal> {
+    let (signal, resolutions) = signals::update(&s.db, id, u, caller).await?;
     if resolutions > 0 {
         s.metrics.notifications_queued.add(resolutions as u64);
         s.notify.wake.notify_one();
@@ -105,8 +111,7 @@ pub async fn add_comment(
     Id(id): Id,
     ApiJson(c): ApiJson<NewComment>,
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
-    let comment =
-        signals::add_comment(&s.db, id, caller.user_id, &caller.username, &c.body).await?;
+    let comment = signals::add_comment(&s.db, id, &caller, &c.body).await?;
     Ok((
         axum::http::StatusCode::CREATED,
         Json(json!({"comment": comment})),

@@ -1,6 +1,7 @@
-//! Agent health reports: the kernel release and the probe's event counters, sent periodically by each agent
-//! with its credential. Every field is the agent's word (attacker-controlled): bounded, checked, stored as is,
-//! and rendered only through escaping templates.
+//! Agent health reports: the kernel release, the probe's event counters and the workloads the agent profiles,
+//! sent periodically by each agent with its credential. Every field is the agent's word (attacker-controlled):
+//! bounded, checked, stored as is, and rendered only through escaping templates. The workloads an agent
+//! reported are the only ones whose activity snapshots the server takes from it (`agent_workloads`).
 
 use serde::Deserialize;
 
@@ -14,7 +15,27 @@ pub struct StatusReport {
     pub kernel_release: String,
     pub events_delivered: i64,
     pub events_dropped: i64,
+    /// The workloads the agent profiles now (older agents send none).
+    #[serde(default)]
+    pub workloads: Vec<ReportedWorkload>,
 }
+
+/// A workload as its activity snapshots name it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportedWorkload {
+    pub id: String,
+    pub image_name: String,
+    #[serde(default)]
+    pub image_tag: String,
+}
+
+/// Most workloads in one report (an agent profiles a handful at a time).
+const MAX_WORKLOADS: usize = 256;
+
+/// How long a reported workload stays known after its last report: its snapshot may reach the server
+/// later (an agent spools it through outages).
+const WORKLOAD_MEMORY_NS: i64 = 7 * 86_400 * 1_000_000_000;
 
 /// Longest kernel release accepted (Linux's own limit, `__NEW_UTS_LEN`, is 64).
 const MAX_RELEASE: usize = 64;
@@ -31,6 +52,22 @@ impl StatusReport {
             return Err(ApiError::unprocessable(
                 "events_delivered, events_dropped: counters, not negative",
             ));
+        }
+        if self.workloads.len() > MAX_WORKLOADS {
+            return Err(ApiError::unprocessable(format!(
+                "workloads: at most {MAX_WORKLOADS}"
+            )));
+        }
+        for (i, w) in self.workloads.iter().enumerate() {
+            let bad = |v: &str, min: usize, max: usize| {
+                v.len() < min || v.len() > max || v.chars().any(char::is_control)
+            };
+            if bad(&w.id, 1, 256) || bad(&w.image_name, 1, 512) || bad(&w.image_tag, 0, 256) {
+                return Err(ApiError::unprocessable(format!(
+                    "workloads[{i}]: id 1-256 bytes, image_name 1-512, image_tag at most 256, no control \
+                     characters"
+                )));
+            }
         }
         Ok(())
     }
@@ -53,8 +90,48 @@ pub async fn store(db: &Db, agent_id: i64, r: &StatusReport) -> ApiResult<()> {
     .bind(agent_id)
     .execute(&mut *w.tx)
     .await?;
+    for wl in &r.workloads {
+        sqlx::query(
+            "INSERT INTO agent_workloads (agent_id, workload_id, image_name, image_tag, first_reported_at, \
+             last_reported_at) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (agent_id, workload_id, image_name, \
+             image_tag) DO UPDATE SET last_reported_at = excluded.last_reported_at",
+        )
+        .bind(agent_id)
+        .bind(&wl.id)
+        .bind(&wl.image_name)
+        .bind(&wl.image_tag)
+        .bind(now)
+        .execute(&mut *w.tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM agent_workloads WHERE agent_id = $1 AND last_reported_at < $2")
+        .bind(agent_id)
+        .bind(now - WORKLOAD_MEMORY_NS)
+        .execute(&mut *w.tx)
+        .await?;
     w.commit().await?;
     Ok(())
+}
+
+/// Whether agent `agent_id` reported running workload `id` of that image.
+pub async fn reported_workload(
+    db: &Db,
+    agent_id: i64,
+    id: &str,
+    image_name: &str,
+    image_tag: &str,
+) -> ApiResult<bool> {
+    let row = sqlx::query(
+        "SELECT 1 AS one FROM agent_workloads WHERE agent_id = $1 AND workload_id = $2 AND image_name = $3 \
+         AND image_tag = $4",
+    )
+    .bind(agent_id)
+    .bind(id)
+    .bind(image_name)
+    .bind(image_tag)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.is_some())
 }
 
 #[cfg(test)]
@@ -66,6 +143,7 @@ mod tests {
             kernel_release: release.into(),
             events_delivered: delivered,
             events_dropped: dropped,
+            workloads: Vec::new(),
         }
     }
 

@@ -47,9 +47,10 @@ async fn user(parts: &Parts, state: &AppState, min: Role) -> ApiResult<Caller> {
                 "this route needs a user session or API token",
             ));
         }
-        let caller = store::resolve_user_token(&state.db, token)
+        let mut caller = store::resolve_user_token(&state.db, token)
             .await?
             .ok_or_else(|| ApiError::unauthorized("invalid or expired token"))?;
+        caller.ip = crate::api::extract::client_ip(parts);
         if caller.role < min {
             return Err(ApiError::forbidden(format!(
                 "this route needs role {} (the token has {})",

@@ -4,6 +4,7 @@
 
 pub mod agent_status;
 pub mod extract;
+pub mod login_guard;
 pub mod secrets;
 pub mod server_keys;
 pub mod store;
@@ -45,6 +46,9 @@ pub struct Caller {
     pub username: String,
     pub role: Role,
     pub token_id: i64,
+    /// Where the request came from (the TCP peer), for the audit log.
+    #[serde(skip)]
+    pub ip: Option<std::net::IpAddr>,
 }
 
 /// An authenticated agent request.

@@ -1,9 +1,10 @@
 //! Named server secrets shared by every replica through the database (`server_keys`): whichever replica
-//! needs one first stores it; the others read that one.
+//! needs one first stores it; the others read that one. Stored sealed (`storage::sealed`).
 
 use sqlx::Row;
 
 use crate::error::ApiResult;
+use crate::storage::secrets::server_key_label;
 use crate::storage::{now_ns, Db};
 
 /// The stored secret called `name`, storing `fresh` (secret and public halves, hex) if there is none yet.
@@ -16,7 +17,7 @@ pub async fn load_or_insert(db: &Db, name: &str, fresh: (&str, &str)) -> ApiResu
          ON CONFLICT (name) DO NOTHING",
     )
     .bind(name)
-    .bind(fresh.0)
+    .bind(db.seal(&server_key_label(name), fresh.0)?)
     .bind(fresh.1)
     .bind(now_ns())
     .execute(&db.pool)
@@ -29,7 +30,7 @@ async fn load(db: &Db, name: &str) -> ApiResult<Option<String>> {
         .bind(name)
         .fetch_optional(&db.pool)
         .await?;
-    row.map(|r| r.try_get("secret"))
-        .transpose()
-        .map_err(Into::into)
+    let Some(r) = row else { return Ok(None) };
+    let stored: String = r.try_get("secret")?;
+    Ok(Some(db.open(&server_key_label(name), &stored)?))
 }

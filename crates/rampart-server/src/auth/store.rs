@@ -49,6 +49,9 @@ pub struct Agent {
     pub last_seen_at: i64,
     pub matches_received: i64,
     pub revoked: bool,
+    /// When the agent was revoked, and when an admin let its host enroll again.
+    pub revoked_at: Option<i64>,
+    pub readmitted_at: Option<i64>,
     /// Health the agent last reported (`agent_status`); empty/zero until its first report.
     pub kernel_release: String,
     pub events_delivered: i64,
@@ -116,12 +119,10 @@ fn user_from(row: &sqlx::any::AnyRow) -> ApiResult<User> {
 pub async fn create_user(db: &Db, username: &str, password: &str, role: Role) -> ApiResult<User> {
     validate_username(username)?;
     validate_password(password)?;
-    let hash = tokio::task::spawn_blocking({
-        let p = password.to_string();
-        move || secrets::hash_password(&p)
-    })
-    .await
-    .map_err(ApiError::internal)??;
+    let p = password.to_string();
+    let hash = secrets::argon2_gate()
+        .run(move || secrets::hash_password(&p))
+        .await??;
     let row = sqlx::query(
         "INSERT INTO users (username, password_hash, role, disabled, created_at) VALUES ($1, $2, $3, 0, $4) \
          ON CONFLICT (username) DO NOTHING RETURNING id, username, role, disabled, created_at",
@@ -163,7 +164,8 @@ pub async fn get_user(db: &Db, id: i64) -> ApiResult<User> {
     user_from(&row)
 }
 
-/// Changes a user's role, password or disabled flag. Disabling or demoting a user ends its sessions.
+/// Changes a user's role, password or disabled flag. A new password or role ends the user's sessions;
+/// disabling it removes its tokens too.
 pub async fn update_user(
     db: &Db,
     id: i64,
@@ -175,14 +177,16 @@ pub async fn update_user(
     if let Some(p) = password {
         validate_password(p)?;
         let p = p.to_string();
-        let hash = tokio::task::spawn_blocking(move || secrets::hash_password(&p))
-            .await
-            .map_err(ApiError::internal)??;
+        let hash = secrets::argon2_gate()
+            .run(move || secrets::hash_password(&p))
+            .await??;
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(id)
             .execute(&db.pool)
             .await?;
+        // Whoever signed in with the old password (perhaps the reason for the change) is signed out.
+        end_sessions(db, id).await?;
     }
     if let Some(r) = role {
         sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
@@ -191,10 +195,7 @@ pub async fn update_user(
             .execute(&db.pool)
             .await?;
         // Tokens never carry more than their user's role.
-        sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND kind = 'session'")
-            .bind(id)
-            .execute(&db.pool)
-            .await?;
+        end_sessions(db, id).await?;
     }
     if let Some(d) = disabled {
         sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
@@ -210,6 +211,15 @@ pub async fn update_user(
         }
     }
     get_user(db, id).await
+}
+
+/// Ends every login session of user `id` (its API tokens stay: they are revoked one by one).
+async fn end_sessions(db: &Db, id: i64) -> ApiResult<()> {
+    sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND kind = 'session'")
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
 }
 
 pub async fn delete_user(db: &Db, id: i64) -> ApiResult<()> {
@@ -242,9 +252,9 @@ pub async fn login(
         None => secrets::dummy_hash().to_string(),
     };
     let p = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || secrets::verify_password(&p, &hash))
-        .await
-        .map_err(ApiError::internal)?;
+    let ok = secrets::argon2_gate()
+        .run(move || secrets::verify_password(&p, &hash))
+        .await?;
     let user = match row {
         Some(r) if ok => user_from(&r)?,
         _ => return Err(ApiError::unauthorized("wrong user name or password")),
@@ -376,6 +386,7 @@ pub async fn resolve_user_token(db: &Db, token: &str) -> ApiResult<Option<Caller
         username: r.try_get("username")?,
         role,
         token_id: r.try_get("token_id")?,
+        ip: None,
     }))
 }
 
@@ -437,6 +448,25 @@ pub async fn list_enrollment_tokens(db: &Db) -> ApiResult<Vec<EnrollmentTokenInf
         .collect()
 }
 
+/// The id of enrollment token `token` and whether it is bounded (expires and has a use limit), if it can
+/// still enroll an agent.
+pub async fn usable_enrollment_token(db: &Db, token: &str) -> ApiResult<Option<(i64, bool)>> {
+    let row = sqlx::query(
+        "SELECT id, expires_at, max_uses FROM enrollment_tokens WHERE token_hash = $1 AND revoked = 0 \
+         AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR uses < max_uses)",
+    )
+    .bind(secrets::digest(token))
+    .bind(now_ns())
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|r| {
+        let bounded = r.try_get::<Option<i64>, _>("expires_at")?.is_some()
+            && r.try_get::<Option<i64>, _>("max_uses")?.is_some();
+        Ok((r.try_get("id")?, bounded))
+    })
+    .transpose()
+}
+
 pub async fn revoke_enrollment_token(db: &Db, id: i64) -> ApiResult<()> {
     let n = sqlx::query("UPDATE enrollment_tokens SET revoked = 1 WHERE id = $1")
         .bind(id)
@@ -482,6 +512,14 @@ pub async fn enroll(
             "invalid, expired, revoked or used-up enrollment token",
         ));
     };
+    // Only a valid token learns that its host is shut out (and the refused attempt does not use it up:
+    // the transaction is dropped).
+    if let Some(id) = revoked_host(&mut w.tx, hostname).await? {
+        return Err(ApiError::forbidden(format!(
+            "host {hostname:?} was revoked (agent {id}): it stays out until an admin readmits it \
+             (POST /api/v1/agents/{id}/readmit)"
+        )));
+    }
     let token_id: i64 = row.try_get("id")?;
     let secret = secrets::new_secret(AGENT_TOKEN_PREFIX);
     let uid = secrets::new_secret("agent-")[..22].to_string();
@@ -508,6 +546,8 @@ pub async fn enroll(
         last_seen_at: now,
         matches_received: 0,
         revoked: false,
+        revoked_at: None,
+        readmitted_at: None,
         kernel_release: String::new(),
         events_delivered: 0,
         events_dropped: 0,
@@ -544,6 +584,8 @@ fn agent_from(r: &sqlx::any::AnyRow) -> ApiResult<Agent> {
         last_seen_at: r.try_get("last_seen_at")?,
         matches_received: r.try_get("matches_received")?,
         revoked: r.try_get::<i64, _>("revoked")? != 0,
+        revoked_at: r.try_get("revoked_at")?,
+        readmitted_at: r.try_get("readmitted_at")?,
         kernel_release: r.try_get("kernel_release")?,
         events_delivered: r.try_get("events_delivered")?,
         events_dropped: r.try_get("events_dropped")?,
@@ -554,8 +596,8 @@ fn agent_from(r: &sqlx::any::AnyRow) -> ApiResult<Agent> {
 }
 
 const AGENT_COLS: &str =
-    "id, uid, hostname, version, enrolled_at, last_seen_at, matches_received, revoked, kernel_release, \
-     events_delivered, events_dropped, status_at, previous_dropped, previous_status_at";
+    "id, uid, hostname, version, enrolled_at, last_seen_at, matches_received, revoked, revoked_at, readmitted_at, \
+     kernel_release, events_delivered, events_dropped, status_at, previous_dropped, previous_status_at";
 
 pub async fn list_agents(db: &Db) -> ApiResult<Vec<Agent>> {
     let rows = sqlx::query(&format!("SELECT {AGENT_COLS} FROM agents ORDER BY id"))
@@ -574,13 +616,47 @@ pub async fn get_agent(db: &Db, id: i64) -> ApiResult<Agent> {
 }
 
 pub async fn revoke_agent(db: &Db, id: i64) -> ApiResult<()> {
-    let n = sqlx::query("UPDATE agents SET revoked = 1 WHERE id = $1")
+    let n = sqlx::query(
+        "UPDATE agents SET revoked = 1, revoked_at = COALESCE(revoked_at, $1), readmitted_at = NULL WHERE id = $2",
+    )
+    .bind(now_ns())
+    .bind(id)
+    .execute(&db.pool)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(ApiError::not_found(format!("no agent {id}")));
+    }
+    Ok(())
+}
+
+/// Lets a revoked agent's host enroll again (with a new enrollment token: its old credential stays revoked).
+pub async fn readmit_agent(db: &Db, id: i64) -> ApiResult<()> {
+    let n = sqlx::query("UPDATE agents SET readmitted_at = $1 WHERE id = $2 AND revoked = 1")
+        .bind(now_ns())
         .bind(id)
         .execute(&db.pool)
         .await?
         .rows_affected();
     if n == 0 {
-        return Err(ApiError::not_found(format!("no agent {id}")));
+        get_agent(db, id).await?;
+        return Err(ApiError::conflict(format!(
+            "agent {id} is not revoked: nothing to readmit"
+        )));
     }
     Ok(())
+}
+
+/// A revoked agent of `hostname` that no admin readmitted: that host stays out.
+async fn revoked_host(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    hostname: &str,
+) -> ApiResult<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT id FROM agents WHERE hostname = $1 AND revoked = 1 AND readmitted_at IS NULL ORDER BY id DESC LIMIT 1",
+    )
+    .bind(hostname)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|r| r.try_get("id")).transpose().map_err(Into::into)
 }

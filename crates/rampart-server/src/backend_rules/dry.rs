@@ -119,7 +119,7 @@ pub async fn run(
             out.from.min(m.ts)
         };
         out.to = out.to.max(m.ts);
-        agent_signal.insert(id, (key_for(&m, signal_window_ns), m.ts));
+        agent_signal.insert(id, (key_for(of.0, &m, signal_window_ns), m.ts));
         batch.push((id, m));
     }
     replay(&mut mem, rules, &batch, batch_of.1, max_samples).await?;

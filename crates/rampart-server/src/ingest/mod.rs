@@ -2,6 +2,7 @@
 //! unique constraint), grouped into signals and fed to the backend rules, all in one transaction, so a
 //! batch is either wholly stored (and acknowledged) or not at all, and a re-sent batch changes nothing.
 
+mod bounded_json;
 pub mod validate;
 
 use std::collections::{BTreeMap, HashMap};
@@ -135,7 +136,7 @@ async fn ingest_once(
     let mut groups: BTreeMap<group::SignalKey, Vec<(i64, &IncomingMatch)>> = BTreeMap::new();
     for (id, m) in &fresh {
         groups
-            .entry(group::key_for(m, window))
+            .entry(group::key_for(agent.agent_id, m, window))
             .or_default()
             .push((*id, m));
     }

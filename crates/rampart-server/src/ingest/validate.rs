@@ -3,9 +3,9 @@
 
 use std::io::Read;
 
-use serde::Deserialize;
 use serde_json::Value;
 
+use super::bounded_json::{self, Exceeded};
 use crate::config::Limits;
 use crate::error::{ApiError, ApiResult};
 
@@ -63,37 +63,62 @@ pub fn decode_body(encoding: Option<&str>, body: &[u8], limits: &Limits) -> ApiR
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BatchBody {
-    matches: Vec<Value>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    agent: Option<Value>,
+/// What the server knows for sure about a batch, whatever its matches claim: which enrolled host sent it and
+/// when it arrived. Each match is bound to it: its host is the enrolled one and its event time is kept
+/// within `[received_at - max_age, received_at + max_skew]`; what the agent claimed instead is kept in the
+/// match as `event.reported_hostname` / `event.reported_timestamp`.
+#[derive(Debug, Clone, Copy)]
+pub struct Receipt<'a> {
+    pub hostname: &'a str,
+    pub received_at: i64,
+    pub max_skew_ns: i64,
+    pub max_age_ns: i64,
 }
 
-/// Parses and validates a batch; `agent_hostname` stands in for matches that carry no hostname.
+impl Receipt<'_> {
+    fn bind(&self, value: &mut Value, ts: &mut i64) {
+        let lo = self.received_at.saturating_sub(self.max_age_ns);
+        let hi = self.received_at.saturating_add(self.max_skew_ns);
+        let event = &mut value["event"];
+        let clamped = (*ts).clamp(lo, hi.max(lo));
+        if clamped != *ts {
+            event["reported_timestamp"] = (*ts).into();
+            event["timestamp"] = clamped.into();
+            *ts = clamped;
+        }
+        let claimed = event["hostname"].as_str().unwrap_or("");
+        if !claimed.is_empty() && claimed != self.hostname {
+            event["reported_hostname"] = claimed.into();
+        }
+        event["hostname"] = self.hostname.into();
+    }
+}
+
+/// Parses and validates a batch, binding every match to `receipt`. Parsing stops as soon as the batch has
+/// too many matches or values (413).
 pub fn parse_batch(
     json: &[u8],
     limits: &Limits,
-    agent_hostname: &str,
+    receipt: &Receipt,
 ) -> ApiResult<Vec<IncomingMatch>> {
-    let body: BatchBody = serde_json::from_slice(json).map_err(|e| {
-        ApiError::bad_request(format!(
-            "body is not a valid batch ({{\"matches\": [...]}}): {e}"
-        ))
-    })?;
-    if body.matches.len() > limits.max_batch_matches {
-        return Err(ApiError::too_large(format!(
-            "{} matches in one batch (at most {})",
-            body.matches.len(),
-            limits.max_batch_matches
-        )));
-    }
+    let matches = bounded_json::parse(json, limits.max_batch_matches, limits.max_batch_values)
+        .map_err(|(e, exceeded)| match exceeded {
+            Some(Exceeded::Matches) => ApiError::too_large(format!(
+                "{e} (at most {} matches per batch)",
+                limits.max_batch_matches
+            )),
+            Some(Exceeded::Values) => ApiError::too_large(format!(
+                "{e} (at most {} values per batch)",
+                limits.max_batch_values
+            )),
+            None => ApiError::bad_request(format!(
+                "body is not a valid batch ({{\"matches\": [...]}}): {e}"
+            )),
+        })?;
     let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::with_capacity(body.matches.len());
-    for (i, value) in body.matches.into_iter().enumerate() {
-        let m = parse_match(value, limits, agent_hostname)
+    let mut out = Vec::with_capacity(matches.len());
+    for (i, value) in matches.into_iter().enumerate() {
+        let m = parse_match(value, limits, receipt.hostname, Some(receipt))
             .map_err(|e| ApiError::unprocessable(format!("matches[{i}]: {e}")))?;
         // A batch may repeat a match (an agent re-spooling): keep the first.
         if seen.insert((m.event_id.clone(), m.rule_id.clone())) {
@@ -140,21 +165,22 @@ pub fn column_text(s: &str, max: usize) -> String {
     s
 }
 
-/// A stored match (its body, as validated when it was ingested, and its stored hostname) read back as the
-/// ingest saw it, for replays of recent matches.
+/// A stored match (its body, as validated and bound when it was ingested, and its stored hostname) read
+/// back as the ingest saw it, for replays of recent matches.
 pub fn stored_match(body: &str, hostname: &str) -> Result<IncomingMatch, String> {
     let value: Value = serde_json::from_str(body).map_err(|e| e.to_string())?;
     let limits = Limits {
         max_match_bytes: usize::MAX,
         ..Limits::default()
     };
-    parse_match(value, &limits, hostname)
+    parse_match(value, &limits, hostname, None)
 }
 
 fn parse_match(
-    value: Value,
+    mut value: Value,
     limits: &Limits,
     agent_hostname: &str,
+    receipt: Option<&Receipt>,
 ) -> Result<IncomingMatch, String> {
     if !value.is_object() {
         return Err("must be an object".into());
@@ -162,11 +188,15 @@ fn parse_match(
     let rule_id = ident(&value, &["rule", "id"], 256)?;
     let event_id = ident(&value, &["event", "id"], 256)?;
     let event_type = ident(&value, &["event", "type"], 64)?;
-    let ts = match value.get("event").and_then(|e| e.get("timestamp")) {
+    let mut ts = match value.get("event").and_then(|e| e.get("timestamp")) {
         Some(Value::Number(n)) => n.as_u64().filter(|t| *t > 0 && *t < i64::MAX as u64),
         _ => None,
     }
-    .ok_or("event.timestamp must be a positive integer (epoch nanoseconds)")? as i64;
+    .ok_or("event.timestamp must be a positive integer (epoch nanoseconds)")?
+        as i64;
+    if let Some(r) = receipt {
+        r.bind(&mut value, &mut ts);
+    }
     if let Some(tags) = value.get("rule").and_then(|r| r.get("tags")) {
         if !tags.is_object() && !tags.is_null() {
             return Err("rule.tags must be an object".into());
@@ -269,10 +299,59 @@ mod tests {
                "container": {"id": "abc"}})
     }
 
+    /// A receipt that leaves `sample()`'s time alone.
+    fn receipt(hostname: &str) -> Receipt<'_> {
+        Receipt {
+            hostname,
+            received_at: 1_700_000_000_000_000_000,
+            max_skew_ns: 1,
+            max_age_ns: 1,
+        }
+    }
+
+    #[test]
+    fn matches_are_bound_to_the_sender_and_its_clock() {
+        let mut far = sample();
+        far["event"]["timestamp"] = json!(i64::MAX - 1);
+        far["event"]["id"] = json!("far");
+        let mut ancient = sample();
+        ancient["event"]["timestamp"] = json!(1);
+        ancient["event"]["id"] = json!("ancient");
+        let body = serde_json::to_vec(&json!({"matches": [sample(), far, ancient]})).unwrap();
+        let r = Receipt {
+            hostname: "enrolled",
+            received_at: 1_700_000_000_000_000_000,
+            max_skew_ns: 300,
+            max_age_ns: 1000,
+        };
+        let ms = parse_batch(&body, &Limits::default(), &r).unwrap();
+        let ts: Vec<i64> = ms.iter().map(|m| m.ts).collect();
+        assert_eq!(
+            ts,
+            [r.received_at, r.received_at + 300, r.received_at - 1000]
+        );
+        for m in &ms {
+            assert_eq!(m.hostname, "enrolled");
+            assert_eq!(m.value["event"]["hostname"], "enrolled");
+            assert_eq!(m.value["event"]["reported_hostname"], "h1");
+            assert_eq!(
+                m.value["event"]["timestamp"], m.ts,
+                "the body says the stored time"
+            );
+        }
+        assert_eq!(ms[0].value["event"].get("reported_timestamp"), None);
+        assert_eq!(ms[1].value["event"]["reported_timestamp"], i64::MAX - 1);
+        assert!(
+            ms[2].body.contains("\"reported_timestamp\":1"),
+            "{}",
+            ms[2].body
+        );
+    }
+
     #[test]
     fn extracts_columns() {
         let body = serde_json::to_vec(&json!({"matches": [sample(), sample()]})).unwrap();
-        let ms = parse_batch(&body, &Limits::default(), "agent-host").unwrap();
+        let ms = parse_batch(&body, &Limits::default(), &receipt("h1")).unwrap();
         assert_eq!(ms.len(), 1, "a repeated match is kept once");
         let m = &ms[0];
         assert_eq!(
@@ -303,8 +382,12 @@ mod tests {
             (json!({"matches": [], "extra": 1}), "unknown field"),
         ];
         for (body, want) in cases {
-            let err = parse_batch(&serde_json::to_vec(&body).unwrap(), &Limits::default(), "h")
-                .unwrap_err();
+            let err = parse_batch(
+                &serde_json::to_vec(&body).unwrap(),
+                &Limits::default(),
+                &receipt("h"),
+            )
+            .unwrap_err();
             assert!(
                 err.message.contains(want),
                 "{} does not mention {want}",

@@ -9,12 +9,13 @@ use serde_json::{json, Value};
 use super::compose::compose;
 use super::escape::Format;
 use super::message::Notification;
-use super::outbox::{self, DeliveryFilters};
+use super::outbox::{self, DeliveryFilters, Reader};
 use super::rules::SignalEvent;
 use super::store::{self, ChannelPatch, NewChannel};
 use super::template::TemplateSpec;
 use super::{context, template};
 use crate::api::extract::{ApiJson, ApiQuery, Id};
+use crate::audit::{self, Action};
 use crate::auth::extract::{Admin, Responder, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -33,10 +34,10 @@ pub async fn list_channels(State(s): State<AppState>, _: Viewer) -> ApiResult<Js
 
 pub async fn create_channel(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     ApiJson(c): ApiJson<NewChannel>,
 ) -> ApiResult<Created> {
-    let c = store::create_channel(&s.db, c).await?;
+    let c = store::create_channel(&s.db, &s.notify.senders.egress, &caller, c).await?;
     s.notify.rules.invalidate().await;
     Ok((StatusCode::CREATED, Json(json!({"channel": c.public()}))))
 }
@@ -53,11 +54,11 @@ pub async fn get_channel(
 
 pub async fn update_channel(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     Id(id): Id,
     ApiJson(p): ApiJson<ChannelPatch>,
 ) -> ApiResult<Json<Value>> {
-    let c = store::update_channel(&s.db, id, p).await?;
+    let c = store::update_channel(&s.db, &s.notify.senders.egress, &caller, id, p).await?;
     s.notify.rules.invalidate().await;
     s.notify.wake.notify_one();
     Ok(Json(json!({"channel": c.public()})))
@@ -65,10 +66,10 @@ pub async fn update_channel(
 
 pub async fn delete_channel(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    store::delete_channel(&s.db, id).await?;
+    store::delete_channel(&s.db, &caller, id).await?;
     s.notify.rules.invalidate().await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -83,7 +84,7 @@ pub struct TestSend {
 /// Sends one message through the channel now (not queued) and says what the receiver answered.
 pub async fn test_channel(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     Id(id): Id,
     ApiJson(t): ApiJson<TestSend>,
 ) -> ApiResult<Json<Value>> {
@@ -107,12 +108,15 @@ pub async fn test_channel(
         &[channel.template.as_ref()],
     )
     .map_err(ApiError::unprocessable)?;
-    Ok(Json(match config.deliver(&n, &s.notify.senders).await {
+    let outcome = match config.deliver(&n, &s.notify.senders).await {
         Ok(status) => json!({"delivered": true, "status": status}),
-        Err(e) => {
-            json!({"delivered": false, "status": e.status, "error": e.message, "retryable": e.retryable})
-        }
-    }))
+        Err(e) => json!({"delivered": false, "status": e.status, "error": e.message,
+                         "retryable": e.retryable, "response": e.response}),
+    };
+    let target = format!("channel {id} ({})", channel.name);
+    let details = json!({"delivered": outcome["delivered"], "status": outcome["status"], "error": outcome["error"]});
+    audit::record(&s.db.pool, &caller, Action::ChannelTested, &target, details).await?;
+    Ok(Json(outcome))
 }
 
 pub async fn list_rules(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
@@ -126,10 +130,10 @@ pub async fn list_rules(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<
 
 pub async fn create_rule(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Created> {
-    let r = store::create_rule(&s.db, body).await?;
+    let r = store::create_rule(&s.db, &caller, body).await?;
     s.notify.rules.invalidate().await;
     Ok((StatusCode::CREATED, Json(json!({"rule": r.public()}))))
 }
@@ -142,44 +146,58 @@ pub async fn get_rule(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiRe
 
 pub async fn update_rule(
     State(s): State<AppState>,
-    _: Admin,
+    Admin(caller): Admin,
     Id(id): Id,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<Value>> {
-    let r = store::update_rule(&s.db, id, body).await?;
+    let r = store::update_rule(&s.db, &caller, id, body).await?;
     s.notify.rules.invalidate().await;
     Ok(Json(json!({"rule": r.public()})))
 }
 
-pub async fn delete_rule(State(s): State<AppState>, _: Admin, Id(id): Id) -> ApiResult<StatusCode> {
-    store::delete_rule(&s.db, id).await?;
+pub async fn delete_rule(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    store::delete_rule(&s.db, &caller, id).await?;
     s.notify.rules.invalidate().await;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The delivery log; what receivers answered only for admins (an endpoint's reply is its own text).
 pub async fn list_deliveries(
     State(s): State<AppState>,
-    _: Viewer,
+    Viewer(caller): Viewer,
     ApiQuery(f): ApiQuery<DeliveryFilters>,
 ) -> ApiResult<Json<Value>> {
-    let (items, total) = outbox::list(&s.db, &f).await?;
+    let (items, total) = outbox::list(&s.db, &f, Reader::of(caller.role)).await?;
     Ok(Json(json!({"deliveries": items, "total": total})))
 }
 
 pub async fn get_delivery(
     State(s): State<AppState>,
-    _: Viewer,
+    Viewer(caller): Viewer,
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"delivery": outbox::get(&s.db, id).await?})))
+    let d = outbox::get(&s.db, id, Reader::of(caller.role)).await?;
+    Ok(Json(json!({ "delivery": d })))
 }
 
 pub async fn retry_delivery(
     State(s): State<AppState>,
-    _: Responder,
+    Responder(caller): Responder,
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
-    let d = outbox::retry(&s.db, id, now_ns()).await?;
+    let d = outbox::retry(&s.db, id, now_ns(), Reader::of(caller.role)).await?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::DeliveryRetried,
+        &format!("delivery {id}"),
+        json!({}),
+    )
+    .await?;
     s.notify.wake.notify_one();
     Ok(Json(json!({"delivery": d})))
 }

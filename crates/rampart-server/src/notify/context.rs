@@ -125,6 +125,7 @@ pub fn example_signal() -> (Signal, Value) {
         assignee: None,
         created_at: now,
         updated_at: now,
+        agent_id: None,
     };
     let matched = json!({"rule": {"id": signal.rule_id, "severity": "info"},
         "event": {"type": "exec", "timestamp": now, "hostname": signal.hostname},

@@ -6,13 +6,15 @@
 //! - `outbox`, `worker`, `backoff`, `ratelimit`: queueing and delivery.
 //! - `template`, `vars`, `context`, `render`, `escape`, `message`, `compose`: what a message says, escaped
 //!   for each format.
-//! - `channels/*`: the vendors' request shapes. `store`, `api`: the REST API.
+//! - `channels/*`: the vendors' request shapes; `egress`: which addresses they may reach (SSRF).
+//! - `store`, `api`: the REST API.
 
 pub mod api;
 pub mod backoff;
 pub mod channels;
 pub mod compose;
 pub mod context;
+pub mod egress;
 pub mod escape;
 pub mod message;
 pub mod outbox;
@@ -43,7 +45,10 @@ impl Service {
     pub fn new(config: &NotifyConfig) -> anyhow::Result<Service> {
         Ok(Service {
             rules: Default::default(),
-            senders: channels::Senders::new(config.request_timeout)?,
+            senders: channels::Senders::new(
+                config.request_timeout,
+                std::sync::Arc::new(egress::Egress::new(config.allow_nets.clone())),
+            )?,
             limits: Default::default(),
             wake: Default::default(),
             worker_id: format!(

@@ -165,10 +165,12 @@ pub enum Outcome<'a> {
         at: i64,
         status: Option<u16>,
         error: &'a str,
+        response: Option<&'a str>,
     },
     Failed {
         status: Option<u16>,
         error: &'a str,
+        response: Option<&'a str>,
     },
     /// Not attempted (rate limit): due again at `at`, the attempt not counted.
     Postponed {
@@ -182,13 +184,14 @@ pub async fn close(db: &Db, c: &Claimed, outcome: Outcome<'_>, now: i64) -> anyh
     let end = "lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE id = $2 AND lease_owner = $3";
     let sql = match outcome {
         Outcome::Delivered { .. } => format!(
-            "UPDATE notification_outbox SET status = 'delivered', delivered_at = $1, last_error = NULL, last_status = $4, {end}"
+            "UPDATE notification_outbox SET status = 'delivered', delivered_at = $1, last_error = NULL, last_response = NULL, \
+             last_status = $4, {end}"
         ),
         Outcome::Retry { .. } => format!(
-            "UPDATE notification_outbox SET last_status = $4, next_attempt_at = $5, last_error = $6, {end}"
+            "UPDATE notification_outbox SET last_status = $4, next_attempt_at = $5, last_error = $6, last_response = $7, {end}"
         ),
         Outcome::Failed { .. } => format!(
-            "UPDATE notification_outbox SET status = 'failed', last_status = $4, last_error = $5, {end}"
+            "UPDATE notification_outbox SET status = 'failed', last_status = $4, last_error = $5, last_response = $6, {end}"
         ),
         Outcome::Postponed { .. } => format!(
             "UPDATE notification_outbox SET next_attempt_at = $4, attempts = attempts - 1, {end}"
@@ -197,11 +200,24 @@ pub async fn close(db: &Db, c: &Claimed, outcome: Outcome<'_>, now: i64) -> anyh
     let q = sqlx::query(&sql).bind(now).bind(c.id).bind(&c.lease);
     let q = match outcome {
         Outcome::Delivered { status } => q.bind(i64::from(status)),
-        Outcome::Retry { at, status, error } => q
+        Outcome::Retry {
+            at,
+            status,
+            error,
+            response,
+        } => q
             .bind(status.map(i64::from))
             .bind(at)
-            .bind(clip_error(error)),
-        Outcome::Failed { status, error } => q.bind(status.map(i64::from)).bind(clip_error(error)),
+            .bind(clip_error(error))
+            .bind(response.map(clip_error)),
+        Outcome::Failed {
+            status,
+            error,
+            response,
+        } => q
+            .bind(status.map(i64::from))
+            .bind(clip_error(error))
+            .bind(response.map(clip_error)),
         Outcome::Postponed { at } => q.bind(at),
     };
     Ok(q.execute(&db.pool).await?.rows_affected() == 1)
@@ -223,11 +239,28 @@ pub struct DeliveryFilters {
 }
 
 const DELIVERY_COLS: &str = "o.id, o.signal_id, o.event, o.event_key, o.severity, o.channel_id, c.name AS channel_name, \
-    c.kind AS channel_kind, o.rule_id, o.status, o.attempts, o.next_attempt_at, o.last_error, o.last_status, \
-    o.created_at, o.updated_at, o.delivered_at";
+    c.kind AS channel_kind, o.rule_id, o.status, o.attempts, o.next_attempt_at, o.last_error, o.last_response, \
+    o.last_status, o.created_at, o.updated_at, o.delivered_at";
 
-fn delivery_json(r: &sqlx::any::AnyRow) -> ApiResult<Value> {
-    Ok(json!({
+/// Who reads the delivery log: the receiver's answer (`last_response`) is shown to admins only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    Admin,
+    Other,
+}
+
+impl Reader {
+    pub fn of(role: crate::auth::Role) -> Reader {
+        if role >= crate::auth::Role::Admin {
+            Reader::Admin
+        } else {
+            Reader::Other
+        }
+    }
+}
+
+fn delivery_json(r: &sqlx::any::AnyRow, reader: Reader) -> ApiResult<Value> {
+    let mut d = json!({
         "id": r.try_get::<i64, _>("id")?,
         "signal_id": r.try_get::<i64, _>("signal_id")?,
         "event": r.try_get::<String, _>("event")?,
@@ -244,11 +277,15 @@ fn delivery_json(r: &sqlx::any::AnyRow) -> ApiResult<Value> {
         "created_at": r.try_get::<i64, _>("created_at")?,
         "updated_at": r.try_get::<i64, _>("updated_at")?,
         "delivered_at": r.try_get::<Option<i64>, _>("delivered_at")?,
-    }))
+    });
+    if reader == Reader::Admin {
+        d["last_response"] = json!(r.try_get::<Option<String>, _>("last_response")?);
+    }
+    Ok(d)
 }
 
 /// The delivery log, newest first.
-pub async fn list(db: &Db, f: &DeliveryFilters) -> ApiResult<(Vec<Value>, i64)> {
+pub async fn list(db: &Db, f: &DeliveryFilters, reader: Reader) -> ApiResult<(Vec<Value>, i64)> {
     let limit = f.limit.unwrap_or(50);
     let offset = f.offset.unwrap_or(0);
     if !(1..=1000).contains(&limit) || offset < 0 {
@@ -270,7 +307,7 @@ pub async fn list(db: &Db, f: &DeliveryFilters) -> ApiResult<(Vec<Value>, i64)> 
     let rows = bind_filters(&sql, f).fetch_all(&db.pool).await?;
     let items = rows
         .iter()
-        .map(delivery_json)
+        .map(|r| delivery_json(r, reader))
         .collect::<ApiResult<Vec<_>>>()?;
     let count = format!("SELECT COUNT(*) AS n FROM notification_outbox o WHERE {cond}");
     let total: i64 = bind_filters(&count, f)
@@ -290,7 +327,7 @@ fn bind_filters<'q>(
         .bind(f.signal_id)
 }
 
-pub async fn get(db: &Db, id: i64) -> ApiResult<Value> {
+pub async fn get(db: &Db, id: i64, reader: Reader) -> ApiResult<Value> {
     let sql = format!(
         "SELECT {DELIVERY_COLS} FROM notification_outbox o JOIN notification_channels c ON c.id = o.channel_id WHERE o.id = $1"
     );
@@ -299,11 +336,11 @@ pub async fn get(db: &Db, id: i64) -> ApiResult<Value> {
         .fetch_optional(&db.pool)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no delivery {id}")))?;
-    delivery_json(&row)
+    delivery_json(&row, reader)
 }
 
 /// Puts a failed delivery back in the queue, due now, with a fresh attempt budget.
-pub async fn retry(db: &Db, id: i64, now: i64) -> ApiResult<Value> {
+pub async fn retry(db: &Db, id: i64, now: i64, reader: Reader) -> ApiResult<Value> {
     let n = sqlx::query(
         "UPDATE notification_outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1 \
          WHERE id = $2 AND status = 'failed'",
@@ -314,8 +351,8 @@ pub async fn retry(db: &Db, id: i64, now: i64) -> ApiResult<Value> {
     .await?
     .rows_affected();
     if n == 0 {
-        get(db, id).await?;
+        get(db, id, reader).await?;
         return Err(ApiError::conflict(format!("delivery {id} has not failed")));
     }
-    get(db, id).await
+    get(db, id, reader).await
 }

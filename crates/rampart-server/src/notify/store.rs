@@ -6,9 +6,13 @@ use serde_json::{json, Map, Value};
 use sqlx::Row;
 
 use super::channels::{self, ChannelConfig};
+use super::egress::Egress;
 use super::rules::RuleSpec;
 use super::template::{self, TemplateSpec};
+use crate::audit::{self, details::diff, Action};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::storage::secrets::channel_label;
 use crate::storage::{now_ns, Db};
 
 /// A channel as stored (secrets included: internal use only).
@@ -38,6 +42,26 @@ impl Channel {
     pub fn parsed(&self) -> Result<ChannelConfig, String> {
         ChannelConfig::parse(&self.kind, &self.config)
     }
+
+    /// As the audit log compares it (its secrets are redacted there, by key).
+    fn audited(&self) -> Value {
+        json!({"name": self.name, "kind": self.kind, "enabled": self.enabled,
+               "rate_per_minute": self.rate_per_minute, "config": self.config, "template": self.template})
+    }
+
+    fn target(&self) -> String {
+        format!("channel {} ({})", self.id, self.name)
+    }
+}
+
+/// A channel's settings, checked: valid for its kind, and an endpoint the egress policy lets it reach.
+async fn check_config(egress: &Egress, kind: &str, config: &Value) -> ApiResult<()> {
+    let parsed = ChannelConfig::parse(kind, config).map_err(unprocessable)?;
+    let (field, host) = parsed.endpoint();
+    egress
+        .check_on_save(field, &host)
+        .await
+        .map_err(|e| ApiError::unprocessable(format!("config: {e}")))
 }
 
 fn unprocessable(e: String) -> ApiError {
@@ -105,7 +129,8 @@ pub struct ChannelPatch {
     pub name: Option<String>,
     pub enabled: Option<bool>,
     pub rate_per_minute: Option<i64>,
-    /// The whole configuration; secrets sent back as `<redacted>` keep their stored value.
+    /// The whole configuration; secrets sent back as `<redacted>` keep their stored value (unless the
+    /// destination changes: then they must be given again).
     pub config: Option<Value>,
     #[serde(default, deserialize_with = "present")]
     pub template: Option<Option<TemplateSpec>>,
@@ -120,11 +145,13 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
 const CHANNEL_COLS: &str =
     "id, name, kind, config, template, enabled, rate_per_minute, created_at, updated_at";
 
-fn channel_from(r: &sqlx::any::AnyRow) -> ApiResult<Channel> {
-    let config: String = r.try_get("config")?;
+/// A channel row, its settings opened (they are stored sealed: `storage::sealed`).
+fn channel_from(db: &Db, r: &sqlx::any::AnyRow) -> ApiResult<Channel> {
+    let id: i64 = r.try_get("id")?;
+    let config = db.open(&channel_label(id), &r.try_get::<String, _>("config")?)?;
     let template: Option<String> = r.try_get("template")?;
     Ok(Channel {
-        id: r.try_get("id")?,
+        id,
         name: r.try_get("name")?,
         kind: r.try_get("kind")?,
         config: serde_json::from_str(&config).unwrap_or(Value::Null),
@@ -140,27 +167,52 @@ fn template_text(t: &Option<TemplateSpec>) -> Option<String> {
     t.as_ref().map(|t| json!(t).to_string())
 }
 
-pub async fn create_channel(db: &Db, c: NewChannel) -> ApiResult<Channel> {
+pub async fn create_channel(
+    db: &Db,
+    egress: &Egress,
+    caller: &Caller,
+    c: NewChannel,
+) -> ApiResult<Channel> {
     check_name(&c.name)?;
     check_rate(c.rate_per_minute)?;
     check_template(&c.template)?;
-    ChannelConfig::parse(&c.kind, &c.config).map_err(unprocessable)?;
+    check_config(egress, &c.kind, &c.config).await?;
     let now = now_ns();
-    let row = sqlx::query(&format!(
+    // The settings are sealed for the row's own id: inserted empty, then filled in, in one transaction.
+    let mut w = db.begin_write().await?;
+    let row = sqlx::query(
         "INSERT INTO notification_channels (name, kind, config, template, enabled, rate_per_minute, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {CHANNEL_COLS}"
-    ))
+         VALUES ($1, $2, '', $3, $4, $5, $6, $6) RETURNING id",
+    )
     .bind(&c.name)
     .bind(&c.kind)
-    .bind(c.config.to_string())
     .bind(template_text(&c.template))
     .bind(c.enabled as i64)
     .bind(c.rate_per_minute)
     .bind(now)
-    .fetch_one(&db.pool)
+    .fetch_one(&mut *w.tx)
     .await
     .map_err(|e| conflict_on_name(e, "channel", &c.name))?;
-    channel_from(&row)
+    let id: i64 = row.try_get("id")?;
+    let row = sqlx::query(&format!(
+        "UPDATE notification_channels SET config = $1 WHERE id = $2 RETURNING {CHANNEL_COLS}"
+    ))
+    .bind(db.seal(&channel_label(id), &c.config.to_string())?)
+    .bind(id)
+    .fetch_one(&mut *w.tx)
+    .await?;
+    let created = channel_from(db, &row)?;
+    let details = diff(&json!({}), &created.audited());
+    audit::record(
+        &mut *w.tx,
+        caller,
+        Action::ChannelCreated,
+        &created.target(),
+        details,
+    )
+    .await?;
+    w.commit().await?;
+    Ok(created)
 }
 
 pub async fn list_channels(db: &Db) -> ApiResult<Vec<Channel>> {
@@ -169,7 +221,7 @@ pub async fn list_channels(db: &Db) -> ApiResult<Vec<Channel>> {
     ))
     .fetch_all(&db.pool)
     .await?;
-    rows.iter().map(channel_from).collect()
+    rows.iter().map(|r| channel_from(db, r)).collect()
 }
 
 pub async fn get_channel(db: &Db, id: i64) -> ApiResult<Channel> {
@@ -180,11 +232,18 @@ pub async fn get_channel(db: &Db, id: i64) -> ApiResult<Channel> {
     .fetch_optional(&db.pool)
     .await?
     .ok_or_else(|| ApiError::not_found(format!("no notification channel {id}")))?;
-    channel_from(&row)
+    channel_from(db, &row)
 }
 
-pub async fn update_channel(db: &Db, id: i64, p: ChannelPatch) -> ApiResult<Channel> {
-    let mut c = get_channel(db, id).await?;
+pub async fn update_channel(
+    db: &Db,
+    egress: &Egress,
+    caller: &Caller,
+    id: i64,
+    p: ChannelPatch,
+) -> ApiResult<Channel> {
+    let old = get_channel(db, id).await?;
+    let mut c = old.clone();
     if let Some(name) = p.name {
         check_name(&name)?;
         c.name = name;
@@ -197,46 +256,70 @@ pub async fn update_channel(db: &Db, id: i64, p: ChannelPatch) -> ApiResult<Chan
         c.enabled = enabled;
     }
     if let Some(mut config) = p.config {
-        channels::keep_secrets(&c.kind, &mut config, &c.config);
-        ChannelConfig::parse(&c.kind, &config).map_err(unprocessable)?;
+        channels::keep_secrets(&c.kind, &mut config, &c.config).map_err(unprocessable)?;
+        check_config(egress, &c.kind, &config).await?;
         c.config = config;
     }
     if let Some(t) = p.template {
         check_template(&t)?;
         c.template = t;
     }
+    let mut w = db.begin_write().await?;
     let row = sqlx::query(&format!(
         "UPDATE notification_channels SET name = $1, config = $2, template = $3, enabled = $4, rate_per_minute = $5, \
          updated_at = $6 WHERE id = $7 RETURNING {CHANNEL_COLS}"
     ))
     .bind(&c.name)
-    .bind(c.config.to_string())
+    .bind(db.seal(&channel_label(id), &c.config.to_string())?)
     .bind(template_text(&c.template))
     .bind(c.enabled as i64)
     .bind(c.rate_per_minute)
     .bind(now_ns())
     .bind(id)
-    .fetch_one(&db.pool)
+    .fetch_one(&mut *w.tx)
     .await
     .map_err(|e| conflict_on_name(e, "channel", &c.name))?;
-    channel_from(&row)
+    let updated = channel_from(db, &row)?;
+    let details = diff(&old.audited(), &updated.audited());
+    audit::record(
+        &mut *w.tx,
+        caller,
+        Action::ChannelUpdated,
+        &updated.target(),
+        details,
+    )
+    .await?;
+    w.commit().await?;
+    Ok(updated)
 }
 
-async fn delete_row(db: &Db, table: &str, what: &str, id: i64) -> ApiResult<()> {
+/// Deletes row `id` of `table` and records `action` on `target` with what the row held, in one transaction.
+async fn delete_row(
+    db: &Db,
+    caller: &Caller,
+    table: &str,
+    (action, target, held): (Action, String, Value),
+    id: i64,
+) -> ApiResult<()> {
+    let mut w = db.begin_write().await?;
     let n = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
         .bind(id)
-        .execute(&db.pool)
+        .execute(&mut *w.tx)
         .await?
         .rows_affected();
     if n == 0 {
-        return Err(ApiError::not_found(format!("no {what} {id}")));
+        return Err(ApiError::not_found(format!("no {target}")));
     }
+    audit::record(&mut *w.tx, caller, action, &target, diff(&held, &json!({}))).await?;
+    w.commit().await?;
     Ok(())
 }
 
 /// Deletes a channel and its queued deliveries (rules that named it keep their other channels).
-pub async fn delete_channel(db: &Db, id: i64) -> ApiResult<()> {
-    delete_row(db, "notification_channels", "notification channel", id).await
+pub async fn delete_channel(db: &Db, caller: &Caller, id: i64) -> ApiResult<()> {
+    let c = get_channel(db, id).await?;
+    let what = (Action::ChannelDeleted, c.target(), c.audited());
+    delete_row(db, caller, "notification_channels", what, id).await
 }
 
 /// A rule as stored.
@@ -259,6 +342,18 @@ impl Rule {
         m.insert("enabled".into(), json!(self.enabled));
         m.insert("created_at".into(), json!(self.created_at));
         m.insert("updated_at".into(), json!(self.updated_at));
+        v
+    }
+
+    fn target(&self) -> String {
+        format!("notification rule {} ({})", self.id, self.name)
+    }
+
+    fn audited(&self) -> Value {
+        let mut v = self.public();
+        for k in ["created_at", "updated_at"] {
+            v.as_object_mut().map(|m| m.remove(k));
+        }
         v
     }
 }
@@ -326,7 +421,7 @@ async fn check_rule(db: &Db, spec: Map<String, Value>) -> ApiResult<RuleSpec> {
     Ok(spec)
 }
 
-pub async fn create_rule(db: &Db, body: Value) -> ApiResult<Rule> {
+pub async fn create_rule(db: &Db, caller: &Caller, body: Value) -> ApiResult<Rule> {
     let RuleBody {
         name,
         enabled,
@@ -336,6 +431,7 @@ pub async fn create_rule(db: &Db, body: Value) -> ApiResult<Rule> {
     check_name(&name)?;
     let spec = check_rule(db, spec).await?;
     let now = now_ns();
+    let mut w = db.begin_write().await?;
     let row = sqlx::query(&format!(
         "INSERT INTO notification_rules (name, enabled, spec, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
          RETURNING {RULE_COLS}"
@@ -344,10 +440,21 @@ pub async fn create_rule(db: &Db, body: Value) -> ApiResult<Rule> {
     .bind(enabled.unwrap_or(true) as i64)
     .bind(json!(spec).to_string())
     .bind(now)
-    .fetch_one(&db.pool)
+    .fetch_one(&mut *w.tx)
     .await
     .map_err(|e| conflict_on_name(e, "rule", &name))?;
-    rule_from(&row)
+    let created = rule_from(&row)?;
+    let details = diff(&json!({}), &created.audited());
+    audit::record(
+        &mut *w.tx,
+        caller,
+        Action::NotificationRuleCreated,
+        &created.target(),
+        details,
+    )
+    .await?;
+    w.commit().await?;
+    Ok(created)
 }
 
 pub async fn list_rules(db: &Db) -> ApiResult<Vec<Rule>> {
@@ -371,8 +478,9 @@ pub async fn get_rule(db: &Db, id: i64) -> ApiResult<Rule> {
 }
 
 /// A partial update: the fields given replace the stored ones.
-pub async fn update_rule(db: &Db, id: i64, body: Value) -> ApiResult<Rule> {
+pub async fn update_rule(db: &Db, caller: &Caller, id: i64, body: Value) -> ApiResult<Rule> {
     let old = get_rule(db, id).await?;
+    let before = old.audited();
     let RuleBody {
         name,
         enabled,
@@ -385,6 +493,7 @@ pub async fn update_rule(db: &Db, id: i64, body: Value) -> ApiResult<Rule> {
     };
     spec.extend(patch);
     let spec = check_rule(db, spec).await?;
+    let mut w = db.begin_write().await?;
     let row = sqlx::query(&format!(
         "UPDATE notification_rules SET name = $1, enabled = $2, spec = $3, updated_at = $4 WHERE id = $5 \
          RETURNING {RULE_COLS}"
@@ -394,12 +503,25 @@ pub async fn update_rule(db: &Db, id: i64, body: Value) -> ApiResult<Rule> {
     .bind(json!(spec).to_string())
     .bind(now_ns())
     .bind(id)
-    .fetch_one(&db.pool)
+    .fetch_one(&mut *w.tx)
     .await
     .map_err(|e| conflict_on_name(e, "rule", &name))?;
-    rule_from(&row)
+    let updated = rule_from(&row)?;
+    let details = diff(&before, &updated.audited());
+    audit::record(
+        &mut *w.tx,
+        caller,
+        Action::NotificationRuleUpdated,
+        &updated.target(),
+        details,
+    )
+    .await?;
+    w.commit().await?;
+    Ok(updated)
 }
 
-pub async fn delete_rule(db: &Db, id: i64) -> ApiResult<()> {
-    delete_row(db, "notification_rules", "notification rule", id).await
+pub async fn delete_rule(db: &Db, caller: &Caller, id: i64) -> ApiResult<()> {
+    let r = get_rule(db, id).await?;
+    let what = (Action::NotificationRuleDeleted, r.target(), r.audited());
+    delete_row(db, caller, "notification_rules", what, id).await
 }

@@ -89,6 +89,7 @@ async fn deliver(state: AppState, c: Claimed) {
             status,
             error,
             retry_after,
+            response,
         }) => {
             let cfg = &state.config.notifications;
             if *retryable && c.attempts < cfg.max_attempts as i64 {
@@ -100,6 +101,7 @@ async fn deliver(state: AppState, c: Claimed) {
                     at: now + wait.as_nanos() as i64,
                     status: *status,
                     error,
+                    response: response.as_deref(),
                 };
                 (outbox::close(&state.db, &c, o, now).await, "retry")
             } else {
@@ -107,6 +109,7 @@ async fn deliver(state: AppState, c: Claimed) {
                 let o = Outcome::Failed {
                     status: *status,
                     error,
+                    response: response.as_deref(),
                 };
                 (outbox::close(&state.db, &c, o, now).await, "failed")
             }
@@ -143,6 +146,7 @@ enum Attempt {
         status: Option<u16>,
         error: String,
         retry_after: Option<Duration>,
+        response: Option<String>,
     },
 }
 
@@ -154,6 +158,7 @@ impl From<ApiError> for Attempt {
             status: None,
             error: e.message,
             retry_after: None,
+            response: None,
         }
     }
 }
@@ -164,6 +169,7 @@ fn failed(error: String) -> Attempt {
         status: None,
         error,
         retry_after: None,
+        response: None,
     }
 }
 
@@ -206,5 +212,6 @@ async fn attempt(state: &AppState, c: &Claimed) -> Result<u16, Attempt> {
             status: e.status,
             error: e.message,
             retry_after: e.retry_after,
+            response: e.response,
         })
 }

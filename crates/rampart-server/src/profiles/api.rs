@@ -11,6 +11,7 @@ use sqlx::Row;
 
 use super::{export, store, suggest};
 use crate::api::extract::{ApiBytes, ApiJson, ApiQuery, Id};
+use crate::audit::{self, Action};
 use crate::auth::extract::{Admin, Agent, Responder, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::remote_config::snapshot::Suppression;
@@ -220,7 +221,7 @@ pub async fn accept_suggestion(
         created_by: caller.username.clone(),
         created_at: now_ns(),
     };
-    crate::remote_config::api::add_suppression(&s, &caller.username, &sg.rule_id, suppression).await
+    crate::remote_config::api::add_suppression(&s, &caller, &sg.rule_id, suppression).await
 }
 
 /// Removes suppression number `index` (0-based, as `GET /api/v1/config` lists them) of a rule.
@@ -232,7 +233,7 @@ pub async fn remove_suppression(
     let summary = format!("suppression {index} of rule {rule_id} removed");
     let r = crate::remote_config::store::commit(
         &s.db,
-        &caller.username,
+        &(&caller).into(),
         &summary,
         |next| {
             let o = next
@@ -248,7 +249,7 @@ pub async fn remove_suppression(
             }
             Ok(())
         },
-        |_| Ok(()),
+        |_| async { Ok(()) },
     )
     .await?;
     s.remote.watch.notify(r.revision);
@@ -307,7 +308,16 @@ pub async fn start_dump(
     .bind(now)
     .fetch_one(&s.db.pool)
     .await?;
-    Ok((StatusCode::CREATED, Json(json!({"dump": dump_json(&row)?}))))
+    let dump = dump_json(&row)?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::DumpStarted,
+        &format!("dump {}", dump["id"]),
+        dump.clone(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "dump": dump }))))
 }
 
 pub async fn list_dumps(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
@@ -322,7 +332,7 @@ pub async fn list_dumps(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<
 
 pub async fn stop_dump(
     State(s): State<AppState>,
-    _: Responder,
+    Responder(caller): Responder,
     Id(id): Id,
 ) -> ApiResult<Json<Value>> {
     let row = sqlx::query(&format!(
@@ -334,6 +344,14 @@ pub async fn stop_dump(
     .fetch_optional(&s.db.pool)
     .await?
     .ok_or_else(|| ApiError::not_found(format!("no pending or running dump {id}")))?;
+    audit::record(
+        &s.db.pool,
+        &caller,
+        Action::DumpStopped,
+        &format!("dump {id}"),
+        json!({}),
+    )
+    .await?;
     Ok(Json(json!({"dump": dump_json(&row)?})))
 }
 

@@ -165,6 +165,7 @@ mod tests {
             stable_at: Some(0),
             nodes: keys.iter().map(|k| (k.to_string(), 3)).collect(),
             examples: BTreeMap::new(),
+            node_agents: None,
         }
     }
 

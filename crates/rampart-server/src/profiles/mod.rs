@@ -1,11 +1,15 @@
-//! Security profiles: activity snapshots from agents merged into one profile per (image name, image tag)
-//! (or per host service and version), with a commonality score per behaviour; learning until enough
-//! snapshots or time, then stable and immutable, and pushed to agents for anomaly detection; suppression
+//! Security profiles: activity snapshots from agents (of workloads they reported, rate-limited:
+//! `acceptance`) merged into one profile per (image name, image tag) (or per host service and version),
+//! with a commonality score per behaviour; learning until enough snapshots or time and enough distinct
+//! agents, then stable (keeping the behaviours enough agents saw: `quorum`) and immutable, and pushed to
+//! agents for anomaly detection; suppression
 //! suggestions for signals whose behaviour the workload's profile already holds; exports as JSON and as a
 //! lockdown policy; activity dumps on request.
 
+pub mod acceptance;
 pub mod api;
 pub mod export;
+pub mod quorum;
 pub mod store;
 pub mod suggest;
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
+use super::quorum::{self, NodeAgents};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::{now_ns, Db, DbKind};
@@ -27,6 +28,8 @@ pub struct Profile {
     pub nodes: BTreeMap<String, i64>,
     /// Behaviour key → an example (arguments) from the first snapshot that had it.
     pub examples: BTreeMap<String, String>,
+    /// Behaviour key → the agents that saw it (None: learnt before this was tracked).
+    pub node_agents: Option<NodeAgents>,
 }
 
 impl Profile {
@@ -50,7 +53,8 @@ impl Profile {
 }
 
 const COLS: &str =
-    "id, image_name, image_tag, status, snapshots, first_seen, last_updated, stable_at, nodes, examples";
+    "id, image_name, image_tag, status, snapshots, first_seen, last_updated, stable_at, nodes, \
+     examples, node_agents";
 
 fn profile_from(r: &sqlx::any::AnyRow) -> ApiResult<Profile> {
     let nodes: String = r.try_get("nodes")?;
@@ -66,6 +70,9 @@ fn profile_from(r: &sqlx::any::AnyRow) -> ApiResult<Profile> {
         stable_at: r.try_get("stable_at")?,
         nodes: serde_json::from_str(&nodes).unwrap_or_default(),
         examples: serde_json::from_str(&examples).unwrap_or_default(),
+        node_agents: r
+            .try_get::<Option<String>, _>("node_agents")?
+            .and_then(|t| serde_json::from_str(&t).ok()),
     })
 }
 
@@ -147,10 +154,29 @@ pub struct Ingested {
     pub became_stable: bool,
 }
 
-/// Stores a snapshot once and merges it into its profile (created learning on first sight).
+/// What a duplicate snapshot (re-sent) gets.
+const DUPLICATE: Ingested = Ingested {
+    duplicate: true,
+    profile_id: None,
+    profile_stable: false,
+    became_stable: false,
+};
+
+/// Stores a snapshot once and merges it into its profile (created learning on first sight), if the agent
+/// may send it ([`super::acceptance`]).
 pub async fn ingest(s: &AppState, agent_id: i64, snap: &ActivitySnapshot) -> ApiResult<Ingested> {
     let cfg = &s.config.profiles;
     let now = now_ns();
+    let known =
+        sqlx::query("SELECT id FROM activity_snapshots WHERE agent_id = $1 AND snapshot_id = $2")
+            .bind(agent_id)
+            .bind(&snap.id)
+            .fetch_optional(&s.db.pool)
+            .await?;
+    if known.is_some() {
+        return Ok(DUPLICATE);
+    }
+    super::acceptance::check(s, agent_id, snap, now).await?;
     let body = serde_json::to_string(snap).map_err(ApiError::internal)?;
     let mut w = s.db.begin_write().await?;
     let inserted = sqlx::query(
@@ -175,30 +201,22 @@ pub async fn ingest(s: &AppState, agent_id: i64, snap: &ActivitySnapshot) -> Api
     .await?;
     let Some(row) = inserted else {
         w.commit().await?;
-        return Ok(Ingested {
-            duplicate: true,
-            profile_id: None,
-            profile_stable: false,
-            became_stable: false,
-        });
+        return Ok(DUPLICATE);
     };
     let snapshot_row: i64 = row.try_get("id")?;
     sqlx::query(
         "INSERT INTO security_profiles (image_name, image_tag, status, snapshots, first_seen, last_updated, nodes, \
-         examples) VALUES ($1, $2, 'learning', 0, $3, $3, '{}', '{}') ON CONFLICT (image_name, image_tag) DO NOTHING",
+         examples, node_agents) VALUES ($1, $2, 'learning', 0, $3, $3, '{}', '{}', '{}') \
+         ON CONFLICT (image_name, image_tag) DO NOTHING",
     )
     .bind(&snap.workload.image_name)
     .bind(&snap.workload.image_tag)
     .bind(now)
     .execute(&mut *w.tx)
     .await?;
-    let lock = if s.db.kind == DbKind::Postgres {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
     let row = sqlx::query(&format!(
-        "SELECT {COLS} FROM security_profiles WHERE image_name = $1 AND image_tag = $2{lock}"
+        "SELECT {COLS} FROM security_profiles WHERE image_name = $1 AND image_tag = $2{}",
+        row_lock(&s.db)
     ))
     .bind(&snap.workload.image_name)
     .bind(&snap.workload.image_tag)
@@ -217,33 +235,28 @@ pub async fn ingest(s: &AppState, agent_id: i64, snap: &ActivitySnapshot) -> Api
         became_stable: false,
     };
     if p.status == "learning" {
+        let mut agents = vouching_agents(&mut w.tx, &mut p).await?;
         let mut seen = std::collections::BTreeSet::new();
         for e in &snap.behaviors {
             let key = e.behavior.key();
             if seen.insert(key.clone()) {
                 *p.nodes.entry(key.clone()).or_default() += 1;
+                quorum::record(&mut agents, &key, agent_id);
                 if !e.example.is_empty() {
                     p.examples.entry(key).or_insert_with(|| e.example.clone());
                 }
             }
         }
         p.snapshots += 1;
-        let due = p.snapshots >= cfg.stable_after_snapshots
-            || now - p.first_seen >= cfg.stable_after.as_nanos() as i64;
+        let quorum_met = quorum::contributors(&mut w.tx, p.id).await? >= cfg.min_agents;
+        let due = quorum_met
+            && (p.snapshots >= cfg.stable_after_snapshots
+                || now - p.first_seen >= cfg.stable_after.as_nanos() as i64);
         out.became_stable = due;
-        sqlx::query(
-            "UPDATE security_profiles SET snapshots = $1, last_updated = $2, nodes = $3, examples = $4, \
-             status = $5, stable_at = $6 WHERE id = $7",
-        )
-        .bind(p.snapshots)
-        .bind(now)
-        .bind(serde_json::to_string(&p.nodes).map_err(ApiError::internal)?)
-        .bind(serde_json::to_string(&p.examples).map_err(ApiError::internal)?)
-        .bind(if due { "stable" } else { "learning" })
-        .bind(due.then_some(now))
-        .bind(p.id)
-        .execute(&mut *w.tx)
-        .await?;
+        if due {
+            quorum::keep_confirmed(&mut p, &agents, cfg.min_agents);
+        }
+        save(&mut w.tx, &p, &agents, due, now).await?;
     }
     w.commit().await?;
     if out.became_stable {
@@ -252,25 +265,98 @@ pub async fn ingest(s: &AppState, agent_id: i64, snap: &ActivitySnapshot) -> Api
     Ok(out)
 }
 
-/// Promotes the learning profiles that are old enough.
-pub async fn promote_due(s: &AppState) -> ApiResult<()> {
-    let cutoff = now_ns() - s.config.profiles.stable_after.as_nanos() as i64;
-    let rows = sqlx::query(
-        "UPDATE security_profiles SET status = 'stable', stable_at = $1 \
-         WHERE status = 'learning' AND first_seen <= $2 AND snapshots > 0 RETURNING id",
+/// ` FOR UPDATE` where the backend has row locks (SQLite's writer lock serialises already).
+fn row_lock(db: &Db) -> &'static str {
+    if db.kind == DbKind::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    }
+}
+
+/// The profile's vouching agents, rebuilt from its snapshots if it was learnt before they were tracked.
+async fn vouching_agents(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    p: &mut Profile,
+) -> anyhow::Result<NodeAgents> {
+    match p.node_agents.take() {
+        Some(a) => Ok(a),
+        None => quorum::rebuild(tx, p.id).await,
+    }
+}
+
+/// Writes a learning profile back, stable from `now` when `stable`.
+async fn save(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    p: &Profile,
+    agents: &NodeAgents,
+    stable: bool,
+    now: i64,
+) -> ApiResult<()> {
+    sqlx::query(
+        "UPDATE security_profiles SET snapshots = $1, last_updated = $2, nodes = $3, examples = $4, \
+         status = $5, stable_at = $6, node_agents = $7 WHERE id = $8",
     )
-    .bind(now_ns())
+    .bind(p.snapshots)
+    .bind(now)
+    .bind(serde_json::to_string(&p.nodes).map_err(ApiError::internal)?)
+    .bind(serde_json::to_string(&p.examples).map_err(ApiError::internal)?)
+    .bind(if stable { "stable" } else { "learning" })
+    .bind(stable.then_some(now))
+    .bind(serde_json::to_string(agents).map_err(ApiError::internal)?)
+    .bind(p.id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Promotes the learning profiles that are old enough and have enough distinct agents.
+pub async fn promote_due(s: &AppState) -> ApiResult<()> {
+    let cfg = &s.config.profiles;
+    let cutoff = now_ns() - cfg.stable_after.as_nanos() as i64;
+    let rows = sqlx::query(
+        "SELECT p.id FROM security_profiles p WHERE p.status = 'learning' AND p.first_seen <= $1 \
+         AND p.snapshots > 0 AND (SELECT COUNT(DISTINCT a.agent_id) FROM activity_snapshots a \
+         WHERE a.profile_id = p.id) >= $2",
+    )
     .bind(cutoff)
+    .bind(cfg.min_agents as i64)
     .fetch_all(&s.db.pool)
     .await?;
-    let ids: Vec<i64> = rows
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<_, _>>()?;
+    let mut ids = Vec::new();
+    for r in rows {
+        let id: i64 = r.try_get("id")?;
+        if stabilise(s, id).await? {
+            ids.push(id);
+        }
+    }
     if !ids.is_empty() {
         publish_stable(s, &ids).await?;
     }
     Ok(())
+}
+
+/// Makes a learning profile stable (keeping the behaviours enough agents saw); false if it was not
+/// learning any more (another replica promoted it).
+async fn stabilise(s: &AppState, id: i64) -> ApiResult<bool> {
+    let now = now_ns();
+    let mut w = s.db.begin_write().await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLS} FROM security_profiles WHERE id = $1 AND status = 'learning'{}",
+        row_lock(&s.db)
+    ))
+    .bind(id)
+    .fetch_optional(&mut *w.tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(false);
+    };
+    let mut p = profile_from(&row)?;
+    let agents = vouching_agents(&mut w.tx, &mut p).await?;
+    quorum::keep_confirmed(&mut p, &agents, s.config.profiles.min_agents);
+    save(&mut w.tx, &p, &agents, true, now).await?;
+    w.commit().await?;
+    Ok(true)
 }
 
 /// Adds stable profiles to the configuration, so agents receive them.
@@ -278,13 +364,13 @@ async fn publish_stable(s: &AppState, ids: &[i64]) -> ApiResult<()> {
     let summary = format!("security profiles {ids:?} stable");
     let r = crate::remote_config::store::commit(
         &s.db,
-        "rampart",
+        &crate::audit::Actor::system("rampart"),
         &summary,
         |next| {
             next.stable_profiles.extend(ids.iter().copied());
             Ok(())
         },
-        |_| Ok(()),
+        |_| async { Ok(()) },
     )
     .await?;
     s.remote.watch.notify(r.revision);

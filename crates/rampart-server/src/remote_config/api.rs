@@ -1,7 +1,7 @@
 //! REST handlers of remote configuration: the configuration and its history (viewers), changes and rollback
 //! (admins), validation and testing (responders), and the agents' long poll and status reports.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,6 +15,7 @@ use super::snapshot::{CustomRule, Snapshot, StoredOverride, StoredPolicy, Suppre
 use super::{store, validate};
 use crate::api::extract::{ApiJson, ApiQuery, Id, Name};
 use crate::auth::extract::{Admin, Agent, Responder, Viewer};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::now_ns;
@@ -66,6 +67,9 @@ fn check_tags(tags: &[String]) -> ApiResult<()> {
     Ok(())
 }
 
+/// The longest an agent's configuration request waits for a new revision.
+pub const MAX_LONG_POLL: Duration = Duration::from_secs(60);
+
 /// 422 with the compiler's report, so a client can show every problem at once.
 fn invalid(report: &validate::Report) -> Response {
     let summary: Vec<String> = report
@@ -94,32 +98,37 @@ fn invalid(report: &validate::Report) -> Response {
 /// Stores `change` as a new revision if the result compiles (or `force`), and wakes the agents.
 async fn publish(
     s: &AppState,
-    author: &str,
+    caller: &Caller,
     summary: &str,
     force: bool,
     change: impl FnMut(&mut Snapshot) -> ApiResult<()>,
 ) -> ApiResult<Response> {
-    let mut failed: Option<validate::Report> = None;
-    let result = store::commit(&s.db, author, summary, change, |next| {
-        let report = validate::check(next);
-        if report.ok || force {
-            Ok(())
-        } else {
-            failed = Some(report);
-            Err(ApiError::unprocessable(
-                "the configuration does not compile",
-            ))
+    // The report of the last configuration checked: the one stored, or the one refused.
+    let checked: std::sync::Mutex<Option<validate::Report>> = Default::default();
+    let result = store::commit(&s.db, &caller.into(), summary, change, |next| {
+        let checked = &checked;
+        async move {
+            let report = validate::check(s, &next).await?;
+            let accept = report.ok || force;
+            *checked.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
+            if accept {
+                Ok(())
+            } else {
+                Err(ApiError::unprocessable(
+                    "the configuration does not compile",
+                ))
+            }
         }
     })
     .await;
-    match (result, failed) {
-        (Ok(r), _) => {
+    let report = checked.into_inner().unwrap_or_else(|e| e.into_inner());
+    match (result, report) {
+        (Ok(r), report) => {
             s.remote.watch.notify(r.revision);
-            let report = validate::check(&r.snapshot);
             Ok(Json(json!({"revision": r.revision, "report": report})).into_response())
         }
-        (Err(_), Some(report)) => Ok(invalid(&report)),
-        (Err(e), None) => Err(e),
+        (Err(_), Some(report)) if !report.ok && !force => Ok(invalid(&report)),
+        (Err(e), _) => Err(e),
     }
 }
 
@@ -177,7 +186,7 @@ pub async fn rollback(
     let old = store::get(&s.db, b.revision).await?;
     let summary = format!("rollback to revision {}", b.revision);
     // What ran before is restored as it was, compiling or not: it is what the agents had.
-    publish(&s, &caller.username, &summary, true, |next| {
+    publish(&s, &caller, &summary, true, |next| {
         *next = old.snapshot.clone();
         Ok(())
     })
@@ -200,7 +209,7 @@ pub async fn set_default(
     } else {
         "default policy off"
     };
-    publish(&s, &caller.username, summary, false, |next| {
+    publish(&s, &caller, summary, false, |next| {
         next.include_default = b.include_default;
         Ok(())
     })
@@ -244,7 +253,7 @@ pub async fn put_policy(
         updated_by: caller.username.clone(),
         updated_at: now_ns(),
     };
-    publish(&s, &caller.username, &summary, b.force, |next| {
+    publish(&s, &caller, &summary, b.force, |next| {
         next.policies.insert(name.clone(), policy.clone());
         Ok(())
     })
@@ -273,7 +282,7 @@ pub async fn delete_policy(
     Name(name): Name,
 ) -> ApiResult<Response> {
     let summary = format!("policy {name} deleted");
-    publish(&s, &caller.username, &summary, true, |next| {
+    publish(&s, &caller, &summary, true, |next| {
         next.policies
             .remove(&name)
             .map(|_| ())
@@ -309,7 +318,7 @@ pub async fn validate_policy(
         .filter(|(n, _)| *n != name)
         .collect();
     policies.push((name, b.content));
-    let report = validate::check_policies(r.snapshot.include_default, &policies);
+    let report = validate::check_policies(&s, r.snapshot.include_default, policies).await?;
     Ok(Json(json!({"report": report})))
 }
 
@@ -395,7 +404,7 @@ pub async fn put_custom_rule(
     check_rule_id(&id)?;
     let rule = custom_rule(&b, &caller.username)?;
     let summary = format!("custom rule {id} updated");
-    publish(&s, &caller.username, &summary, b.force, |next| {
+    publish(&s, &caller, &summary, b.force, |next| {
         next.custom_rules.insert(id.clone(), rule.clone());
         Ok(())
     })
@@ -408,7 +417,7 @@ pub async fn delete_custom_rule(
     Name(id): Name,
 ) -> ApiResult<Response> {
     let summary = format!("custom rule {id} deleted");
-    publish(&s, &caller.username, &summary, true, |next| {
+    publish(&s, &caller, &summary, true, |next| {
         next.custom_rules
             .remove(&id)
             .map(|_| ())
@@ -474,8 +483,12 @@ pub async fn test_rules(
         return Err(ApiError::too_large("a policy is at most 1 MiB"));
     }
     let include_default = store::latest(&s.db).await?.snapshot.include_default;
-    let report =
-        validate::check_policies(include_default, &[("candidate".into(), content.clone())]);
+    let report = validate::check_policies(
+        &s,
+        include_default,
+        vec![("candidate".into(), content.clone())],
+    )
+    .await?;
     let limit = b.limit.unwrap_or(1000).clamp(1, 10_000);
     let rows = sqlx::query("SELECT id, body FROM matches ORDER BY id DESC LIMIT $1")
         .bind(limit)
@@ -485,9 +498,11 @@ pub async fn test_rules(
         .iter()
         .map(|r| Ok((r.try_get("id")?, r.try_get("body")?)))
         .collect::<ApiResult<_>>()?;
-    let outcome = tokio::task::spawn_blocking(move || replay(&content, &bodies))
-        .await
-        .map_err(ApiError::internal)?;
+    let budget = s.config.limits.compile_budget;
+    let outcome = s
+        .compile_gate
+        .run(move || replay(&content, &bodies, Instant::now() + budget))
+        .await?;
     Ok(Json(json!({
         "report": report, "events": outcome.events, "unreadable": outcome.unreadable,
         "matches": outcome.matches,
@@ -501,14 +516,18 @@ struct Replay {
 }
 
 /// Only the candidate policy's own rules are evaluated (without the default policy's), so the matches
-/// are what the candidate adds.
-fn replay(content: &str, bodies: &[(i64, String)]) -> Replay {
+/// are what the candidate adds. Compiling stops at `deadline`.
+fn replay(content: &str, bodies: &[(i64, String)], deadline: Instant) -> Replay {
     let src = rampart_policy::PolicySource {
         name: "candidate".into(),
         file: "candidate".into(),
         text: content.into(),
     };
-    let loaded = rampart_policy::load_sources(&[src], &Default::default());
+    let options = rampart_policy::LoadOptions {
+        deadline: Some(deadline),
+        ..Default::default()
+    };
+    let loaded = rampart_policy::load_sources(&[src], &options);
     let store = rampart_secl::MemoryStore::new();
     let mut out = Replay {
         events: 0,
@@ -555,7 +574,7 @@ pub async fn put_override(
         "rule {rule_id} {}",
         if b.disabled { "disabled" } else { "enabled" }
     );
-    publish(&s, &caller.username, &summary, false, |next| {
+    publish(&s, &caller, &summary, false, |next| {
         let o = next.overrides.entry(rule_id.clone()).or_default();
         o.disabled = b.disabled;
         o.target_tags = b.target_tags.clone();
@@ -584,7 +603,7 @@ pub async fn delete_override(
     Name(rule_id): Name,
 ) -> ApiResult<Response> {
     let summary = format!("overrides of rule {rule_id} removed");
-    publish(&s, &caller.username, &summary, true, |next| {
+    publish(&s, &caller, &summary, true, |next| {
         next.overrides
             .remove(&rule_id)
             .map(|_| ())
@@ -596,13 +615,13 @@ pub async fn delete_override(
 /// Adds a suppression to a rule (issue 10's accepted suggestions go through here too).
 pub async fn add_suppression(
     s: &AppState,
-    author: &str,
+    caller: &Caller,
     rule_id: &str,
     suppression: Suppression,
 ) -> ApiResult<Response> {
     check_rule_id(rule_id)?;
     let summary = format!("suppression added to rule {rule_id}");
-    publish(s, author, &summary, false, |next| {
+    publish(s, caller, &summary, false, |next| {
         next.overrides
             .entry(rule_id.to_string())
             .or_default()
@@ -622,7 +641,15 @@ pub struct Poll {
     /// Seconds to wait for a newer one (at most 60; default 30).
     #[serde(default)]
     wait: Option<u64>,
+    /// Bind the bundle to the calling agent and give it an expiry (every current agent asks; older
+    /// agents refuse the two extra fields, so they get bundles without them).
+    #[serde(default)]
+    bound: bool,
 }
+
+/// How long a bound bundle stays fresh: an agent refuses one held back longer (it long-polls for newer
+/// revisions, each issued at once, so a fresh bundle never waits this long).
+const BUNDLE_TTL_NS: i64 = 3600 * 1_000_000_000;
 
 /// An agent's long poll: the signed bundle of the newest revision if it is newer than `since`, else 204
 /// once `wait` seconds pass without a change.
@@ -634,7 +661,7 @@ pub async fn agent_config(
     let latest = match q.since {
         None => store::latest_number(&s.db).await?,
         Some(since) => {
-            let wait = Duration::from_secs(q.wait.unwrap_or(30).min(60));
+            let wait = Duration::from_secs(q.wait.unwrap_or(30)).min(MAX_LONG_POLL);
             let latest = s.remote.watch.wait_newer(&s.db, since, wait).await?;
             if latest <= since {
                 return Ok(StatusCode::NO_CONTENT.into_response());
@@ -646,7 +673,12 @@ pub async fn agent_config(
     let tags = store::agent_tags(&s.db, agent.agent_id).await?;
     let profiles =
         crate::profiles::store::bundle_profiles(&s.db, &r.snapshot.stable_profiles).await?;
-    let bundle = r.snapshot.bundle_for(r.revision, now_ns(), &tags, profiles);
+    let now = now_ns();
+    let mut bundle = r.snapshot.bundle_for(r.revision, now, &tags, profiles);
+    if q.bound {
+        bundle.agent_id = Some(agent.agent_id);
+        bundle.expires_at = Some(now + BUNDLE_TTL_NS);
+    }
     let signer = s.remote.signer(&s.db).await?;
     Ok(Json(signer.sign(&bundle)).into_response())
 }

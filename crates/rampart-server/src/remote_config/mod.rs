@@ -4,6 +4,7 @@
 //! bundle per agent (targeting by agent tags) that agents long-poll for, apply atomically and report on.
 
 pub mod api;
+pub mod catalogue;
 pub mod signing;
 pub mod snapshot;
 pub mod store;

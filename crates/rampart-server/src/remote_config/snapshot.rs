@@ -222,6 +222,8 @@ impl Snapshot {
             policies,
             overrides,
             profiles,
+            agent_id: None,
+            expires_at: None,
         }
     }
 }

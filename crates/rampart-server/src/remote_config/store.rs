@@ -1,10 +1,11 @@
 //! Configuration revisions in the database, and what each agent reports about applying them.
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use sqlx::Row;
 
 use super::snapshot::Snapshot;
+use crate::audit::{self, details::diff, Action, Actor};
 use crate::error::{ApiError, ApiResult};
 use crate::storage::{now_ns, Db};
 
@@ -106,12 +107,14 @@ pub async fn list(db: &Db, limit: i64) -> ApiResult<Vec<RevisionInfo>> {
 /// that revision first: the caller re-reads and tries again.
 async fn insert_after(
     db: &Db,
-    base: i64,
+    base: &Revision,
     snapshot: &Snapshot,
-    author: &str,
+    actor: &Actor,
     summary: &str,
 ) -> ApiResult<Option<Revision>> {
+    let (base_snapshot, base, author) = (&base.snapshot, base.revision, actor.name.as_str());
     let text = serde_json::to_string(snapshot).map_err(ApiError::internal)?;
+    let changes = diff(&json!(base_snapshot), &json!(snapshot));
     let now = now_ns();
     let mut w = db.begin_write().await?;
     let row = sqlx::query(
@@ -125,6 +128,10 @@ async fn insert_after(
     .bind(now)
     .fetch_optional(&mut *w.tx)
     .await?;
+    if row.is_some() {
+        let details = json!({"revision": base + 1, "changes": changes["changes"]});
+        audit::record(&mut *w.tx, actor, Action::ConfigChanged, summary, details).await?;
+    }
     w.commit().await?;
     Ok(row.map(|_| Revision {
         revision: base + 1,
@@ -136,24 +143,26 @@ async fn insert_after(
 }
 
 /// Applies `change` to the newest configuration and stores the result as a new revision; `check` sees the
-/// result first and may refuse it (validation). Concurrent writers are serialised by the revision key.
-pub async fn commit<C, K>(
+/// result first and may refuse it (validation). Concurrent writers are serialised by the revision key. The
+/// audit entry (what changed, by whom) is written in the same transaction as the revision.
+pub async fn commit<C, K, F>(
     db: &Db,
-    author: &str,
+    actor: &Actor,
     summary: &str,
     mut change: C,
     mut check: K,
 ) -> ApiResult<Revision>
 where
     C: FnMut(&mut Snapshot) -> ApiResult<()>,
-    K: FnMut(&Snapshot) -> ApiResult<()>,
+    K: FnMut(Snapshot) -> F,
+    F: std::future::Future<Output = ApiResult<()>>,
 {
     for _ in 0..8 {
         let base = latest(db).await?;
         let mut next = base.snapshot.clone();
         change(&mut next)?;
-        check(&next)?;
-        if let Some(r) = insert_after(db, base.revision, &next, author, summary).await? {
+        check(next.clone()).await?;
+        if let Some(r) = insert_after(db, &base, &next, actor, summary).await? {
             return Ok(r);
         }
     }

@@ -1,9 +1,16 @@
-//! Checking a configuration with the agents' own rule compiler before it is published.
+//! Checking a configuration with the agents' own rule compiler before it is published. Compiles run on the
+//! blocking pool behind the state's compile gate, each within the time budget: a policy written to be slow
+//! to compile (thousands of costly regexes) gets its problems reported, and holds one thread for at most
+//! the budget.
+
+use std::time::Instant;
 
 use rampart_policy::{load_sources, LoadOptions, PolicySource, Status};
 use serde::Serialize;
 
 use super::snapshot::Snapshot;
+use crate::error::ApiResult;
+use crate::state::AppState;
 
 /// One rule or macro that does not load, or a policy file that does not parse.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -25,14 +32,41 @@ pub struct Report {
 
 /// Compiles `policies` (name, YAML) after the default policy when `include_default`, as an agent would
 /// load them together.
-pub fn check_policies(include_default: bool, policies: &[(String, String)]) -> Report {
-    check_with(include_default, policies, Default::default())
+pub async fn check_policies(
+    s: &AppState,
+    include_default: bool,
+    policies: Vec<(String, String)>,
+) -> ApiResult<Report> {
+    behind_gate(s, include_default, policies, Default::default()).await
 }
 
-fn check_with(
+/// [`compile_report`] on the compile gate's threads, within the time budget (counted from when it starts).
+async fn behind_gate(
+    s: &AppState,
+    include_default: bool,
+    policies: Vec<(String, String)>,
+    suppressions: std::collections::BTreeMap<String, Vec<String>>,
+) -> ApiResult<Report> {
+    let budget = s.config.limits.compile_budget;
+    s.compile_gate
+        .run(move || {
+            compile_report(
+                include_default,
+                &policies,
+                suppressions,
+                Instant::now() + budget,
+            )
+        })
+        .await
+}
+
+/// The compiler's report on `policies` (after the default policy when `include_default`), compiled on this
+/// thread, stopping at `deadline`. The async checks above run it behind the compile gate.
+pub fn compile_report(
     include_default: bool,
     policies: &[(String, String)],
     suppressions: std::collections::BTreeMap<String, Vec<String>>,
+    deadline: Instant,
 ) -> Report {
     let mut sources = Vec::new();
     if include_default {
@@ -47,6 +81,7 @@ fn check_with(
     }
     let options = LoadOptions {
         suppressions,
+        deadline: Some(deadline),
         ..LoadOptions::default()
     };
     let loaded = load_sources(&sources, &options);
@@ -83,10 +118,12 @@ fn check_with(
 
 /// The whole configuration, every policy and custom rule at once (targeting aside).
 /// Suppressions are compiled into their rules, as agents do.
-pub fn check(snapshot: &Snapshot) -> Report {
-    check_with(
+pub async fn check(s: &AppState, snapshot: &Snapshot) -> ApiResult<Report> {
+    behind_gate(
+        s,
         snapshot.include_default,
-        &snapshot.all_policies(),
+        snapshot.all_policies(),
         snapshot.suppressions(),
     )
+    .await
 }

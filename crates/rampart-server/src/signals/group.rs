@@ -1,5 +1,6 @@
 //! Grouping agent matches into signals: one signal per (rule, group, time window), where the group is the
-//! host plus the container, or the host plus the process executable outside containers. The signal row is
+//! reporting agent (its enrolled identity: one agent's matches never join another's signal, whatever host
+//! they claim) plus the container, or plus the process executable outside containers. The signal row is
 //! upserted (unique key), so replicas and retries extend the same signal instead of duplicating it.
 
 use sqlx::Row;
@@ -9,24 +10,32 @@ use crate::sql::values_placeholders;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SignalKey {
+    pub agent_id: i64,
     pub rule_id: String,
     pub group_key: String,
     pub window_start: i64,
 }
 
-pub fn group_key(m: &IncomingMatch) -> String {
+pub fn group_key(agent_id: i64, m: &IncomingMatch) -> String {
     if m.container_id.is_empty() {
-        format!("host={} exe={}", m.hostname, m.process_path)
+        format!(
+            "agent={agent_id} host={} exe={}",
+            m.hostname, m.process_path
+        )
     } else {
-        format!("host={} container={}", m.hostname, m.container_id)
+        format!(
+            "agent={agent_id} host={} container={}",
+            m.hostname, m.container_id
+        )
     }
 }
 
-pub fn key_for(m: &IncomingMatch, window_ns: i64) -> SignalKey {
+pub fn key_for(agent_id: i64, m: &IncomingMatch, window_ns: i64) -> SignalKey {
     let window_ns = window_ns.max(1);
     SignalKey {
+        agent_id,
         rule_id: m.rule_id.clone(),
-        group_key: group_key(m),
+        group_key: group_key(agent_id, m),
         window_start: m.ts - m.ts.rem_euclid(window_ns),
     }
 }
@@ -46,8 +55,8 @@ pub async fn upsert_agent_signal(
     let n = members.len() as i64;
     let row = sqlx::query(
         "INSERT INTO signals (source, rule_id, group_key, window_start, severity, title, hostname, container_id, \
-         process_path, first_seen, last_seen, count, state, created_at, updated_at, image) \
-         VALUES ('agent', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $12, $13) \
+         process_path, first_seen, last_seen, count, state, created_at, updated_at, image, agent_id) \
+         VALUES ('agent', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $12, $13, $14) \
          ON CONFLICT (source, rule_id, group_key, window_start) DO UPDATE SET \
          count = signals.count + excluded.count, \
          first_seen = CASE WHEN excluded.first_seen < signals.first_seen THEN excluded.first_seen ELSE signals.first_seen END, \
@@ -68,6 +77,7 @@ pub async fn upsert_agent_signal(
     .bind(n)
     .bind(now)
     .bind(&head.image)
+    .bind(key.agent_id)
     .fetch_one(&mut **tx)
     .await?;
     let signal_id: i64 = row.try_get("id")?;

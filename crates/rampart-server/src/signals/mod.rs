@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::Row;
 
+use crate::audit::{self, Action};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::sql::{like_escape, Bind, Where};
 use crate::storage::{now_ns, Db};
 
 pub const STATES: [&str; 3] = ["open", "under_review", "archived"];
@@ -33,6 +36,8 @@ pub struct Signal {
     pub assignee: Option<Value>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The agent whose matches an agent signal groups (None for backend signals).
+    pub agent_id: Option<i64>,
 }
 
 /// Filters shared by the list, facets and histogram routes. Multi-valued ones take comma-separated values.
@@ -63,74 +68,13 @@ pub struct Filters {
     pub interval: Option<String>,
 }
 
-enum Bind {
-    I(i64),
-    S(String),
-}
-
-struct Where {
-    clauses: Vec<String>,
-    binds: Vec<Bind>,
-}
-
-impl Where {
-    fn param(&mut self, b: Bind) -> String {
-        self.binds.push(b);
-        format!("${}", self.binds.len())
-    }
-
-    fn any_of(&mut self, col: &str, values: &str) {
-        let vals: Vec<String> = values
-            .split(',')
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .collect();
-        if vals.is_empty() {
-            return;
-        }
-        let ps: Vec<String> = vals.into_iter().map(|v| self.param(Bind::S(v))).collect();
-        self.clauses.push(format!("s.{col} IN ({})", ps.join(", ")));
-    }
-
-    fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", self.clauses.join(" AND "))
-        }
-    }
-
-    fn bind<'q>(
-        &'q self,
-        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-        for b in &self.binds {
-            q = match b {
-                Bind::I(i) => q.bind(*i),
-                Bind::S(s) => q.bind(s.as_str()),
-            };
-        }
-        q
-    }
-}
-
-/// Escapes `\`, `%` and `_` for a `LIKE … ESCAPE '\'` pattern.
-fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
 /// The keyset cursor that continues a listing after `s` (for [`Filters::before`]).
 pub fn cursor(s: &Signal) -> String {
     format!("{}:{}", s.last_seen, s.id)
 }
 
 fn build_where(f: &Filters) -> ApiResult<Where> {
-    let mut w = Where {
-        clauses: Vec::new(),
-        binds: Vec::new(),
-    };
+    let mut w = Where::default();
     if let Some(v) = &f.state {
         if let Some(bad) = v
             .split(',')
@@ -141,7 +85,7 @@ fn build_where(f: &Filters) -> ApiResult<Where> {
                 "state {bad:?}: use open, under_review or archived"
             )));
         }
-        w.any_of("state", v);
+        w.any_of("s.state", v);
     }
     for (col, v) in [
         ("severity", &f.severity),
@@ -151,7 +95,7 @@ fn build_where(f: &Filters) -> ApiResult<Where> {
         ("container_id", &f.container_id),
     ] {
         if let Some(v) = v {
-            w.any_of(col, v);
+            w.any_of(&format!("s.{col}"), v);
         }
     }
     if let Some(v) = &f.image {
@@ -214,7 +158,7 @@ fn build_where(f: &Filters) -> ApiResult<Where> {
 
 const SIGNAL_COLS: &str = "s.id, s.source, s.rule_id, s.group_key, s.severity, s.title, s.hostname, s.container_id, \
     s.image, s.process_path, s.first_seen, s.last_seen, s.count, s.state, s.assignee_id, u.username AS assignee_name, \
-    s.created_at, s.updated_at";
+    s.created_at, s.updated_at, s.agent_id";
 
 fn signal_from(r: &sqlx::any::AnyRow) -> ApiResult<Signal> {
     let assignee_id: Option<i64> = r.try_get("assignee_id")?;
@@ -237,6 +181,7 @@ fn signal_from(r: &sqlx::any::AnyRow) -> ApiResult<Signal> {
         assignee: assignee_id.map(|id| json!({"id": id, "username": assignee_name})),
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        agent_id: r.try_get("agent_id")?,
     })
 }
 
@@ -420,7 +365,9 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>
 
 /// Triage. Archiving a signal queues the resolution of its PagerDuty/Opsgenie incidents, in the same
 /// transaction; returns the signal and how many resolutions were queued.
-pub async fn update(db: &Db, id: i64, u: &Update, actor: &str) -> ApiResult<(Signal, usize)> {
+pub async fn update(db: &Db, id: i64, u: &Update, caller: &Caller) -> ApiResult<(Signal, usize)> {
+    let actor = caller.username.as_str();
+    let target = format!("signal {id}");
     if u.state.is_none() && u.assignee.is_none() {
         return Err(ApiError::bad_request(
             "nothing to change: give state and/or assignee",
@@ -444,6 +391,8 @@ pub async fn update(db: &Db, id: i64, u: &Update, actor: &str) -> ApiResult<(Sig
             .await?;
         if *state != before.state {
             record(&mut w.tx, id, actor, "state", &before.state, state, now).await?;
+            let details = json!({"changes": {"state": [before.state, state]}});
+            audit::record(&mut *w.tx, caller, Action::SignalTriaged, &target, details).await?;
         }
         // Two concurrent archivals queue one resolution: the outbox key is unique.
         if state == "archived" && before.state != "archived" {
@@ -476,6 +425,8 @@ pub async fn update(db: &Db, id: i64, u: &Update, actor: &str) -> ApiResult<(Sig
             .await?;
         if old_name != new_name {
             record(&mut w.tx, id, actor, "assignee", &old_name, &new_name, now).await?;
+            let details = json!({"changes": {"assignee": [old_name, new_name]}});
+            audit::record(&mut *w.tx, caller, Action::SignalTriaged, &target, details).await?;
         }
         w.commit().await?;
     }
@@ -537,13 +488,8 @@ pub async fn history(db: &Db, id: i64) -> ApiResult<Vec<Change>> {
         .collect()
 }
 
-pub async fn add_comment(
-    db: &Db,
-    id: i64,
-    author_id: i64,
-    author: &str,
-    body: &str,
-) -> ApiResult<Value> {
+pub async fn add_comment(db: &Db, id: i64, caller: &Caller, body: &str) -> ApiResult<Value> {
+    let (author_id, author) = (caller.user_id, caller.username.as_str());
     if body.trim().is_empty() || body.len() > 10_000 || body.contains('\0') {
         return Err(ApiError::unprocessable(
             "comment body: 1-10000 bytes of text, no NUL",
@@ -551,6 +497,7 @@ pub async fn add_comment(
     }
     get(db, id).await?;
     let now = now_ns();
+    let mut w = db.begin_write().await?;
     let row = sqlx::query(
         "INSERT INTO signal_comments (signal_id, author_id, author, body, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -559,13 +506,23 @@ pub async fn add_comment(
     .bind(author)
     .bind(body)
     .bind(now)
-    .fetch_one(&db.pool)
+    .fetch_one(&mut *w.tx)
     .await?;
     sqlx::query("UPDATE signals SET updated_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
-        .execute(&db.pool)
+        .execute(&mut *w.tx)
         .await?;
+    let details = json!({"comment": body});
+    audit::record(
+        &mut *w.tx,
+        caller,
+        Action::SignalCommented,
+        &format!("signal {id}"),
+        details,
+    )
+    .await?;
+    w.commit().await?;
     Ok(
         json!({"id": row.try_get::<i64, _>("id")?, "signal_id": id, "author": author, "body": body, "created_at": now}),
     )
@@ -591,14 +548,13 @@ pub async fn comments(db: &Db, id: i64) -> ApiResult<Vec<Value>> {
     Ok(out)
 }
 
-/// What the rule behind a signal says: description, remediation, tags.
-pub async fn rule_info(
-    db: &Db,
-    rules: &crate::backend_rules::Registry,
-    s: &Signal,
-) -> ApiResult<Value> {
+/// What the rule behind a signal says: description, remediation, tags. An agent rule's come from the
+/// server's configuration; a rule the server does not define (an agent's local policy) has only what the
+/// signal's agent reported, under `agent_report`, never as the rule's own.
+pub async fn rule_info(state: &crate::AppState, s: &Signal) -> ApiResult<Value> {
+    let db = &state.db;
     if s.source == "backend" {
-        let set = rules.current(db).await;
+        let set = state.rules.current(db).await;
         return Ok(match set.get(&s.rule_id) {
             Some(r) => {
                 json!({"id": r.id, "source": "backend", "name": r.name, "description": r.description,
@@ -607,21 +563,52 @@ pub async fn rule_info(
             None => json!({"id": s.rule_id, "source": "backend"}),
         });
     }
-    let row = sqlx::query("SELECT rule_id, version, description, severity, tags, remediation, policy FROM agent_rules WHERE rule_id = $1")
-        .bind(&s.rule_id)
-        .fetch_optional(&db.pool)
-        .await?;
-    Ok(match row {
-        Some(r) => json!({
-            "id": r.try_get::<String, _>("rule_id")?,
-            "source": "agent",
-            "version": r.try_get::<String, _>("version")?,
-            "description": r.try_get::<String, _>("description")?,
-            "severity": r.try_get::<String, _>("severity")?,
-            "tags": serde_json::from_str::<Value>(&r.try_get::<String, _>("tags")?).unwrap_or(Value::Null),
-            "remediation": r.try_get::<String, _>("remediation")?,
-            "policy": r.try_get::<String, _>("policy")?,
-        }),
-        None => json!({"id": s.rule_id, "source": "agent"}),
-    })
+    let catalogue = state.remote.catalogue(db).await?;
+    if let Some(r) = catalogue.get(&s.rule_id) {
+        let mut v = json!(r);
+        v["source"] = json!("agent");
+        v["defined_by"] = json!("server");
+        return Ok(v);
+    }
+    let mut v = json!({"id": s.rule_id, "source": "agent", "defined_by": null});
+    if let Some(agent_id) = s.agent_id {
+        if let Some(report) = agent_rule_report(db, agent_id, &s.rule_id).await? {
+            v["agent_report"] = report;
+        }
+    }
+    Ok(v)
+}
+
+/// What agent `agent_id` reported about rule `rule_id` (its word only).
+pub async fn agent_rule_report(db: &Db, agent_id: i64, rule_id: &str) -> ApiResult<Option<Value>> {
+    let row = sqlx::query(&format!(
+        "SELECT {AGENT_REPORT_COLS} FROM agent_rule_reports r JOIN agents a ON a.id = r.agent_id \
+         WHERE r.agent_id = $1 AND r.rule_id = $2"
+    ))
+    .bind(agent_id)
+    .bind(rule_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|r| agent_report_json(&r)).transpose()
+}
+
+/// The columns [`agent_report_json`] reads (`agent_rule_reports r` joined with `agents a`).
+pub const AGENT_REPORT_COLS: &str =
+    "r.agent_id, a.hostname, r.version, r.description, r.severity, r.tags, \
+    r.remediation, r.policy, r.updated_at";
+
+/// A row of `agent_rule_reports` joined with its agent's hostname.
+pub fn agent_report_json(r: &sqlx::any::AnyRow) -> ApiResult<Value> {
+    Ok(json!({
+        "agent_id": r.try_get::<i64, _>("agent_id")?,
+        "hostname": r.try_get::<String, _>("hostname")?,
+        "verified": false,
+        "version": r.try_get::<String, _>("version")?,
+        "description": r.try_get::<String, _>("description")?,
+        "severity": r.try_get::<String, _>("severity")?,
+        "tags": serde_json::from_str::<Value>(&r.try_get::<String, _>("tags")?).unwrap_or(Value::Null),
+        "remediation": r.try_get::<String, _>("remediation")?,
+        "policy": r.try_get::<String, _>("policy")?,
+        "updated_at": r.try_get::<i64, _>("updated_at")?,
+    }))
 }

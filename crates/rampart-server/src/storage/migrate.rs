@@ -35,6 +35,16 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "agent_status",
         include_str!("../../migrations/sqlite/0006_agent_status.sql"),
     ),
+    (
+        7,
+        "hostile_agents",
+        include_str!("../../migrations/sqlite/0007_hostile_agents.sql"),
+    ),
+    (
+        8,
+        "audit_retention",
+        include_str!("../../migrations/sqlite/0008_audit_retention.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -66,6 +76,16 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "agent_status",
         include_str!("../../migrations/postgres/0006_agent_status.sql"),
+    ),
+    (
+        7,
+        "hostile_agents",
+        include_str!("../../migrations/postgres/0007_hostile_agents.sql"),
+    ),
+    (
+        8,
+        "audit_retention",
+        include_str!("../../migrations/postgres/0008_audit_retention.sql"),
     ),
 ];
 

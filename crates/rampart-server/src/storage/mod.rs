@@ -3,6 +3,8 @@
 //! parameters, `INSERT … ON CONFLICT … RETURNING`, integers for times and flags, TEXT for JSON.
 
 mod migrate;
+pub mod sealed;
+pub mod secrets;
 
 use std::path::Path;
 use std::time::Duration;
@@ -29,6 +31,8 @@ pub struct Db {
     /// SQLite has one writer: serialising write transactions in-process avoids `SQLITE_BUSY` on lock upgrades.
     /// (Only one process owns an SQLite file; PostgreSQL replicas rely on row locks instead.)
     sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Seals the secrets stored in the database ([`sealed`]); set by the server at start-up.
+    sealer: Option<std::sync::Arc<sealed::Sealer>>,
 }
 
 /// `sqlite://PATH?mode=rwc` for a database file (created if missing).
@@ -74,7 +78,35 @@ impl Db {
             pool,
             kind,
             sqlite_writer: Default::default(),
+            sealer: None,
         })
+    }
+
+    /// This database with the key that seals its secrets.
+    pub fn with_sealer(self, sealer: sealed::Sealer) -> Db {
+        Db {
+            sealer: Some(std::sync::Arc::new(sealer)),
+            ..self
+        }
+    }
+
+    fn sealer(&self) -> anyhow::Result<&sealed::Sealer> {
+        self.sealer
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("this database handle has no secrets key"))
+    }
+
+    /// Seals a secret for its slot `label` (table and row) before it is stored.
+    pub fn seal(&self, label: &str, plain: &str) -> anyhow::Result<String> {
+        self.sealer()?.seal(label, plain)
+    }
+
+    /// Opens a stored secret of slot `label` (one stored before sealing comes back as it is).
+    pub fn open(&self, label: &str, stored: &str) -> anyhow::Result<String> {
+        if !sealed::is_sealed(stored) {
+            return Ok(stored.to_string());
+        }
+        self.sealer()?.open(label, stored)
     }
 
     /// Starts a write transaction. On SQLite it holds the process-wide writer lock until dropped.

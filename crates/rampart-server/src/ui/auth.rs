@@ -14,7 +14,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::{html_status, login_csrf, see_other, UiError, UiResult};
-use crate::auth::{store, Caller, Role};
+use crate::api::extract::ClientIp;
+use crate::auth::{login_guard, store, Caller, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -108,7 +109,10 @@ async fn session(parts: &Parts, state: &AppState, min: Role) -> Result<Session, 
         return Err(sign_in());
     };
     let caller = match store::resolve_user_token(&state.db, &token).await {
-        Ok(Some(c)) => c,
+        Ok(Some(c)) => crate::auth::Caller {
+            ip: crate::api::extract::client_ip(parts),
+            ..c
+        },
         Ok(None) => {
             state.metrics.auth_failures.inc();
             return Err(sign_in());
@@ -320,6 +324,7 @@ fn session_cookie(s: &AppState, token: &str, max_age: i64) -> String {
 
 pub async fn login(
     State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> UiResult {
@@ -337,7 +342,7 @@ pub async fn login(
         return login_form(&s, &headers, StatusCode::FORBIDDEN, page).await;
     }
     let ttl = s.config.session_ttl.as_nanos() as i64;
-    match store::login(&s.db, &username, &form.text("password"), ttl).await {
+    match login_guard::login(&s, ip, &username, &form.text("password")).await {
         Ok((token, _, _)) => {
             let mut resp = see_other(&next)?;
             let cookie = session_cookie(&s, &token, (ttl / 1_000_000_000).max(1));
@@ -356,12 +361,31 @@ pub async fn login(
             };
             login_form(&s, &headers, StatusCode::UNAUTHORIZED, page).await
         }
+        Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => {
+            let page = LoginPage {
+                error: format!(
+                    "Too many failed sign-ins for this user or from this address: try again in {} seconds.",
+                    e.retry_after.unwrap_or(1)
+                ),
+                username,
+                ..blank_login(next)
+            };
+            let mut resp = login_form(&s, &headers, StatusCode::TOO_MANY_REQUESTS, page).await?;
+            if let Some(secs) = e.retry_after {
+                resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+            }
+            Ok(resp)
+        }
         Err(e) => Err(e.into()),
     }
 }
 
 pub async fn logout(State(s): State<AppState>, UiViewer(session): UiViewer, _: Form) -> UiResult {
-    store::logout(&s.db, session.caller.token_id).await?;
+    crate::api::admin::logout(
+        State(s.clone()),
+        crate::auth::extract::Viewer(session.caller),
+    )
+    .await?;
     let mut resp = see_other("/ui/login")?;
     resp.headers_mut().insert(
         header::SET_COOKIE,

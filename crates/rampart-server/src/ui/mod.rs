@@ -7,6 +7,7 @@
 //! (called with the session's caller), so the UI and the API cannot disagree on validation or effects.
 
 pub mod agents;
+pub mod audit;
 pub mod auth;
 pub mod backend_rules;
 mod login_csrf;
@@ -349,6 +350,14 @@ pub fn routes() -> Vec<RouteDef> {
             None,
             get(agents::list),
         ),
+        r(
+            "GET",
+            "/ui/audit",
+            Admin,
+            "Audit log (filters: actor, action, target, ip; keyset pages)",
+            None,
+            get(audit::list),
+        ),
     ]
 }
 
@@ -447,7 +456,12 @@ impl IntoResponse for UiError {
             message: &self.0.message,
         };
         let body = page.render().unwrap_or_else(|_| "error".to_string());
-        (self.0.status, Html(body)).into_response()
+        let mut resp = (self.0.status, Html(body)).into_response();
+        if let Some(secs) = self.0.retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }
 

@@ -43,6 +43,8 @@ pub struct DeliveryRow {
     pub status: String,
     pub attempts: i64,
     pub error: String,
+    /// What the receiver answered (admins only: empty for others).
+    pub response: String,
     pub updated: String,
 }
 
@@ -106,7 +108,8 @@ pub(super) async fn render(
         limit: Some(50),
         ..Default::default()
     };
-    let (items, _) = outbox::list(&s.db, &f).await?;
+    let reader = outbox::Reader::of(session.caller.role);
+    let (items, _) = outbox::list(&s.db, &f, reader).await?;
     let deliveries = items
         .iter()
         .map(|d| DeliveryRow {
@@ -118,6 +121,7 @@ pub(super) async fn render(
             status: d["status"].as_str().unwrap_or("").into(),
             attempts: d["attempts"].as_i64().unwrap_or(0),
             error: d["last_error"].as_str().unwrap_or("").into(),
+            response: d["last_response"].as_str().unwrap_or("").into(),
             updated: view::time(d["updated_at"].as_i64().unwrap_or(0)),
         })
         .collect();

@@ -318,6 +318,12 @@ pub struct SuggestionView {
     pub profile_label: String,
 }
 
+struct AgentReport {
+    host: String,
+    description: String,
+    remediation: String,
+}
+
 #[derive(Template)]
 #[template(path = "signal.html")]
 struct Detail {
@@ -330,6 +336,8 @@ struct Detail {
     rule_href: String,
     rule_description: String,
     remediation: String,
+    /// What the signal's agent reported about a rule the server does not define.
+    agent_report: Option<AgentReport>,
     tree: Vec<ProcNode>,
     tree_height: i64,
     impacted: Vec<(String, String)>,
@@ -373,7 +381,7 @@ async fn load_detail(s: &AppState, session: &super::Session, id: i64) -> Result<
     let samples = signals::samples(&s.db, id, s.config.signals.max_samples).await?;
     let window = s.config.signals.related_window.as_nanos() as i64;
     let related = signals::related::related(&s.db, &signal, window).await?;
-    let rule = signals::rule_info(&s.db, &s.rules, &signal).await?;
+    let rule = signals::rule_info(s, &signal).await?;
     let suggestion = crate::profiles::api::suggestion_for(s, id).await?;
     let history = signals::history(&s.db, id).await?;
     let comments = signals::comments(&s.db, id).await?;
@@ -417,6 +425,14 @@ async fn load_detail(s: &AppState, session: &super::Session, id: i64) -> Result<
         rule_href: view::rule_href(&signal.rule_id),
         rule_description: text("description"),
         remediation: text("remediation"),
+        agent_report: rule.get("agent_report").map(|r| {
+            let field = |k: &str| r[k].as_str().unwrap_or("").to_string();
+            AgentReport {
+                host: field("hostname"),
+                description: field("description"),
+                remediation: field("remediation"),
+            }
+        }),
         tree_height: view::tree_height(&tree),
         tree,
         impacted: view::impacted(&event),
@@ -493,7 +509,7 @@ pub async fn triage(
             .map(str::to_string),
         assignee,
     };
-    crate::api::signals::triage(&s, id, &u, &session.caller.username).await?;
+    crate::api::signals::triage(&s, id, &u, &session.caller).await?;
     see_other(&format!("/ui/signals/{id}"))
 }
 
@@ -504,7 +520,7 @@ pub async fn comment(
     form: Form,
 ) -> UiResult {
     let c = &session.caller;
-    signals::add_comment(&s.db, id, c.user_id, &c.username, &form.text("body")).await?;
+    signals::add_comment(&s.db, id, c, &form.text("body")).await?;
     see_other(&format!("/ui/signals/{id}#comments"))
 }
 

@@ -63,7 +63,28 @@ pub struct TestServer {
 }
 
 pub fn config(url: &str) -> ServerConfig {
-    ServerConfig::new("127.0.0.1:0".parse().unwrap(), url)
+    let mut c = ServerConfig::new("127.0.0.1:0".parse().unwrap(), url);
+    // The tests replay matches at fixed times around T0 (2023): keep them as sent rather than moving them
+    // into the default window of the last 30 days.
+    c.signals.max_match_age = std::time::Duration::from_secs(20 * 365 * 86400);
+    if !url.starts_with("sqlite:") {
+        // PostgreSQL needs its secrets key given; one for every test database (restarts reuse it).
+        c.secrets_key_file = Some(std::env::temp_dir().join("rampart-test-secrets.key"));
+    }
+    c
+}
+
+/// The loopback network, allow-listed for notification receivers the way an admin would with
+/// `--notify-allow-net 127.0.0.0/8` (test receivers listen on this host; nothing else is opened).
+pub fn loopback() -> ipnet::IpNet {
+    "127.0.0.0/8".parse().unwrap()
+}
+
+/// A server whose notification channels may reach receivers on this host.
+pub fn config_with_loopback_receivers(url: &str) -> ServerConfig {
+    let mut c = config(url);
+    c.notifications.allow_nets = vec![loopback()];
+    c
 }
 
 impl TestServer {
@@ -85,11 +106,15 @@ impl TestServer {
                 .unwrap()
         });
         // An admin session for the test (the first server on a database creates the user).
-        let _ = store::create_user(&state.db, "admin", "admin-password-123", Role::Admin).await;
-        let (admin, _, _) =
+        let _ = retry_busy(|| {
+            store::create_user(&state.db, "admin", "admin-password-123", Role::Admin)
+        })
+        .await;
+        let (admin, _, _) = retry_busy(|| {
             store::login(&state.db, "admin", "admin-password-123", 3_600_000_000_000)
-                .await
-                .unwrap();
+        })
+        .await
+        .unwrap();
         TestServer {
             base,
             state,
@@ -156,6 +181,21 @@ impl TestServer {
         v["secret"].as_str().unwrap().to_string()
     }
 
+    /// An API token of the admin user limited to `role` (its calls act with that role; no password is
+    /// hashed, so it is quick where a test needs many callers).
+    pub async fn role_token(&self, role: &str) -> String {
+        let (s, v) = self
+            .call(
+                "POST",
+                "/api/v1/tokens",
+                Some(&self.admin),
+                Some(json!({"name": role, "role": role})),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v["token"].as_str().unwrap().to_string()
+    }
+
     /// Creates a user with `role` and returns a session token for it.
     pub async fn user_token(&self, name: &str, role: &str) -> String {
         let (s, v) = self
@@ -199,6 +239,23 @@ impl TestServer {
             .unwrap()
             .try_get("n")
             .unwrap()
+    }
+}
+
+/// `f` again while the server is busy (503: its password checks are bounded process-wide, and a test may
+/// be flooding them), as a client honouring `Retry-After` would.
+pub async fn retry_busy<T, F: std::future::Future<Output = rampart_server::error::ApiResult<T>>>(
+    mut f: impl FnMut() -> F,
+) -> rampart_server::error::ApiResult<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match f().await {
+            Err(e) if e.status == 503 && std::time::Instant::now() < deadline => {
+                let secs = e.retry_after.unwrap_or(1);
+                tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+            }
+            other => return other,
+        }
     }
 }
 
@@ -434,6 +491,59 @@ impl TestServer {
             &[],
         )
         .await
+    }
+
+    /// The agent's health report listing the workloads (id, image name, tag) it profiles: the server takes
+    /// activity snapshots only of those.
+    pub async fn report_workloads(&self, agent: &str, workloads: &[(&str, &str, &str)]) {
+        let workloads: Vec<Value> = workloads
+            .iter()
+            .map(|(id, name, tag)| json!({"id": id, "image_name": name, "image_tag": tag}))
+            .collect();
+        let body = json!({"kernel_release": "6.18.0", "events_delivered": 1, "events_dropped": 0,
+                          "workloads": workloads});
+        let (s, v) = self
+            .agent_call(agent, "PUT", "/api/v1/agents/status", body)
+            .await;
+        assert_eq!(s, 204, "{v}");
+    }
+
+    /// A webhook channel to `url` and a notification rule sending it every signal; the channel's id.
+    pub async fn webhook_for_every_signal(&self, url: &str) -> i64 {
+        let (st, v) = self
+            .call(
+                "POST",
+                "/api/v1/notifications/channels",
+                Some(&self.admin),
+                Some(json!({"name": "hook", "kind": "webhook", "config": {"url": url}})),
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+        let channel = v["channel"]["id"].as_i64().unwrap();
+        let (st, v) = self
+            .call(
+                "POST",
+                "/api/v1/notifications/rules",
+                Some(&self.admin),
+                Some(json!({"name": "all", "channels": [channel]})),
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+        channel
+    }
+
+    /// The id of user `name`, from the API.
+    pub async fn user_id(&self, name: &str) -> Value {
+        let (_, users) = self
+            .call("GET", "/api/v1/users", Some(&self.admin), None)
+            .await;
+        users["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["username"] == name)
+            .unwrap_or_else(|| panic!("no user {name}: {users}"))["id"]
+            .clone()
     }
 
     /// Creates a user through the API (for UI sign-in).

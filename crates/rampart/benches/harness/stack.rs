@@ -65,7 +65,6 @@ pub struct Server {
     pub data_dir: PathBuf,
     database_url: Option<String>,
     password: String,
-    pub enrollment_token: PathBuf,
     pub token: String,
 }
 
@@ -79,7 +78,6 @@ impl Server {
             data_dir: data_dir.to_path_buf(),
             database_url,
             password: String::new(),
-            enrollment_token: PathBuf::new(),
             token: String::new(),
         };
         let out = s.spawn();
@@ -88,11 +86,6 @@ impl Server {
             .find_map(|l| l.trim().strip_prefix("admin password: "))
             .expect("the first run prints the admin password")
             .to_string();
-        s.enrollment_token = out
-            .iter()
-            .find_map(|l| l.trim().strip_prefix("agent enrollment token: "))
-            .map(PathBuf::from)
-            .expect("the enrollment token path");
         let login = ureq::post(&format!("{}/api/v1/auth/login", s.url))
             .send_json(json!({"username": "admin", "password": s.password}))
             .expect("admin login")
@@ -100,6 +93,19 @@ impl Server {
             .unwrap();
         s.token = login["token"].as_str().unwrap().to_string();
         s
+    }
+
+    /// A file holding a new single-use enrollment token (each agent needs its own: the agent removes the
+    /// file once it enrolled).
+    pub fn enrollment_token_file(&self, path: &Path) -> PathBuf {
+        let v: Value = ureq::post(&format!("{}/api/v1/enrollment-tokens", self.url))
+            .set("authorization", &format!("Bearer {}", self.token))
+            .send_json(json!({"name": "harness"}))
+            .expect("an enrollment token")
+            .into_json()
+            .unwrap();
+        std::fs::write(path, v["token"].as_str().unwrap()).unwrap();
+        path.to_path_buf()
     }
 
     /// Starts the process and waits until it answers; its stdout up to the enrollment-token line.
@@ -162,12 +168,13 @@ pub struct AgentProc {
 impl AgentProc {
     pub fn start(server: &Server, spool: &Path, policy: &Path, extra: &[&str]) -> AgentProc {
         let metrics = format!("127.0.0.1:{}", free_port());
+        let token = server.enrollment_token_file(&spool.with_extension("token"));
         let mut args: Vec<String> = vec![
             "agent".into(),
             "--server".into(),
             server.url.clone(),
             "--token-file".into(),
-            server.enrollment_token.display().to_string(),
+            token.display().to_string(),
             "--spool-dir".into(),
             spool.display().to_string(),
             "--metrics-listen".into(),

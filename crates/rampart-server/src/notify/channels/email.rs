@@ -9,6 +9,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
 use super::{DeliveryError, Senders};
+use crate::notify::egress::EgressError;
 use crate::notify::escape::{html, Format};
 use crate::notify::message::Notification;
 
@@ -55,12 +56,24 @@ fn mailbox(field: &str, s: &str) -> Result<Mailbox, String> {
 }
 
 fn smtp_error(e: lettre::transport::smtp::Error) -> DeliveryError {
+    let status = e.status().map(|c| c.to_string().parse().unwrap_or(0));
+    // A reply from the server is its own text (admins only); other errors (connection, TLS) are ours.
+    let replied = e.is_permanent() || e.is_transient();
     DeliveryError {
         // 5xx replies will not change on a retry; connection, TLS, timeouts and 4xx may.
         retryable: !e.is_permanent(),
-        status: e.status().map(|c| c.to_string().parse().unwrap_or(0)),
-        message: format!("SMTP: {e}"),
+        status,
+        message: match status {
+            Some(code) if replied => format!("SMTP reply {code}"),
+            _ if replied => "SMTP error reply".to_string(),
+            _ => format!("SMTP: {e}"),
+        },
         retry_after: None,
+        response: if replied {
+            super::response_snippet(&e.to_string())
+        } else {
+            None
+        },
     }
 }
 
@@ -88,8 +101,22 @@ impl Config {
         Ok(())
     }
 
-    fn transport(&self, s: &Senders) -> Result<AsyncSmtpTransport<Tokio1Executor>, DeliveryError> {
-        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.smtp_host)
+    /// A transport to the checked address of the relay (TLS still verifies `smtp_host`'s name).
+    async fn transport(
+        &self,
+        s: &Senders,
+    ) -> Result<AsyncSmtpTransport<Tokio1Executor>, DeliveryError> {
+        let addr = match s.egress.resolve(&self.smtp_host).await {
+            Ok(addrs) => addrs[0],
+            Err(EgressError::Refused(r)) => return Err(DeliveryError::refused(&r)),
+            Err(e) => {
+                return Err(DeliveryError {
+                    retryable: true,
+                    ..DeliveryError::permanent(format!("SMTP: {e}"))
+                })
+            }
+        };
+        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(addr.to_string())
             .port(self.smtp_port)
             .timeout(Some(s.timeout));
         if self.security != Security::None {
@@ -137,7 +164,12 @@ impl Config {
 
     pub async fn deliver(&self, n: &Notification, s: &Senders) -> Result<u16, DeliveryError> {
         let message = self.message(n)?;
-        let response = self.transport(s)?.send(message).await.map_err(smtp_error)?;
+        let response = self
+            .transport(s)
+            .await?
+            .send(message)
+            .await
+            .map_err(smtp_error)?;
         Ok(response.code().to_string().parse().unwrap_or(250))
     }
 }

@@ -2,24 +2,35 @@
 
 use std::time::Duration;
 
-use super::DeliveryError;
+use super::{response_snippet, DeliveryError, Senders};
+use crate::notify::egress;
 
-/// Sends `body` and returns the HTTP status of a 2xx answer.
+/// Sends `body` and returns the HTTP status of a 2xx answer. The host is checked against the egress policy:
+/// an IP literal here, a name by the client's resolver (see `notify::egress`).
 pub async fn send_json(
-    client: &reqwest::Client,
+    s: &Senders,
     method: reqwest::Method,
     url: &str,
     headers: &[(String, String)],
     body: Vec<u8>,
 ) -> Result<u16, DeliveryError> {
-    let mut req = client
-        .request(method, url)
+    let parsed =
+        url::Url::parse(url).map_err(|e| DeliveryError::permanent(format!("{url}: {e}")))?;
+    s.egress
+        .check_literal(&parsed)
+        .map_err(|r| DeliveryError::refused(&r))?;
+    let mut req = s
+        .http
+        .request(method, parsed)
         .header("content-type", "application/json")
         .header("user-agent", concat!("Rampart/", env!("CARGO_PKG_VERSION")));
     for (k, v) in headers {
         req = req.header(k.as_str(), v.as_str());
     }
     let resp = req.body(body).send().await.map_err(|e| {
+        if let Some(r) = egress::refusal(&e) {
+            return DeliveryError::refused(r);
+        }
         // Connection refused, reset, timed out: the receiver may come back.
         let retryable = !e.is_builder();
         DeliveryError {
@@ -27,6 +38,7 @@ pub async fn send_json(
             status: None,
             message: error_chain(&e),
             retry_after: None,
+            response: None,
         }
     })?;
     let status = resp.status().as_u16();
@@ -40,18 +52,23 @@ pub async fn send_json(
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(|s| Duration::from_secs(s.min(3600)));
     let text = resp.text().await.unwrap_or_default();
-    let snippet: String = text
-        .chars()
-        .take(300)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
     Err(DeliveryError {
         // Throttled, timed out, or a server error: retry. Other 4xx (bad URL, key or payload) will not heal.
+        // A redirect is not followed (its target was never checked): it fails like any other answer.
         retryable: matches!(status, 408 | 425 | 429) || status >= 500,
         status: Some(status),
-        message: format!("HTTP {status}: {snippet}"),
+        message: if resp_is_redirect(status) {
+            format!("HTTP {status}: redirects are not followed")
+        } else {
+            format!("HTTP {status}")
+        },
         retry_after,
+        response: response_snippet(&text),
     })
+}
+
+fn resp_is_redirect(status: u16) -> bool {
+    (300..400).contains(&status)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -67,11 +84,11 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// POSTs a JSON value.
 pub async fn post(
-    s: &super::Senders,
+    s: &Senders,
     url: &str,
     headers: &[(String, String)],
     body: &serde_json::Value,
 ) -> Result<u16, DeliveryError> {
     let bytes = serde_json::to_vec(body).map_err(|e| DeliveryError::permanent(e.to_string()))?;
-    send_json(&s.http, reqwest::Method::POST, url, headers, bytes).await
+    send_json(s, reqwest::Method::POST, url, headers, bytes).await
 }

@@ -201,7 +201,7 @@ impl Config {
         } else {
             reqwest::Method::POST
         };
-        http::send_json(&s.http, method, &self.url, &headers, body).await
+        http::send_json(s, method, &self.url, &headers, body).await
     }
 }
 

@@ -1,8 +1,11 @@
 //! Remote configuration, agent side: a background thread long-polls the server for the agent's signed
-//! configuration bundle, verifies it against the key pinned at enrollment (refusing, and reporting, any
-//! bundle that does not verify), hands verified bundles to the agent loop, and reports back how each was
-//! applied. The last verified bundle is cached in the spool directory so a restarted agent runs the same
-//! rules before it reaches the server.
+//! configuration bundle, verifies it against the key pinned at enrollment, checks it was issued to this
+//! agent, is fresh, and is not older than the highest revision applied before (kept on disk, `floor`),
+//! refusing and reporting any bundle that fails, hands good bundles to the agent loop, and reports back how
+//! each was applied. The last applied bundle is cached in the spool directory so a restarted agent runs the
+//! same rules before it reaches the server.
+
+mod floor;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -135,29 +138,29 @@ impl Client {
                 self.pause(Duration::from_secs(30));
                 continue;
             };
+            let floor = floor::load(&self.options.spool_dir, &creds);
             if let Some(signed) = cached.take() {
-                // The bundle the agent ran before it restarted, if it still verifies.
-                if let Ok(bundle) = signed.verify(&key) {
-                    self.deliver(&creds, bundle, None);
+                // The bundle the agent ran before it restarted, if it still verifies. It comes from the
+                // agent's own disk, where it was written after every check: its age does not matter.
+                match signed.verify_for(&key, creds.agent_id) {
+                    Ok(bundle) if floor.is_none_or(|f| bundle.revision >= f) => {
+                        self.deliver(&creds, bundle, None)
+                    }
+                    _ => {}
                 }
             }
             match self.poll(&creds) {
                 Ok(Poll::Unchanged) => {}
-                Ok(Poll::Bundle(signed)) => match signed.verify(&key) {
-                    Ok(bundle) if self.applied.is_some_and(|a| bundle.revision <= a) => {}
-                    Ok(bundle) => self.deliver(&creds, bundle, Some((&cache, &signed))),
+                Ok(Poll::Bundle(signed)) => match self.accept(&signed, &key, &creds, floor) {
+                    Ok(Some(bundle)) => self.deliver(&creds, bundle, Some((&cache, &signed))),
+                    Ok(None) => {}
                     Err(e) => {
                         tracing::error!("remote configuration: bundle refused: {e}");
                         let revision = serde_json::from_str::<Value>(&signed.bundle)
                             .ok()
                             .and_then(|v| v["revision"].as_i64())
                             .unwrap_or(-1);
-                        self.report(
-                            &creds,
-                            revision,
-                            "refused",
-                            vec![json!({"error": e.to_string()})],
-                        );
+                        self.report(&creds, revision, "refused", vec![json!({"error": e})]);
                         self.pause(self.options.retry_after);
                     }
                 },
@@ -178,11 +181,41 @@ impl Client {
         }
     }
 
+    /// The checks after the signature: issued to this agent, fresh, newer than what runs (`Ok(None)` when
+    /// it is not: nothing to do) and not older than what ran before a restart (a replay).
+    fn accept(
+        &self,
+        signed: &SignedBundle,
+        key: &str,
+        creds: &Credentials,
+        floor: Option<i64>,
+    ) -> Result<Option<Bundle>, String> {
+        let bundle = signed
+            .verify_for(key, creds.agent_id)
+            .map_err(|e| e.to_string())?;
+        bundle
+            .check_fresh(crate::clock::epoch_now_ns())
+            .map_err(|e| e.to_string())?;
+        if self.applied.is_some_and(|a| bundle.revision <= a) {
+            return Ok(None);
+        }
+        if let Some(f) = floor.filter(|f| bundle.revision < *f) {
+            return Err(format!(
+                "revision {} is older than revision {f}, which this agent applied already: a replayed bundle",
+                bundle.revision
+            ));
+        }
+        Ok(Some(bundle))
+    }
+
     fn poll(&self, creds: &Credentials) -> Result<Poll, String> {
-        let mut url = format!("{}/api/v1/agents/config", self.options.server_url);
+        let mut url = format!(
+            "{}/api/v1/agents/config?bound=true",
+            self.options.server_url
+        );
         if let Some(a) = self.applied {
             url.push_str(&format!(
-                "?since={a}&wait={}",
+                "&since={a}&wait={}",
                 self.options.poll_wait.as_secs()
             ));
         }
@@ -230,6 +263,9 @@ impl Client {
         };
         // A failed revision is not retried: the server is told, and the next revision may fix it.
         self.applied = Some(revision);
+        if let Err(e) = floor::raise(&self.options.spool_dir, creds, revision) {
+            tracing::warn!("remote configuration: recording revision {revision}: {e}");
+        }
         match outcome {
             Applied::Ok => {
                 if let Some((path, signed)) = cache {

@@ -1113,7 +1113,9 @@ fn register_letters(n: &Node, out: &mut BTreeSet<String>) {
                 }
             }
         }
-        Kind::Array(items) => items.iter().for_each(|i| register_letters(i, out)),
+        Kind::Array(items) | Kind::Or(items) | Kind::And(items) => {
+            items.iter().for_each(|i| register_letters(i, out))
+        }
         Kind::Unary(_, x) | Kind::Paren(x) => register_letters(x, out),
         Kind::Binary(_, l, r) => {
             register_letters(l, out);

@@ -109,7 +109,7 @@ impl Lint<'_> {
         match &n.kind {
             Kind::Paren(x) => self.walk(x, negated, trusted),
             Kind::Unary(UnOp::Not, x) => self.walk(x, !negated, &BTreeSet::new()),
-            Kind::Binary(BinOp::And, ..) if negated => {
+            Kind::And(_) if negated => {
                 let mut conjuncts = Vec::new();
                 self.conjuncts(n, &mut conjuncts);
                 let mut inner = trusted.clone();
@@ -120,9 +120,10 @@ impl Lint<'_> {
                     self.walk(c, negated, &inner);
                 }
             }
-            Kind::Binary(BinOp::And | BinOp::Or, l, r) => {
-                self.walk(l, negated, trusted);
-                self.walk(r, negated, trusted);
+            Kind::And(terms) | Kind::Or(terms) => {
+                for t in terms {
+                    self.walk(t, negated, trusted);
+                }
             }
             Kind::Binary(op, l, r) => self.comparison(*op, l, r, n.pos, negated, trusted),
             Kind::Ident(_) => {
@@ -139,9 +140,10 @@ impl Lint<'_> {
     fn conjuncts<'a>(&mut self, n: &'a Node, out: &mut Vec<&'a Node>) {
         match &n.kind {
             Kind::Paren(x) => self.conjuncts(x, out),
-            Kind::Binary(BinOp::And, l, r) => {
-                self.conjuncts(l, out);
-                self.conjuncts(r, out);
+            Kind::And(terms) => {
+                for t in terms {
+                    self.conjuncts(t, out);
+                }
             }
             _ => out.push(n),
         }
@@ -152,11 +154,12 @@ impl Lint<'_> {
     fn trust_of(&mut self, n: &Node, out: &mut BTreeSet<String>) {
         match &n.kind {
             Kind::Paren(x) | Kind::Unary(UnOp::Not, x) => self.trust_of(x, out),
-            Kind::Binary(BinOp::And, l, r) => {
-                self.trust_of(l, out);
-                self.trust_of(r, out);
+            Kind::And(terms) => {
+                for t in terms {
+                    self.trust_of(t, out);
+                }
             }
-            Kind::Binary(BinOp::Or, ..) => {}
+            Kind::Or(_) => {}
             Kind::Binary(_, l, r) => {
                 for side in [l, r] {
                     if let Some(FieldRole::Trust(e)) = field_name(side).and_then(role) {

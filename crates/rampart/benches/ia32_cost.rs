@@ -33,7 +33,10 @@ struct Sample {
     open32: f64,
 }
 
-const METRICS: [(&str, fn(&Sample) -> f64); 4] = [
+/// A row of the table: its label and how to read it from a sample.
+type Metric = (&'static str, fn(&Sample) -> f64);
+
+const METRICS: [Metric; 4] = [
     ("getppid, 64-bit task", |s| s.getppid64),
     ("open+close, 64-bit task", |s| s.open64),
     ("getppid, 32-bit task", |s| s.getppid32),

@@ -160,7 +160,12 @@ fn credentials_gained_without_a_seen_call_are_reported() {
     let stored = rampart_server::ingest::validate::parse_batch(
         &batch,
         &rampart_server::config::Limits::default(),
-        "host",
+        &rampart_server::ingest::validate::Receipt {
+            hostname: "host",
+            received_at: matched["event"]["timestamp"].as_i64().unwrap_or_default(),
+            max_skew_ns: i64::MAX,
+            max_age_ns: i64::MAX,
+        },
     )
     .unwrap();
     assert_eq!(

@@ -54,31 +54,11 @@ enum Approval {
 /// those calls (ints {1}: true), so a file rule that requires it is narrowed by it.
 pub const COMPAT_FIELD: &str = "event.compat";
 
-/// Fields the kernel can filter on, per event type, with a weight (higher = more selective).
-fn capable(t: EventType, field: &str) -> Option<u32> {
+/// The event types of the kernel's file family (`bpf/file.h`): the syscalls whose file filter these
+/// approvers feed.
+fn in_file_family(t: EventType) -> bool {
     use EventType::*;
-    if field == COMPAT_FIELD {
-        // ia32 syscalls are rare on a 64-bit host: about as selective as a basename
-        let file_family = matches!(
-            t,
-            Open | Chmod
-                | Chown
-                | Mkdir
-                | Rmdir
-                | Unlink
-                | Rename
-                | Link
-                | Utimes
-                | Setxattr
-                | Removexattr
-                | Truncate
-                | Chdir
-        );
-        return file_family.then_some(10);
-    }
-    let p = t.as_str();
-    let rest = field.strip_prefix(p)?.strip_prefix('.')?;
-    let file_event = matches!(
+    matches!(
         t,
         Open | Chmod
             | Chown
@@ -92,11 +72,19 @@ fn capable(t: EventType, field: &str) -> Option<u32> {
             | Removexattr
             | Truncate
             | Chdir
-            | Splice
-            | Mmap
-            | LoadModule
-            | Exec
-    );
+    )
+}
+
+/// Fields the kernel can filter on, per event type, with a weight (higher = more selective).
+fn capable(t: EventType, field: &str) -> Option<u32> {
+    use EventType::*;
+    if field == COMPAT_FIELD {
+        // ia32 syscalls are rare on a 64-bit host: about as selective as a basename
+        return in_file_family(t).then_some(10);
+    }
+    let p = t.as_str();
+    let rest = field.strip_prefix(p)?.strip_prefix('.')?;
+    let file_event = in_file_family(t) || matches!(t, Splice | Mmap | LoadModule | Exec);
     match rest {
         "file.path" if file_event => Some(15),
         "file.name" if file_event => Some(10),

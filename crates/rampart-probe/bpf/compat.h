@@ -5,16 +5,17 @@
  * once unless the thread is in an ia32 syscall (TS_COMPAT). Each such hook costs every syscall of every task
  * the kernel's dispatch to a BPF program (docs/PERFORMANCE.md), so:
  * - everything is done at exit, where the arguments are still in the saved registers (ebx, ecx, edx, esi,
- *   edi, ebp) and the result is known: a file call goes to the native file body (a tail call into
- *   file_exit_openat, which reads the ia32 table in an ia32 syscall), each activity op runs its enter body
- *   right before its exit body (their act_pending pairing is kept, keyed by pid_tgid);
- * - the exit hook is the classic raw_syscalls/sys_exit tracepoint, not tp_btf/sys_exit: only a program of
- *   the native file programs' type can tail-call their body, and a second copy of that body would take as
- *   long to verify as the rest of the object (~430k instructions);
+ *   edi, ebp) and the result is known: a file call goes to the file body (a tail call into file_sys_exit,
+ *   the every-syscall file program, loaded for this but attached only where the kernel lacks per-syscall
+ *   tracepoints; it reads the ia32 table in an ia32 syscall), each activity op runs its enter body right
+ *   before its exit body (their act_pending pairing is kept, keyed by pid_tgid);
+ * - both hooks are tp_btf (raw) tracepoints: a classic raw_syscalls tracepoint costs every syscall the perf
+ *   buffer set-up before the program even runs (+150 ns on a getppid here, against ~+25 ns for tp_btf; the
+ *   ia32_cost bench); file_sys_exit is a tp_btf/sys_exit program too, so the exit hook can tail-call it;
  * - only mprotect and splice read state the call is about to change (vma flags, pipe flags): ia32_sys_enter
  *   exists for them, and the loader attaches it only while one of them is wanted;
- * - the every-syscall file fallback (file_sys_exit) takes ia32 file calls itself (file_exit reads the ia32
- *   table); the tail call below then finds no body and does nothing.
+ * - where file_sys_exit is attached (the every-syscall fallback), it takes ia32 file calls itself and the
+ *   loader leaves ia32_file_body empty: the tail call below then does nothing.
  * What is wanted (ops, the file family) is in ia32_state, kept by the loader in step with the native hooks. */
 #pragma once
 
@@ -45,6 +46,14 @@ struct {
 } ia32_state SEC(".maps");
 
 struct ia32_state _ia32_state_type = {};
+
+/* The file body for ia32 file calls: file_sys_exit, set by the loader in per-syscall mode. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} ia32_file_body SEC(".maps");
 
 static __always_inline struct ia32_state *ia32_wanted(void)
 {
@@ -226,24 +235,18 @@ static __always_inline int ia32_exit(void *ctx, struct pt_regs *regs, __u32 nr, 
 		return ia32_socketcall(st, e, a, ret);
 	}
 	if (e->file.type && st->file)
-		bpf_tail_call(ctx, &file_exit_body, 0);
+		bpf_tail_call(ctx, &ia32_file_body, 0);
 	return 0;
 }
 
-SEC("tracepoint/raw_syscalls/sys_exit")
-int ia32_sys_exit(struct trace_event_raw_sys_exit *ctx)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(ia32_sys_exit, struct pt_regs *regs, long ret)
 {
-	struct pt_regs *regs;
-
 	if (!in_ia32_syscall())
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	if (!regs)
-		return 0;
-	return ia32_exit(ctx, regs, (__u32)ctx->id, ctx->ret);
+	return ia32_exit(ctx, regs, (__u32)regs->orig_ax, ret);
 }
 
-/* mprotect and splice read the state the call changes before it runs (see kact_enter_mprotect/splice). */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(ia32_sys_enter, struct pt_regs *regs, long id)
 {

@@ -1,6 +1,6 @@
 //! ia32 compat syscalls (`bpf/compat.h`): 32-bit programs, and 64-bit ones that use `int $0x80`, make syscalls
-//! the per-syscall tracepoints never see. Two programs cover them: `ia32_sys_exit` on the
-//! `raw_syscalls/sys_exit` tracepoint (every file, kernel-activity and network op, at exit) and
+//! the per-syscall tracepoints never see. Two programs cover them: `ia32_sys_exit` on `tp_btf/sys_exit`
+//! (every file, kernel-activity and network op, at exit; file calls tail-call `file_sys_exit`) and
 //! `ia32_sys_enter` on `tp_btf/sys_enter` (only mprotect and splice, which read state before the call). Each
 //! runs on every syscall of every task while attached (it returns at once outside an ia32 syscall), so each
 //! is attached only while something wants it: the exit program while any file or activity event type with
@@ -50,25 +50,38 @@ pub(crate) fn wanted_ops(config: &ActivityConfig) -> u64 {
         .fold(0, |m, (op, _)| m | 1 << op)
 }
 
-/// Before load: the programs are left out when the compat hooks are turned off, when this kernel runs no
-/// ia32 syscall at all (nothing to see: they would cost for nothing), and when it has no
-/// `raw_syscalls/sys_exit` tracepoint (then ia32 syscalls are not seen; logged).
-pub(crate) fn prepare(
-    open: &mut OpenProcessSkel<'_>,
-    enabled: bool,
-    tracing: Option<&std::path::Path>,
-) {
+/// Before load: the programs are left out when the compat hooks are turned off, and when this kernel runs no
+/// ia32 syscall at all (nothing to see: they would cost for nothing). Otherwise the every-syscall file
+/// program is loaded too, as the exit program's file body (attached only as the fallback, see
+/// `file::hooks`).
+pub(crate) fn prepare(open: &mut OpenProcessSkel<'_>, enabled: bool) {
     let wanted = enabled && kernel_runs_ia32();
-    let exit_exists = tracing.is_some_and(|dir| dir.join("events/raw_syscalls/sys_exit").is_dir());
-    if wanted && !exit_exists {
-        tracing::warn!(
-            "no raw_syscalls/sys_exit tracepoint (tracefs missing?): ia32 (32-bit and int 0x80) syscalls are not seen"
-        );
+    open.progs.ia32_sys_exit.set_autoload(wanted);
+    open.progs.ia32_sys_enter.set_autoload(wanted);
+    if wanted {
+        open.progs.file_sys_exit.set_autoload(true);
     }
-    open.progs.ia32_sys_exit.set_autoload(wanted && exit_exists);
-    open.progs
-        .ia32_sys_enter
-        .set_autoload(wanted && exit_exists);
+}
+
+/// After load: points the exit program's file tail call at `file_sys_exit`, unless that program is the
+/// attached fallback (it then takes ia32 file calls itself, and a second report would follow).
+pub(crate) fn link_file_body(skel: &ProcessSkel<'_>) -> Result<(), ProbeError> {
+    let progs = &skel.progs;
+    if !progs.ia32_sys_exit.autoload() || crate::file::hooks::every_syscall_mode(skel) {
+        return Ok(());
+    }
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&std::os::fd::AsFd::as_fd(&progs.file_sys_exit));
+    skel.maps
+        .ia32_file_body
+        .update(
+            &0u32.to_ne_bytes(),
+            &(fd as u32).to_ne_bytes(),
+            MapFlags::ANY,
+        )
+        .map_err(|source| ProbeError::Map {
+            map: "ia32_file_body",
+            source,
+        })
 }
 
 /// Whether this kernel runs ia32 syscalls at all: built with CONFIG_IA32_EMULATION and not booted with

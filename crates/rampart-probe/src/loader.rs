@@ -97,12 +97,13 @@ impl Probe {
             tracing.as_deref(),
             config.file_hook_every_syscall,
         );
-        crate::ia32::prepare(&mut open_skel, config.ia32_syscalls, tracing.as_deref());
+        crate::ia32::prepare(&mut open_skel, config.ia32_syscalls);
 
         let (loaded, log) = liblog::with_captured_log(|| open_skel.load());
         let mut skel = loaded.map_err(|source| load_error(source, &log, lockdown))?;
         attach(&mut skel)?;
         crate::file::hooks::link_body(&skel)?;
+        crate::ia32::link_file_body(&skel)?;
         let mut activity = crate::kernel::attach::ActivityLinks::new(missing);
         activity.sync(&skel, &config.activity)?;
         let mut ia32 = crate::ia32::Ia32Hooks::default();

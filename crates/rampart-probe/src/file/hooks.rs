@@ -45,6 +45,15 @@ pub(crate) fn prepare(open: &mut OpenProcessSkel<'_>, tracing: Option<&Path>, ev
     }
 }
 
+/// Whether the every-syscall program is the file hook (no per-syscall programs were loaded). It may be
+/// loaded in per-syscall mode too, as the ia32 exit program's file body, and is then never attached.
+pub(crate) fn every_syscall_mode(skel: &ProcessSkel<'_>) -> bool {
+    !skel
+        .object()
+        .progs()
+        .any(|p| p.name() == BODY && p.autoload())
+}
+
 fn is_file_hook(program: &str) -> bool {
     program.starts_with(PER_SYSCALL_PREFIX) || program == EVERY_SYSCALL
 }
@@ -137,10 +146,12 @@ impl FileHooks {
             let _dropping = lock(&self.retiring.dropping);
             self.links.append(&mut lock(&self.retiring.links));
         }
+        let every_syscall = every_syscall_mode(skel);
         for prog in skel.object().progs_mut() {
             let name = prog.name().to_string_lossy().into_owned();
             if !prog.autoload()
                 || !is_file_hook(&name)
+                || (name == EVERY_SYSCALL && !every_syscall)
                 || self.links.iter().any(|(n, _)| *n == name)
             {
                 continue;

@@ -67,13 +67,44 @@ fn rules_of(m: &MonitorProcess, pid: u32) -> Vec<String> {
     ids
 }
 
+/// Spawns `cmd`, retrying while its program is "busy": a test that just wrote a program can find it held open
+/// for writing by a child another test thread forked meanwhile (ETXTBSY until that child execs).
+fn spawn(cmd: &mut Command) -> std::process::Child {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            other => return other.unwrap(),
+        }
+    }
+}
+
+/// Starts `program SECONDS` (a copy of sleep) and returns once it sleeps in its nanosleep: its exec has been
+/// reported by then, so a signal sent next is judged against the new image (spawn returns as soon as the
+/// exec closed the descriptors, before the kernel's exec tracepoint).
+fn spawn_asleep(program: &Path, seconds: &str) -> std::process::Child {
+    let child = spawn(Command::new(program).arg(seconds).stdout(Stdio::null()));
+    let syscall = format!("/proc/{}/syscall", child.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // 35: nanosleep, 230: clock_nanosleep (x86_64)
+    while !std::fs::read_to_string(&syscall)
+        .is_ok_and(|s| s.starts_with("35 ") || s.starts_with("230 "))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{} never went to sleep",
+            program.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
+}
+
 /// Runs `program args` to completion; returns its pid. It must succeed.
 fn run(program: &Path, args: &[&str]) -> u32 {
-    let child = Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = spawn(Command::new(program).args(args).stdout(Stdio::null()));
     let pid = child.id();
     let out = child.wait_with_output().unwrap();
     assert!(

@@ -214,7 +214,7 @@ fn credentials_gained_without_a_seen_call_are_reported() {
         .unwrap();
     assert!(built.success(), "cc");
     std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o4755)).unwrap();
-    let mut child = as_nobody(helper.to_str().unwrap()).spawn().unwrap();
+    let mut child = super::spawn(&mut as_nobody(helper.to_str().unwrap()));
     let pid = child.id();
     assert!(
         child.wait().unwrap().success(),

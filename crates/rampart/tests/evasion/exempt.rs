@@ -55,11 +55,7 @@ fn sh(script: &str) {
 
 /// Runs `cmd` to completion (it must succeed) and returns its pid.
 fn run(cmd: &mut Command) -> u32 {
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let child = super::spawn(cmd.stdout(Stdio::null()).stderr(Stdio::piped()));
     let pid = child.id();
     let out = child.wait_with_output().unwrap();
     assert!(

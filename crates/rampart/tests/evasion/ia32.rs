@@ -43,7 +43,7 @@ fn run(program: &Path, args: &[&str], in_netns: bool) -> u32 {
     } else {
         Command::new(program)
     };
-    let mut child = cmd.args(args).spawn().unwrap();
+    let mut child = super::spawn(cmd.args(args));
     let pid = child.id();
     let status = child.wait().unwrap();
     assert!(status.success(), "{} {args:?}: {status}", program.display());
@@ -97,7 +97,7 @@ fn ia32_attacks_match_like_their_64bit_twins() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let auditd = dir.path().join("auditd");
     std::fs::copy("/bin/sleep", &auditd).unwrap();
-    let mut agent = Command::new(&auditd).arg("30").spawn().unwrap();
+    let mut agent = super::spawn_asleep(&auditd, "30");
     let pid = run(&d32, &["kill", &agent.id().to_string(), "15"], false);
     let _ = agent.wait();
     let v = matched(&m, "security_tool_killed", pid);

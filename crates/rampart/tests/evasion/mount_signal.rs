@@ -6,7 +6,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -126,17 +126,8 @@ fn new_mount_api_and_signal_paths_are_seen() {
     let mut quiet = Vec::new();
     for how in ["pidfd", "procfd", "sigqueue", "tgsigqueue"] {
         for (target, is_agent) in [(&falco, true), (&worker, false)] {
-            let mut t = Command::new(target)
-                .arg("30")
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap();
-            // let the monitor see the target's exec before it is signalled
-            std::thread::sleep(Duration::from_millis(300));
-            let mut s = Command::new(&sigsend)
-                .args([how, &t.id().to_string(), "15"])
-                .spawn()
-                .unwrap();
+            let mut t = super::spawn_asleep(target, "30");
+            let mut s = super::spawn(Command::new(&sigsend).args([how, &t.id().to_string(), "15"]));
             let spid = s.id();
             assert!(s.wait().unwrap().success(), "sigsend {how}");
             t.wait().unwrap();

@@ -60,11 +60,7 @@ fn copy_binary(dir: &Path, from: &str, name: &str) -> PathBuf {
 
 /// Runs `cmd` to its end: its pid and exit status.
 fn run(cmd: &mut Command) -> (u32, ExitStatus) {
-    let mut child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = super::spawn(cmd.stdout(Stdio::null()).stderr(Stdio::null()));
     let pid = child.id();
     (pid, child.wait().unwrap())
 }

@@ -229,18 +229,13 @@ fn exe_in_upper_layer(dir: &Path, file: &FileInfo) -> bool {
     }
 }
 
-/// The mount id of an open file.
+/// The mount id of an open file (None when statx does not give one: mount ids start at 1).
 pub fn mount_id_of(file: &fs::File) -> Option<u32> {
     use std::os::unix::io::AsRawFd;
-    statx_mount_id(file.as_raw_fd(), c"", libc::AT_EMPTY_PATH)
-}
-
-fn statx_mount_id(dirfd: libc::c_int, path: &std::ffi::CStr, flags: libc::c_int) -> Option<u32> {
-    // SAFETY: statx is plain data; an all-zero value is valid.
-    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
-    // SAFETY: path is NUL-terminated, dirfd is open (or AT_FDCWD) and stx is a valid out-pointer.
-    let rc = unsafe { libc::statx(dirfd, path.as_ptr(), flags, libc::STATX_MNT_ID, &mut stx) };
-    (rc == 0 && stx.stx_mask & libc::STATX_MNT_ID != 0).then_some(stx.stx_mnt_id as u32)
+    let mut info = FileInfo::default();
+    super::proc_file::stat_into(file.as_raw_fd(), c"", libc::AT_EMPTY_PATH, &mut info)
+        .then_some(info.mount_id)
+        .filter(|&id| id != 0)
 }
 
 /// Splits a NUL-separated buffer into strings, keeping at most `max_bytes`; the flag says whether it cut.

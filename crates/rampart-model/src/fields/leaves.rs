@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::builder::Json;
 use super::{FieldType, Sink, Val, ARRAY, LENGTH, PATH};
 use crate::file::FileInfo;
 use crate::process::Process;
@@ -45,19 +46,42 @@ pub(crate) fn one<T: ?Sized + 'static>(f: OneFn<T>) -> Get<T> {
     Get::One(f)
 }
 
+/// One row of a group's table: the name relative to the group, what it is, where its JSON is, how it is read.
+#[derive(Clone)]
 pub(crate) struct Leaf<G> {
     pub suffix: &'static str,
     pub ty: FieldType,
     pub flags: u8,
+    pub json: Json,
     pub get: G,
 }
 
+/// A leaf serialised at its own name.
 fn leaf<G>(suffix: &'static str, ty: FieldType, flags: u8, get: G) -> Leaf<G> {
     Leaf {
         suffix,
         ty,
         flags,
+        json: Json::Same,
         get,
+    }
+}
+
+impl<G> Leaf<G> {
+    /// Not serialised: derived from other values, or a constant.
+    fn computed(self) -> Self {
+        Leaf {
+            json: Json::Computed,
+            ..self
+        }
+    }
+
+    /// Serialised at another path relative to the group.
+    fn json_at(self, path: &'static str) -> Self {
+        Leaf {
+            json: Json::At(path),
+            ..self
+        }
     }
 }
 
@@ -104,14 +128,14 @@ pub(crate) fn file_leaves() -> Vec<Leaf<FGet>> {
     vec![
         leaf("path", Str, PATH | LENGTH, fstr!(|f| &f.path)),
         leaf("name", Str, LENGTH, fstr!(|f| &f.name)),
-        leaf("extension", Str, 0, fstr!(|f| f.extension())),
+        leaf("extension", Str, 0, fstr!(|f| f.extension())).computed(),
         leaf("filesystem", Str, 0, fstr!(|f| &f.filesystem)),
         leaf("user", Str, 0, fstr!(|f| &f.user)),
         leaf("group", Str, 0, fstr!(|f| &f.group)),
         leaf("inode", Int, 0, fint!(|f: &FileInfo| f.inode)),
         leaf("mount_id", Int, 0, fint!(|f: &FileInfo| f.mount_id)),
         leaf("mode", Int, 0, fint!(|f: &FileInfo| f.mode)),
-        leaf("rights", Int, 0, fint!(|f: &FileInfo| f.rights())),
+        leaf("rights", Int, 0, fint!(|f: &FileInfo| f.rights())).computed(),
         leaf("uid", Int, 0, fint!(|f: &FileInfo| f.uid)),
         leaf("gid", Int, 0, fint!(|f: &FileInfo| f.gid)),
         leaf(
@@ -194,7 +218,8 @@ pub(crate) fn process_leaves() -> Vec<Leaf<PGet>> {
             Get::Many(Arc::new(|p: &Process, s: &mut Sink<'_>| {
                 visit_args_flags(&p.argv, s)
             })),
-        ),
+        )
+        .computed(),
         leaf(
             "args_options",
             Str,
@@ -202,7 +227,8 @@ pub(crate) fn process_leaves() -> Vec<Leaf<PGet>> {
             Get::Many(Arc::new(|p: &Process, s: &mut Sink<'_>| {
                 visit_args_options(&p.argv, s)
             })),
-        ),
+        )
+        .computed(),
         leaf("args_truncated", Bool, 0, pbool!(|p| p.args_truncated)),
         leaf("args_size", Int, 0, pint!(|p: &Process| p.args_size)),
         leaf("args_longest", Int, 0, pint!(|p: &Process| p.args_longest)),
@@ -212,7 +238,7 @@ pub(crate) fn process_leaves() -> Vec<Leaf<PGet>> {
         leaf("is_thread", Bool, 0, pbool!(|p| p.is_thread)),
         leaf("is_kworker", Bool, 0, pbool!(|p| p.is_kworker)),
         leaf("is_ia32", Bool, 0, pbool!(|p| p.is_ia32)),
-        leaf("is_exec", Bool, 0, pbool!(|p| p.exec_time != 0)),
+        leaf("is_exec", Bool, 0, pbool!(|p| p.exec_time != 0)).computed(),
         leaf("cgroup.id", Int, 0, pint!(|p: &Process| p.cgroup.id)),
         // On cgroup v2 the cgroup id is the inode of the cgroup directory.
         leaf(
@@ -220,8 +246,9 @@ pub(crate) fn process_leaves() -> Vec<Leaf<PGet>> {
             Int,
             0,
             pint!(|p: &Process| p.cgroup.id),
-        ),
-        leaf("cgroup.version", Int, 0, pint!(|_p: &Process| 2)),
+        )
+        .json_at("cgroup.id"),
+        leaf("cgroup.version", Int, 0, pint!(|_p: &Process| 2)).computed(),
         leaf(
             "container.id",
             Str,
@@ -229,11 +256,11 @@ pub(crate) fn process_leaves() -> Vec<Leaf<PGet>> {
             pstr!(|p| p.container.as_ref().map_or("", |c| c.id.as_str())),
         ),
         // Kubernetes/SSH sessions are not tracked yet: the fields exist (Datadog rules use them) and read "".
-        leaf("user_session.k8s_username", Str, 0, empty_str()),
-        leaf("user_session.k8s_uid", Str, 0, empty_str()),
-        leaf("user_session.ssh_username", Str, 0, empty_str()),
-        leaf("user_session.ssh_client_ip", Str, 0, empty_str()),
-        leaf("user_session.ssh_auth_method", Str, 0, empty_str()),
+        leaf("user_session.k8s_username", Str, 0, empty_str()).computed(),
+        leaf("user_session.k8s_uid", Str, 0, empty_str()).computed(),
+        leaf("user_session.ssh_username", Str, 0, empty_str()).computed(),
+        leaf("user_session.ssh_client_ip", Str, 0, empty_str()).computed(),
+        leaf("user_session.ssh_auth_method", Str, 0, empty_str()).computed(),
     ]
 }
 

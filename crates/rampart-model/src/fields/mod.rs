@@ -5,10 +5,15 @@
 //! A scalar field yields exactly one value (its zero value when absent, as Datadog does), an array field
 //! (`exec.argv`) one value per element, and an iterator field (`process.ancestors.*`) one per ancestor, so the
 //! rule engine gets "any element matches" semantics by stopping at the first hit.
+//!
+//! Each field is declared once, in `table/` (by event family) or in the leaf tables of `leaves.rs` (the file and
+//! process groups): its name, type, flags, where the event's JSON holds it, and how it is read (`declare.rs`
+//! documents the table syntax, `builder.rs` turns declarations into [`FieldDef`]s).
 
-mod build;
+mod builder;
+mod declare;
 mod leaves;
-mod windows;
+mod table;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -92,6 +97,9 @@ pub struct FieldDef {
     pub case_insensitive: bool,
     /// `.length` is allowed on it.
     pub has_length: bool,
+    /// The dotted path of its value in the event's JSON serialisation (an array on the way holds one value per
+    /// element); `None` for a computed field (`file.rights`, `event.os`).
+    pub json_path: Option<String>,
     getter: Getter,
     scalar: Option<Scalar>,
 }
@@ -178,7 +186,7 @@ impl Registry {
 
     /// Whether `name` is the SECL prefix of an event type Rampart or Datadog's Windows model knows.
     pub fn is_event_prefix(&self, name: &str) -> bool {
-        name.parse::<EventType>().is_ok() || windows::EVENT_TYPES.contains(&name)
+        name.parse::<EventType>().is_ok() || table::WINDOWS_EVENT_TYPES.contains(&name)
     }
 }
 
@@ -186,7 +194,7 @@ impl Registry {
 pub fn registry() -> &'static Registry {
     static REG: OnceLock<Registry> = OnceLock::new();
     REG.get_or_init(|| Registry {
-        fields: build::build(),
+        fields: table::build(),
     })
 }
 

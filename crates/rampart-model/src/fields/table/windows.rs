@@ -2,7 +2,8 @@
 //! event, but shared policies (the Datadog default policy has 37 Windows rules) still type-check and are
 //! reported as filtered by their `os == "windows"` filter rather than as broken.
 
-use super::{FieldScope, FieldType, CASE_INSENSITIVE, PATH};
+use crate::fields::builder::{scalar, Acc, Builder, Json};
+use crate::fields::{FieldScope, FieldType, Val, CASE_INSENSITIVE, PATH};
 
 /// Windows-only event types (`set` is a registry value write).
 pub(crate) const EVENT_TYPES: &[&str] = &[
@@ -17,7 +18,12 @@ pub(crate) const EVENT_TYPES: &[&str] = &[
     "set_key_value",
 ];
 
-pub(super) fn register(add: &mut dyn FnMut(&str, FieldType, FieldScope, u8)) {
+/// Every Windows field reads "" (never evaluated on Linux) and is not serialised.
+pub(super) fn declare(b: &mut Builder) {
+    let mut add = |name: &str, ty, scope, flags| {
+        let empty = Acc::One(scalar(|_| Val::Str("")));
+        b.ev(name, ty, scope, flags, Json::Computed, empty);
+    };
     use FieldType::Str;
     for prefix in ["exec", "process", "process.parent", "exit"] {
         // `Windows("*")` is a Windows field common to every event type.

@@ -295,3 +295,6 @@ fn privilege_gain_fields_and_json() {
     assert_eq!(json["privilege_gain"]["gained_ids"][1], "euid");
     assert_eq!(serde_json::from_value::<Event>(json).unwrap(), ev);
 }
+
+mod arbitrary;
+mod json;

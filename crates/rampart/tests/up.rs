@@ -22,10 +22,6 @@ struct Up {
 
 impl Up {
     fn start(data_dir: &Path, policy: &Path, port: u16) -> Up {
-        assert!(
-            rampart_testkit::is_root(),
-            "`rampart up` loads eBPF programs: run the tests as root"
-        );
         let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
             .args(["up", "--no-default-policy", "--listen"])
             .arg(format!("127.0.0.1:{port}"))
@@ -100,6 +96,7 @@ fn get(url: &str, token: &str, path: &str) -> ureq::Response {
 
 #[test]
 fn up_reports_a_live_match_as_a_signal_and_keeps_its_state() {
+    rampart_testkit::require!(root, "`rampart up` loads eBPF programs");
     let dir = tempfile::tempdir().unwrap();
     let marker = format!("rampart-up-{}", std::process::id());
     let policy = dir.path().join("up.policy");

@@ -26,6 +26,7 @@ mod lock;
 pub mod monitor;
 pub mod pg;
 mod podman;
+pub mod rampart_process;
 pub mod require;
 mod service;
 

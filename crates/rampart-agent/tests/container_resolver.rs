@@ -10,7 +10,7 @@ use rampart_agent::container::{
     parse_proc_cgroup, CgroupContainer, ContainerResolver, DockerApi, ResolverConfig, Runtime,
 };
 use rampart_model::Container;
-use rampart_testkit::{is_root, ContainerSpec, Podman, BUSYBOX_IMAGE_NAME, BUSYBOX_IMAGE_TAG};
+use rampart_testkit::{ContainerSpec, Podman, BUSYBOX_IMAGE_NAME, BUSYBOX_IMAGE_TAG};
 
 fn config(api_socket: PathBuf) -> ResolverConfig {
     // A missing socket first: absence must be harmless and not hide the one that answers.
@@ -58,10 +58,7 @@ fn assert_busybox(container: &Container, id: &str, name: &str, created_ns: u64) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resolves_a_running_podman_container() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    rampart_testkit::require!(podman, "runs a container and podman's Docker API service");
     let podman = Podman::new().unwrap();
     let ctr = podman.run_busybox(&["sleep", "30"]).unwrap();
     let api = podman.start_api_service().unwrap();
@@ -157,10 +154,7 @@ async fn resolves_a_running_podman_container() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_ids_resolve_to_their_tag_and_unknown_ids_to_none() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    rampart_testkit::require!(podman, "runs a container and podman's Docker API service");
     let podman = Podman::new().unwrap();
     let image = podman.ensure_busybox_image().unwrap();
     let image_id = podman

@@ -278,7 +278,7 @@ fn match_pieces(p: &[Piece], text: &str, ci: bool) -> bool {
 
 /// Segment-level wildcard match where `**` plays the star, with the classic backtrack-to-last-star loop.
 fn match_segments(segs: &[Seg], text: &str, ci: bool) -> bool {
-    let parts: Segments = Segments { text };
+    let parts: Segments<'_> = Segments { text };
     let mut si = 0; // pattern index
     let mut ti = Some(0usize); // byte offset of the current text segment, None = past the end
                                // (pattern index after the last `**`, text offset it would swallow next; None once it took everything).

@@ -290,6 +290,7 @@ fn server_killed_during_ingest_sqlite() {
 
 #[test]
 fn server_killed_during_ingest_postgres() {
+    rampart_testkit::require!(postgres);
     killed_during_ingest(TestDb::postgres());
 }
 
@@ -370,6 +371,7 @@ fn server_down_then_everything_arrives_in_order() {
 #[test]
 #[ignore]
 fn server_down_for_minutes_real_time() {
+    rampart_testkit::require!(postgres);
     let down = Duration::from_secs(
         std::env::var("RAMPART_DURABILITY_DOWN_SECS")
             .ok()

@@ -810,6 +810,7 @@ both!(crash_during_delivery);
 /// Two replicas on one PostgreSQL database deliver a shared outbox: every row once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_the_outbox() {
+    rampart_testkit::require!(postgres);
     let db = TestDb::postgres();
     let rx = Receiver::start().await;
     let a = TestServer::start_with(fast(&db)).await;

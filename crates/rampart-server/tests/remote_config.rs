@@ -209,6 +209,7 @@ both!(concurrent_publishers_each_get_a_revision);
 /// through replica A within about a second, and both sign with the same key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_through_one_replica_wakes_polls_on_another() {
+    rampart_testkit::require!(postgres);
     let db = TestDb::postgres();
     let a = TestServer::start(&db).await;
     let b = TestServer::start(&db).await;

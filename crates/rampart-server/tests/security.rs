@@ -189,7 +189,7 @@ async fn hostile_ingest_bodies_are_refused_and_store_nothing() {
         "]".repeat(5000)
     );
     let many = serde_json::to_vec(&json!({"matches": vec![good.clone(); 1001]})).unwrap();
-    let cases: Vec<Case> = vec![
+    let cases: Vec<Case<'_>> = vec![
         ("oversized body", vec![b'x'; 2 << 20], vec![], 413),
         ("gzip bomb", bomb, vec![("content-encoding", "gzip")], 413),
         (

@@ -26,6 +26,8 @@ mod lock;
 pub mod monitor;
 pub mod pg;
 mod podman;
+pub mod rampart_process;
+pub mod require;
 mod service;
 
 pub use cgroup::TestCgroup;
@@ -35,7 +37,7 @@ pub use monitor::MonitorProcess;
 pub use podman::Podman;
 pub use service::ApiService;
 
-/// True when the process runs as root: container tests need it and should skip (loudly) otherwise.
+/// True when the process runs as root. A test that needs root starts with [`require!(root)`](require!) instead.
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }

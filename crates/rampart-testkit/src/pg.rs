@@ -20,18 +20,7 @@ pub struct PgCluster {
 }
 
 fn find_bin() -> PathBuf {
-    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect(
-            "PostgreSQL is not installed: apt-get install -y postgresql (scripts/deps.sh does it)",
-        )
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("bin"))
-        .filter(|p| p.join("initdb").exists() && p.join("pg_ctl").exists())
-        .collect();
-    candidates.sort();
-    candidates
-        .pop()
-        .expect("no /usr/lib/postgresql/*/bin/initdb")
+    crate::require::postgres_bin().unwrap_or_else(|e| panic!("{e}"))
 }
 
 impl PgCluster {

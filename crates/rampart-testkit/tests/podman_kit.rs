@@ -3,14 +3,11 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 
-use rampart_testkit::{is_root, ContainerSpec, Podman, BUSYBOX_IMAGE};
+use rampart_testkit::{ContainerSpec, Podman, BUSYBOX_IMAGE};
 
 #[test]
 fn container_runs_in_its_own_libpod_cgroup() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    rampart_testkit::require!(podman, "runs real containers");
     let podman = Podman::new().unwrap();
     let ctr = podman.run_busybox(&["sleep", "30"]).unwrap();
     assert_eq!(ctr.id().len(), 64);
@@ -35,10 +32,7 @@ fn container_runs_in_its_own_libpod_cgroup() {
 
 #[test]
 fn labels_and_image_are_applied() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    rampart_testkit::require!(podman, "runs real containers");
     let podman = Podman::new().unwrap();
     let image = podman.ensure_busybox_image().unwrap();
     let spec = ContainerSpec::new(image, &["sleep", "30"]).label("rampart.test", "yes");
@@ -53,10 +47,7 @@ fn labels_and_image_are_applied() {
 
 #[test]
 fn api_service_answers_docker_ping_and_stops_on_drop() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    rampart_testkit::require!(podman, "runs real containers");
     let podman = Podman::new().unwrap();
     let api = podman.start_api_service().unwrap();
     let path = api.socket_path().to_path_buf();

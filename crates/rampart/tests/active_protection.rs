@@ -41,10 +41,6 @@ static ONE_MONITOR_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// Held for a whole test (a failed test poisons the lock; the next one goes on); the file lock keeps the armed
 /// monitors of other test binaries (the evasion suite) out too.
 fn serial() -> (MutexGuard<'static, ()>, rampart_testkit::ArmedMonitorLock) {
-    assert!(
-        rampart_testkit::is_root(),
-        "Active Protection tests load eBPF programs: run them as root"
-    );
     let guard = ONE_MONITOR_AT_A_TIME
         .lock()
         .unwrap_or_else(|e| e.into_inner());
@@ -102,6 +98,7 @@ fn match_for<'a>(rule: &'a str, path: &'a Path) -> impl Fn(&Value) -> bool + 'a 
 
 #[test]
 fn renamed_miner_with_stratum_url_is_killed_in_the_kernel_before_running() {
+    rampart_testkit::require!(root, "Active Protection tests load eBPF programs");
     let s = start(&[]);
     // A copy of `touch`: had it run at all, `ran` would exist.
     let miner = copy_binary(&s.dir.path().join("bin"), "/bin/touch", "xmrig-test");
@@ -165,6 +162,7 @@ fn own_cgroup() -> String {
 
 #[test]
 fn protected_binary_with_a_miner_name_survives() {
+    rampart_testkit::require!(root, "Active Protection tests load eBPF programs");
     let dir = tempfile::tempdir().unwrap();
     let guarded = copy_binary(&dir.path().join("protected"), "/bin/touch", "xmrig-test");
     let cgroup = own_cgroup();
@@ -199,6 +197,7 @@ fn protected_binary_with_a_miner_name_survives() {
 
 #[test]
 fn rules_the_kernel_cannot_decide_are_killed_from_user_space() {
+    rampart_testkit::require!(root, "Active Protection tests load eBPF programs");
     let s = start(&[]);
     let victim = copy_binary(&s.dir.path().join("bin"), "/bin/sleep", "victim-us");
     let (status, elapsed) = run(&victim, &["5"], s.dir.path());
@@ -216,6 +215,7 @@ fn rules_the_kernel_cannot_decide_are_killed_from_user_space() {
 
 #[test]
 fn no_kill_reports_without_killing() {
+    rampart_testkit::require!(root, "Active Protection tests load eBPF programs");
     let s = start(&["--no-kill"]);
     let miner = copy_binary(&s.dir.path().join("bin"), "/bin/touch", "xmrig-test");
     let (status, _) = run(&miner, &["ran"], s.dir.path());
@@ -230,6 +230,7 @@ fn no_kill_reports_without_killing() {
 
 #[test]
 fn disarmer_stops_a_rule_that_kills_too_many_distinct_executables() {
+    rampart_testkit::require!(root, "Active Protection tests load eBPF programs");
     let s = start(&["--disarm-after", "2"]);
     let mut statuses = Vec::new();
     for i in 0..3 {
@@ -271,6 +272,7 @@ fn disarmer_stops_a_rule_that_kills_too_many_distinct_executables() {
 
 #[test]
 fn container_scope_kills_every_process_of_the_container() {
+    rampart_testkit::require!(podman, "Active Protection tests load eBPF programs");
     let _serial = serial();
     let podman = rampart_testkit::Podman::new().unwrap();
     let ctr = podman.run_busybox(&["sleep", "120"]).unwrap();
@@ -329,6 +331,7 @@ rules:
 
 #[test]
 fn default_policy_kills_known_miners_in_the_kernel() {
+    rampart_testkit::require!(root, "Active Protection tests load eBPF programs");
     let _serial = serial();
     // No --policy: the embedded default policy alone.
     let m =

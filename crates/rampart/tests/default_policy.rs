@@ -227,10 +227,7 @@ fn run_case(
 
 #[test]
 fn default_policy_rules_fire_on_real_behaviour_and_not_on_look_alikes() {
-    assert!(
-        rampart_testkit::is_root(),
-        "these tests load eBPF programs and change the host: run them as root"
-    );
+    rampart_testkit::require!(root, "these tests load eBPF programs and change the host");
     let table = TestTable::parse(&std::fs::read_to_string(TESTS).unwrap()).unwrap();
     let loaded = rampart_policy::load_paths(
         &[PathBuf::from(POLICY)],

@@ -32,10 +32,7 @@ fn resolver(ip: &str) {
 
 #[test]
 fn dig_query_and_response() {
-    assert!(
-        rampart_testkit::is_root(),
-        "these tests load eBPF programs: run them as root"
-    );
+    rampart_testkit::require!(root, "these tests load eBPF programs");
     let m = MonitorProcess::start(
         Path::new(env!("CARGO_BIN_EXE_rampart")),
         &[

@@ -12,10 +12,6 @@ use serde_json::Value;
 const WAIT: Duration = Duration::from_secs(10);
 
 fn monitor_with(policy: &str) -> (tempfile::TempDir, MonitorProcess) {
-    assert!(
-        rampart_testkit::is_root(),
-        "these tests load eBPF programs: run them as root"
-    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fim.policy");
     std::fs::write(&path, policy).unwrap();
@@ -46,6 +42,7 @@ fn rule(id: &'static str) -> impl Fn(&Value) -> bool {
 
 #[test]
 fn file_rules_match_live_events_and_nothing_else_is_sent() {
+    rampart_testkit::require!(root, "these tests load eBPF programs");
     let work = tempfile::tempdir().unwrap();
     let root = std::fs::canonicalize(work.path()).unwrap();
     let (watched, elsewhere) = (root.join("watched"), root.join("elsewhere"));
@@ -133,6 +130,7 @@ rules:
 
 #[test]
 fn file_in_a_container_has_the_container_path_and_id() {
+    rampart_testkit::require!(podman, "these tests load eBPF programs");
     let podman = rampart_testkit::Podman::new().unwrap();
     let ctr = podman.run_busybox(&["sleep", "60"]).unwrap();
     let policy = r#"version: 1.0.0
@@ -156,10 +154,7 @@ rules:
 
 #[test]
 fn event_type_open_prints_every_open_and_nothing_else() {
-    assert!(
-        rampart_testkit::is_root(),
-        "these tests load eBPF programs: run them as root"
-    );
+    rampart_testkit::require!(root, "these tests load eBPF programs");
     // No rule uses open: `--event-type open` alone makes the kernel send them.
     let m = MonitorProcess::start(
         Path::new(env!("CARGO_BIN_EXE_rampart")),

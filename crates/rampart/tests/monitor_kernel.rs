@@ -14,10 +14,6 @@ const WAIT: Duration = Duration::from_secs(10);
 /// A monitor printing only the event types these tests look at: a busy host (or cargo's own processes) would
 /// otherwise bury them under exec and open events.
 fn monitor() -> MonitorProcess {
-    assert!(
-        rampart_testkit::is_root(),
-        "these tests load eBPF programs: run them as root"
-    );
     let mut args = vec!["--events", "--json"];
     for t in ["ptrace", "signal", "setuid"] {
         args.extend(["--event-type", t]);
@@ -31,6 +27,7 @@ fn is(event_type: &'static str, pid: u32) -> impl Fn(&Value) -> bool {
 
 #[test]
 fn signal_and_ptrace_targets_have_context() {
+    rampart_testkit::require!(root, "these tests load eBPF programs");
     let m = monitor();
     let mut target = Command::new("sleep").arg("30").spawn().unwrap();
     let target_pid = target.id();
@@ -76,6 +73,7 @@ fn signal_and_ptrace_targets_have_context() {
 
 #[test]
 fn setuid_payload_and_updated_process() {
+    rampart_testkit::require!(root, "these tests load eBPF programs");
     let m = monitor();
     let child = Command::new("python3")
         .args([

@@ -12,10 +12,6 @@ use serde_json::{json, Value};
 const WAIT: Duration = Duration::from_secs(10);
 
 fn monitor(env: &[(&str, &str)]) -> MonitorProcess {
-    assert!(
-        rampart_testkit::is_root(),
-        "these tests load eBPF programs: run them as root"
-    );
     // Only the process events these tests look at: file and kernel activity of a busy host would bury them.
     let mut args = vec!["--events", "--json"];
     for t in ["exec", "fork", "exit"] {
@@ -37,6 +33,7 @@ fn is(event_type: &str, pid: u32) -> impl Fn(&Value) -> bool + '_ {
 
 #[test]
 fn exec_carries_path_argv_and_parent_chain() {
+    rampart_testkit::require!(root, "these tests load eBPF programs");
     let m = monitor(&[]);
     let child = Command::new("/bin/sh")
         .args(["-c", "exec /bin/true a \"b c\""])
@@ -89,6 +86,7 @@ fn exec_carries_path_argv_and_parent_chain() {
 
 #[test]
 fn shebang_script_reports_its_interpreter() {
+    rampart_testkit::require!(root, "these tests load eBPF programs");
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("hello.sh");
     std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
@@ -114,6 +112,7 @@ fn shebang_script_reports_its_interpreter() {
 
 #[test]
 fn process_started_before_the_agent_has_ancestors_from_procfs() {
+    rampart_testkit::require!(root, "these tests load eBPF programs");
     let dir = tempfile::tempdir().unwrap();
     let go = dir.path().join("go");
     // This shell exists before the monitor starts; only /proc can tell the monitor about it.
@@ -151,6 +150,7 @@ fn process_started_before_the_agent_has_ancestors_from_procfs() {
 
 #[test]
 fn exit_codes_and_signals() {
+    rampart_testkit::require!(root, "these tests load eBPF programs");
     let m = monitor(&[]);
     let code3 = Command::new("/bin/sh")
         .args(["-c", "exit 3"])
@@ -173,6 +173,7 @@ fn exit_codes_and_signals() {
 
 #[test]
 fn drop_counters_are_printed_on_exit() {
+    rampart_testkit::require!(root, "these tests load eBPF programs");
     let m = monitor(&[]);
     Command::new("/bin/true").status().unwrap();
     let stderr = m.stop();
@@ -188,6 +189,7 @@ fn drop_counters_are_printed_on_exit() {
 
 #[test]
 fn container_process_has_container_id_and_image() {
+    rampart_testkit::require!(podman, "these tests load eBPF programs");
     let podman = rampart_testkit::Podman::new().unwrap();
     let api = podman.start_api_service().unwrap();
     let ctr = podman.run_busybox(&["sleep", "60"]).unwrap();
@@ -233,6 +235,7 @@ fn container_process_has_container_id_and_image() {
 
 #[test]
 fn policy_matches_are_printed_with_rule_and_event() {
+    rampart_testkit::require!(root, "these tests load eBPF programs");
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("test.policy");
     std::fs::write(
@@ -248,10 +251,6 @@ rules:
 "#,
     )
     .unwrap();
-    assert!(
-        rampart_testkit::is_root(),
-        "these tests load eBPF programs: run them as root"
-    );
     let m = MonitorProcess::start(
         Path::new(env!("CARGO_BIN_EXE_rampart")),
         &[
@@ -290,6 +289,7 @@ rules:
 
 #[test]
 fn hash_action_reports_the_executable_digests() {
+    rampart_testkit::require!(root, "these tests load eBPF programs");
     let dir = tempfile::tempdir().unwrap();
     let binary = dir.path().join("hash-me");
     std::fs::copy("/bin/true", &binary).unwrap();

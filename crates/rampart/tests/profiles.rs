@@ -104,10 +104,7 @@ fn run(podman: &Podman, image: &str, extra: &str) {
 
 #[test]
 fn profiles_learn_stabilise_flag_anomalies_and_suggest_suppressions() {
-    assert!(
-        rampart_testkit::is_root(),
-        "the agent loads eBPF programs and runs containers: run the tests as root"
-    );
+    rampart_testkit::require!(podman, "the agent loads eBPF programs and runs containers");
     let podman = Podman::new().unwrap();
     let api = podman.start_api_service().unwrap();
     podman.ensure_busybox_image().unwrap();

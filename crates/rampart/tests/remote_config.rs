@@ -125,10 +125,7 @@ fn settled_matches(server: &Server, rule: &str) -> i64 {
 
 #[test]
 fn published_rules_reach_a_running_agent_and_broken_ones_do_not() {
-    assert!(
-        rampart_testkit::is_root(),
-        "the agent loads eBPF programs: run the tests as root"
-    );
+    rampart_testkit::require!(root, "the agent loads eBPF programs");
     let dir = tempfile::tempdir().unwrap();
     let server = start_server(dir.path(), &[]);
     let _agent = start_agent(dir.path(), &server);

@@ -466,7 +466,7 @@ mod tests {
     fn cg(n: u8) -> CgroupContainer {
         CgroupContainer {
             runtime: Runtime::Podman,
-            id: format!("{:064x}", n),
+            id: format!("{n:064x}"),
             pod_uid: None,
         }
     }

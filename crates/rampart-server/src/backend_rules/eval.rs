@@ -165,7 +165,7 @@ pub(super) async fn run(
     }
     state.insert_hits(&hits).await?;
     // Groups in key order: concurrent transactions take the group locks in the same order.
-    let mut groups: BTreeMap<(&str, &str), Vec<&Hit>> = BTreeMap::new();
+    let mut groups: BTreeMap<(&str, &str), Vec<&Hit<'_>>> = BTreeMap::new();
     for h in &hits {
         groups
             .entry((h.rule.id.as_str(), h.group.as_str()))

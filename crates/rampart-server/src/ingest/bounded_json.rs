@@ -62,7 +62,7 @@ struct BatchVisitor<'b>(&'b Budget);
 impl<'de> Visitor<'de> for BatchVisitor<'_> {
     type Value = Vec<Value>;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a batch object {\"matches\": [...]}")
     }
 
@@ -96,7 +96,7 @@ impl<'de> DeserializeSeed<'de> for MatchesSeed<'_> {
 impl<'de> Visitor<'de> for MatchesSeed<'_> {
     type Value = Vec<Value>;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an array of matches")
     }
 
@@ -135,7 +135,7 @@ impl<'de> DeserializeSeed<'de> for BoundedValue<'_> {
 impl<'de> Visitor<'de> for BoundedValue<'_> {
     type Value = Value;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
 

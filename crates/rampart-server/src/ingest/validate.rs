@@ -99,7 +99,7 @@ impl Receipt<'_> {
 pub fn parse_batch(
     json: &[u8],
     limits: &Limits,
-    receipt: &Receipt,
+    receipt: &Receipt<'_>,
 ) -> ApiResult<Vec<IncomingMatch>> {
     let matches = bounded_json::parse(json, limits.max_batch_matches, limits.max_batch_values)
         .map_err(|(e, exceeded)| match exceeded {
@@ -180,7 +180,7 @@ fn parse_match(
     mut value: Value,
     limits: &Limits,
     agent_hostname: &str,
-    receipt: Option<&Receipt>,
+    receipt: Option<&Receipt<'_>>,
 ) -> Result<IncomingMatch, String> {
     if !value.is_object() {
         return Err("must be an object".into());

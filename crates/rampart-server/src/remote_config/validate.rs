@@ -108,7 +108,7 @@ pub fn compile_report(
             report.warnings.push(Problem {
                 policy: e.policy.clone(),
                 id: e.id.clone(),
-                error: w.to_string(),
+                error: w.clone(),
             });
         }
     }

@@ -13,6 +13,7 @@ macro_rules! both {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
+                rampart_testkit::require!(postgres);
                 super::$name(super::TestDb::postgres()).await
             }
         }

@@ -2,97 +2,50 @@
 //! reporting to it over loopback, each started, killed (-9) and restarted by the harness.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use rampart_testkit::free_port;
+use rampart_testkit::rampart_process::{admin_token, Launch, RampartProcess};
 use serde_json::{json, Value};
 
-fn rampart() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rampart"))
-}
-
-/// Lines of a child's stream, read on a thread so the child never blocks on a full pipe.
-fn lines_of(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    rx
-}
-
-/// Waits for a line containing `needle`; the lines seen so far on failure.
-fn wait_line(rx: &mpsc::Receiver<String>, needle: &str, timeout: Duration) -> Vec<String> {
-    let deadline = Instant::now() + timeout;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                let done = line.contains(needle);
-                seen.push(line);
-                if done {
-                    return seen;
-                }
-            }
-            Err(_) => panic!("no line with {needle:?} within {timeout:?}; saw {seen:#?}"),
-        }
-    }
-}
-
-fn sigkill(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-fn sigterm(child: &mut Child) {
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let _ = child.wait();
+fn rampart() -> &'static str {
+    env!("CARGO_BIN_EXE_rampart")
 }
 
 /// A `rampart server` on a fixed loopback port (so a restart keeps its URL), SQLite in `data_dir` unless
 /// a database URL is given.
 pub struct Server {
-    child: Option<Child>,
-    pub port: u16,
+    proc: Option<RampartProcess>,
+    launch: Launch,
     pub url: String,
     pub data_dir: PathBuf,
-    database_url: Option<String>,
-    password: String,
     pub token: String,
 }
 
 impl Server {
     pub fn start(data_dir: &Path, database_url: Option<String>) -> Server {
         let port = free_port();
-        let mut s = Server {
-            child: None,
-            port,
-            url: format!("http://127.0.0.1:{port}"),
+        let mut launch = Launch::server(rampart())
+            .listen(format!("127.0.0.1:{port}"))
+            .data_dir(data_dir);
+        if let Some(url) = &database_url {
+            launch = launch.arg("--database-url").arg(url);
+        }
+        let proc = launch.start();
+        let url = format!("http://127.0.0.1:{port}");
+        let token = admin_token(
+            &url,
+            proc.admin_password()
+                .expect("the first run prints the admin password"),
+        );
+        Server {
+            proc: Some(proc),
+            launch,
+            url,
             data_dir: data_dir.to_path_buf(),
-            database_url,
-            password: String::new(),
-            token: String::new(),
-        };
-        let out = s.spawn();
-        s.password = out
-            .iter()
-            .find_map(|l| l.trim().strip_prefix("admin password: "))
-            .expect("the first run prints the admin password")
-            .to_string();
-        let login = ureq::post(&format!("{}/api/v1/auth/login", s.url))
-            .send_json(json!({"username": "admin", "password": s.password}))
-            .expect("admin login")
-            .into_json::<Value>()
-            .unwrap();
-        s.token = login["token"].as_str().unwrap().to_string();
-        s
+            token,
+        }
     }
 
     /// A file holding a new single-use enrollment token (each agent needs its own: the agent removes the
@@ -108,36 +61,15 @@ impl Server {
         path.to_path_buf()
     }
 
-    /// Starts the process and waits until it answers; its stdout up to the enrollment-token line.
-    fn spawn(&mut self) -> Vec<String> {
-        let mut cmd = rampart();
-        cmd.args(["server", "--listen", &format!("127.0.0.1:{}", self.port)])
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(url) = &self.database_url {
-            cmd.args(["--database-url", url]);
-        }
-        let mut child = cmd.spawn().expect("starting rampart server");
-        let out = wait_line(
-            &lines_of(child.stdout.take().unwrap()),
-            "agent enrollment token",
-            Duration::from_secs(60),
-        );
-        self.child = Some(child);
-        out
-    }
-
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            sigkill(&mut c);
+        if let Some(p) = self.proc.take() {
+            p.kill9();
         }
     }
 
     pub fn restart(&mut self) {
         self.kill9();
-        self.spawn();
+        self.proc = Some(self.launch.start());
     }
 
     pub fn get(&self, path: &str) -> Value {
@@ -150,18 +82,10 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            sigterm(&mut c);
-        }
-    }
-}
-
 /// A `rampart agent` with the default policy plus the harness's policy, reporting to a [`Server`].
 pub struct AgentProc {
-    child: Option<Child>,
-    args: Vec<String>,
+    proc: Option<RampartProcess>,
+    launch: Launch,
     pub metrics_url: String,
 }
 
@@ -169,63 +93,42 @@ impl AgentProc {
     pub fn start(server: &Server, spool: &Path, policy: &Path, extra: &[&str]) -> AgentProc {
         let metrics = format!("127.0.0.1:{}", free_port());
         let token = server.enrollment_token_file(&spool.with_extension("token"));
-        let mut args: Vec<String> = vec![
-            "agent".into(),
-            "--server".into(),
-            server.url.clone(),
-            "--token-file".into(),
-            token.display().to_string(),
-            "--spool-dir".into(),
-            spool.display().to_string(),
-            "--metrics-listen".into(),
-            metrics.clone(),
-            "--policy".into(),
-            policy.display().to_string(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let mut a = AgentProc {
-            child: None,
-            args,
+        let launch = Launch::agent(rampart())
+            .arg("--server")
+            .arg(&server.url)
+            .arg("--token-file")
+            .arg(&token)
+            .arg("--spool-dir")
+            .arg(spool)
+            .arg("--metrics-listen")
+            .arg(&metrics)
+            .arg("--policy")
+            .arg(policy)
+            .args(extra);
+        AgentProc {
+            proc: Some(launch.start()),
+            launch,
             metrics_url: format!("http://{metrics}/metrics"),
-        };
-        a.spawn();
-        a
-    }
-
-    fn spawn(&mut self) {
-        let mut child = rampart()
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting rampart agent");
-        wait_line(
-            &lines_of(child.stderr.take().unwrap()),
-            "agent reporting to",
-            Duration::from_secs(90),
-        );
-        self.child = Some(child);
+        }
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+        self.proc.as_ref().map_or(0, RampartProcess::pid)
     }
 
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            sigkill(&mut c);
+        if let Some(p) = self.proc.take() {
+            p.kill9();
         }
     }
 
     pub fn restart(&mut self) {
         self.kill9();
-        self.spawn();
+        self.proc = Some(self.launch.start());
     }
 
     pub fn stop(mut self) {
-        if let Some(mut c) = self.child.take() {
-            sigterm(&mut c);
-        }
+        drop(self.proc.take());
     }
 
     /// The agent's Prometheus counters (name without labels → value).
@@ -245,14 +148,6 @@ impl AgentProc {
 
     pub fn metric(&self, name: &str) -> f64 {
         self.metrics().get(name).copied().unwrap_or(0.0)
-    }
-}
-
-impl Drop for AgentProc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            sigterm(&mut c);
-        }
     }
 }
 

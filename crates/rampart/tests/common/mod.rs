@@ -1,13 +1,10 @@
 //! Shared by the end-to-end tests that run the real `rampart server` binary.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Child;
 
-use serde_json::{json, Value};
+use rampart_testkit::rampart_process::{admin_token, Launch, RampartProcess};
 
 /// A child process stopped with SIGTERM (and waited for) on drop.
 pub struct Proc(pub Child);
@@ -22,7 +19,7 @@ impl Drop for Proc {
 
 /// A `rampart server` on a loopback port with its own data directory, signed in as the admin.
 pub struct Server {
-    _proc: Proc,
+    _proc: RampartProcess,
     pub url: String,
     pub token: String,
     pub data: PathBuf,
@@ -32,44 +29,20 @@ pub struct Server {
 /// admin password it prints on the first run, and signs in.
 pub fn start_server(dir: &Path, extra: &[&str]) -> Server {
     let data = dir.join("server");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .args(["server", "--listen", "127.0.0.1:0"])
+    let proc = Launch::server(env!("CARGO_BIN_EXE_rampart"))
         .args(extra)
-        .arg("--data-dir")
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting rampart server");
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let (mut url, mut password) = (None, None);
-    while url.is_none() || password.is_none() {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server prints its URL and the admin password");
-        if let Some(u) = line.strip_prefix("Rampart is up: ") {
-            url = Some(u.trim().to_string());
-        }
-        if let Some(p) = line.trim().strip_prefix("admin password: ") {
-            password = Some(p.to_string());
-        }
-    }
-    let url = url.unwrap();
-    let v: Value = ureq::post(&format!("{url}/api/v1/auth/login"))
-        .send_json(json!({"username": "admin", "password": password.unwrap()}))
-        .unwrap()
-        .into_json()
-        .unwrap();
+        .data_dir(&data)
+        .start();
+    let url = proc.url().expect("the server prints its URL").to_owned();
+    let token = admin_token(
+        &url,
+        proc.admin_password()
+            .expect("the first run prints the admin password"),
+    );
     Server {
-        _proc: Proc(child),
+        _proc: proc,
         url,
-        token: v["token"].as_str().unwrap().to_string(),
+        token,
         data,
     }
 }

@@ -112,10 +112,7 @@ fn gains_after_barrier(m: &MonitorProcess, pid: u32) -> Vec<Value> {
 
 #[test]
 fn credentials_gained_without_a_seen_call_are_reported() {
-    assert!(
-        rampart_testkit::is_root(),
-        "this test loads eBPF programs and writes uid maps: run it as root"
-    );
+    rampart_testkit::require!(root, "this test loads eBPF programs and writes uid maps");
     // both monitors watch the same runs (attached concurrently: each takes seconds with the default policy)
     let (blind, hooked) = std::thread::scope(|s| {
         let blind = s.spawn(|| monitor(true));

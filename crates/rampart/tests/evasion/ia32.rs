@@ -59,6 +59,10 @@ fn matched(m: &MonitorProcess, rule: &str, pid: u32) -> Value {
 
 #[test]
 fn ia32_attacks_match_like_their_64bit_twins() {
+    rampart_testkit::require!(
+        root,
+        "the evasion suite loads eBPF programs and changes the host"
+    );
     let m = monitor();
     let d32 = installed(rampart_testkit::cc::driver32());
     let i80 = installed(rampart_testkit::cc::int80());
@@ -126,6 +130,10 @@ fn ia32_attacks_match_like_their_64bit_twins() {
 
 #[test]
 fn a_32bit_program_doing_ordinary_work_raises_nothing() {
+    rampart_testkit::require!(
+        root,
+        "the evasion suite loads eBPF programs and changes the host"
+    );
     let m = monitor();
     let d32 = installed(rampart_testkit::cc::driver32());
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();

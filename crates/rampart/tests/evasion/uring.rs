@@ -19,6 +19,10 @@ fn install(path: &Path) -> PathBuf {
 
 #[test]
 fn io_uring_tricks_are_seen_and_normal_use_stays_quiet() {
+    rampart_testkit::require!(
+        root,
+        "the evasion suite loads eBPF programs and changes the host"
+    );
     let m = monitor();
     // the attacker's binary, dropped in /tmp
     let drop = tempfile::Builder::new()

@@ -12,7 +12,7 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
-pub use backoff::{Backoff, Jitter, Retry};
+pub use backoff::{Backoff, Retry};
 
 use crate::report::credentials::{load_credentials, Credentials};
 

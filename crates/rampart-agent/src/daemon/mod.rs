@@ -25,6 +25,17 @@ use crate::remote::{Applied, RemoteConfig, RemoteConfigOptions};
 use crate::report::Reporter;
 use crate::runtime::{self, Agent};
 
+/// Logs go to stderr (stdout carries events), filtered by `RUST_LOG` (default: warnings): the `rampart` CLI
+/// and the `rampart-agent` binary alike.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 /// How often the agent's health (kernel release, delivered and dropped events) goes to the server.
 const STATUS_EVERY: Duration = Duration::from_secs(15);
 

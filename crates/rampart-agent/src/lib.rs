@@ -2,8 +2,10 @@
 //! them into enriched [`rampart_model::Event`]s with lineage, and sinks (the `monitor` printer, later the rule
 //! engine and reporter) consume them.
 
+pub mod client;
 pub mod clock;
 pub mod container;
+pub mod daemon;
 pub mod detect;
 pub mod file_filters;
 pub mod hash;

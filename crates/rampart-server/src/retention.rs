@@ -168,7 +168,7 @@ pub async fn run(state: AppState) {
         tick.tick().await;
         match purge(&state.db, &cfg, now_ns()).await {
             Ok(p) => {
-                state.metrics.retention_purged.add(p.total());
+                state.metrics.retention_purged.inc_by(p.total());
                 if p.total() > 0 {
                     tracing::info!("retention: purged {p:?}");
                     let actor = Actor::system("retention");

@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::ConnectInfo;
@@ -50,10 +49,7 @@ impl Drop for Slot {
                 open.by_addr.remove(&self.key);
             }
         }
-        self.state
-            .metrics
-            .connections_open
-            .fetch_sub(1, Ordering::Relaxed);
+        self.state.metrics.connections_open.dec();
     }
 }
 
@@ -72,10 +68,7 @@ fn admit(
     }
     o.total += 1;
     *o.by_addr.entry(key).or_default() += 1;
-    state
-        .metrics
-        .connections_open
-        .fetch_add(1, Ordering::Relaxed);
+    state.metrics.connections_open.inc();
     Some(Slot {
         open: open.clone(),
         key,

@@ -9,7 +9,7 @@ use crate::remote_config::catalogue::Catalogue;
 use crate::storage::Db;
 
 /// Extra metrics text appended to `/metrics` (e.g. the agent's, when `rampart up` runs both).
-pub type MetricsSource = Arc<dyn Fn(&mut String) + Send + Sync>;
+pub type MetricsSource = rampart_metrics::Render;
 
 #[derive(Clone)]
 pub struct AppState(pub Arc<Inner>);

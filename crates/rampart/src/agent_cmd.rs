@@ -1,26 +1,17 @@
-//! `rampart agent --server URL --token-file F`: the agent alone, reporting its rule matches to a server
-//! through the spooling reporter. Also the agent half of `rampart up`.
+//! `rampart agent [--config /etc/rampart/agent.yaml] [--server URL --token-file F]`: the agent alone,
+//! reporting to a server. Flags only fill an [`AgentConfig`] (over the file's values); the agent process
+//! itself is `rampart_agent::daemon`. Also the agent flags of `rampart up`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use rampart_agent::profiles::{Anomaly, DumpCommand, ProfilerConfig, Uploader};
-use rampart_agent::protect::{KillReport, ProtectNotice};
-use rampart_agent::remote::{Applied, RemoteConfig, RemoteConfigOptions};
-use rampart_agent::report::{Reporter, ReporterConfig};
-use rampart_agent::runtime::{self, Agent, AgentOptions, Output};
-use rampart_agent::source::EventSource;
-use rampart_model::behavior::Workload;
-use rampart_model::Event;
-use rampart_policy::bundle::Bundle;
-use rampart_secl::Match;
-use serde_json::json;
+use rampart_agent::daemon::{AgentConfig, Daemon};
 
+/// The agent's flags. Each one left out keeps the configuration file's value (or the default shown).
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
     /// Policy file or directory to load after the default policy (repeatable).
@@ -29,9 +20,9 @@ pub struct AgentArgs {
     /// Do not load Rampart's default policy.
     #[arg(long)]
     pub no_default_policy: bool,
-    /// Kernel ring buffer size in MiB (a power of two).
-    #[arg(long, default_value_t = 8, value_name = "MIB")]
-    pub ring_mib: u32,
+    /// Kernel ring buffer size in MiB (a power of two) [default: 8].
+    #[arg(long, value_name = "MIB")]
+    pub ring_mib: Option<u32>,
     /// Report what `kill` actions would do, but send no signal.
     #[arg(long)]
     pub no_kill: bool,
@@ -44,12 +35,12 @@ pub struct AgentArgs {
     #[arg(long = "protect-cgroup", value_name = "PATH")]
     pub protected_cgroups: Vec<String>,
     /// Disarm a kill rule once the host's root reaches this many distinct killed executables per minute
-    /// (other users and containers never disarm a rule).
-    #[arg(long, default_value_t = 5, value_name = "N")]
-    pub disarm_after: usize,
-    /// How long a disarmed rule stays disarmed before it kills again.
-    #[arg(long, default_value = "5m", value_name = "DURATION")]
-    pub disarm_cooldown: humantime::Duration,
+    /// (other users and containers never disarm a rule) [default: 5].
+    #[arg(long, value_name = "N")]
+    pub disarm_after: Option<usize>,
+    /// How long a disarmed rule stays disarmed before it kills again [default: 5m].
+    #[arg(long, value_name = "DURATION")]
+    pub disarm_cooldown: Option<humantime::Duration>,
     /// Do not hook ia32 compat syscalls (32-bit programs, and `int $0x80` from 64-bit ones). Saves every
     /// syscall of every process one BPF program run (docs/PERFORMANCE.md), but the file, network and
     /// kernel activity made through them goes unseen: an evasion left open.
@@ -65,33 +56,73 @@ pub struct AgentArgs {
     /// Do not record activity snapshots for security profiles (nor detect anomalies).
     #[arg(long)]
     pub no_profiling: bool,
-    /// How long one activity dump records a workload.
-    #[arg(long, default_value = "30m", value_name = "DURATION")]
-    pub dump_duration: humantime::Duration,
-    /// Workloads dumped at the same time.
-    #[arg(long, default_value_t = 5, value_name = "N")]
-    pub dump_max: usize,
+    /// How long one activity dump records a workload [default: 30m].
+    #[arg(long, value_name = "DURATION")]
+    pub dump_duration: Option<humantime::Duration>,
+    /// Workloads dumped at the same time [default: 5].
+    #[arg(long, value_name = "N")]
+    pub dump_max: Option<usize>,
     /// Profile containers only, not host services (systemd units).
     #[arg(long)]
     pub no_service_profiles: bool,
     /// How often the cgroup tree is scanned for workloads that ended (new containers are seen at their
-    /// first event).
-    #[arg(long, default_value = "10s", value_name = "DURATION")]
-    pub dump_rescan: humantime::Duration,
+    /// first event) [default: 10s].
+    #[arg(long, value_name = "DURATION")]
+    pub dump_rescan: Option<humantime::Duration>,
+}
+
+impl AgentArgs {
+    /// Overrides `config` with every flag given.
+    pub fn apply(&self, c: &mut AgentConfig) {
+        fn list<T: Clone>(flag: &[T], value: &mut Vec<T>) {
+            if !flag.is_empty() {
+                *value = flag.to_vec();
+            }
+        }
+        fn set<T: Clone>(flag: &Option<T>, value: &mut T) {
+            if let Some(v) = flag {
+                *value = v.clone();
+            }
+        }
+        list(&self.policies, &mut c.policies);
+        list(&self.protected, &mut c.protect);
+        list(&self.protected_cgroups, &mut c.protect_cgroups);
+        list(&self.tags, &mut c.tags);
+        set(&self.ring_mib, &mut c.ring_mib);
+        set(&self.disarm_after, &mut c.disarm_after);
+        set(&self.dump_max, &mut c.dump_max);
+        set(
+            &self.disarm_cooldown.map(Into::into),
+            &mut c.disarm_cooldown,
+        );
+        set(&self.dump_duration.map(Into::into), &mut c.dump_duration);
+        set(&self.dump_rescan.map(Into::into), &mut c.dump_rescan);
+        c.no_default_policy |= self.no_default_policy;
+        c.no_kill |= self.no_kill;
+        c.no_ia32_syscalls |= self.no_ia32_syscalls;
+        c.no_remote_config |= self.no_remote_config;
+        c.no_profiling |= self.no_profiling;
+        c.no_service_profiles |= self.no_service_profiles;
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct AgentCmd {
+    /// YAML configuration file (the keys are these flags' names with `_`, see docs/agent.md); flags
+    /// override its values.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Server base URL, e.g. http://127.0.0.1:7878 or https://rampart.example:7878.
     #[arg(long, value_name = "URL")]
-    pub server: String,
+    pub server: Option<String>,
     /// File holding the enrollment token (used once, then removed; the agent keeps its own credential in the
     /// spool).
     #[arg(long, value_name = "FILE")]
-    pub token_file: PathBuf,
-    /// Spool directory: matches wait here until the server acknowledged them.
-    #[arg(long, default_value = "/var/lib/rampart/agent", value_name = "DIR")]
-    pub spool_dir: PathBuf,
+    pub token_file: Option<PathBuf>,
+    /// Spool directory: matches wait here until the server acknowledged them [default:
+    /// /var/lib/rampart/agent].
+    #[arg(long, value_name = "DIR")]
+    pub spool_dir: Option<PathBuf>,
     /// PEM CA certificate to trust for an https server.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
@@ -99,234 +130,44 @@ pub struct AgentCmd {
     /// enrollment a man in the middle could make the agent pin his configuration-signing key).
     #[arg(long)]
     pub allow_insecure_http: bool,
-    /// Serve Prometheus metrics at http://ADDR/metrics (`none` to disable).
-    #[arg(long, default_value = "127.0.0.1:7879", value_name = "ADDR")]
-    pub metrics_listen: String,
+    /// Serve Prometheus metrics at http://ADDR/metrics (`none` to disable) [default: 127.0.0.1:7879].
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
     #[command(flatten)]
     pub agent: AgentArgs,
 }
 
-/// Agent counters readable from the metrics endpoint while the agent loop owns the agent.
-#[derive(Default)]
-pub struct AgentGauges {
-    delivered: AtomicU64,
-    dropped: AtomicU64,
-    malformed: AtomicU64,
-    evaluated: AtomicU64,
-    matched: AtomicU64,
-    cache_entries: AtomicU64,
-}
-
-impl AgentGauges {
-    fn update(&self, agent: &Agent) {
-        let s = EventSource::stats(agent.probe());
-        let d = agent.detector().stats();
-        self.delivered.store(s.delivered, Ordering::Relaxed);
-        self.dropped.store(s.dropped_total(), Ordering::Relaxed);
-        self.malformed.store(s.malformed, Ordering::Relaxed);
-        self.evaluated.store(d.evaluated, Ordering::Relaxed);
-        self.matched.store(d.matched, Ordering::Relaxed);
-        self.cache_entries.store(
-            agent.pipeline().cache_stats().entries as u64,
-            Ordering::Relaxed,
-        );
-    }
-
-    /// The agent's health as the server stores it: the same counters the metrics endpoint shows, and the
-    /// workloads the agent profiles (the server takes their snapshots only).
-    fn status_report(&self, kernel_release: &str, workloads: &[Workload]) -> serde_json::Value {
-        let workloads: Vec<serde_json::Value> = workloads
-            .iter()
-            .map(|w| json!({"id": w.id, "image_name": w.image_name, "image_tag": w.image_tag}))
-            .collect();
-        json!({
-            "kernel_release": kernel_release,
-            "events_delivered": self.delivered.load(Ordering::Relaxed),
-            "events_dropped": self.dropped.load(Ordering::Relaxed),
-            "workloads": workloads,
-        })
-    }
-
-    pub fn render(&self, out: &mut String) {
-        use std::fmt::Write;
-        let c = [
-            (
-                "rampart_agent_events_total",
-                "Kernel events delivered to the agent.",
-                &self.delivered,
-                "counter",
-            ),
-            (
-                "rampart_agent_events_dropped_total",
-                "Kernel events dropped (ring buffer full).",
-                &self.dropped,
-                "counter",
-            ),
-            (
-                "rampart_agent_events_malformed_total",
-                "Kernel records that failed to decode.",
-                &self.malformed,
-                "counter",
-            ),
-            (
-                "rampart_agent_rule_evaluations_total",
-                "Events evaluated against the rules.",
-                &self.evaluated,
-                "counter",
-            ),
-            (
-                "rampart_agent_rule_matches_total",
-                "Rule matches.",
-                &self.matched,
-                "counter",
-            ),
-            (
-                "rampart_agent_process_cache_entries",
-                "Processes in the cache.",
-                &self.cache_entries,
-                "gauge",
-            ),
-        ];
-        for (name, help, v, kind) in c {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
-                v.load(Ordering::Relaxed)
-            );
+impl AgentCmd {
+    /// The configuration file's values (or the defaults), overridden by the flags given.
+    pub fn config(&self) -> anyhow::Result<AgentConfig> {
+        let mut c = match &self.config {
+            Some(path) => AgentConfig::from_file(path)?,
+            None => AgentConfig::default(),
+        };
+        self.agent.apply(&mut c);
+        if self.server.is_some() {
+            c.server.clone_from(&self.server);
         }
-    }
-}
-
-/// Sends matches to the reporter's spool.
-struct ReportOutput<'a> {
-    reporter: &'a Reporter,
-    hostname: String,
-}
-
-impl Output for ReportOutput<'_> {
-    fn matched(&mut self, m: &Match, kills: &[KillReport], event: &Event) -> std::io::Result<()> {
-        // A spool failure is counted and logged loudly by the reporter; the agent keeps protecting.
-        let _ = self.reporter.submit(&runtime::match_json(m, kills, event));
-        Ok(())
-    }
-
-    fn anomaly(&mut self, a: &Anomaly, event: &Event) -> std::io::Result<()> {
-        let _ = self.reporter.submit(&anomaly_json(a, event));
-        Ok(())
-    }
-
-    fn protection_notice(&mut self, notice: &ProtectNotice) -> std::io::Result<()> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        let mut v = runtime::notice_json(notice);
-        // The server needs an id and a time for every match.
-        v["event"] = json!({"type": "active_protection", "timestamp": now as u64,
-                            "id": format!("disarm-{}-{now}", notice.rule), "hostname": self.hostname});
-        let _ = self.reporter.submit(&v);
-        Ok(())
-    }
-}
-
-/// The agent's options; activity snapshots are written into `spool_dir` for the uploader.
-pub fn options(a: &AgentArgs, spool_dir: &std::path::Path) -> AgentOptions {
-    let profiling = (!a.no_profiling).then(|| {
-        let mut p = ProfilerConfig::new(spool_dir);
-        p.duration = a.dump_duration.into();
-        p.cooldown = p.duration;
-        p.max_concurrent = a.dump_max;
-        p.services = !a.no_service_profiles;
-        p.rescan = a.dump_rescan.into();
-        p
-    });
-    AgentOptions {
-        policies: a.policies.clone(),
-        default_policy: !a.no_default_policy,
-        ring_mib: a.ring_mib,
-        no_kill: a.no_kill,
-        protected: a.protected.clone(),
-        protected_cgroups: a.protected_cgroups.clone(),
-        disarm_after: a.disarm_after,
-        disarm_cooldown: a.disarm_cooldown.into(),
-        profiling,
-        ia32_syscalls: !a.no_ia32_syscalls,
-        ..AgentOptions::default()
-    }
-}
-
-/// Starts the snapshot uploader (when profiling).
-pub fn uploader(args: &AgentArgs, reporter: &ReporterConfig) -> anyhow::Result<Option<Uploader>> {
-    if args.no_profiling {
-        return Ok(None);
-    }
-    Ok(Some(Uploader::start(
-        &reporter.server_url,
-        &reporter.spool_dir,
-        reporter.ca_file.as_deref(),
-    )?))
-}
-
-/// Relays dump requests between the uploader and the profiler.
-fn relay_dumps(agent: &mut Agent, uploader: &Uploader) {
-    let Some(profiler) = agent.profiler_mut() else {
-        return;
-    };
-    for c in uploader.commands() {
-        match c {
-            DumpCommand::Start {
-                request_id,
-                container_id,
-                duration,
-            } => profiler.request(request_id, &container_id, duration),
-            DumpCommand::Stop { container_id } => profiler.cancel(&container_id),
+        if self.token_file.is_some() {
+            c.token_file.clone_from(&self.token_file);
         }
+        if let Some(dir) = &self.spool_dir {
+            c.spool_dir.clone_from(dir);
+        }
+        if self.ca_file.is_some() {
+            c.ca_file.clone_from(&self.ca_file);
+        }
+        c.allow_insecure_http |= self.allow_insecure_http;
+        match self.metrics_listen.as_deref() {
+            None => {}
+            Some("none") => c.metrics_listen = None,
+            Some(addr) => {
+                let addr: SocketAddr = addr.parse().context("--metrics-listen")?;
+                c.metrics_listen = Some(addr);
+            }
+        }
+        Ok(c)
     }
-    for id in profiler.take_finished_requests() {
-        uploader.finished(id);
-    }
-}
-
-/// An anomaly as a match: the event's fields as any match has them, the synthetic rule, and what was new
-/// and against which profile.
-pub fn anomaly_json(a: &Anomaly, event: &Event) -> serde_json::Value {
-    let mut v = serde_json::to_value(event).unwrap_or_default();
-    let rule = rampart_policy::builtin::ANOMALY;
-    v["rule"] = json!({
-        "id": rule.id, "version": rule.version, "description": rule.description, "tags": rule.tag_map(),
-    });
-    v["anomaly"] = json!({
-        "behavior": a.behavior,
-        "profile": {"id": a.profile_id, "image_name": a.image_name, "image_tag": a.image_tag,
-                    "url": format!("/api/v1/profiles/{}", a.profile_id)},
-    });
-    v["actions"] = json!([]);
-    v
-}
-
-/// The metadata of the loaded rules and of the anomaly rule, for the server: it keeps them as this agent's
-/// report (rules the server's configuration defines show the server's own metadata).
-pub fn rules_metadata(agent: &Agent) -> Vec<serde_json::Value> {
-    let mut rules: Vec<serde_json::Value> = agent
-        .detector()
-        .rules()
-        .rules()
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.id, "version": r.meta.version, "description": r.meta.description,
-                "severity": r.meta.severity().unwrap_or(""), "tags": r.meta.tags,
-                "remediation": r.meta.remediation, "policy": r.meta.policy,
-            })
-        })
-        .collect();
-    let anomaly = rampart_policy::builtin::ANOMALY;
-    rules.push(json!({
-        "id": anomaly.id, "version": anomaly.version, "description": anomaly.description,
-        "severity": anomaly.severity(), "tags": anomaly.tag_map(), "remediation": anomaly.remediation,
-        "policy": anomaly.policy,
-    }));
-    rules
 }
 
 /// SIGINT/SIGTERM set the returned flag.
@@ -338,172 +179,85 @@ pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-/// Starts the remote-configuration client unless `--no-remote-config`.
-pub fn remote_config(
-    args: &AgentArgs,
-    reporter: &ReporterConfig,
-) -> anyhow::Result<Option<RemoteConfig>> {
-    if args.no_remote_config {
-        return Ok(None);
-    }
-    let mut options = RemoteConfigOptions::new(&reporter.server_url, &reporter.spool_dir);
-    options.ca_file = reporter.ca_file.clone();
-    Ok(Some(RemoteConfig::start(options)?))
-}
-
-/// How often the agent's health (kernel release, delivered and dropped events) goes to the server.
-const STATUS_EVERY: Duration = Duration::from_secs(15);
-
-/// What the agent loop talks to besides the kernel.
-pub struct Links<'a> {
-    pub reporter: &'a Reporter,
-    pub remote: Option<&'a RemoteConfig>,
-    pub uploader: Option<&'a Uploader>,
-}
-
-/// Runs the agent until `stop`, reporting every match and anomaly, applying every configuration bundle the
-/// server pushes and relaying dump requests; updates `gauges` as it goes.
-pub fn run_loop(
-    agent: &mut Agent,
-    args: &AgentArgs,
-    links: Links<'_>,
-    gauges: &AgentGauges,
-    stop: &AtomicBool,
-) -> anyhow::Result<()> {
-    let Links {
-        reporter,
-        remote,
-        uploader,
-    } = links;
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    let mut out = ReportOutput { reporter, hostname };
-    let kernel_release = rampart_policy::filters::kernel_release();
-    let mut status_at: Option<Instant> = None;
-    let mut workloads: Vec<Workload> = Vec::new();
-    while !stop.load(Ordering::Relaxed) {
-        agent.step(Duration::from_millis(50), &mut out)?;
-        gauges.update(agent);
-        // A new profiled workload is reported at once: its snapshot must not reach the server first.
-        let now_profiled = agent
-            .profiler_mut()
-            .map(|p| p.reported_workloads())
-            .unwrap_or_default();
-        let changed = now_profiled != workloads;
-        if changed || status_at.is_none_or(|t| t.elapsed() >= STATUS_EVERY) {
-            workloads = now_profiled;
-            status_at = Some(Instant::now());
-            reporter.set_status(gauges.status_report(&kernel_release, &workloads));
-        }
-        if let Some(u) = uploader {
-            relay_dumps(agent, u);
-        }
-        if let Some(bundle) = remote.and_then(RemoteConfig::try_recv) {
-            let outcome = apply_bundle(agent, args, &bundle);
-            if outcome == Applied::Ok {
-                reporter.set_rules(rules_metadata(agent));
-            }
-            remote
-                .expect("a bundle came from it")
-                .applied(bundle.revision, outcome);
-        }
-    }
-    eprintln!("{}", agent.counters());
-    Ok(())
-}
-
-/// Switches the agent to the rules of `bundle` (plus its local policies), or leaves it on its current rules
-/// and says why.
-fn apply_bundle(agent: &mut Agent, args: &AgentArgs, bundle: &Bundle) -> Applied {
-    let loaded = match runtime::load_bundle(bundle, &args.policies, !args.no_default_policy) {
-        Ok(l) => l,
-        Err(problems) => {
-            eprintln!(
-                "rampart: configuration revision {} refused ({} problems); keeping the current rules",
-                bundle.revision,
-                problems.len()
-            );
-            return Applied::Failed(problems);
-        }
-    };
-    let count = loaded.report.counts().loaded;
-    if let Some(p) = agent.profiler_mut() {
-        p.set_profiles(&bundle.profiles);
-    }
-    match agent.replace_rules(loaded.ruleset) {
-        Ok(()) => {
-            eprintln!(
-                "rampart: configuration revision {} applied ({count} rules)",
-                bundle.revision
-            );
-            Applied::Ok
-        }
-        Err(e) => {
-            eprintln!(
-                "rampart: configuration revision {} could not be applied: {e:#}; keeping the current rules",
-                bundle.revision
-            );
-            Applied::Failed(vec![json!({"error": format!("{e:#}")})])
-        }
-    }
-}
-
 pub fn run(cmd: AgentCmd) -> anyhow::Result<()> {
     let stop = stop_flag()?;
-    let mut config = ReporterConfig::new(&cmd.spool_dir, &cmd.server, &cmd.token_file);
-    config.ca_file = cmd.ca_file.clone();
-    config.allow_insecure_http = cmd.allow_insecure_http;
-    config.tags = cmd.agent.tags.clone();
-    let remote = remote_config(&cmd.agent, &config)?;
-    let uploader = uploader(&cmd.agent, &config)?;
-    let reporter = Reporter::new(config)?;
-    let mut agent = Agent::start(&options(&cmd.agent, &cmd.spool_dir))?;
-    reporter.set_rules(rules_metadata(&agent));
-    let gauges = Arc::new(AgentGauges::default());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let metrics = if cmd.metrics_listen != "none" {
-        let addr: SocketAddr = cmd.metrics_listen.parse().context("--metrics-listen")?;
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind(addr))
-            .with_context(|| format!("listening on {addr}"))?;
-        let (g, r) = (gauges.clone(), reporter.metrics_source());
-        let source: rampart_server::MetricsSource = Arc::new(move |out: &mut String| {
-            g.render(out);
-            r(out);
-        });
-        eprintln!("rampart: agent metrics on http://{addr}/metrics");
-        Some(std::thread::spawn(move || {
-            rt.block_on(rampart_server::metrics::serve_local(
-                listener,
-                source,
-                async {
-                    rx.await.ok();
-                },
-            ))
-        }))
-    } else {
-        None
-    };
-    eprintln!(
-        "rampart: agent reporting to {} (spool {})",
-        cmd.server,
-        cmd.spool_dir.display()
-    );
-    let links = Links {
-        reporter: &reporter,
-        remote: remote.as_ref(),
-        uploader: uploader.as_ref(),
-    };
-    let result = run_loop(&mut agent, &cmd.agent, links, &gauges, &stop);
-    tx.send(()).ok();
-    if let Some(t) = metrics {
-        let _ = t.join();
+    Daemon::run(cmd.config()?, &stop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        cmd: AgentCmd,
     }
-    reporter.shutdown(Duration::from_secs(5));
-    result
+
+    fn config(args: &[&str]) -> anyhow::Result<AgentConfig> {
+        Cli::try_parse_from(std::iter::once("rampart").chain(args.iter().copied()))?
+            .cmd
+            .config()
+    }
+
+    #[test]
+    fn flags_override_the_file_and_unset_flags_keep_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("agent.yaml");
+        std::fs::write(
+            &file,
+            "server: https://file.example:7878\ntoken_file: /file/token\nring_mib: 16\n\
+             tags: [env:file]\nmetrics_listen: 127.0.0.1:9100\n",
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let c = config(&[
+            "--config",
+            path,
+            "--server",
+            "https://flag.example",
+            "--no-kill",
+        ])
+        .unwrap();
+        assert_eq!(c.server.as_deref(), Some("https://flag.example"));
+        assert_eq!(c.token_file, Some(PathBuf::from("/file/token")));
+        assert_eq!(c.ring_mib, 16);
+        assert_eq!(c.tags, ["env:file"]);
+        assert!(c.no_kill);
+        assert_eq!(c.metrics_listen, "127.0.0.1:9100".parse().ok());
+        let c = config(&[
+            "--config",
+            path,
+            "--tag",
+            "env:flag",
+            "--metrics-listen",
+            "none",
+        ])
+        .unwrap();
+        assert_eq!(c.tags, ["env:flag"]);
+        assert_eq!(c.metrics_listen, None);
+        // Without a file: the defaults the flags always had.
+        let c = config(&["--server", "http://127.0.0.1:7878", "--token-file", "/t"]).unwrap();
+        assert_eq!(c.spool_dir, PathBuf::from("/var/lib/rampart/agent"));
+        assert_eq!(c.metrics_listen, "127.0.0.1:7879".parse().ok());
+        assert_eq!(c.disarm_cooldown, std::time::Duration::from_secs(300));
+    }
+
+    #[test]
+    fn a_file_with_an_unknown_key_is_refused_naming_the_key_and_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("agent.yaml");
+        std::fs::write(
+            &file,
+            "server: https://x.example\nmetrics_listn: 127.0.0.1:1\n",
+        )
+        .unwrap();
+        let err = format!(
+            "{:#}",
+            config(&["--config", file.to_str().unwrap()]).unwrap_err()
+        );
+        assert!(err.contains("unknown field `metrics_listn`"), "{err}");
+        assert!(err.contains("agent.yaml"), "{err}");
+    }
 }

@@ -79,10 +79,5 @@ fn main() -> ExitCode {
 
 /// Logs go to stderr (stdout carries events), filtered by `RUST_LOG` (default: warnings).
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    rampart_agent::daemon::init_logging();
 }

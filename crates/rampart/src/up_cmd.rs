@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use rampart_agent::daemon::{AgentConfig, Daemon};
 use rampart_agent::report::credentials::load_credentials;
-use rampart_agent::report::{Reporter, ReporterConfig};
-use rampart_agent::runtime::Agent;
+use rampart_agent::report::Reporter;
+use rampart_metrics::Registry;
 use rampart_server::{bootstrap, storage, Server, ServerConfig};
 
-use crate::agent_cmd::{self, AgentArgs, AgentGauges};
+use crate::agent_cmd::{self, AgentArgs};
 use crate::server_cmd;
 
 #[derive(Debug, Args)]
@@ -73,61 +74,53 @@ pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
     }));
 
     // The agent (if any) reports to this very server over loopback, through the same spool as a remote agent.
-    let mut agent = if cmd.no_agent {
-        None
+    let mut agent_config = AgentConfig {
+        server: Some(url.clone()),
+        token_file: Some(token_file.clone()),
+        spool_dir: spool,
+        // The agent talks to the server of its own process, whatever address that listens on.
+        allow_insecure_http: true,
+        // Its metrics are part of the server's /metrics.
+        metrics_listen: None,
+        ..AgentConfig::default()
+    };
+    cmd.agent.apply(&mut agent_config);
+    let result = if cmd.no_agent {
+        // The reporter alone keeps the local agent enrolled (and its spool delivered) without the probe.
+        let reporter = Reporter::new(agent_config.reporter_config()?)?;
+        let mut registry = Registry::default();
+        reporter.register_metrics(&mut registry);
+        add_metrics(&state, registry_render(registry));
+        server_cmd::print_first_run(&url, &first, &token_file);
+        println!("  agent: not started (--no-agent)");
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        reporter.shutdown(Duration::from_secs(5));
+        Ok(())
     } else {
-        let started = Agent::start(&agent_cmd::options(&cmd.agent, &cmd.data_dir.join("agent")));
-        Some(started.context(
+        let daemon = Daemon::start(agent_config).context(
             "starting the agent (it needs root; `--no-agent` runs the server and UI only)",
-        )?)
+        )?;
+        add_metrics(&state, daemon.metrics());
+        server_cmd::print_first_run(&url, &first, &token_file);
+        println!("  agent: running, reporting to the server above");
+        daemon.run_until(&stop)
     };
-    let mut reporter_config = ReporterConfig::new(&spool, &url, &token_file);
-    reporter_config.tags = cmd.agent.tags.clone();
-    // The agent talks to the server of its own process, whatever address that listens on.
-    reporter_config.allow_insecure_http = true;
-    let (remote, uploader) = match agent {
-        Some(_) => (
-            agent_cmd::remote_config(&cmd.agent, &reporter_config)?,
-            agent_cmd::uploader(&cmd.agent, &reporter_config)?,
-        ),
-        None => (None, None),
-    };
-    let reporter = Reporter::new(reporter_config)?;
-    let gauges = Arc::new(AgentGauges::default());
-    {
-        let (g, r) = (gauges.clone(), reporter.metrics_source());
-        let source: rampart_server::MetricsSource = Arc::new(move |out: &mut String| {
-            g.render(out);
-            r(out);
-        });
-        if let Ok(mut extra) = state.extra_metrics.lock() {
-            extra.push(source);
-        }
-    }
-    server_cmd::print_first_run(&url, &first, &token_file);
-    let result = match agent.as_mut() {
-        Some(agent) => {
-            reporter.set_rules(agent_cmd::rules_metadata(agent));
-            println!("  agent: running, reporting to the server above");
-            let links = agent_cmd::Links {
-                reporter: &reporter,
-                remote: remote.as_ref(),
-                uploader: uploader.as_ref(),
-            };
-            agent_cmd::run_loop(agent, &cmd.agent, links, &gauges, &stop)
-        }
-        None => {
-            println!("  agent: not started (--no-agent)");
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Ok(())
-        }
-    };
-    reporter.shutdown(Duration::from_secs(5));
     tx.send(()).ok();
     rt.block_on(async {
         let _ = tokio::time::timeout(Duration::from_secs(5), serving).await;
     });
     result
+}
+
+/// Appends `render`'s metrics to the server's `/metrics`.
+fn add_metrics(state: &rampart_server::AppState, render: rampart_server::MetricsSource) {
+    if let Ok(mut extra) = state.extra_metrics.lock() {
+        extra.push(render);
+    }
+}
+
+fn registry_render(registry: Registry) -> rampart_server::MetricsSource {
+    Arc::new(move |out: &mut String| rampart_metrics::render(&registry, out))
 }

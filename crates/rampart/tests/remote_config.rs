@@ -2,7 +2,8 @@
 //! eBPF probes) that reports to it. A custom rule published on the server matches on the running agent
 //! within 5 seconds without a restart; a removed rule stops matching; a broken policy (forced past the
 //! server's own check) leaves the agent on its previous rules and the fleet view shows the errors;
-//! rollback restores an earlier revision. Root only.
+//! rollback restores an earlier revision. The agent takes its settings from a `--config` file plus flags,
+//! and serves its own `/metrics`. Root only.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -59,27 +60,50 @@ impl Server {
     }
 }
 
-fn start_agent(dir: &Path, server: &Server) -> Proc {
+/// Starts the agent from a configuration file (policy, tags, spool, metrics address) plus the server's
+/// address and token as flags; returns it and its metrics address.
+fn start_agent(dir: &Path, server: &Server) -> (Proc, String) {
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .to_string();
+    let config = dir.join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "no_default_policy: true\ntags: [env:test]\nmetrics_listen: {metrics}\nspool_dir: {}\n",
+            dir.join("spool").display()
+        ),
+    )
+    .unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .args([
-            "agent",
-            "--no-default-policy",
-            "--metrics-listen",
-            "none",
-            "--tag",
-            "env:test",
-        ])
+        .arg("agent")
+        .arg("--config")
+        .arg(&config)
         .arg("--server")
         .arg(&server.url)
         .arg("--token-file")
         .arg(server.data.join("agent-enrollment.token"))
-        .arg("--spool-dir")
-        .arg(dir.join("spool"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("starting rampart agent");
-    Proc(child)
+    (Proc(child), metrics)
+}
+
+/// The value of the sample `name` on the agent's own `/metrics`.
+fn agent_metric(metrics: &str, name: &str) -> u64 {
+    let resp = ureq::get(&format!("http://{metrics}/metrics"))
+        .call()
+        .unwrap();
+    assert!(resp.content_type().starts_with("text/plain"));
+    let text = resp.into_string().unwrap();
+    let prefix = format!("{name} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("{name} not in /metrics:\n{text}"))
+        .parse()
+        .unwrap()
 }
 
 fn marker_rule(mark: &str) -> Value {
@@ -128,7 +152,7 @@ fn published_rules_reach_a_running_agent_and_broken_ones_do_not() {
     rampart_testkit::require!(root, "the agent loads eBPF programs");
     let dir = tempfile::tempdir().unwrap();
     let server = start_server(dir.path(), &[]);
-    let _agent = start_agent(dir.path(), &server);
+    let (_agent, metrics) = start_agent(dir.path(), &server);
     // The agent enrolls, pins the server's key and applies the current configuration (revision 0).
     let a = server.wait_agent(0, "applied");
     assert_eq!(a["tags"], json!(["env:test"]));
@@ -149,6 +173,10 @@ fn published_rules_reach_a_running_agent_and_broken_ones_do_not() {
     let latency = published.elapsed();
     assert!(latency < Duration::from_secs(5), "{latency:?}");
     eprintln!("publish → first match on the agent: {latency:?}");
+    // The agent's own endpoint counts what it did.
+    assert!(agent_metric(&metrics, "rampart_agent_rule_matches_total") >= 1);
+    assert!(agent_metric(&metrics, "rampart_agent_events_total") >= 1);
+    assert!(agent_metric(&metrics, "rampart_agent_reporter_matches_submitted_total") >= 1);
     server.wait_agent(1, "applied");
 
     // Remove it: the agent stops matching.

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::report::credentials::{load_credentials, Credentials};
+use crate::client::{Backoff, HttpError, Retry, ServerClient};
+use crate::report::credentials::Credentials;
 
 /// A dump request relayed to the profiler.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,13 +37,12 @@ impl Uploader {
         spool_dir: &Path,
         ca_file: Option<&Path>,
     ) -> anyhow::Result<Uploader> {
-        let http = crate::report::http_agent(ca_file, Duration::from_secs(30))?;
+        let server = ServerClient::new(server_url, spool_dir, ca_file, Duration::from_secs(30))?;
         let (tx, commands) = mpsc::channel();
         let (finished, finished_rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let worker = Worker {
-            http,
-            server: server_url.trim_end_matches('/').to_string(),
+            server,
             spool: spool_dir.to_path_buf(),
             commands: tx,
             finished: finished_rx,
@@ -86,8 +86,7 @@ fn younger_than(file: &Path, age: Duration) -> bool {
 }
 
 struct Worker {
-    http: ureq::Agent,
-    server: String,
+    server: ServerClient,
     spool: PathBuf,
     commands: Sender<DumpCommand>,
     finished: Receiver<i64>,
@@ -99,10 +98,13 @@ struct Worker {
 impl Worker {
     fn run(mut self) {
         let mut last_requests = Instant::now() - Duration::from_secs(60);
-        let mut backoff = Duration::from_millis(500);
+        let mut retry = Retry::new(Backoff {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+        });
         while !self.stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(200));
-            let Some(creds) = load_credentials(&self.spool, &self.server) else {
+            let Some(creds) = self.server.credentials() else {
                 continue;
             };
             for id in self.finished.try_iter().collect::<Vec<_>>() {
@@ -114,12 +116,12 @@ impl Worker {
                 self.relay_requests(&creds);
             }
             match self.send_one(&creds) {
-                Ok(true) => backoff = Duration::from_millis(500),
+                Ok(true) => retry.succeeded(),
                 Ok(false) => {}
                 Err(e) => {
-                    tracing::warn!("snapshots: {e}; retrying in {backoff:?}");
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    let delay = retry.failed();
+                    tracing::warn!("snapshots: {e}; retrying in {delay:?}");
+                    std::thread::sleep(delay);
                 }
             }
         }
@@ -142,11 +144,11 @@ impl Worker {
         };
         let body = std::fs::read(file).map_err(|e| format!("reading {}: {e}", file.display()))?;
         let resp = self
-            .http
-            .post(&format!("{}/api/v1/agents/snapshots", self.server))
-            .set("authorization", &format!("Bearer {}", creds.secret))
+            .server
+            .request("POST", "/api/v1/agents/snapshots", &creds.secret)
             .set("content-type", "application/json")
-            .send_bytes(&body);
+            .send_bytes(&body)
+            .map_err(HttpError::from);
         match resp {
             Ok(_) => {
                 let _ = std::fs::remove_file(file);
@@ -154,18 +156,11 @@ impl Worker {
             }
             // The server takes a snapshot only of a workload this agent reported: the report may still
             // be on its way (a retry settles it); a snapshot still refused after an hour never will be.
-            Err(ureq::Error::Status(409, r)) if younger_than(file, WORKLOAD_REPORT_GRACE) => {
-                Err(format!(
-                    "sending {}: {}",
-                    file.display(),
-                    r.into_string().unwrap_or_default()
-                ))
+            Err(HttpError::Status(409, why)) if younger_than(file, WORKLOAD_REPORT_GRACE) => {
+                Err(format!("sending {}: {why}", file.display()))
             }
-            Err(ureq::Error::Status(code, r))
-                if (400..500).contains(&code) && ![401, 408, 429].contains(&code) =>
-            {
+            Err(HttpError::Status(code, why)) if HttpError::permanent(code) => {
                 // Refused as invalid: it would be refused forever. Kept aside, never silently deleted.
-                let why = r.into_string().unwrap_or_default();
                 let rejected = dir.join("rejected");
                 let _ = std::fs::create_dir_all(&rejected);
                 let to = rejected.join(file.file_name().unwrap_or_default());
@@ -182,11 +177,7 @@ impl Worker {
     }
 
     fn relay_requests(&mut self, creds: &Credentials) {
-        let resp = self
-            .http
-            .get(&format!("{}/api/v1/agents/dumps", self.server))
-            .set("authorization", &format!("Bearer {}", creds.secret))
-            .call();
+        let resp = self.server.get("/api/v1/agents/dumps", &creds.secret);
         let Ok(v) = resp
             .map_err(|e| e.to_string())
             .and_then(|r| r.into_json::<Value>().map_err(|e| e.to_string()))
@@ -223,11 +214,11 @@ impl Worker {
     }
 
     fn set_state(&self, creds: &Credentials, id: i64, state: &str) {
-        let resp = self
-            .http
-            .put(&format!("{}/api/v1/agents/dumps/{id}", self.server))
-            .set("authorization", &format!("Bearer {}", creds.secret))
-            .send_json(serde_json::json!({"state": state}));
+        let resp = self.server.put_json(
+            &format!("/api/v1/agents/dumps/{id}"),
+            &creds.secret,
+            &serde_json::json!({"state": state}),
+        );
         if let Err(e) = resp {
             tracing::debug!("dump request {id} → {state}: {e}");
         }

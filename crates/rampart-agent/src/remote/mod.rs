@@ -16,7 +16,8 @@ use std::time::Duration;
 use rampart_policy::bundle::{Bundle, SignedBundle};
 use serde_json::{json, Value};
 
-use crate::report::credentials::{load_credentials, Credentials};
+use crate::client::{Backoff, Retry, ServerClient};
+use crate::report::credentials::Credentials;
 
 /// Where the server is and how long to wait for changes.
 #[derive(Debug, Clone)]
@@ -27,7 +28,8 @@ pub struct RemoteConfigOptions {
     pub ca_file: Option<PathBuf>,
     /// How long one long poll waits at the server.
     pub poll_wait: Duration,
-    /// Pause after an error before polling again.
+    /// Pause after an error before polling again (doubling, with jitter, up to a minute while errors
+    /// repeat; the client's one [`Retry`] policy).
     pub retry_after: Duration,
 }
 
@@ -63,16 +65,23 @@ const CACHE_FILE: &str = "config-bundle.json";
 impl RemoteConfig {
     /// Starts the client thread. A cached bundle that still verifies is delivered first.
     pub fn start(options: RemoteConfigOptions) -> anyhow::Result<RemoteConfig> {
-        let http = crate::report::http_agent(
+        let server = ServerClient::new(
+            &options.server_url,
+            &options.spool_dir,
             options.ca_file.as_deref(),
             options.poll_wait + Duration::from_secs(15),
         )?;
         let (bundle_tx, bundles) = mpsc::channel();
         let (outcomes, outcome_rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
+        let retry = Retry::new(Backoff {
+            initial: options.retry_after,
+            max: Duration::from_secs(60),
+        });
         let client = Client {
-            http,
+            server,
             options,
+            retry,
             bundles: bundle_tx,
             outcomes: outcome_rx,
             stop: stop.clone(),
@@ -106,8 +115,10 @@ impl Drop for RemoteConfig {
 }
 
 struct Client {
-    http: ureq::Agent,
+    server: ServerClient,
     options: RemoteConfigOptions,
+    /// Pauses after errors: doubling from `retry_after` while they repeat.
+    retry: Retry,
     bundles: Sender<Bundle>,
     outcomes: Receiver<(i64, Applied)>,
     stop: Arc<AtomicBool>,
@@ -125,8 +136,7 @@ impl Client {
         let cache = self.options.spool_dir.join(CACHE_FILE);
         let mut cached = read_cache(&cache);
         while !self.stop.load(Ordering::Relaxed) {
-            let Some(creds) = load_credentials(&self.options.spool_dir, &self.options.server_url)
-            else {
+            let Some(creds) = self.server.credentials() else {
                 // The reporter enrolls; until then there is nothing to authenticate with.
                 self.pause(Duration::from_millis(500));
                 continue;
@@ -149,7 +159,11 @@ impl Client {
                     _ => {}
                 }
             }
-            match self.poll(&creds) {
+            let polled = self.poll(&creds);
+            if polled.is_ok() {
+                self.retry.succeeded();
+            }
+            match polled {
                 Ok(Poll::Unchanged) => {}
                 Ok(Poll::Bundle(signed)) => match self.accept(&signed, &key, &creds, floor) {
                     Ok(Some(bundle)) => self.deliver(&creds, bundle, Some((&cache, &signed))),
@@ -161,12 +175,14 @@ impl Client {
                             .and_then(|v| v["revision"].as_i64())
                             .unwrap_or(-1);
                         self.report(&creds, revision, "refused", vec![json!({"error": e})]);
-                        self.pause(self.options.retry_after);
+                        let delay = self.retry.failed();
+                        self.pause(delay);
                     }
                 },
                 Err(e) => {
                     tracing::debug!("remote configuration: {e}");
-                    self.pause(self.options.retry_after);
+                    let delay = self.retry.failed();
+                    self.pause(delay);
                 }
             }
         }
@@ -209,31 +225,19 @@ impl Client {
     }
 
     fn poll(&self, creds: &Credentials) -> Result<Poll, String> {
-        let mut url = format!(
-            "{}/api/v1/agents/config?bound=true",
-            self.options.server_url
-        );
+        let mut path = "/api/v1/agents/config?bound=true".to_string();
         if let Some(a) = self.applied {
-            url.push_str(&format!(
+            path.push_str(&format!(
                 "&since={a}&wait={}",
                 self.options.poll_wait.as_secs()
             ));
         }
-        let resp = self
-            .http
-            .get(&url)
-            .set("authorization", &format!("Bearer {}", creds.secret))
-            .call();
-        match resp {
+        match self.server.get(&path, &creds.secret) {
             Ok(r) if r.status() == 204 => Ok(Poll::Unchanged),
             Ok(r) => r
                 .into_json::<SignedBundle>()
                 .map(Poll::Bundle)
                 .map_err(|e| format!("reading the bundle: {e}")),
-            Err(ureq::Error::Status(code, r)) => Err(format!(
-                "polling: server answered {code}: {}",
-                r.into_string().unwrap_or_default()
-            )),
             Err(e) => Err(format!("polling: {e}")),
         }
     }
@@ -278,14 +282,11 @@ impl Client {
     }
 
     fn report(&self, creds: &Credentials, revision: i64, status: &str, errors: Vec<Value>) {
-        let resp = self
-            .http
-            .put(&format!(
-                "{}/api/v1/agents/config-status",
-                self.options.server_url
-            ))
-            .set("authorization", &format!("Bearer {}", creds.secret))
-            .send_json(json!({"revision": revision, "status": status, "errors": errors}));
+        let resp = self.server.put_json(
+            "/api/v1/agents/config-status",
+            &creds.secret,
+            &json!({"revision": revision, "status": status, "errors": errors}),
+        );
         if let Err(e) = resp {
             tracing::warn!("remote configuration: reporting status of revision {revision}: {e}");
         }

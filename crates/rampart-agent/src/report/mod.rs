@@ -7,10 +7,8 @@
 //! acknowledgement or an agent crash is harmless. If the disk is full, matches are held in memory (bounded),
 //! every failure is counted and logged, and the `spool_write_errors` / `dropped` counters say so.
 
-mod backoff;
 pub mod credentials;
 mod sender;
-pub(crate) use sender::http_agent;
 pub mod spool;
 pub mod transport;
 
@@ -20,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-pub use backoff::Backoff;
+pub use crate::client::Backoff;
 
 /// How to reach the server and where to keep the spool.
 #[derive(Debug, Clone)]
@@ -328,15 +326,12 @@ impl Reporter {
         }
     }
 
-    /// Prometheus metrics of the reporter (queue depths, sends, failures).
-    pub fn render_metrics(&self, out: &mut String) {
-        render_metrics(&self.shared, out)
-    }
-
-    /// A cloneable function rendering the metrics (for a metrics endpoint owned by someone else).
-    pub fn metrics_source(&self) -> impl Fn(&mut String) + Send + Sync + 'static {
+    /// Registers the reporter's metrics (queue depths, sends, failures), read at each scrape.
+    pub fn register_metrics(&self, registry: &mut rampart_metrics::Registry) {
         let shared = self.shared.clone();
-        move |out: &mut String| render_metrics(&shared, out)
+        registry.register_collector(rampart_metrics::Sampled::new(move |s| {
+            sample_metrics(&shared, s)
+        }));
     }
 }
 
@@ -370,8 +365,7 @@ impl Shared {
     }
 }
 
-fn render_metrics(shared: &Shared, out: &mut String) {
-    use std::fmt::Write;
+fn sample_metrics(shared: &Shared, out: &mut rampart_metrics::Sample<'_>) -> std::fmt::Result {
     let s = &shared.stats;
     let (active, held) = shared
         .writer
@@ -426,11 +420,7 @@ fn render_metrics(shared: &Shared, out: &mut String) {
         ),
     ];
     for (name, help, c) in counters {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-            c.load(Ordering::Relaxed)
-        );
+        out.counter(name, help, c.load(Ordering::Relaxed))?;
     }
     let gauges = [
         (
@@ -450,6 +440,7 @@ fn render_metrics(shared: &Shared, out: &mut String) {
         ),
     ];
     for (name, help, v) in gauges {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        out.gauge(name, help, v as i64)?;
     }
+    Ok(())
 }

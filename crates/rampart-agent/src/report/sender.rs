@@ -7,14 +7,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::backoff::Jitter;
-use super::credentials::{credentials_path, load_credentials, save_credentials, Credentials};
+use super::credentials::{credentials_path, save_credentials, Credentials};
 use super::{spool, ReporterConfig, Shared};
+use crate::client::{HttpError, Retry, ServerClient};
 
-pub struct Client {
-    http: ureq::Agent,
-    base: String,
-}
+pub struct Client(ServerClient);
 
 /// What became of one send.
 enum Sent {
@@ -31,43 +28,12 @@ enum Sent {
 
 impl Client {
     pub fn new(config: &ReporterConfig) -> anyhow::Result<Client> {
-        Ok(Client {
-            http: http_agent(config.ca_file.as_deref(), config.request_timeout)?,
-            base: config.server_url.clone(),
-        })
-    }
-
-    fn enroll(&self, token: &str, hostname: &str, tags: &[String]) -> Result<Credentials, String> {
-        let resp = self
-            .http
-            .post(&format!("{}/api/v1/agents/enroll", self.base))
-            .send_json(serde_json::json!({
-                "token": token, "hostname": hostname, "version": env!("CARGO_PKG_VERSION"),
-                "tags": tags,
-            }));
-        match resp {
-            Ok(r) => {
-                let v: serde_json::Value = r
-                    .into_json()
-                    .map_err(|e| format!("enrollment answer: {e}"))?;
-                Ok(Credentials {
-                    agent_id: v["agent_id"]
-                        .as_i64()
-                        .ok_or("enrollment answer without agent_id")?,
-                    secret: v["secret"]
-                        .as_str()
-                        .ok_or("enrollment answer without secret")?
-                        .to_string(),
-                    server: self.base.clone(),
-                    config_key: v["config_public_key"].as_str().map(str::to_string),
-                })
-            }
-            Err(ureq::Error::Status(code, r)) => Err(format!(
-                "enrollment refused ({code}): {}",
-                r.into_string().unwrap_or_default()
-            )),
-            Err(e) => Err(format!("enrollment: {e}")),
-        }
+        Ok(Client(ServerClient::new(
+            &config.server_url,
+            &config.spool_dir,
+            config.ca_file.as_deref(),
+            config.request_timeout,
+        )?))
     }
 
     fn post_batch(&self, secret: &str, lines: &[Vec<u8>]) -> Sent {
@@ -89,12 +55,12 @@ impl Client {
             Err(e) => return Sent::Retry(format!("compressing: {e}")),
         };
         let resp = self
-            .http
-            .post(&format!("{}/api/v1/ingest", self.base))
-            .set("authorization", &format!("Bearer {secret}"))
+            .0
+            .request("POST", "/api/v1/ingest", secret)
             .set("content-type", "application/json")
             .set("content-encoding", "gzip")
-            .send_bytes(&body);
+            .send_bytes(&body)
+            .map_err(HttpError::from);
         match resp {
             // A server killed while answering can cut the body after the status line: without the
             // counts the batch is sent again (the server deduplicates), so every match is acknowledged
@@ -109,64 +75,14 @@ impl Client {
                 },
                 Err(e) => Sent::Retry(format!("reading the acknowledgement: {e}")),
             },
-            Err(ureq::Error::Status(401, _)) => Sent::Unauthorized,
-            Err(ureq::Error::Status(413, _)) => Sent::TooLarge,
-            Err(ureq::Error::Status(code, r))
-                if (400..500).contains(&code) && code != 408 && code != 429 =>
-            {
-                Sent::Rejected(format!("{code}: {}", r.into_string().unwrap_or_default()))
+            Err(HttpError::Status(401, _)) => Sent::Unauthorized,
+            Err(HttpError::Status(413, _)) => Sent::TooLarge,
+            Err(HttpError::Status(code, body)) if HttpError::permanent(code) => {
+                Sent::Rejected(format!("{code}: {body}"))
             }
-            Err(ureq::Error::Status(code, r)) => Sent::Retry(format!(
-                "server answered {code}: {}",
-                r.into_string().unwrap_or_default()
-            )),
             Err(e) => Sent::Retry(e.to_string()),
         }
     }
-
-    /// PUTs one of the agent's documents (rules metadata, health) to `path`.
-    fn put_json(
-        &self,
-        path: &str,
-        secret: &str,
-        body: &serde_json::Value,
-    ) -> Result<(), (Option<u16>, String)> {
-        self.http
-            .put(&format!("{}{path}", self.base))
-            .set("authorization", &format!("Bearer {secret}"))
-            .send_json(body)
-            .map(|_| ())
-            .map_err(|e| match e {
-                ureq::Error::Status(code, r) => (Some(code), r.into_string().unwrap_or_default()),
-                e => (None, e.to_string()),
-            })
-    }
-}
-
-/// The HTTP client every agent request uses: bounded timeouts, and the CA to trust for `https` when given.
-pub(crate) fn http_agent(ca_file: Option<&Path>, timeout: Duration) -> anyhow::Result<ureq::Agent> {
-    let mut builder = ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(5))
-        .timeout(timeout)
-        .user_agent(concat!("rampart-agent/", env!("CARGO_PKG_VERSION")));
-    if let Some(ca) = ca_file {
-        builder = builder.tls_config(Arc::new(tls_config(ca)?));
-    }
-    Ok(builder.build())
-}
-
-fn tls_config(ca: &Path) -> anyhow::Result<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    let pem = std::fs::read(ca).map_err(|e| anyhow::anyhow!("reading {}: {e}", ca.display()))?;
-    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-        roots.add(cert?)?;
-    }
-    anyhow::ensure!(!roots.is_empty(), "no certificate in {}", ca.display());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
 fn hostname(config: &ReporterConfig) -> String {
@@ -179,9 +95,8 @@ fn hostname(config: &ReporterConfig) -> String {
 
 struct State {
     creds: Option<Credentials>,
-    attempt: u32,
+    retry: Retry,
     next_try: Instant,
-    jitter: Jitter,
     rules_sent: Option<serde_json::Value>,
 }
 
@@ -193,19 +108,16 @@ impl State {
             .last_error
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = why.to_string();
-        let delay = shared
-            .config
-            .backoff
-            .delay(self.attempt, self.jitter.next());
-        if self.attempt == 0 || self.attempt.is_multiple_of(10) {
+        let failures = self.retry.failures();
+        let delay = self.retry.failed();
+        if failures == 0 || failures.is_multiple_of(10) {
             tracing::warn!("reporter: {why}; retrying in {delay:?}");
         }
-        self.attempt = self.attempt.saturating_add(1);
         self.next_try = Instant::now() + delay;
     }
 
     fn succeeded(&mut self) {
-        self.attempt = 0;
+        self.retry.succeeded();
         self.next_try = Instant::now();
     }
 }
@@ -213,10 +125,9 @@ impl State {
 pub fn run(shared: Arc<Shared>, client: Client) {
     let config = &shared.config;
     let mut st = State {
-        creds: load_credentials(&config.spool_dir, &config.server_url),
-        attempt: 0,
+        creds: client.0.credentials(),
+        retry: Retry::new(config.backoff.clone()),
         next_try: Instant::now(),
-        jitter: Jitter::new(),
         rules_sent: None,
     };
     loop {
@@ -375,18 +286,18 @@ fn put_document(
 ) -> Option<()> {
     let doc = doc.as_ref()?;
     let secret = st.creds.as_ref().map(|c| c.secret.clone())?;
-    match client.put_json(path, &secret, doc) {
+    match client.0.put_json(path, &secret, doc) {
         Ok(()) => Some(()),
-        Err((Some(401), _)) => {
+        Err(HttpError::Status(401, _)) => {
             credential_refused(shared, st);
             None
         }
-        Err((Some(code), msg)) if (400..500).contains(&code) => {
+        Err(HttpError::Status(code, msg)) if (400..500).contains(&code) => {
             tracing::error!("reporter: the server refused {path} ({code}): {msg}");
             Some(())
         }
-        Err((_, msg)) => {
-            st.failed(shared, &format!("sending {path}: {msg}"));
+        Err(e) => {
+            st.failed(shared, &format!("sending {path}: {e}"));
             None
         }
     }
@@ -413,7 +324,9 @@ fn enroll(shared: &Shared, client: &Client) -> Result<Credentials, String> {
             config.token_file.display()
         )
     })?;
-    let creds = client.enroll(token.trim(), &hostname(config), &config.tags)?;
+    let creds = client
+        .0
+        .enroll(token.trim(), &hostname(config), &config.tags)?;
     save_credentials(&config.spool_dir, &creds)
         .map_err(|e| format!("saving the agent credential: {e}"))?;
     shared.stats.enrollments.fetch_add(1, Ordering::Relaxed);

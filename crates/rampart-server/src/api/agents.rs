@@ -1,6 +1,5 @@
 //! Agents: enrollment, ingest of rule matches, reported rule metadata, and the admin's agent list.
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::extract::State;
@@ -77,11 +76,11 @@ pub async fn enroll(
 }
 
 /// Decrements the in-flight gauge however the request ends.
-struct Inflight<'a>(&'a std::sync::atomic::AtomicU64);
+struct Inflight<'a>(&'a rampart_metrics::Gauge);
 
 impl Drop for Inflight<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.dec();
     }
 }
 
@@ -93,7 +92,7 @@ pub async fn ingest(
 ) -> ApiResult<Json<Value>> {
     let started = Instant::now();
     s.metrics.ingest_requests.inc();
-    s.metrics.ingest_inflight.fetch_add(1, Ordering::Relaxed);
+    s.metrics.ingest_inflight.inc();
     let _inflight = Inflight(&s.metrics.ingest_inflight);
     let result = async {
         let encoding = headers

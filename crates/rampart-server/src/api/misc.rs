@@ -50,11 +50,5 @@ pub async fn metrics(State(s): State<AppState>, _: Viewer) -> impl IntoResponse 
     for source in sources {
         source(&mut out);
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
+    ([(header::CONTENT_TYPE, rampart_metrics::CONTENT_TYPE)], out)
 }

@@ -86,7 +86,7 @@ pub async fn triage(
 ) -> ApiResult<signals::Signal> {
     let (signal, resolutions) = signals::update(&s.db, id, u, caller).await?;
     if resolutions > 0 {
-        s.metrics.notifications_queued.add(resolutions as u64);
+        s.metrics.notifications_queued.inc_by(resolutions as u64);
         s.notify.wake.notify_one();
     }
     Ok(signal)

@@ -44,14 +44,14 @@ pub async fn ingest(
         match ingest_once(state, agent, &matches).await {
             Ok(outcome) => {
                 let m = &state.metrics;
-                m.ingest_matches_received.add(matches.len() as u64);
-                m.ingest_matches_stored.add(outcome.accepted as u64);
-                m.ingest_matches_duplicate.add(outcome.duplicates as u64);
-                m.signals_created.add(outcome.signals_created as u64);
-                m.signals_updated.add(outcome.signals_updated as u64);
-                m.backend_signals.add(outcome.backend_triggers as u64);
+                m.ingest_matches_received.inc_by(matches.len() as u64);
+                m.ingest_matches_stored.inc_by(outcome.accepted as u64);
+                m.ingest_matches_duplicate.inc_by(outcome.duplicates as u64);
+                m.signals_created.inc_by(outcome.signals_created as u64);
+                m.signals_updated.inc_by(outcome.signals_updated as u64);
+                m.backend_signals.inc_by(outcome.backend_triggers as u64);
                 m.notifications_queued
-                    .add(outcome.notifications_queued as u64);
+                    .inc_by(outcome.notifications_queued as u64);
                 if outcome.notifications_queued > 0 {
                     state.notify.wake.notify_one();
                 }

@@ -32,6 +32,40 @@ impl Backoff {
     }
 }
 
+/// The retry state of one loop talking to the server: the delay grows with each failure in a row and
+/// starts over at the first success.
+pub struct Retry {
+    backoff: Backoff,
+    failures: u32,
+    jitter: Jitter,
+}
+
+impl Retry {
+    pub fn new(backoff: Backoff) -> Retry {
+        Retry {
+            backoff,
+            failures: 0,
+            jitter: Jitter::new(),
+        }
+    }
+
+    /// Failures in a row so far.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// Records a failure; the delay before the next attempt.
+    pub fn failed(&mut self) -> Duration {
+        let delay = self.backoff.delay(self.failures, self.jitter.next());
+        self.failures = self.failures.saturating_add(1);
+        delay
+    }
+
+    pub fn succeeded(&mut self) {
+        self.failures = 0;
+    }
+}
+
 /// A small xorshift generator for jitter (no need for cryptographic randomness).
 pub struct Jitter(u64);
 
@@ -78,5 +112,25 @@ mod tests {
             }
         }
         assert_eq!(b.delay(60, 0), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn retry_grows_while_failing_and_starts_over_after_a_success() {
+        let mut r = Retry::new(Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_millis(400),
+        });
+        let bounds = [(50, 100), (100, 200), (200, 400), (200, 400)];
+        for (lo, hi) in bounds {
+            let d = r.failed();
+            assert!(
+                d >= Duration::from_millis(lo) && d <= Duration::from_millis(hi),
+                "{d:?} outside {lo}..{hi} ms"
+            );
+        }
+        assert_eq!(r.failures(), 4);
+        r.succeeded();
+        assert_eq!(r.failures(), 0);
+        assert!(r.failed() <= Duration::from_millis(100));
     }
 }

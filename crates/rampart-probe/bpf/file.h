@@ -727,7 +727,7 @@ static __always_inline void side_walk(struct file_op *op, struct work *w)
 	op->end = TAIL_AT + op->tail_len;
 }
 
-/* Copies a section of at most `max` bytes to data[off..] (see `append` in process.bpf.c). */
+/* Copies a section of at most `max` bytes to data[off..] (see `append` in sensor.bpf.c). */
 static __always_inline __u32 file_append(char *data, __u32 off, const void *src, __u32 len, const __u32 max)
 {
 	if (len > max)

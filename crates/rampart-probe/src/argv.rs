@@ -1,5 +1,5 @@
 //! An argument vector as captured: the whole NUL-separated block (`argv0\0arg1\0…`), or, when it is longer than
-//! the bound, its head and its tail with a gap between them. The kernel's exec capture (`bpf/process.bpf.c`)
+//! the bound, its head and its tail with a gap between them. The kernel's exec capture (`bpf/sensor.bpf.c`)
 //! and the /proc reading of running processes split the same way, so a padded command line reads the same
 //! from both: the arguments an attacker pushes away from the head (`miner <5 KiB> -o stratum+tcp://…`) are in
 //! the tail, and the gap says which argument it starts in and how many bytes it skipped.

@@ -12,7 +12,7 @@ use rampart_model::EventType;
 use crate::errors::ProbeError;
 use crate::kernel::config::ActivityConfig;
 use crate::skel::types::ia32_state;
-use crate::skel::{OpenProcessSkel, ProcessSkel};
+use crate::skel::{OpenSensorSkel, SensorSkel};
 
 /// Kernel-activity and network ops (bpf/act_events.h `KOP_*`, the bit in `ia32_state.ops`) and the event
 /// type each produces.
@@ -54,7 +54,7 @@ pub(crate) fn wanted_ops(config: &ActivityConfig) -> u64 {
 /// ia32 syscall at all (nothing to see: they would cost for nothing). Otherwise the every-syscall file
 /// program is loaded too, as the exit program's file body (attached only as the fallback, see
 /// `file::hooks`).
-pub(crate) fn prepare(open: &mut OpenProcessSkel<'_>, enabled: bool) {
+pub(crate) fn prepare(open: &mut OpenSensorSkel<'_>, enabled: bool) {
     let wanted = enabled && kernel_runs_ia32();
     open.progs.ia32_sys_exit.set_autoload(wanted);
     open.progs.ia32_sys_enter.set_autoload(wanted);
@@ -65,7 +65,7 @@ pub(crate) fn prepare(open: &mut OpenProcessSkel<'_>, enabled: bool) {
 
 /// After load: points the exit program's file tail call at `file_sys_exit`, unless that program is the
 /// attached fallback (it then takes ia32 file calls itself, and a second report would follow).
-pub(crate) fn link_file_body(skel: &ProcessSkel<'_>) -> Result<(), ProbeError> {
+pub(crate) fn link_file_body(skel: &SensorSkel<'_>) -> Result<(), ProbeError> {
     let progs = &skel.progs;
     if !progs.ia32_sys_exit.autoload() || crate::file::hooks::every_syscall_mode(skel) {
         return Ok(());
@@ -162,7 +162,7 @@ impl Ia32Hooks {
     /// being detached already ignores what is no longer wanted).
     pub(crate) fn sync(
         &mut self,
-        skel: &ProcessSkel<'_>,
+        skel: &SensorSkel<'_>,
         ops: u64,
         file: bool,
     ) -> Result<(), ProbeError> {

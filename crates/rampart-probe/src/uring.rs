@@ -12,7 +12,7 @@ use rampart_model::EventType;
 use crate::errors::ProbeError;
 use crate::kernel::config::ActivityConfig;
 use crate::net::{KOP_ACCEPT, KOP_BIND, KOP_CONNECT};
-use crate::skel::{OpenProcessSkel, ProcessSkel};
+use crate::skel::{OpenSensorSkel, SensorSkel};
 
 /// The tracepoints the request programs need (all of them: a submission never completed would be lost).
 const REQUEST_TRACEPOINTS: [&str; 3] = [
@@ -24,7 +24,7 @@ const SETUP_TRACEPOINT: &str = "io_uring_create";
 
 /// Before load: keeps the programs whose tracepoints this kernel has, and tells the kernel side which
 /// request flag marks a personality (registered credentials). Returns whether the request programs are kept.
-pub(crate) fn prepare(open: &mut OpenProcessSkel<'_>) -> Result<bool, ProbeError> {
+pub(crate) fn prepare(open: &mut OpenSensorSkel<'_>) -> Result<bool, ProbeError> {
     let btf = Btf::from_vmlinux().ok();
     let has = |tp: &str| {
         btf.as_ref().is_some_and(|btf| {
@@ -102,7 +102,7 @@ impl UringHooks {
     /// The file programs were attached or detached.
     pub(crate) fn set_file(
         &mut self,
-        skel: &mut ProcessSkel<'_>,
+        skel: &mut SensorSkel<'_>,
         on: bool,
     ) -> Result<(), ProbeError> {
         self.file_on = on;
@@ -112,7 +112,7 @@ impl UringHooks {
     /// The activity set changed.
     pub(crate) fn set_activity(
         &mut self,
-        skel: &mut ProcessSkel<'_>,
+        skel: &mut SensorSkel<'_>,
         config: &ActivityConfig,
     ) -> Result<(), ProbeError> {
         self.net_ops = net_mask(config);
@@ -122,7 +122,7 @@ impl UringHooks {
         self.sync(skel)
     }
 
-    fn sync(&mut self, skel: &ProcessSkel<'_>) -> Result<(), ProbeError> {
+    fn sync(&mut self, skel: &SensorSkel<'_>) -> Result<(), ProbeError> {
         let want = self.file_on || self.net_ops != 0;
         let progs = &skel.progs;
         if !want || !progs.uring_submit.autoload() {
@@ -173,7 +173,7 @@ pub struct UringStats {
     pub foreign: u64,
 }
 
-pub(crate) fn stats(skel: &ProcessSkel<'_>) -> Result<UringStats, ProbeError> {
+pub(crate) fn stats(skel: &SensorSkel<'_>) -> Result<UringStats, ProbeError> {
     let values = skel
         .maps
         .uring_counters

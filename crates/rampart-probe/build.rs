@@ -9,8 +9,8 @@ use libbpf_cargo::SkeletonBuilder;
 const SRC: &str = "bpf/sensor.bpf.c";
 
 fn main() {
-    let out =
-        PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo")).join("sensor.skel.rs");
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"))
+        .join("sensor.skel.rs");
     SkeletonBuilder::new()
         .source(SRC)
         .clang_args(["-Wall", "-Wno-unused-function", "-Ibpf"])

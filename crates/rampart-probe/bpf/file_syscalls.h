@@ -7,7 +7,7 @@
 #define ARG_NONE 0xff
 #define ARG_FDCWD 0xfe /* the syscall has no dirfd: AT_FDCWD */
 #define AT_FDCWD -100
-/* UAPI macros vmlinux.h lacks, checked against libc by src/abi.rs. */
+/* UAPI macros vmlinux.h lacks, checked against libc by src/abi/tests.rs. */
 enum file_uapi {
 	AT_REMOVEDIR = 0x200,
 	O_WRONLY = 01,

@@ -11,7 +11,7 @@
 #include "act_common.h"
 
 /* BPF_MAP_CREATE and BPF_PROG_LOAD are vmlinux.h's (enum bpf_cmd). UAPI macros vmlinux.h lacks, checked
- * against libc by src/abi.rs: */
+ * against libc by src/abi/tests.rs: */
 enum kernel_uapi {
 	MAP_ANONYMOUS = 0x20,
 	PTRACE_TRACEME = 0,

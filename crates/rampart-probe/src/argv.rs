@@ -4,10 +4,12 @@
 //! from both: the arguments an attacker pushes away from the head (`miner <5 KiB> -o stratum+tcp://…`) are in
 //! the tail, and the gap says which argument it starts in and how many bytes it skipped.
 
+use crate::skel::types::exec_limit;
+
 /// Bytes of argv kept at most (ARGS_MAX_LEN in bpf/events.h).
-pub const ARGS_MAX_BYTES: usize = 4096;
+pub const ARGS_MAX_BYTES: usize = exec_limit::ARGS_MAX_LEN.0 as usize;
 /// The tail's share of the bound when argv is cut (ARGS_TAIL_DIVISOR).
-const TAIL_DIVISOR: usize = 4;
+const TAIL_DIVISOR: usize = exec_limit::ARGS_TAIL_DIVISOR.0 as usize;
 
 /// Where the bytes that were not captured lie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,8 +15,8 @@ pub const DEFAULT_ENV_VALUES: &[&str] = &[
     "HISTFILESIZE",
 ];
 
-/// Kernel-side limit on the allow-list (slots in the BPF program).
-pub const MAX_ENV_VALUES: usize = 8;
+/// Kernel-side limit on the allow-list (slots in the BPF program, ENV_VALUE_SLOTS).
+pub const MAX_ENV_VALUES: usize = crate::skel::types::exec_limit::ENV_VALUE_SLOTS.0 as usize;
 /// Kernel-side bound on the argv block of one exec.
 pub const MAX_ARGS_BYTES: u32 = crate::argv::ARGS_MAX_BYTES as u32;
 

@@ -332,7 +332,7 @@ fn configure(open_skel: &mut OpenSensorSkel<'_>, config: &ProbeConfig) -> Result
     rodata.agent_tgid = config.agent_pid.unwrap_or(0);
     rodata.args_max_bytes = config.max_args_bytes;
     rodata.wakeup_bytes = config.wakeup_bytes;
-    rodata.env_value_hashes = [0; 8];
+    rodata.env_value_hashes = Default::default();
     for (slot, name) in rodata.env_value_hashes.iter_mut().zip(&config.env_values) {
         *slot = env_name_hash(name);
     }

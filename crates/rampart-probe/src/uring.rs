@@ -9,9 +9,10 @@ use libbpf_rs::btf::Btf;
 use libbpf_rs::{Link, MapCore, MapFlags};
 use rampart_model::EventType;
 
+use crate::abi::read_pod;
 use crate::errors::ProbeError;
 use crate::kernel::config::ActivityConfig;
-use crate::net::{KOP_ACCEPT, KOP_BIND, KOP_CONNECT};
+use crate::skel::types::{kact_op, uring_counter, uring_counters};
 use crate::skel::{OpenSensorSkel, SensorSkel};
 
 /// The tracepoints the request programs need (all of them: a submission never completed would be lost).
@@ -74,13 +75,13 @@ fn enumerator(btf: &Btf<'_>, name: &str) -> Option<i64> {
 /// mask (bit `KOP_*`).
 pub(crate) fn net_mask(config: &ActivityConfig) -> u32 {
     [
-        (EventType::Connect, KOP_CONNECT),
-        (EventType::Bind, KOP_BIND),
-        (EventType::Accept, KOP_ACCEPT),
+        (EventType::Connect, kact_op::KOP_CONNECT),
+        (EventType::Bind, kact_op::KOP_BIND),
+        (EventType::Accept, kact_op::KOP_ACCEPT),
     ]
     .iter()
     .filter(|(t, _)| config.wants(*t))
-    .fold(0, |m, (_, op)| m | 1 << op)
+    .fold(0, |m, (_, op)| m | 1 << op.0)
 }
 
 /// The attached request programs.
@@ -183,27 +184,17 @@ pub(crate) fn stats(skel: &SensorSkel<'_>) -> Result<UringStats, ProbeError> {
             source,
         })?
         .unwrap_or_default();
-    let mut sum = [0u64; 9];
-    for cpu in &values {
-        for (i, s) in sum.iter_mut().enumerate() {
-            *s += cpu
-                .get(i * 8..i * 8 + 8)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_ne_bytes)
-                .unwrap_or(0);
-        }
-    }
-    let [submitted, completed, overflowed, skip_success, table_full, duplicate_user_data, stale, missed, foreign] =
-        sum;
+    let per_cpu: Vec<uring_counters> = values.iter().filter_map(|v| read_pod(v).ok()).collect();
+    let sum = |c: uring_counter| per_cpu.iter().map(|cpu| cpu.v[c.0 as usize]).sum();
     Ok(UringStats {
-        submitted,
-        completed,
-        overflowed,
-        skip_success,
-        table_full,
-        duplicate_user_data,
-        stale,
-        missed,
-        foreign,
+        submitted: sum(uring_counter::URC_SUBMITTED),
+        completed: sum(uring_counter::URC_COMPLETED),
+        overflowed: sum(uring_counter::URC_OVERFLOWED),
+        skip_success: sum(uring_counter::URC_SKIP),
+        table_full: sum(uring_counter::URC_FULL),
+        duplicate_user_data: sum(uring_counter::URC_DUP),
+        stale: sum(uring_counter::URC_STALE),
+        missed: sum(uring_counter::URC_MISSED),
+        foreign: sum(uring_counter::URC_FOREIGN),
     })
 }

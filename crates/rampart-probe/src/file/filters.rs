@@ -29,6 +29,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::FileKind;
+use crate::skel::types::{file_filter_limit, file_mode, file_policy_flag, path_key_kind};
 
 /// What the kernel does with one event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -137,25 +138,25 @@ pub struct FilterReport {
     pub attached: bool,
 }
 
-// Mirrored from bpf/file_maps.h.
-pub(crate) const FILE_MODE_OFF: u32 = 0;
-pub(crate) const FILE_MODE_ALL: u32 = 1;
-pub(crate) const FILE_MODE_FILTER: u32 = 2;
-pub(crate) const FP_NAME: u32 = 1;
-pub(crate) const FP_GATE: u32 = 2;
-pub(crate) const FP_PATH: u32 = 4;
-pub(crate) const FP_FLAGS: u32 = 8;
-pub(crate) const FP_NAME_PREFIX: u32 = 16;
-pub(crate) const FP_ERRORS: u32 = 32;
-pub(crate) const FP_COMPAT: u32 = 64;
+// The kernel filter's values (bpf/file_maps.h), generated from BTF.
+pub(crate) const FILE_MODE_OFF: u32 = file_mode::FILE_MODE_OFF.0;
+pub(crate) const FILE_MODE_ALL: u32 = file_mode::FILE_MODE_ALL.0;
+pub(crate) const FILE_MODE_FILTER: u32 = file_mode::FILE_MODE_FILTER.0;
+pub(crate) const FP_NAME: u32 = file_policy_flag::FP_NAME.0;
+pub(crate) const FP_GATE: u32 = file_policy_flag::FP_GATE.0;
+pub(crate) const FP_PATH: u32 = file_policy_flag::FP_PATH.0;
+pub(crate) const FP_FLAGS: u32 = file_policy_flag::FP_FLAGS.0;
+pub(crate) const FP_NAME_PREFIX: u32 = file_policy_flag::FP_NAME_PREFIX.0;
+pub(crate) const FP_ERRORS: u32 = file_policy_flag::FP_ERRORS.0;
+pub(crate) const FP_COMPAT: u32 = file_policy_flag::FP_COMPAT.0;
 /// Longest name prefix the kernel compares (two hash words).
-pub const NAME_PREFIX_MAX: usize = 16;
+pub const NAME_PREFIX_MAX: usize = file_filter_limit::NAME_PREFIX_MAX.0 as usize;
 /// Distinct name-prefix lengths the kernel tries per name.
-pub const NAME_PREFIX_LENS: usize = 4;
-pub(crate) const PATH_KEY_PREFIX: u32 = 0;
-pub(crate) const PATH_KEY_EXACT: u32 = 1;
-pub(crate) const PATH_KEY_DIR: u32 = 2;
-pub(crate) const FILE_SLOTS: usize = 16;
+pub const NAME_PREFIX_LENS: usize = file_filter_limit::NAME_PREFIX_LENS.0 as usize;
+pub(crate) const PATH_KEY_PREFIX: u32 = path_key_kind::PATH_KEY_PREFIX.0;
+pub(crate) const PATH_KEY_EXACT: u32 = path_key_kind::PATH_KEY_EXACT.0;
+pub(crate) const PATH_KEY_DIR: u32 = path_key_kind::PATH_KEY_DIR.0;
+pub(crate) const FILE_SLOTS: usize = file_filter_limit::FILE_SLOTS.0 as usize;
 
 /// One slot's `struct file_policy`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -177,9 +178,8 @@ pub(crate) struct Compiled {
     pub paths: BTreeMap<(u64, u32), u32>,
 }
 
-// Mirrored from bpf/file_maps.h.
-pub(crate) const NAME_BLOOM_LOG2: u32 = 11;
-pub(crate) const NAME_BLOOM_WORDS: usize = (1 << NAME_BLOOM_LOG2) / 64;
+pub(crate) const NAME_BLOOM_LOG2: u32 = file_filter_limit::NAME_BLOOM_LOG2.0;
+pub(crate) const NAME_BLOOM_WORDS: usize = file_filter_limit::NAME_BLOOM_WORDS.0 as usize;
 
 /// The two bits of the kernel's basename Bloom filter that `hash` sets (bpf/file.h `basename_lookup`).
 fn bloom_bits(hash: u64) -> [usize; 2] {

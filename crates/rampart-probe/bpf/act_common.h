@@ -8,7 +8,7 @@
 #include "task.h"
 
 /* UAPI values vmlinux.h lacks (they are macros). An enum, so that they reach BTF: src/abi/tests.rs checks each
- * against the libc value the Rust side uses */
+ * against the libc value the Rust side uses. */
 enum act_uapi {
 	PROT_EXEC = 0x4,
 	AF_UNIX = 1,

@@ -94,8 +94,6 @@ static __always_inline __u32 append(char *data, __u32 off, const void *src, __u3
 	return len;
 }
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
 #define ENV_WALK_MAX 1024
 
 #define NAME_STEP_BYTES 8

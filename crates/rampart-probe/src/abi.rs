@@ -117,6 +117,18 @@ impl<'a> Sections<'a> {
     }
 }
 
+/// FNV-1a 64 (`FNV_OFFSET`, `FNV_PRIME` in bpf/common.h: 64-bit values, which clang 14 cannot put in BTF;
+/// `abi/tests.rs` reads them from the header instead).
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+pub(crate) const FNV_PRIME: u64 = 0x100_0000_01b3;
+
+/// FNV-1a 64 over bytes, as the BPF side hashes paths and environment variable names.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(FNV_OFFSET, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(FNV_PRIME)
+    })
+}
+
 /// Whether `flags` has the bit `flag` (an `exec_flag`, `file_flag`, … value of the generated types).
 pub(crate) fn has(flags: u32, flag: u32) -> bool {
     flags & flag != 0

@@ -67,10 +67,11 @@ impl Decoder {
 
         let mut task = task(&e.task);
         task.cgroup_path = lossy(cgroup_path);
-        let mut exe = file(
-            &e.file,
-            path_string(exe_path, has(e.flags, exec_flag::EXEC_PATH_TRUNCATED.0)),
-        );
+        let exe_path = path_string(exe_path, has(e.flags, exec_flag::EXEC_PATH_TRUNCATED.0));
+        let mut exe = FileInfo {
+            dev: user_dev(e.file.dev),
+            ..file(&e.file, exe_path)
+        };
         exe.in_upper_layer = has(e.flags, exec_flag::EXEC_FILE_UPPER.0);
         let (file, interpreter) = if has(e.flags, exec_flag::EXEC_INTERPRETED.0) {
             let script = path_string(
@@ -229,11 +230,11 @@ pub(crate) fn task_creds(c: &cred_info) -> TaskCreds {
     }
 }
 
-fn file(f: &file_info, path: String) -> FileInfo {
+/// A record's `struct file_info`, at `path` (exec records add the device).
+pub(crate) fn file(f: &file_info, path: String) -> FileInfo {
     FileInfo {
         inode: f.inode,
         mount_id: f.mount_id,
-        dev: user_dev(f.dev),
         filesystem: c_string(&f.fs_type),
         mode: f.mode,
         uid: f.uid,
@@ -249,7 +250,8 @@ pub fn user_dev(kernel_dev: u32) -> u64 {
     libc::makedev(kernel_dev >> 20, kernel_dev & 0xf_ffff)
 }
 
-fn path_string(bytes: &[u8], truncated: bool) -> String {
+/// A path from a record; one that kept only its tail says so with [`TRUNCATED_PATH_MARKER`].
+pub(crate) fn path_string(bytes: &[u8], truncated: bool) -> String {
     let path = lossy(bytes);
     if truncated {
         format!("{TRUNCATED_PATH_MARKER}{path}")

@@ -214,3 +214,21 @@ fn c_uapi_values_match_libc() {
     }
     assert_eq!(i64::from(file_uapi::O_WRONLY.0), i64::from(libc::O_WRONLY));
 }
+
+#[test]
+fn fnv_is_the_c_definition_and_the_reference_one() {
+    let common = include_str!("../../bpf/common.h");
+    let define = |name: &str| {
+        common.lines().find_map(|l| {
+            let value = l.strip_prefix("#define ")?.strip_prefix(name)?.trim();
+            let hex = value.strip_prefix("0x")?.strip_suffix("ull")?;
+            u64::from_str_radix(hex, 16).ok()
+        })
+    };
+    assert_eq!(define("FNV_OFFSET "), Some(FNV_OFFSET));
+    assert_eq!(define("FNV_PRIME "), Some(FNV_PRIME));
+    // published FNV-1a 64 vectors
+    assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+    assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+}

@@ -7,8 +7,8 @@ use rampart_model::events::{
 use rampart_model::{EventData, FileInfo};
 
 use super::FileKind;
-use crate::abi::{c_string, has, lossy, read_record};
-use crate::decode::{DecodeError, TRUNCATED_PATH_MARKER};
+use crate::abi::{has, lossy, read_record};
+use crate::decode::DecodeError;
 use crate::record::ActivityRecord;
 use crate::skel::types::{file_event, file_flag, file_info, record_kind};
 
@@ -152,34 +152,19 @@ pub fn decode(bytes: &[u8]) -> Result<ActivityRecord, DecodeError> {
 }
 
 fn file_from(path: String, info: Option<&file_info>) -> FileInfo {
-    let base = FileInfo::from_path(path);
     match info {
-        Some(f) => FileInfo {
-            inode: f.inode,
-            mount_id: f.mount_id,
-            filesystem: c_string(&f.fs_type),
-            mode: f.mode,
-            uid: f.uid,
-            gid: f.gid,
-            change_time: f.ctime_ns,
-            modification_time: f.mtime_ns,
-            ..base
-        },
-        None => base,
+        Some(f) => crate::decode::file(f, path),
+        None => FileInfo::from_path(path),
     }
 }
 
 /// A path from the kernel: dentry-resolved paths are used as they are; a base directory joined with the
 /// user's string is normalised lexically (`.`, `..`, repeated and trailing `/`).
 fn path_string(bytes: &[u8], resolved: bool, truncated: bool) -> String {
-    let path = lossy(bytes);
-    if truncated {
-        return format!("{TRUNCATED_PATH_MARKER}{path}");
-    }
-    if resolved {
-        path
+    if truncated || resolved {
+        crate::decode::path_string(bytes, truncated)
     } else {
-        normalize(&path)
+        normalize(&lossy(bytes))
     }
 }
 

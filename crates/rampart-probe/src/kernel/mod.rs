@@ -13,14 +13,14 @@ use rampart_model::events::{
     UnloadModuleEvent,
 };
 use rampart_model::process::{Process, ProcessContext, ProcessNode};
-use rampart_model::{EventData, FileInfo};
+use rampart_model::EventData;
 
 use libbpf_rs::libbpf_sys;
 
-use crate::abi::{c_string, has, lossy, read_record};
+use crate::abi::{has, lossy, read_record};
 use crate::decode::DecodeError;
 use crate::record::{ActivityRecord, ProbeRecord};
-use crate::skel::types::{exec_limit, file_info, kact_event, kact_flag, kact_limit, kact_op};
+use crate::skel::types::{exec_limit, kact_event, kact_flag, kact_limit, kact_op};
 
 /// What the kernel keeps of a PR_SET_NAME name: TASK_COMM_LEN (the C side's COMM_LEN) less its NUL.
 const COMM_MAX: usize = exec_limit::COMM_LEN.0 as usize - 1;
@@ -37,7 +37,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
     let s1 = sections.take(e.s1_len)?;
     let s2 = sections.take(e.s2_len)?;
     let file = has(e.flags, kact_flag::KACT_HAS_FILE.0).then(|| FileTarget {
-        file: file(&e.file, s0, has(e.flags, kact_flag::KACT_PATH_TRUNCATED.0)),
+        file: crate::decode::file(
+            &e.file,
+            crate::decode::path_string(s0, has(e.flags, kact_flag::KACT_PATH_TRUNCATED.0)),
+        ),
         destination: None,
     });
     let a = e.args;
@@ -235,25 +238,6 @@ pub fn bare_process(pid: u32) -> ProcessContext {
 fn module_name_from_file(file_name: &str) -> String {
     let stem = file_name.split(".ko").next().unwrap_or_default();
     stem.replace('-', "_")
-}
-
-fn file(f: &file_info, path: &[u8], truncated: bool) -> FileInfo {
-    let path = if truncated {
-        format!("{}{}", crate::decode::TRUNCATED_PATH_MARKER, lossy(path))
-    } else {
-        lossy(path)
-    };
-    FileInfo {
-        inode: f.inode,
-        mount_id: f.mount_id,
-        filesystem: c_string(&f.fs_type),
-        mode: f.mode,
-        uid: f.uid,
-        gid: f.gid,
-        change_time: f.ctime_ns,
-        modification_time: f.mtime_ns,
-        ..FileInfo::from_path(path)
-    }
 }
 
 #[cfg(test)]

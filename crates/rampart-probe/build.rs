@@ -1,49 +1,21 @@
-//! Compiles the BPF programs under `bpf/` and generates their skeleton (and record types) into OUT_DIR.
+//! Compiles the sensor's BPF object (`bpf/sensor.bpf.c` and the family headers it includes) and generates its
+//! skeleton, `SensorSkel`, into OUT_DIR, with the Rust types of every struct and enum in its BTF.
 
 use std::env;
 use std::path::PathBuf;
 
 use libbpf_cargo::SkeletonBuilder;
 
-const SRC: &str = "bpf/process.bpf.c";
+const SRC: &str = "bpf/sensor.bpf.c";
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"))
-        .join("process.skel.rs");
+        .join("sensor.skel.rs");
     SkeletonBuilder::new()
         .source(SRC)
         .clang_args(["-Wall", "-Wno-unused-function", "-Ibpf"])
         .build_and_generate(&out)
-        .expect("compiling bpf/process.bpf.c (needs clang >= 14)");
-    for f in [
-        "bpf/process.bpf.c",
-        "bpf/common.h",
-        "bpf/events.h",
-        "bpf/path.h",
-        "bpf/task.h",
-        "bpf/kill.h",
-        "bpf/vmlinux.h",
-    ] {
-        println!("cargo:rerun-if-changed={f}");
-    }
-    // Network, DNS and kernel-activity families.
-    for f in [
-        "act_events.h",
-        "act_common.h",
-        "kernel.h",
-        "mount_api.h",
-        "net.h",
-        "dns.h",
-        "uring.h",
-    ] {
-        println!("cargo:rerun-if-changed=bpf/{f}");
-    }
-    // File activity family.
-    for f in ["file.h", "file_events.h", "file_maps.h", "file_syscalls.h"] {
-        println!("cargo:rerun-if-changed=bpf/{f}");
-    }
-    // ia32 compat syscalls.
-    for f in ["ia32.h", "ia32_syscalls.h", "compat.h"] {
-        println!("cargo:rerun-if-changed=bpf/{f}");
-    }
+        .expect("compiling bpf/sensor.bpf.c (needs clang >= 14)");
+    // A directory: cargo reruns when any file under it changes (every header is part of the object).
+    println!("cargo:rerun-if-changed=bpf");
 }

@@ -7,14 +7,18 @@
 #include "path.h"
 #include "task.h"
 
-#define PROT_EXEC 0x4
-#define AF_UNIX 1
-#define AF_INET 2
-#define AF_INET6 10
-#define EAGAIN 11
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
-#define S_IFIFO 0010000
+/* UAPI values vmlinux.h lacks (they are macros). An enum, so that they reach BTF: src/abi/tests.rs checks each
+ * against the libc value the Rust side uses. */
+enum act_uapi {
+	PROT_EXEC = 0x4,
+	AF_UNIX = 1,
+	AF_INET = 2,
+	AF_INET6 = 10,
+	EAGAIN = 11,
+	S_IFMT = 00170000,
+	S_IFSOCK = 0140000,
+	S_IFIFO = 0010000,
+};
 
 /* In-kernel filters (set by the loader before load; see ActivityConfig in src/config.rs). */
 const volatile __u64 act_bpf_cmd_mask = ~0ull;        /* bit n: report bpf(cmd n) */

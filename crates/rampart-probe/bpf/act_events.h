@@ -2,48 +2,52 @@
  * the Rust decoder through the skeleton's BTF-generated types. Included at the end of events.h. */
 #pragma once
 
-#define RECORD_KACT 48 /* a syscall of the kernel-activity family (struct kact_event) */
-#define RECORD_SOCK 49 /* connect / bind / accept (struct sock_event) */
-#define RECORD_DNS 50  /* a DNS packet on port 53 (struct dns_event) */
+/* The record kinds of these families (RECORD_KACT, RECORD_SOCK, RECORD_DNS) are in events.h. */
 
 /* Activity operations: the `op` of a record and the index of its counters. */
-#define KOP_BPF 0
-#define KOP_PTRACE 1
-#define KOP_MMAP 2
-#define KOP_MPROTECT 3
-#define KOP_INIT_MODULE 4
-#define KOP_FINIT_MODULE 5
-#define KOP_DELETE_MODULE 6
-#define KOP_SETUID 7  /* setuid, setreuid, setresuid, setfsuid */
-#define KOP_SETGID 8  /* setgid, setregid, setresgid, setfsgid */
-#define KOP_CAPSET 9
-#define KOP_KILL 10   /* kill, tkill, tgkill */
-#define KOP_MOUNT 11
-#define KOP_UMOUNT 12
-#define KOP_MEMFD_CREATE 13
-#define KOP_SPLICE 14
-#define KOP_PRCTL 15
-#define KOP_UNSHARE 16
-#define KOP_SETNS 17
-#define KOP_CONNECT 18
-#define KOP_BIND 19
-#define KOP_ACCEPT 20
-#define KOP_DNS 21
-#define KOP_URING_SETUP 22 /* an io_uring instance created (io_uring_create tracepoint) */
-#define KOP_MAX 23
-#define KOP_SLOTS 32 /* counter slots: a power of two, so a masked op index is always in bounds */
+enum kact_op {
+	KOP_BPF = 0,
+	KOP_PTRACE = 1,
+	KOP_MMAP = 2,
+	KOP_MPROTECT = 3,
+	KOP_INIT_MODULE = 4,
+	KOP_FINIT_MODULE = 5,
+	KOP_DELETE_MODULE = 6,
+	KOP_SETUID = 7, /* setuid, setreuid, setresuid, setfsuid */
+	KOP_SETGID = 8, /* setgid, setregid, setresgid, setfsgid */
+	KOP_CAPSET = 9,
+	KOP_KILL = 10, /* kill, tkill, tgkill */
+	KOP_MOUNT = 11,
+	KOP_UMOUNT = 12,
+	KOP_MEMFD_CREATE = 13,
+	KOP_SPLICE = 14,
+	KOP_PRCTL = 15,
+	KOP_UNSHARE = 16,
+	KOP_SETNS = 17,
+	KOP_CONNECT = 18,
+	KOP_BIND = 19,
+	KOP_ACCEPT = 20,
+	KOP_DNS = 21,
+	KOP_URING_SETUP = 22, /* an io_uring instance created (io_uring_create tracepoint) */
+	KOP_MAX = 23,
+	KOP_SLOTS = 32, /* counter slots: a power of two, so a masked op index is always in bounds */
+};
 
 /* Bounds of the three string sections of a kact record: a kernel-resolved path, a long user string, a
  * short name. */
-#define KACT_PATH_MAX 4096
-#define KACT_STR_MAX 1024
-#define KACT_NAME_MAX 256
-#define KACT_DATA_LEN 8192
+enum kact_limit {
+	KACT_PATH_MAX = 4096,
+	KACT_STR_MAX = 1024,
+	KACT_NAME_MAX = 256,
+	KACT_DATA_LEN = 8192,
+};
 
 /* kact_event.flags */
-#define KACT_HAS_FILE 1       /* `file` is filled and s0 holds its path */
-#define KACT_PATH_TRUNCATED 2 /* s0 kept only its tail */
-#define KACT_FS_VARIANT 4     /* setfsuid/setfsgid (they return the old id, not an error code) */
+enum kact_flag {
+	KACT_HAS_FILE = 1,       /* `file` is filled and s0 holds its path */
+	KACT_PATH_TRUNCATED = 2, /* s0 kept only its tail */
+	KACT_FS_VARIANT = 4,     /* setfsuid/setfsgid (they return the old id, not an error code) */
+};
 
 /* Followed by s0, s1, s2 (no NULs), lengths below. What args/extra and the sections hold per op is
  * documented next to each handler in kernel.h and decoded in src/kernel/. */
@@ -82,12 +86,16 @@ struct sock_event {
 	__u8 addr[16];
 };
 
-#define DNS_PAYLOAD_MAX 1024
+enum dns_limit {
+	DNS_PAYLOAD_MAX = 1024,
+};
 
 /* dns_event.flags */
-#define DNS_EGRESS 1     /* sent by this host (a query); otherwise received (a response) */
-#define DNS_TCP 2        /* the payload starts with the 2-byte TCP length prefix */
-#define DNS_ATTRIBUTED 4 /* pid/tid name the owner of the socket */
+enum dns_flag {
+	DNS_EGRESS = 1,     /* sent by this host (a query); otherwise received (a response) */
+	DNS_TCP = 2,        /* the payload starts with the 2-byte TCP length prefix */
+	DNS_ATTRIBUTED = 4, /* pid/tid name the owner of the socket */
+};
 
 /* Followed by payload_len bytes of the DNS message (the first DNS_PAYLOAD_MAX bytes of the L4 payload). */
 struct dns_event {

@@ -23,6 +23,12 @@
  * to the root the cgroup path. */
 #define task_cgroup_kn(task) KREAD(KREAD(KREAD(task, cgroups), dfl_cgrp), kn)
 
+/* FNV-1a 64, the hash user space computes too (names, paths, environment variable names: src/abi.rs
+ * `fnv1a`). #defines, not an enum: clang 14 emits no 64-bit enum values in BTF. The kernel and user space
+ * agreeing is what the file filter and exec environment tests exercise. */
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
 #define PF_KTHREAD 0x00200000
 #define AUDIT_AUID_UNSET 0xffffffffu
 #define NAME_MAX_LEN 255

@@ -3,58 +3,80 @@
  * records carry a variable-length tail of byte sections whose lengths sit in the fixed part. */
 #pragma once
 
-#define RECORD_EXEC 1
-#define RECORD_FORK 2
-#define RECORD_EXIT 3
-#define RECORD_KILL 8 /* struct kill_event, in kill.h */
+/* Constants user space shares are enumerators, not #defines: an enum referenced from a global lands in BTF,
+ * so the skeleton's generated types carry its values (sensor.bpf.c `_abi_enums`; read in src/abi.rs) and
+ * Rust never copies a number by hand. */
 
-#define COMM_LEN 16
-#define TTY_LEN 64
-#define FS_TYPE_LEN 16
+/* record_header.kind */
+enum record_kind {
+	RECORD_EXEC = 1,
+	RECORD_FORK = 2,
+	RECORD_EXIT = 3,
+	RECORD_KILL = 8,       /* struct kill_event, in kill.h */
+	RECORD_FILE_BASE = 16, /* file family: RECORD_FILE_BASE + FILE_EV_* (struct file_event, file_events.h) */
+	RECORD_FILE_LAST = 47, /* the last kind reserved for the file family */
+	RECORD_KACT = 48,      /* a syscall of the kernel-activity family (struct kact_event, act_events.h) */
+	RECORD_SOCK = 49,      /* connect / bind / accept (struct sock_event) */
+	RECORD_DNS = 50,       /* a DNS packet on port 53 (struct dns_event) */
+};
 
-/* Bounds on the variable sections. */
-#define PATH_MAX_LEN 4096
-#define ARGS_MAX_LEN 4096
-/* An argv block longer than the bound keeps its head and, after it, this much of its end: what an attacker
- * pads away from the head (`miner <5 KiB> -o stratum+tcp://…`) lands in the tail. */
-#define ARGS_TAIL_DIVISOR 4
-#define ENVS_MAX_LEN 4096
-#define ENVP_MAX_LEN 2048
-#define ENVP_ENTRY_MAX 1024
-#define ENV_NAME_MAX 128
-#define ENV_VALUE_SLOTS 8
-/* An environment this small is copied whole (one read) and split in user space; a bigger one is walked
- * string by string in the kernel, keeping names and the allow-listed values only. */
-#define ENV_BLOCK_MAX 8192
-/* Exec tail: exe path, script path, cgroup path, argv, env names (or the whole environment), envp. Each section is written at an
- * offset bounded by the maxima of the sections before it, with twice its own maximum as verifier headroom. */
-#define EXEC_DATA_LEN (3 * PATH_MAX_LEN + ARGS_MAX_LEN + ENVS_MAX_LEN + 2 * ENVS_MAX_LEN)
-#define FORK_DATA_LEN PATH_MAX_LEN
+enum exec_limit {
+	COMM_LEN = 16,
+	TTY_LEN = 64,
+	FS_TYPE_LEN = 16,
+	/* Bounds on the variable sections. */
+	PATH_MAX_LEN = 4096,
+	ARGS_MAX_LEN = 4096,
+	/* An argv block longer than the bound keeps its head and, after it, this much of its end: what an
+	 * attacker pads away from the head (`miner <5 KiB> -o stratum+tcp://…`) lands in the tail. */
+	ARGS_TAIL_DIVISOR = 4,
+	ENVS_MAX_LEN = 4096,
+	ENVP_MAX_LEN = 2048,
+	ENVP_ENTRY_MAX = 1024,
+	ENV_NAME_MAX = 128,
+	ENV_VALUE_SLOTS = 8,
+	/* An environment this small is copied whole (one read) and split in user space; a bigger one is
+	 * walked string by string in the kernel, keeping names and the allow-listed values only. */
+	ENV_BLOCK_MAX = 8192,
+	/* Exec tail: exe path, script path, cgroup path, argv, env names (or the whole environment), envp.
+	 * Each section is written at an offset bounded by the maxima of the sections before it, with twice
+	 * its own maximum as verifier headroom. */
+	EXEC_DATA_LEN = 3 * PATH_MAX_LEN + ARGS_MAX_LEN + ENVS_MAX_LEN + 2 * ENVS_MAX_LEN,
+	FORK_DATA_LEN = PATH_MAX_LEN,
+};
 
 /* How an activity was submitted: the `origin` of file, kernel-activity and network records. */
-#define ORIGIN_SYSCALL 0 /* a native (64-bit) syscall: strings in user memory */
-#define ORIGIN_IA32 1    /* an ia32 compat syscall: strings in user memory */
-#define ORIGIN_URING 2   /* an io_uring request, at its completion: strings are the kernel's copies */
-#define ORIGIN_URING_SUBMITTED 3 /* an io_uring request reported at submission, its result unknown (no completion
-				  * will be seen: IOSQE_CQE_SKIP_SUCCESS, or no room to wait for it) */
+enum origin {
+	ORIGIN_SYSCALL = 0, /* a native (64-bit) syscall: strings in user memory */
+	ORIGIN_IA32 = 1,    /* an ia32 compat syscall: strings in user memory */
+	ORIGIN_URING = 2,   /* an io_uring request, at its completion: strings are the kernel's copies */
+	ORIGIN_URING_SUBMITTED = 3, /* an io_uring request reported at submission, its result unknown (no
+				     * completion will be seen: IOSQE_CQE_SKIP_SUCCESS, or no room to wait for it) */
+};
 
 /* task_info.flags */
-#define TASK_KTHREAD 1
+enum task_flag {
+	TASK_KTHREAD = 1,
+};
 
 /* exec_event.flags */
-#define EXEC_INTERPRETED 1       /* went through a binfmt that swapped the executable (shebang, binfmt_misc) */
-#define EXEC_PATH_TRUNCATED 2    /* exe path kept only its tail */
-#define EXEC_SCRIPT_TRUNCATED 4  /* script path kept only its tail */
-#define EXEC_CGROUP_TRUNCATED 8
-#define EXEC_ARGS_TRUNCATED 16    /* argv kept its head and tail only (args_head_len), or could not be read */
-#define EXEC_ENVS_TRUNCATED 32
-#define EXEC_ARGS_FAULT 64       /* argv could not be read from the new mm */
-#define EXEC_ENV_BLOCK 128       /* the envs section is the whole environment block (envp is empty) */
-#define EXEC_FILE_UPPER 256      /* the executable is in an overlayfs upper layer (written in a container) */
-#define EXEC_IA32 512            /* the new image is 32-bit x86 code (its syscalls are ia32 ones) */
+enum exec_flag {
+	EXEC_INTERPRETED = 1,       /* went through a binfmt that swapped the executable (shebang, binfmt_misc) */
+	EXEC_PATH_TRUNCATED = 2,    /* exe path kept only its tail */
+	EXEC_SCRIPT_TRUNCATED = 4,  /* script path kept only its tail */
+	EXEC_CGROUP_TRUNCATED = 8,
+	EXEC_ARGS_TRUNCATED = 16,   /* argv kept its head and tail only (args_head_len), or could not be read */
+	EXEC_ENVS_TRUNCATED = 32,
+	EXEC_ARGS_FAULT = 64,       /* argv could not be read from the new mm */
+	EXEC_ENV_BLOCK = 128,       /* the envs section is the whole environment block (envp is empty) */
+	EXEC_FILE_UPPER = 256,      /* the executable is in an overlayfs upper layer (written in a container) */
+	EXEC_IA32 = 512,            /* the new image is 32-bit x86 code (its syscalls are ia32 ones) */
+};
 
 /* fork_event.flags */
-#define FORK_CGROUP_TRUNCATED 1
+enum fork_flag {
+	FORK_CGROUP_TRUNCATED = 1,
+};
 
 struct record_header {
 	__u32 kind;
@@ -65,7 +87,9 @@ struct record_header {
 /* The acting thread's own credentials (task->real_cred: an override_creds() of the kernel acting on its
  * behalf is not a change of the task's privileges), carried by every record of a task
  * (exec and fork records in their task_info). */
-#define CRED_INIT_USER_NS 1 /* cred->user_ns is the initial user namespace: capabilities count on the host */
+enum cred_flag {
+	CRED_INIT_USER_NS = 1, /* cred->user_ns is the initial user namespace: capabilities count on the host */
+};
 struct cred_info {
 	__u32 uid;
 	__u32 euid;
@@ -150,11 +174,13 @@ struct exit_event {
 };
 
 /* Per-CPU drop/emit accounting, one slot each (index into the `counters` map value). */
-#define CNT_DROPS 0
-#define CNT_EXEC 1
-#define CNT_FORK 2
-#define CNT_EXIT 3
-#define CNT_MAX 4
+enum counter_slot {
+	CNT_DROPS = 0,
+	CNT_EXEC = 1,
+	CNT_FORK = 2,
+	CNT_EXIT = 3,
+	CNT_MAX = 4,
+};
 
 struct counters {
 	__u64 v[CNT_MAX];

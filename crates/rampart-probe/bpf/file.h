@@ -27,8 +27,6 @@
 /* The user's string is read here, right after the base directory's path (which ends at PATH_MAX_LEN). */
 #define TAIL_AT (PATH_MAX_LEN + 1)
 #define TAIL_MAX (WORK_PATH_LEN - TAIL_AT)
-#define FNV_OFFSET_ 0xcbf29ce484222325ull
-#define FNV_PRIME_ 0x100000001b3ull
 /* A result that is not known (an io_uring request reported at submission): no errno is this low. */
 #define FILE_RET_UNKNOWN (-0x7fffffffl)
 
@@ -91,13 +89,13 @@ static __always_inline __u64 name_word(struct file_op *op, __u32 i, __u32 len)
 
 static __always_inline __u64 name_hash(struct file_op *op, __u32 len)
 {
-	__u64 h = FNV_OFFSET_ ^ len;
+	__u64 h = FNV_OFFSET ^ len;
 
 #pragma unroll
 	for (int i = 0; i < NAME_WORDS; i++) {
 		if (i * 8 >= len)
 			break;
-		h = (h ^ name_word(op, i, len)) * FNV_PRIME_;
+		h = (h ^ name_word(op, i, len)) * FNV_PRIME;
 	}
 	return h;
 }
@@ -133,7 +131,7 @@ static __always_inline int name_prefix_admits(struct file_op *op, struct file_na
 		__u32 len = ix->prefix_len[i];
 		if (!len || len > NAME_PREFIX_MAX || len > op->name_len)
 			continue;
-		__u64 h = FNV_OFFSET_ ^ len;
+		__u64 h = FNV_OFFSET ^ len;
 #pragma unroll
 		for (int w = 0; w < NAME_PREFIX_MAX / 8; w++) {
 			if (w * 8 >= len)
@@ -142,7 +140,7 @@ static __always_inline int name_prefix_admits(struct file_op *op, struct file_na
 			__u32 rem = len - w * 8;
 			if (rem < 8)
 				v &= (1ull << (rem * 8)) - 1;
-			h = (h ^ v) * FNV_PRIME_;
+			h = (h ^ v) * FNV_PRIME;
 		}
 		nm = basename_lookup(ix, h);
 		if (nm && (nm->prefix & bit))
@@ -235,7 +233,7 @@ static long path_roll_step(__u64 i, void *arg)
 	if (at >= op->end)
 		return 1;
 	ch = w->path[at & (WORK_PATH_LEN - 1)];
-	op->h = (op->h ^ (__u8)ch) * FNV_PRIME_;
+	op->h = (op->h ^ (__u8)ch) * FNV_PRIME;
 	if (ch != '/') {
 		op->comp_len++;
 		if (ch == '.')
@@ -262,7 +260,7 @@ static __always_inline __u32 path_admits(struct file_op *op, __u32 want)
 	struct path_key key = {};
 	__u32 *hit, hits;
 
-	op->h = FNV_OFFSET_;
+	op->h = FNV_OFFSET;
 	op->h_dir = 0;
 	op->comp_len = 0;
 	op->comp_dots = 0;
@@ -727,7 +725,7 @@ static __always_inline void side_walk(struct file_op *op, struct work *w)
 	op->end = TAIL_AT + op->tail_len;
 }
 
-/* Copies a section of at most `max` bytes to data[off..] (see `append` in process.bpf.c). */
+/* Copies a section of at most `max` bytes to data[off..] (see `append` in sensor.bpf.c). */
 static __always_inline __u32 file_append(char *data, __u32 off, const void *src, __u32 len, const __u32 max)
 {
 	if (len > max)

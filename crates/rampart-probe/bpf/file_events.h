@@ -1,34 +1,41 @@
-/* Record layout of the file activity family (record kinds 16..47): kind = RECORD_FILE_BASE + FILE_EV_*.
+/* Record layout of the file activity family (record kinds RECORD_FILE_BASE..RECORD_FILE_LAST):
+ * kind = RECORD_FILE_BASE + FILE_EV_*.
  * Included at the end of events.h; decoded by src/file/decode.rs. */
 #pragma once
 
-#define RECORD_FILE_BASE 16
+/* The kinds (RECORD_FILE_BASE..RECORD_FILE_LAST) are in events.h. */
 
 /* File event types (also the counter index and the filter slot of the source side). */
-#define FILE_EV_OPEN 0
-#define FILE_EV_CHMOD 1
-#define FILE_EV_CHOWN 2
-#define FILE_EV_MKDIR 3
-#define FILE_EV_RMDIR 4
-#define FILE_EV_UNLINK 5
-#define FILE_EV_RENAME 6
-#define FILE_EV_LINK 7
-#define FILE_EV_UTIMES 8
-#define FILE_EV_SETXATTR 9
-#define FILE_EV_REMOVEXATTR 10
-#define FILE_EV_TRUNCATE 11
-#define FILE_EV_CHDIR 12
-#define FILE_EV_COUNT 13
+enum file_ev {
+	FILE_EV_OPEN = 0,
+	FILE_EV_CHMOD = 1,
+	FILE_EV_CHOWN = 2,
+	FILE_EV_MKDIR = 3,
+	FILE_EV_RMDIR = 4,
+	FILE_EV_UNLINK = 5,
+	FILE_EV_RENAME = 6,
+	FILE_EV_LINK = 7,
+	FILE_EV_UTIMES = 8,
+	FILE_EV_SETXATTR = 9,
+	FILE_EV_REMOVEXATTR = 10,
+	FILE_EV_TRUNCATE = 11,
+	FILE_EV_CHDIR = 12,
+	FILE_EV_COUNT = 13,
+};
 
-#define XATTR_NAME_MAX_LEN 256
+enum file_limit {
+	XATTR_NAME_MAX_LEN = 256,
+};
 
 /* file_event.flags */
-#define FILE_SRC_RESOLVED 1  /* the source path comes from the file's own dentries; `src` is filled */
-#define FILE_SRC_TRUNCATED 2 /* the source path kept only its tail */
-#define FILE_SRC_UPPER 4     /* the source is in an overlayfs upper layer */
-#define FILE_DST_TRUNCATED 8
-#define FILE_SRC_INODE 16 /* `src` is filled from the inode the call touched (the path is still the text's) */
-#define FILE_DST_INODE 32 /* `dst` likewise (rename, link: the same inode) */
+enum file_flag {
+	FILE_SRC_RESOLVED = 1,  /* the source path comes from the file's own dentries; `src` is filled */
+	FILE_SRC_TRUNCATED = 2, /* the source path kept only its tail */
+	FILE_SRC_UPPER = 4,     /* the source is in an overlayfs upper layer */
+	FILE_DST_TRUNCATED = 8,
+	FILE_SRC_INODE = 16, /* `src` is filled from the inode the call touched (the path is still the text's) */
+	FILE_DST_INODE = 32, /* `dst` likewise (rename, link: the same inode) */
+};
 
 /* Followed by: source path, destination path (absolute; when not FILE_SRC_RESOLVED, the kernel-resolved
  * base directory joined with the user's string, to be normalised), the user's path and destination path

@@ -5,33 +5,46 @@
 #include "common.h"
 
 /* file_policy.mode */
-#define FILE_MODE_OFF 0    /* no rule needs this event type: drop at once */
-#define FILE_MODE_ALL 1    /* some rule cannot be narrowed: send every event */
-#define FILE_MODE_FILTER 2 /* send only events an approver admits */
+enum file_mode {
+	FILE_MODE_OFF = 0,    /* no rule needs this event type: drop at once */
+	FILE_MODE_ALL = 1,    /* some rule cannot be narrowed: send every event */
+	FILE_MODE_FILTER = 2, /* send only events an approver admits */
+};
 
 /* file_policy.flags: which approver kinds a slot has */
-#define FP_NAME 1  /* basenames that admit outright (`*.file.name` values) */
-#define FP_GATE 2  /* every path approver has a literal basename: check it before walking the path */
-#define FP_PATH 4  /* path approvers (directory prefixes / exact paths) checked on the resolved path */
-#define FP_FLAGS 8 /* open flags: admit when flags & flags_mask */
-#define FP_NAME_PREFIX 16 /* basename prefixes that admit outright (`*.file.name =~ "id_*"`) */
-#define FP_ERRORS 32       /* send calls that failed with any error (else only EACCES and EPERM) */
-#define FP_COMPAT 64       /* admit calls made through an ia32 syscall (`event.compat`) */
+enum file_policy_flag {
+	FP_NAME = 1,         /* basenames that admit outright (`*.file.name` values) */
+	FP_GATE = 2,         /* every path approver has a literal basename: check it before walking the path */
+	FP_PATH = 4,         /* path approvers (directory prefixes / exact paths) checked on the resolved path */
+	FP_FLAGS = 8,        /* open flags: admit when flags & flags_mask */
+	FP_NAME_PREFIX = 16, /* basename prefixes that admit outright (`*.file.name =~ "id_*"`) */
+	FP_ERRORS = 32,      /* send calls that failed with any error (else only EACCES and EPERM) */
+	FP_COMPAT = 64,      /* admit calls made through an ia32 syscall (`event.compat`) */
+};
 
-/* Name prefixes: the kernel hashes the first len[i] bytes of a basename (at most NAME_PREFIX_MAX) and
- * looks the hash up in file_basenames (`prefix` bits). */
-#define NAME_PREFIX_LENS 4
-#define NAME_PREFIX_MAX 16
-
-/* Filter slots: one per event type (FILE_EV_*), plus the destination side of rename and link. */
-#define FILE_SLOT_RENAME_DST 13
-#define FILE_SLOT_LINK_DST 14
-#define FILE_SLOTS 16
+enum file_filter_limit {
+	/* Name prefixes: the kernel hashes the first len[i] bytes of a basename (at most NAME_PREFIX_MAX) and
+	 * looks the hash up in file_basenames (`prefix` bits). */
+	NAME_PREFIX_LENS = 4,
+	NAME_PREFIX_MAX = 16,
+	/* Filter slots: one per event type (FILE_EV_*), plus the destination side of rename and link. */
+	FILE_SLOT_RENAME_DST = 13,
+	FILE_SLOT_LINK_DST = 14,
+	FILE_SLOTS = 16,
+	/* A Bloom filter over every key of file_basenames (two bits per key, from the hash's top bits: FNV's
+	 * low bits only depend on the low bits of each word). Most basenames on a host are in no rule: one
+	 * array read and two bit tests spare them the hash-map lookups. */
+	NAME_BLOOM_LOG2 = 11,
+	NAME_BLOOM_BITS = 1 << NAME_BLOOM_LOG2,
+	NAME_BLOOM_WORDS = NAME_BLOOM_BITS / 64,
+};
 
 /* file_paths key kinds */
-#define PATH_KEY_PREFIX 0 /* a directory prefix, trailing '/' included */
-#define PATH_KEY_EXACT 1  /* a whole path */
-#define PATH_KEY_DIR 2    /* the directory (trailing '/') of an exact path: blocks discarders there */
+enum path_key_kind {
+	PATH_KEY_PREFIX = 0, /* a directory prefix, trailing '/' included */
+	PATH_KEY_EXACT = 1,  /* a whole path */
+	PATH_KEY_DIR = 2,    /* the directory (trailing '/') of an exact path: blocks discarders there */
+};
 
 struct file_policy {
 	__u32 mode;
@@ -47,13 +60,6 @@ struct name_masks {
 	__u32 prefix;
 	__u32 _pad;
 };
-
-/* A Bloom filter over every key of file_basenames (two bits per key, from the hash's top bits: FNV's low
- * bits only depend on the low bits of each word). Most basenames on a host are in no rule: one array read
- * and two bit tests spare them the hash-map lookups. */
-#define NAME_BLOOM_LOG2 11
-#define NAME_BLOOM_BITS (1u << NAME_BLOOM_LOG2)
-#define NAME_BLOOM_WORDS (NAME_BLOOM_BITS / 64)
 
 /* What user space tells the kernel about the names in file_basenames. */
 struct file_name_index {

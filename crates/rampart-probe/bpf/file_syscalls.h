@@ -7,10 +7,13 @@
 #define ARG_NONE 0xff
 #define ARG_FDCWD 0xfe /* the syscall has no dirfd: AT_FDCWD */
 #define AT_FDCWD -100
-#define AT_REMOVEDIR 0x200
-#define O_WRONLY 01
-#define O_CREAT 0100
-#define O_TRUNC 01000
+/* UAPI macros vmlinux.h lacks, checked against libc by src/abi/tests.rs. */
+enum file_uapi {
+	AT_REMOVEDIR = 0x200,
+	O_WRONLY = 01,
+	O_CREAT = 0100,
+	O_TRUNC = 01000,
+};
 
 /* sys_desc.special */
 #define SP_NONE 0

@@ -10,11 +10,13 @@
 
 #include "act_common.h"
 
-#define BPF_MAP_CREATE 0
-#define BPF_PROG_LOAD 5
-#define MAP_ANONYMOUS 0x20
-#define PTRACE_TRACEME 0
-#define PR_SET_NAME 15
+/* BPF_MAP_CREATE and BPF_PROG_LOAD are vmlinux.h's (enum bpf_cmd). UAPI macros vmlinux.h lacks, checked
+ * against libc by src/abi/tests.rs: */
+enum kernel_uapi {
+	MAP_ANONYMOUS = 0x20,
+	PTRACE_TRACEME = 0,
+	PR_SET_NAME = 15,
+};
 #define NSFS_MAGIC 0x6e736673
 
 /* Before 6.18 the namespace type lived in the operations table. */

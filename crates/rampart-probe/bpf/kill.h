@@ -16,18 +16,22 @@
 
 #include "common.h"
 
-#define KILL_SLOTS 32
-#define KILL_NAME_LEN 64
-#define KILL_PATTERNS 16
-#define KILL_PATTERN_LEN 32
-#define KILL_ARGS_LEN 4096
-/* A longer argv is scanned as its first KILL_ARGS_LEN - KILL_TAIL_LEN bytes and its last KILL_TAIL_LEN. */
-#define KILL_TAIL_LEN (KILL_ARGS_LEN / 4)
-#define KILL_PROTECTED_CGROUPS 64
-/* Environment strings read to judge a protected executable's run; a bigger environment is not a system one. */
-#define KILL_ENV_STRINGS 256
-/* argv positions looked at per bpf_loop() callback: a callback costs more than the few loads of a position */
-#define KILL_STEP 16
+enum kill_limit {
+	KILL_SLOTS = 32,
+	KILL_NAME_LEN = 64,
+	KILL_PATTERNS = 16,
+	KILL_PATTERN_LEN = 32,
+	KILL_ARGS_LEN = 4096,
+	/* A longer argv is scanned as its first KILL_ARGS_LEN - KILL_TAIL_LEN bytes and its last KILL_TAIL_LEN. */
+	KILL_TAIL_LEN = KILL_ARGS_LEN / 4,
+	KILL_PROTECTED_CGROUPS = 64,
+	/* Environment strings read to judge a protected executable's run; a bigger environment is not a
+	 * system one. */
+	KILL_ENV_STRINGS = 256,
+	/* argv positions looked at per bpf_loop() callback: a callback costs more than the few loads of a
+	 * position */
+	KILL_STEP = 16,
+};
 
 /* A kill rule slot: the signal, and whether it is armed (the disarmer clears it). */
 struct kill_slot {

@@ -63,16 +63,18 @@ const volatile __u64 uring_cleanup_flag = 0;
 __u32 uring_net_ops = 0;
 
 /* Counters (per CPU, index URC_*). */
-#define URC_SUBMITTED 0 /* requests of a wanted operation */
-#define URC_COMPLETED 1 /* reported at their completion */
-#define URC_OVERFLOWED 2 /* of which, completions found through the overflow tracepoint */
-#define URC_SKIP 3       /* reported at submission: IOSQE_CQE_SKIP_SUCCESS */
-#define URC_FULL 4       /* reported at submission: uring_pending (or its companions) full */
-#define URC_DUP 5        /* reported at submission: user_data already pending on the ring */
-#define URC_STALE 6      /* a pending entry replaced by a new request at its address (never completed) */
-#define URC_MISSED 7     /* a completion with no pending entry (submitted before attach, or lost) */
-#define URC_FOREIGN 8    /* an overflowed completion with a pending request's user_data that was not its */
-#define URC_SLOTS 16
+enum uring_counter {
+	URC_SUBMITTED = 0,  /* requests of a wanted operation */
+	URC_COMPLETED = 1,  /* reported at their completion */
+	URC_OVERFLOWED = 2, /* of which, completions found through the overflow tracepoint */
+	URC_SKIP = 3,       /* reported at submission: IOSQE_CQE_SKIP_SUCCESS */
+	URC_FULL = 4,       /* reported at submission: uring_pending (or its companions) full */
+	URC_DUP = 5,        /* reported at submission: user_data already pending on the ring */
+	URC_STALE = 6,      /* a pending entry replaced by a new request at its address (never completed) */
+	URC_MISSED = 7,     /* a completion with no pending entry (submitted before attach, or lost) */
+	URC_FOREIGN = 8,    /* an overflowed completion with a pending request's user_data that was not its */
+	URC_SLOTS = 16,
+};
 
 struct uring_counters {
 	__u64 v[URC_SLOTS];

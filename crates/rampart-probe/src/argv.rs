@@ -1,13 +1,15 @@
 //! An argument vector as captured: the whole NUL-separated block (`argv0\0arg1\0…`), or, when it is longer than
-//! the bound, its head and its tail with a gap between them. The kernel's exec capture (`bpf/process.bpf.c`)
+//! the bound, its head and its tail with a gap between them. The kernel's exec capture (`bpf/sensor.bpf.c`)
 //! and the /proc reading of running processes split the same way, so a padded command line reads the same
 //! from both: the arguments an attacker pushes away from the head (`miner <5 KiB> -o stratum+tcp://…`) are in
 //! the tail, and the gap says which argument it starts in and how many bytes it skipped.
 
+use crate::skel::types::exec_limit;
+
 /// Bytes of argv kept at most (ARGS_MAX_LEN in bpf/events.h).
-pub const ARGS_MAX_BYTES: usize = 4096;
+pub const ARGS_MAX_BYTES: usize = exec_limit::ARGS_MAX_LEN.0 as usize;
 /// The tail's share of the bound when argv is cut (ARGS_TAIL_DIVISOR).
-const TAIL_DIVISOR: usize = 4;
+const TAIL_DIVISOR: usize = exec_limit::ARGS_TAIL_DIVISOR.0 as usize;
 
 /// Where the bytes that were not captured lie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

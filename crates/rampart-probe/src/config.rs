@@ -15,8 +15,8 @@ pub const DEFAULT_ENV_VALUES: &[&str] = &[
     "HISTFILESIZE",
 ];
 
-/// Kernel-side limit on the allow-list (slots in the BPF program).
-pub const MAX_ENV_VALUES: usize = 8;
+/// Kernel-side limit on the allow-list (slots in the BPF program, ENV_VALUE_SLOTS).
+pub const MAX_ENV_VALUES: usize = crate::skel::types::exec_limit::ENV_VALUE_SLOTS.0 as usize;
 /// Kernel-side bound on the argv block of one exec.
 pub const MAX_ARGS_BYTES: u32 = crate::argv::ARGS_MAX_BYTES as u32;
 
@@ -95,7 +95,5 @@ impl ProbeConfig {
 /// FNV-1a 64 of an environment variable name: the BPF program compares names by this hash (the decoder
 /// re-checks the name, so a collision never leaks a value).
 pub(crate) fn env_name_hash(name: &str) -> u64 {
-    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-    })
+    crate::abi::fnv1a(name.as_bytes())
 }

@@ -1,37 +1,18 @@
 //! Ring-buffer bytes → [`ProbeRecord`]: bounds-checked, never panics; a short or inconsistent record is an
 //! error the caller counts and skips.
 
-use std::mem::size_of;
-
 use rampart_model::process::Credentials;
 use rampart_model::{ExitCause, FileInfo};
 
+use crate::abi::{c_string, has, lossy, read_pod, read_record};
 use crate::env::{Environ, EnvironCache};
 use crate::record::{
     ExecRecord, ExitRecord, ForkRecord, KernelKillRecord, ProbeRecord, TaskCreds, TaskInfo,
 };
 use crate::skel::types::{
-    cred_info, exec_event, exit_event, file_info, fork_event, kill_event, record_header, task_info,
+    cred_flag, cred_info, exec_event, exec_flag, exit_event, file_info, fork_event, kill_event,
+    record_header, record_kind, task_flag, task_info,
 };
-
-// Constants mirrored from bpf/events.h (#defines do not reach BTF).
-const RECORD_EXEC: u32 = 1;
-const RECORD_FORK: u32 = 2;
-const RECORD_EXIT: u32 = 3;
-const RECORD_KACT: u32 = 48;
-const RECORD_SOCK: u32 = 49;
-const RECORD_DNS: u32 = 50;
-const RECORD_KILL: u32 = 8;
-const TASK_KTHREAD: u32 = 1;
-const EXEC_INTERPRETED: u32 = 1;
-const EXEC_PATH_TRUNCATED: u32 = 2;
-const EXEC_SCRIPT_TRUNCATED: u32 = 4;
-const EXEC_ARGS_TRUNCATED: u32 = 16;
-const EXEC_ENVS_TRUNCATED: u32 = 32;
-const EXEC_ENV_BLOCK: u32 = 128;
-const EXEC_IA32: u32 = 512;
-const CRED_INIT_USER_NS: u32 = 1;
-const EXEC_FILE_UPPER: u32 = 256;
 
 /// Prefix of a path whose head did not fit the kernel's 4 KiB buffer (the tail is kept).
 pub const TRUNCATED_PATH_MARKER: &str = "...";
@@ -59,24 +40,24 @@ pub struct Decoder {
 impl Decoder {
     pub fn decode(&mut self, bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
         let header: record_header = read_pod(bytes)?;
-        match header.kind {
-            RECORD_EXEC => self.exec(bytes).map(ProbeRecord::Exec),
-            RECORD_FORK => fork(bytes).map(ProbeRecord::Fork),
-            RECORD_EXIT => exit(bytes).map(ProbeRecord::Exit),
-            crate::file::RECORD_FILE_FIRST..=crate::file::RECORD_FILE_LAST => {
+        let file_kinds = record_kind::RECORD_FILE_BASE.0..=record_kind::RECORD_FILE_LAST.0;
+        match record_kind(header.kind) {
+            record_kind::RECORD_EXEC => self.exec(bytes).map(ProbeRecord::Exec),
+            record_kind::RECORD_FORK => fork(bytes).map(ProbeRecord::Fork),
+            record_kind::RECORD_EXIT => exit(bytes).map(ProbeRecord::Exit),
+            kind if file_kinds.contains(&kind.0) => {
                 crate::file::decode::decode(bytes).map(ProbeRecord::Activity)
             }
-            RECORD_KACT => crate::kernel::decode(bytes),
-            RECORD_SOCK => crate::net::decode(bytes),
-            RECORD_DNS => crate::dns::decode(bytes),
-            RECORD_KILL => kill(bytes).map(ProbeRecord::KernelKill),
-            other => Err(DecodeError::UnknownKind(other)),
+            record_kind::RECORD_KACT => crate::kernel::decode(bytes),
+            record_kind::RECORD_SOCK => crate::net::decode(bytes),
+            record_kind::RECORD_DNS => crate::dns::decode(bytes),
+            record_kind::RECORD_KILL => kill(bytes).map(ProbeRecord::KernelKill),
+            other => Err(DecodeError::UnknownKind(other.0)),
         }
     }
 
     fn exec(&mut self, bytes: &[u8]) -> Result<ExecRecord, DecodeError> {
-        let e: exec_event = read_pod(bytes)?;
-        let mut sections = Sections::new(&bytes[size_of::<exec_event>()..]);
+        let (e, mut sections) = read_record::<exec_event>(bytes)?;
         let exe_path = sections.take(e.exe_path_len)?;
         let script_path = sections.take(e.script_path_len)?;
         let cgroup_path = sections.take(e.cgroup_path_len)?;
@@ -86,13 +67,17 @@ impl Decoder {
 
         let mut task = task(&e.task);
         task.cgroup_path = lossy(cgroup_path);
-        let mut exe = file(
-            &e.file,
-            path_string(exe_path, e.flags & EXEC_PATH_TRUNCATED != 0),
-        );
-        exe.in_upper_layer = e.flags & EXEC_FILE_UPPER != 0;
-        let (file, interpreter) = if e.flags & EXEC_INTERPRETED != 0 {
-            let script = path_string(script_path, e.flags & EXEC_SCRIPT_TRUNCATED != 0);
+        let exe_path = path_string(exe_path, has(e.flags, exec_flag::EXEC_PATH_TRUNCATED.0));
+        let mut exe = FileInfo {
+            dev: user_dev(e.file.dev),
+            ..file(&e.file, exe_path)
+        };
+        exe.in_upper_layer = has(e.flags, exec_flag::EXEC_FILE_UPPER.0);
+        let (file, interpreter) = if has(e.flags, exec_flag::EXEC_INTERPRETED.0) {
+            let script = path_string(
+                script_path,
+                has(e.flags, exec_flag::EXEC_SCRIPT_TRUNCATED.0),
+            );
             (FileInfo::from_path(script), Some(exe))
         } else {
             (exe, None)
@@ -107,7 +92,7 @@ impl Decoder {
         );
         let env_values = &self.env_values;
         let value_allowed = |name: &str| env_values.iter().any(|allowed| allowed == name);
-        let whole_block = e.flags & EXEC_ENV_BLOCK != 0;
+        let whole_block = has(e.flags, exec_flag::EXEC_ENV_BLOCK.0);
         // the flag is part of the key too: the same bytes mean a block in one layout and names in the other
         let layout: &[u8] = if whole_block { b"block" } else { b"walked" };
         let env = self.environs.get_or_decode([layout, envs, envp], || {
@@ -134,23 +119,22 @@ impl Decoder {
             timestamp_boot_ns: e.hdr.timestamp_ns,
             task,
             file,
-            args_truncated: argv.truncated || e.flags & EXEC_ARGS_TRUNCATED != 0,
+            args_truncated: argv.truncated || has(e.flags, exec_flag::EXEC_ARGS_TRUNCATED.0),
             args_size: argv.size,
             args_longest: argv.longest,
             args_gap: argv.gap,
             argv: argv.argv,
             envs: env.names,
             envp: env.values,
-            envs_truncated: env.truncated || e.flags & EXEC_ENVS_TRUNCATED != 0,
+            envs_truncated: env.truncated || has(e.flags, exec_flag::EXEC_ENVS_TRUNCATED.0),
             interpreter,
-            is_ia32: e.flags & EXEC_IA32 != 0,
+            is_ia32: has(e.flags, exec_flag::EXEC_IA32.0),
         })
     }
 }
 
 fn fork(bytes: &[u8]) -> Result<ForkRecord, DecodeError> {
-    let f: fork_event = read_pod(bytes)?;
-    let mut sections = Sections::new(&bytes[size_of::<fork_event>()..]);
+    let (f, mut sections) = read_record::<fork_event>(bytes)?;
     let cgroup_path = sections.take(f.cgroup_path_len)?;
     let mut child = task(&f.child);
     child.cgroup_path = lossy(cgroup_path);
@@ -225,7 +209,7 @@ fn task(t: &task_info) -> TaskInfo {
         cgroup_path: String::new(),
         tty_name: c_string(&t.tty),
         start_time_boot_ns: t.start_boottime_ns,
-        is_kthread: t.flags & TASK_KTHREAD != 0,
+        is_kthread: has(t.flags, task_flag::TASK_KTHREAD.0),
     }
 }
 
@@ -242,15 +226,15 @@ pub(crate) fn task_creds(c: &cred_info) -> TaskCreds {
         fsgid: c.fsgid,
         cap_effective: c.cap_effective,
         cap_permitted: c.cap_permitted,
-        init_user_ns: c.flags & CRED_INIT_USER_NS != 0,
+        init_user_ns: has(c.flags, cred_flag::CRED_INIT_USER_NS.0),
     }
 }
 
-fn file(f: &file_info, path: String) -> FileInfo {
+/// A record's `struct file_info`, at `path` (exec records add the device).
+pub(crate) fn file(f: &file_info, path: String) -> FileInfo {
     FileInfo {
         inode: f.inode,
         mount_id: f.mount_id,
-        dev: user_dev(f.dev),
         filesystem: c_string(&f.fs_type),
         mode: f.mode,
         uid: f.uid,
@@ -266,7 +250,8 @@ pub fn user_dev(kernel_dev: u32) -> u64 {
     libc::makedev(kernel_dev >> 20, kernel_dev & 0xf_ffff)
 }
 
-fn path_string(bytes: &[u8], truncated: bool) -> String {
+/// A path from a record; one that kept only its tail says so with [`TRUNCATED_PATH_MARKER`].
+pub(crate) fn path_string(bytes: &[u8], truncated: bool) -> String {
     let path = lossy(bytes);
     if truncated {
         format!("{TRUNCATED_PATH_MARKER}{path}")
@@ -275,72 +260,10 @@ fn path_string(bytes: &[u8], truncated: bool) -> String {
     }
 }
 
-/// Consecutive byte sections of the variable tail.
-struct Sections<'a> {
-    rest: &'a [u8],
-    consumed: usize,
-}
-
-impl<'a> Sections<'a> {
-    fn new(rest: &'a [u8]) -> Self {
-        Sections { rest, consumed: 0 }
-    }
-
-    fn take(&mut self, len: u16) -> Result<&'a [u8], DecodeError> {
-        let len = len as usize;
-        if len > self.rest.len() {
-            return Err(DecodeError::Sections {
-                len: self.consumed + self.rest.len(),
-                need: self.consumed + len,
-            });
-        }
-        let (head, rest) = self.rest.split_at(len);
-        self.rest = rest;
-        self.consumed += len;
-        Ok(head)
-    }
-}
-
 /// NUL-separated strings; true when the last one has no NUL (cut mid-string).
 fn split_strings(block: &[u8]) -> (Vec<String>, bool) {
     let (pieces, cut) = crate::argv::split(block);
     (pieces.into_iter().map(lossy).collect(), cut)
-}
-
-fn c_string(raw: &[i8]) -> String {
-    // SAFETY-free reinterpretation: i8 and u8 have the same size; collect the bytes up to the first NUL.
-    let bytes: Vec<u8> = raw
-        .iter()
-        .take_while(|c| **c != 0)
-        .map(|c| *c as u8)
-        .collect();
-    lossy(&bytes)
-}
-
-fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Plain-old-data the BPF side wrote: every field of the generated `#[repr(C)]` types is an integer or an
-/// integer array, so any bit pattern is a valid value.
-trait Pod: Copy {}
-impl Pod for record_header {}
-impl Pod for exec_event {}
-impl Pod for fork_event {}
-impl Pod for exit_event {}
-impl Pod for kill_event {}
-
-fn read_pod<T: Pod>(bytes: &[u8]) -> Result<T, DecodeError> {
-    let need = size_of::<T>();
-    if bytes.len() < need {
-        return Err(DecodeError::Short {
-            len: bytes.len(),
-            need,
-        });
-    }
-    // SAFETY: the length is checked above, read_unaligned copes with any alignment, and `T: Pod` admits
-    // every bit pattern.
-    Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
 }
 
 #[cfg(test)]

@@ -5,12 +5,14 @@
 
 use std::sync::Arc;
 
+use crate::skel::types::exec_limit;
+
 /// Bytes of a name kept (ENV_NAME_MAX).
-pub const ENV_NAME_MAX: usize = 128;
+pub const ENV_NAME_MAX: usize = exec_limit::ENV_NAME_MAX.0 as usize;
 /// Bytes of one kept `NAME=value` (ENVP_ENTRY_MAX, less its NUL).
-pub const ENV_ENTRY_MAX: usize = 1023;
+pub const ENV_ENTRY_MAX: usize = exec_limit::ENVP_ENTRY_MAX.0 as usize - 1;
 /// Bytes of kept entries in all (ENVP_MAX_LEN): no entry starts past `ENV_VALUES_MAX - ENV_ENTRY_MAX - 1`.
-pub const ENV_VALUES_MAX: usize = 2048;
+pub const ENV_VALUES_MAX: usize = exec_limit::ENVP_MAX_LEN.0 as usize;
 
 /// An environment's names and kept values, shared: many execs carry the same one (see [`EnvironCache`]).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

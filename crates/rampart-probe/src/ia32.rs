@@ -9,52 +9,52 @@
 use libbpf_rs::{Link, MapCore, MapFlags};
 use rampart_model::EventType;
 
+use crate::abi::bytes_of;
 use crate::errors::ProbeError;
 use crate::kernel::config::ActivityConfig;
-use crate::skel::types::ia32_state;
-use crate::skel::{OpenProcessSkel, ProcessSkel};
+use crate::skel::types::{ia32_state, kact_op};
+use crate::skel::{OpenSensorSkel, SensorSkel};
 
 /// Kernel-activity and network ops (bpf/act_events.h `KOP_*`, the bit in `ia32_state.ops`) and the event
 /// type each produces.
-const OPS: &[(u32, EventType)] = &[
-    (crate::kernel::KOP_BPF, EventType::Bpf),
-    (crate::kernel::KOP_PTRACE, EventType::Ptrace),
-    (crate::kernel::KOP_MMAP, EventType::Mmap),
-    (crate::kernel::KOP_MPROTECT, EventType::Mprotect),
-    (crate::kernel::KOP_INIT_MODULE, EventType::LoadModule),
-    (crate::kernel::KOP_FINIT_MODULE, EventType::LoadModule),
-    (crate::kernel::KOP_DELETE_MODULE, EventType::UnloadModule),
-    (crate::kernel::KOP_SETUID, EventType::Setuid),
-    (crate::kernel::KOP_SETGID, EventType::Setgid),
-    (crate::kernel::KOP_CAPSET, EventType::Capset),
-    (crate::kernel::KOP_KILL, EventType::Signal),
-    (crate::kernel::KOP_MOUNT, EventType::Mount),
-    (crate::kernel::KOP_UMOUNT, EventType::Umount),
-    (crate::kernel::KOP_MEMFD_CREATE, EventType::MemfdCreate),
-    (KOP_SPLICE, EventType::Splice),
-    (crate::kernel::KOP_PRCTL, EventType::Prctl),
-    (crate::kernel::KOP_UNSHARE, EventType::Unshare),
-    (crate::kernel::KOP_SETNS, EventType::Setns),
-    (crate::net::KOP_CONNECT, EventType::Connect),
-    (crate::net::KOP_BIND, EventType::Bind),
-    (crate::net::KOP_ACCEPT, EventType::Accept),
+const OPS: &[(kact_op, EventType)] = &[
+    (kact_op::KOP_BPF, EventType::Bpf),
+    (kact_op::KOP_PTRACE, EventType::Ptrace),
+    (kact_op::KOP_MMAP, EventType::Mmap),
+    (kact_op::KOP_MPROTECT, EventType::Mprotect),
+    (kact_op::KOP_INIT_MODULE, EventType::LoadModule),
+    (kact_op::KOP_FINIT_MODULE, EventType::LoadModule),
+    (kact_op::KOP_DELETE_MODULE, EventType::UnloadModule),
+    (kact_op::KOP_SETUID, EventType::Setuid),
+    (kact_op::KOP_SETGID, EventType::Setgid),
+    (kact_op::KOP_CAPSET, EventType::Capset),
+    (kact_op::KOP_KILL, EventType::Signal),
+    (kact_op::KOP_MOUNT, EventType::Mount),
+    (kact_op::KOP_UMOUNT, EventType::Umount),
+    (kact_op::KOP_MEMFD_CREATE, EventType::MemfdCreate),
+    (kact_op::KOP_SPLICE, EventType::Splice),
+    (kact_op::KOP_PRCTL, EventType::Prctl),
+    (kact_op::KOP_UNSHARE, EventType::Unshare),
+    (kact_op::KOP_SETNS, EventType::Setns),
+    (kact_op::KOP_CONNECT, EventType::Connect),
+    (kact_op::KOP_BIND, EventType::Bind),
+    (kact_op::KOP_ACCEPT, EventType::Accept),
 ];
-const KOP_SPLICE: u32 = crate::kernel::KOP_SPLICE;
 /// The ops whose enter body reads state before the call (`ia32_sys_enter`).
-const ENTER_OPS: u64 = 1 << crate::kernel::KOP_MPROTECT | 1 << KOP_SPLICE;
+const ENTER_OPS: u64 = 1 << kact_op::KOP_MPROTECT.0 | 1 << kact_op::KOP_SPLICE.0;
 
 /// The ops bitmask (`ia32_state.ops`) of the event types `config` hooks.
 pub(crate) fn wanted_ops(config: &ActivityConfig) -> u64 {
     OPS.iter()
         .filter(|(_, t)| config.wants(*t))
-        .fold(0, |m, (op, _)| m | 1 << op)
+        .fold(0, |m, (op, _)| m | 1 << op.0)
 }
 
 /// Before load: the programs are left out when the compat hooks are turned off, and when this kernel runs no
 /// ia32 syscall at all (nothing to see: they would cost for nothing). Otherwise the every-syscall file
 /// program is loaded too, as the exit program's file body (attached only as the fallback, see
 /// `file::hooks`).
-pub(crate) fn prepare(open: &mut OpenProcessSkel<'_>, enabled: bool) {
+pub(crate) fn prepare(open: &mut OpenSensorSkel<'_>, enabled: bool) {
     let wanted = enabled && kernel_runs_ia32();
     open.progs.ia32_sys_exit.set_autoload(wanted);
     open.progs.ia32_sys_enter.set_autoload(wanted);
@@ -65,7 +65,7 @@ pub(crate) fn prepare(open: &mut OpenProcessSkel<'_>, enabled: bool) {
 
 /// After load: points the exit program's file tail call at `file_sys_exit`, unless that program is the
 /// attached fallback (it then takes ia32 file calls itself, and a second report would follow).
-pub(crate) fn link_file_body(skel: &ProcessSkel<'_>) -> Result<(), ProbeError> {
+pub(crate) fn link_file_body(skel: &SensorSkel<'_>) -> Result<(), ProbeError> {
     let progs = &skel.progs;
     if !progs.ia32_sys_exit.autoload() || crate::file::hooks::every_syscall_mode(skel) {
         return Ok(());
@@ -162,7 +162,7 @@ impl Ia32Hooks {
     /// being detached already ignores what is no longer wanted).
     pub(crate) fn sync(
         &mut self,
-        skel: &ProcessSkel<'_>,
+        skel: &SensorSkel<'_>,
         ops: u64,
         file: bool,
     ) -> Result<(), ProbeError> {
@@ -181,16 +181,9 @@ impl Ia32Hooks {
                 file: u32::from(file),
                 ..Default::default()
             };
-            // SAFETY: a BTF-generated struct of plain integers.
-            let bytes = unsafe {
-                std::slice::from_raw_parts(
-                    (&value as *const ia32_state).cast::<u8>(),
-                    std::mem::size_of::<ia32_state>(),
-                )
-            };
             skel.maps
                 .ia32_state
-                .update(&0u32.to_ne_bytes(), bytes, MapFlags::ANY)
+                .update(&0u32.to_ne_bytes(), bytes_of(&value), MapFlags::ANY)
                 .map_err(|source| ProbeError::Map {
                     map: "ia32_state",
                     source,
@@ -239,11 +232,11 @@ mod tests {
         let all = wanted_ops(&ActivityConfig::default());
         assert_eq!(all.count_ones() as usize, OPS.len());
         let connect = wanted_ops(&ActivityConfig::for_event_types([EventType::Connect]));
-        assert_eq!(connect, 1 << crate::net::KOP_CONNECT);
+        assert_eq!(connect, 1 << kact_op::KOP_CONNECT.0);
         let modules = wanted_ops(&ActivityConfig::for_event_types([EventType::LoadModule]));
         assert_eq!(
             modules,
-            1 << crate::kernel::KOP_INIT_MODULE | 1 << crate::kernel::KOP_FINIT_MODULE
+            1 << kact_op::KOP_INIT_MODULE.0 | 1 << kact_op::KOP_FINIT_MODULE.0
         );
         assert_eq!(
             wanted_ops(&ActivityConfig::for_event_types([EventType::Dns])),

@@ -13,18 +13,20 @@ use std::path::Path;
 
 use libbpf_rs::{libbpf_sys, MapCore, MapFlags};
 
+use crate::abi::{bytes_of, read_pod};
 use crate::errors::ProbeError;
 use crate::loader::Probe;
 use crate::skel::types::{
-    kill_config, kill_exe_key, kill_name_key, kill_pattern, kill_slot, task_start_query,
+    kill_config, kill_exe_key, kill_limit, kill_name_key, kill_pattern, kill_slot, task_start_query,
 };
 
-/// Kernel limits, mirrored from bpf/kill.h.
-pub const MAX_SLOTS: usize = 32;
-pub const MAX_NAME_LEN: usize = 63;
-pub const MAX_PATTERNS: usize = 16;
-pub const MAX_PATTERN_LEN: usize = 32;
-pub const MAX_PROTECTED_CGROUPS: usize = 64;
+/// Kernel limits (`KILL_*` in bpf/kill.h).
+pub const MAX_SLOTS: usize = kill_limit::KILL_SLOTS.0 as usize;
+/// A name and its NUL fill the kernel's KILL_NAME_LEN bytes.
+pub const MAX_NAME_LEN: usize = kill_limit::KILL_NAME_LEN.0 as usize - 1;
+pub const MAX_PATTERNS: usize = kill_limit::KILL_PATTERNS.0 as usize;
+pub const MAX_PATTERN_LEN: usize = kill_limit::KILL_PATTERN_LEN.0 as usize;
+pub const MAX_PROTECTED_CGROUPS: usize = kill_limit::KILL_PROTECTED_CGROUPS.0 as usize;
 
 /// One rule the kernel enforces: kill with `signal` when the executable's basename is in `names` or an
 /// argument contains one of `arg_substrings`.
@@ -116,12 +118,6 @@ impl KernelKillPlan {
         }
         Ok(())
     }
-}
-
-fn bytes_of<T>(v: &T) -> &[u8] {
-    // SAFETY: T is a plain-data struct generated from BTF (no padding invariants, no pointers); reading its
-    // bytes is always valid.
-    unsafe { std::slice::from_raw_parts(v as *const T as *const u8, size_of::<T>()) }
 }
 
 /// Sets byte `b`'s bit in a 256-bit map (the kernel tests `map[b >> 6] & 1 << (b & 63)`).
@@ -288,22 +284,12 @@ impl Probe {
         };
         let maps = &self.skel().maps;
         let key = slot.to_ne_bytes();
-        let mut value = kill_slot::default();
         let current = maps
             .kill_slots
             .lookup(&key, MapFlags::ANY)
             .map_err(map_err("kill_slots"))?
             .unwrap_or_default();
-        if current.len() == size_of::<kill_slot>() {
-            // SAFETY: `value` is plain data of exactly this size.
-            unsafe {
-                std::ptr::copy_nonoverlapping(
-                    current.as_ptr(),
-                    &mut value as *mut _ as *mut u8,
-                    current.len(),
-                )
-            };
-        }
+        let mut value: kill_slot = read_pod(&current).unwrap_or_default();
         if armed && value.signal == 0 {
             return Err(ProbeError::Config(format!(
                 "kill slot {slot} is not in the plan"
@@ -319,12 +305,7 @@ impl Probe {
             .lookup(&zero, MapFlags::ANY)
             .map_err(map_err("kill_config"))?
             .unwrap_or_default();
-        let mut config = kill_config::default();
-        let n = current.len().min(size_of::<kill_config>());
-        // SAFETY: `config` is plain data and `n` bytes fit in it.
-        unsafe {
-            std::ptr::copy_nonoverlapping(current.as_ptr(), &mut config as *mut _ as *mut u8, n)
-        };
+        let mut config: kill_config = read_pod(&current).unwrap_or_default();
         config.armed_slots = armed_slots;
         maps.kill_config
             .update(&zero, bytes_of(&config), MapFlags::ANY)

@@ -12,6 +12,7 @@
 //! # Ok::<(), rampart_probe::ProbeError>(())
 //! ```
 
+mod abi;
 pub mod argv;
 pub mod config;
 pub mod decode;

@@ -16,7 +16,7 @@ use crate::errors::ProbeError;
 use crate::liblog;
 use crate::preflight::{self, Lockdown};
 use crate::record::ProbeRecord;
-use crate::skel::{OpenProcessSkel, ProcessSkel, ProcessSkelBuilder};
+use crate::skel::{OpenSensorSkel, SensorSkel, SensorSkelBuilder};
 use crate::stats::ProbeStats;
 
 /// Decoded records waiting for the caller of [`Probe::poll`], filled by the ring-buffer callback.
@@ -29,7 +29,7 @@ struct Inbox {
 pub struct Probe {
     // Drop order matters (see Drop): the ring buffer, then the skeleton, then the object storage they borrow.
     ring: ManuallyDrop<RingBuffer<'static>>,
-    skel: ManuallyDrop<ProcessSkel<'static>>,
+    skel: ManuallyDrop<SensorSkel<'static>>,
     object: NonNull<MaybeUninit<OpenObject>>,
     inbox: Arc<Mutex<Inbox>>,
     decode_errors: Arc<AtomicU64>,
@@ -84,7 +84,7 @@ impl Probe {
         // SAFETY: `object` is a live, exclusively owned allocation that outlives the skeleton (see Drop).
         let storage: &'static mut MaybeUninit<OpenObject> = unsafe { &mut *object.as_ptr() };
         let (opened, log) =
-            liblog::with_captured_log(|| ProcessSkelBuilder::default().open(storage));
+            liblog::with_captured_log(|| SensorSkelBuilder::default().open(storage));
         let mut open_skel = opened.map_err(|source| ProbeError::Open { source, log })?;
         configure(&mut open_skel, config)?;
         let tracing = crate::tracefs::tracing_dir(); // looked up (and mounted) once for both families
@@ -228,12 +228,12 @@ impl Probe {
         self.ring.epoll_fd()
     }
 
-    pub(crate) fn skel(&self) -> &ProcessSkel<'static> {
+    pub(crate) fn skel(&self) -> &SensorSkel<'static> {
         &self.skel
     }
 
     /// For modules that attach programs or write maps at run time (file filters).
-    pub(crate) fn skel_mut(&mut self) -> &mut ProcessSkel<'static> {
+    pub(crate) fn skel_mut(&mut self) -> &mut SensorSkel<'static> {
         &mut self.skel
     }
 
@@ -317,7 +317,7 @@ impl Drop for Probe {
     }
 }
 
-fn configure(open_skel: &mut OpenProcessSkel<'_>, config: &ProbeConfig) -> Result<(), ProbeError> {
+fn configure(open_skel: &mut OpenSensorSkel<'_>, config: &ProbeConfig) -> Result<(), ProbeError> {
     open_skel
         .maps
         .events
@@ -332,14 +332,14 @@ fn configure(open_skel: &mut OpenProcessSkel<'_>, config: &ProbeConfig) -> Resul
     rodata.agent_tgid = config.agent_pid.unwrap_or(0);
     rodata.args_max_bytes = config.max_args_bytes;
     rodata.wakeup_bytes = config.wakeup_bytes;
-    rodata.env_value_hashes = [0; 8];
+    rodata.env_value_hashes = Default::default();
     for (slot, name) in rodata.env_value_hashes.iter_mut().zip(&config.env_values) {
         *slot = env_name_hash(name);
     }
     Ok(())
 }
 
-fn attach(skel: &mut ProcessSkel<'_>) -> Result<(), ProbeError> {
+fn attach(skel: &mut SensorSkel<'_>) -> Result<(), ProbeError> {
     let err = |program: &'static str| {
         move |source| ProbeError::Attach {
             program: program.into(),

@@ -149,10 +149,11 @@ pub enum Origin {
 impl Origin {
     /// From a record's `origin` (`ORIGIN_*` in bpf/events.h); unknown values read as a syscall.
     pub(crate) fn from_raw(raw: u32) -> Origin {
-        match raw {
-            1 => Origin::Ia32,
-            2 => Origin::IoUring { completed: true },
-            3 => Origin::IoUring { completed: false },
+        use crate::skel::types::origin;
+        match origin(raw) {
+            origin::ORIGIN_IA32 => Origin::Ia32,
+            origin::ORIGIN_URING => Origin::IoUring { completed: true },
+            origin::ORIGIN_URING_SUBMITTED => Origin::IoUring { completed: false },
             _ => Origin::Syscall,
         }
     }

@@ -1,4 +1,6 @@
-//! The libbpf-cargo generated skeleton of `bpf/process.bpf.c`, and the record types it generates from BTF.
+//! The libbpf-cargo generated skeleton of `bpf/sensor.bpf.c` (`SensorSkel`), and the types it generates from
+//! the object's BTF: every record and map layout, and the enums of constants shared with the C side (read
+//! through [`crate::abi`]).
 
 #![allow(
     clippy::all,
@@ -10,4 +12,4 @@
     unused_imports
 )]
 
-include!(concat!(env!("OUT_DIR"), "/process.skel.rs"));
+include!(concat!(env!("OUT_DIR"), "/sensor.skel.rs"));

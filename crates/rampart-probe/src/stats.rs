@@ -1,11 +1,13 @@
 //! Drop and emit accounting, read from the per-CPU `counters` map.
 
-/// Counter slots, as in bpf/events.h (`CNT_*`).
-const CNT_DROPS: usize = 0;
-const CNT_EXEC: usize = 1;
-const CNT_FORK: usize = 2;
-const CNT_EXIT: usize = 3;
-const CNT_MAX: usize = 4;
+use crate::abi::read_pod;
+use crate::skel::types::{counter_slot, counters};
+
+/// Counter slots (`CNT_*` in bpf/events.h).
+const CNT_DROPS: usize = counter_slot::CNT_DROPS.0 as usize;
+const CNT_EXEC: usize = counter_slot::CNT_EXEC.0 as usize;
+const CNT_FORK: usize = counter_slot::CNT_FORK.0 as usize;
+const CNT_EXIT: usize = counter_slot::CNT_EXIT.0 as usize;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProbeStats {
@@ -31,24 +33,19 @@ pub struct ProbeStats {
 }
 
 impl ProbeStats {
-    /// Builds the totals from the per-CPU values of the counters map (each `CNT_MAX` native-endian u64s).
+    /// Builds the totals from the per-CPU values of the counters map (each a `struct counters`).
     pub(crate) fn from_per_cpu(values: &[Vec<u8>], decode_errors: u64) -> Self {
         let mut stats = ProbeStats {
             decode_errors,
             ..Default::default()
         };
         for cpu in values {
-            let slot = |i: usize| {
-                cpu.get(i * 8..i * 8 + 8)
-                    .and_then(|b| b.try_into().ok())
-                    .map(u64::from_ne_bytes)
-                    .unwrap_or(0)
-            };
-            debug_assert!(cpu.len() >= CNT_MAX * 8);
-            stats.drops_per_cpu.push(slot(CNT_DROPS));
-            stats.exec_emitted += slot(CNT_EXEC);
-            stats.fork_emitted += slot(CNT_FORK);
-            stats.exit_emitted += slot(CNT_EXIT);
+            // a short value (never seen: the kernel returns whole values) counts as zeros
+            let c: counters = read_pod(cpu).unwrap_or_default();
+            stats.drops_per_cpu.push(c.v[CNT_DROPS]);
+            stats.exec_emitted += c.v[CNT_EXEC];
+            stats.fork_emitted += c.v[CNT_FORK];
+            stats.exit_emitted += c.v[CNT_EXIT];
         }
         stats.drops = stats.drops_per_cpu.iter().sum();
         stats
@@ -61,9 +58,11 @@ mod tests {
 
     #[test]
     fn sums_per_cpu_slots() {
-        let cpu = |v: [u64; CNT_MAX]| v.iter().flat_map(|x| x.to_ne_bytes()).collect::<Vec<u8>>();
-        let s = ProbeStats::from_per_cpu(&[cpu([1, 2, 3, 4]), cpu([5, 6, 7, 8])], 9);
-        assert_eq!(s.drops_per_cpu, vec![1, 5]);
+        let cpu = |v: [u64; counter_slot::CNT_MAX.0 as usize]| {
+            v.iter().flat_map(|x| x.to_ne_bytes()).collect::<Vec<u8>>()
+        };
+        let s = ProbeStats::from_per_cpu(&[cpu([1, 2, 3, 4]), cpu([5, 6, 7, 8]), vec![1; 3]], 9);
+        assert_eq!(s.drops_per_cpu, vec![1, 5, 0]);
         assert_eq!(
             (
                 s.drops,

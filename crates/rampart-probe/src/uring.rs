@@ -9,10 +9,11 @@ use libbpf_rs::btf::Btf;
 use libbpf_rs::{Link, MapCore, MapFlags};
 use rampart_model::EventType;
 
+use crate::abi::read_pod;
 use crate::errors::ProbeError;
 use crate::kernel::config::ActivityConfig;
-use crate::net::{KOP_ACCEPT, KOP_BIND, KOP_CONNECT};
-use crate::skel::{OpenProcessSkel, ProcessSkel};
+use crate::skel::types::{kact_op, uring_counter, uring_counters};
+use crate::skel::{OpenSensorSkel, SensorSkel};
 
 /// The tracepoints the request programs need (all of them: a submission never completed would be lost).
 const REQUEST_TRACEPOINTS: [&str; 3] = [
@@ -24,7 +25,7 @@ const SETUP_TRACEPOINT: &str = "io_uring_create";
 
 /// Before load: keeps the programs whose tracepoints this kernel has, and tells the kernel side which
 /// request flag marks a personality (registered credentials). Returns whether the request programs are kept.
-pub(crate) fn prepare(open: &mut OpenProcessSkel<'_>) -> Result<bool, ProbeError> {
+pub(crate) fn prepare(open: &mut OpenSensorSkel<'_>) -> Result<bool, ProbeError> {
     let btf = Btf::from_vmlinux().ok();
     let has = |tp: &str| {
         btf.as_ref().is_some_and(|btf| {
@@ -74,13 +75,13 @@ fn enumerator(btf: &Btf<'_>, name: &str) -> Option<i64> {
 /// mask (bit `KOP_*`).
 pub(crate) fn net_mask(config: &ActivityConfig) -> u32 {
     [
-        (EventType::Connect, KOP_CONNECT),
-        (EventType::Bind, KOP_BIND),
-        (EventType::Accept, KOP_ACCEPT),
+        (EventType::Connect, kact_op::KOP_CONNECT),
+        (EventType::Bind, kact_op::KOP_BIND),
+        (EventType::Accept, kact_op::KOP_ACCEPT),
     ]
     .iter()
     .filter(|(t, _)| config.wants(*t))
-    .fold(0, |m, (_, op)| m | 1 << op)
+    .fold(0, |m, (_, op)| m | 1 << op.0)
 }
 
 /// The attached request programs.
@@ -102,7 +103,7 @@ impl UringHooks {
     /// The file programs were attached or detached.
     pub(crate) fn set_file(
         &mut self,
-        skel: &mut ProcessSkel<'_>,
+        skel: &mut SensorSkel<'_>,
         on: bool,
     ) -> Result<(), ProbeError> {
         self.file_on = on;
@@ -112,7 +113,7 @@ impl UringHooks {
     /// The activity set changed.
     pub(crate) fn set_activity(
         &mut self,
-        skel: &mut ProcessSkel<'_>,
+        skel: &mut SensorSkel<'_>,
         config: &ActivityConfig,
     ) -> Result<(), ProbeError> {
         self.net_ops = net_mask(config);
@@ -122,7 +123,7 @@ impl UringHooks {
         self.sync(skel)
     }
 
-    fn sync(&mut self, skel: &ProcessSkel<'_>) -> Result<(), ProbeError> {
+    fn sync(&mut self, skel: &SensorSkel<'_>) -> Result<(), ProbeError> {
         let want = self.file_on || self.net_ops != 0;
         let progs = &skel.progs;
         if !want || !progs.uring_submit.autoload() {
@@ -173,7 +174,7 @@ pub struct UringStats {
     pub foreign: u64,
 }
 
-pub(crate) fn stats(skel: &ProcessSkel<'_>) -> Result<UringStats, ProbeError> {
+pub(crate) fn stats(skel: &SensorSkel<'_>) -> Result<UringStats, ProbeError> {
     let values = skel
         .maps
         .uring_counters
@@ -183,27 +184,17 @@ pub(crate) fn stats(skel: &ProcessSkel<'_>) -> Result<UringStats, ProbeError> {
             source,
         })?
         .unwrap_or_default();
-    let mut sum = [0u64; 9];
-    for cpu in &values {
-        for (i, s) in sum.iter_mut().enumerate() {
-            *s += cpu
-                .get(i * 8..i * 8 + 8)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_ne_bytes)
-                .unwrap_or(0);
-        }
-    }
-    let [submitted, completed, overflowed, skip_success, table_full, duplicate_user_data, stale, missed, foreign] =
-        sum;
+    let per_cpu: Vec<uring_counters> = values.iter().filter_map(|v| read_pod(v).ok()).collect();
+    let sum = |c: uring_counter| per_cpu.iter().map(|cpu| cpu.v[c.0 as usize]).sum();
     Ok(UringStats {
-        submitted,
-        completed,
-        overflowed,
-        skip_success,
-        table_full,
-        duplicate_user_data,
-        stale,
-        missed,
-        foreign,
+        submitted: sum(uring_counter::URC_SUBMITTED),
+        completed: sum(uring_counter::URC_COMPLETED),
+        overflowed: sum(uring_counter::URC_OVERFLOWED),
+        skip_success: sum(uring_counter::URC_SKIP),
+        table_full: sum(uring_counter::URC_FULL),
+        duplicate_user_data: sum(uring_counter::URC_DUP),
+        stale: sum(uring_counter::URC_STALE),
+        missed: sum(uring_counter::URC_MISSED),
+        foreign: sum(uring_counter::URC_FOREIGN),
     })
 }

@@ -1,8 +1,21 @@
+use std::mem::size_of;
+
 use super::*;
 
-fn bytes_of<T: Pod>(v: &T) -> Vec<u8> {
-    // SAFETY: T is a repr(C) POD value; reading its bytes is fine.
-    unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+// The generated values, named as in C.
+const RECORD_EXEC: u32 = record_kind::RECORD_EXEC.0;
+const RECORD_FORK: u32 = record_kind::RECORD_FORK.0;
+const RECORD_EXIT: u32 = record_kind::RECORD_EXIT.0;
+const EXEC_INTERPRETED: u32 = exec_flag::EXEC_INTERPRETED.0;
+const EXEC_PATH_TRUNCATED: u32 = exec_flag::EXEC_PATH_TRUNCATED.0;
+const EXEC_ARGS_TRUNCATED: u32 = exec_flag::EXEC_ARGS_TRUNCATED.0;
+const EXEC_ARGS_FAULT: u32 = exec_flag::EXEC_ARGS_FAULT.0;
+const EXEC_ENVS_TRUNCATED: u32 = exec_flag::EXEC_ENVS_TRUNCATED.0;
+const EXEC_ENV_BLOCK: u32 = exec_flag::EXEC_ENV_BLOCK.0;
+const EXEC_FILE_UPPER: u32 = exec_flag::EXEC_FILE_UPPER.0;
+
+fn bytes_of<T: crate::abi::Pod>(v: &T) -> Vec<u8> {
+    crate::abi::bytes_of(v).to_vec()
 }
 
 fn put(dst: &mut [i8], s: &str) {
@@ -215,7 +228,10 @@ fn argv_head_and_tail_with_the_gap() {
         (1, full.len() as u64 - 4096)
     );
     // a head the kernel could not read is truncated, never an empty success
-    let bytes = exec_bytes(EXEC_ARGS_TRUNCATED | 64, [b"/x", b"", b"/", b"", b"", b""]);
+    let bytes = exec_bytes(
+        EXEC_ARGS_TRUNCATED | EXEC_ARGS_FAULT,
+        [b"/x", b"", b"/", b"", b"", b""],
+    );
     let ProbeRecord::Exec(r) = decoder().decode(&bytes).unwrap() else {
         panic!("not an exec")
     };

@@ -3,25 +3,20 @@
 
 pub mod parser;
 
-use std::mem::size_of;
-
 use rampart_model::events::{DnsAnswer, DnsEvent, DnsQuestion, DnsResponse};
 use rampart_model::EventData;
 
+use crate::abi::{has, read_record};
 use crate::decode::DecodeError;
-use crate::kernel::raw::{read_pod, tail};
 use crate::record::{ActivityRecord, ProbeRecord};
-use crate::skel::types::dns_event;
+use crate::skel::types::{dns_event, dns_flag};
 
 pub use parser::{parse, parse_tcp, DnsError, Message};
 
-// Mirrored from bpf/act_events.h.
-const DNS_TCP: u32 = 2;
-
 pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
-    let e: dns_event = read_pod(bytes)?;
-    let payload = tail(bytes, size_of::<dns_event>(), e.payload_len as usize)?;
-    let tcp = e.flags & DNS_TCP != 0;
+    let (e, mut sections) = read_record::<dns_event>(bytes)?;
+    let payload = sections.take(e.payload_len)?;
+    let tcp = has(e.flags, dns_flag::DNS_TCP.0);
     let size = if tcp {
         e.wire_len.saturating_sub(2)
     } else {

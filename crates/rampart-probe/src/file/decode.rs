@@ -1,75 +1,50 @@
 //! File records (`struct file_event`, bpf/file_events.h) → [`ActivityRecord`]s carrying the model's file
 //! event payloads. Bounds-checked; never panics.
 
-use std::mem::size_of;
-
 use rampart_model::events::{
     Destination, FileEvent, FileTarget, OpenEvent, SyscallArgs, SyscallPath, UnlinkEvent,
 };
 use rampart_model::{EventData, FileInfo};
 
-use super::{FileKind, RECORD_FILE_FIRST};
-use crate::decode::{DecodeError, TRUNCATED_PATH_MARKER};
+use super::FileKind;
+use crate::abi::{has, lossy, read_record};
+use crate::decode::DecodeError;
 use crate::record::ActivityRecord;
-use crate::skel::types::{file_event, file_info};
+use crate::skel::types::{file_event, file_flag, file_info, record_kind};
 
-// Mirrored from bpf/file_events.h and bpf/file_syscalls.h.
-const FILE_SRC_RESOLVED: u32 = 1;
-const FILE_SRC_TRUNCATED: u32 = 2;
-const FILE_SRC_UPPER: u32 = 4;
-const FILE_DST_TRUNCATED: u32 = 8;
-const FILE_SRC_INODE: u32 = 16;
-const FILE_DST_INODE: u32 = 32;
-const O_CREAT: u32 = 0o100;
-const S_IFMT: u32 = 0o170000;
+const O_CREAT: u32 = libc::O_CREAT as u32;
 
 /// Decodes one file record (its kind already known to be in the file range).
 pub fn decode(bytes: &[u8]) -> Result<ActivityRecord, DecodeError> {
-    let need = size_of::<file_event>();
-    if bytes.len() < need {
-        return Err(DecodeError::Short {
-            len: bytes.len(),
-            need,
-        });
-    }
-    // SAFETY: length checked; `file_event` is plain integers (any bit pattern is valid); read_unaligned
-    // copes with the ring buffer's 8-byte alignment.
-    let e: file_event = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+    let (e, mut sections) = read_record::<file_event>(bytes)?;
     let kind = e
         .hdr
         .kind
-        .checked_sub(RECORD_FILE_FIRST)
+        .checked_sub(record_kind::RECORD_FILE_BASE.0)
         .and_then(|i| FileKind::from_index(i as usize))
         .ok_or(DecodeError::UnknownKind(e.hdr.kind))?;
 
-    let mut rest = &bytes[need..];
-    let mut consumed = 0usize;
-    let mut take = |len: u16| -> Result<&[u8], DecodeError> {
-        let len = len as usize;
-        if len > rest.len() {
-            return Err(DecodeError::Sections {
-                len: consumed + rest.len(),
-                need: consumed + len,
-            });
-        }
-        let (head, tail) = rest.split_at(len);
-        rest = tail;
-        consumed += len;
-        Ok(head)
-    };
+    let mut take = |len: u16| sections.take(len);
     let src_path = take(e.src_path_len)?;
     let dst_path = take(e.dst_path_len)?;
     let sys_path = lossy(take(e.sys_path_len)?);
     let sys_dst_path = lossy(take(e.sys_dst_path_len)?);
     let xattr_name = lossy(take(e.xattr_name_len)?);
 
-    let resolved = e.flags & FILE_SRC_RESOLVED != 0;
-    let src_info = e.flags & (FILE_SRC_RESOLVED | FILE_SRC_INODE) != 0;
+    let resolved = has(e.flags, file_flag::FILE_SRC_RESOLVED.0);
+    let src_info = has(
+        e.flags,
+        file_flag::FILE_SRC_RESOLVED.0 | file_flag::FILE_SRC_INODE.0,
+    );
     let mut file = file_from(
-        path_string(src_path, resolved, e.flags & FILE_SRC_TRUNCATED != 0),
+        path_string(
+            src_path,
+            resolved,
+            has(e.flags, file_flag::FILE_SRC_TRUNCATED.0),
+        ),
         src_info.then_some(&e.src),
     );
-    file.in_upper_layer = e.flags & FILE_SRC_UPPER != 0;
+    file.in_upper_layer = has(e.flags, file_flag::FILE_SRC_UPPER.0);
     let syscall = SyscallArgs {
         path: sys_path,
         destination: e
@@ -89,7 +64,7 @@ pub fn decode(bytes: &[u8]) -> Result<ActivityRecord, DecodeError> {
     };
     let with_mode = |mode: u32| Destination {
         file: FileInfo {
-            mode: (file.mode & S_IFMT) | mode,
+            mode: (file.mode & libc::S_IFMT) | mode,
             ..Default::default()
         },
         namespace: String::new(),
@@ -126,8 +101,12 @@ pub fn decode(bytes: &[u8]) -> Result<ActivityRecord, DecodeError> {
         FileKind::Rename | FileKind::Link => {
             let dst = Destination {
                 file: file_from(
-                    path_string(dst_path, false, e.flags & FILE_DST_TRUNCATED != 0),
-                    (e.flags & FILE_DST_INODE != 0).then_some(&e.dst),
+                    path_string(
+                        dst_path,
+                        false,
+                        has(e.flags, file_flag::FILE_DST_TRUNCATED.0),
+                    ),
+                    has(e.flags, file_flag::FILE_DST_INODE.0).then_some(&e.dst),
                 ),
                 namespace: String::new(),
             };
@@ -173,34 +152,19 @@ pub fn decode(bytes: &[u8]) -> Result<ActivityRecord, DecodeError> {
 }
 
 fn file_from(path: String, info: Option<&file_info>) -> FileInfo {
-    let base = FileInfo::from_path(path);
     match info {
-        Some(f) => FileInfo {
-            inode: f.inode,
-            mount_id: f.mount_id,
-            filesystem: c_string(&f.fs_type),
-            mode: f.mode,
-            uid: f.uid,
-            gid: f.gid,
-            change_time: f.ctime_ns,
-            modification_time: f.mtime_ns,
-            ..base
-        },
-        None => base,
+        Some(f) => crate::decode::file(f, path),
+        None => FileInfo::from_path(path),
     }
 }
 
 /// A path from the kernel: dentry-resolved paths are used as they are; a base directory joined with the
 /// user's string is normalised lexically (`.`, `..`, repeated and trailing `/`).
 fn path_string(bytes: &[u8], resolved: bool, truncated: bool) -> String {
-    let path = lossy(bytes);
-    if truncated {
-        return format!("{TRUNCATED_PATH_MARKER}{path}");
-    }
-    if resolved {
-        path
+    if truncated || resolved {
+        crate::decode::path_string(bytes, truncated)
     } else {
-        normalize(&path)
+        normalize(&lossy(bytes))
     }
 }
 
@@ -227,19 +191,6 @@ pub fn normalize(path: &str) -> String {
     out
 }
 
-fn c_string(raw: &[i8]) -> String {
-    let bytes: Vec<u8> = raw
-        .iter()
-        .take_while(|c| **c != 0)
-        .map(|c| *c as u8)
-        .collect();
-    lossy(&bytes)
-}
-
-fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,7 +205,7 @@ mod tests {
 
     fn record(kind: FileKind, flags: u32, sections: [&[u8]; 5]) -> Vec<u8> {
         let mut e = file_event::default();
-        e.hdr.kind = RECORD_FILE_FIRST + kind.index() as u32;
+        e.hdr.kind = record_kind::RECORD_FILE_BASE.0 + kind.index() as u32;
         e.hdr.timestamp_ns = 7;
         e.pid = 10;
         e.tid = 11;
@@ -269,14 +220,7 @@ mod tests {
         e.sys_path_len = sections[2].len() as u16;
         e.sys_dst_path_len = sections[3].len() as u16;
         e.xattr_name_len = sections[4].len() as u16;
-        // SAFETY: plain-old-data viewed as bytes.
-        let head = unsafe {
-            std::slice::from_raw_parts(
-                (&e as *const file_event).cast::<u8>(),
-                size_of::<file_event>(),
-            )
-        };
-        let mut out = head.to_vec();
+        let mut out = crate::abi::bytes_of(&e).to_vec();
         for s in sections {
             out.extend_from_slice(s);
         }
@@ -287,7 +231,7 @@ mod tests {
     fn open_with_creation_mode() {
         let bytes = record(
             FileKind::Open,
-            FILE_SRC_RESOLVED,
+            file_flag::FILE_SRC_RESOLVED.0,
             [b"/tmp/x/f", b"", b"f", b"", b""],
         );
         let r = decode(&bytes).unwrap();
@@ -329,7 +273,7 @@ mod tests {
     fn xattr_namespace_and_short_records() {
         let bytes = record(
             FileKind::Setxattr,
-            FILE_SRC_RESOLVED,
+            file_flag::FILE_SRC_RESOLVED.0,
             [b"/f", b"", b"/f", b"", b"user.comment"],
         );
         let EventData::Setxattr(ev) = decode(&bytes).unwrap().data else {

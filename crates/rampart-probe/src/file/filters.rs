@@ -29,6 +29,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::FileKind;
+use crate::abi::{fnv1a, FNV_OFFSET, FNV_PRIME};
+use crate::skel::types::{file_filter_limit, file_mode, file_policy_flag, path_key_kind};
 
 /// What the kernel does with one event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -137,25 +139,25 @@ pub struct FilterReport {
     pub attached: bool,
 }
 
-// Mirrored from bpf/file_maps.h.
-pub(crate) const FILE_MODE_OFF: u32 = 0;
-pub(crate) const FILE_MODE_ALL: u32 = 1;
-pub(crate) const FILE_MODE_FILTER: u32 = 2;
-pub(crate) const FP_NAME: u32 = 1;
-pub(crate) const FP_GATE: u32 = 2;
-pub(crate) const FP_PATH: u32 = 4;
-pub(crate) const FP_FLAGS: u32 = 8;
-pub(crate) const FP_NAME_PREFIX: u32 = 16;
-pub(crate) const FP_ERRORS: u32 = 32;
-pub(crate) const FP_COMPAT: u32 = 64;
+// The kernel filter's values (bpf/file_maps.h), generated from BTF.
+pub(crate) const FILE_MODE_OFF: u32 = file_mode::FILE_MODE_OFF.0;
+pub(crate) const FILE_MODE_ALL: u32 = file_mode::FILE_MODE_ALL.0;
+pub(crate) const FILE_MODE_FILTER: u32 = file_mode::FILE_MODE_FILTER.0;
+pub(crate) const FP_NAME: u32 = file_policy_flag::FP_NAME.0;
+pub(crate) const FP_GATE: u32 = file_policy_flag::FP_GATE.0;
+pub(crate) const FP_PATH: u32 = file_policy_flag::FP_PATH.0;
+pub(crate) const FP_FLAGS: u32 = file_policy_flag::FP_FLAGS.0;
+pub(crate) const FP_NAME_PREFIX: u32 = file_policy_flag::FP_NAME_PREFIX.0;
+pub(crate) const FP_ERRORS: u32 = file_policy_flag::FP_ERRORS.0;
+pub(crate) const FP_COMPAT: u32 = file_policy_flag::FP_COMPAT.0;
 /// Longest name prefix the kernel compares (two hash words).
-pub const NAME_PREFIX_MAX: usize = 16;
+pub const NAME_PREFIX_MAX: usize = file_filter_limit::NAME_PREFIX_MAX.0 as usize;
 /// Distinct name-prefix lengths the kernel tries per name.
-pub const NAME_PREFIX_LENS: usize = 4;
-pub(crate) const PATH_KEY_PREFIX: u32 = 0;
-pub(crate) const PATH_KEY_EXACT: u32 = 1;
-pub(crate) const PATH_KEY_DIR: u32 = 2;
-pub(crate) const FILE_SLOTS: usize = 16;
+pub const NAME_PREFIX_LENS: usize = file_filter_limit::NAME_PREFIX_LENS.0 as usize;
+pub(crate) const PATH_KEY_PREFIX: u32 = path_key_kind::PATH_KEY_PREFIX.0;
+pub(crate) const PATH_KEY_EXACT: u32 = path_key_kind::PATH_KEY_EXACT.0;
+pub(crate) const PATH_KEY_DIR: u32 = path_key_kind::PATH_KEY_DIR.0;
+pub(crate) const FILE_SLOTS: usize = file_filter_limit::FILE_SLOTS.0 as usize;
 
 /// One slot's `struct file_policy`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -177,9 +179,8 @@ pub(crate) struct Compiled {
     pub paths: BTreeMap<(u64, u32), u32>,
 }
 
-// Mirrored from bpf/file_maps.h.
-pub(crate) const NAME_BLOOM_LOG2: u32 = 11;
-pub(crate) const NAME_BLOOM_WORDS: usize = (1 << NAME_BLOOM_LOG2) / 64;
+pub(crate) const NAME_BLOOM_LOG2: u32 = file_filter_limit::NAME_BLOOM_LOG2.0;
+pub(crate) const NAME_BLOOM_WORDS: usize = file_filter_limit::NAME_BLOOM_WORDS.0 as usize;
 
 /// The two bits of the kernel's basename Bloom filter that `hash` sets (bpf/file.h `basename_lookup`).
 fn bloom_bits(hash: u64) -> [usize; 2] {
@@ -199,23 +200,16 @@ impl Compiled {
     }
 }
 
-/// FNV-1a 64, as the BPF side computes it.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
-    })
-}
-
 /// Hash of a basename, as bpf/file.h `name_hash` computes it: FNV-1a 64 seeded with the length, over the
 /// name's zero-padded little-endian 8-byte words. Not collision-resistant (anyone can make two names share
 /// a hash): the kernel uses it only where a collision admits extra events, or confirms the name (per-name
 /// discarders). Public so that tests can build collisions.
 pub fn name_hash(name: &[u8]) -> u64 {
     name.chunks(8)
-        .fold(0xcbf2_9ce4_8422_2325u64 ^ name.len() as u64, |h, chunk| {
+        .fold(FNV_OFFSET ^ name.len() as u64, |h, chunk| {
             let mut word = [0u8; 8];
             word[..chunk.len()].copy_from_slice(chunk);
-            (h ^ u64::from_le_bytes(word)).wrapping_mul(0x100_0000_01b3)
+            (h ^ u64::from_le_bytes(word)).wrapping_mul(FNV_PRIME)
         })
 }
 
@@ -384,12 +378,6 @@ mod tests {
             others < 200,
             "{others} of 10000 unrelated names pass the filter"
         );
-    }
-
-    #[test]
-    fn fnv_matches_reference_vectors() {
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use libbpf_rs::skel::{OpenSkel, Skel};
 use libbpf_rs::{Link, MapCore, MapFlags};
 
 use crate::errors::ProbeError;
-use crate::skel::{OpenProcessSkel, ProcessSkel};
+use crate::skel::{OpenSensorSkel, SensorSkel};
 use crate::tracefs::syscall_tracepoint_exists;
 
 const PER_SYSCALL_PREFIX: &str = "file_exit_";
@@ -23,7 +23,7 @@ const EVERY_SYSCALL: &str = "file_sys_exit";
 
 /// Before load: keeps either the per-syscall programs whose tracepoint exists (under `tracing`), or the
 /// every-syscall one. `every_syscall` forces the latter.
-pub(crate) fn prepare(open: &mut OpenProcessSkel<'_>, tracing: Option<&Path>, every_syscall: bool) {
+pub(crate) fn prepare(open: &mut OpenSensorSkel<'_>, tracing: Option<&Path>, every_syscall: bool) {
     let tracing = tracing.filter(|_| !every_syscall);
     let exists = |syscall: &str| tracing.is_some_and(|dir| syscall_tracepoint_exists(dir, syscall));
     let per_syscall = exists("openat");
@@ -47,7 +47,7 @@ pub(crate) fn prepare(open: &mut OpenProcessSkel<'_>, tracing: Option<&Path>, ev
 
 /// Whether the every-syscall program is the file hook (no per-syscall programs were loaded). It may be
 /// loaded in per-syscall mode too, as the ia32 exit program's file body, and is then never attached.
-pub(crate) fn every_syscall_mode(skel: &ProcessSkel<'_>) -> bool {
+pub(crate) fn every_syscall_mode(skel: &SensorSkel<'_>) -> bool {
     !skel
         .object()
         .progs()
@@ -59,7 +59,7 @@ fn is_file_hook(program: &str) -> bool {
 }
 
 /// After load: points the tail calls of the per-syscall programs at the body.
-pub(crate) fn link_body(skel: &ProcessSkel<'_>) -> Result<(), ProbeError> {
+pub(crate) fn link_body(skel: &SensorSkel<'_>) -> Result<(), ProbeError> {
     let Some(body) = skel
         .object()
         .progs()
@@ -128,7 +128,7 @@ impl FileHooks {
     /// Attaches every loaded file syscall program, or detaches them all (in the background).
     pub(crate) fn set_attached(
         &mut self,
-        skel: &ProcessSkel<'_>,
+        skel: &SensorSkel<'_>,
         want: bool,
     ) -> Result<(), ProbeError> {
         if !want {

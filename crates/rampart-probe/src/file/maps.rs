@@ -2,12 +2,12 @@
 //! and reading the per-type counters back.
 
 use std::collections::BTreeMap;
-use std::mem::size_of;
 
 use libbpf_rs::{MapCore, MapFlags};
 
 use super::filters::{Compiled, FileFilters, FilterReport, Mode, FILE_SLOTS};
 use super::FileKind;
+use crate::abi::{bytes_of, read_pod};
 use crate::errors::ProbeError;
 use crate::loader::Probe;
 use crate::skel::types::{file_counters, file_name_index, file_policy, name_masks, path_key};
@@ -52,11 +52,6 @@ impl FileStats {
                 discarder_added: a.discarder_added + s.discarder_added,
             })
     }
-}
-
-fn bytes_of<T>(v: &T) -> &[u8] {
-    // SAFETY: the BTF-generated map types are plain integers without padding holes that matter to the kernel.
-    unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }
 }
 
 fn map_err(map: &'static str) -> impl Fn(libbpf_rs::Error) -> ProbeError {
@@ -170,11 +165,9 @@ impl Probe {
                 .unwrap_or_default();
             let mut s = FileTypeStats::default();
             for cpu in per_cpu {
-                if cpu.len() < size_of::<file_counters>() {
+                let Ok(c) = read_pod::<file_counters>(&cpu) else {
                     continue;
-                }
-                // SAFETY: length checked; plain integers.
-                let c: file_counters = unsafe { std::ptr::read_unaligned(cpu.as_ptr().cast()) };
+                };
                 s.seen += c.seen;
                 s.approver_drop += c.approver_drop;
                 s.discarder_drop += c.discarder_drop;

@@ -15,24 +15,37 @@ pub use maps::{FileStats, FileTypeStats};
 
 use rampart_model::EventType;
 
-/// The file event types the kernel reports, in `FILE_EV_*` order (bpf/file_events.h): the index is the
+use crate::skel::types::{file_ev, file_filter_limit};
+
+/// The file event types the kernel reports, numbered `FILE_EV_*` (bpf/file_events.h): the number is the
 /// record kind offset, the counter index and the filter slot of the source side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u32)]
 pub enum FileKind {
-    Open,
-    Chmod,
-    Chown,
-    Mkdir,
-    Rmdir,
-    Unlink,
-    Rename,
-    Link,
-    Utimes,
-    Setxattr,
-    Removexattr,
-    Truncate,
-    Chdir,
+    Open = file_ev::FILE_EV_OPEN.0,
+    Chmod = file_ev::FILE_EV_CHMOD.0,
+    Chown = file_ev::FILE_EV_CHOWN.0,
+    Mkdir = file_ev::FILE_EV_MKDIR.0,
+    Rmdir = file_ev::FILE_EV_RMDIR.0,
+    Unlink = file_ev::FILE_EV_UNLINK.0,
+    Rename = file_ev::FILE_EV_RENAME.0,
+    Link = file_ev::FILE_EV_LINK.0,
+    Utimes = file_ev::FILE_EV_UTIMES.0,
+    Setxattr = file_ev::FILE_EV_SETXATTR.0,
+    Removexattr = file_ev::FILE_EV_REMOVEXATTR.0,
+    Truncate = file_ev::FILE_EV_TRUNCATE.0,
+    Chdir = file_ev::FILE_EV_CHDIR.0,
 }
+
+// Every kernel type once, each at its own number: `from_index` is `ALL[i]`.
+const _: () = {
+    assert!(FileKind::ALL.len() == file_ev::FILE_EV_COUNT.0 as usize);
+    let mut i = 0;
+    while i < FileKind::ALL.len() {
+        assert!(FileKind::ALL[i] as usize == i);
+        i += 1;
+    }
+};
 
 impl FileKind {
     pub const ALL: [FileKind; 13] = [
@@ -89,16 +102,12 @@ impl FileKind {
     /// The kernel filter slot of the destination side (`FILE_SLOT_*_DST` in bpf/file_maps.h).
     pub(crate) fn destination_slot(self) -> Option<usize> {
         match self {
-            FileKind::Rename => Some(13),
-            FileKind::Link => Some(14),
+            FileKind::Rename => Some(file_filter_limit::FILE_SLOT_RENAME_DST.0 as usize),
+            FileKind::Link => Some(file_filter_limit::FILE_SLOT_LINK_DST.0 as usize),
             _ => None,
         }
     }
 }
-
-/// First and last record kinds of the file family (bpf/file_events.h: `RECORD_FILE_BASE + FILE_EV_*`).
-pub const RECORD_FILE_FIRST: u32 = 16;
-pub const RECORD_FILE_LAST: u32 = 47;
 
 /// The file (and destination) of a file event's payload, whatever its type.
 pub fn file_target(data: &rampart_model::EventData) -> Option<&rampart_model::events::FileTarget> {

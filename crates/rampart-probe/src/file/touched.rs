@@ -7,14 +7,14 @@ use libbpf_rs::btf::types::Typedef;
 use libbpf_rs::btf::Btf;
 
 use crate::errors::ProbeError;
-use crate::skel::{OpenProcessSkel, ProcessSkel};
+use crate::skel::{OpenSensorSkel, SensorSkel};
 
 /// The tracepoints of `file_ctime_set`, `file_ctime_xchg` and `file_ctime_skip`.
 const TRACEPOINTS: [&str; 3] = ["inode_set_ctime_to_ts", "ctime_ns_xchg", "ctime_xchg_skip"];
 
 /// Before load: keeps the programs only when the kernel has all three tracepoints (one alone would miss
 /// the updates the others trace). Returns whether they are kept.
-pub(crate) fn prepare(open: &mut OpenProcessSkel<'_>) -> bool {
+pub(crate) fn prepare(open: &mut OpenSensorSkel<'_>) -> bool {
     let available = Btf::from_vmlinux().is_ok_and(|btf| {
         TRACEPOINTS.iter().all(|tp| {
             btf.type_by_name::<Typedef<'_>>(&format!("btf_trace_{tp}"))
@@ -34,7 +34,7 @@ pub(crate) fn prepare(open: &mut OpenProcessSkel<'_>) -> bool {
 }
 
 /// Attaches the programs (when loaded) while the file program is attached, and detaches them with it.
-pub(crate) fn set_attached(skel: &mut ProcessSkel<'_>, want: bool) -> Result<(), ProbeError> {
+pub(crate) fn set_attached(skel: &mut SensorSkel<'_>, want: bool) -> Result<(), ProbeError> {
     let err = |program: &str| {
         let program = program.to_string();
         move |source| ProbeError::Attach { program, source }

@@ -13,7 +13,7 @@ use rampart_model::EventType;
 
 use super::config::{program_event_type, ActivityConfig};
 use crate::errors::ProbeError;
-use crate::skel::{OpenProcessSkel, ProcessSkel};
+use crate::skel::{OpenSensorSkel, SensorSkel};
 use crate::tracefs::syscall_tracepoint_exists;
 
 /// The attached activity programs (detached on drop), and what this kernel could not offer.
@@ -31,7 +31,7 @@ pub(crate) struct ActivityLinks {
 /// other activity program is loaded (verified once), so that a rule set that needs a new event type later
 /// only attaches it ([`ActivityLinks::sync`]). Returns the syscalls without a tracepoint.
 pub(crate) fn prepare(
-    open: &mut OpenProcessSkel<'_>,
+    open: &mut OpenSensorSkel<'_>,
     config: &ActivityConfig,
     tracing: Option<&Path>,
 ) -> Result<Vec<String>, ProbeError> {
@@ -81,7 +81,7 @@ impl ActivityLinks {
     /// left out costs nothing at run time (its syscalls are not hooked).
     pub(crate) fn sync(
         &mut self,
-        skel: &ProcessSkel<'_>,
+        skel: &SensorSkel<'_>,
         config: &ActivityConfig,
     ) -> Result<(), ProbeError> {
         for prog in skel.object().progs_mut() {

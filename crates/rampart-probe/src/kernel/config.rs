@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use rampart_model::EventType;
 
-pub const PROT_EXEC: u64 = 0x4;
+pub const PROT_EXEC: u64 = libc::PROT_EXEC as u64;
 
 /// The event types the kernel, network and DNS programs produce.
 pub const ACTIVITY_EVENT_TYPES: &[EventType] = &[
@@ -63,7 +63,9 @@ impl Default for ActivityConfig {
             bpf_cmds: None,
             mmap_prot_mask: PROT_EXEC,
             mprotect_prot_mask: PROT_EXEC,
-            socket_families: [2u16, 10].into_iter().collect(),
+            socket_families: [crate::net::AF_INET, crate::net::AF_INET6]
+                .into_iter()
+                .collect(),
             dns_port: 53,
             cgroup_root: None,
         }

@@ -5,9 +5,6 @@
 pub mod attach;
 pub mod config;
 pub mod counters;
-pub(crate) mod raw;
-
-use std::mem::size_of;
 
 use rampart_model::events::{
     BpfEvent, BpfMap, BpfProg, CapsetEvent, FileTarget, IoUringSetupEvent, LoadModuleEvent,
@@ -16,62 +13,42 @@ use rampart_model::events::{
     UnloadModuleEvent,
 };
 use rampart_model::process::{Process, ProcessContext, ProcessNode};
-use rampart_model::{EventData, FileInfo};
+use rampart_model::EventData;
 
+use libbpf_rs::libbpf_sys;
+
+use crate::abi::{has, lossy, read_record};
 use crate::decode::DecodeError;
 use crate::record::{ActivityRecord, ProbeRecord};
-use crate::skel::types::{file_info, kact_event};
-use raw::{c_string, lossy, read_pod, tail};
+use crate::skel::types::{exec_limit, kact_event, kact_flag, kact_limit, kact_op};
 
-// Mirrored from bpf/act_events.h (#defines do not reach BTF).
-pub(crate) const KOP_BPF: u32 = 0;
-pub(crate) const KOP_PTRACE: u32 = 1;
-pub(crate) const KOP_MMAP: u32 = 2;
-pub(crate) const KOP_MPROTECT: u32 = 3;
-pub(crate) const KOP_INIT_MODULE: u32 = 4;
-pub(crate) const KOP_FINIT_MODULE: u32 = 5;
-pub(crate) const KOP_DELETE_MODULE: u32 = 6;
-pub(crate) const KOP_SETUID: u32 = 7;
-pub(crate) const KOP_SETGID: u32 = 8;
-pub(crate) const KOP_CAPSET: u32 = 9;
-pub(crate) const KOP_KILL: u32 = 10;
-pub(crate) const KOP_MOUNT: u32 = 11;
-pub(crate) const KOP_UMOUNT: u32 = 12;
-pub(crate) const KOP_MEMFD_CREATE: u32 = 13;
-pub(crate) const KOP_SPLICE: u32 = 14;
-pub(crate) const KOP_PRCTL: u32 = 15;
-pub(crate) const KOP_UNSHARE: u32 = 16;
-pub(crate) const KOP_SETNS: u32 = 17;
-pub(crate) const KOP_URING_SETUP: u32 = 22;
-const KACT_HAS_FILE: u32 = 1;
-const KACT_PATH_TRUNCATED: u32 = 2;
+/// What the kernel keeps of a PR_SET_NAME name: TASK_COMM_LEN (the C side's COMM_LEN) less its NUL.
+const COMM_MAX: usize = exec_limit::COMM_LEN.0 as usize - 1;
 /// Bound of the user string section s1 (module arguments): a full section means they were cut.
-const KACT_STR_MAX: usize = 1024;
-
-const BPF_MAP_CREATE: u64 = 0;
-const BPF_PROG_LOAD: u64 = 5;
-const PTRACE_TRACEME: u64 = 0;
-const PR_SET_NAME: u64 = 15;
-/// TASK_COMM_LEN - 1: what the kernel keeps of a PR_SET_NAME name.
-const COMM_MAX: usize = 15;
+const KACT_STR_MAX: usize = kact_limit::KACT_STR_MAX.0 as usize;
+const BPF_MAP_CREATE: u64 = libbpf_sys::BPF_MAP_CREATE as u64;
+const BPF_PROG_LOAD: u64 = libbpf_sys::BPF_PROG_LOAD as u64;
+const PTRACE_TRACEME: u64 = libc::PTRACE_TRACEME as u64;
+const PR_SET_NAME: u64 = libc::PR_SET_NAME as u64;
 
 pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
-    let e: kact_event = read_pod(bytes)?;
-    let base = size_of::<kact_event>();
-    let (l0, l1, l2) = (e.s0_len as usize, e.s1_len as usize, e.s2_len as usize);
-    let s0 = tail(bytes, base, l0)?;
-    let s1 = tail(bytes, base + l0, l1)?;
-    let s2 = tail(bytes, base + l0 + l1, l2)?;
-    let file = (e.flags & KACT_HAS_FILE != 0).then(|| FileTarget {
-        file: file(&e.file, s0, e.flags & KACT_PATH_TRUNCATED != 0),
+    let (e, mut sections) = read_record::<kact_event>(bytes)?;
+    let s0 = sections.take(e.s0_len)?;
+    let s1 = sections.take(e.s1_len)?;
+    let s2 = sections.take(e.s2_len)?;
+    let file = has(e.flags, kact_flag::KACT_HAS_FILE.0).then(|| FileTarget {
+        file: crate::decode::file(
+            &e.file,
+            crate::decode::path_string(s0, has(e.flags, kact_flag::KACT_PATH_TRUNCATED.0)),
+        ),
         destination: None,
     });
     let a = e.args;
     let x = e.extra;
     let retval = e.retval;
-    let data = match e.op {
-        KOP_BPF => bpf(&e, s2),
-        KOP_PTRACE => EventData::Ptrace(PtraceEvent {
+    let data = match kact_op(e.op) {
+        kact_op::KOP_BPF => bpf(&e, s2),
+        kact_op::KOP_PTRACE => EventData::Ptrace(PtraceEvent {
             request: a[0] as u32,
             // The tracee as a bare pid; the agent replaces it with the cached process context.
             tracee: Some(bare_process(if a[0] == PTRACE_TRACEME {
@@ -81,23 +58,23 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
             })),
             retval,
         }),
-        KOP_MMAP => EventData::Mmap(MmapEvent {
+        kact_op::KOP_MMAP => EventData::Mmap(MmapEvent {
             file: file.unwrap_or_default(),
             protection: a[2],
             flags: a[3],
             retval,
         }),
-        KOP_MPROTECT => EventData::Mprotect(MprotectEvent {
+        kact_op::KOP_MPROTECT => EventData::Mprotect(MprotectEvent {
             vm_protection: x[0],
             req_protection: a[2],
             retval,
         }),
-        KOP_INIT_MODULE | KOP_FINIT_MODULE => {
+        kact_op::KOP_INIT_MODULE | kact_op::KOP_FINIT_MODULE => {
             let args = lossy(s1);
             let file = file.unwrap_or_default();
             EventData::LoadModule(LoadModuleEvent {
                 name: module_name_from_file(&file.file.name),
-                loaded_from_memory: e.op == KOP_INIT_MODULE,
+                loaded_from_memory: e.op == kact_op::KOP_INIT_MODULE.0,
                 argv: args.split_whitespace().map(str::to_string).collect(),
                 args_truncated: s1.len() >= KACT_STR_MAX - 1,
                 args,
@@ -105,51 +82,51 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
                 retval,
             })
         }
-        KOP_DELETE_MODULE => EventData::UnloadModule(UnloadModuleEvent {
+        kact_op::KOP_DELETE_MODULE => EventData::UnloadModule(UnloadModuleEvent {
             name: lossy(s2),
             retval,
         }),
-        KOP_SETUID => EventData::Setuid(SetuidEvent {
+        kact_op::KOP_SETUID => EventData::Setuid(SetuidEvent {
             uid: x[0] as u32,
             euid: x[1] as u32,
             fsuid: x[2] as u32,
             ..Default::default()
         }),
-        KOP_SETGID => EventData::Setgid(SetgidEvent {
+        kact_op::KOP_SETGID => EventData::Setgid(SetgidEvent {
             gid: x[0] as u32,
             egid: x[1] as u32,
             fsgid: x[2] as u32,
             ..Default::default()
         }),
-        KOP_CAPSET => EventData::Capset(CapsetEvent {
+        kact_op::KOP_CAPSET => EventData::Capset(CapsetEvent {
             cap_effective: x[0],
             cap_permitted: x[1],
         }),
-        KOP_KILL => EventData::Signal(SignalEvent {
+        kact_op::KOP_KILL => EventData::Signal(SignalEvent {
             signal_type: a[1] as u32,
             // kill(2) takes an i32: 0 and negative values name process groups, kept as their bits.
             pid: a[0] as i32 as u32,
             target: None,
             retval,
         }),
-        KOP_MOUNT => mount(&e, s0, s1, s2),
-        KOP_UMOUNT => EventData::Umount(UmountEvent {
+        kact_op::KOP_MOUNT => mount(&e, s0, s1, s2),
+        kact_op::KOP_UMOUNT => EventData::Umount(UmountEvent {
             mountpoint: MountPath { path: lossy(s0) },
             retval,
             ..Default::default()
         }),
-        KOP_MEMFD_CREATE => EventData::MemfdCreate(MemfdCreateEvent {
+        kact_op::KOP_MEMFD_CREATE => EventData::MemfdCreate(MemfdCreateEvent {
             name: lossy(s2),
             flags: a[1] as u32,
             retval,
         }),
-        KOP_SPLICE => EventData::Splice(SpliceEvent {
+        kact_op::KOP_SPLICE => EventData::Splice(SpliceEvent {
             file: file.unwrap_or_default(),
             pipe_entry_flag: x[0] as u32,
             pipe_exit_flag: x[1] as u32,
             retval,
         }),
-        KOP_PRCTL => {
+        kact_op::KOP_PRCTL => {
             let is_set_name = a[0] == PR_SET_NAME;
             EventData::Prctl(PrctlEvent {
                 option: a[0] as u32,
@@ -162,22 +139,22 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
                 retval,
             })
         }
-        KOP_UNSHARE => EventData::Unshare(NamespaceEvent {
+        kact_op::KOP_UNSHARE => EventData::Unshare(NamespaceEvent {
             flags: a[0],
             retval,
         }),
-        KOP_URING_SETUP => EventData::IoUringSetup(IoUringSetupEvent {
+        kact_op::KOP_URING_SETUP => EventData::IoUringSetup(IoUringSetupEvent {
             sq_entries: a[0] as u32,
             cq_entries: a[1] as u32,
             flags: a[2] as u32,
             retval,
         }),
         // nstype 0 means "whatever the fd is": the kernel side then reads the namespace's own type.
-        KOP_SETNS => EventData::Setns(NamespaceEvent {
+        kact_op::KOP_SETNS => EventData::Setns(NamespaceEvent {
             flags: if x[0] != 0 { x[0] } else { a[1] },
             retval,
         }),
-        other => return Err(DecodeError::UnknownKind(other)),
+        other => return Err(DecodeError::UnknownKind(other.0)),
     };
     Ok(ProbeRecord::Activity(ActivityRecord {
         timestamp_boot_ns: e.hdr.timestamp_ns,
@@ -263,25 +240,6 @@ fn module_name_from_file(file_name: &str) -> String {
     stem.replace('-', "_")
 }
 
-fn file(f: &file_info, path: &[u8], truncated: bool) -> FileInfo {
-    let path = if truncated {
-        format!("{}{}", crate::decode::TRUNCATED_PATH_MARKER, lossy(path))
-    } else {
-        lossy(path)
-    };
-    FileInfo {
-        inode: f.inode,
-        mount_id: f.mount_id,
-        filesystem: c_string(&f.fs_type),
-        mode: f.mode,
-        uid: f.uid,
-        gid: f.gid,
-        change_time: f.ctime_ns,
-        modification_time: f.mtime_ns,
-        ..FileInfo::from_path(path)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,15 +254,12 @@ mod tests {
     #[test]
     fn short_records_are_errors() {
         assert!(decode(&[0u8; 8]).is_err());
-        let mut e: kact_event = unsafe { std::mem::zeroed() };
-        e.op = KOP_MEMFD_CREATE;
-        e.s2_len = 10; // claims a name the record does not carry
-        let bytes = unsafe {
-            std::slice::from_raw_parts(
-                (&e as *const kact_event).cast::<u8>(),
-                size_of::<kact_event>(),
-            )
+        let e = kact_event {
+            op: kact_op::KOP_MEMFD_CREATE.0,
+            s2_len: 10, // claims a name the record does not carry
+            ..Default::default()
         };
+        let bytes = crate::abi::bytes_of(&e);
         assert!(matches!(decode(bytes), Err(DecodeError::Sections { .. })));
     }
 }

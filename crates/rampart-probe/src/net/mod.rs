@@ -6,17 +6,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use rampart_model::events::{SockAddr, SocketEvent};
 use rampart_model::EventData;
 
+use crate::abi::read_pod;
 use crate::decode::DecodeError;
-use crate::kernel::raw::read_pod;
 use crate::record::{ActivityRecord, ProbeRecord};
-use crate::skel::types::sock_event;
+use crate::skel::types::{kact_op, sock_event};
 
-// Mirrored from bpf/act_events.h.
-pub(crate) const KOP_CONNECT: u32 = 18;
-pub(crate) const KOP_BIND: u32 = 19;
-pub(crate) const KOP_ACCEPT: u32 = 20;
-pub const AF_INET: u16 = 2;
-pub const AF_INET6: u16 = 10;
+pub const AF_INET: u16 = libc::AF_INET as u16;
+pub const AF_INET6: u16 = libc::AF_INET6 as u16;
 
 pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
     let e: sock_event = read_pod(bytes)?;
@@ -30,11 +26,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
         protocol: e.protocol,
         retval: e.retval,
     };
-    let data = match e.op {
-        KOP_CONNECT => EventData::Connect(socket),
-        KOP_BIND => EventData::Bind(socket),
-        KOP_ACCEPT => EventData::Accept(socket),
-        other => return Err(DecodeError::UnknownKind(other)),
+    let data = match kact_op(e.op) {
+        kact_op::KOP_CONNECT => EventData::Connect(socket),
+        kact_op::KOP_BIND => EventData::Bind(socket),
+        kact_op::KOP_ACCEPT => EventData::Accept(socket),
+        other => return Err(DecodeError::UnknownKind(other.0)),
     };
     Ok(ProbeRecord::Activity(ActivityRecord {
         timestamp_boot_ns: e.hdr.timestamp_ns,

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
-/* Process lifecycle probe: exec, fork and exit records on one ring buffer. */
+/* The whole sensor, one BPF object: process lifecycle (exec, fork, exit; this file), file activity (file.h),
+ * kernel activity (kernel.h, mount_api.h), network and DNS (net.h, dns.h), Active Protection at exec
+ * (kill.h), io_uring requests (uring.h) and ia32 compat syscalls (compat.h), all on one ring buffer. */
 
 #include "common.h"
 #include "path.h"
@@ -20,6 +22,37 @@ struct exec_event _exec_event_type = {};
 struct fork_event _fork_event_type = {};
 struct exit_event _exit_event_type = {};
 struct counters _counters_type = {};
+
+/* Every enum user space reads, referenced once so that it lands in BTF and so in the skeleton's generated
+ * types (src/abi.rs): an enum used only in expressions has no BTF of its own. */
+struct abi_enums {
+	enum record_kind record_kind;
+	enum exec_limit exec_limit;
+	enum origin origin;
+	enum task_flag task_flag;
+	enum exec_flag exec_flag;
+	enum fork_flag fork_flag;
+	enum cred_flag cred_flag;
+	enum counter_slot counter_slot;
+	enum kact_op kact_op;
+	enum kact_limit kact_limit;
+	enum kact_flag kact_flag;
+	enum dns_limit dns_limit;
+	enum dns_flag dns_flag;
+	enum file_ev file_ev;
+	enum file_limit file_limit;
+	enum file_flag file_flag;
+	enum file_mode file_mode;
+	enum file_policy_flag file_policy_flag;
+	enum file_filter_limit file_filter_limit;
+	enum path_key_kind path_key_kind;
+	enum kill_limit kill_limit;
+	enum uring_counter uring_counter;
+	enum act_uapi act_uapi;
+	enum kernel_uapi kernel_uapi;
+	enum file_uapi file_uapi;
+};
+struct abi_enums _abi_enums = {};
 
 /* 32 KiB exactly (the per-CPU value limit and a power of two, see the output-size mask). */
 struct exec_scratch {
@@ -61,8 +94,6 @@ static __always_inline __u32 append(char *data, __u32 off, const void *src, __u3
 	return len;
 }
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
 #define ENV_WALK_MAX 1024
 
 #define NAME_STEP_BYTES 8

@@ -26,7 +26,7 @@ impl std::fmt::Debug for Sampled {
 }
 
 impl Collector for Sampled {
-    fn encode(&self, encoder: DescriptorEncoder) -> std::fmt::Result {
+    fn encode(&self, encoder: DescriptorEncoder<'_>) -> std::fmt::Result {
         (self.0)(&mut Sample(encoder))
     }
 }

@@ -35,7 +35,7 @@ pub async fn serve(
         };
         let render = render.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| respond(req, render.clone()));
+            let service = hyper::service::service_fn(move |req| std::future::ready(respond(req, render.clone())));
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -43,7 +43,7 @@ pub async fn serve(
     }
 }
 
-async fn respond(
+fn respond(
     req: Request<Incoming>,
     render: Render,
 ) -> Result<Response<Full<Bytes>>, Infallible> {

@@ -849,3 +849,196 @@ async fn openapi_document_lists_every_route() {
     assert_eq!((st, h["location"].to_str().unwrap()), (303, "/ui/"));
     s.stop().await;
 }
+
+/// Whether `v` has the shape `schema` gives it (objects: no key the schema lacks, every required key;
+/// following `$ref`, `oneOf`, `items` and `additionalProperties`): the document describes what the
+/// handlers send, not what someone once wrote down.
+fn conforms(doc: &serde_json::Value, schema: &serde_json::Value, v: &serde_json::Value) -> bool {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.trim_start_matches("#/components/schemas/");
+        return conforms(doc, &doc["components"]["schemas"][name], v);
+    }
+    if let Some(variants) = schema["oneOf"].as_array() {
+        return variants.iter().any(|s| conforms(doc, s, v));
+    }
+    match v {
+        // `"type": "null"` or `"type": ["integer", "null"]`.
+        serde_json::Value::Null => {
+            schema["type"] == "null"
+                || schema["type"]
+                    .as_array()
+                    .is_some_and(|t| t.contains(&json!("null")))
+        }
+        serde_json::Value::Array(items) => items.iter().all(|i| conforms(doc, &schema["items"], i)),
+        serde_json::Value::Object(map) if schema["properties"].is_object() => {
+            let props = &schema["properties"];
+            let required = schema["required"].as_array().cloned().unwrap_or_default();
+            required
+                .iter()
+                .all(|k| map.contains_key(k.as_str().unwrap_or("")))
+                && map
+                    .iter()
+                    .all(|(k, x)| !props[k].is_null() && conforms(doc, &props[k], x))
+        }
+        serde_json::Value::Object(map) if schema["additionalProperties"].is_object() => map
+            .values()
+            .all(|x| conforms(doc, &schema["additionalProperties"], x)),
+        // Scalars and open bodies (`serde_json::Value`).
+        _ => true,
+    }
+}
+
+#[tokio::test]
+async fn openapi_schemas_describe_the_typed_bodies_as_sent() {
+    let db = TestDb::sqlite();
+    let s = TestServer::start(&db).await;
+    let doc = rampart_server::api::openapi::document();
+    let routes = rampart_server::api::routes();
+
+    // Every route whose handler takes or returns a `rampart_api` type refers to its schema, which exists.
+    let mut typed = 0;
+    for r in routes.iter().filter(|r| !r.is_ui()) {
+        let op = &doc["paths"][r.path][r.method.to_ascii_lowercase()];
+        let places = [
+            (
+                r.response,
+                &op["responses"]["200"]["content"]["application/json"]["schema"],
+            ),
+            (
+                r.request,
+                &op["requestBody"]["content"]["application/json"]["schema"],
+            ),
+        ];
+        for (declared, schema) in places {
+            let Some(declared) = declared else { continue };
+            typed += 1;
+            let name = (declared.name)();
+            assert_eq!(
+                schema["$ref"],
+                format!("#/components/schemas/{name}"),
+                "{} {}",
+                r.method,
+                r.path
+            );
+            assert!(
+                doc["components"]["schemas"][&name]["properties"].is_object(),
+                "{name}"
+            );
+        }
+    }
+    assert!(typed >= 25, "{typed} typed bodies");
+    // Every reference in the document resolves.
+    let text = doc.to_string();
+    for r in text.split("\"$ref\":\"#/components/").skip(1) {
+        let path: Vec<&str> = r.split('"').next().unwrap().split('/').collect();
+        assert!(
+            !doc["components"][path[0]][path[1]].is_null(),
+            "dangling $ref {path:?}"
+        );
+    }
+
+    // Real answers of the typed routes conform to their schema (with a policy, a custom rule and an
+    // override stored, so nested types are present).
+    let rule =
+        "version: 1.0.0\nrules:\n  - id: typed_rule\n    expression: exec.file.name == \"x\"\n";
+    let calls = [
+        (
+            "PUT",
+            "/api/v1/policies/{id}",
+            "/api/v1/policies/p1",
+            Some(json!({"content": rule})),
+        ),
+        (
+            "PUT",
+            "/api/v1/custom-rules/{id}",
+            "/api/v1/custom-rules/r1",
+            Some(json!({"expression": "exec.file.name == \"y\""})),
+        ),
+        (
+            "PUT",
+            "/api/v1/rule-overrides/{id}",
+            "/api/v1/rule-overrides/typed_rule",
+            Some(json!({"disabled": true})),
+        ),
+        (
+            "POST",
+            "/api/v1/policies/validate",
+            "/api/v1/policies/validate",
+            Some(json!({"content": rule})),
+        ),
+        (
+            "POST",
+            "/api/v1/policies/test",
+            "/api/v1/policies/test",
+            Some(json!({"content": rule})),
+        ),
+        ("GET", "/api/v1/config", "/api/v1/config", None),
+        (
+            "GET",
+            "/api/v1/config/revisions",
+            "/api/v1/config/revisions",
+            None,
+        ),
+        (
+            "GET",
+            "/api/v1/config/revisions/{id}",
+            "/api/v1/config/revisions/3",
+            None,
+        ),
+        ("GET", "/api/v1/policies/{id}", "/api/v1/policies/p1", None),
+        ("GET", "/api/v1/custom-rules", "/api/v1/custom-rules", None),
+        (
+            "GET",
+            "/api/v1/custom-rules/{id}",
+            "/api/v1/custom-rules/r1",
+            None,
+        ),
+        (
+            "GET",
+            "/api/v1/config/public-key",
+            "/api/v1/config/public-key",
+            None,
+        ),
+        ("GET", "/api/v1/fleet", "/api/v1/fleet", None),
+        (
+            "POST",
+            "/api/v1/dumps",
+            "/api/v1/dumps",
+            Some(json!({"container_id": "abc123", "duration": 60})),
+        ),
+        ("GET", "/api/v1/dumps", "/api/v1/dumps", None),
+        ("DELETE", "/api/v1/dumps/{id}", "/api/v1/dumps/1", None),
+        ("GET", "/api/v1/profiles", "/api/v1/profiles", None),
+    ];
+    s.enroll("typed-1").await;
+    for (method, template, path, body) in calls {
+        let (st, v) = s.call(method, path, Some(&s.admin), body).await;
+        assert!(st == 200 || st == 201, "{method} {path}: {st} {v}");
+        let schema = &doc["paths"][template][method.to_ascii_lowercase()]["responses"]["200"]
+            ["content"]["application/json"]["schema"];
+        assert!(
+            !schema.is_null(),
+            "{method} {template} has a response schema"
+        );
+        assert!(
+            conforms(&doc, schema, &v),
+            "{method} {path}: {v}\nschema {schema}"
+        );
+    }
+    // And a refused configuration's 422 is the document's Error body, with every problem.
+    let (st, v) = s
+        .call(
+            "PUT",
+            "/api/v1/policies/bad",
+            Some(&s.admin),
+            Some(json!({"content": "rules: [{id: b, expression: \"nope ==\"}]"})),
+        )
+        .await;
+    assert_eq!(st, 422, "{v}");
+    let error = &doc["components"]["responses"]["Error"]["content"]["application/json"]["schema"];
+    assert!(
+        conforms(&doc, error, &v) && v["problems"][0]["id"] == "b",
+        "{v}"
+    );
+    s.stop().await;
+}

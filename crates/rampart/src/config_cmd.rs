@@ -5,9 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use rampart_api::config::{
+    ConfigRevision, CustomRuleList, CustomRuleRequest, DefaultPolicyRequest, Fleet,
+    OverrideRequest, PolicyDetail, PolicyRequest, Published, RevisionList, RollbackRequest,
+    TestRequest, TestResult, ValidateRequest, ValidateResult,
+};
 
-use crate::api_client::{print_json, ApiArgs, ApiClient};
+use crate::api_client::{json_cell, print_json, ApiArgs, ApiClient};
 
 #[derive(Debug, Args)]
 pub struct PoliciesCmd {
@@ -151,41 +155,42 @@ fn read(file: &PathBuf) -> anyhow::Result<String> {
     std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
 }
 
-fn published(v: &Value) {
-    let problems = v["report"]["problems"].as_array().map_or(0, Vec::len);
-    println!(
-        "published revision {} ({} rules compile, {problems} problems)",
-        v["revision"], v["report"]["rules_loaded"]
-    );
+fn published(p: Published) {
+    match p.report {
+        Some(r) => println!(
+            "published revision {} ({} rules compile, {} problems)",
+            p.revision,
+            r.rules_loaded,
+            r.problems.len()
+        ),
+        None => println!("published revision {} (not compiled)", p.revision),
+    }
 }
 
 pub fn policies(cmd: PoliciesCmd) -> anyhow::Result<()> {
     let c = ApiClient::new(&cmd.api)?;
     match cmd.command {
         PoliciesSub::List => {
-            let v = c.call("GET", "/api/v1/config", None)?;
+            let v: ConfigRevision = c.send::<(), _>("GET", "/api/v1/config", None)?;
             println!(
                 "revision {} (default policy {})",
-                v["revision"],
-                if v["include_default"] == true {
-                    "on"
-                } else {
-                    "off"
-                }
+                v.revision,
+                if v.include_default { "on" } else { "off" }
             );
-            for (name, p) in v["policies"].as_object().into_iter().flatten() {
+            for (name, p) in &v.policies {
                 println!(
                     "{name}\t{}\ttargets={}\tupdated by {}",
-                    p["description"].as_str().unwrap_or(""),
-                    p["target_tags"],
-                    p["updated_by"].as_str().unwrap_or("")
+                    p.description,
+                    json_cell(&p.target_tags),
+                    p.updated_by
                 );
             }
             Ok(())
         }
         PoliciesSub::Show { name } => {
-            let v = c.call("GET", &format!("/api/v1/policies/{name}"), None)?;
-            print!("{}", v["policy"]["content"].as_str().unwrap_or(""));
+            let v: PolicyDetail =
+                c.send::<(), _>("GET", &format!("/api/v1/policies/{name}"), None)?;
+            print!("{}", v.policy.content);
             Ok(())
         }
         PoliciesSub::Push {
@@ -195,31 +200,36 @@ pub fn policies(cmd: PoliciesCmd) -> anyhow::Result<()> {
             targets,
             force,
         } => {
-            let body = json!({"content": read(&file)?, "description": description, "target_tags": targets, "force": force});
-            published(&c.call("PUT", &format!("/api/v1/policies/{name}"), Some(&body))?);
+            let body = PolicyRequest {
+                content: read(&file)?,
+                description,
+                target_tags: targets,
+                force,
+            };
+            published(c.send("PUT", &format!("/api/v1/policies/{name}"), Some(&body))?);
             Ok(())
         }
         PoliciesSub::Delete { name } => {
-            published(&c.call("DELETE", &format!("/api/v1/policies/{name}"), None)?);
+            published(c.send::<(), _>("DELETE", &format!("/api/v1/policies/{name}"), None)?);
             Ok(())
         }
         PoliciesSub::Validate { file, name } => {
-            let v = c.call(
-                "POST",
-                "/api/v1/policies/validate",
-                Some(&json!({"content": read(&file)?, "name": name})),
-            )?;
-            print_json(&v["report"])?;
-            anyhow::ensure!(v["report"]["ok"] == true, "the policy does not compile");
+            let body = ValidateRequest {
+                content: read(&file)?,
+                name,
+            };
+            let v: ValidateResult = c.send("POST", "/api/v1/policies/validate", Some(&body))?;
+            print_json(&v.report)?;
+            anyhow::ensure!(v.report.ok, "the policy does not compile");
             Ok(())
         }
         PoliciesSub::Test { file, limit } => {
-            let v = c.call(
-                "POST",
-                "/api/v1/policies/test",
-                Some(&json!({"content": read(&file)?, "limit": limit})),
-            )?;
-            print_json(&v)
+            let body = TestRequest {
+                content: Some(read(&file)?),
+                limit: Some(limit),
+                ..Default::default()
+            };
+            print_json(&c.send::<_, TestResult>("POST", "/api/v1/policies/test", Some(&body))?)
         }
     }
 }
@@ -227,7 +237,9 @@ pub fn policies(cmd: PoliciesCmd) -> anyhow::Result<()> {
 pub fn custom_rules(cmd: CustomRulesCmd) -> anyhow::Result<()> {
     let c = ApiClient::new(&cmd.api)?;
     match cmd.command {
-        CustomRulesSub::List => print_json(&c.call("GET", "/api/v1/custom-rules", None)?),
+        CustomRulesSub::List => {
+            print_json(&c.send::<(), CustomRuleList>("GET", "/api/v1/custom-rules", None)?)
+        }
         CustomRulesSub::Put {
             id,
             expression,
@@ -237,22 +249,30 @@ pub fn custom_rules(cmd: CustomRulesCmd) -> anyhow::Result<()> {
             targets,
             disabled,
         } => {
-            let body = json!({"expression": expression, "severity": severity, "description": description,
-                              "remediation": remediation, "target_tags": targets, "enabled": !disabled});
-            published(&c.call("PUT", &format!("/api/v1/custom-rules/{id}"), Some(&body))?);
+            let body = CustomRuleRequest {
+                expression,
+                severity: Some(severity),
+                description,
+                remediation,
+                target_tags: targets,
+                enabled: Some(!disabled),
+                tags: Default::default(),
+                force: false,
+            };
+            published(c.send("PUT", &format!("/api/v1/custom-rules/{id}"), Some(&body))?);
             Ok(())
         }
         CustomRulesSub::Delete { id } => {
-            published(&c.call("DELETE", &format!("/api/v1/custom-rules/{id}"), None)?);
+            published(c.send::<(), _>("DELETE", &format!("/api/v1/custom-rules/{id}"), None)?);
             Ok(())
         }
         CustomRulesSub::Test { expression, limit } => {
-            let v = c.call(
-                "POST",
-                "/api/v1/policies/test",
-                Some(&json!({"expression": expression, "limit": limit})),
-            )?;
-            print_json(&v)
+            let body = TestRequest {
+                expression: Some(expression),
+                limit: Some(limit),
+                ..Default::default()
+            };
+            print_json(&c.send::<_, TestResult>("POST", "/api/v1/policies/test", Some(&body))?)
         }
     }
 }
@@ -260,48 +280,39 @@ pub fn custom_rules(cmd: CustomRulesCmd) -> anyhow::Result<()> {
 pub fn config(cmd: ConfigCmd) -> anyhow::Result<()> {
     let c = ApiClient::new(&cmd.api)?;
     match cmd.command {
-        ConfigSub::Show { revision: None } => print_json(&c.call("GET", "/api/v1/config", None)?),
-        ConfigSub::Show {
-            revision: Some(rev),
-        } => print_json(&c.call("GET", &format!("/api/v1/config/revisions/{rev}"), None)?),
+        ConfigSub::Show { revision } => {
+            let path = match revision {
+                None => "/api/v1/config".to_string(),
+                Some(rev) => format!("/api/v1/config/revisions/{rev}"),
+            };
+            print_json(&c.send::<(), ConfigRevision>("GET", &path, None)?)
+        }
         ConfigSub::Revisions { limit } => {
-            let v = c.call(
-                "GET",
-                &format!("/api/v1/config/revisions?limit={limit}"),
-                None,
-            )?;
-            for r in v["revisions"].as_array().into_iter().flatten() {
-                println!(
-                    "{}\t{}\t{}",
-                    r["revision"],
-                    r["author"].as_str().unwrap_or(""),
-                    r["summary"].as_str().unwrap_or("")
-                );
+            let path = format!("/api/v1/config/revisions?limit={limit}");
+            let v: RevisionList = c.send::<(), _>("GET", &path, None)?;
+            for r in &v.revisions {
+                println!("{}\t{}\t{}", r.revision, r.author, r.summary);
             }
             Ok(())
         }
         ConfigSub::Rollback { revision } => {
-            published(&c.call(
-                "POST",
-                "/api/v1/config/rollback",
-                Some(&json!({"revision": revision})),
-            )?);
+            let body = RollbackRequest { revision };
+            published(c.send("POST", "/api/v1/config/rollback", Some(&body))?);
             Ok(())
         }
         ConfigSub::DefaultPolicy { state } => {
-            published(&c.call(
-                "PUT",
-                "/api/v1/config/default-policy",
-                Some(&json!({"include_default": state == "on"})),
-            )?);
+            let body = DefaultPolicyRequest {
+                include_default: state == "on",
+            };
+            published(c.send("PUT", "/api/v1/config/default-policy", Some(&body))?);
             Ok(())
         }
         ConfigSub::Rule { id, action } => {
-            published(&c.call(
-                "PUT",
-                &format!("/api/v1/rule-overrides/{id}"),
-                Some(&json!({"disabled": action == "disable"})),
-            )?);
+            let body = OverrideRequest {
+                disabled: action == "disable",
+                target_tags: Vec::new(),
+            };
+            published(c.send("PUT", &format!("/api/v1/rule-overrides/{id}"), Some(&body))?);
             Ok(())
         }
     }
@@ -322,22 +333,22 @@ pub fn agents(cmd: AgentsCmd) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let v = c.call("GET", "/api/v1/fleet", None)?;
+    let v: Fleet = c.send::<(), _>("GET", "/api/v1/fleet", None)?;
     if json {
         return print_json(&v);
     }
-    println!("configuration revision {}", v["revision"]);
+    println!("configuration revision {}", v.revision);
     println!("id\thost\tversion\ttags\trevision\tstatus\terrors");
-    for a in v["agents"].as_array().into_iter().flatten() {
+    for a in &v.agents {
         println!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            a["id"],
-            crate::render::escape(a["hostname"].as_str().unwrap_or("")),
-            crate::render::escape(a["version"].as_str().unwrap_or("")),
-            crate::render::escape(&a["tags"].to_string()),
-            a["config_revision"],
-            a["config_status"].as_str().unwrap_or(""),
-            a["config_errors"].as_array().map_or(0, Vec::len)
+            a.id,
+            crate::render::escape(&a.hostname),
+            crate::render::escape(&a.version),
+            crate::render::escape(&json_cell(&a.tags)),
+            a.config_revision,
+            a.config_status,
+            a.config_errors.len()
         );
     }
     Ok(())

@@ -2,9 +2,9 @@
 //! REST API.
 
 use clap::{Args, Subcommand};
-use serde_json::json;
+use rampart_api::profiles::{DumpDetail, DumpList, DumpRequest, ProfileList};
 
-use crate::api_client::{print_json, ApiArgs, ApiClient};
+use crate::api_client::{json_cell, print_json, ApiArgs, ApiClient};
 use crate::render::escape;
 
 #[derive(Debug, Args)]
@@ -66,18 +66,18 @@ pub fn profiles(cmd: ProfilesCmd) -> anyhow::Result<()> {
                 Some(i) => format!("/api/v1/profiles?image_name={}", urlencode(&i)),
                 None => "/api/v1/profiles".into(),
             };
-            let v = c.call("GET", &path, None)?;
+            let v: ProfileList = c.send::<(), _>("GET", &path, None)?;
             println!("id\timage\ttag\tstatus\tsnapshots\tbehaviours\tscore");
-            for p in v["profiles"].as_array().into_iter().flatten() {
+            for p in &v.profiles {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{:.2}",
-                    p["id"],
-                    escape(p["image_name"].as_str().unwrap_or("")),
-                    escape(p["image_tag"].as_str().unwrap_or("")),
-                    p["status"].as_str().unwrap_or(""),
-                    p["snapshots"],
-                    p["behaviors"],
-                    p["score"].as_f64().unwrap_or(0.0)
+                    p.id,
+                    escape(&p.image_name),
+                    escape(&p.image_tag),
+                    p.status,
+                    p.snapshots,
+                    p.behaviors,
+                    p.score
                 );
             }
             Ok(())
@@ -112,30 +112,31 @@ pub fn dump(cmd: DumpCmd) -> anyhow::Result<()> {
             agent,
         } => {
             let secs = std::time::Duration::from(duration).as_secs().max(1);
-            let v = c.call(
-                "POST",
-                "/api/v1/dumps",
-                Some(&json!({"container_id": container_id, "duration": secs, "agent_id": agent})),
-            )?;
-            println!("dump {} requested", v["dump"]["id"]);
+            let body = DumpRequest {
+                container_id,
+                duration: Some(secs),
+                agent_id: agent,
+            };
+            let v: DumpDetail = c.send("POST", "/api/v1/dumps", Some(&body))?;
+            println!("dump {} requested", v.dump.id);
             Ok(())
         }
         DumpSub::Stop { id } => {
-            c.call("DELETE", &format!("/api/v1/dumps/{id}"), None)?;
+            c.send::<(), DumpDetail>("DELETE", &format!("/api/v1/dumps/{id}"), None)?;
             println!("dump {id} stopped");
             Ok(())
         }
         DumpSub::List => {
-            let v = c.call("GET", "/api/v1/dumps", None)?;
+            let v: DumpList = c.send::<(), _>("GET", "/api/v1/dumps", None)?;
             println!("id\tcontainer\tagent\tstate\tby");
-            for d in v["dumps"].as_array().into_iter().flatten() {
+            for d in &v.dumps {
                 println!(
                     "{}\t{}\t{}\t{}\t{}",
-                    d["id"],
-                    escape(d["container_id"].as_str().unwrap_or("")),
-                    d["agent_id"],
-                    d["state"].as_str().unwrap_or(""),
-                    escape(d["created_by"].as_str().unwrap_or(""))
+                    d.id,
+                    escape(&d.container_id),
+                    json_cell(&d.agent_id),
+                    d.state,
+                    escape(&d.created_by)
                 );
             }
             Ok(())

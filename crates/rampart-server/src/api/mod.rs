@@ -15,6 +15,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
 
+use rampart_api::config::{
+    ConfigRevision, CustomRuleDetail, CustomRuleList, CustomRuleRequest, DefaultPolicyRequest,
+    Fleet, OverrideRequest, PolicyDetail, PolicyRequest, PublicKey, Published, RevisionList,
+    RollbackRequest, TestRequest, TestResult, ValidateRequest, ValidateResult,
+};
+
+use rampart_api::profiles::{DumpDetail, DumpList, DumpRequest, ProfileList};
+
 use crate::notify::api as notify;
 use crate::profiles::api as pf;
 use crate::remote_config::api as rc;
@@ -53,6 +61,10 @@ pub struct RouteDef {
     pub summary: &'static str,
     /// What the request body is, if any.
     pub body: Option<&'static str>,
+    /// The `rampart_api` type of the request body, when it has one.
+    pub request: Option<openapi::Schema>,
+    /// The `rampart_api` type of the 200 answer, when it has one.
+    pub response: Option<openapi::Schema>,
     pub handler: MethodRouter<AppState>,
 }
 
@@ -61,6 +73,18 @@ impl RouteDef {
     /// on every POST.
     pub fn is_ui(&self) -> bool {
         self.path == "/ui" || self.path.starts_with("/ui/")
+    }
+
+    /// The request body is a `T` (its schema goes into the OpenAPI document).
+    fn accepts<T: rampart_api::utoipa::ToSchema>(mut self) -> Self {
+        self.request = Some(openapi::Schema::of::<T>());
+        self
+    }
+
+    /// The 200 answer is a `T` (its schema goes into the OpenAPI document).
+    fn returns<T: rampart_api::utoipa::ToSchema>(mut self) -> Self {
+        self.response = Some(openapi::Schema::of::<T>());
+        self
     }
 }
 
@@ -78,6 +102,8 @@ pub(crate) fn r(
         access,
         summary,
         body,
+        request: None,
+        response: None,
         handler,
     }
 }
@@ -132,40 +158,40 @@ pub fn routes() -> Vec<RouteDef> {
         r("PUT", "/api/v1/agents/status", Agent, "Report the agent's health: kernel release, kernel events delivered and dropped (counters since the agent started), and the workloads it profiles (the only ones whose snapshots it may send)", Some("{kernel_release, events_delivered, events_dropped, workloads?: [{id, image_name, image_tag}]}"), put(agents::report_status)),
         r("PUT", "/api/v1/agents/config-status", Agent, "Report how the agent applied a configuration revision", Some("{revision, status: applied|failed|refused, errors: [...]}"), put(rc::agent_status)),
         r("POST", "/api/v1/agents/snapshots", Agent, "Send a finished activity snapshot of a workload the agent reported (409 otherwise; 429 past the hourly limit), merged into its workload's security profile", Some("activity snapshot"), post(pf::ingest_snapshot)),
-        r("GET", "/api/v1/agents/dumps", Agent, "The agent's open activity-dump requests", None, get(pf::agent_dumps)),
+        r("GET", "/api/v1/agents/dumps", Agent, "The agent's open activity-dump requests", None, get(pf::agent_dumps)).returns::<DumpList>(),
         r("PUT", "/api/v1/agents/dumps/{id}", Agent, "The agent says a dump request runs or is done", Some("{state: running|done}"), put(pf::agent_dump_state)),
         r("GET", "/api/v1/agents", Viewer, "Enrolled agents", None, get(agents::list)),
         r("GET", "/api/v1/agents/{id}", Viewer, "One agent", None, get(agents::get)),
         r("DELETE", "/api/v1/agents/{id}", Admin, "Revoke an agent's credential; its host cannot enroll again until readmitted", None, delete(agents::revoke)),
         r("POST", "/api/v1/agents/{id}/readmit", Admin, "Let a revoked agent's host enroll again (with a new enrollment token)", None, post(agents::readmit)),
-        r("GET", "/api/v1/fleet", Viewer, "Each agent's tags, configuration revision and status (applied, failed with per-rule errors, refused)", None, get(rc::fleet)),
-        r("GET", "/api/v1/config", Viewer, "The newest configuration: default policy on/off, policies, custom rules, overrides", None, get(rc::show)),
-        r("PUT", "/api/v1/config/default-policy", Admin, "Turn the embedded default policy on or off for the fleet", Some("{include_default}"), put(rc::set_default)),
-        r("GET", "/api/v1/config/revisions", Viewer, "Configuration history, newest first", None, get(rc::revisions)),
-        r("GET", "/api/v1/config/revisions/{id}", Viewer, "One configuration revision, whole", None, get(rc::revision)),
-        r("POST", "/api/v1/config/rollback", Admin, "Restore an earlier revision's configuration (as a new revision)", Some("{revision}"), post(rc::rollback)),
-        r("GET", "/api/v1/config/public-key", Viewer, "The ed25519 key that signs configuration bundles", None, get(rc::public_key)),
-        r("PUT", "/api/v1/policies/{id}", Admin, "Create or replace a custom policy (refused with every compile error unless `force`)", Some("{content, description?, target_tags?, force?}"), put(rc::put_policy)),
-        r("GET", "/api/v1/policies/{id}", Viewer, "One custom policy", None, get(rc::get_policy)),
-        r("DELETE", "/api/v1/policies/{id}", Admin, "Delete a custom policy", None, delete(rc::delete_policy)),
-        r("POST", "/api/v1/policies/validate", Responder, "Compile a policy with the current configuration, storing nothing", Some("{content, name?}"), post(rc::validate_policy)),
-        r("POST", "/api/v1/policies/test", Responder, "Evaluate a policy or one expression over the most recent reported events", Some("{content? | expression?, limit?}"), post(rc::test_rules)),
-        r("GET", "/api/v1/custom-rules", Viewer, "Custom rules", None, get(rc::list_custom_rules)),
-        r("GET", "/api/v1/custom-rules/{id}", Viewer, "One custom rule", None, get(rc::get_custom_rule)),
-        r("PUT", "/api/v1/custom-rules/{id}", Admin, "Create or replace a custom rule (refused if it does not compile unless `force`)", Some("{expression, description?, severity?, tags?, remediation?, enabled?, target_tags?, force?}"), put(rc::put_custom_rule)),
-        r("DELETE", "/api/v1/custom-rules/{id}", Admin, "Delete a custom rule", None, delete(rc::delete_custom_rule)),
-        r("PUT", "/api/v1/rule-overrides/{id}", Admin, "Disable (or re-enable) any rule on the targeted agents", Some("{disabled, target_tags?}"), put(rc::put_override)),
-        r("DELETE", "/api/v1/rule-overrides/{id}", Admin, "Remove a rule's overrides and suppressions", None, delete(rc::delete_override)),
-        r("GET", "/api/v1/profiles", Viewer, "Security profiles (filter: image_name): status, snapshots, behaviours, score", None, get(pf::list)),
+        r("GET", "/api/v1/fleet", Viewer, "Each agent's tags, configuration revision and status (applied, failed with per-rule errors, refused)", None, get(rc::fleet)).returns::<Fleet>(),
+        r("GET", "/api/v1/config", Viewer, "The newest configuration: default policy on/off, policies, custom rules, overrides", None, get(rc::show)).returns::<ConfigRevision>(),
+        r("PUT", "/api/v1/config/default-policy", Admin, "Turn the embedded default policy on or off for the fleet", Some("{include_default}"), put(rc::set_default)).accepts::<DefaultPolicyRequest>().returns::<Published>(),
+        r("GET", "/api/v1/config/revisions", Viewer, "Configuration history, newest first", None, get(rc::revisions)).returns::<RevisionList>(),
+        r("GET", "/api/v1/config/revisions/{id}", Viewer, "One configuration revision, whole", None, get(rc::revision)).returns::<ConfigRevision>(),
+        r("POST", "/api/v1/config/rollback", Admin, "Restore an earlier revision's configuration (as a new revision)", Some("{revision}"), post(rc::rollback)).accepts::<RollbackRequest>().returns::<Published>(),
+        r("GET", "/api/v1/config/public-key", Viewer, "The ed25519 key that signs configuration bundles", None, get(rc::public_key)).returns::<PublicKey>(),
+        r("PUT", "/api/v1/policies/{id}", Admin, "Create or replace a custom policy (refused with every compile error unless `force`)", Some("{content, description?, target_tags?, force?}"), put(rc::put_policy)).accepts::<PolicyRequest>().returns::<Published>(),
+        r("GET", "/api/v1/policies/{id}", Viewer, "One custom policy", None, get(rc::get_policy)).returns::<PolicyDetail>(),
+        r("DELETE", "/api/v1/policies/{id}", Admin, "Delete a custom policy", None, delete(rc::delete_policy)).returns::<Published>(),
+        r("POST", "/api/v1/policies/validate", Responder, "Compile a policy with the current configuration, storing nothing", Some("{content, name?}"), post(rc::validate_policy)).accepts::<ValidateRequest>().returns::<ValidateResult>(),
+        r("POST", "/api/v1/policies/test", Responder, "Evaluate a policy or one expression over the most recent reported events", Some("{content? | expression?, limit?}"), post(rc::test_rules)).accepts::<TestRequest>().returns::<TestResult>(),
+        r("GET", "/api/v1/custom-rules", Viewer, "Custom rules", None, get(rc::list_custom_rules)).returns::<CustomRuleList>(),
+        r("GET", "/api/v1/custom-rules/{id}", Viewer, "One custom rule", None, get(rc::get_custom_rule)).returns::<CustomRuleDetail>(),
+        r("PUT", "/api/v1/custom-rules/{id}", Admin, "Create or replace a custom rule (refused if it does not compile unless `force`)", Some("{expression, description?, severity?, tags?, remediation?, enabled?, target_tags?, force?}"), put(rc::put_custom_rule)).accepts::<CustomRuleRequest>().returns::<Published>(),
+        r("DELETE", "/api/v1/custom-rules/{id}", Admin, "Delete a custom rule", None, delete(rc::delete_custom_rule)).returns::<Published>(),
+        r("PUT", "/api/v1/rule-overrides/{id}", Admin, "Disable (or re-enable) any rule on the targeted agents", Some("{disabled, target_tags?}"), put(rc::put_override)).accepts::<OverrideRequest>().returns::<Published>(),
+        r("DELETE", "/api/v1/rule-overrides/{id}", Admin, "Remove a rule's overrides and suppressions", None, delete(rc::delete_override)).returns::<Published>(),
+        r("GET", "/api/v1/profiles", Viewer, "Security profiles (filter: image_name): status, snapshots, behaviours, score", None, get(pf::list)).returns::<ProfileList>(),
         r("GET", "/api/v1/profiles/{id}", Viewer, "A security profile with every behaviour and its commonality", None, get(pf::get)),
         r("GET", "/api/v1/profiles/{id}/snapshots", Viewer, "The snapshots merged into a profile", None, get(pf::snapshots)),
         r("GET", "/api/v1/profiles/{id}/export", Viewer, "Export a profile: format=json, or format=policy (a lockdown policy; action=flag|kill)", None, get(pf::export)),
         r("GET", "/api/v1/signals/{id}/suggestion", Viewer, "The suppression suggestion for a signal whose behaviour is in its image's stable profile", None, get(pf::suggestion)),
         r("POST", "/api/v1/signals/{id}/suppress", Admin, "Accept a signal's suggestion: suppress that behaviour for its rule (a configuration revision)", Some("{reason?}"), post(pf::accept_suggestion)),
         r("DELETE", "/api/v1/rule-overrides/{id}/suppressions/{index}", Admin, "Remove one suppression of a rule", None, delete(pf::remove_suppression)),
-        r("POST", "/api/v1/dumps", Responder, "Ask for an activity dump of a container", Some("{container_id, agent_id?, duration?}"), post(pf::start_dump)),
-        r("GET", "/api/v1/dumps", Viewer, "Activity dump requests", None, get(pf::list_dumps)),
-        r("DELETE", "/api/v1/dumps/{id}", Responder, "Stop an activity dump", None, delete(pf::stop_dump)),
+        r("POST", "/api/v1/dumps", Responder, "Ask for an activity dump of a container", Some("{container_id, agent_id?, duration?}"), post(pf::start_dump)).accepts::<DumpRequest>().returns::<DumpDetail>(),
+        r("GET", "/api/v1/dumps", Viewer, "Activity dump requests", None, get(pf::list_dumps)).returns::<DumpList>(),
+        r("DELETE", "/api/v1/dumps/{id}", Responder, "Stop an activity dump", None, delete(pf::stop_dump)).returns::<DumpDetail>(),
         r("GET", "/api/v1/enrollment-tokens", Admin, "Enrollment tokens (without their secrets)", None, get(admin::list_enrollment_tokens)),
         r("POST", "/api/v1/enrollment-tokens", Admin, "Create an enrollment token (shown once): single use and 24 h unless `max_uses` (at most 100000) and `ttl_seconds` (at most 10 years) say otherwise", Some("{name, ttl_seconds?, max_uses?}"), post(admin::create_enrollment_token)),
         r("DELETE", "/api/v1/enrollment-tokens/{id}", Admin, "Revoke an enrollment token", None, delete(admin::revoke_enrollment_token)),

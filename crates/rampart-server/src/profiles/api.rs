@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use rampart_api::profiles::{Dump, DumpDetail, DumpList, DumpRequest, ProfileList, ProfileSummary};
 use rampart_model::behavior::ActivitySnapshot;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -84,19 +85,24 @@ pub async fn list(
     State(s): State<AppState>,
     _: Viewer,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
-    let profiles: Vec<Value> = store::list(&s.db, q.image_name.as_deref())
+) -> ApiResult<Json<ProfileList>> {
+    let profiles = store::list(&s.db, q.image_name.as_deref())
         .await?
-        .iter()
-        .map(|p| {
-            json!({
-                "id": p.id, "image_name": p.image_name, "image_tag": p.image_tag, "status": p.status,
-                "snapshots": p.snapshots, "behaviors": p.nodes.len(), "score": p.score(),
-                "first_seen": p.first_seen, "last_updated": p.last_updated, "stable_at": p.stable_at,
-            })
+        .into_iter()
+        .map(|p| ProfileSummary {
+            behaviors: p.nodes.len(),
+            score: p.score(),
+            id: p.id,
+            image_name: p.image_name,
+            image_tag: p.image_tag,
+            status: p.status,
+            snapshots: p.snapshots,
+            first_seen: p.first_seen,
+            last_updated: p.last_updated,
+            stable_at: p.stable_at,
         })
         .collect();
-    Ok(Json(json!({"profiles": profiles})))
+    Ok(Json(ProfileList { profiles }))
 }
 
 pub async fn get(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {
@@ -256,26 +262,18 @@ pub async fn remove_suppression(
     Ok(Json(json!({"revision": r.revision})).into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DumpRequest {
-    container_id: String,
-    /// Only this agent (default: whichever agent runs the container).
-    #[serde(default)]
-    agent_id: Option<i64>,
-    /// Seconds (default 1800, at most 86400).
-    #[serde(default)]
-    duration: Option<u64>,
-}
-
-fn dump_json(r: &sqlx::any::AnyRow) -> ApiResult<Value> {
-    Ok(json!({
-        "id": r.try_get::<i64, _>("id")?, "agent_id": r.try_get::<Option<i64>, _>("agent_id")?,
-        "container_id": r.try_get::<String, _>("container_id")?,
-        "duration_ns": r.try_get::<i64, _>("duration_ns")?, "state": r.try_get::<String, _>("state")?,
-        "created_by": r.try_get::<String, _>("created_by")?, "created_at": r.try_get::<i64, _>("created_at")?,
-        "updated_at": r.try_get::<i64, _>("updated_at")?,
-    }))
+/// A row of [`DUMP_COLS`].
+fn dump_of(r: &sqlx::any::AnyRow) -> ApiResult<Dump> {
+    Ok(Dump {
+        id: r.try_get("id")?,
+        agent_id: r.try_get("agent_id")?,
+        container_id: r.try_get("container_id")?,
+        duration_ns: r.try_get("duration_ns")?,
+        state: r.try_get("state")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
 }
 
 const DUMP_COLS: &str =
@@ -286,7 +284,7 @@ pub async fn start_dump(
     State(s): State<AppState>,
     Responder(caller): Responder,
     ApiJson(b): ApiJson<DumpRequest>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<DumpDetail>)> {
     let id_ok = !b.container_id.is_empty()
         && b.container_id.len() <= 128
         && b.container_id.bytes().all(|c| c.is_ascii_hexdigit());
@@ -308,33 +306,33 @@ pub async fn start_dump(
     .bind(now)
     .fetch_one(&s.db.pool)
     .await?;
-    let dump = dump_json(&row)?;
+    let dump = dump_of(&row)?;
     audit::record(
         &s.db.pool,
         &caller,
         Action::DumpStarted,
-        &format!("dump {}", dump["id"]),
-        dump.clone(),
+        &format!("dump {}", dump.id),
+        json!(dump),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "dump": dump }))))
+    Ok((StatusCode::CREATED, Json(DumpDetail { dump })))
 }
 
-pub async fn list_dumps(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
+pub async fn list_dumps(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<DumpList>> {
     let rows = sqlx::query(&format!(
         "SELECT {DUMP_COLS} FROM dump_requests ORDER BY id DESC LIMIT 500"
     ))
     .fetch_all(&s.db.pool)
     .await?;
-    let dumps = rows.iter().map(dump_json).collect::<ApiResult<Vec<_>>>()?;
-    Ok(Json(json!({"dumps": dumps})))
+    let dumps = rows.iter().map(dump_of).collect::<ApiResult<_>>()?;
+    Ok(Json(DumpList { dumps }))
 }
 
 pub async fn stop_dump(
     State(s): State<AppState>,
     Responder(caller): Responder,
     Id(id): Id,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DumpDetail>> {
     let row = sqlx::query(&format!(
         "UPDATE dump_requests SET state = 'cancelled', updated_at = $1 WHERE id = $2 \
          AND state IN ('pending', 'running') RETURNING {DUMP_COLS}"
@@ -352,11 +350,16 @@ pub async fn stop_dump(
         json!({}),
     )
     .await?;
-    Ok(Json(json!({"dump": dump_json(&row)?})))
+    Ok(Json(DumpDetail {
+        dump: dump_of(&row)?,
+    }))
 }
 
 /// An agent's pending and running dump requests (its own, or any agent's).
-pub async fn agent_dumps(State(s): State<AppState>, Agent(agent): Agent) -> ApiResult<Json<Value>> {
+pub async fn agent_dumps(
+    State(s): State<AppState>,
+    Agent(agent): Agent,
+) -> ApiResult<Json<DumpList>> {
     let rows = sqlx::query(&format!(
         "SELECT {DUMP_COLS} FROM dump_requests WHERE state IN ('pending', 'running', 'cancelled') \
          AND (agent_id IS NULL OR agent_id = $1) AND updated_at > $2 ORDER BY id"
@@ -365,8 +368,8 @@ pub async fn agent_dumps(State(s): State<AppState>, Agent(agent): Agent) -> ApiR
     .bind(now_ns() - 86_400_000_000_000)
     .fetch_all(&s.db.pool)
     .await?;
-    let dumps = rows.iter().map(dump_json).collect::<ApiResult<Vec<_>>>()?;
-    Ok(Json(json!({"dumps": dumps})))
+    let dumps = rows.iter().map(dump_of).collect::<ApiResult<_>>()?;
+    Ok(Json(DumpList { dumps }))
 }
 
 #[derive(Deserialize)]

@@ -7,8 +7,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use rampart_api::config::{
+    ConfigRevision, CustomRuleDetail, CustomRuleList, CustomRuleRequest, DefaultPolicyRequest,
+    Fleet, OverrideRequest, PolicyDetail, PolicyRequest, PublicKey, Published, ReplayMatch,
+    RevisionList, RollbackRequest, TestRequest, TestResult, ValidateRequest, ValidateResult,
+};
+use rampart_api::error::ErrorBody;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::Row;
 
 use super::snapshot::{CustomRule, Snapshot, StoredOverride, StoredPolicy, Suppression};
@@ -86,11 +92,11 @@ fn invalid(report: &validate::Report) -> Response {
         .collect();
     (
         StatusCode::UNPROCESSABLE_ENTITY,
-        Json(json!({
-            "error": "invalid",
-            "message": format!("the configuration does not compile: {}", summary.join("; ")),
-            "problems": report.problems,
-        })),
+        Json(ErrorBody {
+            error: "invalid".into(),
+            message: format!("the configuration does not compile: {}", summary.join("; ")),
+            problems: report.problems.clone(),
+        }),
     )
         .into_response()
 }
@@ -125,24 +131,32 @@ async fn publish(
     match (result, report) {
         (Ok(r), report) => {
             s.remote.watch.notify(r.revision);
-            Ok(Json(json!({"revision": r.revision, "report": report})).into_response())
+            Ok(Json(Published {
+                revision: r.revision,
+                report,
+            })
+            .into_response())
         }
         (Err(_), Some(report)) if !report.ok && !force => Ok(invalid(&report)),
         (Err(e), _) => Err(e),
     }
 }
 
-fn config_json(r: &store::Revision) -> Value {
-    json!({
-        "revision": r.revision, "author": r.author, "summary": r.summary, "created_at": r.created_at,
-        "include_default": r.snapshot.include_default,
-        "policies": r.snapshot.policies, "custom_rules": r.snapshot.custom_rules,
-        "overrides": r.snapshot.overrides,
-    })
+fn config_revision(r: store::Revision) -> ConfigRevision {
+    ConfigRevision {
+        revision: r.revision,
+        author: r.author,
+        summary: r.summary,
+        created_at: r.created_at,
+        include_default: r.snapshot.include_default,
+        policies: r.snapshot.policies,
+        custom_rules: r.snapshot.custom_rules,
+        overrides: r.snapshot.overrides,
+    }
 }
 
-pub async fn show(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
-    Ok(Json(config_json(&store::latest(&s.db).await?)))
+pub async fn show(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<ConfigRevision>> {
+    Ok(Json(config_revision(store::latest(&s.db).await?)))
 }
 
 #[derive(Deserialize)]
@@ -155,33 +169,32 @@ pub async fn revisions(
     State(s): State<AppState>,
     _: Viewer,
     ApiQuery(q): ApiQuery<Limit>,
-) -> ApiResult<Json<Value>> {
-    let list = store::list(&s.db, q.limit.unwrap_or(100)).await?;
-    Ok(Json(json!({"revisions": list})))
+) -> ApiResult<Json<RevisionList>> {
+    let revisions = store::list(&s.db, q.limit.unwrap_or(100)).await?;
+    Ok(Json(RevisionList { revisions }))
 }
 
-pub async fn revision(State(s): State<AppState>, _: Viewer, Id(rev): Id) -> ApiResult<Json<Value>> {
-    Ok(Json(config_json(&store::get(&s.db, rev).await?)))
+pub async fn revision(
+    State(s): State<AppState>,
+    _: Viewer,
+    Id(rev): Id,
+) -> ApiResult<Json<ConfigRevision>> {
+    Ok(Json(config_revision(store::get(&s.db, rev).await?)))
 }
 
-pub async fn public_key(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
+pub async fn public_key(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<PublicKey>> {
     let signer = s.remote.signer(&s.db).await?;
-    Ok(Json(
-        json!({"algorithm": "ed25519", "key": signer.public_hex()}),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rollback {
-    revision: i64,
+    Ok(Json(PublicKey {
+        algorithm: "ed25519".into(),
+        key: signer.public_hex(),
+    }))
 }
 
 /// Makes the configuration of an earlier revision the newest one again (a new revision: history is kept).
 pub async fn rollback(
     State(s): State<AppState>,
     Admin(caller): Admin,
-    ApiJson(b): ApiJson<Rollback>,
+    ApiJson(b): ApiJson<RollbackRequest>,
 ) -> ApiResult<Response> {
     let old = store::get(&s.db, b.revision).await?;
     let summary = format!("rollback to revision {}", b.revision);
@@ -193,16 +206,10 @@ pub async fn rollback(
     .await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DefaultPolicy {
-    include_default: bool,
-}
-
 pub async fn set_default(
     State(s): State<AppState>,
     Admin(caller): Admin,
-    ApiJson(b): ApiJson<DefaultPolicy>,
+    ApiJson(b): ApiJson<DefaultPolicyRequest>,
 ) -> ApiResult<Response> {
     let summary = if b.include_default {
         "default policy on"
@@ -216,26 +223,13 @@ pub async fn set_default(
     .await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyBody {
-    content: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    target_tags: Vec<String>,
-    /// Publish even if some rule does not compile (agents will refuse it and keep their rules).
-    #[serde(default)]
-    force: bool,
-}
-
 const MAX_POLICY_BYTES: usize = 1 << 20;
 
 pub async fn put_policy(
     State(s): State<AppState>,
     Admin(caller): Admin,
     Name(name): Name,
-    ApiJson(b): ApiJson<PolicyBody>,
+    ApiJson(b): ApiJson<PolicyRequest>,
 ) -> ApiResult<Response> {
     check_name("policy name", &name)?;
     check_tags(&b.target_tags)?;
@@ -264,16 +258,19 @@ pub async fn get_policy(
     State(s): State<AppState>,
     _: Viewer,
     Name(name): Name,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PolicyDetail>> {
     let r = store::latest(&s.db).await?;
-    let p = r
+    let policy = r
         .snapshot
         .policies
         .get(&name)
-        .ok_or_else(|| ApiError::not_found(format!("no policy {name:?}")))?;
-    Ok(Json(
-        json!({"name": name, "revision": r.revision, "policy": p}),
-    ))
+        .ok_or_else(|| ApiError::not_found(format!("no policy {name:?}")))?
+        .clone();
+    Ok(Json(PolicyDetail {
+        name,
+        revision: r.revision,
+        policy,
+    }))
 }
 
 pub async fn delete_policy(
@@ -291,21 +288,12 @@ pub async fn delete_policy(
     .await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ValidateBody {
-    content: String,
-    /// The policy this content would replace (its current version is left out of the check).
-    #[serde(default)]
-    name: Option<String>,
-}
-
 /// Compiles a policy together with the current configuration, storing nothing.
 pub async fn validate_policy(
     State(s): State<AppState>,
     _: Responder,
-    ApiJson(b): ApiJson<ValidateBody>,
-) -> ApiResult<Json<Value>> {
+    ApiJson(b): ApiJson<ValidateRequest>,
+) -> ApiResult<Json<ValidateResult>> {
     if b.content.len() > MAX_POLICY_BYTES {
         return Err(ApiError::too_large("a policy is at most 1 MiB"));
     }
@@ -319,30 +307,10 @@ pub async fn validate_policy(
         .collect();
     policies.push((name, b.content));
     let report = validate::check_policies(&s, r.snapshot.include_default, policies).await?;
-    Ok(Json(json!({"report": report})))
+    Ok(Json(ValidateResult { report }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CustomRuleBody {
-    expression: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    severity: Option<String>,
-    #[serde(default)]
-    tags: std::collections::BTreeMap<String, String>,
-    #[serde(default)]
-    remediation: String,
-    #[serde(default)]
-    enabled: Option<bool>,
-    #[serde(default)]
-    target_tags: Vec<String>,
-    #[serde(default)]
-    force: bool,
-}
-
-fn custom_rule(b: &CustomRuleBody, author: &str) -> ApiResult<CustomRule> {
+fn custom_rule(b: &CustomRuleRequest, author: &str) -> ApiResult<CustomRule> {
     let severity = b.severity.clone().unwrap_or_else(|| "medium".into());
     if !crate::ingest::validate::SEVERITIES.contains(&severity.as_str()) {
         return Err(ApiError::unprocessable(format!(
@@ -374,32 +342,37 @@ fn custom_rule(b: &CustomRuleBody, author: &str) -> ApiResult<CustomRule> {
     })
 }
 
-pub async fn list_custom_rules(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
+pub async fn list_custom_rules(
+    State(s): State<AppState>,
+    _: Viewer,
+) -> ApiResult<Json<CustomRuleList>> {
     let r = store::latest(&s.db).await?;
-    Ok(Json(
-        json!({"revision": r.revision, "rules": r.snapshot.custom_rules}),
-    ))
+    Ok(Json(CustomRuleList {
+        revision: r.revision,
+        rules: r.snapshot.custom_rules,
+    }))
 }
 
 pub async fn get_custom_rule(
     State(s): State<AppState>,
     _: Viewer,
     Name(id): Name,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CustomRuleDetail>> {
     let r = store::latest(&s.db).await?;
     let rule = r
         .snapshot
         .custom_rules
         .get(&id)
-        .ok_or_else(|| ApiError::not_found(format!("no custom rule {id:?}")))?;
-    Ok(Json(json!({"id": id, "rule": rule})))
+        .ok_or_else(|| ApiError::not_found(format!("no custom rule {id:?}")))?
+        .clone();
+    Ok(Json(CustomRuleDetail { id, rule }))
 }
 
 pub async fn put_custom_rule(
     State(s): State<AppState>,
     Admin(caller): Admin,
     Name(id): Name,
-    ApiJson(b): ApiJson<CustomRuleBody>,
+    ApiJson(b): ApiJson<CustomRuleRequest>,
 ) -> ApiResult<Response> {
     check_rule_id(&id)?;
     let rule = custom_rule(&b, &caller.username)?;
@@ -424,20 +397,6 @@ pub async fn delete_custom_rule(
             .ok_or_else(|| ApiError::not_found(format!("no custom rule {id:?}")))
     })
     .await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TestBody {
-    /// A policy file to test, or
-    #[serde(default)]
-    content: Option<String>,
-    /// one rule's expression.
-    #[serde(default)]
-    expression: Option<String>,
-    /// How many of the most recent stored events to replay (default 1000, at most 10000).
-    #[serde(default)]
-    limit: Option<i64>,
 }
 
 /// Where [`expression_policy`] puts the expression: its first line is this line of the file, and every
@@ -468,8 +427,8 @@ pub fn expression_policy(id: &str, expression: &str) -> ApiResult<String> {
 pub async fn test_rules(
     State(s): State<AppState>,
     _: Responder,
-    ApiJson(b): ApiJson<TestBody>,
-) -> ApiResult<Json<Value>> {
+    ApiJson(b): ApiJson<TestRequest>,
+) -> ApiResult<Json<TestResult>> {
     let content = match (b.content, b.expression) {
         (Some(c), None) => c,
         (None, Some(e)) => expression_policy("candidate", &e)?,
@@ -503,16 +462,18 @@ pub async fn test_rules(
         .compile_gate
         .run(move || replay(&content, &bodies, Instant::now() + budget))
         .await?;
-    Ok(Json(json!({
-        "report": report, "events": outcome.events, "unreadable": outcome.unreadable,
-        "matches": outcome.matches,
-    })))
+    Ok(Json(TestResult {
+        report,
+        events: outcome.events,
+        unreadable: outcome.unreadable,
+        matches: outcome.matches,
+    }))
 }
 
 struct Replay {
     events: usize,
     unreadable: usize,
-    matches: Vec<Value>,
+    matches: Vec<ReplayMatch>,
 }
 
 /// Only the candidate policy's own rules are evaluated (without the default policy's), so the matches
@@ -542,23 +503,15 @@ fn replay(content: &str, bodies: &[(i64, String)], deadline: Instant) -> Replay 
         out.events += 1;
         for m in loaded.ruleset.evaluate(&event, &store) {
             if out.matches.len() < 200 {
-                out.matches.push(json!({
-                    "rule_id": m.rule.id, "stored_match": match_id,
-                    "event": rampart_policy::to_json(&m, &event),
-                }));
+                out.matches.push(ReplayMatch {
+                    rule_id: m.rule.id.clone(),
+                    stored_match: *match_id,
+                    event: rampart_policy::to_json(&m, &event),
+                });
             }
         }
     }
     out
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OverrideBody {
-    #[serde(default)]
-    disabled: bool,
-    #[serde(default)]
-    target_tags: Vec<String>,
 }
 
 /// Disables a rule (of any policy, the default one included) on the agents targeted.
@@ -566,7 +519,7 @@ pub async fn put_override(
     State(s): State<AppState>,
     Admin(caller): Admin,
     Name(rule_id): Name,
-    ApiJson(b): ApiJson<OverrideBody>,
+    ApiJson(b): ApiJson<OverrideRequest>,
 ) -> ApiResult<Response> {
     check_rule_id(&rule_id)?;
     check_tags(&b.target_tags)?;
@@ -718,9 +671,9 @@ pub async fn agent_status(
 }
 
 /// Each agent's tags, configuration revision and status, with the newest revision for comparison.
-pub async fn fleet(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
-    let latest = store::latest_number(&s.db).await?;
-    Ok(Json(
-        json!({"revision": latest, "agents": store::fleet(&s.db).await?}),
-    ))
+pub async fn fleet(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Fleet>> {
+    Ok(Json(Fleet {
+        revision: store::latest_number(&s.db).await?,
+        agents: store::fleet(&s.db).await?,
+    }))
 }

@@ -40,80 +40,8 @@ impl Default for Snapshot {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoredPolicy {
-    /// The policy file's YAML.
-    pub content: String,
-    #[serde(default)]
-    pub description: String,
-    /// An agent gets the policy when it has every one of these tags (none: every agent).
-    #[serde(default)]
-    pub target_tags: Vec<String>,
-    pub updated_by: String,
-    pub updated_at: i64,
-}
-
-/// A rule defined field by field rather than in a policy file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CustomRule {
-    pub expression: String,
-    #[serde(default)]
-    pub description: String,
-    #[serde(default = "default_severity")]
-    pub severity: String,
-    /// Other tags (`mitre`, `category`, ...).
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    #[serde(default)]
-    pub remediation: String,
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    #[serde(default)]
-    pub target_tags: Vec<String>,
-    #[serde(default)]
-    pub updated_by: String,
-    #[serde(default)]
-    pub updated_at: i64,
-}
-
-fn default_severity() -> String {
-    "medium".into()
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoredOverride {
-    #[serde(default)]
-    pub disabled: bool,
-    #[serde(default)]
-    pub suppressions: Vec<Suppression>,
-    /// Agents the override applies to (none: every agent).
-    #[serde(default)]
-    pub target_tags: Vec<String>,
-    #[serde(default)]
-    pub updated_by: String,
-    #[serde(default)]
-    pub updated_at: i64,
-}
-
-/// A match of the rule that also satisfies `expression` is not reported.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Suppression {
-    pub expression: String,
-    #[serde(default)]
-    pub reason: String,
-    #[serde(default)]
-    pub created_by: String,
-    #[serde(default)]
-    pub created_at: i64,
-}
+// The stored parts of a revision are wire types too (the configuration routes return them as stored).
+pub use rampart_api::config::{CustomRule, StoredOverride, StoredPolicy, Suppression};
 
 /// Whether an item targeted at `targets` applies to an agent with `agent_tags`.
 pub fn targets(targets: &[String], agent_tags: &[String]) -> bool {

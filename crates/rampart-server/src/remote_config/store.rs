@@ -19,14 +19,7 @@ pub struct Revision {
     pub created_at: i64,
 }
 
-/// A revision without its content (history listings).
-#[derive(Debug, Clone, Serialize)]
-pub struct RevisionInfo {
-    pub revision: i64,
-    pub author: String,
-    pub summary: String,
-    pub created_at: i64,
-}
+pub use rampart_api::config::{FleetAgent, RevisionInfo};
 
 fn revision_from(r: &sqlx::any::AnyRow) -> ApiResult<Revision> {
     let text: String = r.try_get("snapshot")?;
@@ -213,7 +206,7 @@ pub async fn set_agent_status(
 }
 
 /// Every agent's configuration state, for the fleet view.
-pub async fn fleet(db: &Db) -> ApiResult<Vec<Value>> {
+pub async fn fleet(db: &Db) -> ApiResult<Vec<FleetAgent>> {
     let rows = sqlx::query(
         "SELECT id, hostname, version, tags, config_revision, config_status, config_errors, config_updated_at, \
          last_seen_at, revoked FROM agents ORDER BY id",
@@ -224,18 +217,19 @@ pub async fn fleet(db: &Db) -> ApiResult<Vec<Value>> {
         .map(|r| {
             let tags: String = r.try_get("tags")?;
             let errors: String = r.try_get("config_errors")?;
-            Ok(serde_json::json!({
-                "id": r.try_get::<i64, _>("id")?,
-                "hostname": r.try_get::<String, _>("hostname")?,
-                "version": r.try_get::<String, _>("version")?,
-                "tags": serde_json::from_str::<Value>(&tags).unwrap_or(Value::Array(vec![])),
-                "config_revision": r.try_get::<i64, _>("config_revision")?,
-                "config_status": r.try_get::<String, _>("config_status")?,
-                "config_errors": serde_json::from_str::<Value>(&errors).unwrap_or(Value::Array(vec![])),
-                "config_updated_at": r.try_get::<i64, _>("config_updated_at")?,
-                "last_seen_at": r.try_get::<i64, _>("last_seen_at")?,
-                "revoked": r.try_get::<i64, _>("revoked")? != 0,
-            }))
+            // Both columns are written by the server as JSON arrays; anything else reads as none.
+            Ok(FleetAgent {
+                id: r.try_get("id")?,
+                hostname: r.try_get("hostname")?,
+                version: r.try_get("version")?,
+                tags: serde_json::from_str(&tags).unwrap_or_default(),
+                config_revision: r.try_get("config_revision")?,
+                config_status: r.try_get("config_status")?,
+                config_errors: serde_json::from_str(&errors).unwrap_or_default(),
+                config_updated_at: r.try_get("config_updated_at")?,
+                last_seen_at: r.try_get("last_seen_at")?,
+                revoked: r.try_get::<i64, _>("revoked")? != 0,
+            })
         })
         .collect()
 }

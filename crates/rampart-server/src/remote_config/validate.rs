@@ -6,29 +6,12 @@
 use std::time::Instant;
 
 use rampart_policy::{load_sources, LoadOptions, PolicySource, Status};
-use serde::Serialize;
 
 use super::snapshot::Snapshot;
 use crate::error::ApiResult;
 use crate::state::AppState;
 
-/// One rule or macro that does not load, or a policy file that does not parse.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Problem {
-    pub policy: String,
-    /// Rule or macro id; empty for a whole-file error.
-    pub id: String,
-    pub error: String,
-}
-
-/// What the compiler says of a configuration.
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct Report {
-    pub ok: bool,
-    pub rules_loaded: usize,
-    pub problems: Vec<Problem>,
-    pub warnings: Vec<Problem>,
-}
+pub use rampart_api::config::{Problem, Report};
 
 /// Compiles `policies` (name, YAML) after the default policy when `include_default`, as an agent would
 /// load them together.

@@ -45,25 +45,16 @@ pub async fn list(State(s): State<AppState>, UiViewer(session): UiViewer) -> UiR
     let fleet = crate::remote_config::store::fleet(&s.db).await?;
     let mut agents = Vec::new();
     for a in crate::auth::store::list_agents(&s.db).await? {
-        let f = fleet.iter().find(|f| f["id"] == a.id);
-        let text = |k: &str| f.and_then(|f| f[k].as_str()).unwrap_or("").to_string();
+        let f = fleet.iter().find(|f| f.id == a.id);
         agents.push(AgentRow {
             id: a.id,
-            tags: f
-                .and_then(|f| f["tags"].as_array())
-                .map(|t| {
-                    t.iter()
-                        .filter_map(|v| v.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default(),
-            revision: f.and_then(|f| f["config_revision"].as_i64()).unwrap_or(0),
-            status: text("config_status"),
+            tags: f.map(|f| f.tags.join(", ")).unwrap_or_default(),
+            revision: f.map_or(0, |f| f.config_revision),
+            status: f.map(|f| f.config_status.clone()).unwrap_or_default(),
             errors: f
-                .and_then(|f| f["config_errors"].as_array())
-                .into_iter()
-                .flatten()
+                .map(|f| f.config_errors.as_slice())
+                .unwrap_or_default()
+                .iter()
                 .take(5)
                 .map(|e| {
                     e.as_str()

@@ -5,6 +5,7 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use rampart_api::config::{OverrideRequest, Problem, TestRequest, ValidateRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -267,31 +268,28 @@ pub async fn validate(
     UiAdmin(session): UiAdmin,
     CsrfJson(body): CsrfJson,
 ) -> Result<axum::Json<Value>, super::UiError> {
-    let content = rc::expression_policy("candidate", &expression_of(&body)?)?;
-    let b = serde_json::from_value(json!({"content": content, "name": "ui-candidate"}))
-        .map_err(ApiError::internal)?;
-    let v = rc::validate_policy(State(s), Responder(session.caller), ApiJson(b))
+    let b = ValidateRequest {
+        content: rc::expression_policy("candidate", &expression_of(&body)?)?,
+        name: Some("ui-candidate".into()),
+    };
+    let report = rc::validate_policy(State(s), Responder(session.caller), ApiJson(b))
         .await?
-        .0;
-    let report = &v["report"];
-    let only_candidate = |key: &str| -> Vec<Value> {
-        report[key]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|p| p["policy"] == "ui-candidate")
+        .0
+        .report;
+    let only_candidate = |list: &[Problem]| -> Vec<Value> {
+        list.iter()
+            .filter(|p| p.policy == "ui-candidate")
             .map(|p| {
-                let error = p["error"].as_str().unwrap_or("");
-                let (line, column) = position(error);
-                json!({"error": error, "line": line, "column": column})
+                let (line, column) = position(&p.error);
+                json!({"error": p.error, "line": line, "column": column})
             })
             .collect()
     };
-    let problems = only_candidate("problems");
+    let problems = only_candidate(&report.problems);
     Ok(axum::Json(json!({
         "ok": problems.is_empty(),
         "problems": problems,
-        "warnings": only_candidate("warnings"),
+        "warnings": only_candidate(&report.warnings),
     })))
 }
 
@@ -318,7 +316,7 @@ fn position(msg: &str) -> (Option<usize>, Option<usize>) {
 
 #[derive(Template)]
 #[template(path = "rule_test.html")]
-struct TestResult {
+struct TestPage {
     events: u64,
     matched: usize,
     matches: Vec<TestMatch>,
@@ -338,24 +336,27 @@ pub async fn test(
     UiAdmin(session): UiAdmin,
     CsrfJson(body): CsrfJson,
 ) -> UiResult {
-    let b = serde_json::from_value(json!({"expression": expression_of(&body)?, "limit": 2000}))
-        .map_err(ApiError::internal)?;
+    let b = TestRequest {
+        expression: Some(expression_of(&body)?),
+        limit: Some(2000),
+        content: None,
+    };
     let v = rc::test_rules(State(s), Responder(session.caller), ApiJson(b))
         .await?
         .0;
     let text = |v: &Value, or: &str| v.as_str().unwrap_or(or).to_string();
-    let listed = v["matches"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-    html(&TestResult {
-        events: v["events"].as_u64().unwrap_or(0),
-        matched: listed.len(),
-        matches: listed
+    html(&TestPage {
+        events: v.events as u64,
+        matched: v.matches.len(),
+        matches: v
+            .matches
             .iter()
             .take(20)
             .map(|m| TestMatch {
-                stored_match: m["stored_match"].to_string(),
-                kind: text(&m["event"]["event"]["type"], ""),
-                host: text(&m["event"]["event"]["hostname"], "?"),
-                process: text(&m["event"]["process"]["file"]["path"], ""),
+                stored_match: m.stored_match.to_string(),
+                kind: text(&m.event["event"]["type"], ""),
+                host: text(&m.event["event"]["hostname"], "?"),
+                process: text(&m.event["process"]["file"]["path"], ""),
             })
             .collect(),
     })
@@ -367,8 +368,10 @@ pub async fn toggle(
     Name(id): Name,
     form: Form,
 ) -> UiResult {
-    let b = serde_json::from_value(json!({"disabled": form.get("disabled") == Some("true")}))
-        .map_err(ApiError::internal)?;
+    let b = OverrideRequest {
+        disabled: form.get("disabled") == Some("true"),
+        target_tags: Vec::new(),
+    };
     let resp = rc::put_override(
         State(s),
         Admin(session.caller),

@@ -35,7 +35,9 @@ pub async fn serve(
         };
         let render = render.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| std::future::ready(respond(req, render.clone())));
+            let service = hyper::service::service_fn(move |req| {
+                std::future::ready(respond(req, render.clone()))
+            });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -43,10 +45,7 @@ pub async fn serve(
     }
 }
 
-fn respond(
-    req: Request<Incoming>,
-    render: Render,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+fn respond(req: Request<Incoming>, render: Render) -> Result<Response<Full<Bytes>>, Infallible> {
     let reply = |status: StatusCode, body: String| {
         let mut r = Response::new(Full::new(Bytes::from(body)));
         *r.status_mut() = status;

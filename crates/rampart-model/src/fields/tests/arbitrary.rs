@@ -75,7 +75,7 @@ impl<'a> Tape<'a> {
     }
 }
 
-pub(crate) fn file(t: &mut Tape) -> FileInfo {
+pub(crate) fn file(t: &mut Tape<'_>) -> FileInfo {
     FileInfo {
         path: t.string(),
         name: t.string(),
@@ -95,7 +95,7 @@ pub(crate) fn file(t: &mut Tape) -> FileInfo {
     }
 }
 
-fn credentials(t: &mut Tape) -> Credentials {
+fn credentials(t: &mut Tape<'_>) -> Credentials {
     Credentials {
         uid: t.u32(),
         gid: t.u32(),
@@ -115,7 +115,7 @@ fn credentials(t: &mut Tape) -> Credentials {
     }
 }
 
-pub(crate) fn process(t: &mut Tape) -> Process {
+pub(crate) fn process(t: &mut Tape<'_>) -> Process {
     Process {
         pid: t.u32(),
         tid: t.u32(),
@@ -150,7 +150,7 @@ pub(crate) fn process(t: &mut Tape) -> Process {
 }
 
 /// A process with up to three ancestors.
-fn context(t: &mut Tape) -> ProcessContext {
+fn context(t: &mut Tape<'_>) -> ProcessContext {
     let mut chain = None;
     for _ in 0..t.below(4) {
         chain = Some(ProcessNode::new(process(t), chain));
@@ -158,7 +158,7 @@ fn context(t: &mut Tape) -> ProcessContext {
     ProcessContext::new(ProcessNode::new(process(t), chain))
 }
 
-fn target(t: &mut Tape) -> FileTarget {
+fn target(t: &mut Tape<'_>) -> FileTarget {
     FileTarget {
         file: file(t),
         destination: t.maybe(|t| Destination {
@@ -168,7 +168,7 @@ fn target(t: &mut Tape) -> FileTarget {
     }
 }
 
-fn syscall(t: &mut Tape) -> Option<SyscallArgs> {
+fn syscall(t: &mut Tape<'_>) -> Option<SyscallArgs> {
     t.maybe(|t| SyscallArgs {
         path: t.string(),
         destination: t.maybe(|t| SyscallPath { path: t.string() }),
@@ -180,7 +180,7 @@ fn syscall(t: &mut Tape) -> Option<SyscallArgs> {
     })
 }
 
-fn file_event(t: &mut Tape) -> FileEvent {
+fn file_event(t: &mut Tape<'_>) -> FileEvent {
     FileEvent {
         file: target(t),
         retval: t.i64(),
@@ -188,11 +188,11 @@ fn file_event(t: &mut Tape) -> FileEvent {
     }
 }
 
-fn mount_path(t: &mut Tape) -> MountPath {
+fn mount_path(t: &mut Tape<'_>) -> MountPath {
     MountPath { path: t.string() }
 }
 
-fn socket(t: &mut Tape) -> SocketEvent {
+fn socket(t: &mut Tape<'_>) -> SocketEvent {
     SocketEvent {
         addr: SockAddr {
             ip: t.ip(),
@@ -205,14 +205,14 @@ fn socket(t: &mut Tape) -> SocketEvent {
     }
 }
 
-fn namespace(t: &mut Tape) -> NamespaceEvent {
+fn namespace(t: &mut Tape<'_>) -> NamespaceEvent {
     NamespaceEvent {
         flags: t.u64(),
         retval: t.i64(),
     }
 }
 
-fn privilege_creds(t: &mut Tape) -> PrivilegeCreds {
+fn privilege_creds(t: &mut Tape<'_>) -> PrivilegeCreds {
     PrivilegeCreds {
         ids: TaskCreds {
             uid: t.u32(),
@@ -235,7 +235,7 @@ fn privilege_creds(t: &mut Tape) -> PrivilegeCreds {
 }
 
 /// The payload of an event of type `ty`; the match is exhaustive, so a new event type needs a generator here.
-fn payload(ty: EventType, t: &mut Tape) -> EventData {
+fn payload(ty: EventType, t: &mut Tape<'_>) -> EventData {
     use EventData as D;
     use EventType as T;
     match ty {
@@ -437,7 +437,7 @@ fn payload(ty: EventType, t: &mut Tape) -> EventData {
 }
 
 /// A random event of type `ty`: envelope, process context, container and payload.
-pub(crate) fn event(ty: EventType, t: &mut Tape) -> Event {
+pub(crate) fn event(ty: EventType, t: &mut Tape<'_>) -> Event {
     let mut ev = Event::new(t.u64(), context(t), payload(ty, t));
     ev.event.id = t.string();
     ev.event.hostname = t.string();

@@ -20,6 +20,19 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "rampart: cargo not found; install Rust with rustup (https://rustup.rs) and try again" >&2
   exit 1
 fi
+# rustfmt (the probe's generated skeleton and scripts/test's style check) and clippy (scripts/test's lint
+# gate): a rustup "minimal" profile has neither.
+for tool in rustfmt clippy; do
+  if ! cargo "${tool/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    if command -v rustup >/dev/null 2>&1; then
+      echo "rampart: installing the $tool component" >&2
+      rustup component add "$tool" >/dev/null
+    else
+      echo "rampart: cargo $tool is missing; install it (rustup component add $tool) and try again" >&2
+      exit 1
+    fi
+  fi
+done
 # aiosmtpd: the SMTP server the notification tests deliver email to (PyPI; Debian's package as a fallback).
 if ! python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   echo "rampart: installing aiosmtpd for the notification tests" >&2

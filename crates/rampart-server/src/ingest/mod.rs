@@ -77,7 +77,12 @@ async fn ingest_once(
     matches: &[IncomingMatch],
 ) -> anyhow::Result<IngestOutcome> {
     let now = now_ns();
+    // Both rule caches may read the database: before the transaction, never inside it. A refresh inside
+    // it waited for a second pool connection while every connection was held by a transaction waiting on
+    // the same refresh, until the pool's acquire timeout (`replicas_share_one_database`, 40 concurrent
+    // batches on a fresh server).
     let notify_rules = state.notify.rules.current(&state.db).await;
+    let rules = state.rules.current(&state.db).await;
     let mut w = state.db.begin_write().await?;
     // 1. Store the matches; the unique key makes re-sent ones no-ops, RETURNING tells which are new.
     let mut new_ids: HashMap<(&str, &str), i64> = HashMap::new();
@@ -159,7 +164,6 @@ async fn ingest_once(
     }
 
     // 3. Backend rules over the new matches.
-    let rules = state.rules.current(&state.db).await;
     let (triggers, backend_events) =
         crate::backend_rules::eval::evaluate(&mut w.tx, &rules, &fresh, now, &state.config).await?;
     outcome.backend_triggers = triggers;

@@ -6,7 +6,7 @@
 //! ```no_run
 //! use rampart_testkit::rampart_process::{admin_token, Launch};
 //!
-//! let server = Launch::server(env!("CARGO_BIN_EXE_rampart")).data_dir("/tmp/x").start();
+//! let server = Launch::server("target/debug/rampart").data_dir("/tmp/x").start();
 //! let url = server.url().unwrap();
 //! let token = admin_token(url, server.admin_password().unwrap());
 //! ```

@@ -186,20 +186,7 @@ fn file_mut<'a>(event: &'a mut Event, field: &str) -> Option<&'a mut FileInfo> {
         (D::Splice(e), "splice.file") => &mut e.file,
         (D::Mmap(e), "mmap.file") => &mut e.file,
         (D::LoadModule(e), "load_module.file") => &mut e.file,
-        (
-            D::Chmod(e)
-            | D::Chown(e)
-            | D::Mkdir(e)
-            | D::Rmdir(e)
-            | D::Rename(e)
-            | D::Link(e)
-            | D::Utimes(e)
-            | D::Setxattr(e)
-            | D::Removexattr(e)
-            | D::Truncate(e)
-            | D::Chdir(e),
-            _,
-        ) if field.ends_with(".file") => &mut e.file,
+        (data, _) if field.ends_with(".file") => &mut data.plain_file_mut()?.file,
         _ => return None,
     };
     Some(&mut target.file)

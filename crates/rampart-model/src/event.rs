@@ -208,24 +208,55 @@ pub enum EventData {
     PrivilegeGain(events::PrivilegeGainEvent),
 }
 
+/// The payloads that are a plain [`events::FileEvent`], as one or-pattern binding it to `$e`: the one list
+/// of them, for shared and mutable matches alike.
+macro_rules! plain_file_event {
+    ($e:pat) => {
+        EventData::Chmod($e)
+            | EventData::Chown($e)
+            | EventData::Mkdir($e)
+            | EventData::Rmdir($e)
+            | EventData::Rename($e)
+            | EventData::Link($e)
+            | EventData::Utimes($e)
+            | EventData::Setxattr($e)
+            | EventData::Removexattr($e)
+            | EventData::Truncate($e)
+            | EventData::Chdir($e)
+    };
+}
+
 impl EventData {
     /// The file (and destination) of a file event's payload, whatever its type.
     pub fn file_target(&self) -> Option<&events::FileTarget> {
-        use EventData as D;
         match self {
-            D::Open(e) => Some(&e.file),
-            D::Unlink(e) => Some(&e.file),
-            D::Chmod(e)
-            | D::Chown(e)
-            | D::Mkdir(e)
-            | D::Rmdir(e)
-            | D::Rename(e)
-            | D::Link(e)
-            | D::Utimes(e)
-            | D::Setxattr(e)
-            | D::Removexattr(e)
-            | D::Truncate(e)
-            | D::Chdir(e) => Some(&e.file),
+            EventData::Open(e) => Some(&e.file),
+            EventData::Unlink(e) => Some(&e.file),
+            _ => self.plain_file().map(|e| &e.file),
+        }
+    }
+
+    /// The return value of a file event's payload.
+    pub fn file_retval(&self) -> Option<i64> {
+        match self {
+            EventData::Open(e) => Some(e.retval),
+            EventData::Unlink(e) => Some(e.retval),
+            _ => self.plain_file().map(|e| e.retval),
+        }
+    }
+
+    /// The payload of the file events that carry nothing but a file (chmod, rename, chdir…).
+    pub fn plain_file(&self) -> Option<&events::FileEvent> {
+        match self {
+            plain_file_event!(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// [`Self::plain_file`], mutably (the agent fills in hashes).
+    pub fn plain_file_mut(&mut self) -> Option<&mut events::FileEvent> {
+        match self {
+            plain_file_event!(e) => Some(e),
             _ => None,
         }
     }

@@ -116,21 +116,5 @@ pub fn file_target(data: &rampart_model::EventData) -> Option<&rampart_model::ev
 
 /// The return value of a file event's payload.
 pub fn retval(data: &rampart_model::EventData) -> Option<i64> {
-    use rampart_model::EventData as D;
-    match data {
-        D::Open(e) => Some(e.retval),
-        D::Unlink(e) => Some(e.retval),
-        D::Chmod(e)
-        | D::Chown(e)
-        | D::Mkdir(e)
-        | D::Rmdir(e)
-        | D::Rename(e)
-        | D::Link(e)
-        | D::Utimes(e)
-        | D::Setxattr(e)
-        | D::Removexattr(e)
-        | D::Truncate(e)
-        | D::Chdir(e) => Some(e.retval),
-        _ => None,
-    }
+    data.file_retval()
 }

@@ -363,6 +363,22 @@ fn activity_of_a_32bit_program_is_reported() {
     rec.wait(pid, "unshare", |r| {
         matches!(r.data, EventData::Unshare(_)) && ia32(r)
     });
+    // setrlimit's compat_rlimit (32-bit, infinity 0xffffffff) and prlimit64's two u64, as a native call's
+    let pid = run(d, &["setrlimit"]);
+    for what in ["setrlimit", "prlimit64"] {
+        let r = rec.wait(pid, what, |r| {
+            matches!(r.data, EventData::Setrlimit(_)) && ia32(r)
+        });
+        let EventData::Setrlimit(l) = &r.data else {
+            unreachable!()
+        };
+        let target = l.target.as_ref().map(|t| t.pid);
+        assert_eq!(
+            (l.resource, l.rlim_cur, l.rlim_max, target, l.retval),
+            (libc::RLIMIT_CORE, 0, u64::MAX, Some(pid), 0),
+            "{what}"
+        );
+    }
 
     // mount, then the one-argument umount
     let mnt = dir.join("mnt");

@@ -172,6 +172,76 @@ fn ptrace_attach_names_the_tracee() {
     assert_eq!(ev.tracee.expect("tracee pid").pid, pid as u32);
 }
 
+/// (resource, rlim_cur, rlim_max, target pid, retval) of a setrlimit record.
+type Limits = (u32, u64, u64, u32, i64);
+
+#[test]
+fn setrlimit_and_prlimit64_report_the_new_limits_and_target() {
+    let mut probe = load();
+    let tid = gettid();
+    let me = std::process::id();
+    let mut child = sleeper();
+    let pid = child.id();
+    let core = libc::RLIMIT_CORE;
+    let nofile = libc::RLIMIT_NOFILE;
+    let mut old = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    let lowered = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: libc::RLIM64_INFINITY,
+    };
+    let child_limits = libc::rlimit64 {
+        rlim_cur: 64,
+        rlim_max: 128,
+    };
+    // SAFETY: plain limit syscalls with live structs; the core limit is only lowered (and restored below), the
+    // descriptor limit is our own child's.
+    let rets = unsafe {
+        // a read-only prlimit64 (what getrlimit is): not reported
+        let get = libc::syscall(
+            libc::SYS_prlimit64,
+            0,
+            core,
+            std::ptr::null::<u8>(),
+            &mut old,
+        );
+        let set = libc::syscall(libc::SYS_setrlimit, core, &lowered);
+        let other = libc::syscall(
+            libc::SYS_prlimit64,
+            pid,
+            nofile,
+            &child_limits,
+            std::ptr::null::<u8>(),
+        );
+        libc::syscall(libc::SYS_prlimit64, 0, core, &old, std::ptr::null::<u8>());
+        (get, set, other)
+    };
+    assert_eq!(rets, (0, 0, 0), "{}", std::io::Error::last_os_error());
+    child.kill().ok();
+    child.wait().ok();
+    let got: Vec<Limits> = gather(
+        &mut probe,
+        |a| match &a.data {
+            EventData::Setrlimit(s) if a.tid == tid => {
+                let target = s.target.as_ref().map_or(0, |t| t.pid);
+                Some((s.resource, s.rlim_cur, s.rlim_max, target, s.retval))
+            }
+            _ => None,
+        },
+        |v| v.len() >= 3,
+    );
+    assert_eq!(
+        got,
+        [
+            (core, 0, u64::MAX, me, 0),
+            (nofile, 64, 128, pid, 0),
+            (core, old.rlim_cur, old.rlim_max, me, 0),
+        ]
+    );
+}
+
 #[test]
 fn mmap_exec_of_a_file_is_reported_and_data_mappings_filtered() {
     let mut probe = load();

@@ -48,6 +48,7 @@ fn name16(name: &str) -> [u8; 16] {
 
 #[test]
 fn bpf_map_create_and_prog_load() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let map_attr = bpf_attr(&[
@@ -112,6 +113,7 @@ fn bpf_map_create_and_prog_load() {
 
 #[test]
 fn bpf_cmd_filter_drops_in_kernel() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut config = ProbeConfig::default();
     config.activity.bpf_cmds = Some([0u32].into_iter().collect()); // BPF_MAP_CREATE only
     let mut probe = load_with(config);
@@ -144,6 +146,7 @@ fn bpf_cmd_filter_drops_in_kernel() {
 
 #[test]
 fn ptrace_attach_names_the_tracee() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let mut child = sleeper();
@@ -177,6 +180,7 @@ type Limits = (u32, u64, u64, u32, i64);
 
 #[test]
 fn setrlimit_and_prlimit64_report_the_new_limits_and_target() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let me = std::process::id();
@@ -244,6 +248,7 @@ fn setrlimit_and_prlimit64_report_the_new_limits_and_target() {
 
 #[test]
 fn mmap_exec_of_a_file_is_reported_and_data_mappings_filtered() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let dir = tempfile::tempdir().unwrap();
@@ -300,6 +305,7 @@ fn mmap_exec_of_a_file_is_reported_and_data_mappings_filtered() {
 
 #[test]
 fn mprotect_to_exec_reports_old_vma_flags() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     // SAFETY: an anonymous mapping of our own.
@@ -335,6 +341,7 @@ fn mprotect_to_exec_reports_old_vma_flags() {
 
 #[test]
 fn memfd_create_name_and_flags() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let name = CString::new("rampart-memfd").unwrap();
@@ -355,6 +362,7 @@ fn memfd_create_name_and_flags() {
 
 #[test]
 fn splice_file_into_pipe_reports_file_and_pipe_flags() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let mut tmp = tempfile::NamedTempFile::new().unwrap();
@@ -404,6 +412,7 @@ fn splice_file_into_pipe_reports_file_and_pipe_flags() {
 
 #[test]
 fn prctl_set_name_with_truncation() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let name = CString::new("rampart-prctl-name-long").unwrap();
@@ -423,6 +432,7 @@ fn prctl_set_name_with_truncation() {
 
 #[test]
 fn kill_and_tgkill_name_signal_and_target() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let mut child = sleeper();
@@ -448,6 +458,7 @@ fn kill_and_tgkill_name_signal_and_target() {
 
 #[test]
 fn credential_changes_report_new_ids() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let pid = python(
         r#"
@@ -499,6 +510,7 @@ os.setreuid(4444, 4444)
 
 #[test]
 fn mount_and_umount_in_a_private_namespace() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let dir = tempfile::tempdir().unwrap();
     let target = std::fs::canonicalize(dir.path()).unwrap();
@@ -546,6 +558,7 @@ assert libc.umount2(b"{target}", 0) == 0
 
 #[test]
 fn unshare_and_setns_namespace_types() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let pid = python(
         r#"
@@ -583,6 +596,7 @@ assert libc.setns(fd, 0) == 0
 /// without CONFIG_MODULES has neither the syscalls nor the tracepoints, and the probe says so.
 #[test]
 fn module_load_and_unload() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let has_modules = std::path::Path::new("/proc/modules").exists();
@@ -638,6 +652,7 @@ fn module_load_and_unload() {
 
 #[test]
 fn unwanted_event_types_are_not_hooked() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let config = ProbeConfig {
         activity: ActivityConfig::for_event_types([EventType::MemfdCreate]),
         ..ProbeConfig::default()

@@ -29,7 +29,8 @@ enum kact_op {
 	KOP_ACCEPT = 20,
 	KOP_DNS = 21,
 	KOP_URING_SETUP = 22, /* an io_uring instance created (io_uring_create tracepoint) */
-	KOP_MAX = 23,
+	KOP_SETRLIMIT = 23,   /* setrlimit, prlimit64 (when it sets limits) */
+	KOP_MAX = 24,
 	KOP_SLOTS = 32, /* counter slots: a power of two, so a masked op index is always in bounds */
 };
 

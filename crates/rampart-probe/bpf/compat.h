@@ -161,6 +161,12 @@ static __always_inline int ia32_activity(__u32 op, const volatile struct ia32_de
 	case KOP_SETNS:
 		kact_enter_op(op, a, o);
 		return kact_exit_setns(ret);
+	case KOP_SETRLIMIT:
+		if (e->shape == IA32_SH_SETRLIMIT)
+			kact_enter_setrlimit(0, a[0], a[1], 1, o);
+		else
+			kact_enter_setrlimit(a[0], a[1], a[2], 0, o);
+		return kact_exit_setrlimit(ret);
 	case KOP_CONNECT:
 	case KOP_BIND:
 		act_count(op, ACT_SEEN);

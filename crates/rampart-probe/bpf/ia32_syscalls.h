@@ -24,6 +24,7 @@
 #define IA32_SH_MOVE_MOUNT 11   /* the new mount API (mount_api.h): each call has its own exit body */
 #define IA32_SH_FSMOUNT 12
 #define IA32_SH_OPEN_TREE 13
+#define IA32_SH_SETRLIMIT 14    /* setrlimit(resource, struct compat_rlimit *): no pid, 32-bit limits */
 
 /* `file` is the file family's view (type 0: not a file call; SP_BUMP: a mount change). `kop` is KOP_* + 1 of
  * the kernel-activity or network op (0: none), whose arguments are the first `nargs`; bit i of `uid16` marks
@@ -134,6 +135,8 @@ const volatile struct ia32_desc ia32_table[IA32_TABLE_LEN] = {
 	[172] = { ACT(PRCTL, 5) },                                                           /* prctl */
 	[310] = { ACT(UNSHARE, 1) },                                                         /* unshare */
 	[346] = { ACT(SETNS, 2) },                                                           /* setns */
+	[75] = { ACT(SETRLIMIT, 2), .shape = IA32_SH_SETRLIMIT },                            /* setrlimit */
+	[340] = { ACT(SETRLIMIT, 4) },                                                       /* prlimit64 */
 
 	/* network (net.h); i386 has no accept(2) of its own: socketcall(SYS_ACCEPT) */
 	[362] = { ACT(CONNECT, 3) },                                                         /* connect */

@@ -1,5 +1,5 @@
 /* Kernel-activity family: bpf, ptrace, mmap/mprotect, module load/unload, credential changes, signals,
- * mount/umount, memfd_create, splice, prctl, unshare/setns.
+ * mount/umount, memfd_create, splice, prctl, unshare/setns, setrlimit/prlimit64.
  *
  * One classic tracepoint pair per syscall (sys_enter_X / sys_exit_X), so only these syscalls pay: the entry
  * stores the arguments (and state the syscall is about to change) in act_pending, the exit builds a
@@ -562,6 +562,53 @@ static __always_inline int kact_exit_setns(long ret)
 	return 0;
 }
 
+/* ---- setrlimit(resource, rlim); prlimit64(pid, resource, new, old): normalised to args[0] the target pid
+ * (0: the caller), args[1] the resource, args[2] the new limits, args[3] 1 when they are a compat_rlimit
+ * (two u32, ia32 setrlimit) rather than two u64. A prlimit64 with no new limits only reads them: filtered.
+ * extra[0] rlim_cur, extra[1] rlim_max (as the caller passed them; infinity as ~0), extra[2] 1 when read. */
+#define COMPAT_RLIM_INFINITY 0xffffffffu
+
+static __always_inline int kact_enter_setrlimit(__u64 pid, __u64 resource, __u64 rlim, __u64 compat, __u32 origin)
+{
+	__u64 a[6] = { pid, resource, rlim, compat, 0, 0 };
+
+	act_count(KOP_SETRLIMIT, ACT_SEEN);
+	if (!rlim) {
+		act_count(KOP_SETRLIMIT, ACT_FILTERED);
+		return 0;
+	}
+	return act_enter(KOP_SETRLIMIT, a, origin, 0, 0, 0);
+}
+
+static __always_inline int kact_exit_setrlimit(long ret)
+{
+	struct act_pending p;
+	struct kact_scratch *s;
+
+	if (!act_take(KOP_SETRLIMIT, &p))
+		return 0;
+	s = kact_begin(&p, ret);
+	if (!s)
+		return 0;
+	if (p.args[3]) {
+		struct compat_rlimit r;
+		if (!origin_read(&r, sizeof(r), (void *)p.args[2], p.origin)) {
+			s->ev.extra[0] = r.rlim_cur == COMPAT_RLIM_INFINITY ? ~0ull : r.rlim_cur;
+			s->ev.extra[1] = r.rlim_max == COMPAT_RLIM_INFINITY ? ~0ull : r.rlim_max;
+			s->ev.extra[2] = 1;
+		}
+	} else {
+		struct rlimit64 r;
+		if (!origin_read(&r, sizeof(r), (void *)p.args[2], p.origin)) {
+			s->ev.extra[0] = r.rlim_cur;
+			s->ev.extra[1] = r.rlim_max;
+			s->ev.extra[2] = 1;
+		}
+	}
+	kact_emit(s);
+	return 0;
+}
+
 /* ---- the native entry points: one tracepoint pair per syscall. An entry reads the arguments its syscall
  * has (a load past them makes attaching fail, see act_args). */
 
@@ -714,3 +761,15 @@ NATIVE_ENTER_OP(unshare, 1, KOP_UNSHARE)
 NATIVE_EXIT_PLAIN(unshare, KOP_UNSHARE)
 NATIVE_ENTER_OP(setns, 2, KOP_SETNS)
 NATIVE_EXIT(setns, kact_exit_setns)
+SYS_ENTER(setrlimit)
+{
+	return kact_enter_setrlimit(0, ctx->args[0], ctx->args[1], 0, ORIGIN_SYSCALL);
+}
+
+SYS_ENTER(prlimit64)
+{
+	return kact_enter_setrlimit(ctx->args[0], ctx->args[1], ctx->args[2], 0, ORIGIN_SYSCALL);
+}
+
+NATIVE_EXIT(setrlimit, kact_exit_setrlimit)
+NATIVE_EXIT(prlimit64, kact_exit_setrlimit)

@@ -39,6 +39,7 @@ const OPS: &[(kact_op, EventType)] = &[
     (kact_op::KOP_CONNECT, EventType::Connect),
     (kact_op::KOP_BIND, EventType::Bind),
     (kact_op::KOP_ACCEPT, EventType::Accept),
+    (kact_op::KOP_SETRLIMIT, EventType::Setrlimit),
 ];
 /// The ops whose enter body reads state before the call (`ia32_sys_enter`).
 const ENTER_OPS: u64 = 1 << kact_op::KOP_MPROTECT.0 | 1 << kact_op::KOP_SPLICE.0;

@@ -104,6 +104,7 @@ fn exchange(probe: &mut rampart_probe::Probe, pid: u32) -> (DnsEvent, DnsEvent) 
 
 #[test]
 fn udp_query_and_response_attributed_to_dig() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     start_resolver("127.0.0.77");
     let pid = dig("127.0.0.77", &["WWW.rampart.test", "A"]);
@@ -137,6 +138,7 @@ fn udp_query_and_response_attributed_to_dig() {
 
 #[test]
 fn tcp_query_and_nxdomain() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     start_resolver("127.0.0.78");
     let pid = dig("127.0.0.78", &["+tcp", "nothing.example", "AAAA"]);
@@ -153,6 +155,7 @@ fn tcp_query_and_nxdomain() {
 
 #[test]
 fn malformed_packets_are_counted_not_fatal() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let before = probe.stats().unwrap().decode_errors;
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -19,6 +19,7 @@ fn cstr(p: &Path) -> CString {
 
 #[test]
 fn openat_with_a_dirfd_resolves_the_new_file() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = load(&FileFilters::send_all());
     let (_keep, dir) = temp_dir();
     let dfd = unsafe { libc::open(cstr(&dir).as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY) };
@@ -58,6 +59,7 @@ fn openat_with_a_dirfd_resolves_the_new_file() {
 
 #[test]
 fn relative_paths_from_another_cwd() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = load(&FileFilters::send_all());
     let (_keep, dir) = temp_dir();
     std::fs::create_dir(dir.join("sub")).unwrap();
@@ -77,6 +79,7 @@ fn relative_paths_from_another_cwd() {
 
 #[test]
 fn failed_calls_carry_their_error() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = load(&FileFilters::send_all());
     let (_keep, dir) = temp_dir();
     let missing = dir.join("does-not-exist");
@@ -96,6 +99,7 @@ fn failed_calls_carry_their_error() {
 
 #[test]
 fn rename_across_directories() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = load(&FileFilters::send_all());
     let (_keep, dir) = temp_dir();
     std::fs::create_dir(dir.join("a")).unwrap();
@@ -113,6 +117,7 @@ fn rename_across_directories() {
 
 #[test]
 fn paths_longer_than_255_bytes() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = load(&FileFilters::send_all());
     let (_keep, dir) = temp_dir();
     let mut deep = dir.clone();
@@ -131,6 +136,7 @@ fn paths_longer_than_255_bytes() {
 
 #[test]
 fn symlinked_directory_resolves_to_the_real_path() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = load(&FileFilters::send_all());
     let (_keep, dir) = temp_dir();
     std::fs::create_dir(dir.join("real")).unwrap();
@@ -149,6 +155,7 @@ fn symlinked_directory_resolves_to_the_real_path() {
 
 #[test]
 fn bind_mount_paths_are_the_mount_points() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = load(&FileFilters::send_all());
     let (_keep, dir) = temp_dir();
     std::fs::create_dir(dir.join("src")).unwrap();
@@ -191,12 +198,14 @@ fn bind_mount_paths_are_the_mount_points() {
 
 #[test]
 fn every_file_event_type_is_reported() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     every_file_event_type(load(&FileFilters::send_all()));
 }
 
 /// The fallback for kernels without per-syscall tracepoints reports the same events.
 #[test]
 fn every_file_event_type_is_reported_by_the_every_syscall_hook() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let config = ProbeConfig {
         file_hook_every_syscall: true,
         ..Default::default()
@@ -280,6 +289,7 @@ fn target_inode(r: &rampart_probe::record::ActivityRecord) -> (u64, u32) {
 
 #[test]
 fn path_based_calls_carry_the_inode_they_changed() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     use std::os::unix::fs::PermissionsExt;
     let mut rec = load(&FileFilters::send_all());
     let (_keep, dir) = temp_dir();
@@ -385,6 +395,7 @@ fn umask() -> u32 {
 /// again while it is under way reports each call once, not once per leftover program.
 #[test]
 fn detaching_returns_at_once_and_reattaching_reports_each_call_once() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = load(&FileFilters::send_all());
     let (_keep, dir) = temp_dir();
     let started = std::time::Instant::now();

@@ -24,6 +24,7 @@ fn filter(kind: FileKind, source: SideFilter) -> FileFilters {
 
 #[test]
 fn activity_outside_a_watched_directory_never_reaches_user_space() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let (_keep, dir) = temp_dir();
     let watched = dir.join("watched");
     let elsewhere = dir.join("elsewhere");
@@ -80,6 +81,7 @@ fn activity_outside_a_watched_directory_never_reaches_user_space() {
 /// watched prefix.
 #[test]
 fn discarded_directory_is_watched_after_a_move_or_a_new_filter() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let (_keep, dir) = temp_dir();
     let watched = dir.join("watched");
     let outside = dir.join("outside");
@@ -133,6 +135,7 @@ fn discarded_directory_is_watched_after_a_move_or_a_new_filter() {
 /// the watched file still gets through.
 #[test]
 fn files_beside_a_watched_file_are_discarded_one_by_one() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let (_keep, dir) = temp_dir();
     let secret = dir.join("secret");
     let cache = dir.join("cache");
@@ -165,6 +168,7 @@ fn files_beside_a_watched_file_are_discarded_one_by_one() {
 
 #[test]
 fn basename_approvers_drop_other_names_before_the_path_walk() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let (_keep, dir) = temp_dir();
     let target = dir.join("authorized_keys");
     let side = SideFilter {
@@ -204,6 +208,7 @@ fn basename_approvers_drop_other_names_before_the_path_walk() {
 
 #[test]
 fn reads_are_dropped_unless_an_approver_asks_for_them() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let (_keep, dir) = temp_dir();
     let file = dir.join("data");
     std::fs::write(&file, b"x").unwrap();
@@ -234,6 +239,7 @@ fn reads_are_dropped_unless_an_approver_asks_for_them() {
 
 #[test]
 fn off_types_detach_the_program() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let (_keep, dir) = temp_dir();
     let mut rec = load(&FileFilters::send_all());
     let report = rec
@@ -253,6 +259,7 @@ fn off_types_detach_the_program() {
 
 #[test]
 fn name_approvers_admit_by_dentry_name_anywhere() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let (_keep, dir) = temp_dir();
     let side = SideFilter {
         names: ["rampart-named-target".to_string()].into(),
@@ -281,6 +288,7 @@ fn name_approvers_admit_by_dentry_name_anywhere() {
 
 #[test]
 fn name_prefix_approvers_admit_by_the_start_of_the_name() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let (_keep, dir) = temp_dir();
     let side = SideFilter {
         name_prefixes: [
@@ -314,6 +322,7 @@ fn name_prefix_approvers_admit_by_the_start_of_the_name() {
 
 #[test]
 fn failed_calls_are_dropped_unless_denied_or_asked_for() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     use std::os::unix::fs::PermissionsExt;
     let (_keep, dir) = temp_dir();
     let secret = dir.join("secret");
@@ -393,6 +402,7 @@ fn colliding_name(target: &[u8; 16]) -> Vec<u8> {
 /// drops, so the watched file's open still arrives.
 #[test]
 fn a_colliding_name_opened_first_does_not_hide_a_watched_file() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     use std::os::unix::ffi::OsStrExt;
     let (_keep, dir) = temp_dir();
     let watched_name = *b"watched-secret01";

@@ -1,7 +1,7 @@
 //! Real-kernel tests of the ia32 compat path (bpf/compat.h): a 32-bit static program (`driver32`) and a
 //! 64-bit one using `int $0x80` perform each file, kernel-activity and network operation for real; the
-//! records must be those a native call makes, marked `Origin::Ia32`. Root only; they fail, never skip,
-//! without it. Records are picked by the pid of the program each test ran.
+//! records must be those a native call makes, marked `Origin::Ia32`. Root only (`require!`). Records are
+//! picked by the pid of the program each test ran.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -151,6 +151,7 @@ fn everything() -> ProbeConfig {
 
 #[test]
 fn file_calls_of_a_32bit_program_are_file_events() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = Rec::load(everything(), &FileFilters::send_all());
     let (_keep, dir) = temp_dir();
     let d = &driver32();
@@ -236,6 +237,7 @@ fn file_calls_of_a_32bit_program_are_file_events() {
 
 #[test]
 fn activity_of_a_32bit_program_is_reported() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = Rec::load(everything(), &FileFilters::default());
     let (_keep, dir) = temp_dir();
     let d = &driver32();
@@ -363,6 +365,22 @@ fn activity_of_a_32bit_program_is_reported() {
     rec.wait(pid, "unshare", |r| {
         matches!(r.data, EventData::Unshare(_)) && ia32(r)
     });
+    // setrlimit's compat_rlimit (32-bit, infinity 0xffffffff) and prlimit64's two u64, as a native call's
+    let pid = run(d, &["setrlimit"]);
+    for what in ["setrlimit", "prlimit64"] {
+        let r = rec.wait(pid, what, |r| {
+            matches!(r.data, EventData::Setrlimit(_)) && ia32(r)
+        });
+        let EventData::Setrlimit(l) = &r.data else {
+            unreachable!()
+        };
+        let target = l.target.as_ref().map(|t| t.pid);
+        assert_eq!(
+            (l.resource, l.rlim_cur, l.rlim_max, target, l.retval),
+            (libc::RLIMIT_CORE, 0, u64::MAX, Some(pid), 0),
+            "{what}"
+        );
+    }
 
     // mount, then the one-argument umount
     let mnt = dir.join("mnt");
@@ -422,6 +440,7 @@ fn activity_of_a_32bit_program_is_reported() {
 
 #[test]
 fn network_calls_of_a_32bit_program_direct_and_through_socketcall() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let config = ProbeConfig {
         activity: ActivityConfig::for_event_types([
             EventType::Connect,
@@ -491,6 +510,7 @@ fn network_calls_of_a_32bit_program_direct_and_through_socketcall() {
 /// A 64-bit program's `int $0x80`: ia32 records, and an exec record that does not call the image 32-bit.
 #[test]
 fn int80_of_a_64bit_program_the_exec_flag_and_the_compat_approver() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = Rec::load(everything(), &FileFilters::send_all());
     let (_keep, dir) = temp_dir();
     let f = dir.join("secret");
@@ -562,6 +582,7 @@ fn int80_of_a_64bit_program_the_exec_flag_and_the_compat_approver() {
 /// The compat programs run only while something wants them, and not at all when turned off.
 #[test]
 fn the_compat_hooks_follow_what_is_wanted_and_can_be_turned_off() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let off = ProbeConfig {
         ia32_syscalls: false,
         ..Default::default()
@@ -586,6 +607,7 @@ fn the_compat_hooks_follow_what_is_wanted_and_can_be_turned_off() {
 /// takes the ia32 file calls, once.
 #[test]
 fn the_every_syscall_fallback_reports_ia32_file_calls_once() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let config = ProbeConfig {
         file_hook_every_syscall: true,
         ..Default::default()

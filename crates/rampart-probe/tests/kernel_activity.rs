@@ -48,6 +48,7 @@ fn name16(name: &str) -> [u8; 16] {
 
 #[test]
 fn bpf_map_create_and_prog_load() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let map_attr = bpf_attr(&[
@@ -112,6 +113,7 @@ fn bpf_map_create_and_prog_load() {
 
 #[test]
 fn bpf_cmd_filter_drops_in_kernel() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut config = ProbeConfig::default();
     config.activity.bpf_cmds = Some([0u32].into_iter().collect()); // BPF_MAP_CREATE only
     let mut probe = load_with(config);
@@ -144,6 +146,7 @@ fn bpf_cmd_filter_drops_in_kernel() {
 
 #[test]
 fn ptrace_attach_names_the_tracee() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let mut child = sleeper();
@@ -172,8 +175,80 @@ fn ptrace_attach_names_the_tracee() {
     assert_eq!(ev.tracee.expect("tracee pid").pid, pid as u32);
 }
 
+/// (resource, rlim_cur, rlim_max, target pid, retval) of a setrlimit record.
+type Limits = (u32, u64, u64, u32, i64);
+
+#[test]
+fn setrlimit_and_prlimit64_report_the_new_limits_and_target() {
+    rampart_testkit::require!(root, "loads eBPF programs");
+    let mut probe = load();
+    let tid = gettid();
+    let me = std::process::id();
+    let mut child = sleeper();
+    let pid = child.id();
+    let core = libc::RLIMIT_CORE;
+    let nofile = libc::RLIMIT_NOFILE;
+    let mut old = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    let lowered = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: libc::RLIM64_INFINITY,
+    };
+    let child_limits = libc::rlimit64 {
+        rlim_cur: 64,
+        rlim_max: 128,
+    };
+    // SAFETY: plain limit syscalls with live structs; the core limit is only lowered (and restored below), the
+    // descriptor limit is our own child's.
+    let rets = unsafe {
+        // a read-only prlimit64 (what getrlimit is): not reported
+        let get = libc::syscall(
+            libc::SYS_prlimit64,
+            0,
+            core,
+            std::ptr::null::<u8>(),
+            &mut old,
+        );
+        let set = libc::syscall(libc::SYS_setrlimit, core, &lowered);
+        let other = libc::syscall(
+            libc::SYS_prlimit64,
+            pid,
+            nofile,
+            &child_limits,
+            std::ptr::null::<u8>(),
+        );
+        libc::syscall(libc::SYS_prlimit64, 0, core, &old, std::ptr::null::<u8>());
+        (get, set, other)
+    };
+    assert_eq!(rets, (0, 0, 0), "{}", std::io::Error::last_os_error());
+    child.kill().ok();
+    child.wait().ok();
+    let got: Vec<Limits> = gather(
+        &mut probe,
+        |a| match &a.data {
+            EventData::Setrlimit(s) if a.tid == tid => {
+                let target = s.target.as_ref().map_or(0, |t| t.pid);
+                Some((s.resource, s.rlim_cur, s.rlim_max, target, s.retval))
+            }
+            _ => None,
+        },
+        |v| v.len() >= 3,
+    );
+    assert_eq!(
+        got,
+        [
+            (core, 0, u64::MAX, me, 0),
+            (nofile, 64, 128, pid, 0),
+            (core, old.rlim_cur, old.rlim_max, me, 0),
+        ]
+    );
+}
+
 #[test]
 fn mmap_exec_of_a_file_is_reported_and_data_mappings_filtered() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let dir = tempfile::tempdir().unwrap();
@@ -230,6 +305,7 @@ fn mmap_exec_of_a_file_is_reported_and_data_mappings_filtered() {
 
 #[test]
 fn mprotect_to_exec_reports_old_vma_flags() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     // SAFETY: an anonymous mapping of our own.
@@ -265,6 +341,7 @@ fn mprotect_to_exec_reports_old_vma_flags() {
 
 #[test]
 fn memfd_create_name_and_flags() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let name = CString::new("rampart-memfd").unwrap();
@@ -285,6 +362,7 @@ fn memfd_create_name_and_flags() {
 
 #[test]
 fn splice_file_into_pipe_reports_file_and_pipe_flags() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let mut tmp = tempfile::NamedTempFile::new().unwrap();
@@ -334,6 +412,7 @@ fn splice_file_into_pipe_reports_file_and_pipe_flags() {
 
 #[test]
 fn prctl_set_name_with_truncation() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let name = CString::new("rampart-prctl-name-long").unwrap();
@@ -353,6 +432,7 @@ fn prctl_set_name_with_truncation() {
 
 #[test]
 fn kill_and_tgkill_name_signal_and_target() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let mut child = sleeper();
@@ -378,6 +458,7 @@ fn kill_and_tgkill_name_signal_and_target() {
 
 #[test]
 fn credential_changes_report_new_ids() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let pid = python(
         r#"
@@ -429,6 +510,7 @@ os.setreuid(4444, 4444)
 
 #[test]
 fn mount_and_umount_in_a_private_namespace() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let dir = tempfile::tempdir().unwrap();
     let target = std::fs::canonicalize(dir.path()).unwrap();
@@ -476,6 +558,7 @@ assert libc.umount2(b"{target}", 0) == 0
 
 #[test]
 fn unshare_and_setns_namespace_types() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let pid = python(
         r#"
@@ -513,6 +596,7 @@ assert libc.setns(fd, 0) == 0
 /// without CONFIG_MODULES has neither the syscalls nor the tracepoints, and the probe says so.
 #[test]
 fn module_load_and_unload() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let has_modules = std::path::Path::new("/proc/modules").exists();
@@ -568,6 +652,7 @@ fn module_load_and_unload() {
 
 #[test]
 fn unwanted_event_types_are_not_hooked() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let config = ProbeConfig {
         activity: ActivityConfig::for_event_types([EventType::MemfdCreate]),
         ..ProbeConfig::default()

@@ -53,6 +53,7 @@ fn kill_plan(pattern: &str) -> KernelKillPlan {
 
 #[test]
 fn arguments_padded_away_from_the_head_are_scanned_in_the_tail() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let pattern = marker("tail");
     probe.set_kill_plan(&kill_plan(&pattern)).unwrap();
@@ -94,6 +95,7 @@ fn cgroup(name: &str) -> TestCgroup {
 
 #[test]
 fn only_the_system_instance_of_a_protected_executable_is_spared() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let pattern = marker("guard");
     let dir = tempfile::tempdir().unwrap();
@@ -144,6 +146,7 @@ fn only_the_system_instance_of_a_protected_executable_is_spared() {
 
 #[test]
 fn task_starts_name_the_process_that_holds_a_pid() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let starts = probe.task_starts().unwrap();
     let mut child = Command::new("/bin/sleep").arg("5").spawn().unwrap();

@@ -62,6 +62,7 @@ fn s(p: &Path) -> &str {
 
 #[test]
 fn new_mount_api_mounts_are_mount_events() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = probe_for(EventType::Mount);
     let (_keep, dir) = temp();
     let mnt = dir.join("mnt");
@@ -144,6 +145,7 @@ fn new_mount_api_mounts_are_mount_events() {
 
 #[test]
 fn signals_without_kill_are_signal_events() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = probe_for(EventType::Signal);
     let sigsend = rampart_testkit::cc::sigsend().expect("building sigsend");
     for how in ["pidfd", "procfd", "sigqueue", "tgsigqueue"] {

@@ -43,6 +43,7 @@ fn find(seen: &[(Kind, SocketEvent)], kind: Kind, port: u16) -> &SocketEvent {
 
 #[test]
 fn tcp_ipv4_bind_connect_accept() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -79,6 +80,7 @@ fn tcp_ipv4_bind_connect_accept() {
 
 #[test]
 fn ipv6_and_udp() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let listener = TcpListener::bind("[::1]:0").unwrap();
@@ -107,6 +109,7 @@ fn ipv6_and_udp() {
 
 #[test]
 fn failures_carry_the_error() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     // a port nobody listens on: find one by binding and dropping
@@ -143,6 +146,7 @@ fn failures_carry_the_error() {
 
 #[test]
 fn unix_sockets_are_filtered_in_kernel() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let tid = gettid();
     let dir = tempfile::tempdir().unwrap();

@@ -71,6 +71,7 @@ fn last_exec(seen: &Seen) -> &ExecRecord {
 
 #[test]
 fn exec_path_argv_fork_and_exit() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let (pid, seen) = run(
         &mut probe,
@@ -132,6 +133,7 @@ fn exec_path_argv_fork_and_exit() {
 
 #[test]
 fn shebang_script_file_is_script_and_interpreter_is_shell() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("hello.sh");
@@ -166,6 +168,7 @@ fn shebang_script_file_is_script_and_interpreter_is_shell() {
 
 #[test]
 fn exit_code_and_kill_signal() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let (_, seen) = run(&mut probe, Command::new("sh").args(["-c", "exit 3"]));
     let exit = seen.exits.last().unwrap();
@@ -205,6 +208,7 @@ fn exit_code_and_kill_signal() {
 
 #[test]
 fn long_and_deep_path_resolves_fully() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let dir = tempfile::tempdir().unwrap();
     // 40 levels of 12-byte names plus 30 one-letter levels: > 255 bytes and far deeper than a plain loop allows
@@ -231,6 +235,7 @@ fn long_and_deep_path_resolves_fully() {
 
 #[test]
 fn a_long_argv_keeps_its_head_and_its_tail() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let args: Vec<String> = (0..100).map(|i| format!("{i:0100}")).collect();
     let (_, seen) = run(&mut probe, Command::new("/bin/true").args(&args));
@@ -271,6 +276,7 @@ fn a_long_argv_keeps_its_head_and_its_tail() {
 
 #[test]
 fn env_names_values_and_truncation() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     let (_, seen) = run(
         &mut probe,
@@ -357,6 +363,7 @@ fn env_names_values_and_truncation() {
 
 #[test]
 fn stats_count_emits_and_no_drops() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     run(&mut probe, &mut Command::new("/bin/true"));
     let stats = probe.stats().unwrap();
@@ -371,6 +378,7 @@ fn stats_count_emits_and_no_drops() {
 
 #[test]
 fn exec_from_a_memfd_reports_the_memfd_name() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     // python writes /bin/true into a memfd and execs it through /proc/self/fd: no file on disk.
     let script = "import os\nfd = os.memfd_create('rampart-payload', 0)\n\
@@ -385,6 +393,7 @@ fn exec_from_a_memfd_reports_the_memfd_name() {
 
 #[test]
 fn exec_and_fork_records_carry_saved_ids_and_the_user_namespace() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = load();
     // A setuid-root copy of `id` run as nobody: the kernel sets euid and the saved uid to the file's owner.
     let dir = tempfile::Builder::new()

@@ -14,6 +14,7 @@ const DEADLINE: Duration = Duration::from_secs(10);
 
 #[test]
 fn records_carry_the_credentials_after_a_privilege_drop() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut probe = Probe::load(ProbeConfig::default())
         .unwrap_or_else(|e| panic!("loading the probe failed (tests need root): {e}"));
     probe

@@ -64,6 +64,7 @@ fn file_with(dir: &Path, name: &str) -> PathBuf {
 
 #[test]
 fn uring_opens_are_open_events_however_submitted() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = load(&FileFilters::send_all());
     let (_keep, dir) = temp_dir();
     let target = file_with(&dir, "target");
@@ -147,6 +148,7 @@ fn uring_opens_are_open_events_however_submitted() {
 /// first: the open must still be reported with its own result (its new descriptor and file), not the read's.
 #[test]
 fn overflowed_completions_are_not_confused_by_a_shared_user_data() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = load(&FileFilters::send_all());
     let (_keep, dir) = temp_dir();
     let fifo = dir.join("fifo");
@@ -174,6 +176,7 @@ fn overflowed_completions_are_not_confused_by_a_shared_user_data() {
 
 #[test]
 fn uring_path_operations_are_file_events() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = load(&FileFilters::send_all());
     let (_keep, dir) = temp_dir();
     let p = |n: &str| dir.join(n).to_str().unwrap().to_string();
@@ -250,6 +253,7 @@ fn uring_path_operations_are_file_events() {
 
 #[test]
 fn uring_network_operations_are_socket_events() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = load_with(
         ProbeConfig {
             activity: ActivityConfig::for_event_types([
@@ -316,6 +320,7 @@ fn uring_network_operations_are_socket_events() {
 
 #[test]
 fn uring_records_carry_the_credentials_the_request_runs_with() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = load(&FileFilters::send_all());
     let (_keep, dir) = temp_dir();
     let target = file_with(&dir, "root-only");
@@ -330,6 +335,7 @@ fn uring_records_carry_the_credentials_the_request_runs_with() {
 
 #[test]
 fn uring_setup_is_reported() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let mut rec = load_with(
         ProbeConfig {
             activity: ActivityConfig::for_event_types([EventType::IoUringSetup]),
@@ -354,6 +360,7 @@ fn uring_setup_is_reported() {
 /// files elsewhere are dropped in the kernel and never reach user space.
 #[test]
 fn uring_requests_go_through_the_kernel_filter() {
+    rampart_testkit::require!(root, "loads eBPF programs");
     let (_keep, dir) = temp_dir();
     let watched = dir.join("watched");
     let elsewhere = dir.join("elsewhere");

@@ -451,7 +451,14 @@ const MISC: &[(&str, i64)] = &[
     ("RLIMIT_NPROC", 6),
     ("RLIMIT_NOFILE", 7),
     ("RLIMIT_MEMLOCK", 8),
+    ("RLIMIT_RSS", 5),
     ("RLIMIT_AS", 9),
+    ("RLIMIT_LOCKS", 10),
+    ("RLIMIT_SIGPENDING", 11),
+    ("RLIMIT_MSGQUEUE", 12),
+    ("RLIMIT_NICE", 13),
+    ("RLIMIT_RTPRIO", 14),
+    ("RLIMIT_RTTIME", 15),
 ];
 
 const ERRNO: &[&str] = &[

@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -248,6 +249,12 @@ int main(int argc, char **argv)
 		       check(syscall(SYS_umount, p), "umount");
 	if (!strcmp(op, "unshare"))
 		return check(syscall(SYS_unshare, CLONE_NEWUTS), "unshare");
+	if (!strcmp(op, "setrlimit")) { /* the 32-bit setrlimit (core limit 0), then prlimit64 (the same) */
+		struct { uint32_t cur, max; } r32 = { 0, 0xffffffffu }; /* max: COMPAT_RLIM_INFINITY */
+		struct { uint64_t cur, max; } r64 = { 0, UINT64_MAX };
+		return check(syscall(SYS_setrlimit, RLIMIT_CORE, &r32), "setrlimit") ||
+		       check(syscall(SYS_prlimit64, 0, RLIMIT_CORE, &r64, NULL), "prlimit64");
+	}
 	if (!strcmp(op, "bpf")) {
 		union bpf_attr attr;
 		memset(&attr, 0, sizeof(attr));

@@ -1,6 +1,7 @@
-//! End-to-end kernel activity through `rampart monitor --events --json`: signal targets and ptrace tracees
-//! carry the target's context from the process cache; a credential change is the event's payload while
-//! `process.*` still shows the credentials before the call. Runs as root.
+//! End-to-end kernel activity through `rampart monitor --events --json`: signal targets, ptrace tracees and
+//! setrlimit targets carry the target's context from the process cache; a credential change is the event's
+//! payload while `process.*` still shows the credentials before the call; a setrlimit rule matches the
+//! limit it names and not another. Runs as root.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -96,4 +97,62 @@ fn setuid_payload_and_updated_process() {
         .wait_for(WAIT, is("signal", pid))
         .expect("signal event after setuid");
     assert_eq!(kill["process"]["uid"], 65534, "{kill}");
+}
+
+#[test]
+fn setrlimit_rule_matches_the_core_limit_and_names_the_target() {
+    rampart_testkit::require!(root, "these tests load eBPF programs");
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("rlimit.policy");
+    std::fs::write(
+        &policy,
+        "version: 1.0.0\nrules:\n\
+         - id: core_limit_set\n  expression: setrlimit.resource == RLIMIT_CORE\n\
+         - id: nofile_limit_set\n  expression: setrlimit.resource == RLIMIT_NOFILE && setrlimit.rlim_cur == 64\n",
+    )
+    .unwrap();
+    let binary = Path::new(env!("CARGO_BIN_EXE_rampart"));
+    let m = MonitorProcess::start_with_policy(binary, policy.to_str().unwrap()).unwrap();
+    let mut target = Command::new("sleep").arg("30").spawn().unwrap();
+    let target_pid = target.id();
+    let limit = |script: &str| {
+        let child = Command::new("python3")
+            .args(["-c", &format!("import resource\n{script}\n")])
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        assert!(
+            child.wait_with_output().unwrap().status.success(),
+            "{script}"
+        );
+        pid
+    };
+    // the benign twin first: another resource (through glibc's setrlimit, that is prlimit64)
+    let benign = limit("resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))");
+    let core = limit(&format!(
+        "resource.prlimit({target_pid}, resource.RLIMIT_CORE, (0, 0))"
+    ));
+    target.kill().ok();
+    target.wait().ok();
+
+    let hit = m
+        .wait_for(WAIT, |v| {
+            v["rule"]["id"] == "core_limit_set" && v["process"]["pid"] == core
+        })
+        .expect("the core limit rule matches");
+    let event = &hit["setrlimit"];
+    assert_eq!(event["resource"], libc::RLIMIT_CORE, "{hit}");
+    assert_eq!(
+        (&event["rlim_cur"], &event["rlim_max"]),
+        (&0.into(), &0.into())
+    );
+    assert_eq!(event["target"]["pid"], target_pid, "{hit}");
+    assert_eq!(event["target"]["file"]["name"], "sleep", "{hit}");
+    // the twin's event was evaluated (its own rule matched), and the core rule did not match it
+    m.wait_for(WAIT, |v| {
+        v["rule"]["id"] == "nofile_limit_set" && v["process"]["pid"] == benign
+    })
+    .expect("the benign twin's event reached the rules");
+    let wrong = m.all(|v| v["rule"]["id"] == "core_limit_set" && v["process"]["pid"] == benign);
+    assert!(wrong.is_empty(), "{wrong:?}");
 }

@@ -530,10 +530,7 @@ fn capabilities_at_exec() {
 
 #[test]
 fn a_file_capability_explains_a_gain_at_exec() {
-    assert!(
-        rampart_testkit::is_root(),
-        "setcap needs CAP_SETFCAP: run the agent's tests as root (CI does)"
-    );
+    rampart_testkit::require!(root, "setcap needs CAP_SETFCAP");
     let dir = tempfile::tempdir().unwrap();
     let tool = dir.path().join("rampart-fcap-tool");
     std::fs::copy("/bin/true", &tool).unwrap();

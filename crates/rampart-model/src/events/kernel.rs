@@ -1,5 +1,5 @@
 //! Kernel and credential events: `bpf`, `ptrace`, `mprotect`, modules, `set*id`, `capset`, `signal`, `prctl`,
-//! namespaces and `memfd_create`.
+//! namespaces, `memfd_create` and `setrlimit`.
 
 use serde::{Deserialize, Serialize};
 
@@ -132,6 +132,20 @@ pub struct SignalEvent {
     #[serde(rename = "type")]
     pub signal_type: u32,
     pub pid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<ProcessContext>,
+    pub retval: i64,
+}
+
+/// `setrlimit.*`: new resource limits (setrlimit, or prlimit64 when it sets them); the process whose limits
+/// they are is `setrlimit.target.*`. `rlim_cur`/`rlim_max` are as the caller passed them (`RLIM_INFINITY` is
+/// all ones).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SetrlimitEvent {
+    pub resource: u32,
+    pub rlim_cur: u64,
+    pub rlim_max: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<ProcessContext>,
     pub retval: i64,

@@ -19,6 +19,7 @@ pub const ACTIVITY_EVENT_TYPES: &[EventType] = &[
     EventType::Setgid,
     EventType::Capset,
     EventType::Signal,
+    EventType::Setrlimit,
     EventType::Mount,
     EventType::Umount,
     EventType::MemfdCreate,
@@ -125,6 +126,7 @@ pub fn program_event_type(program: &str) -> Option<(EventType, Option<&str>)> {
         "capset" => EventType::Capset,
         "kill" | "tkill" | "tgkill" | "rt_sigqueueinfo" | "rt_tgsigqueueinfo"
         | "pidfd_send_signal" => EventType::Signal,
+        "setrlimit" | "prlimit64" => EventType::Setrlimit,
         "mount" | "move_mount" | "fsmount" | "open_tree" => EventType::Mount,
         "umount" => EventType::Umount,
         "memfd_create" => EventType::MemfdCreate,

@@ -30,6 +30,7 @@ const KOP_NAMES: &[(kact_op, &str)] = &[
     (kact_op::KOP_ACCEPT, "accept"),
     (kact_op::KOP_DNS, "dns"),
     (kact_op::KOP_URING_SETUP, "io_uring_setup"),
+    (kact_op::KOP_SETRLIMIT, "setrlimit"),
 ];
 
 // Every op named, once: a new KOP_* fails the build until it has a name here.

@@ -9,7 +9,7 @@ pub mod counters;
 use rampart_model::events::{
     BpfEvent, BpfMap, BpfProg, CapsetEvent, FileTarget, IoUringSetupEvent, LoadModuleEvent,
     MemfdCreateEvent, MmapEvent, MountEvent, MountPath, MprotectEvent, NamespaceEvent, PrctlEvent,
-    PtraceEvent, SetgidEvent, SetuidEvent, SignalEvent, SpliceEvent, UmountEvent,
+    PtraceEvent, SetgidEvent, SetrlimitEvent, SetuidEvent, SignalEvent, SpliceEvent, UmountEvent,
     UnloadModuleEvent,
 };
 use rampart_model::process::{Process, ProcessContext, ProcessNode};
@@ -107,6 +107,17 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ProbeRecord, DecodeError> {
             // kill(2) takes an i32: 0 and negative values name process groups, kept as their bits.
             pid: a[0] as i32 as u32,
             target: None,
+            retval,
+        }),
+        kact_op::KOP_SETRLIMIT => EventData::Setrlimit(SetrlimitEvent {
+            resource: a[1] as u32,
+            rlim_cur: x[0],
+            rlim_max: x[1],
+            // pid 0 is the caller (and setrlimit's only target); the agent fills in the context.
+            target: Some(bare_process(match a[0] as u32 {
+                0 => e.pid,
+                pid => pid,
+            })),
             retval,
         }),
         kact_op::KOP_MOUNT => mount(&e, s0, s1, s2),

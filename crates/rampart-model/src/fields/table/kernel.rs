@@ -1,5 +1,5 @@
-//! Kernel and credential events: `mprotect`, `ptrace`, `signal`, `bpf`, modules, `set*id`, `capset`, `prctl`,
-//! `memfd_create`, namespaces and `io_uring_setup`.
+//! Kernel and credential events: `mprotect`, `ptrace`, `signal`, `setrlimit`, `bpf`, modules, `set*id`,
+//! `capset`, `prctl`, `memfd_create`, namespaces and `io_uring_setup`.
 
 use crate::event::{EventData, EventType as T};
 use crate::fields::builder::Builder;
@@ -26,6 +26,16 @@ pub(super) fn declare(b: &mut Builder) {
     });
     b.context("signal.target", signal, |e| match &e.data {
         EventData::Signal(s) => s.target.as_ref(),
+        _ => None,
+    });
+    let setrlimit = FieldScope::Event(T::Setrlimit);
+    fields!(b, setrlimit, EventData::Setrlimit(x) => {
+        "setrlimit.resource", Int => x.resource;
+        "setrlimit.rlim_cur", Int => x.rlim_cur;
+        "setrlimit.rlim_max", Int => x.rlim_max;
+    });
+    b.context("setrlimit.target", setrlimit, |e| match &e.data {
+        EventData::Setrlimit(s) => s.target.as_ref(),
         _ => None,
     });
     fields!(b, FieldScope::Event(T::Bpf), EventData::Bpf(x) => {

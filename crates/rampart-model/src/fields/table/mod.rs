@@ -69,6 +69,7 @@ fn retval(e: &Event) -> i64 {
         LoadModule(x) => x.retval,
         UnloadModule(x) => x.retval,
         Signal(x) => x.retval,
+        Setrlimit(x) => x.retval,
         Mount(x) => x.retval,
         Umount(x) => x.retval,
         Prctl(x) => x.retval,

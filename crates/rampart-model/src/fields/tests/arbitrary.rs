@@ -351,6 +351,13 @@ fn payload(ty: EventType, t: &mut Tape<'_>) -> EventData {
             target: t.maybe(context),
             retval: t.i64(),
         }),
+        T::Setrlimit => D::Setrlimit(SetrlimitEvent {
+            resource: t.u32(),
+            rlim_cur: t.u64(),
+            rlim_max: t.u64(),
+            target: t.maybe(context),
+            retval: t.i64(),
+        }),
         T::Mount => D::Mount(MountEvent {
             fs_type: t.string(),
             mountpoint: mount_path(t),

@@ -908,6 +908,29 @@ fn conforms(doc: &serde_json::Value, schema: &serde_json::Value, v: &serde_json:
     }
 }
 
+/// Each call (method, the path as the document names it, the path called, the body) succeeds as an admin,
+/// and its answer conforms to the response schema the document gives that operation.
+async fn answers_conform(
+    s: &TestServer,
+    doc: &serde_json::Value,
+    calls: impl IntoIterator<Item = (&str, &str, &str, Option<serde_json::Value>)>,
+) {
+    for (method, template, path, body) in calls {
+        let (st, v) = s.call(method, path, Some(&s.admin), body).await;
+        assert!(st == 200 || st == 201, "{method} {path}: {st} {v}");
+        let schema = &doc["paths"][template][method.to_ascii_lowercase()]["responses"]["200"]
+            ["content"]["application/json"]["schema"];
+        assert!(
+            !schema.is_null(),
+            "{method} {template} has a response schema"
+        );
+        assert!(
+            conforms(doc, schema, &v),
+            "{method} {path}: {v}\nschema {schema}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn openapi_schemas_describe_the_typed_bodies_as_sent() {
     let db = TestDb::sqlite();
@@ -1031,20 +1054,7 @@ async fn openapi_schemas_describe_the_typed_bodies_as_sent() {
         ("GET", "/api/v1/profiles", "/api/v1/profiles", None),
     ];
     s.enroll("typed-1").await;
-    for (method, template, path, body) in calls {
-        let (st, v) = s.call(method, path, Some(&s.admin), body).await;
-        assert!(st == 200 || st == 201, "{method} {path}: {st} {v}");
-        let schema = &doc["paths"][template][method.to_ascii_lowercase()]["responses"]["200"]
-            ["content"]["application/json"]["schema"];
-        assert!(
-            !schema.is_null(),
-            "{method} {template} has a response schema"
-        );
-        assert!(
-            conforms(&doc, schema, &v),
-            "{method} {path}: {v}\nschema {schema}"
-        );
-    }
+    answers_conform(&s, &doc, calls).await;
     // And a refused configuration's 422 is the document's Error body, with every problem.
     let (st, v) = s
         .call(
@@ -1266,20 +1276,7 @@ async fn openapi_schemas_describe_signals_users_rules_and_notifications() {
         ),
         ("GET", "/healthz", "/healthz", None),
     ];
-    for (method, template, path, body) in calls {
-        let (st, v) = s.call(method, path, Some(&s.admin), body).await;
-        assert!(st == 200 || st == 201, "{method} {path}: {st} {v}");
-        let schema = &doc["paths"][template][method.to_ascii_lowercase()]["responses"]["200"]
-            ["content"]["application/json"]["schema"];
-        assert!(
-            !schema.is_null(),
-            "{method} {template} has a response schema"
-        );
-        assert!(
-            conforms(&doc, schema, &v),
-            "{method} {path}: {v}\nschema {schema}"
-        );
-    }
+    answers_conform(&s, &doc, calls).await;
     s.stop().await;
 }
 

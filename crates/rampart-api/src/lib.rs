@@ -5,9 +5,16 @@
 //!
 //! Only serde here: no HTTP, database or runtime crate, so the agent can depend on it for free.
 
+pub mod audit;
 pub mod config;
 pub mod error;
+pub mod health;
+pub mod notifications;
+pub mod patch;
 pub mod profiles;
+pub mod rules;
+pub mod signals;
+pub mod users;
 
 /// Derives the OpenAPI schema of a wire type when the `openapi` feature is on (and nothing otherwise).
 #[cfg(feature = "openapi")]

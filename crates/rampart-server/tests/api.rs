@@ -850,21 +850,41 @@ async fn openapi_document_lists_every_route() {
     s.stop().await;
 }
 
-/// Whether `v` has the shape `schema` gives it (objects: no key the schema lacks, every required key;
-/// following `$ref`, `oneOf`, `items` and `additionalProperties`): the document describes what the
-/// handlers send, not what someone once wrote down.
-fn conforms(doc: &serde_json::Value, schema: &serde_json::Value, v: &serde_json::Value) -> bool {
+/// `schema` with its `$ref` followed and an `allOf` (a flattened struct's parts) merged into one object
+/// schema: every part's properties, every part's required keys.
+fn object_schema(doc: &serde_json::Value, schema: &serde_json::Value) -> serde_json::Value {
     if let Some(r) = schema["$ref"].as_str() {
         let name = r.trim_start_matches("#/components/schemas/");
-        return conforms(doc, &doc["components"]["schemas"][name], v);
+        return object_schema(doc, &doc["components"]["schemas"][name]);
+    }
+    let Some(parts) = schema["allOf"].as_array() else {
+        return schema.clone();
+    };
+    let (mut properties, mut required) = (serde_json::Map::new(), Vec::new());
+    for part in parts.iter().map(|p| object_schema(doc, p)) {
+        if let Some(p) = part["properties"].as_object() {
+            properties.extend(p.clone());
+        }
+        required.extend(part["required"].as_array().cloned().unwrap_or_default());
+    }
+    json!({"type": "object", "properties": properties, "required": required})
+}
+
+/// Whether `v` has the shape `schema` gives it (objects: no key the schema lacks, every required key;
+/// following `$ref`, `allOf`, `oneOf`, `items` and `additionalProperties`): the document describes what
+/// the handlers send, not what someone once wrote down.
+fn conforms(doc: &serde_json::Value, schema: &serde_json::Value, v: &serde_json::Value) -> bool {
+    if schema["$ref"].is_string() || schema["allOf"].is_array() {
+        return conforms(doc, &object_schema(doc, schema), v);
     }
     if let Some(variants) = schema["oneOf"].as_array() {
         return variants.iter().any(|s| conforms(doc, s, v));
     }
     match v {
-        // `"type": "null"` or `"type": ["integer", "null"]`.
+        // `"type": "null"` or `"type": ["integer", "null"]`, or an open body (no type: anything).
         serde_json::Value::Null => {
-            schema["type"] == "null"
+            schema["type"].is_null()
+                || schema["type"] == "null"
                 || schema["type"]
                     .as_array()
                     .is_some_and(|t| t.contains(&json!("null")))
@@ -885,6 +905,29 @@ fn conforms(doc: &serde_json::Value, schema: &serde_json::Value, v: &serde_json:
             .all(|x| conforms(doc, &schema["additionalProperties"], x)),
         // Scalars and open bodies (`serde_json::Value`).
         _ => true,
+    }
+}
+
+/// Each call (method, the path as the document names it, the path called, the body) succeeds as an admin,
+/// and its answer conforms to the response schema the document gives that operation.
+async fn answers_conform(
+    s: &TestServer,
+    doc: &serde_json::Value,
+    calls: impl IntoIterator<Item = (&str, &str, &str, Option<serde_json::Value>)>,
+) {
+    for (method, template, path, body) in calls {
+        let (st, v) = s.call(method, path, Some(&s.admin), body).await;
+        assert!(st == 200 || st == 201, "{method} {path}: {st} {v}");
+        let schema = &doc["paths"][template][method.to_ascii_lowercase()]["responses"]["200"]
+            ["content"]["application/json"]["schema"];
+        assert!(
+            !schema.is_null(),
+            "{method} {template} has a response schema"
+        );
+        assert!(
+            conforms(doc, schema, &v),
+            "{method} {path}: {v}\nschema {schema}"
+        );
     }
 }
 
@@ -921,7 +964,7 @@ async fn openapi_schemas_describe_the_typed_bodies_as_sent() {
                 r.path
             );
             assert!(
-                doc["components"]["schemas"][&name]["properties"].is_object(),
+                object_schema(&doc, &doc["components"]["schemas"][&name])["properties"].is_object(),
                 "{name}"
             );
         }
@@ -1011,20 +1054,7 @@ async fn openapi_schemas_describe_the_typed_bodies_as_sent() {
         ("GET", "/api/v1/profiles", "/api/v1/profiles", None),
     ];
     s.enroll("typed-1").await;
-    for (method, template, path, body) in calls {
-        let (st, v) = s.call(method, path, Some(&s.admin), body).await;
-        assert!(st == 200 || st == 201, "{method} {path}: {st} {v}");
-        let schema = &doc["paths"][template][method.to_ascii_lowercase()]["responses"]["200"]
-            ["content"]["application/json"]["schema"];
-        assert!(
-            !schema.is_null(),
-            "{method} {template} has a response schema"
-        );
-        assert!(
-            conforms(&doc, schema, &v),
-            "{method} {path}: {v}\nschema {schema}"
-        );
-    }
+    answers_conform(&s, &doc, calls).await;
     // And a refused configuration's 422 is the document's Error body, with every problem.
     let (st, v) = s
         .call(
@@ -1040,5 +1070,262 @@ async fn openapi_schemas_describe_the_typed_bodies_as_sent() {
         conforms(&doc, error, &v) && v["problems"][0]["id"] == "b",
         "{v}"
     );
+    s.stop().await;
+}
+
+/// The signals, users, tokens, audit, rules and notification routes: their schemas are in the document, and
+/// real answers (with a signal, a comment, a channel whose secret is redacted, a rule and a delivery
+/// stored) conform to them.
+#[tokio::test]
+async fn openapi_schemas_describe_signals_users_rules_and_notifications() {
+    let db = TestDb::sqlite();
+    let s = TestServer::start_with(common::config_with_loopback_receivers(&db.url())).await;
+    let doc = rampart_server::api::openapi::document();
+    let schemas = &doc["components"]["schemas"];
+    let response = |method: &str, path: &str| {
+        doc["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["$ref"]
+            .clone()
+    };
+    assert_eq!(
+        response("get", "/api/v1/signals"),
+        "#/components/schemas/SignalList"
+    );
+    assert_eq!(
+        schemas["SignalList"]["properties"]["signals"]["items"]["$ref"],
+        "#/components/schemas/Signal"
+    );
+    for field in ["rule_id", "severity", "state", "assignee", "first_seen"] {
+        assert!(
+            schemas["Signal"]["properties"][field].is_object(),
+            "Signal.{field}"
+        );
+    }
+    assert_eq!(
+        response("get", "/api/v1/users/{id}"),
+        "#/components/schemas/UserDetail"
+    );
+    assert_eq!(
+        schemas["User"]["properties"]["role"]["$ref"],
+        "#/components/schemas/Role"
+    );
+    assert_eq!(
+        doc["paths"]["/api/v1/users"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/NewUser"
+    );
+    assert!(schemas["Channel"]["properties"]["config"].is_object());
+
+    // Something to show on each route: a signal with a comment, a channel, a rule, a delivery.
+    let agent = s.enroll("typed-2").await;
+    let m = mk_match(
+        "shell_in_container",
+        "e-1",
+        T0,
+        "typed-2",
+        Some("c1"),
+        10,
+        "/bin/sh",
+    );
+    assert_eq!(s.ingest(&agent, &[m]).await.0, 200);
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/v1/signals/1/comments",
+            Some(&s.admin),
+            Some(json!({"body": "looking"})),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/v1/notifications/channels",
+            Some(&s.admin),
+            Some(json!({"name": "hook", "kind": "webhook",
+                        "config": {"url": "http://127.0.0.1:9/hook", "secret": "a-secret-of-some-length"}})),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["channel"]["config"]["secret"], "<redacted>", "{v}");
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/v1/notifications/rules",
+            Some(&s.admin),
+            Some(json!({"name": "all", "channels": [1], "hosts": ["typed-*"]})),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["rule"]["hosts"], json!(["typed-*"]), "{v}");
+    // A new signal the rule matches queues a delivery.
+    let m = mk_match(
+        "passwd_read",
+        "e-2",
+        T0 + MIN,
+        "typed-2",
+        None,
+        11,
+        "/usr/bin/cat",
+    );
+    assert_eq!(s.ingest(&agent, &[m]).await.0, 200);
+    let calls = [
+        ("GET", "/api/v1/signals", "/api/v1/signals", None),
+        (
+            "GET",
+            "/api/v1/signals/facets",
+            "/api/v1/signals/facets",
+            None,
+        ),
+        (
+            "GET",
+            "/api/v1/signals/histogram",
+            "/api/v1/signals/histogram",
+            None,
+        ),
+        ("GET", "/api/v1/signals/{id}", "/api/v1/signals/1", None),
+        (
+            "PATCH",
+            "/api/v1/signals/{id}",
+            "/api/v1/signals/1",
+            Some(json!({"state": "under_review", "assignee": 1})),
+        ),
+        (
+            "GET",
+            "/api/v1/signals/{id}/related",
+            "/api/v1/signals/1/related",
+            None,
+        ),
+        (
+            "GET",
+            "/api/v1/signals/{id}/comments",
+            "/api/v1/signals/1/comments",
+            None,
+        ),
+        ("GET", "/api/v1/auth/me", "/api/v1/auth/me", None),
+        ("GET", "/api/v1/users", "/api/v1/users", None),
+        ("GET", "/api/v1/users/{id}", "/api/v1/users/1", None),
+        (
+            "POST",
+            "/api/v1/users",
+            "/api/v1/users",
+            Some(json!({"username": "vic", "password": "long-enough-pw", "role": "viewer"})),
+        ),
+        (
+            "POST",
+            "/api/v1/tokens",
+            "/api/v1/tokens",
+            Some(json!({"name": "ci", "role": "viewer", "ttl_seconds": 60})),
+        ),
+        ("GET", "/api/v1/tokens", "/api/v1/tokens", None),
+        (
+            "POST",
+            "/api/v1/enrollment-tokens",
+            "/api/v1/enrollment-tokens",
+            Some(json!({"name": "fleet"})),
+        ),
+        (
+            "GET",
+            "/api/v1/enrollment-tokens",
+            "/api/v1/enrollment-tokens",
+            None,
+        ),
+        ("GET", "/api/v1/audit", "/api/v1/audit", None),
+        ("GET", "/api/v1/rules", "/api/v1/rules", None),
+        (
+            "GET",
+            "/api/v1/backend-rules",
+            "/api/v1/backend-rules",
+            None,
+        ),
+        (
+            "GET",
+            "/api/v1/notifications/channels",
+            "/api/v1/notifications/channels",
+            None,
+        ),
+        (
+            "GET",
+            "/api/v1/notifications/rules",
+            "/api/v1/notifications/rules",
+            None,
+        ),
+        (
+            "GET",
+            "/api/v1/notifications/rules/{id}",
+            "/api/v1/notifications/rules/1",
+            None,
+        ),
+        (
+            "POST",
+            "/api/v1/notifications/preview",
+            "/api/v1/notifications/preview",
+            Some(json!({"signal_id": 1})),
+        ),
+        (
+            "GET",
+            "/api/v1/notifications/deliveries",
+            "/api/v1/notifications/deliveries",
+            None,
+        ),
+        (
+            "GET",
+            "/api/v1/notifications/deliveries/{id}",
+            "/api/v1/notifications/deliveries/1",
+            None,
+        ),
+        ("GET", "/healthz", "/healthz", None),
+    ];
+    answers_conform(&s, &doc, calls).await;
+    s.stop().await;
+}
+
+/// A field a body type does not have is refused with a 422 that names it, for a user, a notification rule
+/// (checked as a rule after the merge) and a notification channel.
+#[tokio::test]
+async fn unknown_body_fields_are_refused_by_name() {
+    let db = TestDb::sqlite();
+    let s = TestServer::start(&db).await;
+    let cases = [
+        (
+            "POST",
+            "/api/v1/users",
+            json!({"username": "x", "password": "long-enough-pw", "role": "viewer", "is_root": true}),
+            "is_root",
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/1",
+            json!({"role": "admin", "superuser": true}),
+            "superuser",
+        ),
+        (
+            "POST",
+            "/api/v1/notifications/rules",
+            json!({"name": "r", "channels": [1], "min_severty": "high"}),
+            "min_severty",
+        ),
+        (
+            "POST",
+            "/api/v1/notifications/channels",
+            json!({"name": "c", "kind": "webhook", "config": {}, "rate": 5}),
+            "rate",
+        ),
+        (
+            "PATCH",
+            "/api/v1/signals/1",
+            json!({"state": "archived", "owner": 2}),
+            "owner",
+        ),
+    ];
+    for (method, path, body, field) in cases {
+        let (st, v) = s.call(method, path, Some(&s.admin), Some(body)).await;
+        assert_eq!(st, 422, "{method} {path}: {v}");
+        let message = v["message"].as_str().unwrap_or("");
+        assert!(
+            message.contains(&format!("unknown field `{field}`")),
+            "{method} {path}: {v}"
+        );
+    }
     s.stop().await;
 }

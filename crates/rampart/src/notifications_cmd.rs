@@ -6,9 +6,16 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use rampart_api::notifications::{
+    ChannelDetail, ChannelList, ChannelPatch, DeliveryDetail, DeliveryList, NewChannel,
+    NotificationRuleBody, NotificationRuleDetail, NotificationRuleList, Preview, PreviewRequest,
+    TemplateSpec, TestOutcome, TestSend, DEFAULT_RATE_PER_MINUTE,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::api_client::{ApiArgs, ApiClient};
+use crate::api_client::{print_json, ApiArgs, ApiClient};
 
 #[derive(Debug, Args)]
 pub struct NotificationsCmd {
@@ -193,15 +200,13 @@ fn value_or_file(s: &str) -> anyhow::Result<String> {
     }
 }
 
-fn template(t: &TemplateArgs) -> anyhow::Result<Option<Value>> {
-    let mut m = Map::new();
-    if let Some(title) = &t.title {
-        m.insert("title".into(), json!(value_or_file(title)?));
-    }
-    if let Some(body) = &t.body {
-        m.insert("body".into(), json!(value_or_file(body)?));
-    }
-    Ok((!m.is_empty()).then_some(Value::Object(m)))
+fn template(t: &TemplateArgs) -> anyhow::Result<Option<TemplateSpec>> {
+    let read = |v: &Option<String>| v.as_deref().map(value_or_file).transpose();
+    let spec = TemplateSpec {
+        title: read(&t.title)?,
+        body: read(&t.body)?,
+    };
+    Ok((spec != TemplateSpec::default()).then_some(spec))
 }
 
 fn enabled(enable: bool, disable: bool) -> Option<bool> {
@@ -212,7 +217,17 @@ fn enabled(enable: bool, disable: bool) -> Option<bool> {
     }
 }
 
-fn rule_body(f: &RuleFields) -> anyhow::Result<Map<String, Value>> {
+/// A channel's `--config`: JSON, or `@FILE` holding JSON.
+fn config(s: &str) -> anyhow::Result<Value> {
+    serde_json::from_str(&value_or_file(s)?).context("--config is not JSON")
+}
+
+/// The rule fields given on the command line (the server checks them as a rule: an unknown one is named).
+fn rule_body(
+    name: Option<String>,
+    enabled: Option<bool>,
+    f: &RuleFields,
+) -> anyhow::Result<NotificationRuleBody> {
     let mut m = Map::new();
     for (k, v) in [
         ("sources", &f.sources),
@@ -234,37 +249,60 @@ fn rule_body(f: &RuleFields) -> anyhow::Result<Map<String, Value>> {
         m.insert("min_severity".into(), json!(s));
     }
     if let Some(t) = template(&f.template)? {
-        m.insert("template".into(), t);
+        m.insert("template".into(), json!(t));
     }
-    Ok(m)
+    Ok(NotificationRuleBody {
+        name,
+        enabled,
+        spec: m,
+    })
 }
 
 /// The shared API client, rooted at `/api/v1/notifications`.
 struct Client(ApiClient);
 
 impl Client {
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        self.0.call(
-            method,
-            &format!("/api/v1/notifications{path}"),
-            body.as_ref(),
-        )
+    fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&B>,
+    ) -> anyhow::Result<T> {
+        self.0
+            .send(method, &format!("/api/v1/notifications{path}"), body)
     }
-}
 
-fn print(v: &Value) {
-    if !v.is_null() {
-        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.send::<(), T>("GET", path, None)
+    }
+
+    /// A request answered with 204 No Content.
+    fn delete(&self, path: &str) -> anyhow::Result<()> {
+        self.send::<(), Value>("DELETE", path, None).map(drop)
     }
 }
 
 /// One line per item of a list answer, or the JSON with `--json`.
-fn table(v: &Value, key: &str, json: bool, line: fn(&Value) -> String) {
+fn table<L: Serialize, T>(
+    list: &L,
+    items: &[T],
+    json: bool,
+    line: fn(&T) -> String,
+) -> anyhow::Result<()> {
     if json {
-        return print(v);
+        return print_json(list);
     }
-    for item in v[key].as_array().into_iter().flatten() {
+    for item in items {
         println!("{}", crate::render::escape(&line(item)));
+    }
+    Ok(())
+}
+
+fn on_off(enabled: bool) -> &'static str {
+    if enabled {
+        "enabled"
+    } else {
+        "disabled"
     }
 }
 
@@ -273,103 +311,81 @@ pub fn run(cmd: NotificationsCmd) -> anyhow::Result<ExitCode> {
     let json = cmd.json;
     match cmd.command {
         What::Channels(ChannelCmd::List) => {
-            table(&c.call("GET", "/channels", None)?, "channels", json, |ch| {
+            let list: ChannelList = c.get("/channels")?;
+            table(&list, &list.channels, json, |ch| {
                 format!(
                     "{}  {}  {}  {}",
-                    ch["id"],
-                    ch["kind"].as_str().unwrap_or(""),
-                    if ch["enabled"] == true {
-                        "enabled"
-                    } else {
-                        "disabled"
-                    },
-                    ch["name"].as_str().unwrap_or("")
+                    ch.id,
+                    ch.kind,
+                    on_off(ch.enabled),
+                    ch.name
                 )
-            })
+            })?
         }
         What::Channels(ChannelCmd::Get { id }) => {
-            print(&c.call("GET", &format!("/channels/{id}"), None)?)
+            print_json(&c.get::<ChannelDetail>(&format!("/channels/{id}"))?)?
         }
         What::Channels(ChannelCmd::Create {
             name,
             kind,
-            config,
+            config: cfg,
             rate_per_minute,
             disabled,
             template: t,
         }) => {
-            let config: Value =
-                serde_json::from_str(&value_or_file(&config)?).context("--config is not JSON")?;
-            let mut body =
-                json!({"name": name, "kind": kind, "config": config, "enabled": !disabled});
-            if let Some(r) = rate_per_minute {
-                body["rate_per_minute"] = json!(r);
-            }
-            if let Some(t) = template(&t)? {
-                body["template"] = t;
-            }
-            print(&c.call("POST", "/channels", Some(body))?)
+            let body = NewChannel {
+                name,
+                kind,
+                config: config(&cfg)?,
+                enabled: !disabled,
+                rate_per_minute: rate_per_minute.unwrap_or(DEFAULT_RATE_PER_MINUTE),
+                template: template(&t)?,
+            };
+            print_json(&c.send::<_, ChannelDetail>("POST", "/channels", Some(&body))?)?
         }
         What::Channels(ChannelCmd::Update {
             id,
             name,
-            config,
+            config: cfg,
             rate_per_minute,
             enable,
             disable,
             template: t,
         }) => {
-            let mut body = Map::new();
-            if let Some(n) = name {
-                body.insert("name".into(), json!(n));
-            }
-            if let Some(cfg) = config {
-                let v: Value =
-                    serde_json::from_str(&value_or_file(&cfg)?).context("--config is not JSON")?;
-                body.insert("config".into(), v);
-            }
-            if let Some(r) = rate_per_minute {
-                body.insert("rate_per_minute".into(), json!(r));
-            }
-            if let Some(e) = enabled(enable, disable) {
-                body.insert("enabled".into(), json!(e));
-            }
-            if let Some(t) = template(&t)? {
-                body.insert("template".into(), t);
-            }
-            print(&c.call(
-                "PATCH",
-                &format!("/channels/{id}"),
-                Some(Value::Object(body)),
-            )?)
+            let body = ChannelPatch {
+                name,
+                enabled: enabled(enable, disable),
+                rate_per_minute,
+                config: cfg.as_deref().map(config).transpose()?,
+                template: template(&t)?.map(Some),
+            };
+            let path = format!("/channels/{id}");
+            print_json(&c.send::<_, ChannelDetail>("PATCH", &path, Some(&body))?)?
         }
-        What::Channels(ChannelCmd::Delete { id }) => {
-            c.call("DELETE", &format!("/channels/{id}"), None)?;
+        What::Channels(ChannelCmd::Delete { id }) => c.delete(&format!("/channels/{id}"))?,
+        What::Rules(RuleCmd::List) => {
+            let list: NotificationRuleList = c.get("/rules")?;
+            table(&list, &list.rules, json, |r| {
+                format!(
+                    "{}  {}  min {}  channels {}  {}",
+                    r.id,
+                    on_off(r.enabled),
+                    r.spec.min_severity,
+                    crate::api_client::json_cell(&r.spec.channels),
+                    r.name
+                )
+            })?
         }
-        What::Rules(RuleCmd::List) => table(&c.call("GET", "/rules", None)?, "rules", json, |r| {
-            format!(
-                "{}  {}  min {}  channels {}  {}",
-                r["id"],
-                if r["enabled"] == true {
-                    "enabled"
-                } else {
-                    "disabled"
-                },
-                r["min_severity"].as_str().unwrap_or(""),
-                r["channels"],
-                r["name"].as_str().unwrap_or("")
-            )
-        }),
-        What::Rules(RuleCmd::Get { id }) => print(&c.call("GET", &format!("/rules/{id}"), None)?),
+        What::Rules(RuleCmd::Get { id }) => {
+            print_json(&c.get::<NotificationRuleDetail>(&format!("/rules/{id}"))?)?
+        }
         What::Rules(RuleCmd::Create {
             name,
             disabled,
             fields,
         }) => {
-            let mut body = rule_body(&fields)?;
-            body.insert("name".into(), json!(name));
-            body.insert("enabled".into(), json!(!disabled));
-            print(&c.call("POST", "/rules", Some(Value::Object(body)))?)
+            let body = rule_body(Some(name), Some(!disabled), &fields)?;
+            print_json(&c.send::<_, NotificationRuleDetail>("POST", "/rules", Some(&body))?)?
         }
         What::Rules(RuleCmd::Update {
             id,
@@ -378,18 +394,11 @@ pub fn run(cmd: NotificationsCmd) -> anyhow::Result<ExitCode> {
             disable,
             fields,
         }) => {
-            let mut body = rule_body(&fields)?;
-            if let Some(n) = name {
-                body.insert("name".into(), json!(n));
-            }
-            if let Some(e) = enabled(enable, disable) {
-                body.insert("enabled".into(), json!(e));
-            }
-            print(&c.call("PATCH", &format!("/rules/{id}"), Some(Value::Object(body)))?)
+            let body = rule_body(name, enabled(enable, disable), &fields)?;
+            let path = format!("/rules/{id}");
+            print_json(&c.send::<_, NotificationRuleDetail>("PATCH", &path, Some(&body))?)?
         }
-        What::Rules(RuleCmd::Delete { id }) => {
-            c.call("DELETE", &format!("/rules/{id}"), None)?;
-        }
+        What::Rules(RuleCmd::Delete { id }) => c.delete(&format!("/rules/{id}"))?,
         What::Deliveries(DeliveryCmd::List {
             status,
             channel,
@@ -406,38 +415,33 @@ pub fn run(cmd: NotificationsCmd) -> anyhow::Result<ExitCode> {
             if let Some(s) = signal {
                 q.push_str(&format!("&signal_id={s}"));
             }
-            table(
-                &c.call("GET", &format!("/deliveries{q}"), None)?,
-                "deliveries",
-                json,
-                |d| {
-                    format!(
-                        "{}  {}  signal {}  {} {}  attempts {}  {}",
-                        d["id"],
-                        d["status"].as_str().unwrap_or(""),
-                        d["signal_id"],
-                        d["event"].as_str().unwrap_or(""),
-                        d["channel"]["name"].as_str().unwrap_or(""),
-                        d["attempts"],
-                        d["last_error"].as_str().unwrap_or("")
-                    )
-                },
-            )
+            let list: DeliveryList = c.get(&format!("/deliveries{q}"))?;
+            table(&list, &list.deliveries, json, |d| {
+                format!(
+                    "{}  {}  signal {}  {} {}  attempts {}  {}",
+                    d.id,
+                    d.status,
+                    d.signal_id,
+                    d.event,
+                    d.channel.name,
+                    d.attempts,
+                    d.last_error.as_deref().unwrap_or("")
+                )
+            })?
         }
         What::Deliveries(DeliveryCmd::Get { id }) => {
-            print(&c.call("GET", &format!("/deliveries/{id}"), None)?)
+            print_json(&c.get::<DeliveryDetail>(&format!("/deliveries/{id}"))?)?
         }
         What::Deliveries(DeliveryCmd::Retry { id }) => {
-            print(&c.call("POST", &format!("/deliveries/{id}/retry"), None)?)
+            let path = format!("/deliveries/{id}/retry");
+            print_json(&c.send::<(), DeliveryDetail>("POST", &path, None)?)?
         }
         What::Test { channel, signal } => {
-            let body = match signal {
-                Some(s) => json!({"signal_id": s}),
-                None => json!({}),
-            };
-            let v = c.call("POST", &format!("/channels/{channel}/test"), Some(body))?;
-            print(&v);
-            if v["delivered"] != true {
+            let body = TestSend { signal_id: signal };
+            let path = format!("/channels/{channel}/test");
+            let outcome: TestOutcome = c.send("POST", &path, Some(&body))?;
+            print_json(&outcome)?;
+            if !outcome.delivered {
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -446,14 +450,13 @@ pub fn run(cmd: NotificationsCmd) -> anyhow::Result<ExitCode> {
             channel,
             template: t,
         } => {
-            let mut body = json!({"signal_id": signal});
-            if let Some(ch) = channel {
-                body["channel_id"] = json!(ch);
-            }
-            if let Some(t) = template(&t)? {
-                body["template"] = t;
-            }
-            print(&c.call("POST", "/preview", Some(body))?)
+            let body = PreviewRequest {
+                signal_id: signal,
+                channel_id: channel,
+                template: template(&t)?,
+                event: None,
+            };
+            print_json(&c.send::<_, Preview>("POST", "/preview", Some(&body))?)?
         }
     }
     Ok(ExitCode::SUCCESS)

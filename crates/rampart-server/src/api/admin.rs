@@ -3,8 +3,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use rampart_api::users::{
+    EnrollmentTokenCreated, EnrollmentTokenList, LoginRequest, Me, NewEnrollmentToken, NewToken,
+    NewUser, Session, TokenCreated, TokenList, UserDetail, UserList, UserUpdate,
+};
+use serde_json::json;
 
 use super::extract::{ApiJson, ClientIp, Id};
 use crate::audit::{self, Action};
@@ -14,22 +17,17 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::now_ns;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Login {
-    username: String,
-    password: String,
-}
-
 pub async fn login(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
-    ApiJson(l): ApiJson<Login>,
-) -> ApiResult<Json<Value>> {
+    ApiJson(l): ApiJson<LoginRequest>,
+) -> ApiResult<Json<Session>> {
     let (token, expires_at, user) = login_guard::login(&s, ip, &l.username, &l.password).await?;
-    Ok(Json(
-        json!({"token": token, "expires_at": expires_at, "user": user}),
-    ))
+    Ok(Json(Session {
+        token,
+        expires_at,
+        user,
+    }))
 }
 
 pub async fn logout(State(s): State<AppState>, Viewer(c): Viewer) -> ApiResult<StatusCode> {
@@ -45,12 +43,17 @@ pub async fn logout(State(s): State<AppState>, Viewer(c): Viewer) -> ApiResult<S
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn me(Viewer(c): Viewer) -> Json<Value> {
-    Json(json!({"user_id": c.user_id, "username": c.username, "role": c.role}))
+pub async fn me(Viewer(c): Viewer) -> Json<Me> {
+    Json(Me {
+        user_id: c.user_id,
+        username: c.username,
+        role: c.role,
+    })
 }
 
-pub async fn list_users(State(s): State<AppState>, _: Admin) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"users": store::list_users(&s.db).await?})))
+pub async fn list_users(State(s): State<AppState>, _: Admin) -> ApiResult<Json<UserList>> {
+    let users = store::list_users(&s.db).await?;
+    Ok(Json(UserList { users }))
 }
 
 fn role(s: &str) -> ApiResult<Role> {
@@ -59,19 +62,11 @@ fn role(s: &str) -> ApiResult<Role> {
     })
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewUser {
-    username: String,
-    password: String,
-    role: String,
-}
-
 pub async fn create_user(
     State(s): State<AppState>,
     Admin(caller): Admin,
     ApiJson(u): ApiJson<NewUser>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<UserDetail>)> {
     let user = store::create_user(&s.db, &u.username, &u.password, role(&u.role)?).await?;
     audit::record(
         &s.db.pool,
@@ -81,23 +76,20 @@ pub async fn create_user(
         json!({"role": user.role}),
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(json!({"user": user}))))
+    Ok((StatusCode::CREATED, Json(UserDetail { user })))
 }
 
 fn user_target(u: &store::User) -> String {
     format!("user {} ({})", u.id, u.username)
 }
 
-pub async fn get_user(State(s): State<AppState>, _: Admin, Id(id): Id) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"user": store::get_user(&s.db, id).await?})))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserUpdate {
-    role: Option<String>,
-    password: Option<String>,
-    disabled: Option<bool>,
+pub async fn get_user(
+    State(s): State<AppState>,
+    _: Admin,
+    Id(id): Id,
+) -> ApiResult<Json<UserDetail>> {
+    let user = store::get_user(&s.db, id).await?;
+    Ok(Json(UserDetail { user }))
 }
 
 pub async fn update_user(
@@ -105,7 +97,7 @@ pub async fn update_user(
     Admin(caller): Admin,
     Id(id): Id,
     ApiJson(u): ApiJson<UserUpdate>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserDetail>> {
     let new_role = u.role.as_deref().map(role).transpose()?;
     if id == caller.user_id
         && (new_role.is_some_and(|r| r != Role::Admin) || u.disabled == Some(true))
@@ -129,7 +121,7 @@ pub async fn update_user(
         details,
     )
     .await?;
-    Ok(Json(json!({"user": user})))
+    Ok(Json(UserDetail { user }))
 }
 
 pub async fn delete_user(
@@ -153,22 +145,9 @@ pub async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn list_tokens(State(s): State<AppState>, _: Admin) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({"tokens": store::list_api_tokens(&s.db).await?}),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewToken {
-    name: String,
-    role: String,
-    /// Lifetime in seconds (none: until revoked).
-    ttl_seconds: Option<u64>,
-    /// Must be the caller's own id if given: an admin mints tokens for itself only (a token minted for
-    /// someone else would act, and be audited, in their name).
-    user_id: Option<i64>,
+pub async fn list_tokens(State(s): State<AppState>, _: Admin) -> ApiResult<Json<TokenList>> {
+    let tokens = store::list_api_tokens(&s.db).await?;
+    Ok(Json(TokenList { tokens }))
 }
 
 fn expiry(ttl: Option<u64>) -> ApiResult<Option<i64>> {
@@ -185,7 +164,7 @@ pub async fn create_token(
     State(s): State<AppState>,
     Admin(caller): Admin,
     ApiJson(t): ApiJson<NewToken>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
     if t.user_id.is_some_and(|u| u != caller.user_id) {
         return Err(ApiError::forbidden(
             "a token is minted by its owner: sign in as that user to create one for them",
@@ -203,10 +182,7 @@ pub async fn create_token(
         details,
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"token": token, "info": info})),
-    ))
+    Ok((StatusCode::CREATED, Json(TokenCreated { token, info })))
 }
 
 pub async fn delete_token(
@@ -226,10 +202,12 @@ pub async fn delete_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn list_enrollment_tokens(State(s): State<AppState>, _: Admin) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({"enrollment_tokens": store::list_enrollment_tokens(&s.db).await?}),
-    ))
+pub async fn list_enrollment_tokens(
+    State(s): State<AppState>,
+    _: Admin,
+) -> ApiResult<Json<EnrollmentTokenList>> {
+    let enrollment_tokens = store::list_enrollment_tokens(&s.db).await?;
+    Ok(Json(EnrollmentTokenList { enrollment_tokens }))
 }
 
 /// An enrollment token's lifetime unless the request says otherwise (seconds).
@@ -237,19 +215,11 @@ const DEFAULT_ENROLLMENT_TTL: u64 = 24 * 3600;
 /// The most enrollments one token allows (a fleet roll-out names its size).
 const MAX_ENROLLMENT_USES: i64 = 100_000;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewEnrollmentToken {
-    name: String,
-    ttl_seconds: Option<u64>,
-    max_uses: Option<i64>,
-}
-
 pub async fn create_enrollment_token(
     State(s): State<AppState>,
     Admin(caller): Admin,
     ApiJson(t): ApiJson<NewEnrollmentToken>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<EnrollmentTokenCreated>)> {
     // Unlimited, everlasting tokens let any holder (or a revoked agent keeping one) enroll forever.
     if t.max_uses
         .is_some_and(|m| !(1..=MAX_ENROLLMENT_USES).contains(&m))
@@ -279,7 +249,12 @@ pub async fn create_enrollment_token(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"token": token, "id": id, "expires_at": expires, "max_uses": max_uses})),
+        Json(EnrollmentTokenCreated {
+            token,
+            id,
+            expires_at: expires,
+            max_uses,
+        }),
     ))
 }
 

@@ -4,23 +4,27 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use serde_json::{json, Value};
+use rampart_api::health::Health;
 
 use crate::auth::extract::Viewer;
 use crate::state::AppState;
 
-pub async fn health() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+fn status(s: &str) -> Json<Health> {
+    Json(Health { status: s.into() })
+}
+
+pub async fn health() -> Json<Health> {
+    status("ok")
 }
 
 pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
     match sqlx::query("SELECT 1").execute(&s.db.pool).await {
-        Ok(_) => (StatusCode::OK, Json(json!({"status": "ready"}))),
+        Ok(_) => (StatusCode::OK, status("ready")),
         Err(e) => {
             tracing::warn!("readiness: {e}");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "database unavailable"})),
+                status("database unavailable"),
             )
         }
     }
@@ -31,6 +35,8 @@ pub async fn index() -> axum::response::Redirect {
     axum::response::Redirect::to("/ui/")
 }
 
+/// The document is JSON built from the route table and the types' schemas (an OpenAPI document: its own
+/// schema, not one of ours).
 pub async fn openapi() -> impl IntoResponse {
     (
         [(header::CACHE_CONTROL, "no-cache")],

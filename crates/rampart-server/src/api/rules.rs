@@ -4,28 +4,35 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use rampart_api::rules::{
+    BackendRule, BackendRuleDetail, BackendRuleList, BackendRulePatch, BackendStored,
+    BackendValidation, RuleDetail, RuleList,
+};
+use serde_json::json;
 
 use super::extract::{ApiBytes, ApiJson, Name};
 use crate::audit::{self, Action};
 use crate::auth::extract::{Admin, Viewer};
 use crate::backend_rules::{self, spec};
 use crate::error::{ApiError, ApiResult};
-use crate::remote_config::catalogue::RuleMeta;
 use crate::state::AppState;
 
 /// The agent rules the server's newest configuration defines, with their metadata.
-pub async fn list(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
+pub async fn list(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<RuleList>> {
     let catalogue = s.remote.catalogue(&s.db).await?;
-    let rules: Vec<&RuleMeta> = catalogue.rules().collect();
-    Ok(Json(
-        json!({"revision": catalogue.revision, "rules": rules}),
-    ))
+    Ok(Json(RuleList {
+        revision: catalogue.revision,
+        rules: catalogue.rules().cloned().collect(),
+    }))
 }
 
 /// One agent rule: the server's definition (`rule`, null if the configuration does not define it) and,
 /// apart, what agents reported about it (`agent_reports`: their word, not verified).
-pub async fn get(State(s): State<AppState>, _: Viewer, Name(id): Name) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(s): State<AppState>,
+    _: Viewer,
+    Name(id): Name,
+) -> ApiResult<Json<RuleDetail>> {
     let catalogue = s.remote.catalogue(&s.db).await?;
     let rows = sqlx::query(&format!(
         "SELECT {} FROM agent_rule_reports r JOIN agents a ON a.id = r.agent_id WHERE r.rule_id = $1 \
@@ -39,24 +46,33 @@ pub async fn get(State(s): State<AppState>, _: Viewer, Name(id): Name) -> ApiRes
         .iter()
         .map(crate::signals::agent_report_json)
         .collect::<ApiResult<Vec<_>>>()?;
-    let rule = catalogue.get(&id);
+    let rule = catalogue.get(&id).cloned();
     if rule.is_none() && reports.is_empty() {
         return Err(ApiError::not_found(format!(
             "no agent rule {id:?}: the configuration does not define it and no agent reported it"
         )));
     }
-    Ok(Json(json!({"rule": rule, "agent_reports": reports})))
+    Ok(Json(RuleDetail {
+        rule,
+        agent_reports: reports,
+    }))
 }
 
-fn backend_json(r: &spec::BackendRule, origin: &str, enabled: bool) -> Value {
-    json!({
-        "id": r.id, "name": r.name, "description": r.description, "method": r.method.as_str(),
-        "origin": origin, "enabled": enabled, "remediation": r.remediation, "spec": r.spec,
-    })
+fn backend_json(r: &spec::BackendRule, origin: &str, enabled: bool) -> BackendRule {
+    BackendRule {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        description: r.description.clone(),
+        method: r.method.as_str().into(),
+        origin: origin.into(),
+        enabled,
+        remediation: r.remediation.clone(),
+        spec: json!(r.spec),
+    }
 }
 
 /// Every backend rule, those in force first, then the disabled ones.
-fn all_backend(set: &backend_rules::RuleSet) -> Vec<Value> {
+fn all_backend(set: &backend_rules::RuleSet) -> Vec<BackendRule> {
     let active = set
         .rules
         .iter()
@@ -66,30 +82,28 @@ fn all_backend(set: &backend_rules::RuleSet) -> Vec<Value> {
     active.chain(disabled).collect()
 }
 
-pub async fn list_backend(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
+pub async fn list_backend(
+    State(s): State<AppState>,
+    _: Viewer,
+) -> ApiResult<Json<BackendRuleList>> {
     let set = s.rules.current(&s.db).await;
-    Ok(Json(
-        json!({"rules": all_backend(&set), "errors": set.errors}),
-    ))
+    Ok(Json(BackendRuleList {
+        rules: all_backend(&set),
+        errors: set.errors.clone(),
+    }))
 }
 
 pub async fn get_backend(
     State(s): State<AppState>,
     _: Viewer,
     Name(id): Name,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BackendRuleDetail>> {
     let set = s.rules.current(&s.db).await;
     let rule = all_backend(&set)
         .into_iter()
-        .find(|r| r["id"] == id.as_str())
+        .find(|r| r.id == id)
         .ok_or_else(|| ApiError::not_found(format!("no backend rule {id:?}")))?;
-    Ok(Json(json!({ "rule": rule })))
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BackendPatch {
-    enabled: bool,
+    Ok(Json(BackendRuleDetail { rule }))
 }
 
 /// Enables or disables a backend rule (built-in or custom).
@@ -97,7 +111,7 @@ pub async fn patch_backend(
     State(s): State<AppState>,
     Admin(caller): Admin,
     Name(id): Name,
-    ApiJson(p): ApiJson<BackendPatch>,
+    ApiJson(p): ApiJson<BackendRulePatch>,
 ) -> ApiResult<StatusCode> {
     if s.rules.set_enabled(&s.db, &id, p.enabled).await? {
         let details = json!({"enabled": p.enabled});
@@ -125,11 +139,11 @@ pub(crate) fn yaml_text(body: &[u8]) -> ApiResult<&str> {
 }
 
 /// Validates a rule file (YAML or JSON) without storing it.
-pub async fn validate(_: Admin, ApiBytes(body): ApiBytes) -> ApiResult<Json<Value>> {
+pub async fn validate(_: Admin, ApiBytes(body): ApiBytes) -> ApiResult<Json<BackendValidation>> {
     let text = yaml_text(&body)?;
     let (ok, errors) = spec::load_str(text).map_err(ApiError::unprocessable)?;
-    let ids: Vec<&str> = ok.iter().map(|r| r.id.as_str()).collect();
-    Ok(Json(json!({"valid": ids, "errors": errors})))
+    let valid = ok.into_iter().map(|r| r.id).collect();
+    Ok(Json(BackendValidation { valid, errors }))
 }
 
 /// Adds or replaces custom backend rules from a rule file: all rules must be valid, or nothing is stored.
@@ -137,7 +151,7 @@ pub async fn create_backend(
     State(s): State<AppState>,
     Admin(caller): Admin,
     ApiBytes(body): ApiBytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<BackendStored>)> {
     let text = yaml_text(&body)?;
     match backend_rules::store_custom(&s.db, text).await {
         Ok(ids) => {
@@ -151,7 +165,7 @@ pub async fn create_backend(
                 details,
             )
             .await?;
-            Ok((StatusCode::CREATED, Json(json!({"stored": ids}))))
+            Ok((StatusCode::CREATED, Json(BackendStored { stored: ids })))
         }
         Err(errors) => {
             let detail = errors

@@ -2,8 +2,11 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use rampart_api::signals::{
+    CommentCreated, CommentList, Histogram, NewComment, RelatedList, SignalDetail, SignalFacets,
+    SignalList, SignalOne,
+};
+use serde_json::json;
 
 use super::extract::{ApiJson, ApiQuery, Id};
 use crate::auth::extract::{Responder, Viewer};
@@ -16,16 +19,16 @@ pub async fn list(
     State(s): State<AppState>,
     _: Viewer,
     ApiQuery(f): ApiQuery<Filters>,
-) -> ApiResult<Json<Value>> {
-    let (items, total) = signals::list(&s.db, &f).await?;
-    Ok(Json(json!({"signals": items, "total": total})))
+) -> ApiResult<Json<SignalList>> {
+    let (signals, total) = signals::list(&s.db, &f).await?;
+    Ok(Json(SignalList { signals, total }))
 }
 
 pub async fn facets(
     State(s): State<AppState>,
     _: Viewer,
     ApiQuery(f): ApiQuery<Filters>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SignalFacets>> {
     Ok(Json(signals::facets(&s.db, &f).await?))
 }
 
@@ -33,11 +36,15 @@ pub async fn histogram(
     State(s): State<AppState>,
     _: Viewer,
     ApiQuery(f): ApiQuery<Filters>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Histogram>> {
     Ok(Json(signals::histogram(&s.db, &f).await?))
 }
 
-pub async fn detail(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {
+pub async fn detail(
+    State(s): State<AppState>,
+    _: Viewer,
+    Id(id): Id,
+) -> ApiResult<Json<SignalDetail>> {
     let signal = signals::get(&s.db, id).await?;
     let samples = signals::samples(&s.db, id, s.config.signals.max_samples).await?;
     let comments = signals::comments(&s.db, id).await?;
@@ -46,24 +53,27 @@ pub async fn detail(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResu
     let rule = signals::rule_info(&s, &signal).await?;
     let suggestion = crate::profiles::api::suggestion_for(&s, id).await?;
     let history = signals::history(&s.db, id).await?;
-    Ok(Json(json!({
-        "history": history,
-        "suggestion": suggestion,
-        "signal": signal,
-        "rule": rule,
-        "remediation": rule.get("remediation").cloned().unwrap_or(Value::Null),
-        "samples": samples,
-        "comments": comments,
-        "related": related,
-    })))
+    Ok(Json(SignalDetail {
+        history,
+        suggestion: json!(suggestion),
+        signal,
+        remediation: rule.remediation.clone(),
+        rule,
+        samples,
+        comments,
+        related,
+    }))
 }
 
-pub async fn related(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {
+pub async fn related(
+    State(s): State<AppState>,
+    _: Viewer,
+    Id(id): Id,
+) -> ApiResult<Json<RelatedList>> {
     let signal = signals::get(&s.db, id).await?;
     let window = s.config.signals.related_window.as_nanos() as i64;
-    Ok(Json(
-        json!({"related": signals::related::related(&s.db, &signal, window).await?}),
-    ))
+    let related = signals::related::related(&s.db, &signal, window).await?;
+    Ok(Json(RelatedList { related }))
 }
 
 pub async fn update(
@@ -71,9 +81,9 @@ pub async fn update(
     Responder(caller): Responder,
     Id(id): Id,
     ApiJson(u): ApiJson<Update>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SignalOne>> {
     let signal = triage(&s, id, &u, &caller).await?;
-    Ok(Json(json!({"signal": signal})))
+    Ok(Json(SignalOne { signal }))
 }
 
 /// Triage for the API and the UI: the change, then the notification worker woken for any incident
@@ -92,17 +102,14 @@ pub async fn triage(
     Ok(signal)
 }
 
-pub async fn comments(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {
+pub async fn comments(
+    State(s): State<AppState>,
+    _: Viewer,
+    Id(id): Id,
+) -> ApiResult<Json<CommentList>> {
     signals::get(&s.db, id).await?;
-    Ok(Json(
-        json!({"comments": signals::comments(&s.db, id).await?}),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewComment {
-    body: String,
+    let comments = signals::comments(&s.db, id).await?;
+    Ok(Json(CommentList { comments }))
 }
 
 pub async fn add_comment(
@@ -110,10 +117,10 @@ pub async fn add_comment(
     Responder(caller): Responder,
     Id(id): Id,
     ApiJson(c): ApiJson<NewComment>,
-) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
+) -> ApiResult<(axum::http::StatusCode, Json<CommentCreated>)> {
     let comment = signals::add_comment(&s.db, id, &caller, &c.body).await?;
     Ok((
         axum::http::StatusCode::CREATED,
-        Json(json!({"comment": comment})),
+        Json(CommentCreated { comment }),
     ))
 }

@@ -2,8 +2,9 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use rampart_api::audit::AuditPage;
+use serde::Deserialize;
+use serde_json::Value;
 use sqlx::Row;
 
 use crate::api::extract::ApiQuery;
@@ -33,18 +34,8 @@ pub struct Filters {
     pub limit: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Entry {
-    pub id: i64,
-    pub created_at: i64,
-    pub actor_kind: String,
-    pub actor_id: Option<i64>,
-    pub actor: String,
-    pub ip: Option<String>,
-    pub action: String,
-    pub target: String,
-    pub details: Value,
-}
+/// One audited action (the API's type).
+pub use rampart_api::audit::AuditEntry as Entry;
 
 fn build_where(f: &Filters) -> ApiResult<Where> {
     let mut w = Where::default();
@@ -133,7 +124,7 @@ pub async fn list(
     State(s): State<AppState>,
     _: Admin,
     ApiQuery(f): ApiQuery<Filters>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditPage>> {
     let (entries, next) = page(&s.db, &f).await?;
-    Ok(Json(json!({"entries": entries, "next": next})))
+    Ok(Json(AuditPage { entries, next }))
 }

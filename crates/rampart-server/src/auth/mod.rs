@@ -9,35 +9,10 @@ pub mod secrets;
 pub mod server_keys;
 pub mod store;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// A user's or token's role. Order matters: each role can do everything the ones before it can.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Viewer,
-    Responder,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Responder => "responder",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "viewer" => Some(Role::Viewer),
-            "responder" => Some(Role::Responder),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
+/// A user's or token's role (the API's type).
+pub use rampart_api::users::Role;
 
 /// An authenticated user request.
 #[derive(Debug, Clone, Serialize)]

@@ -8,36 +8,7 @@ use super::{AgentCaller, Caller, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::storage::{now_ns, Db};
 
-#[derive(Debug, Serialize)]
-pub struct User {
-    pub id: i64,
-    pub username: String,
-    pub role: Role,
-    pub disabled: bool,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct TokenInfo {
-    pub id: i64,
-    pub name: String,
-    pub kind: String,
-    pub role: Role,
-    pub user_id: i64,
-    pub created_at: i64,
-    pub expires_at: Option<i64>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct EnrollmentTokenInfo {
-    pub id: i64,
-    pub name: String,
-    pub created_at: i64,
-    pub expires_at: Option<i64>,
-    pub max_uses: Option<i64>,
-    pub uses: i64,
-    pub revoked: bool,
-}
+pub use rampart_api::users::{EnrollmentTokenInfo, TokenInfo, User};
 
 #[derive(Debug, Serialize)]
 pub struct Agent {

@@ -417,22 +417,8 @@ impl BackendRule {
     }
 }
 
-/// One rule's load result.
-#[derive(Debug, Clone, Serialize)]
-pub struct LoadError {
-    pub id: String,
-    pub error: String,
-}
-
-/// A problem of a rule file as an editor shows it: the rule's id when one is known (empty for the file), the
-/// reason, and where (1-based) when known.
-#[derive(Debug, Clone, Serialize)]
-pub struct Problem {
-    pub rule: String,
-    pub error: String,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-}
+/// One rule's load result, and a problem of a rule file as an editor shows it (the API's types).
+pub use rampart_api::rules::{LoadError, RuleFileProblem as Problem};
 
 fn parse_file(yaml: &str) -> Result<RuleFile, Problem> {
     serde_yaml_ng::from_str(yaml).map_err(|e| {

@@ -3,8 +3,12 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use rampart_api::notifications::{
+    ChannelDetail, ChannelList, DeliveryDetail, DeliveryList, NotificationRuleBody,
+    NotificationRuleDetail, NotificationRuleList, Preview, PreviewRequest, Rendered, TestOutcome,
+    TestSend,
+};
+use serde_json::json;
 
 use super::compose::compose;
 use super::escape::Format;
@@ -12,7 +16,6 @@ use super::message::Notification;
 use super::outbox::{self, DeliveryFilters, Reader};
 use super::rules::SignalEvent;
 use super::store::{self, ChannelPatch, NewChannel};
-use super::template::TemplateSpec;
 use super::{context, template};
 use crate::api::extract::{ApiJson, ApiQuery, Id};
 use crate::audit::{self, Action};
@@ -21,35 +24,35 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::now_ns;
 
-type Created = (StatusCode, Json<Value>);
+type Created<T> = (StatusCode, Json<T>);
 
-pub async fn list_channels(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
-    let channels: Vec<Value> = store::list_channels(&s.db)
+pub async fn list_channels(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<ChannelList>> {
+    let channels = store::list_channels(&s.db)
         .await?
         .iter()
         .map(|c| c.public())
         .collect();
-    Ok(Json(json!({"channels": channels})))
+    Ok(Json(ChannelList { channels }))
 }
 
 pub async fn create_channel(
     State(s): State<AppState>,
     Admin(caller): Admin,
     ApiJson(c): ApiJson<NewChannel>,
-) -> ApiResult<Created> {
+) -> ApiResult<Created<ChannelDetail>> {
     let c = store::create_channel(&s.db, &s.notify.senders.egress, &caller, c).await?;
     s.notify.rules.invalidate().await;
-    Ok((StatusCode::CREATED, Json(json!({"channel": c.public()}))))
+    let channel = c.public();
+    Ok((StatusCode::CREATED, Json(ChannelDetail { channel })))
 }
 
 pub async fn get_channel(
     State(s): State<AppState>,
     _: Viewer,
     Id(id): Id,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({"channel": store::get_channel(&s.db, id).await?.public()}),
-    ))
+) -> ApiResult<Json<ChannelDetail>> {
+    let channel = store::get_channel(&s.db, id).await?.public();
+    Ok(Json(ChannelDetail { channel }))
 }
 
 pub async fn update_channel(
@@ -57,11 +60,12 @@ pub async fn update_channel(
     Admin(caller): Admin,
     Id(id): Id,
     ApiJson(p): ApiJson<ChannelPatch>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ChannelDetail>> {
     let c = store::update_channel(&s.db, &s.notify.senders.egress, &caller, id, p).await?;
     s.notify.rules.invalidate().await;
     s.notify.wake.notify_one();
-    Ok(Json(json!({"channel": c.public()})))
+    let channel = c.public();
+    Ok(Json(ChannelDetail { channel }))
 }
 
 pub async fn delete_channel(
@@ -74,20 +78,13 @@ pub async fn delete_channel(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TestSend {
-    /// A stored signal to render; default: a made-up one.
-    pub signal_id: Option<i64>,
-}
-
 /// Sends one message through the channel now (not queued) and says what the receiver answered.
 pub async fn test_channel(
     State(s): State<AppState>,
     Admin(caller): Admin,
     Id(id): Id,
     ApiJson(t): ApiJson<TestSend>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TestOutcome>> {
     let channel = store::get_channel(&s.db, id).await?;
     let config = channel.parsed().map_err(ApiError::unprocessable)?;
     let (signal, matched) = match t.signal_id {
@@ -109,50 +106,70 @@ pub async fn test_channel(
     )
     .map_err(ApiError::unprocessable)?;
     let outcome = match config.deliver(&n, &s.notify.senders).await {
-        Ok(status) => json!({"delivered": true, "status": status}),
-        Err(e) => json!({"delivered": false, "status": e.status, "error": e.message,
-                         "retryable": e.retryable, "response": e.response}),
+        Ok(status) => TestOutcome {
+            delivered: true,
+            status: Some(status),
+            error: None,
+            retryable: None,
+            response: None,
+        },
+        Err(e) => TestOutcome {
+            delivered: false,
+            status: e.status,
+            error: Some(e.message),
+            retryable: Some(e.retryable),
+            response: e.response,
+        },
     };
     let target = format!("channel {id} ({})", channel.name);
-    let details = json!({"delivered": outcome["delivered"], "status": outcome["status"], "error": outcome["error"]});
+    let details =
+        json!({"delivered": outcome.delivered, "status": outcome.status, "error": outcome.error});
     audit::record(&s.db.pool, &caller, Action::ChannelTested, &target, details).await?;
     Ok(Json(outcome))
 }
 
-pub async fn list_rules(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
-    let rules: Vec<Value> = store::list_rules(&s.db)
+pub async fn list_rules(
+    State(s): State<AppState>,
+    _: Viewer,
+) -> ApiResult<Json<NotificationRuleList>> {
+    let rules = store::list_rules(&s.db)
         .await?
         .iter()
         .map(|r| r.public())
         .collect();
-    Ok(Json(json!({"rules": rules})))
+    Ok(Json(NotificationRuleList { rules }))
 }
 
 pub async fn create_rule(
     State(s): State<AppState>,
     Admin(caller): Admin,
-    ApiJson(body): ApiJson<Value>,
-) -> ApiResult<Created> {
+    ApiJson(body): ApiJson<NotificationRuleBody>,
+) -> ApiResult<Created<NotificationRuleDetail>> {
     let r = store::create_rule(&s.db, &caller, body).await?;
     s.notify.rules.invalidate().await;
-    Ok((StatusCode::CREATED, Json(json!({"rule": r.public()}))))
+    let rule = r.public();
+    Ok((StatusCode::CREATED, Json(NotificationRuleDetail { rule })))
 }
 
-pub async fn get_rule(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({"rule": store::get_rule(&s.db, id).await?.public()}),
-    ))
+pub async fn get_rule(
+    State(s): State<AppState>,
+    _: Viewer,
+    Id(id): Id,
+) -> ApiResult<Json<NotificationRuleDetail>> {
+    let rule = store::get_rule(&s.db, id).await?.public();
+    Ok(Json(NotificationRuleDetail { rule }))
 }
 
 pub async fn update_rule(
     State(s): State<AppState>,
     Admin(caller): Admin,
     Id(id): Id,
-    ApiJson(body): ApiJson<Value>,
-) -> ApiResult<Json<Value>> {
+    ApiJson(body): ApiJson<NotificationRuleBody>,
+) -> ApiResult<Json<NotificationRuleDetail>> {
     let r = store::update_rule(&s.db, &caller, id, body).await?;
     s.notify.rules.invalidate().await;
-    Ok(Json(json!({"rule": r.public()})))
+    let rule = r.public();
+    Ok(Json(NotificationRuleDetail { rule }))
 }
 
 pub async fn delete_rule(
@@ -170,26 +187,26 @@ pub async fn list_deliveries(
     State(s): State<AppState>,
     Viewer(caller): Viewer,
     ApiQuery(f): ApiQuery<DeliveryFilters>,
-) -> ApiResult<Json<Value>> {
-    let (items, total) = outbox::list(&s.db, &f, Reader::of(caller.role)).await?;
-    Ok(Json(json!({"deliveries": items, "total": total})))
+) -> ApiResult<Json<DeliveryList>> {
+    let (deliveries, total) = outbox::list(&s.db, &f, Reader::of(caller.role)).await?;
+    Ok(Json(DeliveryList { deliveries, total }))
 }
 
 pub async fn get_delivery(
     State(s): State<AppState>,
     Viewer(caller): Viewer,
     Id(id): Id,
-) -> ApiResult<Json<Value>> {
-    let d = outbox::get(&s.db, id, Reader::of(caller.role)).await?;
-    Ok(Json(json!({ "delivery": d })))
+) -> ApiResult<Json<DeliveryDetail>> {
+    let delivery = outbox::get(&s.db, id, Reader::of(caller.role)).await?;
+    Ok(Json(DeliveryDetail { delivery }))
 }
 
 pub async fn retry_delivery(
     State(s): State<AppState>,
     Responder(caller): Responder,
     Id(id): Id,
-) -> ApiResult<Json<Value>> {
-    let d = outbox::retry(&s.db, id, now_ns(), Reader::of(caller.role)).await?;
+) -> ApiResult<Json<DeliveryDetail>> {
+    let delivery = outbox::retry(&s.db, id, now_ns(), Reader::of(caller.role)).await?;
     audit::record(
         &s.db.pool,
         &caller,
@@ -199,29 +216,15 @@ pub async fn retry_delivery(
     )
     .await?;
     s.notify.wake.notify_one();
-    Ok(Json(json!({"delivery": d})))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Preview {
-    pub signal_id: i64,
-    /// Takes precedence over the channel's template.
-    #[serde(default)]
-    pub template: Option<TemplateSpec>,
-    /// Use this channel's template where `template` leaves a part unset.
-    #[serde(default)]
-    pub channel_id: Option<i64>,
-    #[serde(default)]
-    pub event: Option<SignalEvent>,
+    Ok(Json(DeliveryDetail { delivery }))
 }
 
 /// Renders a template against a stored signal in every format, and names the variables it did not find.
 pub async fn preview(
     State(s): State<AppState>,
     _: Viewer,
-    ApiJson(p): ApiJson<Preview>,
-) -> ApiResult<Json<Value>> {
+    ApiJson(p): ApiJson<PreviewRequest>,
+) -> ApiResult<Json<Preview>> {
     if let Some(t) = &p.template {
         template::validate(t).map_err(ApiError::unprocessable)?;
     }
@@ -246,25 +249,24 @@ pub async fn preview(
     Ok(Json(render_all(&n)))
 }
 
-fn render_all(n: &Notification) -> Value {
-    let formats = [
-        ("plain", Format::Plain),
-        ("slack", Format::Slack),
-        ("markdown", Format::Markdown),
-        ("html", Format::Html),
-    ];
-    let mut title = serde_json::Map::new();
-    let mut body = serde_json::Map::new();
-    for (name, f) in formats {
-        title.insert(name.into(), json!(n.title(f)));
-        body.insert(name.into(), json!(n.body(f)));
-    }
-    let mut missing: Vec<&str> = n
+fn render_all(n: &Notification) -> Preview {
+    let every = |render: fn(&Notification, Format) -> String| Rendered {
+        plain: render(n, Format::Plain),
+        slack: render(n, Format::Slack),
+        markdown: render(n, Format::Markdown),
+        html: render(n, Format::Html),
+    };
+    let mut missing: Vec<String> = n
         .title
         .var_paths()
         .chain(n.body.var_paths())
         .filter(|p| n.vars.lookup(p).is_none())
+        .map(str::to_string)
         .collect();
     missing.dedup();
-    json!({"title": title, "body": body, "missing": missing})
+    Preview {
+        title: every(Notification::title),
+        body: every(Notification::body),
+        missing,
+    }
 }

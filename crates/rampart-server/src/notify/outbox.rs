@@ -8,12 +8,12 @@
 //! - Ordered per (signal, channel): a row waits while an earlier one for the same pair is pending, so a
 //!   PagerDuty resolve never overtakes its trigger.
 
+use rampart_api::notifications::{Delivery, DeliveryChannel};
 use serde::Deserialize;
-use serde_json::{json, Value};
 use sqlx::Row;
 
 use super::registry::Active;
-use super::rules::{SignalEvent, SignalFacts};
+use super::rules::{RuleCheck, SignalEvent, SignalFacts};
 use crate::error::{ApiError, ApiResult};
 use crate::storage::{Db, DbKind};
 
@@ -259,33 +259,37 @@ impl Reader {
     }
 }
 
-fn delivery_json(r: &sqlx::any::AnyRow, reader: Reader) -> ApiResult<Value> {
-    let mut d = json!({
-        "id": r.try_get::<i64, _>("id")?,
-        "signal_id": r.try_get::<i64, _>("signal_id")?,
-        "event": r.try_get::<String, _>("event")?,
-        "event_key": r.try_get::<String, _>("event_key")?,
-        "severity": r.try_get::<String, _>("severity")?,
-        "channel": {"id": r.try_get::<i64, _>("channel_id")?, "name": r.try_get::<String, _>("channel_name")?,
-                    "kind": r.try_get::<String, _>("channel_kind")?},
-        "rule_id": r.try_get::<Option<i64>, _>("rule_id")?,
-        "status": r.try_get::<String, _>("status")?,
-        "attempts": r.try_get::<i64, _>("attempts")?,
-        "next_attempt_at": r.try_get::<i64, _>("next_attempt_at")?,
-        "last_error": r.try_get::<Option<String>, _>("last_error")?,
-        "last_status": r.try_get::<Option<i64>, _>("last_status")?,
-        "created_at": r.try_get::<i64, _>("created_at")?,
-        "updated_at": r.try_get::<i64, _>("updated_at")?,
-        "delivered_at": r.try_get::<Option<i64>, _>("delivered_at")?,
-    });
-    if reader == Reader::Admin {
-        d["last_response"] = json!(r.try_get::<Option<String>, _>("last_response")?);
-    }
-    Ok(d)
+fn delivery_json(r: &sqlx::any::AnyRow, reader: Reader) -> ApiResult<Delivery> {
+    let last_response = match reader {
+        Reader::Admin => Some(r.try_get("last_response")?),
+        Reader::Other => None,
+    };
+    Ok(Delivery {
+        id: r.try_get("id")?,
+        signal_id: r.try_get("signal_id")?,
+        event: r.try_get("event")?,
+        event_key: r.try_get("event_key")?,
+        severity: r.try_get("severity")?,
+        channel: DeliveryChannel {
+            id: r.try_get("channel_id")?,
+            name: r.try_get("channel_name")?,
+            kind: r.try_get("channel_kind")?,
+        },
+        rule_id: r.try_get("rule_id")?,
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_at: r.try_get("next_attempt_at")?,
+        last_error: r.try_get("last_error")?,
+        last_status: r.try_get("last_status")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        delivered_at: r.try_get("delivered_at")?,
+        last_response,
+    })
 }
 
 /// The delivery log, newest first.
-pub async fn list(db: &Db, f: &DeliveryFilters, reader: Reader) -> ApiResult<(Vec<Value>, i64)> {
+pub async fn list(db: &Db, f: &DeliveryFilters, reader: Reader) -> ApiResult<(Vec<Delivery>, i64)> {
     let limit = f.limit.unwrap_or(50);
     let offset = f.offset.unwrap_or(0);
     if !(1..=1000).contains(&limit) || offset < 0 {
@@ -327,7 +331,7 @@ fn bind_filters<'q>(
         .bind(f.signal_id)
 }
 
-pub async fn get(db: &Db, id: i64, reader: Reader) -> ApiResult<Value> {
+pub async fn get(db: &Db, id: i64, reader: Reader) -> ApiResult<Delivery> {
     let sql = format!(
         "SELECT {DELIVERY_COLS} FROM notification_outbox o JOIN notification_channels c ON c.id = o.channel_id WHERE o.id = $1"
     );
@@ -340,7 +344,7 @@ pub async fn get(db: &Db, id: i64, reader: Reader) -> ApiResult<Value> {
 }
 
 /// Puts a failed delivery back in the queue, due now, with a fresh attempt budget.
-pub async fn retry(db: &Db, id: i64, now: i64, reader: Reader) -> ApiResult<Value> {
+pub async fn retry(db: &Db, id: i64, now: i64, reader: Reader) -> ApiResult<Delivery> {
     let n = sqlx::query(
         "UPDATE notification_outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, updated_at = $1 \
          WHERE id = $2 AND status = 'failed'",

@@ -1,81 +1,12 @@
 //! Notification rules: which signals notify which channels. Every matcher given must hold (lists match if
 //! any element does; empty lists match everything); rule ids, hosts, containers and images take `*` globs.
 
-use serde::{Deserialize, Serialize};
-
-use super::template::{self, TemplateSpec};
+use super::template;
 use crate::backend_rules::spec::glob;
 use crate::ingest::validate::{severity_rank, SEVERITIES};
 
-/// What happened to a signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignalEvent {
-    Created,
-    /// Its severity rose.
-    Escalated,
-    /// It was archived (PagerDuty and Opsgenie resolve their incident).
-    Resolved,
-}
-
-impl SignalEvent {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SignalEvent::Created => "created",
-            SignalEvent::Escalated => "escalated",
-            SignalEvent::Resolved => "resolved",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<SignalEvent> {
-        match s {
-            "created" => Some(SignalEvent::Created),
-            "escalated" => Some(SignalEvent::Escalated),
-            "resolved" => Some(SignalEvent::Resolved),
-            _ => None,
-        }
-    }
-}
-
-fn default_events() -> Vec<SignalEvent> {
-    vec![SignalEvent::Created, SignalEvent::Escalated]
-}
-
-/// A rule as stored and as the API takes it (besides its name and enabled flag).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleSpec {
-    /// Channel ids to notify.
-    pub channels: Vec<i64>,
-    /// Lowest severity that notifies.
-    #[serde(default = "default_severity")]
-    pub min_severity: String,
-    /// `agent` and/or `backend`.
-    #[serde(default)]
-    pub sources: Vec<String>,
-    #[serde(default)]
-    pub rule_ids: Vec<String>,
-    /// `key:value` (the value a glob) or `key` (the tag is present), any of.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    #[serde(default)]
-    pub hosts: Vec<String>,
-    #[serde(default)]
-    pub containers: Vec<String>,
-    /// `name:tag` of the container image.
-    #[serde(default)]
-    pub images: Vec<String>,
-    /// Which signal events notify (`created`, `escalated`).
-    #[serde(default = "default_events")]
-    pub events: Vec<SignalEvent>,
-    /// Overrides the channels' templates.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template: Option<TemplateSpec>,
-}
-
-fn default_severity() -> String {
-    "info".into()
-}
+/// What happened to a signal, and a rule as stored and as the API takes it (the API's types).
+pub use rampart_api::notifications::{RuleSpec, SignalEvent};
 
 /// What rules match a signal on.
 #[derive(Debug, Clone, Default)]
@@ -129,8 +60,16 @@ fn any_glob(patterns: &[String], value: &str) -> bool {
     patterns.is_empty() || patterns.iter().any(|p| glob(p, value))
 }
 
-impl RuleSpec {
-    pub fn validate(&self) -> Result<(), String> {
+/// The server's checks and matching of a [`RuleSpec`] (the type is the API's; what it means is here).
+pub trait RuleCheck {
+    /// Why the rule cannot be stored, if it cannot.
+    fn validate(&self) -> Result<(), String>;
+    /// Whether a signal's `event` notifies through this rule.
+    fn matches(&self, f: &SignalFacts, event: SignalEvent) -> bool;
+}
+
+impl RuleCheck for RuleSpec {
+    fn validate(&self) -> Result<(), String> {
         if self.channels.is_empty() {
             return Err("channels: give at least one channel id".into());
         }
@@ -168,7 +107,7 @@ impl RuleSpec {
         Ok(())
     }
 
-    pub fn matches(&self, f: &SignalFacts, event: SignalEvent) -> bool {
+    fn matches(&self, f: &SignalFacts, event: SignalEvent) -> bool {
         self.events.contains(&event)
             && severity_rank(&f.severity) >= severity_rank(&self.min_severity)
             && (self.sources.is_empty() || self.sources.contains(&f.source))

@@ -1,13 +1,15 @@
 //! Channels and rules in the database: create, read, update, delete, with the validation the API promises
 //! (nothing invalid is stored) and secrets never read back out.
 
-use serde::Deserialize;
+use rampart_api::notifications::{
+    Channel as PublicChannel, NotificationRule, NotificationRuleBody,
+};
 use serde_json::{json, Map, Value};
 use sqlx::Row;
 
 use super::channels::{self, ChannelConfig};
 use super::egress::Egress;
-use super::rules::RuleSpec;
+use super::rules::{RuleCheck, RuleSpec};
 use super::template::{self, TemplateSpec};
 use crate::audit::{self, details::diff, Action};
 use crate::auth::Caller;
@@ -31,12 +33,20 @@ pub struct Channel {
 
 impl Channel {
     /// As the API shows it: secrets redacted.
-    pub fn public(&self) -> Value {
+    pub fn public(&self) -> PublicChannel {
         let mut config = self.config.clone();
         channels::redact(&self.kind, &mut config);
-        json!({"id": self.id, "name": self.name, "kind": self.kind, "enabled": self.enabled,
-               "rate_per_minute": self.rate_per_minute, "config": config, "template": self.template,
-               "created_at": self.created_at, "updated_at": self.updated_at})
+        PublicChannel {
+            id: self.id,
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            enabled: self.enabled,
+            rate_per_minute: self.rate_per_minute,
+            config,
+            template: self.template.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
     }
 
     pub fn parsed(&self) -> Result<ChannelConfig, String> {
@@ -101,46 +111,8 @@ fn conflict_on_name(e: sqlx::Error, what: &str, name: &str) -> ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewChannel {
-    pub name: String,
-    pub kind: String,
-    pub config: Value,
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    #[serde(default = "default_rate")]
-    pub rate_per_minute: i64,
-    #[serde(default)]
-    pub template: Option<TemplateSpec>,
-}
-
-fn yes() -> bool {
-    true
-}
-fn default_rate() -> i64 {
-    60
-}
-
-/// A partial update: absent fields are unchanged; `template: null` restores the default.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChannelPatch {
-    pub name: Option<String>,
-    pub enabled: Option<bool>,
-    pub rate_per_minute: Option<i64>,
-    /// The whole configuration; secrets sent back as `<redacted>` keep their stored value (unless the
-    /// destination changes: then they must be given again).
-    pub config: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    pub template: Option<Option<TemplateSpec>>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
+/// A new channel, and a partial update (the API's types).
+pub use rampart_api::notifications::{ChannelPatch, NewChannel};
 
 const CHANNEL_COLS: &str =
     "id, name, kind, config, template, enabled, rate_per_minute, created_at, updated_at";
@@ -334,15 +306,15 @@ pub struct Rule {
 }
 
 impl Rule {
-    pub fn public(&self) -> Value {
-        let mut v = json!(self.spec);
-        let m = v.as_object_mut().expect("a rule spec is an object");
-        m.insert("id".into(), json!(self.id));
-        m.insert("name".into(), json!(self.name));
-        m.insert("enabled".into(), json!(self.enabled));
-        m.insert("created_at".into(), json!(self.created_at));
-        m.insert("updated_at".into(), json!(self.updated_at));
-        v
+    pub fn public(&self) -> NotificationRule {
+        NotificationRule {
+            id: self.id,
+            name: self.name.clone(),
+            enabled: self.enabled,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            spec: self.spec.clone(),
+        }
     }
 
     fn target(&self) -> String {
@@ -350,7 +322,7 @@ impl Rule {
     }
 
     fn audited(&self) -> Value {
-        let mut v = self.public();
+        let mut v = json!(self.public());
         for k in ["created_at", "updated_at"] {
             v.as_object_mut().map(|m| m.remove(k));
         }
@@ -372,35 +344,12 @@ fn rule_from(r: &sqlx::any::AnyRow) -> ApiResult<Rule> {
     })
 }
 
-/// A rule body split into name, enabled and the spec (the other fields).
-struct RuleBody {
-    name: Option<String>,
-    enabled: Option<bool>,
-    spec: Map<String, Value>,
-}
-
-fn split_rule_body(body: Value) -> ApiResult<RuleBody> {
-    let Value::Object(mut m) = body else {
-        return Err(ApiError::bad_request("the body must be a JSON object"));
-    };
-    let name = match m.remove("name") {
-        None => None,
-        Some(Value::String(s)) => Some(s),
-        Some(_) => return Err(ApiError::unprocessable("name must be a string")),
-    };
-    let enabled = match m.remove("enabled") {
-        None => None,
-        Some(Value::Bool(b)) => Some(b),
-        Some(_) => return Err(ApiError::unprocessable("enabled must be true or false")),
-    };
+/// The [`RuleSpec`] fields of a rule body, without those a rule read back carries and a body may repeat.
+fn spec_fields(mut b: NotificationRuleBody) -> Map<String, Value> {
     for k in ["id", "created_at", "updated_at"] {
-        m.remove(k);
+        b.spec.remove(k);
     }
-    Ok(RuleBody {
-        name,
-        enabled,
-        spec: m,
-    })
+    b.spec
 }
 
 async fn check_rule(db: &Db, spec: Map<String, Value>) -> ApiResult<RuleSpec> {
@@ -421,12 +370,9 @@ async fn check_rule(db: &Db, spec: Map<String, Value>) -> ApiResult<RuleSpec> {
     Ok(spec)
 }
 
-pub async fn create_rule(db: &Db, caller: &Caller, body: Value) -> ApiResult<Rule> {
-    let RuleBody {
-        name,
-        enabled,
-        spec,
-    } = split_rule_body(body)?;
+pub async fn create_rule(db: &Db, caller: &Caller, body: NotificationRuleBody) -> ApiResult<Rule> {
+    let (name, enabled) = (body.name.clone(), body.enabled);
+    let spec = spec_fields(body);
     let name = name.ok_or_else(|| ApiError::unprocessable("name is missing"))?;
     check_name(&name)?;
     let spec = check_rule(db, spec).await?;
@@ -478,14 +424,16 @@ pub async fn get_rule(db: &Db, id: i64) -> ApiResult<Rule> {
 }
 
 /// A partial update: the fields given replace the stored ones.
-pub async fn update_rule(db: &Db, caller: &Caller, id: i64, body: Value) -> ApiResult<Rule> {
+pub async fn update_rule(
+    db: &Db,
+    caller: &Caller,
+    id: i64,
+    body: NotificationRuleBody,
+) -> ApiResult<Rule> {
     let old = get_rule(db, id).await?;
     let before = old.audited();
-    let RuleBody {
-        name,
-        enabled,
-        spec: patch,
-    } = split_rule_body(body)?;
+    let (name, enabled) = (body.name.clone(), body.enabled);
+    let patch = spec_fields(body);
     let name = name.unwrap_or(old.name);
     check_name(&name)?;
     let Value::Object(mut spec) = json!(old.spec) else {

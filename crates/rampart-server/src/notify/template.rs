@@ -2,17 +2,8 @@
 //! includes), so a template cannot run code. Values are inserted by the renderer of each output format after
 //! the template is parsed, escaped for that format: template syntax or markup inside a value is never read.
 
-use serde::{Deserialize, Serialize};
-
-/// What an admin writes: a one-line title and a Markdown body (a webhook's body is a JSON template instead).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct TemplateSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
-}
+/// What an admin writes: a one-line title and a Markdown body (the API's type).
+pub use rampart_api::notifications::TemplateSpec;
 
 pub const DEFAULT_TITLE: &str = "{{ notification.headline }}: {{ rule.name }} on {{ host }}";
 

@@ -169,7 +169,7 @@ pub async fn suggestion_for(
     let Some(last) = samples.last() else {
         return Ok(None);
     };
-    let Ok(event) = serde_json::from_value::<rampart_model::Event>(last["match"].clone()) else {
+    let Ok(event) = serde_json::from_value::<rampart_model::Event>(last.report.clone()) else {
         return Ok(None);
     };
     suggest::for_event(&s.db, &signal.rule_id, &event).await

@@ -7,20 +7,10 @@
 use std::collections::BTreeMap;
 
 use rampart_policy::schema::{scalar_string, PolicyDoc, RuleDef};
-use serde::Serialize;
 
 use super::snapshot::Snapshot;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct RuleMeta {
-    pub id: String,
-    pub version: String,
-    pub description: String,
-    pub severity: String,
-    pub tags: BTreeMap<String, String>,
-    pub remediation: String,
-    pub policy: String,
-}
+pub use rampart_api::rules::RuleMeta;
 
 /// The rules of one configuration revision.
 #[derive(Debug, Default)]

@@ -4,7 +4,11 @@
 pub mod group;
 pub mod related;
 
-use serde::{Deserialize, Serialize};
+use rampart_api::rules::AgentRuleReport;
+use rampart_api::signals::{
+    Assignee, Comment, FacetCount, Histogram, HistogramBucket, Sample, SignalFacets, SignalRule,
+};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 
@@ -16,29 +20,7 @@ use crate::storage::{now_ns, Db};
 
 pub const STATES: [&str; 3] = ["open", "under_review", "archived"];
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Signal {
-    pub id: i64,
-    pub source: String,
-    pub rule_id: String,
-    pub group_key: String,
-    pub severity: String,
-    pub title: String,
-    pub hostname: String,
-    pub container_id: String,
-    /// The container's image (`name:tag`), empty outside containers.
-    pub image: String,
-    pub process_path: String,
-    pub first_seen: i64,
-    pub last_seen: i64,
-    pub count: i64,
-    pub state: String,
-    pub assignee: Option<Value>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    /// The agent whose matches an agent signal groups (None for backend signals).
-    pub agent_id: Option<i64>,
-}
+pub use rampart_api::signals::{Change, Signal, SignalUpdate as Update};
 
 /// Filters shared by the list, facets and histogram routes. Multi-valued ones take comma-separated values.
 #[derive(Debug, Default, Deserialize)]
@@ -178,7 +160,10 @@ fn signal_from(r: &sqlx::any::AnyRow) -> ApiResult<Signal> {
         last_seen: r.try_get("last_seen")?,
         count: r.try_get("count")?,
         state: r.try_get("state")?,
-        assignee: assignee_id.map(|id| json!({"id": id, "username": assignee_name})),
+        assignee: assignee_id.map(|id| Assignee {
+            id,
+            username: assignee_name,
+        }),
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         agent_id: r.try_get("agent_id")?,
@@ -214,18 +199,10 @@ pub async fn page(db: &Db, f: &Filters) -> ApiResult<Vec<Signal>> {
     rows.iter().map(signal_from).collect()
 }
 
-const FACETS: [&str; 7] = [
-    "state",
-    "severity",
-    "rule_id",
-    "source",
-    "hostname",
-    "container_id",
-    "image",
-];
+const FACETS: [&str; 7] = SignalFacets::NAMES;
 
 /// Counts per value of the facet columns (the 50 most common of each), for the filtered signals.
-pub async fn facets(db: &Db, f: &Filters) -> ApiResult<Value> {
+pub async fn facets(db: &Db, f: &Filters) -> ApiResult<SignalFacets> {
     Ok(overview(db, f, None).await?.0)
 }
 
@@ -245,7 +222,7 @@ pub async fn overview(
     db: &Db,
     f: &Filters,
     interval_ns: Option<i64>,
-) -> ApiResult<(Value, Vec<(i64, i64)>)> {
+) -> ApiResult<(SignalFacets, Vec<(i64, i64)>)> {
     let w = build_where(f)?;
     // Unfiltered, each count reads its own index; filtered, the matching rows are gathered once.
     let hint = if w.clauses.is_empty() {
@@ -274,10 +251,7 @@ pub async fn overview(
         groups = groups.join(" UNION ALL "),
     );
     let rows = w.bind(sqlx::query(&sql)).fetch_all(&db.pool).await?;
-    let mut out = serde_json::Map::new();
-    for c in FACETS {
-        out.insert(c.into(), Value::Array(Vec::new()));
-    }
+    let mut out = SignalFacets::default();
     let mut buckets = Vec::new();
     for r in rows {
         let k: String = r.try_get("k")?;
@@ -285,16 +259,16 @@ pub async fn overview(
         let n: i64 = r.try_get("n")?;
         if k == "~h" {
             buckets.push((v.parse::<i64>().unwrap_or(0), n));
-        } else if let Some(Value::Array(values)) = out.get_mut(&k) {
-            values.push(json!({"value": v, "count": n}));
+        } else if let Some(values) = out.counts_mut(&k) {
+            values.push(FacetCount { value: v, count: n });
         }
     }
     buckets.sort_unstable();
-    Ok((Value::Object(out), buckets))
+    Ok((out, buckets))
 }
 
 /// Signals per time bucket (by first seen).
-pub async fn histogram(db: &Db, f: &Filters) -> ApiResult<Value> {
+pub async fn histogram(db: &Db, f: &Filters) -> ApiResult<Histogram> {
     let w = build_where(f)?;
     let interval = match f.interval.as_deref() {
         Some(s) => humantime::parse_duration(s)
@@ -310,12 +284,19 @@ pub async fn histogram(db: &Db, f: &Filters) -> ApiResult<Value> {
         w.sql()
     );
     let rows = w.bind(sqlx::query(&sql)).fetch_all(&db.pool).await?;
-    let mut buckets = Vec::new();
-    for r in rows {
-        buckets
-            .push(json!({"start": r.try_get::<i64, _>("b")?, "count": r.try_get::<i64, _>("n")?}));
-    }
-    Ok(json!({"interval_ns": ns, "buckets": buckets}))
+    let buckets = rows
+        .iter()
+        .map(|r| {
+            Ok(HistogramBucket {
+                start: r.try_get("b")?,
+                count: r.try_get("n")?,
+            })
+        })
+        .collect::<ApiResult<_>>()?;
+    Ok(Histogram {
+        interval_ns: ns,
+        buckets,
+    })
 }
 
 pub async fn get(db: &Db, id: i64) -> ApiResult<Signal> {
@@ -329,7 +310,7 @@ pub async fn get(db: &Db, id: i64) -> ApiResult<Signal> {
 }
 
 /// The signal's sample matches (as the agent reported them), oldest first.
-pub async fn samples(db: &Db, id: i64, limit: i64) -> ApiResult<Vec<Value>> {
+pub async fn samples(db: &Db, id: i64, limit: i64) -> ApiResult<Vec<Sample>> {
     let rows = sqlx::query(
         "SELECT m.id, m.body, m.received_at FROM signal_matches sm JOIN matches m ON m.id = sm.match_id \
          WHERE sm.signal_id = $1 ORDER BY m.ts, m.id LIMIT $2",
@@ -341,26 +322,13 @@ pub async fn samples(db: &Db, id: i64, limit: i64) -> ApiResult<Vec<Value>> {
     let mut out = Vec::new();
     for r in rows {
         let body: String = r.try_get("body")?;
-        out.push(json!({
-            "match_id": r.try_get::<i64, _>("id")?,
-            "received_at": r.try_get::<i64, _>("received_at")?,
-            "match": serde_json::from_str::<Value>(&body).unwrap_or(Value::Null),
-        }));
+        out.push(Sample {
+            match_id: r.try_get("id")?,
+            received_at: r.try_get("received_at")?,
+            report: serde_json::from_str(&body).unwrap_or(Value::Null),
+        });
     }
     Ok(out)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Update {
-    pub state: Option<String>,
-    /// A user id to assign, or null to unassign (absent: unchanged).
-    #[serde(default, deserialize_with = "present")]
-    pub assignee: Option<Option<i64>>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
-    Option::<i64>::deserialize(d).map(Some)
 }
 
 /// Triage. Archiving a signal queues the resolution of its PagerDuty/Opsgenie incidents, in the same
@@ -410,12 +378,7 @@ pub async fn update(db: &Db, id: i64, u: &Update, caller: &Caller) -> ApiResult<
             }
             None => String::new(),
         };
-        let old_name = before
-            .assignee
-            .as_ref()
-            .and_then(|a| a["username"].as_str())
-            .unwrap_or("")
-            .to_string();
+        let old_name = before.assignee.and_then(|a| a.username).unwrap_or_default();
         let mut w = db.begin_write().await?;
         sqlx::query("UPDATE signals SET assignee_id = $1, updated_at = $2 WHERE id = $3")
             .bind(assignee)
@@ -457,16 +420,6 @@ async fn record(
     Ok(())
 }
 
-/// One triage change of a signal.
-#[derive(Debug, Clone, Serialize)]
-pub struct Change {
-    pub actor: String,
-    pub field: String,
-    pub old_value: String,
-    pub new_value: String,
-    pub created_at: i64,
-}
-
 /// The signal's state and assignee changes, oldest first.
 pub async fn history(db: &Db, id: i64) -> ApiResult<Vec<Change>> {
     let rows = sqlx::query(
@@ -488,7 +441,7 @@ pub async fn history(db: &Db, id: i64) -> ApiResult<Vec<Change>> {
         .collect()
 }
 
-pub async fn add_comment(db: &Db, id: i64, caller: &Caller, body: &str) -> ApiResult<Value> {
+pub async fn add_comment(db: &Db, id: i64, caller: &Caller, body: &str) -> ApiResult<Comment> {
     let (author_id, author) = (caller.user_id, caller.username.as_str());
     if body.trim().is_empty() || body.len() > 10_000 || body.contains('\0') {
         return Err(ApiError::unprocessable(
@@ -523,64 +476,96 @@ pub async fn add_comment(db: &Db, id: i64, caller: &Caller, body: &str) -> ApiRe
     )
     .await?;
     w.commit().await?;
-    Ok(
-        json!({"id": row.try_get::<i64, _>("id")?, "signal_id": id, "author": author, "body": body, "created_at": now}),
-    )
+    Ok(Comment {
+        id: row.try_get("id")?,
+        signal_id: id,
+        author_id: Some(author_id),
+        author: author.to_string(),
+        body: body.to_string(),
+        created_at: now,
+    })
 }
 
-pub async fn comments(db: &Db, id: i64) -> ApiResult<Vec<Value>> {
+pub async fn comments(db: &Db, id: i64) -> ApiResult<Vec<Comment>> {
     let rows = sqlx::query(
         "SELECT id, author_id, author, body, created_at FROM signal_comments WHERE signal_id = $1 ORDER BY id",
     )
     .bind(id)
     .fetch_all(&db.pool)
     .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(json!({
-            "id": r.try_get::<i64, _>("id")?,
-            "author_id": r.try_get::<Option<i64>, _>("author_id")?,
-            "author": r.try_get::<String, _>("author")?,
-            "body": r.try_get::<String, _>("body")?,
-            "created_at": r.try_get::<i64, _>("created_at")?,
-        }));
-    }
-    Ok(out)
+    rows.iter()
+        .map(|r| {
+            Ok(Comment {
+                id: r.try_get("id")?,
+                signal_id: id,
+                author_id: r.try_get("author_id")?,
+                author: r.try_get("author")?,
+                body: r.try_get("body")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
 }
 
 /// What the rule behind a signal says: description, remediation, tags. An agent rule's come from the
 /// server's configuration; a rule the server does not define (an agent's local policy) has only what the
 /// signal's agent reported, under `agent_report`, never as the rule's own.
-pub async fn rule_info(state: &crate::AppState, s: &Signal) -> ApiResult<Value> {
+pub async fn rule_info(state: &crate::AppState, s: &Signal) -> ApiResult<SignalRule> {
     let db = &state.db;
     if s.source == "backend" {
         let set = state.rules.current(db).await;
+        let unknown = SignalRule {
+            id: s.rule_id.clone(),
+            source: "backend".into(),
+            ..SignalRule::default()
+        };
         return Ok(match set.get(&s.rule_id) {
-            Some(r) => {
-                json!({"id": r.id, "source": "backend", "name": r.name, "description": r.description,
-                              "remediation": r.remediation, "method": r.method.as_str()})
-            }
-            None => json!({"id": s.rule_id, "source": "backend"}),
+            Some(r) => SignalRule {
+                id: r.id.clone(),
+                name: Some(r.name.clone()),
+                description: Some(r.description.clone()),
+                remediation: Some(r.remediation.clone()),
+                method: Some(r.method.as_str().into()),
+                ..unknown
+            },
+            None => unknown,
         });
     }
     let catalogue = state.remote.catalogue(db).await?;
     if let Some(r) = catalogue.get(&s.rule_id) {
-        let mut v = json!(r);
-        v["source"] = json!("agent");
-        v["defined_by"] = json!("server");
-        return Ok(v);
+        let r = r.clone();
+        return Ok(SignalRule {
+            id: r.id,
+            source: "agent".into(),
+            defined_by: Some(Some("server".into())),
+            version: Some(r.version),
+            description: Some(r.description),
+            severity: Some(r.severity),
+            tags: Some(r.tags),
+            remediation: Some(r.remediation),
+            policy: Some(r.policy),
+            ..SignalRule::default()
+        });
     }
-    let mut v = json!({"id": s.rule_id, "source": "agent", "defined_by": null});
-    if let Some(agent_id) = s.agent_id {
-        if let Some(report) = agent_rule_report(db, agent_id, &s.rule_id).await? {
-            v["agent_report"] = report;
-        }
-    }
-    Ok(v)
+    let agent_report = match s.agent_id {
+        Some(agent_id) => agent_rule_report(db, agent_id, &s.rule_id).await?,
+        None => None,
+    };
+    Ok(SignalRule {
+        id: s.rule_id.clone(),
+        source: "agent".into(),
+        defined_by: Some(None),
+        agent_report,
+        ..SignalRule::default()
+    })
 }
 
 /// What agent `agent_id` reported about rule `rule_id` (its word only).
-pub async fn agent_rule_report(db: &Db, agent_id: i64, rule_id: &str) -> ApiResult<Option<Value>> {
+pub async fn agent_rule_report(
+    db: &Db,
+    agent_id: i64,
+    rule_id: &str,
+) -> ApiResult<Option<AgentRuleReport>> {
     let row = sqlx::query(&format!(
         "SELECT {AGENT_REPORT_COLS} FROM agent_rule_reports r JOIN agents a ON a.id = r.agent_id \
          WHERE r.agent_id = $1 AND r.rule_id = $2"
@@ -598,17 +583,17 @@ pub const AGENT_REPORT_COLS: &str =
     r.remediation, r.policy, r.updated_at";
 
 /// A row of `agent_rule_reports` joined with its agent's hostname.
-pub fn agent_report_json(r: &sqlx::any::AnyRow) -> ApiResult<Value> {
-    Ok(json!({
-        "agent_id": r.try_get::<i64, _>("agent_id")?,
-        "hostname": r.try_get::<String, _>("hostname")?,
-        "verified": false,
-        "version": r.try_get::<String, _>("version")?,
-        "description": r.try_get::<String, _>("description")?,
-        "severity": r.try_get::<String, _>("severity")?,
-        "tags": serde_json::from_str::<Value>(&r.try_get::<String, _>("tags")?).unwrap_or(Value::Null),
-        "remediation": r.try_get::<String, _>("remediation")?,
-        "policy": r.try_get::<String, _>("policy")?,
-        "updated_at": r.try_get::<i64, _>("updated_at")?,
-    }))
+pub fn agent_report_json(r: &sqlx::any::AnyRow) -> ApiResult<AgentRuleReport> {
+    Ok(AgentRuleReport {
+        agent_id: r.try_get("agent_id")?,
+        hostname: r.try_get("hostname")?,
+        verified: false,
+        version: r.try_get("version")?,
+        description: r.try_get("description")?,
+        severity: r.try_get("severity")?,
+        tags: serde_json::from_str(&r.try_get::<String, _>("tags")?).unwrap_or(Value::Null),
+        remediation: r.try_get("remediation")?,
+        policy: r.try_get("policy")?,
+        updated_at: r.try_get("updated_at")?,
+    })
 }

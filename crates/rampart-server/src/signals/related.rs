@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::{json, Value};
+use rampart_api::signals::RelatedSignal;
 use sqlx::Row;
 
 use super::Signal;
@@ -55,7 +55,7 @@ fn same_tree(a: &Lineage, b: &Lineage) -> bool {
     !a.own.is_disjoint(&b.all) || !b.own.is_disjoint(&a.all) || !a.parents.is_disjoint(&b.parents)
 }
 
-pub async fn related(db: &Db, s: &Signal, window_ns: i64) -> ApiResult<Vec<Value>> {
+pub async fn related(db: &Db, s: &Signal, window_ns: i64) -> ApiResult<Vec<RelatedSignal>> {
     let rows = sqlx::query(
         "SELECT id, rule_id, source, severity, title, container_id, process_path, first_seen, last_seen, count, state \
          FROM signals WHERE id <> $1 AND hostname = $2 AND last_seen >= $3 AND first_seen <= $4 \
@@ -85,25 +85,25 @@ pub async fn related(db: &Db, s: &Signal, window_ns: i64) -> ApiResult<Vec<Value
         } else {
             "host"
         };
-        out.push(json!({
-            "id": id,
-            "relation": relation,
-            "rule_id": r.try_get::<String, _>("rule_id")?,
-            "source": r.try_get::<String, _>("source")?,
-            "severity": r.try_get::<String, _>("severity")?,
-            "title": r.try_get::<String, _>("title")?,
-            "container_id": container,
-            "process_path": r.try_get::<String, _>("process_path")?,
-            "first_seen": r.try_get::<i64, _>("first_seen")?,
-            "last_seen": r.try_get::<i64, _>("last_seen")?,
-            "count": r.try_get::<i64, _>("count")?,
-            "state": r.try_get::<String, _>("state")?,
-        }));
+        out.push(RelatedSignal {
+            id,
+            relation: relation.into(),
+            rule_id: r.try_get("rule_id")?,
+            source: r.try_get("source")?,
+            severity: r.try_get("severity")?,
+            title: r.try_get("title")?,
+            container_id: container,
+            process_path: r.try_get("process_path")?,
+            first_seen: r.try_get("first_seen")?,
+            last_seen: r.try_get("last_seen")?,
+            count: r.try_get("count")?,
+            state: r.try_get("state")?,
+        });
     }
     // Closest links first.
-    let rank = |v: &Value| match v["relation"].as_str() {
-        Some("process_tree") => 0,
-        Some("container") => 1,
+    let rank = |v: &RelatedSignal| match v.relation.as_str() {
+        "process_tree" => 0,
+        "container" => 1,
         _ => 2,
     };
     out.sort_by_key(rank);

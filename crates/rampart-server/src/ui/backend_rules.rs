@@ -7,6 +7,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
+use rampart_api::rules::{BackendRule, RuleFileCheck};
 use serde_json::{json, Value};
 
 use super::auth::{CsrfJson, Form};
@@ -65,9 +66,9 @@ pub async fn edit(
     let v = api::get_backend(State(s), Viewer(session.caller.clone()), Name(id.clone()))
         .await?
         .0;
-    let file = json!({"rules": [v["rule"]["spec"]]});
+    let file = json!({"rules": [v.rule.spec]});
     let yaml = serde_yaml_ng::to_string(&file).map_err(ApiError::internal)?;
-    let origin = v["rule"]["origin"].as_str().unwrap_or("").to_string();
+    let origin = v.rule.origin;
     html(&page(&session, id, origin, yaml, String::new()))
 }
 
@@ -102,15 +103,14 @@ fn yaml_of(body: &Value) -> Result<&str, ApiError> {
 pub async fn validate(
     UiAdmin(_): UiAdmin,
     CsrfJson(body): CsrfJson,
-) -> Result<axum::Json<Value>, UiError> {
+) -> Result<axum::Json<RuleFileCheck>, UiError> {
     let checked = spec::check(yaml_of(&body)?);
-    let valid: Vec<&str> = checked.rules.iter().map(|r| r.id.as_str()).collect();
-    Ok(axum::Json(json!({
-        "ok": checked.problems.is_empty(),
-        "valid": valid,
-        "problems": checked.problems,
-        "warnings": [],
-    })))
+    Ok(axum::Json(RuleFileCheck {
+        ok: checked.problems.is_empty(),
+        valid: checked.rules.into_iter().map(|r| r.id).collect(),
+        problems: checked.problems,
+        warnings: Vec::new(),
+    }))
 }
 
 #[derive(Template)]
@@ -268,23 +268,20 @@ pub fn rules_href(id: &str) -> String {
 }
 
 /// What the rules list shows of a backend rule from the API's listing.
-pub fn row(r: &Value) -> super::rules::RuleRow {
-    let id = r["id"].as_str().unwrap_or("").to_string();
-    let origin = r["origin"].as_str().unwrap_or("");
+pub fn row(r: &BackendRule) -> super::rules::RuleRow {
+    let id = r.id.clone();
+    let origin = r.origin.as_str();
+    let description = if r.description.is_empty() {
+        &r.name
+    } else {
+        &r.description
+    };
     super::rules::RuleRow {
         source: "backend",
-        severity: r["spec"]["cases"][0]["severity"]
-            .as_str()
-            .unwrap_or("")
-            .into(),
-        description: r["description"]
-            .as_str()
-            .filter(|d| !d.is_empty())
-            .or(r["name"].as_str())
-            .unwrap_or("")
-            .into(),
-        detail: format!("{} · {origin}", r["method"].as_str().unwrap_or("")),
-        disabled: r["enabled"] == false,
+        severity: r.spec["cases"][0]["severity"].as_str().unwrap_or("").into(),
+        description: description.clone(),
+        detail: format!("{} · {origin}", r.method),
+        disabled: !r.enabled,
         toggle_action: format!("/ui/backend-rules/{id}/toggle"),
         delete_action: if origin == "custom" {
             format!("/ui/backend-rules/{id}/delete")

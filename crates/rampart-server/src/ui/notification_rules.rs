@@ -5,6 +5,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
+use rampart_api::notifications::NotificationRuleBody;
 use serde_json::{json, Value};
 
 use super::auth::Form;
@@ -105,16 +106,14 @@ fn posted_channels(form: &Form) -> Vec<i64> {
 }
 
 /// The API body of a posted form: every field the form edits is given, so an edit can also clear one.
-fn body(form: &Form) -> Value {
-    let mut body = json!({
-        "name": form.text("name"),
-        "channels": posted_channels(form),
-        "enabled": form.get("enabled").is_some(),
-        "min_severity": match form.text("min_severity") {
-            s if s.is_empty() => SEVERITIES[0].to_string(),
-            s => s,
-        },
-    });
+fn body(form: &Form) -> NotificationRuleBody {
+    let mut spec = serde_json::Map::new();
+    spec.insert("channels".into(), json!(posted_channels(form)));
+    let min_severity = match form.text("min_severity") {
+        s if s.is_empty() => SEVERITIES[0].to_string(),
+        s => s,
+    };
+    spec.insert("min_severity".into(), json!(min_severity));
     for k in LISTS {
         let v: Vec<String> = form
             .text(k)
@@ -122,9 +121,13 @@ fn body(form: &Form) -> Value {
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
             .collect();
-        body[k] = json!(v);
+        spec.insert(k.into(), json!(v));
     }
-    body
+    NotificationRuleBody {
+        name: Some(form.text("name")),
+        enabled: Some(form.get("enabled").is_some()),
+        spec,
+    }
 }
 
 pub async fn create_rule(
@@ -206,7 +209,10 @@ pub async fn toggle_rule(
     Id(id): Id,
     form: Form,
 ) -> UiResult {
-    let enabled = json!({"enabled": form.get("enabled") == Some("true")});
+    let enabled = NotificationRuleBody {
+        enabled: Some(form.get("enabled") == Some("true")),
+        ..Default::default()
+    };
     let _ = napi::update_rule(State(s), Admin(session.caller), Id(id), ApiJson(enabled)).await?;
     see_other("/ui/notifications")
 }

@@ -82,26 +82,18 @@ pub(super) async fn render(
                 kind: c.kind.clone(),
                 enabled: c.enabled,
                 rate: c.rate_per_minute,
-                config: p["config"].to_string(),
+                config: p.config.to_string(),
             }
         })
         .collect();
     let rules = store::list_rules(&s.db)
         .await?
         .iter()
-        .map(|r| {
-            let mut p = r.public();
-            if let Some(m) = p.as_object_mut() {
-                for k in ["id", "name", "enabled", "created_at", "updated_at"] {
-                    m.remove(k);
-                }
-            }
-            RuleRow {
-                id: r.id,
-                name: r.name.clone(),
-                enabled: r.enabled,
-                spec: p.to_string(),
-            }
+        .map(|r| RuleRow {
+            id: r.id,
+            name: r.name.clone(),
+            enabled: r.enabled,
+            spec: serde_json::json!(r.spec).to_string(),
         })
         .collect();
     let f = outbox::DeliveryFilters {
@@ -113,16 +105,16 @@ pub(super) async fn render(
     let deliveries = items
         .iter()
         .map(|d| DeliveryRow {
-            id: d["id"].as_i64().unwrap_or(0),
-            signal_id: d["signal_id"].as_i64().unwrap_or(0),
-            signal_href: format!("/ui/signals/{}", d["signal_id"]),
-            channel: d["channel"]["name"].as_str().unwrap_or("").into(),
-            event: d["event"].as_str().unwrap_or("").into(),
-            status: d["status"].as_str().unwrap_or("").into(),
-            attempts: d["attempts"].as_i64().unwrap_or(0),
-            error: d["last_error"].as_str().unwrap_or("").into(),
-            response: d["last_response"].as_str().unwrap_or("").into(),
-            updated: view::time(d["updated_at"].as_i64().unwrap_or(0)),
+            id: d.id,
+            signal_id: d.signal_id,
+            signal_href: format!("/ui/signals/{}", d.signal_id),
+            channel: d.channel.name.clone(),
+            event: d.event.clone(),
+            status: d.status.clone(),
+            attempts: d.attempts,
+            error: d.last_error.clone().unwrap_or_default(),
+            response: d.last_response.clone().flatten().unwrap_or_default(),
+            updated: view::time(d.updated_at),
         })
         .collect();
     html_status(
@@ -199,11 +191,12 @@ pub async fn edit_channel(
     f.id = id;
     f.name = c.name;
     f.kind = c.kind;
-    f.config = serde_json::to_string_pretty(&p["config"]).unwrap_or_default();
+    f.config = serde_json::to_string_pretty(&p.config).unwrap_or_default();
     f.enabled = c.enabled;
     f.rate = c.rate_per_minute;
-    f.title = p["template"]["title"].as_str().unwrap_or("").into();
-    f.body = p["template"]["body"].as_str().unwrap_or("").into();
+    let template = p.template.unwrap_or_default();
+    f.title = template.title.unwrap_or_default();
+    f.body = template.body.unwrap_or_default();
     html(&f)
 }
 
@@ -319,20 +312,18 @@ pub async fn test_channel(
     )
     .await?
     .0;
-    let notice = if v["delivered"] == true {
+    // The status as JSON shows it: a number, or `null` when the receiver never answered.
+    let status = serde_json::json!(v.status);
+    let notice = if v.delivered {
         (
-            format!(
-                "Test message delivered to {name} (receiver answered {}).",
-                v["status"]
-            ),
+            format!("Test message delivered to {name} (receiver answered {status})."),
             true,
         )
     } else {
         (
             format!(
-                "Test message to {name} failed: {} (status {}).",
-                v["error"].as_str().unwrap_or("unknown error"),
-                v["status"]
+                "Test message to {name} failed: {} (status {status}).",
+                v.error.as_deref().unwrap_or("unknown error"),
             ),
             false,
         )

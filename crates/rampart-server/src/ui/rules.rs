@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use rampart_api::config::{OverrideRequest, Problem, TestRequest, ValidateRequest};
+use rampart_api::rules::{ExpressionCheck, ExpressionProblem};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -67,16 +68,16 @@ pub async fn list(
     let agent = crate::api::rules::list(State(s.clone()), Viewer(session.caller.clone()))
         .await?
         .0;
-    for r in agent["rules"].as_array().into_iter().flatten() {
-        let id = r["id"].as_str().unwrap_or("").to_string();
+    for r in agent.rules {
+        let id = r.id;
         if snap.custom_rules.contains_key(&id) {
             continue;
         }
         rows.push(RuleRow {
             source: "agent",
-            severity: r["severity"].as_str().unwrap_or("").into(),
-            description: r["description"].as_str().unwrap_or("").into(),
-            detail: format!("policy {}", r["policy"].as_str().unwrap_or("")),
+            severity: r.severity,
+            description: r.description,
+            detail: format!("policy {}", r.policy),
             disabled: disabled(&id),
             toggle_action: format!("/ui/rules/{id}/toggle"),
             delete_action: String::new(),
@@ -102,20 +103,13 @@ pub async fn list(
     let backend = crate::api::rules::list_backend(State(s.clone()), Viewer(session.caller.clone()))
         .await?
         .0;
-    for r in backend["rules"].as_array().into_iter().flatten() {
+    for r in &backend.rules {
         rows.push(super::backend_rules::row(r));
     }
-    let backend_errors = backend["errors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| {
-            format!(
-                "{}: {}",
-                e["id"].as_str().unwrap_or(""),
-                e["error"].as_str().unwrap_or("")
-            )
-        })
+    let backend_errors = backend
+        .errors
+        .iter()
+        .map(|e| format!("{}: {}", e.id, e.error))
         .collect();
     let q = p.q.unwrap_or_default().to_lowercase();
     let source = p.source.unwrap_or_default();
@@ -267,7 +261,7 @@ pub async fn validate(
     State(s): State<AppState>,
     UiAdmin(session): UiAdmin,
     CsrfJson(body): CsrfJson,
-) -> Result<axum::Json<Value>, super::UiError> {
+) -> Result<axum::Json<ExpressionCheck>, super::UiError> {
     let b = ValidateRequest {
         content: rc::expression_policy("candidate", &expression_of(&body)?)?,
         name: Some("ui-candidate".into()),
@@ -276,21 +270,25 @@ pub async fn validate(
         .await?
         .0
         .report;
-    let only_candidate = |list: &[Problem]| -> Vec<Value> {
+    let only_candidate = |list: &[Problem]| -> Vec<ExpressionProblem> {
         list.iter()
             .filter(|p| p.policy == "ui-candidate")
             .map(|p| {
                 let (line, column) = position(&p.error);
-                json!({"error": p.error, "line": line, "column": column})
+                ExpressionProblem {
+                    error: p.error.clone(),
+                    line,
+                    column,
+                }
             })
             .collect()
     };
     let problems = only_candidate(&report.problems);
-    Ok(axum::Json(json!({
-        "ok": problems.is_empty(),
-        "problems": problems,
-        "warnings": only_candidate(&report.warnings),
-    })))
+    Ok(axum::Json(ExpressionCheck {
+        ok: problems.is_empty(),
+        problems,
+        warnings: only_candidate(&report.warnings),
+    }))
 }
 
 /// The position of a compiler message about the candidate (`ui-candidate:LINE:COL`), as a line and column

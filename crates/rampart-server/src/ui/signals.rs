@@ -4,6 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
+use rampart_api::signals::SignalFacets;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -92,9 +93,8 @@ struct Explorer {
 fn assignee_name(s: &signals::Signal) -> String {
     s.assignee
         .as_ref()
-        .and_then(|a| a["username"].as_str())
-        .unwrap_or("")
-        .to_string()
+        .and_then(|a| a.username.clone())
+        .unwrap_or_default()
 }
 
 pub async fn explorer(
@@ -156,7 +156,7 @@ pub async fn explorer(
 }
 
 /// Facets, histogram buckets, and the histogram's extent and bucket width.
-type Overview = (Value, Vec<(i64, i64)>, Option<((i64, i64), i64)>);
+type Overview = (SignalFacets, Vec<(i64, i64)>, Option<((i64, i64), i64)>);
 
 #[allow(clippy::too_many_arguments)]
 async fn render_explorer(
@@ -207,30 +207,19 @@ async fn render_explorer(
         ("image", "image", "Image"),
         ("source", "source", "Source"),
     ] {
-        let items = facets[col]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| {
-                let value = v["value"].as_str()?.to_string();
-                if value.is_empty() {
-                    return None;
-                }
-                Some(FacetItem {
-                    href: view::explorer_href(&query::with_term(&q, key, &value), &range),
-                    count: v["count"].as_i64().unwrap_or(0),
-                    value,
-                })
+        let items = facets
+            .counts(col)
+            .iter()
+            .filter(|v| !v.value.is_empty())
+            .map(|v| FacetItem {
+                href: view::explorer_href(&query::with_term(&q, key, &v.value), &range),
+                count: v.count,
+                value: v.value.clone(),
             })
             .collect();
         out.facets.push(Facet { title, items });
         if col == "state" {
-            out.total = facets[col]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v["count"].as_i64())
-                .sum();
+            out.total = facets.counts(col).iter().map(|v| v.count).sum();
         }
     }
     if let Some(((from, to), interval)) = hist {
@@ -387,7 +376,7 @@ async fn load_detail(s: &AppState, session: &super::Session, id: i64) -> Result<
     let comments = signals::comments(&s.db, id).await?;
     let event = samples
         .last()
-        .map(|m| m["match"].clone())
+        .map(|m| m.report.clone())
         .unwrap_or(Value::Null);
     let tree = view::process_tree(&event);
     let profile = match signal.image.rsplit_once(':') {
@@ -400,7 +389,7 @@ async fn load_detail(s: &AppState, session: &super::Session, id: i64) -> Result<
         label: format!("{}:{}", p.image_name, p.image_tag),
         status: p.status,
     });
-    let assignee_id = signal.assignee.as_ref().and_then(|a| a["id"].as_i64());
+    let assignee_id = signal.assignee.as_ref().map(|a| a.id);
     let mut users = vec![Choice {
         value: String::new(),
         label: "unassigned".into(),
@@ -415,7 +404,7 @@ async fn load_detail(s: &AppState, session: &super::Session, id: i64) -> Result<
             });
         }
     }
-    let text = |k: &str| rule[k].as_str().unwrap_or("").to_string();
+
     Ok(Detail {
         chrome: Chrome::new(session, "signals"),
         id,
@@ -423,15 +412,12 @@ async fn load_detail(s: &AppState, session: &super::Session, id: i64) -> Result<
         first_seen: view::time(signal.first_seen),
         last_seen: view::time(signal.last_seen),
         rule_href: view::rule_href(&signal.rule_id),
-        rule_description: text("description"),
-        remediation: text("remediation"),
-        agent_report: rule.get("agent_report").map(|r| {
-            let field = |k: &str| r[k].as_str().unwrap_or("").to_string();
-            AgentReport {
-                host: field("hostname"),
-                description: field("description"),
-                remediation: field("remediation"),
-            }
+        rule_description: rule.description.unwrap_or_default(),
+        remediation: rule.remediation.unwrap_or_default(),
+        agent_report: rule.agent_report.map(|r| AgentReport {
+            host: r.hostname,
+            description: r.description,
+            remediation: r.remediation,
         }),
         tree_height: view::tree_height(&tree),
         tree,
@@ -441,13 +427,13 @@ async fn load_detail(s: &AppState, session: &super::Session, id: i64) -> Result<
         related: related
             .iter()
             .map(|r| Related {
-                href: format!("/ui/signals/{}", r["id"]),
-                relation: r["relation"].as_str().unwrap_or("").into(),
-                rule_id: r["rule_id"].as_str().unwrap_or("").into(),
-                severity: r["severity"].as_str().unwrap_or("").into(),
-                title: r["title"].as_str().unwrap_or("").into(),
-                state: r["state"].as_str().unwrap_or("").into(),
-                last_seen: view::time(r["last_seen"].as_i64().unwrap_or(0)),
+                href: format!("/ui/signals/{}", r.id),
+                relation: r.relation.clone(),
+                rule_id: r.rule_id.clone(),
+                severity: r.severity.clone(),
+                title: r.title.clone(),
+                state: r.state.clone(),
+                last_seen: view::time(r.last_seen),
             })
             .collect(),
         profile,
@@ -469,9 +455,9 @@ async fn load_detail(s: &AppState, session: &super::Session, id: i64) -> Result<
         comments: comments
             .iter()
             .map(|c| Comment {
-                time: view::time(c["created_at"].as_i64().unwrap_or(0)),
-                author: c["author"].as_str().unwrap_or("").into(),
-                body: c["body"].as_str().unwrap_or("").into(),
+                time: view::time(c.created_at),
+                author: c.author.clone(),
+                body: c.body.clone(),
             })
             .collect(),
         states: STATES

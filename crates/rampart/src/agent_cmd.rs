@@ -69,6 +69,21 @@ pub struct AgentArgs {
     /// first event) [default: 10s].
     #[arg(long, value_name = "DURATION")]
     pub dump_rescan: Option<humantime::Duration>,
+    /// A containerd socket for its native API (repeatable) [default: /run/containerd/containerd.sock,
+    /// /run/k3s/containerd/containerd.sock].
+    #[arg(long = "containerd-socket", value_name = "PATH")]
+    pub containerd_sockets: Vec<PathBuf>,
+    /// A CRI socket (repeatable) [default: /run/crio/crio.sock, /run/containerd/containerd.sock].
+    #[arg(long = "cri-socket", value_name = "PATH")]
+    pub cri_sockets: Vec<PathBuf>,
+    /// A Docker Engine API socket, Docker's or Podman's (repeatable) [default: /var/run/docker.sock,
+    /// /run/podman/podman.sock].
+    #[arg(long = "docker-socket", value_name = "PATH")]
+    pub docker_sockets: Vec<PathBuf>,
+    /// How long a container's first event waits for its runtime to describe it (image, pod) [default:
+    /// 100ms].
+    #[arg(long, value_name = "DURATION")]
+    pub container_wait: Option<humantime::Duration>,
 }
 
 impl AgentArgs {
@@ -88,6 +103,10 @@ impl AgentArgs {
         list(&self.protected, &mut c.protect);
         list(&self.protected_cgroups, &mut c.protect_cgroups);
         list(&self.tags, &mut c.tags);
+        list(&self.containerd_sockets, &mut c.containerd_sockets);
+        list(&self.cri_sockets, &mut c.cri_sockets);
+        list(&self.docker_sockets, &mut c.docker_sockets);
+        set(&self.container_wait.map(Into::into), &mut c.container_wait);
         set(&self.ring_mib, &mut c.ring_mib);
         set(&self.disarm_after, &mut c.disarm_after);
         set(&self.dump_max, &mut c.dump_max);

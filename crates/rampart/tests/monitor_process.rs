@@ -356,7 +356,7 @@ fn containerd_pod_events_carry_image_pod_and_labels() {
             r#"version: 1.0.0
 rules:
   - id: pod_started
-    expression: exec.file.name == "sleep" && "kube_namespace:{namespace}" in container.tags
+    expression: exec.file.name == "busybox" && "kube_namespace:{namespace}" in container.tags
   - id: pod_marker
     expression: open.file.path == "{marker}" && open.flags & O_CREAT > 0 && "app:web" in container.tags
   - id: any_marker

@@ -355,15 +355,10 @@ fn random_hex(n: usize) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A fresh uid in the dashed form the kubelet uses.
+/// A fresh uid in the dashed form the kubelet uses (the kernel's random UUID).
 pub fn random_pod_uid() -> String {
-    let h = random_hex(16);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .expect("reading /proc/sys/kernel/random/uuid")
+        .trim()
+        .to_string()
 }

@@ -20,6 +20,17 @@ fn monitor(env: &[(&str, &str)]) -> MonitorProcess {
     MonitorProcess::start(Path::new(env!("CARGO_BIN_EXE_rampart")), &args, env).unwrap()
 }
 
+/// `rampart monitor --json` with only this policy file.
+fn monitor_policy(policy: &Path, env: &[(&str, &str)]) -> MonitorProcess {
+    let args = [
+        "--json",
+        "--no-default-policy",
+        "--policy",
+        policy.to_str().unwrap(),
+    ];
+    MonitorProcess::start(Path::new(env!("CARGO_BIN_EXE_rampart")), &args, env).unwrap()
+}
+
 fn realpath(p: &str) -> String {
     std::fs::canonicalize(p)
         .unwrap()
@@ -251,17 +262,7 @@ rules:
 "#,
     )
     .unwrap();
-    let m = MonitorProcess::start(
-        Path::new(env!("CARGO_BIN_EXE_rampart")),
-        &[
-            "--json",
-            "--no-default-policy",
-            "--policy",
-            policy.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .unwrap();
+    let m = monitor_policy(&policy, &[]);
     assert!(
         m.stderr().contains("broken_rule"),
         "the broken rule is reported by id: {}",
@@ -299,17 +300,7 @@ fn hash_action_reports_the_executable_digests() {
         "version: 1.0.0\nrules:\n  - id: hash_test\n    expression: exec.file.name == \"hash-me\"\n    actions:\n      - hash: {}\n",
     )
     .unwrap();
-    let m = MonitorProcess::start(
-        Path::new(env!("CARGO_BIN_EXE_rampart")),
-        &[
-            "--json",
-            "--no-default-policy",
-            "--policy",
-            policy.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .unwrap();
+    let m = monitor_policy(&policy, &[]);
     Command::new(&binary).status().unwrap();
     let hit = m
         .wait_for(WAIT, |v| v["rule"]["id"] == "hash_test")
@@ -366,14 +357,8 @@ rules:
     )
     .unwrap();
     let socket = containerd.socket().to_string_lossy().into_owned();
-    let m = MonitorProcess::start(
-        Path::new(env!("CARGO_BIN_EXE_rampart")),
-        &[
-            "--json",
-            "--no-default-policy",
-            "--policy",
-            policy.to_str().unwrap(),
-        ],
+    let m = monitor_policy(
+        &policy,
         &[
             ("RAMPART_CONTAINERD_SOCKETS", &socket),
             ("RAMPART_CRI_SOCKETS", &socket),
@@ -382,8 +367,7 @@ rules:
                 "/nonexistent/rampart/docker.sock",
             ),
         ],
-    )
-    .unwrap();
+    );
 
     // Started after the monitor: the containers' first events are their init's exec.
     let pod_uid = random_pod_uid();

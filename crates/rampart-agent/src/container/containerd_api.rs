@@ -13,8 +13,9 @@ use containerd_client::services::v1::{
     Container, GetContainerRequest, GetImageRequest, ListContainersRequest, ListNamespacesRequest,
 };
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Request};
 
+use super::grpc::GrpcSocket;
 use super::kube::{is_pod_uid, pod_labels, CONTAINER_NAME_LABEL, POD_UID_LABEL};
 use super::runtime_api::{parse_image_reference, ApiError, ContainerDetails};
 
@@ -29,52 +30,52 @@ const NERDCTL_NAME_LABEL: &str = "nerdctl/name";
 /// One containerd endpoint.
 #[derive(Debug, Clone)]
 pub struct ContainerdApi {
-    socket: PathBuf,
-    timeout: Duration,
+    grpc: GrpcSocket,
 }
 
 impl ContainerdApi {
     /// `timeout` bounds one whole lookup (connect and every request).
     pub fn new(socket: impl Into<PathBuf>, timeout: Duration) -> ContainerdApi {
         ContainerdApi {
-            socket: socket.into(),
-            timeout,
+            grpc: GrpcSocket::new(socket.into(), timeout),
         }
     }
 
     pub fn socket(&self) -> &Path {
-        &self.socket
+        self.grpc.path()
     }
 
     /// The namespaces containerd has, in its order.
     pub async fn namespaces(&self) -> Result<Vec<String>, ApiError> {
-        self.bounded(async {
-            let channel = self.connect().await?;
-            self.list_namespaces(channel).await
-        })
-        .await
+        self.grpc
+            .bounded(async {
+                let channel = self.grpc.connect().await?;
+                self.list_namespaces(channel).await
+            })
+            .await
     }
 
     /// The container with this id in whichever namespace holds it; `Ok(None)` when none does.
     pub async fn inspect_container(&self, id: &str) -> Result<Option<ContainerDetails>, ApiError> {
-        self.bounded(async {
-            let channel = self.connect().await?;
-            for namespace in self.list_namespaces(channel.clone()).await? {
-                let request = namespaced(GetContainerRequest { id: id.into() }, &namespace)?;
-                match ContainersClient::new(channel.clone()).get(request).await {
-                    Ok(found) => {
-                        let Some(container) = found.into_inner().container else {
-                            continue;
-                        };
-                        return Ok(Some(self.describe(channel, &namespace, container).await?));
+        self.grpc
+            .bounded(async {
+                let channel = self.grpc.connect().await?;
+                for namespace in self.list_namespaces(channel.clone()).await? {
+                    let request = namespaced(GetContainerRequest { id: id.into() }, &namespace)?;
+                    match ContainersClient::new(channel.clone()).get(request).await {
+                        Ok(found) => {
+                            let Some(container) = found.into_inner().container else {
+                                continue;
+                            };
+                            return Ok(Some(self.describe(channel, &namespace, container).await?));
+                        }
+                        Err(status) if status.code() == Code::NotFound => continue,
+                        Err(status) => return Err(self.grpc.error(status)),
                     }
-                    Err(status) if status.code() == Code::NotFound => continue,
-                    Err(status) => return Err(self.grpc_error(status)),
                 }
-            }
-            Ok(None)
-        })
-        .await
+                Ok(None)
+            })
+            .await
     }
 
     async fn describe(
@@ -127,7 +128,7 @@ impl ContainerdApi {
                 .map(|t| t.digest)
                 .filter(|d| !d.is_empty())),
             Err(status) if status.code() == Code::NotFound => Ok(None),
-            Err(status) => Err(self.grpc_error(status)),
+            Err(status) => Err(self.grpc.error(status)),
         }
     }
 
@@ -150,7 +151,7 @@ impl ContainerdApi {
         let listed = ContainersClient::new(channel)
             .list(request)
             .await
-            .map_err(|s| self.grpc_error(s))?;
+            .map_err(|s| self.grpc.error(s))?;
         Ok(listed
             .into_inner()
             .containers
@@ -164,39 +165,13 @@ impl ContainerdApi {
         let listed = NamespacesClient::new(channel)
             .list(ListNamespacesRequest::default())
             .await
-            .map_err(|s| self.grpc_error(s))?;
+            .map_err(|s| self.grpc.error(s))?;
         Ok(listed
             .into_inner()
             .namespaces
             .into_iter()
             .map(|n| n.name)
             .collect())
-    }
-
-    /// One connection per lookup: lookups are rare (once per container).
-    async fn connect(&self) -> Result<Channel, ApiError> {
-        containerd_client::connect(&self.socket)
-            .await
-            .map_err(|e| ApiError::Connect {
-                path: self.socket.clone(),
-                source: std::io::Error::other(e),
-            })
-    }
-
-    async fn bounded<T>(
-        &self,
-        work: impl std::future::Future<Output = Result<T, ApiError>>,
-    ) -> Result<T, ApiError> {
-        tokio::time::timeout(self.timeout, work)
-            .await
-            .map_err(|_| ApiError::Timeout {
-                path: self.socket.clone(),
-                timeout: self.timeout,
-            })?
-    }
-
-    fn grpc_error(&self, status: Status) -> ApiError {
-        ApiError::grpc(&self.socket, &status)
     }
 }
 

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tonic::transport::Channel;
-use tonic::{Code, Status};
+use tonic::Code;
 
+use super::grpc::GrpcSocket;
 use super::kube::{is_pod_uid, pod_labels, POD_UID_LABEL};
 use super::runtime_api::{parse_image_reference, ApiError, ContainerDetails};
 
@@ -28,8 +29,7 @@ use proto::{
 /// One CRI endpoint.
 #[derive(Debug, Clone)]
 pub struct CriApi {
-    socket: PathBuf,
-    timeout: Duration,
+    grpc: GrpcSocket,
 }
 
 /// `Version`'s answer.
@@ -44,99 +44,103 @@ impl CriApi {
     /// `timeout` bounds one whole lookup (connect and every request).
     pub fn new(socket: impl Into<PathBuf>, timeout: Duration) -> CriApi {
         CriApi {
-            socket: socket.into(),
-            timeout,
+            grpc: GrpcSocket::new(socket.into(), timeout),
         }
     }
 
     pub fn socket(&self) -> &Path {
-        &self.socket
+        self.grpc.path()
     }
 
     pub async fn version(&self) -> Result<CriVersion, ApiError> {
-        self.bounded(async {
-            let answer = self
-                .runtime(self.connect().await?)
-                .version(VersionRequest::default())
-                .await
-                .map_err(|s| self.grpc_error(s))?
-                .into_inner();
-            Ok(CriVersion {
-                runtime_name: answer.runtime_name,
-                runtime_version: answer.runtime_version,
-                runtime_api_version: answer.runtime_api_version,
+        self.grpc
+            .bounded(async {
+                let answer = self
+                    .runtime(self.grpc.connect().await?)
+                    .version(VersionRequest::default())
+                    .await
+                    .map_err(|s| self.grpc.error(s))?
+                    .into_inner();
+                Ok(CriVersion {
+                    runtime_name: answer.runtime_name,
+                    runtime_version: answer.runtime_version,
+                    runtime_api_version: answer.runtime_api_version,
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// The ids of the containers the runtime created through the CRI.
     pub async fn container_ids(&self) -> Result<Vec<String>, ApiError> {
-        self.bounded(async {
-            let listed = self
-                .runtime(self.connect().await?)
-                .list_containers(ListContainersRequest::default())
-                .await
-                .map_err(|s| self.grpc_error(s))?;
-            Ok(listed
-                .into_inner()
-                .containers
-                .into_iter()
-                .map(|c| c.id)
-                .collect())
-        })
-        .await
+        self.grpc
+            .bounded(async {
+                let listed = self
+                    .runtime(self.grpc.connect().await?)
+                    .list_containers(ListContainersRequest::default())
+                    .await
+                    .map_err(|s| self.grpc.error(s))?;
+                Ok(listed
+                    .into_inner()
+                    .containers
+                    .into_iter()
+                    .map(|c| c.id)
+                    .collect())
+            })
+            .await
     }
 
     /// `ContainerStatus` (not verbose) and the pod's labels; `Ok(None)` when the runtime did not
     /// create this container through the CRI.
     pub async fn inspect_container(&self, id: &str) -> Result<Option<ContainerDetails>, ApiError> {
-        self.bounded(async {
-            let channel = self.connect().await?;
-            let request = ContainerStatusRequest {
-                container_id: id.into(),
-                verbose: false,
-            };
-            let status = match self
-                .runtime(channel.clone())
-                .container_status(request)
-                .await
-            {
-                Ok(answer) => answer.into_inner().status,
-                Err(status) if status.code() == Code::NotFound => return Ok(None),
-                Err(status) => return Err(self.grpc_error(status)),
-            };
-            let Some(status) = status else {
-                return Ok(None);
-            };
-            let labels: BTreeMap<String, String> = status.labels.into_iter().collect();
-            let pod_labels = match labels.get(POD_UID_LABEL) {
-                Some(uid) if is_pod_uid(uid) => self.sandbox_labels(channel.clone(), uid).await?,
-                _ => BTreeMap::new(),
-            };
-            let spec = status.image.map(|i| i.image).unwrap_or_default();
-            let image = match parse_image_reference(&spec) {
-                Some(image) => Some(image),
-                // The runtime named the image by id: ask its image service for a tag.
-                None if !spec.is_empty() => self.image_tag(channel, &spec).await?,
-                None => None,
-            };
-            let name = status.metadata.map(|m| m.name).filter(|n| !n.is_empty());
-            Ok(Some(ContainerDetails {
-                id: if status.id.is_empty() {
-                    id.into()
-                } else {
-                    status.id
-                },
-                name,
-                image,
-                image_digest: image_digest(&status.image_ref),
-                created_at: u64::try_from(status.created_at).unwrap_or(0),
-                labels,
-                pod_labels,
-            }))
-        })
-        .await
+        self.grpc
+            .bounded(async {
+                let channel = self.grpc.connect().await?;
+                let request = ContainerStatusRequest {
+                    container_id: id.into(),
+                    verbose: false,
+                };
+                let status = match self
+                    .runtime(channel.clone())
+                    .container_status(request)
+                    .await
+                {
+                    Ok(answer) => answer.into_inner().status,
+                    Err(status) if status.code() == Code::NotFound => return Ok(None),
+                    Err(status) => return Err(self.grpc.error(status)),
+                };
+                let Some(status) = status else {
+                    return Ok(None);
+                };
+                let labels: BTreeMap<String, String> = status.labels.into_iter().collect();
+                let pod_labels = match labels.get(POD_UID_LABEL) {
+                    Some(uid) if is_pod_uid(uid) => {
+                        self.sandbox_labels(channel.clone(), uid).await?
+                    }
+                    _ => BTreeMap::new(),
+                };
+                let spec = status.image.map(|i| i.image).unwrap_or_default();
+                let image = match parse_image_reference(&spec) {
+                    Some(image) => Some(image),
+                    // The runtime named the image by id: ask its image service for a tag.
+                    None if !spec.is_empty() => self.image_tag(channel, &spec).await?,
+                    None => None,
+                };
+                let name = status.metadata.map(|m| m.name).filter(|n| !n.is_empty());
+                Ok(Some(ContainerDetails {
+                    id: if status.id.is_empty() {
+                        id.into()
+                    } else {
+                        status.id
+                    },
+                    name,
+                    image,
+                    image_digest: image_digest(&status.image_ref),
+                    created_at: u64::try_from(status.created_at).unwrap_or(0),
+                    labels,
+                    pod_labels,
+                }))
+            })
+            .await
     }
 
     async fn sandbox_labels(
@@ -154,7 +158,7 @@ impl CriApi {
             .runtime(channel)
             .list_pod_sandbox(request)
             .await
-            .map_err(|s| self.grpc_error(s))?;
+            .map_err(|s| self.grpc.error(s))?;
         Ok(listed
             .into_inner()
             .items
@@ -179,7 +183,7 @@ impl CriApi {
         let answer = match ImageServiceClient::new(channel).image_status(request).await {
             Ok(answer) => answer.into_inner(),
             Err(status) if status.code() == Code::NotFound => return Ok(None),
-            Err(status) => return Err(self.grpc_error(status)),
+            Err(status) => return Err(self.grpc.error(status)),
         };
         let Some(image) = answer.image else {
             return Ok(None);
@@ -192,32 +196,6 @@ impl CriApi {
 
     fn runtime(&self, channel: Channel) -> RuntimeServiceClient<Channel> {
         RuntimeServiceClient::new(channel)
-    }
-
-    /// One connection per lookup: lookups are rare (once per container).
-    async fn connect(&self) -> Result<Channel, ApiError> {
-        containerd_client::connect(&self.socket)
-            .await
-            .map_err(|e| ApiError::Connect {
-                path: self.socket.clone(),
-                source: std::io::Error::other(e),
-            })
-    }
-
-    async fn bounded<T>(
-        &self,
-        work: impl std::future::Future<Output = Result<T, ApiError>>,
-    ) -> Result<T, ApiError> {
-        tokio::time::timeout(self.timeout, work)
-            .await
-            .map_err(|_| ApiError::Timeout {
-                path: self.socket.clone(),
-                timeout: self.timeout,
-            })?
-    }
-
-    fn grpc_error(&self, status: Status) -> ApiError {
-        ApiError::grpc(&self.socket, &status)
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod cgroup;
 pub mod containerd_api;
 pub mod cri_api;
+mod grpc;
 pub mod kube;
 pub mod resolver;
 pub mod runtime_api;

@@ -143,7 +143,7 @@ pub fn routes() -> Vec<RouteDef> {
         r("DELETE", "/api/v1/notifications/channels/{id}", Admin, "Delete a channel and its queued deliveries", None, delete(notify::delete_channel)),
         r("POST", "/api/v1/notifications/channels/{id}/test", Admin, "Send a test message now (a stored signal, or a made-up one); returns the receiver's answer", Some("{signal_id?}"), post(notify::test_channel)),
         r("GET", "/api/v1/notifications/rules", Viewer, "Notification rules", None, get(notify::list_rules)),
-        r("POST", "/api/v1/notifications/rules", Admin, "Create a rule: which signals (min_severity, sources, rule_ids, tags, hosts, containers, images, events) notify which channels", Some("{name, channels: [id], enabled?, min_severity?, sources?, rule_ids?, tags?, hosts?, containers?, images?, events?, template?}"), post(notify::create_rule)),
+        r("POST", "/api/v1/notifications/rules", Admin, "Create a rule: which signals (min_severity, sources, rule_ids, tags, hosts, containers, images, namespaces, events) notify which channels", Some("{name, channels: [id], enabled?, min_severity?, sources?, rule_ids?, tags?, hosts?, containers?, images?, namespaces?, events?, template?}"), post(notify::create_rule)),
         r("GET", "/api/v1/notifications/rules/{id}", Viewer, "One rule", None, get(notify::get_rule)),
         r("PATCH", "/api/v1/notifications/rules/{id}", Admin, "Edit or disable a rule (the fields given replace the stored ones)", Some("{name?, enabled?, channels?, min_severity?, …}"), patch(notify::update_rule)),
         r("DELETE", "/api/v1/notifications/rules/{id}", Admin, "Delete a rule", None, delete(notify::delete_rule)),

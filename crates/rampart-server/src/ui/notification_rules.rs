@@ -35,11 +35,12 @@ pub struct RuleForm {
     pub rule_ids: String,
     pub tags: String,
     pub images: String,
+    pub namespaces: String,
     pub severities: &'static [&'static str],
 }
 
 /// The list fields the form edits, comma-separated.
-const LISTS: [&str; 4] = ["hosts", "rule_ids", "tags", "images"];
+const LISTS: [&str; 5] = ["hosts", "rule_ids", "tags", "images", "namespaces"];
 
 impl RuleForm {
     /// A blank form, or one filled from a stored rule.
@@ -74,6 +75,7 @@ impl RuleForm {
             rule_ids: joined("rule_ids"),
             tags: joined("tags"),
             images: joined("images"),
+            namespaces: joined("namespaces"),
             severities: &SEVERITIES,
         }
     }
@@ -93,6 +95,7 @@ impl RuleForm {
         f.rule_ids = form.text("rule_ids");
         f.tags = form.text("tags");
         f.images = form.text("images");
+        f.namespaces = form.text("namespaces");
         f
     }
 }

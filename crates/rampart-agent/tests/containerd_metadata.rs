@@ -270,7 +270,10 @@ async fn cri_describes_a_pod_container_the_cri_plugin_made() {
     let mut client = RuntimeServiceClient::new(channel);
     let pod_uid = random_pod_uid();
     let id = run_pod(&mut client, &containerd, &pod_uid).await;
-    assert_eq!(cri.container_ids().await.unwrap(), [id.clone()]);
+    assert_eq!(
+        cri.container_ids().await.unwrap(),
+        std::slice::from_ref(&id)
+    );
 
     let details = cri.inspect_container(&id).await.unwrap().unwrap();
     assert_eq!(details.name.as_deref(), Some("server"));

@@ -256,6 +256,24 @@ mod tests {
         .unwrap();
         assert_eq!(c.tags, ["env:flag"]);
         assert_eq!(c.metrics_listen, None);
+        let c = config(&[
+            "--config",
+            path,
+            "--cri-socket",
+            "/run/crio/crio.sock",
+            "--containerd-socket",
+            "/run/k3s/containerd/containerd.sock",
+            "--container-wait",
+            "300ms",
+        ])
+        .unwrap();
+        assert_eq!(c.cri_sockets, [PathBuf::from("/run/crio/crio.sock")]);
+        assert_eq!(
+            c.containerd_sockets,
+            [PathBuf::from("/run/k3s/containerd/containerd.sock")]
+        );
+        assert!(c.docker_sockets.is_empty());
+        assert_eq!(c.container_wait, std::time::Duration::from_millis(300));
         // Without a file: the defaults the flags always had.
         let c = config(&["--server", "http://127.0.0.1:7878", "--token-file", "/t"]).unwrap();
         assert_eq!(c.spool_dir, PathBuf::from("/var/lib/rampart/agent"));

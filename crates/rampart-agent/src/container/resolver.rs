@@ -174,6 +174,18 @@ impl ContainerResolver {
     /// container's first sighting waits up to `first_event_wait` for the background's answer; call
     /// it from a thread other than the Tokio runtime's the resolver was started on.
     pub fn lookup(&self, cg: &CgroupContainer) -> Arc<Container> {
+        self.lookup_waiting(cg, true)
+    }
+
+    /// Queues the runtime lookup of a container without waiting for it (the agent's start-up does
+    /// this for every running container: their events come later).
+    pub fn prefetch_cgroup(&self, cgroup_path: &str) {
+        if let Some(cg) = parse_cgroup_path(cgroup_path) {
+            self.lookup_waiting(&cg, false);
+        }
+    }
+
+    fn lookup_waiting(&self, cg: &CgroupContainer, wait: bool) -> Arc<Container> {
         let now = Instant::now();
         let (container, enqueue, first) = {
             let mut cache = self.shared.cache.lock().unwrap();
@@ -199,7 +211,7 @@ impl ContainerResolver {
                 }
             }
         };
-        if enqueue && self.enqueue(cg) && first {
+        if enqueue && self.enqueue(cg) && first && wait {
             return self.wait_first_answer(&cg.id).unwrap_or(container);
         }
         container
@@ -584,6 +596,52 @@ mod tests {
             "negative entry was retried"
         );
         assert_eq!(resolver.stats().hits, 11);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_first_sighting_waits_a_bounded_time_and_not_for_a_silent_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("silent.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        // Accepts and never answers, as a hung runtime.
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let resolver = ContainerResolver::new(ResolverConfig {
+            timeout: Duration::from_millis(300),
+            first_event_wait: Duration::from_millis(150),
+            ..config(vec![path])
+        });
+        let path_of = |n: u8| format!("/libpod_parent/libpod-{n:064x}");
+
+        // Start-up prefetches do not wait.
+        let started = Instant::now();
+        resolver.prefetch_cgroup(&path_of(1));
+        assert!(started.elapsed() < Duration::from_millis(50));
+
+        // A new container's first event waits, up to the bound, then goes on without the image.
+        let started = Instant::now();
+        let first = resolver.lookup_cgroup(&path_of(2)).unwrap();
+        let waited = started.elapsed();
+        assert!(first.image.is_none());
+        assert!(
+            waited >= Duration::from_millis(140) && waited < Duration::from_secs(1),
+            "{waited:?}"
+        );
+
+        // Once the runtime timed out it is known down: first sightings stop waiting.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let started = Instant::now();
+        resolver.lookup_cgroup(&path_of(3)).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_millis(50),
+            "{:?}",
+            started.elapsed()
+        );
+        server.abort();
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 # Sourced by scripts/run and scripts/test; safe to run again.
 set -euo pipefail
 
-RAMPART_APT_PACKAGES=(clang llvm libelf-dev zlib1g-dev pkg-config make gcc gcc-multilib linux-libc-dev bpftool podman runc dnsutils python3 postgresql openssl chromium chromium-driver liburing-dev)
+RAMPART_APT_PACKAGES=(clang llvm libelf-dev zlib1g-dev pkg-config make gcc gcc-multilib linux-libc-dev bpftool podman runc dnsutils python3 postgresql openssl chromium chromium-driver liburing-dev protobuf-compiler containerd)
 
 missing=()
 for pkg in "${RAMPART_APT_PACKAGES[@]}"; do

@@ -21,11 +21,20 @@ use crate::source::EventSource;
 /// Gives the container context for a process's cgroup path without blocking (a cache read).
 pub trait ContainerLookup {
     fn lookup(&self, cgroup_path: &str) -> Option<Arc<Container>>;
+
+    /// Starts describing a container whose events come later; never waits.
+    fn prefetch(&self, cgroup_path: &str) {
+        self.lookup(cgroup_path);
+    }
 }
 
 impl ContainerLookup for ContainerResolver {
     fn lookup(&self, cgroup_path: &str) -> Option<Arc<Container>> {
         self.lookup_cgroup(cgroup_path)
+    }
+
+    fn prefetch(&self, cgroup_path: &str) {
+        self.prefetch_cgroup(cgroup_path);
     }
 }
 
@@ -50,7 +59,7 @@ impl Pipeline {
     pub fn new(cache: ProcessCache, containers: Box<dyn ContainerLookup + Send>) -> Self {
         // Containers already running get their runtime lookups queued now, so their first events are complete.
         for node in cache.nodes().filter(|n| n.process.container.is_some()) {
-            containers.lookup(&node.process.cgroup.path);
+            containers.prefetch(&node.process.cgroup.path);
         }
         Pipeline {
             cache,

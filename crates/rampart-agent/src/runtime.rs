@@ -50,6 +50,8 @@ pub struct AgentOptions {
     pub profiling: Option<ProfilerConfig>,
     /// Hook ia32 compat syscalls (32-bit programs, `int $0x80`); see `ProbeConfig::ia32_syscalls`.
     pub ia32_syscalls: bool,
+    /// Where the container runtimes' APIs are and how long a first event waits for them.
+    pub containers: ResolverConfig,
     /// Test-only: kernel activity left unhooked even where rules or the privilege check need it, so a
     /// test can make a real credential change invisible to the agent, as a kernel exploit's is.
     pub unhooked: Vec<EventType>,
@@ -69,6 +71,7 @@ impl Default for AgentOptions {
             disarm_cooldown: crate::protect::disarmer::DisarmerConfig::default().cooldown,
             profiling: None,
             ia32_syscalls: true,
+            containers: ResolverConfig::default(),
             unhooked: Vec::new(),
         }
     }
@@ -185,7 +188,7 @@ impl Agent {
         });
         cache.seed_from_procfs();
         let resolver =
-            ContainerResolver::with_handle(ResolverConfig::default(), background.handle());
+            ContainerResolver::with_handle(options.containers.clone(), background.handle());
         let mut pipeline = Pipeline::new(cache, Box::new(resolver));
         pipeline.set_privilege_check(privilege_check_wanted(detector.rules(), &options.activity));
         Ok(Agent {

@@ -13,8 +13,13 @@ use rampart_model::Container;
 use rampart_testkit::{ContainerSpec, Podman, BUSYBOX_IMAGE_NAME, BUSYBOX_IMAGE_TAG};
 
 fn config(api_socket: PathBuf) -> ResolverConfig {
-    // A missing socket first: absence must be harmless and not hide the one that answers.
-    ResolverConfig::default().with_sockets(vec![
+    // A missing socket first: absence must be harmless and not hide the one that answers. No
+    // first-sighting wait: these tests show the hot path answering before the API does.
+    ResolverConfig {
+        first_event_wait: Duration::ZERO,
+        ..ResolverConfig::default()
+    }
+    .with_docker_sockets(vec![
         PathBuf::from("/nonexistent/rampart/docker.sock"),
         api_socket,
     ])
@@ -50,6 +55,7 @@ fn assert_busybox(container: &Container, id: &str, name: &str, created_ns: u64) 
     let expected_tags = [
         "runtime:podman".to_string(),
         format!("image_name:{BUSYBOX_IMAGE_NAME}"),
+        "short_image:rampart-test-busybox".to_string(),
         format!("image_tag:{BUSYBOX_IMAGE_TAG}"),
         format!("container_name:{name}"),
     ];

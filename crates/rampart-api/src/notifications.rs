@@ -140,8 +140,8 @@ fn default_severity() -> String {
 }
 
 /// What a notification rule matches and whom it notifies (also its storage format). Every matcher given
-/// must hold; lists match if any element does (empty lists match everything); rule ids, hosts, containers
-/// and images take `*` globs.
+/// must hold; lists match if any element does (empty lists match everything); rule ids, hosts, containers,
+/// images and Kubernetes namespaces take `*` globs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -166,6 +166,9 @@ pub struct RuleSpec {
     /// `name:tag` of the container image.
     #[serde(default)]
     pub images: Vec<String>,
+    /// Kubernetes namespaces of the container (its `kube_namespace:` tag); never matches outside a pod.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
     /// Which signal events notify (default `created` and `escalated`).
     #[serde(default = "default_events")]
     pub events: Vec<SignalEvent>,

@@ -48,6 +48,34 @@ impl Podman {
         }
     }
 
+    /// Makes sure [`crate::containerd::PAUSE_IMAGE`] exists: the busybox image whose command sleeps,
+    /// as a pod sandbox's must.
+    pub fn ensure_pause_image(&self) -> Result<&'static str> {
+        let image = crate::containerd::PAUSE_IMAGE;
+        self.ensure_busybox_image()?;
+        let _lock = FileLock::acquire(&self.state_dir().join("image.lock"))?;
+        if !self.image_exists(image)? {
+            let work = self
+                .state_dir()
+                .join(format!("pause-{}", std::process::id()));
+            std::fs::create_dir_all(&work)?;
+            std::fs::write(
+                work.join("Containerfile"),
+                format!("FROM {BUSYBOX_IMAGE}\nCMD [\"/bin/sleep\", \"2147483647\"]\n"),
+            )?;
+            let built = self.run(&[
+                "build".as_ref(),
+                "--pull=never".as_ref(),
+                "-t".as_ref(),
+                image.as_ref(),
+                work.as_os_str(),
+            ]);
+            let _ = std::fs::remove_dir_all(&work);
+            built?;
+        }
+        Ok(image)
+    }
+
     fn build_busybox_image(&self) -> Result<()> {
         ensure_busybox_static()?;
         let work = self

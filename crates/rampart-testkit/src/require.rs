@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 pub const REQUIRE_ALL_ENV: &str = "RAMPART_REQUIRE_ALL";
 
 /// Returns from the calling test (after printing why) unless the machine has what it needs:
-/// `require!(root)`, `require!(podman, "runs a container")`, `require!(postgres)`.
+/// `require!(root)`, `require!(podman, "runs a container")`, `require!(containerd)`, `require!(postgres)`.
 #[macro_export]
 macro_rules! require {
     ($need:ident) => {
@@ -42,6 +42,30 @@ pub fn root(why: &str) -> bool {
 /// Root and a working `podman` (the testkit's containers are rootful).
 pub fn podman(why: &str) -> bool {
     met("podman", why, missing_root().or_else(missing_podman))
+}
+
+/// Root, podman (the images come from its storage) and Debian's containerd and ctr.
+pub fn containerd(why: &str) -> bool {
+    let missing = missing_root()
+        .or_else(missing_podman)
+        .or_else(|| missing_binary("containerd", "--version", "containerd"))
+        .or_else(|| missing_binary("ctr", "--version", "containerd"));
+    met("containerd", why, missing)
+}
+
+fn missing_binary(binary: &str, arg: &str, package: &str) -> Option<String> {
+    match Command::new(binary)
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(s) if s.success() => None,
+        Ok(s) => Some(format!("`{binary} {arg}` failed: {s}")),
+        Err(e) => Some(format!(
+            "{binary} not found ({e}): apt-get install -y {package}"
+        )),
+    }
 }
 
 /// Debian's PostgreSQL server binaries (initdb, pg_ctl), for a throwaway cluster.
@@ -74,18 +98,7 @@ fn missing_root() -> Option<String> {
 }
 
 fn missing_podman() -> Option<String> {
-    match Command::new("podman")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(s) if s.success() => None,
-        Ok(s) => Some(format!("`podman --version` failed: {s}")),
-        Err(e) => Some(format!(
-            "podman not found ({e}): apt-get install -y podman runc"
-        )),
-    }
+    missing_binary("podman", "--version", "podman runc")
 }
 
 /// The newest `/usr/lib/postgresql/*/bin` holding initdb and pg_ctl.

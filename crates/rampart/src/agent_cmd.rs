@@ -69,6 +69,21 @@ pub struct AgentArgs {
     /// first event) [default: 10s].
     #[arg(long, value_name = "DURATION")]
     pub dump_rescan: Option<humantime::Duration>,
+    /// A containerd socket for its native API (repeatable) [default: /run/containerd/containerd.sock,
+    /// /run/k3s/containerd/containerd.sock].
+    #[arg(long = "containerd-socket", value_name = "PATH")]
+    pub containerd_sockets: Vec<PathBuf>,
+    /// A CRI socket (repeatable) [default: /run/crio/crio.sock, /run/containerd/containerd.sock].
+    #[arg(long = "cri-socket", value_name = "PATH")]
+    pub cri_sockets: Vec<PathBuf>,
+    /// A Docker Engine API socket, Docker's or Podman's (repeatable) [default: /var/run/docker.sock,
+    /// /run/podman/podman.sock].
+    #[arg(long = "docker-socket", value_name = "PATH")]
+    pub docker_sockets: Vec<PathBuf>,
+    /// How long a container's first event waits for its runtime to describe it (image, pod) [default:
+    /// 100ms].
+    #[arg(long, value_name = "DURATION")]
+    pub container_wait: Option<humantime::Duration>,
 }
 
 impl AgentArgs {
@@ -88,6 +103,10 @@ impl AgentArgs {
         list(&self.protected, &mut c.protect);
         list(&self.protected_cgroups, &mut c.protect_cgroups);
         list(&self.tags, &mut c.tags);
+        list(&self.containerd_sockets, &mut c.containerd_sockets);
+        list(&self.cri_sockets, &mut c.cri_sockets);
+        list(&self.docker_sockets, &mut c.docker_sockets);
+        set(&self.container_wait.map(Into::into), &mut c.container_wait);
         set(&self.ring_mib, &mut c.ring_mib);
         set(&self.disarm_after, &mut c.disarm_after);
         set(&self.dump_max, &mut c.dump_max);
@@ -237,6 +256,24 @@ mod tests {
         .unwrap();
         assert_eq!(c.tags, ["env:flag"]);
         assert_eq!(c.metrics_listen, None);
+        let c = config(&[
+            "--config",
+            path,
+            "--cri-socket",
+            "/run/crio/crio.sock",
+            "--containerd-socket",
+            "/run/k3s/containerd/containerd.sock",
+            "--container-wait",
+            "300ms",
+        ])
+        .unwrap();
+        assert_eq!(c.cri_sockets, [PathBuf::from("/run/crio/crio.sock")]);
+        assert_eq!(
+            c.containerd_sockets,
+            [PathBuf::from("/run/k3s/containerd/containerd.sock")]
+        );
+        assert!(c.docker_sockets.is_empty());
+        assert_eq!(c.container_wait, std::time::Duration::from_millis(300));
         // Without a file: the defaults the flags always had.
         let c = config(&["--server", "http://127.0.0.1:7878", "--token-file", "/t"]).unwrap();
         assert_eq!(c.spool_dir, PathBuf::from("/var/lib/rampart/agent"));

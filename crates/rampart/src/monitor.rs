@@ -86,6 +86,8 @@ impl MonitorArgs {
             disarm_cooldown: self.disarm_cooldown.into(),
             profiling: None,
             ia32_syscalls: !self.no_ia32_syscalls,
+            // Runtime sockets from the environment (RAMPART_CRI_SOCKETS, …) or the usual paths.
+            containers: rampart_agent::container::ResolverConfig::default(),
             unhooked: self.test_unhook.clone(),
         }
     }

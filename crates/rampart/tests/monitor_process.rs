@@ -20,6 +20,17 @@ fn monitor(env: &[(&str, &str)]) -> MonitorProcess {
     MonitorProcess::start(Path::new(env!("CARGO_BIN_EXE_rampart")), &args, env).unwrap()
 }
 
+/// `rampart monitor --json` with only this policy file.
+fn monitor_policy(policy: &Path, env: &[(&str, &str)]) -> MonitorProcess {
+    let args = [
+        "--json",
+        "--no-default-policy",
+        "--policy",
+        policy.to_str().unwrap(),
+    ];
+    MonitorProcess::start(Path::new(env!("CARGO_BIN_EXE_rampart")), &args, env).unwrap()
+}
+
 fn realpath(p: &str) -> String {
     std::fs::canonicalize(p)
         .unwrap()
@@ -251,17 +262,7 @@ rules:
 "#,
     )
     .unwrap();
-    let m = MonitorProcess::start(
-        Path::new(env!("CARGO_BIN_EXE_rampart")),
-        &[
-            "--json",
-            "--no-default-policy",
-            "--policy",
-            policy.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .unwrap();
+    let m = monitor_policy(&policy, &[]);
     assert!(
         m.stderr().contains("broken_rule"),
         "the broken rule is reported by id: {}",
@@ -299,17 +300,7 @@ fn hash_action_reports_the_executable_digests() {
         "version: 1.0.0\nrules:\n  - id: hash_test\n    expression: exec.file.name == \"hash-me\"\n    actions:\n      - hash: {}\n",
     )
     .unwrap();
-    let m = MonitorProcess::start(
-        Path::new(env!("CARGO_BIN_EXE_rampart")),
-        &[
-            "--json",
-            "--no-default-policy",
-            "--policy",
-            policy.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .unwrap();
+    let m = monitor_policy(&policy, &[]);
     Command::new(&binary).status().unwrap();
     let hit = m
         .wait_for(WAIT, |v| v["rule"]["id"] == "hash_test")
@@ -329,4 +320,146 @@ fn hash_action_reports_the_executable_digests() {
         .as_str()
         .unwrap()
         .starts_with("md5:"));
+}
+
+/// A pod container and a plain one in a private containerd (Debian's, started here): the pod
+/// container's very first exec already carries its image and pod (the first sighting waits for the
+/// runtime), its file events too, and rules scoped on `container.tags` match it and not the other.
+#[test]
+fn containerd_pod_events_carry_image_pod_and_labels() {
+    rampart_testkit::require!(
+        containerd,
+        "starts a private containerd and loads eBPF programs"
+    );
+    use rampart_testkit::containerd::random_pod_uid;
+    use rampart_testkit::{Containerd, CtrSpec};
+
+    let containerd = Containerd::start().unwrap();
+    let image = containerd.import_busybox("k8s.io").unwrap();
+    containerd.import_busybox("rampart-other").unwrap();
+    let namespace = format!("shop-{}", std::process::id());
+    let marker = format!("/tmp/rampart-pod-marker-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("pods.policy");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"version: 1.0.0
+rules:
+  - id: pod_started
+    expression: exec.file.name == "busybox" && "kube_namespace:{namespace}" in container.tags
+  - id: pod_marker
+    expression: open.file.path == "{marker}" && open.flags & O_CREAT > 0 && "app:web" in container.tags
+  - id: any_marker
+    expression: open.file.path == "{marker}" && open.flags & O_CREAT > 0
+"#
+        ),
+    )
+    .unwrap();
+    let socket = containerd.socket().to_string_lossy().into_owned();
+    let m = monitor_policy(
+        &policy,
+        &[
+            ("RAMPART_CONTAINERD_SOCKETS", &socket),
+            ("RAMPART_CRI_SOCKETS", &socket),
+            (
+                "RAMPART_CONTAINER_SOCKETS",
+                "/nonexistent/rampart/docker.sock",
+            ),
+        ],
+    );
+
+    // Started after the monitor: the containers' first events are their init's exec.
+    let pod_uid = random_pod_uid();
+    let sandbox = CtrSpec::new("k8s.io", image, &["sleep", "60"])
+        .pod(&namespace, "web-1", &pod_uid)
+        .label("io.cri-containerd.kind", "sandbox")
+        .label("app", "web");
+    containerd.run(&sandbox).unwrap();
+    let app = containerd
+        .run(
+            &CtrSpec::new("k8s.io", image, &["sleep", "60"])
+                .pod(&namespace, "web-1", &pod_uid)
+                .label("io.cri-containerd.kind", "container")
+                .label("io.kubernetes.container.name", "app"),
+        )
+        .unwrap();
+    let other = containerd
+        .run(&CtrSpec::new("rampart-other", image, &["sleep", "60"]))
+        .unwrap();
+
+    let of = |id: &str| {
+        let id = id.to_string();
+        move |v: &Value| v["container"]["id"] == id.as_str()
+    };
+    let in_app = of(app.id());
+    let started = m
+        .wait_for(WAIT, |v| v["rule"]["id"] == "pod_started" && in_app(v))
+        .expect("the pod container's first exec matched on its namespace");
+    assert_eq!(started["process"]["pid"], app.pid());
+    let tags = |v: &Value| -> Vec<String> {
+        v["container"]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect()
+    };
+    let started_tags = tags(&started);
+    for tag in [
+        format!("image_name:{}", rampart_testkit::BUSYBOX_IMAGE_NAME),
+        format!("image_tag:{}", rampart_testkit::BUSYBOX_IMAGE_TAG),
+        "short_image:rampart-test-busybox".to_string(),
+        "pod_name:web-1".into(),
+        format!("kube_namespace:{namespace}"),
+        "kube_container_name:app".into(),
+        format!("pod_uid:{pod_uid}"),
+        "app:web".into(),
+        "runtime:containerd".into(),
+    ] {
+        assert!(
+            started_tags.contains(&tag),
+            "{tag} missing: {started_tags:?}"
+        );
+    }
+    assert_eq!(
+        started["container"]["image"]["name"],
+        rampart_testkit::BUSYBOX_IMAGE_NAME
+    );
+
+    for ctr in [&app, &other] {
+        containerd
+            .exec(ctr, &["/bin/touch", marker.as_str()])
+            .unwrap();
+    }
+    let pod_file = m
+        .wait_for(WAIT, |v| v["rule"]["id"] == "pod_marker")
+        .expect("the pod container's file event matched on its pod label");
+    assert_eq!(pod_file["container"]["id"], app.id());
+    assert_eq!(pod_file["open"]["file"]["path"], marker.as_str());
+    let in_other = of(other.id());
+    let other_file = m
+        .wait_for(WAIT, |v| v["rule"]["id"] == "any_marker" && in_other(v))
+        .expect("the other container's file event");
+    let other_tags = tags(&other_file);
+    assert!(
+        other_tags.contains(&format!(
+            "image_name:{}",
+            rampart_testkit::BUSYBOX_IMAGE_NAME
+        )),
+        "{other_tags:?}"
+    );
+    assert!(
+        !other_tags
+            .iter()
+            .any(|t| t.starts_with("kube_") || t.starts_with("pod_")),
+        "{other_tags:?}"
+    );
+    // The other container's exec and file events never matched the pod-scoped rules.
+    std::thread::sleep(Duration::from_millis(300));
+    let wrong = m.all(|v| {
+        ["pod_started", "pod_marker"].contains(&v["rule"]["id"].as_str().unwrap_or(""))
+            && in_other(v)
+    });
+    assert!(wrong.is_empty(), "{wrong:?}");
 }

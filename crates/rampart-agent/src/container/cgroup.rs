@@ -121,12 +121,7 @@ fn pod_uid(component: &str) -> Option<String> {
         return None;
     }
     let uid = name[start + 3..].replace('_', "-");
-    let valid = uid.len() == 36
-        && uid.bytes().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => b.is_ascii_hexdigit(),
-        });
-    valid.then_some(uid)
+    super::kube::is_pod_uid(&uid).then_some(uid)
 }
 
 /// Runtimes name containers by 64 lowercase hex digits.

@@ -5,25 +5,33 @@
 //! runtime API and replaces the cached value with a fully described one. Lookups the API could not
 //! answer are not retried before `negative_ttl`, and a socket that did not answer is left alone for
 //! as long, so a host without any runtime API costs nothing after the first try.
+//!
+//! A container's first sighting may wait, up to `first_event_wait`, for the runtime's answer, so
+//! its first event (usually the exec that started it) is already described; it does not wait when
+//! every runtime API is known to be down.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use rampart_model::Container;
 use tokio::sync::mpsc;
 
 use super::cgroup::{parse_cgroup_path, parse_proc_cgroup, CgroupContainer};
-use super::runtime_api::{discover_sockets, ApiError, ContainerDetails, DockerApi};
+use super::kube::{label_tags, short_image};
+use super::runtime_api::{ApiError, ContainerDetails};
+use super::runtimes::{RuntimeApi, RuntimeSockets};
 
 #[derive(Debug, Clone)]
 pub struct ResolverConfig {
-    /// Docker-Engine-API sockets, asked in order.
-    pub sockets: Vec<PathBuf>,
-    /// Bound on one API request.
+    /// The runtime APIs' sockets.
+    pub sockets: RuntimeSockets,
+    /// Bound on one API lookup.
     pub timeout: Duration,
+    /// How long a container's first sighting waits for the runtime's answer (0: not at all).
+    pub first_event_wait: Duration,
     /// Containers kept in the cache; the oldest entry goes first when full.
     pub capacity: usize,
     /// How long an unanswered lookup, or a socket that did not answer, is left alone.
@@ -33,11 +41,12 @@ pub struct ResolverConfig {
 }
 
 impl Default for ResolverConfig {
-    /// Sockets from `$RAMPART_CONTAINER_SOCKETS` or the usual Docker/Podman paths.
+    /// Sockets from the environment or the usual paths ([`RuntimeSockets::discover`]).
     fn default() -> Self {
         ResolverConfig {
-            sockets: discover_sockets(),
+            sockets: RuntimeSockets::discover(),
             timeout: Duration::from_millis(500),
+            first_event_wait: DEFAULT_FIRST_EVENT_WAIT,
             capacity: 4096,
             negative_ttl: Duration::from_secs(30),
             queue: 1024,
@@ -45,10 +54,22 @@ impl Default for ResolverConfig {
     }
 }
 
+/// A local runtime answers a lookup in a few milliseconds; a first exec waiting longer than this
+/// holds up the events behind it more than a late image name is worth.
+pub const DEFAULT_FIRST_EVENT_WAIT: Duration = Duration::from_millis(100);
+
 impl ResolverConfig {
-    pub fn with_sockets(mut self, sockets: Vec<PathBuf>) -> Self {
+    pub fn with_sockets(mut self, sockets: RuntimeSockets) -> Self {
         self.sockets = sockets;
         self
+    }
+
+    /// Only these Docker-Engine-API sockets, no containerd or CRI.
+    pub fn with_docker_sockets(self, sockets: Vec<PathBuf>) -> Self {
+        self.with_sockets(RuntimeSockets {
+            docker: sockets,
+            ..RuntimeSockets::default()
+        })
     }
 }
 
@@ -81,12 +102,14 @@ pub struct ContainerResolver {
 struct Shared {
     config: ResolverConfig,
     cache: Mutex<Cache>,
+    /// Signalled (with `cache`) when a lookup finishes, for first sightings that wait.
+    answered: Condvar,
     endpoints: Vec<Endpoint>,
     counters: Counters,
 }
 
 struct Endpoint {
-    api: DockerApi,
+    api: RuntimeApi,
     /// Not asked again before this instant after failing to answer.
     down_until: Mutex<Option<Instant>>,
     /// Absence is normal (no Docker here): say so once, at debug.
@@ -116,17 +139,17 @@ impl ContainerResolver {
         handle: &tokio::runtime::Handle,
     ) -> ContainerResolver {
         let (queue, rx) = mpsc::channel(config.queue.max(1));
-        let endpoints = config
-            .sockets
-            .iter()
-            .map(|s| Endpoint {
-                api: DockerApi::new(s.clone(), config.timeout),
+        let endpoints = RuntimeApi::endpoints(&config.sockets, config.timeout)
+            .into_iter()
+            .map(|api| Endpoint {
+                api,
                 down_until: Mutex::new(None),
                 reported: AtomicBool::new(false),
             })
             .collect();
         let shared = Arc::new(Shared {
             cache: Mutex::new(Cache::new(config.capacity.max(1))),
+            answered: Condvar::new(),
             config,
             endpoints,
             counters: Counters::default(),
@@ -146,11 +169,25 @@ impl ContainerResolver {
         parse_proc_cgroup(&contents).map(|c| self.lookup(&c))
     }
 
-    /// Never waits on I/O: the cached container, or one with the id and runtime only while the
-    /// runtime API is asked in the background (a later lookup sees the described container).
+    /// Never does I/O: the cached container, or one with the id and runtime only while the
+    /// runtime API is asked in the background (a later lookup sees the described container). A
+    /// container's first sighting waits up to `first_event_wait` for the background's answer; call
+    /// it from a thread other than the Tokio runtime's the resolver was started on.
     pub fn lookup(&self, cg: &CgroupContainer) -> Arc<Container> {
+        self.lookup_waiting(cg, true)
+    }
+
+    /// Queues the runtime lookup of a container without waiting for it (the agent's start-up does
+    /// this for every running container: their events come later).
+    pub fn prefetch_cgroup(&self, cgroup_path: &str) {
+        if let Some(cg) = parse_cgroup_path(cgroup_path) {
+            self.lookup_waiting(&cg, false);
+        }
+    }
+
+    fn lookup_waiting(&self, cg: &CgroupContainer, wait: bool) -> Arc<Container> {
         let now = Instant::now();
-        let (container, enqueue) = {
+        let (container, enqueue, first) = {
             let mut cache = self.shared.cache.lock().unwrap();
             match cache.get_mut(&cg.id) {
                 Some(entry) => {
@@ -159,7 +196,7 @@ impl ContainerResolver {
                     if retry {
                         entry.state = State::Pending;
                     }
-                    (entry.container.clone(), retry)
+                    (entry.container.clone(), retry, false)
                 }
                 None => {
                     self.shared.counters.misses.fetch_add(1, Ordering::Relaxed);
@@ -170,14 +207,31 @@ impl ContainerResolver {
                             .evictions
                             .fetch_add(1, Ordering::Relaxed);
                     }
-                    (container, true)
+                    (container, true, true)
                 }
             }
         };
-        if enqueue {
-            self.enqueue(cg);
+        if enqueue && self.enqueue(cg) && first && wait {
+            return self.wait_first_answer(&cg.id).unwrap_or(container);
         }
         container
+    }
+
+    /// Waits (bounded) until the background has asked the runtimes about `id`; the entry then.
+    fn wait_first_answer(&self, id: &str) -> Option<Arc<Container>> {
+        let wait = self.shared.config.first_event_wait;
+        if wait.is_zero() || self.shared.all_endpoints_down() {
+            return None;
+        }
+        let cache = self.shared.cache.lock().unwrap();
+        let (mut cache, _) = self
+            .shared
+            .answered
+            .wait_timeout_while(cache, wait, |c| {
+                c.map.get(id).is_some_and(|e| e.state == State::Pending)
+            })
+            .unwrap();
+        cache.get_mut(id).map(|e| e.container.clone())
     }
 
     /// Like [`lookup`](Self::lookup) but waits for the runtime API (bounded by the request timeout
@@ -219,7 +273,8 @@ impl ContainerResolver {
         }
     }
 
-    fn enqueue(&self, cg: &CgroupContainer) {
+    /// Queues a lookup; false when it could not be queued.
+    fn enqueue(&self, cg: &CgroupContainer) -> bool {
         if let Err(e) = self.queue.try_send(cg.clone()) {
             let retry_in = match e {
                 mpsc::error::TrySendError::Full(_) => {
@@ -238,7 +293,9 @@ impl ContainerResolver {
                 .lock()
                 .unwrap()
                 .set_state(&cg.id, State::Retry { at });
+            return false;
         }
+        true
     }
 }
 
@@ -255,7 +312,13 @@ async fn background(shared: std::sync::Weak<Shared>, mut rx: mpsc::Receiver<Cgro
 impl Shared {
     /// Asks the API and stores the answer (or a retry time). `None` when no socket described it.
     async fn resolve_now(&self, cg: &CgroupContainer) -> Option<Arc<Container>> {
-        match self.ask_endpoints(&cg.id).await {
+        let answer = self.ask_and_store(cg).await;
+        self.answered.notify_all();
+        answer
+    }
+
+    async fn ask_and_store(&self, cg: &CgroupContainer) -> Option<Arc<Container>> {
+        match self.ask_endpoints(cg).await {
             Lookup::Found(details) => {
                 self.counters.resolved.fetch_add(1, Ordering::Relaxed);
                 let container = Arc::new(described_container(cg, &details));
@@ -283,9 +346,24 @@ impl Shared {
         }
     }
 
-    async fn ask_endpoints(&self, id: &str) -> Lookup {
+    /// True when no endpoint may be asked now (none configured, or all silent lately).
+    fn all_endpoints_down(&self) -> bool {
+        let now = Instant::now();
+        self.endpoints.iter().all(|e| {
+            e.down_until
+                .lock()
+                .unwrap()
+                .is_some_and(|until| until > now)
+        })
+    }
+
+    /// Asks the APIs that serve the container's runtime first, then the others.
+    async fn ask_endpoints(&self, cg: &CgroupContainer) -> Lookup {
+        let id = cg.id.as_str();
+        let preferred = self.endpoints.iter().filter(|e| e.api.serves(cg.runtime));
+        let others = self.endpoints.iter().filter(|e| !e.api.serves(cg.runtime));
         let mut answered = false;
-        for endpoint in &self.endpoints {
+        for endpoint in preferred.chain(others) {
             let now = Instant::now();
             if endpoint
                 .down_until
@@ -314,7 +392,7 @@ impl Shared {
             *endpoint.down_until.lock().unwrap() = Some(Instant::now() + self.config.negative_ttl);
         }
         if !endpoint.reported.swap(true, Ordering::Relaxed) {
-            tracing::debug!(socket = %endpoint.api.socket().display(), %error, "container runtime API unavailable");
+            tracing::debug!(api = endpoint.api.kind(), socket = %endpoint.api.socket().display(), %error, "container runtime API unavailable");
         }
     }
 }
@@ -339,32 +417,33 @@ fn basic_container(cg: &CgroupContainer) -> Container {
     }
 }
 
-/// Labels worth a tag: Kubernetes pod identity and Compose project/service.
-const LABEL_TAGS: [(&str, &str); 5] = [
-    ("io.kubernetes.pod.name", "pod_name"),
-    ("io.kubernetes.pod.namespace", "kube_namespace"),
-    ("io.kubernetes.container.name", "kube_container_name"),
-    ("com.docker.compose.project", "compose_project"),
-    ("com.docker.compose.service", "compose_service"),
-];
-
-/// The cgroup's view completed with the runtime's answer.
+/// The cgroup's view completed with the runtime's answer; tags named as Datadog's agent names them.
 fn described_container(cg: &CgroupContainer, details: &ContainerDetails) -> Container {
     let mut container = basic_container(cg);
+    if cg.pod_uid.is_none() {
+        let label = details.labels.get(super::kube::POD_UID_LABEL);
+        if let Some(uid) = label.filter(|u| super::kube::is_pod_uid(u)) {
+            container.tags.push(format!("pod_uid:{uid}"));
+        }
+    }
     if let Some(image) = &details.image {
         container.tags.push(format!("image_name:{}", image.name));
+        container
+            .tags
+            .push(format!("short_image:{}", short_image(&image.name)));
         if !image.tag.is_empty() {
             container.tags.push(format!("image_tag:{}", image.tag));
         }
     }
+    if let Some(digest) = &details.image_digest {
+        container.tags.push(format!("image_id:{digest}"));
+    }
     if let Some(name) = &details.name {
         container.tags.push(format!("container_name:{name}"));
     }
-    for (label, tag) in LABEL_TAGS {
-        if let Some(value) = details.labels.get(label).filter(|v| !v.is_empty()) {
-            container.tags.push(format!("{tag}:{value}"));
-        }
-    }
+    container
+        .tags
+        .extend(label_tags(&details.labels, &details.pod_labels));
     container.created_at = details.created_at;
     container.image = details.image.clone();
     container.name = details.name.clone();
@@ -473,8 +552,12 @@ mod tests {
 
     fn config(sockets: Vec<PathBuf>) -> ResolverConfig {
         ResolverConfig {
-            sockets,
+            sockets: RuntimeSockets {
+                docker: sockets,
+                ..RuntimeSockets::default()
+            },
             timeout: Duration::from_millis(200),
+            first_event_wait: Duration::ZERO,
             capacity: 3,
             negative_ttl: Duration::from_secs(60),
             queue: 16,
@@ -515,6 +598,52 @@ mod tests {
         assert_eq!(resolver.stats().hits, 11);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_first_sighting_waits_a_bounded_time_and_not_for_a_silent_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("silent.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        // Accepts and never answers, as a hung runtime.
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let resolver = ContainerResolver::new(ResolverConfig {
+            timeout: Duration::from_millis(300),
+            first_event_wait: Duration::from_millis(150),
+            ..config(vec![path])
+        });
+        let path_of = |n: u8| format!("/libpod_parent/libpod-{n:064x}");
+
+        // Start-up prefetches do not wait.
+        let started = Instant::now();
+        resolver.prefetch_cgroup(&path_of(1));
+        assert!(started.elapsed() < Duration::from_millis(50));
+
+        // A new container's first event waits, up to the bound, then goes on without the image.
+        let started = Instant::now();
+        let first = resolver.lookup_cgroup(&path_of(2)).unwrap();
+        let waited = started.elapsed();
+        assert!(first.image.is_none());
+        assert!(
+            waited >= Duration::from_millis(140) && waited < Duration::from_secs(1),
+            "{waited:?}"
+        );
+
+        // Once the runtime timed out it is known down: first sightings stop waiting.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let started = Instant::now();
+        resolver.lookup_cgroup(&path_of(3)).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_millis(50),
+            "{:?}",
+            started.elapsed()
+        );
+        server.abort();
+    }
+
     #[tokio::test]
     async fn cache_is_bounded_and_forget_drops_entries() {
         let resolver = ContainerResolver::new(config(vec![]));
@@ -547,6 +676,8 @@ mod tests {
                 name: "nginx".into(),
                 tag: "1.25".into(),
             }),
+            image_digest: None,
+            pod_labels: Default::default(),
             created_at: 42,
             labels: [
                 (
@@ -565,6 +696,7 @@ mod tests {
                 "runtime:podman",
                 "pod_uid:5a6d9b1c-0f3e-4c2a-9d7b-8e1f2a3b4c5d",
                 "image_name:nginx",
+                "short_image:nginx",
                 "image_tag:1.25",
                 "container_name:web",
                 "kube_namespace:prod"

@@ -30,18 +30,8 @@ pub fn discover_sockets() -> Vec<PathBuf> {
 }
 
 fn sockets_from(var: Option<&str>) -> Vec<PathBuf> {
-    let listed: Vec<PathBuf> = var
-        .unwrap_or("")
-        .split(':')
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && *s != "unix")
-        .map(|s| PathBuf::from(s.trim_start_matches("//")))
-        .collect();
-    if listed.is_empty() {
-        DEFAULT_SOCKETS.iter().map(PathBuf::from).collect()
-    } else {
-        listed
-    }
+    super::runtimes::socket_list(var)
+        .unwrap_or_else(|| DEFAULT_SOCKETS.iter().map(PathBuf::from).collect())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +57,34 @@ pub enum ApiError {
         uri: String,
         source: serde_json::Error,
     },
+    /// A gRPC runtime (containerd, CRI) answered with an error status.
+    #[error("{path} answered {code}: {message}")]
+    Grpc {
+        path: PathBuf,
+        code: String,
+        message: String,
+    },
+    /// The runtime gave something no request can carry (a namespace that is not a header value).
+    #[error("unusable {what}")]
+    Invalid { what: String },
+}
+
+impl ApiError {
+    /// A gRPC error status; `Unavailable` (the socket's server went away) counts as silence.
+    pub fn grpc(path: &Path, status: &tonic::Status) -> ApiError {
+        if status.code() == tonic::Code::Unavailable {
+            return ApiError::Connect {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(status.message().to_string()),
+            };
+        }
+        ApiError::Grpc {
+            path: path.to_path_buf(),
+            code: format!("{:?}", status.code()),
+            // Bounded: the message is the runtime's text.
+            message: status.message().chars().take(200).collect(),
+        }
+    }
 }
 
 /// What the runtime knows about a container.
@@ -76,9 +94,13 @@ pub struct ContainerDetails {
     /// Without Docker's leading `/`.
     pub name: Option<String>,
     pub image: Option<ImageRef>,
+    /// `sha256:…` of the image's manifest, when the runtime tells it (containerd, CRI).
+    pub image_digest: Option<String>,
     /// Nanoseconds since the epoch; 0 when unknown.
     pub created_at: u64,
     pub labels: BTreeMap<String, String>,
+    /// A Kubernetes container's pod labels (from its pod sandbox), without the `io.kubernetes.*` ones.
+    pub pod_labels: BTreeMap<String, String>,
 }
 
 /// One Docker-Engine-API endpoint.
@@ -140,6 +162,7 @@ impl DockerApi {
             image,
             created_at: parse_rfc3339_ns(&inspect.created).unwrap_or(0),
             labels: config.labels.unwrap_or_default(),
+            ..ContainerDetails::default()
         }))
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::container::{ResolverConfig, RuntimeSockets};
 use crate::profiles::ProfilerConfig;
 use crate::report::ReporterConfig;
 use crate::runtime::AgentOptions;
@@ -53,6 +54,15 @@ pub struct AgentConfig {
     pub no_service_profiles: bool,
     #[serde(with = "humantime_serde")]
     pub dump_rescan: Duration,
+    /// containerd sockets (native API); empty: the usual paths.
+    pub containerd_sockets: Vec<PathBuf>,
+    /// CRI sockets (CRI-O, containerd's CRI plugin); empty: the usual paths.
+    pub cri_sockets: Vec<PathBuf>,
+    /// Docker Engine API sockets (Docker, Podman); empty: the usual paths.
+    pub docker_sockets: Vec<PathBuf>,
+    /// How long a container's first event waits for its runtime's description.
+    #[serde(with = "humantime_serde")]
+    pub container_wait: Duration,
 }
 
 /// `/metrics` on loopback: readable by local scrapers only.
@@ -83,6 +93,10 @@ impl Default for AgentConfig {
             dump_max: 5,
             no_service_profiles: false,
             dump_rescan: Duration::from_secs(10),
+            containerd_sockets: Vec::new(),
+            cri_sockets: Vec::new(),
+            docker_sockets: Vec::new(),
+            container_wait: crate::container::DEFAULT_FIRST_EVENT_WAIT,
         }
     }
 }
@@ -125,8 +139,28 @@ impl AgentConfig {
             disarm_cooldown: self.disarm_cooldown,
             profiling,
             ia32_syscalls: !self.no_ia32_syscalls,
+            containers: self.container_resolver(),
             ..AgentOptions::default()
         }
+    }
+
+    /// The container resolver's sockets: each list given here replaces that API's default paths.
+    pub fn container_resolver(&self) -> ResolverConfig {
+        let mut sockets = RuntimeSockets::discover();
+        for (given, used) in [
+            (&self.containerd_sockets, &mut sockets.containerd),
+            (&self.cri_sockets, &mut sockets.cri),
+            (&self.docker_sockets, &mut sockets.docker),
+        ] {
+            if !given.is_empty() {
+                used.clone_from(given);
+            }
+        }
+        ResolverConfig {
+            first_event_wait: self.container_wait,
+            ..ResolverConfig::default()
+        }
+        .with_sockets(sockets)
     }
 
     /// The reporter's configuration; fails without a server URL or an enrollment token file.
@@ -179,9 +213,21 @@ mod tests {
              no_kill: true\n\
              tags: [env:prod, team:payments]\n\
              disarm_cooldown: 10m\n\
-             dump_max: 2\n",
+             dump_max: 2\n\
+             containerd_sockets: [/run/k3s/containerd/containerd.sock]\n\
+             container_wait: 250ms\n",
         )
         .unwrap();
+        let containers = c.container_resolver();
+        assert_eq!(
+            containers.sockets.containerd,
+            [PathBuf::from("/run/k3s/containerd/containerd.sock")]
+        );
+        assert!(containers
+            .sockets
+            .cri
+            .contains(&PathBuf::from("/run/crio/crio.sock")));
+        assert_eq!(containers.first_event_wait, Duration::from_millis(250));
         assert_eq!(c.server.as_deref(), Some("https://rampart.example:7878"));
         assert_eq!(c.token_file, Some(PathBuf::from("/etc/rampart/token")));
         assert_eq!(c.metrics_listen, "127.0.0.1:9100".parse().ok());

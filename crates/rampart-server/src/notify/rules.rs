@@ -1,5 +1,6 @@
 //! Notification rules: which signals notify which channels. Every matcher given must hold (lists match if
-//! any element does; empty lists match everything); rule ids, hosts, containers and images take `*` globs.
+//! any element does; empty lists match everything); rule ids, hosts, containers, images and Kubernetes
+//! namespaces take `*` globs.
 
 use super::template;
 use crate::backend_rules::spec::glob;
@@ -19,12 +20,15 @@ pub struct SignalFacts {
     pub container_id: String,
     /// `name:tag`, empty outside containers.
     pub image: String,
+    /// Kubernetes namespace, empty outside pods.
+    pub namespace: String,
     /// The rule's tags as `key:value` pairs.
     pub tags: Vec<(String, String)>,
 }
 
 impl SignalFacts {
-    /// Tags and image from a match as agents report it (`rule.tags`, `container.image`).
+    /// Tags, image and namespace from a match as agents report it (`rule.tags`, `container.image`,
+    /// `container.tags`).
     pub fn from_match(&mut self, m: &serde_json::Value) {
         if let Some(tags) = m
             .get("rule")
@@ -39,6 +43,17 @@ impl SignalFacts {
         }
         if let Some(image) = m.get("container").and_then(|c| c.get("image")) {
             self.image = image_ref(image);
+        }
+        let container_tags = m
+            .get("container")
+            .and_then(|c| c.get("tags"))
+            .and_then(|t| t.as_array());
+        if let Some(ns) = container_tags
+            .into_iter()
+            .flatten()
+            .find_map(|t| t.as_str()?.strip_prefix("kube_namespace:"))
+        {
+            self.namespace = ns.to_string();
         }
     }
 }
@@ -96,6 +111,7 @@ impl RuleCheck for RuleSpec {
             ("hosts", &self.hosts),
             ("containers", &self.containers),
             ("images", &self.images),
+            ("namespaces", &self.namespaces),
         ] {
             if list.len() > 100 || list.iter().any(|p| p.is_empty() || p.len() > 256) {
                 return Err(format!("{name}: at most 100 patterns of 1 to 256 bytes"));
@@ -115,6 +131,8 @@ impl RuleCheck for RuleSpec {
             && any_glob(&self.hosts, &f.hostname)
             && any_glob(&self.containers, &f.container_id)
             && any_glob(&self.images, &f.image)
+            && (self.namespaces.is_empty()
+                || (!f.namespace.is_empty() && any_glob(&self.namespaces, &f.namespace)))
             && (self.tags.is_empty()
                 || self.tags.iter().any(|want| {
                     let (key, pattern) = want.split_once(':').unwrap_or((want, "*"));
@@ -146,15 +164,19 @@ mod tests {
         };
         f.from_match(
             &json!({"rule": {"tags": {"mitre": ["T1059", "T1609"], "category": "exec"}},
-                              "container": {"image": {"name": "nginx", "tag": "1.25"}}}),
+                              "container": {"image": {"name": "nginx", "tag": "1.25"},
+                                            "tags": ["image_name:nginx", "kube_namespace:payments"]}}),
         );
         assert_eq!(f.image, "nginx:1.25");
+        assert_eq!(f.namespace, "payments");
         let yes = [
             json!({"channels": [1]}),
             json!({"channels": [1], "min_severity": "high", "sources": ["agent"]}),
             json!({"channels": [1], "rule_ids": ["shell_*"], "hosts": ["web-*"], "images": ["nginx:*"]}),
             json!({"channels": [1], "tags": ["mitre:T1609"]}),
             json!({"channels": [1], "tags": ["category"]}),
+            json!({"channels": [1], "namespaces": ["payments", "billing"]}),
+            json!({"channels": [1], "namespaces": ["pay*"]}),
         ];
         for r in yes {
             assert!(rule(r.clone()).matches(&f, SignalEvent::Created), "{r}");
@@ -166,10 +188,18 @@ mod tests {
             json!({"channels": [1], "tags": ["mitre:T1000"]}),
             json!({"channels": [1], "containers": ["other"]}),
             json!({"channels": [1], "events": ["escalated"]}),
+            json!({"channels": [1], "namespaces": ["default"]}),
         ];
         for r in no {
             assert!(!rule(r.clone()).matches(&f, SignalEvent::Created), "{r}");
         }
+        // Outside a pod, a namespace filter never matches.
+        let host = SignalFacts {
+            severity: "high".into(),
+            ..Default::default()
+        };
+        let scoped = rule(json!({"channels": [1], "namespaces": ["*"]}));
+        assert!(!scoped.matches(&host, SignalEvent::Created));
     }
 
     #[test]

@@ -36,11 +36,12 @@ pub struct RuleForm {
     pub rule_ids: String,
     pub tags: String,
     pub images: String,
+    pub namespaces: String,
     pub severities: &'static [&'static str],
 }
 
 /// The list fields the form edits, comma-separated.
-const LISTS: [&str; 4] = ["hosts", "rule_ids", "tags", "images"];
+const LISTS: [&str; 5] = ["hosts", "rule_ids", "tags", "images", "namespaces"];
 
 impl RuleForm {
     /// A blank form, or one filled from a stored rule.
@@ -75,6 +76,7 @@ impl RuleForm {
             rule_ids: joined("rule_ids"),
             tags: joined("tags"),
             images: joined("images"),
+            namespaces: joined("namespaces"),
             severities: &SEVERITIES,
         }
     }
@@ -94,6 +96,7 @@ impl RuleForm {
         f.rule_ids = form.text("rule_ids");
         f.tags = form.text("tags");
         f.images = form.text("images");
+        f.namespaces = form.text("namespaces");
         f
     }
 }

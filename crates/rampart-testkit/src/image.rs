@@ -78,20 +78,29 @@ fn build_in(podman: &Podman, work: &Path) -> Result<()> {
             symlink("busybox", rootfs.join("bin").join(applet))?;
         }
     }
-    // Fixed owners, order and times: the same busybox gives the same layer on every machine.
-    let tarball = work.join("rootfs.tar");
+    import_rootfs(
+        podman,
+        &rootfs,
+        &work.join("rootfs.tar"),
+        BUSYBOX_IMAGE,
+        r#"CMD ["/bin/sh"]"#,
+    )
+}
+
+/// Makes `rootfs` the image `image` (one layer, `change` a Containerfile line such as `CMD [...]`).
+pub(crate) fn import_rootfs(
+    podman: &Podman,
+    rootfs: &Path,
+    tarball: &Path,
+    image: &str,
+    change: &str,
+) -> Result<()> {
+    // Fixed owners, order and times: the same tree gives the same layer on every machine.
     let tar = Command::new("tar")
-        .args([
-            "--numeric-owner",
-            "--owner=0",
-            "--group=0",
-            "--mtime=@0",
-            "--sort=name",
-            "-C",
-        ])
-        .arg(&rootfs)
+        .args(["--numeric-owner", "--mtime=@0", "--sort=name", "-C"])
+        .arg(rootfs)
         .arg("-cf")
-        .arg(&tarball)
+        .arg(tarball)
         .arg(".")
         .output()
         .context("running tar")?;
@@ -104,9 +113,9 @@ fn build_in(podman: &Podman, work: &Path) -> Result<()> {
     podman.run(&[
         "import".as_ref(),
         "--change".as_ref(),
-        r#"CMD ["/bin/sh"]"#.as_ref(),
+        change.as_ref(),
         tarball.as_os_str(),
-        BUSYBOX_IMAGE.as_ref(),
+        image.as_ref(),
     ])?;
     Ok(())
 }

@@ -19,6 +19,7 @@
 pub mod cc;
 mod cgroup;
 mod container;
+mod debian;
 pub mod html;
 mod image;
 pub mod load;
@@ -32,6 +33,7 @@ mod service;
 
 pub use cgroup::TestCgroup;
 pub use container::{ContainerSpec, RunningContainer};
+pub use debian::DEBIAN_IMAGE;
 pub use image::{BUSYBOX_IMAGE, BUSYBOX_IMAGE_NAME, BUSYBOX_IMAGE_TAG};
 pub use monitor::MonitorProcess;
 pub use podman::Podman;

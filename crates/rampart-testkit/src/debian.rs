@@ -9,7 +9,6 @@ use std::sync::OnceLock;
 
 use anyhow::{bail, Context, Result};
 
-use crate::lock::FileLock;
 use crate::Podman;
 
 pub const DEBIAN_IMAGE: &str = "localhost/rampart-test-debian:bookworm";
@@ -27,21 +26,7 @@ static READY: OnceLock<()> = OnceLock::new();
 impl Podman {
     /// Makes sure [`DEBIAN_IMAGE`] exists in the test storage and returns its reference.
     pub fn ensure_debian_image(&self) -> Result<&'static str> {
-        if READY.get().is_some() {
-            return Ok(DEBIAN_IMAGE);
-        }
-        let _lock = FileLock::acquire(&self.state_dir().join("image.lock"))?;
-        if !self.image_exists(DEBIAN_IMAGE)? {
-            let work = self
-                .state_dir()
-                .join(format!("debian-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&work);
-            let result = build(self, &work);
-            let _ = std::fs::remove_dir_all(&work);
-            result?;
-        }
-        let _ = READY.set(());
-        Ok(DEBIAN_IMAGE)
+        self.ensure_image(&READY, DEBIAN_IMAGE, build)
     }
 }
 

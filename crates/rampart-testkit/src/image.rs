@@ -24,15 +24,35 @@ impl Podman {
     /// Makes sure [`BUSYBOX_IMAGE`] exists in the test storage and returns its reference.
     /// Idempotent and safe when many test processes call it at once.
     pub fn ensure_busybox_image(&self) -> Result<&'static str> {
-        if READY.get().is_some() {
-            return Ok(BUSYBOX_IMAGE);
+        self.ensure_image(&READY, BUSYBOX_IMAGE, |podman, work| {
+            ensure_busybox_static()?;
+            build_in(podman, work)
+        })
+    }
+
+    /// Makes sure `image` exists, `build` making it under the image lock (in a scratch directory of its
+    /// own, removed after) when it does not; `ready` remembers it for the rest of the process.
+    pub(crate) fn ensure_image(
+        &self,
+        ready: &OnceLock<()>,
+        image: &'static str,
+        build: impl FnOnce(&Podman, &Path) -> Result<()>,
+    ) -> Result<&'static str> {
+        if ready.get().is_some() {
+            return Ok(image);
         }
         let _lock = FileLock::acquire(&self.state_dir().join("image.lock"))?;
-        if !self.image_exists(BUSYBOX_IMAGE)? {
-            self.build_busybox_image()?;
+        if !self.image_exists(image)? {
+            let work = self
+                .state_dir()
+                .join(format!("build-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&work);
+            let result = build(self, &work);
+            let _ = std::fs::remove_dir_all(&work);
+            result?;
         }
-        let _ = READY.set(());
-        Ok(BUSYBOX_IMAGE)
+        let _ = ready.set(());
+        Ok(image)
     }
 
     /// True when `image` is in the test storage.
@@ -46,17 +66,6 @@ impl Podman {
                 crate::podman::failure_message(&["image", "exists", image], &out)
             ),
         }
-    }
-
-    fn build_busybox_image(&self) -> Result<()> {
-        ensure_busybox_static()?;
-        let work = self
-            .state_dir()
-            .join(format!("build-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&work);
-        let result = build_in(self, &work);
-        let _ = std::fs::remove_dir_all(&work);
-        result
     }
 }
 

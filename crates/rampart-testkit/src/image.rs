@@ -19,20 +19,66 @@ pub const BUSYBOX_IMAGE: &str = "localhost/rampart-test-busybox:1.0";
 const BUSYBOX: &str = "/bin/busybox";
 
 static READY: OnceLock<()> = OnceLock::new();
+static PAUSE_READY: OnceLock<()> = OnceLock::new();
 
 impl Podman {
     /// Makes sure [`BUSYBOX_IMAGE`] exists in the test storage and returns its reference.
     /// Idempotent and safe when many test processes call it at once.
     pub fn ensure_busybox_image(&self) -> Result<&'static str> {
-        if READY.get().is_some() {
-            return Ok(BUSYBOX_IMAGE);
+        self.ensure_image(&READY, BUSYBOX_IMAGE, |podman, work| {
+            ensure_busybox_static()?;
+            build_in(podman, work)
+        })
+    }
+
+    /// Makes sure [`crate::containerd::PAUSE_IMAGE`] exists: the busybox image whose command sleeps,
+    /// as a pod sandbox's must.
+    pub fn ensure_pause_image(&self) -> Result<&'static str> {
+        self.ensure_busybox_image()?;
+        self.ensure_image(
+            &PAUSE_READY,
+            crate::containerd::PAUSE_IMAGE,
+            |podman, work| {
+                std::fs::create_dir_all(work)?;
+                std::fs::write(
+                    work.join("Containerfile"),
+                    format!("FROM {BUSYBOX_IMAGE}\nCMD [\"/bin/sleep\", \"2147483647\"]\n"),
+                )?;
+                podman.run(&[
+                    "build".as_ref(),
+                    "--pull=never".as_ref(),
+                    "-t".as_ref(),
+                    crate::containerd::PAUSE_IMAGE.as_ref(),
+                    work.as_os_str(),
+                ])?;
+                Ok(())
+            },
+        )
+    }
+
+    /// Makes sure `image` exists, `build` making it under the image lock (in a scratch directory of its
+    /// own, removed after) when it does not; `ready` remembers it for the rest of the process.
+    pub(crate) fn ensure_image(
+        &self,
+        ready: &OnceLock<()>,
+        image: &'static str,
+        build: impl FnOnce(&Podman, &Path) -> Result<()>,
+    ) -> Result<&'static str> {
+        if ready.get().is_some() {
+            return Ok(image);
         }
         let _lock = FileLock::acquire(&self.state_dir().join("image.lock"))?;
-        if !self.image_exists(BUSYBOX_IMAGE)? {
-            self.build_busybox_image()?;
+        if !self.image_exists(image)? {
+            let work = self
+                .state_dir()
+                .join(format!("build-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&work);
+            let result = build(self, &work);
+            let _ = std::fs::remove_dir_all(&work);
+            result?;
         }
-        let _ = READY.set(());
-        Ok(BUSYBOX_IMAGE)
+        let _ = ready.set(());
+        Ok(image)
     }
 
     /// True when `image` is in the test storage.
@@ -46,45 +92,6 @@ impl Podman {
                 crate::podman::failure_message(&["image", "exists", image], &out)
             ),
         }
-    }
-
-    /// Makes sure [`crate::containerd::PAUSE_IMAGE`] exists: the busybox image whose command sleeps,
-    /// as a pod sandbox's must.
-    pub fn ensure_pause_image(&self) -> Result<&'static str> {
-        let image = crate::containerd::PAUSE_IMAGE;
-        self.ensure_busybox_image()?;
-        let _lock = FileLock::acquire(&self.state_dir().join("image.lock"))?;
-        if !self.image_exists(image)? {
-            let work = self
-                .state_dir()
-                .join(format!("pause-{}", std::process::id()));
-            std::fs::create_dir_all(&work)?;
-            std::fs::write(
-                work.join("Containerfile"),
-                format!("FROM {BUSYBOX_IMAGE}\nCMD [\"/bin/sleep\", \"2147483647\"]\n"),
-            )?;
-            let built = self.run(&[
-                "build".as_ref(),
-                "--pull=never".as_ref(),
-                "-t".as_ref(),
-                image.as_ref(),
-                work.as_os_str(),
-            ]);
-            let _ = std::fs::remove_dir_all(&work);
-            built?;
-        }
-        Ok(image)
-    }
-
-    fn build_busybox_image(&self) -> Result<()> {
-        ensure_busybox_static()?;
-        let work = self
-            .state_dir()
-            .join(format!("build-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&work);
-        let result = build_in(self, &work);
-        let _ = std::fs::remove_dir_all(&work);
-        result
     }
 }
 
@@ -106,20 +113,29 @@ fn build_in(podman: &Podman, work: &Path) -> Result<()> {
             symlink("busybox", rootfs.join("bin").join(applet))?;
         }
     }
-    // Fixed owners, order and times: the same busybox gives the same layer on every machine.
-    let tarball = work.join("rootfs.tar");
+    import_rootfs(
+        podman,
+        &rootfs,
+        &work.join("rootfs.tar"),
+        BUSYBOX_IMAGE,
+        r#"CMD ["/bin/sh"]"#,
+    )
+}
+
+/// Makes `rootfs` the image `image` (one layer, `change` a Containerfile line such as `CMD [...]`).
+pub(crate) fn import_rootfs(
+    podman: &Podman,
+    rootfs: &Path,
+    tarball: &Path,
+    image: &str,
+    change: &str,
+) -> Result<()> {
+    // Fixed owners, order and times: the same tree gives the same layer on every machine.
     let tar = Command::new("tar")
-        .args([
-            "--numeric-owner",
-            "--owner=0",
-            "--group=0",
-            "--mtime=@0",
-            "--sort=name",
-            "-C",
-        ])
-        .arg(&rootfs)
+        .args(["--numeric-owner", "--mtime=@0", "--sort=name", "-C"])
+        .arg(rootfs)
         .arg("-cf")
-        .arg(&tarball)
+        .arg(tarball)
         .arg(".")
         .output()
         .context("running tar")?;
@@ -132,9 +148,9 @@ fn build_in(podman: &Podman, work: &Path) -> Result<()> {
     podman.run(&[
         "import".as_ref(),
         "--change".as_ref(),
-        r#"CMD ["/bin/sh"]"#.as_ref(),
+        change.as_ref(),
         tarball.as_os_str(),
-        BUSYBOX_IMAGE.as_ref(),
+        image.as_ref(),
     ])?;
     Ok(())
 }

@@ -77,14 +77,22 @@ impl Podman {
     pub fn command(&self) -> Command {
         let mut cmd = Command::new("podman");
         cmd.env("CONTAINERS_CONF", &self.conf)
-            .arg("--root")
-            .arg(self.state_dir.join("storage"))
-            .arg("--runroot")
-            .arg(self.run_dir.join("runroot"))
-            .arg("--tmpdir")
-            .arg(self.run_dir.join("libpod"))
+            .args(self.storage_args())
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// The options that point podman at the isolated storage (a script given `podman` as a command line
+    /// needs them, and `CONTAINERS_CONF` set to [`Podman::conf_path`]).
+    pub fn storage_args(&self) -> [PathBuf; 6] {
+        [
+            "--root".into(),
+            self.state_dir.join("storage"),
+            "--runroot".into(),
+            self.run_dir.join("runroot"),
+            "--tmpdir".into(),
+            self.run_dir.join("libpod"),
+        ]
     }
 
     /// Runs `podman ARGS…` to completion and returns its trimmed stdout; fails with podman's stderr.

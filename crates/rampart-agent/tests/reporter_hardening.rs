@@ -22,7 +22,9 @@ fn the_spool_is_private_whatever_the_umask() {
     let config = ReporterConfig::new(&spool, "http://127.0.0.1:9", dir.path().join("token"));
     let reporter = Reporter::new(config).unwrap();
     reporter
-        .submit(&json!({"rule": {"id": "r"}, "event": {"id": "e"}}))
+        .submit(
+            &serde_json::from_value(json!({"rule": {"id": "r"}, "event": {"id": "e"}})).unwrap(),
+        )
         .unwrap();
     assert_eq!(mode(&spool), 0o700, "spool directory");
     assert_eq!(mode(&spool.join("rejected")), 0o700);

@@ -5,13 +5,16 @@
 //!
 //! Only serde here: no HTTP, database or runtime crate, so the agent can depend on it for free.
 
+pub mod agents;
 pub mod audit;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod ingest;
 pub mod notifications;
 pub mod patch;
 pub mod profiles;
+pub mod report;
 pub mod rules;
 pub mod signals;
 pub mod users;

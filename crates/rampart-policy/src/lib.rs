@@ -17,6 +17,7 @@ pub mod default;
 pub mod filters;
 pub mod locate;
 mod merge;
+pub mod report;
 pub mod schema;
 
 use std::fmt;
@@ -27,7 +28,7 @@ use serde::Serialize;
 
 pub use default::{default_policy, default_tests};
 pub use filters::{HostInfo, Version};
-pub use rampart_secl::output::{match_json, to_json};
+pub use report::{match_report, to_json};
 
 /// How policies are loaded.
 #[derive(Debug, Clone)]

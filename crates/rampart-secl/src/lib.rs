@@ -3,8 +3,8 @@
 //! Pipeline: [`lexer`] → [`ast::parse`] (precedence, mixed-chain warnings) → [`compile`] (name resolution,
 //! macros, types, constant folding, precompiled matchers, event type) → [`eval`] (allocation-free
 //! interpretation over borrowed event fields). [`RuleSet`] buckets compiled rules by event type, runs their
-//! actions ([`variables`] for `set`) and derives kernel [`approvers`]. [`output::match_json`] renders a match
-//! in the `monitor` JSON shape.
+//! actions ([`variables`] for `set`) and derives kernel [`approvers`]. A match's report (`monitor`'s JSON) is
+//! built by `rampart_policy::report` from the [`Match`] and the event.
 //!
 //! ```
 //! use rampart_secl::{RuleSet, RuleSpec, RuleMeta, MemoryStore};
@@ -32,7 +32,6 @@ mod guard;
 mod index;
 pub mod lexer;
 mod merge;
-pub mod output;
 pub mod ruleset;
 mod sieve;
 pub mod value;

@@ -132,6 +132,17 @@ pub enum KillScope {
     Cgroup,
 }
 
+impl KillScope {
+    /// The scope as policies and match reports spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KillScope::Process => "process",
+            KillScope::Container => "container",
+            KillScope::Cgroup => "cgroup",
+        }
+    }
+}
+
 #[derive(Debug)]
 enum SetSource {
     Values(Vec<VarValue>),

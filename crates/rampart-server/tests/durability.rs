@@ -80,7 +80,7 @@ fn child_agent() {
     config.flush_interval = Duration::from_millis(100);
     let r = Reporter::new(config).unwrap();
     for i in 0..n {
-        r.submit(&event(i)).unwrap();
+        r.submit(&common::as_report(&event(i))).unwrap();
     }
     std::fs::write(Path::new(&spool).join("submitted"), b"").unwrap();
     std::thread::sleep(Duration::from_secs(600));
@@ -235,7 +235,7 @@ fn killed_during_ingest(db: TestDb) {
     let n = 3000;
     let producer = std::thread::spawn(move || {
         for i in 0..n {
-            r.submit(&event(i)).unwrap();
+            r.submit(&common::as_report(&event(i))).unwrap();
             if i % 10 == 0 {
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -308,7 +308,7 @@ fn down_for(db: TestDb, down: Duration, backoff: Backoff) {
     let mut i = 0;
     // Up for a moment, then down for `down` while the agent keeps producing, then up again.
     while i < 200 {
-        r.submit(&event(i)).unwrap();
+        r.submit(&common::as_report(&event(i))).unwrap();
         i += 1;
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -320,7 +320,7 @@ fn down_for(db: TestDb, down: Duration, backoff: Backoff) {
     while down_at.elapsed() < down {
         for _ in 0..per_tick {
             if i < n - 200 {
-                r.submit(&event(i)).unwrap();
+                r.submit(&common::as_report(&event(i))).unwrap();
                 i += 1;
             }
         }
@@ -332,7 +332,7 @@ fn down_for(db: TestDb, down: Duration, backoff: Backoff) {
         .load(std::sync::atomic::Ordering::Relaxed);
     server.restart();
     while i < n {
-        r.submit(&event(i)).unwrap();
+        r.submit(&common::as_report(&event(i))).unwrap();
         i += 1;
     }
     server.wait_ready();

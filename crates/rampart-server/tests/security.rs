@@ -380,3 +380,198 @@ async fn hostile_api_bodies_are_refused() {
     assert_eq!(s.count("agents").await, 0);
     s.stop().await;
 }
+
+/// A match report whose envelope field is renamed, misspelt or unknown is refused with a 4xx that names the
+/// field, and nothing of its batch is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renamed_or_unknown_envelope_fields_are_refused_by_name() {
+    let db = TestDb::sqlite();
+    let s = TestServer::start(&db).await;
+    let agent = s.enroll("h").await;
+    let good = mk_match("r", "e1", T0, "h", None, 1, "/x");
+    let with = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut m = good.clone();
+        f(&mut m);
+        vec![good.clone(), m]
+    };
+    let kill = json!({"type": "kill", "signal": "SIGKILL", "signal_number": 9, "scope": "process"});
+    let cases: Vec<(&str, Vec<serde_json::Value>, &str)> = vec![
+        (
+            "rule renamed rules",
+            with(&|m| {
+                let rule = m["rule"].take();
+                m.as_object_mut().unwrap().remove("rule");
+                m["rules"] = rule;
+            }),
+            "`rule`",
+        ),
+        (
+            "rule.severity misspelt",
+            with(&|m| {
+                let sev = m["rule"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("severity")
+                    .unwrap();
+                m["rule"]["sevrity"] = sev;
+            }),
+            "`sevrity`",
+        ),
+        (
+            "unknown key in a kill action",
+            with(&|m| {
+                let mut k = kill.clone();
+                k["outcom"] = json!("killed");
+                m["actions"] = json!([k]);
+            }),
+            "`outcom`",
+        ),
+        (
+            "unknown action type",
+            with(&|m| m["actions"] = json!([{"type": "exec_shell", "command": "id"}])),
+            "`exec_shell`",
+        ),
+        (
+            "unknown kill outcome",
+            with(&|m| {
+                let mut k = kill.clone();
+                k["outcome"] = json!("vanished");
+                m["actions"] = json!([k]);
+            }),
+            "`vanished`",
+        ),
+        (
+            "unknown key in an anomaly's profile",
+            with(&|m| {
+                m["anomaly"] = json!({"behavior": {}, "profile": {"id": 1, "image_name": "a", "image_tag": "b",
+                                                                  "url": "/api/v1/profiles/1", "owner": "x"}})
+            }),
+            "`owner`",
+        ),
+    ];
+    for (what, matches, field) in cases {
+        let (st, v) = s.ingest(&agent, &matches).await;
+        assert_eq!(st, 422, "{what}: {v}");
+        let msg = v["message"].as_str().unwrap_or("");
+        assert!(
+            msg.contains("matches[1]") && msg.contains(field),
+            "{what}: the reason names the match and {field}: {v}"
+        );
+        assert_eq!(s.count("matches").await, 0, "{what} stored a match");
+    }
+    // The batch envelope: a renamed `matches` is refused by name too.
+    let (st, v) = call(
+        &format!("{}/api/v1/ingest", s.base),
+        "POST",
+        Some(&agent),
+        Some(serde_json::to_vec(&json!({"match": [good.clone()]})).unwrap()),
+        &[],
+    )
+    .await;
+    assert_eq!(st, 400, "{v}");
+    assert!(v["message"].as_str().unwrap_or("").contains("match"), "{v}");
+    // The well-formed match alone is taken.
+    let (st, v) = s.ingest(&agent, &[good]).await;
+    assert_eq!((st, v["accepted"].as_u64()), (200, Some(1)), "{v}");
+    s.stop().await;
+}
+
+/// The reports the agent's own code builds (a policy match with its kill outcome, an anomaly, an Active
+/// Protection notice) decode on the server as the contract, are acknowledged as `IngestAck`, and are stored
+/// with their envelope intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_built_reports_round_trip_through_ingest() {
+    use rampart_agent::protect::{KillOutcome, KillReport, NoticeKind, ProtectNotice};
+    use rampart_api::report::MatchReport;
+
+    let db = TestDb::sqlite();
+    let s = TestServer::start(&db).await;
+    let agent = s.enroll("rt-host").await;
+    let policy = rampart_policy::PolicySource {
+        name: "rt".into(),
+        file: "rt.policy".into(),
+        text: "rules:\n  - id: rt_kill\n    version: 1.2.0\n    description: a miner ran\n    expression: \
+               exec.file.name == \"rt-miner\"\n    actions:\n      - kill:\n          signal: SIGKILL\n    \
+               tags:\n      severity: high\n      category: crypto\n"
+            .into(),
+    };
+    let loaded = rampart_policy::load_sources(&[policy], &rampart_policy::LoadOptions::default());
+    let mut process = rampart_model::Process {
+        file: rampart_model::FileInfo::from_path("/tmp/rt-miner"),
+        ..Default::default()
+    };
+    process.pid = 4242;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let mut event = rampart_model::Event::exec(now, rampart_model::ProcessNode::new(process, None));
+    event.event.id = "rt-1".into();
+    event.event.hostname = "rt-host".into();
+    let matched = loaded
+        .ruleset
+        .evaluate(&event, &rampart_secl::MemoryStore::new())
+        .remove(0);
+    let kill = KillReport {
+        outcome: KillOutcome::Killed,
+        pids: vec![4242],
+        detail: String::new(),
+    };
+    let report = rampart_agent::runtime::match_report(&matched, &[kill], &event);
+    let anomaly = rampart_agent::profiles::Anomaly {
+        profile_id: 7,
+        image_name: "nginx".into(),
+        image_tag: "1.25".into(),
+        behavior: rampart_model::behavior::Behavior {
+            kind: "process".into(),
+            process: "nginx > rt-miner".into(),
+            detail: String::new(),
+        },
+    };
+    let anomaly = rampart_agent::daemon::anomaly_report(&anomaly, &event);
+    let mut header = rampart_agent::runtime::notice_event();
+    header.insert("id".into(), "disarm-rt".into());
+    header.insert("timestamp".into(), now.into());
+    let notice = rampart_agent::runtime::notice_report(
+        &ProtectNotice {
+            kind: NoticeKind::Disarmed,
+            rule: "rt_kill".into(),
+            reason: "killed 5 times in 60s".into(),
+        },
+        header,
+    );
+    let sent = [&report, &anomaly, &notice].map(|r| serde_json::to_value(r).unwrap());
+    let (st, v) = s.ingest(&agent, &sent).await;
+    assert_eq!(st, 200, "{v}");
+    let ack: rampart_api::ingest::IngestAck = serde_json::from_value(v).unwrap();
+    assert_eq!((ack.accepted, ack.duplicates), (3, 0));
+
+    use sqlx::Row;
+    for original in [&report, &anomaly, &notice] {
+        let body: String = sqlx::query("SELECT body FROM matches WHERE rule_id = $1")
+            .bind(&original.rule.id)
+            .fetch_one(&s.state.db.pool)
+            .await
+            .unwrap()
+            .get("body");
+        let stored: MatchReport = serde_json::from_str(&body).unwrap();
+        assert_eq!(stored.rule, original.rule);
+        assert_eq!(stored.actions, original.actions);
+        assert_eq!(stored.anomaly, original.anomaly);
+        assert_eq!(
+            (&stored.disarmed_rule, &stored.reason),
+            (&original.disarmed_rule, &original.reason)
+        );
+        assert_eq!(stored.event["event"]["hostname"], "rt-host");
+    }
+    let stored_kill = &report.actions.as_ref().unwrap()[0];
+    assert!(
+        matches!(
+            stored_kill,
+            rampart_api::report::ActionReport::Kill { outcome: Some(KillOutcome::Killed), pids: Some(p), .. }
+                if p == &[4242]
+        ),
+        "{stored_kill:?}"
+    );
+    s.stop().await;
+}

@@ -59,8 +59,8 @@ async fn agent_reports_over_tls() {
     };
     let (untrusting, trusting) = (reporter("spool-a", None), reporter("spool-b", Some(ca)));
     let m = mk_match("tls_rule", "e1", T0, "h", None, 1, "/x");
-    untrusting.submit(&m).unwrap();
-    trusting.submit(&m).unwrap();
+    untrusting.submit(&common::as_report(&m)).unwrap();
+    trusting.submit(&common::as_report(&m)).unwrap();
     let ok = tokio::task::spawn_blocking(move || {
         let ok = trusting.flush(Duration::from_secs(30));
         let refused = !untrusting.flush(Duration::from_millis(500));

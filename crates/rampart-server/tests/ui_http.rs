@@ -6,6 +6,7 @@
 mod common;
 
 use common::{mk_match, raw, TestDb, TestServer};
+use rampart_api::agents::StatusReport;
 use rampart_server::api::{routes, Access};
 use serde_json::json;
 
@@ -703,23 +704,32 @@ async fn the_agent_reporter_sends_health() {
         }
         panic!("the server never saw events_dropped = {want}");
     };
-    reporter.set_status(
-        json!({"kernel_release": "6.18.0-test", "events_delivered": 12, "events_dropped": 3}),
-    );
+    reporter.set_status(StatusReport {
+        kernel_release: "6.18.0-test".into(),
+        events_delivered: 12,
+        events_dropped: 3,
+        workloads: Vec::new(),
+    });
     let a = wait_for(3).await;
     assert_eq!(
         (a["kernel_release"].as_str(), a["events_delivered"].as_i64()),
         (Some("6.18.0-test"), Some(12))
     );
-    reporter.set_status(
-        json!({"kernel_release": "6.18.0-test", "events_delivered": 20, "events_dropped": 5}),
-    );
+    reporter.set_status(StatusReport {
+        kernel_release: "6.18.0-test".into(),
+        events_delivered: 20,
+        events_dropped: 5,
+        workloads: Vec::new(),
+    });
     let a = wait_for(5).await;
     assert_eq!(a["previous_dropped"], 3);
     let reported = a["status_at"].as_i64().unwrap();
-    reporter.set_status(
-        json!({"kernel_release": "6.18.0-test", "events_delivered": 20, "events_dropped": 5}),
-    );
+    reporter.set_status(StatusReport {
+        kernel_release: "6.18.0-test".into(),
+        events_delivered: 20,
+        events_dropped: 5,
+        workloads: Vec::new(),
+    });
     let mut seen = reported;
     for _ in 0..100 {
         let (_, v) = s.call("GET", "/api/v1/agents", Some(&s.admin), None).await;

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use rampart_agent::protect::{KillReport, NoticeKind, ProtectNotice};
-use rampart_agent::runtime::{match_json, notice_json, Activity, Agent, AgentOptions, Output};
+use rampart_agent::runtime::{
+    match_report, notice_event, notice_report, Activity, Agent, AgentOptions, Output,
+};
 use rampart_model::{Event, EventType};
 use rampart_secl::Match;
 
@@ -121,7 +123,7 @@ struct Printer<W: Write> {
 }
 
 impl<W: Write> Printer<W> {
-    fn line(&mut self, value: &serde_json::Value) -> std::io::Result<()> {
+    fn line(&mut self, value: &impl serde::Serialize) -> std::io::Result<()> {
         serde_json::to_writer(&mut self.out, value)?;
         self.out.write_all(b"\n")
     }
@@ -146,7 +148,7 @@ impl<W: Write> Output for Printer<W> {
 
     fn matched(&mut self, m: &Match, kills: &[KillReport], event: &Event) -> std::io::Result<()> {
         if self.json {
-            return self.line(&match_json(m, kills, event));
+            return self.line(&match_report(m, kills, event));
         }
         let severity = m.rule.meta.severity().unwrap_or("-");
         let mut line = format!(
@@ -163,7 +165,7 @@ impl<W: Write> Output for Printer<W> {
 
     fn protection_notice(&mut self, notice: &ProtectNotice) -> std::io::Result<()> {
         if self.json {
-            return self.line(&notice_json(notice));
+            return self.line(&notice_report(notice, notice_event()));
         }
         let kind = match notice.kind {
             NoticeKind::Disarmed => "DISARMED",

@@ -200,7 +200,11 @@ fn test(a: TestArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result
                 continue;
             }
             matches += 1;
-            writeln!(out, "{}", rampart_secl::output::to_json(&m, &ev))?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(&rampart_policy::match_report(&m, &ev))?
+            )?;
         }
     }
     writeln!(

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rampart_api::agents::{EnrollRequest, EnrollResponse};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
@@ -105,10 +106,13 @@ impl ServerClient {
         hostname: &str,
         tags: &[String],
     ) -> Result<Credentials, String> {
-        let body = serde_json::json!({
-            "token": token, "hostname": hostname, "version": env!("CARGO_PKG_VERSION"), "tags": tags,
-        });
-        let v: serde_json::Value = self
+        let body = EnrollRequest {
+            token: token.into(),
+            hostname: hostname.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            tags: tags.to_vec(),
+        };
+        let answer: EnrollResponse = self
             .http
             .post(&self.url("/api/v1/agents/enroll"))
             .send_json(body)
@@ -119,15 +123,10 @@ impl ServerClient {
             .into_json()
             .map_err(|e| format!("enrollment answer: {e}"))?;
         Ok(Credentials {
-            agent_id: v["agent_id"]
-                .as_i64()
-                .ok_or("enrollment answer without agent_id")?,
-            secret: v["secret"]
-                .as_str()
-                .ok_or("enrollment answer without secret")?
-                .to_string(),
+            agent_id: answer.agent_id,
+            secret: answer.secret,
             server: self.base.clone(),
-            config_key: v["config_public_key"].as_str().map(str::to_string),
+            config_key: Some(answer.config_public_key),
         })
     }
 
@@ -146,7 +145,7 @@ impl ServerClient {
         &self,
         path: &str,
         secret: &str,
-        body: &serde_json::Value,
+        body: &impl serde::Serialize,
     ) -> Result<(), HttpError> {
         self.request("PUT", path, secret).send_json(body)?;
         Ok(())

@@ -1,8 +1,8 @@
 //! The agent's own metrics (kernel events, rule evaluations, process cache), updated by the run loop and
 //! read by `/metrics` and by the status report the server stores.
 
+use rampart_api::agents::{ReportedWorkload, StatusReport};
 use rampart_metrics::{register, Counter, Gauge, Registry};
-use serde_json::json;
 
 use crate::runtime::Agent;
 use crate::source::EventSource;
@@ -73,17 +73,20 @@ impl AgentMetrics {
 
     /// The agent's health as the server stores it: the same counters the metrics endpoint shows, and the
     /// workloads the agent profiles (the server takes their snapshots only).
-    pub fn status_report(&self, kernel_release: &str, workloads: &[Workload]) -> serde_json::Value {
-        let workloads: Vec<serde_json::Value> = workloads
-            .iter()
-            .map(|w| json!({"id": w.id, "image_name": w.image_name, "image_tag": w.image_tag}))
-            .collect();
-        json!({
-            "kernel_release": kernel_release,
-            "events_delivered": self.delivered.get(),
-            "events_dropped": self.dropped.get(),
-            "workloads": workloads,
-        })
+    pub fn status_report(&self, kernel_release: &str, workloads: &[Workload]) -> StatusReport {
+        StatusReport {
+            kernel_release: kernel_release.into(),
+            events_delivered: self.delivered.get() as i64,
+            events_dropped: self.dropped.get() as i64,
+            workloads: workloads
+                .iter()
+                .map(|w| ReportedWorkload {
+                    id: w.id.clone(),
+                    image_name: w.image_name.clone(),
+                    image_tag: w.image_tag.clone(),
+                })
+                .collect(),
+        }
     }
 }
 
@@ -118,7 +121,6 @@ mod tests {
             "{out}"
         );
         let status = m.status_report("6.18", &[]);
-        assert_eq!(status["events_delivered"], 7);
-        assert_eq!(status["events_dropped"], 0);
+        assert_eq!((status.events_delivered, status.events_dropped), (7, 0));
     }
 }

@@ -18,7 +18,7 @@ use serde_json::json;
 
 pub use config::{AgentConfig, DEFAULT_METRICS_LISTEN};
 pub use metrics::AgentMetrics;
-pub use output::{anomaly_json, rules_metadata};
+pub use output::{anomaly_report, rules_metadata};
 
 use crate::profiles::{DumpCommand, Uploader};
 use crate::remote::{Applied, RemoteConfig, RemoteConfigOptions};

@@ -1,9 +1,12 @@
 //! What the daemon sends the server besides its status: matches, anomalies and protection notices (through
 //! the reporter's spool), and the metadata of its loaded rules.
 
+use rampart_api::agents::RuleMetadata;
+use rampart_api::report::{AnomalyReport, MatchReport, ProfileRef};
 use rampart_model::Event;
+use rampart_policy::report::{builtin_header, event_body};
 use rampart_secl::Match;
-use serde_json::json;
+use serde_json::{Map, Value};
 
 use crate::profiles::Anomaly;
 use crate::protect::{KillReport, ProtectNotice};
@@ -19,12 +22,14 @@ pub(super) struct ReportOutput<'a> {
 impl Output for ReportOutput<'_> {
     fn matched(&mut self, m: &Match, kills: &[KillReport], event: &Event) -> std::io::Result<()> {
         // A spool failure is counted and logged loudly by the reporter; the agent keeps protecting.
-        let _ = self.reporter.submit(&runtime::match_json(m, kills, event));
+        let _ = self
+            .reporter
+            .submit(&runtime::match_report(m, kills, event));
         Ok(())
     }
 
     fn anomaly(&mut self, a: &Anomaly, event: &Event) -> std::io::Result<()> {
-        let _ = self.reporter.submit(&anomaly_json(a, event));
+        let _ = self.reporter.submit(&anomaly_report(a, event));
         Ok(())
     }
 
@@ -32,54 +37,61 @@ impl Output for ReportOutput<'_> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
-            .as_nanos();
-        let mut v = runtime::notice_json(notice);
+            .as_nanos() as u64;
         // The server needs an id and a time for every match.
-        v["event"] = json!({"type": "active_protection", "timestamp": now as u64,
-                            "id": format!("disarm-{}-{now}", notice.rule), "hostname": self.hostname});
-        let _ = self.reporter.submit(&v);
+        let mut event = runtime::notice_event();
+        event.insert("timestamp".into(), now.into());
+        event.insert("id".into(), format!("disarm-{}-{now}", notice.rule).into());
+        event.insert("hostname".into(), self.hostname.clone().into());
+        let _ = self.reporter.submit(&runtime::notice_report(notice, event));
         Ok(())
     }
 }
 
-/// An anomaly as a match: the event's fields as any match has them, the synthetic rule, and what was new
+/// An anomaly as a match: the event's fields as any match has them, the anomaly rule, and what was new
 /// and against which profile.
-pub fn anomaly_json(a: &Anomaly, event: &Event) -> serde_json::Value {
-    let mut v = serde_json::to_value(event).unwrap_or_default();
-    let rule = rampart_policy::builtin::ANOMALY;
-    v["rule"] = json!({
-        "id": rule.id, "version": rule.version, "description": rule.description, "tags": rule.tag_map(),
-    });
-    v["anomaly"] = json!({
-        "behavior": a.behavior,
-        "profile": {"id": a.profile_id, "image_name": a.image_name, "image_tag": a.image_tag,
-                    "url": format!("/api/v1/profiles/{}", a.profile_id)},
-    });
-    v["actions"] = json!([]);
-    v
+pub fn anomaly_report(a: &Anomaly, event: &Event) -> MatchReport {
+    let behavior = serde_json::to_value(&a.behavior).unwrap_or(Value::Object(Map::new()));
+    MatchReport {
+        actions: Some(Vec::new()),
+        anomaly: Some(AnomalyReport {
+            behavior,
+            profile: ProfileRef::new(a.profile_id, &a.image_name, &a.image_tag),
+        }),
+        ..MatchReport::for_event(
+            builtin_header(&rampart_policy::builtin::ANOMALY),
+            event_body(event),
+        )
+    }
 }
 
 /// The metadata of the loaded rules and of the anomaly rule, for the server: it keeps them as this agent's
 /// report (rules the server's configuration defines show the server's own metadata).
-pub fn rules_metadata(agent: &Agent) -> Vec<serde_json::Value> {
-    let mut rules: Vec<serde_json::Value> = agent
+pub fn rules_metadata(agent: &Agent) -> Vec<RuleMetadata> {
+    let mut rules: Vec<RuleMetadata> = agent
         .detector()
         .rules()
         .rules()
         .iter()
-        .map(|r| {
-            json!({
-                "id": r.id, "version": r.meta.version, "description": r.meta.description,
-                "severity": r.meta.severity().unwrap_or(""), "tags": r.meta.tags,
-                "remediation": r.meta.remediation, "policy": r.meta.policy,
-            })
+        .map(|r| RuleMetadata {
+            id: r.id.clone(),
+            version: r.meta.version.clone(),
+            description: r.meta.description.clone(),
+            severity: r.meta.severity().unwrap_or("").into(),
+            tags: r.meta.tags.clone(),
+            remediation: r.meta.remediation.clone(),
+            policy: r.meta.policy.clone(),
         })
         .collect();
     let anomaly = rampart_policy::builtin::ANOMALY;
-    rules.push(json!({
-        "id": anomaly.id, "version": anomaly.version, "description": anomaly.description,
-        "severity": anomaly.severity(), "tags": anomaly.tag_map(), "remediation": anomaly.remediation,
-        "policy": anomaly.policy,
-    }));
+    rules.push(RuleMetadata {
+        id: anomaly.id.into(),
+        version: anomaly.version.into(),
+        description: anomaly.description.into(),
+        severity: anomaly.severity().into(),
+        tags: anomaly.tag_map(),
+        remediation: anomaly.remediation.into(),
+        policy: anomaly.policy.into(),
+    });
     rules
 }

@@ -36,28 +36,8 @@ pub struct ProtectConfig {
     pub disarmer: DisarmerConfig,
 }
 
-/// What happened to one kill action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KillOutcome {
-    /// The kernel sent the signal at exec, before the new image ran.
-    KilledInKernel,
-    /// Sent from user space.
-    Killed,
-    /// The process was gone before the signal could be sent.
-    AlreadyExited,
-    /// The pid now belongs to another process (the event's exited and the pid was reused): not sent.
-    PidRecycled,
-    /// On the never-kill list.
-    Spared,
-    /// The rule's kills are disarmed.
-    Disarmed,
-    /// `dry_run`: nothing was sent.
-    DryRun,
-    /// Container scope for a process outside any container.
-    NoContainer,
-    Failed,
-}
+/// What happened to one kill action (part of the wire contract: a match report carries it).
+pub use rampart_api::report::KillOutcome;
 
 /// The report of one kill action, merged into the match's `actions` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

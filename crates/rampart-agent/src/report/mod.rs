@@ -18,6 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use rampart_api::agents::{RuleMetadata, RulesReport, StatusReport};
+use rampart_api::report::MatchReport;
+
 pub use crate::client::Backoff;
 
 /// How to reach the server and where to keep the spool.
@@ -120,9 +123,9 @@ struct Shared {
     stats: ReporterStats,
     /// Wakes the sender (new sealed batch, shutdown).
     wake: (Mutex<Signal>, Condvar),
-    rules: Mutex<Option<serde_json::Value>>,
+    rules: Mutex<Option<RulesReport>>,
     /// The agent's latest health report not sent yet (kernel release, event counters).
-    status: Mutex<Option<serde_json::Value>>,
+    status: Mutex<Option<StatusReport>>,
 }
 
 #[derive(Default)]
@@ -176,7 +179,7 @@ impl Reporter {
     }
 
     /// Spools one match (as `rampart monitor --json` prints it). Never blocks on the network.
-    pub fn submit(&self, m: &serde_json::Value) -> Result<(), SubmitError> {
+    pub fn submit(&self, m: &MatchReport) -> Result<(), SubmitError> {
         let mut line = serde_json::to_vec(m)?;
         line.push(b'\n');
         self.shared.stats.submitted.fetch_add(1, Ordering::Relaxed);
@@ -259,18 +262,17 @@ impl Reporter {
         }
     }
 
-    /// The metadata of the agent's loaded rules (`{id, version, description, severity, tags, remediation,
-    /// policy}` each), sent to the server once enrolled and again whenever it changes.
-    pub fn set_rules(&self, rules: Vec<serde_json::Value>) {
-        *self.shared.rules.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(serde_json::json!({"rules": rules}));
+    /// The metadata of the agent's loaded rules, sent to the server once enrolled and again whenever it
+    /// changes.
+    pub fn set_rules(&self, rules: Vec<RuleMetadata>) {
+        *self.shared.rules.lock().unwrap_or_else(|e| e.into_inner()) = Some(RulesReport { rules });
         self.shared.notify();
     }
 
-    /// The agent's health (`{kernel_release, events_delivered, events_dropped}`), sent once to the server
+    /// The agent's health, sent once to the server
     /// with the agent's credential (a newer report replaces one not sent yet). The caller paces it: it is
     /// also the agent's heartbeat.
-    pub fn set_status(&self, status: serde_json::Value) {
+    pub fn set_status(&self, status: StatusReport) {
         *self.shared.status.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
         self.shared.notify();
     }

@@ -7,6 +7,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rampart_api::agents::RulesReport;
+use rampart_api::ingest::IngestAck;
+
 use super::credentials::{credentials_path, save_credentials, Credentials};
 use super::{spool, ReporterConfig, Shared};
 use crate::client::{HttpError, Retry, ServerClient};
@@ -65,13 +68,10 @@ impl Client {
             // A server killed while answering can cut the body after the status line: without the
             // counts the batch is sent again (the server deduplicates), so every match is acknowledged
             // exactly once, as new or as a duplicate.
-            Ok(r) => match r.into_json::<serde_json::Value>() {
-                Ok(v) => match (v["accepted"].as_u64(), v["duplicates"].as_u64()) {
-                    (Some(accepted), Some(duplicates)) => Sent::Acked {
-                        accepted,
-                        duplicates,
-                    },
-                    _ => Sent::Retry(format!("acknowledgement without counts: {v}")),
+            Ok(r) => match r.into_json::<IngestAck>() {
+                Ok(ack) => Sent::Acked {
+                    accepted: ack.accepted as u64,
+                    duplicates: ack.duplicates as u64,
                 },
                 Err(e) => Sent::Retry(format!("reading the acknowledgement: {e}")),
             },
@@ -97,7 +97,7 @@ struct State {
     creds: Option<Credentials>,
     retry: Retry,
     next_try: Instant,
-    rules_sent: Option<serde_json::Value>,
+    rules_sent: Option<RulesReport>,
 }
 
 impl State {
@@ -282,7 +282,7 @@ fn put_document(
     client: &Client,
     st: &mut State,
     path: &str,
-    doc: &Option<serde_json::Value>,
+    doc: &Option<impl serde::Serialize>,
 ) -> Option<()> {
     let doc = doc.as_ref()?;
     let secret = st.creds.as_ref().map(|c| c.secret.clone())?;

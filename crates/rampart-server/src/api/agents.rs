@@ -5,7 +5,8 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use serde::Deserialize;
+use rampart_api::agents::{EnrollRequest, EnrollResponse, RulesReport, RulesStored, StatusReport};
+use rampart_api::ingest::IngestAck;
 use serde_json::{json, Value};
 
 use super::extract::{ApiBytes, ApiJson, ClientIp, Id};
@@ -17,25 +18,13 @@ use crate::ingest::{self, validate};
 use crate::state::AppState;
 use crate::storage::now_ns;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Enroll {
-    token: String,
-    hostname: String,
-    #[serde(default)]
-    version: String,
-    /// Targeting tags (`env:prod`, `team:payments`): which remotely configured policies the agent runs.
-    #[serde(default)]
-    tags: Vec<String>,
-}
-
 /// Public route: the enrollment token in the body is the credential. The answer carries the key that
 /// signs configuration bundles: the agent pins it (over the same authenticated exchange).
 pub async fn enroll(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
-    ApiJson(e): ApiJson<Enroll>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    ApiJson(e): ApiJson<EnrollRequest>,
+) -> ApiResult<(StatusCode, Json<EnrollResponse>)> {
     if e.tags.len() > 32
         || e.tags
             .iter()
@@ -69,9 +58,12 @@ pub async fn enroll(
     let key = s.remote.signer(&s.db).await?.public_hex();
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"agent_id": agent.id, "uid": agent.uid, "secret": secret, "config_public_key": key}),
-        ),
+        Json(EnrollResponse {
+            agent_id: agent.id,
+            uid: agent.uid,
+            secret,
+            config_public_key: key,
+        }),
     ))
 }
 
@@ -89,7 +81,7 @@ pub async fn ingest(
     Agent(agent): Agent,
     headers: HeaderMap,
     ApiBytes(body): ApiBytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<IngestAck>> {
     let started = Instant::now();
     s.metrics.ingest_requests.inc();
     s.metrics.ingest_inflight.inc();
@@ -112,7 +104,7 @@ pub async fn ingest(
     .await;
     s.metrics.ingest_latency.observe(started.elapsed());
     match result {
-        Ok(outcome) => Ok(Json(json!(outcome))),
+        Ok(ack) => Ok(Json(ack)),
         Err(e) => {
             if e.status.is_client_error() {
                 s.metrics.ingest_rejected.inc();
@@ -122,30 +114,6 @@ pub async fn ingest(
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleMeta {
-    id: String,
-    #[serde(default)]
-    version: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    severity: String,
-    #[serde(default)]
-    tags: serde_json::Map<String, Value>,
-    #[serde(default)]
-    remediation: String,
-    #[serde(default)]
-    policy: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RulesReport {
-    rules: Vec<RuleMeta>,
-}
-
 /// An agent reports the metadata of the rules it loaded (description, severity, remediation...): kept as
 /// that agent's report, replacing its previous one. It is never shown as a rule's own metadata (that comes
 /// from the server's configuration), only as what this agent says.
@@ -153,7 +121,7 @@ pub async fn report_rules(
     State(s): State<AppState>,
     Agent(agent): Agent,
     ApiJson(r): ApiJson<RulesReport>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RulesStored>> {
     if r.rules.len() > 20_000 {
         return Err(ApiError::too_large("at most 20000 rules"));
     }
@@ -176,7 +144,6 @@ pub async fn report_rules(
         let severity = m
             .tags
             .get("severity")
-            .and_then(Value::as_str)
             .filter(|_| m.severity.is_empty())
             .unwrap_or(&m.severity);
         sqlx::query(
@@ -197,16 +164,16 @@ pub async fn report_rules(
         .map_err(anyhow::Error::from)?;
     }
     w.commit().await?;
-    Ok(Json(json!({"stored": seen.len()})))
+    Ok(Json(RulesStored { stored: seen.len() }))
 }
 
 /// An agent reports its health (kernel release, events delivered and dropped).
 pub async fn report_status(
     State(s): State<AppState>,
     Agent(agent): Agent,
-    ApiJson(r): ApiJson<agent_status::StatusReport>,
+    ApiJson(r): ApiJson<StatusReport>,
 ) -> ApiResult<StatusCode> {
-    r.validate()?;
+    agent_status::validate(&r)?;
     agent_status::store(&s.db, agent.agent_id, &r).await?;
     Ok(StatusCode::NO_CONTENT)
 }

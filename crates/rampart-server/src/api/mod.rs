@@ -21,6 +21,8 @@ use rampart_api::config::{
     RollbackRequest, TestRequest, TestResult, ValidateRequest, ValidateResult,
 };
 
+use rampart_api::agents::{EnrollRequest, EnrollResponse, RulesReport, RulesStored, StatusReport};
+use rampart_api::ingest::{IngestAck, IngestBatch};
 use rampart_api::profiles::{DumpDetail, DumpList, DumpRequest, ProfileList};
 
 use rampart_api::audit::AuditPage;
@@ -171,11 +173,11 @@ pub fn routes() -> Vec<RouteDef> {
         r("GET", "/api/v1/notifications/deliveries/{id}", Viewer, "One delivery: status, attempts, last error, times", None, get(notify::get_delivery)).returns::<DeliveryDetail>(),
         r("POST", "/api/v1/notifications/deliveries/{id}/retry", Responder, "Queue a failed delivery again", None, post(notify::retry_delivery)).returns::<DeliveryDetail>(),
         r("POST", "/api/v1/notifications/preview", Viewer, "Render a template against a stored signal in every format (plain, slack, markdown, html)", Some("{signal_id, template?: {title?, body?}, channel_id?, event?}"), post(notify::preview)).accepts::<PreviewRequest>().returns::<Preview>(),
-        r("POST", "/api/v1/agents/enroll", EnrollmentToken, "Exchange an enrollment token for an agent credential", Some("{token, hostname, version?}"), post(agents::enroll)),
-        r("POST", "/api/v1/ingest", Agent, "Report a batch of rule matches (gzip or identity); idempotent per (agent, event id, rule id)", Some("{matches: [match, ...]} (Content-Encoding: gzip)"), post(agents::ingest)),
-        r("PUT", "/api/v1/agents/rules", Agent, "Report the metadata of the agent's loaded rules (kept as this agent's report, never shown as the rule's)", Some("{rules: [{id, version, description, severity, tags, remediation, policy}]}"), put(agents::report_rules)),
+        r("POST", "/api/v1/agents/enroll", EnrollmentToken, "Exchange an enrollment token for an agent credential", Some("{token, hostname, version?, tags?}"), post(agents::enroll)).accepts::<EnrollRequest>().returns::<EnrollResponse>(),
+        r("POST", "/api/v1/ingest", Agent, "Report a batch of rule matches (gzip or identity); idempotent per (agent, event id, rule id)", Some("{matches: [match, ...]} (Content-Encoding: gzip)"), post(agents::ingest)).accepts::<IngestBatch>().returns::<IngestAck>(),
+        r("PUT", "/api/v1/agents/rules", Agent, "Report the metadata of the agent's loaded rules (kept as this agent's report, never shown as the rule's)", Some("{rules: [{id, version, description, severity, tags, remediation, policy}]}"), put(agents::report_rules)).accepts::<RulesReport>().returns::<RulesStored>(),
         r("GET", "/api/v1/agents/config", Agent, "Long poll for the agent's signed configuration bundle: the newest at once without `since`, else a newer one than `since` within `wait` seconds (204 if none); `bound=true`: bound to the calling agent, with an expiry", None, get(rc::agent_config)),
-        r("PUT", "/api/v1/agents/status", Agent, "Report the agent's health: kernel release, kernel events delivered and dropped (counters since the agent started), and the workloads it profiles (the only ones whose snapshots it may send)", Some("{kernel_release, events_delivered, events_dropped, workloads?: [{id, image_name, image_tag}]}"), put(agents::report_status)),
+        r("PUT", "/api/v1/agents/status", Agent, "Report the agent's health: kernel release, kernel events delivered and dropped (counters since the agent started), and the workloads it profiles (the only ones whose snapshots it may send)", Some("{kernel_release, events_delivered, events_dropped, workloads?: [{id, image_name, image_tag}]}"), put(agents::report_status)).accepts::<StatusReport>(),
         r("PUT", "/api/v1/agents/config-status", Agent, "Report how the agent applied a configuration revision", Some("{revision, status: applied|failed|refused, errors: [...]}"), put(rc::agent_status)),
         r("POST", "/api/v1/agents/snapshots", Agent, "Send a finished activity snapshot of a workload the agent reported (409 otherwise; 429 past the hourly limit), merged into its workload's security profile", Some("activity snapshot"), post(pf::ingest_snapshot)),
         r("GET", "/api/v1/agents/dumps", Agent, "The agent's open activity-dump requests", None, get(pf::agent_dumps)).returns::<DumpList>(),

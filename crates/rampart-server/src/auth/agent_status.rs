@@ -3,32 +3,10 @@
 //! bounded, checked, stored as is, and rendered only through escaping templates. The workloads an agent
 //! reported are the only ones whose activity snapshots the server takes from it (`agent_workloads`).
 
-use serde::Deserialize;
+pub use rampart_api::agents::{ReportedWorkload, StatusReport};
 
 use crate::error::{ApiError, ApiResult};
 use crate::storage::{now_ns, Db};
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StatusReport {
-    #[serde(default)]
-    pub kernel_release: String,
-    pub events_delivered: i64,
-    pub events_dropped: i64,
-    /// The workloads the agent profiles now (older agents send none).
-    #[serde(default)]
-    pub workloads: Vec<ReportedWorkload>,
-}
-
-/// A workload as its activity snapshots name it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReportedWorkload {
-    pub id: String,
-    pub image_name: String,
-    #[serde(default)]
-    pub image_tag: String,
-}
 
 /// Most workloads in one report (an agent profiles a handful at a time).
 const MAX_WORKLOADS: usize = 256;
@@ -40,37 +18,36 @@ const WORKLOAD_MEMORY_NS: i64 = 7 * 86_400 * 1_000_000_000;
 /// Longest kernel release accepted (Linux's own limit, `__NEW_UTS_LEN`, is 64).
 const MAX_RELEASE: usize = 64;
 
-impl StatusReport {
-    pub fn validate(&self) -> ApiResult<()> {
-        let r = &self.kernel_release;
-        if r.len() > MAX_RELEASE || r.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(ApiError::unprocessable(format!(
-                "kernel_release: at most {MAX_RELEASE} bytes, no control characters or spaces"
-            )));
-        }
-        if self.events_delivered < 0 || self.events_dropped < 0 {
-            return Err(ApiError::unprocessable(
-                "events_delivered, events_dropped: counters, not negative",
-            ));
-        }
-        if self.workloads.len() > MAX_WORKLOADS {
-            return Err(ApiError::unprocessable(format!(
-                "workloads: at most {MAX_WORKLOADS}"
-            )));
-        }
-        for (i, w) in self.workloads.iter().enumerate() {
-            let bad = |v: &str, min: usize, max: usize| {
-                v.len() < min || v.len() > max || v.chars().any(char::is_control)
-            };
-            if bad(&w.id, 1, 256) || bad(&w.image_name, 1, 512) || bad(&w.image_tag, 0, 256) {
-                return Err(ApiError::unprocessable(format!(
-                    "workloads[{i}]: id 1-256 bytes, image_name 1-512, image_tag at most 256, no control \
-                     characters"
-                )));
-            }
-        }
-        Ok(())
+/// Checks a decoded report's bounds (the agent's word: attacker-controlled).
+pub fn validate(report: &StatusReport) -> ApiResult<()> {
+    let r = &report.kernel_release;
+    if r.len() > MAX_RELEASE || r.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(ApiError::unprocessable(format!(
+            "kernel_release: at most {MAX_RELEASE} bytes, no control characters or spaces"
+        )));
     }
+    if report.events_delivered < 0 || report.events_dropped < 0 {
+        return Err(ApiError::unprocessable(
+            "events_delivered, events_dropped: counters, not negative",
+        ));
+    }
+    if report.workloads.len() > MAX_WORKLOADS {
+        return Err(ApiError::unprocessable(format!(
+            "workloads: at most {MAX_WORKLOADS}"
+        )));
+    }
+    for (i, w) in report.workloads.iter().enumerate() {
+        let bad = |v: &str, min: usize, max: usize| {
+            v.len() < min || v.len() > max || v.chars().any(char::is_control)
+        };
+        if bad(&w.id, 1, 256) || bad(&w.image_name, 1, 512) || bad(&w.image_tag, 0, 256) {
+            return Err(ApiError::unprocessable(format!(
+                "workloads[{i}]: id 1-256 bytes, image_name 1-512, image_tag at most 256, no control \
+                 characters"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Stores a validated report; the previous drop count and time are kept for the recent change. A report
@@ -155,23 +132,23 @@ mod tests {
             "",
             "4.19.0_rc1~custom",
         ] {
-            assert!(report(r, 0, 0).validate().is_ok(), "{r}");
+            assert!(validate(&report(r, 0, 0)).is_ok(), "{r}");
         }
-        assert!(report("6.1.0", i64::MAX, i64::MAX).validate().is_ok());
+        assert!(validate(&report("6.1.0", i64::MAX, i64::MAX)).is_ok());
     }
 
     #[test]
     fn refuses_negative_counters() {
-        assert!(report("6.1.0", -1, 0).validate().is_err());
-        assert!(report("6.1.0", 0, -5).validate().is_err());
+        assert!(validate(&report("6.1.0", -1, 0)).is_err());
+        assert!(validate(&report("6.1.0", 0, -5)).is_err());
     }
 
     #[test]
     fn refuses_long_or_control_releases() {
-        assert!(report(&"6".repeat(65), 0, 0).validate().is_err());
-        assert!(report(&"6".repeat(64), 0, 0).validate().is_ok());
+        assert!(validate(&report(&"6".repeat(65), 0, 0)).is_err());
+        assert!(validate(&report(&"6".repeat(64), 0, 0)).is_ok());
         for r in ["6.1\n<b>", "6.1\u{1b}[31m", "6.1 x", "6.1\0"] {
-            assert!(report(r, 0, 0).validate().is_err(), "{r:?}");
+            assert!(validate(&report(r, 0, 0)).is_err(), "{r:?}");
         }
     }
 

@@ -7,6 +7,7 @@ pub mod validate;
 
 use std::collections::{BTreeMap, HashMap};
 
+use rampart_api::ingest::IngestAck;
 use sqlx::Row;
 
 use crate::auth::AgentCaller;
@@ -18,25 +19,12 @@ use crate::state::AppState;
 use crate::storage::{is_retryable, now_ns};
 pub use validate::IncomingMatch;
 
-#[derive(Debug, Default, serde::Serialize)]
-pub struct IngestOutcome {
-    /// Matches newly stored.
-    pub accepted: usize,
-    /// Matches already stored before (a re-sent batch), ignored.
-    pub duplicates: usize,
-    pub signals_created: usize,
-    pub signals_updated: usize,
-    pub backend_triggers: usize,
-    /// Notifications queued for the new and escalated signals.
-    pub notifications_queued: usize,
-}
-
 /// Stores a validated batch; retries the whole transaction on a database conflict (deadlock, busy).
 pub async fn ingest(
     state: &AppState,
     agent: &AgentCaller,
     mut matches: Vec<IncomingMatch>,
-) -> ApiResult<IngestOutcome> {
+) -> ApiResult<IngestAck> {
     // Occurrence order: stored ids follow event time within a batch.
     matches.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.event_id.cmp(&b.event_id)));
     let mut attempt = 0;
@@ -75,7 +63,7 @@ async fn ingest_once(
     state: &AppState,
     agent: &AgentCaller,
     matches: &[IncomingMatch],
-) -> anyhow::Result<IngestOutcome> {
+) -> anyhow::Result<IngestAck> {
     let now = now_ns();
     // Both rule caches may read the database: before the transaction, never inside it. A refresh inside
     // it waited for a second pool connection while every connection was held by a transaction waiting on
@@ -130,7 +118,7 @@ async fn ingest_once(
                 .map(|id| (*id, m))
         })
         .collect();
-    let mut outcome = IngestOutcome {
+    let mut outcome = IngestAck {
         accepted: fresh.len(),
         duplicates: matches.len() - fresh.len(),
         ..Default::default()

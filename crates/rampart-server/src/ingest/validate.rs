@@ -1,8 +1,14 @@
 //! Turning an ingest body into validated matches: bounded decompression, strict JSON, and per-match checks.
 //! A batch with any invalid match is refused whole (with the index and reason), so nothing is half-stored.
+//!
+//! The body is `rampart_api::ingest::IngestBatch`: [`bounded_json`] bounds it (size, matches, values,
+//! depth, no unknown top-level key) before anything is built, then each match is decoded as a
+//! [`MatchReport`] (a missing, mistyped or unknown envelope field is refused by its path) and its event
+//! header, part of the open event body, is checked here.
 
 use std::io::Read;
 
+use rampart_api::report::MatchReport;
 use serde_json::Value;
 
 use super::bounded_json::{self, Exceeded};
@@ -135,18 +141,21 @@ fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 /// An identifier-like string: bounded, non-empty, no control characters.
 fn ident(v: &Value, path: &[&str], max: usize) -> Result<String, String> {
     let name = path.join(".");
-    let s = match path.iter().try_fold(v, |v, k| v.get(k)) {
-        None | Some(Value::Null) => return Err(format!("{name} is missing")),
-        Some(Value::String(s)) => s,
-        Some(_) => return Err(format!("{name} must be a string")),
-    };
+    match path.iter().try_fold(v, |v, k| v.get(k)) {
+        None | Some(Value::Null) => Err(format!("{name} is missing")),
+        Some(Value::String(s)) => checked_ident(&name, s, max),
+        Some(_) => Err(format!("{name} must be a string")),
+    }
+}
+
+fn checked_ident(name: &str, s: &str, max: usize) -> Result<String, String> {
     if s.is_empty() || s.len() > max {
         return Err(format!("{name} must have 1 to {max} bytes"));
     }
     if s.chars().any(char::is_control) {
         return Err(format!("{name} contains control characters"));
     }
-    Ok(s.clone())
+    Ok(s.to_string())
 }
 
 /// Free text stored in a column: NUL bytes (refused by PostgreSQL) are replaced, length is capped.
@@ -185,7 +194,10 @@ fn parse_match(
     if !value.is_object() {
         return Err("must be an object".into());
     }
-    let rule_id = ident(&value, &["rule", "id"], 256)?;
+    let report: MatchReport = serde_path_to_error::deserialize(&value)
+        .map_err(|e| format!("{}: {}", e.path(), e.inner()))?;
+    let rule = &report.rule;
+    let rule_id = checked_ident("rule.id", &rule.id, 256)?;
     let event_id = ident(&value, &["event", "id"], 256)?;
     let event_type = ident(&value, &["event", "type"], 64)?;
     let mut ts = match value.get("event").and_then(|e| e.get("timestamp")) {
@@ -197,17 +209,16 @@ fn parse_match(
     if let Some(r) = receipt {
         r.bind(&mut value, &mut ts);
     }
-    if let Some(tags) = value.get("rule").and_then(|r| r.get("tags")) {
-        if !tags.is_object() && !tags.is_null() {
-            return Err("rule.tags must be an object".into());
-        }
-    }
-    let severity = text(&value, &["rule", "severity"])
-        .or_else(|| text(&value, &["rule", "tags", "severity"]))
+    let severity = rule
+        .severity
+        .as_deref()
+        .or_else(|| rule.tags.get("severity").map(String::as_str))
         .map(str::to_ascii_lowercase)
         .filter(|s| SEVERITIES.contains(&s.as_str()))
         .unwrap_or_else(|| "medium".into());
-    let title = text(&value, &["rule", "description"]).unwrap_or(&rule_id);
+    let title = Some(rule.description.as_str())
+        .filter(|d| !d.is_empty())
+        .unwrap_or(&rule_id);
     let hostname = text(&value, &["event", "hostname"])
         .filter(|h| !h.is_empty())
         .unwrap_or(agent_hostname);
@@ -369,7 +380,15 @@ mod tests {
     #[test]
     fn refuses_bad_matches_with_reasons() {
         let cases = [
-            (json!({"matches": [{"event": {}}]}), "rule.id is missing"),
+            (json!({"matches": [{"event": {}}]}), "missing field `rule`"),
+            (
+                json!({"matches": [{"rule": {"id": "r", "sevrity": "high"}, "event": {}}]}),
+                "unknown field `sevrity`",
+            ),
+            (
+                json!({"matches": [{"rule": {"id": "r", "tags": [1]}, "event": {}}]}),
+                "rule.tags: invalid type",
+            ),
             (json!({"matches": [1]}), "must be an object"),
             (
                 json!({"matches": [{"rule": {"id": "r"}, "event": {"id": "e", "type": "exec", "timestamp": -1}}]}),

@@ -321,6 +321,11 @@ pub fn mk_match(
     m
 }
 
+/// A match built as JSON, as the agent's reporter spools it (a test's JSON that is no match report fails here).
+pub fn as_report(m: &Value) -> rampart_api::report::MatchReport {
+    serde_json::from_value(m.clone()).expect("a match report")
+}
+
 /// The same with rule tags (category) and optional kill action.
 pub fn tagged(
     rule: &str,
@@ -334,7 +339,8 @@ pub fn tagged(
     let mut m = mk_match(rule, event_id, ts, host, container, 4242, "/usr/bin/thing");
     m["rule"]["tags"]["category"] = json!(category);
     if kill {
-        m["actions"] = json!([{"type": "kill", "outcome": "killed"}]);
+        m["actions"] = json!([{"type": "kill", "signal": "SIGKILL", "signal_number": 9, "scope": "process",
+                               "outcome": "killed", "pids": [4242]}]);
     }
     m
 }

@@ -10,7 +10,7 @@ use rampart_server::{auth::store, bootstrap};
 use serde_json::json;
 
 use super::{addr_of, assert_healthz_fast, now_ns, scalar};
-use crate::common::{mk_match, TestDb, TestServer};
+use crate::common::{as_report, mk_match, TestDb, TestServer};
 
 async fn enroll(s: &TestServer, token: &str, host: &str) -> (u16, serde_json::Value) {
     s.call(
@@ -128,8 +128,16 @@ async fn the_agent_spends_its_token_and_stays_out_once_revoked(db: TestDb) {
     config.backoff.initial = Duration::from_millis(20);
     let reporter = tokio::task::spawn_blocking(move || {
         let r = Reporter::new(config).unwrap();
-        r.submit(&mk_match("r", "e1", now_ns(), "h", None, 1, "/bin/sh"))
-            .unwrap();
+        r.submit(&as_report(&mk_match(
+            "r",
+            "e1",
+            now_ns(),
+            "h",
+            None,
+            1,
+            "/bin/sh",
+        )))
+        .unwrap();
         assert!(
             r.flush(Duration::from_secs(10)),
             "the match reached the server"
@@ -146,7 +154,15 @@ async fn the_agent_spends_its_token_and_stays_out_once_revoked(db: TestDb) {
     revoke(&s, id).await;
     let reporter = tokio::task::spawn_blocking(move || {
         reporter
-            .submit(&mk_match("r", "e2", now_ns(), "h", None, 1, "/bin/sh"))
+            .submit(&as_report(&mk_match(
+                "r",
+                "e2",
+                now_ns(),
+                "h",
+                None,
+                1,
+                "/bin/sh",
+            )))
             .unwrap();
         // It cannot deliver: refused, then nothing to enroll with.
         assert!(!reporter.flush(Duration::from_millis(1500)));

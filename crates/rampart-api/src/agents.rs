@@ -97,3 +97,57 @@ pub struct RulesStored {
     /// Distinct rule ids kept.
     pub stored: usize,
 }
+
+/// An enrolled agent, as `GET /api/v1/agents` and `GET /api/v1/agents/{id}` show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentInfo {
+    pub id: i64,
+    pub uid: String,
+    pub hostname: String,
+    pub version: String,
+    pub enrolled_at: i64,
+    pub last_seen_at: i64,
+    pub matches_received: i64,
+    pub revoked: bool,
+    /// When the agent was revoked, and when an admin let its host enroll again.
+    pub revoked_at: Option<i64>,
+    pub readmitted_at: Option<i64>,
+    /// Health the agent last reported (`PUT /api/v1/agents/status`); empty/zero until its first report.
+    pub kernel_release: String,
+    pub events_delivered: i64,
+    pub events_dropped: i64,
+    pub status_at: i64,
+    pub previous_dropped: i64,
+    pub previous_status_at: i64,
+}
+
+impl AgentInfo {
+    /// Kernel events dropped between the last two health reports, and over how long (ns); None before the
+    /// second report. A count lower than the previous one means the agent restarted: all of it is new.
+    pub fn recent_drops(&self) -> Option<(i64, i64)> {
+        if self.previous_status_at == 0 {
+            return None;
+        }
+        let delta = if self.events_dropped >= self.previous_dropped {
+            self.events_dropped - self.previous_dropped
+        } else {
+            self.events_dropped
+        };
+        Some((delta, self.status_at - self.previous_status_at))
+    }
+}
+
+/// `GET /api/v1/agents`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentList {
+    pub agents: Vec<AgentInfo>,
+}
+
+/// `GET /api/v1/agents/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentDetail {
+    pub agent: AgentInfo,
+}

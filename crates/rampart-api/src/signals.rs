@@ -238,9 +238,8 @@ pub struct SignalDetail {
     pub related: Vec<RelatedSignal>,
     /// State and assignee changes, oldest first.
     pub history: Vec<Change>,
-    /// The suppression suggestion of `GET /api/v1/signals/{id}/suggestion` (null if none); its shape is
-    /// that route's.
-    pub suggestion: Value,
+    /// The suppression suggestion of `GET /api/v1/signals/{id}/suggestion` (null if none).
+    pub suggestion: Option<crate::profiles::Suggestion>,
 }
 
 /// `PATCH /api/v1/signals/{id}` and the answers that carry one signal.

@@ -5,9 +5,11 @@ use std::time::Instant;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use rampart_api::agents::{EnrollRequest, EnrollResponse, RulesReport, RulesStored, StatusReport};
+use rampart_api::agents::{
+    AgentDetail, AgentList, EnrollRequest, EnrollResponse, RulesReport, RulesStored, StatusReport,
+};
 use rampart_api::ingest::IngestAck;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::extract::{ApiBytes, ApiJson, ClientIp, Id};
 use crate::audit::{self, Action, Actor};
@@ -178,12 +180,16 @@ pub async fn report_status(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn list(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"agents": store::list_agents(&s.db).await?})))
+pub async fn list(State(s): State<AppState>, _: Viewer) -> ApiResult<Json<AgentList>> {
+    Ok(Json(AgentList {
+        agents: store::list_agents(&s.db).await?,
+    }))
 }
 
-pub async fn get(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"agent": store::get_agent(&s.db, id).await?})))
+pub async fn get(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<AgentDetail>> {
+    Ok(Json(AgentDetail {
+        agent: store::get_agent(&s.db, id).await?,
+    }))
 }
 
 /// Revokes an agent's credential; its host stays out (no enrollment under its name) until readmitted.

@@ -21,9 +21,14 @@ use rampart_api::config::{
     RollbackRequest, TestRequest, TestResult, ValidateRequest, ValidateResult,
 };
 
-use rampart_api::agents::{EnrollRequest, EnrollResponse, RulesReport, RulesStored, StatusReport};
+use rampart_api::agents::{
+    AgentDetail, AgentList, EnrollRequest, EnrollResponse, RulesReport, RulesStored, StatusReport,
+};
 use rampart_api::ingest::{IngestAck, IngestBatch};
-use rampart_api::profiles::{DumpDetail, DumpList, DumpRequest, ProfileList};
+use rampart_api::profiles::{
+    DumpDetail, DumpList, DumpRequest, ProfileDetail, ProfileList, SnapshotIngested, SnapshotList,
+    SuggestionAnswer,
+};
 
 use rampart_api::audit::AuditPage;
 use rampart_api::health::Health;
@@ -179,11 +184,11 @@ pub fn routes() -> Vec<RouteDef> {
         r("GET", "/api/v1/agents/config", Agent, "Long poll for the agent's signed configuration bundle: the newest at once without `since`, else a newer one than `since` within `wait` seconds (204 if none); `bound=true`: bound to the calling agent, with an expiry", None, get(rc::agent_config)),
         r("PUT", "/api/v1/agents/status", Agent, "Report the agent's health: kernel release, kernel events delivered and dropped (counters since the agent started), and the workloads it profiles (the only ones whose snapshots it may send)", Some("{kernel_release, events_delivered, events_dropped, workloads?: [{id, image_name, image_tag}]}"), put(agents::report_status)).accepts::<StatusReport>(),
         r("PUT", "/api/v1/agents/config-status", Agent, "Report how the agent applied a configuration revision", Some("{revision, status: applied|failed|refused, errors: [...]}"), put(rc::agent_status)),
-        r("POST", "/api/v1/agents/snapshots", Agent, "Send a finished activity snapshot of a workload the agent reported (409 otherwise; 429 past the hourly limit), merged into its workload's security profile", Some("activity snapshot"), post(pf::ingest_snapshot)),
+        r("POST", "/api/v1/agents/snapshots", Agent, "Send a finished activity snapshot of a workload the agent reported (409 otherwise; 429 past the hourly limit), merged into its workload's security profile", Some("activity snapshot"), post(pf::ingest_snapshot)).returns::<SnapshotIngested>(),
         r("GET", "/api/v1/agents/dumps", Agent, "The agent's open activity-dump requests", None, get(pf::agent_dumps)).returns::<DumpList>(),
         r("PUT", "/api/v1/agents/dumps/{id}", Agent, "The agent says a dump request runs or is done", Some("{state: running|done}"), put(pf::agent_dump_state)),
-        r("GET", "/api/v1/agents", Viewer, "Enrolled agents", None, get(agents::list)),
-        r("GET", "/api/v1/agents/{id}", Viewer, "One agent", None, get(agents::get)),
+        r("GET", "/api/v1/agents", Viewer, "Enrolled agents", None, get(agents::list)).returns::<AgentList>(),
+        r("GET", "/api/v1/agents/{id}", Viewer, "One agent", None, get(agents::get)).returns::<AgentDetail>(),
         r("DELETE", "/api/v1/agents/{id}", Admin, "Revoke an agent's credential; its host cannot enroll again until readmitted", None, delete(agents::revoke)),
         r("POST", "/api/v1/agents/{id}/readmit", Admin, "Let a revoked agent's host enroll again (with a new enrollment token)", None, post(agents::readmit)),
         r("GET", "/api/v1/fleet", Viewer, "Each agent's tags, configuration revision and status (applied, failed with per-rule errors, refused)", None, get(rc::fleet)).returns::<Fleet>(),
@@ -205,10 +210,10 @@ pub fn routes() -> Vec<RouteDef> {
         r("PUT", "/api/v1/rule-overrides/{id}", Admin, "Disable (or re-enable) any rule on the targeted agents", Some("{disabled, target_tags?}"), put(rc::put_override)).accepts::<OverrideRequest>().returns::<Published>(),
         r("DELETE", "/api/v1/rule-overrides/{id}", Admin, "Remove a rule's overrides and suppressions", None, delete(rc::delete_override)).returns::<Published>(),
         r("GET", "/api/v1/profiles", Viewer, "Security profiles (filter: image_name): status, snapshots, behaviours, score", None, get(pf::list)).returns::<ProfileList>(),
-        r("GET", "/api/v1/profiles/{id}", Viewer, "A security profile with every behaviour and its commonality", None, get(pf::get)),
-        r("GET", "/api/v1/profiles/{id}/snapshots", Viewer, "The snapshots merged into a profile", None, get(pf::snapshots)),
+        r("GET", "/api/v1/profiles/{id}", Viewer, "A security profile with every behaviour and its commonality", None, get(pf::get)).returns::<ProfileDetail>(),
+        r("GET", "/api/v1/profiles/{id}/snapshots", Viewer, "The snapshots merged into a profile", None, get(pf::snapshots)).returns::<SnapshotList>(),
         r("GET", "/api/v1/profiles/{id}/export", Viewer, "Export a profile: format=json, or format=policy (a lockdown policy; action=flag|kill)", None, get(pf::export)),
-        r("GET", "/api/v1/signals/{id}/suggestion", Viewer, "The suppression suggestion for a signal whose behaviour is in its image's stable profile", None, get(pf::suggestion)),
+        r("GET", "/api/v1/signals/{id}/suggestion", Viewer, "The suppression suggestion for a signal whose behaviour is in its image's stable profile", None, get(pf::suggestion)).returns::<SuggestionAnswer>(),
         r("POST", "/api/v1/signals/{id}/suppress", Admin, "Accept a signal's suggestion: suppress that behaviour for its rule (a configuration revision)", Some("{reason?}"), post(pf::accept_suggestion)),
         r("DELETE", "/api/v1/rule-overrides/{id}/suppressions/{index}", Admin, "Remove one suppression of a rule", None, delete(pf::remove_suppression)),
         r("POST", "/api/v1/dumps", Responder, "Ask for an activity dump of a container", Some("{container_id, agent_id?, duration?}"), post(pf::start_dump)).accepts::<DumpRequest>().returns::<DumpDetail>(),

@@ -6,7 +6,6 @@ use rampart_api::signals::{
     CommentCreated, CommentList, Histogram, NewComment, RelatedList, SignalDetail, SignalFacets,
     SignalList, SignalOne,
 };
-use serde_json::json;
 
 use super::extract::{ApiJson, ApiQuery, Id};
 use crate::auth::extract::{Responder, Viewer};
@@ -55,7 +54,7 @@ pub async fn detail(
     let history = signals::history(&s.db, id).await?;
     Ok(Json(SignalDetail {
         history,
-        suggestion: json!(suggestion),
+        suggestion,
         signal,
         remediation: rule.remediation.clone(),
         rule,

@@ -1,6 +1,5 @@
 //! Users, sessions/API tokens, enrollment tokens and agent credentials in the database.
 
-use serde::Serialize;
 use sqlx::Row;
 
 use super::secrets::{self, AGENT_TOKEN_PREFIX, ENROLL_TOKEN_PREFIX, USER_TOKEN_PREFIX};
@@ -10,43 +9,8 @@ use crate::storage::{now_ns, Db};
 
 pub use rampart_api::users::{EnrollmentTokenInfo, TokenInfo, User};
 
-#[derive(Debug, Serialize)]
-pub struct Agent {
-    pub id: i64,
-    pub uid: String,
-    pub hostname: String,
-    pub version: String,
-    pub enrolled_at: i64,
-    pub last_seen_at: i64,
-    pub matches_received: i64,
-    pub revoked: bool,
-    /// When the agent was revoked, and when an admin let its host enroll again.
-    pub revoked_at: Option<i64>,
-    pub readmitted_at: Option<i64>,
-    /// Health the agent last reported (`agent_status`); empty/zero until its first report.
-    pub kernel_release: String,
-    pub events_delivered: i64,
-    pub events_dropped: i64,
-    pub status_at: i64,
-    pub previous_dropped: i64,
-    pub previous_status_at: i64,
-}
-
-impl Agent {
-    /// Kernel events dropped between the last two health reports, and over how long (ns); None before the
-    /// second report. A count lower than the previous one means the agent restarted: all of it is new.
-    pub fn recent_drops(&self) -> Option<(i64, i64)> {
-        if self.previous_status_at == 0 {
-            return None;
-        }
-        let delta = if self.events_dropped >= self.previous_dropped {
-            self.events_dropped - self.previous_dropped
-        } else {
-            self.events_dropped
-        };
-        Some((delta, self.status_at - self.previous_status_at))
-    }
-}
+/// An enrolled agent (the API's type).
+pub use rampart_api::agents::AgentInfo as Agent;
 
 pub fn validate_username(name: &str) -> ApiResult<()> {
     let ok = !name.is_empty()

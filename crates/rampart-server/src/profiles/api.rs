@@ -4,10 +4,13 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use rampart_api::profiles::{Dump, DumpDetail, DumpList, DumpRequest, ProfileList, ProfileSummary};
+use rampart_api::profiles::{
+    Dump, DumpDetail, DumpList, DumpRequest, ProfileDetail, ProfileList, ProfileSummary,
+    SnapshotList, SuggestionAnswer,
+};
 use rampart_model::behavior::ActivitySnapshot;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::Row;
 
 use super::{export, store, suggest};
@@ -69,10 +72,9 @@ pub async fn ingest_snapshot(
     State(s): State<AppState>,
     Agent(agent): Agent,
     ApiJson(snap): ApiJson<ActivitySnapshot>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<store::Ingested>> {
     check_snapshot(&snap)?;
-    let outcome = store::ingest(&s, agent.agent_id, &snap).await?;
-    Ok(Json(json!(outcome)))
+    Ok(Json(store::ingest(&s, agent.agent_id, &snap).await?))
 }
 
 #[derive(Deserialize)]
@@ -105,15 +107,23 @@ pub async fn list(
     Ok(Json(ProfileList { profiles }))
 }
 
-pub async fn get(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {
-    Ok(Json(export::to_json(&store::get(&s.db, id).await?)))
+pub async fn get(
+    State(s): State<AppState>,
+    _: Viewer,
+    Id(id): Id,
+) -> ApiResult<Json<ProfileDetail>> {
+    Ok(Json(export::detail(&store::get(&s.db, id).await?)))
 }
 
-pub async fn snapshots(State(s): State<AppState>, _: Viewer, Id(id): Id) -> ApiResult<Json<Value>> {
+pub async fn snapshots(
+    State(s): State<AppState>,
+    _: Viewer,
+    Id(id): Id,
+) -> ApiResult<Json<SnapshotList>> {
     store::get(&s.db, id).await?;
-    Ok(Json(
-        json!({"snapshots": store::snapshots(&s.db, id, 200).await?}),
-    ))
+    Ok(Json(SnapshotList {
+        snapshots: store::snapshots(&s.db, id, 200).await?,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -133,7 +143,7 @@ pub async fn export(
 ) -> ApiResult<Response> {
     let p = store::get(&s.db, id).await?;
     match q.format.as_deref().unwrap_or("json") {
-        "json" => Ok(Json(export::to_json(&p)).into_response()),
+        "json" => Ok(Json(export::detail(&p)).into_response()),
         "policy" => {
             let kill = match q.action.as_deref().unwrap_or("flag") {
                 "flag" => false,
@@ -179,8 +189,10 @@ pub async fn suggestion(
     State(s): State<AppState>,
     _: Viewer,
     Id(id): Id,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"suggestion": suggestion_for(&s, id).await?})))
+) -> ApiResult<Json<SuggestionAnswer>> {
+    Ok(Json(SuggestionAnswer {
+        suggestion: suggestion_for(&s, id).await?,
+    }))
 }
 
 #[derive(Deserialize, Default)]

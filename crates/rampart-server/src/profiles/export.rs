@@ -3,30 +3,46 @@
 
 use std::collections::BTreeSet;
 
+use rampart_api::profiles::{ProfileBehavior, ProfileDetail};
 use rampart_model::behavior::Behavior;
 use serde_json::json;
 
 use super::store::Profile;
 use super::suggest::secl_string;
 
+/// A behaviour as the API shows it, with its commonality in a profile.
+pub fn scored(b: Behavior, commonality: f64, example: Option<String>) -> ProfileBehavior {
+    ProfileBehavior {
+        kind: b.kind,
+        process: b.process,
+        detail: b.detail,
+        commonality,
+        example,
+    }
+}
+
 /// The profile with every behaviour parsed and scored.
-pub fn to_json(p: &Profile) -> serde_json::Value {
-    let behaviors: Vec<_> = p
+pub fn detail(p: &Profile) -> ProfileDetail {
+    let behaviors = p
         .nodes
         .keys()
         .filter_map(|k| {
             let b = Behavior::from_key(k)?;
-            Some(json!({
-                "kind": b.kind, "process": b.process, "detail": b.detail,
-                "commonality": p.commonality(k), "example": p.examples.get(k),
-            }))
+            Some(scored(b, p.commonality(k), p.examples.get(k).cloned()))
         })
         .collect();
-    json!({
-        "id": p.id, "image_name": p.image_name, "image_tag": p.image_tag, "status": p.status,
-        "snapshots": p.snapshots, "first_seen": p.first_seen, "last_updated": p.last_updated,
-        "stable_at": p.stable_at, "score": p.score(), "behaviors": behaviors,
-    })
+    ProfileDetail {
+        id: p.id,
+        image_name: p.image_name.clone(),
+        image_tag: p.image_tag.clone(),
+        status: p.status.clone(),
+        snapshots: p.snapshots,
+        first_seen: p.first_seen,
+        last_updated: p.last_updated,
+        stable_at: p.stable_at,
+        score: p.score(),
+        behaviors,
+    }
 }
 
 /// `field not in [values] && `. When the profile holds no value every event of that kind is outside it,

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use rampart_api::profiles::SnapshotInfo;
 use rampart_model::behavior::ActivitySnapshot;
 use rampart_policy::bundle::BundleProfile;
 use serde::Serialize;
-use serde_json::Value;
 use sqlx::Row;
 
 use super::quorum::{self, NodeAgents};
@@ -120,7 +120,7 @@ pub async fn list(db: &Db, image_name: Option<&str>) -> ApiResult<Vec<Profile>> 
 }
 
 /// The snapshots merged into (or refused by) a profile, newest first.
-pub async fn snapshots(db: &Db, profile_id: i64, limit: i64) -> ApiResult<Vec<Value>> {
+pub async fn snapshots(db: &Db, profile_id: i64, limit: i64) -> ApiResult<Vec<SnapshotInfo>> {
     let rows = sqlx::query(
         "SELECT id, agent_id, snapshot_id, workload, started_at, ended_at, events, dropped, behaviors \
          FROM activity_snapshots WHERE profile_id = $1 ORDER BY id DESC LIMIT $2",
@@ -131,28 +131,23 @@ pub async fn snapshots(db: &Db, profile_id: i64, limit: i64) -> ApiResult<Vec<Va
     .await?;
     rows.iter()
         .map(|r| {
-            Ok(serde_json::json!({
-                "id": r.try_get::<i64, _>("id")?, "agent_id": r.try_get::<i64, _>("agent_id")?,
-                "snapshot_id": r.try_get::<String, _>("snapshot_id")?,
-                "workload": r.try_get::<String, _>("workload")?,
-                "started_at": r.try_get::<i64, _>("started_at")?, "ended_at": r.try_get::<i64, _>("ended_at")?,
-                "events": r.try_get::<i64, _>("events")?, "dropped": r.try_get::<i64, _>("dropped")?,
-                "behaviors": r.try_get::<i64, _>("behaviors")?,
-            }))
+            Ok(SnapshotInfo {
+                id: r.try_get("id")?,
+                agent_id: r.try_get("agent_id")?,
+                snapshot_id: r.try_get("snapshot_id")?,
+                workload: r.try_get("workload")?,
+                started_at: r.try_get("started_at")?,
+                ended_at: r.try_get("ended_at")?,
+                events: r.try_get("events")?,
+                dropped: r.try_get("dropped")?,
+                behaviors: r.try_get("behaviors")?,
+            })
         })
         .collect()
 }
 
-/// What became of an ingested snapshot.
-#[derive(Debug, Serialize)]
-pub struct Ingested {
-    pub duplicate: bool,
-    pub profile_id: Option<i64>,
-    /// The profile was stable already: the snapshot is kept but not merged (stable profiles are immutable).
-    pub profile_stable: bool,
-    /// The snapshot made the profile stable.
-    pub became_stable: bool,
-}
+/// What became of an ingested snapshot (the API's type).
+pub use rampart_api::profiles::SnapshotIngested as Ingested;
 
 /// What a duplicate snapshot (re-sent) gets.
 const DUPLICATE: Ingested = Ingested {

@@ -3,25 +3,14 @@
 //! scoped to that image and that behaviour, that an admin can accept (remote configuration) and later
 //! remove.
 
-use rampart_model::behavior::{behaviors, Behavior};
+use rampart_model::behavior::behaviors;
 use rampart_model::{Event, EventData};
-use serde::Serialize;
 
 use super::store::{self, Profile};
 use crate::error::ApiResult;
 use crate::storage::Db;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Suggestion {
-    pub profile_id: i64,
-    pub image_name: String,
-    pub image_tag: String,
-    pub rule_id: String,
-    /// The signal's behaviours, all in the profile, with their commonality there.
-    pub behaviors: Vec<(Behavior, f64)>,
-    /// The SECL to subtract from the rule.
-    pub expression: String,
-}
+pub use rampart_api::profiles::Suggestion;
 
 /// A SECL string literal: every event value is attacker-controlled, so quotes and backslashes are
 /// escaped and the value can never end the literal early.
@@ -118,7 +107,7 @@ fn suggest(profile: &Profile, rule_id: &str, event: &Event) -> Option<Suggestion
         if c == 0.0 {
             return None;
         }
-        scored.push((b, c));
+        scored.push(super::export::scored(b, c, None));
     }
     Some(Suggestion {
         profile_id: profile.id,

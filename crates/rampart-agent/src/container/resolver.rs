@@ -602,14 +602,7 @@ mod tests {
     async fn a_first_sighting_waits_a_bounded_time_and_not_for_a_silent_runtime() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("silent.sock");
-        let listener = tokio::net::UnixListener::bind(&path).unwrap();
-        // Accepts and never answers, as a hung runtime.
-        let server = tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((stream, _)) = listener.accept().await {
-                held.push(stream);
-            }
-        });
+        let server = crate::container::silent_socket(&path);
         let resolver = ContainerResolver::new(ResolverConfig {
             timeout: Duration::from_millis(300),
             first_event_wait: Duration::from_millis(150),

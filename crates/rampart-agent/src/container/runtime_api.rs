@@ -537,14 +537,7 @@ mod tests {
     async fn silent_server_times_out() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("silent.sock");
-        let listener = tokio::net::UnixListener::bind(&path).unwrap();
-        // Accept and hold connections without ever answering.
-        let server = tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((stream, _)) = listener.accept().await {
-                held.push(stream);
-            }
-        });
+        let server = crate::container::silent_socket(&path);
         let api = DockerApi::new(&path, Duration::from_millis(200));
         let started = std::time::Instant::now();
         let err = api.ping().await.unwrap_err();
